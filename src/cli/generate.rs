@@ -1,0 +1,101 @@
+//! `p2pd generate`: man pages and shell completions from the clap
+//! definitions. The output is committed in `man/` and `completions/`; the
+//! test `tests/generated.rs` fails when they are stale.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::exit::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write man/ and completions/
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    for (rel, bytes) in render()? {
+        let path = a.out_dir.join(&rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Every generated file: (path relative to the repo root, contents).
+pub fn render() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let cmd = super::Cli::command();
+    man_pages(&cmd, "p2pd", &mut out)?;
+    for (shell, file) in [
+        (Shell::Bash, "p2pd.bash"),
+        (Shell::Zsh, "_p2pd"),
+        (Shell::Fish, "p2pd.fish"),
+        (Shell::PowerShell, "_p2pd.ps1"),
+        (Shell::Elvish, "p2pd.elv"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut super::Cli::command(), "p2pd", &mut buf);
+        out.push((Path::new("completions").join(file), buf));
+    }
+    Ok(out)
+}
+
+fn man_pages(
+    cmd: &clap::Command,
+    name: &str,
+    out: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> anyhow::Result<()> {
+    if cmd.is_hide_set() {
+        return Ok(());
+    }
+    let cmd = cmd.clone().name(name.to_string());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    if name == "p2pd" {
+        buf.extend_from_slice(top_page_extra().as_bytes());
+    }
+    out.push((Path::new("man").join(format!("{name}.1")), buf));
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        man_pages(sub, &format!("{name}-{}", sub.get_name()), out)?;
+    }
+    Ok(())
+}
+
+/// EXIT STATUS, FILES and ENVIRONMENT for `man p2pd`.
+fn top_page_extra() -> String {
+    let mut s = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, what) in crate::exit::TABLE {
+        s.push_str(&format!(".TP\n\\fB{code}\\fR\n{what}\n"));
+    }
+    s.push_str(".SH FILES\n");
+    for (f, what) in [
+        (
+            "DATA_DIR/p2pd.db",
+            "the SQLite database (WAL mode): settings, topology, devices, content",
+        ),
+        (
+            "DATA_DIR/shared.key",
+            "the shared key, base64, mode 0600; shown once at install",
+        ),
+        (
+            "DATA_DIR/publish.lock",
+            "held by a running publish so that cron runs never overlap",
+        ),
+        ("DATA_DIR/logs/", "log files"),
+        ("/var/lib/p2pd", "the default DATA_DIR for root"),
+    ] {
+        s.push_str(&format!(".TP\n\\fI{f}\\fR\n{what}\n"));
+    }
+    s.push_str(".SH ENVIRONMENT\n.TP\n\\fBP2PD_DATA_DIR\\fR\nthe data dir, as --data-dir\n.TP\n\\fBP2PD_LOG\\fR\nlog filter, e.g. info or p2pd=debug\n");
+    s
+}

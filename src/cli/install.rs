@@ -1,0 +1,216 @@
+//! `p2pd install`: the scripted, non-interactive install of the server.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::{Global, fail};
+use crate::exit::ExitCode;
+use crate::key::{SharedKey, key_path};
+use crate::settings::{self, Setting};
+use crate::store::{self, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Server name or IP address the agents will connect to
+    #[arg(long, value_name = "HOST")]
+    pub server_name: Option<String>,
+    /// TCP port of the server
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Package storage: an absolute directory or an http(s) base URL
+    #[arg(long, value_name = "DIR|URL")]
+    pub file_storage: Option<String>,
+    /// CDN base URL, the last-resort download source
+    #[arg(long, value_name = "URL")]
+    pub cdn_url: Option<String>,
+    /// On an existing install: make a new shared key and keep everything else
+    #[arg(long)]
+    pub regenerate_key: bool,
+    /// Print the result as JSON (server_id, key, key_fingerprint, data_dir)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Installed<'a> {
+    server_id: &'a str,
+    key: String,
+    key_fingerprint: String,
+    key_version: i64,
+    data_dir: String,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let dir = g.data_dir();
+    let installed = dir.join(store::DB_FILE).exists();
+    if installed {
+        if a.regenerate_key {
+            if a.server_name.is_some()
+                || a.port.is_some()
+                || a.file_storage.is_some()
+                || a.cdn_url.is_some()
+            {
+                return Err(fail(
+                    ExitCode::Usage,
+                    "--regenerate-key keeps the existing settings; change them with `p2pd settings set NAME VALUE`",
+                ));
+            }
+            return super::key::regenerate(g, a.json);
+        }
+        // Deliberately no database open here: even a read can create WAL
+        // files, and a refused install must leave the data dir untouched.
+        return Err(fail(
+            ExitCode::Failed,
+            format!(
+                "p2pd is already installed in {}; nothing was changed. \
+                 To replace a lost key run `p2pd key regenerate` (or `p2pd install --regenerate-key`); \
+                 to change settings run `p2pd settings set NAME VALUE`",
+                dir.display()
+            ),
+        ));
+    }
+    if a.regenerate_key {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--regenerate-key needs an existing install, but {} has none; run `p2pd install` without it",
+                dir.display()
+            ),
+        ));
+    }
+
+    // Validate every option before touching the disk.
+    let mut values: Vec<(&str, String)> = Vec::new();
+    for s in settings::ALL {
+        let given = match s {
+            Setting::ServerName => a.server_name.as_deref(),
+            Setting::Port => a.port.as_deref(),
+            Setting::FileStorage => a.file_storage.as_deref(),
+            Setting::CdnUrl => a.cdn_url.as_deref(),
+            _ => None,
+        };
+        let v = match given {
+            Some(v) => s.validate(v).map_err(|e| {
+                fail(
+                    ExitCode::Usage,
+                    format!("--{}: {e}", s.name().replace('_', "-")),
+                )
+            })?,
+            None => s.default_value(),
+        };
+        values.push((s.name(), v));
+    }
+
+    check_target_dir(&dir)?;
+    let key = SharedKey::generate()?;
+    let server_id = uuid::Uuid::new_v4().to_string();
+
+    // Build the install in a staging dir next to the target and rename it
+    // into place, so a failure half-way never leaves a half-installed dir.
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".p2pd-install-")
+        .tempdir_in(parent)
+        .with_context(|| {
+            format!(
+                "cannot write in {}; choose a writable --data-dir",
+                parent.display()
+            )
+        })?;
+    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))?;
+    key.save(&key_path(staging.path()))?;
+    {
+        let mut st = Store::create(staging.path())?;
+        st.init_server(&server_id, &key.fingerprint(), &values)?;
+    }
+    std::fs::create_dir(staging.path().join("logs"))?;
+    let staged = staging.keep();
+    // rename(2) replaces an empty directory; check_target_dir made sure it is.
+    std::fs::rename(&staged, &dir).with_context(|| {
+        let _ = std::fs::remove_dir_all(&staged);
+        format!("cannot move the new install into {}", dir.display())
+    })?;
+
+    let out = Installed {
+        server_id: &server_id,
+        key: key.to_base64(),
+        key_fingerprint: key.fingerprint(),
+        key_version: 1,
+        data_dir: dir.display().to_string(),
+    };
+    if a.json {
+        super::output::print_json(&out)?;
+    } else {
+        let mut o = std::io::stdout().lock();
+        writeln!(o, "p2pd installed in {}", out.data_dir)?;
+        writeln!(o, "  server ID        {}", out.server_id)?;
+        writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
+        print_key_once(&mut o, &out.key)?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The one and only time a key is shown.
+pub fn print_key_once(o: &mut impl Write, key: &str) -> std::io::Result<()> {
+    writeln!(o)?;
+    writeln!(o, "Shared key:")?;
+    writeln!(o)?;
+    writeln!(o, "    {key}")?;
+    writeln!(o)?;
+    writeln!(
+        o,
+        "WARNING: copy this key now. It is shown only this once and cannot be shown again."
+    )?;
+    writeln!(
+        o,
+        "Every agent needs it (p2pd agent --key-file FILE). If it is lost, run"
+    )?;
+    writeln!(
+        o,
+        "`p2pd key regenerate`: the old key then gets a key mismatch error everywhere."
+    )?;
+    Ok(())
+}
+
+/// The data dir must be absent or empty, and its parent writable.
+fn check_target_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(fail(
+                    ExitCode::Usage,
+                    format!(
+                        "{} is not empty and holds no p2pd install; nothing was changed. \
+                         Choose an empty or new --data-dir",
+                        dir.display()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(fail(
+            ExitCode::Usage,
+            format!(
+                "{} is a file, not a directory; choose another --data-dir",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(fail(
+            ExitCode::Usage,
+            format!(
+                "cannot read {}: {e}; choose a --data-dir you can write",
+                dir.display()
+            ),
+        )),
+    }
+}

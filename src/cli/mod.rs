@@ -1,0 +1,167 @@
+//! Command-line interface: clap definitions and dispatch.
+//!
+//! Each subcommand lives in its own module with an `Args` struct and a
+//! `run` function. Errors are `anyhow` here; [`Fail`] carries an explicit
+//! exit code when the default (1) is wrong.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::ExitCode;
+
+pub mod generate;
+pub mod install;
+pub mod key;
+pub mod output;
+pub mod settings;
+pub mod status;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "p2pd",
+    version,
+    about = "Topology-aware peer-to-peer distribution of application packages",
+    long_about = "p2pd gets application packages from file storage to every targeted device \
+                  while each package crosses each office's WAN link once: inside an office, \
+                  devices share it over the LAN piece by piece, every piece verified.\n\n\
+                  One binary is the server (serve), the admin toolkit and the peer client (agent).",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Data directory of the server (database, key, logs)
+    #[arg(long, global = true, env = "P2PD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    /// `--data-dir`, else `P2PD_DATA_DIR`, else /var/lib/p2pd for root and
+    /// `$XDG_DATA_HOME/p2pd` (or `~/.local/share/p2pd`) for everyone else.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            return PathBuf::from("/var/lib/p2pd");
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("p2pd");
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+        PathBuf::from(home).join(".local/share/p2pd")
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install the server: data dir, database, server ID and shared key
+    Install(install::Args),
+    /// Show the key fingerprint or regenerate the shared key
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Show or change server settings
+    #[command(subcommand)]
+    Settings(settings::Command),
+    /// Show the server ID, key fingerprint, settings and counts
+    Status(status::Args),
+    /// Write man pages and shell completions (for packagers)
+    #[command(hide = true)]
+    Generate(generate::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Install(a) => install::run(g, a),
+        Command::Key(c) => key::run(g, c),
+        Command::Settings(c) => settings::run(g, c),
+        Command::Status(a) => status::run(g, a),
+        Command::Generate(a) => generate::run(a),
+    }
+}
+
+/// An error with a chosen exit code. Wrap it in anyhow; `exit_code_of`
+/// finds it anywhere in the chain.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+pub fn fail(code: ExitCode, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Fail {
+        code,
+        message: message.into(),
+    })
+}
+
+/// The exit code for an error: a [`Fail`]'s code, usage for "not installed"
+/// and newer-schema errors, key mismatch for key errors, else 1.
+pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Fail>() {
+            return f.code;
+        }
+        if let Some(crate::store::StoreError::NotInstalled { .. }) =
+            cause.downcast_ref::<crate::store::StoreError>()
+        {
+            return ExitCode::Usage;
+        }
+        if let Some(crate::key::VerifyError::KeyMismatch { .. }) =
+            cause.downcast_ref::<crate::key::VerifyError>()
+        {
+            return ExitCode::KeyMismatch;
+        }
+    }
+    ExitCode::Failed
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let default = match cli.global.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("P2PD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Opens the store of an installed data dir.
+pub fn open_store(g: &Global) -> anyhow::Result<crate::store::Store> {
+    Ok(crate::store::Store::open(&g.data_dir())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,484 @@
+//! The shared key: creation, storage, fingerprint, and request signing.
+//!
+//! Every request between server, admin toolkit and agents (and between two
+//! agents) carries four headers:
+//!
+//! | header           | value                                              |
+//! |------------------|----------------------------------------------------|
+//! | `x-p2pd-key`     | fingerprint of the signing key                     |
+//! | `x-p2pd-time`    | unix seconds                                       |
+//! | `x-p2pd-nonce`   | 16 random bytes, hex                               |
+//! | `x-p2pd-sig`     | HMAC-SHA256(key, method \n path \n time \n nonce \n hex(sha256(body))), hex |
+//!
+//! The receiver checks the fingerprint first, so a stale key is told
+//! `key_mismatch` (and which fingerprint is current) instead of a vague
+//! "bad signature". Then the time window, then the MAC (constant-time, via
+//! `hmac`'s `verify_slice`), then the nonce against a bounded replay cache.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::TryRng;
+use sha2::{Digest, Sha256};
+
+/// Length of the shared key in bytes (256 bits).
+pub const KEY_LEN: usize = 32;
+/// Accepted clock difference between signer and verifier, in seconds.
+pub const MAX_SKEW_SECS: i64 = 300;
+/// File name of the server's key inside its data dir.
+pub const KEY_FILE: &str = "shared.key";
+
+pub const H_KEY: &str = "x-p2pd-key";
+pub const H_TIME: &str = "x-p2pd-time";
+pub const H_NONCE: &str = "x-p2pd-nonce";
+pub const H_SIG: &str = "x-p2pd-sig";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key file {path} is missing; if the key is lost, run `p2pd key regenerate`")]
+    Missing { path: PathBuf },
+    #[error(
+        "key file {path} is corrupt ({why}); it must hold the base64 key printed by `p2pd install`. \
+         If the key is lost, run `p2pd key regenerate`"
+    )]
+    Corrupt { path: PathBuf, why: String },
+    #[error("key file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+/// A 256-bit shared key. Debug never shows the bytes.
+#[derive(Clone)]
+pub struct SharedKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for SharedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedKey(fingerprint {})", self.fingerprint())
+    }
+}
+
+impl SharedKey {
+    /// 32 bytes from the OS random source.
+    pub fn generate() -> Result<SharedKey, KeyError> {
+        let mut bytes = [0u8; KEY_LEN];
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(SharedKey(bytes))
+    }
+
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> SharedKey {
+        SharedKey(bytes)
+    }
+
+    /// Parses the base64 form printed at install.
+    pub fn from_base64(text: &str) -> Result<SharedKey, String> {
+        let raw = B64
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let bytes: [u8; KEY_LEN] = raw
+            .try_into()
+            .map_err(|v: Vec<u8>| format!("{} bytes, expected {KEY_LEN}", v.len()))?;
+        Ok(SharedKey(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0)
+    }
+
+    /// A short public name for the key: the first 16 hex digits of
+    /// SHA-256("p2pd-key-fingerprint" || key). Safe to print and log.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"p2pd-key-fingerprint");
+        h.update(self.0);
+        hex::encode(&h.finalize()[..8])
+    }
+
+    /// Loads a key file (base64 text).
+    pub fn load(path: &Path) -> Result<SharedKey, KeyError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::Missing {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(KeyError::Corrupt {
+                    path: path.to_path_buf(),
+                    why: "not text".into(),
+                });
+            }
+            Err(source) => {
+                return Err(KeyError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        SharedKey::from_base64(&text).map_err(|why| KeyError::Corrupt {
+            path: path.to_path_buf(),
+            why,
+        })
+    }
+
+    /// Writes the key to `path` with mode 0600, atomically (temp file,
+    /// fsync, rename), so a crash never leaves a half-written key.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tmp = path.with_extension("key.tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        // The mode above only applies when the file is created.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+        writeln!(f, "{}", self.to_base64()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(())
+    }
+
+    fn mac(&self, method: &str, path: &str, time: i64, nonce: &str, body: &[u8]) -> Hmac<Sha256> {
+        // A 32-byte key is always a valid HMAC key.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts any key length");
+        let body_hash = hex::encode(Sha256::digest(body));
+        mac.update(format!("{method}\n{path}\n{time}\n{nonce}\n{body_hash}").as_bytes());
+        mac
+    }
+
+    /// Signs a request; returns the four headers to send.
+    pub fn sign(&self, method: &str, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+        self.sign_at(method, path, body, crate::store::now())
+    }
+
+    pub fn sign_at(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        time: i64,
+    ) -> Vec<(&'static str, String)> {
+        let nonce: [u8; 16] = rand::random();
+        let nonce = hex::encode(nonce);
+        let sig = hex::encode(
+            self.mac(method, path, time, &nonce, body)
+                .finalize()
+                .into_bytes(),
+        );
+        vec![
+            (H_KEY, self.fingerprint()),
+            (H_TIME, time.to_string()),
+            (H_NONCE, nonce),
+            (H_SIG, sig),
+        ]
+    }
+}
+
+/// Why a signed request was refused. Each maps to one wire error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("request is not signed: header {0} is missing")]
+    Unsigned(&'static str),
+    #[error(
+        "key mismatch: the request was signed with key {presented}, but the current key is {current}. \
+         Use the most recent key (`p2pd key fingerprint` on the server shows it; \
+         `p2pd key regenerate` makes a new one)"
+    )]
+    KeyMismatch { presented: String, current: String },
+    #[error("bad signature: the request was altered or signed with a different key")]
+    BadSignature,
+    #[error(
+        "request timestamp {time} is {skew}s away from this host's clock (limit {MAX_SKEW_SECS}s); fix the clock (NTP)"
+    )]
+    Expired { time: i64, skew: i64 },
+    #[error("replayed request: nonce {0} was already used")]
+    Replay(String),
+}
+
+impl VerifyError {
+    /// The wire error code (see `proto::ErrorCode`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Unsigned(_) => "unsigned",
+            VerifyError::KeyMismatch { .. } => "key_mismatch",
+            VerifyError::BadSignature => "bad_signature",
+            VerifyError::Expired { .. } => "expired",
+            VerifyError::Replay(_) => "replay",
+        }
+    }
+}
+
+/// Verifies signed requests against the current key and remembers nonces.
+pub struct Verifier {
+    key: SharedKey,
+    fingerprint: String,
+    replay: Mutex<ReplayCache>,
+}
+
+/// Nonces seen within the time window. Bounded: when full, the oldest entry
+/// is dropped. Entries older than the window need no memory at all, because
+/// their timestamps are refused as `Expired` anyway.
+struct ReplayCache {
+    order: VecDeque<(i64, String)>,
+    seen: HashSet<String>,
+    capacity: usize,
+}
+
+impl ReplayCache {
+    fn check_and_insert(&mut self, now: i64, time: i64, nonce: &str) -> bool {
+        while let Some((t, _)) = self.order.front() {
+            if *t < now - MAX_SKEW_SECS || self.order.len() >= self.capacity {
+                let (_, n) = self.order.pop_front().expect("front exists");
+                self.seen.remove(&n);
+            } else {
+                break;
+            }
+        }
+        if self.seen.contains(nonce) {
+            return false;
+        }
+        self.seen.insert(nonce.to_string());
+        self.order
+            .push_back((time.max(now - MAX_SKEW_SECS), nonce.to_string()));
+        true
+    }
+}
+
+impl Verifier {
+    pub fn new(key: SharedKey) -> Verifier {
+        Self::with_capacity(key, 200_000)
+    }
+
+    pub fn with_capacity(key: SharedKey, capacity: usize) -> Verifier {
+        Verifier {
+            fingerprint: key.fingerprint(),
+            key,
+            replay: Mutex::new(ReplayCache {
+                order: VecDeque::new(),
+                seen: HashSet::new(),
+                capacity: capacity.max(1),
+            }),
+        }
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn key(&self) -> &SharedKey {
+        &self.key
+    }
+
+    /// Checks one request. `header` looks a header up by name.
+    pub fn verify<'a>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        header: impl Fn(&'static str) -> Option<&'a str>,
+    ) -> Result<(), VerifyError> {
+        self.verify_at(method, path, body, header, crate::store::now())
+    }
+
+    pub fn verify_at<'a>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        header: impl Fn(&'static str) -> Option<&'a str>,
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let get = |h| header(h).ok_or(VerifyError::Unsigned(h));
+        let presented = get(H_KEY)?;
+        if presented != self.fingerprint {
+            return Err(VerifyError::KeyMismatch {
+                presented: presented.to_string(),
+                current: self.fingerprint.clone(),
+            });
+        }
+        let time: i64 = get(H_TIME)?
+            .parse()
+            .map_err(|_| VerifyError::BadSignature)?;
+        let skew = (now - time).abs();
+        if skew > MAX_SKEW_SECS {
+            return Err(VerifyError::Expired { time, skew });
+        }
+        let nonce = get(H_NONCE)?;
+        let sig = hex::decode(get(H_SIG)?).map_err(|_| VerifyError::BadSignature)?;
+        self.key
+            .mac(method, path, time, nonce, body)
+            .verify_slice(&sig)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let fresh = self
+            .replay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check_and_insert(now, time, nonce);
+        if !fresh {
+            return Err(VerifyError::Replay(nonce.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Path of the server key inside a data dir.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        v: &Verifier,
+        headers: &[(&'static str, String)],
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        v.verify_at(
+            method,
+            path,
+            body,
+            |name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_str())
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn good_signature_verifies_once() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::new(key.clone());
+        let h = key.sign_at("POST", "/v1/enroll", b"{}", 1000);
+        assert_eq!(check(&v, &h, "POST", "/v1/enroll", b"{}", 1001), Ok(()));
+        assert!(matches!(
+            check(&v, &h, "POST", "/v1/enroll", b"{}", 1002),
+            Err(VerifyError::Replay(_))
+        ));
+    }
+
+    #[test]
+    fn regenerated_away_key_is_key_mismatch() {
+        let old = SharedKey::generate().unwrap();
+        let new = SharedKey::generate().unwrap();
+        let v = Verifier::new(new.clone());
+        let h = old.sign_at("GET", "/v1/x", b"", 50);
+        let err = check(&v, &h, "GET", "/v1/x", b"", 50).unwrap_err();
+        assert_eq!(err.code(), "key_mismatch");
+        let msg = err.to_string();
+        assert!(msg.contains(&new.fingerprint()), "{msg}");
+        assert!(msg.contains("p2pd key"), "{msg}");
+    }
+
+    #[test]
+    fn tampering_is_bad_signature() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::new(key.clone());
+        let h = key.sign_at("POST", "/v1/a", b"body", 10);
+        assert_eq!(
+            check(&v, &h, "POST", "/v1/a", b"bodx", 10),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            check(&v, &h, "POST", "/v1/b", b"body", 10),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            check(&v, &h, "GET", "/v1/a", b"body", 10),
+            Err(VerifyError::BadSignature)
+        );
+        let mut forged = h.clone();
+        forged[3].1 = "00".repeat(32);
+        assert_eq!(
+            check(&v, &forged, "POST", "/v1/a", b"body", 10),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn old_and_future_timestamps_expire() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::new(key.clone());
+        let h = key.sign_at("GET", "/", b"", 1000);
+        assert!(matches!(
+            check(&v, &h, "GET", "/", b"", 1000 + MAX_SKEW_SECS + 1),
+            Err(VerifyError::Expired { .. })
+        ));
+        assert!(matches!(
+            check(&v, &h, "GET", "/", b"", 1000 - MAX_SKEW_SECS - 1),
+            Err(VerifyError::Expired { .. })
+        ));
+        assert_eq!(check(&v, &h, "GET", "/", b"", 1000 + MAX_SKEW_SECS), Ok(()));
+    }
+
+    #[test]
+    fn missing_header_is_unsigned() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::new(key.clone());
+        let mut h = key.sign_at("GET", "/", b"", 5);
+        h.retain(|(n, _)| *n != H_NONCE);
+        assert_eq!(
+            check(&v, &h, "GET", "/", b"", 5),
+            Err(VerifyError::Unsigned(H_NONCE))
+        );
+    }
+
+    #[test]
+    fn replay_cache_is_bounded() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::with_capacity(key.clone(), 4);
+        for _ in 0..10 {
+            let h = key.sign_at("GET", "/", b"", 100);
+            assert_eq!(check(&v, &h, "GET", "/", b"", 100), Ok(()));
+        }
+        let cache = v.replay.lock().unwrap();
+        assert!(cache.order.len() <= 4 && cache.seen.len() <= 4);
+    }
+
+    #[test]
+    fn key_file_round_trips_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = SharedKey::generate().unwrap();
+        key.save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            SharedKey::load(&path).unwrap().fingerprint(),
+            key.fingerprint()
+        );
+        std::fs::write(&path, "not-a-key").unwrap();
+        assert!(matches!(
+            SharedKey::load(&path),
+            Err(KeyError::Corrupt { .. })
+        ));
+    }
+}

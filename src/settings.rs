@@ -1,0 +1,246 @@
+//! Server settings: the Peer Distribution page, one validated value each.
+//!
+//! Every setting has a name (as used by `p2pd settings set NAME VALUE`), a
+//! default, and a validator that turns what the admin typed into the stored
+//! form or says what a good value looks like.
+
+use std::net::IpAddr;
+
+/// Every setting, in the order `settings show` lists them.
+pub const ALL: &[Setting] = &[
+    Setting::ServerName,
+    Setting::Port,
+    Setting::DistributionOptimization,
+    Setting::FileStorage,
+    Setting::CdnUrl,
+    Setting::MinClientVersion,
+    Setting::MaxClientVersion,
+    Setting::HeartbeatSecs,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// Name or IP address the agents and `health` use to reach the server.
+    ServerName,
+    /// TCP port of `p2pd serve`.
+    Port,
+    /// on: offices come from the imported topology; off: one auto office per
+    /// client subnet under the Central Office.
+    DistributionOptimization,
+    /// Where packages live: an absolute directory or an http(s) base URL.
+    FileStorage,
+    /// Last-resort download URL base (empty: none).
+    CdnUrl,
+    /// Oldest client version the server accepts.
+    MinClientVersion,
+    /// Newest client version the server accepts.
+    MaxClientVersion,
+    /// How often agents send heartbeats.
+    HeartbeatSecs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("unknown setting '{0}'; valid settings: {names}", names = names())]
+    Unknown(String),
+    #[error("invalid {name} '{value}': {hint}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        hint: String,
+    },
+}
+
+pub fn names() -> String {
+    ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+}
+
+impl std::str::FromStr for Setting {
+    type Err = SettingError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        ALL.iter()
+            .copied()
+            .find(|x| x.name() == norm)
+            .ok_or_else(|| SettingError::Unknown(s.to_string()))
+    }
+}
+
+impl Setting {
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::ServerName => "server_name",
+            Setting::Port => "port",
+            Setting::DistributionOptimization => "distribution_optimization",
+            Setting::FileStorage => "file_storage",
+            Setting::CdnUrl => "cdn_url",
+            Setting::MinClientVersion => "min_client_version",
+            Setting::MaxClientVersion => "max_client_version",
+            Setting::HeartbeatSecs => "heartbeat_secs",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Setting::ServerName => "server name or IP the clients connect to",
+            Setting::Port => "TCP port of the server",
+            Setting::DistributionOptimization => {
+                "on: use the imported topology; off: one office per client subnet"
+            }
+            Setting::FileStorage => "package storage: absolute directory or http(s) URL",
+            Setting::CdnUrl => "CDN base URL, the last-resort source (empty: none)",
+            Setting::MinClientVersion => "oldest supported client version",
+            Setting::MaxClientVersion => "newest supported client version",
+            Setting::HeartbeatSecs => "agent heartbeat interval in seconds",
+        }
+    }
+
+    pub fn default_value(self) -> String {
+        match self {
+            Setting::ServerName => "127.0.0.1".into(),
+            Setting::Port => "7650".into(),
+            Setting::DistributionOptimization => "off".into(),
+            Setting::FileStorage => String::new(),
+            Setting::CdnUrl => String::new(),
+            Setting::MinClientVersion => env!("CARGO_PKG_VERSION").into(),
+            Setting::MaxClientVersion => env!("CARGO_PKG_VERSION").into(),
+            Setting::HeartbeatSecs => "10".into(),
+        }
+    }
+
+    /// Validates `value`; returns the form to store.
+    pub fn validate(self, value: &str) -> Result<String, SettingError> {
+        let v = value.trim();
+        let bad = |hint: &str| SettingError::Invalid {
+            name: self.name(),
+            value: value.to_string(),
+            hint: hint.to_string(),
+        };
+        match self {
+            Setting::ServerName => {
+                if v.parse::<IpAddr>().is_ok() || is_hostname(v) {
+                    Ok(v.to_ascii_lowercase())
+                } else {
+                    Err(bad(
+                        "expected a host name like p2p.corp.example or an IP address like 10.0.0.5",
+                    ))
+                }
+            }
+            Setting::Port => match v.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(p.to_string()),
+                _ => Err(bad("expected a TCP port from 1 to 65535, like 7650")),
+            },
+            Setting::DistributionOptimization => match v.to_ascii_lowercase().as_str() {
+                "on" | "true" | "yes" | "1" | "enabled" => Ok("on".into()),
+                "off" | "false" | "no" | "0" | "disabled" => Ok("off".into()),
+                _ => Err(bad("expected on or off")),
+            },
+            Setting::FileStorage => {
+                if v.starts_with("http://") || v.starts_with("https://") {
+                    check_url(v).map_err(|h| bad(&h))
+                } else if v.starts_with('/') {
+                    Ok(v.trim_end_matches('/').to_string().max("/".into()))
+                } else {
+                    Err(bad(
+                        "expected an absolute directory like /srv/packages or a URL like https://files.corp.example/packages/",
+                    ))
+                }
+            }
+            Setting::CdnUrl => {
+                if v.is_empty() {
+                    Ok(String::new())
+                } else {
+                    check_url(v).map_err(|h| bad(&h))
+                }
+            }
+            Setting::MinClientVersion | Setting::MaxClientVersion => parse_version(v)
+                .map(|_| v.to_string())
+                .ok_or_else(|| bad("expected a version like 0.1.0")),
+            Setting::HeartbeatSecs => match v.parse::<u32>() {
+                Ok(s) if (1..=3600).contains(&s) => Ok(s.to_string()),
+                _ => Err(bad("expected whole seconds from 1 to 3600, like 10")),
+            },
+        }
+    }
+}
+
+fn check_url(v: &str) -> Result<String, String> {
+    let hint = "expected an http(s) URL like https://cdn.corp.example/packages/";
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"))
+        .ok_or(hint)?;
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            if !p.is_empty() && p.parse::<u16>().is_err() {
+                return Err(hint.into());
+            }
+            h
+        }
+        _ => host_port,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<IpAddr>().is_ok() || is_hostname(host) {
+        Ok(v.to_string())
+    } else {
+        Err(hint.into())
+    }
+}
+
+/// RFC 1123 host name: dot-separated labels of letters, digits and hyphens.
+pub fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && !s.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Parses "MAJOR.MINOR.PATCH" into a comparable triple.
+pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let mut it = v.split('.').map(|p| p.parse::<u64>().ok());
+    let out = (it.next()??, it.next()??, it.next()??);
+    it.next().is_none().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_each_kind() {
+        assert_eq!(
+            Setting::ServerName.validate("P2P.corp.example").unwrap(),
+            "p2p.corp.example"
+        );
+        assert!(Setting::ServerName.validate("bad host!").is_err());
+        assert!(Setting::ServerName.validate("300.1.1.1").is_err());
+        assert!(Setting::Port.validate("0").is_err());
+        assert!(Setting::Port.validate("70000").is_err());
+        assert_eq!(
+            Setting::DistributionOptimization.validate("ON").unwrap(),
+            "on"
+        );
+        assert!(Setting::FileStorage.validate("relative/dir").is_err());
+        assert!(Setting::FileStorage.validate("ftp://x").is_err());
+        assert!(
+            Setting::FileStorage
+                .validate("https://files.example/p/")
+                .is_ok()
+        );
+        assert!(Setting::CdnUrl.validate("https://exa mple").is_err());
+        assert!(Setting::CdnUrl.validate("http://127.0.0.1:8080/x").is_ok());
+        assert!(Setting::MinClientVersion.validate("1.2").is_err());
+        let err = "nope".parse::<Setting>().unwrap_err().to_string();
+        assert!(
+            err.contains("server_name") && err.contains("cdn_url"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! SQL for content.
+
+use super::Store;
+
+impl Store {}

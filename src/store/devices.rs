@@ -1,0 +1,5 @@
+//! SQL for devices.
+
+use super::Store;
+
+impl Store {}

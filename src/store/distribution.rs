@@ -1,0 +1,5 @@
+//! SQL for distribution.
+
+use super::Store;
+
+impl Store {}

@@ -1,0 +1,5 @@
+//! SQL for topology.
+
+use super::Store;
+
+impl Store {}

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 pub mod agent;
+pub mod demo;
 pub mod generate;
 pub mod install;
 pub mod key;
@@ -80,6 +81,8 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Run a real local distribution: server, 3 offices, 12 agents on loopback
+    Demo(demo::Args),
     /// Run the server: control plane and central seed
     Serve(serve::Args),
     /// Run the peer client on a device
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(g, a),
         Command::Agent(a) => agent::run(g, a),
         Command::Report(a) => report::run(g, a),

@@ -7,6 +7,8 @@
 //! - [`key`]: the shared key: create, load, fingerprint, sign and verify requests.
 //! - [`settings`]: the server settings and their validation.
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
+//! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
+//!   export, address → office lookup, auto offices and device placement.
 //! - [`exit`]: the exit codes every command shares.
 
 pub mod cli;
@@ -14,6 +16,7 @@ pub mod exit;
 pub mod key;
 pub mod settings;
 pub mod store;
+pub mod topology;
 
 /// The version of this binary, reported by agents and the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -16,6 +16,7 @@ pub mod key;
 pub mod output;
 pub mod settings;
 pub mod status;
+pub mod topology;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -77,6 +78,9 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Offices and their IP ranges: import, export, show, locate
+    #[command(subcommand)]
+    Topology(topology::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Topology(c) => topology::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

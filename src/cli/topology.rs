@@ -136,7 +136,16 @@ fn run_import(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
                 })?;
             }
             let n = errors.len();
-            let list: Vec<String> = errors.iter().map(|e| format!("  {file}: {e}")).collect();
+            let mut list: Vec<String> = errors.iter().map(|e| format!("  {file}: {e}")).collect();
+            let header_missing = errors
+                .iter()
+                .any(|e| matches!(e.kind, import::ImportErrorKind::MissingColumn(_)));
+            if header_missing && a.sheet.is_none() && import::is_workbook(&a.file, &bytes) {
+                list.push(
+                    "  hint: this read the workbook's first sheet; choose the topology sheet with --sheet NAME"
+                        .into(),
+                );
+            }
             return Err(fail(
                 ExitCode::Failed,
                 format!(

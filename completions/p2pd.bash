@@ -16,6 +16,12 @@ _p2pd() {
             ",$1")
                 cmd="p2pd"
                 ;;
+            p2pd,agent)
+                cmd="p2pd__subcmd__agent"
+                ;;
+            p2pd,demo)
+                cmd="p2pd__subcmd__demo"
+                ;;
             p2pd,generate)
                 cmd="p2pd__subcmd__generate"
                 ;;
@@ -28,11 +34,26 @@ _p2pd() {
             p2pd,key)
                 cmd="p2pd__subcmd__key"
                 ;;
+            p2pd,report)
+                cmd="p2pd__subcmd__report"
+                ;;
+            p2pd,serve)
+                cmd="p2pd__subcmd__serve"
+                ;;
             p2pd,settings)
                 cmd="p2pd__subcmd__settings"
                 ;;
             p2pd,status)
                 cmd="p2pd__subcmd__status"
+                ;;
+            p2pd,topology)
+                cmd="p2pd__subcmd__topology"
+                ;;
+            p2pd__subcmd__help,agent)
+                cmd="p2pd__subcmd__help__subcmd__agent"
+                ;;
+            p2pd__subcmd__help,demo)
+                cmd="p2pd__subcmd__help__subcmd__demo"
                 ;;
             p2pd__subcmd__help,generate)
                 cmd="p2pd__subcmd__help__subcmd__generate"
@@ -46,11 +67,20 @@ _p2pd() {
             p2pd__subcmd__help,key)
                 cmd="p2pd__subcmd__help__subcmd__key"
                 ;;
+            p2pd__subcmd__help,report)
+                cmd="p2pd__subcmd__help__subcmd__report"
+                ;;
+            p2pd__subcmd__help,serve)
+                cmd="p2pd__subcmd__help__subcmd__serve"
+                ;;
             p2pd__subcmd__help,settings)
                 cmd="p2pd__subcmd__help__subcmd__settings"
                 ;;
             p2pd__subcmd__help,status)
                 cmd="p2pd__subcmd__help__subcmd__status"
+                ;;
+            p2pd__subcmd__help,topology)
+                cmd="p2pd__subcmd__help__subcmd__topology"
                 ;;
             p2pd__subcmd__help__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__help__subcmd__key__subcmd__fingerprint"
@@ -63,6 +93,18 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help__subcmd__settings,show)
                 cmd="p2pd__subcmd__help__subcmd__settings__subcmd__show"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,export)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__export"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,import)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__import"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,locate)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__locate"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,show)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
                 ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
@@ -100,6 +142,36 @@ _p2pd() {
             p2pd__subcmd__settings__subcmd__help,show)
                 cmd="p2pd__subcmd__settings__subcmd__help__subcmd__show"
                 ;;
+            p2pd__subcmd__topology,export)
+                cmd="p2pd__subcmd__topology__subcmd__export"
+                ;;
+            p2pd__subcmd__topology,help)
+                cmd="p2pd__subcmd__topology__subcmd__help"
+                ;;
+            p2pd__subcmd__topology,import)
+                cmd="p2pd__subcmd__topology__subcmd__import"
+                ;;
+            p2pd__subcmd__topology,locate)
+                cmd="p2pd__subcmd__topology__subcmd__locate"
+                ;;
+            p2pd__subcmd__topology,show)
+                cmd="p2pd__subcmd__topology__subcmd__show"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,export)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__export"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,help)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__help"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,import)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__import"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,locate)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__locate"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,show)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -107,12 +179,92 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent)
+            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-complete)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__demo)
+            opts="-v -h -V --size --devices --timeout --keep --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devices)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -147,8 +299,36 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help)
-            opts="install key settings status generate help"
+            opts="install key settings status topology demo serve agent report generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__agent)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -244,6 +424,34 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__help__subcmd__settings)
             opts="show set"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -289,6 +497,76 @@ _p2pd() {
         p2pd__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology)
+            opts="import export show locate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__locate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -444,6 +722,46 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__report)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__serve)
+            opts="-v -h -V --listen --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__settings)
             opts="-v -h -V --data-dir --verbose --help --version show set help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -557,6 +875,192 @@ _p2pd() {
         p2pd__subcmd__status)
             opts="-v -h -V --json --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology)
+            opts="-v -h -V --data-dir --verbose --help --version import export show locate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__export)
+            opts="-o -v -h -V --output --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help)
+            opts="import export show locate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__locate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__import)
+            opts="-v -h -V --sheet --dry-run --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sheet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__locate)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__show)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

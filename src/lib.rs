@@ -11,7 +11,8 @@
 //! - [`http`]: signed HTTP requests and JSON errors, both sides.
 //! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed.
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
-//! - [`topology`]: offices, ranges, lookup, device placement.
+//! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
+//!   export, address → office lookup, auto offices and device placement.
 //! - [`report`]: per-office, per-content distribution report.
 //! - [`exit`]: the exit codes every command shares.
 

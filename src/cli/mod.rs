@@ -20,6 +20,7 @@ pub mod report;
 pub mod serve;
 pub mod settings;
 pub mod status;
+pub mod topology;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +82,9 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Offices and their IP ranges: import, export, show, locate
+    #[command(subcommand)]
+    Topology(topology::Command),
     /// Run a real local distribution: server, 3 offices, 12 agents on loopback
     Demo(demo::Args),
     /// Run the server: control plane and central seed
@@ -101,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Topology(c) => topology::run(g, c),
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(g, a),
         Command::Agent(a) => agent::run(g, a),

@@ -10,10 +10,13 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::ExitCode;
 
+pub mod content;
 pub mod generate;
+pub mod groups;
 pub mod install;
 pub mod key;
 pub mod output;
+pub mod publish;
 pub mod settings;
 pub mod status;
 
@@ -77,6 +80,14 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Publish packages from file storage: hash, cut in pieces, target groups
+    Publish(publish::Args),
+    /// Show published content
+    #[command(subcommand)]
+    Content(content::Command),
+    /// Assign the groups whose devices receive content through peer distribution
+    #[command(subcommand)]
+    Groups(groups::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -89,6 +100,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Publish(a) => publish::run(g, a),
+        Command::Content(c) => content::run(g, c),
+        Command::Groups(c) => groups::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

@@ -81,6 +81,8 @@ pub enum Command {
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
     /// Publish packages from file storage: hash, cut in pieces, target groups
+    // `publish --version V` is the package's version, not p2pd's.
+    #[command(disable_version_flag = true)]
     Publish(publish::Args),
     /// Show published content
     #[command(subcommand)]

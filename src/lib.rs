@@ -4,6 +4,8 @@
 //!
 //! - [`cli`]: clap definitions and one module per subcommand (`Args` + `run`);
 //!   the only place that uses clap and anyhow.
+//! - [`content`]: the content library: pieces and hashing, file storage,
+//!   publish, group names.
 //! - [`key`]: the shared key: create, load, fingerprint, sign and verify requests.
 //! - [`settings`]: the server settings and their validation.
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
@@ -18,6 +20,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod content;
 pub mod exit;
 pub mod http;
 pub mod key;

@@ -11,11 +11,14 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 pub mod agent;
+pub mod content;
 pub mod demo;
 pub mod generate;
+pub mod groups;
 pub mod install;
 pub mod key;
 pub mod output;
+pub mod publish;
 pub mod report;
 pub mod serve;
 pub mod settings;
@@ -93,6 +96,16 @@ pub enum Command {
     Agent(agent::Args),
     /// Per office and content: bytes from LAN, parent office, server and CDN; WAN copies
     Report(report::Args),
+    /// Publish packages from file storage: hash, cut in pieces, target groups
+    // `publish --version V` is the package's version, not p2pd's.
+    #[command(disable_version_flag = true)]
+    Publish(publish::Args),
+    /// Show published content
+    #[command(subcommand)]
+    Content(content::Command),
+    /// Assign the groups whose devices receive content through peer distribution
+    #[command(subcommand)]
+    Groups(groups::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -110,6 +123,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(g, a),
         Command::Agent(a) => agent::run(g, a),
         Command::Report(a) => report::run(g, a),
+        Command::Publish(a) => publish::run(g, a),
+        Command::Content(c) => content::run(g, c),
+        Command::Groups(c) => groups::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

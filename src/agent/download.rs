@@ -299,24 +299,29 @@ impl Downloader {
         }
     }
 
+    fn in_backoff(&self, url: &str) -> bool {
+        self.failing
+            .get(url)
+            .is_some_and(|(until, _)| Instant::now() < *until)
+    }
+
     fn usable(&self, s: &Source) -> bool {
         if let Some(d) = &s.device_id
             && self.banned.contains(d)
         {
             return false;
         }
-        if self
-            .failing
-            .get(&s.url)
-            .is_some_and(|(until, _)| Instant::now() < *until)
-        {
+        if self.in_backoff(&s.url) {
             return false;
         }
         self.per_source.get(&s.url).copied().unwrap_or(0) < PER_SOURCE
     }
 
-    /// A peer that has piece `i` per its have-map, least busy first.
+    /// A peer that has piece `i` per its have-map: not the leader when
+    /// another peer has it (the leader is busy bringing pieces in and
+    /// feeding everyone else), then least busy first.
     fn holder<'a>(&self, sources: impl Iterator<Item = &'a Source>, i: u32) -> Option<Source> {
+        let leader = self.plan.as_ref().and_then(|p| p.leader.clone());
         sources
             .filter(|s| self.usable(s))
             .filter(|s| {
@@ -325,7 +330,12 @@ impl Downloader {
                     .and_then(|d| self.haves.get(d))
                     .is_some_and(|m| bit(m, i))
             })
-            .min_by_key(|s| self.per_source.get(&s.url).copied().unwrap_or(0))
+            .min_by_key(|s| {
+                (
+                    leader.is_some() && s.device_id == leader,
+                    self.per_source.get(&s.url).copied().unwrap_or(0),
+                )
+            })
             .cloned()
     }
 
@@ -341,10 +351,7 @@ impl Downloader {
             !s.device_id
                 .as_ref()
                 .is_some_and(|d| self.banned.contains(d))
-                && !self
-                    .failing
-                    .get(&s.url)
-                    .is_some_and(|(u, _)| Instant::now() < *u)
+                && !self.in_backoff(&s.url)
         });
         if parents_alive {
             if let Some(h) = self.holder(parents.iter().copied(), i) {
@@ -356,12 +363,7 @@ impl Downloader {
         p.upstream
             .iter()
             .filter(|s| s.tier != Tier::Parent)
-            .find(|s| {
-                !self
-                    .failing
-                    .get(&s.url)
-                    .is_some_and(|(u, _)| Instant::now() < *u)
-            })
+            .find(|s| !self.in_backoff(&s.url))
             .filter(|s| self.usable(s))
             .map(|s| (s.clone(), false))
     }

@@ -175,7 +175,11 @@ pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
 }
 
 pub fn init_tracing(cli: &Cli) {
+    // The long-running daemons say what they do by default; the admin
+    // commands stay quiet unless asked.
+    let daemon = matches!(cli.command, Command::Serve(_) | Command::Agent(_));
     let default = match cli.global.verbose {
+        0 if daemon => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -49,7 +49,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         output::print_json(&s)?;
         return Ok(ExitCode::Ok);
     }
-    let mut t = output::table(&["", ""]);
+    let mut t = output::table(&["", "value"]);
     let c = &s.counts;
     for (k, v) in [
         ("server ID", s.server_id.clone()),

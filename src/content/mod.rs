@@ -36,9 +36,13 @@ pub mod hash;
 pub mod publish;
 pub mod storage;
 
-/// Smallest piece: below this the per-piece cost (one request, one hash
-/// check, one bookkeeping entry per device) dominates the transfer itself.
-pub const MIN_PIECE_SIZE: u64 = 256 * 1024;
+/// Smallest piece: below this the per-piece cost (one signed request, one
+/// hash check, one journal entry, per device and hop) dominates the transfer
+/// itself. Measured on the network-namespace benchmark (K=3 offices × N=4
+/// devices, 100 MiB): 256 KiB pieces cost the p2pd processes 35 CPU-seconds,
+/// 1 MiB pieces 18, at the same WAN ratio. At 50 Mbit/s a 1 MiB piece takes
+/// 0.17 s per hop, so pipelining inside an office stays tight.
+pub const MIN_PIECE_SIZE: u64 = 1024 * 1024;
 
 /// Largest piece: bounds what is fetched again after a bad piece, and how
 /// long an office's followers wait for the leader's first piece before
@@ -46,7 +50,7 @@ pub const MIN_PIECE_SIZE: u64 = 256 * 1024;
 pub const MAX_PIECE_SIZE: u64 = 4 * 1024 * 1024;
 
 /// Piece count the size rule aims to stay under.
-pub const TARGET_PIECES: u64 = 2048;
+pub const TARGET_PIECES: u64 = 1024;
 
 /// The piece size of a package of `size` bytes.
 ///
@@ -56,7 +60,7 @@ pub const TARGET_PIECES: u64 = 2048;
 /// pipelining inside an office) or makes big ones tens of thousands of
 /// pieces (a piece hash list of megabytes sent to every device, and as many
 /// requests and progress entries). Bounding the count keeps the hash list at
-/// 64 KiB or less for packages up to 8 GiB; beyond that pieces stay at 4 MiB
+/// 32 KiB or less for packages up to 4 GiB; beyond that pieces stay at 4 MiB
 /// and the count grows. Powers of two divide the hashing read buffer, so a
 /// buffer always holds whole pieces.
 pub fn piece_size_for(size: u64) -> u64 {
@@ -127,11 +131,11 @@ mod tests {
     fn piece_size_rule() {
         assert_eq!(piece_size_for(0), MIN_PIECE_SIZE);
         assert_eq!(piece_size_for(64 * 1024), MIN_PIECE_SIZE);
-        assert_eq!(piece_size_for(512 << 20), MIN_PIECE_SIZE);
-        assert_eq!(piece_size_for((512 << 20) + 1), 512 * 1024);
-        assert_eq!(piece_size_for(1 << 30), 512 * 1024);
+        assert_eq!(piece_size_for(1 << 30), MIN_PIECE_SIZE);
+        assert_eq!(piece_size_for((1 << 30) + 1), 2 << 20);
+        assert_eq!(piece_size_for(4 << 30), MAX_PIECE_SIZE);
         assert_eq!(piece_size_for(100 << 30), MAX_PIECE_SIZE);
-        for size in [1u64, 1 << 20, 3 << 30, 8 << 30] {
+        for size in [1u64, 1 << 20, 3 << 30, 4 << 30] {
             let p = piece_size_for(size);
             assert!(p.is_power_of_two());
             assert!(piece_count(size, p) <= TARGET_PIECES);

@@ -5,7 +5,7 @@
 //! (content, office) it names a leader, the preferred device; only the
 //! leader pulls from outside the office, in this order:
 //!
-//!     parent office peers → the server (central seed) → CDN / file storage
+//! parent office peers → the server (central seed) → CDN / file storage.
 //!
 //! Followers fetch from the leader and from each other as pieces arrive.
 //! VPN devices fetch from the parent office alone and serve nobody;

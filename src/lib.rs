@@ -7,13 +7,25 @@
 //! - [`key`]: the shared key: create, load, fingerprint, sign and verify requests.
 //! - [`settings`]: the server settings and their validation.
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
+//! - [`proto`]: wire types and error codes shared by server and agent.
+//! - [`http`]: signed HTTP requests and JSON errors, both sides.
+//! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed.
+//! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
+//! - [`topology`]: offices, ranges, lookup, device placement.
+//! - [`report`]: per-office, per-content distribution report.
 //! - [`exit`]: the exit codes every command shares.
 
+pub mod agent;
 pub mod cli;
 pub mod exit;
+pub mod http;
 pub mod key;
+pub mod proto;
+pub mod report;
+pub mod server;
 pub mod settings;
 pub mod store;
+pub mod topology;
 
 /// The version of this binary, reported by agents and the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

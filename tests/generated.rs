@@ -18,7 +18,10 @@ fn man_pages_and_completions_are_fresh() {
     }
     // Pages of subcommands that no longer exist are stale too.
     for dir in ["man", "completions"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("read dir").flatten() {
+        for entry in std::fs::read_dir(root.join(dir))
+            .expect("read dir")
+            .flatten()
+        {
             let rel = Path::new(dir).join(entry.file_name());
             if !rendered.iter().any(|(r, _)| *r == rel) {
                 stale.push(format!("{} is not generated any more", rel.display()));
@@ -35,7 +38,8 @@ fn man_pages_and_completions_are_fresh() {
 #[test]
 fn bash_completion_completes_subcommands() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bash = std::fs::read_to_string(root.join("completions/p2pd.bash")).expect("bash completion");
+    let bash =
+        std::fs::read_to_string(root.join("completions/p2pd.bash")).expect("bash completion");
     for sub in ["install", "key", "settings", "status"] {
         assert!(bash.contains(sub), "bash completion lacks {sub}");
     }

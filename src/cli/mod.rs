@@ -10,10 +10,13 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::ExitCode;
 
+pub mod agent;
 pub mod generate;
 pub mod install;
 pub mod key;
 pub mod output;
+pub mod report;
+pub mod serve;
 pub mod settings;
 pub mod status;
 
@@ -77,6 +80,12 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Run the server: control plane and central seed
+    Serve(serve::Args),
+    /// Run the peer client on a device
+    Agent(agent::Args),
+    /// Per office and content: bytes from LAN, parent office, server and CDN; WAN copies
+    Report(report::Args),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -89,6 +98,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Serve(a) => serve::run(g, a),
+        Command::Agent(a) => agent::run(g, a),
+        Command::Report(a) => report::run(g, a),
         Command::Generate(a) => generate::run(a),
     }
 }
@@ -148,6 +160,7 @@ pub fn init_tracing(cli: &Cli) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

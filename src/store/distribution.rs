@@ -1,5 +1,346 @@
-//! SQL for distribution.
+//! SQL for distribution: targeted content, manifests, progress, leaders,
+//! bans, transfers, and the per-office report.
 
-use super::Store;
+use std::collections::HashSet;
 
-impl Store {}
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, now};
+use crate::proto::{ContentRef, Manifest};
+
+/// An office as the scheduler needs it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfficeInfo {
+    pub id: i64,
+    pub name: String,
+    pub parent_id: Option<i64>,
+    pub kind: String,
+    pub wan_kbps: Option<i64>,
+}
+
+/// Per device and content, as reported in heartbeats.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProgressRow {
+    pub device_id: String,
+    pub pieces: u32,
+    pub started_at: i64,
+    pub progressed_at: i64,
+    pub done_at: Option<i64>,
+}
+
+/// Bytes received by one office for one content, by tier.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TierBytes {
+    pub lan: u64,
+    pub parent: u64,
+    pub server: u64,
+    pub cdn: u64,
+    pub failed: u64,
+}
+
+impl Store {
+    pub fn office_info(&self, id: i64) -> Result<Option<OfficeInfo>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, parent_id, type, wan_kbps FROM offices WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(OfficeInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    parent_id: r.get(2)?,
+                    kind: r.get(3)?,
+                    wan_kbps: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Content targeted at a group, oldest first.
+    pub fn targeted_contents(&self, group: &str) -> Result<Vec<ContentRef>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT c.id, c.name, c.version, c.size FROM contents c
+             JOIN content_targets t ON t.content_id = c.id
+             WHERE t.group_name = ?1 ORDER BY c.published_at, c.id",
+        )?;
+        let rows = st.query_map([group], |r| {
+            Ok(ContentRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                version: r.get(2)?,
+                size: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn is_targeted(&self, content_id: &str, group: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM content_targets WHERE content_id = ?1 AND group_name = ?2",
+            )?
+            .query_row([content_id, group], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn manifest(&self, content_id: &str) -> Result<Option<Manifest>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, version, path, size, piece_size, piece_hashes FROM contents WHERE id = ?1",
+            )?
+            .query_row([content_id], |r| {
+                let path: String = r.get(3)?;
+                let hashes: Vec<u8> = r.get(6)?;
+                Ok(Manifest {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    version: r.get(2)?,
+                    file_name: path.rsplit('/').next().unwrap_or(&path).to_string(),
+                    path,
+                    size: r.get::<_, i64>(4)? as u64,
+                    piece_size: r.get::<_, i64>(5)? as u64,
+                    pieces: hashes.chunks(32).map(hex::encode).collect(),
+                })
+            })
+            .optional()?)
+    }
+
+    /// Records reported progress; `progressed_at` moves only when the
+    /// piece count grows, which is what stall detection looks at.
+    pub fn record_progress(
+        &self,
+        content_id: &str,
+        device_id: &str,
+        pieces: u32,
+        done: bool,
+    ) -> Result<(), StoreError> {
+        let t = now();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END)
+                 ON CONFLICT(content_id, device_id) DO UPDATE SET
+                     progressed_at = CASE WHEN excluded.pieces > progress.pieces THEN ?4 ELSE progress.progressed_at END,
+                     pieces = excluded.pieces,
+                     done_at = COALESCE(progress.done_at, CASE WHEN ?5 THEN ?4 END)",
+            )?
+            .execute(params![content_id, device_id, pieces, t, done])?;
+        Ok(())
+    }
+
+    /// Marks that a device started on a content (no-op if already known).
+    pub fn start_progress(&self, content_id: &str, device_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at)
+                 VALUES (?1, ?2, 0, ?3, ?3)",
+            )?
+            .execute(params![content_id, device_id, now()])?;
+        Ok(())
+    }
+
+    pub fn progress(&self, content_id: &str) -> Result<Vec<ProgressRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT device_id, pieces, started_at, progressed_at, done_at FROM progress WHERE content_id = ?1",
+        )?;
+        let rows = st.query_map([content_id], |r| {
+            Ok(ProgressRow {
+                device_id: r.get(0)?,
+                pieces: r.get(1)?,
+                started_at: r.get(2)?,
+                progressed_at: r.get(3)?,
+                done_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The leader of an office (-1: devices with no office) for a content.
+    pub fn leader(&self, content_id: &str, office_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT device_id FROM leaders WHERE content_id = ?1 AND office_id = ?2",
+            )?
+            .query_row(params![content_id, office_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_leader(
+        &self,
+        content_id: &str,
+        office_id: i64,
+        device_id: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO leaders (content_id, office_id, device_id, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(content_id, office_id) DO UPDATE SET device_id = excluded.device_id, since = excluded.since",
+            params![content_id, office_id, device_id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// All leaders of a content: (office id, device id).
+    pub fn leaders(&self, content_id: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT office_id, device_id FROM leaders WHERE content_id = ?1")?;
+        let rows = st.query_map([content_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Bans a device from serving a content. Returns true when the ban is new.
+    pub fn ban(
+        &self,
+        content_id: &str,
+        device_id: &str,
+        reported_by: &str,
+        piece: u32,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO bans (content_id, device_id, reported_by, piece, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![content_id, device_id, reported_by, piece, now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn banned(&self, content_id: &str) -> Result<HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT device_id FROM bans WHERE content_id = ?1")?;
+        let rows = st.query_map([content_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Devices banned for any content, for `devices list`.
+    pub fn banned_anywhere(&self) -> Result<HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT DISTINCT device_id FROM bans")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn record_transfer(
+        &self,
+        t: &crate::proto::TransferReport,
+        device_id: &str,
+        office_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transfers (content_id, device_id, office_id, tier, source_device, bytes, pieces, ok, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                t.content_id,
+                device_id,
+                office_id,
+                t.tier.as_str(),
+                t.source_device,
+                t.bytes as i64,
+                t.pieces,
+                t.ok,
+                now()
+            ])?;
+        Ok(())
+    }
+
+    /// Bytes received per office (None: no office) for a content.
+    pub fn tier_bytes(
+        &self,
+        content_id: &str,
+    ) -> Result<Vec<(Option<i64>, TierBytes)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT office_id, tier, ok, SUM(bytes) FROM transfers WHERE content_id = ?1
+             GROUP BY office_id, tier, ok",
+        )?;
+        let mut out: Vec<(Option<i64>, TierBytes)> = Vec::new();
+        let rows = st.query_map([content_id], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)? as u64,
+            ))
+        })?;
+        for row in rows {
+            let (office, tier, ok, bytes) = row?;
+            let idx = match out.iter().position(|(o, _)| *o == office) {
+                Some(i) => i,
+                None => {
+                    out.push((office, TierBytes::default()));
+                    out.len() - 1
+                }
+            };
+            let tb = &mut out[idx].1;
+            if !ok {
+                tb.failed += bytes;
+                continue;
+            }
+            match tier.as_str() {
+                "lan" => tb.lan += bytes,
+                "parent" => tb.parent += bytes,
+                "server" => tb.server += bytes,
+                _ => tb.cdn += bytes,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every published content id with its size and publish time, newest first.
+    pub fn content_ids(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name || ' ' || version, size FROM contents ORDER BY published_at DESC, id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Groups that a content targets.
+    pub fn content_groups(&self, content_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT group_name FROM content_targets WHERE content_id = ?1 ORDER BY 1",
+        )?;
+        let rows = st.query_map([content_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Size of the published package at a storage path, if any.
+    pub fn content_size_by_path(&self, path: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT size FROM contents WHERE path = ?1 LIMIT 1")?
+            .query_row([path], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Devices whose group a content targets.
+    pub fn targeted_devices(
+        &self,
+        content_id: &str,
+    ) -> Result<Vec<super::devices::DeviceRow>, StoreError> {
+        let ids: Vec<String> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT d.id FROM devices d JOIN content_targets t ON t.group_name = d.group_name
+                 WHERE t.content_id = ?1 ORDER BY d.id",
+            )?;
+            st.query_map([content_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.device(&id)? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}

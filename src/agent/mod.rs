@@ -1,0 +1,405 @@
+//! `p2pd agent`: the peer client on each device.
+//!
+//! It enrolls (hostname, address and prefix, client version, group), sends
+//! heartbeats at the interval the server sets, learns which content targets
+//! its group, downloads each piece by piece from the sources the server
+//! ranks for it, verifies every piece before storing or serving it, and
+//! delivers the finished file atomically into `delivered/`.
+//!
+//! Data dir:
+//!
+//! ```text
+//! agent.json       device id and server, kept across restarts
+//! pieces/          the piece store (see pieces.rs)
+//! delivered/       finished files
+//! transfers.log    JSON lines: every piece in and out (the agent's own word)
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::http::Method;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::http::{CallError, SignedClient};
+use crate::key::{SharedKey, Verifier};
+use crate::proto::*;
+
+pub mod download;
+pub mod peer;
+pub mod pieces;
+
+/// Everything the agent is told on its command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server base URL, e.g. `http://10.0.0.5:7650`.
+    pub server: String,
+    pub key: SharedKey,
+    pub group: String,
+    pub data_dir: PathBuf,
+    /// Where the peer server listens.
+    pub listen: SocketAddr,
+    /// The address other devices reach this one at (and its source address).
+    pub advertise: SocketAddr,
+    /// Prefix length of the device's subnet.
+    pub prefix_len: u8,
+    pub on_complete: Option<String>,
+    /// Reported client version.
+    pub version: String,
+    pub hostname: String,
+    /// Pieces in flight per content.
+    pub parallel: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server refused this agent for good (key mismatch, unassigned
+    /// group, unsupported version): retrying would not help.
+    #[error("the server refused this agent: {0}")]
+    Refused(WireError),
+    #[error(transparent)]
+    Pieces(#[from] pieces::PieceError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Shared state of a running agent.
+pub struct Agent {
+    pub cfg: Config,
+    pub client: SignedClient,
+    /// Verifies requests from peers.
+    pub verifier: Verifier,
+    pub pieces: pieces::PieceStore,
+    pub device_id: RwLock<String>,
+    /// False for VPN-office and no-office devices: the peer server refuses.
+    pub serve_peers: AtomicBool,
+    pub heartbeat_secs: AtomicU64,
+    /// Transfers not yet reported to the server.
+    pending: Mutex<ReportRequest>,
+    /// `transfers.log`.
+    log: Mutex<std::fs::File>,
+    pub shutdown: CancellationToken,
+}
+
+impl Agent {
+    pub fn device_id(&self) -> String {
+        self.device_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.cfg.server.trim_end_matches('/'), path)
+    }
+
+    fn log_line(&self, v: serde_json::Value) {
+        let mut f = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(f, "{v}");
+    }
+
+    /// Records a piece received (or a failed attempt).
+    pub fn record_transfer(&self, t: TransferReport, piece: u32) {
+        self.log_line(serde_json::json!({
+            "dir": "in", "at": crate::store::now(), "content": t.content_id, "piece": piece,
+            "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
+        }));
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(x) = p.transfers.iter_mut().find(|x| {
+            x.content_id == t.content_id
+                && x.tier == t.tier
+                && x.source_device == t.source_device
+                && x.ok == t.ok
+        }) {
+            x.bytes += t.bytes;
+            x.pieces += t.pieces;
+        } else {
+            p.transfers.push(t);
+        }
+    }
+
+    pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
+        self.log_line(serde_json::json!({
+            "dir": "out", "at": crate::store::now(), "content": content, "piece": piece,
+            "to": to, "bytes": bytes,
+        }));
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = p.uploads.iter_mut().find(|u| u.content_id == content) {
+            u.pieces += 1;
+            u.bytes += bytes;
+        } else {
+            p.uploads.push(UploadReport {
+                content_id: content.to_string(),
+                pieces: 1,
+                bytes,
+            });
+        }
+    }
+
+    pub fn record_bad(&self, content: &str, from: &str, piece: u32) {
+        self.log_line(serde_json::json!({
+            "dir": "bad", "at": crate::store::now(), "content": content, "piece": piece, "source": from,
+        }));
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .bad
+            .push(BadPiece {
+                content_id: content.to_string(),
+                source_device: from.to_string(),
+                piece,
+            });
+    }
+
+    async fn enroll(&self) -> Result<EnrollResponse, CallError> {
+        let req = EnrollRequest {
+            device_id: load_device_id(&self.cfg.data_dir),
+            hostname: self.cfg.hostname.clone(),
+            addrs: vec![AddrInfo {
+                ip: self.cfg.advertise.ip(),
+                prefix: self.cfg.prefix_len,
+            }],
+            version: self.cfg.version.clone(),
+            group: self.cfg.group.clone(),
+            peer_url: format!("http://{}", self.cfg.advertise),
+        };
+        let resp: EnrollResponse = self
+            .client
+            .json(
+                Method::POST,
+                &self.url("/v1/enroll"),
+                &req,
+                Duration::from_secs(15),
+            )
+            .await?;
+        *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
+        save_device_id(&self.cfg.data_dir, &resp.device_id, &self.cfg.server);
+        self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
+        self.heartbeat_secs
+            .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
+        Ok(resp)
+    }
+
+    async fn heartbeat(&self) -> Result<HeartbeatResponse, CallError> {
+        let progress = self
+            .pieces
+            .all()
+            .iter()
+            .map(|c| Progress {
+                content_id: c.manifest.id.clone(),
+                pieces: c.count(),
+                done: c.delivered(),
+            })
+            .collect();
+        let req = HeartbeatRequest {
+            device_id: self.device_id(),
+            progress,
+        };
+        let resp: HeartbeatResponse = self
+            .client
+            .json(
+                Method::POST,
+                &self.url("/v1/heartbeat"),
+                &req,
+                Duration::from_secs(10),
+            )
+            .await?;
+        self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
+        self.heartbeat_secs
+            .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
+        Ok(resp)
+    }
+
+    /// Sends pending transfer reports; on failure they stay pending.
+    async fn flush_reports(&self) {
+        let mut req = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if req.transfers.is_empty() && req.bad.is_empty() && req.uploads.is_empty() {
+            return;
+        }
+        req.device_id = self.device_id();
+        let r = self
+            .client
+            .request(
+                Method::POST,
+                &self.url("/v1/report"),
+                serde_json::to_vec(&req).expect("report serializes"),
+            )
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let ok = match r {
+            Ok(resp) => crate::http::check(resp).await.is_ok(),
+            Err(_) => false,
+        };
+        if !ok {
+            // Put them back in front of anything recorded meanwhile.
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let newer = std::mem::take(&mut *p);
+            *p = req;
+            for t in newer.transfers {
+                p.transfers.push(t);
+            }
+            p.bad.extend(newer.bad);
+            p.uploads.extend(newer.uploads);
+        }
+    }
+}
+
+fn load_device_id(dir: &std::path::Path) -> Option<String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("agent.json")).ok()?).ok()?;
+    v.get("device_id")?.as_str().map(str::to_string)
+}
+
+fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
+    let tmp = dir.join("agent.json.tmp");
+    let body = serde_json::json!({"device_id": id, "server": server});
+    if std::fs::write(&tmp, body.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("agent.json"));
+    }
+}
+
+/// Refusals that no retry can fix.
+fn is_fatal(e: &CallError) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            ErrorCode::KeyMismatch
+                | ErrorCode::GroupNotAssigned
+                | ErrorCode::UnsupportedVersion
+                | ErrorCode::BadSignature
+        )
+    )
+}
+
+/// Runs the agent until `shutdown` is cancelled or the server refuses it.
+pub async fn run(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| AgentError::Io(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    let log_path = cfg.data_dir.join("transfers.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| AgentError::Io(format!("cannot open {}: {e}", log_path.display())))?;
+    let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
+    let client = SignedClient::new(cfg.key.clone(), local)
+        .map_err(|e| AgentError::Io(format!("http client: {e}")))?;
+    let pieces = pieces::PieceStore::new(cfg.data_dir.join("pieces"))?;
+    for r in pieces.open_existing() {
+        if let Err(e) = r {
+            tracing::warn!("cannot resume a content: {e}");
+        }
+    }
+    let agent = Arc::new(Agent {
+        verifier: Verifier::new(cfg.key.clone()),
+        cfg,
+        client,
+        pieces,
+        device_id: RwLock::new(String::new()),
+        serve_peers: AtomicBool::new(false),
+        heartbeat_secs: AtomicU64::new(10),
+        pending: Mutex::new(ReportRequest::default()),
+        log: Mutex::new(log),
+        shutdown: shutdown.clone(),
+    });
+
+    let tracker = TaskTracker::new();
+    let app = peer::router(agent.clone());
+    let s = shutdown.clone();
+    tracker.spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { s.cancelled().await })
+            .await
+        {
+            tracing::error!("peer server: {e}");
+        }
+    });
+
+    // Enroll, retrying while the server is unreachable.
+    let mut backoff = Duration::from_millis(200);
+    let enrolled = loop {
+        match agent.enroll().await {
+            Ok(r) => break r,
+            Err(e) if is_fatal(&e) => {
+                shutdown.cancel();
+                tracker.close();
+                tracker.wait().await;
+                return Err(match e {
+                    CallError::Wire(w) => AgentError::Refused(w),
+                    other => AgentError::Io(other.to_string()),
+                });
+            }
+            Err(e) => {
+                tracing::warn!("enroll: {e}; retrying in {backoff:?}");
+                tokio::select! {
+                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    tracing::info!(
+        device = %enrolled.device_id,
+        office = enrolled.office.as_deref().unwrap_or("(no office)"),
+        "enrolled"
+    );
+
+    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut result = Ok(());
+    loop {
+        match agent.heartbeat().await {
+            Ok(hb) => {
+                for c in hb.contents {
+                    let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
+                    let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
+                    if !done && !alive {
+                        let a = agent.clone();
+                        let id = c.id.clone();
+                        running.insert(id, tracker.spawn(download::download_task(a, c)));
+                    }
+                }
+            }
+            Err(e) if is_fatal(&e) => {
+                tracing::error!("server refused this agent: {e}");
+                if let CallError::Wire(w) = e {
+                    result = Err(AgentError::Refused(w));
+                }
+                break;
+            }
+            Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {
+                if let Err(e) = agent.enroll().await {
+                    tracing::warn!("re-enroll: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("heartbeat: {e}"),
+        }
+        agent.flush_reports().await;
+        let every = Duration::from_secs(agent.heartbeat_secs.load(Ordering::Relaxed));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("tasks did not stop within 10 s");
+    }
+    agent.flush_reports().await;
+    result
+}

@@ -1,0 +1,112 @@
+//! The agent's peer server: verified pieces for other agents, signed like
+//! every other request. A request for a piece the agent does not have yet
+//! may wait (`wait_ms`, at most 10 s) for it to arrive: that is how
+//! followers pipeline behind their leader.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::Agent;
+use crate::http::{ApiError, verify};
+use crate::proto::{ErrorCode, HaveMap};
+
+pub fn router(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/v1/pieces/{id}/have", get(have))
+        .route("/v1/pieces/{id}/{n}", get(piece))
+        .with_state(agent)
+}
+
+fn serving(a: &Agent) -> Result<(), ApiError> {
+    if a.serve_peers.load(Ordering::Relaxed) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotServing,
+            "this device does not serve peers (VPN or no-office device)",
+        ))
+    }
+}
+
+async fn have(
+    State(a): State<Arc<Agent>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<axum::Json<HaveMap>, ApiError> {
+    verify(&a.verifier, &method, &uri, &headers, b"")?;
+    serving(&a)?;
+    let c = a.pieces.get(&id).ok_or_else(|| {
+        ApiError::new(ErrorCode::PieceUnavailable, "no pieces of this content yet")
+    })?;
+    Ok(axum::Json(c.have_map()))
+}
+
+#[derive(Deserialize)]
+struct PieceQuery {
+    device: String,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn piece(
+    State(a): State<Arc<Agent>>,
+    Path((id, n)): Path<(String, u32)>,
+    Query(q): Query<PieceQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    verify(&a.verifier, &method, &uri, &headers, b"")?;
+    serving(&a)?;
+    let wait = Duration::from_millis(q.wait_ms.min(10_000));
+    let deadline = tokio::time::Instant::now() + wait;
+    // The content may not be open yet when a follower asks its brand-new
+    // leader: wait for it like for a piece.
+    let c = loop {
+        if let Some(c) = a.pieces.get(&id) {
+            break c;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::new(
+                ErrorCode::PieceUnavailable,
+                "no pieces of this content yet",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if n >= c.manifest.piece_count() {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if !c.has(n) && !c.wait_for(n, left).await {
+        return Err(ApiError::new(
+            ErrorCode::PieceUnavailable,
+            format!("piece {n} not here yet"),
+        ));
+    }
+    let c2 = c.clone();
+    #[allow(unused_mut)]
+    let mut bytes = tokio::task::spawn_blocking(move || c2.read_piece(n))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    #[cfg(feature = "fault-injection")]
+    if std::env::var_os("P2PD_FAULT_CORRUPT").is_some_and(|v| v == "1") {
+        // Test-only fault switch: serve corrupt bytes on purpose.
+        for b in bytes.iter_mut().step_by(4096) {
+            *b ^= 0xff;
+        }
+    }
+    a.record_upload(&id, &q.device, n, bytes.len() as u64);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}

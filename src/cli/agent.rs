@@ -1,0 +1,105 @@
+//! `p2pd agent`: the peer client on a device.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::fail;
+use crate::agent;
+use crate::exit::ExitCode;
+use crate::key::SharedKey;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Server URL, e.g. http://10.0.0.5:7650
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// File holding the shared key (base64, as printed by install)
+    #[arg(long, value_name = "FILE")]
+    pub key_file: PathBuf,
+    /// The device's group (must be assigned to peer distribution)
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+    /// Address the peer server listens on
+    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Address other devices reach this one at; also the source address
+    /// of its connections (default: --listen)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub advertise: Option<SocketAddr>,
+    /// Prefix length of the device's subnet (default /24, /64 for IPv6)
+    #[arg(long, value_name = "BITS")]
+    pub prefix_len: Option<u8>,
+    /// Command to run with the delivered file's path as its argument
+    #[arg(long, value_name = "CMD")]
+    pub on_complete: Option<String>,
+    /// Pieces in flight per content
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
+}
+
+pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
+    let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+    // --data-dir is the agent's own dir here: piece store, delivered files.
+    let data_dir = g.data_dir();
+    let advertise = a.advertise.unwrap_or(a.listen);
+    if advertise.ip().is_unspecified() {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--listen {} is a wildcard address; give --advertise ADDR:PORT, the address other devices reach this one at",
+                a.listen
+            ),
+        ));
+    }
+    let prefix_len = a
+        .prefix_len
+        .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
+    let cfg = agent::Config {
+        server: a.server.trim_end_matches('/').to_string(),
+        key,
+        group: a.group,
+        data_dir,
+        listen: a.listen,
+        advertise,
+        prefix_len,
+        on_complete: a.on_complete,
+        // Tests impersonate old clients through this variable.
+        version: std::env::var("P2PD_CLIENT_VERSION").unwrap_or_else(|_| crate::VERSION.into()),
+        hostname: hostname(),
+        parallel: a.parallel,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| {
+                fail(
+                    ExitCode::Failed,
+                    format!("cannot listen on {}: {e}", cfg.listen),
+                )
+            })?;
+        let token = tokio_util::sync::CancellationToken::new();
+        let t = token.clone();
+        tokio::spawn(async move {
+            super::serve::shutdown_signal().await;
+            t.cancel();
+        });
+        agent::run(cfg, listener, token)
+            .await
+            .map_err(|e| match &e {
+                agent::AgentError::Refused(w) if w.code == crate::proto::ErrorCode::KeyMismatch => {
+                    fail(ExitCode::KeyMismatch, e.to_string())
+                }
+                _ => fail(ExitCode::Failed, e.to_string()),
+            })
+    })?;
+    Ok(ExitCode::Ok)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,60 @@
+//! `p2pd serve`: run the control plane and central seed until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::{Global, fail};
+use crate::exit::ExitCode;
+use crate::server;
+use crate::settings::Setting;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (default: the server_name setting and port)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let dir = g.data_dir();
+    let state = server::ServerState::load(&dir)?;
+    let listen = match a.listen {
+        Some(l) => l,
+        None => {
+            let st = crate::store::Store::open(&dir)?;
+            let get = |s: Setting| -> anyhow::Result<String> {
+                Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+            };
+            let port: u16 = get(Setting::Port)?.parse().context("port setting")?;
+            let host = get(Setting::ServerName)?;
+            // A host name is not an address to bind: listen on all.
+            let ip = host.parse().unwrap_or([0, 0, 0, 0].into());
+            SocketAddr::new(ip, port)
+        }
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            fail(
+                ExitCode::Failed,
+                format!("cannot listen on {listen}: {e}; pick another --listen or change the port setting"),
+            )
+        })?;
+        eprintln!("p2pd serve: listening on http://{listen} (data dir {})", dir.display());
+        server::run(listener, state, shutdown_signal(), Duration::from_secs(10)).await
+    })?;
+    Ok(ExitCode::Ok)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

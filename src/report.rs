@@ -1,0 +1,127 @@
+//! The distribution report: per content and office, where the bytes came
+//! from (LAN peers, parent office, server, CDN), how many WAN copies
+//! entered the office, and how many targeted devices are done.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeReport {
+    /// Office name, or "(no office)".
+    pub office: String,
+    pub parent: Option<String>,
+    pub kind: String,
+    pub leader: Option<String>,
+    pub devices_targeted: u32,
+    pub devices_done: u32,
+    pub bytes_lan: u64,
+    pub bytes_parent: u64,
+    pub bytes_server: u64,
+    pub bytes_cdn: u64,
+    /// Bytes received that failed verification.
+    pub bytes_failed: u64,
+    /// Bytes that entered the office from outside ÷ package size.
+    pub wan_copies: f64,
+    /// From the first device starting to the last one finishing.
+    pub seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContentReport {
+    pub content_id: String,
+    pub name: String,
+    pub version: String,
+    pub size: u64,
+    pub offices: Vec<OfficeReport>,
+}
+
+/// Builds the report for one content.
+pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentReport>, StoreError> {
+    let Some(m) = st.manifest(content_id)? else {
+        return Ok(None);
+    };
+    let targeted = st.targeted_devices(content_id)?;
+    let progress: HashMap<String, crate::store::distribution::ProgressRow> = st
+        .progress(content_id)?
+        .into_iter()
+        .map(|p| (p.device_id.clone(), p))
+        .collect();
+    let bytes: HashMap<Option<i64>, crate::store::distribution::TierBytes> =
+        st.tier_bytes(content_id)?.into_iter().collect();
+    let leaders: HashMap<i64, String> = st.leaders(content_id)?.into_iter().collect();
+    let hostnames: HashMap<String, String> = st
+        .devices()?
+        .into_iter()
+        .map(|d| {
+            (
+                d.id.clone(),
+                format!("{} ({})", d.addr, &d.id[..8.min(d.id.len())]),
+            )
+        })
+        .collect();
+
+    let mut offices: Vec<Option<i64>> = targeted.iter().map(|d| d.office_id).collect();
+    offices.extend(bytes.keys().copied());
+    offices.sort();
+    offices.dedup();
+    let mut out = Vec::new();
+    for o in offices {
+        let info = match o {
+            Some(id) => st.office_info(id)?,
+            None => None,
+        };
+        let parent = match info.as_ref().and_then(|i| i.parent_id) {
+            Some(p) => st.office_info(p)?.map(|p| p.name),
+            None => None,
+        };
+        let members: Vec<_> = targeted.iter().filter(|d| d.office_id == o).collect();
+        let rows: Vec<_> = members.iter().filter_map(|d| progress.get(&d.id)).collect();
+        let done = rows.iter().filter(|p| p.done_at.is_some()).count() as u32;
+        let seconds = if done as usize == members.len() && !rows.is_empty() {
+            let start = rows.iter().map(|p| p.started_at).min();
+            let end = rows.iter().filter_map(|p| p.done_at).max();
+            start.zip(end).map(|(s, e)| e - s)
+        } else {
+            None
+        };
+        let b = bytes.get(&o).cloned().unwrap_or_default();
+        let outside = b.parent + b.server + b.cdn;
+        out.push(OfficeReport {
+            office: info
+                .as_ref()
+                .map(|i| i.name.clone())
+                .unwrap_or_else(|| "(no office)".into()),
+            parent,
+            kind: info
+                .as_ref()
+                .map(|i| i.kind.clone())
+                .unwrap_or_else(|| "-".into()),
+            leader: o
+                .and_then(|id| leaders.get(&id))
+                .map(|l| hostnames.get(l).cloned().unwrap_or_else(|| l.clone())),
+            devices_targeted: members.len() as u32,
+            devices_done: done,
+            bytes_lan: b.lan,
+            bytes_parent: b.parent,
+            bytes_server: b.server,
+            bytes_cdn: b.cdn,
+            bytes_failed: b.failed,
+            wan_copies: if m.size == 0 {
+                0.0
+            } else {
+                outside as f64 / m.size as f64
+            },
+            seconds,
+        });
+    }
+    Ok(Some(ContentReport {
+        content_id: m.id,
+        name: m.name,
+        version: m.version,
+        size: m.size,
+        offices: out,
+    }))
+}

@@ -1,0 +1,619 @@
+//! `p2pd serve`: the control plane and the central seed.
+//!
+//! `run(listener, state, shutdown)` takes its shutdown trigger as an
+//! argument: `main` passes SIGINT/SIGTERM, tests pass whatever they like.
+//!
+//! SQLite from async code: one connection behind a mutex, used only inside
+//! `spawn_blocking` (see [`Db::call`]). SQLite serializes writers anyway, so
+//! a pool would add nothing but lock contention, and keeping the blocking
+//! calls off the runtime threads keeps piece serving responsive.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{ApiError, verify};
+use crate::key::Verifier;
+use crate::proto::*;
+use crate::store::{Store, now};
+
+pub mod scheduler;
+
+/// The database, shared by request handlers.
+#[derive(Clone)]
+pub struct Db(Arc<Mutex<Store>>);
+
+impl Db {
+    pub fn new(store: Store) -> Db {
+        Db(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `f` with the store on the blocking pool.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut st = db.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut st)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// Where packages are read from.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Dir(PathBuf),
+    Url(String),
+}
+
+impl Storage {
+    pub fn from_setting(v: &str) -> Option<Storage> {
+        if v.is_empty() {
+            None
+        } else if v.starts_with("http://") || v.starts_with("https://") {
+            Some(Storage::Url(v.to_string()))
+        } else {
+            Some(Storage::Dir(PathBuf::from(v)))
+        }
+    }
+}
+
+/// Everything a handler needs.
+pub struct ServerState {
+    /// Database handle.
+    pub db: Db,
+    /// Checks signatures against the current key.
+    pub verifier: Verifier,
+    pub server_id: String,
+    pub key_version: i64,
+    /// File storage, for seeding pieces and the storage gateway.
+    pub storage: Option<Storage>,
+    /// For reading http(s) storage.
+    pub http: reqwest::Client,
+    /// (content, device) pairs the scheduler sent to the server; the seed
+    /// refuses everyone else. In memory on purpose: after a restart, agents
+    /// get `not_scheduled`, ask for sources again and are re-admitted.
+    pub seeding: Mutex<HashSet<(String, String)>>,
+    /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
+    /// server's own word for cross-checking agents' transfer reports.
+    pub served_log: Mutex<Option<std::fs::File>>,
+}
+
+type AppState = Arc<ServerState>;
+
+impl ServerState {
+    /// Loads the server's state from its data dir. Refuses a key file that
+    /// does not match the database (a half-done regenerate or a copied file).
+    pub fn load(data_dir: &std::path::Path) -> anyhow::Result<ServerState> {
+        let store = Store::open(data_dir)?;
+        let server = store
+            .server()?
+            .ok_or_else(|| anyhow::anyhow!("the database has no server row; reinstall"))?;
+        let key = crate::key::SharedKey::load(&crate::key::key_path(data_dir))?;
+        if key.fingerprint() != server.key_fingerprint {
+            anyhow::bail!(
+                "key file {} has fingerprint {}, but the database expects {}; run `p2pd key regenerate`",
+                crate::key::key_path(data_dir).display(),
+                key.fingerprint(),
+                server.key_fingerprint
+            );
+        }
+        let storage = store
+            .setting("file_storage")?
+            .and_then(|v| Storage::from_setting(&v));
+        let logs = data_dir.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        let served_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logs.join("served.log"))?;
+        Ok(ServerState {
+            db: Db::new(store),
+            verifier: Verifier::new(key),
+            server_id: server.server_id,
+            key_version: server.key_version,
+            storage,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()?,
+            seeding: Mutex::new(HashSet::new()),
+            served_log: Mutex::new(Some(served_log)),
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/heartbeat", post(heartbeat))
+        .route("/v1/report", post(report))
+        .route("/v1/contents/{id}/manifest", get(manifest))
+        .route("/v1/contents/{id}/sources", post(sources))
+        .route("/v1/contents/{id}/pieces/{n}", get(piece))
+        .route("/v1/storage/{*path}", get(storage_file))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains
+/// in-flight requests for at most `drain` before returning.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: ServerState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let state = Arc::new(state);
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let app = router(state.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        t.cancel();
+    });
+    tokio::select! {
+        r = server => r?,
+        _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!("drain timeout: closing remaining connections");
+        }
+    }
+    // Close the database last: checkpoint the WAL by dropping the connection.
+    state.db.call(|_| Ok(())).await.ok();
+    Ok(())
+}
+
+fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad request body: {e}")))
+}
+
+async fn status(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<axum::Json<ServerStatus>, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, b"")?;
+    Ok(axum::Json(ServerStatus {
+        server_id: s.server_id.clone(),
+        version: crate::VERSION.to_string(),
+        time: now(),
+        key_fingerprint: s.verifier.fingerprint().to_string(),
+        key_version: s.key_version,
+    }))
+}
+
+async fn enroll(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<EnrollResponse>, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, &body)?;
+    let req: EnrollRequest = json(&body)?;
+    s.db.call(move |st| enroll_impl(st, req))
+        .await
+        .map(axum::Json)
+}
+
+fn setting(st: &Store, s: crate::settings::Setting) -> Result<String, ApiError> {
+    Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+}
+
+fn heartbeat_secs(st: &Store) -> Result<u64, ApiError> {
+    Ok(setting(st, crate::settings::Setting::HeartbeatSecs)?
+        .parse()
+        .unwrap_or(10))
+}
+
+fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, ApiError> {
+    use crate::settings::{Setting, parse_version};
+    let min = setting(st, Setting::MinClientVersion)?;
+    let max = setting(st, Setting::MaxClientVersion)?;
+    let v = parse_version(&req.version);
+    if v.is_none() || v < parse_version(&min) || v > parse_version(&max) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedVersion,
+            format!(
+                "client version {} is not supported; this server accepts {min} to {max}. \
+                 Install a supported agent, or change min_client_version / max_client_version",
+                req.version
+            ),
+        ));
+    }
+    if !st.group_assigned(&req.group)? {
+        return Err(ApiError::new(
+            ErrorCode::GroupNotAssigned,
+            format!(
+                "group '{}' is not assigned to peer distribution; an admin can assign it with `p2pd groups assign {}`",
+                req.group, req.group
+            ),
+        ));
+    }
+    let addr = req
+        .addrs
+        .first()
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "enrollment lists no address"))?;
+    let ip: IpAddr = addr.ip;
+    let row = st.enroll_device(&crate::store::devices::Enrollment {
+        device_id: req.device_id.as_deref(),
+        hostname: &req.hostname,
+        addr: &ip.to_string(),
+        prefix_len: addr.prefix,
+        group: &req.group,
+        version: &req.version,
+        peer_url: &req.peer_url,
+    })?;
+    let lookup = crate::topology::Lookup::load(st).map_err(ApiError::internal)?;
+    let office_id =
+        crate::topology::place_device(st, &lookup, ip, addr.prefix).map_err(ApiError::internal)?;
+    st.set_device_office(&row.id, office_id)?;
+    let office = match office_id {
+        Some(id) => st.office_info(id)?,
+        None => None,
+    };
+    let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
+    Ok(EnrollResponse {
+        device_id: row.id,
+        office: office.as_ref().map(|o| o.name.clone()),
+        office_kind: office.map(|o| o.kind),
+        heartbeat_secs: heartbeat_secs(st)?,
+        license_activated_at: row.license_activated_at.unwrap_or_else(now),
+        serve_peers,
+    })
+}
+
+/// Loads an enrolled device whose group is still assigned.
+fn enrolled(st: &Store, id: &str) -> Result<crate::store::devices::DeviceRow, ApiError> {
+    let d = st.device(id)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotEnrolled,
+            format!("device {id} is not enrolled; enroll again"),
+        )
+    })?;
+    if !st.group_assigned(&d.group_name)? {
+        return Err(ApiError::new(
+            ErrorCode::GroupNotAssigned,
+            format!(
+                "group '{}' is no longer assigned to peer distribution",
+                d.group_name
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, &body)?;
+    let req: HeartbeatRequest = json(&body)?;
+    s.db.call(move |st| {
+        let d = enrolled(st, &req.device_id)?;
+        st.heartbeat(&d.id)?;
+        for p in &req.progress {
+            if st.manifest(&p.content_id)?.is_some() {
+                st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
+            }
+        }
+        let serve_peers = match d.office_id {
+            Some(o) => st.office_info(o)?.is_some_and(|o| o.kind != "vpn"),
+            None => false,
+        };
+        Ok(HeartbeatResponse {
+            heartbeat_secs: heartbeat_secs(st)?,
+            serve_peers,
+            contents: st.targeted_contents(&d.group_name)?,
+        })
+    })
+    .await
+    .map(axum::Json)
+}
+
+#[derive(Deserialize)]
+struct DeviceQuery {
+    device: String,
+}
+
+async fn manifest(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DeviceQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<axum::Json<Manifest>, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, b"")?;
+    s.db.call(move |st| {
+        let d = enrolled(st, &q.device)?;
+        let m = targeted_manifest(st, &id, &d.group_name)?;
+        st.start_progress(&id, &d.id)?;
+        Ok(m)
+    })
+    .await
+    .map(axum::Json)
+}
+
+fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiError> {
+    let m = st
+        .manifest(id)?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no content {id}")))?;
+    if !st.is_targeted(id, group)? {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("content {id} is not targeted at group '{group}'"),
+        ));
+    }
+    Ok(m)
+}
+
+#[derive(Deserialize)]
+struct SourcesRequest {
+    device_id: String,
+}
+
+async fn sources(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<SourcesResponse>, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, &body)?;
+    let req: SourcesRequest = json(&body)?;
+    let storage_url = match &s.storage {
+        Some(Storage::Url(u)) => Some(u.clone()),
+        _ => None,
+    };
+    let content = id.clone();
+    let device = req.device_id.clone();
+    let plan =
+        s.db.call(move |st| {
+            let d = enrolled(st, &req.device_id)?;
+            let m = targeted_manifest(st, &id, &d.group_name)?;
+            let hb = heartbeat_secs(st)? as i64;
+            let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
+            let ends = scheduler::Endpoints {
+                cdn: (!cdn.is_empty()).then_some(cdn),
+                storage_url,
+            };
+            Ok(scheduler::plan(
+                st,
+                &scheduler::Timing::new(hb),
+                &ends,
+                &id,
+                &m.path,
+                &d,
+                now(),
+            )?)
+        })
+        .await?;
+    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
+    if plan.server_seeds {
+        seeding.insert((content, device));
+    } else {
+        seeding.remove(&(content, device));
+    }
+    Ok(axum::Json(plan.response))
+}
+
+async fn report(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, &body)?;
+    let req: ReportRequest = json(&body)?;
+    s.db.call(move |st| {
+        let d = st.device(&req.device_id)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotEnrolled,
+                "device is not enrolled; enroll again",
+            )
+        })?;
+        for t in &req.transfers {
+            st.record_transfer(t, &d.id, d.office_id)?;
+        }
+        for u in &req.uploads {
+            st.add_uploads(&d.id, u.pieces, u.bytes)?;
+        }
+        for b in &req.bad {
+            if st.ban(&b.content_id, &b.source_device, &d.id, b.piece)? {
+                tracing::warn!(
+                    sender = %b.source_device, reporter = %d.id, piece = b.piece,
+                    content = %b.content_id, "bad piece: sender banned for this content"
+                );
+                st.add_failure(&b.source_device)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Central seed: a piece read from file storage, only for devices the
+/// scheduler sent here.
+async fn piece(
+    State(s): State<AppState>,
+    Path((id, n)): Path<(String, u32)>,
+    Query(q): Query<DeviceQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, b"")?;
+    let scheduled = s
+        .seeding
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&(id.clone(), q.device.clone()));
+    if !scheduled {
+        return Err(ApiError::new(
+            ErrorCode::NotScheduled,
+            "the server seeds only to devices its scheduler sent here; ask for sources again",
+        ));
+    }
+    let cid = id.clone();
+    let m =
+        s.db.call(move |st| {
+            st.manifest(&cid)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no content {cid}")))
+        })
+        .await?;
+    if n >= m.piece_count() {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
+    }
+    let (start, end) = m.piece_range(n);
+    let bytes = read_storage(&s, &m.path, start, end).await?;
+    log_served(&s, &id, &q.device, Some(n), bytes.len());
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// The storage gateway: directory storage, read-only, for the content paths
+/// that are published (nothing else under the directory is reachable).
+/// Supports `Range: bytes=A-B`.
+async fn storage_file(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    Query(q): Query<DeviceQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    verify(&s.verifier, &method, &uri, &headers, b"")?;
+    let p = path.clone();
+    let size =
+        s.db.call(move |st| {
+            st.content_size_by_path(&p)?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("{p} is not a published package"),
+                )
+            })
+        })
+        .await?;
+    let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) => parse_range(r, size)
+            .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,
+        None => (0, size),
+    };
+    let bytes = read_storage(&s, &path, start, end).await?;
+    log_served(&s, &path, &q.device, None, bytes.len());
+    Ok((
+        StatusCode::PARTIAL_CONTENT,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `bytes=A-B` (inclusive) → [A, B+1), clamped to the size.
+pub fn parse_range(r: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = r.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let a: u64 = a.trim().parse().ok()?;
+    let b: u64 = if b.trim().is_empty() {
+        size.saturating_sub(1)
+    } else {
+        b.trim().parse().ok()?
+    };
+    (a <= b && a < size).then_some((a, (b + 1).min(size)))
+}
+
+fn log_served(s: &ServerState, content: &str, device: &str, piece: Option<u32>, bytes: usize) {
+    if let Some(f) = s
+        .served_log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        let line = serde_json::json!({
+            "at": now(), "content": content, "device": device, "piece": piece, "bytes": bytes,
+        });
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+async fn read_storage(
+    s: &ServerState,
+    path: &str,
+    start: u64,
+    end: u64,
+) -> Result<Bytes, ApiError> {
+    let unavailable = |e: String| ApiError::new(ErrorCode::StorageUnavailable, e);
+    match &s.storage {
+        None => Err(unavailable("file_storage is not set on the server".into())),
+        Some(Storage::Dir(dir)) => {
+            let full = dir.join(path);
+            tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let f = std::fs::File::open(&full)
+                    .map_err(|e| format!("cannot open {}: {e}", full.display()))?;
+                let mut buf = vec![0u8; (end - start) as usize];
+                f.read_exact_at(&mut buf, start)
+                    .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+                Ok::<_, String>(Bytes::from(buf))
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(unavailable)
+        }
+        Some(Storage::Url(base)) => {
+            let url = scheduler::join_url(base, path);
+            let resp = s
+                .http
+                .get(&url)
+                .header(header::RANGE, format!("bytes={start}-{}", end - 1))
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("{url}: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(unavailable(format!("{url}: HTTP {}", resp.status())));
+            }
+            let b = resp
+                .bytes()
+                .await
+                .map_err(|e| unavailable(format!("{url}: {e}")))?;
+            if b.len() as u64 != end - start {
+                return Err(unavailable(format!(
+                    "{url}: expected {} bytes, got {}",
+                    end - start,
+                    b.len()
+                )));
+            }
+            Ok(b)
+        }
+    }
+}

@@ -29,6 +29,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand key 'Show the key fingerprint or regenerate the shared key'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
+            cand topology 'Offices and their IP ranges: import, export, show, locate'
+            cand demo 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
+            cand serve 'Run the server: control plane and central seed'
+            cand agent 'Run the peer client on a device'
+            cand report 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
+            cand publish 'Publish packages from file storage: hash, cut in pieces, target groups'
+            cand content 'Show published content'
+            cand groups 'Assign the groups whose devices receive content through peer distribution'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -142,6 +150,245 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'p2pd;topology'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;topology;import'= {
+            cand --sheet 'Sheet of an .xlsx workbook (default: the first)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --dry-run 'Validate and print what would change, without writing anything'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;export'= {
+            cand -o 'Write to FILE instead of stdout'
+            cand --output 'Write to FILE instead of stdout'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;show'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;locate'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;help'= {
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;topology;help;import'= {
+        }
+        &'p2pd;topology;help;export'= {
+        }
+        &'p2pd;topology;help;show'= {
+        }
+        &'p2pd;topology;help;locate'= {
+        }
+        &'p2pd;topology;help;help'= {
+        }
+        &'p2pd;demo'= {
+            cand --size 'Package size, in MiB'
+            cand --devices 'Devices per office'
+            cand --timeout 'Give up after this many seconds'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
+            cand --json 'Print the final report as JSON'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;serve'= {
+            cand --listen 'Address to listen on (default: the server_name setting and port)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;agent'= {
+            cand --server 'Server URL, e.g. http://10.0.0.5:7650'
+            cand --key-file 'File holding the shared key (base64, as printed by install)'
+            cand --group 'The device''s group (must be assigned to peer distribution)'
+            cand --listen 'Address the peer server listens on'
+            cand --advertise 'Address other devices reach this one at; also the source address of its connections (default: --listen)'
+            cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
+            cand --on-complete 'Command to run with the delivered file''s path as its argument'
+            cand --parallel 'Pieces in flight per content'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;report'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;publish'= {
+            cand --name 'Package name, instead of the one taken from the path (one package only)'
+            cand --version 'Package version, instead of the one taken from the path (one package only)'
+            cand --groups 'Target only these assigned groups (comma-separated) instead of all assigned groups'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --all 'Publish every package in file storage'
+            cand --verify 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed'
+            cand --prune 'Withdraw packages no longer in storage and superseded versions'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'p2pd;content'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List published content: name, version, size, pieces, targets, time'
+            cand show 'Show one content, with its piece hashes in --json'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;content;list'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;content;show'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;content;help'= {
+            cand list 'List published content: name, version, size, pieces, targets, time'
+            cand show 'Show one content, with its piece hashes in --json'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;content;help;list'= {
+        }
+        &'p2pd;content;help;show'= {
+        }
+        &'p2pd;content;help;help'= {
+        }
+        &'p2pd;groups'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand assign 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+            cand unassign 'Unassign groups: their content targets go, their devices'' licenses are released'
+            cand list 'List assigned groups with their devices, licenses and contents'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;groups;assign'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;groups;unassign'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;groups;list'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;groups;help'= {
+            cand assign 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+            cand unassign 'Unassign groups: their content targets go, their devices'' licenses are released'
+            cand list 'List assigned groups with their devices, licenses and contents'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;groups;help;assign'= {
+        }
+        &'p2pd;groups;help;unassign'= {
+        }
+        &'p2pd;groups;help;list'= {
+        }
+        &'p2pd;groups;help;help'= {
+        }
         &'p2pd;generate'= {
             cand --out-dir 'Where to write man/ and completions/'
             cand --data-dir 'Data directory of the server (database, key, logs)'
@@ -157,6 +404,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand key 'Show the key fingerprint or regenerate the shared key'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
+            cand topology 'Offices and their IP ranges: import, export, show, locate'
+            cand demo 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
+            cand serve 'Run the server: control plane and central seed'
+            cand agent 'Run the peer client on a device'
+            cand report 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
+            cand publish 'Publish packages from file storage: hash, cut in pieces, target groups'
+            cand content 'Show published content'
+            cand groups 'Assign the groups whose devices receive content through peer distribution'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -179,6 +434,49 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;settings;set'= {
         }
         &'p2pd;help;status'= {
+        }
+        &'p2pd;help;topology'= {
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+        }
+        &'p2pd;help;topology;import'= {
+        }
+        &'p2pd;help;topology;export'= {
+        }
+        &'p2pd;help;topology;show'= {
+        }
+        &'p2pd;help;topology;locate'= {
+        }
+        &'p2pd;help;demo'= {
+        }
+        &'p2pd;help;serve'= {
+        }
+        &'p2pd;help;agent'= {
+        }
+        &'p2pd;help;report'= {
+        }
+        &'p2pd;help;publish'= {
+        }
+        &'p2pd;help;content'= {
+            cand list 'List published content: name, version, size, pieces, targets, time'
+            cand show 'Show one content, with its piece hashes in --json'
+        }
+        &'p2pd;help;content;list'= {
+        }
+        &'p2pd;help;content;show'= {
+        }
+        &'p2pd;help;groups'= {
+            cand assign 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+            cand unassign 'Unassign groups: their content targets go, their devices'' licenses are released'
+            cand list 'List assigned groups with their devices, licenses and contents'
+        }
+        &'p2pd;help;groups;assign'= {
+        }
+        &'p2pd;help;groups;unassign'= {
+        }
+        &'p2pd;help;groups;list'= {
         }
         &'p2pd;help;generate'= {
         }

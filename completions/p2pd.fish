@@ -32,6 +32,14 @@ complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "install" -d 'Install the 
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "settings" -d 'Show or change server settings'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "demo" -d 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "serve" -d 'Run the server: control plane and central seed'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "agent" -d 'Run the peer client on a device'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "report" -d 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "publish" -d 'Publish packages from file storage: hash, cut in pieces, target groups'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "content" -d 'Show published content'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "groups" -d 'Assign the groups whose devices receive content through peer distribution'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l server-name -d 'Server name or IP address the agents will connect to' -r
@@ -88,18 +96,159 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand status" -l json -d 'Print mach
 complete -c p2pd -n "__fish_p2pd_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand status" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand status" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -f -a "import" -d 'Import the network topology from a CSV or .xlsx file'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -f -a "export" -d 'Write the topology as recorded, in the import format'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -f -a "show" -d 'Draw the office tree with types, ranges, WAN caps and device counts'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -f -a "locate" -d 'Show which office each address belongs to, or why it has none'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and not __fish_seen_subcommand_from import export show locate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -l sheet -d 'Sheet of an .xlsx workbook (default: the first)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -l dry-run -d 'Validate and print what would change, without writing anything'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to FILE instead of stdout' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from locate" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from locate" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from locate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from locate" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from locate" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import the network topology from a CSV or .xlsx file'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the topology as recorded, in the import format'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "show" -d 'Draw the office tree with types, ranges, WAN caps and device counts'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "locate" -d 'Show which office each address belongs to, or why it has none'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l size -d 'Package size, in MiB' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l devices -d 'Devices per office' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l timeout -d 'Give up after this many seconds' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l keep -d 'Keep the temporary directory (for inspection) instead of deleting it'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l json -d 'Print the final report as JSON'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l listen -d 'Address to listen on (default: the server_name setting and port)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l key-file -d 'File holding the shared key (base64, as printed by install)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l listen -d 'Address the peer server listens on' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l advertise -d 'Address other devices reach this one at; also the source address of its connections (default: --listen)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l on-complete -d 'Command to run with the delivered file\'s path as its argument' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l parallel -d 'Pieces in flight per content' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand report" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand report" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand report" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l name -d 'Package name, instead of the one taken from the path (one package only)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l version -d 'Package version, instead of the one taken from the path (one package only)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l groups -d 'Target only these assigned groups (comma-separated) instead of all assigned groups' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l all -d 'Publish every package in file storage'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l verify -d 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l prune -d 'Withdraw packages no longer in storage and superseded versions'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List published content: name, version, size, pieces, targets, time'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Show one content, with its piece hashes in --json'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from help" -f -a "list" -d 'List published content: name, version, size, pieces, targets, time'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one content, with its piece hashes in --json'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -f -a "assign" -d 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -f -a "unassign" -d 'Unassign groups: their content targets go, their devices\' licenses are released'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -f -a "list" -d 'List assigned groups with their devices, licenses and contents'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and not __fish_seen_subcommand_from assign unassign list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from assign" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from assign" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from assign" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from assign" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from assign" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from unassign" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from unassign" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from unassign" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from unassign" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from unassign" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "assign" -d 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "unassign" -d 'Unassign groups: their content targets go, their devices\' licenses are released'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "list" -d 'List assigned groups with their devices, licenses and contents'
+complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -l out-dir -d 'Where to write man/ and completions/' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "install" -d 'Install the server: data dir, database, server ID and shared key'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "settings" -d 'Show or change server settings'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "install" -d 'Install the server: data dir, database, server ID and shared key'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "settings" -d 'Show or change server settings'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "demo" -d 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "serve" -d 'Run the server: control plane and central seed'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "agent" -d 'Run the peer client on a device'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "report" -d 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "publish" -d 'Publish packages from file storage: hash, cut in pieces, target groups'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "content" -d 'Show published content'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "groups" -d 'Assign the groups whose devices receive content through peer distribution'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fingerprint" -d 'Show the current key\'s fingerprint and version (never the key)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "regenerate" -d 'Make a new shared key; the old one stops working everywhere'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from settings" -f -a "show" -d 'Show every setting with its value'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from settings" -f -a "set" -d 'Change one setting (validated; an unknown name lists the valid ones)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "import" -d 'Import the network topology from a CSV or .xlsx file'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "export" -d 'Write the topology as recorded, in the import format'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "show" -d 'Draw the office tree with types, ranges, WAN caps and device counts'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "locate" -d 'Show which office each address belongs to, or why it has none'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "list" -d 'List published content: name, version, size, pieces, targets, time'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "show" -d 'Show one content, with its piece hashes in --json'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "assign" -d 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "unassign" -d 'Unassign groups: their content targets go, their devices\' licenses are released'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "list" -d 'List assigned groups with their devices, licenses and contents'

@@ -4,6 +4,8 @@
 //!
 //! - [`cli`]: clap definitions and one module per subcommand (`Args` + `run`);
 //!   the only place that uses clap and anyhow.
+//! - [`content`]: the content library: pieces and hashing, file storage,
+//!   publish, group names.
 //! - [`key`]: the shared key: create, load, fingerprint, sign and verify requests.
 //! - [`settings`]: the server settings and their validation.
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
@@ -11,12 +13,14 @@
 //! - [`http`]: signed HTTP requests and JSON errors, both sides.
 //! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed.
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
-//! - [`topology`]: offices, ranges, lookup, device placement.
+//! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
+//!   export, address → office lookup, auto offices and device placement.
 //! - [`report`]: per-office, per-content distribution report.
 //! - [`exit`]: the exit codes every command shares.
 
 pub mod agent;
 pub mod cli;
+pub mod content;
 pub mod exit;
 pub mod http;
 pub mod key;

@@ -11,14 +11,19 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 pub mod agent;
+pub mod content;
+pub mod demo;
 pub mod generate;
+pub mod groups;
 pub mod install;
 pub mod key;
 pub mod output;
+pub mod publish;
 pub mod report;
 pub mod serve;
 pub mod settings;
 pub mod status;
+pub mod topology;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,12 +85,27 @@ pub enum Command {
     Settings(settings::Command),
     /// Show the server ID, key fingerprint, settings and counts
     Status(status::Args),
+    /// Offices and their IP ranges: import, export, show, locate
+    #[command(subcommand)]
+    Topology(topology::Command),
+    /// Run a real local distribution: server, 3 offices, 12 agents on loopback
+    Demo(demo::Args),
     /// Run the server: control plane and central seed
     Serve(serve::Args),
     /// Run the peer client on a device
     Agent(agent::Args),
     /// Per office and content: bytes from LAN, parent office, server and CDN; WAN copies
     Report(report::Args),
+    /// Publish packages from file storage: hash, cut in pieces, target groups
+    // `publish --version V` is the package's version, not p2pd's.
+    #[command(disable_version_flag = true)]
+    Publish(publish::Args),
+    /// Show published content
+    #[command(subcommand)]
+    Content(content::Command),
+    /// Assign the groups whose devices receive content through peer distribution
+    #[command(subcommand)]
+    Groups(groups::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -98,9 +118,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
+        Command::Topology(c) => topology::run(g, c),
+        Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(g, a),
         Command::Agent(a) => agent::run(g, a),
         Command::Report(a) => report::run(g, a),
+        Command::Publish(a) => publish::run(g, a),
+        Command::Content(c) => content::run(g, c),
+        Command::Groups(c) => groups::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

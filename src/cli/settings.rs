@@ -41,7 +41,7 @@ pub fn rows(st: &crate::store::Store) -> anyhow::Result<Vec<SettingRow>> {
 }
 
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
-    let st = open_store(g)?;
+    let mut st = open_store(g)?;
     match c {
         Command::Show(j) => {
             let rows = rows(&st)?;
@@ -79,6 +79,11 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 s.name(),
                 if old.is_empty() { "(none)" } else { &old }
             );
+            // Offices depend on this setting: every device follows at once.
+            if s == Setting::DistributionOptimization {
+                let moved = crate::topology::replace_devices(&mut st)?;
+                println!("re-placed every device: {moved} moved");
+            }
         }
     }
     Ok(ExitCode::Ok)

@@ -21,6 +21,8 @@ struct Status {
     data_dir: String,
     settings: serde_json::Map<String, serde_json::Value>,
     counts: crate::store::Counts,
+    /// Groups assigned to peer distribution.
+    groups: Vec<String>,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -41,6 +43,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .map(|r| (r.name.to_string(), r.value.clone().into()))
             .collect(),
         counts: st.counts()?,
+        groups: st.assigned_groups()?,
     };
     if a.out.json {
         output::print_json(&s)?;
@@ -65,7 +68,14 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 c.devices, c.no_office_devices, c.licenses
             ),
         ),
-        ("groups assigned", c.groups.to_string()),
+        (
+            "groups assigned",
+            if s.groups.is_empty() {
+                "(none)".to_string()
+            } else {
+                format!("{} ({})", c.groups, s.groups.join(", "))
+            },
+        ),
         ("contents", c.contents.to_string()),
     ] {
         t.add_row(vec![k.to_string(), v]);

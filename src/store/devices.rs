@@ -111,14 +111,6 @@ impl Store {
         })
     }
 
-    pub fn set_device_office(&self, id: &str, office_id: Option<i64>) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE devices SET office_id = ?2 WHERE id = ?1",
-            params![id, office_id],
-        )?;
-        Ok(())
-    }
-
     pub fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError> {
         Ok(self
             .conn

@@ -133,3 +133,7 @@ CREATE TABLE transfers (
     at              INTEGER NOT NULL
 );
 CREATE INDEX transfers_content ON transfers(content_id, office_id);
+
+-- Content published without `--groups` targets every assigned group,
+-- including groups assigned later (1); `publish --groups` pins its targets (0).
+ALTER TABLE contents ADD COLUMN all_groups INTEGER NOT NULL DEFAULT 1;

@@ -1,9 +1,38 @@
-//! Topology (temporary minimal version; the full module replaces it):
-//! office lookup by address and device placement.
+//! Offices, their IP ranges and parents; which office each device is in.
+//!
+//! Two modes, chosen by the `distribution_optimization` setting:
+//!
+//! - **on**: the offices are the admin's imported topology ([`import`]). A
+//!   device is in the office whose range holds its address, or in none (a
+//!   *no-office client*: no peer or server downloads, only CDN/file storage).
+//! - **off**: every client subnet (the device's reported prefix, /24 or /64
+//!   by default) gets an *auto office* named `auto 10.1.2.0/24`, a child of
+//!   the Central Office, created on first sight.
+//!
+//! [`Lookup`] is the in-memory index the server asks; [`place_device`]
+//! decides one device, [`replace_devices`] re-decides all of them after an
+//! import or a toggle of the setting.
 
 use std::net::IpAddr;
 
+use crate::settings::Setting;
+use crate::store::topology::NewOffice;
 use crate::store::{Store, StoreError};
+
+pub mod export;
+pub mod import;
+pub mod lookup;
+pub mod range;
+
+pub use import::{ImportError, ImportErrorKind};
+pub use lookup::{Hit, Index, RangeEntry};
+
+/// Name of the root office created when optimization is off and no root
+/// exists yet.
+pub const CENTRAL_OFFICE: &str = "Central Office";
+
+/// Prefix of auto office names: `auto 10.1.2.0/24`.
+pub const AUTO_PREFIX: &str = "auto ";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
@@ -11,62 +40,177 @@ pub enum TopologyError {
     Store(#[from] StoreError),
 }
 
-pub struct Lookup {
-    ranges: Vec<(u128, u128, bool, i64)>,
+impl From<rusqlite::Error> for TopologyError {
+    fn from(e: rusqlite::Error) -> Self {
+        TopologyError::Store(StoreError::Query(e))
+    }
 }
 
-fn key(ip: IpAddr) -> (u128, bool) {
-    match ip {
-        IpAddr::V4(a) => (u32::from(a) as u128, false),
-        IpAddr::V6(a) => (u128::from(a), true),
-    }
+/// Whether distribution optimization is on (stored setting or its default).
+pub fn optimization_on(store: &Store) -> Result<bool, StoreError> {
+    let s = Setting::DistributionOptimization;
+    Ok(store
+        .setting(s.name())?
+        .unwrap_or_else(|| s.default_value())
+        == "on")
+}
+
+/// In-memory index of all offices' ranges, loaded once and asked per
+/// address.
+///
+/// With optimization on it holds every office's ranges; with it off only
+/// the auto offices' (so an address maps to its subnet's auto office, if
+/// that exists yet). Reload it after an import or a toggle.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The interval index.
+    index: Index,
+    /// The mode at load time; decides what [`place_device`] does.
+    optimization: bool,
 }
 
 impl Lookup {
     pub fn load(store: &Store) -> Result<Lookup, TopologyError> {
-        let mut ranges = Vec::new();
-        for (office, spec) in store.all_ranges()? {
-            if let Ok(net) = spec.parse::<ipnetwork::IpNetwork>() {
-                let (a, v6) = key(net.network());
-                let (b, _) = key(net.broadcast_or_last());
-                ranges.push((a, b, v6, office));
-            }
-        }
-        Ok(Lookup { ranges })
+        let optimization = optimization_on(store)?;
+        let entries = store
+            .office_ranges()?
+            .into_iter()
+            .filter(|r| optimization || r.source == "auto")
+            .map(|r| RangeEntry {
+                office_id: r.office_id,
+                spec: r.spec,
+            })
+            .collect();
+        Ok(Lookup {
+            index: Index::build(entries),
+            optimization,
+        })
     }
 
+    /// The office whose range holds `ip`; `None` = in no range.
+    #[inline]
     pub fn locate(&self, ip: IpAddr) -> Option<i64> {
-        let (k, v6) = key(ip);
-        self.ranges
-            .iter()
-            .find(|(a, b, v, _)| *v == v6 && *a <= k && k <= *b)
-            .map(|r| r.3)
+        self.index.locate(ip)
+    }
+
+    /// The range that holds `ip`, or its neighbours, for `topology locate`.
+    pub fn hit(&self, ip: IpAddr) -> Hit<'_> {
+        self.index.hit(ip)
+    }
+
+    /// Whether distribution optimization was on when this was loaded.
+    pub fn optimization(&self) -> bool {
+        self.optimization
+    }
+
+    /// Number of disjoint segments in the index.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
     }
 }
 
-trait Last {
-    fn broadcast_or_last(&self) -> IpAddr;
-}
-impl Last for ipnetwork::IpNetwork {
-    fn broadcast_or_last(&self) -> IpAddr {
-        match self {
-            ipnetwork::IpNetwork::V4(n) => IpAddr::V4(n.broadcast()),
-            ipnetwork::IpNetwork::V6(n) => IpAddr::V6(n.broadcast()),
-        }
-    }
+/// The name of the auto office for a device: `auto 10.1.2.0/24`.
+pub fn auto_office_name(addr: IpAddr, prefix_len: u8) -> String {
+    format!(
+        "{AUTO_PREFIX}{}",
+        range::subnet_name(addr, range::auto_prefix(addr, prefix_len))
+    )
 }
 
+/// Places one device (by its reported address and prefix length): with
+/// optimization on → the office whose range holds it, or `None`
+/// (no-office); with optimization off → its auto office (created on first
+/// sight, a child of the Central Office). Returns the office id.
+///
+/// The mode is the one `lookup` was loaded with.
 pub fn place_device(
     store: &Store,
     lookup: &Lookup,
     addr: IpAddr,
     prefix_len: u8,
 ) -> Result<Option<i64>, TopologyError> {
-    if store.setting("distribution_optimization")?.as_deref() == Some("on") {
+    let addr = range::canonical(addr);
+    if lookup.optimization {
         return Ok(lookup.locate(addr));
     }
-    let net = ipnetwork::IpNetwork::new(addr, prefix_len)
-        .map(|n| ipnetwork::IpNetwork::new(n.network(), prefix_len).unwrap_or(n))
-        .map_err(|_| StoreError::Query(rusqlite::Error::InvalidQuery))?;
-    Ok(Some(store.ensure_auto_office(&net.to_string())?))
+    let name = auto_office_name(addr, prefix_len);
+    if let Some(o) = store.office_by_name(&name)? {
+        return Ok(Some(o.id));
+    }
+    let root = match store.root_office()? {
+        Some(r) => r.id,
+        None => store.create_office(
+            &NewOffice {
+                name: CENTRAL_OFFICE.into(),
+                parent: None,
+                kind: "default".into(),
+                wan_kbps: None,
+                description: "created for auto offices".into(),
+                source: "auto".into(),
+                ranges: Vec::new(),
+            },
+            None,
+        )?,
+    };
+    let subnet = range::subnet_name(addr, range::auto_prefix(addr, prefix_len));
+    let id = store.create_office(
+        &NewOffice {
+            name,
+            parent: Some(String::new()),
+            kind: "default".into(),
+            wan_kbps: None,
+            description: String::new(),
+            source: "auto".into(),
+            ranges: vec![subnet],
+        },
+        Some(root),
+    )?;
+    tracing::info!(office = id, "created auto office");
+    Ok(Some(id))
+}
+
+/// Re-places every known device (after an import or an optimization
+/// toggle), in one transaction. Returns how many moved.
+pub fn replace_devices(store: &mut Store) -> Result<usize, TopologyError> {
+    store.atomically(replace_devices_in)
+}
+
+/// [`replace_devices`] inside a transaction the caller holds.
+pub fn replace_devices_in(store: &Store) -> Result<usize, TopologyError> {
+    let lookup = Lookup::load(store)?;
+    let mut moved = 0;
+    for d in store.device_placements()? {
+        // A device whose stored address does not parse (never written by
+        // enrollment, which parses it) is left in no office.
+        let office = match d.addr.trim().parse::<IpAddr>() {
+            Ok(addr) => {
+                let prefix = u8::try_from(d.prefix_len).unwrap_or(0);
+                place_device(store, &lookup, addr, prefix)?
+            }
+            Err(_) => {
+                tracing::warn!(device = %d.id, addr = %d.addr, "device address is not an IP address");
+                None
+            }
+        };
+        if office != d.office_id {
+            store.set_device_office(&d.id, office)?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+/// Writes an imported topology: replaces every office, turns distribution
+/// optimization on and re-places every device, all in one transaction.
+/// Returns how many devices moved.
+pub fn apply_import(store: &mut Store, parsed: &import::Parsed) -> Result<usize, TopologyError> {
+    store.atomically(|st| {
+        st.replace_topology(&parsed.offices)?;
+        st.set_setting(Setting::DistributionOptimization.name(), "on")?;
+        replace_devices_in(st)
+    })
 }

@@ -1,0 +1,267 @@
+//! `p2pd publish`: publish packages from file storage (see `content::publish`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Global, fail, open_store, output};
+use crate::content::groups::validate_group_name;
+use crate::content::publish::{
+    self, LockError, Observer, PackageReport, PublishError, Request, Status,
+};
+use crate::content::storage::{INDEX_FILE, Storage};
+use crate::exit::ExitCode;
+
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Name and version come from the path: NAME/VERSION/FILE (the two directories above the file), \
+else a file named NAME-VERSION.EXT or NAME_VERSION.EXT (VERSION starts with a digit), \
+else the file name and no version. --name/--version override them for one package.
+
+An http(s) file storage must serve BASE/index.json:
+  {\"packages\": [{\"path\": \"firefox/128.0/setup.msi\", \"size\": 61440000,
+                 \"mtime\": 1719859200, \"sha256\": \"<64 hex digits>\"}]}
+path and size are required; mtime (unix seconds) and sha256 are optional and let re-runs \
+skip unchanged packages without downloading them.
+
+Exit status: 0 all packages published or unchanged; 1 a package failed (the others are \
+still published); 2 bad usage; 3 another publish is running (cron runs overlapped).")]
+pub struct Args {
+    /// Publish every package in file storage
+    #[arg(long, conflicts_with = "paths", required_unless_present = "paths")]
+    pub all: bool,
+    /// Packages or directories to publish, relative to file storage
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Package name, instead of the one taken from the path (one package only)
+    #[arg(long, requires = "paths")]
+    pub name: Option<String>,
+    /// Package version, instead of the one taken from the path (one package only)
+    #[arg(long = "version", value_name = "VERSION", requires = "paths")]
+    pub pkg_version: Option<String>,
+    /// Target only these assigned groups (comma-separated) instead of all
+    /// assigned groups
+    #[arg(long, value_delimiter = ',', value_name = "G1,G2")]
+    pub groups: Option<Vec<String>>,
+    /// Hash packages whose size and mtime are unchanged too, and republish
+    /// any whose bytes changed
+    #[arg(long)]
+    pub verify: bool,
+    /// Withdraw packages no longer in storage and superseded versions
+    #[arg(long, requires = "all")]
+    pub prune: bool,
+    #[command(flatten)]
+    pub out: output::JsonFlag,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let groups = match &a.groups {
+        Some(gs) => Some(
+            gs.iter()
+                .map(|x| validate_group_name(x))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(ExitCode::Usage, format!("--groups: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut store = open_store(g)?;
+    let setting = store.setting("file_storage")?.unwrap_or_default();
+    let storage = Storage::from_setting(&setting)?;
+    let _lock = publish::lock(&g.data_dir()).map_err(|e| match e {
+        e @ LockError::Busy { .. } => fail(ExitCode::Busy, e.to_string()),
+        e => anyhow::Error::new(e),
+    })?;
+    let req = Request {
+        paths: a.paths.clone(),
+        all: a.all,
+        name: a.name.clone(),
+        version: a.pkg_version.clone(),
+        groups,
+        verify: a.verify,
+        prune: a.prune,
+    };
+    if store.assigned_groups()?.is_empty() {
+        tracing::warn!("no groups assigned");
+        eprintln!(
+            "p2pd: warning: no groups are assigned to peer distribution, so published content \
+             reaches no device yet; assign some with `p2pd groups assign GROUP`"
+        );
+    }
+    let started = Instant::now();
+    let mut obs = Progress::new(a.out.json);
+    let report = match publish::publish(&mut store, &storage, &req, &mut obs) {
+        Ok(r) => r,
+        Err(e @ (PublishError::GroupNotAssigned(_) | PublishError::OverrideNeedsOnePackage(_))) => {
+            return Err(fail(ExitCode::Usage, e.to_string()));
+        }
+        Err(PublishError::Storage(e)) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "could not list file storage {} (for http storage: BASE/{INDEX_FILE})",
+                storage.describe()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    obs.finish();
+    let code = if report.summary.failed > 0 {
+        ExitCode::Failed
+    } else {
+        ExitCode::Ok
+    };
+    if a.out.json {
+        output::print_json(&report)?;
+        return Ok(code);
+    }
+    let s = &report.summary;
+    let secs = started.elapsed().as_secs_f64();
+    let mut t = output::table(&["packages", "count"]);
+    for (k, v) in [
+        ("published", s.published),
+        ("unchanged", s.unchanged),
+        ("failed", s.failed),
+        ("missing", s.missing),
+        ("pruned", s.pruned),
+    ] {
+        t.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    t.add_row(vec![
+        "hashed".to_string(),
+        format!(
+            "{} in {secs:.1} s ({}/s)",
+            output::bytes(s.bytes_hashed),
+            output::bytes((s.bytes_hashed as f64 / secs.max(1e-9)) as u64)
+        ),
+    ]);
+    println!("{t}");
+    if s.failed > 0 {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "failed:")?;
+        for p in report
+            .packages
+            .iter()
+            .filter(|p| p.status == Status::Failed)
+        {
+            writeln!(
+                out,
+                "  {}: {}",
+                p.path,
+                p.message.as_deref().unwrap_or("failed")
+            )?;
+        }
+    }
+    Ok(code)
+}
+
+/// Progress for people: a bar on a terminal, one plain line per package
+/// otherwise (on stdout, or stderr when stdout carries `--json`).
+struct Progress {
+    /// The bar, once hashing starts on a terminal.
+    bar: Option<ProgressBar>,
+    /// Plain lines go to stderr, keeping stdout for the JSON report.
+    json: bool,
+    /// Packages hashed so far and to hash, for the bar's message.
+    done: usize,
+    total: usize,
+}
+
+impl Progress {
+    fn new(json: bool) -> Progress {
+        Progress {
+            bar: None,
+            json,
+            done: 0,
+            total: 0,
+        }
+    }
+
+    fn interactive() -> bool {
+        std::io::stderr().is_terminal()
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn line(p: &PackageReport) -> String {
+    let status = match p.status {
+        Status::Published => "published",
+        Status::Unchanged => "unchanged",
+        Status::Failed => "FAILED",
+        Status::Missing => "missing",
+        Status::Pruned => "pruned",
+    };
+    let mut s = format!("{status:<9} {}", p.path);
+    if !p.name.is_empty() {
+        s.push_str(&format!(
+            "  {} {}",
+            p.name,
+            if p.version.is_empty() {
+                "-"
+            } else {
+                &p.version
+            }
+        ));
+    }
+    if let Some(size) = p.size {
+        s.push_str(&format!("  {}", output::bytes(size)));
+    }
+    if let Some(id) = &p.id {
+        s.push_str(&format!("  {}", &id[..id.len().min(12)]));
+    }
+    if let Some(m) = &p.message {
+        s.push_str(&format!("  ({m})"));
+    }
+    s
+}
+
+impl Observer for Progress {
+    fn begin(&mut self, packages: usize, bytes: u64) {
+        self.total = packages;
+        if !Self::interactive() || packages == 0 {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} hashing [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("0/{packages} packages"));
+        self.bar = Some(bar);
+    }
+
+    fn hashed(&mut self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    fn package(&mut self, p: &PackageReport) {
+        match &self.bar {
+            Some(b) => {
+                // Unchanged packages are only counted: on a terminal, a
+                // re-run over thousands would bury what changed.
+                if p.status != Status::Unchanged {
+                    b.println(line(p));
+                }
+                if matches!(p.status, Status::Published | Status::Failed) {
+                    self.done += 1;
+                    b.set_message(format!("{}/{} packages", self.done, self.total));
+                }
+            }
+            None if Self::interactive() => {
+                if p.status != Status::Unchanged {
+                    eprintln!("{}", line(p));
+                }
+            }
+            None if self.json => eprintln!("{}", line(p)),
+            None => println!("{}", line(p)),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The topology as recorded: export in the import format, the office tree
+//! for `show`, the no-office summary, and the diff `import --dry-run`
+//! prints.
+//!
+//! Export is the inverse of import: import(export(x)) then export gives the
+//! same bytes. So ranges are written exactly as the admin wrote them, in
+//! their order, offices in file order, and the extra `devices` and `source`
+//! columns are ones import recognises (it ignores `devices`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::import::{COLUMNS, Parsed};
+use super::lookup::{Index, RangeEntry};
+use super::range;
+use crate::store::topology::OfficeDetail;
+use crate::store::{Store, StoreError};
+
+/// One office as shown and exported.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeView {
+    pub id: i64,
+    pub name: String,
+    pub parent: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub ranges: Vec<String>,
+    pub wan_kbps: Option<i64>,
+    pub description: String,
+    /// Devices placed in this office (not counting child offices).
+    pub devices: i64,
+    pub source: String,
+}
+
+/// Devices in no office, grouped by their subnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoOffice {
+    pub devices: i64,
+    /// (subnet, device count), by subnet.
+    pub subnets: Vec<SubnetCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubnetCount {
+    pub subnet: String,
+    pub devices: i64,
+}
+
+/// Everything recorded: offices in file order and the no-office devices.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub distribution_optimization: bool,
+    pub offices: Vec<OfficeView>,
+    pub no_office: NoOffice,
+}
+
+pub fn recorded(store: &Store) -> Result<Recorded, StoreError> {
+    let details: Vec<OfficeDetail> = store.office_details()?;
+    let names: HashMap<i64, String> = details
+        .iter()
+        .map(|o| (o.row.id, o.row.name.clone()))
+        .collect();
+    let counts = store.device_counts()?;
+    let offices = details
+        .into_iter()
+        .map(|o| OfficeView {
+            id: o.row.id,
+            parent: o.row.parent_id.and_then(|p| names.get(&p).cloned()),
+            devices: counts.get(&o.row.id).copied().unwrap_or(0),
+            name: o.row.name,
+            kind: o.row.kind,
+            ranges: o.ranges,
+            wan_kbps: o.row.wan_kbps,
+            description: o.description,
+            source: o.row.source,
+        })
+        .collect();
+    let mut subnets: BTreeMap<(range::Family, u128, String), i64> = BTreeMap::new();
+    let mut total = 0;
+    for d in store.device_placements()? {
+        if d.office_id.is_some() {
+            continue;
+        }
+        total += 1;
+        let subnet = match d.addr.parse::<IpAddr>() {
+            Ok(ip) => {
+                let p = range::auto_prefix(ip, u8::try_from(d.prefix_len).unwrap_or(0));
+                let iv = range::subnet(ip, p);
+                (iv.family, iv.start, range::subnet_name(ip, p))
+            }
+            Err(_) => (
+                range::Family::V6,
+                u128::MAX,
+                format!("(bad address {})", d.addr),
+            ),
+        };
+        *subnets.entry(subnet).or_default() += 1;
+    }
+    Ok(Recorded {
+        distribution_optimization: super::optimization_on(store)?,
+        offices,
+        no_office: NoOffice {
+            devices: total,
+            subnets: subnets
+                .into_iter()
+                .map(|((_, _, subnet), devices)| SubnetCount { subnet, devices })
+                .collect(),
+        },
+    })
+}
+
+/// The CSV export: header [`COLUMNS`], one row per office, ranges
+/// separated by a space (no quoting needed, and import splits on it).
+pub fn to_csv(rec: &Recorded) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(COLUMNS)?;
+    for o in &rec.offices {
+        w.write_record([
+            o.name.as_str(),
+            o.parent.as_deref().unwrap_or(""),
+            o.kind.as_str(),
+            &o.ranges.join(" "),
+            &o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
+            o.description.as_str(),
+            &o.devices.to_string(),
+            o.source.as_str(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// What an import would change.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// (office, what changed)
+    pub changed: Vec<OfficeChange>,
+    pub moved: Vec<DeviceMove>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeChange {
+    pub office: String,
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceMove {
+    pub device: String,
+    pub addr: String,
+    /// `None`: no office.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The difference between what is recorded and `parsed`, and where devices
+/// would end up (import turns optimization on, so placement is by range).
+pub fn diff(store: &Store, parsed: &Parsed) -> Result<Diff, StoreError> {
+    let rec = recorded(store)?;
+    let old: HashMap<&str, &OfficeView> =
+        rec.offices.iter().map(|o| (o.name.as_str(), o)).collect();
+    let mut d = Diff::default();
+    for n in &parsed.offices {
+        let Some(o) = old.get(n.name.as_str()) else {
+            d.added.push(n.name.clone());
+            continue;
+        };
+        let mut changes = Vec::new();
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        if o.parent != n.parent {
+            changes.push(format!("parent {} -> {}", show(&o.parent), show(&n.parent)));
+        }
+        if o.kind != n.kind {
+            changes.push(format!("type {} -> {}", o.kind, n.kind));
+        }
+        if o.ranges != n.ranges {
+            changes.push(format!(
+                "ranges {} -> {}",
+                o.ranges.join(" "),
+                n.ranges.join(" ")
+            ));
+        }
+        if o.wan_kbps != n.wan_kbps {
+            let k = |v: Option<i64>| v.map_or("(no cap)".into(), |k| k.to_string());
+            changes.push(format!("wan_kbps {} -> {}", k(o.wan_kbps), k(n.wan_kbps)));
+        }
+        if o.description != n.description {
+            changes.push("description".into());
+        }
+        if o.source != n.source {
+            changes.push(format!("source {} -> {}", o.source, n.source));
+        }
+        if !changes.is_empty() {
+            d.changed.push(OfficeChange {
+                office: n.name.clone(),
+                changes,
+            });
+        }
+    }
+    let new_names: std::collections::HashSet<&str> =
+        parsed.offices.iter().map(|o| o.name.as_str()).collect();
+    d.removed = rec
+        .offices
+        .iter()
+        .filter(|o| !new_names.contains(o.name.as_str()))
+        .map(|o| o.name.clone())
+        .collect();
+    // Placement under the new topology: office index as a stand-in id.
+    let index = Index::build(
+        parsed
+            .offices
+            .iter()
+            .enumerate()
+            .flat_map(|(i, o)| {
+                o.ranges.iter().map(move |s| RangeEntry {
+                    office_id: i as i64,
+                    spec: s.clone(),
+                })
+            })
+            .collect(),
+    );
+    let id_name: HashMap<i64, &str> = rec
+        .offices
+        .iter()
+        .map(|o| (o.id, o.name.as_str()))
+        .collect();
+    for dev in store.device_placements()? {
+        let from = dev
+            .office_id
+            .and_then(|id| id_name.get(&id).map(|s| s.to_string()));
+        let to = dev
+            .addr
+            .parse::<IpAddr>()
+            .ok()
+            .and_then(|ip| index.locate(ip))
+            .map(|i| parsed.offices[i as usize].name.clone());
+        if from != to {
+            d.moved.push(DeviceMove {
+                device: dev.hostname,
+                addr: dev.addr,
+                from,
+                to,
+            });
+        }
+    }
+    Ok(d)
+}

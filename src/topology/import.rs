@@ -1,0 +1,661 @@
+//! Reading and validating a topology file (CSV or `.xlsx`).
+//!
+//! Real spreadsheet exports are messy: a UTF-8 BOM, CRLF, `;` as delimiter
+//! (European Excel), quoted fields, trailing empty rows, extra columns. All
+//! of that is accepted. Anything actually wrong is collected — every
+//! problem, with its line and column — so the admin fixes the file in one
+//! pass instead of one error per run. Nothing here touches the database;
+//! [`parse`] returns the offices to write or the full list of problems.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use super::range::{self, Family, RangeError};
+use crate::store::topology::NewOffice;
+
+/// The columns of a topology file, in the order export writes them.
+pub const COLUMNS: &[&str] = &[
+    "office",
+    "parent",
+    "type",
+    "ranges",
+    "wan_kbps",
+    "description",
+    "devices",
+    "source",
+];
+
+/// Columns that must be present.
+const REQUIRED: &[&str] = &["office", "parent", "ranges"];
+
+/// Office types.
+pub const TYPES: &[&str] = &["default", "wifi", "vpn"];
+
+/// One problem in the file. `line` is 1-based (0: the file as a whole),
+/// `column` 1-based (0: the whole row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ImportError {
+    pub line: usize,
+    pub column: usize,
+    pub kind: ImportErrorKind,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}", self.kind),
+            (l, 0) => write!(f, "line {l}: {}", self.kind),
+            (l, c) => write!(f, "line {l}, column {c}: {}", self.kind),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportErrorKind {
+    #[error(
+        "the file is empty; it needs a header row (office,parent,type,ranges,wan_kbps,description) and one row per office"
+    )]
+    Empty,
+    #[error("there are no offices below the header; add one row per office")]
+    NoRows,
+    #[error("the file is not UTF-8 text (invalid byte here); save it as \"CSV UTF-8\" or as .xlsx")]
+    NotUtf8,
+    #[error("cannot read the workbook: {0}; save it again as .xlsx, or export it as CSV")]
+    Workbook(String),
+    #[error("the workbook has no sheet '{name}'; its sheets are: {available}")]
+    NoSheet { name: String, available: String },
+    #[error(
+        "the header has no '{0}' column; the header row needs office, parent and ranges (type, wan_kbps and description are optional)"
+    )]
+    MissingColumn(&'static str),
+    #[error("column '{0}' appears twice in the header; keep one")]
+    DuplicateColumn(String),
+    #[error("the CSV is malformed: {0}")]
+    Csv(String),
+    #[error("the office name is empty")]
+    EmptyName,
+    #[error(
+        "office '{name}' appears twice (first on line {first_line}); office names must be unique"
+    )]
+    DuplicateOffice { name: String, first_line: usize },
+    #[error(
+        "office '{office}' has parent '{parent}', but no row names that office; add it or fix the name"
+    )]
+    UnknownParent { office: String, parent: String },
+    #[error("the parents form a cycle: {}; one office in it must have another parent", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    #[error(
+        "no root office: exactly one office must have an empty parent (the Central Office, where the server is)"
+    )]
+    NoRoot,
+    #[error(
+        "office '{office}' has no parent, but '{first}' (line {first_line}) is already the root; only the Central Office has an empty parent"
+    )]
+    SeveralRoots {
+        office: String,
+        first: String,
+        first_line: usize,
+    },
+    #[error("{0}")]
+    Range(RangeError),
+    #[error(
+        "range {spec} of office '{office}' overlaps range {other_spec} of office '{other}' (line {other_line}); an address can be in one office only, split or shrink one of them"
+    )]
+    Overlap {
+        office: String,
+        spec: String,
+        other: String,
+        other_spec: String,
+        other_line: usize,
+    },
+    #[error("unknown office type '{0}'; use default, wifi or vpn")]
+    UnknownType(String),
+    #[error("wan_kbps '{0}' is not a positive whole number of kbit/s; leave it empty for no cap")]
+    BadWan(String),
+    #[error("source '{0}' is neither import nor auto (leave it empty for import)")]
+    BadSource(String),
+}
+
+/// A cell grid as read from CSV or a sheet: rows with their line numbers.
+#[derive(Debug, Default)]
+struct Grid {
+    rows: Vec<(usize, Vec<String>)>,
+}
+
+/// What a successful parse gives: the offices in file order, and notes
+/// for the admin (ignored columns).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub offices: Vec<NewOffice>,
+    /// Line of each office, same index as `offices`.
+    pub lines: Vec<usize>,
+    pub notes: Vec<String>,
+}
+
+/// Reads and validates `bytes` (the content of `path`; the extension picks
+/// CSV or xlsx). `sheet` names the xlsx sheet (default: the first).
+pub fn parse(path: &Path, bytes: &[u8], sheet: Option<&str>) -> Result<Parsed, Vec<ImportError>> {
+    let grid = if is_workbook(path, bytes) {
+        read_xlsx(bytes, sheet)
+    } else {
+        read_csv(bytes)
+    }
+    .map_err(|e| vec![e])?;
+    validate(grid)
+}
+
+/// Whether the file is a workbook: by extension, or by the zip magic of an
+/// .xlsx saved under another name.
+pub fn is_workbook(path: &Path, bytes: &[u8]) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(ext.as_str(), "xlsx" | "xlsm") || bytes.starts_with(b"PK\x03\x04")
+}
+
+fn file_error(kind: ImportErrorKind) -> ImportError {
+    ImportError {
+        line: 0,
+        column: 0,
+        kind,
+    }
+}
+
+fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let before = &bytes[..e.valid_up_to()];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            let column = String::from_utf8_lossy(&before[line_start..])
+                .chars()
+                .count()
+                + 1;
+            return Err(ImportError {
+                line,
+                column,
+                kind: ImportErrorKind::NotUtf8,
+            });
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(ImportError {
+            line: 1,
+            column: 0,
+            kind: ImportErrorKind::Empty,
+        });
+    }
+    // csv counts a CRLF's '\n' towards the next record, which would put
+    // every line number after the first off by one; LF only is exact.
+    let text = text.replace("\r\n", "\n");
+    let text = text.as_str();
+    let delimiter = detect_delimiter(text);
+    let mut rd = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut grid = Grid::default();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            ImportError {
+                line,
+                column: 0,
+                kind: ImportErrorKind::Csv(e.to_string()),
+            }
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        grid.rows
+            .push((line, rec.iter().map(|c| c.trim().to_string()).collect()));
+    }
+    Ok(grid)
+}
+
+/// The delimiter of the header line: whichever of `,` `;` TAB occurs most
+/// outside quotes (`,` on a tie). European Excel writes `;`.
+fn detect_delimiter(text: &str) -> u8 {
+    let header = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let mut quoted = false;
+    let mut counts = [0usize; 3];
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    [b',', b';', b'\t'][best]
+}
+
+fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Grid, ImportError> {
+    use calamine::{Data, Reader};
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| file_error(ImportErrorKind::Workbook(e.to_string())))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s || n.eq_ignore_ascii_case(s))
+            .cloned()
+            .ok_or_else(|| {
+                file_error(ImportErrorKind::NoSheet {
+                    name: s.to_string(),
+                    available: names.join(", "),
+                })
+            })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| file_error(ImportErrorKind::Workbook("it has no sheets".into())))?,
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| file_error(ImportErrorKind::Workbook(e.to_string())))?;
+    let (row0, col0) = range.start().unwrap_or((0, 0));
+    let mut grid = Grid::default();
+    for (i, row) in range.rows().enumerate() {
+        // Columns left of the used range are empty; keep column numbers true.
+        let mut cells = vec![String::new(); col0 as usize];
+        cells.extend(row.iter().map(|c| match c {
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Data::Empty => String::new(),
+            other => other.to_string().trim().to_string(),
+        }));
+        grid.rows.push((row0 as usize + i + 1, cells));
+    }
+    if grid
+        .rows
+        .iter()
+        .all(|(_, c)| c.iter().all(|x| x.is_empty()))
+    {
+        return Err(ImportError {
+            line: 1,
+            column: 0,
+            kind: ImportErrorKind::Empty,
+        });
+    }
+    Ok(grid)
+}
+
+/// Column positions found in the header.
+struct Header {
+    /// Index into a row for each of [`COLUMNS`], if present.
+    at: HashMap<&'static str, usize>,
+}
+
+impl Header {
+    fn get<'a>(&self, cells: &'a [String], col: &str) -> &'a str {
+        self.at
+            .get(col)
+            .and_then(|&i| cells.get(i))
+            .map_or("", |s| s.as_str())
+    }
+
+    /// 1-based column number of `col` for messages.
+    fn col(&self, col: &str) -> usize {
+        self.at.get(col).map_or(0, |&i| i + 1)
+    }
+}
+
+fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
+    let mut errors = Vec::new();
+    let mut rows = grid
+        .rows
+        .into_iter()
+        .filter(|(_, c)| c.iter().any(|x| !x.is_empty()));
+    let Some((header_line, header_cells)) = rows.next() else {
+        return Err(vec![ImportError {
+            line: 1,
+            column: 0,
+            kind: ImportErrorKind::Empty,
+        }]);
+    };
+    let mut at = HashMap::new();
+    let mut ignored = Vec::new();
+    for (i, h) in header_cells.iter().enumerate() {
+        let norm = h.trim().to_ascii_lowercase();
+        match COLUMNS.iter().find(|&&c| c == norm) {
+            Some(&c) => {
+                if at.insert(c, i).is_some() {
+                    errors.push(ImportError {
+                        line: header_line,
+                        column: i + 1,
+                        kind: ImportErrorKind::DuplicateColumn(c.into()),
+                    });
+                }
+            }
+            None if norm.is_empty() => {}
+            None => ignored.push(h.trim().to_string()),
+        }
+    }
+    for &c in REQUIRED {
+        if !at.contains_key(c) {
+            errors.push(ImportError {
+                line: header_line,
+                column: 0,
+                kind: ImportErrorKind::MissingColumn(c),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let h = Header { at };
+    let mut notes = Vec::new();
+    if !ignored.is_empty() {
+        notes.push(format!(
+            "ignoring unknown column(s) {} (line {header_line})",
+            ignored.join(", ")
+        ));
+    }
+
+    let mut offices: Vec<NewOffice> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    // (interval, office index, spec) for the overlap check.
+    let mut intervals: Vec<(range::Interval, usize, usize)> = Vec::new();
+    for (line, cells) in rows {
+        let err = |col: &str, kind| ImportError {
+            line,
+            column: h.col(col),
+            kind,
+        };
+        let name = h.get(&cells, "office").to_string();
+        if name.is_empty() {
+            errors.push(err("office", ImportErrorKind::EmptyName));
+            continue;
+        }
+        if let Some(&first) = by_name.get(&name) {
+            errors.push(err(
+                "office",
+                ImportErrorKind::DuplicateOffice {
+                    name,
+                    first_line: lines[first],
+                },
+            ));
+            continue;
+        }
+        let kind = match h.get(&cells, "type").to_ascii_lowercase().as_str() {
+            "" => "default".to_string(),
+            t if TYPES.contains(&t) => t.to_string(),
+            _ => {
+                errors.push(err(
+                    "type",
+                    ImportErrorKind::UnknownType(h.get(&cells, "type").into()),
+                ));
+                "default".to_string()
+            }
+        };
+        let wan_text = h.get(&cells, "wan_kbps");
+        let wan_kbps = if wan_text.is_empty() {
+            None
+        } else {
+            match wan_text.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    errors.push(err("wan_kbps", ImportErrorKind::BadWan(wan_text.into())));
+                    None
+                }
+            }
+        };
+        let source = match h.get(&cells, "source").to_ascii_lowercase().as_str() {
+            "" | "import" => "import".to_string(),
+            "auto" => "auto".to_string(),
+            s => {
+                errors.push(err("source", ImportErrorKind::BadSource(s.into())));
+                "import".to_string()
+            }
+        };
+        let idx = offices.len();
+        let mut ranges = Vec::new();
+        for spec in range::split_cell(h.get(&cells, "ranges")) {
+            match range::parse(&spec) {
+                Ok(iv) => {
+                    intervals.push((iv, idx, ranges.len()));
+                    ranges.push(spec);
+                }
+                Err(e) => errors.push(err("ranges", ImportErrorKind::Range(e))),
+            }
+        }
+        let parent = h.get(&cells, "parent");
+        by_name.insert(name.clone(), idx);
+        lines.push(line);
+        offices.push(NewOffice {
+            name,
+            parent: (!parent.is_empty()).then(|| parent.to_string()),
+            kind,
+            wan_kbps,
+            description: h.get(&cells, "description").to_string(),
+            source,
+            ranges,
+        });
+    }
+    if offices.is_empty() && errors.is_empty() {
+        return Err(vec![ImportError {
+            line: header_line + 1,
+            column: 0,
+            kind: ImportErrorKind::NoRows,
+        }]);
+    }
+
+    check_parents(&h, &offices, &lines, &by_name, &mut errors);
+    check_overlaps(&h, &offices, &lines, &mut intervals, &mut errors);
+
+    if errors.is_empty() {
+        Ok(Parsed {
+            offices,
+            lines,
+            notes,
+        })
+    } else {
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(errors)
+    }
+}
+
+/// Unknown parents, the single root, cycles.
+fn check_parents(
+    h: &Header,
+    offices: &[NewOffice],
+    lines: &[usize],
+    by_name: &HashMap<String, usize>,
+    errors: &mut Vec<ImportError>,
+) {
+    let pcol = h.col("parent");
+    let mut parent_of: Vec<Option<usize>> = vec![None; offices.len()];
+    let mut root: Option<usize> = None;
+    for (i, o) in offices.iter().enumerate() {
+        match &o.parent {
+            None => match root {
+                None => root = Some(i),
+                Some(r) => errors.push(ImportError {
+                    line: lines[i],
+                    column: pcol,
+                    kind: ImportErrorKind::SeveralRoots {
+                        office: o.name.clone(),
+                        first: offices[r].name.clone(),
+                        first_line: lines[r],
+                    },
+                }),
+            },
+            Some(p) => match by_name.get(p) {
+                Some(&j) => parent_of[i] = Some(j),
+                None => errors.push(ImportError {
+                    line: lines[i],
+                    column: pcol,
+                    kind: ImportErrorKind::UnknownParent {
+                        office: o.name.clone(),
+                        parent: p.clone(),
+                    },
+                }),
+            },
+        }
+    }
+    if root.is_none() && !offices.is_empty() {
+        errors.push(ImportError {
+            line: lines[0],
+            column: pcol,
+            kind: ImportErrorKind::NoRoot,
+        });
+    }
+    // Cycles: walk up from every office; colour 1 = on the current path,
+    // 2 = known to reach a root or a reported cycle.
+    let mut state = vec![0u8; offices.len()];
+    for start in 0..offices.len() {
+        let mut path: Vec<usize> = Vec::new();
+        let mut cur = Some(start);
+        while let Some(i) = cur {
+            match state[i] {
+                2 => break,
+                1 => {
+                    let from = path.iter().position(|&p| p == i).unwrap_or(0);
+                    let cycle = &path[from..];
+                    let mut names: Vec<String> =
+                        cycle.iter().map(|&k| offices[k].name.clone()).collect();
+                    names.push(offices[i].name.clone());
+                    let first = cycle.iter().copied().min_by_key(|&k| lines[k]).unwrap_or(i);
+                    errors.push(ImportError {
+                        line: lines[first],
+                        column: pcol,
+                        kind: ImportErrorKind::Cycle(names),
+                    });
+                    break;
+                }
+                _ => {
+                    state[i] = 1;
+                    path.push(i);
+                    cur = parent_of[i];
+                }
+            }
+        }
+        for p in path {
+            state[p] = 2;
+        }
+    }
+}
+
+/// Ranges of two different offices that share an address. Sorted sweep:
+/// O(n log n) for 50,000 ranges. Two auto offices may nest (a /16 device
+/// next to a /24 one); the lookup resolves that, most specific first.
+fn check_overlaps(
+    h: &Header,
+    offices: &[NewOffice],
+    lines: &[usize],
+    intervals: &mut [(range::Interval, usize, usize)],
+    errors: &mut Vec<ImportError>,
+) {
+    intervals.sort_by_key(|(iv, o, r)| (iv.family, iv.start, std::cmp::Reverse(iv.end), *o, *r));
+    let mut reported: HashSet<(usize, usize)> = HashSet::new();
+    // The interval reaching furthest so far, per family.
+    let mut reach: Option<(Family, u128, usize, usize)> = None;
+    for &(iv, o, r) in intervals.iter() {
+        if let Some((f, end, ro, rr)) = reach
+            && f == iv.family
+            && iv.start <= end
+        {
+            let both_auto = offices[o].source == "auto" && offices[ro].source == "auto";
+            if ro != o && !both_auto && reported.insert((o.min(ro), o.max(ro))) {
+                // Report on the later line, naming the earlier one.
+                let (a, ar, b, br) = if lines[o] >= lines[ro] {
+                    (o, r, ro, rr)
+                } else {
+                    (ro, rr, o, r)
+                };
+                errors.push(ImportError {
+                    line: lines[a],
+                    column: h.col("ranges"),
+                    kind: ImportErrorKind::Overlap {
+                        office: offices[a].name.clone(),
+                        spec: offices[a].ranges[ar].clone(),
+                        other: offices[b].name.clone(),
+                        other_spec: offices[b].ranges[br].clone(),
+                        other_line: lines[b],
+                    },
+                });
+            }
+            if iv.end <= end {
+                continue;
+            }
+        }
+        reach = Some((iv.family, iv.end, o, r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<Parsed, Vec<ImportError>> {
+        parse(Path::new("t.csv"), text.as_bytes(), None)
+    }
+
+    fn kinds(text: &str) -> Vec<(usize, ImportErrorKind)> {
+        csv(text)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.line, e.kind))
+            .collect()
+    }
+
+    #[test]
+    fn accepts_messy_exports() {
+        let text = "\u{feff}Office;Parent;Ranges;Type;Notes\r\n\
+                    HQ;;10.0.0.0/16;;x\r\n\
+                    \"Branch; A\";HQ;\"10.1.0.0/24, 10.1.1.0/24\";wifi;\r\n\
+                    ;;;;\r\n\r\n";
+        let p = csv(text).unwrap();
+        assert_eq!(p.offices.len(), 2);
+        assert_eq!(p.offices[1].name, "Branch; A");
+        assert_eq!(p.offices[1].ranges, vec!["10.1.0.0/24", "10.1.1.0/24"]);
+        assert_eq!(p.offices[1].kind, "wifi");
+        assert_eq!(p.lines, vec![2, 3]);
+        assert!(p.notes[0].contains("Notes"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn reports_everything_at_once() {
+        let text = "office,parent,type,ranges,wan_kbps\n\
+                    HQ,,default,10.0.0.0/16,\n\
+                    A,HQ,cable,10.0.1.0/24,-5\n\
+                    B,Nowhere,,10.9.0.0/24 10.9.0.300,\n";
+        let k = kinds(text);
+        assert_eq!(k.len(), 5, "{k:?}");
+        assert!(matches!(k[0], (3, ImportErrorKind::UnknownType(_))));
+        assert!(matches!(k[1], (3, ImportErrorKind::Overlap { .. })));
+    }
+
+    #[test]
+    fn finds_cycles_and_roots() {
+        let k = kinds("office,parent,ranges\nA,C,\nB,A,\nC,B,\nD,D,\n");
+        assert!(
+            k.iter()
+                .any(|(l, e)| *l == 2 && matches!(e, ImportErrorKind::Cycle(n) if n.len() == 4))
+        );
+        assert!(
+            k.iter()
+                .any(|(l, e)| *l == 5 && matches!(e, ImportErrorKind::Cycle(_)))
+        );
+        assert!(k.iter().any(|(_, e)| matches!(e, ImportErrorKind::NoRoot)));
+    }
+
+    #[test]
+    fn not_utf8_names_the_place() {
+        let e = parse(Path::new("t.csv"), b"office,parent,ranges\nA\xff,,\n", None).unwrap_err();
+        assert_eq!((e[0].line, e[0].column), (2, 2));
+    }
+}

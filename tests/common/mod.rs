@@ -1,0 +1,312 @@
+//! A small harness for integration tests that run real `serve` and `agent`
+//! processes on loopback. Offices are 127.1.N.0/24 ranges: every address in
+//! 127.0.0.0/8 is local, so agents bound to 127.1.N.x form office N.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_p2pd");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `p2pd ARGS --data-dir DIR` and returns (exit code, stdout, stderr).
+pub fn p2pd(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("run p2pd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = p2pd(dir, args);
+    assert_eq!(code, 0, "p2pd {args:?} failed: {err}");
+    out
+}
+
+/// Deterministic incompressible bytes.
+pub fn package_bytes(size: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(size + 8);
+    while v.len() < size {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    v.truncate(size);
+    v
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub struct Agent {
+    pub name: String,
+    pub ip: String,
+    pub dir: PathBuf,
+    pub child: Option<Child>,
+    pub group: String,
+    pub env: Vec<(String, String)>,
+    pub key_file: PathBuf,
+}
+
+impl Agent {
+    pub fn device_id(&self) -> Option<String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join("agent.json")).ok()?).ok()?;
+        v["device_id"].as_str().map(str::to_string)
+    }
+
+    pub fn delivered(&self, file: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join("delivered").join(file)).ok()
+    }
+
+    /// The agent's own transfer log, parsed.
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("transfers.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for the process to exit by itself; returns (code, stderr).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<(i32, String)> {
+        let c = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = c.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                self.child = None;
+                return Some((st.code().unwrap_or(-1), err));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+/// One server, its file storage, and agents.
+pub struct Net {
+    pub root: tempfile::TempDir,
+    pub server_dir: PathBuf,
+    pub storage: PathBuf,
+    pub port: u16,
+    pub peer_port: u16,
+    pub serve: Option<Child>,
+    pub agents: Vec<Agent>,
+}
+
+impl Net {
+    /// Installs a server with a 1 s heartbeat, imports `offices`
+    /// (name, parent, type, range, wan_kbps) and assigns group `g`.
+    pub fn new(offices: &[(&str, &str, &str, &str, &str)]) -> Net {
+        let root = tempfile::tempdir().unwrap();
+        let server_dir = root.path().join("server");
+        let storage = root.path().join("storage");
+        std::fs::create_dir_all(&storage).unwrap();
+        let port = free_port();
+        ok(
+            &server_dir,
+            &[
+                "install",
+                "--server-name",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--file-storage",
+                storage.to_str().unwrap(),
+            ],
+        );
+        ok(&server_dir, &["settings", "set", "heartbeat_secs", "1"]);
+        if !offices.is_empty() {
+            let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
+            for (name, parent, kind, range, kbps) in offices {
+                csv.push_str(&format!("{name},{parent},{kind},{range},{kbps},\n"));
+            }
+            let f = root.path().join("topology.csv");
+            std::fs::write(&f, csv).unwrap();
+            ok(&server_dir, &["topology", "import", f.to_str().unwrap()]);
+        }
+        ok(&server_dir, &["groups", "assign", "g"]);
+        Net {
+            root,
+            server_dir,
+            storage,
+            port,
+            peer_port: free_port(),
+            serve: None,
+            agents: Vec::new(),
+        }
+    }
+
+    /// Writes a package into storage and publishes it; returns (id, bytes).
+    pub fn publish(&self, name: &str, size: usize, seed: u64) -> (String, Vec<u8>) {
+        let data = package_bytes(size, seed);
+        let rel = format!("{name}/1.0/{name}.bin");
+        let path = self.storage.join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &data).unwrap();
+        ok(&self.server_dir, &["publish", "--all"]);
+        (sha256_hex(&data), data)
+    }
+
+    pub fn start_serve(&mut self) {
+        let log = std::fs::File::create(self.root.path().join("serve.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--data-dir")
+            .arg(&self.server_dir)
+            .env("P2PD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.serve = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops serve with SIGTERM (graceful) and waits for it.
+    pub fn stop_serve(&mut self) {
+        if let Some(mut c) = self.serve.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn add_agent(&mut self, name: &str, ip: &str, group: &str, env: &[(&str, &str)]) -> usize {
+        let agent = Agent {
+            name: name.to_string(),
+            ip: ip.to_string(),
+            dir: self.root.path().join("agents").join(name),
+            child: None,
+            group: group.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            key_file: self.server_dir.join("shared.key"),
+        };
+        self.agents.push(agent);
+        let i = self.agents.len() - 1;
+        self.start_agent(i);
+        i
+    }
+
+    pub fn start_agent(&mut self, i: usize) {
+        let a = &mut self.agents[i];
+        std::fs::create_dir_all(&a.dir).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(a.dir.join("agent.log"))
+            .unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{}", self.port),
+            "--group",
+            &a.group,
+            "--listen",
+            &format!("{}:{}", a.ip, self.peer_port),
+        ])
+        .arg("--key-file")
+        .arg(&a.key_file)
+        .arg("--data-dir")
+        .arg(&a.dir)
+        .env("P2PD_LOG", "info")
+        .stdout(log)
+        .stderr(Stdio::piped());
+        for (k, v) in &a.env {
+            cmd.env(k, v);
+        }
+        a.child = Some(cmd.spawn().unwrap());
+    }
+
+    /// Waits until the given agents hold `file`; false on timeout.
+    pub fn wait_delivered(&self, which: &[usize], file: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if which
+                .iter()
+                .all(|&i| self.agents[i].dir.join("delivered").join(file).exists())
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    pub fn report(&self) -> serde_json::Value {
+        let out = ok(&self.server_dir, &["report", "--json"]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// Bytes the server says it served (its own log).
+    pub fn server_served_bytes(&self) -> u64 {
+        std::fs::read_to_string(self.server_dir.join("logs/served.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["bytes"].as_u64().unwrap_or(0))
+            .sum()
+    }
+
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.agents.len()).collect()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for a in &mut self.agents {
+            a.kill();
+        }
+        if let Some(mut c) = self.serve.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The distribution core end to end: real `serve` and `agent` processes on
+//! loopback, offices as 127.1.N.0/24 ranges.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MIB: usize = 1 << 20;
+
+fn ok_in(log: &[serde_json::Value]) -> impl Iterator<Item = &serde_json::Value> {
+    log.iter()
+        .filter(|v| v["dir"] == "in" && v["ok"] == serde_json::Value::Bool(true))
+}
+
+/// Waits until `f` holds, polling; panics with `what` on timeout.
+fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out: {what}");
+}
+
+#[test]
+fn each_office_gets_one_wan_copy_and_every_device_verifies() {
+    let mut net = Net::new(&[
+        ("Central", "", "default", "127.1.1.0/24", ""),
+        ("Regional", "Central", "default", "127.1.2.0/24", ""),
+        ("Branch", "Regional", "default", "127.1.3.0/24", ""),
+    ]);
+    net.start_serve();
+    let size = 12 * MIB + 12345;
+    let (id, data) = net.publish("app", size, 1);
+    for office in 1..=3 {
+        for d in 1..=3 {
+            net.add_agent(
+                &format!("o{office}d{d}"),
+                &format!("127.1.{office}.{}", 10 + d),
+                "g",
+                &[],
+            );
+        }
+    }
+    assert!(
+        net.wait_delivered(&net.all(), "app.bin", Duration::from_secs(90)),
+        "not all delivered"
+    );
+    for a in &net.agents {
+        assert_eq!(
+            sha256_hex(&a.delivered("app.bin").unwrap()),
+            id,
+            "{} holds a wrong file",
+            a.name
+        );
+        assert_eq!(a.delivered("app.bin").unwrap().len(), data.len());
+    }
+    // Let the last reports arrive.
+    std::thread::sleep(Duration::from_millis(2500));
+
+    // From the agents' own logs: bytes that entered each office from outside.
+    let mut outside: HashMap<String, u64> = HashMap::new();
+    let mut from_server = 0u64;
+    let mut from_peers = 0u64;
+    let mut served_to_peers = 0u64;
+    for a in &net.agents {
+        let office = a.ip.split('.').nth(2).unwrap().to_string();
+        let log = a.log();
+        for v in ok_in(&log) {
+            let bytes = v["bytes"].as_u64().unwrap();
+            match v["tier"].as_str().unwrap() {
+                "lan" => from_peers += bytes,
+                "parent" => {
+                    from_peers += bytes;
+                    *outside.entry(office.clone()).or_default() += bytes;
+                }
+                "server" | "cdn" => {
+                    from_server += bytes;
+                    *outside.entry(office.clone()).or_default() += bytes;
+                }
+                t => panic!("unknown tier {t}"),
+            }
+        }
+        served_to_peers += log
+            .iter()
+            .filter(|v| v["dir"] == "out")
+            .map(|v| v["bytes"].as_u64().unwrap())
+            .sum::<u64>();
+    }
+    for office in ["1", "2", "3"] {
+        let b = outside.get(office).copied().unwrap_or(0);
+        assert!(
+            b as f64 <= 1.05 * size as f64,
+            "office {office}: {b} bytes entered from outside for a {size}-byte package"
+        );
+        assert!(
+            b >= size as u64,
+            "office {office}: only {b} bytes from outside"
+        );
+    }
+    // Cross-checks: what receivers logged equals what senders served.
+    assert_eq!(
+        from_server,
+        net.server_served_bytes(),
+        "server bytes disagree"
+    );
+    assert!(
+        served_to_peers >= from_peers,
+        "peers served {served_to_peers} but receivers logged {from_peers}"
+    );
+    // The server's report agrees with the logs.
+    let report = net.report();
+    let offices = report[0]["offices"].as_array().unwrap();
+    assert_eq!(offices.len(), 3);
+    for o in offices {
+        assert_eq!(o["devices_done"], 3, "{o}");
+        let w = o["wan_copies"].as_f64().unwrap();
+        assert!((0.99..=1.05).contains(&w), "WAN copies {w} in {o}");
+    }
+    let branch = offices.iter().find(|o| o["office"] == "Branch").unwrap();
+    assert_eq!(
+        branch["bytes_server"], 0,
+        "the branch must pull from its parent office"
+    );
+    assert!(branch["bytes_parent"].as_u64().unwrap() >= size as u64);
+}
+
+#[test]
+fn a_killed_agent_resumes_without_refetching_verified_pieces() {
+    // A 24 Mbit/s cap on the office makes the download last a few seconds.
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "24000")]);
+    net.start_serve();
+    let (id, _) = net.publish("big", 16 * MIB, 2);
+    let a = net.add_agent("solo", "127.1.1.20", "g", &[]);
+    let journal_has_pieces = || {
+        std::fs::metadata(net.agents[a].dir.join("pieces").join(&id).join("journal"))
+            .map(|m| m.len() >= 4 * 8)
+            .unwrap_or(false)
+    };
+    eventually("first pieces", Duration::from_secs(30), journal_has_pieces);
+    net.agents[a].kill();
+    assert!(
+        net.agents[a].delivered("big.bin").is_none(),
+        "finished too fast to test resume"
+    );
+    let before: HashSet<u64> = ok_in(&net.agents[a].log())
+        .map(|v| v["piece"].as_u64().unwrap())
+        .collect();
+    assert!(!before.is_empty());
+    net.start_agent(a);
+    assert!(net.wait_delivered(&[a], "big.bin", Duration::from_secs(60)));
+    assert_eq!(sha256_hex(&net.agents[a].delivered("big.bin").unwrap()), id);
+    let mut seen = HashSet::new();
+    for v in ok_in(&net.agents[a].log()) {
+        let p = v["piece"].as_u64().unwrap();
+        assert!(seen.insert(p), "piece {p} was fetched twice");
+    }
+}
+
+#[test]
+fn the_leader_is_the_device_with_history_not_a_newcomer() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    net.add_agent("veteran-a", "127.1.1.11", "g", &[]);
+    net.add_agent("veteran-b", "127.1.1.12", "g", &[]);
+    net.publish("first", 4 * MIB, 3);
+    assert!(net.wait_delivered(&[0, 1], "first.bin", Duration::from_secs(60)));
+    // Both veterans built history: heartbeats, and the first leader uploads.
+    std::thread::sleep(Duration::from_secs(4));
+    let report = net.report();
+    let first_leader = report[0]["offices"][0]["leader"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let newcomer = net.add_agent("newcomer", "127.1.1.13", "g", &[]);
+    eventually("newcomer enrolled", Duration::from_secs(10), || {
+        net.agents[newcomer].device_id().is_some()
+    });
+    net.publish("second", 4 * MIB, 4);
+    assert!(net.wait_delivered(&net.all(), "second.bin", Duration::from_secs(60)));
+    let report = net.report();
+    let second = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "second")
+        .unwrap();
+    let leader = second["offices"][0]["leader"].as_str().unwrap();
+    let newcomer_id = net.agents[newcomer].device_id().unwrap();
+    assert!(
+        !leader.contains(&newcomer_id[..8]),
+        "the newcomer {newcomer_id} was chosen as leader"
+    );
+    assert_eq!(
+        leader, first_leader,
+        "the device with uploads should lead again"
+    );
+}
+
+#[test]
+fn killing_the_leader_elects_another_and_the_office_completes() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "32000")]);
+    net.start_serve();
+    for d in 1..=3 {
+        net.add_agent(&format!("d{d}"), &format!("127.1.1.{}", 30 + d), "g", &[]);
+    }
+    eventually("agents enrolled", Duration::from_secs(10), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    let (id, _) = net.publish("app", 16 * MIB, 5);
+    let mut leader_idx = None;
+    eventually("a leader with pieces", Duration::from_secs(30), || {
+        let r = net.report();
+        let Some(l) = r[0]["offices"][0]["leader"].as_str() else {
+            return false;
+        };
+        leader_idx = net
+            .agents
+            .iter()
+            .position(|a| a.device_id().is_some_and(|d| l.contains(&d[..8])));
+        leader_idx.is_some_and(|i| {
+            std::fs::metadata(net.agents[i].dir.join("pieces").join(&id).join("journal"))
+                .map(|m| m.len() >= 4 * 4)
+                .unwrap_or(false)
+        })
+    });
+    let li = leader_idx.unwrap();
+    net.agents[li].kill();
+    let rest: Vec<usize> = (0..3).filter(|&i| i != li).collect();
+    assert!(
+        net.wait_delivered(&rest, "app.bin", Duration::from_secs(90)),
+        "office did not complete"
+    );
+    for &i in &rest {
+        assert_eq!(sha256_hex(&net.agents[i].delivered("app.bin").unwrap()), id);
+    }
+    let r = net.report();
+    let leader = r[0]["offices"][0]["leader"].as_str().unwrap();
+    let old = net.agents[li].device_id().unwrap();
+    assert!(
+        !leader.contains(&old[..8]),
+        "the dead leader is still leader"
+    );
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_peer_serving_corrupt_pieces_is_banned_and_the_download_completes() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let bad = net.add_agent("corrupt", "127.1.1.40", "g", &[("P2PD_FAULT_CORRUPT", "1")]);
+    let (id, _) = net.publish("app", 6 * MIB, 6);
+    // The corrupt device leads and gets the file first (it verifies what
+    // it receives; it only lies when serving).
+    assert!(net.wait_delivered(&[bad], "app.bin", Duration::from_secs(60)));
+    let good1 = net.add_agent("good1", "127.1.1.41", "g", &[]);
+    let good2 = net.add_agent("good2", "127.1.1.42", "g", &[]);
+    assert!(net.wait_delivered(&[good1, good2], "app.bin", Duration::from_secs(90)));
+    for i in [good1, good2] {
+        assert_eq!(sha256_hex(&net.agents[i].delivered("app.bin").unwrap()), id);
+    }
+    let bad_id = net.agents[bad].device_id().unwrap();
+    let reported: Vec<_> = [good1, good2]
+        .iter()
+        .flat_map(|&i| net.agents[i].log())
+        .filter(|v| v["dir"] == "bad")
+        .collect();
+    assert!(!reported.is_empty(), "no bad piece was detected");
+    assert!(reported.iter().all(|v| v["source"] == bad_id.as_str()));
+    // Banned after the first bad piece: each receiver logs at most
+    // `parallel` (8) bad pieces that were already in flight.
+    for i in [good1, good2] {
+        let n = net.agents[i]
+            .log()
+            .iter()
+            .filter(|v| v["dir"] == "bad")
+            .count();
+        assert!(n <= 8, "{n} bad pieces from a banned peer");
+    }
+}
+
+#[test]
+fn an_agent_with_a_stale_key_gets_key_mismatch_and_nothing() {
+    let mut net = Net::new(&[]);
+    let old_key = net.root.path().join("old.key");
+    std::fs::copy(net.server_dir.join("shared.key"), &old_key).unwrap();
+    ok(&net.server_dir, &["key", "regenerate"]);
+    net.start_serve();
+    net.publish("app", MIB, 7);
+    let i = net.add_agent("stale", "127.1.1.50", "g", &[]);
+    net.agents[i].key_file = old_key.clone();
+    net.agents[i].kill();
+    net.start_agent(i);
+    let (code, err) = net.agents[i]
+        .wait_exit(Duration::from_secs(20))
+        .expect("agent should exit");
+    assert_eq!(code, 4, "exit code for key mismatch; stderr: {err}");
+    assert!(err.contains("key mismatch"), "{err}");
+    let (_, fp, _) = p2pd(&net.server_dir, &["key", "fingerprint"]);
+    assert!(
+        err.contains(fp.split_whitespace().next().unwrap()),
+        "names the current fingerprint: {err}"
+    );
+    assert!(net.agents[i].delivered("app.bin").is_none());
+}
+
+#[test]
+fn an_agent_outside_assigned_groups_is_refused() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let i = net.add_agent("stranger", "127.1.1.60", "finance", &[]);
+    let (code, err) = net.agents[i]
+        .wait_exit(Duration::from_secs(20))
+        .expect("agent should exit");
+    assert_ne!(code, 0);
+    assert!(err.contains("not assigned"), "{err}");
+    assert!(err.contains("p2pd groups assign finance"), "{err}");
+}
+
+#[test]
+fn an_unsupported_client_version_is_refused() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let i = net.add_agent(
+        "old",
+        "127.1.1.61",
+        "g",
+        &[("P2PD_CLIENT_VERSION", "0.0.1")],
+    );
+    let (code, err) = net.agents[i]
+        .wait_exit(Duration::from_secs(20))
+        .expect("agent should exit");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("0.0.1") && err.contains("not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_office_devices_use_file_storage_only_and_vpn_devices_serve_nobody() {
+    let mut net = Net::new(&[
+        ("Central", "", "default", "127.1.1.0/24", ""),
+        ("Remote", "Central", "vpn", "127.1.5.0/24", ""),
+    ]);
+    net.start_serve();
+    let hq = net.add_agent("hq", "127.1.1.70", "g", &[]);
+    let v1 = net.add_agent("vpn1", "127.1.5.71", "g", &[]);
+    let v2 = net.add_agent("vpn2", "127.1.5.72", "g", &[]);
+    let lost = net.add_agent("lost", "127.1.9.73", "g", &[]);
+    let (id, _) = net.publish("app", 4 * MIB, 8);
+    assert!(net.wait_delivered(&net.all(), "app.bin", Duration::from_secs(60)));
+    for a in &net.agents {
+        assert_eq!(sha256_hex(&a.delivered("app.bin").unwrap()), id);
+    }
+    let tiers = |i: usize| -> HashSet<String> {
+        ok_in(&net.agents[i].log())
+            .map(|v| v["tier"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        tiers(lost),
+        HashSet::from(["cdn".to_string()]),
+        "no-office device"
+    );
+    for v in [v1, v2] {
+        assert!(
+            !tiers(v).contains("lan"),
+            "VPN devices never fetch from each other"
+        );
+        assert!(
+            net.agents[v].log().iter().all(|x| x["dir"] != "out"),
+            "a VPN device served a peer"
+        );
+    }
+    let vpn_ids: Vec<String> = [v1, v2]
+        .iter()
+        .map(|&i| net.agents[i].device_id().unwrap())
+        .collect();
+    for v in ok_in(&net.agents[hq].log()) {
+        assert!(!vpn_ids.iter().any(|id| v["source"] == id.as_str()));
+    }
+}
+
+#[test]
+fn restarting_serve_mid_distribution_loses_nothing() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "24000")]);
+    net.start_serve();
+    for d in 1..=2 {
+        net.add_agent(&format!("d{d}"), &format!("127.1.1.{}", 80 + d), "g", &[]);
+    }
+    let (id, _) = net.publish("app", 12 * MIB, 9);
+    eventually("some progress", Duration::from_secs(30), || {
+        net.agents.iter().any(|a| {
+            std::fs::metadata(a.dir.join("pieces").join(&id).join("journal"))
+                .map(|m| m.len() >= 4 * 4)
+                .unwrap_or(false)
+        })
+    });
+    net.stop_serve();
+    std::thread::sleep(Duration::from_secs(2));
+    net.start_serve();
+    assert!(net.wait_delivered(&net.all(), "app.bin", Duration::from_secs(90)));
+    for a in &net.agents {
+        assert_eq!(sha256_hex(&a.delivered("app.bin").unwrap()), id);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = net.report();
+    assert_eq!(r[0]["offices"][0]["devices_done"], 2, "{r}");
+}

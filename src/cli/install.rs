@@ -201,7 +201,7 @@ fn check_target_dir(dir: &Path) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(fail(
             ExitCode::Usage,
             format!(
-                "{} is a file, not a directory; choose another --data-dir",
+                "cannot use {} as the data dir: it, or a directory above it, is a file; choose another --data-dir",
                 dir.display()
             ),
         )),

@@ -107,7 +107,7 @@ impl Agent {
     /// Records a piece received (or a failed attempt).
     pub fn record_transfer(&self, t: TransferReport, piece: u32) {
         self.log_line(serde_json::json!({
-            "dir": "in", "at": crate::store::now(), "content": t.content_id, "piece": piece,
+            "dir": "in", "at": now_ms(), "content": t.content_id, "piece": piece,
             "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
         }));
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,7 +126,7 @@ impl Agent {
 
     pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
         self.log_line(serde_json::json!({
-            "dir": "out", "at": crate::store::now(), "content": content, "piece": piece,
+            "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
         }));
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,7 +144,7 @@ impl Agent {
 
     pub fn record_bad(&self, content: &str, from: &str, piece: u32) {
         self.log_line(serde_json::json!({
-            "dir": "bad", "at": crate::store::now(), "content": content, "piece": piece, "source": from,
+            "dir": "bad", "at": now_ms(), "content": content, "piece": piece, "source": from,
         }));
         self.pending
             .lock()
@@ -249,6 +249,14 @@ impl Agent {
             p.uploads.extend(newer.uploads);
         }
     }
+}
+
+/// Unix time in seconds with millisecond precision, for the transfer log.
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_millis() as f64) / 1000.0)
+        .unwrap_or(0.0)
 }
 
 fn load_device_id(dir: &std::path::Path) -> Option<String> {

@@ -34,6 +34,9 @@ _p2pd() {
             p2pd,status)
                 cmd="p2pd__subcmd__status"
                 ;;
+            p2pd,topology)
+                cmd="p2pd__subcmd__topology"
+                ;;
             p2pd__subcmd__help,generate)
                 cmd="p2pd__subcmd__help__subcmd__generate"
                 ;;
@@ -52,6 +55,9 @@ _p2pd() {
             p2pd__subcmd__help,status)
                 cmd="p2pd__subcmd__help__subcmd__status"
                 ;;
+            p2pd__subcmd__help,topology)
+                cmd="p2pd__subcmd__help__subcmd__topology"
+                ;;
             p2pd__subcmd__help__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__help__subcmd__key__subcmd__fingerprint"
                 ;;
@@ -63,6 +69,18 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help__subcmd__settings,show)
                 cmd="p2pd__subcmd__help__subcmd__settings__subcmd__show"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,export)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__export"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,import)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__import"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,locate)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__locate"
+                ;;
+            p2pd__subcmd__help__subcmd__topology,show)
+                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
                 ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
@@ -100,6 +118,36 @@ _p2pd() {
             p2pd__subcmd__settings__subcmd__help,show)
                 cmd="p2pd__subcmd__settings__subcmd__help__subcmd__show"
                 ;;
+            p2pd__subcmd__topology,export)
+                cmd="p2pd__subcmd__topology__subcmd__export"
+                ;;
+            p2pd__subcmd__topology,help)
+                cmd="p2pd__subcmd__topology__subcmd__help"
+                ;;
+            p2pd__subcmd__topology,import)
+                cmd="p2pd__subcmd__topology__subcmd__import"
+                ;;
+            p2pd__subcmd__topology,locate)
+                cmd="p2pd__subcmd__topology__subcmd__locate"
+                ;;
+            p2pd__subcmd__topology,show)
+                cmd="p2pd__subcmd__topology__subcmd__show"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,export)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__export"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,help)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__help"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,import)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__import"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,locate)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__locate"
+                ;;
+            p2pd__subcmd__topology__subcmd__help,show)
+                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -107,7 +155,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +195,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help)
-            opts="install key settings status generate help"
+            opts="install key settings status topology generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,6 +337,76 @@ _p2pd() {
         p2pd__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology)
+            opts="import export show locate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__locate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__topology__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -557,6 +675,192 @@ _p2pd() {
         p2pd__subcmd__status)
             opts="-v -h -V --json --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology)
+            opts="-v -h -V --data-dir --verbose --help --version import export show locate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__export)
+            opts="-o -v -h -V --output --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help)
+            opts="import export show locate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__locate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__import)
+            opts="-v -h -V --sheet --dry-run --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sheet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__locate)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__topology__subcmd__show)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

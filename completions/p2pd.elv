@@ -29,6 +29,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand key 'Show the key fingerprint or regenerate the shared key'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
+            cand topology 'Offices and their IP ranges: import, export, show, locate'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -142,6 +143,80 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'p2pd;topology'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;topology;import'= {
+            cand --sheet 'Sheet of an .xlsx workbook (default: the first)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --dry-run 'Validate and print what would change, without writing anything'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;export'= {
+            cand -o 'Write to FILE instead of stdout'
+            cand --output 'Write to FILE instead of stdout'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;show'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;locate'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;topology;help'= {
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;topology;help;import'= {
+        }
+        &'p2pd;topology;help;export'= {
+        }
+        &'p2pd;topology;help;show'= {
+        }
+        &'p2pd;topology;help;locate'= {
+        }
+        &'p2pd;topology;help;help'= {
+        }
         &'p2pd;generate'= {
             cand --out-dir 'Where to write man/ and completions/'
             cand --data-dir 'Data directory of the server (database, key, logs)'
@@ -157,6 +232,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand key 'Show the key fingerprint or regenerate the shared key'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
+            cand topology 'Offices and their IP ranges: import, export, show, locate'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -179,6 +255,20 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;settings;set'= {
         }
         &'p2pd;help;status'= {
+        }
+        &'p2pd;help;topology'= {
+            cand import 'Import the network topology from a CSV or .xlsx file'
+            cand export 'Write the topology as recorded, in the import format'
+            cand show 'Draw the office tree with types, ranges, WAN caps and device counts'
+            cand locate 'Show which office each address belongs to, or why it has none'
+        }
+        &'p2pd;help;topology;import'= {
+        }
+        &'p2pd;help;topology;export'= {
+        }
+        &'p2pd;help;topology;show'= {
+        }
+        &'p2pd;help;topology;locate'= {
         }
         &'p2pd;help;generate'= {
         }

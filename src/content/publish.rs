@@ -217,7 +217,8 @@ pub fn publish(
         by_path.entry(c.path.as_str()).or_default().push(c);
     }
     for v in by_path.values_mut() {
-        v.sort_by_key(|c| std::cmp::Reverse(c.published_at));
+        // Newest first; within one second, the later registration (rowid).
+        v.sort_by_key(|c| std::cmp::Reverse((c.published_at, c.seq)));
     }
     let by_id: HashMap<&str, &ContentSummary> =
         existing.iter().map(|c| (c.id.as_str(), c)).collect();

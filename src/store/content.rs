@@ -28,6 +28,10 @@ pub struct ContentSummary {
     /// `publish --groups`.
     pub all_groups: bool,
     pub targets: Vec<String>,
+    /// Registration order (SQLite rowid), to order contents published in
+    /// the same second.
+    #[serde(skip)]
+    pub seq: i64,
 }
 
 /// A published content with its piece hashes.
@@ -92,7 +96,7 @@ pub struct UnassignReport {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "id, name, version, path, size, mtime, piece_size, published_at, all_groups";
+    "id, name, version, path, size, mtime, piece_size, published_at, all_groups, rowid";
 
 fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
     let size: i64 = r.get(4)?;
@@ -109,6 +113,7 @@ fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
         published_at: r.get(7)?,
         all_groups: r.get(8)?,
         targets: Vec::new(),
+        seq: r.get(9)?,
     })
 }
 
@@ -167,7 +172,7 @@ impl Store {
                 |r| {
                     Ok(Content {
                         summary: summary_of(r)?,
-                        piece_hashes: r.get(9)?,
+                        piece_hashes: r.get(10)?,
                     })
                 },
             )

@@ -346,7 +346,10 @@ mod tests {
 
     #[test]
     fn state_directory_only_under_var_lib() {
-        assert_eq!(state_directory(Path::new("/var/lib/p2pd")).as_deref(), Some("p2pd"));
+        assert_eq!(
+            state_directory(Path::new("/var/lib/p2pd")).as_deref(),
+            Some("p2pd")
+        );
         assert_eq!(state_directory(Path::new("/srv/p2pd")), None);
     }
 
@@ -355,12 +358,24 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd"));
         let files = [f];
-        assert_eq!(apply(root.path(), &files, false).unwrap()[0].1, Outcome::Created);
-        assert_eq!(apply(root.path(), &files, false).unwrap()[0].1, Outcome::Unchanged);
+        assert_eq!(
+            apply(root.path(), &files, false).unwrap()[0].1,
+            Outcome::Created
+        );
+        assert_eq!(
+            apply(root.path(), &files, false).unwrap()[0].1,
+            Outcome::Unchanged
+        );
         let path = root.path().join(&files[0].path);
         std::fs::write(&path, "edited").unwrap();
-        assert!(matches!(apply(root.path(), &files, false), Err(DeployError::Changed(_))));
+        assert!(matches!(
+            apply(root.path(), &files, false),
+            Err(DeployError::Changed(_))
+        ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited");
-        assert_eq!(apply(root.path(), &files, true).unwrap()[0].1, Outcome::Replaced);
+        assert_eq!(
+            apply(root.path(), &files, true).unwrap()[0].1,
+            Outcome::Replaced
+        );
     }
 }

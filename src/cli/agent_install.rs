@@ -50,7 +50,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| {
             fail(
                 ExitCode::Usage,
-                format!("--server {}: expected a URL like http://10.0.0.5:7650", a.server),
+                format!(
+                    "--server {}: expected a URL like http://10.0.0.5:7650",
+                    a.server
+                ),
             )
         })?;
     let group = crate::content::groups::validate_group_name(&a.group)
@@ -117,7 +120,9 @@ fn route_to(host_port: &str) -> anyhow::Result<std::net::IpAddr> {
     let no_route = |why: String| {
         fail(
             ExitCode::Usage,
-            format!("cannot tell which address this device reaches {host_port} from ({why}); give --advertise ADDR:PORT"),
+            format!(
+                "cannot tell which address this device reaches {host_port} from ({why}); give --advertise ADDR:PORT"
+            ),
         )
     };
     let target = with_port

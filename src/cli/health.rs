@@ -87,7 +87,12 @@ fn pass(check: &'static str, detail: impl Into<String>) -> Check {
     }
 }
 
-fn bad(check: &'static str, status: Status, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+fn bad(
+    check: &'static str,
+    status: Status,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
     Check {
         check,
         status,
@@ -118,7 +123,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
         return Err(fail(
             ExitCode::Usage,
-            format!("--timeout {}: expected seconds from 0 to 3600, like 5", a.timeout),
+            format!(
+                "--timeout {}: expected seconds from 0 to 3600, like 5",
+                a.timeout
+            ),
         ));
     }
     let dir = g.data_dir();
@@ -150,8 +158,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     };
 
     let mut checks = vec![database(&st)];
-    checks.extend(server_checks(&st, &dir, &url, Duration::from_secs_f64(a.timeout)));
-    checks.push(client_versions(&st, &get(Setting::MinClientVersion)?, &get(Setting::MaxClientVersion)?)?);
+    checks.extend(server_checks(
+        &st,
+        &dir,
+        &url,
+        Duration::from_secs_f64(a.timeout),
+    ));
+    checks.push(client_versions(
+        &st,
+        &get(Setting::MinClientVersion)?,
+        &get(Setting::MaxClientVersion)?,
+    )?);
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
     checks.push(topology(&st)?);
     // Keep the order people read in: database, network, clients, storage,
@@ -222,8 +239,18 @@ fn database(st: &Store) -> Check {
     let fix = "restore p2pd.db from a backup, or reinstall and rebuild the content library with `p2pd publish --all`";
     match st.integrity_check() {
         Ok(r) if r == "ok" => pass("database", "integrity check ok"),
-        Ok(r) => bad("database", Status::Fail, format!("integrity check: {r}"), fix),
-        Err(e) => bad("database", Status::Fail, format!("integrity check could not run: {e}"), fix),
+        Ok(r) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check: {r}"),
+            fix,
+        ),
+        Err(e) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check could not run: {e}"),
+            fix,
+        ),
     }
 }
 
@@ -239,7 +266,12 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
             Err(g) => {
                 return vec![
                     skip("server", "no key to sign the request with"),
-                    bad("key", Status::Fail, e.to_string(), "restore the key file or run `p2pd key regenerate`"),
+                    bad(
+                        "key",
+                        Status::Fail,
+                        e.to_string(),
+                        "restore the key file or run `p2pd key regenerate`",
+                    ),
                     skip("server_version", &g.to_string()),
                     skip("clock", "no answer from the server"),
                 ];
@@ -247,6 +279,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
         },
     };
     let local_server_id = st.server().ok().flatten().map(|s| s.server_id);
+    let local_fp = key.fingerprint();
     let status_url = format!("{url}/v1/status");
     let t0 = now();
     let answer = (|| -> Result<Result<ServerStatus, CallError>, String> {
@@ -266,7 +299,12 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     let mut out = Vec::new();
     match answer {
         Err(e) => {
-            out.push(bad("server", Status::Fail, format!("cannot call {url}: {e}"), down_fix));
+            out.push(bad(
+                "server",
+                Status::Fail,
+                format!("cannot call {url}: {e}"),
+                down_fix,
+            ));
             out.push(skip("key", no_answer));
             out.push(skip("server_version", no_answer));
             out.push(skip("clock", no_answer));
@@ -276,22 +314,39 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                 Some(id) if *id != s.server_id => out.push(bad(
                     "server",
                     Status::Warn,
-                    format!("{url} answered, but as server {}, not this install's {id}", s.server_id),
+                    format!(
+                        "{url} answered, but as server {}, not this install's {id}",
+                        s.server_id
+                    ),
                     "point server_name/port (or --server) at the server of this data dir",
                 )),
-                _ => out.push(pass("server", format!("{url} answered (server {})", s.server_id))),
+                _ => out.push(pass(
+                    "server",
+                    format!("{url} answered (server {})", s.server_id),
+                )),
             }
             match key_problem {
                 // Only reachable if a random key matched, i.e. never; kept
                 // for completeness rather than unwrap.
-                Some(p) => out.push(bad("key", Status::Fail, p, "restore the key file or run `p2pd key regenerate`")),
+                Some(p) => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    p,
+                    "restore the key file or run `p2pd key regenerate`",
+                )),
                 None => out.push(pass(
                     "key",
-                    format!("accepted (fingerprint {}, version {})", s.key_fingerprint, s.key_version),
+                    format!(
+                        "accepted (fingerprint {}, version {})",
+                        s.key_fingerprint, s.key_version
+                    ),
                 )),
             }
             if s.version == crate::VERSION {
-                out.push(pass("server_version", format!("{} (same as this p2pd)", s.version)));
+                out.push(pass(
+                    "server_version",
+                    format!("{} (same as this p2pd)", s.version),
+                ));
             } else {
                 out.push(bad(
                     "server_version",
@@ -310,7 +365,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                     Status::Fail,
                     match key_problem {
                         Some(p) => p,
-                        None => format!("key mismatch: {}", w.message),
+                        None => mismatch_detail(&local_fp, &w.message),
                     },
                     format!(
                         "restart the server so it loads the current key (`systemctl restart p2pd`); \
@@ -341,7 +396,13 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
         }
         Ok(Err(e)) => {
             let (detail, fix) = match &e {
-                CallError::Transport(t) => (format!("cannot reach {url}: {}", chain(t)), down_fix),
+                CallError::Transport(t) if t.is_timeout() => (
+                    format!("no answer from {url} within {} s", timeout.as_secs_f64()),
+                    down_fix,
+                ),
+                CallError::Transport(t) => {
+                    (format!("cannot reach {url}: {}", root_cause(t)), down_fix)
+                }
                 _ => (
                     format!("{url} answered, but not as a p2pd server: {e}"),
                     "check server_name and port (`p2pd settings show`): another service answers there",
@@ -356,30 +417,54 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     out
 }
 
-/// An error with its sources, the way `{:#}` prints an anyhow chain.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
+/// "key mismatch: this data dir's key is A, the server's current key is B",
+/// with B taken from the server's message when it names it.
+fn mismatch_detail(local_fp: &str, message: &str) -> String {
+    const MARK: &str = "current key is ";
+    let current = message.find(MARK).map(|i| {
+        message[i + MARK.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+    });
+    match current.filter(|c| !c.is_empty()) {
+        Some(c) => format!(
+            "key mismatch: this data dir's key is {local_fp}, the server's current key is {c}"
+        ),
+        None => format!("key mismatch: {message}"),
     }
-    s
+}
+
+/// The innermost cause ("Connection refused (os error 111)"): reqwest's
+/// outer layers repeat the URL the detail already names.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(c) = cur.source() {
+        cur = c;
+    }
+    cur.to_string()
 }
 
 /// Skew between the server's clock and ours. Signed requests are refused
 /// beyond ±300 s, so a skew is a warning long before that.
 fn clock(skew: i64, rtt: i64) -> Check {
-    let fix = "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)";
+    let fix =
+        "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)";
     let detail = format!("server clock is {skew:+} s from this host's");
     match skew.unsigned_abs() {
         s if s <= 2 + rtt as u64 => pass("clock", detail),
-        s if s <= 60 => bad("clock", Status::Warn, format!("{detail}; signed requests fail beyond 300 s"), fix),
-        _ => bad("clock", Status::Fail, format!("{detail}; signed requests fail beyond 300 s"), fix),
+        s if s <= 60 => bad(
+            "clock",
+            Status::Warn,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
+        _ => bad(
+            "clock",
+            Status::Fail,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
     }
 }
 
@@ -401,14 +486,25 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
         ));
     }
     const SHOWN: usize = 10;
-    let mut list = outside.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    let mut list = outside
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if outside.len() > SHOWN {
-        list.push_str(&format!("; and {} more (`p2pd devices list`)", outside.len() - SHOWN));
+        list.push_str(&format!(
+            "; and {} more (`p2pd devices list`)",
+            outside.len() - SHOWN
+        ));
     }
     Ok(bad(
         "client_versions",
         Status::Fail,
-        format!("{} device(s) outside the supported {min} to {max}: {list}", outside.len()),
+        format!(
+            "{} device(s) outside the supported {min} to {max}: {list}",
+            outside.len()
+        ),
         format!(
             "upgrade those agents to a version from {min} to {max}, or change the range \
              (`p2pd settings set min_client_version V` / `max_client_version V`)"
@@ -422,8 +518,13 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
     let storage = match Storage::from_setting(setting) {
         Ok(s) => s,
         Err(e) => {
-            let fix = "set it with `p2pd settings set file_storage /srv/packages` (or an http(s) URL)";
-            let status = if contents.is_empty() { Status::Warn } else { Status::Fail };
+            let fix =
+                "set it with `p2pd settings set file_storage /srv/packages` (or an http(s) URL)";
+            let status = if contents.is_empty() {
+                Status::Warn
+            } else {
+                Status::Fail
+            };
             return Ok(bad(NAME, status, e.to_string(), fix));
         }
     };
@@ -434,13 +535,25 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
     let listed: Option<std::collections::HashMap<String, u64>> = match &storage {
         Storage::Dir(root) => {
             if let Err(e) = std::fs::read_dir(root) {
-                return Ok(bad(NAME, Status::Fail, format!("cannot read {}: {e}", root.display()), unreachable_fix));
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot read {}: {e}", root.display()),
+                    unreachable_fix,
+                ));
             }
             None
         }
         Storage::Http(_) => match storage.list() {
             Ok(l) => Some(l.entries.into_iter().map(|e| (e.path, e.size)).collect()),
-            Err(e) => return Ok(bad(NAME, Status::Fail, format!("cannot list: {e}"), unreachable_fix)),
+            Err(e) => {
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot list: {e}"),
+                    unreachable_fix,
+                ));
+            }
         },
     };
     let mut problems = Vec::new();
@@ -449,7 +562,9 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
             Some(m) => Ok(m.get(&c.path).copied()),
             None => match storage.stat(&c.path) {
                 Ok(s) => Ok(s.map(|(size, _)| size)),
-                Err(StorageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
                     Ok(None)
                 }
                 Err(e) => Err(e),
@@ -484,7 +599,12 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
     Ok(bad(
         NAME,
         Status::Fail,
-        format!("{} of {} package(s) not as published: {}", problems.len(), contents.len(), problems.join("; ")),
+        format!(
+            "{} of {} package(s) not as published: {}",
+            problems.len(),
+            contents.len(),
+            problems.join("; ")
+        ),
         "put the published files back in file storage, or publish what storage holds now (`p2pd publish --all`)",
     ))
 }
@@ -517,7 +637,11 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
         .office_ranges()?
         .into_iter()
         .filter(|r| r.source == "import")
-        .filter_map(|r| range::parse(&r.spec).ok().map(|iv| (iv, r.office_id, r.spec)))
+        .filter_map(|r| {
+            range::parse(&r.spec)
+                .ok()
+                .map(|iv| (iv, r.office_id, r.spec))
+        })
         .collect();
     ivs.sort_by_key(|(iv, _, _)| (iv.family, iv.start));
     let mut overlaps = Vec::new();
@@ -557,6 +681,9 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
     }
     Ok(pass(
         NAME,
-        format!("{} office(s), no overlapping ranges, no no-office clients", names.len()),
+        format!(
+            "{} office(s), no overlapping ranges, no no-office clients",
+            names.len()
+        ),
     ))
 }

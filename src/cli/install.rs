@@ -66,7 +66,10 @@ struct UnitFile {
 }
 
 /// The unit `--systemd` writes, and where.
-fn planned_unit(dir: &Path, a: &Args) -> anyhow::Result<(std::path::PathBuf, crate::deploy::Planned)> {
+fn planned_unit(
+    dir: &Path,
+    a: &Args,
+) -> anyhow::Result<(std::path::PathBuf, crate::deploy::Planned)> {
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let abs = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
     let root = a.root.clone().unwrap_or_else(|| "/".into());
@@ -99,7 +102,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 "files": done.iter().map(|(p, o)| UnitFile { path: p.display().to_string(), outcome: *o }).collect::<Vec<_>>(),
             }))?;
         } else {
-            println!("p2pd is already installed in {}; kept as it is", dir.display());
+            println!(
+                "p2pd is already installed in {}; kept as it is",
+                dir.display()
+            );
             super::agent_install::report(&done, &root, "p2pd")?;
         }
         return Ok(ExitCode::Ok);
@@ -167,7 +173,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let unit = match a.systemd {
         true => {
             let (root, unit) = planned_unit(&dir, &a)?;
-            crate::deploy::check(&root, std::slice::from_ref(&unit), a.force).map_err(deploy_error)?;
+            crate::deploy::check(&root, std::slice::from_ref(&unit), a.force)
+                .map_err(deploy_error)?;
             Some((root, unit))
         }
         false => None,

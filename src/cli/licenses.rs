@@ -77,14 +77,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let empty = "no device holds a license; devices take one when they enroll in an assigned group \
                  (`p2pd groups assign GROUP`, then `p2pd agent install ... --group GROUP`)";
-    emit(
-        a.format,
-        a.output.as_deref(),
-        HEADER,
-        &cells,
-        &json,
-        empty,
-    )?;
+    emit(a.format, a.output.as_deref(), HEADER, &cells, &json, empty)?;
     Ok(ExitCode::Ok)
 }
 
@@ -131,7 +124,8 @@ pub fn emit(
     };
     match out {
         Some(path) => {
-            std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {} row(s) to {}", cells.len(), path.display());
         }
         None => std::io::stdout().lock().write_all(&bytes)?,

@@ -97,7 +97,7 @@ pub enum Command {
     /// Run the server: control plane and central seed
     Serve(serve::Args),
     /// Run the peer client on a device, or install it (`agent install`)
-    Agent(agent::Command),
+    Agent(Box<agent::Command>),
     /// Per office and content: bytes from LAN, parent office, server and CDN; WAN copies
     Report(report::Args),
     /// Publish packages from file storage: hash, cut in pieces, target groups
@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Topology(c) => topology::run(g, c),
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(g, a),
-        Command::Agent(c) => agent::command(g, c),
+        Command::Agent(c) => agent::command(g, *c),
         Command::Report(a) => report::run(g, a),
         Command::Publish(a) => publish::run(g, a),
         Command::Content(c) => content::run(g, c),

@@ -35,11 +35,14 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('topology', 'topology', [CompletionResultType]::ParameterValue, 'Offices and their IP ranges: import, export, show, locate')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a real local distribution: server, 3 offices, 12 agents on loopback')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the server: control plane and central seed')
-            [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the peer client on a device')
+            [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the peer client on a device, or install it (`agent install`)')
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies')
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish packages from file storage: hash, cut in pieces, target groups')
             [CompletionResult]::new('content', 'content', [CompletionResultType]::ParameterValue, 'Show published content')
             [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'Assign the groups whose devices receive content through peer distribution')
+            [CompletionResult]::new('licenses', 'licenses', [CompletionResultType]::ParameterValue, 'The Activated Licenses report: devices holding a license')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check the whole system: database, server, key, versions, storage, topology, clock')
+            [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'Enrolled devices: office, group, version, score, state')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -49,9 +52,12 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'TCP port of the server')
             [CompletionResult]::new('--file-storage', '--file-storage', [CompletionResultType]::ParameterName, 'Package storage: an absolute directory or an http(s) base URL')
             [CompletionResult]::new('--cdn-url', '--cdn-url', [CompletionResultType]::ParameterName, 'CDN base URL, the last-resort download source')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
             [CompletionResult]::new('--regenerate-key', '--regenerate-key', [CompletionResultType]::ParameterName, 'On an existing install: make a new shared key and keep everything else')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON (server_id, key, key_fingerprint, data_dir)')
+            [CompletionResult]::new('--systemd', '--systemd', [CompletionResultType]::ParameterName, 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --systemd: overwrite a unit file that differs from what would be written')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -297,6 +303,36 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;agent;install' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The device''s group (must be assigned to peer distribution)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address the agent''s peer server listens on')
+            [CompletionResult]::new('--advertise', '--advertise', [CompletionResultType]::ParameterName, 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files that differ from what would be written')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;agent;help' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;agent;help;install' {
+            break
+        }
+        'p2pd;agent;help;help' {
             break
         }
         'p2pd;report' {
@@ -441,6 +477,70 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;groups;help;help' {
             break
         }
+        'p2pd;licenses' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the report to FILE instead of standard output')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the report to FILE instead of standard output')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;health' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s answer')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('--deep', '--deep', [CompletionResultType]::ParameterName, 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (such as no-office clients) as failures')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;devices' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;devices;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the list to FILE instead of standard output')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the list to FILE instead of standard output')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;devices;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;devices;help;list' {
+            break
+        }
+        'p2pd;devices;help;help' {
+            break
+        }
         'p2pd;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Where to write man/ and completions/')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
@@ -460,11 +560,14 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('topology', 'topology', [CompletionResultType]::ParameterValue, 'Offices and their IP ranges: import, export, show, locate')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a real local distribution: server, 3 offices, 12 agents on loopback')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the server: control plane and central seed')
-            [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the peer client on a device')
+            [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the peer client on a device, or install it (`agent install`)')
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies')
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish packages from file storage: hash, cut in pieces, target groups')
             [CompletionResult]::new('content', 'content', [CompletionResultType]::ParameterValue, 'Show published content')
             [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'Assign the groups whose devices receive content through peer distribution')
+            [CompletionResult]::new('licenses', 'licenses', [CompletionResultType]::ParameterValue, 'The Activated Licenses report: devices holding a license')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check the whole system: database, server, key, versions, storage, topology, clock')
+            [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'Enrolled devices: office, group, version, score, state')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -523,6 +626,10 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;help;agent' {
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            break
+        }
+        'p2pd;help;agent;install' {
             break
         }
         'p2pd;help;report' {
@@ -555,6 +662,19 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;help;groups;list' {
+            break
+        }
+        'p2pd;help;licenses' {
+            break
+        }
+        'p2pd;help;health' {
+            break
+        }
+        'p2pd;help;devices' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)')
+            break
+        }
+        'p2pd;help;devices;list' {
             break
         }
         'p2pd;help;generate' {

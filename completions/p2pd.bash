@@ -25,11 +25,17 @@ _p2pd() {
             p2pd,demo)
                 cmd="p2pd__subcmd__demo"
                 ;;
+            p2pd,devices)
+                cmd="p2pd__subcmd__devices"
+                ;;
             p2pd,generate)
                 cmd="p2pd__subcmd__generate"
                 ;;
             p2pd,groups)
                 cmd="p2pd__subcmd__groups"
+                ;;
+            p2pd,health)
+                cmd="p2pd__subcmd__health"
                 ;;
             p2pd,help)
                 cmd="p2pd__subcmd__help"
@@ -39,6 +45,9 @@ _p2pd() {
                 ;;
             p2pd,key)
                 cmd="p2pd__subcmd__key"
+                ;;
+            p2pd,licenses)
+                cmd="p2pd__subcmd__licenses"
                 ;;
             p2pd,publish)
                 cmd="p2pd__subcmd__publish"
@@ -58,6 +67,18 @@ _p2pd() {
             p2pd,topology)
                 cmd="p2pd__subcmd__topology"
                 ;;
+            p2pd__subcmd__agent,help)
+                cmd="p2pd__subcmd__agent__subcmd__help"
+                ;;
+            p2pd__subcmd__agent,install)
+                cmd="p2pd__subcmd__agent__subcmd__install"
+                ;;
+            p2pd__subcmd__agent__subcmd__help,help)
+                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__help"
+                ;;
+            p2pd__subcmd__agent__subcmd__help,install)
+                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__install"
+                ;;
             p2pd__subcmd__content,help)
                 cmd="p2pd__subcmd__content__subcmd__help"
                 ;;
@@ -75,6 +96,18 @@ _p2pd() {
                 ;;
             p2pd__subcmd__content__subcmd__help,show)
                 cmd="p2pd__subcmd__content__subcmd__help__subcmd__show"
+                ;;
+            p2pd__subcmd__devices,help)
+                cmd="p2pd__subcmd__devices__subcmd__help"
+                ;;
+            p2pd__subcmd__devices,list)
+                cmd="p2pd__subcmd__devices__subcmd__list"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,help)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__help"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,list)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__list"
                 ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
@@ -109,11 +142,17 @@ _p2pd() {
             p2pd__subcmd__help,demo)
                 cmd="p2pd__subcmd__help__subcmd__demo"
                 ;;
+            p2pd__subcmd__help,devices)
+                cmd="p2pd__subcmd__help__subcmd__devices"
+                ;;
             p2pd__subcmd__help,generate)
                 cmd="p2pd__subcmd__help__subcmd__generate"
                 ;;
             p2pd__subcmd__help,groups)
                 cmd="p2pd__subcmd__help__subcmd__groups"
+                ;;
+            p2pd__subcmd__help,health)
+                cmd="p2pd__subcmd__help__subcmd__health"
                 ;;
             p2pd__subcmd__help,help)
                 cmd="p2pd__subcmd__help__subcmd__help"
@@ -123,6 +162,9 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help,key)
                 cmd="p2pd__subcmd__help__subcmd__key"
+                ;;
+            p2pd__subcmd__help,licenses)
+                cmd="p2pd__subcmd__help__subcmd__licenses"
                 ;;
             p2pd__subcmd__help,publish)
                 cmd="p2pd__subcmd__help__subcmd__publish"
@@ -142,11 +184,17 @@ _p2pd() {
             p2pd__subcmd__help,topology)
                 cmd="p2pd__subcmd__help__subcmd__topology"
                 ;;
+            p2pd__subcmd__help__subcmd__agent,install)
+                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
+                ;;
             p2pd__subcmd__help__subcmd__content,list)
                 cmd="p2pd__subcmd__help__subcmd__content__subcmd__list"
                 ;;
             p2pd__subcmd__help__subcmd__content,show)
                 cmd="p2pd__subcmd__help__subcmd__content__subcmd__show"
+                ;;
+            p2pd__subcmd__help__subcmd__devices,list)
+                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__list"
                 ;;
             p2pd__subcmd__help__subcmd__groups,assign)
                 cmd="p2pd__subcmd__help__subcmd__groups__subcmd__assign"
@@ -254,7 +302,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -272,7 +320,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version"
+            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,6 +355,90 @@ _p2pd() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__help)
+            opts="install help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__install)
+            opts="-v -h -V --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -447,6 +579,96 @@ _p2pd() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices)
+            opts="-v -h -V --data-dir --verbose --help --version list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help)
+            opts="list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__list)
+            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -625,8 +847,34 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__health)
+            opts="-v -h -V --deep --strict --json --server --timeout --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__help)
-            opts="install key settings status topology demo serve agent report publish content groups generate help"
+            opts="install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,8 +888,22 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help__subcmd__agent)
-            opts=""
+            opts="install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__agent__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -698,6 +960,34 @@ _p2pd() {
         p2pd__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__devices)
+            opts="list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__devices__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -779,6 +1069,20 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__help__subcmd__health)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -838,6 +1142,20 @@ _p2pd() {
         p2pd__subcmd__help__subcmd__key__subcmd__regenerate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__licenses)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1018,7 +1336,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__install)
-            opts="-v -h -V --server-name --port --file-storage --cdn-url --regenerate-key --json --data-dir --verbose --help --version"
+            opts="-v -h -V --server-name --port --file-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,6 +1355,10 @@ _p2pd() {
                     return 0
                     ;;
                 --cdn-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1150,6 +1472,36 @@ _p2pd() {
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__licenses)
+            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -32,11 +32,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand topology 'Offices and their IP ranges: import, export, show, locate'
             cand demo 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
             cand serve 'Run the server: control plane and central seed'
-            cand agent 'Run the peer client on a device'
+            cand agent 'Run the peer client on a device, or install it (`agent install`)'
             cand report 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
             cand publish 'Publish packages from file storage: hash, cut in pieces, target groups'
             cand content 'Show published content'
             cand groups 'Assign the groups whose devices receive content through peer distribution'
+            cand licenses 'The Activated Licenses report: devices holding a license'
+            cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
+            cand devices 'Enrolled devices: office, group, version, score, state'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -45,9 +48,12 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --port 'TCP port of the server'
             cand --file-storage 'Package storage: an absolute directory or an http(s) base URL'
             cand --cdn-url 'CDN base URL, the last-resort download source'
+            cand --root 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /'
             cand --data-dir 'Data directory of the server (database, key, logs)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, data_dir)'
+            cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+            cand --force 'With --systemd: overwrite a unit file that differs from what would be written'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -264,6 +270,32 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;agent;install'= {
+            cand --server 'Server URL, e.g. http://10.0.0.5:7650'
+            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key'
+            cand --group 'The device''s group (must be assigned to peer distribution)'
+            cand --listen 'Address the agent''s peer server listens on'
+            cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
+            cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --force 'Overwrite files that differ from what would be written'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;agent;help'= {
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;agent;help;install'= {
+        }
+        &'p2pd;agent;help;help'= {
         }
         &'p2pd;report'= {
             cand --data-dir 'Data directory of the server (database, key, logs)'
@@ -389,6 +421,63 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;groups;help;help'= {
         }
+        &'p2pd;licenses'= {
+            cand --format 'Output format'
+            cand -o 'Write the report to FILE instead of standard output'
+            cand --output 'Write the report to FILE instead of standard output'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;health'= {
+            cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
+            cand --timeout 'Seconds to wait for the server''s answer'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --deep 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'
+            cand --strict 'Treat warnings (such as no-office clients) as failures'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;devices'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;devices;list'= {
+            cand --format 'Output format'
+            cand -o 'Write the list to FILE instead of standard output'
+            cand --output 'Write the list to FILE instead of standard output'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;devices;help'= {
+            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;devices;help;list'= {
+        }
+        &'p2pd;devices;help;help'= {
+        }
         &'p2pd;generate'= {
             cand --out-dir 'Where to write man/ and completions/'
             cand --data-dir 'Data directory of the server (database, key, logs)'
@@ -407,11 +496,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand topology 'Offices and their IP ranges: import, export, show, locate'
             cand demo 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
             cand serve 'Run the server: control plane and central seed'
-            cand agent 'Run the peer client on a device'
+            cand agent 'Run the peer client on a device, or install it (`agent install`)'
             cand report 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
             cand publish 'Publish packages from file storage: hash, cut in pieces, target groups'
             cand content 'Show published content'
             cand groups 'Assign the groups whose devices receive content through peer distribution'
+            cand licenses 'The Activated Licenses report: devices holding a license'
+            cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
+            cand devices 'Enrolled devices: office, group, version, score, state'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -454,6 +546,9 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;serve'= {
         }
         &'p2pd;help;agent'= {
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+        }
+        &'p2pd;help;agent;install'= {
         }
         &'p2pd;help;report'= {
         }
@@ -477,6 +572,15 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;groups;unassign'= {
         }
         &'p2pd;help;groups;list'= {
+        }
+        &'p2pd;help;licenses'= {
+        }
+        &'p2pd;help;health'= {
+        }
+        &'p2pd;help;devices'= {
+            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+        }
+        &'p2pd;help;devices;list'= {
         }
         &'p2pd;help;generate'= {
         }

@@ -35,20 +35,26 @@ complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "status" -d 'Show the serv
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "demo" -d 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "serve" -d 'Run the server: control plane and central seed'
-complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "agent" -d 'Run the peer client on a device'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "agent" -d 'Run the peer client on a device, or install it (`agent install`)'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "report" -d 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "publish" -d 'Publish packages from file storage: hash, cut in pieces, target groups'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "content" -d 'Show published content'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "groups" -d 'Assign the groups whose devices receive content through peer distribution'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "licenses" -d 'The Activated Licenses report: devices holding a license'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "health" -d 'Check the whole system: database, server, key, versions, storage, topology, clock'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "devices" -d 'Enrolled devices: office, group, version, score, state'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l server-name -d 'Server name or IP address the agents will connect to' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l port -d 'TCP port of the server' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l file-storage -d 'Package storage: an absolute directory or an http(s) base URL' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l cdn-url -d 'CDN base URL, the last-resort download source' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l root -d 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l regenerate-key -d 'On an existing install: make a new shared key and keep everything else'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l json -d 'Print the result as JSON (server_id, key, key_fingerprint, data_dir)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l systemd -d 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l force -d 'With --systemd: overwrite a unit file that differs from what would be written'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s V -l version -d 'Print version'
@@ -146,18 +152,33 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l data-dir -d 'Data di
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l key-file -d 'File holding the shared key (base64, as printed by install)' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l listen -d 'Address the peer server listens on' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l advertise -d 'Address other devices reach this one at; also the source address of its connections (default: --listen)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l on-complete -d 'Command to run with the delivered file\'s path as its argument' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l parallel -d 'Pieces in flight per content' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s h -l help -d 'Print help'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l key-file -d 'File holding the shared key (base64, as printed by install)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l listen -d 'Address the peer server listens on' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l advertise -d 'Address other devices reach this one at; also the source address of its connections (default: --listen)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l on-complete -d 'Command to run with the delivered file\'s path as its argument' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l parallel -d 'Pieces in flight per content' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l key-file -d 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l listen -d 'Address the agent\'s peer server listens on' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l advertise -d 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l root -d 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l force -d 'Overwrite files that differ from what would be written'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
@@ -220,25 +241,61 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcom
 complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "unassign" -d 'Unassign groups: their content targets go, their devices\' licenses are released'
 complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "list" -d 'List assigned groups with their devices, licenses and contents'
 complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people'
+csv\t'Comma-separated values with a header row, for spreadsheets'
+json\t'A JSON array of objects, for scripts'"
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -s o -l output -d 'Write the report to FILE instead of standard output' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l server -d 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l timeout -d 'Seconds to wait for the server\'s answer' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l deep -d 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l strict -d 'Treat warnings (such as no-office clients) as failures'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand health" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people'
+csv\t'Comma-separated values with a header row, for spreadsheets'
+json\t'A JSON array of objects, for scripts'"
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s o -l output -d 'Write the list to FILE instead of standard output' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from help" -f -a "list" -d 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -l out-dir -d 'Where to write man/ and completions/' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "install" -d 'Install the server: data dir, database, server ID and shared key'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "settings" -d 'Show or change server settings'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "demo" -d 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "serve" -d 'Run the server: control plane and central seed'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "agent" -d 'Run the peer client on a device'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "report" -d 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "publish" -d 'Publish packages from file storage: hash, cut in pieces, target groups'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "content" -d 'Show published content'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "groups" -d 'Assign the groups whose devices receive content through peer distribution'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "install" -d 'Install the server: data dir, database, server ID and shared key'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "settings" -d 'Show or change server settings'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "demo" -d 'Run a real local distribution: server, 3 offices, 12 agents on loopback'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "serve" -d 'Run the server: control plane and central seed'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "agent" -d 'Run the peer client on a device, or install it (`agent install`)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "report" -d 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "publish" -d 'Publish packages from file storage: hash, cut in pieces, target groups'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "content" -d 'Show published content'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "groups" -d 'Assign the groups whose devices receive content through peer distribution'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "licenses" -d 'The Activated Licenses report: devices holding a license'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "health" -d 'Check the whole system: database, server, key, versions, storage, topology, clock'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "devices" -d 'Enrolled devices: office, group, version, score, state'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and not __fish_seen_subcommand_from install key settings status topology demo serve agent report publish content groups licenses health devices generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fingerprint" -d 'Show the current key\'s fingerprint and version (never the key)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "regenerate" -d 'Make a new shared key; the old one stops working everywhere'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from settings" -f -a "show" -d 'Show every setting with its value'
@@ -247,8 +304,10 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcomma
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "export" -d 'Write the topology as recorded, in the import format'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "show" -d 'Draw the office tree with types, ranges, WAN caps and device counts'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "locate" -d 'Show which office each address belongs to, or why it has none'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "list" -d 'List published content: name, version, size, pieces, targets, time'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "show" -d 'Show one content, with its piece hashes in --json'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "assign" -d 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "unassign" -d 'Unassign groups: their content targets go, their devices\' licenses are released'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "list" -d 'List assigned groups with their devices, licenses and contents'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from devices" -f -a "list" -d 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'

@@ -10,7 +10,7 @@ pub enum ExitCode {
     /// `health`: a check failed).
     Failed = 1,
     /// Bad usage or the command could not run at all (bad arguments, not
-    /// installed, `health` could not reach anything to check).
+    /// installed, `health` could not read the database).
     Usage = 2,
     /// Another process holds the lock (`publish` already running).
     Busy = 3,
@@ -23,11 +23,12 @@ pub const TABLE: &[(i32, &str)] = &[
     (0, "success; for health, the system is healthy"),
     (
         1,
-        "the operation failed or partly failed (a package failed to publish, a health check failed)",
+        "the operation failed or partly failed (a package failed to publish, a health check failed, \
+         including the server being unreachable)",
     ),
     (
         2,
-        "usage error, or the command could not run (not installed, server unreachable for health)",
+        "usage error, or the command could not run (not installed; for health, the database cannot be read)",
     ),
     (
         3,

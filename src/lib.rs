@@ -16,11 +16,14 @@
 //! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
 //!   export, address → office lookup, auto offices and device placement.
 //! - [`report`]: per-office, per-content distribution report.
+//! - [`deploy`]: scripted installs: systemd units and agent configuration,
+//!   written idempotently.
 //! - [`exit`]: the exit codes every command shares.
 
 pub mod agent;
 pub mod cli;
 pub mod content;
+pub mod deploy;
 pub mod exit;
 pub mod http;
 pub mod key;

@@ -8,6 +8,37 @@ use crate::agent;
 use crate::exit::ExitCode;
 use crate::key::SharedKey;
 
+/// `p2pd agent [OPTIONS]` runs the agent; `p2pd agent install` deploys it.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Command {
+    #[command(subcommand)]
+    pub sub: Option<Sub>,
+    #[command(flatten)]
+    pub run: Option<Args>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Deploy the agent on this device: write its configuration, a copy of
+    /// the key and the p2pd-agent.service systemd unit
+    Install(super::agent_install::Args),
+}
+
+/// Runs the agent, or its subcommand.
+pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
+    match (c.sub, c.run) {
+        (Some(Sub::Install(a)), _) => super::agent_install::run(g, a),
+        (None, Some(a)) => run(g, a),
+        // clap requires --server, --key-file and --group without a
+        // subcommand, so this is only reached if that changes.
+        (None, None) => Err(fail(
+            ExitCode::Usage,
+            "give --server, --key-file and --group to run the agent, or `p2pd agent install --help`",
+        )),
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Server URL, e.g. http://10.0.0.5:7650

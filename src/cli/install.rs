@@ -33,6 +33,18 @@ pub struct Args {
     /// Print the result as JSON (server_id, key, key_fingerprint, data_dir)
     #[arg(long)]
     pub json: bool,
+    /// Also write the p2pd.service systemd unit that serves this data dir.
+    /// On an existing install, only the unit is written (safe to re-run)
+    #[arg(long)]
+    pub systemd: bool,
+    /// With --systemd: write the unit below DIR (DIR/etc/systemd/system)
+    /// instead of /
+    #[arg(long, value_name = "DIR", requires = "systemd")]
+    pub root: Option<std::path::PathBuf>,
+    /// With --systemd: overwrite a unit file that differs from what would
+    /// be written
+    #[arg(long, requires = "systemd")]
+    pub force: bool,
 }
 
 #[derive(Serialize)]
@@ -42,11 +54,62 @@ struct Installed<'a> {
     key_fingerprint: String,
     key_version: i64,
     data_dir: String,
+    /// Files `--systemd` wrote or found unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<UnitFile>,
+}
+
+#[derive(Serialize)]
+struct UnitFile {
+    path: String,
+    outcome: crate::deploy::Outcome,
+}
+
+/// The unit `--systemd` writes, and where.
+fn planned_unit(
+    dir: &Path,
+    a: &Args,
+) -> anyhow::Result<(std::path::PathBuf, crate::deploy::Planned)> {
+    let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
+    let abs = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
+    let root = a.root.clone().unwrap_or_else(|| "/".into());
+    Ok((root, crate::deploy::server_unit(&exe, &abs)))
+}
+
+fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {
+    match e {
+        crate::deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
+        _ => anyhow::Error::new(e),
+    }
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
     let installed = dir.join(store::DB_FILE).exists();
+    let settings_given = a.server_name.is_some()
+        || a.port.is_some()
+        || a.file_storage.is_some()
+        || a.cdn_url.is_some();
+    if installed && a.systemd && !a.regenerate_key && !settings_given {
+        // Re-running a scripted server install: keep the install, (re)write
+        // only the unit.
+        let (root, unit) = planned_unit(&dir, &a)?;
+        let done = crate::deploy::apply(&root, &[unit], a.force).map_err(deploy_error)?;
+        if a.json {
+            super::output::print_json(&serde_json::json!({
+                "data_dir": dir.display().to_string(),
+                "installed": "already",
+                "files": done.iter().map(|(p, o)| UnitFile { path: p.display().to_string(), outcome: *o }).collect::<Vec<_>>(),
+            }))?;
+        } else {
+            println!(
+                "p2pd is already installed in {}; kept as it is",
+                dir.display()
+            );
+            super::agent_install::report(&done, &root, "p2pd")?;
+        }
+        return Ok(ExitCode::Ok);
+    }
     if installed {
         if a.regenerate_key {
             if a.server_name.is_some()
@@ -106,6 +169,16 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
 
     check_target_dir(&dir)?;
+    // Refuse a changed unit before anything is installed.
+    let unit = match a.systemd {
+        true => {
+            let (root, unit) = planned_unit(&dir, &a)?;
+            crate::deploy::check(&root, std::slice::from_ref(&unit), a.force)
+                .map_err(deploy_error)?;
+            Some((root, unit))
+        }
+        false => None,
+    };
     let key = SharedKey::generate()?;
     let server_id = uuid::Uuid::new_v4().to_string();
 
@@ -140,12 +213,25 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         format!("cannot move the new install into {}", dir.display())
     })?;
 
+    let done = match &unit {
+        Some((root, unit)) => {
+            crate::deploy::apply(root, std::slice::from_ref(unit), a.force).map_err(deploy_error)?
+        }
+        None => Vec::new(),
+    };
     let out = Installed {
         server_id: &server_id,
         key: key.to_base64(),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
         data_dir: dir.display().to_string(),
+        files: done
+            .iter()
+            .map(|(p, o)| UnitFile {
+                path: p.display().to_string(),
+                outcome: *o,
+            })
+            .collect(),
     };
     if a.json {
         super::output::print_json(&out)?;
@@ -155,6 +241,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
         print_key_once(&mut o, &out.key)?;
+        if let Some((root, _)) = &unit {
+            drop(o);
+            println!();
+            super::agent_install::report(&done, root, "p2pd")?;
+        }
     }
     Ok(ExitCode::Ok)
 }

@@ -11,12 +11,16 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 pub mod agent;
+pub mod agent_install;
 pub mod content;
 pub mod demo;
+pub mod devices;
 pub mod generate;
 pub mod groups;
+pub mod health;
 pub mod install;
 pub mod key;
+pub mod licenses;
 pub mod output;
 pub mod publish;
 pub mod report;
@@ -92,8 +96,8 @@ pub enum Command {
     Demo(demo::Args),
     /// Run the server: control plane and central seed
     Serve(serve::Args),
-    /// Run the peer client on a device
-    Agent(agent::Args),
+    /// Run the peer client on a device, or install it (`agent install`)
+    Agent(Box<agent::Command>),
     /// Per office and content: bytes from LAN, parent office, server and CDN; WAN copies
     Report(report::Args),
     /// Publish packages from file storage: hash, cut in pieces, target groups
@@ -106,6 +110,13 @@ pub enum Command {
     /// Assign the groups whose devices receive content through peer distribution
     #[command(subcommand)]
     Groups(groups::Command),
+    /// The Activated Licenses report: devices holding a license
+    Licenses(licenses::Args),
+    /// Check the whole system: database, server, key, versions, storage, topology, clock
+    Health(health::Args),
+    /// Enrolled devices: office, group, version, score, state
+    #[command(subcommand)]
+    Devices(devices::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -121,11 +132,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Topology(c) => topology::run(g, c),
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(g, a),
-        Command::Agent(a) => agent::run(g, a),
+        Command::Agent(c) => agent::command(g, *c),
         Command::Report(a) => report::run(g, a),
         Command::Publish(a) => publish::run(g, a),
         Command::Content(c) => content::run(g, c),
         Command::Groups(c) => groups::run(g, c),
+        Command::Licenses(a) => licenses::run(g, a),
+        Command::Health(a) => health::run(g, a),
+        Command::Devices(c) => devices::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

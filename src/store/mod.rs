@@ -16,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub mod content;
 pub mod devices;
 pub mod distribution;
+pub mod ops;
 pub mod topology;
 
 /// Versioned migrations; index `i` takes the database from version `i` to

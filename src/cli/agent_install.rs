@@ -1,0 +1,141 @@
+//! `p2pd agent install`: deploys the agent on a device — its configuration,
+//! a copy of the shared key (0600) and the `p2pd-agent.service` unit.
+//! This is what a device-management tool runs on each device of an
+//! assigned group.
+
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{Global, fail};
+use crate::deploy::{self, AgentConfig, Outcome};
+use crate::exit::ExitCode;
+use crate::key::SharedKey;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Server URL, e.g. http://10.0.0.5:7650
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// File holding the shared key (base64, as printed by install); copied
+    /// to /etc/p2pd/agent.key
+    #[arg(long, value_name = "FILE")]
+    pub key_file: PathBuf,
+    /// The device's group (must be assigned to peer distribution)
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+    /// Address the agent's peer server listens on
+    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Address other devices reach this one at (default: the address this
+    /// host uses to reach the server, with the --listen port)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub advertise: Option<SocketAddr>,
+    /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Overwrite files that differ from what would be written
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+    let server = a.server.trim_end_matches('/').to_string();
+    let host_port = server
+        .strip_prefix("http://")
+        .or_else(|| server.strip_prefix("https://"))
+        .filter(|r| !r.is_empty() && !r.contains('/'))
+        .ok_or_else(|| {
+            fail(
+                ExitCode::Usage,
+                format!(
+                    "--server {}: expected a URL like http://10.0.0.5:7650",
+                    a.server
+                ),
+            )
+        })?;
+    let group = crate::content::groups::validate_group_name(&a.group)
+        .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+    let advertise = match a.advertise {
+        Some(ad) => ad,
+        None if !a.listen.ip().is_unspecified() => a.listen,
+        None => SocketAddr::new(route_to(host_port)?, a.listen.port()),
+    };
+    // The agent's state dir: --data-dir if given, else its own dir (never
+    // the server's default data dir).
+    let data_dir = match &g.data_dir {
+        Some(d) => std::path::absolute(d).with_context(|| format!("{}", d.display()))?,
+        None => PathBuf::from(deploy::AGENT_STATE_DIR),
+    };
+    let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
+    let files = deploy::agent_files(
+        &exe,
+        &AgentConfig {
+            server,
+            group,
+            listen: a.listen.to_string(),
+            advertise: advertise.to_string(),
+            data_dir,
+            key_base64: key.to_base64(),
+        },
+    );
+    let done = deploy::apply(&a.root, &files, a.force).map_err(|e| match e {
+        deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
+        _ => anyhow::Error::new(e),
+    })?;
+    report(&done, &a.root, "p2pd-agent")?;
+    Ok(ExitCode::Ok)
+}
+
+/// Prints what happened to each file, and the next step.
+pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::Result<()> {
+    for (path, outcome) in done {
+        let what = match outcome {
+            Outcome::Created => "created",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Replaced => "replaced",
+        };
+        println!("{what:9} {}", path.display());
+    }
+    if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
+        println!("nothing changed");
+    } else if root == Path::new("/") {
+        println!("next: systemctl daemon-reload && systemctl enable --now {unit}");
+    }
+    Ok(())
+}
+
+/// The local address this host uses to reach `host_port` (a connected UDP
+/// socket sends nothing; it only asks the kernel for the route).
+fn route_to(host_port: &str) -> anyhow::Result<std::net::IpAddr> {
+    let with_port = if host_port.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
+    }) {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:80")
+    };
+    let no_route = |why: String| {
+        fail(
+            ExitCode::Usage,
+            format!(
+                "cannot tell which address this device reaches {host_port} from ({why}); give --advertise ADDR:PORT"
+            ),
+        )
+    };
+    let target = with_port
+        .to_socket_addrs()
+        .map_err(|e| no_route(e.to_string()))?
+        .next()
+        .ok_or_else(|| no_route("no address".into()))?;
+    let bind: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let s = UdpSocket::bind(bind).map_err(|e| no_route(e.to_string()))?;
+    s.connect(target).map_err(|e| no_route(e.to_string()))?;
+    Ok(s.local_addr().map_err(|e| no_route(e.to_string()))?.ip())
+}

@@ -1,0 +1,689 @@
+//! `p2pd health`: checks the whole system and says how to fix what is wrong.
+//!
+//! Local checks read the data dir (database, settings, file storage,
+//! topology); the network checks talk to the running server the way an
+//! agent does, with a signed `GET /v1/status`. The server is reached at the
+//! configured `server_name` and `port`, not at whatever address it happens
+//! to listen on, so a wrong setting shows up here before agents hit it.
+//!
+//! Exit codes: 0 healthy (warnings allowed, unless `--strict`), 1 a check
+//! failed, 2 could not run at all (no install, unreadable database).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Global, fail, output};
+use crate::content::storage::{Storage, StorageError};
+use crate::exit::ExitCode;
+use crate::http::{CallError, SignedClient};
+use crate::key::{SharedKey, key_path};
+use crate::proto::{ErrorCode, ServerStatus};
+use crate::settings::{Setting, parse_version};
+use crate::store::{Store, StoreError, now};
+use crate::topology::range;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also re-hash every published package in file storage against its
+    /// content ID (reads every byte; slow on large libraries)
+    #[arg(long)]
+    pub deep: bool,
+    /// Treat warnings (such as no-office clients) as failures
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub out: output::JsonFlag,
+    /// Server URL to check (default: http://SERVER_NAME:PORT from the settings)
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Seconds to wait for the server's answer
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// Works, but needs attention; a failure under `--strict`.
+    Warn,
+    Fail,
+    /// Not checked because an earlier check failed (no server answer).
+    Skip,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable name, for scripts: database, server, key, server_version,
+    /// client_versions, file_storage, topology, clock.
+    pub check: &'static str,
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// One line saying how to fix it; present for warnings and failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn pass(check: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        check,
+        status: Status::Pass,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn bad(
+    check: &'static str,
+    status: Status,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
+    Check {
+        check,
+        status,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+fn skip(check: &'static str, why: &str) -> Check {
+    Check {
+        check,
+        status: Status::Skip,
+        detail: why.into(),
+        fix: None,
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    healthy: bool,
+    strict: bool,
+    deep: bool,
+    server_url: String,
+    checks: Vec<Check>,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--timeout {}: expected seconds from 0 to 3600, like 5",
+                a.timeout
+            ),
+        ));
+    }
+    let dir = g.data_dir();
+    // Not installed and unreadable are "could not run" (2), not "unhealthy".
+    let st = match Store::open(&dir) {
+        Ok(st) => st,
+        Err(e @ StoreError::NotInstalled { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Err(fail(
+                ExitCode::Usage,
+                format!("cannot read the database, so nothing could be checked: {e}"),
+            ));
+        }
+    };
+    let get = |s: Setting| -> anyhow::Result<String> {
+        Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+    };
+    let url = match &a.server {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = get(Setting::ServerName)?;
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}", get(Setting::Port)?)
+        }
+    };
+
+    let mut checks = vec![database(&st)];
+    checks.extend(server_checks(
+        &st,
+        &dir,
+        &url,
+        Duration::from_secs_f64(a.timeout),
+    ));
+    checks.push(client_versions(
+        &st,
+        &get(Setting::MinClientVersion)?,
+        &get(Setting::MaxClientVersion)?,
+    )?);
+    checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
+    checks.push(topology(&st)?);
+    // Keep the order people read in: database, network, clients, storage,
+    // topology, then the clock (computed with the server call).
+    if let Some(i) = checks.iter().position(|c| c.check == "clock") {
+        let c = checks.remove(i);
+        checks.push(c);
+    }
+    if a.strict {
+        for c in &mut checks {
+            if c.status == Status::Warn {
+                c.status = Status::Fail;
+            }
+        }
+    }
+    let healthy = !checks.iter().any(|c| c.status == Status::Fail);
+    let report = Report {
+        healthy,
+        strict: a.strict,
+        deep: a.deep,
+        server_url: url,
+        checks,
+    };
+    if a.out.json {
+        output::print_json(&report)?;
+    } else {
+        print_table(&report);
+    }
+    Ok(if healthy {
+        ExitCode::Ok
+    } else {
+        ExitCode::Failed
+    })
+}
+
+fn print_table(r: &Report) {
+    let mut t = output::table(&["check", "status", "detail"]);
+    for c in &r.checks {
+        t.add_row(vec![c.check, c.status.label(), &c.detail]);
+    }
+    println!("{t}");
+    for c in &r.checks {
+        if let Some(fix) = &c.fix {
+            println!("fix {}: {fix}", c.check);
+        }
+    }
+    let named = |s: Status| -> Vec<&str> {
+        r.checks
+            .iter()
+            .filter(|c| c.status == s)
+            .map(|c| c.check)
+            .collect()
+    };
+    let (failed, warned) = (named(Status::Fail), named(Status::Warn));
+    let warn_note = if warned.is_empty() {
+        String::new()
+    } else {
+        format!("; warnings: {}", warned.join(", "))
+    };
+    if r.healthy {
+        println!("healthy{warn_note}");
+    } else {
+        println!("unhealthy: failed: {}{warn_note}", failed.join(", "));
+    }
+}
+
+fn database(st: &Store) -> Check {
+    let fix = "restore p2pd.db from a backup, or reinstall and rebuild the content library with `p2pd publish --all`";
+    match st.integrity_check() {
+        Ok(r) if r == "ok" => pass("database", "integrity check ok"),
+        Ok(r) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check: {r}"),
+            fix,
+        ),
+        Err(e) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check could not run: {e}"),
+            fix,
+        ),
+    }
+}
+
+/// `server`, `key`, `server_version` and `clock`, from one signed call.
+fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration) -> Vec<Check> {
+    let kp = key_path(dir);
+    let (key, key_problem) = match SharedKey::load(&kp) {
+        Ok(k) => (k, None),
+        // Without the key the server can still be probed: any answer, even
+        // a key mismatch, proves it is up.
+        Err(e) => match SharedKey::generate() {
+            Ok(k) => (k, Some(e.to_string())),
+            Err(g) => {
+                return vec![
+                    skip("server", "no key to sign the request with"),
+                    bad(
+                        "key",
+                        Status::Fail,
+                        e.to_string(),
+                        "restore the key file or run `p2pd key regenerate`",
+                    ),
+                    skip("server_version", &g.to_string()),
+                    skip("clock", "no answer from the server"),
+                ];
+            }
+        },
+    };
+    let local_server_id = st.server().ok().flatten().map(|s| s.server_id);
+    let local_fp = key.fingerprint();
+    let status_url = format!("{url}/v1/status");
+    let t0 = now();
+    let answer = (|| -> Result<Result<ServerStatus, CallError>, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let client = SignedClient::new(key, None).map_err(|e| e.to_string())?;
+            Ok(client.get_json::<ServerStatus>(&status_url, timeout).await)
+        })
+    })();
+    let t1 = now();
+    let no_answer = "no answer from the server";
+    let down_fix = "start the server (`systemctl start p2pd` or `p2pd serve`), and check that \
+                    server_name and port (`p2pd settings show`) point at it";
+    let mut out = Vec::new();
+    match answer {
+        Err(e) => {
+            out.push(bad(
+                "server",
+                Status::Fail,
+                format!("cannot call {url}: {e}"),
+                down_fix,
+            ));
+            out.push(skip("key", no_answer));
+            out.push(skip("server_version", no_answer));
+            out.push(skip("clock", no_answer));
+        }
+        Ok(Ok(s)) => {
+            match &local_server_id {
+                Some(id) if *id != s.server_id => out.push(bad(
+                    "server",
+                    Status::Warn,
+                    format!(
+                        "{url} answered, but as server {}, not this install's {id}",
+                        s.server_id
+                    ),
+                    "point server_name/port (or --server) at the server of this data dir",
+                )),
+                _ => out.push(pass(
+                    "server",
+                    format!("{url} answered (server {})", s.server_id),
+                )),
+            }
+            match key_problem {
+                // Only reachable if a random key matched, i.e. never; kept
+                // for completeness rather than unwrap.
+                Some(p) => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    p,
+                    "restore the key file or run `p2pd key regenerate`",
+                )),
+                None => out.push(pass(
+                    "key",
+                    format!(
+                        "accepted (fingerprint {}, version {})",
+                        s.key_fingerprint, s.key_version
+                    ),
+                )),
+            }
+            if s.version == crate::VERSION {
+                out.push(pass(
+                    "server_version",
+                    format!("{} (same as this p2pd)", s.version),
+                ));
+            } else {
+                out.push(bad(
+                    "server_version",
+                    Status::Fail,
+                    format!("server runs {}, this p2pd is {}", s.version, crate::VERSION),
+                    "install the same p2pd version on the server and restart it (`systemctl restart p2pd`)",
+                ));
+            }
+            out.push(clock(s.time - (t0 + t1) / 2, t1 - t0));
+        }
+        Ok(Err(CallError::Wire(w))) => {
+            out.push(pass("server", format!("{url} answered")));
+            match w.code {
+                ErrorCode::KeyMismatch => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    match key_problem {
+                        Some(p) => p,
+                        None => mismatch_detail(&local_fp, &w.message),
+                    },
+                    format!(
+                        "restart the server so it loads the current key (`systemctl restart p2pd`); \
+                         if {} is not the server's key, copy the right one or run `p2pd key regenerate`",
+                        kp.display()
+                    ),
+                )),
+                ErrorCode::Expired | ErrorCode::Replay => {
+                    out.push(skip("key", "the request's timestamp was refused"));
+                    out.push(skip("server_version", no_answer));
+                    out.push(bad(
+                        "clock",
+                        Status::Fail,
+                        format!("{}: {}", w.code.as_str(), w.message),
+                        "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)",
+                    ));
+                    return out;
+                }
+                _ => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    format!("{}: {}", w.code.as_str(), w.message),
+                    "check that this data dir's key is the server's key (`p2pd key fingerprint` on both)",
+                )),
+            }
+            out.push(skip("server_version", "the server did not accept the key"));
+            out.push(skip("clock", "the server did not accept the key"));
+        }
+        Ok(Err(e)) => {
+            let (detail, fix) = match &e {
+                CallError::Transport(t) if t.is_timeout() => (
+                    format!("no answer from {url} within {} s", timeout.as_secs_f64()),
+                    down_fix,
+                ),
+                CallError::Transport(t) => {
+                    (format!("cannot reach {url}: {}", root_cause(t)), down_fix)
+                }
+                _ => (
+                    format!("{url} answered, but not as a p2pd server: {e}"),
+                    "check server_name and port (`p2pd settings show`): another service answers there",
+                ),
+            };
+            out.push(bad("server", Status::Fail, detail, fix));
+            out.push(skip("key", no_answer));
+            out.push(skip("server_version", no_answer));
+            out.push(skip("clock", no_answer));
+        }
+    }
+    out
+}
+
+/// "key mismatch: this data dir's key is A, the server's current key is B",
+/// with B taken from the server's message when it names it.
+fn mismatch_detail(local_fp: &str, message: &str) -> String {
+    const MARK: &str = "current key is ";
+    let current = message.find(MARK).map(|i| {
+        message[i + MARK.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+    });
+    match current.filter(|c| !c.is_empty()) {
+        Some(c) => format!(
+            "key mismatch: this data dir's key is {local_fp}, the server's current key is {c}"
+        ),
+        None => format!("key mismatch: {message}"),
+    }
+}
+
+/// The innermost cause ("Connection refused (os error 111)"): reqwest's
+/// outer layers repeat the URL the detail already names.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(c) = cur.source() {
+        cur = c;
+    }
+    cur.to_string()
+}
+
+/// Skew between the server's clock and ours. Signed requests are refused
+/// beyond ±300 s, so a skew is a warning long before that.
+fn clock(skew: i64, rtt: i64) -> Check {
+    let fix =
+        "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)";
+    let detail = format!("server clock is {skew:+} s from this host's");
+    match skew.unsigned_abs() {
+        s if s <= 2 + rtt as u64 => pass("clock", detail),
+        s if s <= 60 => bad(
+            "clock",
+            Status::Warn,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
+        _ => bad(
+            "clock",
+            Status::Fail,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
+    }
+}
+
+fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
+    let (lo, hi) = (parse_version(min), parse_version(max));
+    let devices = st.devices()?;
+    let outside: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            let v = parse_version(&d.version);
+            v.is_none() || v < lo || v > hi
+        })
+        .map(|d| format!("{} ({}) runs {}", d.hostname, d.addr, d.version))
+        .collect();
+    if outside.is_empty() {
+        return Ok(pass(
+            "client_versions",
+            format!("{} device(s), all within {min} to {max}", devices.len()),
+        ));
+    }
+    const SHOWN: usize = 10;
+    let mut list = outside
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if outside.len() > SHOWN {
+        list.push_str(&format!(
+            "; and {} more (`p2pd devices list`)",
+            outside.len() - SHOWN
+        ));
+    }
+    Ok(bad(
+        "client_versions",
+        Status::Fail,
+        format!(
+            "{} device(s) outside the supported {min} to {max}: {list}",
+            outside.len()
+        ),
+        format!(
+            "upgrade those agents to a version from {min} to {max}, or change the range \
+             (`p2pd settings set min_client_version V` / `max_client_version V`)"
+        ),
+    ))
+}
+
+fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> {
+    const NAME: &str = "file_storage";
+    let contents = st.content_summaries()?;
+    let storage = match Storage::from_setting(setting) {
+        Ok(s) => s,
+        Err(e) => {
+            let fix =
+                "set it with `p2pd settings set file_storage /srv/packages` (or an http(s) URL)";
+            let status = if contents.is_empty() {
+                Status::Warn
+            } else {
+                Status::Fail
+            };
+            return Ok(bad(NAME, status, e.to_string(), fix));
+        }
+    };
+    let unreachable_fix = "make file storage readable from this host (mount, permissions, URL), \
+                           or correct it with `p2pd settings set file_storage ...`";
+    // Sizes as storage lists them: one index fetch for http(s) storage,
+    // one stat per package for a directory (cheaper than walking it all).
+    let listed: Option<std::collections::HashMap<String, u64>> = match &storage {
+        Storage::Dir(root) => {
+            if let Err(e) = std::fs::read_dir(root) {
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot read {}: {e}", root.display()),
+                    unreachable_fix,
+                ));
+            }
+            None
+        }
+        Storage::Http(_) => match storage.list() {
+            Ok(l) => Some(l.entries.into_iter().map(|e| (e.path, e.size)).collect()),
+            Err(e) => {
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot list: {e}"),
+                    unreachable_fix,
+                ));
+            }
+        },
+    };
+    let mut problems = Vec::new();
+    for c in &contents {
+        let found = match &listed {
+            Some(m) => Ok(m.get(&c.path).copied()),
+            None => match storage.stat(&c.path) {
+                Ok(s) => Ok(s.map(|(size, _)| size)),
+                Err(StorageError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match found {
+            Err(e) => problems.push(format!("{}: {e}", c.path)),
+            Ok(None) => problems.push(format!("{}: missing", c.path)),
+            Ok(Some(size)) if size != c.size => problems.push(format!(
+                "{}: {size} bytes, but {} were published",
+                c.path, c.size
+            )),
+            Ok(Some(_)) if deep => {
+                if let Some(p) = rehash(&storage, c) {
+                    problems.push(p);
+                }
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    if problems.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!(
+                "{} package(s) present at their published size{} in {}",
+                contents.len(),
+                if deep { " and hash" } else { "" },
+                storage.describe()
+            ),
+        ));
+    }
+    Ok(bad(
+        NAME,
+        Status::Fail,
+        format!(
+            "{} of {} package(s) not as published: {}",
+            problems.len(),
+            contents.len(),
+            problems.join("; ")
+        ),
+        "put the published files back in file storage, or publish what storage holds now (`p2pd publish --all`)",
+    ))
+}
+
+/// Re-hashes one package; `Some(problem)` when it is not the published one.
+fn rehash(storage: &Storage, c: &crate::store::content::ContentSummary) -> Option<String> {
+    let reader = match storage.open(&c.path) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("{}: {e}", c.path)),
+    };
+    match crate::content::hash::hash_reader(reader, c.size, c.piece_size, &mut |_| {}) {
+        Ok(d) if crate::content::hex(&d.sha256) == c.id => None,
+        Ok(d) => Some(format!(
+            "{}: content changed (SHA-256 {}, published {})",
+            c.path,
+            crate::content::hex(&d.sha256),
+            c.id
+        )),
+        Err(e) => Some(format!("{}: {e}", c.path)),
+    }
+}
+
+fn topology(st: &Store) -> anyhow::Result<Check> {
+    const NAME: &str = "topology";
+    let names = st.office_names()?;
+    // Imported ranges must not overlap (import refuses that; a hand-edited
+    // database can still hold one). Auto offices may nest on purpose: the
+    // most specific wins.
+    let mut ivs: Vec<(range::Interval, i64, String)> = st
+        .office_ranges()?
+        .into_iter()
+        .filter(|r| r.source == "import")
+        .filter_map(|r| {
+            range::parse(&r.spec)
+                .ok()
+                .map(|iv| (iv, r.office_id, r.spec))
+        })
+        .collect();
+    ivs.sort_by_key(|(iv, _, _)| (iv.family, iv.start));
+    let mut overlaps = Vec::new();
+    for w in ivs.windows(2) {
+        let ((a, ao, aspec), (b, bo, bspec)) = (&w[0], &w[1]);
+        if a.family == b.family && b.start <= a.end && ao != bo {
+            let n = |o: &i64| names.get(o).cloned().unwrap_or_else(|| format!("#{o}"));
+            overlaps.push(format!("{} {aspec} overlaps {} {bspec}", n(ao), n(bo)));
+        }
+    }
+    if !overlaps.is_empty() {
+        return Ok(bad(
+            NAME,
+            Status::Fail,
+            format!("overlapping ranges: {}", overlaps.join("; ")),
+            "give every address one office: `p2pd topology export > t.csv`, fix the ranges, `p2pd topology import t.csv`",
+        ));
+    }
+    let rec = crate::topology::export::recorded(st)?;
+    if rec.no_office.devices > 0 {
+        let subnets = rec
+            .no_office
+            .subnets
+            .iter()
+            .map(|s| format!("{} ({})", s.subnet, s.devices))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Ok(bad(
+            NAME,
+            Status::Warn,
+            format!(
+                "{} no-office client(s), by subnet: {subnets}; they get no peer or server downloads",
+                rec.no_office.devices
+            ),
+            "add these subnets to an office: `p2pd topology export > t.csv`, add the ranges, `p2pd topology import t.csv`",
+        ));
+    }
+    Ok(pass(
+        NAME,
+        format!(
+            "{} office(s), no overlapping ranges, no no-office clients",
+            names.len()
+        ),
+    ))
+}

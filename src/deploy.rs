@@ -1,0 +1,381 @@
+//! Scripted installs: the systemd units and agent configuration that
+//! `p2pd install --systemd` and `p2pd agent install` write, and the
+//! idempotent way they are written.
+//!
+//! Rendering is pure (inputs → bytes), so a re-run with the same inputs
+//! produces the same bytes and [`apply`] can tell "unchanged" from
+//! "changed by someone". A file that differs from what would be written is
+//! never replaced without `force`: it may hold an admin's edits. All files
+//! are checked before any is written, so a refused run changes nothing.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Where unit files go, below the root.
+pub const UNIT_DIR: &str = "etc/systemd/system";
+/// Where the agent's configuration goes, below the root.
+pub const AGENT_CONF_DIR: &str = "etc/p2pd";
+/// The agent's state directory when none is given.
+pub const AGENT_STATE_DIR: &str = "/var/lib/p2pd-agent";
+
+/// One file to write: its path below the root, bytes and mode.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Relative to the root (`etc/systemd/system/p2pd.service`).
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+/// What [`apply`] did to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Unchanged,
+    /// It differed and `force` replaced it.
+    Replaced,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(
+        "{0} exists and differs from what p2pd would write (edited by hand, or written with other options); \
+         nothing was changed. Review it, then re-run with --force to overwrite it"
+    )]
+    Changed(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `files` below `root`. Unchanged files are left alone (not even
+/// touched); if any existing file differs and `force` is false, nothing is
+/// written at all.
+pub fn apply(
+    root: &Path,
+    files: &[Planned],
+    force: bool,
+) -> Result<Vec<(PathBuf, Outcome)>, DeployError> {
+    let plan = check(root, files, force)?;
+    for (f, (full, outcome)) in files.iter().zip(&plan) {
+        if *outcome != Outcome::Unchanged {
+            write_atomic(full, &f.bytes, f.mode)?;
+        }
+    }
+    Ok(plan)
+}
+
+/// What [`apply`] would do, without writing; the same refusal for a
+/// changed file without `force`.
+pub fn check(
+    root: &Path,
+    files: &[Planned],
+    force: bool,
+) -> Result<Vec<(PathBuf, Outcome)>, DeployError> {
+    let mut plan = Vec::new();
+    for f in files {
+        let full = root.join(&f.path);
+        let outcome = match std::fs::read(&full) {
+            Ok(old) => {
+                let mode = std::fs::metadata(&full)
+                    .map_err(|source| DeployError::Io {
+                        path: full.clone(),
+                        source,
+                    })?
+                    .permissions()
+                    .mode()
+                    & 0o7777;
+                if old == f.bytes && mode == f.mode {
+                    Outcome::Unchanged
+                } else if force {
+                    Outcome::Replaced
+                } else {
+                    return Err(DeployError::Changed(full));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Outcome::Created,
+            Err(source) => return Err(DeployError::Io { path: full, source }),
+        };
+        plan.push((full, outcome));
+    }
+    Ok(plan)
+}
+
+/// Temp file in the same directory, mode set before the bytes go in,
+/// fsync, rename: a reader never sees half a file or a key with loose
+/// permissions.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DeployError> {
+    let io = |source| DeployError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.p2pd-tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io)?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Quotes one word of an `ExecStart=` line: `%` and `$` are escaped
+/// (systemd would expand them), and words with spaces or quotes are
+/// double-quoted C-style.
+pub fn exec_word(w: &str) -> String {
+    let escaped = w.replace('%', "%%").replace('$', "$$");
+    if !escaped.is_empty()
+        && !escaped
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'))
+    {
+        return escaped;
+    }
+    let mut s = String::from("\"");
+    for c in escaped.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            _ => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// A value in an `EnvironmentFile=`: always double-quoted, so spaces and
+/// `#` survive.
+fn env_value(v: &str) -> String {
+    let mut s = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' | '\\' | '$' | '`' => {
+                s.push('\\');
+                s.push(c);
+            }
+            _ => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The `StateDirectory=` name for a data dir under /var/lib, if it is one.
+fn state_directory(data_dir: &Path) -> Option<String> {
+    let rel = data_dir.strip_prefix("/var/lib").ok()?;
+    let s = rel.to_str()?;
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The hardening both units share. `ProtectSystem=strict` makes the whole
+/// file system read-only for the service; `ReadWritePaths` opens the data
+/// dir again. `ProtectHome=read-only` rather than `yes` so a data dir or
+/// file storage under /home keeps working.
+fn hardening(data_dir: &Path) -> String {
+    let mut s = String::new();
+    if let Some(sd) = state_directory(data_dir) {
+        s.push_str(&format!("StateDirectory={sd}\nStateDirectoryMode=0700\n"));
+    }
+    s.push_str(&format!(
+        "ReadWritePaths={}\n",
+        exec_word(&data_dir.display().to_string())
+    ));
+    // A private /tmp would hide a data dir that lives in /tmp.
+    if !data_dir.starts_with("/tmp") && !data_dir.starts_with("/var/tmp") {
+        s.push_str("PrivateTmp=yes\n");
+    }
+    s.push_str(
+        "UMask=0077\n\
+         NoNewPrivileges=yes\n\
+         ProtectSystem=strict\n\
+         ProtectHome=read-only\n\
+         PrivateDevices=yes\n\
+         ProtectKernelTunables=yes\n\
+         ProtectKernelModules=yes\n\
+         ProtectKernelLogs=yes\n\
+         ProtectControlGroups=yes\n\
+         ProtectClock=yes\n\
+         ProtectHostname=yes\n\
+         RestrictSUIDSGID=yes\n\
+         RestrictRealtime=yes\n\
+         RestrictNamespaces=yes\n\
+         LockPersonality=yes\n\
+         RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n\
+         SystemCallArchitectures=native\n",
+    );
+    s
+}
+
+/// `p2pd.service`: runs `p2pd serve` on the data dir.
+pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
+    let text = format!(
+        "# Written by `p2pd install --systemd`. Re-running it with the same options\n\
+         # leaves this file as it is; it is never overwritten without --force.\n\
+         [Unit]\n\
+         Description=p2pd server: topology-aware peer-to-peer package distribution\n\
+         Documentation=man:p2pd(1) man:p2pd-serve(1)\n\
+         Wants=network-online.target\n\
+         After=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         ExecStart={exe} serve --data-dir {dir}\n\
+         Restart=on-failure\n\
+         RestartSec=5s\n\
+         TimeoutStopSec=30s\n\
+         LimitNOFILE=65536\n\
+         # The server binds an unprivileged port and needs no capabilities.\n\
+         CapabilityBoundingSet=\n\
+         {hardening}\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        exe = exec_word(&exe.display().to_string()),
+        dir = exec_word(&data_dir.display().to_string()),
+        hardening = hardening(data_dir),
+    );
+    Planned {
+        path: Path::new(UNIT_DIR).join("p2pd.service"),
+        bytes: text.into_bytes(),
+        mode: 0o644,
+    }
+}
+
+/// What the agent unit needs to know.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub server: String,
+    pub group: String,
+    pub listen: String,
+    pub advertise: String,
+    /// The agent's state dir (piece store, delivered files).
+    pub data_dir: PathBuf,
+    /// The shared key, base64, as stored in the key file.
+    pub key_base64: String,
+}
+
+/// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600) and
+/// `p2pd-agent.service`, which reads the first two.
+pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
+    let conf = Path::new("/").join(AGENT_CONF_DIR);
+    let env = format!(
+        "# Written by `p2pd agent install`; read by p2pd-agent.service.\n\
+         # Change it by re-running `p2pd agent install ... --force`.\n\
+         P2PD_SERVER={}\n\
+         P2PD_GROUP={}\n\
+         P2PD_LISTEN={}\n\
+         P2PD_ADVERTISE={}\n\
+         P2PD_DATA_DIR={}\n",
+        env_value(&c.server),
+        env_value(&c.group),
+        env_value(&c.listen),
+        env_value(&c.advertise),
+        env_value(&c.data_dir.display().to_string()),
+    );
+    // `${VAR}` (braces) expands to exactly one argument even when the value
+    // holds spaces, as a group name may.
+    let unit = format!(
+        "# Written by `p2pd agent install`. Re-running it with the same options\n\
+         # leaves this file as it is; it is never overwritten without --force.\n\
+         [Unit]\n\
+         Description=p2pd agent: peer-to-peer package distribution client\n\
+         Documentation=man:p2pd-agent(1)\n\
+         Wants=network-online.target\n\
+         After=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         EnvironmentFile={env}\n\
+         ExecStart={exe} agent --server ${{P2PD_SERVER}} --key-file {key} --group ${{P2PD_GROUP}} \
+         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}}\n\
+         Restart=on-failure\n\
+         RestartSec=5s\n\
+         TimeoutStopSec=30s\n\
+         {hardening}\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        env = conf.join("agent.env").display(),
+        key = conf.join("agent.key").display(),
+        exe = exec_word(&exe.display().to_string()),
+        hardening = hardening(&c.data_dir),
+    );
+    vec![
+        Planned {
+            path: Path::new(AGENT_CONF_DIR).join("agent.env"),
+            bytes: env.into_bytes(),
+            mode: 0o644,
+        },
+        Planned {
+            path: Path::new(AGENT_CONF_DIR).join("agent.key"),
+            bytes: format!("{}\n", c.key_base64).into_bytes(),
+            mode: 0o600,
+        },
+        Planned {
+            path: Path::new(UNIT_DIR).join("p2pd-agent.service"),
+            bytes: unit.into_bytes(),
+            mode: 0o644,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_words_are_quoted() {
+        assert_eq!(exec_word("/usr/bin/p2pd"), "/usr/bin/p2pd");
+        assert_eq!(exec_word("/srv/my dir"), "\"/srv/my dir\"");
+        assert_eq!(exec_word("50%"), "50%%");
+        assert_eq!(env_value("Sales \"EMEA\""), "\"Sales \\\"EMEA\\\"\"");
+    }
+
+    #[test]
+    fn state_directory_only_under_var_lib() {
+        assert_eq!(
+            state_directory(Path::new("/var/lib/p2pd")).as_deref(),
+            Some("p2pd")
+        );
+        assert_eq!(state_directory(Path::new("/srv/p2pd")), None);
+    }
+
+    #[test]
+    fn apply_is_idempotent_and_refuses_edits() {
+        let root = tempfile::tempdir().unwrap();
+        let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd"));
+        let files = [f];
+        assert_eq!(
+            apply(root.path(), &files, false).unwrap()[0].1,
+            Outcome::Created
+        );
+        assert_eq!(
+            apply(root.path(), &files, false).unwrap()[0].1,
+            Outcome::Unchanged
+        );
+        let path = root.path().join(&files[0].path);
+        std::fs::write(&path, "edited").unwrap();
+        assert!(matches!(
+            apply(root.path(), &files, false),
+            Err(DeployError::Changed(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited");
+        assert_eq!(
+            apply(root.path(), &files, true).unwrap()[0].1,
+            Outcome::Replaced
+        );
+    }
+}

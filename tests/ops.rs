@@ -1,0 +1,500 @@
+//! Operations end to end (issue 6): the licenses report, `devices list`,
+//! `health` against a real server, and the scripted installs.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(dir, args)).unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))
+}
+
+/// Polls `p2pd licenses --format json` until it lists `n` devices.
+fn wait_licenses(net: &Net, n: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = json(&net.server_dir, &["licenses", "--format", "json"]);
+        if v.as_array().unwrap().len() == n {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} licenses, have {v:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `health ARGS --json`; returns (exit code, report).
+fn health(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["health", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = p2pd(dir, &all);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("health: {e}: {out} {err}"));
+    (code, v)
+}
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// The checks that did not pass, as "name=status".
+fn not_passing(report: &serde_json::Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["check"].as_str().unwrap(),
+                c["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    ok(&net.server_dir, &["groups", "assign", "h"]);
+    net.start_serve();
+    net.add_agent("a1", "127.1.1.11", "g", &[]);
+    net.add_agent("a2", "127.1.1.12", "g", &[]);
+    net.add_agent("b1", "127.1.1.13", "h", &[]);
+    // A device in a group that is not assigned is refused: no license.
+    let x = net.add_agent("x1", "127.1.1.14", "unassigned", &[]);
+    let v = wait_licenses(&net, 3);
+    assert!(
+        net.agents[x].wait_exit(Duration::from_secs(20)).is_some(),
+        "x1 should be refused"
+    );
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["device_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut want: Vec<String> = net.agents[..3]
+        .iter()
+        .map(|a| a.device_id().unwrap())
+        .collect();
+    want.sort();
+    assert_eq!(ids(&v), want);
+    for r in v.as_array().unwrap() {
+        assert_eq!(r["office"], "Central");
+        assert_eq!(r["client_version"], VERSION);
+        assert!(r["address"].as_str().unwrap().starts_with("127.1.1.1"));
+        assert!(r["activated_at"].as_str().unwrap().ends_with('Z'));
+        assert!(r["last_seen"].as_str().unwrap().ends_with('Z'));
+        assert!(!r["hostname"].as_str().unwrap().is_empty());
+    }
+
+    // CSV: a header and one line per licensed device, to a file with -o.
+    let csv_file = net.root.path().join("licenses.csv");
+    ok(
+        &net.server_dir,
+        &[
+            "licenses",
+            "--format",
+            "csv",
+            "-o",
+            csv_file.to_str().unwrap(),
+        ],
+    );
+    let csv = std::fs::read_to_string(&csv_file).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "device_id,hostname,address,office,group,client_version,activated_at,last_seen"
+    );
+    assert_eq!(lines.len(), 4, "{csv}");
+    for id in &want {
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with(id.as_str())).count(),
+            1,
+            "{csv}"
+        );
+    }
+    assert!(!csv.contains("127.1.1.14"), "refused device listed: {csv}");
+
+    // Table: every device, no refused one.
+    let table = ok(&net.server_dir, &["licenses"]);
+    for id in &want {
+        assert!(table.contains(id.as_str()), "{table}");
+    }
+    assert!(
+        table.contains("activated_at") && !table.contains("127.1.1.14"),
+        "{table}"
+    );
+
+    // Unassigning h releases b1's license; the report shows it at once.
+    let out = ok(&net.server_dir, &["groups", "unassign", "h"]);
+    assert!(out.contains("1 license(s) released"), "{out}");
+    let v = json(&net.server_dir, &["licenses", "--format", "json"]);
+    let b1 = net.agents[2].device_id().unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v:#}");
+    assert!(!ids(&v).contains(&b1));
+    let csv = ok(&net.server_dir, &["licenses", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(!csv.contains(&b1));
+}
+
+#[test]
+fn health_passes_then_names_each_broken_check() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (_, data) = net.publish("app", 200_000, 7);
+    net.add_agent("in", "127.1.1.10", "g", &[]);
+    wait_licenses(&net, 1);
+
+    // A good system: every check passes, exit 0; the table says "healthy".
+    let (code, r) = health(&net.server_dir, &["--deep"]);
+    assert_eq!((code, not_passing(&r)), (0, vec![]), "{r:#}");
+    assert_eq!(r["healthy"], true);
+    let (code, table, _) = p2pd(&net.server_dir, &["health"]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("healthy") && table.contains("file_storage"),
+        "{table}"
+    );
+
+    // devices list: the device, its office, online, with a score.
+    let d = json(&net.server_dir, &["devices", "list", "--format", "json"]);
+    assert_eq!(d[0]["office"], "Central", "{d:#}");
+    assert_eq!(d[0]["state"], "online");
+    assert!(d[0]["score"].as_f64().unwrap() > 0.0);
+    let csv = ok(&net.server_dir, &["devices", "list", "--format", "csv"]);
+    assert!(csv.starts_with("hostname,address,office,group,version,last_seen,score,state"));
+    assert!(csv.contains(",online,"), "{csv}");
+
+    // A no-office client: a warning (exit 0), a failure with --strict.
+    net.add_agent("lost", "127.1.9.10", "g", &[]);
+    wait_licenses(&net, 2);
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(
+        (code, not_passing(&r)),
+        (0, vec!["topology=warn".to_string()]),
+        "{r:#}"
+    );
+    let t = check(&r, "topology");
+    assert!(
+        t["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 no-office client(s)"),
+        "{t}"
+    );
+    assert!(
+        t["detail"].as_str().unwrap().contains("127.1.9.0/24"),
+        "{t}"
+    );
+    assert!(
+        t["fix"].as_str().unwrap().contains("topology import"),
+        "{t}"
+    );
+    let (code, out, _) = p2pd(&net.server_dir, &["health", "--strict"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unhealthy: failed: topology"), "{out}");
+    assert!(
+        out.contains("fix topology: add these subnets to an office"),
+        "{out}"
+    );
+    net.agents[1].kill();
+
+    // Enrolled agents outside the supported range are listed by address.
+    ok(
+        &net.server_dir,
+        &["settings", "set", "max_client_version", "9.9.9"],
+    );
+    ok(
+        &net.server_dir,
+        &["settings", "set", "min_client_version", "9.9.9"],
+    );
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let c = check(&r, "client_versions");
+    assert_eq!(c["status"], "fail", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2 device(s) outside the supported 9.9.9 to 9.9.9"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("(127.1.1.10) runs 0.1.0") && detail.contains("(127.1.9.10)"),
+        "{detail}"
+    );
+    assert!(c["fix"].as_str().unwrap().contains("min_client_version"));
+    ok(
+        &net.server_dir,
+        &["settings", "set", "min_client_version", VERSION],
+    );
+    ok(
+        &net.server_dir,
+        &["settings", "set", "max_client_version", VERSION],
+    );
+
+    // Storage: same size but other bytes only --deep notices; a wrong size
+    // and a missing file every run does.
+    let file = net.storage.join("app/1.0/app.bin");
+    let mut other = data.clone();
+    other[1000] ^= 0xff;
+    std::fs::write(&file, &other).unwrap();
+    let (_, r) = health(&net.server_dir, &[]);
+    assert_eq!(check(&r, "file_storage")["status"], "pass");
+    let (code, r) = health(&net.server_dir, &["--deep"]);
+    let c = check(&r, "file_storage");
+    assert_eq!((code, c["status"].as_str()), (1, Some("fail")), "{r:#}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("app/1.0/app.bin: content changed"),
+        "{c}"
+    );
+    std::fs::write(&file, &data[..1000]).unwrap();
+    let (code, r) = health(&net.server_dir, &[]);
+    let c = check(&r, "file_storage");
+    assert_eq!(code, 1);
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("app/1.0/app.bin: 1000 bytes, but 200000 were published"),
+        "{c}"
+    );
+    assert!(c["fix"].as_str().unwrap().contains("publish --all"));
+    std::fs::remove_file(&file).unwrap();
+    let (code, out, _) = p2pd(&net.server_dir, &["health"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("app/1.0/app.bin: missing"), "{out}");
+    assert!(
+        out.contains("fix file_storage: put the published files back"),
+        "{out}"
+    );
+    assert!(out.contains("unhealthy: failed: file_storage"), "{out}");
+}
+
+#[test]
+fn health_reports_key_mismatch_server_down_and_could_not_run() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!((code, not_passing(&r)), (0, vec![]), "{r:#}");
+
+    // The running server still holds the old key.
+    ok(&net.server_dir, &["key", "regenerate"]);
+    let (code, out, _) = p2pd(&net.server_dir, &["health"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("key mismatch: this data dir's key is"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix key: restart the server so it loads the current key"),
+        "{out}"
+    );
+    assert!(out.contains("unhealthy: failed: key"), "{out}");
+    let (_, r) = health(&net.server_dir, &[]);
+    assert_eq!(check(&r, "server")["status"], "pass");
+    assert_eq!(check(&r, "key")["status"], "fail");
+
+    // Restarted, it takes the new key; stopped, health says so.
+    net.stop_serve();
+    net.start_serve();
+    assert_eq!(health(&net.server_dir, &[]).0, 0);
+    net.stop_serve();
+    let (code, out, _) = p2pd(&net.server_dir, &["health", "--timeout", "2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot reach http://127.0.0.1:"), "{out}");
+    assert!(out.contains("fix server: start the server"), "{out}");
+    assert!(out.contains("unhealthy: failed: server"), "{out}");
+    let (_, r) = health(&net.server_dir, &[]);
+    assert_eq!(check(&r, "key")["status"], "skip");
+    assert_eq!(check(&r, "database")["status"], "pass");
+
+    // Nothing installed: could not run.
+    let empty = net.root.path().join("nothing");
+    let (code, _, err) = p2pd(&empty, &["health"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("p2pd install"), "{err}");
+}
+
+fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap();
+                out.push((
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                    m.permissions().mode() & 0o7777,
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `systemd-analyze verify` on the units, where it exists.
+fn verify_units(units: &[&Path]) {
+    let probe = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping systemd-analyze verify: systemd-analyze is not installed");
+        return;
+    }
+    // --man=no: the man pages are not installed on a build host.
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(units)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify: {err}"
+    );
+}
+
+#[test]
+fn scripted_installs_write_units_and_rerun_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let server = tmp.path().join("server");
+    let root_s = root.to_str().unwrap();
+
+    // Server: install + unit; again: install kept, unit unchanged.
+    let out = ok(&server, &["install", "--systemd", "--root", root_s]);
+    assert!(
+        out.contains("created") && out.contains("p2pd.service"),
+        "{out}"
+    );
+    let unit = root.join("etc/systemd/system/p2pd.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for want in [
+        "ExecStart=",
+        " serve --data-dir ",
+        server.to_str().unwrap(),
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        &format!("ReadWritePaths={}", server.display()),
+    ] {
+        assert!(text.contains(want), "p2pd.service lacks {want}:\n{text}");
+    }
+    let before = files_under(&root);
+    let out = ok(&server, &["install", "--systemd", "--root", root_s]);
+    assert!(
+        out.contains("already installed") && out.contains("nothing changed"),
+        "{out}"
+    );
+    assert_eq!(files_under(&root), before);
+
+    // Agent: config, key copy 0600, unit; a re-run changes nothing.
+    let key = server.join("shared.key");
+    let agent = |extra: &[&str]| {
+        let mut args = vec![
+            "agent",
+            "install",
+            "--server",
+            "http://127.0.0.1:7650",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--group",
+            "Sales EMEA",
+            "--root",
+            root_s,
+        ];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = agent(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("created").count(), 3, "{out}");
+    let env = std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap();
+    assert!(
+        env.contains("P2PD_SERVER=\"http://127.0.0.1:7650\""),
+        "{env}"
+    );
+    assert!(env.contains("P2PD_GROUP=\"Sales EMEA\""), "{env}");
+    assert!(env.contains("P2PD_ADVERTISE=\"127.0.0.1:7651\""), "{env}");
+    let files = files_under(&root);
+    let key_copy = files.iter().find(|f| f.0 == "etc/p2pd/agent.key").unwrap();
+    assert_eq!(key_copy.1, std::fs::read(&key).unwrap());
+    assert_eq!(key_copy.2, 0o600);
+    let agent_unit = root.join("etc/systemd/system/p2pd-agent.service");
+    let text = std::fs::read_to_string(&agent_unit).unwrap();
+    for want in [
+        "EnvironmentFile=/etc/p2pd/agent.env",
+        " agent --server ${P2PD_SERVER} --key-file /etc/p2pd/agent.key --group ${P2PD_GROUP}",
+        "StateDirectory=p2pd-agent",
+        "ReadWritePaths=/var/lib/p2pd-agent",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ] {
+        assert!(
+            text.contains(want),
+            "p2pd-agent.service lacks {want}:\n{text}"
+        );
+    }
+    let (code, out, _) = agent(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("unchanged").count(), 3, "{out}");
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(files_under(&root), files);
+
+    // An edited file is kept, and named, unless --force.
+    std::fs::write(root.join("etc/p2pd/agent.env"), "P2PD_GROUP=\"mine\"\n").unwrap();
+    let (code, _, err) = agent(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("etc/p2pd/agent.env exists and differs") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap(),
+        "P2PD_GROUP=\"mine\"\n"
+    );
+    let (code, out, _) = agent(&["--force"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("replaced") && out.contains("agent.env"),
+        "{out}"
+    );
+    assert_eq!(files_under(&root), files);
+
+    verify_units(&[&unit, &agent_unit]);
+}

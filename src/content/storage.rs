@@ -412,7 +412,17 @@ fn walk(dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), StorageError>
             }
         };
         if ft.is_dir() {
-            walk(&item.path(), &format!("{rel}/"), out)?;
+            // A p2pd data dir inside file storage holds the shared key and
+            // the database: never publish those to every device.
+            let p = item.path();
+            if p.join(crate::key::KEY_FILE).exists() || p.join(crate::store::DB_FILE).exists() {
+                tracing::warn!(
+                    path = rel,
+                    "skipped: a p2pd data dir (holds the shared key), not packages"
+                );
+                continue;
+            }
+            walk(&p, &format!("{rel}/"), out)?;
             continue;
         }
         // Follows symlinks: a dangling one fails here.

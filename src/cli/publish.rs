@@ -82,7 +82,6 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         prune: a.prune,
     };
     if store.assigned_groups()?.is_empty() {
-        tracing::warn!("no groups assigned");
         eprintln!(
             "p2pd: warning: no groups are assigned to peer distribution, so published content \
              reaches no device yet; assign some with `p2pd groups assign GROUP`"

@@ -98,13 +98,29 @@ pub fn hash_reader(
     Ok(digests)
 }
 
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn fill(reader: &mut impl Read, buf: &mut [u8], offset: u64) -> Result<usize, HashError> {
+/// Bytes asked of one `read` call. The whole-file hash runs over each
+/// chunk right after it is read, while it is still in the CPU cache: one
+/// big read copies a megabyte through main memory first, which cost about
+/// as much as the hashing itself on a busy machine.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// Reads until `buf` is full or the input ends, passing each chunk read to
+/// `on_chunk`; returns the bytes read.
+fn fill(
+    reader: &mut impl Read,
+    buf: &mut [u8],
+    offset: u64,
+    on_chunk: &mut dyn FnMut(&[u8]),
+) -> Result<usize, HashError> {
     let mut n = 0;
     while n < buf.len() {
-        match reader.read(&mut buf[n..]) {
+        let end = buf.len().min(n + READ_CHUNK);
+        match reader.read(&mut buf[n..end]) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            Ok(k) => {
+                on_chunk(&buf[n..n + k]);
+                n += k;
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(source) => {
                 return Err(HashError::Read {
@@ -139,19 +155,17 @@ fn hash_inline(
     let mut in_piece = 0u64;
     let mut first_read_was_all = false;
     loop {
-        let n = fill(reader, &mut buf, size)?;
+        let n = fill(reader, &mut buf, size, &mut |c| whole.update(c))?;
         if n == 0 {
             break;
         }
         if size == 0 && n < buf.len() && n as u64 <= piece_size {
             // The whole package in one read, one piece: hashed once below.
-            whole.update(&buf[..n]);
             size = n as u64;
             on_bytes(n as u64);
             first_read_was_all = true;
             break;
         }
-        whole.update(&buf[..n]);
         let mut rest = &buf[..n];
         while !rest.is_empty() {
             let take = rest.len().min((piece_size - in_piece) as usize);
@@ -189,12 +203,14 @@ fn hash_pipelined(
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<Digests, HashError> {
     std::thread::scope(|s| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        // A buffer travels with its filled length; it keeps its full length
+        // so that reusing it never zeroes memory again.
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
         let pieces = s.spawn(move || {
             let mut pieces = Vec::new();
-            for buf in full_rx {
-                hash_chunks(&buf, piece_size, &mut pieces);
+            for (buf, n) in full_rx {
+                hash_chunks(&buf[..n], piece_size, &mut pieces);
                 // The reader may have finished and dropped its end; then
                 // the buffer is simply freed.
                 let _ = empty_tx.send(buf);
@@ -209,7 +225,7 @@ fn hash_pipelined(
                 Ok(b) => b,
                 Err(_) if allocated < BUFFERS => {
                     allocated += 1;
-                    Vec::with_capacity(buf_len)
+                    vec![0u8; buf_len]
                 }
                 Err(_) => match empty_rx.recv() {
                     Ok(b) => b,
@@ -217,19 +233,16 @@ fn hash_pipelined(
                     Err(_) => break Ok(()),
                 },
             };
-            buf.resize(buf_len, 0);
-            let n = match fill(reader, &mut buf, size) {
+            let n = match fill(reader, &mut buf, size, &mut |c| whole.update(c)) {
                 Ok(n) => n,
                 Err(e) => break Err(e),
             };
             if n == 0 {
                 break Ok(());
             }
-            buf.truncate(n);
-            whole.update(&buf);
             size += n as u64;
             on_bytes(n as u64);
-            if full_tx.send(buf).is_err() || n < buf_len {
+            if full_tx.send((buf, n)).is_err() || n < buf_len {
                 break Ok(());
             }
         };

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Without `--server` it installs a throw-away server in /tmp (20 offices,
-//! 127.2.N.0/24, one published 1 MiB package targeted at group `g`), starts
+//! 127.2.N.0/24, one published package of `--package-mib` MiB, default 1024,
+//! a sparse file, targeted at group `g`), starts
 //! the release `p2pd serve` on 127.0.0.1 and stops it at the end.
 //!
 //! Devices are simulated: each one enrolls with its own address 127.2.N.x
@@ -44,6 +45,7 @@ struct Opts {
     rate: u64,
     secs: u64,
     enroll_concurrency: usize,
+    package_mib: u64,
     server: Option<String>,
     key_file: Option<PathBuf>,
     out: Option<PathBuf>,
@@ -55,6 +57,7 @@ fn opts() -> Opts {
         rate: 500,
         secs: 20,
         enroll_concurrency: 16,
+        package_mib: 1024,
         server: None,
         key_file: None,
         out: None,
@@ -67,6 +70,7 @@ fn opts() -> Opts {
             "--rate" => o.rate = val().parse().expect("--rate N"),
             "--secs" => o.secs = val().parse().expect("--secs N"),
             "--enroll-concurrency" => o.enroll_concurrency = val().parse().expect("N"),
+            "--package-mib" => o.package_mib = val().parse().expect("--package-mib N"),
             "--server" => o.server = Some(val()),
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
@@ -127,7 +131,7 @@ fn p2pd(dir: &Path, args: &[&str]) {
 }
 
 /// Installs and starts a throw-away server; returns it, its URL and key file.
-fn start_server() -> (Server, String, PathBuf) {
+fn start_server(package_mib: u64) -> (Server, String, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("p2pd-control-plane.")
         .tempdir_in("/tmp")
@@ -136,8 +140,11 @@ fn start_server() -> (Server, String, PathBuf) {
     let storage = dir.path().join("storage");
     let pkg = storage.join("pkg/1.0/pkg.bin");
     std::fs::create_dir_all(pkg.parent().expect("has parent")).expect("mkdir storage");
-    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    std::fs::write(&pkg, bytes).expect("write package");
+    // Sparse: no disk, but a manifest as big as a real package's (what the
+    // heartbeat handler loads to check reported progress against).
+    std::fs::File::create(&pkg)
+        .and_then(|f| f.set_len(package_mib << 20))
+        .expect("create package");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -254,7 +261,7 @@ fn main() {
         (Some(u), Some(k)) => (None, u.clone(), k.clone()),
         (Some(_), None) => panic!("--server needs --key-file"),
         _ => {
-            let (s, u, k) = start_server();
+            let (s, u, k) = start_server(o.package_mib);
             (Some(s), u, k)
         }
     };
@@ -443,6 +450,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
         "devices": o.devices,
         "rate": o.rate,
         "secs": o.secs,
+        "package_mib": o.package_mib,
         "machine_start": start_machine,
         "machine_end": machine(),
         "enroll": {

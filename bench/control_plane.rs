@@ -162,8 +162,10 @@ fn start_server(package_mib: u64) -> (Server, String, PathBuf) {
         ],
     );
     let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
-    for n in 0..OFFICES {
-        csv.push_str(&format!("Office{n},,default,127.2.{n}.0/24,,\n"));
+    // One root (the Central Office); the others are its children.
+    csv.push_str("Office0,,default,127.2.0.0/24,,\n");
+    for n in 1..OFFICES {
+        csv.push_str(&format!("Office{n},Office0,default,127.2.{n}.0/24,,\n"));
     }
     let topo = dir.path().join("topology.csv");
     std::fs::write(&topo, csv).expect("write topology");

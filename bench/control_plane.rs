@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 use axum::http::Method;
 use p2pd::http::SignedClient;
 use p2pd::key::SharedKey;
-use p2pd::proto::{AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, Progress};
+use p2pd::proto::{
+    AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, Progress,
+};
 
 const OFFICES: usize = 20;
 
@@ -78,7 +80,10 @@ fn opts() -> Opts {
             _ => {}
         }
     }
-    assert!(o.devices > 0 && o.devices <= OFFICES * 250, "--devices must be 1..=5000");
+    assert!(
+        o.devices > 0 && o.devices <= OFFICES * 250,
+        "--devices must be 1..=5000"
+    );
     assert!(o.rate > 0 && o.rate <= 20_000 && o.secs > 0 && o.secs <= 600);
     o
 }
@@ -169,7 +174,10 @@ fn start_server(package_mib: u64) -> (Server, String, PathBuf) {
     }
     let topo = dir.path().join("topology.csv");
     std::fs::write(&topo, csv).expect("write topology");
-    p2pd(&server_dir, &["topology", "import", topo.to_str().expect("utf-8")]);
+    p2pd(
+        &server_dir,
+        &["topology", "import", topo.to_str().expect("utf-8")],
+    );
     p2pd(&server_dir, &["groups", "assign", "g"]);
     p2pd(&server_dir, &["publish", "--all"]);
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
@@ -296,7 +304,10 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
     let stats0 = pid.and_then(proc_stats);
 
     // Phase 1: enrollment, `enroll_concurrency` at a time.
-    eprintln!("[control_plane] enrolling {} devices ({} at a time)", o.devices, o.enroll_concurrency);
+    eprintln!(
+        "[control_plane] enrolling {} devices ({} at a time)",
+        o.devices, o.enroll_concurrency
+    );
     let enroll_url = format!("{url}/v1/enroll");
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t_enroll = Instant::now();
@@ -314,14 +325,18 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                 let req = EnrollRequest {
                     device_id: None,
                     hostname: format!("sim-{i}"),
-                    addrs: vec![AddrInfo { ip: device_ip(i), prefix: 24 }],
+                    addrs: vec![AddrInfo {
+                        ip: device_ip(i),
+                        prefix: 24,
+                    }],
                     version: env!("CARGO_PKG_VERSION").to_string(),
                     group: "g".into(),
                     peer_url: format!("http://{}:7651", device_ip(i)),
                 };
                 let t = Instant::now();
-                let r: Result<EnrollResponse, _> =
-                    client.json(Method::POST, &enroll_url, &req, Duration::from_secs(30)).await;
+                let r: Result<EnrollResponse, _> = client
+                    .json(Method::POST, &enroll_url, &req, Duration::from_secs(30))
+                    .await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 match r {
                     Ok(resp) => done.push((i, resp.device_id, ms)),
@@ -352,7 +367,10 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
         .json(
             Method::POST,
             &hb_url,
-            &HeartbeatRequest { device_id: ids[0].clone(), progress: vec![] },
+            &HeartbeatRequest {
+                device_id: ids[0].clone(),
+                progress: vec![],
+            },
             Duration::from_secs(10),
         )
         .await
@@ -391,11 +409,16 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                 device_id: ids[i].clone(),
                 progress: content
                     .into_iter()
-                    .map(|c| Progress { content_id: c, pieces: (k % 2) as u32, done: false })
+                    .map(|c| Progress {
+                        content_id: c,
+                        pieces: (k % 2) as u32,
+                        done: false,
+                    })
                     .collect(),
             };
-            let r: Result<HeartbeatResponse, _> =
-                client.json(Method::POST, &hb_url, &req, Duration::from_secs(10)).await;
+            let r: Result<HeartbeatResponse, _> = client
+                .json(Method::POST, &hb_url, &req, Duration::from_secs(10))
+                .await;
             let end = tokio::time::Instant::now();
             if let Err(e) = &r {
                 eprintln!("[control_plane] heartbeat {k} failed: {e}");

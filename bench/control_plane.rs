@@ -439,7 +439,6 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(15), tasks.join_next()).await {
         reap(r);
     }
-    drop(reap);
     let stats2 = pid.and_then(proc_stats);
     let hb_due = summarize(from_due);
     let hb_sent = summarize(from_sent);

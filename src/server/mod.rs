@@ -313,7 +313,7 @@ async fn heartbeat(
         let d = enrolled(st, &req.device_id)?;
         st.heartbeat(&d.id)?;
         for p in &req.progress {
-            if st.manifest(&p.content_id)?.is_some() {
+            if st.content_exists(&p.content_id)? {
                 st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
             }
         }

@@ -86,6 +86,18 @@ impl Store {
             .is_some())
     }
 
+    /// Whether a content is published. Cheap, unlike [`Store::manifest`],
+    /// which hex-encodes every piece hash (1,024 strings for 1 GiB): the
+    /// heartbeat handler asks this for every progress entry of every device.
+    pub fn content_exists(&self, content_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM contents WHERE id = ?1")?
+            .query_row([content_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     pub fn manifest(&self, content_id: &str) -> Result<Option<Manifest>, StoreError> {
         Ok(self
             .conn

@@ -12,7 +12,10 @@ fn publish_all_skips_a_data_dir_inside_file_storage() {
     std::fs::create_dir_all(storage.join("app/1.0")).unwrap();
     std::fs::write(storage.join("app/1.0/app.msi"), b"package bytes").unwrap();
     let d = storage.join("p2pd-data");
-    ok(&d, &["install", "--file-storage", storage.to_str().unwrap()]);
+    ok(
+        &d,
+        &["install", "--file-storage", storage.to_str().unwrap()],
+    );
     ok(&d, &["groups", "assign", "g"]);
     let (code, _, err) = p2pd(&d, &["publish", "--all"]);
     assert_eq!(code, 0, "{err}");

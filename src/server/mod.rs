@@ -8,7 +8,7 @@
 //! a pool would add nothing but lock contention, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -90,6 +90,11 @@ pub struct ServerState {
     /// refuses everyone else. In memory on purpose: after a restart, agents
     /// get `not_scheduled`, ask for sources again and are re-admitted.
     pub seeding: Mutex<HashSet<(String, String)>>,
+    /// Manifests by content id, for the seed's per-piece path. A content's
+    /// manifest never changes (its id is its hash), so entries never go
+    /// stale; the scheduler still checks targeting in the database before
+    /// it admits a device to the seed.
+    pub manifests: Mutex<HashMap<String, Arc<Manifest>>>,
     /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
     /// server's own word for cross-checking agents' transfer reports.
     pub served_log: Mutex<Option<std::fs::File>>,
@@ -133,6 +138,7 @@ impl ServerState {
                 .connect_timeout(Duration::from_secs(5))
                 .build()?,
             seeding: Mutex::new(HashSet::new()),
+            manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
         })
     }
@@ -478,13 +484,31 @@ async fn piece(
             "the server seeds only to devices its scheduler sent here; ask for sources again",
         ));
     }
-    let cid = id.clone();
-    let m =
-        s.db.call(move |st| {
-            st.manifest(&cid)?
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no content {cid}")))
-        })
-        .await?;
+    let cached = s
+        .manifests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned();
+    let m = match cached {
+        Some(m) => m,
+        None => {
+            let cid = id.clone();
+            let m = Arc::new(
+                s.db.call(move |st| {
+                    st.manifest(&cid)?.ok_or_else(|| {
+                        ApiError::new(ErrorCode::NotFound, format!("no content {cid}"))
+                    })
+                })
+                .await?,
+            );
+            s.manifests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), m.clone());
+            m
+        }
+    };
     if n >= m.piece_count() {
         return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
     }

@@ -3,31 +3,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::p2pd;
-
-/// Every file under `dir` with its bytes, to prove "nothing changed".
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
+use common::{files_under, p2pd};
 
 fn install(dir: &Path) -> serde_json::Value {
     let (code, out, err) = p2pd(
@@ -87,14 +66,14 @@ fn a_second_install_refuses_and_changes_nothing() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("d");
     install(&d);
-    let before = snapshot(&d);
+    let before = files_under(&d);
     let (code, _, err) = p2pd(&d, &["install", "--server-name", "10.0.0.1"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("already installed") && err.contains("p2pd key regenerate"),
         "{err}"
     );
-    assert_eq!(before, snapshot(&d), "the data dir changed");
+    assert_eq!(before, files_under(&d), "the data dir changed");
 }
 
 #[test]
@@ -137,7 +116,7 @@ fn a_non_empty_foreign_dir_or_an_unwritable_path_is_refused() {
         err.contains("not empty") && err.contains("--data-dir"),
         "{err}"
     );
-    assert_eq!(snapshot(&foreign).len(), 1, "something was written");
+    assert_eq!(files_under(&foreign).len(), 1, "something was written");
 
     // A path below a regular file can never be created, even by root.
     let file = t.path().join("file");
@@ -177,7 +156,7 @@ fn bad_options_name_themselves_and_change_nothing() {
         assert!(!d.exists(), "{args:?} created the data dir");
     }
     install(&d);
-    let before = snapshot(&d);
+    let before = files_under(&d);
     let (code, _, err) = p2pd(&d, &["settings", "set", "cdn_url", "not a url"]);
     assert_eq!(code, 2);
     assert!(err.contains("cdn_url"), "{err}");
@@ -190,7 +169,9 @@ fn bad_options_name_themselves_and_change_nothing() {
     // WAL checkpoints may rewrite database pages; the settings must not change.
     let (_, show, _) = p2pd(&d, &["settings", "show", "--json"]);
     assert!(show.contains("\"cdn_url\": \"\""), "{show}");
-    assert_eq!(before.get("shared.key"), snapshot(&d).get("shared.key"));
+    let key =
+        |files: &[(String, Vec<u8>, u32)]| files.iter().find(|f| f.0 == "shared.key").cloned();
+    assert_eq!(key(&before), key(&files_under(&d)));
 }
 
 #[test]

@@ -310,3 +310,28 @@ impl Drop for Net {
         }
     }
 }
+
+/// Every file under `root`: (relative path, bytes, mode), sorted. Two equal
+/// snapshots mean nothing under `root` changed.
+pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap();
+                out.push((
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                    m.permissions().mode() & 0o7777,
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -4,6 +4,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -56,6 +60,49 @@ pub fn verify(
         headers.get(name).and_then(|h| h.to_str().ok())
     })
     .map_err(|e| ApiError((&e).into(), e.to_string()))
+}
+
+/// State that can verify signed requests (the server's and the agent's).
+pub trait Verifies {
+    fn verifier(&self) -> &Verifier;
+}
+
+/// Largest request body accepted (heartbeats and reports are small).
+const MAX_BODY: usize = 4 << 20;
+
+/// Extractor for a request whose signature checked out: every handler on
+/// the control plane and the peer data plane takes one, so no route can
+/// forget to verify. Holds the body.
+pub struct Signed(pub Bytes);
+
+impl Signed {
+    /// The body as JSON, or `bad_request`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.0)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad request body: {e}")))
+    }
+}
+
+impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<T>) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+        verify(
+            state.verifier(),
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+        )?;
+        Ok(Signed(body))
+    }
 }
 
 /// Why a call to the server or a peer failed.

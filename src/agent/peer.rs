@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::Agent;
-use crate::http::{ApiError, verify};
+use crate::http::{ApiError, Signed, Verifies};
 use crate::proto::{ErrorCode, HaveMap};
 
 pub fn router(agent: Arc<Agent>) -> Router {
@@ -23,6 +23,12 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/pieces/{id}/have", get(have))
         .route("/v1/pieces/{id}/{n}", get(piece))
         .with_state(agent)
+}
+
+impl Verifies for Agent {
+    fn verifier(&self) -> &crate::key::Verifier {
+        &self.verifier
+    }
 }
 
 fn serving(a: &Agent) -> Result<(), ApiError> {
@@ -39,11 +45,8 @@ fn serving(a: &Agent) -> Result<(), ApiError> {
 async fn have(
     State(a): State<Arc<Agent>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<axum::Json<HaveMap>, ApiError> {
-    verify(&a.verifier, &method, &uri, &headers, b"")?;
     serving(&a)?;
     let c = a.pieces.get(&id).ok_or_else(|| {
         ApiError::new(ErrorCode::PieceUnavailable, "no pieces of this content yet")
@@ -62,11 +65,8 @@ async fn piece(
     State(a): State<Arc<Agent>>,
     Path((id, n)): Path<(String, u32)>,
     Query(q): Query<PieceQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    verify(&a.verifier, &method, &uri, &headers, b"")?;
     serving(&a)?;
     let wait = Duration::from_millis(q.wait_ms.min(10_000));
     let deadline = tokio::time::Instant::now() + wait;

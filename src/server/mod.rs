@@ -18,13 +18,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{ApiError, verify};
+use crate::http::{ApiError, Signed, Verifies};
 use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
@@ -101,6 +101,12 @@ pub struct ServerState {
 }
 
 type AppState = Arc<ServerState>;
+
+impl Verifies for ServerState {
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
 
 impl ServerState {
     /// Loads the server's state from its data dir. Refuses a key file that
@@ -184,18 +190,10 @@ pub async fn run(
     Ok(())
 }
 
-fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad request body: {e}")))
-}
-
 async fn status(
     State(s): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<axum::Json<ServerStatus>, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, b"")?;
     Ok(axum::Json(ServerStatus {
         server_id: s.server_id.clone(),
         version: crate::VERSION.to_string(),
@@ -207,13 +205,9 @@ async fn status(
 
 async fn enroll(
     State(s): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, &body)?;
-    let req: EnrollRequest = json(&body)?;
+    let req: EnrollRequest = signed.json()?;
     s.db.call(move |st| enroll_impl(st, req))
         .await
         .map(axum::Json)
@@ -308,13 +302,9 @@ fn enrolled(st: &Store, id: &str) -> Result<crate::store::devices::DeviceRow, Ap
 
 async fn heartbeat(
     State(s): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, &body)?;
-    let req: HeartbeatRequest = json(&body)?;
+    let req: HeartbeatRequest = signed.json()?;
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
         st.heartbeat(&d.id)?;
@@ -346,11 +336,8 @@ async fn manifest(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<DeviceQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<axum::Json<Manifest>, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, b"")?;
     s.db.call(move |st| {
         let d = enrolled(st, &q.device)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
@@ -382,13 +369,9 @@ struct SourcesRequest {
 async fn sources(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, &body)?;
-    let req: SourcesRequest = json(&body)?;
+    let req: SourcesRequest = signed.json()?;
     let storage_url = match &s.storage {
         Some(Storage::Url(u)) => Some(u.clone()),
         _ => None,
@@ -425,15 +408,8 @@ async fn sources(
     Ok(axum::Json(plan.response))
 }
 
-async fn report(
-    State(s): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, &body)?;
-    let req: ReportRequest = json(&body)?;
+async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
+    let req: ReportRequest = signed.json()?;
     s.db.call(move |st| {
         let d = st.device(&req.device_id)?.ok_or_else(|| {
             ApiError::new(
@@ -468,11 +444,8 @@ async fn piece(
     State(s): State<AppState>,
     Path((id, n)): Path<(String, u32)>,
     Query(q): Query<DeviceQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, b"")?;
     let scheduled = s
         .seeding
         .lock()
@@ -525,11 +498,9 @@ async fn storage_file(
     State(s): State<AppState>,
     Path(path): Path<String>,
     Query(q): Query<DeviceQuery>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    verify(&s.verifier, &method, &uri, &headers, b"")?;
     let p = path.clone();
     let size =
         s.db.call(move |st| {

@@ -70,11 +70,11 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
     let mut out = Vec::new();
     for o in offices {
         let info = match o {
-            Some(id) => st.office_info(id)?,
+            Some(id) => st.office(id)?,
             None => None,
         };
         let parent = match info.as_ref().and_then(|i| i.parent_id) {
-            Some(p) => st.office_info(p)?.map(|p| p.name),
+            Some(p) => st.office(p)?.map(|p| p.name),
             None => None,
         };
         let members: Vec<_> = targeted.iter().filter(|d| d.office_id == o).collect();

@@ -299,12 +299,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         let devices = st.targeted_devices(&content_id)?;
         let mut office_of: HashMap<&str, String> = HashMap::new();
         for d in &devices {
-            if let Some(o) = d
-                .office_id
-                .map(|id| st.office_info(id))
-                .transpose()?
-                .flatten()
-            {
+            if let Some(o) = d.office_id.map(|id| st.office(id)).transpose()?.flatten() {
                 office_of.insert(d.id.as_str(), o.name);
             }
         }

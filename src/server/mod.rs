@@ -11,7 +11,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::content::storage::Storage;
 use crate::http::{ApiError, Signed, Verifies};
 use crate::key::Verifier;
 use crate::proto::*;
@@ -55,25 +55,6 @@ impl Db {
     }
 }
 
-/// Where packages are read from.
-#[derive(Debug, Clone)]
-pub enum Storage {
-    Dir(PathBuf),
-    Url(String),
-}
-
-impl Storage {
-    pub fn from_setting(v: &str) -> Option<Storage> {
-        if v.is_empty() {
-            None
-        } else if v.starts_with("http://") || v.starts_with("https://") {
-            Some(Storage::Url(v.to_string()))
-        } else {
-            Some(Storage::Dir(PathBuf::from(v)))
-        }
-    }
-}
-
 /// Everything a handler needs.
 pub struct ServerState {
     /// Database handle.
@@ -84,8 +65,6 @@ pub struct ServerState {
     pub key_version: i64,
     /// File storage, for seeding pieces and the storage gateway.
     pub storage: Option<Storage>,
-    /// For reading http(s) storage.
-    pub http: reqwest::Client,
     /// (content, device) pairs the scheduler sent to the server; the seed
     /// refuses everyone else. In memory on purpose: after a restart, agents
     /// get `not_scheduled`, ask for sources again and are re-admitted.
@@ -127,7 +106,7 @@ impl ServerState {
         }
         let storage = store
             .setting("file_storage")?
-            .and_then(|v| Storage::from_setting(&v));
+            .and_then(|v| Storage::from_setting(&v).ok());
         let logs = data_dir.join("logs");
         std::fs::create_dir_all(&logs)?;
         let served_log = std::fs::OpenOptions::new()
@@ -140,9 +119,6 @@ impl ServerState {
             server_id: server.server_id,
             key_version: server.key_version,
             storage,
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()?,
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
@@ -266,7 +242,7 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
         crate::topology::place_device(st, &lookup, ip, addr.prefix).map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
     let office = match office_id {
-        Some(id) => st.office_info(id)?,
+        Some(id) => st.office(id)?,
         None => None,
     };
     let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
@@ -314,7 +290,7 @@ async fn heartbeat(
             }
         }
         let serve_peers = match d.office_id {
-            Some(o) => st.office_info(o)?.is_some_and(|o| o.kind != "vpn"),
+            Some(o) => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
             None => false,
         };
         Ok(HeartbeatResponse {
@@ -373,7 +349,7 @@ async fn sources(
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
     let req: SourcesRequest = signed.json()?;
     let storage_url = match &s.storage {
-        Some(Storage::Url(u)) => Some(u.clone()),
+        Some(Storage::Http(u)) => Some(u.to_string()),
         _ => None,
     };
     let content = id.clone();
@@ -566,49 +542,16 @@ async fn read_storage(
     start: u64,
     end: u64,
 ) -> Result<Bytes, ApiError> {
-    let unavailable = |e: String| ApiError::new(ErrorCode::StorageUnavailable, e);
-    match &s.storage {
-        None => Err(unavailable("file_storage is not set on the server".into())),
-        Some(Storage::Dir(dir)) => {
-            let full = dir.join(path);
-            tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let f = std::fs::File::open(&full)
-                    .map_err(|e| format!("cannot open {}: {e}", full.display()))?;
-                let mut buf = vec![0u8; (end - start) as usize];
-                f.read_exact_at(&mut buf, start)
-                    .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-                Ok::<_, String>(Bytes::from(buf))
-            })
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(unavailable)
-        }
-        Some(Storage::Url(base)) => {
-            let url = scheduler::join_url(base, path);
-            let resp = s
-                .http
-                .get(&url)
-                .header(header::RANGE, format!("bytes={start}-{}", end - 1))
-                .timeout(Duration::from_secs(60))
-                .send()
-                .await
-                .map_err(|e| unavailable(format!("{url}: {e}")))?;
-            if !resp.status().is_success() {
-                return Err(unavailable(format!("{url}: HTTP {}", resp.status())));
-            }
-            let b = resp
-                .bytes()
-                .await
-                .map_err(|e| unavailable(format!("{url}: {e}")))?;
-            if b.len() as u64 != end - start {
-                return Err(unavailable(format!(
-                    "{url}: expected {} bytes, got {}",
-                    end - start,
-                    b.len()
-                )));
-            }
-            Ok(b)
-        }
-    }
+    let Some(storage) = s.storage.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::StorageUnavailable,
+            "file_storage is not set on the server",
+        ));
+    };
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || storage.read_range(&path, start, end - start))
+        .await
+        .map_err(ApiError::internal)?
+        .map(Bytes::from)
+        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))
 }

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::proto::{Role, Source, SourcesResponse, Tier};
 use crate::store::devices::DeviceRow;
+use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
 
 /// Office id used in the `leaders` table for devices with no office.
@@ -104,7 +105,7 @@ pub fn plan(
             server_seeds: false,
         });
     };
-    let office = st.office_info(office_id)?;
+    let office = st.office(office_id)?;
     let (kind, parent_id, wan_kbps, office_name) = match &office {
         Some(o) => (
             o.kind.as_str(),
@@ -114,10 +115,10 @@ pub fn plan(
         ),
         None => ("default", None, None, None),
     };
-    let progress: HashMap<String, u32> = st
+    let progress: HashMap<String, ProgressRow> = st
         .progress(content_id)?
         .into_iter()
-        .map(|p| (p.device_id, p.pieces))
+        .map(|p| (p.device_id.clone(), p))
         .collect();
 
     let mut upstream = parent_sources(st, timing, content_id, parent_id, &banned, now)?;
@@ -224,7 +225,7 @@ fn parent_sources(
     now: i64,
 ) -> Result<Vec<Source>, StoreError> {
     while let Some(pid) = parent_id {
-        let Some(parent) = st.office_info(pid)? else {
+        let Some(parent) = st.office(pid)? else {
             break;
         };
         if parent.kind != "vpn" {
@@ -255,7 +256,7 @@ fn elect(
     office_id: i64,
     members: &[DeviceRow],
     banned: &HashSet<String>,
-    progress: &HashMap<String, u32>,
+    progress: &HashMap<String, ProgressRow>,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let current = st.leader(content_id, office_id)?;
@@ -263,10 +264,8 @@ fn elect(
         && let Some(d) = members.iter().find(|d| &d.id == cur)
         && servable(d, banned, timing, now)
     {
-        let stalled = st
-            .progress(content_id)?
-            .into_iter()
-            .find(|p| &p.device_id == cur)
+        let stalled = progress
+            .get(cur)
             .map(|p| p.done_at.is_none() && now - p.progressed_at > timing.stall_secs)
             .unwrap_or(false);
         if !stalled {
@@ -281,7 +280,7 @@ fn elect(
         .map(|d| {
             (
                 score(d, timing, now),
-                progress.get(&d.id).copied().unwrap_or(0),
+                progress.get(&d.id).map_or(0, |p| p.pieces),
                 d,
             )
         })

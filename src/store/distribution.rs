@@ -8,16 +8,6 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError, now};
 use crate::proto::{ContentRef, Manifest};
 
-/// An office as the scheduler needs it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct OfficeInfo {
-    pub id: i64,
-    pub name: String,
-    pub parent_id: Option<i64>,
-    pub kind: String,
-    pub wan_kbps: Option<i64>,
-}
-
 /// Per device and content, as reported in heartbeats.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProgressRow {
@@ -39,24 +29,6 @@ pub struct TierBytes {
 }
 
 impl Store {
-    pub fn office_info(&self, id: i64) -> Result<Option<OfficeInfo>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id, name, parent_id, type, wan_kbps FROM offices WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                Ok(OfficeInfo {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    parent_id: r.get(2)?,
-                    kind: r.get(3)?,
-                    wan_kbps: r.get(4)?,
-                })
-            })
-            .optional()?)
-    }
-
     /// Content targeted at a group, oldest first.
     pub fn targeted_contents(&self, group: &str) -> Result<Vec<ContentRef>, StoreError> {
         let mut st = self.conn.prepare_cached(

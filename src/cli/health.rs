@@ -21,7 +21,6 @@ use crate::key::{SharedKey, key_path};
 use crate::proto::{ErrorCode, ServerStatus};
 use crate::settings::{Setting, parse_version};
 use crate::store::{Store, StoreError, now};
-use crate::topology::range;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -630,33 +629,21 @@ fn rehash(storage: &Storage, c: &crate::store::content::ContentSummary) -> Optio
 fn topology(st: &Store) -> anyhow::Result<Check> {
     const NAME: &str = "topology";
     let names = st.office_names()?;
-    // Imported ranges must not overlap (import refuses that; a hand-edited
-    // database can still hold one). Auto offices may nest on purpose: the
-    // most specific wins.
-    let mut ivs: Vec<(range::Interval, i64, String)> = st
-        .office_ranges()?
-        .into_iter()
-        .filter(|r| r.source == "import")
-        .filter_map(|r| {
-            range::parse(&r.spec)
-                .ok()
-                .map(|iv| (iv, r.office_id, r.spec))
-        })
-        .collect();
-    ivs.sort_by_key(|(iv, _, _)| (iv.family, iv.start));
-    let mut overlaps = Vec::new();
-    for w in ivs.windows(2) {
-        let ((a, ao, aspec), (b, bo, bspec)) = (&w[0], &w[1]);
-        if a.family == b.family && b.start <= a.end && ao != bo {
-            let n = |o: &i64| names.get(o).cloned().unwrap_or_else(|| format!("#{o}"));
-            overlaps.push(format!("{} {aspec} overlaps {} {bspec}", n(ao), n(bo)));
-        }
-    }
-    if !overlaps.is_empty() {
+    // The importer's own check on what export would write: health and
+    // export → import can never disagree (overlaps, cycles, a second root).
+    let problems = crate::topology::check_recorded(st)?;
+    if !problems.is_empty() {
         return Ok(bad(
             NAME,
             Status::Fail,
-            format!("overlapping ranges: {}", overlaps.join("; ")),
+            format!(
+                "the recorded topology would not import: {}",
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             "give every address one office: `p2pd topology export > t.csv`, fix the ranges, `p2pd topology import t.csv`",
         ));
     }

@@ -59,3 +59,13 @@ pub fn bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// "s" unless `n` is 1: `format!("{n} office{}", plural(n))`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `n` and the noun, singular or plural: "1 office", "3 offices".
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", plural(n))
+}

@@ -73,16 +73,28 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
             check_version_range(&st, s, &v)?;
             let old = st.setting(s.name())?.unwrap_or_else(|| s.default_value());
-            st.set_setting(s.name(), &v)?;
+            // Offices depend on this setting: the auto offices and every
+            // device follow at once, in the same transaction.
+            let toggled = if s == Setting::DistributionOptimization {
+                Some(crate::topology::set_optimization(&mut st, v == "on")?)
+            } else {
+                st.set_setting(s.name(), &v)?;
+                None
+            };
             println!(
                 "{} = {v} (was {})",
                 s.name(),
                 if old.is_empty() { "(none)" } else { &old }
             );
-            // Offices depend on this setting: every device follows at once.
-            if s == Setting::DistributionOptimization {
-                let moved = crate::topology::replace_devices(&mut st)?;
-                println!("re-placed every device: {moved} moved");
+            if let Some(t) = toggled {
+                if t.auto_offices_removed > 0 {
+                    println!(
+                        "removed {} auto office{} (they exist only while distribution_optimization is off)",
+                        t.auto_offices_removed,
+                        output::plural(t.auto_offices_removed)
+                    );
+                }
+                println!("re-placed every device: {} moved", t.moved);
             }
         }
     }

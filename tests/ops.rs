@@ -133,11 +133,18 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
     }
     assert!(!csv.contains("127.1.1.14"), "refused device listed: {csv}");
 
-    // Table: every device, no refused one.
+    // Table: every device by its short id (whole with --wide), no
+    // refused one.
     let table = ok(&net.server_dir, &["licenses"]);
+    let wide = ok(&net.server_dir, &["licenses", "--wide"]);
     for id in &want {
-        assert!(table.contains(id.as_str()), "{table}");
+        assert!(table.contains(&format!("| {} ", &id[..8])), "{table}");
+        assert!(!table.contains(id.as_str()), "{table}");
+        assert!(wide.contains(id.as_str()), "{wide}");
     }
+    // `--json` is what every other command takes (issue 13).
+    let by_flag = json(&net.server_dir, &["licenses", "--json"]);
+    assert_eq!(ids(&by_flag), want);
     assert!(
         table.contains("activated_at") && !table.contains("127.1.1.14"),
         "{table}"

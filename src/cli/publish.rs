@@ -25,8 +25,14 @@ An http(s) file storage must serve BASE/index.json:
 path and size are required; mtime (unix seconds) and sha256 are optional and let re-runs \
 skip unchanged packages without downloading them.
 
+A file that no rule names right gets its name, version and arch from FILE_STORAGE/.p2pd-names.csv \
+(header path,name,version,arch; path relative to file storage; an empty cell keeps what the rules \
+found). Being a dot-file, it is never published itself.
+
 Exit status: 0 all packages published or unchanged; 1 a package failed (the others are \
-still published); 2 bad usage; 3 another publish is running (cron runs overlapped).")]
+still published); 2 bad usage; 3 another publish is running (cron runs overlapped); \
+5 done, with warnings: nothing failed, but a published package is missing from file storage \
+(put it back, or withdraw it with --prune). Cron can alert on any non-zero status.")]
 pub struct Args {
     /// Publish every package in file storage
     #[arg(long, conflicts_with = "paths", required_unless_present = "paths")]
@@ -105,6 +111,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     obs.finish();
     let code = if report.summary.failed > 0 {
         ExitCode::Failed
+    } else if report.summary.missing > 0 {
+        ExitCode::Warnings
     } else {
         ExitCode::Ok
     };
@@ -133,6 +141,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         ),
     ]);
     println!("{t}");
+    if s.missing > 0 && s.failed == 0 {
+        println!(
+            "done, with warnings: {} missing from file storage (exit status 5); put {} back, \
+             or withdraw {} with `p2pd publish --all --prune`",
+            output::count(s.missing, "published package"),
+            if s.missing == 1 { "it" } else { "them" },
+            if s.missing == 1 { "it" } else { "them" },
+        );
+    }
     if s.failed > 0 {
         let mut out = std::io::stdout().lock();
         writeln!(out, "failed:")?;
@@ -204,6 +221,9 @@ fn line(p: &PackageReport) -> String {
                 &p.version
             }
         ));
+        if !p.arch.is_empty() {
+            s.push_str(&format!(" {}", p.arch));
+        }
     }
     if let Some(size) = p.size {
         s.push_str(&format!("  {}", output::bytes(size)));

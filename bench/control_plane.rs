@@ -413,6 +413,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                         content_id: c,
                         pieces: (k % 2) as u32,
                         done: false,
+                        done_at_ms: None,
                     })
                     .collect(),
             };

@@ -146,6 +146,11 @@ pub struct Progress {
     pub content_id: String,
     pub pieces: u32,
     pub done: bool,
+    /// When the device delivered the verified file (ms since the epoch),
+    /// for the report's times; absent from older agents. A claim: the
+    /// server bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

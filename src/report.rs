@@ -25,8 +25,10 @@ pub struct OfficeReport {
     pub bytes_failed: u64,
     /// Bytes that entered the office from outside ÷ package size.
     pub wan_copies: f64,
-    /// From the first device starting to the last one finishing.
-    pub seconds: Option<i64>,
+    /// Seconds, to 0.1 s, from the office's first request for the content
+    /// (the first manifest request of any of its devices) to its last
+    /// device done (delivered the verified file); `None` until all are done.
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +38,21 @@ pub struct ContentReport {
     pub version: String,
     pub size: u64,
     pub offices: Vec<OfficeReport>,
+}
+
+/// First request to last done, to 0.1 s, over an office's progress rows.
+/// Rows from before schema version 2 have whole seconds only; those are
+/// used as they are rather than dropped.
+fn office_seconds(rows: &[&crate::store::distribution::ProgressRow]) -> Option<f64> {
+    let start = rows
+        .iter()
+        .map(|p| p.started_ms.unwrap_or(p.started_at * 1000))
+        .min()?;
+    let end = rows
+        .iter()
+        .filter_map(|p| p.done_ms.or(p.done_at.map(|s| s * 1000)))
+        .max()?;
+    Some(((end - start).max(0) as f64 / 100.0).round() / 10.0)
 }
 
 /// Builds the report for one content.
@@ -81,9 +98,7 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
         let rows: Vec<_> = members.iter().filter_map(|d| progress.get(&d.id)).collect();
         let done = rows.iter().filter(|p| p.done_at.is_some()).count() as u32;
         let seconds = if done as usize == members.len() && !rows.is_empty() {
-            let start = rows.iter().map(|p| p.started_at).min();
-            let end = rows.iter().filter_map(|p| p.done_at).max();
-            start.zip(end).map(|(s, e)| e - s)
+            office_seconds(&rows)
         } else {
             None
         };

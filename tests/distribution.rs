@@ -413,3 +413,58 @@ fn restarting_serve_mid_distribution_loses_nothing() {
     let r = net.report();
     assert_eq!(r[0]["offices"][0]["devices_done"], 2, "{r}");
 }
+
+/// Issue 13: `time` looked quantized (11 s / 10 s for a 0.4 s delivery). It
+/// is the office's first request to its last device done, in 0.1 s.
+#[test]
+fn report_time_is_first_request_to_last_done_in_tenths() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (_id, _) = net.publish("timed", 3 * MIB, 11);
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let before = unix();
+    net.add_agent("t1", "127.1.1.11", "g", &[]);
+    net.add_agent("t2", "127.1.1.12", "g", &[]);
+    assert!(
+        net.wait_delivered(&net.all(), "timed.bin", Duration::from_secs(60)),
+        "not delivered"
+    );
+    let seen = unix();
+    let mut office = serde_json::Value::Null;
+    eventually("the report shows 2/2 done", Duration::from_secs(20), || {
+        office = net.report()[0]["offices"][0].clone();
+        office["devices_done"] == 2
+    });
+    let secs = office["seconds"].as_f64().expect("seconds is a number");
+    // What the agents logged: pieces in, with millisecond times.
+    let times: Vec<f64> = net
+        .agents
+        .iter()
+        .flat_map(|a| a.log())
+        .filter(|v| v["dir"] == "in")
+        .filter_map(|v| v["at"].as_f64())
+        .collect();
+    assert!(times.len() >= 3, "no piece times in the agents' logs");
+    let first_piece = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let last_piece = times.iter().copied().fold(0.0, f64::max);
+    assert!(
+        secs >= last_piece - first_piece - 0.15,
+        "{secs} s is shorter than the pieces took ({first_piece} .. {last_piece})"
+    );
+    assert!(
+        secs <= seen - before + 0.15,
+        "{secs} s is longer than the test saw ({:.2} s)",
+        seen - before
+    );
+    assert_eq!((secs * 10.0).round() / 10.0, secs, "not in tenths: {secs}");
+    let table = ok(&net.server_dir, &["report"]);
+    assert!(
+        table.contains("time (1st request → last done)") && table.contains(&format!("{secs:.1} s")),
+        "{table}"
+    );
+}

@@ -195,6 +195,7 @@ impl Agent {
                 content_id: c.manifest.id.clone(),
                 pieces: c.count(),
                 done: c.delivered(),
+                done_at_ms: c.delivered_at_ms(),
             })
             .collect();
         let req = HeartbeatRequest {

@@ -352,6 +352,18 @@ impl Content {
         self.dir.join("delivered").exists()
     }
 
+    /// When the file was delivered (the marker's mtime, ms since the
+    /// epoch), for the report's times; `None` before delivery.
+    pub fn delivered_at_ms(&self) -> Option<i64> {
+        let m = std::fs::metadata(self.dir.join("delivered")).ok()?;
+        let d = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(d.as_millis() as i64)
+    }
+
     /// Verifies the whole file and delivers it into `out_dir` atomically
     /// (link or copy to a temp name, fsync, rename, fsync the directory).
     /// Blocking.

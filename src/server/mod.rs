@@ -287,6 +287,9 @@ async fn heartbeat(
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
                 st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
+                if p.done {
+                    st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
+                }
             }
         }
         let serve_peers = match d.office_id {

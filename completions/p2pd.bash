@@ -19,6 +19,9 @@ _p2pd() {
             p2pd,agent)
                 cmd="p2pd__subcmd__agent"
                 ;;
+            p2pd,completions)
+                cmd="p2pd__subcmd__completions"
+                ;;
             p2pd,content)
                 cmd="p2pd__subcmd__content"
                 ;;
@@ -28,17 +31,11 @@ _p2pd() {
             p2pd,devices)
                 cmd="p2pd__subcmd__devices"
                 ;;
-            p2pd,generate)
-                cmd="p2pd__subcmd__generate"
-                ;;
             p2pd,groups)
                 cmd="p2pd__subcmd__groups"
                 ;;
             p2pd,health)
                 cmd="p2pd__subcmd__health"
-                ;;
-            p2pd,help)
-                cmd="p2pd__subcmd__help"
                 ;;
             p2pd,install)
                 cmd="p2pd__subcmd__install"
@@ -67,20 +64,8 @@ _p2pd() {
             p2pd,topology)
                 cmd="p2pd__subcmd__topology"
                 ;;
-            p2pd__subcmd__agent,help)
-                cmd="p2pd__subcmd__agent__subcmd__help"
-                ;;
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,help)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,install)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__content,help)
-                cmd="p2pd__subcmd__content__subcmd__help"
                 ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
@@ -88,32 +73,11 @@ _p2pd() {
             p2pd__subcmd__content,show)
                 cmd="p2pd__subcmd__content__subcmd__show"
                 ;;
-            p2pd__subcmd__content__subcmd__help,help)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__content__subcmd__help,list)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__content__subcmd__help,show)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__show"
-                ;;
-            p2pd__subcmd__devices,help)
-                cmd="p2pd__subcmd__devices__subcmd__help"
-                ;;
             p2pd__subcmd__devices,list)
                 cmd="p2pd__subcmd__devices__subcmd__list"
                 ;;
-            p2pd__subcmd__devices__subcmd__help,help)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__devices__subcmd__help,list)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__list"
-                ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups,help)
-                cmd="p2pd__subcmd__groups__subcmd__help"
                 ;;
             p2pd__subcmd__groups,list)
                 cmd="p2pd__subcmd__groups__subcmd__list"
@@ -121,134 +85,11 @@ _p2pd() {
             p2pd__subcmd__groups,unassign)
                 cmd="p2pd__subcmd__groups__subcmd__unassign"
                 ;;
-            p2pd__subcmd__groups__subcmd__help,assign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,help)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,list)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,unassign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help,agent)
-                cmd="p2pd__subcmd__help__subcmd__agent"
-                ;;
-            p2pd__subcmd__help,content)
-                cmd="p2pd__subcmd__help__subcmd__content"
-                ;;
-            p2pd__subcmd__help,demo)
-                cmd="p2pd__subcmd__help__subcmd__demo"
-                ;;
-            p2pd__subcmd__help,devices)
-                cmd="p2pd__subcmd__help__subcmd__devices"
-                ;;
-            p2pd__subcmd__help,generate)
-                cmd="p2pd__subcmd__help__subcmd__generate"
-                ;;
-            p2pd__subcmd__help,groups)
-                cmd="p2pd__subcmd__help__subcmd__groups"
-                ;;
-            p2pd__subcmd__help,health)
-                cmd="p2pd__subcmd__help__subcmd__health"
-                ;;
-            p2pd__subcmd__help,help)
-                cmd="p2pd__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__help,install)
-                cmd="p2pd__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__help,key)
-                cmd="p2pd__subcmd__help__subcmd__key"
-                ;;
-            p2pd__subcmd__help,licenses)
-                cmd="p2pd__subcmd__help__subcmd__licenses"
-                ;;
-            p2pd__subcmd__help,publish)
-                cmd="p2pd__subcmd__help__subcmd__publish"
-                ;;
-            p2pd__subcmd__help,report)
-                cmd="p2pd__subcmd__help__subcmd__report"
-                ;;
-            p2pd__subcmd__help,serve)
-                cmd="p2pd__subcmd__help__subcmd__serve"
-                ;;
-            p2pd__subcmd__help,settings)
-                cmd="p2pd__subcmd__help__subcmd__settings"
-                ;;
-            p2pd__subcmd__help,status)
-                cmd="p2pd__subcmd__help__subcmd__status"
-                ;;
-            p2pd__subcmd__help,topology)
-                cmd="p2pd__subcmd__help__subcmd__topology"
-                ;;
-            p2pd__subcmd__help__subcmd__agent,install)
-                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
-                ;;
-            p2pd__subcmd__help__subcmd__content,list)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__content,show)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__devices,list)
-                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,assign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,list)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,unassign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help__subcmd__key,fingerprint)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__help__subcmd__key,regenerate)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,set)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__set"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,show)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,export)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,import)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__import"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,locate)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__locate"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,show)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
-                ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
                 ;;
-            p2pd__subcmd__key,help)
-                cmd="p2pd__subcmd__key__subcmd__help"
-                ;;
             p2pd__subcmd__key,regenerate)
                 cmd="p2pd__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__key__subcmd__help,fingerprint)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__key__subcmd__help,help)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__key__subcmd__help,regenerate)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__settings,help)
-                cmd="p2pd__subcmd__settings__subcmd__help"
                 ;;
             p2pd__subcmd__settings,set)
                 cmd="p2pd__subcmd__settings__subcmd__set"
@@ -256,20 +97,8 @@ _p2pd() {
             p2pd__subcmd__settings,show)
                 cmd="p2pd__subcmd__settings__subcmd__show"
                 ;;
-            p2pd__subcmd__settings__subcmd__help,help)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,set)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__set"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,show)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__show"
-                ;;
             p2pd__subcmd__topology,export)
                 cmd="p2pd__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__topology,help)
-                cmd="p2pd__subcmd__topology__subcmd__help"
                 ;;
             p2pd__subcmd__topology,import)
                 cmd="p2pd__subcmd__topology__subcmd__import"
@@ -280,21 +109,6 @@ _p2pd() {
             p2pd__subcmd__topology,show)
                 cmd="p2pd__subcmd__topology__subcmd__show"
                 ;;
-            p2pd__subcmd__topology__subcmd__help,export)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__export"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,help)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,import)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__import"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,locate)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__locate"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,show)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
-                ;;
             *)
                 ;;
         esac
@@ -302,7 +116,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,7 +134,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install help"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,50 +183,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__agent__subcmd__help)
-            opts="install help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h -V --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,8 +225,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content)
-            opts="-v -h -V --data-dir --verbose --help --version list show help"
+        p2pd__subcmd__completions)
+            opts="-v -h --data-dir --verbose --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,55 +243,17 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content__subcmd__help)
-            opts="list show help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        p2pd__subcmd__content)
+            opts="-v -h --data-dir --verbose --help list show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
                     ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -528,7 +262,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -546,7 +280,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +298,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h -V --size --devices --timeout --keep --json --data-dir --verbose --help --version"
+            opts="-v -h --size --devices --timeout --keep --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -594,7 +328,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h -V --data-dir --verbose --help --version list help"
+            opts="-v -h --data-dir --verbose --help list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -611,50 +345,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__devices__subcmd__help)
-            opts="list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --format --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,30 +375,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__generate)
-            opts="-v -h -V --out-dir --data-dir --verbose --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --out-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__groups)
-            opts="-v -h -V --data-dir --verbose --help --version assign unassign list help"
+            opts="-v -h --data-dir --verbose --help assign unassign list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -724,7 +394,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__assign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -741,78 +411,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__groups__subcmd__help)
-            opts="assign unassign list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__groups__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,7 +430,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__unassign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,7 +448,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__health)
-            opts="-v -h -V --deep --strict --json --server --timeout --data-dir --verbose --help --version"
+            opts="-v -h --deep --strict --json --server --timeout --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -873,470 +473,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__help)
-            opts="install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent)
-            opts="install"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content)
-            opts="list show"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__demo)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices)
-            opts="list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__generate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups)
-            opts="assign unassign list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__health)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key)
-            opts="fingerprint regenerate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__licenses)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__publish)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__report)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__serve)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings)
-            opts="show set"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology)
-            opts="import export show locate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__install)
-            opts="-v -h -V --server-name --port --file-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server-name --port --file-storage --allow-missing-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1374,7 +512,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key)
-            opts="-v -h -V --data-dir --verbose --help --version fingerprint regenerate help"
+            opts="-v -h --data-dir --verbose --help fingerprint regenerate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1392,7 +530,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key__subcmd__fingerprint)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1409,64 +547,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__key__subcmd__help)
-            opts="fingerprint regenerate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__key__subcmd__regenerate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1484,7 +566,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__licenses)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --format --json --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1544,7 +626,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__report)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1562,7 +644,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h -V --listen --data-dir --verbose --help --version"
+            opts="-v -h --listen --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1584,7 +666,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings)
-            opts="-v -h -V --data-dir --verbose --help --version show set help"
+            opts="-v -h --data-dir --verbose --help show set"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1601,64 +683,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__settings__subcmd__help)
-            opts="show set help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h -V --data-dir --verbose --help --version"
+            opts="-v -h --allow-missing-storage --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1676,7 +702,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1694,7 +720,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__status)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1712,7 +738,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology)
-            opts="-v -h -V --data-dir --verbose --help --version import export show locate help"
+            opts="-v -h --data-dir --verbose --help import export show locate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1730,7 +756,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__export)
-            opts="-o -v -h -V --output --data-dir --verbose --help --version"
+            opts="-o -v -h --output --format --excel --plain --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1744,6 +770,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "csv xlsx" -- "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1755,92 +785,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__topology__subcmd__help)
-            opts="import export show locate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__topology__subcmd__import)
-            opts="-v -h -V --sheet --dry-run --json --data-dir --verbose --help --version"
+            opts="-v -h --sheet --dry-run --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1862,7 +808,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__locate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1880,7 +826,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -12,6 +12,7 @@ use crate::exit::ExitCode;
 
 pub mod agent;
 pub mod agent_install;
+pub mod completions;
 pub mod content;
 pub mod demo;
 pub mod devices;
@@ -51,6 +52,8 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// Data directory of the server (database, key, logs)
+    /// [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or
+    /// ~/.local/share/p2pd]
     #[arg(long, global = true, env = "P2PD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug)
@@ -117,6 +120,8 @@ pub enum Command {
     /// Enrolled devices: office, group, version, score, state
     #[command(subcommand)]
     Devices(devices::Command),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish
+    Completions(completions::Args),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -140,6 +145,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Licenses(a) => licenses::run(g, a),
         Command::Health(a) => health::run(g, a),
         Command::Devices(c) => devices::run(g, c),
+        Command::Completions(a) => completions::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

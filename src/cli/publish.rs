@@ -15,9 +15,13 @@ use crate::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
-Name and version come from the path: NAME/VERSION/FILE (the two directories above the file), \
-else a file named NAME-VERSION.EXT or NAME_VERSION.EXT (VERSION starts with a digit), \
-else the file name and no version. --name/--version override them for one package.
+Name, version and arch come from the path: NAME/VERSION/FILE (the two directories above the \
+file, VERSION starting with a digit); else Debian's NAME_VERSION_ARCH.deb and RPM's \
+NAME-VERSION-RELEASE.ARCH.rpm; else the file name's words: the first starting with a digit (or v \
+and a digit) begins the version, an arch word (x64, amd64, arm64, x86_64, win64, 64-bit, ...) is \
+the arch, installer noise (Setup, Installer, win, bin, ...) is dropped: \"Firefox Setup 128.0.msi\" \
+is Firefox 128.0, \"7zip-23.01-x64.msi\" is 7zip 23.01 x64. --name/--version override them for \
+one package.
 
 An http(s) file storage must serve BASE/index.json:
   {\"packages\": [{\"path\": \"firefox/128.0/setup.msi\", \"size\": 61440000,

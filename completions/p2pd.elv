@@ -104,6 +104,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;settings;set'= {
             cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
             cand --allow-missing-storage 'Accept a file_storage directory that does not exist yet (for storage mounted later); without it, a missing directory is an error'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'

@@ -81,6 +81,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subc
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from set" -l data-dir -d 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from set" -l allow-missing-storage -d 'Accept a file_storage directory that does not exist yet (for storage mounted later); without it, a missing directory is an error'
+complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from set" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2pd -n "__fish_p2pd_using_subcommand status" -l data-dir -d 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]' -r -F

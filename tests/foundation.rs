@@ -185,6 +185,13 @@ fn regenerate_makes_a_new_key_version_and_keeps_the_rest() {
     assert_eq!(status["settings"]["port"], 9000);
     assert_eq!(status["settings"]["heartbeat_secs"], 10);
     assert!(status["counts"]["offices"].is_number(), "{status}");
+    let (code, out, _) = p2pd(&d, &["settings", "set", "heartbeat_secs", "5", "--json"]);
+    assert_eq!(code, 0);
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        set,
+        serde_json::json!({"name": "heartbeat_secs", "value": 5, "was": 10})
+    );
     for k in [&first["key"], &second["key"]] {
         assert!(!out.contains(k.as_str().unwrap()), "status leaked a key");
     }

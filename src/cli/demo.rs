@@ -319,7 +319,10 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
                 let secs = started.elapsed().as_secs_f64();
                 finished.insert(office.to_string(), secs);
                 if bars.is_none() && !a.json {
-                    println!("  {office}: all {} devices done in {secs:.1} s", a.devices);
+                    println!(
+                        "  {office}: all {} done in {secs:.1} s",
+                        super::output::count(a.devices as usize, "device")
+                    );
                 }
             }
             if let Some(mp) = &bars {

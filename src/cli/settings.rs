@@ -22,6 +22,8 @@ pub enum Command {
         /// error
         #[arg(long)]
         allow_missing_storage: bool,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
 }
 
@@ -105,6 +107,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             name,
             value,
             allow_missing_storage,
+            out,
         } => {
             let s: Setting = name
                 .parse()
@@ -126,6 +129,19 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 st.set_setting(s.name(), &v)?;
                 None
             };
+            if out.json {
+                let mut j = serde_json::json!({
+                    "name": s.name(),
+                    "value": s.json_value(&v),
+                    "was": s.json_value(&old),
+                });
+                if let Some(t) = toggled {
+                    j["devices_moved"] = t.moved.into();
+                    j["auto_offices_removed"] = t.auto_offices_removed.into();
+                }
+                output::print_json(&j)?;
+                return Ok(ExitCode::Ok);
+            }
             println!(
                 "{} = {v} (was {})",
                 s.name(),

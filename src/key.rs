@@ -200,10 +200,14 @@ impl SharedKey {
 pub enum VerifyError {
     #[error("request is not signed: header {0} is missing")]
     Unsigned(&'static str),
+    // Read on devices as often as on the server: the advice is to fetch the
+    // current key, never to regenerate (which, run anywhere, would cut off
+    // every other device too).
     #[error(
         "key mismatch: the request was signed with key {presented}, but the current key is {current}. \
-         Use the most recent key (`p2pd key fingerprint` on the server shows it; \
-         `p2pd key regenerate` makes a new one)"
+         Get the current key from the server's admin (`p2pd key fingerprint` on the server shows which it is) \
+         and install it: `p2pd agent install --key-file FILE ...` on a device, or replace the key file \
+         this command uses"
     )]
     KeyMismatch { presented: String, current: String },
     #[error("bad signature: the request was altered or signed with a different key")]
@@ -395,7 +399,8 @@ mod tests {
         assert_eq!(err.code(), "key_mismatch");
         let msg = err.to_string();
         assert!(msg.contains(&new.fingerprint()), "{msg}");
-        assert!(msg.contains("p2pd key"), "{msg}");
+        assert!(msg.contains("--key-file"), "{msg}");
+        assert!(!msg.contains("regenerate"), "{msg}");
     }
 
     #[test]

@@ -413,3 +413,240 @@ fn restarting_serve_mid_distribution_loses_nothing() {
     let r = net.report();
     assert_eq!(r[0]["offices"][0]["devices_done"], 2, "{r}");
 }
+
+/// (name, version) of every published content, by storage path.
+fn published(net: &Net) -> HashMap<String, (String, String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["content", "list", "--json"])).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["version"].as_str().unwrap().to_string(),
+                    c["id"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Issue 13 items 1 and 2: file names with spaces, `#` and non-ASCII
+/// letters reach a no-office device (through the storage gateway) and an
+/// office device; two packages with the same file name land in their own
+/// `delivered/<name>/<version>/` paths, and `--on-complete` gets each path.
+/// After an in-place change and a re-publish, the gateway serves the new
+/// size.
+#[test]
+fn any_file_name_delivers_to_its_own_path_on_every_route() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    let files = [
+        ("Firefox Setup/128.0/Firefox Setup 128.0.msi", 300_000, 1),
+        ("Grüße/1.0/Grüße #1 (x64).exe", 200_000, 2),
+        ("appA/1.0/setup.exe", 150_000, 3),
+        ("appB/2.0/setup.exe", 160_000, 4),
+    ];
+    let mut bytes = HashMap::new();
+    for (rel, size, seed) in files {
+        let p = net.storage.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let data = package_bytes(size, seed);
+        std::fs::write(&p, &data).unwrap();
+        bytes.insert(rel.to_string(), data);
+    }
+    ok(&net.server_dir, &["publish", "--all"]);
+    let contents = published(&net);
+    assert_eq!(contents.len(), 4, "{contents:?}");
+    net.start_serve();
+    let hooks = net.root.path().join("on-complete.log");
+    let on_complete = format!("echo >> '{}'", hooks.display());
+    let hq = net.add_agent("hq", "127.1.1.80", "g", &[]);
+    let lost = net.add_agent("lost", "127.1.9.80", "g", &[]);
+    for i in [hq, lost] {
+        net.agents[i].args = vec!["--on-complete".into(), on_complete.clone()];
+        net.agents[i].kill();
+        net.start_agent(i);
+    }
+    let path_of = |i: usize, rel: &str| {
+        let (name, version, _) = &contents[rel];
+        let file = rel.rsplit('/').next().unwrap();
+        net.agents[i]
+            .dir
+            .join("delivered")
+            .join(name)
+            .join(version)
+            .join(file)
+    };
+    eventually(
+        "every file on both devices",
+        Duration::from_secs(90),
+        || {
+            files
+                .iter()
+                .all(|(rel, _, _)| [hq, lost].iter().all(|&i| path_of(i, rel).exists()))
+        },
+    );
+    for (rel, _, _) in files {
+        for i in [hq, lost] {
+            assert_eq!(
+                std::fs::read(path_of(i, rel)).unwrap(),
+                bytes[rel],
+                "{rel} on {}",
+                net.agents[i].name
+            );
+        }
+    }
+    // The two setup.exe files did not overwrite each other.
+    assert_ne!(
+        path_of(lost, "appA/1.0/setup.exe"),
+        path_of(lost, "appB/2.0/setup.exe")
+    );
+    // The no-office device got them from file storage (the gateway) only.
+    assert!(
+        ok_in(&net.agents[lost].log()).all(|v| v["tier"] == "cdn"),
+        "no-office device used another tier"
+    );
+    // --on-complete ran once per delivery, with that delivery's path.
+    let ran = std::fs::read_to_string(&hooks).unwrap();
+    for (rel, _, _) in files {
+        for i in [hq, lost] {
+            let p = path_of(i, rel).display().to_string();
+            assert_eq!(ran.lines().filter(|l| *l == p).count(), 1, "{p} in {ran}");
+        }
+    }
+
+    // In-place change to a larger file, re-published: the gateway serves
+    // the new size and the no-office device gets the new bytes.
+    let rel = "Firefox Setup/128.0/Firefox Setup 128.0.msi";
+    let newer = package_bytes(450_000, 99);
+    std::fs::write(net.storage.join(rel), &newer).unwrap();
+    ok(&net.server_dir, &["publish", "--all"]);
+    eventually(
+        "the changed file on the no-office device",
+        Duration::from_secs(60),
+        || std::fs::read(path_of(lost, rel)).ok().as_deref() == Some(&newer[..]),
+    );
+}
+
+/// Issue 13 item 1: a source that fails the same way again and again is
+/// logged once at WARN, and the device shows as stuck in `devices list`,
+/// `report` and `health` until it moves again.
+#[test]
+fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    let (id, data) = net.publish("gone", 200_000, 5);
+    let stored = net.storage.join("gone/1.0/gone.bin");
+    let aside = net.root.path().join("gone.bin");
+    std::fs::rename(&stored, &aside).unwrap();
+    net.start_serve();
+    let lost = net.add_agent("lost", "127.1.9.90", "g", &[]);
+    let state = |net: &Net| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap();
+        v[0].clone()
+    };
+    eventually("device stuck", Duration::from_secs(30), || {
+        state(&net)["state"] == "stuck"
+    });
+    let d = state(&net);
+    assert_eq!(d["stuck"][0]["content_id"], id.as_str(), "{d:#}");
+    assert!(
+        d["stuck"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gone.bin"),
+        "the reason names what fails: {d:#}"
+    );
+    let table = ok(&net.server_dir, &["devices", "list"]);
+    let host = d["hostname"].as_str().unwrap();
+    assert!(table.contains(&format!("stuck: {host}")), "{table}");
+    let report = net.report();
+    assert_eq!(
+        report[0]["stuck"][0]["device_id"], d["device_id"],
+        "{report:#}"
+    );
+    let text = ok(&net.server_dir, &["report"]);
+    assert!(text.contains("0/1 (1 stuck)"), "{text}");
+    // (file_storage fails too: the file is missing.)
+    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "devices")
+        .unwrap()
+        .clone();
+    assert_eq!(c["status"], "warn", "{h:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("1 device(s) stuck"),
+        "{c:#}"
+    );
+    // Several more failures, still one WARN line.
+    std::thread::sleep(Duration::from_secs(8));
+    // The storage comes back: the device delivers and is no longer stuck.
+    std::fs::rename(&aside, &stored).unwrap();
+    assert!(net.wait_delivered(&[lost], "gone.bin", Duration::from_secs(60)));
+    assert_eq!(net.agents[lost].delivered("gone.bin").unwrap(), data);
+    eventually("stuck cleared", Duration::from_secs(10), || {
+        state(&net)["state"] == "online"
+    });
+    let err = net.agents[lost].stop();
+    let warns: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("fails every time"))
+        .collect();
+    assert_eq!(
+        warns.len(),
+        1,
+        "one WARN line for the repeated failure:\n{err}"
+    );
+}
+
+/// Issue 12 item 5 / issue 13 item 2: a 250-byte file name delivers (its
+/// temporary name must fit in NAME_MAX too), and a delivery error retrying
+/// cannot fix is reported once, with the reason, and shows as stuck.
+#[test]
+fn a_250_byte_file_name_delivers_and_a_delivery_error_is_reported_once() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    let long = format!("{}.bin", "l".repeat(246));
+    assert_eq!(long.len(), 250);
+    let data = package_bytes(100_000, 11);
+    let p = net.storage.join("long/1.0").join(&long);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, &data).unwrap();
+    ok(&net.server_dir, &["publish", "--all"]);
+    net.start_serve();
+    let a = net.add_agent("a", "127.1.1.91", "g", &[]);
+    // This device cannot create delivered/: a file stands in the way.
+    let b_dir = net.root.path().join("agents").join("b");
+    std::fs::create_dir_all(&b_dir).unwrap();
+    std::fs::write(b_dir.join("delivered"), "not a directory").unwrap();
+    let b = net.add_agent("b", "127.1.1.92", "g", &[]);
+    assert!(net.wait_delivered(&[a], &long, Duration::from_secs(60)));
+    assert_eq!(net.agents[a].delivered(&long).unwrap(), data);
+    let b_id = || net.agents[b].device_id();
+    eventually("b stuck", Duration::from_secs(30), || {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap();
+        v.as_array().unwrap().iter().any(|d| {
+            Some(d["device_id"].as_str().unwrap().to_string()) == b_id()
+                && d["state"] == "stuck"
+                && d["stuck"][0]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("cannot deliver"))
+        })
+    });
+    // Many heartbeats later: still one report, no retry loop.
+    std::thread::sleep(Duration::from_secs(5));
+    let err = net.agents[b].stop();
+    assert_eq!(
+        err.lines().filter(|l| l.contains("cannot deliver")).count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("restart the agent"), "{err}");
+}

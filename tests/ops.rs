@@ -175,7 +175,7 @@ fn health_passes_then_names_each_broken_check() {
     );
 
     // devices list: the device, its office, online, with a score.
-    let d = json(&net.server_dir, &["devices", "list", "--format", "json"]);
+    let d = json(&net.server_dir, &["devices", "list", "--json"]);
     assert_eq!(d[0]["office"], "Central", "{d:#}");
     assert_eq!(d[0]["state"], "online");
     assert!(d[0]["score"].as_f64().unwrap() > 0.0);

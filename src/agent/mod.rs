@@ -6,14 +6,21 @@
 //! ranks for it, verifies every piece before storing or serving it, and
 //! delivers the finished file atomically into `delivered/`.
 //!
-//! Data dir:
+//! Data dir (its own, never the server's: [`default_data_dir`], or
+//! `--data-dir` / `P2PD_AGENT_DATA_DIR`):
 //!
 //! ```text
 //! agent.json       device id and server, kept across restarts
 //! pieces/          the piece store (see pieces.rs)
-//! delivered/       finished files
+//! delivered/       finished files: delivered/<name>/<version>/<file> (names.rs)
 //! transfers.log    JSON lines: every piece in and out (the agent's own word)
 //! ```
+//!
+//! A content the agent cannot make progress on — one source failing the
+//! same way again and again, or a delivery error no retry can fix — is
+//! logged once at WARN and reported as *stuck* (with the reason) in every
+//! heartbeat until it moves again, so `report`, `devices list` and
+//! `health` show it on the server.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -32,8 +39,27 @@ use crate::key::{SharedKey, Verifier};
 use crate::proto::*;
 
 pub mod download;
+pub mod names;
 pub mod peer;
 pub mod pieces;
+
+pub use names::delivered_path;
+
+/// The agent's data dir when neither `--data-dir` nor
+/// `P2PD_AGENT_DATA_DIR` names one. Separate from the server's, so an
+/// agent on the server host never writes into the server's data dir.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/p2pd-agent")
+}
+
+/// Why a content is stuck on this device.
+#[derive(Debug, Clone)]
+pub struct StuckState {
+    pub reason: String,
+    /// True when retrying cannot help (a delivery error): the content is
+    /// not attempted again until the agent restarts.
+    pub permanent: bool,
+}
 
 /// Everything the agent is told on its command line.
 #[derive(Debug, Clone)]
@@ -82,6 +108,9 @@ pub struct Agent {
     pub heartbeat_secs: AtomicU64,
     /// Transfers not yet reported to the server.
     pending: Mutex<ReportRequest>,
+    /// Contents this device is stuck on, by content id; sent with every
+    /// heartbeat.
+    stuck: Mutex<HashMap<String, StuckState>>,
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
@@ -93,6 +122,46 @@ impl Agent {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Marks a content stuck. Returns true when this is news (the reason
+    /// changed), so the caller logs it once rather than on every retry.
+    pub fn set_stuck(&self, content: &str, reason: String, permanent: bool) -> bool {
+        let mut m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let news = m.get(content).is_none_or(|s| s.reason != reason);
+        m.insert(content.to_string(), StuckState { reason, permanent });
+        news
+    }
+
+    /// The content moves again. Returns the old reason, if it was stuck.
+    pub fn clear_stuck(&self, content: &str) -> Option<String> {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(content)
+            .map(|s| s.reason)
+    }
+
+    /// True for a content that retrying cannot help.
+    pub fn stuck_for_good(&self, content: &str) -> bool {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(content)
+            .is_some_and(|s| s.permanent)
+    }
+
+    fn stuck_list(&self) -> Vec<Stuck> {
+        let m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Stuck> = m
+            .iter()
+            .map(|(id, s)| Stuck {
+                content_id: id.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.content_id.cmp(&b.content_id));
+        v
     }
 
     fn url(&self, path: &str) -> String {
@@ -200,6 +269,7 @@ impl Agent {
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
+            stuck: self.stuck_list(),
         };
         let resp: HeartbeatResponse = self
             .client
@@ -318,6 +388,7 @@ pub async fn run(
         serve_peers: AtomicBool::new(false),
         heartbeat_secs: AtomicU64::new(10),
         pending: Mutex::new(ReportRequest::default()),
+        stuck: Mutex::new(HashMap::new()),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
     });
@@ -372,7 +443,7 @@ pub async fn run(
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
-                    if !done && !alive {
+                    if !done && !alive && !agent.stuck_for_good(&c.id) {
                         let a = agent.clone();
                         let id = c.id.clone();
                         running.insert(id, tracker.spawn(download::download_task(a, c)));

@@ -295,6 +295,9 @@ fn an_agent_with_a_stale_key_gets_key_mismatch_and_nothing() {
     let i = net.add_agent("stale", "127.1.1.50", "g", &[]);
     net.agents[i].key_file = old_key.clone();
     net.agents[i].kill();
+    // A first start with a wrong key exits (an agent that enrolled before
+    // waits for a new key file instead: see the roll-out test).
+    let _ = std::fs::remove_file(net.agents[i].dir.join("agent.json"));
     net.start_agent(i);
     let (code, err) = net.agents[i]
         .wait_exit(Duration::from_secs(20))
@@ -307,6 +310,16 @@ fn an_agent_with_a_stale_key_gets_key_mismatch_and_nothing() {
         "names the current fingerprint: {err}"
     );
     assert!(net.agents[i].delivered("app.bin").is_none());
+    // Said once, in words (issue 13 items 3 and 17): no Rust debug name,
+    // and the device's fix is the current key, never a regenerate.
+    assert_eq!(err.matches("was signed with key").count(), 1, "{err}");
+    assert!(!err.contains("KeyMismatch"), "{err}");
+    assert!(err.contains("agent install --key-file"), "{err}");
+    assert!(!err.contains("regenerate"), "{err}");
+    assert!(
+        err.contains(old_key.to_str().unwrap()),
+        "names its key file: {err}"
+    );
 }
 
 #[test]
@@ -649,4 +662,116 @@ fn a_250_byte_file_name_delivers_and_a_delivery_error_is_reported_once() {
         "{err}"
     );
     assert!(err.contains("restart the agent"), "{err}");
+}
+
+/// Issue 13 items 3 and 4: after `key regenerate`, the server records which
+/// device still signs with the old key (and logs it once), `devices list`
+/// shows it as `stale key`, and `health` warns with the count. The agent
+/// tells its admin to get the current key (never to regenerate one),
+/// waits, and picks the new key file up without a restart.
+#[test]
+fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let i = net.add_agent("dev", "127.1.1.95", "g", &[]);
+    // The device's own copy of the key.
+    let copy = net.root.path().join("dev.key");
+    std::fs::copy(net.server_dir.join("shared.key"), &copy).unwrap();
+    net.agents[i].key_file = copy.clone();
+    net.agents[i].kill();
+    net.start_agent(i);
+    net.publish("one", 100_000, 1);
+    assert!(net.wait_delivered(&[i], "one.bin", Duration::from_secs(60)));
+    let fp = |dir: &std::path::Path| {
+        let out = ok(dir, &["key", "fingerprint"]);
+        out.split_whitespace().next().unwrap().to_string()
+    };
+    let old_fp = fp(&net.server_dir);
+
+    net.stop_serve();
+    ok(&net.server_dir, &["key", "regenerate"]);
+    net.start_serve();
+    let first = |net: &Net| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap();
+        v[0].clone()
+    };
+    eventually("stale key shown", Duration::from_secs(30), || {
+        first(&net)["state"] == "stale key"
+    });
+    assert_eq!(first(&net)["stale_key"]["fingerprint"], old_fp.as_str());
+    let table = ok(&net.server_dir, &["devices", "list"]);
+    assert!(
+        table.contains("stale key") && table.contains(&old_fp),
+        "{table}"
+    );
+    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "devices")
+        .unwrap()
+        .clone();
+    assert_eq!(c["status"], "warn", "{h:#}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 device(s) refused for a stale key"),
+        "{c:#}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("agent install --key-file")
+    );
+    // The agent waits for its new key rather than exiting.
+    assert!(
+        net.agents[i]
+            .child
+            .as_mut()
+            .unwrap()
+            .try_wait()
+            .unwrap()
+            .is_none(),
+        "the agent exited on a key regenerated while it ran"
+    );
+
+    // Roll-out: the device's key file gets the current key. No restart.
+    std::fs::copy(net.server_dir.join("shared.key"), &copy).unwrap();
+    net.publish("two", 100_000, 2);
+    assert!(net.wait_delivered(&[i], "two.bin", Duration::from_secs(60)));
+    eventually("online again", Duration::from_secs(10), || {
+        first(&net)["state"] == "online"
+    });
+
+    // The server said it once for this device; the agent once, with the
+    // right advice.
+    let serve_log = std::fs::read_to_string(net.root.path().join("serve.log")).unwrap();
+    let dev = net.agents[i].device_id().unwrap();
+    assert_eq!(
+        serve_log
+            .lines()
+            .filter(|l| l.contains("old key") && l.contains(&dev))
+            .count(),
+        1,
+        "{serve_log}"
+    );
+    let err = net.agents[i].stop();
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("refused this agent's key"))
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("agent install --key-file"), "{err}");
+    assert!(
+        !err.contains("regenerate"),
+        "never advise regenerating on a device: {err}"
+    );
+    assert!(err.contains("signing with the new key"), "{err}");
 }

@@ -67,6 +67,10 @@ pub struct Config {
     /// Server base URL, e.g. `http://10.0.0.5:7650`.
     pub server: String,
     pub key: SharedKey,
+    /// Where `key` came from. Re-read on every heartbeat and on a key
+    /// mismatch, so a key roll-out (`agent install --key-file NEW`
+    /// rewrites it) needs no restart.
+    pub key_file: Option<PathBuf>,
     pub group: String,
     pub data_dir: PathBuf,
     /// Where the peer server listens.
@@ -111,6 +115,8 @@ pub struct Agent {
     /// Contents this device is stuck on, by content id; sent with every
     /// heartbeat.
     stuck: Mutex<HashMap<String, StuckState>>,
+    /// The last problem reading the key file, logged once.
+    key_problem: Mutex<Option<String>>,
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
@@ -140,6 +146,46 @@ impl Agent {
             .unwrap_or_else(|p| p.into_inner())
             .remove(content)
             .map(|s| s.reason)
+    }
+
+    /// Re-reads the key file. True when it now holds another key, which
+    /// then signs and verifies everything from here on.
+    pub fn reload_key(&self) -> bool {
+        let Some(path) = &self.cfg.key_file else {
+            return false;
+        };
+        match SharedKey::load(path) {
+            Ok(k) if k.fingerprint() != self.client.key().fingerprint() => {
+                tracing::info!(
+                    key = %k.fingerprint(),
+                    "key file {} changed: signing with the new key",
+                    path.display()
+                );
+                self.client.set_key(k.clone());
+                self.verifier.set_key(k);
+                *self.key_problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                // Keep the key in use; say so once per distinct problem.
+                let msg = match &e {
+                    crate::key::KeyError::Missing { path } => {
+                        format!("key file {} is missing", path.display())
+                    }
+                    crate::key::KeyError::Corrupt { path, why } => {
+                        format!("key file {} is corrupt ({why})", path.display())
+                    }
+                    other => other.to_string(),
+                };
+                let mut last = self.key_problem.lock().unwrap_or_else(|p| p.into_inner());
+                if last.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!("{msg}; still signing with the key loaded before");
+                    *last = Some(msg);
+                }
+                false
+            }
+        }
     }
 
     /// True for a content that retrying cannot help.
@@ -343,6 +389,26 @@ fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
     }
 }
 
+fn is_key_mismatch(e: &CallError) -> bool {
+    e.code() == Some(ErrorCode::KeyMismatch)
+}
+
+impl Agent {
+    fn log_waiting_for_key(&self, e: &CallError) {
+        let path = self
+            .cfg
+            .key_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        tracing::error!(
+            "the server refused this agent's key: {e}. Waiting for a new key in {path}: \
+             `p2pd agent install --key-file FILE ...` writes it, and this agent picks it up \
+             without a restart"
+        );
+    }
+}
+
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -389,6 +455,7 @@ pub async fn run(
         heartbeat_secs: AtomicU64::new(10),
         pending: Mutex::new(ReportRequest::default()),
         stuck: Mutex::new(HashMap::new()),
+        key_problem: Mutex::new(None),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
     });
@@ -405,11 +472,27 @@ pub async fn run(
         }
     });
 
-    // Enroll, retrying while the server is unreachable.
+    // Enroll, retrying while the server is unreachable. A device that
+    // enrolled before and is now refused for its key waits for a new key
+    // file (a key roll-out in progress); a first start with a wrong key
+    // stops at once, so the mistake shows where it was made.
+    let enrolled_before = load_device_id(&agent.cfg.data_dir).is_some();
+    let mut waiting_for_key = false;
     let mut backoff = Duration::from_millis(200);
     let enrolled = loop {
         match agent.enroll().await {
             Ok(r) => break r,
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && enrolled_before && agent.cfg.key_file.is_some() => {
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
             Err(e) if is_fatal(&e) => {
                 shutdown.cancel();
                 tracker.close();
@@ -438,8 +521,12 @@ pub async fn run(
     let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut result = Ok(());
     loop {
+        agent.reload_key();
         match agent.heartbeat().await {
             Ok(hb) => {
+                if std::mem::take(&mut waiting_for_key) {
+                    tracing::info!("the server accepts this agent's key again");
+                }
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
@@ -450,11 +537,21 @@ pub async fn run(
                     }
                 }
             }
-            Err(e) if is_fatal(&e) => {
-                tracing::error!("server refused this agent: {e}");
-                if let CallError::Wire(w) = e {
-                    result = Err(AgentError::Refused(w));
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && agent.cfg.key_file.is_some() => {
+                // The key was regenerated on the server while this agent
+                // ran: wait for the new key file rather than exit.
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
                 }
+            }
+            Err(e) if is_fatal(&e) => {
+                // Returned, not logged: `main` prints it once.
+                result = Err(match e {
+                    CallError::Wire(w) => AgentError::Refused(w),
+                    other => AgentError::Io(other.to_string()),
+                });
                 break;
             }
             Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {

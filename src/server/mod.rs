@@ -121,7 +121,7 @@ impl Verifies for ServerState {
         };
         let db = self.db.clone();
         let fp = fingerprint.to_string();
-        let current = self.verifier.fingerprint().to_string();
+        let current = self.verifier.fingerprint();
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -242,7 +242,7 @@ async fn status(
         server_id: s.server_id.clone(),
         version: crate::VERSION.to_string(),
         time: now(),
-        key_fingerprint: s.verifier.fingerprint().to_string(),
+        key_fingerprint: s.verifier.fingerprint(),
         key_version: s.key_version,
     }))
 }

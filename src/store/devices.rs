@@ -308,7 +308,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT k.device_id, k.fingerprint, k.first_at, k.last_at, k.count
              FROM key_refusals k JOIN devices d ON d.id = k.device_id
-             WHERE k.last_at >= d.last_seen
+             WHERE k.last_at > d.last_seen
              ORDER BY k.device_id, k.last_at DESC",
         )?;
         let rows = st.query_map([], |r| {

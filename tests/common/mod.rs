@@ -344,9 +344,17 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
                 stack.push(p);
             } else {
                 let m = std::fs::metadata(&p).unwrap();
+                // Large files (an installed binary) by their hash, to keep
+                // snapshots small.
+                let bytes = std::fs::read(&p).unwrap();
+                let bytes = if bytes.len() > 1 << 20 {
+                    sha256_hex(&bytes).into_bytes()
+                } else {
+                    bytes
+                };
                 out.push((
                     p.strip_prefix(root).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
+                    bytes,
                     m.permissions().mode() & 0o7777,
                 ));
             }

@@ -774,4 +774,57 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         "never advise regenerating on a device: {err}"
     );
     assert!(err.contains("signing with the new key"), "{err}");
+    // Issue 13 item 17: the agent's own shutdown line, not serve's.
+    assert!(
+        err.contains("shutting down") && !err.contains("cli::serve"),
+        "{err}"
+    );
+}
+
+/// Issue 13 item 6: the agent has its own data dir, variable and help; the
+/// server's P2PD_DATA_DIR never sends it into the server's data dir.
+#[test]
+fn the_agent_has_its_own_data_dir_and_variable() {
+    let (code, help, _) = p2pd(std::path::Path::new("/nonexistent"), &["agent", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("P2PD_AGENT_DATA_DIR") && help.contains("/var/lib/p2pd-agent"),
+        "{help}"
+    );
+    assert!(!help.contains("Data directory of the server"), "{help}");
+
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    net.publish("app", 100_000, 3);
+    let agent_dir = net.root.path().join("own");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{}", net.port),
+            "--group",
+            "g",
+            "--listen",
+            &format!("127.1.1.97:{}", net.peer_port),
+            "--key-file",
+        ])
+        .arg(net.server_dir.join("shared.key"))
+        .env("P2PD_DATA_DIR", &net.server_dir)
+        .env("P2PD_AGENT_DATA_DIR", &agent_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(
+        "delivered into the agent's dir",
+        Duration::from_secs(60),
+        || find_delivered(&agent_dir, "app.bin").is_some(),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(agent_dir.join("pieces").is_dir());
+    assert!(
+        !net.server_dir.join("pieces").exists() && !net.server_dir.join("delivered").exists(),
+        "the agent wrote into the server's data dir"
+    );
 }

@@ -547,3 +547,38 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     std::fs::copy(&unit, &server_copy).unwrap();
     verify_units(&[&server_copy, &checked]);
 }
+
+/// Issue 13 item 15: a second `serve` on the same data dir is refused,
+/// naming the first one's pid and address; a lock left by a killed server
+/// does not block the next one.
+#[test]
+fn a_second_serve_on_the_same_data_dir_is_refused_naming_the_first() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let first_pid = net.serve.as_ref().unwrap().id();
+    let other = free_port();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{other}")])
+        .arg("--data-dir")
+        .arg(&net.server_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("pid {first_pid}")), "{err}");
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{}", net.port)),
+        "names the first one's address: {err}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", other)).is_err(),
+        "the second serve must not listen"
+    );
+    // SIGKILL leaves the lock file behind; it must not block a restart.
+    let mut c = net.serve.take().unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(net.server_dir.join("serve.lock").exists());
+    net.start_serve();
+    assert!(net.serve.as_mut().unwrap().try_wait().unwrap().is_none());
+}

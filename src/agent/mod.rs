@@ -568,6 +568,9 @@ pub async fn run(
             _ = tokio::time::sleep(every) => {}
         }
     }
+    if result.is_ok() {
+        tracing::info!("shutting down");
+    }
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(10), tracker.wait())

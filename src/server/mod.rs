@@ -29,6 +29,7 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod lock;
 pub mod scheduler;
 
 /// The database, shared by request handlers.

@@ -98,7 +98,7 @@ impl From<&crate::key::VerifyError> for ErrorCode {
 
 /// An error as carried on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-#[error("{message} ({code:?})")]
+#[error("{message}")]
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
@@ -157,6 +157,19 @@ pub struct Progress {
 pub struct HeartbeatRequest {
     pub device_id: String,
     pub progress: Vec<Progress>,
+    /// Contents this device cannot make progress on, and why. The server
+    /// keeps exactly this list, so an empty one clears earlier reports.
+    #[serde(default)]
+    pub stuck: Vec<Stuck>,
+}
+
+/// A content a device is stuck on: the same failure keeps repeating, or a
+/// delivery error that retrying will not fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stuck {
+    pub content_id: String,
+    /// One line for people: what fails, and where.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,6 +17,8 @@ pub struct OfficeReport {
     pub leader: Option<String>,
     pub devices_targeted: u32,
     pub devices_done: u32,
+    /// Targeted devices that report they are stuck on this content.
+    pub devices_stuck: u32,
     pub bytes_lan: u64,
     pub bytes_parent: u64,
     pub bytes_server: u64,
@@ -38,6 +40,19 @@ pub struct ContentReport {
     pub version: String,
     pub size: u64,
     pub offices: Vec<OfficeReport>,
+    /// Devices stuck on this content, and why (see `agent` docs).
+    pub stuck: Vec<StuckDevice>,
+}
+
+/// A device that reports it cannot make progress on a content.
+#[derive(Debug, Clone, Serialize)]
+pub struct StuckDevice {
+    pub device_id: String,
+    pub hostname: String,
+    pub office: Option<String>,
+    pub reason: String,
+    /// Unix seconds since it has been stuck for this reason.
+    pub since: i64,
 }
 
 /// First request to last done, to 0.1 s, over an office's progress rows.
@@ -80,6 +95,11 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
         })
         .collect();
 
+    let stuck_rows: Vec<_> = st
+        .stuck()?
+        .into_iter()
+        .filter(|s| s.content_id == content_id)
+        .collect();
     let mut offices: Vec<Option<i64>> = targeted.iter().map(|d| d.office_id).collect();
     offices.extend(bytes.keys().copied());
     offices.sort();
@@ -97,6 +117,10 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
         let members: Vec<_> = targeted.iter().filter(|d| d.office_id == o).collect();
         let rows: Vec<_> = members.iter().filter_map(|d| progress.get(&d.id)).collect();
         let done = rows.iter().filter(|p| p.done_at.is_some()).count() as u32;
+        let stuck = members
+            .iter()
+            .filter(|d| stuck_rows.iter().any(|s| s.device_id == d.id))
+            .count() as u32;
         let seconds = if done as usize == members.len() && !rows.is_empty() {
             office_seconds(&rows)
         } else {
@@ -119,6 +143,7 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
                 .map(|l| hostnames.get(l).cloned().unwrap_or_else(|| l.clone())),
             devices_targeted: members.len() as u32,
             devices_done: done,
+            devices_stuck: stuck,
             bytes_lan: b.lan,
             bytes_parent: b.parent,
             bytes_server: b.server,
@@ -138,5 +163,21 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
         version: m.version,
         size: m.size,
         offices: out,
+        stuck: stuck_rows
+            .into_iter()
+            .map(|s| {
+                let d = targeted.iter().find(|d| d.id == s.device_id);
+                StuckDevice {
+                    hostname: d.map(|d| d.hostname.clone()).unwrap_or_default(),
+                    office: d
+                        .and_then(|d| d.office_id)
+                        .and_then(|o| st.office(o).ok().flatten())
+                        .map(|o| o.name),
+                    device_id: s.device_id,
+                    reason: s.reason,
+                    since: s.since,
+                }
+            })
+            .collect(),
     }))
 }

@@ -67,7 +67,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name, for scripts: database, server, key, server_version,
-    /// client_versions, file_storage, topology, clock.
+    /// client_versions, devices, file_storage, topology, clock.
     pub check: &'static str,
     pub status: Status,
     /// What was found.
@@ -168,6 +168,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         &get(Setting::MinClientVersion)?,
         &get(Setting::MaxClientVersion)?,
     )?);
+    checks.push(devices(&st)?);
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
     checks.push(topology(&st)?);
     // Keep the order people read in: database, network, clients, storage,
@@ -509,6 +510,60 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
              (`p2pd settings set min_client_version V` / `max_client_version V`)"
         ),
     ))
+}
+
+/// Devices that need the admin: refused for an old key, or stuck on a
+/// content. Both are warnings: the rest of the fleet is fine.
+fn devices(st: &Store) -> anyhow::Result<Check> {
+    const NAME: &str = "devices";
+    let all = st.devices()?;
+    let host = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .map_or_else(|| id.to_string(), |d| d.hostname.clone())
+    };
+    let stale = st.stale_key_devices()?;
+    let stuck = st.stuck()?;
+    let mut stuck_devices: Vec<&str> = stuck.iter().map(|s| s.device_id.as_str()).collect();
+    stuck_devices.sort();
+    stuck_devices.dedup();
+    if stale.is_empty() && stuck.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!("{} device(s), none stuck, none on an old key", all.len()),
+        ));
+    }
+    let mut detail = Vec::new();
+    let mut fix = Vec::new();
+    if !stale.is_empty() {
+        let names: Vec<String> = stale
+            .iter()
+            .take(10)
+            .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
+            .collect();
+        detail.push(format!(
+            "{} device(s) refused for a stale key: {}",
+            stale.len(),
+            names.join(", ")
+        ));
+        fix.push(
+            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each              (never `p2pd key regenerate`: that cuts off every device)",
+        );
+    }
+    if !stuck.is_empty() {
+        let names: Vec<String> = stuck
+            .iter()
+            .take(10)
+            .map(|s| format!("{}: {}", host(&s.device_id), s.reason))
+            .collect();
+        detail.push(format!(
+            "{} device(s) stuck: {}",
+            stuck_devices.len(),
+            names.join("; ")
+        ));
+        fix.push("fix what each stuck device names (`p2pd devices list` shows the reasons)");
+    }
+    Ok(bad(NAME, Status::Warn, detail.join("; "), fix.join("; ")))
 }
 
 fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> {

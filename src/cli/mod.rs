@@ -51,10 +51,13 @@ pub struct Cli {
 
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Data directory of the server (database, key, logs)
-    /// [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or
-    /// ~/.local/share/p2pd]
-    #[arg(long, global = true, env = "P2PD_DATA_DIR", value_name = "DIR")]
+    /// Data directory of the server (database, key, logs); env
+    /// P2PD_DATA_DIR; default /var/lib/p2pd for root, else
+    /// ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)
+    // No clap `env` here: clap would hand P2PD_DATA_DIR down to `agent`,
+    // whose own --data-dir (P2PD_AGENT_DATA_DIR) must not see the
+    // server's. `data_dir()` reads the variable instead.
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -67,6 +70,9 @@ impl Global {
     pub fn data_dir(&self) -> PathBuf {
         if let Some(d) = &self.data_dir {
             return d.clone();
+        }
+        if let Some(d) = std::env::var_os("P2PD_DATA_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d);
         }
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } == 0 {

@@ -93,7 +93,14 @@ pub fn print_report(r: &ContentReport) {
                 format!("{} [{}]", o.office, o.kind)
             },
             o.parent.clone().unwrap_or_else(|| "-".into()),
-            format!("{}/{}", o.devices_done, o.devices_targeted),
+            if o.devices_stuck > 0 {
+                format!(
+                    "{}/{} ({} stuck)",
+                    o.devices_done, o.devices_targeted, o.devices_stuck
+                )
+            } else {
+                format!("{}/{}", o.devices_done, o.devices_targeted)
+            },
             output::bytes(o.bytes_lan),
             output::bytes(o.bytes_parent),
             output::bytes(o.bytes_server),
@@ -105,4 +112,13 @@ pub fn print_report(r: &ContentReport) {
         ]);
     }
     println!("{t}");
+    for s in &r.stuck {
+        println!(
+            "stuck: {} ({}) in {}: {}",
+            s.hostname,
+            &s.device_id[..8.min(s.device_id.len())],
+            s.office.as_deref().unwrap_or("(no office)"),
+            s.reason
+        );
+    }
 }

@@ -73,8 +73,20 @@ _p2pd() {
             p2pd__subcmd__content,show)
                 cmd="p2pd__subcmd__content__subcmd__show"
                 ;;
+            p2pd__subcmd__devices,exclude)
+                cmd="p2pd__subcmd__devices__subcmd__exclude"
+                ;;
             p2pd__subcmd__devices,list)
                 cmd="p2pd__subcmd__devices__subcmd__list"
+                ;;
+            p2pd__subcmd__devices,prefer)
+                cmd="p2pd__subcmd__devices__subcmd__prefer"
+                ;;
+            p2pd__subcmd__devices,retire)
+                cmd="p2pd__subcmd__devices__subcmd__retire"
+                ;;
+            p2pd__subcmd__devices,unprefer)
+                cmd="p2pd__subcmd__devices__subcmd__unprefer"
                 ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
@@ -328,7 +340,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h --data-dir --verbose --help list"
+            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -345,8 +357,26 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__devices__subcmd__exclude)
+            opts="-v -h --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h --format --output --data-dir --verbose --help"
+            opts="-o -v -h --json --format --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +394,60 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__prefer)
+            opts="-v -h --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__retire)
+            opts="-v -h --force --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__unprefer)
+            opts="-v -h --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -18,7 +18,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
     }
     var completions = [
         &'p2pd'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -48,7 +48,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --file-storage 'Package storage: an absolute directory (which must exist) or an http(s) base URL'
             cand --cdn-url 'CDN base URL, the last-resort download source'
             cand --root 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --allow-missing-storage 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
@@ -60,7 +60,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;key'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -69,7 +69,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand regenerate 'Make a new shared key; the old one stops working everywhere'
         }
         &'p2pd;key;fingerprint'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -77,7 +77,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;key;regenerate'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -85,7 +85,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;settings'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -94,7 +94,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand set 'Change one setting (validated; an unknown name lists the valid ones)'
         }
         &'p2pd;settings;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -102,7 +102,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;settings;set'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --allow-missing-storage 'Accept a file_storage directory that does not exist yet (for storage mounted later); without it, a missing directory is an error'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;status'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -119,7 +119,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;topology'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -131,7 +131,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;topology;import'= {
             cand --sheet 'Sheet of an .xlsx workbook (default: the first)'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --dry-run 'Validate and print what would change, without writing anything'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -143,7 +143,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -o 'Write to FILE instead of stdout'
             cand --output 'Write to FILE instead of stdout'
             cand --format 'csv, or xlsx for an Excel workbook (one sheet, "Topology") that imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --excel 'CSV as Excel in European locales writes and reads it: '';'' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes the dialect of the last imported CSV file'
             cand --plain 'Plain CSV: '','' between fields, LF line ends, no BOM'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -152,7 +152,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;topology;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -160,7 +160,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;topology;locate'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -171,7 +171,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --size 'Package size, in MiB'
             cand --devices 'Devices per office'
             cand --timeout 'Give up after this many seconds'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
             cand --json 'Print the final report as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -181,7 +181,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;serve'= {
             cand --listen 'Address to listen on (default: the server_name setting and port)'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -194,9 +194,9 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --listen 'Address the peer server listens on'
             cand --advertise 'Address other devices reach this one at; also the source address of its connections (default: --listen)'
             cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
-            cand --on-complete 'Command to run with the delivered file''s path as its argument'
+            cand --on-complete 'Command to run after each delivery, with the delivered file''s path as its argument (and in P2PD_DELIVERED). Files are delivered to DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package name and version, so packages never overwrite each other'
             cand --parallel 'Pieces in flight per content'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s [default: /var/lib/p2pd-agent]'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -205,20 +205,20 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;agent;install'= {
             cand --server 'Server URL, e.g. http://10.0.0.5:7650'
-            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key'
+            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key. Re-run with a new key file after `p2pd key regenerate`: the running agent picks the new key up'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the agent''s peer server listens on'
             cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
-            cand --force 'Overwrite files that differ from what would be written'
+            cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s [default: /var/lib/p2pd-agent]'
+            cand --force 'Overwrite files that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'p2pd;report'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -229,7 +229,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --name 'Package name, instead of the one taken from the path (one package only)'
             cand --version 'Package version, instead of the one taken from the path (one package only)'
             cand --groups 'Target only these assigned groups (comma-separated) instead of all assigned groups'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --all 'Publish every package in file storage'
             cand --verify 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed'
             cand --prune 'Withdraw packages no longer in storage and superseded versions'
@@ -240,7 +240,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;content'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -249,7 +249,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand show 'Show one content, with its piece hashes in --json'
         }
         &'p2pd;content;list'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -257,7 +257,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;content;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -265,7 +265,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;groups'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -275,7 +275,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand list 'List assigned groups with their devices, licenses and contents'
         }
         &'p2pd;groups;assign'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -283,7 +283,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;groups;unassign'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -291,7 +291,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;groups;list'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -302,7 +302,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --format 'Output format (--json is the same as --format json)'
             cand -o 'Write the report to FILE instead of standard output'
             cand --output 'Write the report to FILE instead of standard output'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print JSON for scripts, like every other command''s --json'
             cand --wide 'Show whole device ids in the table (by default the first 8 characters; CSV and JSON always have whole ids)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -313,7 +313,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;health'= {
             cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
             cand --timeout 'Seconds to wait for the server''s answer'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --deep 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'
             cand --strict 'Treat warnings (such as no-office clients) as failures'
             cand --json 'Print machine-readable JSON instead of a table'
@@ -323,25 +323,60 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;devices'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand list 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)'
+            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license'
+            cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
+            cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
+            cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
         }
         &'p2pd;devices;list'= {
-            cand --format 'Output format'
+            cand --format 'Output format: `csv` writes comma-separated values with a header row, for spreadsheets (`json` is the same as --json)'
             cand -o 'Write the list to FILE instead of standard output'
             cand --output 'Write the list to FILE instead of standard output'
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand --wide 'Show full device ids and every column, however wide'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'p2pd;devices;retire'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --force 'Retire it even though it is online'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;devices;prefer'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;devices;unprefer'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;devices;exclude'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'p2pd;completions'= {
-            cand --data-dir 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'

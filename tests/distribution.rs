@@ -912,3 +912,34 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
     assert_eq!(code, 2);
     assert!(err.contains("devices list"), "{err}");
 }
+
+/// Issue 13 item 17: "error sending request" carries its cause.
+#[test]
+fn an_unreachable_server_is_reported_with_the_cause() {
+    let net = Net::new(&[]);
+    let dir = net.root.path().join("a");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{}", free_port()),
+            "--group",
+            "g",
+            "--listen",
+            &format!("127.1.1.99:{}", net.peer_port),
+            "--key-file",
+        ])
+        .arg(net.server_dir.join("shared.key"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("P2PD_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("enroll"), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+}

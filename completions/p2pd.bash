@@ -97,17 +97,41 @@ _p2pd() {
             p2pd__subcmd__content__subcmd__help,show)
                 cmd="p2pd__subcmd__content__subcmd__help__subcmd__show"
                 ;;
+            p2pd__subcmd__devices,exclude)
+                cmd="p2pd__subcmd__devices__subcmd__exclude"
+                ;;
             p2pd__subcmd__devices,help)
                 cmd="p2pd__subcmd__devices__subcmd__help"
                 ;;
             p2pd__subcmd__devices,list)
                 cmd="p2pd__subcmd__devices__subcmd__list"
                 ;;
+            p2pd__subcmd__devices,prefer)
+                cmd="p2pd__subcmd__devices__subcmd__prefer"
+                ;;
+            p2pd__subcmd__devices,retire)
+                cmd="p2pd__subcmd__devices__subcmd__retire"
+                ;;
+            p2pd__subcmd__devices,unprefer)
+                cmd="p2pd__subcmd__devices__subcmd__unprefer"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,exclude)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__exclude"
+                ;;
             p2pd__subcmd__devices__subcmd__help,help)
                 cmd="p2pd__subcmd__devices__subcmd__help__subcmd__help"
                 ;;
             p2pd__subcmd__devices__subcmd__help,list)
                 cmd="p2pd__subcmd__devices__subcmd__help__subcmd__list"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,prefer)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__prefer"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,retire)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__retire"
+                ;;
+            p2pd__subcmd__devices__subcmd__help,unprefer)
+                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__unprefer"
                 ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
@@ -193,8 +217,20 @@ _p2pd() {
             p2pd__subcmd__help__subcmd__content,show)
                 cmd="p2pd__subcmd__help__subcmd__content__subcmd__show"
                 ;;
+            p2pd__subcmd__help__subcmd__devices,exclude)
+                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__exclude"
+                ;;
             p2pd__subcmd__help__subcmd__devices,list)
                 cmd="p2pd__subcmd__help__subcmd__devices__subcmd__list"
+                ;;
+            p2pd__subcmd__help__subcmd__devices,prefer)
+                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__prefer"
+                ;;
+            p2pd__subcmd__help__subcmd__devices,retire)
+                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__retire"
+                ;;
+            p2pd__subcmd__help__subcmd__devices,unprefer)
+                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__unprefer"
                 ;;
             p2pd__subcmd__help__subcmd__groups,assign)
                 cmd="p2pd__subcmd__help__subcmd__groups__subcmd__assign"
@@ -594,7 +630,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h -V --data-dir --verbose --help --version list help"
+            opts="-v -h -V --data-dir --verbose --help --version list retire prefer unprefer exclude help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -611,9 +647,41 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__devices__subcmd__help)
-            opts="list help"
+        p2pd__subcmd__devices__subcmd__exclude)
+            opts="-v -h -V --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help)
+            opts="list retire prefer unprefer exclude help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__exclude)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -653,8 +721,50 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__prefer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__retire)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__help__subcmd__unprefer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h -V --json --format --wide --output --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,6 +782,60 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__prefer)
+            opts="-v -h -V --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__retire)
+            opts="-v -h -V --force --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__unprefer)
+            opts="-v -h -V --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -972,7 +1136,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help__subcmd__devices)
-            opts="list"
+            opts="list retire prefer unprefer exclude"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -985,7 +1149,63 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__help__subcmd__devices__subcmd__exclude)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__help__subcmd__devices__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__devices__subcmd__prefer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__devices__subcmd__retire)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__devices__subcmd__unprefer)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

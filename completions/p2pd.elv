@@ -18,7 +18,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
     }
     var completions = [
         &'p2pd'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -49,7 +49,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --file-storage 'Package storage: an absolute directory or an http(s) base URL'
             cand --cdn-url 'CDN base URL, the last-resort download source'
             cand --root 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, data_dir)'
             cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
@@ -62,7 +62,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;key'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -74,7 +74,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;key;fingerprint'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -84,7 +84,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;key;regenerate'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -105,7 +105,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;key;help;help'= {
         }
         &'p2pd;settings'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -117,7 +117,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;settings;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -127,7 +127,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;settings;set'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -147,7 +147,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;settings;help;help'= {
         }
         &'p2pd;status'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -157,7 +157,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;topology'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -172,7 +172,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;topology;import'= {
             cand --sheet 'Sheet of an .xlsx workbook (default: the first)'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --dry-run 'Validate and print what would change, without writing anything'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -185,7 +185,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;topology;export'= {
             cand -o 'Write to FILE instead of stdout'
             cand --output 'Write to FILE instead of stdout'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -194,7 +194,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;topology;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -204,7 +204,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;topology;locate'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -234,7 +234,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --size 'Package size, in MiB'
             cand --devices 'Devices per office'
             cand --timeout 'Give up after this many seconds'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
             cand --json 'Print the final report as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -246,7 +246,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;serve'= {
             cand --listen 'Address to listen on (default: the server_name setting and port)'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -261,9 +261,9 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --listen 'Address the peer server listens on'
             cand --advertise 'Address other devices reach this one at; also the source address of its connections (default: --listen)'
             cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
-            cand --on-complete 'Command to run with the delivered file''s path as its argument'
+            cand --on-complete 'Command to run after each delivery, with the delivered file''s path as its argument (and in P2PD_DELIVERED). Files are delivered to DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package name and version, so packages never overwrite each other'
             cand --parallel 'Pieces in flight per content'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -275,13 +275,13 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;agent;install'= {
             cand --server 'Server URL, e.g. http://10.0.0.5:7650'
-            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key'
+            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key. Re-run with a new key file after `p2pd key regenerate`: the running agent picks the new key up'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the agent''s peer server listens on'
             cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
-            cand --force 'Overwrite files that differ from what would be written'
+            cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
+            cand --force 'Overwrite files that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -298,7 +298,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;agent;help;help'= {
         }
         &'p2pd;report'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -311,7 +311,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --name 'Package name, instead of the one taken from the path (one package only)'
             cand --version 'Package version, instead of the one taken from the path (one package only)'
             cand --groups 'Target only these assigned groups (comma-separated) instead of all assigned groups'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --all 'Publish every package in file storage'
             cand --verify 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed'
             cand --prune 'Withdraw packages no longer in storage and superseded versions'
@@ -322,7 +322,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;content'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -334,7 +334,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;content;list'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -344,7 +344,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;content;show'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -365,7 +365,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;content;help;help'= {
         }
         &'p2pd;groups'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -378,7 +378,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;groups;assign'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -388,7 +388,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;groups;unassign'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -398,7 +398,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;groups;list'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -425,7 +425,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --format 'Output format'
             cand -o 'Write the report to FILE instead of standard output'
             cand --output 'Write the report to FILE instead of standard output'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -436,7 +436,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;health'= {
             cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
             cand --timeout 'Seconds to wait for the server''s answer'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --deep 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'
             cand --strict 'Treat warnings (such as no-office clients) as failures'
             cand --json 'Print machine-readable JSON instead of a table'
@@ -448,21 +448,27 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;devices'= {
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand list 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)'
+            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license'
+            cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
+            cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
+            cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;devices;list'= {
-            cand --format 'Output format'
+            cand --format 'Output format: `csv` writes comma-separated values with a header row, for spreadsheets (`json` is the same as --json)'
             cand -o 'Write the list to FILE instead of standard output'
             cand --output 'Write the list to FILE instead of standard output'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand --wide 'Show full device ids and every column, however wide'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -470,17 +476,66 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'p2pd;devices;retire'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --force 'Retire it even though it is online'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;devices;prefer'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;devices;unprefer'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;devices;exclude'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'p2pd;devices;help'= {
-            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand list 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)'
+            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license'
+            cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
+            cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
+            cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;devices;help;list'= {
+        }
+        &'p2pd;devices;help;retire'= {
+        }
+        &'p2pd;devices;help;prefer'= {
+        }
+        &'p2pd;devices;help;unprefer'= {
+        }
+        &'p2pd;devices;help;exclude'= {
         }
         &'p2pd;devices;help;help'= {
         }
         &'p2pd;generate'= {
             cand --out-dir 'Where to write man/ and completions/'
-            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -578,9 +633,21 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;health'= {
         }
         &'p2pd;help;devices'= {
-            cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
+            cand list 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)'
+            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license'
+            cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
+            cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
+            cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
         }
         &'p2pd;help;devices;list'= {
+        }
+        &'p2pd;help;devices;retire'= {
+        }
+        &'p2pd;help;devices;prefer'= {
+        }
+        &'p2pd;help;devices;unprefer'= {
+        }
+        &'p2pd;help;devices;exclude'= {
         }
         &'p2pd;help;generate'= {
         }

@@ -867,7 +867,11 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
     assert!(out.contains("preferred"), "{out}");
     net.publish("pref", MIB, 2);
     assert!(net.wait_delivered(&net.all(), "pref.bin", Duration::from_secs(60)));
-    assert!(leader_of(&net, "pref").contains(short), "{}", leader_of(&net, "pref"));
+    assert!(
+        leader_of(&net, "pref").contains(short),
+        "{}",
+        leader_of(&net, "pref")
+    );
 
     // Excluded: it never leads.
     ok(&net.server_dir, &["devices", "exclude", &id]);
@@ -918,7 +922,7 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
 fn an_unreachable_server_is_reported_with_the_cause() {
     let net = Net::new(&[]);
     let dir = net.root.path().join("a");
-    let mut child = std::process::Command::new(BIN)
+    let child = std::process::Command::new(BIN)
         .args([
             "agent",
             "--server",

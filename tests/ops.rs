@@ -337,10 +337,19 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     let (code, r) = health(&net.server_dir, &[]);
     assert_eq!(code, 1);
     assert_eq!(check(&r, "server")["status"], "pass", "{r:#}");
-    assert!(check(&r, "key")["detail"].as_str().unwrap().contains("corrupt"), "{r:#}");
+    assert!(
+        check(&r, "key")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{r:#}"
+    );
     for c in ["server_version", "clock"] {
         let d = check(&r, c)["detail"].as_str().unwrap();
-        assert!(d.contains("key file") && !d.contains("server did not"), "{c}: {d}");
+        assert!(
+            d.contains("key file") && !d.contains("server did not"),
+            "{c}: {d}"
+        );
     }
     std::fs::write(&kp, good).unwrap();
     // A bad --server is a usage error (2), not an unhealthy system.

@@ -427,8 +427,14 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                     "check that this data dir's key is the server's key (`p2pd key fingerprint` on both)",
                 )),
             }
-            out.push(skip("server_version", "not checked: the server did not accept the key"));
-            out.push(skip("clock", "not checked: the server did not accept the key"));
+            out.push(skip(
+                "server_version",
+                "not checked: the server did not accept the key",
+            ));
+            out.push(skip(
+                "clock",
+                "not checked: the server did not accept the key",
+            ));
         }
         Ok(Err(e)) => {
             let (detail, fix) = match &e {

@@ -527,6 +527,12 @@ pub async fn run(
                 if std::mem::take(&mut waiting_for_key) {
                     tracing::info!("the server accepts this agent's key again");
                 }
+                // Content no longer targeted is nothing to be stuck on.
+                agent
+                    .stuck
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());

@@ -158,7 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'csv, or xlsx for an Excel workbook (one sheet, "Topology") that imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]')
-            [CompletionResult]::new('--excel', '--excel', [CompletionResultType]::ParameterName, 'CSV as Excel in European locales writes and reads it: '';'' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes the dialect of the last imported CSV file')
+            [CompletionResult]::new('--excel', '--excel', [CompletionResultType]::ParameterName, 'CSV as Excel in European locales writes and reads it: '';'' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes CSV as the last imported CSV file was written (its delimiter, BOM and line ends)')
             [CompletionResult]::new('--plain', '--plain', [CompletionResultType]::ParameterName, 'Plain CSV: '','' between fields, LF line ends, no BOM')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')

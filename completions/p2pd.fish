@@ -105,7 +105,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subc
 complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l format -d 'csv, or xlsx for an Excel workbook (one sheet, "Topology") that imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]' -r -f -a "csv\t''
 xlsx\t''"
 complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l data-dir -d 'Data directory of the server (database, key, logs) [default: /var/lib/p2pd for root, else $XDG_DATA_HOME/p2pd or ~/.local/share/p2pd]' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l excel -d 'CSV as Excel in European locales writes and reads it: \';\' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes the dialect of the last imported CSV file'
+complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l excel -d 'CSV as Excel in European locales writes and reads it: \';\' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes CSV as the last imported CSV file was written (its delimiter, BOM and line ends)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -l plain -d 'Plain CSV: \',\' between fields, LF line ends, no BOM'
 complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand topology; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -256,7 +256,7 @@ pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, Topology
 pub fn remembered_dialect(store: &Store) -> Result<export::Dialect, StoreError> {
     Ok(store
         .setting(export::DIALECT_KEY)?
-        .and_then(|v| export::Dialect::from_name(&v))
+        .and_then(|v| export::Dialect::from_setting(&v))
         .unwrap_or_default())
 }
 
@@ -270,7 +270,7 @@ pub fn check_recorded(store: &Store) -> Result<Vec<ImportError>, TopologyError> 
     if rec.offices.is_empty() {
         return Ok(Vec::new());
     }
-    let bytes = export::to_csv(&rec, export::Dialect::Plain)?;
+    let bytes = export::to_csv(&rec, export::Dialect::PLAIN)?;
     Ok(
         match import::parse(std::path::Path::new("export.csv"), &bytes, None) {
             Ok(_) => Vec::new(),
@@ -289,7 +289,7 @@ pub fn apply_import(store: &mut Store, parsed: &import::Parsed) -> Result<usize,
         st.replace_topology(&parsed.offices)?;
         st.set_setting(Setting::DistributionOptimization.name(), "on")?;
         if let Some(d) = parsed.dialect {
-            st.set_setting(export::DIALECT_KEY, d.name())?;
+            st.set_setting(export::DIALECT_KEY, &d.to_setting())?;
         }
         replace_devices_in(st)
     })

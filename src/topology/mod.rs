@@ -61,9 +61,9 @@ pub fn optimization_on(store: &Store) -> Result<bool, StoreError> {
 /// In-memory index of all offices' ranges, loaded once and asked per
 /// address.
 ///
-/// With optimization on it holds every office's ranges; with it off only
-/// the auto offices' (so an address maps to its subnet's auto office, if
-/// that exists yet). Reload it after an import or a toggle.
+/// With optimization on it holds the imported offices' ranges; with it off
+/// only the auto offices' (so an address maps to its subnet's auto office,
+/// if that exists yet). Reload it after an import or a toggle.
 #[derive(Debug, Clone)]
 pub struct Lookup {
     /// The interval index.
@@ -78,7 +78,9 @@ impl Lookup {
         let entries = store
             .office_ranges()?
             .into_iter()
-            .filter(|r| optimization || r.source == "auto")
+            // Each mode sees only its own offices' ranges: an auto office
+            // never decides a placement while optimization is on.
+            .filter(|r| (r.source == "auto") != optimization)
             .map(|r| RangeEntry {
                 office_id: r.office_id,
                 spec: r.spec,

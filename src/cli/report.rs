@@ -76,7 +76,7 @@ pub fn print_report(out: &mut impl std::io::Write, r: &ContentReport) -> std::io
         r.version,
         output::bytes(r.size),
         &r.content_id[..12.min(r.content_id.len())]
-    );
+    )?;
     let mut t = output::table(&[
         "office",
         "parent",

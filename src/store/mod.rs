@@ -23,7 +23,7 @@ pub mod topology;
 /// `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
-    include_str!("progress_ms.sql"),
+    include_str!("schema_v2.sql"),
     include_str!("site1_device_states.sql"),
 ];
 

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -54,17 +55,29 @@ pub fn verify(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    now: i64,
 ) -> Result<(), ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    v.verify(method.as_str(), path, body, |name| {
-        headers.get(name).and_then(|h| h.to_str().ok())
-    })
+    v.verify_at(
+        method.as_str(),
+        path,
+        body,
+        |name| headers.get(name).and_then(|h| h.to_str().ok()),
+        now,
+    )
     .map_err(|e| ApiError((&e).into(), e.to_string()))
 }
 
 /// State that can verify signed requests (the server's and the agent's).
 pub trait Verifies {
     fn verifier(&self) -> &Verifier;
+
+    /// The time requests are checked against: the server's own clock, or
+    /// for an agent the server's clock as it learned it (so that two agents
+    /// with wrong clocks still accept each other).
+    fn now(&self) -> i64 {
+        crate::store::now()
+    }
 }
 
 /// Largest request body accepted (heartbeats and reports are small).
@@ -100,6 +113,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             &parts.uri,
             &parts.headers,
             &body,
+            state.now(),
         )?;
         Ok(Signed(body))
     }
@@ -131,6 +145,9 @@ impl CallError {
 pub struct SignedClient {
     pub http: reqwest::Client,
     key: SharedKey,
+    /// Seconds added to this host's clock when signing: an agent signs
+    /// with the server's time, learned at enrollment and each heartbeat.
+    clock_offset: Arc<AtomicI64>,
 }
 
 impl SignedClient {
@@ -143,11 +160,25 @@ impl SignedClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(SignedClient { http, key })
+        Ok(SignedClient {
+            http,
+            key,
+            clock_offset: Arc::new(AtomicI64::new(0)),
+        })
     }
 
     pub fn key(&self) -> &SharedKey {
         &self.key
+    }
+
+    /// Signs from now on with this host's clock plus `secs`.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// This host's clock plus the offset: the time requests are signed with.
+    pub fn now(&self) -> i64 {
+        crate::store::now() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Builds a signed request. `url` must be absolute.
@@ -157,7 +188,7 @@ impl SignedClient {
             .and_then(|i| url[i + 3..].find('/').map(|j| &url[i + 3 + j..]))
             .unwrap_or("/");
         let mut rb = self.http.request(method.clone(), url);
-        for (name, value) in self.key.sign(method.as_str(), path, &body) {
+        for (name, value) in self.key.sign_at(method.as_str(), path, &body, self.now()) {
             rb = rb.header(name, value);
         }
         if !body.is_empty() {

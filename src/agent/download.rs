@@ -13,14 +13,34 @@
 //! Have-maps are polled from peers directly; the server only ranks sources.
 //! A peer that sends a piece failing its hash is banned for this content at
 //! once (and reported); the piece goes back to the queue.
+//!
+//! Faults and churn (issue 12):
+//!
+//! - **Slow peers.** Each source's throughput is measured per piece. A
+//!   piece from a peer that is far slower than the best source seen (or
+//!   sends nothing for a few seconds after its headers) is raced at
+//!   another source; the first verified copy wins and the other request is
+//!   dropped. A peer abandoned twice, or one that claims pieces in its
+//!   have-map and then does not have them three times, is dropped for this
+//!   content.
+//! - **Leader failures.** A follower whose leader refuses connections or
+//!   stalls asks for sources again at once, naming the leader and its term
+//!   (`Suspect`); the server confirms with a second signal and re-elects.
+//! - **Lease.** A leader pulls from outside the office only while its last
+//!   answer from the server is younger than `lease_secs`: cut off from the
+//!   server, it stops pulling before a new leader can have been named.
+//! - **Flow.** Bytes are counted as they stream in and reported with each
+//!   heartbeat, with a flag saying every upstream source is failing; the
+//!   server judges stalls by those (see `server/leader.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::Method;
 use base64::Engine;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::Agent;
@@ -34,6 +54,18 @@ const WAIT_MS: u64 = 5_000;
 const HAVE_POLL: Duration = Duration::from_millis(300);
 /// At most this many requests in flight to one source.
 const PER_SOURCE: usize = 4;
+/// A piece request is raced elsewhere when it has run this many times
+/// longer than the best source would need for it...
+const SLOW_FACTOR: f64 = 4.0;
+/// ...and at least this long after its headers arrived.
+const SLOW_MIN: Duration = Duration::from_secs(3);
+/// A peer abandoned this many times for slowness is dropped for the content.
+const SLOW_STRIKES: u32 = 2;
+/// A peer whose have-map claimed a piece it then did not have this many
+/// times is dropped for the content.
+const LIE_STRIKES: u32 = 3;
+/// No body bytes for this long after the headers: the request has stalled.
+const BODY_IDLE: Duration = Duration::from_secs(10);
 
 pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
     let id = c.id.clone();
@@ -80,6 +112,13 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    #[cfg(feature = "fault-injection")]
+    if super::fault_slow() {
+        // The fake slow peer holds the manifest (to claim its pieces) and
+        // fetches nothing.
+        agent.shutdown.cancelled().await;
+        return Ok(());
+    }
     if !content.complete() {
         let mut dl = Downloader::new(agent.clone(), content.clone());
         dl.run().await;
@@ -119,6 +158,20 @@ struct Fetched {
     piece: u32,
     source: Source,
     result: Result<axum::body::Bytes, FetchError>,
+    /// Time from headers to the last byte.
+    took: Duration,
+}
+
+/// One request for one piece (a piece may have two when it is raced).
+struct Attempt {
+    url: String,
+    device: Option<String>,
+    tier: Tier,
+    started: Instant,
+    /// Milliseconds from `started` to the response headers (u64::MAX until
+    /// then), written by the fetch task.
+    headers_ms: Arc<AtomicU64>,
+    abort: AbortHandle,
 }
 
 enum FetchError {
@@ -148,8 +201,21 @@ struct Downloader {
     banned: HashSet<String>,
     /// Sources (by URL) in back-off until the given instant.
     failing: HashMap<String, (Instant, u32)>,
-    in_flight: HashSet<u32>,
+    /// Requests in flight, by piece.
+    in_flight: HashMap<u32, Vec<Attempt>>,
     per_source: HashMap<String, usize>,
+    /// Measured throughput per source URL, bytes/s (moving average).
+    rate: HashMap<String, f64>,
+    /// Times a source was abandoned for slowness, or claimed a piece it did
+    /// not have.
+    slow_strikes: HashMap<String, u32>,
+    lie_strikes: HashMap<String, u32>,
+    /// Peers dropped for this content (slow or lying); unlike `banned` they
+    /// are not reported as sending bad data.
+    dropped: HashSet<String>,
+    /// The leader failed us: named in the next `/sources` call.
+    suspect: Option<Suspect>,
+    flow: Arc<super::Flow>,
     /// A piece nobody had: don't ask again before this instant.
     retry_at: HashMap<u32, Instant>,
     /// WAN cap: the earliest time the next upstream request may start.
@@ -164,6 +230,7 @@ fn bit(map: &[u8], i: u32) -> bool {
 
 impl Downloader {
     fn new(agent: Arc<Agent>, content: Arc<Content>) -> Downloader {
+        let flow = agent.flow(&content.manifest.id);
         Downloader {
             agent,
             content,
@@ -175,8 +242,14 @@ impl Downloader {
             have_inflight: HashSet::new(),
             banned: HashSet::new(),
             failing: HashMap::new(),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             per_source: HashMap::new(),
+            rate: HashMap::new(),
+            slow_strikes: HashMap::new(),
+            lie_strikes: HashMap::new(),
+            dropped: HashSet::new(),
+            suspect: None,
+            flow,
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
             tasks: JoinSet::new(),
@@ -203,7 +276,11 @@ impl Downloader {
                 self.refresh().await;
             }
             self.poll_haves();
+            self.race_slow();
             self.fill();
+            self.flow
+                .blocked
+                .store(self.upstream_blocked(), std::sync::atomic::Ordering::Relaxed);
             tokio::select! {
                 _ = self.agent.shutdown.cancelled() => return,
                 ev = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -216,13 +293,19 @@ impl Downloader {
         }
         // Let in-flight requests finish quietly; their pieces are not needed.
         self.tasks.abort_all();
+        self.flow
+            .blocked
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn refresh(&mut self) {
         let url = self
             .agent
             .url(&format!("/v1/contents/{}/sources", self.id()));
-        let body = serde_json::json!({"device_id": self.agent.device_id()});
+        let body = SourcesRequest {
+            device_id: self.agent.device_id(),
+            suspect: self.suspect.clone(),
+        };
         match self
             .agent
             .client
@@ -230,6 +313,11 @@ impl Downloader {
             .await
         {
             Ok(p) => {
+                if let Some(s) = self.suspect.take()
+                    && p.leader.as_deref() != Some(s.leader.as_str())
+                {
+                    tracing::info!(content = %self.id(), old = %s.leader, new = ?p.leader, epoch = p.epoch, "leader replaced");
+                }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
                 self.plan = Some(p);
                 self.plan_at = Some(Instant::now());
@@ -307,7 +395,7 @@ impl Downloader {
 
     fn usable(&self, s: &Source) -> bool {
         if let Some(d) = &s.device_id
-            && self.banned.contains(d)
+            && (self.banned.contains(d) || self.dropped.contains(d))
         {
             return false;
         }
@@ -334,9 +422,110 @@ impl Downloader {
                 (
                     leader.is_some() && s.device_id == leader,
                     self.per_source.get(&s.url).copied().unwrap_or(0),
+                    // Slower sources last (rate in KiB/s, negated).
+                    -(self.rate.get(&s.url).copied().unwrap_or(f64::MAX / 2.0) / 1024.0) as i64,
                 )
             })
             .cloned()
+    }
+
+    /// Whether a leader may pull from outside the office now: its last
+    /// answer from the server is within the lease.
+    fn lease_valid(&self, p: &SourcesResponse) -> bool {
+        p.role != Role::Leader
+            || p.lease_secs == 0
+            || self
+                .plan_at
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(p.lease_secs))
+    }
+
+    /// A leader or solo device whose every upstream source is failing.
+    fn upstream_blocked(&self) -> bool {
+        let Some(p) = &self.plan else { return false };
+        p.role != Role::Follower
+            && !p.upstream.is_empty()
+            && p.upstream.iter().all(|s| {
+                s.device_id.as_ref().is_some_and(|d| self.banned.contains(d))
+                    || self.failing.contains_key(&s.url)
+            })
+    }
+
+    /// A source for piece `i` other than the URLs in `exclude`, and whether
+    /// the request should wait for the piece to arrive there.
+    fn source_for(&self, plan: &SourcesResponse, i: u32, exclude: &[&str]) -> Option<(Source, bool)> {
+        let ok = |s: &&Source| !exclude.contains(&s.url.as_str());
+        if let Some(h) = self.holder(plan.peers.iter().filter(ok), i) {
+            return Some((h, false));
+        }
+        if plan.role == Role::Follower {
+            let leader = plan
+                .peers
+                .iter()
+                .filter(ok)
+                .find(|s| s.device_id.is_some() && s.device_id == plan.leader)?;
+            return self.usable(leader).then(|| (leader.clone(), true));
+        }
+        if !self.lease_valid(plan) {
+            return None;
+        }
+        self.upstream_for(plan, i)
+            .filter(|(s, _)| !exclude.contains(&s.url.as_str()))
+    }
+
+    /// Races pieces whose request is far slower than the best source seen:
+    /// a second request goes elsewhere, the first verified copy wins.
+    fn race_slow(&mut self) {
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let best = self.rate.values().copied().fold(0.0, f64::max);
+        let mut races = Vec::new();
+        for (&i, attempts) in &self.in_flight {
+            if attempts.len() != 1 {
+                continue;
+            }
+            let a = &attempts[0];
+            if a.device.is_none() {
+                continue; // server and CDN are raced by back-off, not here
+            }
+            let h = a.headers_ms.load(Ordering::Relaxed);
+            if h == u64::MAX {
+                continue; // still waiting for the piece to arrive there
+            }
+            let since_headers = a
+                .started
+                .elapsed()
+                .saturating_sub(Duration::from_millis(h));
+            let (lo, hi) = self.content.manifest.piece_range(i);
+            let expected = if best > 0.0 {
+                Duration::from_secs_f64((hi - lo) as f64 / best * SLOW_FACTOR)
+            } else {
+                Duration::ZERO
+            };
+            if since_headers >= SLOW_MIN.max(expected) {
+                races.push((i, a.url.clone(), a.device.clone()));
+            }
+        }
+        for (i, url, device) in races {
+            let Some((source, wait)) = self.source_for(&plan, i, &[url.as_str()]) else {
+                continue;
+            };
+            let strikes = {
+                let n = self.slow_strikes.entry(url.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            tracing::info!(content = %self.id(), piece = i, slow = %url, other = %source.url, strikes, "slow source: racing the piece elsewhere");
+            if strikes >= SLOW_STRIKES
+                && let Some(d) = device
+            {
+                tracing::warn!(content = %self.id(), peer = %d, "peer dropped for this content: too slow");
+                self.dropped.insert(d);
+            }
+            // Demote it: it now ranks below every measured source.
+            self.rate.insert(url, 1.0);
+            self.spawn_fetch(i, source, wait);
+        }
     }
 
     /// The first upstream tier not in back-off; within the parent tier, a
@@ -379,28 +568,14 @@ impl Downloader {
             if self.in_flight.len() >= parallel {
                 break;
             }
-            if self.content.has(i) || self.in_flight.contains(&i) {
+            if self.content.has(i) || self.in_flight.contains_key(&i) {
                 continue;
             }
             if self.retry_at.get(&i).is_some_and(|t| now < *t) {
                 continue;
             }
-            let (source, wait) = if let Some(h) = self.holder(plan.peers.iter(), i) {
-                (h, false)
-            } else if plan.role == Role::Follower {
-                let leader = plan
-                    .peers
-                    .iter()
-                    .find(|s| s.device_id.is_some() && s.device_id == plan.leader);
-                match leader {
-                    Some(l) if self.usable(l) => (l.clone(), true),
-                    _ => continue,
-                }
-            } else {
-                match self.upstream_for(&plan, i) {
-                    Some(x) => x,
-                    None => continue,
-                }
+            let Some((source, wait)) = self.source_for(&plan, i, &[]) else {
+                continue;
             };
             let upstream = plan.role != Role::Follower && source.tier != Tier::Lan;
             if upstream && let Some(kbps) = plan.wan_kbps.filter(|k| *k > 0) {
@@ -418,18 +593,78 @@ impl Downloader {
     }
 
     fn spawn_fetch(&mut self, i: u32, source: Source, wait: bool) {
-        self.in_flight.insert(i);
         *self.per_source.entry(source.url.clone()).or_default() += 1;
         let agent = self.agent.clone();
         let m = self.content.manifest.clone();
-        self.tasks.spawn(async move {
-            let result = fetch(&agent, &m, i, &source, wait).await;
+        let headers_ms = Arc::new(AtomicU64::new(u64::MAX));
+        let hm = headers_ms.clone();
+        let flow = self.flow.clone();
+        let url = source.url.clone();
+        let device = source.device_id.clone();
+        let tier = source.tier;
+        let started = Instant::now();
+        let abort = self.tasks.spawn(async move {
+            let mut took = Duration::ZERO;
+            let result = fetch(&agent, &m, i, &source, wait, &hm, &flow, &mut took).await;
             Event::Piece(Fetched {
                 piece: i,
                 source,
                 result,
+                took,
             })
         });
+        self.in_flight.entry(i).or_default().push(Attempt {
+            url,
+            device,
+            tier,
+            started,
+            headers_ms,
+            abort,
+        });
+    }
+
+    /// Removes one finished attempt; returns the others still running.
+    fn finish_attempt(&mut self, i: u32, url: &str) -> usize {
+        let left = match self.in_flight.get_mut(&i) {
+            Some(v) => {
+                if let Some(pos) = v.iter().position(|a| a.url == url) {
+                    v.remove(pos);
+                }
+                v.len()
+            }
+            None => 0,
+        };
+        if left == 0 {
+            self.in_flight.remove(&i);
+        }
+        if let Some(c) = self.per_source.get_mut(url) {
+            *c = c.saturating_sub(1);
+        }
+        left
+    }
+
+    /// The piece is stored: drop the slower requests still racing for it.
+    fn abandon_others(&mut self, i: u32) {
+        let Some(rest) = self.in_flight.remove(&i) else {
+            return;
+        };
+        for a in rest {
+            a.abort.abort();
+            if let Some(c) = self.per_source.get_mut(&a.url) {
+                *c = c.saturating_sub(1);
+            }
+            self.agent.record_transfer(
+                TransferReport {
+                    content_id: self.id().to_string(),
+                    tier: a.tier,
+                    source_device: a.device.clone(),
+                    bytes: 0,
+                    pieces: 0,
+                    ok: false,
+                },
+                i,
+            );
+        }
     }
 
     async fn handle(&mut self, ev: Event) {
@@ -445,10 +680,7 @@ impl Downloader {
     }
 
     async fn handle_piece(&mut self, f: Fetched) {
-        self.in_flight.remove(&f.piece);
-        if let Some(c) = self.per_source.get_mut(&f.source.url) {
-            *c = c.saturating_sub(1);
-        }
+        self.finish_attempt(f.piece, &f.source.url);
         let id = self.id().to_string();
         match f.result {
             Ok(bytes) => {
@@ -469,6 +701,10 @@ impl Downloader {
                     Ok(Ok(_)) => {
                         self.failing.remove(&f.source.url);
                         self.agent.record_transfer(report(true), f.piece);
+                        let secs = f.took.as_secs_f64().max(0.001);
+                        let r = self.rate.entry(f.source.url.clone()).or_insert(len as f64 / secs);
+                        *r = 0.7 * *r + 0.3 * (len as f64 / secs);
+                        self.abandon_others(f.piece);
                     }
                     Ok(Err(PieceError::BadPiece { .. })) => {
                         self.agent.record_transfer(report(false), f.piece);
@@ -490,6 +726,17 @@ impl Downloader {
                 }
             }
             Err(FetchError::Unavailable) => {
+                // Its have-map claimed the piece: a peer that keeps doing
+                // that is dropped for this content.
+                if let Some(dev) = &f.source.device_id
+                    && self.haves.get(dev).is_some_and(|m| bit(m, f.piece))
+                {
+                    let n = self.lie_strikes.entry(f.source.url.clone()).or_default();
+                    *n += 1;
+                    if *n >= LIE_STRIKES && self.dropped.insert(dev.clone()) {
+                        tracing::warn!(content = %id, peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
+                    }
+                }
                 self.retry_at
                     .insert(f.piece, Instant::now() + Duration::from_millis(150));
             }
@@ -500,6 +747,22 @@ impl Downloader {
                 tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
                 self.back_off(&f.source.url);
                 self.refresh_now = true;
+                // Our leader failed us: say so at once, with its term.
+                if let Some(p) = &self.plan
+                    && p.role == Role::Follower
+                    && f.source.device_id.is_some()
+                    && f.source.device_id == p.leader
+                {
+                    self.suspect = Some(Suspect {
+                        leader: f.source.device_id.clone().unwrap_or_default(),
+                        epoch: p.epoch,
+                        reason: if e.contains("stalled") {
+                            SuspectReason::Stalled
+                        } else {
+                            SuspectReason::Unreachable
+                        },
+                    });
+                }
             }
         }
     }
@@ -515,14 +778,21 @@ impl Downloader {
     }
 }
 
-/// Requests one piece from one source.
+/// Requests one piece from one source, counting bytes into `flow` as they
+/// arrive; `headers_ms` gets the time to the response headers and `took`
+/// the time from the headers to the last byte.
+#[allow(clippy::too_many_arguments)]
 async fn fetch(
     agent: &Agent,
     m: &Manifest,
     i: u32,
     s: &Source,
     wait: bool,
+    headers_ms: &AtomicU64,
+    flow: &super::Flow,
+    took: &mut Duration,
 ) -> Result<axum::body::Bytes, FetchError> {
+    let started = Instant::now();
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
         agent.cfg.server.trim_end_matches('/').to_string()
@@ -575,7 +845,30 @@ async fn fetch(
             });
         }
     };
-    resp.bytes()
-        .await
-        .map_err(|e| FetchError::Failed(e.to_string()))
+    let at_headers = Instant::now();
+    headers_ms.store(
+        at_headers.duration_since(started).as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    let mut buf = Vec::with_capacity((b - a) as usize);
+    let mut resp = resp;
+    loop {
+        match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
+            Err(_) => return Err(FetchError::Failed("stalled: no bytes for 10 s".into())),
+            Ok(Err(e)) => return Err(FetchError::Failed(e.to_string())),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                if buf.len() + chunk.len() > (b - a) as usize {
+                    return Err(FetchError::Failed(format!(
+                        "sent more than the {} bytes of piece {i}",
+                        b - a
+                    )));
+                }
+                flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+    *took = at_headers.elapsed();
+    Ok(axum::body::Bytes::from(buf))
 }

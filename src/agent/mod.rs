@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -85,6 +85,22 @@ pub struct Agent {
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
+    /// Bytes moving per content, reported with each heartbeat.
+    flows: Mutex<HashMap<String, Arc<Flow>>>,
+    /// How far this host's clock is off (fault injection only; 0 otherwise):
+    /// its "own clock" is the real one plus this.
+    clock_skew: i64,
+    /// Server time minus this host's clock, as last measured.
+    clock_offset: AtomicI64,
+}
+
+/// What a download tells the server through heartbeats: bytes received so
+/// far (counted as they stream in) and whether every upstream source it may
+/// use is failing.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub bytes: AtomicU64,
+    pub blocked: AtomicBool,
 }
 
 impl Agent {
@@ -93,6 +109,57 @@ impl Agent {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The flow counters of one content.
+    pub fn flow(&self, content: &str) -> Arc<Flow> {
+        self.flows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(content.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Learns the clock offset from a server answer and signs with server
+    /// time from now on.
+    fn learn_clock(&self, server_time: i64) {
+        if server_time <= 0 {
+            return; // an older server that does not say
+        }
+        let local = crate::store::now() + self.clock_skew;
+        let offset = server_time - local;
+        self.clock_offset.store(offset, Ordering::Relaxed);
+        self.client.set_clock_offset(self.clock_skew + offset);
+    }
+
+    /// Tells the server this agent is stopping, so that whatever it leads
+    /// gets a new leader now rather than after missed heartbeats.
+    async fn leave(&self) {
+        let req = LeaveRequest {
+            device_id: self.device_id(),
+        };
+        if req.device_id.is_empty() {
+            return;
+        }
+        let r = self
+            .client
+            .request(
+                Method::POST,
+                &self.url("/v1/leave"),
+                serde_json::to_vec(&req).expect("leave serializes"),
+            )
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        match r {
+            Ok(resp) => {
+                if let Err(e) = crate::http::check(resp).await {
+                    tracing::warn!("leave: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("leave: {e}"),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -178,6 +245,7 @@ impl Agent {
                 Duration::from_secs(15),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
         save_device_id(&self.cfg.data_dir, &resp.device_id, &self.cfg.server);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
@@ -191,15 +259,21 @@ impl Agent {
             .pieces
             .all()
             .iter()
-            .map(|c| Progress {
-                content_id: c.manifest.id.clone(),
-                pieces: c.count(),
-                done: c.delivered(),
+            .map(|c| {
+                let flow = self.flow(&c.manifest.id);
+                Progress {
+                    content_id: c.manifest.id.clone(),
+                    pieces: c.count(),
+                    done: c.delivered(),
+                    bytes: flow.bytes.load(Ordering::Relaxed),
+                    blocked: flow.blocked.load(Ordering::Relaxed),
+                }
             })
             .collect();
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
+            clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
         };
         let resp: HeartbeatResponse = self
             .client
@@ -210,6 +284,7 @@ impl Agent {
                 Duration::from_secs(10),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
@@ -273,6 +348,13 @@ fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
     }
 }
 
+/// Test-only fault switch (`P2PD_FAULT_SLOW=1`): the agent downloads
+/// nothing itself, claims every piece in its have-maps and serves 1 byte/s.
+#[cfg(feature = "fault-injection")]
+pub fn fault_slow() -> bool {
+    std::env::var_os("P2PD_FAULT_SLOW").is_some_and(|v| v == "1")
+}
+
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -303,6 +385,16 @@ pub async fn run(
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
     let client = SignedClient::new(cfg.key.clone(), local)
         .map_err(|e| AgentError::Io(format!("http client: {e}")))?;
+    // Test-only fault switch: pretend this host's clock is off by N seconds.
+    #[cfg(feature = "fault-injection")]
+    let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    #[cfg(not(feature = "fault-injection"))]
+    let clock_skew: i64 = 0;
+    // Until the server has told its time, sign with our own clock.
+    client.set_clock_offset(clock_skew);
     let pieces = pieces::PieceStore::new(cfg.data_dir.join("pieces"))?;
     for r in pieces.open_existing() {
         if let Err(e) = r {
@@ -320,6 +412,9 @@ pub async fn run(
         pending: Mutex::new(ReportRequest::default()),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
+        flows: Mutex::new(HashMap::new()),
+        clock_skew,
+        clock_offset: AtomicI64::new(0),
     });
 
     let tracker = TaskTracker::new();
@@ -399,6 +494,11 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+    // Hand over leadership first: followers get a new leader while this
+    // agent drains.
+    if result.is_ok() {
+        agent.leave().await;
     }
     shutdown.cancel();
     tracker.close();

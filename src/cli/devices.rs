@@ -57,7 +57,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             state: if banned.contains(&d.id) {
                 // Banned from serving at least one content after a bad piece.
                 "banned"
-            } else if timing.online(&d, t) {
+            } else if timing.online(d.last_seen, t) {
                 "online"
             } else {
                 "offline"

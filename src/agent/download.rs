@@ -64,6 +64,9 @@ const SLOW_STRIKES: u32 = 2;
 /// A peer whose have-map claimed a piece it then did not have this many
 /// times is dropped for the content.
 const LIE_STRIKES: u32 = 3;
+/// A peer answers this long after the wait it was asked for, or it is
+/// frozen.
+const PEER_HEADERS: Duration = Duration::from_secs(4);
 /// No body bytes for this long after the headers: the request has stalled.
 const BODY_IDLE: Duration = Duration::from_secs(10);
 
@@ -278,9 +281,10 @@ impl Downloader {
             self.poll_haves();
             self.race_slow();
             self.fill();
-            self.flow
-                .blocked
-                .store(self.upstream_blocked(), std::sync::atomic::Ordering::Relaxed);
+            self.flow.blocked.store(
+                self.upstream_blocked(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             tokio::select! {
                 _ = self.agent.shutdown.cancelled() => return,
                 ev = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -445,14 +449,21 @@ impl Downloader {
         p.role != Role::Follower
             && !p.upstream.is_empty()
             && p.upstream.iter().all(|s| {
-                s.device_id.as_ref().is_some_and(|d| self.banned.contains(d))
+                s.device_id
+                    .as_ref()
+                    .is_some_and(|d| self.banned.contains(d))
                     || self.failing.contains_key(&s.url)
             })
     }
 
     /// A source for piece `i` other than the URLs in `exclude`, and whether
     /// the request should wait for the piece to arrive there.
-    fn source_for(&self, plan: &SourcesResponse, i: u32, exclude: &[&str]) -> Option<(Source, bool)> {
+    fn source_for(
+        &self,
+        plan: &SourcesResponse,
+        i: u32,
+        exclude: &[&str],
+    ) -> Option<(Source, bool)> {
         let ok = |s: &&Source| !exclude.contains(&s.url.as_str());
         if let Some(h) = self.holder(plan.peers.iter().filter(ok), i) {
             return Some((h, false));
@@ -492,10 +503,7 @@ impl Downloader {
             if h == u64::MAX {
                 continue; // still waiting for the piece to arrive there
             }
-            let since_headers = a
-                .started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(h));
+            let since_headers = a.started.elapsed().saturating_sub(Duration::from_millis(h));
             let (lo, hi) = self.content.manifest.piece_range(i);
             let expected = if best > 0.0 {
                 Duration::from_secs_f64((hi - lo) as f64 / best * SLOW_FACTOR)
@@ -699,10 +707,14 @@ impl Downloader {
                 };
                 match stored {
                     Ok(Ok(_)) => {
+                        self.agent.touch(&id);
                         self.failing.remove(&f.source.url);
                         self.agent.record_transfer(report(true), f.piece);
                         let secs = f.took.as_secs_f64().max(0.001);
-                        let r = self.rate.entry(f.source.url.clone()).or_insert(len as f64 / secs);
+                        let r = self
+                            .rate
+                            .entry(f.source.url.clone())
+                            .or_insert(len as f64 / secs);
                         *r = 0.7 * *r + 0.3 * (len as f64 / secs);
                         self.abandon_others(f.piece);
                     }
@@ -830,11 +842,26 @@ async fn fetch(
             )
             .header("range", format!("bytes={a}-{}", b - 1)),
     };
-    let resp = req
-        .timeout(Duration::from_millis(120_000 + wait_ms))
-        .send()
-        .await
-        .map_err(|e| FetchError::Failed(e.to_string()))?;
+    // A peer answers as soon as it has the piece: silence well past the
+    // wait means it is frozen (a closed laptop lid), not slow. The server
+    // and the CDN may read from slow storage first, so they get longer.
+    let headers_within = match s.tier {
+        Tier::Lan | Tier::Parent => Duration::from_millis(wait_ms) + PEER_HEADERS,
+        Tier::Server | Tier::Cdn => Duration::from_secs(120),
+    };
+    let resp = match tokio::time::timeout(
+        headers_within,
+        req.timeout(Duration::from_millis(120_000 + wait_ms)).send(),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(FetchError::Failed(format!(
+                "stalled: no answer within {headers_within:?}"
+            )));
+        }
+        Ok(r) => r.map_err(|e| FetchError::Failed(e.to_string()))?,
+    };
     let resp = match crate::http::check(resp).await {
         Ok(r) => r,
         Err(e) => {

@@ -92,6 +92,10 @@ pub struct Agent {
     clock_skew: i64,
     /// Server time minus this host's clock, as last measured.
     clock_offset: AtomicI64,
+    /// When each content was last used (a piece served or stored), for
+    /// least-recently-used eviction. Contents not used since the start
+    /// fall back to their journal's modification time.
+    last_used: Mutex<HashMap<String, std::time::SystemTime>>,
 }
 
 /// What a download tells the server through heartbeats: bytes received so
@@ -191,7 +195,73 @@ impl Agent {
         }
     }
 
+    /// Marks a content as just used, for the cache's LRU order.
+    pub fn touch(&self, content: &str) {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(content.to_string(), std::time::SystemTime::now());
+    }
+
+    /// Keeps the piece store within `limit` bytes: content no longer
+    /// targeted goes first, least recently used first. Targeted content is
+    /// never evicted, even over the limit (the office may need it from this
+    /// device). Delivered files are the device's and stay. Blocking.
+    fn evict_cache(&self, limit: u64, targeted: &std::collections::HashSet<String>) {
+        let all = self.pieces.all();
+        let mut held: u64 = all.iter().map(|c| c.manifest.size).sum();
+        if held <= limit {
+            return;
+        }
+        let used = self
+            .last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut candidates: Vec<_> = all
+            .iter()
+            .filter(|c| !targeted.contains(&c.manifest.id))
+            .map(|c| {
+                let at = used.get(&c.manifest.id).copied().unwrap_or_else(|| {
+                    std::fs::metadata(self.pieces_dir().join(&c.manifest.id).join("journal"))
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH)
+                });
+                (at, c.manifest.id.clone(), c.manifest.size)
+            })
+            .collect();
+        candidates.sort();
+        for (_, id, size) in candidates {
+            if held <= limit {
+                break;
+            }
+            match self.pieces.evict(&id) {
+                Ok(()) => {
+                    held -= size;
+                    self.last_used
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    tracing::info!(content = %id, bytes = size, limit, "evicted from the cache (no longer targeted)");
+                }
+                Err(e) => tracing::warn!(content = %id, "cannot evict: {e}"),
+            }
+        }
+        if held > limit {
+            tracing::warn!(
+                held,
+                limit,
+                "cache over its limit, but all of it is still targeted"
+            );
+        }
+    }
+
+    fn pieces_dir(&self) -> PathBuf {
+        self.cfg.data_dir.join("pieces")
+    }
+
     pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
+        self.touch(content);
         self.log_line(serde_json::json!({
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
@@ -415,6 +485,7 @@ pub async fn run(
         flows: Mutex::new(HashMap::new()),
         clock_skew,
         clock_offset: AtomicI64::new(0),
+        last_used: Mutex::new(HashMap::new()),
     });
 
     let tracker = TaskTracker::new();
@@ -464,6 +535,12 @@ pub async fn run(
     loop {
         match agent.heartbeat().await {
             Ok(hb) => {
+                if let Some(limit) = hb.cache_limit_bytes {
+                    let targeted = hb.contents.iter().map(|c| c.id.clone()).collect();
+                    let a = agent.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || a.evict_cache(limit, &targeted)).await;
+                }
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());

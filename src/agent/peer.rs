@@ -113,7 +113,10 @@ async fn piece(
                 return None;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
-            Some((Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"\0")), left - 1))
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"\0")),
+                left - 1,
+            ))
         });
         return Ok((
             [(header::CONTENT_TYPE, "application/octet-stream")],

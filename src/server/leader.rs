@@ -479,7 +479,13 @@ mod tests {
         // It goes offline: replaced, with a new epoch.
         members[0].eligible = false;
         let d = step(&mut cur, &members, Signals::default(), 5);
-        assert!(matches!(d, Decision::Elect { reason: Reason::Gone, .. }));
+        assert!(matches!(
+            d,
+            Decision::Elect {
+                reason: Reason::Gone,
+                ..
+            }
+        ));
         let term = cur.clone().unwrap();
         assert_eq!((term.device.as_str(), term.epoch), ("new", 2));
         // It comes back with its better score: the new leader keeps its term

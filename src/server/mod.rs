@@ -452,9 +452,9 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
     let dev = req.device_id.clone();
     let handed =
         s.db.call(move |st| {
-            let d = st.device(&req.device_id)?.ok_or_else(|| {
-                ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled")
-            })?;
+            let d = st
+                .device(&req.device_id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
             let hb = heartbeat_secs(st)? as i64;
             let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
             Ok(scheduler::hand_over(

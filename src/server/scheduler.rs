@@ -333,10 +333,14 @@ fn elect(
         };
         let pending =
             report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
-        let probe_failed = report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
+        let probe_failed =
+            report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
         signals.confirmed_down =
             report == Report::Confirmed || (pending && (missed || probe_failed));
-        if report == Report::Pending && !signals.confirmed_down && complaint.as_ref().is_some_and(|c| !c.probe_failed) {
+        if report == Report::Pending
+            && !signals.confirmed_down
+            && complaint.as_ref().is_some_and(|c| !c.probe_failed)
+        {
             probe = leader_row.and_then(|d| d.peer_url.clone());
         }
     }

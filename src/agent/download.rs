@@ -425,6 +425,8 @@ impl Downloader {
             .min_by_key(|s| {
                 (
                     leader.is_some() && s.device_id == leader,
+                    // Demoted: abandoned once for slowness.
+                    self.slow_strikes.contains_key(&s.url),
                     self.per_source.get(&s.url).copied().unwrap_or(0),
                     // Slower sources last (rate in KiB/s, negated).
                     -(self.rate.get(&s.url).copied().unwrap_or(f64::MAX / 2.0) / 1024.0) as i64,

@@ -54,11 +54,11 @@ const WAIT_MS: u64 = 5_000;
 const HAVE_POLL: Duration = Duration::from_millis(300);
 /// At most this many requests in flight to one source.
 const PER_SOURCE: usize = 4;
-/// A piece request is raced elsewhere when it has run this many times
-/// longer than the best source would need for it...
+/// A piece request is raced elsewhere when its rate is this many times
+/// below the best rate another source shows...
 const SLOW_FACTOR: f64 = 4.0;
 /// ...and at least this long after its headers arrived.
-const SLOW_MIN: Duration = Duration::from_secs(3);
+const SLOW_MIN: Duration = Duration::from_secs(4);
 /// A peer abandoned this many times for slowness is dropped for the content.
 const SLOW_STRIKES: u32 = 2;
 /// A peer whose have-map claimed a piece it then did not have this many
@@ -160,7 +160,9 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
 struct Fetched {
     piece: u32,
     source: Source,
-    result: Result<axum::body::Bytes, FetchError>,
+    /// Bytes received and what storing them gave (verified and written in
+    /// the fetch task, off the download loop).
+    result: Result<(u64, Result<bool, PieceError>), FetchError>,
     /// Time from headers to the last byte.
     took: Duration,
 }
@@ -174,6 +176,12 @@ struct Attempt {
     /// Milliseconds from `started` to the response headers (u64::MAX until
     /// then), written by the fetch task.
     headers_ms: Arc<AtomicU64>,
+    /// Body bytes received so far, written by the fetch task.
+    received: Arc<AtomicU64>,
+    /// Set by the fetch task once it has every byte: from then on the task
+    /// is storing the piece and is not aborted, so that what is logged is
+    /// what was stored.
+    complete: Arc<std::sync::atomic::AtomicBool>,
     abort: AbortHandle,
 }
 
@@ -289,13 +297,32 @@ impl Downloader {
                 _ = self.agent.shutdown.cancelled() => return,
                 ev = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     if let Some(Ok(ev)) = ev {
-                        self.handle(ev).await;
+                        self.handle(ev);
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
-        // Let in-flight requests finish quietly; their pieces are not needed.
+        // Pieces are stored by their fetch task and reported by its event:
+        // report the last ones, drop the requests still transferring.
+        for a in self.in_flight.values().flatten() {
+            if !a.complete.load(Ordering::Acquire) {
+                a.abort.abort();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .in_flight
+            .values()
+            .flatten()
+            .any(|a| a.complete.load(Ordering::Acquire))
+        {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(Ok(ev))) => self.handle(ev),
+                Ok(Some(Err(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
         self.tasks.abort_all();
         self.flow
             .blocked
@@ -491,28 +518,45 @@ impl Downloader {
         let Some(plan) = self.plan.clone() else {
             return;
         };
-        let best = self.rate.values().copied().fold(0.0, f64::max);
+        // The rate of each attempt now (bytes since its headers), and the
+        // best any source shows: finished pieces, or requests in flight.
+        let current: Vec<(u32, &Attempt, Duration, f64)> = self
+            .in_flight
+            .iter()
+            .flat_map(|(&i, v)| v.iter().map(move |a| (i, a)))
+            .filter_map(|(i, a)| {
+                let h = a.headers_ms.load(Ordering::Relaxed);
+                if h == u64::MAX {
+                    return None; // still waiting for the piece to arrive there
+                }
+                let since = a.started.elapsed().saturating_sub(Duration::from_millis(h));
+                let rate =
+                    a.received.load(Ordering::Relaxed) as f64 / since.as_secs_f64().max(0.001);
+                Some((i, a, since, rate))
+            })
+            .collect();
         let mut races = Vec::new();
-        for (&i, attempts) in &self.in_flight {
-            if attempts.len() != 1 {
+        for &(i, a, since, rate) in &current {
+            if a.device.is_none() || self.in_flight.get(&i).is_some_and(|v| v.len() != 1) {
+                continue; // server and CDN are raced by back-off; one race per piece
+            }
+            if since < SLOW_MIN {
                 continue;
             }
-            let a = &attempts[0];
-            if a.device.is_none() {
-                continue; // server and CDN are raced by back-off, not here
-            }
-            let h = a.headers_ms.load(Ordering::Relaxed);
-            if h == u64::MAX {
-                continue; // still waiting for the piece to arrive there
-            }
-            let since_headers = a.started.elapsed().saturating_sub(Duration::from_millis(h));
-            let (lo, hi) = self.content.manifest.piece_range(i);
-            let expected = if best > 0.0 {
-                Duration::from_secs_f64((hi - lo) as f64 / best * SLOW_FACTOR)
-            } else {
-                Duration::ZERO
-            };
-            if since_headers >= SLOW_MIN.max(expected) {
+            let best = current
+                .iter()
+                .filter(|(_, b, _, _)| b.url != a.url)
+                .map(|(_, _, _, r)| *r)
+                .chain(
+                    self.rate
+                        .iter()
+                        .filter(|(u, _)| **u != a.url)
+                        .map(|(_, r)| *r),
+                )
+                .fold(0.0, f64::max);
+            // Far below the others (or nothing to compare with: then only
+            // BODY_IDLE ends it).
+            if best > 0.0 && rate * SLOW_FACTOR < best {
                 races.push((i, a.url.clone(), a.device.clone()));
             }
         }
@@ -608,14 +652,43 @@ impl Downloader {
         let m = self.content.manifest.clone();
         let headers_ms = Arc::new(AtomicU64::new(u64::MAX));
         let hm = headers_ms.clone();
+        let received = Arc::new(AtomicU64::new(0));
+        let rc = received.clone();
+        let complete = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cc = complete.clone();
         let flow = self.flow.clone();
         let url = source.url.clone();
         let device = source.device_id.clone();
         let tier = source.tier;
         let started = Instant::now();
+        let content = self.content.clone();
         let abort = self.tasks.spawn(async move {
             let mut took = Duration::ZERO;
-            let result = fetch(&agent, &m, i, &source, wait, &hm, &flow, &mut took).await;
+            let counters = Counters {
+                headers_ms: &hm,
+                received: &rc,
+                flow: &flow,
+            };
+            let result = match fetch(&agent, &m, i, &source, wait, counters, &mut took).await {
+                Ok(bytes) => {
+                    cc.store(true, Ordering::Release);
+                    // Hash and write on the blocking pool, here rather than
+                    // in the download loop, so that pieces are verified in
+                    // parallel and the loop keeps requests flowing.
+                    let len = bytes.len() as u64;
+                    let stored =
+                        tokio::task::spawn_blocking(move || content.write_piece(i, &bytes))
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(PieceError::Io {
+                                    path: "store task".into(),
+                                    source: std::io::Error::other(e.to_string()),
+                                })
+                            });
+                    Ok((len, stored))
+                }
+                Err(e) => Err(e),
+            };
             Event::Piece(Fetched {
                 piece: i,
                 source,
@@ -629,6 +702,8 @@ impl Downloader {
             tier,
             started,
             headers_ms,
+            received,
+            complete,
             abort,
         });
     }
@@ -659,6 +734,11 @@ impl Downloader {
             return;
         };
         for a in rest {
+            if a.complete.load(Ordering::Acquire) {
+                // It has every byte and is storing: let it report.
+                self.in_flight.entry(i).or_default().push(a);
+                continue;
+            }
             a.abort.abort();
             if let Some(c) = self.per_source.get_mut(&a.url) {
                 *c = c.saturating_sub(1);
@@ -677,7 +757,7 @@ impl Downloader {
         }
     }
 
-    async fn handle(&mut self, ev: Event) {
+    fn handle(&mut self, ev: Event) {
         match ev {
             Event::Have(dev, map) => {
                 self.have_inflight.remove(&dev);
@@ -685,20 +765,15 @@ impl Downloader {
                     self.haves.insert(dev, m);
                 }
             }
-            Event::Piece(f) => self.handle_piece(f).await,
+            Event::Piece(f) => self.handle_piece(f),
         }
     }
 
-    async fn handle_piece(&mut self, f: Fetched) {
+    fn handle_piece(&mut self, f: Fetched) {
         self.finish_attempt(f.piece, &f.source.url);
         let id = self.id().to_string();
         match f.result {
-            Ok(bytes) => {
-                let len = bytes.len() as u64;
-                let c = self.content.clone();
-                let piece = f.piece;
-                let stored =
-                    tokio::task::spawn_blocking(move || c.write_piece(piece, &bytes)).await;
+            Ok((len, stored)) => {
                 let report = |ok: bool| TransferReport {
                     content_id: id.clone(),
                     tier: f.source.tier,
@@ -708,7 +783,7 @@ impl Downloader {
                     ok,
                 };
                 match stored {
-                    Ok(Ok(_)) => {
+                    Ok(_) => {
                         self.agent.touch(&id);
                         self.failing.remove(&f.source.url);
                         self.agent.record_transfer(report(true), f.piece);
@@ -720,7 +795,7 @@ impl Downloader {
                         *r = 0.7 * *r + 0.3 * (len as f64 / secs);
                         self.abandon_others(f.piece);
                     }
-                    Ok(Err(PieceError::BadPiece { .. })) => {
+                    Err(PieceError::BadPiece { .. }) => {
                         self.agent.record_transfer(report(false), f.piece);
                         match &f.source.device_id {
                             Some(dev) => {
@@ -731,12 +806,11 @@ impl Downloader {
                             None => self.back_off(&f.source.url),
                         }
                     }
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         tracing::error!(content = %id, "cannot store piece {}: {e}", f.piece);
                         self.retry_at
                             .insert(f.piece, Instant::now() + Duration::from_secs(2));
                     }
-                    Err(e) => tracing::error!("store task: {e}"),
                 }
             }
             Err(FetchError::Unavailable) => {
@@ -792,6 +866,13 @@ impl Downloader {
     }
 }
 
+/// Where a fetch reports its progress.
+struct Counters<'a> {
+    headers_ms: &'a AtomicU64,
+    received: &'a AtomicU64,
+    flow: &'a super::Flow,
+}
+
 /// Requests one piece from one source, counting bytes into `flow` as they
 /// arrive; `headers_ms` gets the time to the response headers and `took`
 /// the time from the headers to the last byte.
@@ -802,8 +883,7 @@ async fn fetch(
     i: u32,
     s: &Source,
     wait: bool,
-    headers_ms: &AtomicU64,
-    flow: &super::Flow,
+    counters: Counters<'_>,
     took: &mut Duration,
 ) -> Result<axum::body::Bytes, FetchError> {
     let started = Instant::now();
@@ -875,6 +955,11 @@ async fn fetch(
         }
     };
     let at_headers = Instant::now();
+    let Counters {
+        headers_ms,
+        received,
+        flow,
+    } = counters;
     headers_ms.store(
         at_headers.duration_since(started).as_millis() as u64,
         Ordering::Relaxed,
@@ -894,6 +979,7 @@ async fn fetch(
                     )));
                 }
                 flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 buf.extend_from_slice(&chunk);
             }
         }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -54,17 +55,29 @@ pub fn verify(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    now: i64,
 ) -> Result<(), ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    v.verify(method.as_str(), path, body, |name| {
-        headers.get(name).and_then(|h| h.to_str().ok())
-    })
+    v.verify_at(
+        method.as_str(),
+        path,
+        body,
+        |name| headers.get(name).and_then(|h| h.to_str().ok()),
+        now,
+    )
     .map_err(|e| ApiError((&e).into(), e.to_string()))
 }
 
 /// State that can verify signed requests (the server's and the agent's).
 pub trait Verifies {
     fn verifier(&self) -> &Verifier;
+
+    /// The time requests are checked against: the server's own clock, or
+    /// for an agent the server's clock as it learned it (so that two agents
+    /// with wrong clocks still accept each other).
+    fn now(&self) -> i64 {
+        crate::store::now()
+    }
 
     /// Told about each request refused for `key_mismatch`, with the
     /// fingerprint it was signed with and the device it names (its
@@ -122,11 +135,13 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        let checked = state
-            .verifier()
-            .verify(parts.method.as_str(), path, &body, |name| {
-                parts.headers.get(name).and_then(|h| h.to_str().ok())
-            });
+        let checked = state.verifier().verify_at(
+            parts.method.as_str(),
+            path,
+            &body,
+            |name| parts.headers.get(name).and_then(|h| h.to_str().ok()),
+            state.now(),
+        );
         if let Err(e) = checked {
             if let crate::key::VerifyError::KeyMismatch { presented, .. } = &e {
                 state.key_refused(presented, claimed_device(&parts.uri, &body));
@@ -172,6 +187,9 @@ impl CallError {
 pub struct SignedClient {
     pub http: reqwest::Client,
     key: Arc<std::sync::RwLock<SharedKey>>,
+    /// Seconds added to this host's clock when signing: an agent signs
+    /// with the server's time, learned at enrollment and each heartbeat.
+    clock_offset: Arc<AtomicI64>,
 }
 
 impl SignedClient {
@@ -187,6 +205,7 @@ impl SignedClient {
         Ok(SignedClient {
             http,
             key: Arc::new(std::sync::RwLock::new(key)),
+            clock_offset: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -198,6 +217,16 @@ impl SignedClient {
     /// Signs every later request with `key` (all clones share it).
     pub fn set_key(&self, key: SharedKey) {
         *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+    }
+
+    /// Signs from now on with this host's clock plus `secs`.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// This host's clock plus the offset: the time requests are signed with.
+    pub fn now(&self) -> i64 {
+        crate::store::now() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Builds a signed request. `url` must be absolute.
@@ -221,7 +250,7 @@ impl SignedClient {
             Err(_) => self.http.request(method.clone(), url),
         };
         let key = self.key();
-        for (name, value) in key.sign(method.as_str(), &path, &body) {
+        for (name, value) in key.sign_at(method.as_str(), &path, &body, self.now()) {
             rb = rb.header(name, value);
         }
         if !body.is_empty() {

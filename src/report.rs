@@ -181,3 +181,37 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
             .collect(),
     }))
 }
+
+/// A device clock this far from the server's (seconds) is reported by
+/// `health`. Agents sign with server time, so peers still accept each
+/// other, but logs and schedules on that device are off.
+pub const CLOCK_WARN_SECS: i64 = 60;
+
+/// Devices whose clock is more than [`CLOCK_WARN_SECS`] off the server's,
+/// as one line for `health` (None when there are none).
+pub fn far_clocks(st: &Store) -> Result<Option<String>, StoreError> {
+    let far = st.clock_offsets_over(CLOCK_WARN_SECS)?;
+    if far.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<String> = far
+        .iter()
+        .take(5)
+        .map(|(id, host, off)| {
+            // The offset is server minus device: a positive one means the
+            // device is behind.
+            format!("{host} ({}) {:+} s", &id[..id.len().min(8)], -off)
+        })
+        .collect();
+    let more = far.len().saturating_sub(names.len());
+    Ok(Some(format!(
+        "{} devices with a clock more than {CLOCK_WARN_SECS} s off the server's: {}{}",
+        far.len(),
+        names.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )))
+}

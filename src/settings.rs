@@ -16,6 +16,7 @@ pub const ALL: &[Setting] = &[
     Setting::MinClientVersion,
     Setting::MaxClientVersion,
     Setting::HeartbeatSecs,
+    Setting::AgentCacheMb,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub enum Setting {
     MaxClientVersion,
     /// How often agents send heartbeats.
     HeartbeatSecs,
+    /// Most MiB an agent's piece store may hold (0: no limit). Content no
+    /// longer targeted is evicted, least recently used first.
+    AgentCacheMb,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,7 @@ impl Setting {
             Setting::MinClientVersion => "min_client_version",
             Setting::MaxClientVersion => "max_client_version",
             Setting::HeartbeatSecs => "heartbeat_secs",
+            Setting::AgentCacheMb => "agent_cache_mb",
         }
     }
 
@@ -92,6 +97,9 @@ impl Setting {
             Setting::MinClientVersion => "oldest supported client version",
             Setting::MaxClientVersion => "newest supported client version",
             Setting::HeartbeatSecs => "agent heartbeat interval in seconds",
+            Setting::AgentCacheMb => {
+                "max MiB in each agent's cache; untargeted content is evicted first (0: no limit)"
+            }
         }
     }
 
@@ -105,6 +113,7 @@ impl Setting {
             Setting::MinClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::MaxClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::HeartbeatSecs => "10".into(),
+            Setting::AgentCacheMb => "0".into(),
         }
     }
 
@@ -159,6 +168,12 @@ impl Setting {
             Setting::HeartbeatSecs => match v.parse::<u32>() {
                 Ok(s) if (1..=3600).contains(&s) => Ok(s.to_string()),
                 _ => Err(bad("expected whole seconds from 1 to 3600, like 10")),
+            },
+            Setting::AgentCacheMb => match v.parse::<u64>() {
+                Ok(mb) if mb <= 1 << 30 => Ok(mb.to_string()),
+                _ => Err(bad(
+                    "expected whole MiB, like 10240 for 10 GiB, or 0 for no limit",
+                )),
             },
         }
     }

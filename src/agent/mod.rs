@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -120,6 +120,26 @@ pub struct Agent {
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
+    /// Bytes moving per content, reported with each heartbeat.
+    flows: Mutex<HashMap<String, Arc<Flow>>>,
+    /// How far this host's clock is off (fault injection only; 0 otherwise):
+    /// its "own clock" is the real one plus this.
+    clock_skew: i64,
+    /// Server time minus this host's clock, as last measured.
+    clock_offset: AtomicI64,
+    /// When each content was last used (a piece served or stored), for
+    /// least-recently-used eviction. Contents not used since the start
+    /// fall back to their journal's modification time.
+    last_used: Mutex<HashMap<String, std::time::SystemTime>>,
+}
+
+/// What a download tells the server through heartbeats: bytes received so
+/// far (counted as they stream in) and whether every upstream source it may
+/// use is failing.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub bytes: AtomicU64,
+    pub blocked: AtomicBool,
 }
 
 impl Agent {
@@ -210,6 +230,57 @@ impl Agent {
         v
     }
 
+    /// The flow counters of one content.
+    pub fn flow(&self, content: &str) -> Arc<Flow> {
+        self.flows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(content.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Learns the clock offset from a server answer and signs with server
+    /// time from now on.
+    fn learn_clock(&self, server_time: i64) {
+        if server_time <= 0 {
+            return; // an older server that does not say
+        }
+        let local = crate::store::now() + self.clock_skew;
+        let offset = server_time - local;
+        self.clock_offset.store(offset, Ordering::Relaxed);
+        self.client.set_clock_offset(self.clock_skew + offset);
+    }
+
+    /// Tells the server this agent is stopping, so that whatever it leads
+    /// gets a new leader now rather than after missed heartbeats.
+    async fn leave(&self) {
+        let req = LeaveRequest {
+            device_id: self.device_id(),
+        };
+        if req.device_id.is_empty() {
+            return;
+        }
+        let r = self
+            .client
+            .request(
+                Method::POST,
+                &self.url("/v1/leave"),
+                serde_json::to_vec(&req).expect("leave serializes"),
+            )
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        match r {
+            Ok(resp) => {
+                if let Err(e) = crate::http::check(resp).await {
+                    tracing::warn!("leave: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("leave: {e}"),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.cfg.server.trim_end_matches('/'), path)
     }
@@ -239,7 +310,73 @@ impl Agent {
         }
     }
 
+    /// Marks a content as just used, for the cache's LRU order.
+    pub fn touch(&self, content: &str) {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(content.to_string(), std::time::SystemTime::now());
+    }
+
+    /// Keeps the piece store within `limit` bytes: content no longer
+    /// targeted goes first, least recently used first. Targeted content is
+    /// never evicted, even over the limit (the office may need it from this
+    /// device). Delivered files are the device's and stay. Blocking.
+    fn evict_cache(&self, limit: u64, targeted: &std::collections::HashSet<String>) {
+        let all = self.pieces.all();
+        let mut held: u64 = all.iter().map(|c| c.manifest.size).sum();
+        if held <= limit {
+            return;
+        }
+        let used = self
+            .last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut candidates: Vec<_> = all
+            .iter()
+            .filter(|c| !targeted.contains(&c.manifest.id))
+            .map(|c| {
+                let at = used.get(&c.manifest.id).copied().unwrap_or_else(|| {
+                    std::fs::metadata(self.pieces_dir().join(&c.manifest.id).join("journal"))
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH)
+                });
+                (at, c.manifest.id.clone(), c.manifest.size)
+            })
+            .collect();
+        candidates.sort();
+        for (_, id, size) in candidates {
+            if held <= limit {
+                break;
+            }
+            match self.pieces.evict(&id) {
+                Ok(()) => {
+                    held -= size;
+                    self.last_used
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    tracing::info!(content = %id, bytes = size, limit, "evicted from the cache (no longer targeted)");
+                }
+                Err(e) => tracing::warn!(content = %id, "cannot evict: {e}"),
+            }
+        }
+        if held > limit {
+            tracing::warn!(
+                held,
+                limit,
+                "cache over its limit, but all of it is still targeted"
+            );
+        }
+    }
+
+    fn pieces_dir(&self) -> PathBuf {
+        self.cfg.data_dir.join("pieces")
+    }
+
     pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
+        self.touch(content);
         self.log_line(serde_json::json!({
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
@@ -293,6 +430,7 @@ impl Agent {
                 Duration::from_secs(15),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
         save_device_id(&self.cfg.data_dir, &resp.device_id, &self.cfg.server);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
@@ -306,17 +444,23 @@ impl Agent {
             .pieces
             .all()
             .iter()
-            .map(|c| Progress {
-                content_id: c.manifest.id.clone(),
-                pieces: c.count(),
-                done: c.delivered(),
-                done_at_ms: c.delivered_at_ms(),
+            .map(|c| {
+                let flow = self.flow(&c.manifest.id);
+                Progress {
+                    content_id: c.manifest.id.clone(),
+                    pieces: c.count(),
+                    done: c.delivered(),
+                    done_at_ms: c.delivered_at_ms(),
+                    bytes: flow.bytes.load(Ordering::Relaxed),
+                    blocked: flow.blocked.load(Ordering::Relaxed),
+                }
             })
             .collect();
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
             stuck: self.stuck_list(),
+            clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
         };
         let resp: HeartbeatResponse = self
             .client
@@ -327,6 +471,7 @@ impl Agent {
                 Duration::from_secs(10),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
@@ -410,6 +555,13 @@ impl Agent {
     }
 }
 
+/// Test-only fault switch (`P2PD_FAULT_SLOW=1`): the agent downloads
+/// nothing itself, claims every piece in its have-maps and serves 1 byte/s.
+#[cfg(feature = "fault-injection")]
+pub fn fault_slow() -> bool {
+    std::env::var_os("P2PD_FAULT_SLOW").is_some_and(|v| v == "1")
+}
+
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -440,6 +592,16 @@ pub async fn run(
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
     let client = SignedClient::new(cfg.key.clone(), local)
         .map_err(|e| AgentError::Io(format!("http client: {e}")))?;
+    // Test-only fault switch: pretend this host's clock is off by N seconds.
+    #[cfg(feature = "fault-injection")]
+    let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    #[cfg(not(feature = "fault-injection"))]
+    let clock_skew: i64 = 0;
+    // Until the server has told its time, sign with our own clock.
+    client.set_clock_offset(clock_skew);
     let pieces = pieces::PieceStore::new(cfg.data_dir.join("pieces"))?;
     for r in pieces.open_existing() {
         if let Err(e) = r {
@@ -459,6 +621,10 @@ pub async fn run(
         key_problem: Mutex::new(None),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
+        flows: Mutex::new(HashMap::new()),
+        clock_skew,
+        clock_offset: AtomicI64::new(0),
+        last_used: Mutex::new(HashMap::new()),
     });
 
     let tracker = TaskTracker::new();
@@ -546,6 +712,12 @@ pub async fn run(
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
+                if let Some(limit) = hb.cache_limit_bytes {
+                    let targeted = hb.contents.iter().map(|c| c.id.clone()).collect();
+                    let a = agent.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || a.evict_cache(limit, &targeted)).await;
+                }
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
@@ -593,8 +765,11 @@ pub async fn run(
             _ = tokio::time::sleep(every) => {}
         }
     }
+    // Hand over leadership first: followers get a new leader while this
+    // agent drains.
     if result.is_ok() {
         tracing::info!("shutting down");
+        agent.leave().await;
     }
     shutdown.cancel();
     tracker.close();

@@ -187,6 +187,20 @@ impl PieceStore {
         Ok(c)
     }
 
+    /// Forgets a content and deletes its directory (cache eviction).
+    /// Requests already serving from it finish from the open file. Blocking.
+    pub fn evict(&self, id: &str) -> Result<(), PieceError> {
+        self.contents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let dir = self.root.join(id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Re-opens every content found on disk (after a restart).
     pub fn open_existing(&self) -> Vec<Result<Arc<Content>, PieceError>> {
         let Ok(rd) = std::fs::read_dir(&self.root) else {

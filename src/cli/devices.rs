@@ -175,7 +175,7 @@ fn short(id: &str) -> &str {
 fn retire(g: &Global, id: &str, force: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     let d = resolve(&st, id)?;
-    if !force && timing(&st)?.online(&d, now()) {
+    if !force && timing(&st)?.online(d.last_seen, now()) {
         return Err(fail(
             ExitCode::Failed,
             format!(
@@ -239,7 +239,7 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
         .map(|d| {
             let stuck = stuck.remove(&d.id).unwrap_or_default();
             let stale_key = stale.remove(&d.id);
-            let online = timing.online(&d, t);
+            let online = timing.online(d.last_seen, t);
             DeviceView {
                 state: if stale_key.is_some() {
                     "stale key"

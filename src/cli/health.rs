@@ -67,7 +67,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name, for scripts: database, server, key, server_version,
-    /// client_versions, devices, file_storage, topology, clock.
+    /// client_versions, devices, file_storage, topology, device_clocks, clock.
     pub check: &'static str,
     pub status: Status,
     /// What was found.
@@ -181,6 +181,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     checks.push(devices(&st)?);
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
     checks.push(topology(&st)?);
+    checks.push(device_clocks(&st)?);
     // Keep the order people read in: database, network, clients, storage,
     // topology, then the clock (computed with the server call).
     if let Some(i) = checks.iter().position(|c| c.check == "clock") {
@@ -534,6 +535,19 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cur = c;
     }
     cur.to_string()
+}
+
+/// Devices whose own clocks are far off (they still sign with server time).
+fn device_clocks(st: &Store) -> anyhow::Result<Check> {
+    Ok(match crate::report::far_clocks(st)? {
+        None => pass("device_clocks", "no device clock is far off the server's"),
+        Some(detail) => bad(
+            "device_clocks",
+            Status::Warn,
+            detail,
+            "synchronize those devices' clocks (NTP); p2pd keeps working meanwhile",
+        ),
+    })
 }
 
 /// Skew between the server's clock and ours. Signed requests are refused

@@ -29,6 +29,7 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod leader;
 pub mod lock;
 pub mod scheduler;
 
@@ -83,6 +84,11 @@ pub struct ServerState {
     /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
     /// line per device.
     pub refusals: Mutex<HashMap<(String, String), i64>>,
+    /// Follower reports awaiting a second signal, and devices that left
+    /// (see `leader.rs`). Locked inside the database call, after the store.
+    pub board: Arc<Mutex<leader::Board>>,
+    /// Probes a reported leader: the server's own second signal.
+    pub probe: reqwest::Client,
 }
 
 /// A device refused for its key is recorded at most this often.
@@ -191,9 +197,17 @@ impl ServerState {
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
             refusals: Mutex::new(HashMap::new()),
+            board: Arc::new(Mutex::new(leader::Board::default())),
+            probe: reqwest::Client::builder()
+                .connect_timeout(PROBE_TIMEOUT)
+                .timeout(PROBE_TIMEOUT)
+                .build()?,
         })
     }
 }
+
+/// How long the server waits for a reported leader to answer its probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -201,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/heartbeat", post(heartbeat))
         .route("/v1/report", post(report))
+        .route("/v1/leave", post(leave))
         .route("/v1/contents/{id}/manifest", get(manifest))
         .route("/v1/contents/{id}/sources", post(sources))
         .route("/v1/contents/{id}/pieces/{n}", get(piece))
@@ -322,6 +337,7 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
         heartbeat_secs: heartbeat_secs(st)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
+        server_time: now(),
     })
 }
 
@@ -350,13 +366,18 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
+    let board = s.board.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
         st.heartbeat(&d.id)?;
+        board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
+        if let Some(off) = req.clock_offset {
+            st.set_clock_offset(&d.id, off)?;
+        }
         st.set_stuck(&d.id, &req.stuck)?;
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
-                st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
+                st.record_progress(&p.content_id, &d.id, p)?;
                 if p.done {
                     st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
                 }
@@ -370,6 +391,8 @@ async fn heartbeat(
             heartbeat_secs: heartbeat_secs(st)?,
             serve_peers,
             contents: st.targeted_contents(&d.group_name)?,
+            server_time: now(),
+            cache_limit_bytes: cache_limit(st)?,
         })
     })
     .await
@@ -410,9 +433,13 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
     Ok(m)
 }
 
-#[derive(Deserialize)]
-struct SourcesRequest {
-    device_id: String,
+/// `agent_cache_mb` in bytes; None when unset or 0 (no limit).
+fn cache_limit(st: &Store) -> Result<Option<u64>, ApiError> {
+    Ok(st
+        .setting("agent_cache_mb")?
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&mb| mb > 0)
+        .map(|mb| mb << 20))
 }
 
 async fn sources(
@@ -421,40 +448,103 @@ async fn sources(
     signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
     let req: SourcesRequest = signed.json()?;
+    let mut plan = plan_sources(&s, &id, &req, false).await?;
+    // A follower reported its leader and nothing confirmed it yet: the
+    // server's own probe is the second signal.
+    if let Some(url) = plan.probe.take()
+        && !probe_answers(&s.probe, &url).await
+    {
+        tracing::warn!(leader = %url, content = %id, "reported leader does not answer the server's probe");
+        plan = plan_sources(&s, &id, &req, true).await?;
+    }
+    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(old) = plan.replaced.take() {
+        seeding.remove(&(id.clone(), old));
+    }
+    if plan.server_seeds {
+        seeding.insert((id, req.device_id));
+    } else {
+        seeding.remove(&(id, req.device_id));
+    }
+    Ok(axum::Json(plan.response))
+}
+
+async fn plan_sources(
+    s: &AppState,
+    id: &str,
+    req: &SourcesRequest,
+    probe_failed: bool,
+) -> Result<scheduler::Plan, ApiError> {
     let storage_url = match &s.storage {
         Some(Storage::Http(u)) => Some(u.to_string()),
         _ => None,
     };
-    let content = id.clone();
-    let device = req.device_id.clone();
-    let plan =
+    let board = s.board.clone();
+    let id = id.to_string();
+    let req = req.clone();
+    s.db.call(move |st| {
+        let d = enrolled(st, &req.device_id)?;
+        let m = targeted_manifest(st, &id, &d.group_name)?;
+        let hb = heartbeat_secs(st)? as i64;
+        let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
+        let ends = scheduler::Endpoints {
+            cdn: (!cdn.is_empty()).then_some(cdn),
+            storage_url,
+        };
+        let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(scheduler::plan(
+            st,
+            &mut board,
+            &scheduler::Timing::new(hb),
+            &ends,
+            &id,
+            &m.path,
+            &d,
+            req.suspect.as_ref().map(|suspect| scheduler::Complaint {
+                suspect,
+                probe_failed,
+            }),
+            now(),
+        )?)
+    })
+    .await
+}
+
+/// Whether a peer answers at all: any HTTP response counts (an unsigned
+/// request gets `unsigned` from a live agent); a refused connection or
+/// silence past [`PROBE_TIMEOUT`] does not.
+async fn probe_answers(client: &reqwest::Client, peer_url: &str) -> bool {
+    let url = format!("{}/v1/status", peer_url.trim_end_matches('/'));
+    client.get(url).send().await.is_ok()
+}
+
+/// An agent that is stopping hands over its leadership before it exits.
+async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
+    let req: LeaveRequest = signed.json()?;
+    let board = s.board.clone();
+    let dev = req.device_id.clone();
+    let handed =
         s.db.call(move |st| {
-            let d = enrolled(st, &req.device_id)?;
-            let m = targeted_manifest(st, &id, &d.group_name)?;
+            let d = st
+                .device(&req.device_id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
             let hb = heartbeat_secs(st)? as i64;
-            let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
-            let ends = scheduler::Endpoints {
-                cdn: (!cdn.is_empty()).then_some(cdn),
-                storage_url,
-            };
-            Ok(scheduler::plan(
+            let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(scheduler::hand_over(
                 st,
+                &mut board,
                 &scheduler::Timing::new(hb),
-                &ends,
-                &id,
-                &m.path,
                 &d,
                 now(),
             )?)
         })
         .await?;
-    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
-    if plan.server_seeds {
-        seeding.insert((content, device));
-    } else {
-        seeding.remove(&(content, device));
-    }
-    Ok(axum::Json(plan.response))
+    s.seeding
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(_, d)| *d != dev);
+    tracing::info!(device = %dev, handed_over = handed, "device leaving");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {

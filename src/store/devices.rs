@@ -216,6 +216,27 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records the clock offset a device measured (server time minus its
+    /// own, in seconds).
+    pub fn set_clock_offset(&self, id: &str, offset: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE devices SET clock_offset = ?2 WHERE id = ?1",
+            params![id, offset],
+        )?;
+        Ok(())
+    }
+
+    /// Devices whose clock is more than `limit` seconds off the server's:
+    /// (device id, hostname, offset).
+    pub fn clock_offsets_over(&self, limit: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, hostname, clock_offset FROM devices
+             WHERE clock_offset IS NOT NULL AND ABS(clock_offset) > ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn add_failure(&self, id: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE devices SET failures = failures + 1 WHERE id = ?1",

@@ -3,7 +3,6 @@
 //! 127.0.0.0/8 is local, so agents bound to 127.1.N.x form office N.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,10 +118,7 @@ impl Agent {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(st)) = c.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = c.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = std::fs::read_to_string(self.dir.join("agent.err")).unwrap_or_default();
                 self.child = None;
                 return Some((st.code().unwrap_or(-1), err));
             }
@@ -276,8 +272,12 @@ impl Net {
         .arg(&a.dir)
         .args(&a.args)
         .env("P2PD_LOG", "info")
-        .stdout(log)
-        .stderr(Stdio::piped());
+        .stdout(log);
+        // Logs go to a file: a pipe nobody reads would stop the agent once
+        // it filled up. Truncated at each start, so that `wait_exit` reads
+        // this run's errors.
+        let err = std::fs::File::create(a.dir.join("agent.err")).unwrap();
+        cmd.stderr(err);
         for (k, v) in &a.env {
             cmd.env(k, v);
         }

@@ -15,6 +15,7 @@ pub mod agent_install;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod explain;
 pub mod generate;
 pub mod groups;
 pub mod health;
@@ -28,6 +29,7 @@ pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod topology;
+pub mod ui;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,6 +119,11 @@ pub enum Command {
     /// Enrolled devices: office, group, version, score, state
     #[command(subcommand)]
     Devices(devices::Command),
+    /// Why a device got a content the way it did: office, role, leader, tiers, bans, failovers
+    Explain(explain::Args),
+    /// The read-only web dashboard: rotate its admin token
+    #[command(subcommand)]
+    Ui(ui::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -140,6 +147,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Licenses(a) => licenses::run(g, a),
         Command::Health(a) => health::run(g, a),
         Command::Devices(c) => devices::run(g, c),
+        Command::Explain(a) => explain::run(g, a),
+        Command::Ui(c) => ui::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

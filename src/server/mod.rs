@@ -29,7 +29,9 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod decisions;
 pub mod scheduler;
+pub mod ui;
 
 /// The database, shared by request handlers.
 #[derive(Clone)]
@@ -77,6 +79,12 @@ pub struct ServerState {
     /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
     /// server's own word for cross-checking agents' transfer reports.
     pub served_log: Mutex<Option<std::fs::File>>,
+    /// Live Prometheus metrics (request latency, refusals, write batches).
+    pub metrics: crate::metrics::ServerMetrics,
+    /// Addresses refused with `key_mismatch`, and when: the dashboard shows
+    /// devices at those addresses as holding a stale key. Bounded (see
+    /// [`ui::note_stale_key`]).
+    pub stale_keys: Mutex<HashMap<IpAddr, i64>>,
 }
 
 type AppState = Arc<ServerState>;
@@ -122,6 +130,8 @@ impl ServerState {
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
+            metrics: crate::metrics::ServerMetrics::new(),
+            stale_keys: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -136,6 +146,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contents/{id}/sources", post(sources))
         .route("/v1/contents/{id}/pieces/{n}", get(piece))
         .route("/v1/storage/{*path}", get(storage_file))
+        .merge(ui::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ui::track_request,
+        ))
         .with_state(state)
 }
 
@@ -151,6 +166,7 @@ pub async fn run(
     let token = CancellationToken::new();
     let t = token.clone();
     let app = router(state.clone());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         t.cancel();
@@ -281,14 +297,19 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
+    let state = s.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
+        let t = std::time::Instant::now();
         st.heartbeat(&d.id)?;
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
                 st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
             }
         }
+        state
+            .metrics
+            .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
             Some(o) => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
             None => false,
@@ -364,15 +385,11 @@ async fn sources(
                 cdn: (!cdn.is_empty()).then_some(cdn),
                 storage_url,
             };
-            Ok(scheduler::plan(
-                st,
-                &scheduler::Timing::new(hb),
-                &ends,
-                &id,
-                &m.path,
-                &d,
-                now(),
-            )?)
+            let at = now();
+            let plan =
+                scheduler::plan(st, &scheduler::Timing::new(hb), &ends, &id, &m.path, &d, at)?;
+            decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
+            Ok(plan)
         })
         .await?;
     let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
@@ -386,7 +403,9 @@ async fn sources(
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let req: ReportRequest = signed.json()?;
+    let state = s.clone();
     s.db.call(move |st| {
+        let t = std::time::Instant::now();
         let d = st.device(&req.device_id)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotEnrolled,
@@ -408,6 +427,11 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
                 st.add_failure(&b.source_device)?;
             }
         }
+        state.metrics.observe_write(
+            "report",
+            req.transfers.len() + req.uploads.len() + req.bad.len(),
+            t.elapsed(),
+        );
         Ok(())
     })
     .await?;

@@ -260,6 +260,7 @@ fn elect(
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let current = st.leader(content_id, office_id)?;
+    let mut stalled_current = false;
     if let Some(cur) = &current
         && let Some(d) = members.iter().find(|d| &d.id == cur)
         && servable(d, banned, timing, now)
@@ -273,6 +274,7 @@ fn elect(
         }
         tracing::warn!(device = %cur, content = %content_id, "leader stalled; electing another");
         st.add_failure(cur)?;
+        stalled_current = true;
     }
     let best = members
         .iter()
@@ -294,6 +296,19 @@ fn elect(
         Some(id) => {
             tracing::info!(device = %id, content = %content_id, office = office_id, "new leader");
             st.set_leader(content_id, office_id, id)?;
+            // For `explain` and the election/failover counters.
+            super::decisions::record_election(
+                st,
+                timing,
+                content_id,
+                office_id,
+                id,
+                current.as_deref(),
+                stalled_current,
+                members,
+                banned,
+                now,
+            )?;
         }
         None => {
             // Nobody else is eligible: keep whoever it was (it may recover).

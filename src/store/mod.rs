@@ -16,12 +16,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub mod content;
 pub mod devices;
 pub mod distribution;
+pub mod observe;
 pub mod ops;
 pub mod topology;
 
 /// Versioned migrations; index `i` takes the database from version `i` to
 /// `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    // Issue 16: decisions (for `explain`) and the admin token.
+    include_str!("observe.sql"),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -159,7 +159,7 @@ impl ServerMetrics {
     }
 
     /// Records one answered request. `route` is the router's template
-    /// (`/v1/contents/{id}/pieces/{n}`), `code` the wire error code if any.
+    /// (`/v1/contents/:id/pieces/:n`), `code` the wire error code if any.
     pub fn observe_request(
         &self,
         route: &str,

@@ -183,7 +183,7 @@ pub async fn track_request(State(s): State<AppState>, req: Request, next: Next) 
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
+        .map(|p| route_label(p.as_str()))
         .unwrap_or_else(|| "(unmatched)".into());
     let method = req.method().as_str().to_string();
     let peer = req
@@ -201,6 +201,23 @@ pub async fn track_request(State(s): State<AppState>, req: Request, next: Next) 
         note_stale_key(&s, ip);
     }
     resp
+}
+
+/// A route template as a label: `/v1/contents/{id}/pieces/{n}` →
+/// `/v1/contents/:id/pieces/:n`. Braces in label values are valid, but
+/// some simple exposition parsers stop at the first `}`.
+fn route_label(template: &str) -> String {
+    template
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if name.starts_with('*') => name.to_string(),
+                Some(name) => format!(":{name}"),
+                None => seg.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Remembers that `ip` was refused for a stale key. Bounded: past the cap,
@@ -727,4 +744,20 @@ async fn devices(
         })
         .await?;
     Ok(axum::Json(out).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_labels_have_no_braces() {
+        assert_eq!(
+            super::route_label("/v1/contents/{id}/pieces/{n}"),
+            "/v1/contents/:id/pieces/:n"
+        );
+        assert_eq!(
+            super::route_label("/v1/storage/{*path}"),
+            "/v1/storage/*path"
+        );
+        assert_eq!(super::route_label("/metrics"), "/metrics");
+    }
 }

@@ -66,6 +66,8 @@ pub struct Agent {
     pub group: String,
     pub env: Vec<(String, String)>,
     pub key_file: PathBuf,
+    /// Extra `p2pd agent` arguments.
+    pub args: Vec<String>,
 }
 
 impl Agent {
@@ -215,6 +217,18 @@ impl Net {
     }
 
     pub fn add_agent(&mut self, name: &str, ip: &str, group: &str, env: &[(&str, &str)]) -> usize {
+        self.add_agent_with_args(name, ip, group, env, &[])
+    }
+
+    /// Like [`Net::add_agent`], with extra `p2pd agent` arguments.
+    pub fn add_agent_with_args(
+        &mut self,
+        name: &str,
+        ip: &str,
+        group: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> usize {
         let agent = Agent {
             name: name.to_string(),
             ip: ip.to_string(),
@@ -226,6 +240,7 @@ impl Net {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             key_file: self.server_dir.join("shared.key"),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         self.agents.push(agent);
         let i = self.agents.len() - 1;
@@ -251,6 +266,7 @@ impl Net {
             "--listen",
             &format!("{}:{}", a.ip, self.peer_port),
         ])
+        .args(&a.args)
         .arg("--key-file")
         .arg(&a.key_file)
         .arg("--data-dir")

@@ -20,6 +20,8 @@ function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === "class") e.className = v;
+    // CSSOM, not a style attribute: the page's CSP allows no inline styles.
+    else if (k === "style") e.style.cssText = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
   }
@@ -82,7 +84,7 @@ async function loadOverview() {
 }
 
 // -------------------------------------------------------------- offices --
-function officeRow(o, depth) {
+function officeRow(o, depth, withPath) {
   shown.push(o);
   const open = state.expanded.has(o.id);
   const toggle = o.children > 0
@@ -92,7 +94,7 @@ function officeRow(o, depth) {
       } }, open ? "▾" : "▸")
     : el("span", { class: "toggle" }, "");
   const name = el("td", { style: "padding-left:" + (0.5 + depth * 1.3) + "em" }, toggle, " ",
-    o.path && o.path.length ? el("span", { class: "muted" }, o.path.join(" › ") + " › ") : null,
+    withPath && o.path && o.path.length ? el("span", { class: "muted" }, o.path.join(" › ") + " › ") : null,
     o.name, o.children ? el("span", { class: "muted" }, " (" + o.children + ")") : null);
   const pct = o.progress_percent;
   return el("tr", { class: "office", "data-office": o.name },
@@ -113,7 +115,7 @@ async function officeRows(parent, depth, pages) {
     total = r.total;
     for (const o of r.offices) {
       out.push(officeRow(o, depth));
-      if (state.expanded.has(o.id)) out.push(...await officeRows(o.id, depth + 1, state.expanded.get(o.id)));
+      if (state.expanded.has(o.id)) out.push(...(await officeRows(o.id, depth + 1, state.expanded.get(o.id))).rows);
     }
     if (depth === 0 && p === 0 && r.no_office) out.push(officeRow(r.no_office, 0));
   }
@@ -132,7 +134,7 @@ async function loadOffices() {
   let rows, total;
   if (state.officeQuery) {
     const r = await get("/ui/api/offices?" + q({ content: state.content, q: state.officeQuery, page: state.officePage, per: PER }));
-    rows = r.offices.map(o => officeRow(o, 0));
+    rows = r.offices.map(o => officeRow(o, 0, true));
     total = r.total;
   } else {
     // The top of the tree is paged here; expanded offices page their children inline.
@@ -171,7 +173,7 @@ async function loadChart() {
   if (!state.content) { svg.replaceChildren(); return; }
   const s = await get("/ui/api/series?" + q({ content: state.content }));
   const NS = "http://www.w3.org/2000/svg";
-  const W = 900, H = 220, L = 60, B = 20, T = 10;
+  const W = 900, H = 220, L = 60, B = 20, T = 14;
   const mk = (tag, attrs, text) => {
     const e = document.createElementNS(NS, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -190,7 +192,6 @@ async function loadChart() {
   const x = t => L + (W - L - 10) * (t - t0) / Math.max(1, t1 - t0);
   const y = v => H - B - (H - B - T) * v / max;
   nodes.push(mk("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, stroke: "#999" }));
-  nodes.push(mk("text", { x: 2, y: T + 8 }, bytes(max) + "/" + s.bucket_secs + "s"));
   nodes.push(mk("text", { x: 2, y: H - B }, "0"));
   nodes.push(mk("text", { x: L, y: H - 4 }, new Date(t0 * 1000).toLocaleTimeString()));
   nodes.push(mk("text", { x: W - 90, y: H - 4 }, new Date(t1 * 1000).toLocaleTimeString()));
@@ -206,6 +207,8 @@ async function loadChart() {
       acc += p[k];
     }
   }
+  // The scale last, so no bar covers it.
+  nodes.push(mk("text", { x: 2, y: T }, "max " + bytes(max) + " per " + s.bucket_secs + " s"));
   svg.replaceChildren(...nodes);
 }
 

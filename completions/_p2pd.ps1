@@ -43,6 +43,8 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('licenses', 'licenses', [CompletionResultType]::ParameterValue, 'The Activated Licenses report: devices holding a license')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check the whole system: database, server, key, versions, storage, topology, clock')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'Enrolled devices: office, group, version, score, state')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers')
+            [CompletionResult]::new('ui', 'ui', [CompletionResultType]::ParameterValue, 'The read-only web dashboard: rotate its admin token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -268,6 +270,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the temporary directory (for inspection) instead of deleting it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the final report as JSON')
+            [CompletionResult]::new('--stay', '--stay', [CompletionResultType]::ParameterName, 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -296,6 +299,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--prefix-len', '--prefix-len', [CompletionResultType]::ParameterName, 'Prefix length of the device''s subnet (default /24, /64 for IPv6)')
             [CompletionResult]::new('--on-complete', '--on-complete', [CompletionResultType]::ParameterName, 'Command to run with the delivered file''s path as its argument')
             [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Pieces in flight per content')
+            [CompletionResult]::new('--metrics-listen', '--metrics-listen', [CompletionResultType]::ParameterName, 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -541,6 +545,53 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;devices;help;help' {
             break
         }
+        'p2pd;explain' {
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'The device: its id (or a prefix of 4+ characters), hostname or address')
+            [CompletionResult]::new('--content', '--content', [CompletionResultType]::ParameterName, 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;ui' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;ui;token' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"admin_token", "url"} as JSON')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;ui;help' {
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'p2pd;ui;help;token' {
+            break
+        }
+        'p2pd;ui;help;help' {
+            break
+        }
         'p2pd;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Where to write man/ and completions/')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
@@ -568,6 +619,8 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('licenses', 'licenses', [CompletionResultType]::ParameterValue, 'The Activated Licenses report: devices holding a license')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check the whole system: database, server, key, versions, storage, topology, clock')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'Enrolled devices: office, group, version, score, state')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers')
+            [CompletionResult]::new('ui', 'ui', [CompletionResultType]::ParameterValue, 'The read-only web dashboard: rotate its admin token')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -675,6 +728,16 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;help;devices;list' {
+            break
+        }
+        'p2pd;help;explain' {
+            break
+        }
+        'p2pd;help;ui' {
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address')
+            break
+        }
+        'p2pd;help;ui;token' {
             break
         }
         'p2pd;help;generate' {

@@ -28,6 +28,9 @@ _p2pd() {
             p2pd,devices)
                 cmd="p2pd__subcmd__devices"
                 ;;
+            p2pd,explain)
+                cmd="p2pd__subcmd__explain"
+                ;;
             p2pd,generate)
                 cmd="p2pd__subcmd__generate"
                 ;;
@@ -66,6 +69,9 @@ _p2pd() {
                 ;;
             p2pd,topology)
                 cmd="p2pd__subcmd__topology"
+                ;;
+            p2pd,ui)
+                cmd="p2pd__subcmd__ui"
                 ;;
             p2pd__subcmd__agent,help)
                 cmd="p2pd__subcmd__agent__subcmd__help"
@@ -145,6 +151,9 @@ _p2pd() {
             p2pd__subcmd__help,devices)
                 cmd="p2pd__subcmd__help__subcmd__devices"
                 ;;
+            p2pd__subcmd__help,explain)
+                cmd="p2pd__subcmd__help__subcmd__explain"
+                ;;
             p2pd__subcmd__help,generate)
                 cmd="p2pd__subcmd__help__subcmd__generate"
                 ;;
@@ -183,6 +192,9 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help,topology)
                 cmd="p2pd__subcmd__help__subcmd__topology"
+                ;;
+            p2pd__subcmd__help,ui)
+                cmd="p2pd__subcmd__help__subcmd__ui"
                 ;;
             p2pd__subcmd__help__subcmd__agent,install)
                 cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
@@ -228,6 +240,9 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help__subcmd__topology,show)
                 cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
+                ;;
+            p2pd__subcmd__help__subcmd__ui,token)
+                cmd="p2pd__subcmd__help__subcmd__ui__subcmd__token"
                 ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
@@ -295,6 +310,18 @@ _p2pd() {
             p2pd__subcmd__topology__subcmd__help,show)
                 cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
                 ;;
+            p2pd__subcmd__ui,help)
+                cmd="p2pd__subcmd__ui__subcmd__help"
+                ;;
+            p2pd__subcmd__ui,token)
+                cmd="p2pd__subcmd__ui__subcmd__token"
+                ;;
+            p2pd__subcmd__ui__subcmd__help,help)
+                cmd="p2pd__subcmd__ui__subcmd__help__subcmd__help"
+                ;;
+            p2pd__subcmd__ui__subcmd__help,token)
+                cmd="p2pd__subcmd__ui__subcmd__help__subcmd__token"
+                ;;
             *)
                 ;;
         esac
@@ -302,7 +329,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices explain ui generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,7 +347,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install help"
+            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help --version install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,6 +382,10 @@ _p2pd() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -564,7 +595,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h -V --size --devices --timeout --keep --json --data-dir --verbose --help --version"
+            opts="-v -h -V --size --devices --timeout --keep --json --stay --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -669,6 +700,32 @@ _p2pd() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__explain)
+            opts="-v -h -V --device --content --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -874,7 +931,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help)
-            opts="install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
+            opts="install key settings status topology demo serve agent report publish content groups licenses health devices explain ui generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -988,6 +1045,20 @@ _p2pd() {
         p2pd__subcmd__help__subcmd__devices__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1322,6 +1393,34 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help__subcmd__topology__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__ui)
+            opts="token"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__ui__subcmd__token)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1880,6 +1979,84 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
+            opts="-v -h -V --json --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui)
+            opts="-v -h -V --data-dir --verbose --help --version token help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__help)
+            opts="token help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__help__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__token)
             opts="-v -h -V --json --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -40,6 +40,8 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand licenses 'The Activated Licenses report: devices holding a license'
             cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
             cand devices 'Enrolled devices: office, group, version, score, state'
+            cand explain 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers'
+            cand ui 'The read-only web dashboard: rotate its admin token'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -237,6 +239,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --data-dir 'Data directory of the server (database, key, logs)'
             cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
             cand --json 'Print the final report as JSON'
+            cand --stay 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -263,6 +266,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
             cand --on-complete 'Command to run with the delivered file''s path as its argument'
             cand --parallel 'Pieces in flight per content'
+            cand --metrics-listen 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)'
             cand --data-dir 'Data directory of the server (database, key, logs)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -478,6 +482,47 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;help;help'= {
         }
+        &'p2pd;explain'= {
+            cand --device 'The device: its id (or a prefix of 4+ characters), hostname or address'
+            cand --content 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;ui'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand token 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;ui;token'= {
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --json 'Print {"admin_token", "url"} as JSON'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;ui;help'= {
+            cand token 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'p2pd;ui;help;token'= {
+        }
+        &'p2pd;ui;help;help'= {
+        }
         &'p2pd;generate'= {
             cand --out-dir 'Where to write man/ and completions/'
             cand --data-dir 'Data directory of the server (database, key, logs)'
@@ -504,6 +549,8 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand licenses 'The Activated Licenses report: devices holding a license'
             cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
             cand devices 'Enrolled devices: office, group, version, score, state'
+            cand explain 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers'
+            cand ui 'The read-only web dashboard: rotate its admin token'
             cand generate 'Write man pages and shell completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -581,6 +628,13 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand list 'List devices: office, group, version, last seen, preferred-device score and state (online, offline, banned)'
         }
         &'p2pd;help;devices;list'= {
+        }
+        &'p2pd;help;explain'= {
+        }
+        &'p2pd;help;ui'= {
+            cand token 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address'
+        }
+        &'p2pd;help;ui;token'= {
         }
         &'p2pd;help;generate'= {
         }

@@ -37,7 +37,10 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
     csv.push_str("Central,,default,10.0.0.0/24,,\n");
     for r in 0..10 {
-        csv.push_str(&format!("Region {r},Central,default,10.{}.0.0/24,,\n", 200 + r));
+        csv.push_str(&format!(
+            "Region {r},Central,default,10.{}.0.0/24,,\n",
+            200 + r
+        ));
     }
     for b in 0..4989u32 {
         csv.push_str(&format!(
@@ -49,7 +52,10 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     }
     let f = net0.root.path().join("big.csv");
     std::fs::write(&f, csv).unwrap();
-    ok(&net0.server_dir, &["topology", "import", f.to_str().unwrap()]);
+    ok(
+        &net0.server_dir,
+        &["topology", "import", f.to_str().unwrap()],
+    );
     let mut net = net0;
     net.start_serve();
     let base = format!("http://127.0.0.1:{}/ui/api", net.port);
@@ -101,7 +107,10 @@ fn five_thousand_offices_come_one_page_at_a_time() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"Branch 432") && names.contains(&"Branch 4321"), "{names:?}");
+    assert!(
+        names.contains(&"Branch 432") && names.contains(&"Branch 4321"),
+        "{names:?}"
+    );
     assert_eq!(s["total"].as_u64().unwrap() as usize, names.len());
     let b4321 = s["offices"]
         .as_array()
@@ -150,7 +159,74 @@ fn install_prints_an_admin_token_separate_from_the_shared_key() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let t = v["admin_token"].as_str().unwrap();
     assert!(t.starts_with("p2pd-admin-") && t.len() > 40, "{t}");
-    assert_ne!(t, v["key"].as_str().unwrap(), "the admin token is not the shared key");
+    assert_ne!(
+        t,
+        v["key"].as_str().unwrap(),
+        "the admin token is not the shared key"
+    );
     let text = ok(&dir.path().join("s2"), &["install"]);
     assert!(text.contains("Admin token"), "{text}");
+}
+
+#[test]
+fn a_device_left_with_a_retired_key_shows_as_stale_key_and_is_counted() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let i = net.add_agent("d1", "127.1.1.90", "g", &[]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while net.agents[i].device_id().is_none() {
+        assert!(Instant::now() < deadline, "the agent did not enroll");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The key is regenerated and serve restarted with the new one; the
+    // device still holds the old key.
+    net.stop_serve();
+    let old_key = net.root.path().join("old.key");
+    std::fs::copy(net.server_dir.join("shared.key"), &old_key).unwrap();
+    ok(&net.server_dir, &["key", "regenerate"]);
+    net.agents[i].key_file = old_key;
+    net.agents[i].kill();
+    net.start_serve();
+    net.start_agent(i);
+    let (code, _) = net.agents[i]
+        .wait_exit(Duration::from_secs(20))
+        .expect("the agent exits on key mismatch");
+    assert_eq!(code, 4);
+
+    let t = token(&net);
+    let (status, d) = get(
+        &format!("http://127.0.0.1:{}/ui/api/devices", net.port),
+        Some(&t),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(d["total"], 1);
+    assert_eq!(d["devices"][0]["addr"], "127.1.1.90");
+    assert_eq!(d["devices"][0]["state"], "stale key", "{d}");
+
+    let text = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{}/metrics", net.port))
+        .bearer_auth(&t)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let s = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let refusals = s
+        .samples
+        .iter()
+        .find(|x| x.metric == "p2pd_key_mismatch_refusals_total")
+        .expect("the refusal counter");
+    match refusals.value {
+        prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => {
+            assert!(v >= 1.0, "{text}")
+        }
+        ref v => panic!("{v:?}"),
+    }
+    assert!(
+        s.samples
+            .iter()
+            .any(|x| x.metric == "p2pd_http_errors_total"
+                && x.labels.get("code") == Some("key_mismatch")),
+        "{text}"
+    );
 }

@@ -58,6 +58,9 @@ pub struct DeviceCount {
     pub online: u64,
 }
 
+/// Bytes of one office: (office id, office name; both None: no office, bytes).
+pub type OfficeBytes = (Option<i64>, Option<String>, u64);
+
 /// One office on a dashboard page.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OfficeListRow {
@@ -327,7 +330,7 @@ impl Store {
     pub fn wan_bytes(
         &self,
         content_id: &str,
-    ) -> Result<Vec<(Option<i64>, Option<String>, u64)>, StoreError> {
+    ) -> Result<Vec<OfficeBytes>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT t.office_id, o.name, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id

@@ -327,10 +327,7 @@ impl Store {
 
     /// Verified bytes that entered each office from outside (parent,
     /// server, CDN) for a content: (office id, office name, bytes).
-    pub fn wan_bytes(
-        &self,
-        content_id: &str,
-    ) -> Result<Vec<OfficeBytes>, StoreError> {
+    pub fn wan_bytes(&self, content_id: &str) -> Result<Vec<OfficeBytes>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT t.office_id, o.name, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id

@@ -427,19 +427,18 @@ fn tier_uses(
                 "parent" if offered.iter().any(|t| t.starts_with("parent")) => {
                     push_unique(&mut reasons, format!("{at}: {}", x.reason))
                 }
-                "server" if offered.contains(&"server") => {
-                    push_unique(&mut reasons, format!("{at}: {}", x.reason));
-                    if offered.first() == Some(&"parent") {
-                        push_unique(
-                            &mut reasons,
-                            format!(
-                                "{at}: the parent office held every piece, so the server was used only for \
-                             pieces whose parent-office download failed or timed out (the agent falls \
-                             back to the next source in its list)"
-                            ),
-                        );
-                    }
+                "server" if offered.first() == Some(&"server") => {
+                    push_unique(&mut reasons, format!("{at}: {}", x.reason))
                 }
+                "server" if offered.contains(&"server") => push_unique(
+                    &mut reasons,
+                    format!(
+                        "{at}: {}; the pieces that came from the server came while the parent \
+                         office's devices failed or timed out (an agent goes down its list only \
+                         while the source before fails)",
+                        x.reason
+                    ),
+                ),
                 "cdn" if offered == ["cdn"] => {
                     push_unique(&mut reasons, format!("{at}: {}", x.reason))
                 }

@@ -245,7 +245,10 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         .and_then(|v| v["admin_token"].as_str().map(str::to_string))
         .ok_or_else(|| anyhow::anyhow!("install printed no admin token"))?;
     say(&format!(
-        "  dashboard: http://127.0.0.1:{port}/ui/login?token={admin_token}\n           metrics:   curl -H 'Authorization: Bearer {admin_token}' http://127.0.0.1:{port}/metrics"
+        "  dashboard: http://127.0.0.1:{port}/ui/login?token={admin_token}"
+    ));
+    say(&format!(
+        "  metrics:   curl -H 'Authorization: Bearer {admin_token}' http://127.0.0.1:{port}/metrics"
     ));
 
     let key_file = server_dir.join(crate::key::KEY_FILE);

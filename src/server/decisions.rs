@@ -134,14 +134,15 @@ pub fn record_sources(
                 p.name
             ),
             Some(p) if full == 0 => format!(
-                "parent office {} had {} online device(s) at {at}, none holding all {piece_count} pieces \
-                 (the most any held: {most}), so pieces it lacked came from the server",
+                "parent office {} had {} online device(s) at {at}, none holding all {piece_count} pieces yet \
+                 (the most any held: {most}), so the leader fetches from them as pieces arrive there, \
+                 and goes to the server only while they fail",
                 p.name,
                 parent_ids.len()
             ),
             Some(p) => format!(
                 "parent office {} had {} online device(s) at {at}, {full} holding all {piece_count} pieces, \
-                 so the leader fetches from the parent office (the server only if they fail)",
+                 so the leader fetches from the parent office, and goes to the server only while they fail",
                 p.name,
                 parent_ids.len()
             ),

@@ -108,6 +108,13 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct SourceBytes {
+    /// Hostname (address, id prefix).
+    pub device: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct TierUse {
     /// `lan`, `parent`, `server`, `cdn`.
     pub tier: String,
@@ -116,8 +123,8 @@ pub struct TierUse {
     pub pieces: u32,
     /// Bytes received from it that failed verification.
     pub failed_bytes: u64,
-    /// Sending devices (lan/parent), with bytes.
-    pub sources: Vec<String>,
+    /// Sending devices (lan/parent), with the bytes each sent.
+    pub sources: Vec<SourceBytes>,
     /// Why this tier was used, from the decisions in force at the time.
     pub reasons: Vec<String>,
 }
@@ -410,7 +417,10 @@ fn tier_uses(
         }
         let mut sources = Vec::new();
         for (s, b) in by_source {
-            sources.push(format!("{}: {b} bytes", name_of(st, &s)?));
+            sources.push(SourceBytes {
+                device: name_of(st, &s)?,
+                bytes: b,
+            });
         }
         let from = rows.iter().map(|t| t.at).min().unwrap_or(0);
         let to = rows.iter().map(|t| t.at).max().unwrap_or(0);

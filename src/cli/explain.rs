@@ -101,7 +101,12 @@ fn print(e: &Explanation) -> anyhow::Result<()> {
             }
         )?;
         if !t.sources.is_empty() {
-            writeln!(o, "          from {}", t.sources.join("; "))?;
+            let from: Vec<String> = t
+                .sources
+                .iter()
+                .map(|s| format!("{}: {}", s.device, output::bytes(s.bytes)))
+                .collect();
+            writeln!(o, "          from {}", from.join("; "))?;
         }
         for r in &t.reasons {
             writeln!(o, "          why: {r}")?;

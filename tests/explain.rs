@@ -273,3 +273,51 @@ fn explain_names_the_failover_when_the_leader_dies() {
     assert!(leaders.len() >= 2, "one leader only in the timeline: {e}");
     assert!(leaders.iter().any(|l| l.contains(&dead)), "{leaders:?}");
 }
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn explain_names_the_ban_and_the_failover_it_caused() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let bad = net.add_agent("corrupt", "127.1.1.80", "g", &[("P2PD_FAULT_CORRUPT", "1")]);
+    net.publish("app", 6 * MIB, 34);
+    // The corrupt device leads and gets the file first; it lies only when serving.
+    assert!(net.wait_delivered(&[bad], "app.bin", Duration::from_secs(60)));
+    let good1 = net.add_agent("good1", "127.1.1.81", "g", &[]);
+    let good2 = net.add_agent("good2", "127.1.1.82", "g", &[]);
+    assert!(net.wait_delivered(&[good1, good2], "app.bin", Duration::from_secs(90)));
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let e = explain(&net, "127.1.1.80");
+    let bans = e["bans"].as_array().unwrap();
+    assert!(
+        bans.iter().any(|b| b["kind"] == "banned"
+            && b["reason"]
+                .as_str()
+                .unwrap()
+                .contains("this device was banned from serving app")),
+        "{e}"
+    );
+    let failovers = e["failovers"].as_array().unwrap();
+    assert!(
+        failovers.iter().any(|f| {
+            let r = f["reason"].as_str().unwrap();
+            r.contains("(127.1.1.80, ") && r.contains("was banned for sending a bad piece")
+        }),
+        "the failover names the ban: {e}"
+    );
+
+    // The device that reported it sees the same ban from its side.
+    let reporters: Vec<serde_json::Value> = ["127.1.1.81", "127.1.1.82"]
+        .iter()
+        .map(|d| explain(&net, d))
+        .collect();
+    assert!(
+        reporters
+            .iter()
+            .any(|e| e["bans"].as_array().unwrap().iter().any(|b| {
+                b["kind"] == "reported" && b["reason"].as_str().unwrap().contains("(127.1.1.80, ")
+            })),
+        "no reporter's explain shows the ban: {reporters:?}"
+    );
+}

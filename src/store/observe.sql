@@ -9,7 +9,7 @@
 CREATE TABLE decisions (
     id          INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,                 -- unix seconds
-    content_id  TEXT NOT NULL,
+    content_id  TEXT NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
     device_id   TEXT NOT NULL,                    -- the device the decision is about (the new leader for elections)
     office_id   INTEGER,                          -- its office at the time; NULL: no office
     kind        TEXT NOT NULL CHECK (kind IN ('sources', 'election', 'failover')),
@@ -22,6 +22,11 @@ CREATE TABLE decisions (
 CREATE INDEX decisions_device ON decisions(device_id, content_id, id);
 CREATE INDEX decisions_office ON decisions(content_id, office_id, id);
 CREATE INDEX decisions_kind ON decisions(kind);
+
+-- The dashboard's per-office views and the scheduler look devices up by
+-- office, and the office tree by parent.
+CREATE INDEX IF NOT EXISTS devices_office ON devices(office_id);
+CREATE INDEX IF NOT EXISTS offices_parent ON offices(parent_id);
 
 -- The dashboard's and /metrics' admin token: only its SHA-256 is kept.
 -- Created by `install`, rotated by `p2pd ui token`. Separate from the

@@ -370,6 +370,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
             &HeartbeatRequest {
                 device_id: ids[0].clone(),
                 progress: vec![],
+                stuck: vec![],
             },
             Duration::from_secs(10),
         )
@@ -413,8 +414,10 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                         content_id: c,
                         pieces: (k % 2) as u32,
                         done: false,
+                        done_at_ms: None,
                     })
                     .collect(),
+                stuck: vec![],
             };
             let r: Result<HeartbeatResponse, _> = client
                 .json(Method::POST, &hb_url, &req, Duration::from_secs(10))

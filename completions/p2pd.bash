@@ -19,6 +19,9 @@ _p2pd() {
             p2pd,agent)
                 cmd="p2pd__subcmd__agent"
                 ;;
+            p2pd,completions)
+                cmd="p2pd__subcmd__completions"
+                ;;
             p2pd,content)
                 cmd="p2pd__subcmd__content"
                 ;;
@@ -31,17 +34,11 @@ _p2pd() {
             p2pd,explain)
                 cmd="p2pd__subcmd__explain"
                 ;;
-            p2pd,generate)
-                cmd="p2pd__subcmd__generate"
-                ;;
             p2pd,groups)
                 cmd="p2pd__subcmd__groups"
                 ;;
             p2pd,health)
                 cmd="p2pd__subcmd__health"
-                ;;
-            p2pd,help)
-                cmd="p2pd__subcmd__help"
                 ;;
             p2pd,install)
                 cmd="p2pd__subcmd__install"
@@ -73,20 +70,8 @@ _p2pd() {
             p2pd,ui)
                 cmd="p2pd__subcmd__ui"
                 ;;
-            p2pd__subcmd__agent,help)
-                cmd="p2pd__subcmd__agent__subcmd__help"
-                ;;
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,help)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,install)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__content,help)
-                cmd="p2pd__subcmd__content__subcmd__help"
                 ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
@@ -94,32 +79,23 @@ _p2pd() {
             p2pd__subcmd__content,show)
                 cmd="p2pd__subcmd__content__subcmd__show"
                 ;;
-            p2pd__subcmd__content__subcmd__help,help)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__content__subcmd__help,list)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__content__subcmd__help,show)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__show"
-                ;;
-            p2pd__subcmd__devices,help)
-                cmd="p2pd__subcmd__devices__subcmd__help"
+            p2pd__subcmd__devices,exclude)
+                cmd="p2pd__subcmd__devices__subcmd__exclude"
                 ;;
             p2pd__subcmd__devices,list)
                 cmd="p2pd__subcmd__devices__subcmd__list"
                 ;;
-            p2pd__subcmd__devices__subcmd__help,help)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__help"
+            p2pd__subcmd__devices,prefer)
+                cmd="p2pd__subcmd__devices__subcmd__prefer"
                 ;;
-            p2pd__subcmd__devices__subcmd__help,list)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__list"
+            p2pd__subcmd__devices,retire)
+                cmd="p2pd__subcmd__devices__subcmd__retire"
+                ;;
+            p2pd__subcmd__devices,unprefer)
+                cmd="p2pd__subcmd__devices__subcmd__unprefer"
                 ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups,help)
-                cmd="p2pd__subcmd__groups__subcmd__help"
                 ;;
             p2pd__subcmd__groups,list)
                 cmd="p2pd__subcmd__groups__subcmd__list"
@@ -127,143 +103,11 @@ _p2pd() {
             p2pd__subcmd__groups,unassign)
                 cmd="p2pd__subcmd__groups__subcmd__unassign"
                 ;;
-            p2pd__subcmd__groups__subcmd__help,assign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,help)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,list)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,unassign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help,agent)
-                cmd="p2pd__subcmd__help__subcmd__agent"
-                ;;
-            p2pd__subcmd__help,content)
-                cmd="p2pd__subcmd__help__subcmd__content"
-                ;;
-            p2pd__subcmd__help,demo)
-                cmd="p2pd__subcmd__help__subcmd__demo"
-                ;;
-            p2pd__subcmd__help,devices)
-                cmd="p2pd__subcmd__help__subcmd__devices"
-                ;;
-            p2pd__subcmd__help,explain)
-                cmd="p2pd__subcmd__help__subcmd__explain"
-                ;;
-            p2pd__subcmd__help,generate)
-                cmd="p2pd__subcmd__help__subcmd__generate"
-                ;;
-            p2pd__subcmd__help,groups)
-                cmd="p2pd__subcmd__help__subcmd__groups"
-                ;;
-            p2pd__subcmd__help,health)
-                cmd="p2pd__subcmd__help__subcmd__health"
-                ;;
-            p2pd__subcmd__help,help)
-                cmd="p2pd__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__help,install)
-                cmd="p2pd__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__help,key)
-                cmd="p2pd__subcmd__help__subcmd__key"
-                ;;
-            p2pd__subcmd__help,licenses)
-                cmd="p2pd__subcmd__help__subcmd__licenses"
-                ;;
-            p2pd__subcmd__help,publish)
-                cmd="p2pd__subcmd__help__subcmd__publish"
-                ;;
-            p2pd__subcmd__help,report)
-                cmd="p2pd__subcmd__help__subcmd__report"
-                ;;
-            p2pd__subcmd__help,serve)
-                cmd="p2pd__subcmd__help__subcmd__serve"
-                ;;
-            p2pd__subcmd__help,settings)
-                cmd="p2pd__subcmd__help__subcmd__settings"
-                ;;
-            p2pd__subcmd__help,status)
-                cmd="p2pd__subcmd__help__subcmd__status"
-                ;;
-            p2pd__subcmd__help,topology)
-                cmd="p2pd__subcmd__help__subcmd__topology"
-                ;;
-            p2pd__subcmd__help,ui)
-                cmd="p2pd__subcmd__help__subcmd__ui"
-                ;;
-            p2pd__subcmd__help__subcmd__agent,install)
-                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
-                ;;
-            p2pd__subcmd__help__subcmd__content,list)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__content,show)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__devices,list)
-                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,assign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,list)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,unassign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help__subcmd__key,fingerprint)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__help__subcmd__key,regenerate)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,set)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__set"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,show)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,export)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,import)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__import"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,locate)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__locate"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,show)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__ui,token)
-                cmd="p2pd__subcmd__help__subcmd__ui__subcmd__token"
-                ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
                 ;;
-            p2pd__subcmd__key,help)
-                cmd="p2pd__subcmd__key__subcmd__help"
-                ;;
             p2pd__subcmd__key,regenerate)
                 cmd="p2pd__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__key__subcmd__help,fingerprint)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__key__subcmd__help,help)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__key__subcmd__help,regenerate)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__settings,help)
-                cmd="p2pd__subcmd__settings__subcmd__help"
                 ;;
             p2pd__subcmd__settings,set)
                 cmd="p2pd__subcmd__settings__subcmd__set"
@@ -271,20 +115,8 @@ _p2pd() {
             p2pd__subcmd__settings,show)
                 cmd="p2pd__subcmd__settings__subcmd__show"
                 ;;
-            p2pd__subcmd__settings__subcmd__help,help)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,set)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__set"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,show)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__show"
-                ;;
             p2pd__subcmd__topology,export)
                 cmd="p2pd__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__topology,help)
-                cmd="p2pd__subcmd__topology__subcmd__help"
                 ;;
             p2pd__subcmd__topology,import)
                 cmd="p2pd__subcmd__topology__subcmd__import"
@@ -295,32 +127,8 @@ _p2pd() {
             p2pd__subcmd__topology,show)
                 cmd="p2pd__subcmd__topology__subcmd__show"
                 ;;
-            p2pd__subcmd__topology__subcmd__help,export)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__export"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,help)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,import)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__import"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,locate)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__locate"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,show)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
-                ;;
-            p2pd__subcmd__ui,help)
-                cmd="p2pd__subcmd__ui__subcmd__help"
-                ;;
             p2pd__subcmd__ui,token)
                 cmd="p2pd__subcmd__ui__subcmd__token"
-                ;;
-            p2pd__subcmd__ui__subcmd__help,help)
-                cmd="p2pd__subcmd__ui__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__ui__subcmd__help,token)
-                cmd="p2pd__subcmd__ui__subcmd__help__subcmd__token"
                 ;;
             *)
                 ;;
@@ -329,7 +137,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices explain ui generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,7 +155,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help --version install help"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,50 +208,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__agent__subcmd__help)
-            opts="install help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h -V --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,8 +250,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content)
-            opts="-v -h -V --data-dir --verbose --help --version list show help"
+        p2pd__subcmd__completions)
+            opts="-v -h --data-dir --verbose --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -502,55 +268,17 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content__subcmd__help)
-            opts="list show help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        p2pd__subcmd__content)
+            opts="-v -h --data-dir --verbose --help list show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
                     ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -559,7 +287,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -577,7 +305,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,7 +323,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h -V --size --devices --timeout --keep --json --stay --data-dir --verbose --help --version"
+            opts="-v -h --size --devices --timeout --keep --json --stay --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -625,7 +353,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h -V --data-dir --verbose --help --version list help"
+            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,41 +370,17 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__devices__subcmd__help)
-            opts="list help"
+        p2pd__subcmd__devices__subcmd__exclude)
+            opts="-v -h --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
                     ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -685,7 +389,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --json --format --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -714,8 +418,62 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__devices__subcmd__prefer)
+            opts="-v -h --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__retire)
+            opts="-v -h --force --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__unprefer)
+            opts="-v -h --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__explain)
-            opts="-v -h -V --device --content --json --data-dir --verbose --help --version"
+            opts="-v -h --device --content --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -740,30 +498,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__generate)
-            opts="-v -h -V --out-dir --data-dir --verbose --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --out-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__groups)
-            opts="-v -h -V --data-dir --verbose --help --version assign unassign list help"
+            opts="-v -h --data-dir --verbose --help assign unassign list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -781,7 +517,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__assign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -798,78 +534,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__groups__subcmd__help)
-            opts="assign unassign list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__groups__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -887,7 +553,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__unassign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -905,7 +571,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__health)
-            opts="-v -h -V --deep --strict --json --server --timeout --data-dir --verbose --help --version"
+            opts="-v -h --deep --strict --json --server --timeout --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -930,512 +596,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__help)
-            opts="install key settings status topology demo serve agent report publish content groups licenses health devices explain ui generate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent)
-            opts="install"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content)
-            opts="list show"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__demo)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices)
-            opts="list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__explain)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__generate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups)
-            opts="assign unassign list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__health)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key)
-            opts="fingerprint regenerate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__licenses)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__publish)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__report)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__serve)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings)
-            opts="show set"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology)
-            opts="import export show locate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__ui)
-            opts="token"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__ui__subcmd__token)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__install)
-            opts="-v -h -V --server-name --port --file-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server-name --port --file-storage --allow-missing-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1473,7 +635,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key)
-            opts="-v -h -V --data-dir --verbose --help --version fingerprint regenerate help"
+            opts="-v -h --data-dir --verbose --help fingerprint regenerate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1491,7 +653,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key__subcmd__fingerprint)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1508,64 +670,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__key__subcmd__help)
-            opts="fingerprint regenerate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__key__subcmd__regenerate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1583,7 +689,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__licenses)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --format --json --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1643,7 +749,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__report)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1661,7 +767,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h -V --listen --data-dir --verbose --help --version"
+            opts="-v -h --listen --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1683,7 +789,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings)
-            opts="-v -h -V --data-dir --verbose --help --version show set help"
+            opts="-v -h --data-dir --verbose --help show set"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1700,64 +806,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__settings__subcmd__help)
-            opts="show set help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h -V --data-dir --verbose --help --version"
+            opts="-v -h --allow-missing-storage --json --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1775,7 +825,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1793,7 +843,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__status)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1811,7 +861,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology)
-            opts="-v -h -V --data-dir --verbose --help --version import export show locate help"
+            opts="-v -h --data-dir --verbose --help import export show locate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1829,7 +879,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__export)
-            opts="-o -v -h -V --output --data-dir --verbose --help --version"
+            opts="-o -v -h --output --format --excel --plain --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1843,6 +893,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "csv xlsx" -- "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1854,92 +908,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__topology__subcmd__help)
-            opts="import export show locate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__topology__subcmd__import)
-            opts="-v -h -V --sheet --dry-run --json --data-dir --verbose --help --version"
+            opts="-v -h --sheet --dry-run --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1961,7 +931,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__locate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1979,7 +949,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1997,7 +967,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__ui)
-            opts="-v -h -V --data-dir --verbose --help --version token help"
+            opts="-v -h --data-dir --verbose --help token"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,50 +984,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__ui__subcmd__help)
-            opts="token help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__ui__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__ui__subcmd__help__subcmd__token)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__ui__subcmd__token)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -98,7 +98,7 @@ impl From<&crate::key::VerifyError> for ErrorCode {
 
 /// An error as carried on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-#[error("{message} ({code:?})")]
+#[error("{message}")]
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
@@ -146,12 +146,30 @@ pub struct Progress {
     pub content_id: String,
     pub pieces: u32,
     pub done: bool,
+    /// When the device delivered the verified file (ms since the epoch),
+    /// for the report's times; absent from older agents. A claim: the
+    /// server bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeartbeatRequest {
     pub device_id: String,
     pub progress: Vec<Progress>,
+    /// Contents this device cannot make progress on, and why. The server
+    /// keeps exactly this list, so an empty one clears earlier reports.
+    #[serde(default)]
+    pub stuck: Vec<Stuck>,
+}
+
+/// A content a device is stuck on: the same failure keeps repeating, or a
+/// delivery error that retrying will not fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stuck {
+    pub content_id: String,
+    /// One line for people: what fails, and where.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

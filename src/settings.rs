@@ -164,6 +164,44 @@ impl Setting {
     }
 }
 
+impl Setting {
+    /// Checks that a validated `file_storage` directory exists, so a typo
+    /// is caught when it is set rather than at the first publish. URLs and
+    /// the other settings are not checked here (no network at set time).
+    pub fn check_exists(self, stored: &str) -> Result<(), SettingError> {
+        if self != Setting::FileStorage || !stored.starts_with('/') {
+            return Ok(());
+        }
+        let bad = |hint: String| SettingError::Invalid {
+            name: self.name(),
+            value: stored.to_string(),
+            hint,
+        };
+        match std::fs::metadata(stored) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(bad(
+                "it is a file, not a directory; give the directory that holds the packages".into(),
+            )),
+            Err(e) => Err(bad(format!(
+                "{e}; create it first (mkdir -p {stored}), or pass --allow-missing-storage if it \
+                 will be mounted later"
+            ))),
+        }
+    }
+
+    /// The stored value as JSON: numbers for numeric settings, so scripts
+    /// reading `status --json` need no parsing.
+    pub fn json_value(self, stored: &str) -> serde_json::Value {
+        match self {
+            Setting::Port | Setting::HeartbeatSecs => stored
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| stored.into()),
+            _ => stored.into(),
+        }
+    }
+}
+
 fn check_url(v: &str) -> Result<String, String> {
     let hint = "expected an http(s) URL like https://cdn.corp.example/packages/";
     let rest = v
@@ -237,6 +275,18 @@ mod tests {
         assert!(Setting::CdnUrl.validate("https://exa mple").is_err());
         assert!(Setting::CdnUrl.validate("http://127.0.0.1:8080/x").is_ok());
         assert!(Setting::MinClientVersion.validate("1.2").is_err());
+        assert!(
+            Setting::FileStorage
+                .check_exists("/nonexistent-p2pd")
+                .is_err()
+        );
+        assert!(Setting::FileStorage.check_exists("/").is_ok());
+        assert!(
+            Setting::FileStorage
+                .check_exists("https://x.example/")
+                .is_ok()
+        );
+        assert_eq!(Setting::Port.json_value("7650"), serde_json::json!(7650));
         let err = "nope".parse::<Setting>().unwrap_err().to_string();
         assert!(
             err.contains("server_name") && err.contains("cdn_url"),

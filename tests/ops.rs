@@ -133,11 +133,18 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
     }
     assert!(!csv.contains("127.1.1.14"), "refused device listed: {csv}");
 
-    // Table: every device, no refused one.
+    // Table: every device by its short id (whole with --wide), no
+    // refused one.
     let table = ok(&net.server_dir, &["licenses"]);
+    let wide = ok(&net.server_dir, &["licenses", "--wide"]);
     for id in &want {
-        assert!(table.contains(id.as_str()), "{table}");
+        assert!(table.contains(&format!("| {} ", &id[..8])), "{table}");
+        assert!(!table.contains(id.as_str()), "{table}");
+        assert!(wide.contains(id.as_str()), "{wide}");
     }
+    // `--json` is what every other command takes (issue 13).
+    let by_flag = json(&net.server_dir, &["licenses", "--json"]);
+    assert_eq!(ids(&by_flag), want);
     assert!(
         table.contains("activated_at") && !table.contains("127.1.1.14"),
         "{table}"
@@ -145,7 +152,12 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
 
     // Unassigning h releases b1's license; the report shows it at once.
     let out = ok(&net.server_dir, &["groups", "unassign", "h"]);
-    assert!(out.contains("1 license(s) released"), "{out}");
+    // "1 license", not "1 licenses" or "1 license(s)" (issue 13).
+    assert!(
+        out.contains("1 device affected (1 license released), 1 content target removed")
+            || out.contains("1 device affected (1 license released), 0 content targets removed"),
+        "{out}"
+    );
     let v = json(&net.server_dir, &["licenses", "--format", "json"]);
     let b1 = net.agents[2].device_id().unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{v:#}");
@@ -175,7 +187,7 @@ fn health_passes_then_names_each_broken_check() {
     );
 
     // devices list: the device, its office, online, with a score.
-    let d = json(&net.server_dir, &["devices", "list", "--format", "json"]);
+    let d = json(&net.server_dir, &["devices", "list", "--json"]);
     assert_eq!(d[0]["office"], "Central", "{d:#}");
     assert_eq!(d[0]["state"], "online");
     assert!(d[0]["score"].as_f64().unwrap() > 0.0);
@@ -419,7 +431,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     };
     let (code, out, err) = agent(&[]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.matches("created").count(), 3, "{out}");
+    assert_eq!(out.matches("created").count(), 4, "{out}");
     let env = std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap();
     assert!(
         env.contains("P2PD_SERVER=\"http://127.0.0.1:7650\""),
@@ -427,6 +439,23 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     );
     assert!(env.contains("P2PD_GROUP=\"Sales EMEA\""), "{env}");
     assert!(env.contains("P2PD_ADVERTISE=\"127.0.0.1:7651\""), "{env}");
+    // The agent's own data dir, under its own variable.
+    assert!(
+        env.contains("P2PD_AGENT_DATA_DIR=\"/var/lib/p2pd-agent\""),
+        "{env}"
+    );
+    // The unit runs a stable installed copy of the binary, not the build path.
+    let installed = root.join("usr/local/bin/p2pd");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(BIN).unwrap(),
+        "the binary is copied to /usr/local/bin/p2pd"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let files = files_under(&root);
     let key_copy = files.iter().find(|f| f.0 == "etc/p2pd/agent.key").unwrap();
     assert_eq!(key_copy.1, std::fs::read(&key).unwrap());
@@ -435,7 +464,8 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let text = std::fs::read_to_string(&agent_unit).unwrap();
     for want in [
         "EnvironmentFile=/etc/p2pd/agent.env",
-        " agent --server ${P2PD_SERVER} --key-file /etc/p2pd/agent.key --group ${P2PD_GROUP}",
+        "ExecStart=/usr/local/bin/p2pd agent --server ${P2PD_SERVER} --key-file /etc/p2pd/agent.key --group ${P2PD_GROUP}",
+        "RestartPreventExitStatus=4",
         "StateDirectory=p2pd-agent",
         "ReadWritePaths=/var/lib/p2pd-agent",
         "Restart=on-failure",
@@ -447,9 +477,13 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
             "p2pd-agent.service lacks {want}:\n{text}"
         );
     }
+    assert!(
+        !text.contains("target/debug"),
+        "the unit must not run the build tree's binary:\n{text}"
+    );
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("unchanged").count(), 3, "{out}");
+    assert_eq!(out.matches("unchanged").count(), 4, "{out}");
     assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(files_under(&root), files);
 
@@ -473,5 +507,90 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     );
     assert_eq!(files_under(&root), files);
 
-    verify_units(&[&unit, &agent_unit]);
+    // Key roll-out: a new key file is applied without --force, and the
+    // command says what the running agent does about it.
+    let new_key = tmp.path().join("new.key");
+    std::fs::write(&new_key, format!("{}QUE=\n", "QUFB".repeat(10))).unwrap();
+    let (code, out, err) = std::process::Command::new(BIN)
+        .args([
+            "agent",
+            "install",
+            "--server",
+            "http://127.0.0.1:7650",
+            "--key-file",
+        ])
+        .arg(&new_key)
+        .args(["--group", "Sales EMEA", "--root", root_s])
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, 0, "a new key needs no --force: {err}");
+    assert!(
+        out.contains("replaced") && out.contains("agent.key"),
+        "{out}"
+    );
+    assert!(out.contains("picks it up"), "{out}");
+    assert_eq!(
+        std::fs::read(root.join("etc/p2pd/agent.key")).unwrap(),
+        std::fs::read(&new_key).unwrap()
+    );
+
+    // systemd-analyze checks that ExecStart= exists on this host, where
+    // /usr/local/bin/p2pd may not: verify a copy that runs the test binary.
+    // (A directory of its own: systemd-analyze also searches the
+    // directories of the units it is given.)
+    let vdir = tmp.path().join("verify");
+    std::fs::create_dir_all(&vdir).unwrap();
+    let checked = vdir.join("p2pd-agent.service");
+    std::fs::write(
+        &checked,
+        std::fs::read_to_string(&agent_unit)
+            .unwrap()
+            .replace("/usr/local/bin/p2pd", BIN),
+    )
+    .unwrap();
+    let server_copy = vdir.join("p2pd.service");
+    std::fs::copy(&unit, &server_copy).unwrap();
+    verify_units(&[&server_copy, &checked]);
+}
+
+/// Issue 13 item 15: a second `serve` on the same data dir is refused,
+/// naming the first one's pid and address; a lock left by a killed server
+/// does not block the next one.
+#[test]
+fn a_second_serve_on_the_same_data_dir_is_refused_naming_the_first() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let first_pid = net.serve.as_ref().unwrap().id();
+    let other = free_port();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{other}")])
+        .arg("--data-dir")
+        .arg(&net.server_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("pid {first_pid}")), "{err}");
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{}", net.port)),
+        "names the first one's address: {err}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", other)).is_err(),
+        "the second serve must not listen"
+    );
+    // SIGKILL leaves the lock file behind; it must not block a restart.
+    let mut c = net.serve.take().unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(net.server_dir.join("serve.lock").exists());
+    net.start_serve();
+    assert!(net.serve.as_mut().unwrap().try_wait().unwrap().is_none());
 }

@@ -88,12 +88,25 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         return Ok(()); // shut down
     }
     if !content.delivered() {
-        let out = agent.cfg.data_dir.join("delivered");
+        let target = super::delivered_path(&agent.cfg.data_dir.join("delivered"), &manifest);
         let c = content.clone();
-        let path = tokio::task::spawn_blocking(move || c.deliver(&out))
+        let delivered = tokio::task::spawn_blocking(move || c.deliver(&target))
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let path = match delivered {
+            Ok(p) => p,
+            Err(e) if will_not_heal(&e) => {
+                // Reported once, with the reason, and not retried until the
+                // agent restarts: every retry would fail the same way.
+                let reason = format!("cannot deliver {}: {e}", manifest.file_name);
+                if agent.set_stuck(&cref.id, reason.clone(), true) {
+                    tracing::warn!(content = %cref.id, "{reason}; fix that, then restart the agent");
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        agent.clear_stuck(&cref.id);
         tracing::info!(file = %path.display(), "delivered");
         if let Some(cmd) = &agent.cfg.on_complete {
             let status = tokio::process::Command::new("sh")
@@ -112,6 +125,41 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Delivery errors that retrying cannot fix: the path cannot be created
+/// (a file where a directory must be, a name the file system refuses,
+/// no permission, a read-only file system), or the pieces verified but
+/// the whole file does not (the manifest itself is inconsistent).
+fn will_not_heal(e: &PieceError) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        PieceError::Io { source, .. } => matches!(
+            source.kind(),
+            K::NotADirectory
+                | K::IsADirectory
+                | K::AlreadyExists
+                | K::PermissionDenied
+                | K::ReadOnlyFilesystem
+                | K::InvalidFilename
+                | K::InvalidInput
+        ),
+        PieceError::BadPiece { piece, .. } => *piece == u32::MAX,
+        PieceError::DiskFull { .. } => false,
+    }
+}
+
+/// How many times in a row one source may fail the same way, with nothing
+/// arriving meanwhile, before the content counts as stuck.
+const STUCK_AFTER: u32 = 3;
+
+/// One source's current run of identical failures.
+struct FailureRun {
+    error: String,
+    count: u32,
+    since: Instant,
+    /// Logged at WARN already (once per run).
+    warned: bool,
 }
 
 /// The result of one piece request.
@@ -154,6 +202,10 @@ struct Downloader {
     retry_at: HashMap<u32, Instant>,
     /// WAN cap: the earliest time the next upstream request may start.
     wan_next: Instant,
+    /// Identical failures in a row, by source URL.
+    runs: HashMap<String, FailureRun>,
+    /// When the last piece was stored.
+    last_stored: Instant,
     tasks: JoinSet<Event>,
 }
 
@@ -179,6 +231,8 @@ impl Downloader {
             per_source: HashMap::new(),
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
+            runs: HashMap::new(),
+            last_stored: Instant::now(),
             tasks: JoinSet::new(),
         }
     }
@@ -468,6 +522,11 @@ impl Downloader {
                 match stored {
                     Ok(Ok(_)) => {
                         self.failing.remove(&f.source.url);
+                        self.runs.remove(&f.source.url);
+                        self.last_stored = Instant::now();
+                        if let Some(was) = self.agent.clear_stuck(&id) {
+                            tracing::info!(content = %id, "moving again (was stuck: {was})");
+                        }
                         self.agent.record_transfer(report(true), f.piece);
                     }
                     Ok(Err(PieceError::BadPiece { .. })) => {
@@ -498,9 +557,49 @@ impl Downloader {
             }
             Err(FetchError::Failed(e)) => {
                 tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
+                self.note_failure(&f.source, e);
                 self.back_off(&f.source.url);
                 self.refresh_now = true;
             }
+        }
+    }
+
+    /// Counts a failure in its source's run of identical ones. The third
+    /// in a row, with no piece stored since the run began, is logged once
+    /// at WARN and marks the content stuck (reported to the server).
+    fn note_failure(&mut self, source: &Source, error: String) {
+        let now = Instant::now();
+        let run = self
+            .runs
+            .entry(source.url.clone())
+            .or_insert_with(|| FailureRun {
+                error: error.clone(),
+                count: 0,
+                since: now,
+                warned: false,
+            });
+        if run.error != error {
+            *run = FailureRun {
+                error,
+                count: 0,
+                since: now,
+                warned: false,
+            };
+        }
+        run.count += 1;
+        if run.count < STUCK_AFTER || self.last_stored > run.since {
+            return;
+        }
+        let who = source.device_id.as_deref().map_or_else(
+            || format!("{} source {}", source.tier.as_str(), source.url),
+            |d| format!("{} peer {d}", source.tier.as_str()),
+        );
+        let reason = format!("{who} fails every time: {}", run.error);
+        let id = self.content.manifest.id.clone();
+        self.agent.set_stuck(&id, reason.clone(), false);
+        if !run.warned {
+            run.warned = true;
+            tracing::warn!(content = %id, "{reason}");
         }
     }
 
@@ -564,7 +663,7 @@ async fn fetch(
         .timeout(Duration::from_millis(120_000 + wait_ms))
         .send()
         .await
-        .map_err(|e| FetchError::Failed(e.to_string()))?;
+        .map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))?;
     let resp = match crate::http::check(resp).await {
         Ok(r) => r,
         Err(e) => {
@@ -577,5 +676,5 @@ async fn fetch(
     };
     resp.bytes()
         .await
-        .map_err(|e| FetchError::Failed(e.to_string()))
+        .map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))
 }

@@ -6,14 +6,21 @@
 //! ranks for it, verifies every piece before storing or serving it, and
 //! delivers the finished file atomically into `delivered/`.
 //!
-//! Data dir:
+//! Data dir (its own, never the server's: [`default_data_dir`], or
+//! `--data-dir` / `P2PD_AGENT_DATA_DIR`):
 //!
 //! ```text
 //! agent.json       device id and server, kept across restarts
 //! pieces/          the piece store (see pieces.rs)
-//! delivered/       finished files
+//! delivered/       finished files: delivered/<name>/<version>/<file> (names.rs)
 //! transfers.log    JSON lines: every piece in and out (the agent's own word)
 //! ```
+//!
+//! A content the agent cannot make progress on — one source failing the
+//! same way again and again, or a delivery error no retry can fix — is
+//! logged once at WARN and reported as *stuck* (with the reason) in every
+//! heartbeat until it moves again, so `report`, `devices list` and
+//! `health` show it on the server.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -32,8 +39,27 @@ use crate::key::{SharedKey, Verifier};
 use crate::proto::*;
 
 pub mod download;
+pub mod names;
 pub mod peer;
 pub mod pieces;
+
+pub use names::delivered_path;
+
+/// The agent's data dir when neither `--data-dir` nor
+/// `P2PD_AGENT_DATA_DIR` names one. Separate from the server's, so an
+/// agent on the server host never writes into the server's data dir.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/p2pd-agent")
+}
+
+/// Why a content is stuck on this device.
+#[derive(Debug, Clone)]
+pub struct StuckState {
+    pub reason: String,
+    /// True when retrying cannot help (a delivery error): the content is
+    /// not attempted again until the agent restarts.
+    pub permanent: bool,
+}
 
 /// Everything the agent is told on its command line.
 #[derive(Debug, Clone)]
@@ -41,6 +67,10 @@ pub struct Config {
     /// Server base URL, e.g. `http://10.0.0.5:7650`.
     pub server: String,
     pub key: SharedKey,
+    /// Where `key` came from. Re-read on every heartbeat and on a key
+    /// mismatch, so a key roll-out (`agent install --key-file NEW`
+    /// rewrites it) needs no restart.
+    pub key_file: Option<PathBuf>,
     pub group: String,
     pub data_dir: PathBuf,
     /// Where the peer server listens.
@@ -82,6 +112,11 @@ pub struct Agent {
     pub heartbeat_secs: AtomicU64,
     /// Transfers not yet reported to the server.
     pending: Mutex<ReportRequest>,
+    /// Contents this device is stuck on, by content id; sent with every
+    /// heartbeat.
+    stuck: Mutex<HashMap<String, StuckState>>,
+    /// The last problem reading the key file, logged once.
+    key_problem: Mutex<Option<String>>,
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
@@ -93,6 +128,86 @@ impl Agent {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Marks a content stuck. Returns true when this is news (the reason
+    /// changed), so the caller logs it once rather than on every retry.
+    pub fn set_stuck(&self, content: &str, reason: String, permanent: bool) -> bool {
+        let mut m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let news = m.get(content).is_none_or(|s| s.reason != reason);
+        m.insert(content.to_string(), StuckState { reason, permanent });
+        news
+    }
+
+    /// The content moves again. Returns the old reason, if it was stuck.
+    pub fn clear_stuck(&self, content: &str) -> Option<String> {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(content)
+            .map(|s| s.reason)
+    }
+
+    /// Re-reads the key file. True when it now holds another key, which
+    /// then signs and verifies everything from here on.
+    pub fn reload_key(&self) -> bool {
+        let Some(path) = &self.cfg.key_file else {
+            return false;
+        };
+        match SharedKey::load(path) {
+            Ok(k) if k.fingerprint() != self.client.key().fingerprint() => {
+                tracing::info!(
+                    key = %k.fingerprint(),
+                    "key file {} changed: signing with the new key",
+                    path.display()
+                );
+                self.client.set_key(k.clone());
+                self.verifier.set_key(k);
+                *self.key_problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                // Keep the key in use; say so once per distinct problem.
+                let msg = match &e {
+                    crate::key::KeyError::Missing { path } => {
+                        format!("key file {} is missing", path.display())
+                    }
+                    crate::key::KeyError::Corrupt { path, why } => {
+                        format!("key file {} is corrupt ({why})", path.display())
+                    }
+                    other => other.to_string(),
+                };
+                let mut last = self.key_problem.lock().unwrap_or_else(|p| p.into_inner());
+                if last.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!("{msg}; still signing with the key loaded before");
+                    *last = Some(msg);
+                }
+                false
+            }
+        }
+    }
+
+    /// True for a content that retrying cannot help.
+    pub fn stuck_for_good(&self, content: &str) -> bool {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(content)
+            .is_some_and(|s| s.permanent)
+    }
+
+    fn stuck_list(&self) -> Vec<Stuck> {
+        let m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Stuck> = m
+            .iter()
+            .map(|(id, s)| Stuck {
+                content_id: id.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.content_id.cmp(&b.content_id));
+        v
     }
 
     fn url(&self, path: &str) -> String {
@@ -197,11 +312,13 @@ impl Agent {
                 content_id: c.manifest.id.clone(),
                 pieces: c.count(),
                 done: c.delivered(),
+                done_at_ms: c.delivered_at_ms(),
             })
             .collect();
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
+            stuck: self.stuck_list(),
         };
         let resp: HeartbeatResponse = self
             .client
@@ -275,6 +392,26 @@ fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
     }
 }
 
+fn is_key_mismatch(e: &CallError) -> bool {
+    e.code() == Some(ErrorCode::KeyMismatch)
+}
+
+impl Agent {
+    fn log_waiting_for_key(&self, e: &CallError) {
+        let path = self
+            .cfg
+            .key_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        tracing::error!(
+            "the server refused this agent's key: {e}. Waiting for a new key in {path}: \
+             `p2pd agent install --key-file FILE ...` writes it, and this agent picks it up \
+             without a restart"
+        );
+    }
+}
+
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -320,6 +457,8 @@ pub async fn run(
         serve_peers: AtomicBool::new(false),
         heartbeat_secs: AtomicU64::new(10),
         pending: Mutex::new(ReportRequest::default()),
+        stuck: Mutex::new(HashMap::new()),
+        key_problem: Mutex::new(None),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
     });
@@ -336,11 +475,27 @@ pub async fn run(
         }
     });
 
-    // Enroll, retrying while the server is unreachable.
+    // Enroll, retrying while the server is unreachable. A device that
+    // enrolled before and is now refused for its key waits for a new key
+    // file (a key roll-out in progress); a first start with a wrong key
+    // stops at once, so the mistake shows where it was made.
+    let enrolled_before = load_device_id(&agent.cfg.data_dir).is_some();
+    let mut waiting_for_key = false;
     let mut backoff = Duration::from_millis(200);
     let enrolled = loop {
         match agent.enroll().await {
             Ok(r) => break r,
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && enrolled_before && agent.cfg.key_file.is_some() => {
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
             Err(e) if is_fatal(&e) => {
                 shutdown.cancel();
                 tracker.close();
@@ -369,23 +524,37 @@ pub async fn run(
     let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut result = Ok(());
     loop {
+        agent.reload_key();
         match agent.heartbeat().await {
             Ok(hb) => {
+                if std::mem::take(&mut waiting_for_key) {
+                    tracing::info!("the server accepts this agent's key again");
+                }
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
-                    if !done && !alive {
+                    if !done && !alive && !agent.stuck_for_good(&c.id) {
                         let a = agent.clone();
                         let id = c.id.clone();
                         running.insert(id, tracker.spawn(download::download_task(a, c)));
                     }
                 }
             }
-            Err(e) if is_fatal(&e) => {
-                tracing::error!("server refused this agent: {e}");
-                if let CallError::Wire(w) = e {
-                    result = Err(AgentError::Refused(w));
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && agent.cfg.key_file.is_some() => {
+                // The key was regenerated on the server while this agent
+                // ran: wait for the new key file rather than exit.
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
                 }
+            }
+            Err(e) if is_fatal(&e) => {
+                // Returned, not logged: `main` prints it once.
+                result = Err(match e {
+                    CallError::Wire(w) => AgentError::Refused(w),
+                    other => AgentError::Io(other.to_string()),
+                });
                 break;
             }
             Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {
@@ -401,6 +570,9 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+    if result.is_ok() {
+        tracing::info!("shutting down");
     }
     shutdown.cancel();
     tracker.close();

@@ -352,10 +352,23 @@ impl Content {
         self.dir.join("delivered").exists()
     }
 
-    /// Verifies the whole file and delivers it into `out_dir` atomically
-    /// (link or copy to a temp name, fsync, rename, fsync the directory).
+    /// When the file was delivered (the marker's mtime, ms since the
+    /// epoch), for the report's times; `None` before delivery.
+    pub fn delivered_at_ms(&self) -> Option<i64> {
+        let m = std::fs::metadata(self.dir.join("delivered")).ok()?;
+        let d = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(d.as_millis() as i64)
+    }
+
+    /// Verifies the whole file and delivers it to `target` atomically
+    /// (link or copy to a short temp name beside it, fsync, rename, fsync
+    /// the directory). `target` comes from [`super::delivered_path`].
     /// Blocking.
-    pub fn deliver(&self, out_dir: &Path) -> Result<PathBuf, PieceError> {
+    pub fn deliver(&self, target: &Path) -> Result<PathBuf, PieceError> {
         let dpath = self.dir.join("data");
         self.advance_whole(None);
         let got = {
@@ -389,10 +402,10 @@ impl Content {
                 got,
             });
         }
+        let out_dir = target.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
-        let name = sanitize(&self.manifest.file_name);
-        let target = out_dir.join(&name);
-        let tmp = out_dir.join(format!(".{name}.p2pd-tmp"));
+        let target = target.to_path_buf();
+        let tmp = super::names::temp_path(&target, &self.manifest.id);
         let _ = std::fs::remove_file(&tmp);
         // A hard link delivers without copying; pieces keep being served
         // from the same inode and are re-verified on every restart. Another
@@ -411,22 +424,6 @@ impl Content {
         std::fs::write(&marker, target.display().to_string()).map_err(io(&marker))?;
         Ok(target)
     }
-}
-
-/// A file name safe to create: no path separators, no leading dots.
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let s = s.trim_start_matches('.').to_string();
-    if s.is_empty() { "package".into() } else { s }
 }
 
 #[cfg(test)]
@@ -483,7 +480,7 @@ mod tests {
             c.write_piece(i, &data[a as usize..b as usize]).unwrap();
         }
         assert!(c.complete());
-        let out = c.deliver(&dir.path().join("out")).unwrap();
+        let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
         assert_eq!(std::fs::read(out).unwrap(), data);
     }
 }

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Global, fail};
+use super::fail;
 use crate::deploy::{self, AgentConfig, Outcome};
 use crate::exit::ExitCode;
-use crate::key::SharedKey;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,7 +18,8 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// File holding the shared key (base64, as printed by install); copied
-    /// to /etc/p2pd/agent.key
+    /// to /etc/p2pd/agent.key. Re-run with a new key file after `p2pd key
+    /// regenerate`: the running agent picks the new key up
     #[arg(long, value_name = "FILE")]
     pub key_file: PathBuf,
     /// The device's group (must be assigned to peer distribution)
@@ -35,13 +35,15 @@ pub struct Args {
     /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
-    /// Overwrite files that differ from what would be written
+    /// Overwrite files that differ from what would be written. Not needed
+    /// for a new key (--key-file) or a new p2pd binary: those are replaced
+    /// whenever they differ
     #[arg(long)]
     pub force: bool,
 }
 
-pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
+    let key = super::agent::load_device_key(&a.key_file)?;
     let server = a.server.trim_end_matches('/').to_string();
     let host_port = server
         .strip_prefix("http://")
@@ -63,12 +65,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         None if !a.listen.ip().is_unspecified() => a.listen,
         None => SocketAddr::new(route_to(host_port)?, a.listen.port()),
     };
-    // The agent's state dir: --data-dir if given, else its own dir (never
-    // the server's default data dir).
-    let data_dir = match &g.data_dir {
-        Some(d) => std::path::absolute(d).with_context(|| format!("{}", d.display()))?,
-        None => PathBuf::from(deploy::AGENT_STATE_DIR),
-    };
+    // The agent's own state dir (--data-dir, P2PD_AGENT_DATA_DIR, or its
+    // default), never the server's.
+    let data_dir =
+        std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let files = deploy::agent_files(
         &exe,
@@ -86,6 +86,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         _ => anyhow::Error::new(e),
     })?;
     report(&done, &a.root, "p2pd-agent")?;
+    let key_replaced = done
+        .iter()
+        .any(|(p, o)| p.ends_with("etc/p2pd/agent.key") && *o == Outcome::Replaced);
+    if key_replaced {
+        println!(
+            "key replaced: a running agent picks it up within one heartbeat, without a restart; \
+             an agent that stopped on a key mismatch (exit 4) needs `systemctl restart p2pd-agent`"
+        );
+    }
     Ok(ExitCode::Ok)
 }
 

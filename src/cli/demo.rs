@@ -333,7 +333,10 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
                 let secs = started.elapsed().as_secs_f64();
                 finished.insert(office.to_string(), secs);
                 if bars.is_none() && !a.json {
-                    println!("  {office}: all {} devices done in {secs:.1} s", a.devices);
+                    println!(
+                        "  {office}: all {} done in {secs:.1} s",
+                        super::output::count(a.devices as usize, "device")
+                    );
                 }
             }
             if let Some(mp) = &bars {
@@ -397,8 +400,11 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
     let report = crate::report::content_report(&st, &content_id)?.unwrap_or(report);
 
     let mut verified = 0;
+    let manifest = st
+        .manifest(&content_id)?
+        .ok_or_else(|| anyhow::anyhow!("content {content_id} vanished from the database"))?;
     for (_, dir) in &agents {
-        let f = dir.join("delivered").join("demo-app-1.0.bin");
+        let f = crate::agent::delivered_path(&dir.join("delivered"), &manifest);
         if file_sha256(&f).ok().as_deref() == Some(content_id.as_str()) {
             verified += 1;
         }

@@ -21,7 +21,6 @@ use crate::key::{SharedKey, key_path};
 use crate::proto::{ErrorCode, ServerStatus};
 use crate::settings::{Setting, parse_version};
 use crate::store::{Store, StoreError, now};
-use crate::topology::range;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,7 +67,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name, for scripts: database, server, key, server_version,
-    /// client_versions, file_storage, topology, clock.
+    /// client_versions, devices, file_storage, topology, clock.
     pub check: &'static str,
     pub status: Status,
     /// What was found.
@@ -169,6 +168,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         &get(Setting::MinClientVersion)?,
         &get(Setting::MaxClientVersion)?,
     )?);
+    checks.push(devices(&st)?);
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
     checks.push(topology(&st)?);
     // Keep the order people read in: database, network, clients, storage,
@@ -512,6 +512,60 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
     ))
 }
 
+/// Devices that need the admin: refused for an old key, or stuck on a
+/// content. Both are warnings: the rest of the fleet is fine.
+fn devices(st: &Store) -> anyhow::Result<Check> {
+    const NAME: &str = "devices";
+    let all = st.devices()?;
+    let host = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .map_or_else(|| id.to_string(), |d| d.hostname.clone())
+    };
+    let stale = st.stale_key_devices()?;
+    let stuck = st.stuck()?;
+    let mut stuck_devices: Vec<&str> = stuck.iter().map(|s| s.device_id.as_str()).collect();
+    stuck_devices.sort();
+    stuck_devices.dedup();
+    if stale.is_empty() && stuck.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!("{} device(s), none stuck, none on an old key", all.len()),
+        ));
+    }
+    let mut detail = Vec::new();
+    let mut fix = Vec::new();
+    if !stale.is_empty() {
+        let names: Vec<String> = stale
+            .iter()
+            .take(10)
+            .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
+            .collect();
+        detail.push(format!(
+            "{} device(s) refused for a stale key: {}",
+            stale.len(),
+            names.join(", ")
+        ));
+        fix.push(
+            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each              (never `p2pd key regenerate`: that cuts off every device)",
+        );
+    }
+    if !stuck.is_empty() {
+        let names: Vec<String> = stuck
+            .iter()
+            .take(10)
+            .map(|s| format!("{}: {}", host(&s.device_id), s.reason))
+            .collect();
+        detail.push(format!(
+            "{} device(s) stuck: {}",
+            stuck_devices.len(),
+            names.join("; ")
+        ));
+        fix.push("fix what each stuck device names (`p2pd devices list` shows the reasons)");
+    }
+    Ok(bad(NAME, Status::Warn, detail.join("; "), fix.join("; ")))
+}
+
 fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> {
     const NAME: &str = "file_storage";
     let contents = st.content_summaries()?;
@@ -630,33 +684,21 @@ fn rehash(storage: &Storage, c: &crate::store::content::ContentSummary) -> Optio
 fn topology(st: &Store) -> anyhow::Result<Check> {
     const NAME: &str = "topology";
     let names = st.office_names()?;
-    // Imported ranges must not overlap (import refuses that; a hand-edited
-    // database can still hold one). Auto offices may nest on purpose: the
-    // most specific wins.
-    let mut ivs: Vec<(range::Interval, i64, String)> = st
-        .office_ranges()?
-        .into_iter()
-        .filter(|r| r.source == "import")
-        .filter_map(|r| {
-            range::parse(&r.spec)
-                .ok()
-                .map(|iv| (iv, r.office_id, r.spec))
-        })
-        .collect();
-    ivs.sort_by_key(|(iv, _, _)| (iv.family, iv.start));
-    let mut overlaps = Vec::new();
-    for w in ivs.windows(2) {
-        let ((a, ao, aspec), (b, bo, bspec)) = (&w[0], &w[1]);
-        if a.family == b.family && b.start <= a.end && ao != bo {
-            let n = |o: &i64| names.get(o).cloned().unwrap_or_else(|| format!("#{o}"));
-            overlaps.push(format!("{} {aspec} overlaps {} {bspec}", n(ao), n(bo)));
-        }
-    }
-    if !overlaps.is_empty() {
+    // The importer's own check on what export would write: health and
+    // export → import can never disagree (overlaps, cycles, a second root).
+    let problems = crate::topology::check_recorded(st)?;
+    if !problems.is_empty() {
         return Ok(bad(
             NAME,
             Status::Fail,
-            format!("overlapping ranges: {}", overlaps.join("; ")),
+            format!(
+                "the recorded topology would not import: {}",
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             "give every address one office: `p2pd topology export > t.csv`, fix the ranges, `p2pd topology import t.csv`",
         ));
     }

@@ -21,16 +21,23 @@ pub struct Args {
     /// TCP port of the server
     #[arg(long)]
     pub port: Option<String>,
-    /// Package storage: an absolute directory or an http(s) base URL
+    /// Package storage: an absolute directory (which must exist) or an
+    /// http(s) base URL
     #[arg(long, value_name = "DIR|URL")]
     pub file_storage: Option<String>,
+    /// Accept a --file-storage directory that does not exist yet (storage
+    /// mounted later)
+    #[arg(long)]
+    pub allow_missing_storage: bool,
     /// CDN base URL, the last-resort download source
     #[arg(long, value_name = "URL")]
     pub cdn_url: Option<String>,
     /// On an existing install: make a new shared key and keep everything else
     #[arg(long)]
     pub regenerate_key: bool,
-    /// Print the result as JSON (server_id, key, key_fingerprint, data_dir)
+    /// Print the result as JSON (server_id, key, key_fingerprint,
+    /// key_version, data_dir). On an existing install with the same
+    /// settings: the same without the key, and "already_installed": true
     #[arg(long)]
     pub json: bool,
     /// Also write the p2pd.service systemd unit that serves this data dir.
@@ -85,6 +92,130 @@ fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {
     }
 }
 
+/// The settings given on the command line, validated, in [`settings::ALL`]
+/// order. A bad one names its option and shows a good value.
+fn given_settings(a: &Args) -> anyhow::Result<Vec<(Setting, String)>> {
+    let mut out = Vec::new();
+    for s in settings::ALL {
+        let given = match s {
+            Setting::ServerName => a.server_name.as_deref(),
+            Setting::Port => a.port.as_deref(),
+            Setting::FileStorage => a.file_storage.as_deref(),
+            Setting::CdnUrl => a.cdn_url.as_deref(),
+            _ => None,
+        };
+        if let Some(v) = given {
+            let v = s.validate(v).map_err(|e| {
+                fail(
+                    ExitCode::Usage,
+                    format!("--{}: {e}", s.name().replace('_', "-")),
+                )
+            })?;
+            out.push((*s, v));
+        }
+    }
+    Ok(out)
+}
+
+/// What an install re-run with the same settings prints: the install as it
+/// is, never the key.
+#[derive(Serialize)]
+struct AlreadyInstalled {
+    already_installed: bool,
+    server_id: String,
+    key_fingerprint: String,
+    key_version: i64,
+    data_dir: String,
+    /// Files `--systemd` wrote or found unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<UnitFile>,
+}
+
+/// `install` on an existing install: the same settings are a success that
+/// changes nothing (scripts re-run their install step); a differing one
+/// fails, naming every difference, and changes nothing either.
+fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
+    let given = given_settings(a)?;
+    let (server, differences) = {
+        let st = Store::open(dir)?;
+        let server = st.server()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the install is incomplete (no server row); install into a new --data-dir",
+                dir.display()
+            )
+        })?;
+        let mut differences = Vec::new();
+        for (s, want) in &given {
+            let have = st.setting(s.name())?.unwrap_or_else(|| s.default_value());
+            if &have != want {
+                let show = |v: &str| {
+                    if v.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        format!("'{v}'")
+                    }
+                };
+                differences.push(format!(
+                    "--{} {} differs from the installed {} {}",
+                    s.name().replace('_', "-"),
+                    show(want),
+                    s.name(),
+                    show(&have)
+                ));
+            }
+        }
+        (server, differences)
+    };
+    if !differences.is_empty() {
+        return Err(fail(
+            ExitCode::Failed,
+            format!(
+                "p2pd is already installed in {} with other settings; nothing was changed: {}. \
+                 To change a setting run `p2pd settings set NAME VALUE`; to replace a lost key run \
+                 `p2pd key regenerate` (or `p2pd install --regenerate-key`)",
+                dir.display(),
+                differences.join("; ")
+            ),
+        ));
+    }
+    let (root, done) = if a.systemd {
+        let (root, unit) = planned_unit(dir, a)?;
+        let done = crate::deploy::apply(&root, &[unit], a.force).map_err(deploy_error)?;
+        (Some(root), done)
+    } else {
+        (None, Vec::new())
+    };
+    if a.json {
+        super::output::print_json(&AlreadyInstalled {
+            already_installed: true,
+            server_id: server.server_id,
+            key_fingerprint: server.key_fingerprint,
+            key_version: server.key_version,
+            data_dir: dir.display().to_string(),
+            files: done
+                .iter()
+                .map(|(p, o)| UnitFile {
+                    path: p.display().to_string(),
+                    outcome: *o,
+                })
+                .collect(),
+        })?;
+    } else {
+        println!(
+            "p2pd is already installed in {} with these settings; nothing changed \
+             (server ID {}, key fingerprint {} version {}; the key is not shown again)",
+            dir.display(),
+            server.server_id,
+            server.key_fingerprint,
+            server.key_version
+        );
+        if let Some(root) = &root {
+            super::agent_install::report(&done, root, "p2pd")?;
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
     let installed = dir.join(store::DB_FILE).exists();
@@ -92,51 +223,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         || a.port.is_some()
         || a.file_storage.is_some()
         || a.cdn_url.is_some();
-    if installed && a.systemd && !a.regenerate_key && !settings_given {
-        // Re-running a scripted server install: keep the install, (re)write
-        // only the unit.
-        let (root, unit) = planned_unit(&dir, &a)?;
-        let done = crate::deploy::apply(&root, &[unit], a.force).map_err(deploy_error)?;
-        if a.json {
-            super::output::print_json(&serde_json::json!({
-                "data_dir": dir.display().to_string(),
-                "installed": "already",
-                "files": done.iter().map(|(p, o)| UnitFile { path: p.display().to_string(), outcome: *o }).collect::<Vec<_>>(),
-            }))?;
-        } else {
-            println!(
-                "p2pd is already installed in {}; kept as it is",
-                dir.display()
-            );
-            super::agent_install::report(&done, &root, "p2pd")?;
+    if installed && a.regenerate_key {
+        if settings_given {
+            return Err(fail(
+                ExitCode::Usage,
+                "--regenerate-key keeps the existing settings; change them with `p2pd settings set NAME VALUE`",
+            ));
         }
-        return Ok(ExitCode::Ok);
+        return super::key::regenerate(g, a.json);
     }
     if installed {
-        if a.regenerate_key {
-            if a.server_name.is_some()
-                || a.port.is_some()
-                || a.file_storage.is_some()
-                || a.cdn_url.is_some()
-            {
-                return Err(fail(
-                    ExitCode::Usage,
-                    "--regenerate-key keeps the existing settings; change them with `p2pd settings set NAME VALUE`",
-                ));
-            }
-            return super::key::regenerate(g, a.json);
-        }
-        // Deliberately no database open here: even a read can create WAL
-        // files, and a refused install must leave the data dir untouched.
-        return Err(fail(
-            ExitCode::Failed,
-            format!(
-                "p2pd is already installed in {}; nothing was changed. \
-                 To replace a lost key run `p2pd key regenerate` (or `p2pd install --regenerate-key`); \
-                 to change settings run `p2pd settings set NAME VALUE`",
-                dir.display()
-            ),
-        ));
+        return rerun(&dir, &a);
     }
     if a.regenerate_key {
         return Err(fail(
@@ -149,26 +246,27 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
 
     // Validate every option before touching the disk.
-    let mut values: Vec<(&str, String)> = Vec::new();
-    for s in settings::ALL {
-        let given = match s {
-            Setting::ServerName => a.server_name.as_deref(),
-            Setting::Port => a.port.as_deref(),
-            Setting::FileStorage => a.file_storage.as_deref(),
-            Setting::CdnUrl => a.cdn_url.as_deref(),
-            _ => None,
-        };
-        let v = match given {
-            Some(v) => s.validate(v).map_err(|e| {
+    let given = given_settings(&a)?;
+    if !a.allow_missing_storage {
+        for (s, v) in &given {
+            s.check_exists(v).map_err(|e| {
                 fail(
                     ExitCode::Usage,
                     format!("--{}: {e}", s.name().replace('_', "-")),
                 )
-            })?,
-            None => s.default_value(),
-        };
-        values.push((s.name(), v));
+            })?;
+        }
     }
+    let values: Vec<(&str, String)> = settings::ALL
+        .iter()
+        .map(|s| {
+            let v = given
+                .iter()
+                .find(|(g, _)| g == s)
+                .map_or_else(|| s.default_value(), |(_, v)| v.clone());
+            (s.name(), v)
+        })
+        .collect();
 
     check_target_dir(&dir)?;
     // Refuse a changed unit before anything is installed.

@@ -30,6 +30,7 @@ use crate::proto::*;
 use crate::store::{Store, now};
 
 pub mod decisions;
+pub mod lock;
 pub mod scheduler;
 pub mod ui;
 
@@ -81,17 +82,80 @@ pub struct ServerState {
     pub served_log: Mutex<Option<std::fs::File>>,
     /// Live Prometheus metrics (request latency, refusals, write batches).
     pub metrics: crate::metrics::ServerMetrics,
-    /// Addresses refused with `key_mismatch`, and when: the dashboard shows
-    /// devices at those addresses as holding a stale key. Bounded (see
-    /// [`ui::note_stale_key`]).
-    pub stale_keys: Mutex<HashMap<IpAddr, i64>>,
+    /// Key-mismatch refusals not yet written, by (device, fingerprint):
+    /// the time of the last write. Bounds the writes a device stuck on an
+    /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
+    /// line per device.
+    pub refusals: Mutex<HashMap<(String, String), i64>>,
 }
+
+/// A device refused for its key is recorded at most this often.
+const REFUSAL_WRITE_SECS: i64 = 5;
 
 type AppState = Arc<ServerState>;
 
 impl Verifies for ServerState {
     fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Records which device still signs with which old key, and says so in
+    /// the log once per device (and once per unknown fingerprint).
+    fn key_refused(&self, fingerprint: &str, device: Option<String>) {
+        let t = now();
+        let dev = device.unwrap_or_default();
+        let first = {
+            let mut m = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (dev.clone(), fingerprint.to_string());
+            match m.get(&key) {
+                Some(at) if t - at < REFUSAL_WRITE_SECS => return,
+                Some(_) => {
+                    m.insert(key, t);
+                    false
+                }
+                None => {
+                    // Bounded: forget everything rather than grow without end
+                    // under a flood of invented ids.
+                    if m.len() >= 10_000 {
+                        m.clear();
+                    }
+                    m.insert(key, t);
+                    true
+                }
+            }
+        };
+        let db = self.db.clone();
+        let fp = fingerprint.to_string();
+        let current = self.verifier.fingerprint();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let d = dev.clone();
+            let f = fp.clone();
+            let known = db
+                .call(move |st| {
+                    if d.is_empty() || !st.record_key_refusal(&d, &f)? {
+                        return Ok(None);
+                    }
+                    Ok(st.device(&d)?.map(|row| row.hostname))
+                })
+                .await;
+            if !first {
+                return;
+            }
+            match known {
+                Ok(Some(host)) => tracing::warn!(
+                    device = %dev, hostname = %host, key = %fp, current = %current,
+                    "refused a device signing with an old key; it needs the current key \
+                     (`p2pd agent install --key-file FILE` on that device)"
+                ),
+                _ => tracing::warn!(
+                    key = %fp, current = %current,
+                    "refused a request signed with an unknown key"
+                ),
+            }
+        });
     }
 }
 
@@ -131,7 +195,7 @@ impl ServerState {
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
             metrics: crate::metrics::ServerMetrics::new(),
-            stale_keys: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -166,7 +230,6 @@ pub async fn run(
     let token = CancellationToken::new();
     let t = token.clone();
     let app = router(state.clone());
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         t.cancel();
@@ -190,7 +253,7 @@ async fn status(
         server_id: s.server_id.clone(),
         version: crate::VERSION.to_string(),
         time: now(),
-        key_fingerprint: s.verifier.fingerprint().to_string(),
+        key_fingerprint: s.verifier.fingerprint(),
         key_version: s.key_version,
     }))
 }
@@ -302,9 +365,13 @@ async fn heartbeat(
         let d = enrolled(st, &req.device_id)?;
         let t = std::time::Instant::now();
         st.heartbeat(&d.id)?;
+        st.set_stuck(&d.id, &req.stuck)?;
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
                 st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
+                if p.done {
+                    st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
+                }
             }
         }
         state
@@ -502,7 +569,7 @@ async fn storage_file(
     _signed: Signed,
 ) -> Result<Response, ApiError> {
     let p = path.clone();
-    let size =
+    let published =
         s.db.call(move |st| {
             st.content_size_by_path(&p)?.ok_or_else(|| {
                 ApiError::new(
@@ -512,6 +579,21 @@ async fn storage_file(
             })
         })
         .await?;
+    // The file as storage holds it now: after an in-place change and a
+    // re-publish the path names the new content, whose size may differ
+    // from the first one recorded for that path.
+    let size = match s.storage.clone() {
+        Some(storage) => {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || storage.stat(&p))
+                .await
+                .map_err(ApiError::internal)?
+                .ok()
+                .flatten()
+                .map_or(published, |(size, _)| size)
+        }
+        None => published,
+    };
     let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => parse_range(r, size)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,

@@ -179,11 +179,12 @@ pub fn plan(
 }
 
 fn cdn_source(ends: &Endpoints, path: &str) -> Source {
+    use crate::http::encode_path;
     let (url, plain) = match (&ends.cdn, &ends.storage_url) {
-        (Some(cdn), _) => (join_url(cdn, path), true),
-        (None, Some(storage)) => (join_url(storage, path), true),
+        (Some(cdn), _) => (join_url(cdn, &encode_path(path)), true),
+        (None, Some(storage)) => (join_url(storage, &encode_path(path)), true),
         // Directory storage: the server's read-only storage gateway.
-        (None, None) => (format!("/v1/storage/{path}"), false),
+        (None, None) => (format!("/v1/storage/{}", encode_path(path)), false),
     };
     Source {
         tier: Tier::Cdn,
@@ -261,9 +262,18 @@ fn elect(
 ) -> Result<Option<String>, StoreError> {
     let current = st.leader(content_id, office_id)?;
     let mut stalled_current = false;
+    // The admin's say comes first: an excluded device never leads, and a
+    // preferred one online outranks any leader that is not.
+    let top_rank = members
+        .iter()
+        .filter(|d| servable(d, banned, timing, now) && d.preference.may_lead())
+        .map(|d| d.preference.rank())
+        .max();
     if let Some(cur) = &current
         && let Some(d) = members.iter().find(|d| &d.id == cur)
         && servable(d, banned, timing, now)
+        && d.preference.may_lead()
+        && Some(d.preference.rank()) >= top_rank
     {
         let stalled = progress
             .get(cur)
@@ -279,15 +289,17 @@ fn elect(
     let best = members
         .iter()
         .filter(|d| servable(d, banned, timing, now) && Some(&d.id) != current.as_ref())
+        .filter(|d| d.preference.may_lead())
         .map(|d| {
             (
-                score(d, timing, now),
+                (d.preference.rank(), score(d, timing, now)),
                 progress.get(&d.id).map_or(0, |p| p.pieces),
                 d,
             )
         })
         .max_by(|a, b| {
-            a.0.total_cmp(&b.0)
+            (a.0.0.cmp(&b.0.0))
+                .then(a.0.1.total_cmp(&b.0.1))
                 .then(a.1.cmp(&b.1))
                 .then(b.2.id.cmp(&a.2.id))
         })
@@ -313,9 +325,9 @@ fn elect(
         None => {
             // Nobody else is eligible: keep whoever it was (it may recover).
             return Ok(current.filter(|c| {
-                members
-                    .iter()
-                    .any(|d| &d.id == c && servable(d, banned, timing, now))
+                members.iter().any(|d| {
+                    &d.id == c && servable(d, banned, timing, now) && d.preference.may_lead()
+                })
             }));
         }
     }
@@ -343,6 +355,7 @@ mod tests {
             upload_bytes: 0,
             failures,
             license_activated_at: None,
+            preference: crate::store::devices::Preference::Normal,
         }
     }
 

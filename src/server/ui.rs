@@ -27,12 +27,11 @@
 //!
 //! Uses: `store`, `metrics`, `server::scheduler` (timing). Used by: `server`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -58,9 +57,6 @@ const APP_CSS: &str = include_str!("ui/app.css");
 
 /// Most rows one dashboard page returns.
 const MAX_PAGE: u32 = 200;
-
-/// At most this many refused addresses are remembered for "stale key".
-const STALE_KEY_CAP: usize = 10_000;
 
 // ---------------------------------------------------------------- token --
 
@@ -177,8 +173,8 @@ impl FromRequestParts<AppState> for Admin {
 
 // ------------------------------------------------------------- metrics --
 
-/// Middleware on every route: latency by route template and method, error
-/// counts by code, and the addresses refused with `key_mismatch`.
+/// Middleware on every route: latency by route template and method, and
+/// error counts by code (key mismatches among them).
 pub async fn track_request(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -186,20 +182,11 @@ pub async fn track_request(State(s): State<AppState>, req: Request, next: Next) 
         .map(|p| route_label(p.as_str()))
         .unwrap_or_else(|| "(unmatched)".into());
     let method = req.method().as_str().to_string();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
     let t = Instant::now();
     let resp = next.run(req).await;
     let code = resp.extensions().get::<ErrorCode>().copied();
     s.metrics
         .observe_request(&route, &method, t.elapsed(), code.map(ErrorCode::as_str));
-    if code == Some(ErrorCode::KeyMismatch)
-        && let Some(ip) = peer
-    {
-        note_stale_key(&s, ip);
-    }
     resp
 }
 
@@ -218,20 +205,6 @@ fn route_label(template: &str) -> String {
         )
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Remembers that `ip` was refused for a stale key. Bounded: past the cap,
-/// entries older than an hour go, and if none are, the map starts over.
-pub fn note_stale_key(s: &ServerState, ip: IpAddr) {
-    let t = now();
-    let mut m = s.stale_keys.lock().unwrap_or_else(|p| p.into_inner());
-    if m.len() >= STALE_KEY_CAP {
-        m.retain(|_, at| t - *at < 3600);
-        if m.len() >= STALE_KEY_CAP {
-            m.clear();
-        }
-    }
-    m.insert(crate::topology::range::canonical(ip), t);
 }
 
 fn timing(st: &Store) -> Result<Timing, StoreError> {
@@ -680,11 +653,6 @@ async fn devices(
 ) -> Result<Response, ApiError> {
     let per = q.per.unwrap_or(50).clamp(1, MAX_PAGE);
     let page = q.page.unwrap_or(0);
-    let stale = s
-        .stale_keys
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
     let out =
         s.db.call(move |st| {
             let t = now();
@@ -696,26 +664,17 @@ async fn devices(
                 .into_iter()
                 .map(|r| {
                     let d = &r.device;
-                    let online = timing.online(d, t);
-                    let stale_key = d
-                        .addr
-                        .parse::<IpAddr>()
-                        .ok()
-                        .and_then(|ip| stale.get(&crate::topology::range::canonical(ip)))
-                        .is_some_and(|at| *at >= d.last_seen);
-                    let stuck = online
-                        && r.oldest_unfinished_progress
-                            .is_some_and(|p| t - p > timing.stall_secs);
-                    let state = if r.banned {
-                        "banned"
-                    } else if stale_key {
+                    // The same states, in the same order, as `p2pd devices list`.
+                    let state = if r.stale_key {
                         "stale key"
-                    } else if stuck {
-                        "stuck"
-                    } else if online {
-                        "online"
-                    } else {
+                    } else if !timing.online(d, t) {
                         "offline"
+                    } else if r.banned {
+                        "banned"
+                    } else if r.stuck {
+                        "stuck"
+                    } else {
+                        "online"
                     };
                     DeviceItem {
                         id: d.id.clone(),

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, now};
+use super::{Store, StoreError, now, now_ms};
 use crate::proto::{ContentRef, Manifest};
 
 /// Per device and content, as reported in heartbeats.
@@ -16,6 +16,11 @@ pub struct ProgressRow {
     pub started_at: i64,
     pub progressed_at: i64,
     pub done_at: Option<i64>,
+    /// When the device first asked for the content, in ms (`None` on rows
+    /// from before schema version 2).
+    pub started_ms: Option<i64>,
+    /// When it delivered the verified file, in ms.
+    pub done_ms: Option<i64>,
 }
 
 /// Bytes received by one office for one content, by tier.
@@ -105,14 +110,39 @@ impl Store {
         let t = now();
         self.conn
             .prepare_cached(
-                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END)
+                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at, started_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, ?6)
                  ON CONFLICT(content_id, device_id) DO UPDATE SET
                      progressed_at = CASE WHEN excluded.pieces > progress.pieces THEN ?4 ELSE progress.progressed_at END,
                      pieces = excluded.pieces,
                      done_at = COALESCE(progress.done_at, CASE WHEN ?5 THEN ?4 END)",
             )?
-            .execute(params![content_id, device_id, pieces, t, done])?;
+            .execute(params![content_id, device_id, pieces, t, done, now_ms()])?;
+        Ok(())
+    }
+
+    /// Records when a device delivered a content, once: its claimed time
+    /// (the delivery marker's mtime), bounded to the span the server saw
+    /// (not before its first request, not after now); no claim = now. Call
+    /// after [`Store::record_progress`] reported it done.
+    pub fn record_done_ms(
+        &self,
+        content_id: &str,
+        device_id: &str,
+        claimed_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "UPDATE progress SET done_ms = MAX(COALESCE(started_ms, 0), MIN(?3, ?4))
+                 WHERE content_id = ?1 AND device_id = ?2 AND done_ms IS NULL",
+            )?
+            .execute(params![
+                content_id,
+                device_id,
+                claimed_ms.unwrap_or(now),
+                now
+            ])?;
         Ok(())
     }
 
@@ -120,16 +150,17 @@ impl Store {
     pub fn start_progress(&self, content_id: &str, device_id: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at)
-                 VALUES (?1, ?2, 0, ?3, ?3)",
+                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at, started_ms)
+                 VALUES (?1, ?2, 0, ?3, ?3, ?4)",
             )?
-            .execute(params![content_id, device_id, now()])?;
+            .execute(params![content_id, device_id, now(), now_ms()])?;
         Ok(())
     }
 
     pub fn progress(&self, content_id: &str) -> Result<Vec<ProgressRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT device_id, pieces, started_at, progressed_at, done_at FROM progress WHERE content_id = ?1",
+            "SELECT device_id, pieces, started_at, progressed_at, done_at, started_ms, done_ms
+             FROM progress WHERE content_id = ?1",
         )?;
         let rows = st.query_map([content_id], |r| {
             Ok(ProgressRow {
@@ -138,6 +169,8 @@ impl Store {
                 started_at: r.get(2)?,
                 progressed_at: r.get(3)?,
                 done_at: r.get(4)?,
+                started_ms: r.get(5)?,
+                done_ms: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -24,6 +24,8 @@ pub mod topology;
 /// `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
+    include_str!("progress_ms.sql"),
+    include_str!("site1_device_states.sql"),
     // Issue 16: decisions (for `explain`) and the admin token.
     include_str!("observe.sql"),
 ];
@@ -68,6 +70,14 @@ pub struct ServerRow {
     pub created_at: i64,
     pub key_version: i64,
     pub key_fingerprint: String,
+}
+
+/// Milliseconds since the epoch, for times reported in 0.1 s.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub fn now() -> i64 {

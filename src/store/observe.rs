@@ -77,9 +77,12 @@ pub struct OfficeListRow {
 pub struct DeviceListRow {
     pub device: super::devices::DeviceRow,
     pub office: Option<String>,
+    /// Banned from serving at least one content.
     pub banned: bool,
-    /// Unfinished content whose piece count has not grown since this time.
-    pub oldest_unfinished_progress: Option<i64>,
+    /// Reports a content it cannot make progress on (`stuck` table).
+    pub stuck: bool,
+    /// Its latest contact was refused for a retired key (`key_refusals`).
+    pub stale_key: bool,
 }
 
 const DECISION_COLS: &str =
@@ -469,27 +472,30 @@ impl Store {
             [search],
             |r| r.get(0),
         )?;
-        let ids: Vec<(String, Option<String>, bool, Option<i64>)> = {
+        type Flags = (String, Option<String>, bool, bool, bool);
+        let ids: Vec<Flags> = {
             let mut st = self.conn.prepare(&format!(
                 "SELECT d.id, o.name,
                      EXISTS (SELECT 1 FROM bans b WHERE b.device_id = d.id),
-                     (SELECT MIN(p.progressed_at) FROM progress p WHERE p.device_id = d.id AND p.done_at IS NULL)
+                     EXISTS (SELECT 1 FROM stuck s WHERE s.device_id = d.id),
+                     EXISTS (SELECT 1 FROM key_refusals k WHERE k.device_id = d.id AND k.last_at > d.last_seen)
                  FROM devices d LEFT JOIN offices o ON o.id = d.office_id
                  WHERE {filter} ORDER BY d.hostname, d.addr, d.id LIMIT ?2 OFFSET ?3"
             ))?;
             st.query_map(params![search, limit, offset], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<Result<_, _>>()?
         };
         let mut out = Vec::with_capacity(ids.len());
-        for (id, office, banned, oldest) in ids {
+        for (id, office, banned, stuck, stale_key) in ids {
             if let Some(device) = self.device(&id)? {
                 out.push(DeviceListRow {
                     device,
                     office,
                     banned,
-                    oldest_unfinished_progress: oldest,
+                    stuck,
+                    stale_key,
                 });
             }
         }

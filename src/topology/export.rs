@@ -111,26 +111,110 @@ pub fn recorded(store: &Store) -> Result<Recorded, StoreError> {
     })
 }
 
+/// How a CSV file is written: the plain form (`,`, LF, no BOM) or the one
+/// Excel in European locales writes and opens in columns (`;`, a UTF-8 BOM,
+/// CRLF). Import reads both; export writes the one the admin's file used
+/// last ([`Dialect::of`], remembered at import) unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Plain,
+    Excel,
+}
+
+/// Settings-table key under which import remembers the dialect of the last
+/// imported CSV. Not an admin setting: `settings show` does not list it.
+pub const DIALECT_KEY: &str = "topology_csv_dialect";
+
+impl Dialect {
+    /// The dialect of a CSV file: Excel's when it has a BOM, `;` as its
+    /// delimiter or CRLF line ends.
+    pub fn of(bytes: &[u8]) -> Dialect {
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF");
+        let body = text.unwrap_or(bytes);
+        let header = body.split(|&b| b == b'\n').next().unwrap_or_default();
+        if text.is_some() || header.ends_with(b"\r") || super::import::delimiter_of(body) == b';' {
+            Dialect::Excel
+        } else {
+            Dialect::Plain
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Plain => "plain",
+            Dialect::Excel => "excel",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Dialect> {
+        match s {
+            "plain" => Some(Dialect::Plain),
+            "excel" => Some(Dialect::Excel),
+            _ => None,
+        }
+    }
+}
+
+/// One row per office, in [`COLUMNS`] order.
+fn rows(rec: &Recorded) -> impl Iterator<Item = [String; 8]> + '_ {
+    rec.offices.iter().map(|o| {
+        [
+            o.name.clone(),
+            o.parent.clone().unwrap_or_default(),
+            o.kind.clone(),
+            o.ranges.join(" "),
+            o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
+            o.description.clone(),
+            o.devices.to_string(),
+            o.source.clone(),
+        ]
+    })
+}
+
 /// The CSV export: header [`COLUMNS`], one row per office, ranges
 /// separated by a space (no quoting needed, and import splits on it).
-pub fn to_csv(rec: &Recorded) -> Result<Vec<u8>, csv::Error> {
+pub fn to_csv(rec: &Recorded, dialect: Dialect) -> Result<Vec<u8>, csv::Error> {
+    let (delimiter, terminator, bom): (u8, csv::Terminator, &[u8]) = match dialect {
+        Dialect::Plain => (b',', csv::Terminator::Any(b'\n'), b""),
+        Dialect::Excel => (b';', csv::Terminator::CRLF, b"\xEF\xBB\xBF"),
+    };
     let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+        .delimiter(delimiter)
+        .terminator(terminator)
+        .from_writer(bom.to_vec());
     w.write_record(COLUMNS)?;
-    for o in &rec.offices {
-        w.write_record([
-            o.name.as_str(),
-            o.parent.as_deref().unwrap_or(""),
-            o.kind.as_str(),
-            &o.ranges.join(" "),
-            &o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
-            o.description.as_str(),
-            &o.devices.to_string(),
-            o.source.as_str(),
-        ])?;
+    for row in rows(rec) {
+        w.write_record(&row)?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Name of the sheet [`to_xlsx`] writes.
+pub const SHEET: &str = "Topology";
+
+/// The export as an .xlsx workbook: one sheet, [`SHEET`], with the same
+/// header and rows as the CSV, every cell text (so `10.0.0.0/16` or a
+/// `wan_kbps` stays exactly what import reads back) except the counts.
+pub fn to_xlsx(rec: &Recorded) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(SHEET)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, row) in rows(rec).enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            ws.write_string((r + 1) as u32, c as u16, cell)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    ws.autofit();
+    wb.save_to_buffer()
 }
 
 /// What an import would change.

@@ -66,7 +66,7 @@ pub struct Agent {
     pub group: String,
     pub env: Vec<(String, String)>,
     pub key_file: PathBuf,
-    /// Extra `p2pd agent` arguments.
+    /// Extra command-line arguments (such as `--on-complete CMD`).
     pub args: Vec<String>,
 }
 
@@ -77,8 +77,10 @@ impl Agent {
         v["device_id"].as_str().map(str::to_string)
     }
 
+    /// The bytes of the delivered file named `file`, wherever below
+    /// `delivered/` (`<name>/<version>/<file>`) it landed.
     pub fn delivered(&self, file: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join("delivered").join(file)).ok()
+        std::fs::read(find_delivered(&self.dir, file)?).ok()
     }
 
     /// The agent's own transfer log, parsed.
@@ -88,6 +90,20 @@ impl Agent {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Stops the agent with SIGTERM and returns its stderr.
+    pub fn stop(&mut self) -> String {
+        if let Some(c) = &self.child {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+        match self.wait_exit(Duration::from_secs(15)) {
+            Some((_, err)) => err,
+            None => {
+                self.kill();
+                String::new()
+            }
+        }
     }
 
     pub fn kill(&mut self) {
@@ -266,11 +282,11 @@ impl Net {
             "--listen",
             &format!("{}:{}", a.ip, self.peer_port),
         ])
-        .args(&a.args)
         .arg("--key-file")
         .arg(&a.key_file)
         .arg("--data-dir")
         .arg(&a.dir)
+        .args(&a.args)
         .env("P2PD_LOG", "info")
         .stdout(log)
         .stderr(Stdio::piped());
@@ -286,7 +302,7 @@ impl Net {
         while Instant::now() < deadline {
             if which
                 .iter()
-                .all(|&i| self.agents[i].dir.join("delivered").join(file).exists())
+                .all(|&i| find_delivered(&self.agents[i].dir, file).is_some())
             {
                 return true;
             }
@@ -340,9 +356,17 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
                 stack.push(p);
             } else {
                 let m = std::fs::metadata(&p).unwrap();
+                // Large files (an installed binary) by their hash, to keep
+                // snapshots small.
+                let bytes = std::fs::read(&p).unwrap();
+                let bytes = if bytes.len() > 1 << 20 {
+                    sha256_hex(&bytes).into_bytes()
+                } else {
+                    bytes
+                };
                 out.push((
                     p.strip_prefix(root).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
+                    bytes,
                     m.permissions().mode() & 0o7777,
                 ));
             }
@@ -350,4 +374,24 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
     }
     out.sort();
     out
+}
+
+/// The path of a delivered file named `file` below `agent_dir/delivered`
+/// (any depth: the agent delivers to `<name>/<version>/<file>`).
+pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
+    let mut stack = vec![agent_dir.join("delivered")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n == std::ffi::OsStr::new(file))
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
 }

@@ -230,6 +230,18 @@ pub fn record_election(
                 Some(d) if !timing.online(d, now) => {
                     format!("went offline (last heartbeat at {})", clock(d.last_seen))
                 }
+                Some(d) if !d.preference.may_lead() => {
+                    "was excluded from leading by the admin (`p2pd devices exclude`)".to_string()
+                }
+                Some(d)
+                    if members
+                        .iter()
+                        .find(|m| m.id == new)
+                        .is_some_and(|n| n.preference.rank() > d.preference.rank()) =>
+                {
+                    "was outranked by a device the admin prefers (`p2pd devices prefer`)"
+                        .to_string()
+                }
                 Some(_) => "stopped serving peers".to_string(),
             };
             (

@@ -7,6 +7,10 @@
 //! `spawn_blocking` (see [`Db::call`]). SQLite serializes writers anyway, so
 //! a pool would add nothing but lock contention, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
+//!
+//! Submodules: [`scheduler`] (leaders and sources), [`decisions`] (why, in
+//! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
+//! token), [`lock`] (one serve per data dir).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

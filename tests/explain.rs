@@ -321,3 +321,42 @@ fn explain_names_the_ban_and_the_failover_it_caused() {
         "no reporter's explain shows the ban: {reporters:?}"
     );
 }
+
+#[test]
+fn explain_says_when_the_admin_excluded_the_leader() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "32000")]);
+    net.start_serve();
+    for d in 1..=3 {
+        net.add_agent(&format!("d{d}"), &format!("127.1.1.{}", 100 + d), "g", &[]);
+    }
+    eventually("agents enrolled", Duration::from_secs(10), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    net.publish("app", 16 * MIB, 35);
+    let mut leader = None;
+    eventually("a leader", Duration::from_secs(30), || {
+        let r = net.report();
+        leader = r[0]["offices"][0]["leader"].as_str().and_then(|l| {
+            net.agents
+                .iter()
+                .filter_map(|a| a.device_id())
+                .find(|d| l.contains(&d[..8]))
+        });
+        leader.is_some()
+    });
+    let leader = leader.unwrap();
+    ok(&net.server_dir, &["devices", "exclude", &leader]);
+    assert!(net.wait_delivered(&net.all(), "app.bin", Duration::from_secs(90)));
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let e = explain(&net, &leader);
+    let failovers = e["failovers"].as_array().unwrap();
+    assert!(
+        failovers.iter().any(|f| {
+            let r = f["reason"].as_str().unwrap();
+            r.contains(&format!(", {})", &leader[..8]))
+                && r.contains("was excluded from leading by the admin")
+        }),
+        "no failover names the exclusion: {e}"
+    );
+}

@@ -883,3 +883,122 @@ fn report_time_is_first_request_to_last_done_in_tenths() {
         "{table}"
     );
 }
+
+fn leader_of(net: &Net, name: &str) -> String {
+    let report = net.report();
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()["offices"][0]["leader"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Issue 13 item 16: the admin's say over one device. `prefer` makes a
+/// newcomer lead, `exclude` keeps it from leading, `retire` releases its
+/// license; `devices list` shows short ids (full with `--wide`) and
+/// numbers as JSON numbers.
+#[test]
+fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    net.add_agent("a", "127.1.1.21", "g", &[]);
+    net.add_agent("b", "127.1.1.22", "g", &[]);
+    net.publish("warmup", MIB, 1);
+    assert!(net.wait_delivered(&[0, 1], "warmup.bin", Duration::from_secs(60)));
+    std::thread::sleep(Duration::from_secs(3));
+    let c = net.add_agent("c", "127.1.1.23", "g", &[]);
+    eventually("c enrolled", Duration::from_secs(10), || {
+        net.agents[c].device_id().is_some()
+    });
+    let id = net.agents[c].device_id().unwrap();
+    let short = &id[..8];
+
+    // Preferred: the newcomer leads, ahead of devices with history.
+    let out = ok(&net.server_dir, &["devices", "prefer", short]);
+    assert!(out.contains("preferred"), "{out}");
+    net.publish("pref", MIB, 2);
+    assert!(net.wait_delivered(&net.all(), "pref.bin", Duration::from_secs(60)));
+    assert!(
+        leader_of(&net, "pref").contains(short),
+        "{}",
+        leader_of(&net, "pref")
+    );
+
+    // Excluded: it never leads.
+    ok(&net.server_dir, &["devices", "exclude", &id]);
+    // (Seeds 2 and 3 give the same bytes: package_bytes ORs in 1.)
+    net.publish("excl", MIB, 4);
+    assert!(net.wait_delivered(&net.all(), "excl.bin", Duration::from_secs(60)));
+    let l = leader_of(&net, "excl");
+    assert!(!l.is_empty() && !l.contains(short), "{l}");
+
+    // The list: short ids in the table, full with --wide; JSON numbers.
+    let table = ok(&net.server_dir, &["devices", "list"]);
+    assert!(table.contains(short) && !table.contains(&id), "{table}");
+    assert!(table.contains("excluded"), "{table}");
+    let wide = ok(&net.server_dir, &["devices", "list", "--wide"]);
+    assert!(wide.contains(&id), "{wide}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(me["preference"], "excluded");
+    assert!(me["score"].is_f64() && me["last_seen"].is_i64(), "{me:#}");
+    ok(&net.server_dir, &["devices", "unprefer", short]);
+
+    // Retire: refused while online (unless --force), then the license goes.
+    let (code, _, err) = p2pd(&net.server_dir, &["devices", "retire", short]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("online") && err.contains("--force"), "{err}");
+    net.agents[c].kill();
+    let out = ok(&net.server_dir, &["devices", "retire", short, "--force"]);
+    assert!(out.contains("license is released"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v:#}");
+    let licenses = ok(&net.server_dir, &["licenses"]);
+    assert!(!licenses.contains(short), "{licenses}");
+    // Unknown ids are a usage error that says where to look.
+    let (code, _, err) = p2pd(&net.server_dir, &["devices", "prefer", "nosuchdevice"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("devices list"), "{err}");
+}
+
+/// Issue 13 item 17: "error sending request" carries its cause.
+#[test]
+fn an_unreachable_server_is_reported_with_the_cause() {
+    let net = Net::new(&[]);
+    let dir = net.root.path().join("a");
+    let child = std::process::Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{}", free_port()),
+            "--group",
+            "g",
+            "--listen",
+            &format!("127.1.1.99:{}", net.peer_port),
+            "--key-file",
+        ])
+        .arg(net.server_dir.join("shared.key"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("P2PD_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("enroll"), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+}

@@ -318,7 +318,7 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
         "{out}"
     );
     assert!(
-        out.contains("fix key: restart the server so it loads the current key"),
+        out.contains("fix key: the server still uses a retired key: restart it"),
         "{out}"
     );
     assert!(out.contains("unhealthy: failed: key"), "{out}");
@@ -329,6 +329,45 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     // Restarted, it takes the new key; stopped, health says so.
     net.stop_serve();
     net.start_serve();
+    assert_eq!(health(&net.server_dir, &[]).0, 0);
+
+    // Issue 13 item 14: each fix names the actual cause.
+    // A replaced key file: the file is to blame, not the server.
+    let kp = net.server_dir.join("shared.key");
+    let good = std::fs::read(&kp).unwrap();
+    let other = net.root.path().join("other");
+    ok(&other, &["install"]);
+    std::fs::copy(other.join("shared.key"), &kp).unwrap();
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(code, 1);
+    let fix = check(&r, "key")["fix"].as_str().unwrap().to_string();
+    assert!(fix.contains("key file was replaced"), "{fix}");
+    assert!(!fix.contains("restart"), "{fix}");
+    // A corrupt key file: the key check says so, and the checks it keeps
+    // from running blame the key file, not the server.
+    std::fs::write(&kp, "garbage").unwrap();
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&r, "server")["status"], "pass", "{r:#}");
+    assert!(
+        check(&r, "key")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{r:#}"
+    );
+    for c in ["server_version", "clock"] {
+        let d = check(&r, c)["detail"].as_str().unwrap();
+        assert!(
+            d.contains("key file") && !d.contains("server did not"),
+            "{c}: {d}"
+        );
+    }
+    std::fs::write(&kp, good).unwrap();
+    // A bad --server is a usage error (2), not an unhealthy system.
+    let (code, _, err) = p2pd(&net.server_dir, &["health", "--server", "notaurl"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--server notaurl"), "{err}");
     assert_eq!(health(&net.server_dir, &[]).0, 0);
     net.stop_serve();
     let (code, out, _) = p2pd(&net.server_dir, &["health", "--timeout", "2"]);

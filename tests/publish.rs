@@ -187,6 +187,9 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
         .find(|p| p["path"] == "tools/7zip-23.01-x64.msi")
         .unwrap();
     assert_eq!(report["arch"], "x64");
+    assert_eq!(seven["arch"], "x64", "content list keeps the arch");
+    let table = String::from_utf8(env.cmd(&["content", "list"]).output().unwrap().stdout).unwrap();
+    assert!(table.contains(" | 7zip    | 23.01   | x64  | "), "{table}");
 }
 
 /// Issue 13: `Firefox Setup 128.0.msi` had version "", and a file no rule
@@ -625,4 +628,24 @@ fn groups_assign_list_unassign_and_targets() {
         let out = env.cmd(&["groups", "assign", bad]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// `publish --all | head -2` (as the README shows): a reader that stops
+/// early must not crash the run or change its exit status.
+#[test]
+fn a_closed_stdout_does_not_crash_publish() {
+    let env = setup();
+    let mut child = env
+        .cmd(&["publish", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (_, list) = env.json(&["content", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), env.package_count());
 }

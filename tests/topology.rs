@@ -693,3 +693,89 @@ fn xlsx_export_imports_back_unchanged() {
     assert_eq!(code, 2);
     assert!(err.contains("do not apply to --format xlsx"), "{err}");
 }
+
+/// Issue 13: health's overlap check is the importer's own, so it reports
+/// exactly what export → import would refuse, in the importer's words.
+#[test]
+fn health_reports_what_the_importer_would_refuse() {
+    let s = Server::new();
+    s.import(&fixture("sample.csv"));
+    let health = |s: &Server| -> Value {
+        // No server runs here: the server checks fail, the topology check
+        // still runs on the database.
+        let out = s.p2pd(&["health", "--json"]).output().unwrap();
+        let j: Value = serde_json::from_slice(&out.stdout).expect("health --json");
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "topology")
+            .expect("a topology check")
+            .clone()
+    };
+    assert_eq!(health(&s)["status"], "pass", "{}", health(&s));
+    {
+        let st = p2pd::store::Store::open(&s.data_dir()).unwrap();
+        let kiel = st.office_by_name("Branch Kiel").unwrap().unwrap();
+        st.create_office(
+            &p2pd::store::topology::NewOffice {
+                name: "Stray".into(),
+                parent: None,
+                kind: "default".into(),
+                wan_kbps: None,
+                description: String::new(),
+                source: "import".into(),
+                ranges: vec!["10.10.16.128/25".into()],
+            },
+            Some(kiel.id),
+        )
+        .unwrap();
+    }
+    let c = health(&s);
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains(
+            "range 10.10.16.128/25 of office 'Stray' overlaps range 10.10.16.0/24 of office 'Branch Kiel' (line 4)"
+        ),
+        "{c}"
+    );
+    let file = s.dir.path().join("t.csv");
+    std::fs::write(&file, s.export()).unwrap();
+    let (code, _, err) = s.run(&["topology", "import", "--dry-run", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("range 10.10.16.128/25 of office 'Stray' overlaps"),
+        "{err}"
+    );
+}
+
+/// An auto office never decides a placement while optimization is on,
+/// even one left behind by an older version.
+#[test]
+fn a_leftover_auto_office_does_not_place_devices_while_optimization_is_on() {
+    let s = Server::new();
+    s.import(&fixture("sample.csv"));
+    {
+        let st = p2pd::store::Store::open(&s.data_dir()).unwrap();
+        let root = st.root_office().unwrap().unwrap();
+        st.create_office(
+            &p2pd::store::topology::NewOffice {
+                name: "auto 10.10.16.0/24".into(),
+                parent: Some(String::new()),
+                kind: "default".into(),
+                wan_kbps: None,
+                description: String::new(),
+                source: "auto".into(),
+                ranges: vec!["10.10.16.0/24".into()],
+            },
+            Some(root.id),
+        )
+        .unwrap();
+    }
+    let j = s.json(&["topology", "locate", "--json", "10.10.16.9"]);
+    assert_eq!(j[0]["office"], "Branch Kiel", "{j}");
+    // Turning optimization on (again) clears such leftovers.
+    let out = s.ok(&["settings", "set", "distribution_optimization", "on"]);
+    assert!(out.contains("removed 1 auto office "), "{out}");
+    assert!(!s.export().contains(",auto\n"));
+}

@@ -37,8 +37,13 @@ const PER_SOURCE: usize = 4;
 
 pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
     let id = c.id.clone();
-    if let Err(e) = download(agent, c).await {
-        tracing::error!(content = %id, "download stopped: {e}");
+    if let Err(e) = download(agent.clone(), c).await {
+        // The heartbeat loop starts it again; the same error is logged
+        // (and reported as stuck) once, not on every heartbeat.
+        let reason = format!("download stopped: {e}");
+        if agent.set_stuck(&id, reason.clone(), false) {
+            tracing::error!(content = %id, "{reason}");
+        }
     }
 }
 
@@ -52,11 +57,17 @@ async fn fetch_manifest(agent: &Agent, id: &str) -> Result<Manifest, CallError> 
 
 async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
     let mut backoff = Duration::from_millis(200);
+    let mut last_error = String::new();
     let manifest = loop {
         match fetch_manifest(&agent, &cref.id).await {
             Ok(m) => break m,
             Err(e) => {
-                tracing::warn!(content = %cref.id, "manifest: {e}");
+                // Once per distinct error, not once per retry.
+                let text = e.to_string();
+                if text != last_error {
+                    tracing::warn!(content = %cref.id, "manifest: {text}");
+                    last_error = text;
+                }
                 if matches!(e.code(), Some(ErrorCode::NotFound)) {
                     return Err(e.to_string());
                 }

@@ -481,6 +481,7 @@ pub async fn run(
     // stops at once, so the mistake shows where it was made.
     let enrolled_before = load_device_id(&agent.cfg.data_dir).is_some();
     let mut waiting_for_key = false;
+    let mut last_enroll_error = String::new();
     let mut backoff = Duration::from_millis(200);
     let enrolled = loop {
         match agent.enroll().await {
@@ -506,7 +507,14 @@ pub async fn run(
                 });
             }
             Err(e) => {
-                tracing::warn!("enroll: {e}; retrying in {backoff:?}");
+                // Once per distinct error; the retries themselves at debug.
+                let text = e.to_string();
+                if text != last_enroll_error {
+                    tracing::warn!("enroll: {text}; retrying every few seconds");
+                    last_enroll_error = text;
+                } else {
+                    tracing::debug!("enroll: {text}; retrying in {backoff:?}");
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
                     _ = tokio::time::sleep(backoff) => {}
@@ -523,13 +531,23 @@ pub async fn run(
 
     let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut result = Ok(());
+    let mut last_hb_error = String::new();
     loop {
         agent.reload_key();
         match agent.heartbeat().await {
             Ok(hb) => {
+                if !std::mem::take(&mut last_hb_error).is_empty() {
+                    tracing::info!("the server answers heartbeats again");
+                }
                 if std::mem::take(&mut waiting_for_key) {
                     tracing::info!("the server accepts this agent's key again");
                 }
+                // Content no longer targeted is nothing to be stuck on.
+                agent
+                    .stuck
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
@@ -562,7 +580,13 @@ pub async fn run(
                     tracing::warn!("re-enroll: {e}");
                 }
             }
-            Err(e) => tracing::warn!("heartbeat: {e}"),
+            Err(e) => {
+                let text = e.to_string();
+                if text != last_hb_error {
+                    tracing::warn!("heartbeat: {text}");
+                    last_hb_error = text;
+                }
+            }
         }
         agent.flush_reports().await;
         let every = Duration::from_secs(agent.heartbeat_secs.load(Ordering::Relaxed));

@@ -17,7 +17,8 @@ pub struct Command {
     #[command(flatten)]
     pub run: Option<Args>,
     /// The agent's own data directory (piece store, delivered files,
-    /// transfer log), never the server's [default: /var/lib/p2pd-agent]
+    /// transfer log), never the server's; also P2PD_AGENT_DATA_DIR
+    /// [default: /var/lib/p2pd-agent]
     // Same id as the global server --data-dir, so it replaces that one
     // (help, env) for `agent` and `agent install`.
     #[arg(

@@ -108,10 +108,20 @@ pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::R
         };
         println!("{what:9} {}", path.display());
     }
+    // A new key needs nothing from systemd (the agent re-reads it); a new
+    // unit, configuration or binary needs the service (re)started.
+    let needs = |o: Outcome| {
+        done.iter()
+            .any(|(p, x)| *x == o && !p.ends_with("etc/p2pd/agent.key"))
+    };
     if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
         println!("nothing changed");
     } else if root == Path::new("/") {
-        println!("next: systemctl daemon-reload && systemctl enable --now {unit}");
+        if needs(Outcome::Created) {
+            println!("next: systemctl daemon-reload && systemctl enable --now {unit}");
+        } else if needs(Outcome::Replaced) {
+            println!("next: systemctl daemon-reload && systemctl restart {unit}");
+        }
     }
     Ok(())
 }

@@ -48,6 +48,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 "id",
                 "name",
                 "version",
+                "arch",
                 "size",
                 "pieces",
                 "targets",
@@ -58,6 +59,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                     r.id[..12].to_string(),
                     r.name.clone(),
                     dash(&r.version),
+                    dash(&r.arch),
                     output::bytes(r.size),
                     r.pieces.to_string(),
                     targets(r),
@@ -113,6 +115,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 ("id", s.id.clone()),
                 ("name", s.name.clone()),
                 ("version", dash(&s.version)),
+                ("arch", dash(&s.arch)),
                 ("path", s.path.clone()),
                 (
                     "size",

@@ -425,7 +425,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         output::print_json(&result)?;
     } else {
         println!();
-        super::report::print_report(&result.report);
+        super::report::print_report(&mut std::io::stdout().lock(), &result.report)?;
         println!(
             "{}/{} devices hold the verified file (SHA-256 {}…) after {:.1} s; \
              at most {:.2} WAN copies entered any office.",

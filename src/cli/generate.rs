@@ -160,6 +160,6 @@ fn top_page_extra() -> String {
     ] {
         s.push_str(&format!(".TP\n\\fI{f}\\fR\n{what}\n"));
     }
-    s.push_str(".SH ENVIRONMENT\n.TP\n\\fBP2PD_DATA_DIR\\fR\nthe data dir, as --data-dir\n.TP\n\\fBP2PD_LOG\\fR\nlog filter, e.g. info or p2pd=debug\n");
+    s.push_str(".SH ENVIRONMENT\n.TP\n\\fBP2PD_DATA_DIR\\fR\nthe server's data dir, as --data-dir\n.TP\n\\fBP2PD_AGENT_DATA_DIR\\fR\nthe agent's own data dir, as --data-dir of agent (default /var/lib/p2pd-agent)\n.TP\n\\fBP2PD_LOG\\fR\nlog filter, e.g. info or p2pd=debug\n");
     s
 }

@@ -144,7 +144,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
     };
     let url = match &a.server {
-        Some(u) => u.trim_end_matches('/').to_string(),
+        Some(u) => {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                return Err(fail(
+                    ExitCode::Usage,
+                    format!("--server {u}: expected a URL like http://10.0.0.5:7650"),
+                ));
+            }
+            u.trim_end_matches('/').to_string()
+        }
         None => {
             let host = get(Setting::ServerName)?;
             let host = if host.contains(':') {
@@ -294,6 +304,20 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     })();
     let t1 = now();
     let no_answer = "no answer from the server";
+    // Without an answer the key cannot be tried, but a key file that
+    // cannot even be read is a failure of its own.
+    let key_unchecked = |problem: &Option<String>| match problem {
+        Some(p) => bad(
+            "key",
+            Status::Fail,
+            p.clone(),
+            format!(
+                "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new one",
+                kp.display()
+            ),
+        ),
+        None => skip("key", no_answer),
+    };
     let down_fix = "start the server (`systemctl start p2pd` or `p2pd serve`), and check that \
                     server_name and port (`p2pd settings show`) point at it";
     let mut out = Vec::new();
@@ -305,7 +329,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                 format!("cannot call {url}: {e}"),
                 down_fix,
             ));
-            out.push(skip("key", no_answer));
+            out.push(key_unchecked(&key_problem));
             out.push(skip("server_version", no_answer));
             out.push(skip("clock", no_answer));
         }
@@ -360,18 +384,29 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
         Ok(Err(CallError::Wire(w))) => {
             out.push(pass("server", format!("{url} answered")));
             match w.code {
+                ErrorCode::KeyMismatch if key_problem.is_some() => {
+                    // The key file itself is the problem; the server is fine.
+                    let p = key_problem.unwrap_or_default();
+                    out.push(bad(
+                        "key",
+                        Status::Fail,
+                        p,
+                        format!(
+                            "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new \
+                             one (then give it to every agent: `p2pd agent install --key-file FILE ...`)",
+                            kp.display()
+                        ),
+                    ));
+                    let why = format!("not checked: the key file {} cannot be used", kp.display());
+                    out.push(skip("server_version", &why));
+                    out.push(skip("clock", &why));
+                    return out;
+                }
                 ErrorCode::KeyMismatch => out.push(bad(
                     "key",
                     Status::Fail,
-                    match key_problem {
-                        Some(p) => p,
-                        None => mismatch_detail(&local_fp, &w.message),
-                    },
-                    format!(
-                        "restart the server so it loads the current key (`systemctl restart p2pd`); \
-                         if {} is not the server's key, copy the right one or run `p2pd key regenerate`",
-                        kp.display()
-                    ),
+                    mismatch_detail(&local_fp, &w.message),
+                    mismatch_fix(st, &local_fp, server_fingerprint(&w.message).as_deref(), &kp, url),
                 )),
                 ErrorCode::Expired | ErrorCode::Replay => {
                     out.push(skip("key", "the request's timestamp was refused"));
@@ -391,8 +426,14 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                     "check that this data dir's key is the server's key (`p2pd key fingerprint` on both)",
                 )),
             }
-            out.push(skip("server_version", "the server did not accept the key"));
-            out.push(skip("clock", "the server did not accept the key"));
+            out.push(skip(
+                "server_version",
+                "not checked: the server did not accept the key",
+            ));
+            out.push(skip(
+                "clock",
+                "not checked: the server did not accept the key",
+            ));
         }
         Ok(Err(e)) => {
             let (detail, fix) = match &e {
@@ -409,7 +450,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                 ),
             };
             out.push(bad("server", Status::Fail, detail, fix));
-            out.push(skip("key", no_answer));
+            out.push(key_unchecked(&key_problem));
             out.push(skip("server_version", no_answer));
             out.push(skip("clock", no_answer));
         }
@@ -417,9 +458,8 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     out
 }
 
-/// "key mismatch: this data dir's key is A, the server's current key is B",
-/// with B taken from the server's message when it names it.
-fn mismatch_detail(local_fp: &str, message: &str) -> String {
+/// The server's current fingerprint, from its key-mismatch message.
+fn server_fingerprint(message: &str) -> Option<String> {
     const MARK: &str = "current key is ";
     let current = message.find(MARK).map(|i| {
         message[i + MARK.len()..]
@@ -427,7 +467,58 @@ fn mismatch_detail(local_fp: &str, message: &str) -> String {
             .take_while(|c| c.is_ascii_hexdigit())
             .collect::<String>()
     });
-    match current.filter(|c| !c.is_empty()) {
+    current.filter(|c| !c.is_empty())
+}
+
+/// The fix for a key mismatch names its cause:
+/// - the key file is not the one this install's database records (it was
+///   replaced or copied): restore the right file;
+/// - the server still uses a key this install retired (`key regenerate`
+///   ran, the server was not restarted): restart it;
+/// - the server's key is unknown here: it is another install's server.
+fn mismatch_fix(
+    st: &Store,
+    local_fp: &str,
+    server_fp: Option<&str>,
+    kp: &std::path::Path,
+    url: &str,
+) -> String {
+    let recorded = st.server().ok().flatten().map(|s| s.key_fingerprint);
+    let retired: Vec<String> = st
+        .retired_fingerprints()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    if recorded.as_deref().is_some_and(|r| r != local_fp) {
+        return format!(
+            "{} holds key {local_fp}, but this install's database records {}: the key file was replaced. \
+             Restore the current key file (the one `p2pd key regenerate` or `p2pd install` wrote)",
+            kp.display(),
+            recorded.unwrap_or_default()
+        );
+    }
+    match server_fp {
+        Some(fp) if retired.iter().any(|r| r == fp) => {
+            "the server still uses a retired key: restart it so it loads the current one \
+             (`systemctl restart p2pd`)"
+                .to_string()
+        }
+        Some(fp) => format!(
+            "the server at {url} uses key {fp}, which this install never had: it is another install's \
+             server. Point server_name/port (or --server) at this data dir's server"
+        ),
+        None => format!(
+            "check that {} and the server's key are the same (`p2pd key fingerprint` on the server)",
+            kp.display()
+        ),
+    }
+}
+
+/// "key mismatch: this data dir's key is A, the server's current key is B",
+/// with B taken from the server's message when it names it.
+fn mismatch_detail(local_fp: &str, message: &str) -> String {
+    match server_fingerprint(message) {
         Some(c) => format!(
             "key mismatch: this data dir's key is {local_fp}, the server's current key is {c}"
         ),

@@ -144,18 +144,30 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             output::bytes((s.bytes_hashed as f64 / secs.max(1e-9)) as u64)
         ),
     ]);
-    println!("{t}");
+    // The work is done and the exit code says how it went; a reader that
+    // stopped early (`publish --all | head -2`) must not change that.
+    let _ = summary(&t, s, &report);
+    Ok(code)
+}
+
+fn summary(
+    t: &comfy_table::Table,
+    s: &publish::Summary,
+    report: &publish::Report,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{t}")?;
     if s.missing > 0 && s.failed == 0 {
-        println!(
+        writeln!(
+            out,
             "done, with warnings: {} missing from file storage (exit status 5); put {} back, \
              or withdraw {} with `p2pd publish --all --prune`",
             output::count(s.missing, "published package"),
             if s.missing == 1 { "it" } else { "them" },
             if s.missing == 1 { "it" } else { "them" },
-        );
+        )?;
     }
     if s.failed > 0 {
-        let mut out = std::io::stdout().lock();
         writeln!(out, "failed:")?;
         for p in report
             .packages
@@ -170,7 +182,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(code)
+    Ok(())
 }
 
 /// Progress for people: a bar on a terminal, one plain line per package
@@ -284,7 +296,10 @@ impl Observer for Progress {
                 }
             }
             None if self.json => eprintln!("{}", line(p)),
-            None => println!("{}", line(p)),
+            // Ignored: a closed stdout (`| head`) must not stop the run.
+            None => {
+                let _ = writeln!(std::io::stdout().lock(), "{}", line(p));
+            }
         }
     }
 }

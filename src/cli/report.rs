@@ -56,8 +56,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     } else if reports.is_empty() {
         println!("nothing published yet");
     } else {
+        // Errors go up: a closed pipe (`p2pd report | head`) ends quietly.
+        let mut out = std::io::stdout().lock();
         for r in &reports {
-            print_report(r);
+            print_report(&mut out, r)?;
         }
     }
     Ok(ExitCode::Ok)
@@ -66,14 +68,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 /// The time column: what it measures, in the header itself.
 pub const TIME_HEADER: &str = "time (1st request → last done)";
 
-pub fn print_report(r: &ContentReport) {
-    println!(
+pub fn print_report(out: &mut impl std::io::Write, r: &ContentReport) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{} {} ({}, {})",
         r.name,
         r.version,
         output::bytes(r.size),
         &r.content_id[..12.min(r.content_id.len())]
-    );
+    )?;
     let mut t = output::table(&[
         "office",
         "parent",
@@ -111,14 +114,16 @@ pub fn print_report(r: &ContentReport) {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    println!("{t}");
+    writeln!(out, "{t}")?;
     for s in &r.stuck {
-        println!(
+        writeln!(
+            out,
             "stuck: {} ({}) in {}: {}",
             s.hostname,
             &s.device_id[..8.min(s.device_id.len())],
             s.office.as_deref().unwrap_or("(no office)"),
             s.reason
-        );
+        )?;
     }
+    Ok(())
 }

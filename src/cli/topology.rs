@@ -62,7 +62,8 @@ pub struct ExportArgs {
     pub format: Option<ExportFormat>,
     /// CSV as Excel in European locales writes and reads it: ';' between
     /// fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain,
-    /// export writes the dialect of the last imported CSV file
+    /// export writes CSV as the last imported CSV file was written (its
+    /// delimiter, BOM and line ends)
     #[arg(long, conflicts_with = "plain")]
     pub excel: bool,
     /// Plain CSV: ',' between fields, LF line ends, no BOM
@@ -302,9 +303,9 @@ fn run_export(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
         }
         ExportFormat::Csv => {
             let dialect = if a.excel {
-                export::Dialect::Excel
+                export::Dialect::EXCEL
             } else if a.plain {
-                export::Dialect::Plain
+                export::Dialect::PLAIN
             } else {
                 topology::remembered_dialect(&st)?
             };

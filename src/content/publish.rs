@@ -308,7 +308,7 @@ pub fn publish(
                     status: Status::Unchanged,
                     name: p.name.clone(),
                     version: p.version.clone(),
-                    arch: overrides.naming(&p.path).arch,
+                    arch: p.arch.clone(),
                     id: Some(p.id.clone()),
                     size: Some(p.size),
                     message: None,
@@ -355,6 +355,7 @@ pub fn publish(
                 {
                     r.name = p.name.clone();
                     r.version = p.version.clone();
+                    r.arch = p.arch.clone();
                 }
                 current.insert(path, id.clone());
                 r.id = Some(id);
@@ -531,6 +532,7 @@ fn publish_one(
                 id: &id,
                 name: &r.name,
                 version: &r.version,
+                arch: &r.arch,
                 path: &e.path,
                 size: e.size,
                 mtime: e.mtime,
@@ -581,7 +583,7 @@ fn prune_or_report(
             },
             name: c.name.clone(),
             version: c.version.clone(),
-            arch: naming::from_path(&c.path).arch,
+            arch: c.arch.clone(),
             id: Some(c.id.clone()),
             size: Some(c.size),
             message: Some(if req.prune {

@@ -24,7 +24,7 @@ pub mod topology;
 /// `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
-    include_str!("progress_ms.sql"),
+    include_str!("schema_v2.sql"),
     include_str!("site1_device_states.sql"),
     // Issue 16: decisions (for `explain`) and the admin token.
     include_str!("observe.sql"),

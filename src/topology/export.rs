@@ -111,15 +111,24 @@ pub fn recorded(store: &Store) -> Result<Recorded, StoreError> {
     })
 }
 
-/// How a CSV file is written: the plain form (`,`, LF, no BOM) or the one
-/// Excel in European locales writes and opens in columns (`;`, a UTF-8 BOM,
-/// CRLF). Import reads both; export writes the one the admin's file used
-/// last ([`Dialect::of`], remembered at import) unless told otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Dialect {
-    #[default]
-    Plain,
-    Excel,
+/// How a CSV file is written: its delimiter, whether it starts with a
+/// UTF-8 BOM, and its line ends. Import reads any; export writes the one
+/// the admin's last imported CSV used ([`Dialect::of`], remembered at
+/// import), so a file from European Excel (`;`, BOM, CRLF) comes back in
+/// the form that Excel opens in columns, and one from a script comes back
+/// plain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// `,`, `;` or TAB.
+    pub delimiter: u8,
+    pub bom: bool,
+    pub crlf: bool,
+}
+
+impl Default for Dialect {
+    fn default() -> Dialect {
+        Dialect::PLAIN
+    }
 }
 
 /// Settings-table key under which import remembers the dialect of the last
@@ -127,32 +136,68 @@ pub enum Dialect {
 pub const DIALECT_KEY: &str = "topology_csv_dialect";
 
 impl Dialect {
-    /// The dialect of a CSV file: Excel's when it has a BOM, `;` as its
-    /// delimiter or CRLF line ends.
+    /// `,`, LF, no BOM.
+    pub const PLAIN: Dialect = Dialect {
+        delimiter: b',',
+        bom: false,
+        crlf: false,
+    };
+    /// What Excel in European locales writes and opens in columns: `;`, a
+    /// UTF-8 BOM, CRLF.
+    pub const EXCEL: Dialect = Dialect {
+        delimiter: b';',
+        bom: true,
+        crlf: true,
+    };
+
+    /// The dialect of a CSV file as read.
     pub fn of(bytes: &[u8]) -> Dialect {
-        let text = bytes.strip_prefix(b"\xEF\xBB\xBF");
-        let body = text.unwrap_or(bytes);
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF");
+        let bom = body.is_some();
+        let body = body.unwrap_or(bytes);
         let header = body.split(|&b| b == b'\n').next().unwrap_or_default();
-        if text.is_some() || header.ends_with(b"\r") || super::import::delimiter_of(body) == b';' {
-            Dialect::Excel
-        } else {
-            Dialect::Plain
+        Dialect {
+            delimiter: super::import::delimiter_of(body),
+            bom,
+            crlf: header.ends_with(b"\r"),
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Plain => "plain",
-            Dialect::Excel => "excel",
+    /// The stored form: the delimiter, then `+bom` and `+crlf` as they
+    /// apply (`;+bom+crlf`, `,`).
+    pub fn to_setting(self) -> String {
+        let mut s = String::from(self.delimiter as char);
+        if self.bom {
+            s.push_str("+bom");
         }
+        if self.crlf {
+            s.push_str("+crlf");
+        }
+        s
     }
 
-    pub fn from_name(s: &str) -> Option<Dialect> {
-        match s {
-            "plain" => Some(Dialect::Plain),
-            "excel" => Some(Dialect::Excel),
-            _ => None,
+    /// Reads [`Dialect::to_setting`]'s form; `None` for anything else.
+    pub fn from_setting(s: &str) -> Option<Dialect> {
+        let mut parts = s.split('+');
+        let delimiter = match parts.next()? {
+            "," => b',',
+            ";" => b';',
+            "\t" => b'\t',
+            _ => return None,
+        };
+        let mut d = Dialect {
+            delimiter,
+            bom: false,
+            crlf: false,
+        };
+        for p in parts {
+            match p {
+                "bom" => d.bom = true,
+                "crlf" => d.crlf = true,
+                _ => return None,
+            }
         }
+        Some(d)
     }
 }
 
@@ -175,12 +220,14 @@ fn rows(rec: &Recorded) -> impl Iterator<Item = [String; 8]> + '_ {
 /// The CSV export: header [`COLUMNS`], one row per office, ranges
 /// separated by a space (no quoting needed, and import splits on it).
 pub fn to_csv(rec: &Recorded, dialect: Dialect) -> Result<Vec<u8>, csv::Error> {
-    let (delimiter, terminator, bom): (u8, csv::Terminator, &[u8]) = match dialect {
-        Dialect::Plain => (b',', csv::Terminator::Any(b'\n'), b""),
-        Dialect::Excel => (b';', csv::Terminator::CRLF, b"\xEF\xBB\xBF"),
+    let terminator = if dialect.crlf {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
     };
+    let bom: &[u8] = if dialect.bom { b"\xEF\xBB\xBF" } else { b"" };
     let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
+        .delimiter(dialect.delimiter)
         .terminator(terminator)
         .from_writer(bom.to_vec());
     w.write_record(COLUMNS)?;
@@ -333,4 +380,23 @@ pub fn diff(store: &Store, parsed: &Parsed) -> Result<Diff, StoreError> {
         }
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dialect;
+
+    #[test]
+    fn dialects_are_read_and_remembered_as_written() {
+        let excel = Dialect::of(b"\xEF\xBB\xBFoffice;parent;ranges\r\nA;;\r\n");
+        assert_eq!(excel, Dialect::EXCEL);
+        // US Excel's "CSV UTF-8": commas, but a BOM and CRLF.
+        let us = Dialect::of(b"\xEF\xBB\xBFoffice,parent,ranges\r\nA,,\r\n");
+        assert_eq!((us.delimiter, us.bom, us.crlf), (b',', true, true));
+        assert_eq!(Dialect::of(b"office,parent,ranges\nA,,\n"), Dialect::PLAIN);
+        for d in [excel, us, Dialect::PLAIN] {
+            assert_eq!(Dialect::from_setting(&d.to_setting()), Some(d));
+        }
+        assert_eq!(Dialect::from_setting("excel"), None);
+    }
 }

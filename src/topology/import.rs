@@ -238,7 +238,8 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
     Ok(grid)
 }
 
-/// The delimiter of a CSV file's header line (see [`detect_delimiter`]).
+/// The delimiter of a CSV file's header line: whichever of `,` `;` TAB
+/// occurs most outside quotes (`,` on a tie).
 pub fn delimiter_of(bytes: &[u8]) -> u8 {
     detect_delimiter(&String::from_utf8_lossy(bytes))
 }

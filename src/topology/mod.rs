@@ -61,9 +61,9 @@ pub fn optimization_on(store: &Store) -> Result<bool, StoreError> {
 /// In-memory index of all offices' ranges, loaded once and asked per
 /// address.
 ///
-/// With optimization on it holds every office's ranges; with it off only
-/// the auto offices' (so an address maps to its subnet's auto office, if
-/// that exists yet). Reload it after an import or a toggle.
+/// With optimization on it holds the imported offices' ranges; with it off
+/// only the auto offices' (so an address maps to its subnet's auto office,
+/// if that exists yet). Reload it after an import or a toggle.
 #[derive(Debug, Clone)]
 pub struct Lookup {
     /// The interval index.
@@ -78,7 +78,9 @@ impl Lookup {
         let entries = store
             .office_ranges()?
             .into_iter()
-            .filter(|r| optimization || r.source == "auto")
+            // Each mode sees only its own offices' ranges: an auto office
+            // never decides a placement while optimization is on.
+            .filter(|r| (r.source == "auto") != optimization)
             .map(|r| RangeEntry {
                 office_id: r.office_id,
                 spec: r.spec,
@@ -256,7 +258,7 @@ pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, Topology
 pub fn remembered_dialect(store: &Store) -> Result<export::Dialect, StoreError> {
     Ok(store
         .setting(export::DIALECT_KEY)?
-        .and_then(|v| export::Dialect::from_name(&v))
+        .and_then(|v| export::Dialect::from_setting(&v))
         .unwrap_or_default())
 }
 
@@ -270,7 +272,7 @@ pub fn check_recorded(store: &Store) -> Result<Vec<ImportError>, TopologyError> 
     if rec.offices.is_empty() {
         return Ok(Vec::new());
     }
-    let bytes = export::to_csv(&rec, export::Dialect::Plain)?;
+    let bytes = export::to_csv(&rec, export::Dialect::PLAIN)?;
     Ok(
         match import::parse(std::path::Path::new("export.csv"), &bytes, None) {
             Ok(_) => Vec::new(),
@@ -289,7 +291,7 @@ pub fn apply_import(store: &mut Store, parsed: &import::Parsed) -> Result<usize,
         st.replace_topology(&parsed.offices)?;
         st.set_setting(Setting::DistributionOptimization.name(), "on")?;
         if let Some(d) = parsed.dialect {
-            st.set_setting(export::DIALECT_KEY, d.name())?;
+            st.set_setting(export::DIALECT_KEY, &d.to_setting())?;
         }
         replace_devices_in(st)
     })

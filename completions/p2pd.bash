@@ -31,6 +31,9 @@ _p2pd() {
             p2pd,devices)
                 cmd="p2pd__subcmd__devices"
                 ;;
+            p2pd,explain)
+                cmd="p2pd__subcmd__explain"
+                ;;
             p2pd,groups)
                 cmd="p2pd__subcmd__groups"
                 ;;
@@ -63,6 +66,9 @@ _p2pd() {
                 ;;
             p2pd,topology)
                 cmd="p2pd__subcmd__topology"
+                ;;
+            p2pd,ui)
+                cmd="p2pd__subcmd__ui"
                 ;;
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
@@ -121,6 +127,9 @@ _p2pd() {
             p2pd__subcmd__topology,show)
                 cmd="p2pd__subcmd__topology__subcmd__show"
                 ;;
+            p2pd__subcmd__ui,token)
+                cmd="p2pd__subcmd__ui__subcmd__token"
+                ;;
             *)
                 ;;
         esac
@@ -128,7 +137,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -146,7 +155,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help install"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +190,10 @@ _p2pd() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -310,7 +323,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h --size --devices --timeout --keep --json --data-dir --verbose --help"
+            opts="-v -h --size --devices --timeout --keep --json --stay --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +461,32 @@ _p2pd() {
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__explain)
+            opts="-v -h --device --content --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -910,6 +949,42 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
+            opts="-v -h --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui)
+            opts="-v -h --data-dir --verbose --help token"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__token)
             opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

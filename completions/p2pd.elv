@@ -41,6 +41,8 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
             cand devices 'Enrolled devices: office, group, version, score, state'
             cand completions 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
+            cand explain 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers'
+            cand ui 'The read-only web dashboard: rotate its admin token'
         }
         &'p2pd;install'= {
             cand --server-name 'Server name or IP address the agents will connect to'
@@ -174,6 +176,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
             cand --json 'Print the final report as JSON'
+            cand --stay 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -196,6 +199,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
             cand --on-complete 'Command to run after each delivery, with the delivered file''s path as its argument (and in P2PD_DELIVERED). Files are delivered to DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package name and version, so packages never overwrite each other'
             cand --parallel 'Pieces in flight per content'
+            cand --metrics-listen 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -381,6 +385,32 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'p2pd;explain'= {
+            cand --device 'The device: its id (or a prefix of 4+ characters), hostname or address'
+            cand --content 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ui'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand token 'Make a new admin token (the old one stops working at once) and print it with the dashboard''s address'
+        }
+        &'p2pd;ui;token'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print {"admin_token", "url"} as JSON'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
     ]
     $completions[$command]

@@ -44,6 +44,8 @@ complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "licenses" -d 'The Activat
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "health" -d 'Check the whole system: database, server, key, versions, storage, topology, clock'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "devices" -d 'Enrolled devices: office, group, version, score, state'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "explain" -d 'Why a device got a content the way it did: office, role, leader, tiers, bans, failovers'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "ui" -d 'The read-only web dashboard: rotate its admin token'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l server-name -d 'Server name or IP address the agents will connect to' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l port -d 'TCP port of the server' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l file-storage -d 'Package storage: an absolute directory (which must exist) or an http(s) base URL' -r
@@ -123,6 +125,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l timeout -d 'Give up a
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l keep -d 'Keep the temporary directory (for inspection) instead of deleting it'
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l json -d 'Print the final report as JSON'
+complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -l stay -d 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open'
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l listen -d 'Address to listen on (default: the server_name setting and port)' -r
@@ -137,6 +140,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_sub
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -l on-complete -d 'Command to run after each delivery, with the delivered file\'s path as its argument (and in P2PD_DELIVERED). Files are delivered to DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package name and version, so packages never overwrite each other' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -l parallel -d 'Pieces in flight per content' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -l metrics-listen -d 'Serve this agent\'s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -l data-dir -d 'The agent\'s own data directory (piece store, delivered files, transfer log), never the server\'s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
@@ -246,3 +250,17 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subco
 complete -c p2pd -n "__fish_p2pd_using_subcommand completions" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -l device -d 'The device: its id (or a prefix of 4+ characters), hostname or address' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -l content -d 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and not __fish_seen_subcommand_from token" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and not __fish_seen_subcommand_from token" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and not __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and not __fish_seen_subcommand_from token" -f -a "token" -d 'Make a new admin token (the old one stops working at once) and print it with the dashboard\'s address'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and __fish_seen_subcommand_from token" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and __fish_seen_subcommand_from token" -l json -d 'Print {"admin_token", "url"} as JSON'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and __fish_seen_subcommand_from token" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ui; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'

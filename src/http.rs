@@ -44,7 +44,10 @@ impl IntoResponse for ApiError {
                 message: self.1,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        // For the request metrics (error counts by code, key mismatches).
+        resp.extensions_mut().insert(self.0);
+        resp
     }
 }
 

@@ -19,14 +19,18 @@
 //! - [`deploy`]: scripted installs: systemd units and agent configuration,
 //!   written idempotently.
 //! - [`exit`]: the exit codes every command shares.
+//! - [`metrics`]: Prometheus metrics of `serve` and the agent.
+//! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
 
 pub mod agent;
 pub mod cli;
 pub mod content;
 pub mod deploy;
 pub mod exit;
+pub mod explain;
 pub mod http;
 pub mod key;
+pub mod metrics;
 pub mod proto;
 pub mod report;
 pub mod server;

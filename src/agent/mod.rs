@@ -292,6 +292,7 @@ impl Agent {
 
     /// Records a piece received (or a failed attempt).
     pub fn record_transfer(&self, t: TransferReport, piece: u32) {
+        crate::metrics::AGENT.received(t.tier.as_str(), t.bytes, t.ok);
         self.log_line(serde_json::json!({
             "dir": "in", "at": now_ms(), "content": t.content_id, "piece": piece,
             "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
@@ -377,6 +378,7 @@ impl Agent {
 
     pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
         self.touch(content);
+        crate::metrics::AGENT.served(bytes);
         self.log_line(serde_json::json!({
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,

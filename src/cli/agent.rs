@@ -94,6 +94,10 @@ pub struct Args {
     /// Pieces in flight per content
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// Serve this agent's Prometheus metrics at http://ADDR/metrics (off by
+    /// default; no credentials, so bind it to a loopback or management address)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Loads a device's copy of the shared key. The advice differs from the
@@ -149,6 +153,7 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         hostname: hostname(),
         parallel: a.parallel,
     };
+    let metrics_listen = a.metrics_listen;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -160,6 +165,21 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let token = tokio_util::sync::CancellationToken::new();
+        if let Some(addr) = metrics_listen {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                fail(
+                    ExitCode::Usage,
+                    format!("cannot listen on --metrics-listen {addr}: {e}; pick a free address"),
+                )
+            })?;
+            tracing::info!(%addr, "metrics at http://{addr}/metrics");
+            let t = token.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve_agent_metrics(l, t).await {
+                    tracing::warn!("metrics listener stopped: {e}");
+                }
+            });
+        }
         let t = token.clone();
         tokio::spawn(async move {
             super::serve::shutdown_signal().await;

@@ -38,6 +38,10 @@ pub struct Args {
     /// Print the final report as JSON
     #[arg(long)]
     pub json: bool,
+    /// After the report, keep serve and the agents running until Ctrl-C, so
+    /// the dashboard (whose address the demo prints) stays open
+    #[arg(long)]
+    pub stay: bool,
 }
 
 const OFFICES: &[(&str, &str, &str)] = &[
@@ -170,7 +174,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
 
     let port = free_port()?;
     let peer_port = free_port()?;
-    p2pd(
+    let installed = p2pd(
         &exe,
         &[
             "install",
@@ -236,6 +240,16 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         "serve.log",
     )?);
     wait_for_port(port).await?;
+    let admin_token = serde_json::from_str::<serde_json::Value>(&installed)
+        .ok()
+        .and_then(|v| v["admin_token"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow::anyhow!("install printed no admin token"))?;
+    say(&format!(
+        "  dashboard: http://127.0.0.1:{port}/ui/login?token={admin_token}"
+    ));
+    say(&format!(
+        "  metrics:   curl -H 'Authorization: Bearer {admin_token}' http://127.0.0.1:{port}/metrics"
+    ));
 
     let key_file = server_dir.join(crate::key::KEY_FILE);
     let mut agents = Vec::new();
@@ -424,6 +438,13 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         if a.keep {
             println!("kept {}", root.display());
         }
+    }
+    if a.stay {
+        eprintln!(
+            "p2pd demo: serve and the agents keep running for the dashboard at \
+             http://127.0.0.1:{port}/ui; press Ctrl-C to stop"
+        );
+        tokio::signal::ctrl_c().await.ok();
     }
     drop(guard);
     Ok(if verified == agents.len() && max_wan <= 1.05 {

@@ -60,6 +60,8 @@ struct Installed<'a> {
     key: String,
     key_fingerprint: String,
     key_version: i64,
+    /// Opens the dashboard (`/ui`) and `/metrics`; `p2pd ui token` rotates it.
+    admin_token: String,
     data_dir: String,
     /// Files `--systemd` wrote or found unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -299,10 +301,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         })?;
     std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))?;
     key.save(&key_path(staging.path()))?;
-    {
+    let admin_token = {
         let mut st = Store::create(staging.path())?;
         st.init_server(&server_id, &key.fingerprint(), &values)?;
-    }
+        crate::server::ui::new_admin_token(&st)?
+    };
     std::fs::create_dir(staging.path().join("logs"))?;
     let staged = staging.keep();
     // rename(2) replaces an empty directory; check_target_dir made sure it is.
@@ -322,6 +325,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         key: key.to_base64(),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
+        admin_token,
         data_dir: dir.display().to_string(),
         files: done
             .iter()
@@ -339,6 +343,13 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
         print_key_once(&mut o, &out.key)?;
+        writeln!(o)?;
+        writeln!(
+            o,
+            "Admin token (dashboard at /ui and /metrics; `p2pd ui token` makes a new one):"
+        )?;
+        writeln!(o)?;
+        writeln!(o, "    {}", out.admin_token)?;
         if let Some((root, _)) = &unit {
             drop(o);
             println!();

@@ -16,6 +16,7 @@ pub mod completions;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod explain;
 pub mod generate;
 pub mod groups;
 pub mod health;
@@ -29,6 +30,7 @@ pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod topology;
+pub mod ui;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,6 +130,11 @@ pub enum Command {
     Devices(devices::Command),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish
     Completions(completions::Args),
+    /// Why a device got a content the way it did: office, role, leader, tiers, bans, failovers
+    Explain(explain::Args),
+    /// The read-only web dashboard: rotate its admin token
+    #[command(subcommand)]
+    Ui(ui::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -152,6 +159,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Health(a) => health::run(g, a),
         Command::Devices(c) => devices::run(g, c),
         Command::Completions(a) => completions::run(a),
+        Command::Explain(a) => explain::run(g, a),
+        Command::Ui(c) => ui::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

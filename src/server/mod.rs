@@ -7,6 +7,10 @@
 //! `spawn_blocking` (see [`Db::call`]). SQLite serializes writers anyway, so
 //! a pool would add nothing but lock contention, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
+//!
+//! Submodules: [`scheduler`] (leaders and sources), [`decisions`] (why, in
+//! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
+//! token), [`lock`] (one serve per data dir).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -29,9 +33,11 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod decisions;
 pub mod leader;
 pub mod lock;
 pub mod scheduler;
+pub mod ui;
 
 /// The database, shared by request handlers.
 #[derive(Clone)]
@@ -79,6 +85,8 @@ pub struct ServerState {
     /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
     /// server's own word for cross-checking agents' transfer reports.
     pub served_log: Mutex<Option<std::fs::File>>,
+    /// Live Prometheus metrics (request latency, refusals, write batches).
+    pub metrics: crate::metrics::ServerMetrics,
     /// Key-mismatch refusals not yet written, by (device, fingerprint):
     /// the time of the last write. Bounds the writes a device stuck on an
     /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
@@ -196,6 +204,7 @@ impl ServerState {
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
+            metrics: crate::metrics::ServerMetrics::new(),
             refusals: Mutex::new(HashMap::new()),
             board: Arc::new(Mutex::new(leader::Board::default())),
             probe: reqwest::Client::builder()
@@ -220,6 +229,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contents/{id}/sources", post(sources))
         .route("/v1/contents/{id}/pieces/{n}", get(piece))
         .route("/v1/storage/{*path}", get(storage_file))
+        .merge(ui::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ui::track_request,
+        ))
         .with_state(state)
 }
 
@@ -367,8 +381,10 @@ async fn heartbeat(
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
     let board = s.board.clone();
+    let state = s.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
+        let t = std::time::Instant::now();
         st.heartbeat(&d.id)?;
         board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
         if let Some(off) = req.clock_offset {
@@ -383,6 +399,9 @@ async fn heartbeat(
                 }
             }
         }
+        state
+            .metrics
+            .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
             Some(o) => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
             None => false,
@@ -492,7 +511,8 @@ async fn plan_sources(
             storage_url,
         };
         let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(scheduler::plan(
+        let at = now();
+        let plan = scheduler::plan(
             st,
             &mut board,
             &scheduler::Timing::new(hb),
@@ -504,8 +524,10 @@ async fn plan_sources(
                 suspect,
                 probe_failed,
             }),
-            now(),
-        )?)
+            at,
+        )?;
+        decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
+        Ok(plan)
     })
     .await
 }
@@ -549,7 +571,9 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let req: ReportRequest = signed.json()?;
+    let state = s.clone();
     s.db.call(move |st| {
+        let t = std::time::Instant::now();
         let d = st.device(&req.device_id)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotEnrolled,
@@ -571,6 +595,11 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
                 st.add_failure(&b.source_device)?;
             }
         }
+        state.metrics.observe_write(
+            "report",
+            req.transfers.len() + req.uploads.len() + req.bad.len(),
+            t.elapsed(),
+        );
         Ok(())
     })
     .await?;

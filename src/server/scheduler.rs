@@ -368,6 +368,19 @@ fn elect(
             }
             let lease = st.set_leader(o.content_id, o.office_id, &id)?;
             board.clear(o.content_id, o.office_id);
+            // For `explain` and the election/failover counters.
+            super::decisions::record_election(
+                st,
+                timing,
+                o.content_id,
+                o.office_id,
+                &id,
+                replaced.as_deref(),
+                reason == leader::Reason::Stalled,
+                o.members,
+                o.banned,
+                now,
+            )?;
             tracing::info!(
                 device = %id, content = %o.content_id, office = o.office_id,
                 epoch = lease.epoch, reason = reason.as_str(),

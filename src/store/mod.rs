@@ -16,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub mod content;
 pub mod devices;
 pub mod distribution;
+pub mod observe;
 pub mod ops;
 pub mod topology;
 
@@ -26,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2.sql"),
     include_str!("site1_device_states.sql"),
     include_str!("migration_faults_leadership.sql"),
+    // Issue 16: decisions (for `explain`) and the admin token.
+    include_str!("observe.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -229,6 +229,18 @@ impl Net {
     }
 
     pub fn add_agent(&mut self, name: &str, ip: &str, group: &str, env: &[(&str, &str)]) -> usize {
+        self.add_agent_with_args(name, ip, group, env, &[])
+    }
+
+    /// Like [`Net::add_agent`], with extra `p2pd agent` arguments.
+    pub fn add_agent_with_args(
+        &mut self,
+        name: &str,
+        ip: &str,
+        group: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> usize {
         let agent = Agent {
             name: name.to_string(),
             ip: ip.to_string(),
@@ -240,7 +252,7 @@ impl Net {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             key_file: self.server_dir.join("shared.key"),
-            args: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         self.agents.push(agent);
         let i = self.agents.len() - 1;

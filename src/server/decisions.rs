@@ -21,6 +21,7 @@ use crate::store::devices::DeviceRow;
 use crate::store::observe::DecisionRow;
 use crate::store::{Store, StoreError};
 
+use super::leader::Reason;
 use super::scheduler::Timing;
 
 /// `hh:mm:ss` (UTC) of a unix time, as explain and the reasons print it.
@@ -193,8 +194,8 @@ pub fn record_sources(
 }
 
 /// Records that `office_id` got `new` as its leader for a content;
-/// `current` is the leader it had (None: its first). `stalled`: the
-/// current leader was replaced for not making progress.
+/// `current` is the leader it had (None: its first); `reason` is why the
+/// leader state machine replaced it.
 #[allow(clippy::too_many_arguments)]
 pub fn record_election(
     st: &Store,
@@ -203,7 +204,7 @@ pub fn record_election(
     office_id: i64,
     new: &str,
     current: Option<&str>,
-    stalled: bool,
+    reason: Reason,
     members: &[DeviceRow],
     banned: &HashSet<String>,
     now: i64,
@@ -213,7 +214,7 @@ pub fn record_election(
         .map(|o| o.name)
         .unwrap_or_else(|| format!("office {office_id}"));
     let new_who = who(st, new)?;
-    let (kind, reason) = match current {
+    let (kind, text) = match current {
         None => (
             "election",
             format!("{new_who} became the first leader of {office}: the best-scored online device"),
@@ -223,10 +224,17 @@ pub fn record_election(
             let why = match members.iter().find(|d| d.id == cur) {
                 _ if banned.contains(cur) => "was banned for sending a bad piece".to_string(),
                 None => "left the office".to_string(),
-                Some(_) if stalled => format!(
-                    "stalled: no new piece for more than {} s",
+                Some(_) if reason == Reason::Stalled => format!(
+                    "stalled: no bytes moved for more than {} s",
                     timing.stall_secs
                 ),
+                Some(_) if reason == Reason::Left => {
+                    "handed over its leadership while stopping".to_string()
+                }
+                Some(_) if reason == Reason::Reported => {
+                    "was reported unreachable by its followers, confirmed by a second signal"
+                        .to_string()
+                }
                 Some(d) if !timing.online(d.last_seen, now) => {
                     format!("went offline (last heartbeat at {})", clock(d.last_seen))
                 }
@@ -260,7 +268,7 @@ pub fn record_election(
         leader: Some(new.to_string()),
         previous: current.map(str::to_string),
         tiers: String::new(),
-        reason,
+        reason: text,
     })
 }
 

@@ -19,6 +19,9 @@
 //! - [`deploy`]: scripted installs: systemd units and agent configuration,
 //!   written idempotently.
 //! - [`exit`]: the exit codes every command shares.
+//! - [`platform`]: every OS-specific call (Unix and Windows): positional
+//!   I/O, preallocation, owner-only files, signals, child processes, the
+//!   Windows service control manager. The bottom layer: uses nothing else.
 
 pub mod agent;
 pub mod cli;
@@ -27,6 +30,7 @@ pub mod deploy;
 pub mod exit;
 pub mod http;
 pub mod key;
+pub mod platform;
 pub mod proto;
 pub mod report;
 pub mod server;

@@ -21,14 +21,24 @@ pub struct Command {
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
     /// Deploy the agent on this device: write its configuration, a copy of
-    /// the key and the p2pd-agent.service systemd unit
+    /// the key and the p2pd-agent service (a systemd unit; on Windows a
+    /// service of the service control manager)
     Install(super::agent_install::Args),
+    /// Remove what `agent install` wrote (and stop and delete the Windows
+    /// service); the data dir is kept
+    Uninstall(super::agent_install::UninstallArgs),
+    /// What the Windows service runs: the agent from the configuration
+    /// `agent install` wrote, under the service control manager
+    #[command(hide = true)]
+    Service(super::agent_install::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
 pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     match (c.sub, c.run) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(g, a),
+        (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(g, a),
+        (Some(Sub::Service(a)), _) => super::agent_install::service(g, a),
         (None, Some(a)) => run(g, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
@@ -71,7 +81,11 @@ pub struct Args {
 pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
     let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     // --data-dir is the agent's own dir here: piece store, delivered files.
-    let data_dir = g.data_dir();
+    // Without one, the agent's system dir (never the server's).
+    let data_dir = g
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::platform::default_agent_data_dir);
     let advertise = a.advertise.unwrap_or(a.listen);
     if advertise.ip().is_unspecified() {
         return Err(fail(
@@ -128,9 +142,5 @@ pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    crate::platform::hostname()
 }

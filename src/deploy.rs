@@ -19,7 +19,7 @@ pub const AGENT_CONF_DIR: &str = "etc/p2pd";
 /// The Windows service's key name (`sc.exe start p2pd-agent`).
 pub const AGENT_SERVICE: &str = "p2pd-agent";
 /// The Windows agent's configuration file, in its data dir.
-pub const AGENT_SERVICE_CONFIG: &str = "agent.json";
+pub const AGENT_SERVICE_CONFIG: &str = "service.json";
 /// The agent's key file name next to its configuration.
 pub const AGENT_KEY_FILE: &str = "agent.key";
 
@@ -333,7 +333,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
     ]
 }
 
-/// What the Windows service runs: `agent.json` in the agent's data dir,
+/// What the Windows service runs: `service.json` in the agent's data dir,
 /// read by `p2pd agent service --config FILE`. Owner-only like the key,
 /// because it says where the key is and which group the device joins.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -347,7 +347,7 @@ pub struct AgentServiceConfig {
     pub key_file: PathBuf,
 }
 
-/// `agent.json` and `agent.key` in the agent's data dir, both owner-only
+/// `service.json` and `agent.key` in the agent's data dir, both owner-only
 /// (a DACL for the owner, SYSTEM and Administrators on Windows). Paths are
 /// relative to `c.data_dir`, the root to [`apply`] them under.
 pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
@@ -376,7 +376,7 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
 }
 
 /// The `p2pd-agent` service: `p2pd.exe agent service --config
-/// <data dir>\agent.json`, started automatically, as LocalSystem.
+/// <data dir>\service.json`, started automatically, as LocalSystem.
 pub fn agent_service(exe: &Path, data_dir: &Path) -> crate::platform::ServiceSpec {
     crate::platform::ServiceSpec {
         name: AGENT_SERVICE.into(),
@@ -515,7 +515,7 @@ mod tests {
         assert_eq!(spec.name, "p2pd-agent");
         assert_eq!(
             spec.command_line(),
-            r#""C:\Program Files\p2pd\p2pd.exe" agent service --config C:\ProgramData\p2pd-agent/agent.json"#
+            r#""C:\Program Files\p2pd\p2pd.exe" agent service --config C:\ProgramData\p2pd-agent/service.json"#
                 .replace('/', std::path::MAIN_SEPARATOR_STR)
         );
         std::fs::write(dir.join(AGENT_SERVICE_CONFIG), "{\"server\": 1}").unwrap();

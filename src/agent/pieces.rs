@@ -401,7 +401,10 @@ impl Content {
         if std::fs::hard_link(&dpath, &tmp).is_err() {
             std::fs::copy(&dpath, &tmp).map_err(io(&tmp))?;
         }
-        File::open(&tmp)
+        // Write access: Windows flushes only through a writable handle.
+        OpenOptions::new()
+            .write(true)
+            .open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(io(&tmp))?;
         std::fs::rename(&tmp, &target).map_err(io(&target))?;

@@ -56,7 +56,7 @@ pub struct UninstallArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServiceArgs {
-    /// The configuration `agent install` wrote (agent.json in the data dir)
+    /// The configuration `agent install` wrote (service.json in the data dir)
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Run in this console instead of under the service control manager,
@@ -115,7 +115,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Windows: `agent.json` and `agent.key` (owner-only) in the data dir,
+/// Windows: `service.json` and `agent.key` (owner-only) in the data dir,
 /// and the `p2pd-agent` service. Everything is checked before anything is
 /// written, so a refused run changes nothing.
 fn install_windows(exe: &Path, cfg: &AgentConfig, a: &Args) -> anyhow::Result<ExitCode> {
@@ -172,7 +172,7 @@ fn outcome_word(o: Outcome) -> &'static str {
 
 /// `p2pd agent uninstall`: removes what `agent install` wrote. Linux: the
 /// unit, `agent.env` and `agent.key` below --root. Windows: stops and
-/// deletes the `p2pd-agent` service, then removes `agent.json` and
+/// deletes the `p2pd-agent` service, then removes `service.json` and
 /// `agent.key`. The data dir (pieces, delivered files) is kept.
 pub fn uninstall(g: &Global, a: UninstallArgs) -> anyhow::Result<ExitCode> {
     let data_dir = match &g.data_dir {

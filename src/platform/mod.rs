@@ -549,12 +549,12 @@ mod tests {
                 "agent".into(),
                 "service".into(),
                 "--config".into(),
-                r"C:\ProgramData\p2pd-agent\agent.json".into(),
+                r"C:\ProgramData\p2pd-agent\service.json".into(),
             ],
         };
         assert_eq!(
             spec.command_line(),
-            r#""C:\Program Files\p2pd\p2pd.exe" agent service --config C:\ProgramData\p2pd-agent\agent.json"#
+            r#""C:\Program Files\p2pd\p2pd.exe" agent service --config C:\ProgramData\p2pd-agent\service.json"#
         );
     }
 

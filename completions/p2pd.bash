@@ -73,6 +73,9 @@ _p2pd() {
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
                 ;;
+            p2pd__subcmd__agent,uninstall)
+                cmd="p2pd__subcmd__agent__subcmd__uninstall"
+                ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
                 ;;
@@ -155,7 +158,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +238,28 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__agent__subcmd__uninstall)
+            opts="-v -h --root --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

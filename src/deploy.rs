@@ -1,6 +1,7 @@
 //! Scripted installs: the systemd units and agent configuration that
-//! `p2pd install --systemd` and `p2pd agent install` write, and the
-//! idempotent way they are written.
+//! `p2pd install --systemd` and `p2pd agent install` write, the Windows
+//! agent's configuration and service registration, and the idempotent way
+//! they are written.
 //!
 //! Rendering is pure (inputs → bytes), so a re-run with the same inputs
 //! produces the same bytes and [`apply`] can tell "unchanged" from
@@ -19,7 +20,6 @@
 //! makes a one-line install work from a freshly built binary.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Where unit files go, below the root.
@@ -28,6 +28,12 @@ pub const UNIT_DIR: &str = "etc/systemd/system";
 pub const AGENT_CONF_DIR: &str = "etc/p2pd";
 /// Where `agent install` puts the binary its unit runs, below the root.
 pub const BIN_PATH: &str = "usr/local/bin/p2pd";
+/// The Windows service's key name (`sc.exe start p2pd-agent`).
+pub const AGENT_SERVICE: &str = "p2pd-agent";
+/// The Windows agent's configuration file, in its data dir.
+pub const AGENT_SERVICE_CONFIG: &str = "service.json";
+/// The agent's key file name next to its configuration.
+pub const AGENT_KEY_FILE: &str = "agent.key";
 
 /// One file to write: its path below the root, contents and mode.
 #[derive(Debug, Clone)]
@@ -138,15 +144,20 @@ pub fn check(
         let full = root.join(&f.path);
         let outcome = match f.same_contents(&full) {
             Ok(same) => {
-                let mode = std::fs::metadata(&full)
-                    .map_err(|source| DeployError::Io {
-                        path: full.clone(),
-                        source,
-                    })?
-                    .permissions()
-                    .mode()
-                    & 0o7777;
-                if same && mode == f.mode {
+                let meta = std::fs::metadata(&full).map_err(|source| DeployError::Io {
+                    path: full.clone(),
+                    source,
+                })?;
+                // Windows has no mode: the bytes, and for an owner-only
+                // file its DACL, decide.
+                let access_ok = match crate::platform::file_mode(&meta) {
+                    Some(mode) => mode == f.mode,
+                    None if f.mode & 0o077 == 0 => {
+                        crate::platform::is_owner_only(&full).unwrap_or(false)
+                    }
+                    None => true,
+                };
+                if same && access_ok {
                     Outcome::Unchanged
                 } else if force || f.replace_freely {
                     Outcome::Replaced
@@ -174,15 +185,7 @@ fn write_atomic(path: &Path, f: &Planned, mode: u32) -> Result<(), DeployError> 
     std::fs::create_dir_all(dir).map_err(io)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.p2pd-tmp"));
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io)?;
-    out.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(io)?;
+    let mut out = crate::platform::create_with_mode(&tmp, mode).map_err(io)?;
     match &f.copy_from {
         None => out.write_all(&f.bytes).map_err(io)?,
         Some(src) => {
@@ -411,6 +414,94 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
     ]
 }
 
+/// What the Windows service runs: `service.json` in the agent's data dir,
+/// read by `p2pd agent service --config FILE`. Owner-only like the key,
+/// because it says where the key is and which group the device joins.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentServiceConfig {
+    pub server: String,
+    pub group: String,
+    pub listen: String,
+    pub advertise: String,
+    pub data_dir: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `service.json` and `agent.key` in the agent's data dir, both owner-only
+/// (a DACL for the owner, SYSTEM and Administrators on Windows). Paths are
+/// relative to `c.data_dir`, the root to [`apply`] them under.
+pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
+    let conf = AgentServiceConfig {
+        server: c.server.clone(),
+        group: c.group.clone(),
+        listen: c.listen.clone(),
+        advertise: c.advertise.clone(),
+        data_dir: c.data_dir.clone(),
+        key_file: c.data_dir.join(AGENT_KEY_FILE),
+    };
+    let mut json = serde_json::to_vec_pretty(&conf).expect("plain strings serialize");
+    json.push(b'\n');
+    vec![
+        Planned::new(PathBuf::from(AGENT_SERVICE_CONFIG), json, 0o600),
+        Planned {
+            replace_freely: true,
+            ..Planned::new(
+                PathBuf::from(AGENT_KEY_FILE),
+                format!("{}\n", c.key_base64).into_bytes(),
+                0o600,
+            )
+        },
+    ]
+}
+
+/// The `p2pd-agent` service: `p2pd.exe agent service --config
+/// <data dir>\service.json`, started automatically, as LocalSystem.
+pub fn agent_service(exe: &Path, data_dir: &Path) -> crate::platform::ServiceSpec {
+    crate::platform::ServiceSpec {
+        name: AGENT_SERVICE.into(),
+        display_name: "p2pd agent".into(),
+        description: "p2pd peer-to-peer package distribution client (p2pd agent install)".into(),
+        exe: exe.to_path_buf(),
+        args: vec![
+            "agent".into(),
+            "service".into(),
+            "--config".into(),
+            data_dir.join(AGENT_SERVICE_CONFIG).into_os_string(),
+        ],
+    }
+}
+
+/// Reads a service configuration written by [`windows_agent_files`].
+pub fn load_agent_service_config(path: &Path) -> Result<AgentServiceConfig, DeployError> {
+    let bytes = std::fs::read(path).map_err(|source| DeployError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| DeployError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not an agent configuration ({e}); re-run `p2pd agent install ... --force`"),
+        ),
+    })
+}
+
+/// Removes what [`agent_files`] wrote below `root` (the unit, `agent.env`,
+/// `agent.key`). Returns each path and whether it was there.
+pub fn remove_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, DeployError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let full = root.join(p);
+        match std::fs::remove_file(&full) {
+            Ok(()) => out.push((full, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push((full, false)),
+            Err(source) => return Err(DeployError::Io { path: full, source }),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +547,74 @@ mod tests {
             apply(root.path(), &files, true).unwrap()[0].1,
             Outcome::Replaced
         );
+    }
+
+    fn agent_config(data_dir: &str) -> AgentConfig {
+        AgentConfig {
+            server: "http://10.0.0.5:7650".into(),
+            group: "Sales EMEA".into(),
+            listen: "0.0.0.0:7651".into(),
+            advertise: "10.1.2.3:7651".into(),
+            data_dir: PathBuf::from(data_dir),
+            key_base64: "a2V5".into(),
+        }
+    }
+
+    /// The Windows service's configuration is checked here, on any
+    /// system; `tests/windows.rs` registers, starts, stops and removes the
+    /// real service under Wine when `P2PD_WINE_EXE` is set.
+    #[test]
+    fn windows_agent_config_round_trips_and_service_points_at_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("p2pd-agent");
+        let c = agent_config(dir.to_str().unwrap());
+        let files = windows_agent_files(&c);
+        assert!(
+            files.iter().all(|f| f.mode == 0o600),
+            "config and key are owner-only"
+        );
+        let done = apply(&dir, &files, false).unwrap();
+        assert!(done.iter().all(|(_, o)| *o == Outcome::Created));
+        for (p, _) in &done {
+            assert!(
+                crate::platform::is_owner_only(p).unwrap(),
+                "{}",
+                p.display()
+            );
+        }
+        let again = apply(&dir, &files, false).unwrap();
+        assert!(again.iter().all(|(_, o)| *o == Outcome::Unchanged));
+        let conf = load_agent_service_config(&dir.join(AGENT_SERVICE_CONFIG)).unwrap();
+        assert_eq!(conf.group, "Sales EMEA");
+        assert_eq!(conf.key_file, dir.join(AGENT_KEY_FILE));
+        assert_eq!(std::fs::read_to_string(&conf.key_file).unwrap(), "a2V5\n");
+        let spec = agent_service(
+            Path::new(r"C:\Program Files\p2pd\p2pd.exe"),
+            Path::new(r"C:\ProgramData\p2pd-agent"),
+        );
+        assert_eq!(spec.name, "p2pd-agent");
+        assert_eq!(
+            spec.command_line(),
+            r#""C:\Program Files\p2pd\p2pd.exe" agent service --config C:\ProgramData\p2pd-agent/service.json"#
+                .replace('/', std::path::MAIN_SEPARATOR_STR)
+        );
+        std::fs::write(dir.join(AGENT_SERVICE_CONFIG), "{\"server\": 1}").unwrap();
+        let e = load_agent_service_config(&dir.join(AGENT_SERVICE_CONFIG)).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+    }
+
+    #[test]
+    fn remove_files_reports_what_was_there() {
+        let root = tempfile::tempdir().unwrap();
+        let files = agent_files(
+            Path::new("/usr/bin/p2pd"),
+            &agent_config("/var/lib/p2pd-agent"),
+        );
+        apply(root.path(), &files, false).unwrap();
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        let removed = remove_files(root.path(), &paths).unwrap();
+        assert!(removed.iter().all(|(p, was)| *was && !p.exists()));
+        let again = remove_files(root.path(), &paths).unwrap();
+        assert!(again.iter().all(|(_, was)| !was));
     }
 }

@@ -17,7 +17,6 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -134,7 +133,7 @@ impl SharedKey {
         })
     }
 
-    /// Writes the key to `path` with mode 0600, atomically (temp file,
+    /// Writes the key to `path` owner-only (mode 0600; a DACL on Windows), atomically (temp file,
     /// fsync, rename), so a crash never leaves a half-written key.
     pub fn save(&self, path: &Path) -> Result<(), KeyError> {
         let io = |source| KeyError::Io {
@@ -142,16 +141,8 @@ impl SharedKey {
             source,
         };
         let tmp = path.with_extension("key.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        // The mode above only applies when the file is created.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
+        // 0600 on Unix, an owner-only DACL on Windows, before the key goes in.
+        let mut f = crate::platform::create_owner_only(&tmp).map_err(io)?;
         writeln!(f, "{}", self.to_base64()).map_err(io)?;
         f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
@@ -476,13 +467,15 @@ mod tests {
     }
 
     #[test]
-    fn key_file_round_trips_with_mode_0600() {
+    fn key_file_round_trips_owner_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let key = SharedKey::generate().unwrap();
         key.save(&path).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        if let Some(mode) = crate::platform::file_mode(&std::fs::metadata(&path).unwrap()) {
+            assert_eq!(mode, 0o600);
+        }
+        assert!(crate::platform::is_owner_only(&path).unwrap());
         assert_eq!(
             SharedKey::load(&path).unwrap().fingerprint(),
             key.fingerprint()

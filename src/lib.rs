@@ -21,6 +21,9 @@
 //! - [`exit`]: the exit codes every command shares.
 //! - [`metrics`]: Prometheus metrics of `serve` and the agent.
 //! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
+//! - [`platform`]: every OS-specific call (Unix and Windows): positional
+//!   I/O, preallocation, owner-only files, signals, child processes, the
+//!   Windows service control manager. The bottom layer: uses nothing else.
 
 pub mod agent;
 pub mod cli;
@@ -31,6 +34,7 @@ pub mod explain;
 pub mod http;
 pub mod key;
 pub mod metrics;
+pub mod platform;
 pub mod proto;
 pub mod report;
 pub mod server;

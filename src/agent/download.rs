@@ -162,12 +162,8 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         agent.clear_stuck(&cref.id);
         tracing::info!(file = %path.display(), "delivered");
         if let Some(cmd) = &agent.cfg.on_complete {
-            let status = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("{cmd} \"$1\""))
-                .arg("p2pd-on-complete")
-                .arg(&path)
-                .env("P2PD_DELIVERED", &path)
+            // `sh -c` on Unix, `cmd /C` with `%1` on Windows.
+            let status = crate::platform::on_complete_command(cmd, &path)
                 .status()
                 .await;
             match status {

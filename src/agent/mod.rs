@@ -49,7 +49,7 @@ pub use names::delivered_path;
 /// `P2PD_AGENT_DATA_DIR` names one. Separate from the server's, so an
 /// agent on the server host never writes into the server's data dir.
 pub fn default_data_dir() -> PathBuf {
-    PathBuf::from("/var/lib/p2pd-agent")
+    crate::platform::default_agent_data_dir()
 }
 
 /// Why a content is stuck on this device.

@@ -60,7 +60,14 @@ fn component(raw: &str, empty: &str) -> String {
         .collect();
     let s = s.trim_start_matches('.');
     let s = if s.is_empty() { empty } else { s };
-    fit_name(s, NAME_MAX)
+    // Windows also refuses reserved device names, `<>:"|?*` and trailing
+    // dots or spaces; its rules live with the other OS differences.
+    let s = if crate::platform::IS_WINDOWS {
+        crate::platform::windows_file_name(s)
+    } else {
+        s.to_string()
+    };
+    fit_name(&s, NAME_MAX)
 }
 
 /// `name` if it fits in `max` bytes, else a prefix of it (cut on a

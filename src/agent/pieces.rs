@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,16 +114,21 @@ impl PieceStore {
         }
         // Reserve the space now, so a full disk is one clear error up front
         // rather than a failed write half-way.
-        // SAFETY: a valid open fd; posix_fallocate has no memory effects.
-        let rc = unsafe {
-            libc::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&data), 0, m.size as i64)
-        };
-        if rc == libc::ENOSPC {
-            return Err(PieceError::DiskFull {
-                dir: dir.clone(),
-                name: m.file_name.clone(),
-                size: m.size,
-            });
+        match crate::platform::preallocate(&data, m.size) {
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                return Err(PieceError::DiskFull {
+                    dir: dir.clone(),
+                    name: m.file_name.clone(),
+                    size: m.size,
+                });
+            }
+            Err(source) => {
+                return Err(PieceError::Io {
+                    path: dpath.clone(),
+                    source,
+                });
+            }
+            Ok(()) => {}
         }
         let n = m.piece_count();
         let mut have = vec![0u8; (n as usize).div_ceil(8)];
@@ -148,7 +152,7 @@ impl PieceStore {
             }
             let (a, b) = m.piece_range(i);
             let slice = &mut buf[..(b - a) as usize];
-            if data.read_exact_at(slice, a).is_ok()
+            if crate::platform::read_exact_at(&data, slice, a).is_ok()
                 && hex::encode(Sha256::digest(&*slice)) == m.pieces[i as usize]
             {
                 have[i as usize / 8] |= 1 << (i % 8);
@@ -270,7 +274,7 @@ impl Content {
     pub fn read_piece(&self, i: u32) -> std::io::Result<Vec<u8>> {
         let (a, b) = self.manifest.piece_range(i);
         let mut buf = vec![0u8; (b - a) as usize];
-        self.data.read_exact_at(&mut buf, a)?;
+        crate::platform::read_exact_at(&self.data, &mut buf, a)?;
         Ok(buf)
     }
 
@@ -292,7 +296,7 @@ impl Content {
             return Ok(false);
         }
         let dpath = self.dir.join("data");
-        self.data.write_all_at(bytes, a).map_err(io(&dpath))?;
+        crate::platform::write_all_at(&self.data, bytes, a).map_err(io(&dpath))?;
         {
             let jpath = self.dir.join("journal");
             let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
@@ -312,16 +316,7 @@ impl Content {
             >= WRITEBACK_EVERY
         {
             self.unsynced.store(0, Ordering::Release);
-            // SAFETY: valid fd; SYNC_FILE_RANGE_WRITE only starts writeback
-            // (it does not wait), so this costs the writer nothing.
-            unsafe {
-                libc::sync_file_range(
-                    std::os::fd::AsRawFd::as_raw_fd(&self.data),
-                    0,
-                    0,
-                    libc::SYNC_FILE_RANGE_WRITE,
-                );
-            }
+            crate::platform::start_writeback(&self.data);
         }
         self.advance_whole(Some((i, bytes)));
         Ok(true)
@@ -427,13 +422,14 @@ impl Content {
         if std::fs::hard_link(&dpath, &tmp).is_err() {
             std::fs::copy(&dpath, &tmp).map_err(io(&tmp))?;
         }
-        File::open(&tmp)
+        // Write access: Windows flushes only through a writable handle.
+        OpenOptions::new()
+            .write(true)
+            .open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(io(&tmp))?;
         std::fs::rename(&tmp, &target).map_err(io(&target))?;
-        File::open(out_dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(out_dir))?;
+        crate::platform::sync_dir(out_dir).map_err(io(out_dir))?;
         let marker = self.dir.join("delivered");
         std::fs::write(&marker, target.display().to_string()).map_err(io(&marker))?;
         Ok(target)
@@ -484,7 +480,7 @@ mod tests {
             .write(true)
             .open(dir.path().join(&m.id).join("data"))
             .unwrap();
-        f.write_all_at(b"XXXX", 3 * 1024).unwrap();
+        crate::platform::write_all_at(&f, b"XXXX", 3 * 1024).unwrap();
         let ps = PieceStore::new(dir.path().to_path_buf()).unwrap();
         let c = ps.open(&m).unwrap();
         assert_eq!(c.count(), 2);

@@ -44,8 +44,16 @@ impl Command {
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
     /// Deploy the agent on this device: write its configuration, a copy of
-    /// the key and the p2pd-agent.service systemd unit
+    /// the key and the p2pd-agent service (a systemd unit; on Windows a
+    /// service of the service control manager)
     Install(super::agent_install::Args),
+    /// Remove what `agent install` wrote (and stop and delete the Windows
+    /// service); the data dir is kept
+    Uninstall(super::agent_install::UninstallArgs),
+    /// What the Windows service runs: the agent from the configuration
+    /// `agent install` wrote, under the service control manager
+    #[command(hide = true)]
+    Service(super::agent_install::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
@@ -54,6 +62,8 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     let data_dir = c.data_dir();
     match (c.sub, c.run) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
+        (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
+        (Some(Sub::Service(a)), _) => super::agent_install::service(a),
         (None, Some(a)) => run(&data_dir, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
@@ -201,9 +211,5 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    crate::platform::hostname()
 }

@@ -1,5 +1,8 @@
 //! `p2pd agent install`: deploys the agent on a device — its configuration,
-//! a copy of the shared key (0600) and the `p2pd-agent.service` unit.
+//! a copy of the shared key (owner-only) and the service that runs it:
+//! the `p2pd-agent.service` systemd unit on Linux, the `p2pd-agent`
+//! service of the service control manager on Windows. `agent uninstall`
+//! removes them; `agent service` is what the Windows service starts.
 //! This is what a device-management tool runs on each device of an
 //! assigned group.
 
@@ -11,6 +14,7 @@ use anyhow::Context;
 use super::fail;
 use crate::deploy::{self, AgentConfig, Outcome};
 use crate::exit::ExitCode;
+use crate::platform::{self, ServiceManager, ServiceOutcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,8 +22,9 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// File holding the shared key (base64, as printed by install); copied
-    /// to /etc/p2pd/agent.key. Re-run with a new key file after `p2pd key
-    /// regenerate`: the running agent picks the new key up
+    /// to /etc/p2pd/agent.key (on Windows: agent.key in the data dir).
+    /// Re-run with a new key file after `p2pd key regenerate`: the running
+    /// agent picks the new key up
     #[arg(long, value_name = "FILE")]
     pub key_file: PathBuf,
     /// The device's group (must be assigned to peer distribution)
@@ -32,14 +37,34 @@ pub struct Args {
     /// host uses to reach the server, with the --listen port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub advertise: Option<SocketAddr>,
-    /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)
+    /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system;
+    /// systemd only)
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
-    /// Overwrite files that differ from what would be written. Not needed
-    /// for a new key (--key-file) or a new p2pd binary: those are replaced
-    /// whenever they differ
+    /// Overwrite files (and the Windows service's registration) that differ
+    /// from what would be written. Not needed for a new key (--key-file) or
+    /// a new p2pd binary: those are replaced whenever they differ
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// Remove below DIR instead of / (as given to `agent install --root`;
+    /// systemd only)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// The configuration `agent install` wrote (service.json in the data dir)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Run in this console instead of under the service control manager,
+    /// to see why the service does not start
+    #[arg(long)]
+    pub console: bool,
 }
 
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
@@ -70,17 +95,18 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let data_dir =
         std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
-    let files = deploy::agent_files(
-        &exe,
-        &AgentConfig {
-            server,
-            group,
-            listen: a.listen.to_string(),
-            advertise: advertise.to_string(),
-            data_dir,
-            key_base64: key.to_base64(),
-        },
-    );
+    let cfg = AgentConfig {
+        server,
+        group,
+        listen: a.listen.to_string(),
+        advertise: advertise.to_string(),
+        data_dir,
+        key_base64: key.to_base64(),
+    };
+    if platform::SERVICE_MANAGER == ServiceManager::WindowsScm {
+        return install_windows(&exe, &cfg, &a);
+    }
+    let files = deploy::agent_files(&exe, &cfg);
     let done = deploy::apply(&a.root, &files, a.force).map_err(|e| match e {
         deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
         _ => anyhow::Error::new(e),
@@ -96,6 +122,191 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::Ok)
+}
+
+/// Windows: `service.json` and `agent.key` (owner-only) in the data dir,
+/// and the `p2pd-agent` service. Everything is checked before anything is
+/// written, so a refused run changes nothing.
+fn install_windows(exe: &Path, cfg: &AgentConfig, a: &Args) -> anyhow::Result<ExitCode> {
+    if a.root != Path::new("/") {
+        return Err(fail(
+            ExitCode::Usage,
+            "--root is for systemd installs; on Windows give --data-dir DIR to choose where the configuration goes",
+        ));
+    }
+    let files = deploy::windows_agent_files(cfg);
+    let refused = |e: deploy::DeployError| match e {
+        deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
+        _ => anyhow::Error::new(e),
+    };
+    deploy::check(&cfg.data_dir, &files, a.force).map_err(refused)?;
+    let spec = deploy::agent_service(exe, &cfg.data_dir);
+    let service = platform::install_service(&spec, a.force)?;
+    if service == ServiceOutcome::Differs {
+        return Err(fail(
+            ExitCode::Failed,
+            format!(
+                "the service {} is registered with another command line (installed from another place or with other options); \
+                 nothing was changed. Review it with `sc.exe qc {}`, then re-run with --force to replace it",
+                spec.name, spec.name
+            ),
+        ));
+    }
+    let done = deploy::apply(&cfg.data_dir, &files, a.force).map_err(refused)?;
+    let svc_outcome = match service {
+        ServiceOutcome::Created => Outcome::Created,
+        ServiceOutcome::Replaced => Outcome::Replaced,
+        _ => Outcome::Unchanged,
+    };
+    let mut all = done;
+    all.push((PathBuf::from(format!("service {}", spec.name)), svc_outcome));
+    for (path, outcome) in &all {
+        println!("{:9} {}", outcome_word(*outcome), path.display());
+    }
+    if all.iter().all(|(_, o)| *o == Outcome::Unchanged) {
+        println!("nothing changed");
+    } else {
+        println!("next: sc.exe start {}", spec.name);
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Created => "created",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Replaced => "replaced",
+    }
+}
+
+/// `p2pd agent uninstall`: removes what `agent install` wrote. Linux: the
+/// unit, `agent.env` and `agent.key` below --root. Windows: stops and
+/// deletes the `p2pd-agent` service, then removes `service.json` and
+/// `agent.key`. The data dir (pieces, delivered files) is kept.
+pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> {
+    let data_dir =
+        std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
+    let (root, paths, service) = match platform::SERVICE_MANAGER {
+        ServiceManager::WindowsScm => {
+            let existed = platform::uninstall_service(
+                deploy::AGENT_SERVICE,
+                std::time::Duration::from_secs(30),
+            )?;
+            let files = [
+                PathBuf::from(deploy::AGENT_SERVICE_CONFIG),
+                PathBuf::from(deploy::AGENT_KEY_FILE),
+            ];
+            (data_dir.clone(), files.to_vec(), Some(existed))
+        }
+        ServiceManager::Systemd => {
+            // The files agent_files writes; the bytes do not matter here.
+            let files = deploy::agent_files(
+                Path::new("p2pd"),
+                &AgentConfig {
+                    server: String::new(),
+                    group: String::new(),
+                    listen: String::new(),
+                    advertise: String::new(),
+                    data_dir: data_dir.clone(),
+                    key_base64: String::new(),
+                },
+            );
+            (
+                a.root.clone(),
+                files.into_iter().map(|f| f.path).collect(),
+                None,
+            )
+        }
+    };
+    if let Some(existed) = service {
+        let what = if existed { "removed" } else { "absent" };
+        println!("{what:9} service {}", deploy::AGENT_SERVICE);
+    }
+    let removed = deploy::remove_files(&root, &paths)?;
+    for (p, was) in &removed {
+        println!(
+            "{:9} {}",
+            if *was { "removed" } else { "absent" },
+            p.display()
+        );
+    }
+    if platform::SERVICE_MANAGER == ServiceManager::Systemd
+        && root == Path::new("/")
+        && removed.iter().any(|(_, was)| *was)
+    {
+        println!("next: systemctl disable --now p2pd-agent; systemctl daemon-reload");
+    }
+    println!(
+        "kept      {} (pieces and delivered files; remove it by hand if no longer needed)",
+        data_dir.display()
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// `p2pd agent service --config FILE`: what the Windows service runs. Reads
+/// the configuration `agent install` wrote and runs the agent under the
+/// service control manager, which stops it through the same shutdown path
+/// as Ctrl-C. `--console` runs the same configuration in the foreground.
+pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let conf = deploy::load_agent_service_config(&a.config)
+        .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+    let argv: Vec<std::ffi::OsString> = vec![
+        "p2pd".into(),
+        "agent".into(),
+        "--data-dir".into(),
+        conf.data_dir.clone().into_os_string(),
+        "--server".into(),
+        conf.server.clone().into(),
+        "--key-file".into(),
+        conf.key_file.clone().into_os_string(),
+        "--group".into(),
+        conf.group.clone().into(),
+        "--listen".into(),
+        conf.listen.clone().into(),
+        "--advertise".into(),
+        conf.advertise.clone().into(),
+    ];
+    let cli = <super::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
+        fail(
+            ExitCode::Usage,
+            format!("{}: {}", a.config.display(), e.to_string().trim()),
+        )
+    })?;
+    let super::Command::Agent(c) = cli.command else {
+        unreachable!("the argv above names the agent subcommand");
+    };
+    // --data-dir comes from the configuration.
+    let data_dir = c.data_dir();
+    let Some(run_args) = c.run else {
+        unreachable!("the argv above has no agent subcommand");
+    };
+    if a.console {
+        return super::agent::run(&data_dir, run_args);
+    }
+    platform::run_service(
+        deploy::AGENT_SERVICE,
+        Box::new(move || match super::agent::run(&data_dir, run_args) {
+            Ok(code) => code as u32,
+            Err(e) => {
+                tracing::error!("agent stopped: {e:#}");
+                super::exit_code_of(&e) as u32
+            }
+        }),
+    )?;
+    Ok(ExitCode::Ok)
+}
+
+/// The log file of `agent service` under the SCM (not with --console):
+/// `agent-service.log` next to its configuration, appended to.
+pub fn service_log(c: &super::agent::Command) -> Option<std::fs::File> {
+    match &c.sub {
+        Some(super::agent::Sub::Service(a)) if !a.console => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(a.config.with_file_name("agent-service.log"))
+            .ok(),
+        _ => None,
+    }
 }
 
 /// Prints what happened to each file, and the next step.

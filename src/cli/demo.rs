@@ -69,11 +69,8 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for c in &self.children {
-            if let Some(pid) = c.id() {
-                // SAFETY: plain kill(2) on our own child.
-                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            }
+        for c in &mut self.children {
+            crate::platform::request_stop(c);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for c in &mut self.children {
@@ -94,6 +91,15 @@ impl Drop for Cleanup {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if !crate::platform::SERVER_SUPPORTED {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "p2pd demo runs a local server, and `p2pd serve` runs on Linux only (this is {}); run the demo on a Linux host",
+                crate::platform::OS
+            ),
+        ));
+    }
     if a.size == 0 || a.devices == 0 {
         return Err(fail(
             ExitCode::Usage,
@@ -219,15 +225,8 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
             .stderr(log)
             .env("P2PD_LOG", "info")
             .kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe; it makes the child die with us
-        // even if the demo itself is killed.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        Ok(cmd.spawn()?)
+        // The child dies with us even if the demo itself is killed.
+        Ok(crate::platform::spawn_tied_to_parent(&mut cmd)?)
     };
     guard.children.push(spawn(
         vec![

@@ -1,7 +1,6 @@
 //! `p2pd install`: the scripted, non-interactive install of the server.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -299,7 +298,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 parent.display()
             )
         })?;
-    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))?;
+    crate::platform::make_dir_owner_only(staging.path())
+        .with_context(|| format!("cannot restrict {} to its owner", staging.path().display()))?;
     key.save(&key_path(staging.path()))?;
     let admin_token = {
         let mut st = Store::create(staging.path())?;

@@ -68,23 +68,17 @@ pub struct Global {
 
 impl Global {
     /// `--data-dir`, else `P2PD_DATA_DIR`, else /var/lib/p2pd for root and
-    /// `$XDG_DATA_HOME/p2pd` (or `~/.local/share/p2pd`) for everyone else.
+    /// `$XDG_DATA_HOME/p2pd` (or `~/.local/share/p2pd`) for everyone else
+    /// (`%ProgramData%\p2pd` elevated, `%LOCALAPPDATA%\p2pd` otherwise on
+    /// Windows).
     pub fn data_dir(&self) -> PathBuf {
         if let Some(d) = &self.data_dir {
             return d.clone();
         }
-        if let Some(d) = std::env::var_os("P2PD_DATA_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(d);
+        match std::env::var_os("P2PD_DATA_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => crate::platform::default_server_data_dir(),
         }
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            return PathBuf::from("/var/lib/p2pd");
-        }
-        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
-            return PathBuf::from(x).join("p2pd");
-        }
-        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-        PathBuf::from(home).join(".local/share/p2pd")
     }
 }
 
@@ -221,6 +215,17 @@ pub fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("P2PD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // A Windows service has no stderr: it logs next to its configuration.
+    if let Command::Agent(c) = &cli.command
+        && let Some(file) = agent_install::service_log(c)
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -18,6 +18,19 @@ pub struct Args {
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    // The server is built and tested on Linux only (SQLite WAL on a local
+    // file system, systemd hardening, the netns benchmark). Say so rather
+    // than half-work.
+    if !crate::platform::SERVER_SUPPORTED {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "p2pd serve runs on Linux only (this is {}); run the server on a Linux host. \
+                 On Windows, `p2pd agent` and admin commands such as `p2pd health --server URL` work",
+                crate::platform::OS
+            ),
+        ));
+    }
     let dir = g.data_dir();
     let state = server::ServerState::load(&dir)?;
     let listen = match a.listen {
@@ -56,13 +69,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Resolves on SIGINT or SIGTERM. Logs nothing: each daemon says it is
-/// stopping in its own words (and log target).
+/// Resolves on SIGINT or SIGTERM (Ctrl-C, console close or a service stop
+/// on Windows). Logs nothing: each daemon says it is stopping in its own
+/// words (and log target).
 pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    crate::platform::shutdown_signal().await;
 }

@@ -372,14 +372,9 @@ pub(crate) fn mtime_ns(m: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
-/// Tells the kernel we read front to back, so read-ahead is generous.
+/// Tells the OS we read front to back, so read-ahead is generous.
 fn advise_sequential(f: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the descriptor is open for the lifetime of `f`; the advice is
-    // a hint and its result does not matter.
-    unsafe {
-        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-    }
+    crate::platform::advise_sequential(f);
 }
 
 fn walk(dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), StorageError> {

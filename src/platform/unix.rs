@@ -1,0 +1,186 @@
+//! The Unix side of [`crate::platform`]: libc and `std::os::unix`.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::{PlatformError, ServiceOutcome, ServiceSpec};
+
+pub fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    f.read_exact_at(buf, offset)
+}
+
+pub fn write_all_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    f.write_all_at(buf, offset)
+}
+
+#[cfg(target_os = "linux")]
+pub fn preallocate(f: &File, len: u64) -> io::Result<()> {
+    let len = i64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a valid open fd; posix_fallocate has no memory effects.
+    let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len) };
+    if rc == libc::ENOSPC {
+        return Err(io::Error::from(io::ErrorKind::StorageFull));
+    }
+    // EOPNOTSUPP (tmpfs on old kernels, some FUSE) and friends: the writes
+    // will tell if space runs out.
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn preallocate(_f: &File, _len: u64) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+pub fn start_writeback(f: &File) {
+    // SAFETY: valid fd; SYNC_FILE_RANGE_WRITE only starts writeback (it
+    // does not wait), so this costs the writer nothing.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn start_writeback(_f: &File) {}
+
+#[cfg(target_os = "linux")]
+pub fn advise_sequential(f: &File) {
+    // SAFETY: the descriptor is open for the lifetime of `f`; the advice is
+    // a hint and its result does not matter.
+    unsafe {
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn advise_sequential(_f: &File) {}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    // The mode above only applies when the file is created.
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(f)
+}
+
+pub fn make_dir_owner_only(dir: &Path) -> io::Result<()> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+pub fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
+    Some(meta.permissions().mode() & 0o7777)
+}
+
+pub fn describe_access(path: &Path) -> io::Result<String> {
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    Ok(format!("{mode:04o}"))
+}
+
+pub fn is_owner_only(path: &Path) -> io::Result<bool> {
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o077 == 0)
+}
+
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); only Ctrl-C stops this process");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub fn on_complete_command(cmd: &str, path: &Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new("sh");
+    c.arg("-c")
+        .arg(format!("{cmd} \"$1\""))
+        .arg("p2pd-on-complete")
+        .arg(path);
+    c
+}
+
+pub fn spawn_tied_to_parent(
+    cmd: &mut tokio::process::Command,
+) -> io::Result<tokio::process::Child> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; it makes the child die with us
+    // even if we are killed.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+pub fn request_stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: plain kill(2) on our own child, which has not been reaped
+        // (tokio reaps only through wait/try_wait, which set id() to None).
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+}
+
+pub fn is_privileged() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+}
+
+pub fn system_data_root() -> PathBuf {
+    PathBuf::from("/var/lib")
+}
+
+pub fn user_data_root() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share")
+}
+
+const SCM_ONLY: PlatformError = PlatformError::Unsupported {
+    what: "the Windows service control manager",
+    only: "Windows (on Linux, systemd runs `p2pd agent`; see `p2pd agent install`)",
+};
+
+pub fn install_service(_spec: &ServiceSpec, _force: bool) -> Result<ServiceOutcome, PlatformError> {
+    Err(SCM_ONLY)
+}
+
+pub fn uninstall_service(
+    _name: &str,
+    _timeout: std::time::Duration,
+) -> Result<bool, PlatformError> {
+    Err(SCM_ONLY)
+}
+
+pub fn run_service(
+    _name: &str,
+    _body: Box<dyn FnOnce() -> u32 + Send>,
+) -> Result<(), PlatformError> {
+    Err(SCM_ONLY)
+}

@@ -1,0 +1,407 @@
+//! The Windows agent in a mixed office: a Linux `serve`, two Linux agents
+//! and one `p2pd.exe` agent (cross-built for x86_64-pc-windows-gnu, run
+//! under Wine) on the same loopback office, 127.1.1.0/24. Also the
+//! `p2pd-agent` Windows service under Wine's service control manager.
+//!
+//! These tests need the cross-built exe: `.ci/windows` builds it, builds
+//! the Wine-only ProcessPrng shim next to it (tests/wine/), and sets
+//! `P2PD_WINE_EXE`. Without that variable each test says so and returns;
+//! with it, anything wrong (exe missing, Wine failing) is a failure, never
+//! a skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MIB: usize = 1 << 20;
+
+/// The cross-built p2pd.exe, or `None` (with a note) when this machine was
+/// not set up for it.
+fn wine_exe() -> Option<PathBuf> {
+    let Some(exe) = std::env::var_os("P2PD_WINE_EXE") else {
+        eprintln!(
+            "P2PD_WINE_EXE is not set: the Windows tests need `bash .ci/windows` (cross build + Wine); nothing checked"
+        );
+        return None;
+    };
+    let exe = PathBuf::from(exe);
+    assert!(
+        exe.is_file(),
+        "P2PD_WINE_EXE={} does not exist; run `bash .ci/windows`",
+        exe.display()
+    );
+    let shim = exe.with_file_name("bcryptprimitives.dll");
+    assert!(
+        shim.is_file(),
+        "{} is missing: Wine 8 needs the ProcessPrng shim next to the exe (tests/wine/processprng_shim.c)",
+        shim.display()
+    );
+    let out = wine(&exe).arg("--version").output().expect("run wine");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("p2pd "),
+        "`wine p2pd.exe --version` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(exe)
+}
+
+/// `wine EXE`, quiet. WINEPREFIX comes from the environment.
+fn wine(exe: &Path) -> Command {
+    let mut c = Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()));
+    c.arg(exe).env("WINEDEBUG", "-all").stdin(Stdio::null());
+    c
+}
+
+/// A Linux path as the Windows program sees it (Wine maps `Z:` to `/`).
+fn win_path(p: &Path) -> String {
+    format!("Z:{}", p.display().to_string().replace('/', "\\"))
+}
+
+fn run_wine(exe: &Path, args: &[&str]) -> Output {
+    let out = wine(exe).args(args).output().expect("run wine");
+    eprintln!(
+        "wine p2pd.exe {}: {}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Starts the Windows agent under Wine as one of the office's agents.
+fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[String]) -> usize {
+    let dir = net.root.path().join("agents").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = net.server_dir.join("shared.key");
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let child = wine(exe)
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{}", net.port),
+            "--group",
+            "g",
+            "--listen",
+            &format!("{ip}:{}", net.peer_port),
+            "--key-file",
+            &win_path(&key_file),
+            "--data-dir",
+            &win_path(&dir),
+        ])
+        .args(extra)
+        .env("P2PD_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start the Windows agent under wine");
+    net.agents.push(Agent {
+        name: name.to_string(),
+        ip: ip.to_string(),
+        dir,
+        child: Some(child),
+        group: "g".into(),
+        env: vec![],
+        key_file,
+        args: extra.to_vec(),
+    });
+    net.agents.len() - 1
+}
+
+fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out: {what}");
+}
+
+/// The office's leader as the report names it ("ADDR:PORT (id8)").
+fn leader(net: &Net) -> Option<String> {
+    let r = net.report();
+    r[0]["offices"][0]["leader"].as_str().map(str::to_string)
+}
+
+/// Bytes `receiver` logged as received from `sender` (the receiver's log)
+/// and as sent to `receiver` (the sender's log).
+fn exchanged(net: &Net, sender: usize, receiver: usize) -> (u64, u64) {
+    let s_id = net.agents[sender].device_id().unwrap();
+    let r_id = net.agents[receiver].device_id().unwrap();
+    let got = net.agents[receiver]
+        .log()
+        .iter()
+        .filter(|v| v["dir"] == "in" && v["ok"] == true && v["source"] == s_id.as_str())
+        .map(|v| v["bytes"].as_u64().unwrap())
+        .sum();
+    let sent = net.agents[sender]
+        .log()
+        .iter()
+        .filter(|v| v["dir"] == "out" && v["to"] == r_id.as_str())
+        .map(|v| v["bytes"].as_u64().unwrap())
+        .sum();
+    (got, sent)
+}
+
+/// One run of the mixed office. `windows_leads`: the Windows agent starts
+/// first and is the office's preferred device; else the two Linux agents
+/// start first, one leads, and the Windows agent follows.
+fn mixed_office(exe: &Path, windows_leads: bool) {
+    // 24 Mbit/s on the office's WAN link: the leader's download lasts a few
+    // seconds, so followers fetch from it piece by piece as pieces arrive.
+    let mut net = Net::new(&[("Office", "", "default", "127.1.1.0/24", "24000")]);
+    net.start_serve();
+    let size = 8 * MIB + 4321;
+    let (id, _) = net.publish("app", size, 17);
+    let installed = net.root.path().join("installed-by-on-complete.bin");
+    // The Windows way: no Unix shell, `%1` is the delivered file.
+    let on_complete = vec![
+        "--on-complete".to_string(),
+        format!("copy /Y \"%1\" \"{}\"", win_path(&installed)),
+    ];
+    let win_ip = "127.1.1.13";
+    let (win, linux) = if windows_leads {
+        let w = add_windows_agent(&mut net, exe, "windows", win_ip, &on_complete);
+        eventually("the Windows agent leads", Duration::from_secs(60), || {
+            leader(&net).is_some_and(|l| l.contains(win_ip))
+        });
+        let a = net.add_agent("linux-a", "127.1.1.11", "g", &[]);
+        let b = net.add_agent("linux-b", "127.1.1.12", "g", &[]);
+        (w, [a, b])
+    } else {
+        let a = net.add_agent("linux-a", "127.1.1.11", "g", &[]);
+        let b = net.add_agent("linux-b", "127.1.1.12", "g", &[]);
+        eventually("a Linux agent leads", Duration::from_secs(30), || {
+            leader(&net).is_some_and(|l| l.contains("127.1.1.11") || l.contains("127.1.1.12"))
+        });
+        let w = add_windows_agent(&mut net, exe, "windows", win_ip, &on_complete);
+        (w, [a, b])
+    };
+    let all = net.all();
+    if !net.wait_delivered(&all, "app.bin", Duration::from_secs(180)) {
+        let log =
+            std::fs::read_to_string(net.agents[win].dir.join("agent.log")).unwrap_or_default();
+        panic!("not every device got the package; Windows agent log:\n{log}");
+    }
+    for a in &net.agents {
+        assert_eq!(
+            sha256_hex(&a.delivered("app.bin").unwrap()),
+            id,
+            "{} holds a wrong file",
+            a.name
+        );
+    }
+    eventually(
+        "--on-complete ran on Windows",
+        Duration::from_secs(30),
+        || std::fs::read(&installed).is_ok_and(|b| sha256_hex(&b) == id),
+    );
+    // Let the last reports arrive.
+    std::thread::sleep(Duration::from_millis(2500));
+    let report = net.report();
+    let office = &report[0]["offices"][0];
+    assert_eq!(office["devices_done"], 3, "{office}");
+    let wan = office["wan_copies"].as_f64().unwrap();
+    assert!((0.99..=1.05).contains(&wan), "WAN copies {wan}: {office}");
+    let lead = office["leader"].as_str().unwrap();
+    assert_eq!(
+        lead.contains(win_ip),
+        windows_leads,
+        "leader {lead}, expected the Windows agent to {}",
+        if windows_leads { "lead" } else { "follow" }
+    );
+    // Only the leader pulled from outside the office: the others' logs
+    // show LAN pieces only.
+    for (i, a) in net.agents.iter().enumerate() {
+        let outside: u64 = a
+            .log()
+            .iter()
+            .filter(|v| v["dir"] == "in" && v["ok"] == true && v["tier"] != "lan")
+            .map(|v| v["bytes"].as_u64().unwrap())
+            .sum();
+        let leads = lead.contains(&a.ip);
+        assert!(
+            leads || outside == 0,
+            "{} ({i}) is not the leader but took {outside} bytes from outside",
+            a.name
+        );
+    }
+    if windows_leads {
+        for l in linux {
+            let (got, sent) = exchanged(&net, win, l);
+            assert!(
+                got > 0 && sent >= got,
+                "{} got {got} bytes from the Windows agent, which logged {sent} sent",
+                net.agents[l].name
+            );
+        }
+    } else {
+        let (got, sent) = linux
+            .iter()
+            .map(|&l| exchanged(&net, l, win))
+            .fold((0, 0), |(g, s), (a, b)| (g + a, s + b));
+        assert!(
+            got >= size as u64 && sent >= got,
+            "the Windows agent got {got} bytes from the Linux agents ({sent} logged sent); expected the whole package"
+        );
+    }
+    for a in &mut net.agents {
+        a.kill();
+    }
+}
+
+#[test]
+fn mixed_office_windows_agent_leads() {
+    let Some(exe) = wine_exe() else { return };
+    mixed_office(&exe, true);
+}
+
+#[test]
+fn mixed_office_windows_agent_follows() {
+    let Some(exe) = wine_exe() else { return };
+    mixed_office(&exe, false);
+}
+
+/// `sc.exe query NAME` under Wine: its output, or `None` if the service
+/// does not exist.
+fn sc_query(name: &str) -> Option<String> {
+    let out = sc(&["query", name]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && text.contains("STATE")).then_some(text)
+}
+
+fn sc(args: &[&str]) -> Output {
+    Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()))
+        .arg("sc.exe")
+        .args(args)
+        .env("WINEDEBUG", "-all")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Install, start, stop and uninstall the `p2pd-agent` service under
+/// Wine's service control manager; the service really runs the agent (it
+/// enrolls and receives a package) and stops cleanly.
+#[test]
+fn windows_service_installs_runs_stops_and_uninstalls() {
+    let Some(exe) = wine_exe() else { return };
+    let mut net = Net::new(&[("Office", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (id, _) = net.publish("svc", 2 * MIB, 23);
+    let dir = net.root.path().join("service-agent");
+    let key = net.server_dir.join("shared.key");
+    let server = format!("http://127.0.0.1:{}", net.port);
+    let listen = format!("127.1.1.21:{}", net.peer_port);
+    let install = |force: bool| {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            win_path(&dir),
+            "agent".into(),
+            "install".into(),
+            "--server".into(),
+            server.clone(),
+            "--key-file".into(),
+            win_path(&key),
+            "--group".into(),
+            "g".into(),
+            "--listen".into(),
+            listen.clone(),
+        ];
+        if force {
+            args.push("--force".into());
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_wine(&exe, &a)
+    };
+    // A leftover from an earlier, interrupted run would make this a lie.
+    let _ = run_wine(&exe, &["--data-dir", &win_path(&dir), "agent", "uninstall"]);
+    let out = install(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "install failed");
+    assert!(text.contains("created   service p2pd-agent"), "{text}");
+    // Owner-only: Wine keeps a file's DACL as its Unix mode (the owner's
+    // ACE becomes the user bits, the Administrators ACE the group bits,
+    // Everyone the other bits), so the DACL `agent install` set shows here
+    // as no access for others. A default file here is 0644 or 0664.
+    for f in ["service.json", "agent.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o007,
+            0,
+            "{f} is mode {mode:o}: readable by everyone"
+        );
+        assert_eq!(mode & 0o700, 0o700, "{f} is mode {mode:o}: not the owner's");
+    }
+    // Idempotent: the same install again changes nothing.
+    let out = install(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("nothing changed"),
+        "{text}"
+    );
+    let q = sc_query("p2pd-agent").expect("the service is registered");
+    if q.contains("RUNNING") {
+        // The service starts automatically (like Windows at boot, Wine's
+        // SCM starts auto-start services when a Wine session begins, e.g.
+        // if the wineserver restarted between two commands; .ci/windows
+        // keeps it running with `wineserver -p` so that this is rare).
+        eprintln!("the SCM already started the auto-start service");
+    } else {
+        assert!(q.contains("STOPPED"), "{q}");
+        let out = sc(&["start", "p2pd-agent"]);
+        assert!(
+            out.status.success(),
+            "sc start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let svc_log = dir.join("agent-service.log");
+    let delivered = dir.join("delivered").join("svc.bin");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !delivered.exists() {
+        if Instant::now() > deadline {
+            panic!(
+                "the service did not deliver the package; its log:\n{}",
+                std::fs::read_to_string(&svc_log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(sha256_hex(&std::fs::read(&delivered).unwrap()), id);
+    assert!(sc_query("p2pd-agent").unwrap().contains("RUNNING"));
+
+    let out = sc(&["stop", "p2pd-agent"]);
+    assert!(
+        out.status.success(),
+        "sc stop: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    eventually("the service stops", Duration::from_secs(30), || {
+        sc_query("p2pd-agent").is_some_and(|q| q.contains("STOPPED"))
+    });
+    let log = std::fs::read_to_string(&svc_log).unwrap_or_default();
+    assert!(
+        log.contains("shutting down"),
+        "no clean shutdown in the service log:\n{log}"
+    );
+
+    let out = run_wine(&exe, &["--data-dir", &win_path(&dir), "agent", "uninstall"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "uninstall failed");
+    assert!(text.contains("removed   service p2pd-agent"), "{text}");
+    assert!(
+        sc_query("p2pd-agent").is_none(),
+        "the service is still registered"
+    );
+    assert!(!dir.join("service.json").exists() && !dir.join("agent.key").exists());
+    assert!(delivered.exists(), "uninstall keeps the data dir");
+}

@@ -606,10 +606,9 @@ mod tests {
     #[test]
     fn remove_files_reports_what_was_there() {
         let root = tempfile::tempdir().unwrap();
-        let files = agent_files(
-            Path::new("/usr/bin/p2pd"),
-            &agent_config("/var/lib/p2pd-agent"),
-        );
+        let exe = root.path().join("built-p2pd");
+        std::fs::write(&exe, b"binary").unwrap();
+        let files = agent_files(&exe, &agent_config("/var/lib/p2pd-agent"));
         apply(root.path(), &files, false).unwrap();
         let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         let removed = remove_files(root.path(), &paths).unwrap();

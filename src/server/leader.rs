@@ -26,7 +26,7 @@
 //! | leader offline (3 heartbeats missed) or banned | elect another → Leading(epoch + 1) |
 //! | leader stalled | elect another (one failure on its record, once per term); if nobody else is eligible, keep it and add nothing |
 //! | leader blocked | keep it |
-//! | leader slow: past `slow_secs` of its term, its bytes/s under 1/8 of the other offices' leaders' median (and of its WAN cap) | elect another (one failure) |
+//! | leader slow: past `slow_secs` of its term, its bytes/s under 1/8 of the other offices' leaders' median (and of its WAN cap) | elect another (one failure); once per office and content, since a second slow leader means a slow link, not a slow device |
 //! | follower report (unreachable / stalled) | remember the reporter; **confirmed** by a second signal: a second follower within `SUSPECT_WINDOW`, a missed heartbeat, or the server's own probe failing → elect another → Leading(epoch + 1) |
 //! | leader leaves (SIGTERM, shutdown) | elect another at once → Leading(epoch + 1) |
 //! | old leader returns | the current leader keeps its term; the old one is a follower, and its lease (`lease_secs`) has run out, so it stops pulling from outside before anyone else starts |
@@ -306,6 +306,11 @@ pub struct Board {
     left: HashMap<String, i64>,
     /// (content, office) → where the current term's byte count started.
     terms: HashMap<(String, i64), TermStart>,
+    /// (content, office) pairs whose leader was already replaced for being
+    /// slow. One swap per office: if the next leader is as slow, the cause
+    /// is the office's link (a WAN cap nobody wrote into the topology), and
+    /// swapping again would only churn.
+    slow_swapped: HashSet<(String, i64)>,
 }
 
 #[derive(Debug)]
@@ -399,6 +404,16 @@ impl Board {
             };
         }
         *e
+    }
+
+    /// Records that this office's leader was replaced for being slow.
+    pub fn mark_slow_swap(&mut self, content: &str, office: i64) {
+        self.slow_swapped.insert((content.to_string(), office));
+    }
+
+    /// Whether this office already had its one swap for slowness.
+    pub fn slow_swapped(&self, content: &str, office: i64) -> bool {
+        self.slow_swapped.contains(&(content.to_string(), office))
     }
 
     /// The term start of another office, if known.
@@ -650,6 +665,11 @@ mod tests {
                 ..
             }
         ));
+        // One swap per office: the board remembers it.
+        let mut b = Board::default();
+        assert!(!b.slow_swapped("c", 1));
+        b.mark_slow_swap("c", 1);
+        assert!(b.slow_swapped("c", 1) && !b.slow_swapped("c", 2));
         // Alone in its office, it keeps leading.
         assert_eq!(
             decide(&timing(), Some(&term), &members[..1], s, 5),

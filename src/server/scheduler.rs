@@ -370,6 +370,9 @@ fn elect(
             }
             let lease = st.set_leader(o.content_id, o.office_id, &id)?;
             board.clear(o.content_id, o.office_id);
+            if reason == leader::Reason::Slow {
+                board.mark_slow_swap(o.content_id, o.office_id);
+            }
             let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
             board.term_start(o.content_id, o.office_id, lease.epoch, bytes, now);
             tracing::info!(
@@ -403,6 +406,9 @@ fn leader_too_slow(
 ) -> Result<bool, StoreError> {
     let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
     let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, now);
+    if board.slow_swapped(o.content_id, o.office_id) {
+        return Ok(false);
+    }
     let Some(rate) = start.rate(bytes, now, timing.slow_secs()) else {
         return Ok(false);
     };

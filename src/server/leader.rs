@@ -1,8 +1,10 @@
 //! Leadership of one (content, office): a small state machine with epochs,
 //! judged with an injected clock so that every path is unit-tested.
 //!
-//! Uses only wire types from `proto`; the scheduler feeds it rows from the
-//! store and applies its [`Decision`].
+//! Pure: no store, no I/O, no clock of its own. The scheduler
+//! (`scheduler.rs`) feeds it rows from the store and applies its
+//! [`Decision`]; `Board` keeps what only lives in memory (follower reports,
+//! devices that left, where each term's byte count started).
 //!
 //! # States
 //!

@@ -11,7 +11,8 @@
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
 //! - [`proto`]: wire types and error codes shared by server and agent.
 //! - [`http`]: signed HTTP requests and JSON errors, both sides.
-//! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed.
+//! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed;
+//!   `server::leader` is the leadership state machine (epochs, grace, failover).
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
 //! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
 //!   export, address → office lookup, auto offices and device placement.

@@ -93,7 +93,7 @@ async fn piece(
         if let Some(c) = a.pieces.get(&id) {
             break c;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= deadline || a.shutdown.is_cancelled() {
             return Err(ApiError::new(
                 ErrorCode::PieceUnavailable,
                 "no pieces of this content yet",
@@ -125,7 +125,13 @@ async fn piece(
             .into_response());
     }
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    if !c.has(n) && !c.wait_for(n, left).await {
+    // A stopping agent answers its waiting followers at once: the piece
+    // will not arrive here, and they should ask their new leader.
+    let arrived = tokio::select! {
+        ok = c.wait_for(n, left) => ok,
+        _ = a.shutdown.cancelled() => false,
+    };
+    if !c.has(n) && !arrived {
         return Err(ApiError::new(
             ErrorCode::PieceUnavailable,
             format!("piece {n} not here yet"),

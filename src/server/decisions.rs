@@ -228,6 +228,9 @@ pub fn record_election(
                     "stalled: no bytes moved for more than {} s",
                     timing.stall_secs
                 ),
+                Some(_) if reason == Reason::Slow => {
+                    "pulled far slower than the other offices' leaders".to_string()
+                }
                 Some(_) if reason == Reason::Left => {
                     "handed over its leadership while stopping".to_string()
                 }

@@ -1,8 +1,10 @@
 //! Leadership of one (content, office): a small state machine with epochs,
 //! judged with an injected clock so that every path is unit-tested.
 //!
-//! Uses only wire types from `proto`; the scheduler feeds it rows from the
-//! store and applies its [`Decision`].
+//! Pure: no store, no I/O, no clock of its own. The scheduler
+//! (`scheduler.rs`) feeds it rows from the store and applies its
+//! [`Decision`]; `Board` keeps what only lives in memory (follower reports,
+//! devices that left, where each term's byte count started).
 //!
 //! # States
 //!
@@ -26,6 +28,7 @@
 //! | leader offline (3 heartbeats missed) or banned | elect another → Leading(epoch + 1) |
 //! | leader stalled | elect another (one failure on its record, once per term); if nobody else is eligible, keep it and add nothing |
 //! | leader blocked | keep it |
+//! | leader slow: past `slow_secs` of its term, its bytes/s under 1/8 of the other offices' leaders' median (and of its WAN cap) | elect another (one failure); once per office and content, since a second slow leader means a slow link, not a slow device |
 //! | follower report (unreachable / stalled) | remember the reporter; **confirmed** by a second signal: a second follower within `SUSPECT_WINDOW`, a missed heartbeat, or the server's own probe failing → elect another → Leading(epoch + 1) |
 //! | leader leaves (SIGTERM, shutdown) | elect another at once → Leading(epoch + 1) |
 //! | old leader returns | the current leader keeps its term; the old one is a follower, and its lease (`lease_secs`) has run out, so it stops pulling from outside before anyone else starts |
@@ -37,6 +40,8 @@
 //!   reported with every heartbeat, so a slow link still shows movement);
 //! - a missed heartbeat, as a second signal: `2 × heartbeat + 1` s;
 //! - a follower report stays valid for `SUSPECT_WINDOW`;
+//! - slowness is judged after `slow_secs = max(3 × heartbeat, 3)` s of a
+//!   term, from the bytes reported since it began;
 //! - a leader's lease: `3 × refresh` s after each `/sources` answer.
 //!
 //! No combination of these can livelock an office: a leader is only ever
@@ -67,6 +72,11 @@ impl Timing {
             heartbeat_secs,
             stall_secs: (6 * heartbeat_secs).max(10),
         }
+    }
+
+    /// How long a term runs before its leader's rate is judged.
+    pub fn slow_secs(&self) -> i64 {
+        (3 * self.heartbeat_secs).max(3)
     }
 
     /// A device is online when its last heartbeat is at most three
@@ -121,6 +131,47 @@ pub struct Signals {
     pub confirmed_down: bool,
     /// The leader said it is leaving.
     pub left: bool,
+    /// Past `slow_secs` of its term, the leader moved bytes at less than
+    /// 1/`SLOW_LEADER_FACTOR` of what the other offices' leaders move (or
+    /// of its office's WAN cap, if that is lower): a throttled device.
+    pub slow: bool,
+}
+
+/// A leader this many times slower than its peers in other offices is
+/// replaced.
+pub const SLOW_LEADER_FACTOR: f64 = 8.0;
+
+/// A leader's rate during its term, from the bytes it reported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TermStart {
+    pub epoch: i64,
+    /// Its bytes received when the term began (or was first seen).
+    pub bytes: u64,
+    pub at: i64,
+}
+
+impl TermStart {
+    /// Bytes/s since the term began, once `min_secs` have passed.
+    pub fn rate(&self, bytes: u64, now: i64, min_secs: i64) -> Option<f64> {
+        let secs = now - self.at;
+        (secs >= min_secs.max(1)).then(|| bytes.saturating_sub(self.bytes) as f64 / secs as f64)
+    }
+}
+
+/// Whether a leader moving `rate` bytes/s is a throttled device, given the
+/// other offices' leaders' rates and its office's WAN cap (bytes/s).
+pub fn too_slow(rate: f64, others: &[f64], cap: Option<f64>) -> bool {
+    let mut v: Vec<f64> = others.iter().copied().filter(|r| *r > 0.0).collect();
+    if v.is_empty() {
+        return false; // nothing to compare with
+    }
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let expected = match cap {
+        Some(c) if c > 0.0 => median.min(c),
+        _ => median,
+    };
+    rate * SLOW_LEADER_FACTOR < expected
 }
 
 /// Why a new leader was named.
@@ -134,6 +185,8 @@ pub enum Reason {
     Reported,
     /// Past its grace period, no bytes moved, not blocked.
     Stalled,
+    /// Far slower than the other offices' leaders.
+    Slow,
     /// It handed over (stopping).
     Left,
     /// An eligible device the admin ranks higher is online.
@@ -147,6 +200,7 @@ impl Reason {
             Reason::Gone => "gone",
             Reason::Reported => "reported",
             Reason::Stalled => "stalled",
+            Reason::Slow => "slow",
             Reason::Left => "left",
             Reason::Outranked => "outranked",
         }
@@ -213,6 +267,8 @@ pub fn decide(
                 (Reason::Outranked, Some(c.device.clone()), None)
             } else if signals.confirmed_down {
                 (Reason::Reported, Some(c.device.clone()), None)
+            } else if signals.slow && !m.done && m.blocked_since.is_none() {
+                (Reason::Slow, Some(c.device.clone()), Some(c.device.clone()))
             } else {
                 match health(t, term, m, now) {
                     Health::Healthy | Health::Blocked => return Decision::Keep,
@@ -244,7 +300,7 @@ pub fn decide(
         },
         // Nobody else can take over: a stalled leader keeps leading (it
         // may recover) and is not penalized again and again.
-        None if reason == Reason::Stalled => Decision::Keep,
+        None if matches!(reason, Reason::Stalled | Reason::Slow) => Decision::Keep,
         None => Decision::Vacant,
     }
 }
@@ -259,6 +315,13 @@ pub struct Board {
     /// Devices that said they are leaving, and when; cleared by their next
     /// heartbeat.
     left: HashMap<String, i64>,
+    /// (content, office) → where the current term's byte count started.
+    terms: HashMap<(String, i64), TermStart>,
+    /// (content, office) pairs whose leader was already replaced for being
+    /// slow. One swap per office: if the next leader is as slow, the cause
+    /// is the office's link (a WAN cap nobody wrote into the topology), and
+    /// swapping again would only churn.
+    slow_swapped: HashSet<(String, i64)>,
 }
 
 #[derive(Debug)]
@@ -324,6 +387,49 @@ impl Board {
             .is_some_and(|s| {
                 s.epoch == epoch && s.reporters.values().any(|at| now - *at <= SUSPECT_WINDOW)
             })
+    }
+
+    /// The start of the current term's byte count, recorded the first time
+    /// the term is seen (after a restart of serve: from then on).
+    pub fn term_start(
+        &mut self,
+        content: &str,
+        office: i64,
+        epoch: i64,
+        bytes: u64,
+        now: i64,
+    ) -> TermStart {
+        let e = self
+            .terms
+            .entry((content.to_string(), office))
+            .or_insert(TermStart {
+                epoch,
+                bytes,
+                at: now,
+            });
+        if e.epoch != epoch {
+            *e = TermStart {
+                epoch,
+                bytes,
+                at: now,
+            };
+        }
+        *e
+    }
+
+    /// Records that this office's leader was replaced for being slow.
+    pub fn mark_slow_swap(&mut self, content: &str, office: i64) {
+        self.slow_swapped.insert((content.to_string(), office));
+    }
+
+    /// Whether this office already had its one swap for slowness.
+    pub fn slow_swapped(&self, content: &str, office: i64) -> bool {
+        self.slow_swapped.contains(&(content.to_string(), office))
+    }
+
+    /// The term start of another office, if known.
+    pub fn known_term(&self, content: &str, office: i64) -> Option<TermStart> {
+        self.terms.get(&(content.to_string(), office)).copied()
     }
 
     pub fn leave(&mut self, device: &str, now: i64) {
@@ -537,6 +643,50 @@ mod tests {
         let t = timing();
         assert!(!t.missed_heartbeat(100, 102));
         assert!(t.missed_heartbeat(100, 104));
+    }
+
+    #[test]
+    fn a_throttled_leader_is_replaced_but_a_capped_office_is_not() {
+        // Other leaders move 6 MB/s; this one 125 kB/s (1 Mbit/s).
+        assert!(too_slow(125e3, &[6e6, 5.5e6], None));
+        // Its office is capped at 1 Mbit/s: that is all it may move.
+        assert!(!too_slow(125e3, &[6e6, 5.5e6], Some(125e3)));
+        // Nothing to compare with: never judged.
+        assert!(!too_slow(1.0, &[], None));
+        let start = TermStart {
+            epoch: 1,
+            bytes: 1000,
+            at: 10,
+        };
+        assert_eq!(start.rate(5000, 12, 3), None, "too early to judge");
+        assert_eq!(start.rate(5000, 14, 3), Some(1000.0));
+        let members = vec![member("slow", 90.0), member("b", 80.0)];
+        let term = Term {
+            device: "slow".into(),
+            epoch: 1,
+            since: 0,
+        };
+        let s = Signals {
+            slow: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&timing(), Some(&term), &members, s, 5),
+            Decision::Elect {
+                reason: Reason::Slow,
+                ..
+            }
+        ));
+        // One swap per office: the board remembers it.
+        let mut b = Board::default();
+        assert!(!b.slow_swapped("c", 1));
+        b.mark_slow_swap("c", 1);
+        assert!(b.slow_swapped("c", 1) && !b.slow_swapped("c", 2));
+        // Alone in its office, it keeps leading.
+        assert_eq!(
+            decide(&timing(), Some(&term), &members[..1], s, 5),
+            Decision::Keep
+        );
     }
 
     #[test]

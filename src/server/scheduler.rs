@@ -161,6 +161,7 @@ pub fn plan(
         members: &members,
         banned: &banned,
         progress: &progress,
+        wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
     };
     let outcome = elect(st, board, timing, &office, device, complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
@@ -271,6 +272,8 @@ struct OfficeView<'a> {
     /// Banned for this content, or leaving.
     banned: &'a HashSet<String>,
     progress: &'a HashMap<String, ProgressRow>,
+    /// The office's WAN cap in bytes/s, if it has one.
+    wan_cap: Option<f64>,
 }
 
 /// What an election left behind.
@@ -335,6 +338,7 @@ fn elect(
         };
         let pending =
             report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
+        signals.slow = leader_too_slow(st, board, timing, o, cur, now)?;
         let probe_failed =
             report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
         signals.confirmed_down =
@@ -381,6 +385,11 @@ fn elect(
                 o.banned,
                 now,
             )?;
+            if reason == leader::Reason::Slow {
+                board.mark_slow_swap(o.content_id, o.office_id);
+            }
+            let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
+            board.term_start(o.content_id, o.office_id, lease.epoch, bytes, now);
             tracing::info!(
                 device = %id, content = %o.content_id, office = o.office_id,
                 epoch = lease.epoch, reason = reason.as_str(),
@@ -397,6 +406,38 @@ fn elect(
             })
         }
     }
+}
+
+/// Whether the current leader moves bytes far slower than the leaders of
+/// the other offices (a throttled device), judged after `slow_secs` of its
+/// term.
+fn leader_too_slow(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    o: &OfficeView,
+    cur: &Term,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
+    let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, now);
+    if board.slow_swapped(o.content_id, o.office_id) {
+        return Ok(false);
+    }
+    let Some(rate) = start.rate(bytes, now, timing.slow_secs()) else {
+        return Ok(false);
+    };
+    let others: Vec<f64> = st
+        .leaders(o.content_id)?
+        .into_iter()
+        .filter(|(office, _)| *office != o.office_id && *office != NO_OFFICE)
+        .filter_map(|(office, device)| {
+            let t = board.known_term(o.content_id, office)?;
+            let p = o.progress.get(&device)?;
+            t.rate(p.bytes, p.done_at.unwrap_or(now), timing.slow_secs())
+        })
+        .collect();
+    Ok(leader::too_slow(rate, &others, o.wan_cap))
 }
 
 /// A stopping device hands over every term it holds: each of its
@@ -423,12 +464,17 @@ pub fn hand_over(
             .map(|p| (p.device_id.clone(), p))
             .collect();
         let members = st.office_devices(office_id)?;
+        let wan_cap = st
+            .office(office_id)?
+            .and_then(|x| x.wan_kbps)
+            .map(|k| k as f64 * 1000.0 / 8.0);
         let o = OfficeView {
             content_id: &content_id,
             office_id,
             members: &members,
             banned: &banned,
             progress: &progress,
+            wan_cap,
         };
         let out = elect(st, board, timing, &o, device, None, now)?;
         if out.replaced.as_deref() == Some(device.id.as_str()) {

@@ -58,7 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--allow-missing-storage', '--allow-missing-storage', [CompletionResultType]::ParameterName, 'Accept a --file-storage directory that does not exist yet (storage mounted later)')
             [CompletionResult]::new('--regenerate-key', '--regenerate-key', [CompletionResultType]::ParameterName, 'On an existing install: make a new shared key and keep everything else')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true')
-            [CompletionResult]::new('--systemd', '--systemd', [CompletionResultType]::ParameterName, 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)')
+            [CompletionResult]::new('--systemd', '--systemd', [CompletionResultType]::ParameterName, 'Also write the p2pd.service systemd unit that serves this data dir, running a copy of this binary installed at /usr/local/bin/p2pd. On an existing install, only these two are written (safe to re-run)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --systemd: overwrite a unit file that differs from what would be written')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')

@@ -54,7 +54,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --allow-missing-storage 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
-            cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+            cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir, running a copy of this binary installed at /usr/local/bin/p2pd. On an existing install, only these two are written (safe to re-run)'
             cand --force 'With --systemd: overwrite a unit file that differs from what would be written'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'

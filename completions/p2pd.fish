@@ -55,7 +55,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l data-dir -d 'Data 
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l allow-missing-storage -d 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l regenerate-key -d 'On an existing install: make a new shared key and keep everything else'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l json -d 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
-complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l systemd -d 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l systemd -d 'Also write the p2pd.service systemd unit that serves this data dir, running a copy of this binary installed at /usr/local/bin/p2pd. On an existing install, only these two are written (safe to re-run)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l force -d 'With --systemd: overwrite a unit file that differs from what would be written'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s h -l help -d 'Print help'

@@ -279,6 +279,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;content;list' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show full content ids (the table shows the first 12 hex digits)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

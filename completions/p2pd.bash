@@ -287,7 +287,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --wide --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

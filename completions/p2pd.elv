@@ -255,6 +255,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;content;list'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
+            cand --wide 'Show full content ids (the table shows the first 12 hex digits)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'

@@ -176,6 +176,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_s
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show" -f -a "show" -d 'Show one content, with its piece hashes in --json'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l wide -d 'Show full content ids (the table shows the first 12 hex digits)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F

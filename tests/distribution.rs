@@ -595,7 +595,7 @@ fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
         .clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
-        c["detail"].as_str().unwrap().contains("1 device(s) stuck"),
+        c["detail"].as_str().unwrap().contains("1 device stuck"),
         "{c:#}"
     );
     // Several more failures, still one WARN line.
@@ -719,7 +719,7 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         c["detail"]
             .as_str()
             .unwrap()
-            .contains("1 device(s) refused for a stale key"),
+            .contains("1 device refused for a stale key"),
         "{c:#}"
     );
     assert!(

@@ -185,6 +185,12 @@ fn health_passes_then_names_each_broken_check() {
         table.contains("healthy") && table.contains("file_storage"),
         "{table}"
     );
+    // Counts in words, singular or plural, never "device(s)".
+    assert!(
+        table.contains("| 1 device, all within") && table.contains("1 package present"),
+        "{table}"
+    );
+    assert!(!table.contains("(s)"), "{table}");
 
     // devices list: the device, its office, online, with a score.
     let d = json(&net.server_dir, &["devices", "list", "--json"]);
@@ -209,7 +215,7 @@ fn health_passes_then_names_each_broken_check() {
         t["detail"]
             .as_str()
             .unwrap()
-            .contains("1 no-office client(s)"),
+            .contains("1 no-office client,"),
         "{t}"
     );
     assert!(
@@ -244,7 +250,7 @@ fn health_passes_then_names_each_broken_check() {
     assert_eq!(c["status"], "fail", "{c}");
     let detail = c["detail"].as_str().unwrap();
     assert!(
-        detail.contains("2 device(s) outside the supported 9.9.9 to 9.9.9"),
+        detail.contains("2 devices outside the supported 9.9.9 to 9.9.9"),
         "{detail}"
     );
     assert!(

@@ -364,10 +364,10 @@ fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow:
         if let Some(k) = &v.stale_key {
             writeln!(
                 out,
-                "stale key: {who} signs with key {} ({} request(s) refused, last {}); \
+                "stale key: {who} signs with key {} ({} refused, last {}); \
                  give it the current key: `p2pd agent install --key-file FILE ...` on that device",
                 k.fingerprint,
-                k.refused,
+                output::count(k.refused as usize, "request"),
                 output::time(Some(k.last_refused_at))
             )?;
         }

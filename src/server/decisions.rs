@@ -134,17 +134,19 @@ pub fn record_sources(
                 p.name
             ),
             Some(p) if full == 0 => format!(
-                "parent office {} had {} online device(s) at {at}, none holding all {piece_count} pieces yet \
+                "parent office {} had {} online device{} at {at}, none holding all {piece_count} pieces yet \
                  (the most any held: {most}), so the leader fetches from them as pieces arrive there, \
                  and goes to the server only while they fail",
                 p.name,
-                parent_ids.len()
+                parent_ids.len(),
+                if parent_ids.len() == 1 { "" } else { "s" }
             ),
             Some(p) => format!(
-                "parent office {} had {} online device(s) at {at}, {full} holding all {piece_count} pieces, \
+                "parent office {} had {} online device{} at {at}, {full} holding all {piece_count} pieces, \
                  so the leader fetches from the parent office, and goes to the server only while they fail",
                 p.name,
-                parent_ids.len()
+                parent_ids.len(),
+                if parent_ids.len() == 1 { "" } else { "s" }
             ),
         })
     };
@@ -171,10 +173,11 @@ pub fn record_sources(
                 None => "no leader yet".into(),
             };
             format!(
-                "follower in {}: fetches from the leader {leader} and the office's other {} peer(s) \
+                "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
                  over the LAN; only the leader goes outside the office",
                 o.name,
-                resp.peers.len().saturating_sub(1)
+                resp.peers.len().saturating_sub(1),
+                if resp.peers.len() == 2 { "" } else { "s" }
             )
         }
     };
@@ -193,8 +196,8 @@ pub fn record_sources(
 }
 
 /// Records that `office_id` got `new` as its leader for a content;
-/// `current` is the leader it had (None: its first). `stalled`: the
-/// current leader was replaced for not making progress.
+/// `current` is the leader it had (None: its first); `cause` is the
+/// leader state machine's reason, put into words for `explain`.
 #[allow(clippy::too_many_arguments)]
 pub fn record_election(
     st: &Store,
@@ -203,7 +206,7 @@ pub fn record_election(
     office_id: i64,
     new: &str,
     current: Option<&str>,
-    stalled: bool,
+    cause: super::leader::Reason,
     members: &[DeviceRow],
     banned: &HashSet<String>,
     now: i64,
@@ -223,7 +226,7 @@ pub fn record_election(
             let why = match members.iter().find(|d| d.id == cur) {
                 _ if banned.contains(cur) => "was banned for sending a bad piece".to_string(),
                 None => "left the office".to_string(),
-                Some(_) if stalled => format!(
+                Some(_) if cause == super::leader::Reason::Stalled => format!(
                     "stalled: no new piece for more than {} s",
                     timing.stall_secs
                 ),
@@ -241,6 +244,14 @@ pub fn record_election(
                 {
                     "was outranked by a device the admin prefers (`p2pd devices prefer`)"
                         .to_string()
+                }
+                Some(_) if cause == super::leader::Reason::Reported => {
+                    "was reported unreachable by its followers, and a second signal confirmed it \
+                     (another follower's report, a missed heartbeat or the server's own probe)"
+                        .to_string()
+                }
+                Some(_) if cause == super::leader::Reason::Left => {
+                    "handed over: it was shutting down".to_string()
                 }
                 Some(_) => "stopped serving peers".to_string(),
             };

@@ -376,7 +376,7 @@ fn elect(
                 o.office_id,
                 &id,
                 replaced.as_deref(),
-                reason == leader::Reason::Stalled,
+                reason,
                 o.members,
                 o.banned,
                 now,

@@ -44,12 +44,12 @@ fn print(e: &Explanation) -> anyhow::Result<()> {
     )?;
     writeln!(
         o,
-        "content  {} {} ({})  {}, {} pieces; holds {}/{}{}",
+        "content  {} {} ({})  {}, {}; holds {}/{}{}",
         c.name,
         c.version,
         &c.id[..12.min(c.id.len())],
         output::bytes(c.size),
-        c.pieces,
+        output::count(c.pieces as usize, "piece"),
         c.pieces_held,
         c.pieces,
         c.done_at

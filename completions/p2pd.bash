@@ -371,7 +371,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__exclude)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,7 +419,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__prefer)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -437,7 +437,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__retire)
-            opts="-v -h --force --data-dir --verbose --help"
+            opts="-v -h --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,7 +455,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__unprefer)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -354,6 +354,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;devices;retire'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --force 'Retire it even though it is online'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -361,6 +362,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;prefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -368,6 +370,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;unprefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -375,6 +378,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;exclude'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'

@@ -237,15 +237,19 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subco
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l force -d 'Retire it even though it is online'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand completions" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F

@@ -952,7 +952,14 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
         .unwrap();
     assert_eq!(me["preference"], "excluded");
     assert!(me["score"].is_f64() && me["last_seen"].is_i64(), "{me:#}");
-    ok(&net.server_dir, &["devices", "unprefer", short]);
+    // Issue 13 item 8: --json here too, with the full id.
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &net.server_dir,
+        &["devices", "unprefer", short, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v["device_id"], id.as_str(), "{v:#}");
+    assert_eq!(v["result"], "normal", "{v:#}");
 
     // Retire: refused while online (unless --force), then the license goes.
     let (code, _, err) = p2pd(&net.server_dir, &["devices", "retire", short]);

@@ -236,6 +236,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -209,7 +209,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

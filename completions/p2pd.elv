@@ -216,6 +216,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand --force 'Overwrite files that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
+            cand --json 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'

@@ -153,6 +153,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcomm
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l root -d 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l data-dir -d 'The agent\'s own data directory (piece store, delivered files, transfer log), never the server\'s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l force -d 'Overwrite files that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l json -d 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand report" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F

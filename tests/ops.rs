@@ -560,6 +560,20 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("unchanged").count(), 4, "{out}");
+    // Issue 13 item 8: --json for scripts.
+    let (code, json_out, err) = agent(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 4, "{v:#}");
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["outcome"] == "unchanged"),
+        "{v:#}"
+    );
+    assert_eq!(v["key_replaced"], false);
     assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(files_under(&root), files);
 

@@ -212,7 +212,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,7 +312,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --wide --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,7 +396,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__exclude)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,7 +444,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__prefer)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -462,7 +462,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__retire)
-            opts="-v -h --force --data-dir --verbose --help"
+            opts="-v -h --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -480,7 +480,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__unprefer)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -54,7 +54,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --allow-missing-storage 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
-            cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+            cand --systemd 'Also write the p2pd.service systemd unit that serves this data dir, running a copy of this binary installed at /usr/local/bin/p2pd. On an existing install, only these two are written (safe to re-run)'
             cand --force 'With --systemd: overwrite a unit file that differs from what would be written'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -217,6 +217,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand --force 'Overwrite files (and the Windows service''s registration) that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
+            cand --json 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -264,6 +265,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;content;list'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
+            cand --wide 'Show full content ids (the table shows the first 12 hex digits)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -362,6 +364,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;devices;retire'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --force 'Retire it even though it is online'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -369,6 +372,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;prefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -376,6 +380,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;unprefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -383,6 +388,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;exclude'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'

@@ -55,7 +55,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l data-dir -d 'Data 
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l allow-missing-storage -d 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l regenerate-key -d 'On an existing install: make a new shared key and keep everything else'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l json -d 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
-complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l systemd -d 'Also write the p2pd.service systemd unit that serves this data dir. On an existing install, only the unit is written (safe to re-run)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l systemd -d 'Also write the p2pd.service systemd unit that serves this data dir, running a copy of this binary installed at /usr/local/bin/p2pd. On an existing install, only these two are written (safe to re-run)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -l force -d 'With --systemd: overwrite a unit file that differs from what would be written'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand install" -s h -l help -d 'Print help'
@@ -154,6 +154,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcomm
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l root -d 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l data-dir -d 'The agent\'s own data directory (piece store, delivered files, transfer log), never the server\'s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l force -d 'Overwrite files (and the Windows service\'s registration) that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
+complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -l json -d 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l root -d 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)' -r -F
@@ -181,6 +182,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_s
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and not __fish_seen_subcommand_from list show" -f -a "show" -d 'Show one content, with its piece hashes in --json'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -l wide -d 'Show full content ids (the table shows the first 12 hex digits)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand content; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
@@ -241,15 +243,19 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subco
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l force -d 'Retire it even though it is online'
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from retire" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from prefer" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from unprefer" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand devices; and __fish_seen_subcommand_from exclude" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand completions" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F

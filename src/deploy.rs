@@ -13,8 +13,8 @@
 //! All files are checked before any is written, so a refused run changes
 //! nothing.
 //!
-//! The agent unit runs a stable installed path, [`BIN_PATH`]: `agent
-//! install` copies the running binary there. A unit pointing into a build
+//! Both units run a stable installed path, [`BIN_PATH`]: `install
+//! --systemd` and `agent install` copy the running binary there. A unit pointing into a build
 //! tree (`target/release/p2pd`) would break on the next `cargo clean` or
 //! rebuild; copying was chosen over refusing such a path because it also
 //! makes a one-line install work from a freshly built binary.
@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 pub const UNIT_DIR: &str = "etc/systemd/system";
 /// Where the agent's configuration goes, below the root.
 pub const AGENT_CONF_DIR: &str = "etc/p2pd";
-/// Where `agent install` puts the binary its unit runs, below the root.
+/// Where `install --systemd` and `agent install` put the binary their
+/// units run, below the root.
 pub const BIN_PATH: &str = "usr/local/bin/p2pd";
 /// The Windows service's key name (`sc.exe start p2pd-agent`).
 pub const AGENT_SERVICE: &str = "p2pd-agent";
@@ -287,7 +288,25 @@ fn hardening(data_dir: &Path) -> String {
     s
 }
 
-/// `p2pd.service`: runs `p2pd serve` on the data dir.
+/// A copy of `exe` at [`BIN_PATH`] and `p2pd.service`, which runs that
+/// copy on the data dir.
+pub fn server_files(exe: &Path, data_dir: &Path) -> Vec<Planned> {
+    vec![
+        installed_binary(exe),
+        server_unit(&Path::new("/").join(BIN_PATH), data_dir),
+    ]
+}
+
+/// The copy of the running binary at [`BIN_PATH`]; an upgrade replaces it.
+fn installed_binary(exe: &Path) -> Planned {
+    Planned {
+        copy_from: Some(exe.to_path_buf()),
+        replace_freely: true,
+        ..Planned::new(PathBuf::from(BIN_PATH), Vec::new(), 0o755)
+    }
+}
+
+/// `p2pd.service`: runs `exe serve` on the data dir.
 pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
     let text = format!(
         "# Written by `p2pd install --systemd`. Re-running it with the same options\n\
@@ -401,11 +420,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
                 0o600,
             )
         },
-        Planned {
-            copy_from: Some(exe.to_path_buf()),
-            replace_freely: true,
-            ..Planned::new(PathBuf::from(BIN_PATH), Vec::new(), 0o755)
-        },
+        installed_binary(exe),
         Planned::new(
             Path::new(UNIT_DIR).join("p2pd-agent.service"),
             unit.into_bytes(),

@@ -344,6 +344,32 @@ impl Verifier {
     }
 }
 
+/// What identifies one version of a key file on disk: [`SharedKey::save`]
+/// replaces the file by rename, so a new key means a new inode, and an
+/// edit in place a new mtime or size. Cheap to take (one `stat`), so a
+/// running server can poll it to notice a `key regenerate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    ino: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    len: u64,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path`, or `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            ino: m.ino(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+            len: m.len(),
+        })
+    }
+}
+
 /// Path of the server key inside a data dir.
 pub fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(KEY_FILE)

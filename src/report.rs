@@ -205,8 +205,9 @@ pub fn far_clocks(st: &Store) -> Result<Option<String>, StoreError> {
         .collect();
     let more = far.len().saturating_sub(names.len());
     Ok(Some(format!(
-        "{} devices with a clock more than {CLOCK_WARN_SECS} s off the server's: {}{}",
+        "{} device{} with a clock more than {CLOCK_WARN_SECS} s off the server's: {}{}",
         far.len(),
+        if far.len() == 1 { "" } else { "s" },
         names.join(", "),
         if more > 0 {
             format!(" and {more} more")

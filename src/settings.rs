@@ -208,7 +208,7 @@ impl Setting {
     /// reading `status --json` need no parsing.
     pub fn json_value(self, stored: &str) -> serde_json::Value {
         match self {
-            Setting::Port | Setting::HeartbeatSecs => stored
+            Setting::Port | Setting::HeartbeatSecs | Setting::AgentCacheMb => stored
                 .parse::<u64>()
                 .map(serde_json::Value::from)
                 .unwrap_or_else(|_| stored.into()),
@@ -302,6 +302,15 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(Setting::Port.json_value("7650"), serde_json::json!(7650));
+        // Every numeric setting is a JSON number (issue 13 item 8).
+        assert_eq!(
+            Setting::AgentCacheMb.json_value("512"),
+            serde_json::json!(512)
+        );
+        assert_eq!(
+            Setting::HeartbeatSecs.json_value("10"),
+            serde_json::json!(10)
+        );
         let err = "nope".parse::<Setting>().unwrap_err().to_string();
         assert!(
             err.contains("server_name") && err.contains("cdn_url"),

@@ -595,7 +595,7 @@ fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
         .clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
-        c["detail"].as_str().unwrap().contains("1 device(s) stuck"),
+        c["detail"].as_str().unwrap().contains("1 device stuck"),
         "{c:#}"
     );
     // Several more failures, still one WARN line.
@@ -719,7 +719,7 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         c["detail"]
             .as_str()
             .unwrap()
-            .contains("1 device(s) refused for a stale key"),
+            .contains("1 device refused for a stale key"),
         "{c:#}"
     );
     assert!(
@@ -952,7 +952,14 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
         .unwrap();
     assert_eq!(me["preference"], "excluded");
     assert!(me["score"].is_f64() && me["last_seen"].is_i64(), "{me:#}");
-    ok(&net.server_dir, &["devices", "unprefer", short]);
+    // Issue 13 item 8: --json here too, with the full id.
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &net.server_dir,
+        &["devices", "unprefer", short, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v["device_id"], id.as_str(), "{v:#}");
+    assert_eq!(v["result"], "normal", "{v:#}");
 
     // Retire: refused while online (unless --force), then the license goes.
     let (code, _, err) = p2pd(&net.server_dir, &["devices", "retire", short]);

@@ -258,7 +258,9 @@ fn explain_names_the_failover_when_the_leader_dies() {
         "the dead leader is named: {r}"
     );
     assert!(
-        r.contains("went offline") || r.contains("reported unreachable") || r.contains("stalled"),
+        r.contains("went offline")
+            || r.contains("stalled")
+            || r.contains("reported unreachable by its followers"),
         "the failover says why: {r}"
     );
     assert!(r.contains("took over Central"), "{r}");

@@ -185,6 +185,12 @@ fn health_passes_then_names_each_broken_check() {
         table.contains("healthy") && table.contains("file_storage"),
         "{table}"
     );
+    // Counts in words, singular or plural, never "device(s)".
+    assert!(
+        table.contains("| 1 device, all within") && table.contains("1 package present"),
+        "{table}"
+    );
+    assert!(!table.contains("(s)"), "{table}");
 
     // devices list: the device, its office, online, with a score.
     let d = json(&net.server_dir, &["devices", "list", "--json"]);
@@ -209,7 +215,7 @@ fn health_passes_then_names_each_broken_check() {
         t["detail"]
             .as_str()
             .unwrap()
-            .contains("1 no-office client(s)"),
+            .contains("1 no-office client,"),
         "{t}"
     );
     assert!(
@@ -244,7 +250,7 @@ fn health_passes_then_names_each_broken_check() {
     assert_eq!(c["status"], "fail", "{c}");
     let detail = c["detail"].as_str().unwrap();
     assert!(
-        detail.contains("2 device(s) outside the supported 9.9.9 to 9.9.9"),
+        detail.contains("2 devices outside the supported 9.9.9 to 9.9.9"),
         "{detail}"
     );
     assert!(
@@ -309,24 +315,44 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     let (code, r) = health(&net.server_dir, &[]);
     assert_eq!((code, not_passing(&r)), (0, vec![]), "{r:#}");
 
-    // The running server still holds the old key.
+    // Issue 13 items 3/4: a running server takes a regenerated key within
+    // seconds, with no restart; a request signed with the old key is then
+    // refused. (A second install holding the old key signs like a device
+    // that has not got the new one yet.)
+    let old_key = std::fs::read(net.server_dir.join("shared.key")).unwrap();
+    let stale = net.root.path().join("stale");
+    ok(&stale, &["install"]);
+    std::fs::write(stale.join("shared.key"), &old_key).unwrap();
+    let url = format!("http://127.0.0.1:{}", net.port);
+    let (_, r) = health(&stale, &["--server", &url]);
+    assert_eq!(check(&r, "key")["status"], "pass", "{r:#}");
+    let regenerated = std::time::Instant::now();
     ok(&net.server_dir, &["key", "regenerate"]);
-    let (code, out, _) = p2pd(&net.server_dir, &["health"]);
-    assert_eq!(code, 1, "{out}");
+    let new_fp = ok(&net.server_dir, &["key", "fingerprint"]);
+    let new_fp = new_fp.split_whitespace().next().unwrap();
+    loop {
+        let (code, r) = health(&net.server_dir, &[]);
+        if code == 0 {
+            break;
+        }
+        assert!(
+            regenerated.elapsed() < Duration::from_secs(5),
+            "the running server still refuses the regenerated key: {r:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, r) = health(&stale, &["--server", &url]);
+    assert_eq!(code, 1, "{r:#}");
+    let detail = check(&r, "key")["detail"].as_str().unwrap().to_string();
     assert!(
-        out.contains("key mismatch: this data dir's key is"),
-        "{out}"
+        detail.contains("key mismatch") && detail.contains(new_fp),
+        "the old key is refused, naming the current one: {detail}"
     );
-    assert!(
-        out.contains("fix key: the server still uses a retired key: restart it"),
-        "{out}"
-    );
-    assert!(out.contains("unhealthy: failed: key"), "{out}");
-    let (_, r) = health(&net.server_dir, &[]);
-    assert_eq!(check(&r, "server")["status"], "pass");
-    assert_eq!(check(&r, "key")["status"], "fail");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["status", "--json"])).unwrap();
+    assert_eq!(status["key_version"], 2, "{status:#}");
 
-    // Restarted, it takes the new key; stopped, health says so.
+    // Restarted, it still has the new key.
     net.stop_serve();
     net.start_serve();
     assert_eq!(health(&net.server_dir, &[]).0, 0);
@@ -424,8 +450,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let unit = root.join("etc/systemd/system/p2pd.service");
     let text = std::fs::read_to_string(&unit).unwrap();
     for want in [
-        "ExecStart=",
-        " serve --data-dir ",
+        "ExecStart=/usr/local/bin/p2pd serve --data-dir ",
         server.to_str().unwrap(),
         "Restart=on-failure",
         "NoNewPrivileges=yes",
@@ -434,6 +459,16 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     ] {
         assert!(text.contains(want), "p2pd.service lacks {want}:\n{text}");
     }
+    // Issue 13 item 4: a stable installed path, not the build tree's binary.
+    assert!(
+        !text.contains("target/debug"),
+        "the server unit must not run the build tree's binary:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("usr/local/bin/p2pd")).unwrap(),
+        std::fs::read(BIN).unwrap(),
+        "install --systemd copies the binary to /usr/local/bin/p2pd"
+    );
     let before = files_under(&root);
     let out = ok(&server, &["install", "--systemd", "--root", root_s]);
     assert!(
@@ -470,7 +505,9 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     };
     let (code, out, err) = agent(&[]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.matches("created").count(), 4, "{out}");
+    // Four files; the binary copy is already there from the server's install.
+    assert_eq!(out.matches("created").count(), 3, "{out}");
+    assert_eq!(out.matches("unchanged").count(), 1, "{out}");
     let env = std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap();
     assert!(
         env.contains("P2PD_SERVER=\"http://127.0.0.1:7650\""),
@@ -523,6 +560,20 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("unchanged").count(), 4, "{out}");
+    // Issue 13 item 8: --json for scripts.
+    let (code, json_out, err) = agent(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 4, "{v:#}");
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["outcome"] == "unchanged"),
+        "{v:#}"
+    );
+    assert_eq!(v["key_replaced"], false);
     assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(files_under(&root), files);
 
@@ -595,7 +646,13 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     )
     .unwrap();
     let server_copy = vdir.join("p2pd.service");
-    std::fs::copy(&unit, &server_copy).unwrap();
+    std::fs::write(
+        &server_copy,
+        std::fs::read_to_string(&unit)
+            .unwrap()
+            .replace("/usr/local/bin/p2pd", BIN),
+    )
+    .unwrap();
     verify_units(&[&server_copy, &checked]);
 }
 

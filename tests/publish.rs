@@ -190,6 +190,15 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
     assert_eq!(seven["arch"], "x64", "content list keeps the arch");
     let table = String::from_utf8(env.cmd(&["content", "list"]).output().unwrap().stdout).unwrap();
     assert!(table.contains(" | 7zip    | 23.01   | x64  | "), "{table}");
+    // Issue 13 item 12: short ids in the table, full ones with --wide.
+    let full = seven["id"].as_str().unwrap();
+    assert!(
+        table.contains(&format!("| {} |", &full[..12])) && !table.contains(full),
+        "{table}"
+    );
+    let wide = env.cmd(&["content", "list", "--wide"]).output().unwrap();
+    assert!(wide.status.success());
+    assert!(String::from_utf8(wide.stdout).unwrap().contains(full));
 }
 
 /// Issue 13: `Firefox Setup 128.0.msi` had version "", and a file no rule

@@ -46,6 +46,25 @@ pub struct Args {
     /// a new p2pd binary: those are replaced whenever they differ
     #[arg(long)]
     pub force: bool,
+    /// Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `agent install --json` prints.
+#[derive(serde::Serialize)]
+struct Installed {
+    files: Vec<File>,
+    /// The key file changed (a key roll-out): the running agent picks it up.
+    key_replaced: bool,
+    /// The command to run next, if any.
+    next: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct File {
+    path: String,
+    outcome: Outcome,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,10 +130,24 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
         _ => anyhow::Error::new(e),
     })?;
-    report(&done, &a.root, "p2pd-agent")?;
     let key_replaced = done
         .iter()
         .any(|(p, o)| p.ends_with("etc/p2pd/agent.key") && *o == Outcome::Replaced);
+    if a.json {
+        super::output::print_json(&Installed {
+            files: done
+                .iter()
+                .map(|(p, o)| File {
+                    path: p.display().to_string(),
+                    outcome: *o,
+                })
+                .collect(),
+            key_replaced,
+            next: next_step(&done, &a.root, "p2pd-agent"),
+        })?;
+        return Ok(ExitCode::Ok);
+    }
+    report(&done, &a.root, "p2pd-agent")?;
     if key_replaced {
         println!(
             "key replaced: a running agent picks it up within one heartbeat, without a restart; \
@@ -319,22 +352,35 @@ pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::R
         };
         println!("{what:9} {}", path.display());
     }
-    // A new key needs nothing from systemd (the agent re-reads it); a new
-    // unit, configuration or binary needs the service (re)started.
+    if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
+        println!("nothing changed");
+    } else if let Some(next) = next_step(done, root, unit) {
+        println!("next: {next}");
+    }
+    Ok(())
+}
+
+/// The systemctl command the written files need, when written to `/`. A
+/// new key needs nothing from systemd (the agent re-reads it); a new unit,
+/// configuration or binary needs the service (re)started.
+fn next_step(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> Option<String> {
     let needs = |o: Outcome| {
         done.iter()
             .any(|(p, x)| *x == o && !p.ends_with("etc/p2pd/agent.key"))
     };
-    if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
-        println!("nothing changed");
-    } else if root == Path::new("/") {
-        if needs(Outcome::Created) {
-            println!("next: systemctl daemon-reload && systemctl enable --now {unit}");
-        } else if needs(Outcome::Replaced) {
-            println!("next: systemctl daemon-reload && systemctl restart {unit}");
-        }
+    if root != Path::new("/") {
+        None
+    } else if needs(Outcome::Created) {
+        Some(format!(
+            "systemctl daemon-reload && systemctl enable --now {unit}"
+        ))
+    } else if needs(Outcome::Replaced) {
+        Some(format!(
+            "systemctl daemon-reload && systemctl restart {unit}"
+        ))
+    } else {
+        None
     }
-    Ok(())
 }
 
 /// The local address this host uses to reach `host_port` (a connected UDP

@@ -12,6 +12,9 @@ pub enum Command {
     List {
         #[command(flatten)]
         out: output::JsonFlag,
+        /// Show full content ids (the table shows the first 12 hex digits)
+        #[arg(long)]
+        wide: bool,
     },
     /// Show one content, with its piece hashes in --json
     Show {
@@ -34,7 +37,7 @@ struct Shown<'a> {
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     let store = open_store(g)?;
     match c {
-        Command::List { out } => {
+        Command::List { out, wide } => {
             let rows = store.content_summaries()?;
             if out.json {
                 output::print_json(&rows)?;
@@ -56,7 +59,11 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             ]);
             for r in &rows {
                 t.add_row(vec![
-                    r.id[..12].to_string(),
+                    if wide {
+                        r.id.clone()
+                    } else {
+                        r.id.chars().take(12).collect()
+                    },
                     r.name.clone(),
                     dash(&r.version),
                     dash(&r.arch),

@@ -32,23 +32,31 @@ pub enum Command {
         /// Retire it even though it is online
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
     /// Make a device lead its office whenever it is online (ranked before
     /// every device that is not preferred)
     Prefer {
         /// Device id, a unique prefix of one, or a unique hostname
         id: String,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
     /// Undo `prefer` or `exclude`: rank the device by its history alone
     Unprefer {
         /// Device id, a unique prefix of one, or a unique hostname
         id: String,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
     /// Never let a device lead its office (it still downloads and shares
     /// with its office's peers)
     Exclude {
         /// Device id, a unique prefix of one, or a unique hostname
         id: String,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
 }
 
@@ -122,10 +130,10 @@ struct StaleKeyView {
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::List(a) => list(g, a),
-        Command::Retire { id, force } => retire(g, &id, force),
-        Command::Prefer { id } => prefer(g, &id, Preference::Preferred),
-        Command::Unprefer { id } => prefer(g, &id, Preference::Normal),
-        Command::Exclude { id } => prefer(g, &id, Preference::Excluded),
+        Command::Retire { id, force, out } => retire(g, &id, force, out.json),
+        Command::Prefer { id, out } => prefer(g, &id, Preference::Preferred, out.json),
+        Command::Unprefer { id, out } => prefer(g, &id, Preference::Normal, out.json),
+        Command::Exclude { id, out } => prefer(g, &id, Preference::Excluded, out.json),
     }
 }
 
@@ -172,7 +180,17 @@ fn short(id: &str) -> &str {
     &id[..SHORT_ID.min(id.len())]
 }
 
-fn retire(g: &Global, id: &str, force: bool) -> anyhow::Result<ExitCode> {
+/// What `retire`, `prefer`, `unprefer` and `exclude` print with `--json`.
+#[derive(serde::Serialize)]
+struct Changed<'a> {
+    device_id: &'a str,
+    hostname: &'a str,
+    /// `retired`, or the preference now set (`preferred`, `normal`,
+    /// `excluded`).
+    result: &'a str,
+}
+
+fn retire(g: &Global, id: &str, force: bool, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     let d = resolve(&st, id)?;
     if !force && timing(&st)?.online(d.last_seen, now()) {
@@ -188,14 +206,30 @@ fn retire(g: &Global, id: &str, force: bool) -> anyhow::Result<ExitCode> {
         ));
     }
     st.retire_device(&d.id)?;
+    if json {
+        output::print_json(&Changed {
+            device_id: &d.id,
+            hostname: &d.hostname,
+            result: "retired",
+        })?;
+        return Ok(ExitCode::Ok);
+    }
     println!("retired {} ({}); its license is released", d.hostname, d.id);
     Ok(ExitCode::Ok)
 }
 
-fn prefer(g: &Global, id: &str, p: Preference) -> anyhow::Result<ExitCode> {
+fn prefer(g: &Global, id: &str, p: Preference, json: bool) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
     let d = resolve(&st, id)?;
     st.set_preference(&d.id, p)?;
+    if json {
+        output::print_json(&Changed {
+            device_id: &d.id,
+            hostname: &d.hostname,
+            result: p.as_str(),
+        })?;
+        return Ok(ExitCode::Ok);
+    }
     let what = match p {
         Preference::Preferred => "preferred: it leads its office whenever it is online",
         Preference::Normal => "ranked by its history again",
@@ -364,10 +398,10 @@ fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow:
         if let Some(k) = &v.stale_key {
             writeln!(
                 out,
-                "stale key: {who} signs with key {} ({} request(s) refused, last {}); \
+                "stale key: {who} signs with key {} ({} refused, last {}); \
                  give it the current key: `p2pd agent install --key-file FILE ...` on that device",
                 k.fingerprint,
-                k.refused,
+                output::count(k.refused as usize, "request"),
                 output::time(Some(k.last_refused_at))
             )?;
         }

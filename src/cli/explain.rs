@@ -44,12 +44,12 @@ fn print(e: &Explanation) -> anyhow::Result<()> {
     )?;
     writeln!(
         o,
-        "content  {} {} ({})  {}, {} pieces; holds {}/{}{}",
+        "content  {} {} ({})  {}, {}; holds {}/{}{}",
         c.name,
         c.version,
         &c.id[..12.min(c.id.len())],
         output::bytes(c.size),
-        c.pieces,
+        output::count(c.pieces as usize, "piece"),
         c.pieces_held,
         c.pieces,
         c.done_at
@@ -90,10 +90,10 @@ fn print(e: &Explanation) -> anyhow::Result<()> {
     for t in &e.tiers {
         writeln!(
             o,
-            "  {:<7} {} in {} piece(s){}",
+            "  {:<7} {} in {}{}",
             t.tier,
             output::bytes(t.bytes),
-            t.pieces,
+            output::count(t.pieces as usize, "piece"),
             if t.failed_bytes > 0 {
                 format!(", {} failed verification", output::bytes(t.failed_bytes))
             } else {

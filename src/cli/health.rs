@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::output::count;
 use super::{Global, fail, output};
 use crate::content::storage::{Storage, StorageError};
 use crate::exit::ExitCode;
@@ -587,7 +588,10 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
     if outside.is_empty() {
         return Ok(pass(
             "client_versions",
-            format!("{} device(s), all within {min} to {max}", devices.len()),
+            format!(
+                "{}, all within {min} to {max}",
+                count(devices.len(), "device")
+            ),
         ));
     }
     const SHOWN: usize = 10;
@@ -607,8 +611,8 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
         "client_versions",
         Status::Fail,
         format!(
-            "{} device(s) outside the supported {min} to {max}: {list}",
-            outside.len()
+            "{} outside the supported {min} to {max}: {list}",
+            count(outside.len(), "device")
         ),
         format!(
             "upgrade those agents to a version from {min} to {max}, or change the range \
@@ -635,7 +639,10 @@ fn devices(st: &Store) -> anyhow::Result<Check> {
     if stale.is_empty() && stuck.is_empty() {
         return Ok(pass(
             NAME,
-            format!("{} device(s), none stuck, none on an old key", all.len()),
+            format!(
+                "{}, none stuck, none on an old key",
+                count(all.len(), "device")
+            ),
         ));
     }
     let mut detail = Vec::new();
@@ -647,8 +654,8 @@ fn devices(st: &Store) -> anyhow::Result<Check> {
             .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
             .collect();
         detail.push(format!(
-            "{} device(s) refused for a stale key: {}",
-            stale.len(),
+            "{} refused for a stale key: {}",
+            count(stale.len(), "device"),
             names.join(", ")
         ));
         fix.push(
@@ -662,8 +669,8 @@ fn devices(st: &Store) -> anyhow::Result<Check> {
             .map(|s| format!("{}: {}", host(&s.device_id), s.reason))
             .collect();
         detail.push(format!(
-            "{} device(s) stuck: {}",
-            stuck_devices.len(),
+            "{} stuck: {}",
+            count(stuck_devices.len(), "device"),
             names.join("; ")
         ));
         fix.push("fix what each stuck device names (`p2pd devices list` shows the reasons)");
@@ -748,8 +755,8 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
         return Ok(pass(
             NAME,
             format!(
-                "{} package(s) present at their published size{} in {}",
-                contents.len(),
+                "{} present at their published size{} in {}",
+                count(contents.len(), "package"),
                 if deep { " and hash" } else { "" },
                 storage.describe()
             ),
@@ -759,9 +766,9 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
         NAME,
         Status::Fail,
         format!(
-            "{} of {} package(s) not as published: {}",
+            "{} of {} not as published: {}",
             problems.len(),
-            contents.len(),
+            count(contents.len(), "package"),
             problems.join("; ")
         ),
         "put the published files back in file storage, or publish what storage holds now (`p2pd publish --all`)",
@@ -820,8 +827,8 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
             NAME,
             Status::Warn,
             format!(
-                "{} no-office client(s), by subnet: {subnets}; they get no peer or server downloads",
-                rec.no_office.devices
+                "{}, by subnet: {subnets}; they get no peer or server downloads",
+                count(rec.no_office.devices as usize, "no-office client")
             ),
             "add these subnets to an office: `p2pd topology export > t.csv`, add the ranges, `p2pd topology import t.csv`",
         ));
@@ -829,8 +836,8 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
     Ok(pass(
         NAME,
         format!(
-            "{} office(s), no overlapping ranges, no no-office clients",
-            names.len()
+            "{}, no overlapping ranges, no no-office clients",
+            count(names.len(), "office")
         ),
     ))
 }

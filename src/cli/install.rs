@@ -39,8 +39,9 @@ pub struct Args {
     /// settings: the same without the key, and "already_installed": true
     #[arg(long)]
     pub json: bool,
-    /// Also write the p2pd.service systemd unit that serves this data dir.
-    /// On an existing install, only the unit is written (safe to re-run)
+    /// Also write the p2pd.service systemd unit that serves this data dir,
+    /// running a copy of this binary installed at /usr/local/bin/p2pd.
+    /// On an existing install, only these two are written (safe to re-run)
     #[arg(long)]
     pub systemd: bool,
     /// With --systemd: write the unit below DIR (DIR/etc/systemd/system)
@@ -73,15 +74,16 @@ struct UnitFile {
     outcome: crate::deploy::Outcome,
 }
 
-/// The unit `--systemd` writes, and where.
+/// The files `--systemd` writes (the installed binary and the unit), and
+/// below which root.
 fn planned_unit(
     dir: &Path,
     a: &Args,
-) -> anyhow::Result<(std::path::PathBuf, crate::deploy::Planned)> {
+) -> anyhow::Result<(std::path::PathBuf, Vec<crate::deploy::Planned>)> {
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let abs = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
     let root = a.root.clone().unwrap_or_else(|| "/".into());
-    Ok((root, crate::deploy::server_unit(&exe, &abs)))
+    Ok((root, crate::deploy::server_files(&exe, &abs)))
 }
 
 fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {
@@ -179,7 +181,7 @@ fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
     }
     let (root, done) = if a.systemd {
         let (root, unit) = planned_unit(dir, a)?;
-        let done = crate::deploy::apply(&root, &[unit], a.force).map_err(deploy_error)?;
+        let done = crate::deploy::apply(&root, &unit, a.force).map_err(deploy_error)?;
         (Some(root), done)
     } else {
         (None, Vec::new())
@@ -272,8 +274,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let unit = match a.systemd {
         true => {
             let (root, unit) = planned_unit(&dir, &a)?;
-            crate::deploy::check(&root, std::slice::from_ref(&unit), a.force)
-                .map_err(deploy_error)?;
+            crate::deploy::check(&root, &unit, a.force).map_err(deploy_error)?;
             Some((root, unit))
         }
         false => None,
@@ -315,9 +316,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     })?;
 
     let done = match &unit {
-        Some((root, unit)) => {
-            crate::deploy::apply(root, std::slice::from_ref(unit), a.force).map_err(deploy_error)?
-        }
+        Some((root, unit)) => crate::deploy::apply(root, unit, a.force).map_err(deploy_error)?,
         None => Vec::new(),
     };
     let out = Installed {

@@ -135,17 +135,19 @@ pub fn record_sources(
                 p.name
             ),
             Some(p) if full == 0 => format!(
-                "parent office {} had {} online device(s) at {at}, none holding all {piece_count} pieces yet \
+                "parent office {} had {} online device{} at {at}, none holding all {piece_count} pieces yet \
                  (the most any held: {most}), so the leader fetches from them as pieces arrive there, \
                  and goes to the server only while they fail",
                 p.name,
-                parent_ids.len()
+                parent_ids.len(),
+                if parent_ids.len() == 1 { "" } else { "s" }
             ),
             Some(p) => format!(
-                "parent office {} had {} online device(s) at {at}, {full} holding all {piece_count} pieces, \
+                "parent office {} had {} online device{} at {at}, {full} holding all {piece_count} pieces, \
                  so the leader fetches from the parent office, and goes to the server only while they fail",
                 p.name,
-                parent_ids.len()
+                parent_ids.len(),
+                if parent_ids.len() == 1 { "" } else { "s" }
             ),
         })
     };
@@ -172,10 +174,11 @@ pub fn record_sources(
                 None => "no leader yet".into(),
             };
             format!(
-                "follower in {}: fetches from the leader {leader} and the office's other {} peer(s) \
+                "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
                  over the LAN; only the leader goes outside the office",
                 o.name,
-                resp.peers.len().saturating_sub(1)
+                resp.peers.len().saturating_sub(1),
+                if resp.peers.len() == 2 { "" } else { "s" }
             )
         }
     };
@@ -235,7 +238,8 @@ pub fn record_election(
                     "handed over its leadership while stopping".to_string()
                 }
                 Some(_) if reason == Reason::Reported => {
-                    "was reported unreachable by its followers, confirmed by a second signal"
+                    "was reported unreachable by its followers, and a second signal confirmed it \
+                     (another follower's report, a missed heartbeat or the server's own probe)"
                         .to_string()
                 }
                 Some(d) if !timing.online(d.last_seen, now) => {

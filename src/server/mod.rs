@@ -70,7 +70,10 @@ pub struct ServerState {
     /// Checks signatures against the current key.
     pub verifier: Verifier,
     pub server_id: String,
-    pub key_version: i64,
+    /// The current key's version; changes with the key (see [`watch_key`]).
+    pub key_version: std::sync::atomic::AtomicI64,
+    /// The key file, watched for a `key regenerate` while serving.
+    pub key_file: std::path::PathBuf,
     /// File storage, for seeding pieces and the storage gateway.
     pub storage: Option<Storage>,
     /// (content, device) pairs the scheduler sent to the server; the seed
@@ -199,7 +202,8 @@ impl ServerState {
             db: Db::new(store),
             verifier: Verifier::new(key),
             server_id: server.server_id,
-            key_version: server.key_version,
+            key_version: server.key_version.into(),
+            key_file: crate::key::key_path(data_dir),
             storage,
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
@@ -237,6 +241,72 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How often a running server checks its key file.
+const KEY_CHECK: Duration = Duration::from_secs(1);
+
+/// Applies a `key regenerate` to the running server: once per
+/// [`KEY_CHECK`], one `stat` of the key file; when it changed, the new key
+/// is loaded and, once the database names it as the current key (the
+/// regenerate's transaction commits just after the file is renamed into
+/// place), requests signed with the old one are refused from then on.
+/// A key file the database does not know (a copied file) is not used and
+/// is logged once; the server keeps its key.
+async fn watch_key(s: AppState, stop: CancellationToken) {
+    let mut seen = crate::key::FileStamp::of(&s.key_file);
+    let mut warned = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(KEY_CHECK) => {}
+        }
+        let stamp = crate::key::FileStamp::of(&s.key_file);
+        if stamp.is_none() || stamp == seen {
+            continue;
+        }
+        let key = match crate::key::SharedKey::load(&s.key_file) {
+            Ok(k) => k,
+            Err(e) => {
+                if warned != stamp {
+                    tracing::warn!(
+                        "the key file changed but cannot be used; keeping the current key: {e}"
+                    );
+                    warned = stamp;
+                }
+                continue;
+            }
+        };
+        let fp = key.fingerprint();
+        if fp == s.verifier.fingerprint() {
+            seen = stamp;
+            continue;
+        }
+        let Ok(Some(row)) = s.db.call(|st| Ok(st.server()?)).await else {
+            continue;
+        };
+        if row.key_fingerprint != fp {
+            if warned != stamp {
+                tracing::warn!(
+                    file = %s.key_file.display(), key = %fp, expected = %row.key_fingerprint,
+                    "the key file changed to a key the database does not know; keeping the current key \
+                     (use `p2pd key regenerate` to change it)"
+                );
+                warned = stamp;
+            }
+            continue;
+        }
+        let old = s.verifier.fingerprint();
+        s.verifier.set_key(key);
+        s.key_version
+            .store(row.key_version, std::sync::atomic::Ordering::Relaxed);
+        seen = stamp;
+        tracing::warn!(
+            key = %fp, version = row.key_version, retired = %old,
+            "new shared key in use; devices still signing with the retired key are refused \
+             until they get the new one (`p2pd agent install --key-file FILE`)"
+        );
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and drains
 /// in-flight requests for at most `drain` before returning.
 pub async fn run(
@@ -253,6 +323,7 @@ pub async fn run(
         shutdown.await;
         t.cancel();
     });
+    tokio::spawn(watch_key(state.clone(), token.clone()));
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -273,7 +344,7 @@ async fn status(
         version: crate::VERSION.to_string(),
         time: now(),
         key_fingerprint: s.verifier.fingerprint(),
-        key_version: s.key_version,
+        key_version: s.key_version.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }
 

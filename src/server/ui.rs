@@ -343,7 +343,7 @@ pub struct ContentItem {
 async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let server_id = s.server_id.clone();
     let fingerprint = s.verifier.fingerprint().to_string();
-    let key_version = s.key_version;
+    let key_version = s.key_version.load(std::sync::atomic::Ordering::Relaxed);
     let refusals = s.metrics.key_mismatch_refusals();
     let o =
         s.db.call(move |st| {

@@ -392,7 +392,8 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
     let mut notes = Vec::new();
     if !ignored.is_empty() {
         notes.push(format!(
-            "ignoring unknown column(s) {} (line {header_line})",
+            "ignoring unknown column{} {} (line {header_line})",
+            if ignored.len() == 1 { "" } else { "s" },
             ignored.join(", ")
         ));
     }

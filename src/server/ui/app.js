@@ -148,7 +148,7 @@ async function loadOffices() {
     total = r.total;
   }
   const pages = Math.max(1, Math.ceil(total / PER));
-  info.textContent = "page " + (state.officePage + 1) + " of " + pages + " · " + total + (state.officeQuery ? " matching" : " top-level") + " offices";
+  info.textContent = "page " + (state.officePage + 1) + " of " + pages + " · " + total + (state.officeQuery ? " matching" : " top-level") + (total === 1 ? " office" : " offices");
   document.getElementById("offices-prev").disabled = state.officePage === 0;
   document.getElementById("offices-next").disabled = state.officePage + 1 >= pages;
   body.replaceChildren(...rows);
@@ -227,7 +227,7 @@ async function loadDevices() {
     el("td", { class: "num" }, d.failures),
     el("td", { class: "num" }, d.uploads_ok))));
   const pages = Math.max(1, Math.ceil(r.total / PER));
-  document.getElementById("devices-pageinfo").textContent = "page " + (state.devicePage + 1) + " of " + pages + " · " + r.total + " devices";
+  document.getElementById("devices-pageinfo").textContent = "page " + (state.devicePage + 1) + " of " + pages + " · " + r.total + (r.total === 1 ? " device" : " devices");
   document.getElementById("devices-prev").disabled = state.devicePage === 0;
   document.getElementById("devices-next").disabled = state.devicePage + 1 >= pages;
 }

@@ -79,6 +79,10 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
+    // Everything below builds paths and buffers from the manifest.
+    manifest
+        .validate()
+        .map_err(|e| format!("server sent a manifest refused as unsafe: {e}"))?;
     if manifest.id != cref.id {
         return Err(format!(
             "server sent manifest {} for {}",
@@ -157,6 +161,7 @@ fn will_not_heal(e: &PieceError) -> bool {
         ),
         PieceError::BadPiece { piece, .. } => *piece == u32::MAX,
         PieceError::DiskFull { .. } => false,
+        PieceError::BadManifest(_) => true,
     }
 }
 

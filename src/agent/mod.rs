@@ -547,6 +547,12 @@ pub async fn run(
                     .unwrap_or_else(|p| p.into_inner())
                     .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
                 for c in hb.contents {
+                    // The id names a directory under pieces/: only a
+                    // SHA-256 hex id may.
+                    if let Err(e) = crate::proto::check_content_id("content id", &c.id) {
+                        tracing::warn!("the server listed a content refused as unsafe: {e}");
+                        continue;
+                    }
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
                     if !done && !alive && !agent.stuck_for_good(&c.id) {

@@ -253,6 +253,7 @@ async fn enroll(
     signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
+    req.validate()?;
     s.db.call(move |st| enroll_impl(st, req))
         .await
         .map(axum::Json)
@@ -350,6 +351,7 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
+    req.validate()?;
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
         st.heartbeat(&d.id)?;
@@ -387,6 +389,8 @@ async fn manifest(
     Query(q): Query<DeviceQuery>,
     _signed: Signed,
 ) -> Result<axum::Json<Manifest>, ApiError> {
+    check_device_id("device", &q.device)?;
+    check_content_id("content id", &id)?;
     s.db.call(move |st| {
         let d = enrolled(st, &q.device)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
@@ -421,6 +425,8 @@ async fn sources(
     signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
     let req: SourcesRequest = signed.json()?;
+    check_device_id("device_id", &req.device_id)?;
+    check_content_id("content id", &id)?;
     let storage_url = match &s.storage {
         Some(Storage::Http(u)) => Some(u.to_string()),
         _ => None,
@@ -459,6 +465,7 @@ async fn sources(
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let req: ReportRequest = signed.json()?;
+    req.validate()?;
     s.db.call(move |st| {
         let d = st.device(&req.device_id)?.ok_or_else(|| {
             ApiError::new(
@@ -495,6 +502,8 @@ async fn piece(
     Query(q): Query<DeviceQuery>,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    check_device_id("device", &q.device)?;
+    check_content_id("content id", &id)?;
     let scheduled = s
         .seeding
         .lock()

@@ -1,4 +1,4 @@
-//! `p2pd devices list | retire | prefer | unprefer | exclude`: every
+//! `p2pd devices list | retire | prefer | unprefer | exclude | unban`: every
 //! enrolled device with its office, group, version, last heartbeat,
 //! preferred-device score and state, and the admin's say over one device.
 
@@ -47,6 +47,12 @@ pub enum Command {
     /// Never let a device lead its office (it still downloads and shares
     /// with its office's peers)
     Exclude {
+        /// Device id, a unique prefix of one, or a unique hostname
+        id: String,
+    },
+    /// Lift a device's bans and forget the bad-piece reports against it
+    /// (bans also expire by themselves after a day)
+    Unban {
         /// Device id, a unique prefix of one, or a unique hostname
         id: String,
     },
@@ -126,6 +132,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
         Command::Prefer { id } => prefer(g, &id, Preference::Preferred),
         Command::Unprefer { id } => prefer(g, &id, Preference::Normal),
         Command::Exclude { id } => prefer(g, &id, Preference::Excluded),
+        Command::Unban { id } => unban(g, &id),
     }
 }
 
@@ -189,6 +196,24 @@ fn retire(g: &Global, id: &str, force: bool) -> anyhow::Result<ExitCode> {
     }
     st.retire_device(&d.id)?;
     println!("retired {} ({}); its license is released", d.hostname, d.id);
+    Ok(ExitCode::Ok)
+}
+
+fn unban(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
+    let mut st = open_store(g)?;
+    let d = resolve(&st, id)?;
+    match st.unban(&d.id)? {
+        0 => println!(
+            "{} ({}) was not banned; reports against it are forgotten",
+            d.hostname, d.id
+        ),
+        n => println!(
+            "{} ({}) is no longer banned ({n} content{} lifted)",
+            d.hostname,
+            d.id,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
     Ok(ExitCode::Ok)
 }
 

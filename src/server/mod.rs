@@ -475,15 +475,25 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
         })?;
         for t in &req.transfers {
             st.record_transfer(t, &d.id, d.office_id)?;
+            // Upload credit comes from receivers: a verified transfer from
+            // a peer confirms (part of) what that peer claims it sent.
+            if let Some(src) = &t.source_device
+                && t.ok
+                && matches!(t.tier, Tier::Lan | Tier::Parent)
+                && src != &d.id
+            {
+                st.receive_uploads(src, &t.content_id, t.pieces, t.bytes)?;
+            }
         }
         for u in &req.uploads {
-            st.add_uploads(&d.id, u.pieces, u.bytes)?;
+            st.claim_uploads(&d.id, &u.content_id, u.pieces, u.bytes)?;
         }
         for b in &req.bad {
             if st.ban(&b.content_id, &b.source_device, &d.id, b.piece)? {
                 tracing::warn!(
                     sender = %b.source_device, reporter = %d.id, piece = b.piece,
-                    content = %b.content_id, "bad piece: sender banned for this content"
+                    content = %b.content_id,
+                    "bad piece reported by a second device: sender banned for this content"
                 );
                 st.add_failure(&b.source_device)?;
             }

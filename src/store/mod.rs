@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("site1_device_states.sql"),
+    include_str!("trust_evidence.sql"),
 ];
 
 /// The schema version this binary writes.

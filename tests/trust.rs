@@ -1,0 +1,262 @@
+//! Issue 11 findings, one test each: a device holding the shared key talks
+//! to a real `serve` directly (signed requests, no agent), and nothing it
+//! sends may break or fool the server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use p2pd::key::SharedKey;
+
+const MIB: usize = 1 << 20;
+
+/// A signed request to serve at `path`; returns (status, body).
+fn call(net: &Net, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}{path}", net.port);
+    let mut rb = client.request(method.parse().unwrap(), &url);
+    for (n, v) in key.sign(method, path, body) {
+        rb = rb.header(n, v);
+    }
+    let r = rb
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap_or_default())
+}
+
+fn json(net: &Net, path: &str, v: serde_json::Value) -> (u16, String) {
+    call(net, "POST", path, &serde_json::to_vec(&v).unwrap())
+}
+
+/// Enrolls a made-up device at `ip`; returns its id.
+fn enroll(net: &Net, host: &str, ip: &str) -> String {
+    let (code, body) = json(
+        net,
+        "/v1/enroll",
+        serde_json::json!({
+            "device_id": null, "hostname": host,
+            "addrs": [{"ip": ip, "prefix": 24}],
+            "version": env!("CARGO_PKG_VERSION"), "group": "g",
+            "peer_url": format!("http://{ip}:7651"),
+        }),
+    );
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn devices(net: &Net) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(&net.server_dir, &["devices", "list", "--json"])).unwrap()
+}
+
+fn device(net: &Net, id: &str) -> serde_json::Value {
+    devices(net)
+        .into_iter()
+        .find(|d| d["device_id"] == id)
+        .unwrap()
+}
+
+fn report(net: &Net, from: &str, v: serde_json::Value) -> (u16, String) {
+    let mut v = v;
+    v["device_id"] = from.into();
+    for k in ["transfers", "bad", "uploads"] {
+        if v.get(k).is_none() {
+            v[k] = serde_json::json!([]);
+        }
+    }
+    json(net, "/v1/report", v)
+}
+
+#[test]
+fn a_device_that_reports_2_pow_63_bytes_breaks_nothing() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (cid, _) = net.publish("app", MIB, 1);
+    let a = enroll(&net, "a", "127.1.1.10");
+    let b = enroll(&net, "b", "127.1.1.11");
+    let max = i64::MAX as u64;
+    for _ in 0..2 {
+        // Out-of-bounds values are refused outright...
+        let (code, body) = report(
+            &net,
+            &a,
+            serde_json::json!({"uploads": [{"content_id": cid, "pieces": 1, "bytes": max}]}),
+        );
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("uploads.bytes"), "{body}");
+        let (code, _) = report(
+            &net,
+            &b,
+            serde_json::json!({"transfers": [{"content_id": cid, "tier": "lan",
+                "source_device": a, "bytes": max, "pieces": 1, "ok": true}]}),
+        );
+        assert_eq!(code, 400);
+    }
+    // ...and the largest accepted ones, many times over, only saturate.
+    let big = p2pd::proto::limits::MAX_REPORT_BYTES;
+    for _ in 0..3 {
+        let uploads: Vec<_> = (0..1000)
+            .map(|_| serde_json::json!({"content_id": cid, "pieces": u32::MAX, "bytes": big}))
+            .collect();
+        let transfers: Vec<_> = (0..1000)
+            .map(|_| serde_json::json!({"content_id": cid, "tier": "lan", "source_device": a,
+                "bytes": big, "pieces": u32::MAX, "ok": true}))
+            .collect();
+        let (code, body) = report(&net, &a, serde_json::json!({ "uploads": uploads }));
+        assert_eq!(code, 204, "{body}");
+        let (code, body) = report(&net, &b, serde_json::json!({ "transfers": transfers }));
+        assert_eq!(code, 204, "{body}");
+    }
+    // Every reader of the device rows still works.
+    let (code, body) = json(
+        &net,
+        &format!("/v1/contents/{cid}/sources"),
+        serde_json::json!({ "device_id": b }),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(device(&net, &a)["score"].as_f64().unwrap().is_finite());
+    ok(&net.server_dir, &["report"]);
+    ok(&net.server_dir, &["report", "--json"]);
+    let (code, _, err) = p2pd(&net.server_dir, &["health"]);
+    assert!(code == 0 || !err.contains("Invalid column type"), "{err}");
+    assert!(!err.contains("REAL"), "{err}");
+}
+
+#[test]
+fn a_report_naming_innocent_devices_bans_no_one_and_bans_can_be_lifted() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (cid, _) = net.publish("app", MIB, 2);
+    let liar = enroll(&net, "liar", "127.1.1.10");
+    let innocent: Vec<String> = (0..3)
+        .map(|i| enroll(&net, &format!("pc{i}"), &format!("127.1.1.{}", 20 + i)))
+        .collect();
+    let bad: Vec<_> = innocent
+        .iter()
+        .map(|d| serde_json::json!({"content_id": cid, "source_device": d, "piece": 0}))
+        .collect();
+    for _ in 0..3 {
+        let (code, body) = report(&net, &liar, serde_json::json!({ "bad": bad }));
+        assert_eq!(code, 204, "{body}");
+    }
+    for d in &innocent {
+        assert_ne!(device(&net, d)["state"], "banned", "one accuser banned {d}");
+    }
+    // A device cannot accuse itself into a ban either.
+    let (code, _) = report(
+        &net,
+        &innocent[0],
+        serde_json::json!({"bad": [{"content_id": cid, "source_device": innocent[0], "piece": 0}]}),
+    );
+    assert_eq!(code, 204);
+    assert_ne!(device(&net, &innocent[0])["state"], "banned");
+    // A second, distinct witness is evidence: the sender is banned.
+    let (code, _) = report(
+        &net,
+        &innocent[1],
+        serde_json::json!({"bad": [{"content_id": cid, "source_device": innocent[0], "piece": 1}]}),
+    );
+    assert_eq!(code, 204);
+    assert_eq!(device(&net, &innocent[0])["state"], "banned");
+    let out = ok(&net.server_dir, &["devices", "unban", &innocent[0]]);
+    assert!(out.contains("no longer banned"), "{out}");
+    assert_ne!(device(&net, &innocent[0])["state"], "banned");
+}
+
+#[test]
+fn a_device_claiming_4_billion_uploads_does_not_lead() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (cid, _) = net.publish("app", MIB, 3);
+    let boaster = enroll(&net, "boaster", "127.1.1.10");
+    let honest = enroll(&net, "honest", "127.1.1.11");
+    let receiver = enroll(&net, "receiver", "127.1.1.12");
+    let (code, body) = report(
+        &net,
+        &boaster,
+        serde_json::json!({"uploads": [{"content_id": cid, "pieces": 4_000_000_000u32,
+            "bytes": 1u64 << 39}]}),
+    );
+    assert_eq!(code, 204, "{body}");
+    // The honest device served 3 pieces that the receiver confirms.
+    report(
+        &net,
+        &honest,
+        serde_json::json!({"uploads": [{"content_id": cid, "pieces": 3, "bytes": 3 * MIB}]}),
+    );
+    report(
+        &net,
+        &receiver,
+        serde_json::json!({"transfers": [{"content_id": cid, "tier": "lan",
+            "source_device": honest, "bytes": 3 * MIB, "pieces": 3, "ok": true}]}),
+    );
+    let s_boaster = device(&net, &boaster)["score"].as_f64().unwrap();
+    let s_honest = device(&net, &honest)["score"].as_f64().unwrap();
+    assert!(
+        s_honest > s_boaster,
+        "claimed uploads outranked confirmed ones: {s_boaster} vs {s_honest}"
+    );
+    // The scheduler picks the leader by the same score.
+    let (code, body) = json(
+        &net,
+        &format!("/v1/contents/{cid}/sources"),
+        serde_json::json!({ "device_id": receiver }),
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(v["leader"], boaster.as_str(), "{body}");
+}
+
+#[test]
+fn enrollment_refuses_hostile_fields() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let base = serde_json::json!({
+        "device_id": null, "hostname": "pc", "addrs": [{"ip": "127.1.1.10", "prefix": 24}],
+        "version": env!("CARGO_PKG_VERSION"), "group": "g", "peer_url": "http://127.1.1.10:7651",
+    });
+    let cases = [
+        ("device_id", serde_json::json!("../../etc/passwd")),
+        ("device_id", serde_json::json!("x".repeat(MIB))),
+        ("addrs", serde_json::json!([{"ip": "127.1.1.10", "prefix": 200}])),
+        ("peer_url", serde_json::json!("file:///etc/passwd")),
+        ("hostname", serde_json::json!("pc\nEVIL line")),
+    ];
+    for (field, value) in cases {
+        let mut v = base.clone();
+        v[field] = value;
+        let (code, body) = json(&net, "/v1/enroll", v);
+        assert!(
+            code == 400 || code == 413,
+            "{field} accepted: {code} {body}"
+        );
+    }
+    let out = ok(&net.server_dir, &["devices", "list", "--json"]);
+    assert_eq!(out.trim(), "[]", "a hostile enrollment was stored: {out}");
+}
+
+#[test]
+fn a_3_9_mib_heartbeat_is_refused_quickly() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let a = enroll(&net, "a", "127.1.1.10");
+    let progress: Vec<_> = (0..30_000)
+        .map(|i| serde_json::json!({"content_id": format!("{i:064x}"), "pieces": 1, "done": false}))
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({"device_id": a, "progress": progress}))
+        .unwrap();
+    assert!(body.len() > 3 * MIB, "{}", body.len());
+    let t = Instant::now();
+    let (code, text) = call(&net, "POST", "/v1/heartbeat", &body);
+    assert!(code == 413 || code == 400, "{code} {text}");
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+}

@@ -375,6 +375,9 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
          # Install the current key (`p2pd agent install --key-file FILE ...`).\n\
          RestartPreventExitStatus=4\n\
          TimeoutStopSec=30s\n\
+         # Room for peers and downloads; the peer server caps connections\n\
+         # per address well below this.\n\
+         LimitNOFILE=65536\n\
          {hardening}\
          \n\
          [Install]\n\

@@ -27,6 +27,7 @@ pub mod deploy;
 pub mod exit;
 pub mod http;
 pub mod key;
+pub mod listen;
 pub mod proto;
 pub mod report;
 pub mod server;

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     /// This device does not serve peers (VPN office).
     NotServing,
     BadRequest,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
     /// File storage could not be read.
     StorageUnavailable,
     Internal,
@@ -57,6 +59,7 @@ impl ErrorCode {
             | ErrorCode::NotServing => 403,
             ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
             ErrorCode::BadRequest => 400,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::StorageUnavailable => 502,
             ErrorCode::Internal => 500,
         }
@@ -77,6 +80,7 @@ impl ErrorCode {
             ErrorCode::PieceUnavailable => "piece_unavailable",
             ErrorCode::NotServing => "not_serving",
             ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -399,7 +403,10 @@ pub fn check_device_id(field: &'static str, s: &str) -> Result<(), Invalid> {
     } else {
         Err(invalid(
             field,
-            format!("'{}' is not a device id (a UUID or 64 hex digits)", shown(s)),
+            format!(
+                "'{}' is not a device id (a UUID or 64 hex digits)",
+                shown(s)
+            ),
         ))
     }
 }
@@ -413,7 +420,11 @@ pub fn check_name(field: &'static str, s: &str) -> Result<(), Invalid> {
     if s.len() > limits::MAX_NAME {
         return Err(invalid(
             field,
-            format!("is {} bytes; at most {} are accepted", s.len(), limits::MAX_NAME),
+            format!(
+                "is {} bytes; at most {} are accepted",
+                s.len(),
+                limits::MAX_NAME
+            ),
         ));
     }
     if s.chars().any(char::is_control) {
@@ -450,7 +461,10 @@ impl EnrollRequest {
             if a.prefix > max {
                 return Err(invalid(
                     "addrs",
-                    format!("prefix length /{} is longer than {max} for {}", a.prefix, a.ip),
+                    format!(
+                        "prefix length /{} is longer than {max} for {}",
+                        a.prefix, a.ip
+                    ),
                 ));
             }
         }
@@ -508,7 +522,11 @@ impl ReportRequest {
             if t.bytes > limits::MAX_REPORT_BYTES {
                 return Err(invalid(
                     "transfers.bytes",
-                    format!("{} is above the limit {}", t.bytes, limits::MAX_REPORT_BYTES),
+                    format!(
+                        "{} is above the limit {}",
+                        t.bytes,
+                        limits::MAX_REPORT_BYTES
+                    ),
                 ));
             }
         }
@@ -521,7 +539,11 @@ impl ReportRequest {
             if u.bytes > limits::MAX_REPORT_BYTES {
                 return Err(invalid(
                     "uploads.bytes",
-                    format!("{} is above the limit {}", u.bytes, limits::MAX_REPORT_BYTES),
+                    format!(
+                        "{} is above the limit {}",
+                        u.bytes,
+                        limits::MAX_REPORT_BYTES
+                    ),
                 ));
             }
         }

@@ -11,8 +11,23 @@ use p2pd::key::SharedKey;
 
 const MIB: usize = 1 << 20;
 
+/// A signed GET to any URL; returns (status, body).
+fn signed_get(net: &Net, base: &str, path: &str) -> (u16, String) {
+    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let mut rb = reqwest::blocking::Client::new().get(format!("{base}{path}"));
+    for (n, v) in key.sign("GET", path, b"") {
+        rb = rb.header(n, v);
+    }
+    let r = rb.timeout(Duration::from_secs(10)).send().unwrap();
+    (r.status().as_u16(), r.text().unwrap_or_default())
+}
+
 /// A signed request to serve at `path`; returns (status, body).
 fn call(net: &Net, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    try_call(net, method, path, body).unwrap()
+}
+
+fn try_call(net: &Net, method: &str, path: &str, body: &[u8]) -> reqwest::Result<(u16, String)> {
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -26,9 +41,8 @@ fn call(net: &Net, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let r = rb
         .header("content-type", "application/json")
         .body(body.to_vec())
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap_or_default())
+        .send()?;
+    Ok((r.status().as_u16(), r.text().unwrap_or_default()))
 }
 
 fn json(net: &Net, path: &str, v: serde_json::Value) -> (u16, String) {
@@ -108,8 +122,10 @@ fn a_device_that_reports_2_pow_63_bytes_breaks_nothing() {
             .map(|_| serde_json::json!({"content_id": cid, "pieces": u32::MAX, "bytes": big}))
             .collect();
         let transfers: Vec<_> = (0..1000)
-            .map(|_| serde_json::json!({"content_id": cid, "tier": "lan", "source_device": a,
-                "bytes": big, "pieces": u32::MAX, "ok": true}))
+            .map(|_| {
+                serde_json::json!({"content_id": cid, "tier": "lan", "source_device": a,
+                "bytes": big, "pieces": u32::MAX, "ok": true})
+            })
             .collect();
         let (code, body) = report(&net, &a, serde_json::json!({ "uploads": uploads }));
         assert_eq!(code, 204, "{body}");
@@ -227,7 +243,10 @@ fn enrollment_refuses_hostile_fields() {
     let cases = [
         ("device_id", serde_json::json!("../../etc/passwd")),
         ("device_id", serde_json::json!("x".repeat(MIB))),
-        ("addrs", serde_json::json!([{"ip": "127.1.1.10", "prefix": 200}])),
+        (
+            "addrs",
+            serde_json::json!([{"ip": "127.1.1.10", "prefix": 200}]),
+        ),
         ("peer_url", serde_json::json!("file:///etc/passwd")),
         ("hostname", serde_json::json!("pc\nEVIL line")),
     ];
@@ -249,14 +268,57 @@ fn a_3_9_mib_heartbeat_is_refused_quickly() {
     let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
     net.start_serve();
     let a = enroll(&net, "a", "127.1.1.10");
-    let progress: Vec<_> = (0..30_000)
+    let progress: Vec<_> = (0..39_000)
         .map(|i| serde_json::json!({"content_id": format!("{i:064x}"), "pieces": 1, "done": false}))
         .collect();
-    let body = serde_json::to_vec(&serde_json::json!({"device_id": a, "progress": progress}))
-        .unwrap();
+    let body =
+        serde_json::to_vec(&serde_json::json!({"device_id": a, "progress": progress})).unwrap();
     assert!(body.len() > 3 * MIB, "{}", body.len());
     let t = Instant::now();
-    let (code, text) = call(&net, "POST", "/v1/heartbeat", &body);
-    assert!(code == 413 || code == 400, "{code} {text}");
-    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    // Refused from its Content-Length: either the 413 arrives, or the
+    // server closes the connection while the client is still sending.
+    match try_call(&net, "POST", "/v1/heartbeat", &body) {
+        Ok((code, text)) => {
+            assert_eq!(code, 413, "{text}");
+            assert!(text.contains("payload_too_large"), "{text}");
+        }
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    // The server still answers.
+    let (code, _) = json(
+        &net,
+        "/v1/heartbeat",
+        serde_json::json!({"device_id": a, "progress": []}),
+    );
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn a_signed_peer_request_is_not_accepted_by_other_agents() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (cid, _) = net.publish("app", MIB, 4);
+    let a = net.add_agent("a", "127.1.1.10", "g", &[]);
+    let b = net.add_agent("b", "127.1.1.11", "g", &[]);
+    assert!(net.wait_delivered(&[a, b], "app.bin", Duration::from_secs(60)));
+    let id_a = net.agents[a].device_id().unwrap();
+    let id_b = net.agents[b].device_id().unwrap();
+    let base_a = format!("http://127.1.1.10:{}", net.peer_port);
+    // Addressed to A: A answers.
+    let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_a}"));
+    assert_eq!(code, 200, "{body}");
+    // A request signed for B (or for no one), replayed to A: refused.
+    let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_b}"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("is for device"), "{body}");
+    let path = format!("/v1/pieces/{cid}/0?device={id_b}&peer={id_b}");
+    let (code, body) = signed_get(&net, &base_a, &path);
+    assert_eq!(code, 400, "{body}");
+    let (code, _) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have"));
+    assert_eq!(code, 400);
 }

@@ -352,8 +352,10 @@ impl Downloader {
             self.have_polled.insert(dev.clone(), Instant::now());
             self.have_inflight.insert(dev.clone());
             let client = self.agent.client.clone();
+            // `peer=` binds the signature to the device asked: another
+            // agent refuses the same signed request.
             let url = format!(
-                "{}/v1/pieces/{}/have",
+                "{}/v1/pieces/{}/have?peer={dev}",
                 s.url.trim_end_matches('/'),
                 self.id()
             );
@@ -649,10 +651,13 @@ async fn fetch(
     let req = match s.tier {
         Tier::Lan | Tier::Parent => agent.client.request(
             Method::GET,
+            // `peer=` binds the signature to the device asked: another
+            // agent refuses the same signed request.
             &format!(
-                "{}/v1/pieces/{}/{i}?device={device}&wait_ms={wait_ms}",
+                "{}/v1/pieces/{}/{i}?device={device}&wait_ms={wait_ms}&peer={}",
                 s.url.trim_end_matches('/'),
-                m.id
+                m.id,
+                s.device_id.as_deref().unwrap_or_default()
             ),
             Vec::new(),
         ),
@@ -690,7 +695,33 @@ async fn fetch(
             });
         }
     };
-    resp.bytes()
+    read_capped(resp, b - a).await
+}
+
+/// Reads a piece response of exactly `want` bytes, streaming: a response
+/// that declares or sends more is refused as soon as it does, so a hostile
+/// source cannot make the agent buffer more than one piece.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    want: u64,
+) -> Result<axum::body::Bytes, FetchError> {
+    if let Some(n) = resp.content_length().filter(|n| *n > want) {
+        return Err(FetchError::Failed(format!(
+            "the source sent {n} bytes for a piece of {want}"
+        )));
+    }
+    let mut buf = bytes::BytesMut::with_capacity(want as usize);
+    while let Some(chunk) = resp
+        .chunk()
         .await
-        .map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))
+        .map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))?
+    {
+        if buf.len() as u64 + chunk.len() as u64 > want {
+            return Err(FetchError::Failed(format!(
+                "the source sent more than {want} bytes for one piece"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }

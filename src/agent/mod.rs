@@ -465,10 +465,7 @@ pub async fn run(
     let app = peer::router(agent.clone());
     let s = shutdown.clone();
     tracker.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { s.cancelled().await })
-            .await
-        {
+        if let Err(e) = crate::listen::serve(listener, app, s, crate::listen::Limits::PEER).await {
             tracing::error!("peer server: {e}");
         }
     });

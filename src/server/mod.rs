@@ -220,10 +220,11 @@ pub async fn run(
     let token = CancellationToken::new();
     let t = token.clone();
     let app = router(state.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown.await;
         t.cancel();
     });
+    let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {

@@ -322,3 +322,112 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     let (code, _) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have"));
     assert_eq!(code, 400);
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A signed GET to serve, reading the body in chunks; returns (status, bytes read).
+fn gateway_get(net: &Net, path: &str, range: Option<&str>) -> (u16, Vec<u8>, u64) {
+    use std::io::Read;
+    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let mut rb = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{}{path}", net.port))
+        .timeout(Duration::from_secs(120));
+    for (n, v) in key.sign("GET", path, b"") {
+        rb = rb.header(n, v);
+    }
+    if let Some(r) = range {
+        rb = rb.header("range", r);
+    }
+    let mut r = rb.send().unwrap();
+    let code = r.status().as_u16();
+    let mut head = Vec::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096 - head.len())]);
+        }
+        total += n as u64;
+    }
+    (code, head, total)
+}
+
+#[test]
+fn the_storage_gateway_serves_only_targeted_devices_and_streams() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let size = 80 * MIB;
+    let (_, data) = net.publish("big", size, 5);
+    // A package for group h only, which g's devices must not get.
+    ok(&net.server_dir, &["groups", "assign", "h"]);
+    let only_h = net.storage.join("onlyh/1.0/onlyh.bin");
+    std::fs::create_dir_all(only_h.parent().unwrap()).unwrap();
+    std::fs::write(&only_h, b"for h").unwrap();
+    ok(&net.server_dir, &["publish", "onlyh", "--groups", "h"]);
+    let dev = enroll(&net, "a", "127.1.1.10");
+    let (code, body) = json(
+        &net,
+        "/v1/enroll",
+        serde_json::json!({
+            "device_id": null, "hostname": "other", "addrs": [{"ip": "127.1.1.11", "prefix": 24}],
+            "version": env!("CARGO_PKG_VERSION"), "group": "h",
+            "peer_url": "http://127.1.1.11:7651",
+        }),
+    );
+    assert_eq!(code, 200, "{body}");
+    let other: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let other = other["device_id"].as_str().unwrap();
+    let path = "/v1/storage/big/1.0/big.bin";
+    // Not enrolled, or enrolled in a group the content does not target:
+    // nothing.
+    let nobody = uuid::Uuid::new_v4().to_string();
+    for (who, want) in [("nobody", 400), (nobody.as_str(), 404)] {
+        let (code, _, n) = gateway_get(&net, &format!("{path}?device={who}"), None);
+        assert_eq!(code, want, "device {who} got {n} bytes");
+    }
+    let h_path = "/v1/storage/onlyh/1.0/onlyh.bin";
+    let (code, _, n) = gateway_get(&net, &format!("{h_path}?device={dev}"), None);
+    assert_eq!(
+        code, 404,
+        "a device of group g got {n} bytes of h's package"
+    );
+    let (code, head, _) = gateway_get(&net, &format!("{h_path}?device={other}"), None);
+    assert_eq!((code, head.as_slice()), (206, &b"for h"[..]));
+    // Range works.
+    let (code, head, n) = gateway_get(
+        &net,
+        &format!("{path}?device={dev}"),
+        Some("bytes=1000-1999"),
+    );
+    assert_eq!((code, n), (206, 1000));
+    assert_eq!(head, &data[1000..2000]);
+    // 20 parallel whole-file requests: serve's peak RSS grows by far less
+    // than the file.
+    let pid = net.serve.as_ref().unwrap().id();
+    let before = vm_hwm_kib(pid);
+    let url = format!("{path}?device={dev}");
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..20)
+            .map(|_| s.spawn(|| gateway_get(&net, &url, None)))
+            .collect();
+        for h in hs {
+            let (code, _, n) = h.join().unwrap();
+            assert_eq!((code, n), (206, size as u64));
+        }
+    });
+    let grew = vm_hwm_kib(pid).saturating_sub(before);
+    assert!(
+        grew < 64 * 1024,
+        "serve's peak RSS grew by {grew} KiB serving 20 x {size} bytes"
+    );
+}

@@ -561,8 +561,10 @@ async fn piece(
 }
 
 /// The storage gateway: directory storage, read-only, for the content paths
-/// that are published (nothing else under the directory is reachable).
-/// Supports `Range: bytes=A-B`.
+/// published for the asking device's group (nothing else under the
+/// directory is reachable, and only enrolled devices get anything).
+/// Supports `Range: bytes=A-B`, and streams from the file: memory stays
+/// flat however large the file and however many requests run at once.
 async fn storage_file(
     State(s): State<AppState>,
     Path(path): Path<String>,
@@ -570,49 +572,63 @@ async fn storage_file(
     headers: HeaderMap,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    check_device_id("device", &q.device)?;
     let p = path.clone();
-    let published =
-        s.db.call(move |st| {
-            st.content_size_by_path(&p)?.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("{p} is not a published package"),
-                )
-            })
+    let device = q.device.clone();
+    s.db.call(move |st| {
+        let d = enrolled(st, &device)?;
+        st.targeted_size_by_path(&p, &d.group_name)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "{p} is not a package published for group '{}'",
+                    d.group_name
+                ),
+            )
         })
-        .await?;
-    // The file as storage holds it now: after an in-place change and a
-    // re-publish the path names the new content, whose size may differ
-    // from the first one recorded for that path.
-    let size = match s.storage.clone() {
-        Some(storage) => {
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || storage.stat(&p))
-                .await
-                .map_err(ApiError::internal)?
-                .ok()
-                .flatten()
-                .map_or(published, |(size, _)| size)
-        }
-        None => published,
+    })
+    .await?;
+    let Some(Storage::Dir(root)) = s.storage.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::StorageUnavailable,
+            "the storage gateway serves directory storage only; agents fetch http storage directly",
+        ));
     };
+    // The file as storage holds it now (after an in-place change and a
+    // re-publish the path names the new content), every symlink resolved
+    // and checked to stay inside storage.
+    let p = path.clone();
+    let full = tokio::task::spawn_blocking(move || crate::content::storage::resolve(&root, &p))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))?;
+    let unavailable =
+        |e: std::io::Error| ApiError::new(ErrorCode::StorageUnavailable, format!("{path}: {e}"));
+    let mut file = tokio::fs::File::open(&full).await.map_err(unavailable)?;
+    let size = file.metadata().await.map_err(unavailable)?.len();
     let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => parse_range(r, size)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,
         None => (0, size),
     };
-    let bytes = read_storage(&s, &path, start, end).await?;
-    log_served(&s, &path, &q.device, None, bytes.len());
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(unavailable)?;
+    let len = end - start;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 << 10);
+    log_served(&s, &path, &q.device, None, len as usize);
     Ok((
         StatusCode::PARTIAL_CONTENT,
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
             (
                 header::CONTENT_RANGE,
                 format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }

@@ -396,6 +396,24 @@ impl Store {
             .map(|s| s as u64))
     }
 
+    /// Size of a package at a storage path published for `group`, if any:
+    /// what the storage gateway may serve to a device of that group.
+    pub fn targeted_size_by_path(
+        &self,
+        path: &str,
+        group: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT c.size FROM contents c JOIN content_targets t ON t.content_id = c.id
+                 WHERE c.path = ?1 AND t.group_name = ?2 LIMIT 1",
+            )?
+            .query_row([path, group], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
     /// Devices whose group a content targets.
     pub fn targeted_devices(
         &self,

@@ -21,6 +21,7 @@
 //! - [`exit`]: the exit codes every command shares.
 
 pub mod agent;
+pub mod cells;
 pub mod cli;
 pub mod content;
 pub mod deploy;

@@ -431,3 +431,69 @@ fn the_storage_gateway_serves_only_targeted_devices_and_streams() {
         "serve's peak RSS grew by {grew} KiB serving 20 x {size} bytes"
     );
 }
+
+#[test]
+fn csv_exports_neutralise_formulas_and_the_topology_export_reads_back() {
+    let mut net = Net::new(&[]);
+    let dir = net.server_dir.clone();
+    let csv = "office,parent,type,ranges,wan_kbps,description\n\
+               HQ,,default,10.0.0.0/16,,=cmd|' /C calc'!A0\n\
+               Branch,HQ,default,10.1.0.0/16,,@SUM(1+1)\n\
+               Shop,HQ,default,10.2.0.0/16,,'=already quoted\n";
+    let f = net.root.path().join("t.csv");
+    std::fs::write(&f, csv).unwrap();
+    ok(&dir, &["topology", "import", f.to_str().unwrap()]);
+    let first = ok(&dir, &["topology", "export"]);
+    for line in first.lines() {
+        for cell in line.split(',') {
+            assert!(
+                !cell.starts_with(['=', '+', '@']),
+                "formula cell {cell:?} in {first}"
+            );
+        }
+    }
+    assert!(first.contains(",'=cmd|' /C calc'!A0"), "{first}");
+    let g = net.root.path().join("again.csv");
+    std::fs::write(&g, &first).unwrap();
+    ok(&dir, &["topology", "import", g.to_str().unwrap()]);
+    assert_eq!(ok(&dir, &["topology", "export"]), first);
+    // What was imported is the original text, not the quoted one.
+    let j = ok(&dir, &["topology", "show", "--json"]);
+    assert!(
+        j.contains("=cmd|' /C calc'!A0") && !j.contains("'=cmd"),
+        "{j}"
+    );
+    // A hand-written `'=` reads like Excel's text marker: the text after it.
+    assert!(
+        j.contains("\"=already quoted") && !j.contains("'=already"),
+        "{j}"
+    );
+
+    // Devices and licenses CSV: a hostname that is a formula.
+    net.start_serve();
+    let (code, body) = json(
+        &net,
+        "/v1/enroll",
+        serde_json::json!({
+            "device_id": null, "hostname": "=HYPERLINK(\"http://x\")",
+            "addrs": [{"ip": "10.0.0.5", "prefix": 24}],
+            "version": env!("CARGO_PKG_VERSION"), "group": "g",
+            "peer_url": "http://10.0.0.5:7651",
+        }),
+    );
+    assert_eq!(code, 200, "{body}");
+    for args in [
+        &["devices", "list", "--format", "csv"][..],
+        &["licenses", "--format", "csv"][..],
+    ] {
+        let out = ok(&dir, args);
+        assert!(out.contains("'=HYPERLINK"), "{args:?}: {out}");
+        for line in out.lines() {
+            assert!(!line.starts_with('='), "{args:?}: {out}");
+            assert!(
+                !line.contains(",=") && !line.contains(",\"="),
+                "{args:?}: {out}"
+            );
+        }
+    }
+}

@@ -319,18 +319,21 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
             "preference",
         ])?;
         for v in &views {
-            w.write_record([
-                v.hostname.as_str(),
-                &v.address,
-                v.office.as_deref().unwrap_or(""),
-                &v.group,
-                &v.version,
-                &output::time(Some(v.last_seen)),
-                &format!("{:.1}", v.score),
-                v.state,
-                &v.device_id,
-                v.preference,
-            ])?;
+            w.write_record(
+                [
+                    v.hostname.as_str(),
+                    &v.address,
+                    v.office.as_deref().unwrap_or(""),
+                    &v.group,
+                    &v.version,
+                    &output::time(Some(v.last_seen)),
+                    &format!("{:.1}", v.score),
+                    v.state,
+                    &v.device_id,
+                    v.preference,
+                ]
+                .map(|c| crate::cells::neutralise(c).into_owned()),
+            )?;
         }
         w.flush()?;
     } else if views.is_empty() {

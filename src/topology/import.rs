@@ -232,8 +232,12 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
             }
         })?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        grid.rows
-            .push((line, rec.iter().map(|c| c.trim().to_string()).collect()));
+        grid.rows.push((
+            line,
+            rec.iter()
+                .map(|c| crate::cells::restore(c.trim()).to_string())
+                .collect(),
+        ));
     }
     Ok(grid)
 }

@@ -101,6 +101,11 @@ pub enum DeployError {
          nothing was changed. Review it, then re-run with --force to overwrite it"
     )]
     Changed(PathBuf),
+    #[error(
+        "{what} {value:?} cannot be written into a systemd unit: it contains a control \
+         character (newline, tab, ...); choose a value without one"
+    )]
+    BadValue { what: &'static str, value: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -221,6 +226,19 @@ pub fn exec_word(w: &str) -> String {
     s
 }
 
+/// Refuses values that would change a unit's or an environment file's
+/// structure: a newline in `--data-dir` would otherwise start a new
+/// directive (`ExecStartPre=...`) in the unit.
+pub fn check_unit_value(what: &'static str, value: &str) -> Result<(), DeployError> {
+    if value.chars().any(char::is_control) {
+        return Err(DeployError::BadValue {
+            what,
+            value: value.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// A value in an `EnvironmentFile=`: always double-quoted, so spaces and
 /// `#` survive.
 fn env_value(v: &str) -> String {
@@ -285,7 +303,9 @@ fn hardening(data_dir: &Path) -> String {
 }
 
 /// `p2pd.service`: runs `p2pd serve` on the data dir.
-pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
+pub fn server_unit(exe: &Path, data_dir: &Path) -> Result<Planned, DeployError> {
+    check_unit_value("executable path", &exe.display().to_string())?;
+    check_unit_value("data dir", &data_dir.display().to_string())?;
     let text = format!(
         "# Written by `p2pd install --systemd`. Re-running it with the same options\n\
          # leaves this file as it is; it is never overwritten without --force.\n\
@@ -312,11 +332,11 @@ pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
         dir = exec_word(&data_dir.display().to_string()),
         hardening = hardening(data_dir),
     );
-    Planned::new(
+    Ok(Planned::new(
         Path::new(UNIT_DIR).join("p2pd.service"),
         text.into_bytes(),
         0o644,
-    )
+    ))
 }
 
 /// What the agent unit needs to know.
@@ -335,7 +355,13 @@ pub struct AgentConfig {
 /// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600), a copy of `exe`
 /// at [`BIN_PATH`], and `p2pd-agent.service`, which runs that copy and
 /// reads the first two.
-pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
+pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployError> {
+    check_unit_value("executable path", &exe.display().to_string())?;
+    check_unit_value("server URL", &c.server)?;
+    check_unit_value("group", &c.group)?;
+    check_unit_value("listen address", &c.listen)?;
+    check_unit_value("advertised address", &c.advertise)?;
+    check_unit_value("data dir", &c.data_dir.display().to_string())?;
     let conf = Path::new("/").join(AGENT_CONF_DIR);
     let installed = Path::new("/").join(BIN_PATH);
     let env = format!(
@@ -387,7 +413,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
         exe = exec_word(&installed.display().to_string()),
         hardening = hardening(&c.data_dir),
     );
-    vec![
+    Ok(vec![
         Planned::new(
             Path::new(AGENT_CONF_DIR).join("agent.env"),
             env.into_bytes(),
@@ -411,7 +437,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
             unit.into_bytes(),
             0o644,
         ),
-    ]
+    ])
 }
 
 #[cfg(test)]
@@ -436,9 +462,31 @@ mod tests {
     }
 
     #[test]
+    fn a_newline_in_the_data_dir_is_refused_not_written_into_the_unit() {
+        let e = server_unit(
+            Path::new("/usr/bin/p2pd"),
+            Path::new("/var/lib/p2pd\nExecStartPre=/bin/sh -c evil"),
+        )
+        .unwrap_err();
+        assert!(matches!(e, DeployError::BadValue { what: "data dir", .. }), "{e}");
+        let c = AgentConfig {
+            server: "http://s:7650".into(),
+            group: "g\r\nX=1".into(),
+            listen: "0.0.0.0:7651".into(),
+            advertise: "10.0.0.1:7651".into(),
+            data_dir: "/var/lib/p2pd-agent".into(),
+            key_base64: "k".into(),
+        };
+        assert!(matches!(
+            agent_files(Path::new("/usr/bin/p2pd"), &c),
+            Err(DeployError::BadValue { what: "group", .. })
+        ));
+    }
+
+    #[test]
     fn apply_is_idempotent_and_refuses_edits() {
         let root = tempfile::tempdir().unwrap();
-        let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd"));
+        let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd")).unwrap();
         let files = [f];
         assert_eq!(
             apply(root.path(), &files, false).unwrap()[0].1,

@@ -80,7 +80,8 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
             data_dir,
             key_base64: key.to_base64(),
         },
-    );
+    )
+    .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let done = deploy::apply(&a.root, &files, a.force).map_err(|e| match e {
         deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
         _ => anyhow::Error::new(e),

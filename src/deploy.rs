@@ -468,7 +468,16 @@ mod tests {
             Path::new("/var/lib/p2pd\nExecStartPre=/bin/sh -c evil"),
         )
         .unwrap_err();
-        assert!(matches!(e, DeployError::BadValue { what: "data dir", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                DeployError::BadValue {
+                    what: "data dir",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let c = AgentConfig {
             server: "http://s:7650".into(),
             group: "g\r\nX=1".into(),

@@ -497,3 +497,41 @@ fn csv_exports_neutralise_formulas_and_the_topology_export_reads_back() {
         }
     }
 }
+
+#[test]
+fn the_old_key_is_refused_by_a_running_serve_within_5_s_of_key_regenerate() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let old = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let status = |key: &SharedKey| {
+        let mut rb = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{}/v1/status", net.port))
+            .timeout(Duration::from_secs(5));
+        for (n, v) in key.sign("GET", "/v1/status", b"") {
+            rb = rb.header(n, v);
+        }
+        let r = rb.send().unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    assert_eq!(status(&old).0, 200);
+    ok(&net.server_dir, &["key", "regenerate"]);
+    let new = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let t = Instant::now();
+    loop {
+        let (code, body) = status(&old);
+        if code == 401 {
+            assert!(body.contains("key_mismatch"), "{body}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the retired key still works after {:?}",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, body) = status(&new);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(&new.fingerprint()), "{body}");
+    assert!(body.contains("\"key_version\":2"), "{body}");
+}

@@ -63,7 +63,11 @@ pub struct ServerState {
     /// Checks signatures against the current key.
     pub verifier: Verifier,
     pub server_id: String,
-    pub key_version: i64,
+    /// The key version in use; follows `key regenerate` (see
+    /// [`watch_key`]).
+    pub key_version: std::sync::atomic::AtomicI64,
+    /// The key file, re-read when it changes (`None`: never).
+    pub key_file: Option<std::path::PathBuf>,
     /// File storage, for seeding pieces and the storage gateway.
     pub storage: Option<Storage>,
     /// (content, device) pairs the scheduler sent to the server; the seed
@@ -185,7 +189,8 @@ impl ServerState {
             db: Db::new(store),
             verifier: Verifier::new(key),
             server_id: server.server_id,
-            key_version: server.key_version,
+            key_version: std::sync::atomic::AtomicI64::new(server.key_version),
+            key_file: Some(crate::key::key_path(data_dir)),
             storage,
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
@@ -224,6 +229,7 @@ pub async fn run(
         shutdown.await;
         t.cancel();
     });
+    tokio::spawn(watch_key(state.clone(), token.clone()));
     let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
     tokio::select! {
         r = server => r?,
@@ -236,6 +242,75 @@ pub async fn run(
     Ok(())
 }
 
+/// How often serve looks at its key file.
+const KEY_CHECK: Duration = Duration::from_secs(1);
+
+/// Makes `key regenerate` take effect on a running serve: once a second,
+/// if the key file changed (size or mtime), loads it, and switches to it
+/// when the database names the same fingerprint (`regenerate` updates
+/// both; a file that disagrees with the database is a half-done change or
+/// a stray copy, and the current key stays).
+async fn watch_key(s: AppState, stop: CancellationToken) {
+    let Some(path) = s.key_file.clone() else {
+        return;
+    };
+    let stamp = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let mut seen = stamp(&path);
+    let mut warned = String::new();
+    // `regenerate` writes the file just before it commits the database:
+    // a mismatch is only worth a warning once it persists.
+    let mut mismatches = 0u32;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(KEY_CHECK) => {}
+        }
+        let now_stamp = stamp(&path);
+        if now_stamp == seen {
+            continue;
+        }
+        let key = match crate::key::SharedKey::load(&path) {
+            Ok(k) => k,
+            // Mid-write or missing: look again next time.
+            Err(_) => continue,
+        };
+        let fp = key.fingerprint();
+        if fp == s.verifier.fingerprint() {
+            seen = now_stamp;
+            continue;
+        }
+        let row = s.db.call(|st| Ok(st.server()?)).await;
+        match row {
+            Ok(Some(row)) if row.key_fingerprint == fp => {
+                s.verifier.set_key(key);
+                s.key_version
+                    .store(row.key_version, std::sync::atomic::Ordering::Relaxed);
+                seen = now_stamp;
+                mismatches = 0;
+                tracing::info!(
+                    key = %fp, version = row.key_version,
+                    "the key file changed: now using the new key; the old one is refused"
+                );
+            }
+            _ => {
+                mismatches += 1;
+                if mismatches >= 5 && warned != fp {
+                    warned = fp.clone();
+                    tracing::warn!(
+                        key = %fp,
+                        "the key file changed but the database does not name its fingerprint; \
+                         keeping the current key (run `p2pd key regenerate` to change keys)"
+                    );
+                }
+            }
+        }
+    }
+}
+
 async fn status(
     State(s): State<AppState>,
     _signed: Signed,
@@ -245,7 +320,7 @@ async fn status(
         version: crate::VERSION.to_string(),
         time: now(),
         key_fingerprint: s.verifier.fingerprint(),
-        key_version: s.key_version,
+        key_version: s.key_version.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }
 

@@ -535,3 +535,89 @@ fn the_old_key_is_refused_by_a_running_serve_within_5_s_of_key_regenerate() {
     assert!(body.contains(&new.fingerprint()), "{body}");
     assert!(body.contains("\"key_version\":2"), "{body}");
 }
+
+#[test]
+fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
+    use axum::routing::{get, post};
+    let root = tempfile::tempdir().unwrap();
+    let agent_dir = root.path().join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    // pieces/<id>/ with this id would be <root>/escaped.
+    let evil = "../../escaped".to_string();
+    let manifest = serde_json::json!({
+        "id": evil, "name": "x", "version": "1", "file_name": "x.bin", "path": "x/1/x.bin",
+        "size": 4, "piece_size": 1048576,
+        "pieces": ["0".repeat(64)],
+    });
+    let hb = serde_json::json!({
+        "heartbeat_secs": 1, "serve_peers": false,
+        "contents": [{"id": evil, "name": "x", "version": "1", "size": 4}],
+    });
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let a = asked.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/enroll",
+            post(|| async {
+                axum::Json(serde_json::json!({
+                    "device_id": uuid::Uuid::new_v4().to_string(), "office": null,
+                    "office_kind": null, "heartbeat_secs": 1,
+                    "license_activated_at": 0, "serve_peers": false,
+                }))
+            }),
+        )
+        .route("/v1/heartbeat", post(move || async move { axum::Json(hb) }))
+        .route(
+            "/v1/contents/{id}/manifest",
+            get(move || async move {
+                a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                axum::Json(manifest)
+            }),
+        )
+        .route(
+            "/v1/report",
+            post(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .route(
+            "/v1/contents/{id}/sources",
+            post(|| async { axum::http::StatusCode::NOT_FOUND }),
+        );
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let key = root.path().join("k");
+    SharedKey::generate().unwrap().save(&key).unwrap();
+    let log = std::fs::File::create(root.path().join("agent.log")).unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["agent", "--server", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "--group",
+            "g",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--data-dir")
+        .arg(&agent_dir)
+        .env("P2PD_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(root.path().join("agent.log")).unwrap();
+    assert!(
+        !root.path().join("escaped").exists(),
+        "the agent wrote outside its data dir: {logged}"
+    );
+    assert!(logged.contains("refused as unsafe"), "{logged}");
+}

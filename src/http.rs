@@ -265,7 +265,7 @@ impl SignedClient {
             .timeout(timeout)
             .send()
             .await?;
-        Ok(check(resp).await?.json().await?)
+        json_capped(check(resp).await?).await
     }
 
     pub async fn get_json<T: serde::de::DeserializeOwned>(
@@ -278,8 +278,38 @@ impl SignedClient {
             .timeout(timeout)
             .send()
             .await?;
-        Ok(check(resp).await?.json().await?)
+        json_capped(check(resp).await?).await
     }
+}
+
+/// Largest JSON answer an agent reads from the server or a peer: a
+/// manifest of the biggest package is well under 1 MiB.
+pub const MAX_JSON_RESPONSE: usize = 16 << 20;
+
+/// Reads a JSON answer of at most [`MAX_JSON_RESPONSE`] bytes, streaming, so
+/// a hostile server cannot make an agent buffer without bound.
+async fn json_capped<T: serde::de::DeserializeOwned>(
+    mut resp: reqwest::Response,
+) -> Result<T, CallError> {
+    let status = resp.status().as_u16();
+    let too_big = |n: u64| CallError::Status {
+        status,
+        body: format!("the answer is {n} bytes or more; at most {MAX_JSON_RESPONSE} are read"),
+    };
+    if let Some(n) = resp.content_length().filter(|n| *n > MAX_JSON_RESPONSE as u64) {
+        return Err(too_big(n));
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if buf.len() + chunk.len() > MAX_JSON_RESPONSE {
+            return Err(too_big((buf.len() + chunk.len()) as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&buf).map_err(|e| CallError::Status {
+        status,
+        body: format!("not the JSON expected: {e}"),
+    })
 }
 
 /// Turns a non-2xx response into a [`CallError`].

@@ -296,7 +296,10 @@ async fn json_capped<T: serde::de::DeserializeOwned>(
         status,
         body: format!("the answer is {n} bytes or more; at most {MAX_JSON_RESPONSE} are read"),
     };
-    if let Some(n) = resp.content_length().filter(|n| *n > MAX_JSON_RESPONSE as u64) {
+    if let Some(n) = resp
+        .content_length()
+        .filter(|n| *n > MAX_JSON_RESPONSE as u64)
+    {
         return Err(too_big(n));
     }
     let mut buf = Vec::new();

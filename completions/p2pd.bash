@@ -94,6 +94,9 @@ _p2pd() {
             p2pd__subcmd__devices,retire)
                 cmd="p2pd__subcmd__devices__subcmd__retire"
                 ;;
+            p2pd__subcmd__devices,unban)
+                cmd="p2pd__subcmd__devices__subcmd__unban"
+                ;;
             p2pd__subcmd__devices,unprefer)
                 cmd="p2pd__subcmd__devices__subcmd__unprefer"
                 ;;
@@ -378,7 +381,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude"
+            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude unban"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +466,24 @@ _p2pd() {
             ;;
         p2pd__subcmd__devices__subcmd__retire)
             opts="-v -h --force --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__unban)
+            opts="-v -h --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

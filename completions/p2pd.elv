@@ -348,6 +348,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
             cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
             cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
+            cand unban 'Lift a device''s bans and forget the bad-piece reports against it (bans also expire by themselves after a day)'
         }
         &'p2pd;devices;list'= {
             cand --format 'Output format: `csv` writes comma-separated values with a header row, for spreadsheets (`json` is the same as --json)'
@@ -389,6 +390,13 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;devices;exclude'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;devices;unban'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'

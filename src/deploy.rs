@@ -108,6 +108,11 @@ pub enum DeployError {
          nothing was changed. Review it, then re-run with --force to overwrite it"
     )]
     Changed(PathBuf),
+    #[error(
+        "{what} {value:?} cannot be written into a systemd unit: it contains a control \
+         character (newline, tab, ...); choose a value without one"
+    )]
+    BadValue { what: &'static str, value: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -225,6 +230,19 @@ pub fn exec_word(w: &str) -> String {
     s
 }
 
+/// Refuses values that would change a unit's or an environment file's
+/// structure: a newline in `--data-dir` would otherwise start a new
+/// directive (`ExecStartPre=...`) in the unit.
+pub fn check_unit_value(what: &'static str, value: &str) -> Result<(), DeployError> {
+    if value.chars().any(char::is_control) {
+        return Err(DeployError::BadValue {
+            what,
+            value: value.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// A value in an `EnvironmentFile=`: always double-quoted, so spaces and
 /// `#` survive.
 fn env_value(v: &str) -> String {
@@ -290,11 +308,11 @@ fn hardening(data_dir: &Path) -> String {
 
 /// A copy of `exe` at [`BIN_PATH`] and `p2pd.service`, which runs that
 /// copy on the data dir.
-pub fn server_files(exe: &Path, data_dir: &Path) -> Vec<Planned> {
-    vec![
+pub fn server_files(exe: &Path, data_dir: &Path) -> Result<Vec<Planned>, DeployError> {
+    Ok(vec![
         installed_binary(exe),
-        server_unit(&Path::new("/").join(BIN_PATH), data_dir),
-    ]
+        server_unit(&Path::new("/").join(BIN_PATH), data_dir)?,
+    ])
 }
 
 /// The copy of the running binary at [`BIN_PATH`]; an upgrade replaces it.
@@ -307,7 +325,9 @@ fn installed_binary(exe: &Path) -> Planned {
 }
 
 /// `p2pd.service`: runs `exe serve` on the data dir.
-pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
+pub fn server_unit(exe: &Path, data_dir: &Path) -> Result<Planned, DeployError> {
+    check_unit_value("executable path", &exe.display().to_string())?;
+    check_unit_value("data dir", &data_dir.display().to_string())?;
     let text = format!(
         "# Written by `p2pd install --systemd`. Re-running it with the same options\n\
          # leaves this file as it is; it is never overwritten without --force.\n\
@@ -334,11 +354,11 @@ pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
         dir = exec_word(&data_dir.display().to_string()),
         hardening = hardening(data_dir),
     );
-    Planned::new(
+    Ok(Planned::new(
         Path::new(UNIT_DIR).join("p2pd.service"),
         text.into_bytes(),
         0o644,
-    )
+    ))
 }
 
 /// What the agent unit needs to know.
@@ -357,7 +377,13 @@ pub struct AgentConfig {
 /// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600), a copy of `exe`
 /// at [`BIN_PATH`], and `p2pd-agent.service`, which runs that copy and
 /// reads the first two.
-pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
+pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployError> {
+    check_unit_value("executable path", &exe.display().to_string())?;
+    check_unit_value("server URL", &c.server)?;
+    check_unit_value("group", &c.group)?;
+    check_unit_value("listen address", &c.listen)?;
+    check_unit_value("advertised address", &c.advertise)?;
+    check_unit_value("data dir", &c.data_dir.display().to_string())?;
     let conf = Path::new("/").join(AGENT_CONF_DIR);
     let installed = Path::new("/").join(BIN_PATH);
     let env = format!(
@@ -397,6 +423,9 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
          # Install the current key (`p2pd agent install --key-file FILE ...`).\n\
          RestartPreventExitStatus=4\n\
          TimeoutStopSec=30s\n\
+         # Room for peers and downloads; the peer server caps connections\n\
+         # per address well below this.\n\
+         LimitNOFILE=65536\n\
          {hardening}\
          \n\
          [Install]\n\
@@ -406,7 +435,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
         exe = exec_word(&installed.display().to_string()),
         hardening = hardening(&c.data_dir),
     );
-    vec![
+    Ok(vec![
         Planned::new(
             Path::new(AGENT_CONF_DIR).join("agent.env"),
             env.into_bytes(),
@@ -426,7 +455,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
             unit.into_bytes(),
             0o644,
         ),
-    ]
+    ])
 }
 
 /// What the Windows service runs: `service.json` in the agent's data dir,
@@ -539,9 +568,40 @@ mod tests {
     }
 
     #[test]
+    fn a_newline_in_the_data_dir_is_refused_not_written_into_the_unit() {
+        let e = server_unit(
+            Path::new("/usr/bin/p2pd"),
+            Path::new("/var/lib/p2pd\nExecStartPre=/bin/sh -c evil"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DeployError::BadValue {
+                    what: "data dir",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let c = AgentConfig {
+            server: "http://s:7650".into(),
+            group: "g\r\nX=1".into(),
+            listen: "0.0.0.0:7651".into(),
+            advertise: "10.0.0.1:7651".into(),
+            data_dir: "/var/lib/p2pd-agent".into(),
+            key_base64: "k".into(),
+        };
+        assert!(matches!(
+            agent_files(Path::new("/usr/bin/p2pd"), &c),
+            Err(DeployError::BadValue { what: "group", .. })
+        ));
+    }
+
+    #[test]
     fn apply_is_idempotent_and_refuses_edits() {
         let root = tempfile::tempdir().unwrap();
-        let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd"));
+        let f = server_unit(Path::new("/usr/bin/p2pd"), Path::new("/var/lib/p2pd")).unwrap();
         let files = [f];
         assert_eq!(
             apply(root.path(), &files, false).unwrap()[0].1,
@@ -623,7 +683,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let exe = root.path().join("built-p2pd");
         std::fs::write(&exe, b"binary").unwrap();
-        let files = agent_files(&exe, &agent_config("/var/lib/p2pd-agent"));
+        let files = agent_files(&exe, &agent_config("/var/lib/p2pd-agent")).unwrap();
         apply(root.path(), &files, false).unwrap();
         let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         let removed = remove_files(root.path(), &paths).unwrap();

@@ -106,8 +106,17 @@ fn claimed_device(uri: &Uri, body: &[u8]) -> Option<String> {
     })
 }
 
-/// Largest request body accepted (heartbeats and reports are small).
-const MAX_BODY: usize = 4 << 20;
+/// Largest request body accepted. Heartbeats and reports are a few KiB;
+/// their arrays are capped at [`crate::proto::limits::MAX_ITEMS`] entries,
+/// which stays well below this.
+pub const MAX_BODY: usize = 1 << 20;
+
+fn too_large(what: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body {what} is larger than the {MAX_BODY} bytes accepted"),
+    )
+}
 
 /// Extractor for a request whose signature checked out: every handler on
 /// the control plane and the peer data plane takes one, so no route can
@@ -127,7 +136,20 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
 
     async fn from_request(req: Request, state: &Arc<T>) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
+        // Refuse a declared oversize body before reading any of it.
+        let declared = parts
+            .headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if let Some(n) = declared.filter(|n| *n > MAX_BODY as u64) {
+            return Err(too_large(format!("of {n} bytes")));
+        }
         let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                return too_large("(streamed)");
+            }
             ApiError::new(
                 ErrorCode::BadRequest,
                 format!("cannot read the request body: {e}"),
@@ -275,7 +297,7 @@ impl SignedClient {
             .timeout(timeout)
             .send()
             .await?;
-        Ok(check(resp).await?.json().await?)
+        json_capped(check(resp).await?).await
     }
 
     pub async fn get_json<T: serde::de::DeserializeOwned>(
@@ -288,8 +310,41 @@ impl SignedClient {
             .timeout(timeout)
             .send()
             .await?;
-        Ok(check(resp).await?.json().await?)
+        json_capped(check(resp).await?).await
     }
+}
+
+/// Largest JSON answer an agent reads from the server or a peer: a
+/// manifest of the biggest package is well under 1 MiB.
+pub const MAX_JSON_RESPONSE: usize = 16 << 20;
+
+/// Reads a JSON answer of at most [`MAX_JSON_RESPONSE`] bytes, streaming, so
+/// a hostile server cannot make an agent buffer without bound.
+async fn json_capped<T: serde::de::DeserializeOwned>(
+    mut resp: reqwest::Response,
+) -> Result<T, CallError> {
+    let status = resp.status().as_u16();
+    let too_big = |n: u64| CallError::Status {
+        status,
+        body: format!("the answer is {n} bytes or more; at most {MAX_JSON_RESPONSE} are read"),
+    };
+    if let Some(n) = resp
+        .content_length()
+        .filter(|n| *n > MAX_JSON_RESPONSE as u64)
+    {
+        return Err(too_big(n));
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if buf.len() + chunk.len() > MAX_JSON_RESPONSE {
+            return Err(too_big((buf.len() + chunk.len()) as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&buf).map_err(|e| CallError::Status {
+        status,
+        body: format!("not the JSON expected: {e}"),
+    })
 }
 
 /// Turns a non-2xx response into a [`CallError`].
@@ -298,7 +353,16 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response, CallErr
         return Ok(resp);
     }
     let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+    // An error body is a short JSON object: read at most 64 KiB of it.
+    let mut resp = resp;
+    let mut raw = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        raw.extend_from_slice(&chunk[..chunk.len().min((64 << 10) - raw.len().min(64 << 10))]);
+        if raw.len() >= 64 << 10 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => Err(CallError::Wire(b.error)),
         Err(_) => Err(CallError::Status { status, body: text }),

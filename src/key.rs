@@ -36,6 +36,8 @@ pub const KEY_FILE: &str = "shared.key";
 pub const H_KEY: &str = "x-p2pd-key";
 pub const H_TIME: &str = "x-p2pd-time";
 pub const H_NONCE: &str = "x-p2pd-nonce";
+/// Length of a nonce on the wire: 16 random bytes in hex.
+pub const NONCE_HEX_LEN: usize = 32;
 pub const H_SIG: &str = "x-p2pd-sig";
 
 #[derive(Debug, thiserror::Error)]
@@ -328,7 +330,16 @@ impl Verifier {
             return Err(VerifyError::Expired { time, skew });
         }
         let nonce = get(H_NONCE)?;
-        let sig = hex::decode(get(H_SIG)?).map_err(|_| VerifyError::BadSignature)?;
+        // Fixed sizes: 16 bytes of nonce and 32 of HMAC, in hex. Anything
+        // else is refused before it can reach the replay cache.
+        if nonce.len() != NONCE_HEX_LEN || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(VerifyError::BadSignature);
+        }
+        let sig = get(H_SIG)?;
+        if sig.len() != 64 {
+            return Err(VerifyError::BadSignature);
+        }
+        let sig = hex::decode(sig).map_err(|_| VerifyError::BadSignature)?;
         key.mac(method, path, time, nonce, body)
             .verify_slice(&sig)
             .map_err(|_| VerifyError::BadSignature)?;
@@ -478,6 +489,31 @@ mod tests {
             check(&v, &h, "GET", "/", b"", 5),
             Err(VerifyError::Unsigned(H_NONCE))
         );
+    }
+
+    #[test]
+    fn nonces_of_any_other_length_are_refused() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::new(key.clone());
+        let sig_with = |nonce: &str| {
+            let mac = key.mac("GET", "/", 100, nonce, b"");
+            hex::encode(mac.finalize().into_bytes())
+        };
+        for nonce in ["a".repeat(300_000), "ab".into(), "z".repeat(32)] {
+            let h = vec![
+                (H_KEY, key.fingerprint()),
+                (H_TIME, "100".to_string()),
+                (H_SIG, sig_with(&nonce)),
+                (H_NONCE, nonce.clone()),
+            ];
+            assert_eq!(
+                check(&v, &h, "GET", "/", b"", 100),
+                Err(VerifyError::BadSignature),
+                "nonce of {} chars accepted",
+                nonce.len()
+            );
+        }
+        assert!(v.replay.lock().unwrap().seen.is_empty());
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //!   Windows service control manager. The bottom layer: uses nothing else.
 
 pub mod agent;
+pub mod cells;
 pub mod cli;
 pub mod content;
 pub mod deploy;
@@ -34,6 +35,7 @@ pub mod exit;
 pub mod explain;
 pub mod http;
 pub mod key;
+pub mod listen;
 pub mod metrics;
 pub mod platform;
 pub mod proto;

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     /// This device does not serve peers (VPN office).
     NotServing,
     BadRequest,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
     /// File storage could not be read.
     StorageUnavailable,
     Internal,
@@ -57,6 +59,7 @@ impl ErrorCode {
             | ErrorCode::NotServing => 403,
             ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
             ErrorCode::BadRequest => 400,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::StorageUnavailable => 502,
             ErrorCode::Internal => 500,
         }
@@ -77,6 +80,7 @@ impl ErrorCode {
             ErrorCode::PieceUnavailable => "piece_unavailable",
             ErrorCode::NotServing => "not_serving",
             ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -393,4 +397,355 @@ pub struct HaveMap {
     pub pieces: u32,
     /// Bitmap, bit i (LSB first in byte i/8) set when piece i is verified; base64.
     pub bitmap: String,
+}
+
+/// Limits on what crosses the wire, checked at the edge (the server's
+/// handlers and the agent's client) before anything reaches a path, the
+/// database or a counter.
+pub mod limits {
+    /// Longest hostname, group name or version string accepted.
+    pub const MAX_NAME: usize = 255;
+    /// Longest `peer_url`.
+    pub const MAX_URL: usize = 2048;
+    /// Most addresses in one enrollment.
+    pub const MAX_ADDRS: usize = 64;
+    /// Most entries in any one JSON array of a heartbeat or a report.
+    pub const MAX_ITEMS: usize = 1024;
+    /// Longest `stuck` reason kept.
+    pub const MAX_REASON: usize = 4096;
+    /// Largest piece size a manifest may name (64 MiB).
+    pub const MAX_PIECE_SIZE: u64 = 64 << 20;
+    /// Largest byte count one report entry may claim (1 TiB): bigger than
+    /// any package, far below where a sum of them could overflow.
+    pub const MAX_REPORT_BYTES: u64 = 1 << 40;
+}
+
+/// Why a value from the wire was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// A shortened, printable copy of a hostile value for error messages.
+fn shown(s: &str) -> String {
+    let t: String = s.chars().take(80).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 80 {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
+
+/// True for 64 lowercase or uppercase hex digits (a SHA-256).
+pub fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A content id: 64 hex digits (the SHA-256 of the file). Content ids name
+/// directories on agents, so nothing else may pass.
+pub fn check_content_id(field: &'static str, s: &str) -> Result<(), Invalid> {
+    if is_hex64(s) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("'{}' is not a content id (64 hex digits)", shown(s)),
+        ))
+    }
+}
+
+/// A device id: 64 hex digits or a UUID (what the server hands out).
+pub fn check_device_id(field: &'static str, s: &str) -> Result<(), Invalid> {
+    if is_hex64(s) || (s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!(
+                "'{}' is not a device id (a UUID or 64 hex digits)",
+                shown(s)
+            ),
+        ))
+    }
+}
+
+/// A short printable name: non-empty, at most [`limits::MAX_NAME`] bytes,
+/// no control characters (newlines would forge log and CSV lines).
+pub fn check_name(field: &'static str, s: &str) -> Result<(), Invalid> {
+    if s.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    if s.len() > limits::MAX_NAME {
+        return Err(invalid(
+            field,
+            format!(
+                "is {} bytes; at most {} are accepted",
+                s.len(),
+                limits::MAX_NAME
+            ),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!("'{}' contains control characters", shown(s)),
+        ));
+    }
+    Ok(())
+}
+
+fn check_len<T>(field: &'static str, v: &[T], max: usize) -> Result<(), Invalid> {
+    if v.len() > max {
+        return Err(invalid(
+            field,
+            format!("has {} entries; at most {max} are accepted", v.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl EnrollRequest {
+    /// Checks every field an enrolling device sends.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(id) = &self.device_id {
+            check_device_id("device_id", id)?;
+        }
+        check_name("hostname", &self.hostname)?;
+        check_name("version", &self.version)?;
+        check_name("group", &self.group)?;
+        check_len("addrs", &self.addrs, limits::MAX_ADDRS)?;
+        for a in &self.addrs {
+            let max = if a.ip.is_ipv4() { 32 } else { 128 };
+            if a.prefix > max {
+                return Err(invalid(
+                    "addrs",
+                    format!(
+                        "prefix length /{} is longer than {max} for {}",
+                        a.prefix, a.ip
+                    ),
+                ));
+            }
+        }
+        if self.peer_url.len() > limits::MAX_URL {
+            return Err(invalid("peer_url", "is too long"));
+        }
+        let u = reqwest::Url::parse(&self.peer_url).map_err(|e| {
+            invalid(
+                "peer_url",
+                format!("'{}' is not a URL: {e}", shown(&self.peer_url)),
+            )
+        })?;
+        if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+            return Err(invalid(
+                "peer_url",
+                format!(
+                    "'{}' must be an http:// or https:// URL with a host",
+                    shown(&self.peer_url)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl HeartbeatRequest {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check_device_id("device_id", &self.device_id)?;
+        check_len("progress", &self.progress, limits::MAX_ITEMS)?;
+        check_len("stuck", &self.stuck, limits::MAX_ITEMS)?;
+        for p in &self.progress {
+            check_content_id("progress.content_id", &p.content_id)?;
+        }
+        for s in &self.stuck {
+            check_content_id("stuck.content_id", &s.content_id)?;
+            if s.reason.len() > limits::MAX_REASON {
+                return Err(invalid("stuck.reason", "is too long"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReportRequest {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check_device_id("device_id", &self.device_id)?;
+        check_len("transfers", &self.transfers, limits::MAX_ITEMS)?;
+        check_len("bad", &self.bad, limits::MAX_ITEMS)?;
+        check_len("uploads", &self.uploads, limits::MAX_ITEMS)?;
+        for t in &self.transfers {
+            check_content_id("transfers.content_id", &t.content_id)?;
+            if let Some(d) = &t.source_device {
+                check_device_id("transfers.source_device", d)?;
+            }
+            if t.bytes > limits::MAX_REPORT_BYTES {
+                return Err(invalid(
+                    "transfers.bytes",
+                    format!(
+                        "{} is above the limit {}",
+                        t.bytes,
+                        limits::MAX_REPORT_BYTES
+                    ),
+                ));
+            }
+        }
+        for b in &self.bad {
+            check_content_id("bad.content_id", &b.content_id)?;
+            check_device_id("bad.source_device", &b.source_device)?;
+        }
+        for u in &self.uploads {
+            check_content_id("uploads.content_id", &u.content_id)?;
+            if u.bytes > limits::MAX_REPORT_BYTES {
+                return Err(invalid(
+                    "uploads.bytes",
+                    format!(
+                        "{} is above the limit {}",
+                        u.bytes,
+                        limits::MAX_REPORT_BYTES
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    /// Checks a manifest from the server before an agent builds any path
+    /// or buffer from it: the id and piece hashes are SHA-256 hex, the
+    /// piece size is bounded, and the piece count matches the size.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check_content_id("manifest.id", &self.id)?;
+        if self.piece_size == 0 || self.piece_size > limits::MAX_PIECE_SIZE {
+            return Err(invalid(
+                "manifest.piece_size",
+                format!(
+                    "{} is outside 1..={}",
+                    self.piece_size,
+                    limits::MAX_PIECE_SIZE
+                ),
+            ));
+        }
+        let want = self.size.div_ceil(self.piece_size);
+        // An empty file may be listed with one piece (the empty hash).
+        let n = self.pieces.len() as u64;
+        if n != want && !(self.size == 0 && n == 1) {
+            return Err(invalid(
+                "manifest.pieces",
+                format!(
+                    "lists {} pieces, but {} bytes in pieces of {} make {want}",
+                    self.pieces.len(),
+                    self.size,
+                    self.piece_size
+                ),
+            ));
+        }
+        if let Some(p) = self.pieces.iter().find(|p| !is_hex64(p)) {
+            return Err(invalid(
+                "manifest.pieces",
+                format!("'{}' is not a SHA-256 hex digest", shown(p)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl From<Invalid> for crate::http::ApiError {
+    fn from(e: Invalid) -> Self {
+        crate::http::ApiError::new(ErrorCode::BadRequest, format!("bad request: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+
+    fn enroll() -> EnrollRequest {
+        EnrollRequest {
+            device_id: None,
+            hostname: "pc-1".into(),
+            addrs: vec![AddrInfo {
+                ip: "10.0.0.5".parse().unwrap(),
+                prefix: 24,
+            }],
+            version: "0.1.0".into(),
+            group: "g".into(),
+            peer_url: "http://10.0.0.5:7651".into(),
+        }
+    }
+
+    #[test]
+    fn enrollment_with_hostile_fields_is_refused() {
+        assert!(enroll().validate().is_ok());
+        let mut r = enroll();
+        r.device_id = Some("../../etc/passwd".into());
+        assert_eq!(r.validate().unwrap_err().field, "device_id");
+        r.device_id = Some("a".repeat(1 << 20));
+        assert_eq!(r.validate().unwrap_err().field, "device_id");
+        r.device_id = Some(uuid::Uuid::new_v4().to_string());
+        assert!(r.validate().is_ok());
+        let mut r = enroll();
+        r.addrs[0].prefix = 200;
+        assert_eq!(r.validate().unwrap_err().field, "addrs");
+        r.addrs[0].prefix = 33;
+        assert!(r.validate().is_err());
+        r.addrs[0] = AddrInfo {
+            ip: "fd00::1".parse().unwrap(),
+            prefix: 64,
+        };
+        assert!(r.validate().is_ok());
+        let mut r = enroll();
+        r.peer_url = "file:///etc/passwd".into();
+        assert_eq!(r.validate().unwrap_err().field, "peer_url");
+        let mut r = enroll();
+        r.hostname = "pc\ninjected".into();
+        assert_eq!(r.validate().unwrap_err().field, "hostname");
+    }
+
+    #[test]
+    fn manifest_with_traversal_id_is_refused() {
+        let m = Manifest {
+            id: "../../../../../tmp/x".into(),
+            name: "x".into(),
+            version: "1".into(),
+            file_name: "x".into(),
+            path: "x".into(),
+            size: 1,
+            piece_size: 1,
+            pieces: vec!["0".repeat(64)],
+        };
+        assert_eq!(m.validate().unwrap_err().field, "manifest.id");
+        let ok = Manifest {
+            id: "a".repeat(64),
+            ..m.clone()
+        };
+        assert!(ok.validate().is_ok());
+        let big = Manifest {
+            piece_size: 1 << 40,
+            ..ok.clone()
+        };
+        assert!(big.validate().is_err());
+    }
+
+    #[test]
+    fn report_with_huge_counters_is_refused() {
+        let r = ReportRequest {
+            device_id: uuid::Uuid::new_v4().to_string(),
+            uploads: vec![UploadReport {
+                content_id: "b".repeat(64),
+                pieces: 1,
+                bytes: i64::MAX as u64,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(r.validate().unwrap_err().field, "uploads.bytes");
+    }
 }

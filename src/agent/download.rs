@@ -114,6 +114,10 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
+    // Everything below builds paths and buffers from the manifest.
+    manifest
+        .validate()
+        .map_err(|e| format!("server sent a manifest refused as unsafe: {e}"))?;
     if manifest.id != cref.id {
         return Err(format!(
             "server sent manifest {} for {}",
@@ -195,6 +199,7 @@ fn will_not_heal(e: &PieceError) -> bool {
         ),
         PieceError::BadPiece { piece, .. } => *piece == u32::MAX,
         PieceError::DiskFull { .. } => false,
+        PieceError::BadManifest(_) => true,
     }
 }
 
@@ -462,8 +467,10 @@ impl Downloader {
             self.have_polled.insert(dev.clone(), Instant::now());
             self.have_inflight.insert(dev.clone());
             let client = self.agent.client.clone();
+            // `peer=` binds the signature to the device asked: another
+            // agent refuses the same signed request.
             let url = format!(
-                "{}/v1/pieces/{}/have",
+                "{}/v1/pieces/{}/have?peer={dev}",
                 s.url.trim_end_matches('/'),
                 self.id()
             );
@@ -1004,10 +1011,13 @@ async fn fetch(
     let req = match s.tier {
         Tier::Lan | Tier::Parent => agent.client.request(
             Method::GET,
+            // `peer=` binds the signature to the device asked: another
+            // agent refuses the same signed request.
             &format!(
-                "{}/v1/pieces/{}/{i}?device={device}&wait_ms={wait_ms}",
+                "{}/v1/pieces/{}/{i}?device={device}&wait_ms={wait_ms}&peer={}",
                 s.url.trim_end_matches('/'),
-                m.id
+                m.id,
+                s.device_id.as_deref().unwrap_or_default()
             ),
             Vec::new(),
         ),
@@ -1070,6 +1080,14 @@ async fn fetch(
         at_headers.duration_since(started).as_millis() as u64,
         Ordering::Relaxed,
     );
+    // A source that declares more than one piece is refused before a byte
+    // is read: a hostile one cannot make the agent buffer more than a piece.
+    if let Some(n) = resp.content_length().filter(|n| *n > b - a) {
+        return Err(FetchError::Failed(format!(
+            "the source sent {n} bytes for a piece of {}",
+            b - a
+        )));
+    }
     let mut buf = Vec::with_capacity((b - a) as usize);
     let mut resp = resp;
     loop {

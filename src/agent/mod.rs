@@ -633,10 +633,7 @@ pub async fn run(
     let app = peer::router(agent.clone());
     let s = shutdown.clone();
     tracker.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { s.cancelled().await })
-            .await
-        {
+        if let Err(e) = crate::listen::serve(listener, app, s, crate::listen::Limits::PEER).await {
             tracing::error!("peer server: {e}");
         }
     });
@@ -721,6 +718,12 @@ pub async fn run(
                         tokio::task::spawn_blocking(move || a.evict_cache(limit, &targeted)).await;
                 }
                 for c in hb.contents {
+                    // The id names a directory under pieces/: only a
+                    // SHA-256 hex id may.
+                    if let Err(e) = crate::proto::check_content_id("content id", &c.id) {
+                        tracing::warn!("the server listed a content refused as unsafe: {e}");
+                        continue;
+                    }
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
                     if !done && !alive && !agent.stuck_for_good(&c.id) {

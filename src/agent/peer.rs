@@ -36,6 +36,29 @@ impl Verifies for Agent {
     }
 }
 
+/// Every peer request names the device it is for (`peer=ID`), inside the
+/// signed path: a request captured on its way to one agent is refused by
+/// every other.
+fn addressed_here(a: &Agent, peer: Option<&str>) -> Result<(), ApiError> {
+    let me = a.device_id();
+    match peer {
+        Some(p) if !me.is_empty() && p == me => Ok(()),
+        Some(p) => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("this request is for device {p}; this is device {me}"),
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "peer requests must name the device they are for (peer=ID); upgrade the requesting agent",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct HaveQuery {
+    peer: Option<String>,
+}
+
 fn serving(a: &Agent) -> Result<(), ApiError> {
     if a.serve_peers.load(Ordering::Relaxed) {
         Ok(())
@@ -50,8 +73,10 @@ fn serving(a: &Agent) -> Result<(), ApiError> {
 async fn have(
     State(a): State<Arc<Agent>>,
     Path(id): Path<String>,
+    Query(q): Query<HaveQuery>,
     _signed: Signed,
 ) -> Result<axum::Json<HaveMap>, ApiError> {
+    addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;
     let c = a.pieces.get(&id).ok_or_else(|| {
         ApiError::new(ErrorCode::PieceUnavailable, "no pieces of this content yet")
@@ -76,6 +101,7 @@ struct PieceQuery {
     device: String,
     #[serde(default)]
     wait_ms: u64,
+    peer: Option<String>,
 }
 
 async fn piece(
@@ -84,6 +110,7 @@ async fn piece(
     Query(q): Query<PieceQuery>,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;
     let wait = Duration::from_millis(q.wait_ms.min(10_000));
     let deadline = tokio::time::Instant::now() + wait;

@@ -28,6 +28,8 @@ use crate::proto::Manifest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PieceError {
+    #[error("refused an unsafe manifest: {0}")]
+    BadManifest(crate::proto::Invalid),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -96,6 +98,8 @@ impl PieceStore {
         if let Some(c) = self.get(&m.id) {
             return Ok(c);
         }
+        // The id becomes a directory name: never let it leave the root.
+        m.validate().map_err(PieceError::BadManifest)?;
         let dir = self.root.join(&m.id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
@@ -454,6 +458,18 @@ mod tests {
                 .map(|c| hex::encode(Sha256::digest(c)))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn manifest_with_traversal_id_writes_nothing_outside_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a/b/c/d/pieces");
+        let ps = PieceStore::new(root.clone()).unwrap();
+        let mut m = manifest(b"attacker bytes", 1024);
+        m.id = "../../../../../x".into();
+        assert!(matches!(ps.open(&m), Err(PieceError::BadManifest(_))));
+        assert!(!dir.path().join("x").exists());
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     }
 
     #[test]

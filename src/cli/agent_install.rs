@@ -125,7 +125,8 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     if platform::SERVICE_MANAGER == ServiceManager::WindowsScm {
         return install_windows(&exe, &cfg, &a);
     }
-    let files = deploy::agent_files(&exe, &cfg);
+    let files =
+        deploy::agent_files(&exe, &cfg).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let done = deploy::apply(&a.root, &files, a.force).map_err(|e| match e {
         deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
         _ => anyhow::Error::new(e),
@@ -243,10 +244,15 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
                     data_dir: data_dir.clone(),
                     key_base64: String::new(),
                 },
-            );
+            )?;
+            // The installed binary stays: `install --systemd` runs it too.
             (
                 a.root.clone(),
-                files.into_iter().map(|f| f.path).collect(),
+                files
+                    .into_iter()
+                    .map(|f| f.path)
+                    .filter(|p| p != Path::new(deploy::BIN_PATH))
+                    .collect(),
                 None,
             )
         }
@@ -264,7 +270,7 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
         );
     }
     if platform::SERVICE_MANAGER == ServiceManager::Systemd
-        && root == Path::new("/")
+        && root.as_path() == Path::new("/")
         && removed.iter().any(|(_, was)| *was)
     {
         println!("next: systemctl disable --now p2pd-agent; systemctl daemon-reload");

@@ -1,4 +1,4 @@
-//! `p2pd devices list | retire | prefer | unprefer | exclude`: every
+//! `p2pd devices list | retire | prefer | unprefer | exclude | unban`: every
 //! enrolled device with its office, group, version, last heartbeat,
 //! preferred-device score and state, and the admin's say over one device.
 
@@ -57,6 +57,12 @@ pub enum Command {
         id: String,
         #[command(flatten)]
         out: output::JsonFlag,
+    },
+    /// Lift a device's bans and forget the bad-piece reports against it
+    /// (bans also expire by themselves after a day)
+    Unban {
+        /// Device id, a unique prefix of one, or a unique hostname
+        id: String,
     },
 }
 
@@ -134,6 +140,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
         Command::Prefer { id, out } => prefer(g, &id, Preference::Preferred, out.json),
         Command::Unprefer { id, out } => prefer(g, &id, Preference::Normal, out.json),
         Command::Exclude { id, out } => prefer(g, &id, Preference::Excluded, out.json),
+        Command::Unban { id } => unban(g, &id),
     }
 }
 
@@ -215,6 +222,24 @@ fn retire(g: &Global, id: &str, force: bool, json: bool) -> anyhow::Result<ExitC
         return Ok(ExitCode::Ok);
     }
     println!("retired {} ({}); its license is released", d.hostname, d.id);
+    Ok(ExitCode::Ok)
+}
+
+fn unban(g: &Global, id: &str) -> anyhow::Result<ExitCode> {
+    let mut st = open_store(g)?;
+    let d = resolve(&st, id)?;
+    match st.unban(&d.id)? {
+        0 => println!(
+            "{} ({}) was not banned; reports against it are forgotten",
+            d.hostname, d.id
+        ),
+        n => println!(
+            "{} ({}) is no longer banned ({n} content{} lifted)",
+            d.hostname,
+            d.id,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -328,18 +353,21 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
             "preference",
         ])?;
         for v in &views {
-            w.write_record([
-                v.hostname.as_str(),
-                &v.address,
-                v.office.as_deref().unwrap_or(""),
-                &v.group,
-                &v.version,
-                &output::time(Some(v.last_seen)),
-                &format!("{:.1}", v.score),
-                v.state,
-                &v.device_id,
-                v.preference,
-            ])?;
+            w.write_record(
+                [
+                    v.hostname.as_str(),
+                    &v.address,
+                    v.office.as_deref().unwrap_or(""),
+                    &v.group,
+                    &v.version,
+                    &output::time(Some(v.last_seen)),
+                    &format!("{:.1}", v.score),
+                    v.state,
+                    &v.device_id,
+                    v.preference,
+                ]
+                .map(|c| crate::cells::neutralise(c).into_owned()),
+            )?;
         }
         w.flush()?;
     } else if views.is_empty() {

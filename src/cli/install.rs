@@ -83,7 +83,10 @@ fn planned_unit(
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let abs = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
     let root = a.root.clone().unwrap_or_else(|| "/".into());
-    Ok((root, crate::deploy::server_files(&exe, &abs)))
+    Ok((
+        root,
+        crate::deploy::server_files(&exe, &abs).map_err(deploy_error)?,
+    ))
 }
 
 fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {

@@ -118,7 +118,7 @@ pub fn emit(
                 .from_writer(Vec::new());
             w.write_record(header)?;
             for row in cells {
-                w.write_record(row)?;
+                w.write_record(row.iter().map(|c| crate::cells::neutralise(c).into_owned()))?;
             }
             w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?
         }

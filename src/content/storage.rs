@@ -9,9 +9,21 @@
 //!
 //! Every regular file under the directory is a package, except names
 //! starting with `.` (partial uploads, editor and OS droppings), which are
-//! skipped along with dot-directories. Symlinks to files are followed; a
-//! symlink whose target is missing is listed as unreadable, so `publish`
-//! reports it. Symlinks to directories are not followed (no loops).
+//! skipped along with dot-directories.
+//!
+//! Symlinks: a symlink to a file is followed only when its target, with
+//! every link resolved, lies inside the storage directory and not inside a
+//! p2pd data dir; such a link publishes the same bytes as its target under
+//! the link's path. A symlink that leads out of storage (`/etc/shadow`,
+//! the server's `shared.key`) is listed as unreadable with the reason, so
+//! `publish` reports it and nothing outside storage is ever published or
+//! served. A symlink whose target is missing is listed as unreadable too.
+//! Symlinks to directories are not followed (no loops). Reads (`open`,
+//! `read_range`, the gateway) resolve the path the same way, so a link
+//! swapped after publishing cannot leak a file either.
+//!
+//! A directory holding a p2pd data dir's `shared.key` or database is
+//! skipped, and a storage directory inside a p2pd data dir is refused.
 //!
 //! # HTTP(S) storage: `index.json`
 //!
@@ -102,6 +114,8 @@ pub enum StorageError {
     Index { url: String, message: String },
     #[error("'{0}' is not a path inside file storage (it must be relative, without '..')")]
     BadPath(String),
+    #[error("{path}: {reason}; only files inside the storage directory are published")]
+    Outside { path: String, reason: String },
 }
 
 #[derive(serde::Deserialize)]
@@ -163,7 +177,17 @@ impl Storage {
                     path: root.clone(),
                     source,
                 })?;
-                walk(root, "", &mut l)?;
+                let canon = canonical_root(root)?;
+                if let Some(d) = data_dir_at_or_above(&canon, Path::new("/")) {
+                    return Err(StorageError::Outside {
+                        path: root.display().to_string(),
+                        reason: format!(
+                            "the storage directory is inside the p2pd data dir {}, which holds the shared key",
+                            d.display()
+                        ),
+                    });
+                }
+                walk(&canon, &canon, "", &mut l)?;
                 l
             }
             Storage::Http(base) => self.list_http(base)?,
@@ -207,7 +231,7 @@ impl Storage {
     pub fn stat(&self, path: &str) -> Result<Option<(u64, i64)>, StorageError> {
         match self {
             Storage::Dir(root) => {
-                let full = join(root, path)?;
+                let full = resolve(root, path)?;
                 let m = std::fs::metadata(&full).map_err(|source| StorageError::Io {
                     path: path.to_string(),
                     source,
@@ -222,7 +246,7 @@ impl Storage {
     pub fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, StorageError> {
         match self {
             Storage::Dir(root) => {
-                let full = join(root, path)?;
+                let full = resolve(root, path)?;
                 let f = File::open(&full).map_err(|source| StorageError::Io {
                     path: path.to_string(),
                     source,
@@ -249,7 +273,7 @@ impl Storage {
         let mut out = Vec::with_capacity(len as usize);
         match self {
             Storage::Dir(root) => {
-                let mut f = File::open(join(root, path)?).map_err(io)?;
+                let mut f = File::open(resolve(root, path)?).map_err(io)?;
                 f.seek(SeekFrom::Start(offset)).map_err(io)?;
                 f.take(len).read_to_end(&mut out).map_err(io)?;
             }
@@ -322,9 +346,55 @@ fn check_path(path: &str) -> Result<(), StorageError> {
     }
 }
 
-fn join(root: &Path, path: &str) -> Result<PathBuf, StorageError> {
+fn canonical_root(root: &Path) -> Result<PathBuf, StorageError> {
+    std::fs::canonicalize(root).map_err(|source| StorageError::Dir {
+        path: root.to_path_buf(),
+        source,
+    })
+}
+
+/// The first directory from `p`'s parent up to `stop` (inclusive) that is
+/// a p2pd data dir (holds the shared key or the database).
+fn data_dir_at_or_above(p: &Path, stop: &Path) -> Option<PathBuf> {
+    let mut cur = if p.is_dir() { Some(p) } else { p.parent() };
+    while let Some(d) = cur {
+        if d.join(crate::key::KEY_FILE).exists() || d.join(crate::store::DB_FILE).exists() {
+            return Some(d.to_path_buf());
+        }
+        if d == stop {
+            break;
+        }
+        cur = d.parent();
+    }
+    None
+}
+
+/// Where a storage path really leads, with every symlink resolved: inside
+/// the storage directory and outside any p2pd data dir, or an error.
+pub fn resolve(root: &Path, path: &str) -> Result<PathBuf, StorageError> {
     check_path(path)?;
-    Ok(root.join(path))
+    let root = canonical_root(root)?;
+    let full = std::fs::canonicalize(root.join(path)).map_err(|source| StorageError::Io {
+        path: path.to_string(),
+        source,
+    })?;
+    let outside = |reason: String| StorageError::Outside {
+        path: path.to_string(),
+        reason,
+    };
+    if !full.starts_with(&root) {
+        return Err(outside(format!(
+            "a symlink leads out of storage to {}",
+            full.display()
+        )));
+    }
+    if let Some(d) = data_dir_at_or_above(&full, &root) {
+        return Err(outside(format!(
+            "it is inside the p2pd data dir {}",
+            d.display()
+        )));
+    }
+    Ok(full)
 }
 
 fn url_of(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, StorageError> {
@@ -377,7 +447,7 @@ fn advise_sequential(f: &File) {
     crate::platform::advise_sequential(f);
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), StorageError> {
+fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), StorageError> {
     let rd = std::fs::read_dir(dir).map_err(|source| StorageError::Dir {
         path: dir.to_path_buf(),
         source,
@@ -417,8 +487,20 @@ fn walk(dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), StorageError>
                 );
                 continue;
             }
-            walk(&p, &format!("{rel}/"), out)?;
+            walk(root, &p, &format!("{rel}/"), out)?;
             continue;
+        }
+        if ft.is_symlink() {
+            match resolve(root, &rel) {
+                Ok(_) => {}
+                Err(StorageError::Outside { reason, .. }) => {
+                    tracing::warn!(path = rel, "not published: {reason}");
+                    out.unreadable.push((rel, reason));
+                    continue;
+                }
+                // Dangling: reported below.
+                Err(_) => {}
+            }
         }
         // Follows symlinks: a dangling one fails here.
         match std::fs::metadata(item.path()) {
@@ -455,6 +537,53 @@ mod tests {
         assert_eq!(s.relative_path("/srv/pkg/a/b.msi").unwrap(), "a/b.msi");
         assert!(s.relative_path("/srv/other/b.msi").is_err());
         assert_eq!(s.relative_path("./a/").unwrap(), "a");
+    }
+
+    #[test]
+    fn a_symlink_to_a_file_outside_the_root_is_not_published() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("storage");
+        let secret = t.path().join("secret.txt");
+        std::fs::create_dir_all(root.join("app/1.0")).unwrap();
+        std::fs::write(&secret, "top secret").unwrap();
+        std::fs::write(root.join("app/1.0/app.bin"), "package").unwrap();
+        symlink(&secret, root.join("app/1.0/shadow")).unwrap();
+        symlink("../../../secret.txt", root.join("app/1.0/relative")).unwrap();
+        // A link inside the root is published under its own path.
+        symlink("app.bin", root.join("app/1.0/latest.bin")).unwrap();
+        // A server data dir next to storage: its key is never reachable.
+        let data = t.path().join("server");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(crate::key::KEY_FILE), "k").unwrap();
+        symlink(data.join(crate::key::KEY_FILE), root.join("key")).unwrap();
+        let s = Storage::Dir(root.clone());
+        let l = s.list().unwrap();
+        let paths: Vec<_> = l.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["app/1.0/app.bin", "app/1.0/latest.bin"]);
+        let bad: Vec<_> = l.unreadable.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(bad, ["app/1.0/relative", "app/1.0/shadow", "key"]);
+        for p in ["app/1.0/shadow", "app/1.0/relative", "key"] {
+            assert!(
+                matches!(s.open(p), Err(StorageError::Outside { .. })),
+                "{p}"
+            );
+            assert!(s.read_range(p, 0, 3).is_err(), "{p}");
+        }
+        assert_eq!(
+            s.read_range("app/1.0/latest.bin", 0, 7).unwrap(),
+            b"package"
+        );
+    }
+
+    #[test]
+    fn storage_inside_a_data_dir_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join(crate::store::DB_FILE), "").unwrap();
+        let root = t.path().join("pkgs");
+        std::fs::create_dir_all(&root).unwrap();
+        let err = Storage::Dir(root).list().unwrap_err();
+        assert!(matches!(err, StorageError::Outside { .. }), "{err}");
     }
 
     #[test]

@@ -319,11 +319,12 @@ pub async fn run(
     let token = CancellationToken::new();
     let t = token.clone();
     let app = router(state.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown.await;
         t.cancel();
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
+    let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -353,6 +354,7 @@ async fn enroll(
     signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
+    req.validate()?;
     s.db.call(move |st| enroll_impl(st, req))
         .await
         .map(axum::Json)
@@ -453,6 +455,7 @@ async fn heartbeat(
     let req: HeartbeatRequest = signed.json()?;
     let board = s.board.clone();
     let state = s.clone();
+    req.validate()?;
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
         let t = std::time::Instant::now();
@@ -500,6 +503,8 @@ async fn manifest(
     Query(q): Query<DeviceQuery>,
     _signed: Signed,
 ) -> Result<axum::Json<Manifest>, ApiError> {
+    check_device_id("device", &q.device)?;
+    check_content_id("content id", &id)?;
     s.db.call(move |st| {
         let d = enrolled(st, &q.device)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
@@ -538,6 +543,8 @@ async fn sources(
     signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
     let req: SourcesRequest = signed.json()?;
+    check_device_id("device_id", &req.device_id)?;
+    check_content_id("content id", &id)?;
     let mut plan = plan_sources(&s, &id, &req, false).await?;
     // A follower reported its leader and nothing confirmed it yet: the
     // server's own probe is the second signal.
@@ -643,6 +650,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let req: ReportRequest = signed.json()?;
     let state = s.clone();
+    req.validate()?;
     s.db.call(move |st| {
         let t = std::time::Instant::now();
         let d = st.device(&req.device_id)?.ok_or_else(|| {
@@ -653,15 +661,25 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
         })?;
         for t in &req.transfers {
             st.record_transfer(t, &d.id, d.office_id)?;
+            // Upload credit comes from receivers: a verified transfer from
+            // a peer confirms (part of) what that peer claims it sent.
+            if let Some(src) = &t.source_device
+                && t.ok
+                && matches!(t.tier, Tier::Lan | Tier::Parent)
+                && src != &d.id
+            {
+                st.receive_uploads(src, &t.content_id, t.pieces, t.bytes)?;
+            }
         }
         for u in &req.uploads {
-            st.add_uploads(&d.id, u.pieces, u.bytes)?;
+            st.claim_uploads(&d.id, &u.content_id, u.pieces, u.bytes)?;
         }
         for b in &req.bad {
             if st.ban(&b.content_id, &b.source_device, &d.id, b.piece)? {
                 tracing::warn!(
                     sender = %b.source_device, reporter = %d.id, piece = b.piece,
-                    content = %b.content_id, "bad piece: sender banned for this content"
+                    content = %b.content_id,
+                    "bad piece reported by a second device: sender banned for this content"
                 );
                 st.add_failure(&b.source_device)?;
             }
@@ -685,6 +703,8 @@ async fn piece(
     Query(q): Query<DeviceQuery>,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    check_device_id("device", &q.device)?;
+    check_content_id("content id", &id)?;
     let scheduled = s
         .seeding
         .lock()
@@ -731,8 +751,10 @@ async fn piece(
 }
 
 /// The storage gateway: directory storage, read-only, for the content paths
-/// that are published (nothing else under the directory is reachable).
-/// Supports `Range: bytes=A-B`.
+/// published for the asking device's group (nothing else under the
+/// directory is reachable, and only enrolled devices get anything).
+/// Supports `Range: bytes=A-B`, and streams from the file: memory stays
+/// flat however large the file and however many requests run at once.
 async fn storage_file(
     State(s): State<AppState>,
     Path(path): Path<String>,
@@ -740,49 +762,63 @@ async fn storage_file(
     headers: HeaderMap,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    check_device_id("device", &q.device)?;
     let p = path.clone();
-    let published =
-        s.db.call(move |st| {
-            st.content_size_by_path(&p)?.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("{p} is not a published package"),
-                )
-            })
+    let device = q.device.clone();
+    s.db.call(move |st| {
+        let d = enrolled(st, &device)?;
+        st.targeted_size_by_path(&p, &d.group_name)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "{p} is not a package published for group '{}'",
+                    d.group_name
+                ),
+            )
         })
-        .await?;
-    // The file as storage holds it now: after an in-place change and a
-    // re-publish the path names the new content, whose size may differ
-    // from the first one recorded for that path.
-    let size = match s.storage.clone() {
-        Some(storage) => {
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || storage.stat(&p))
-                .await
-                .map_err(ApiError::internal)?
-                .ok()
-                .flatten()
-                .map_or(published, |(size, _)| size)
-        }
-        None => published,
+    })
+    .await?;
+    let Some(Storage::Dir(root)) = s.storage.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::StorageUnavailable,
+            "the storage gateway serves directory storage only; agents fetch http storage directly",
+        ));
     };
+    // The file as storage holds it now (after an in-place change and a
+    // re-publish the path names the new content), every symlink resolved
+    // and checked to stay inside storage.
+    let p = path.clone();
+    let full = tokio::task::spawn_blocking(move || crate::content::storage::resolve(&root, &p))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))?;
+    let unavailable =
+        |e: std::io::Error| ApiError::new(ErrorCode::StorageUnavailable, format!("{path}: {e}"));
+    let mut file = tokio::fs::File::open(&full).await.map_err(unavailable)?;
+    let size = file.metadata().await.map_err(unavailable)?.len();
     let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => parse_range(r, size)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,
         None => (0, size),
     };
-    let bytes = read_storage(&s, &path, start, end).await?;
-    log_served(&s, &path, &q.device, None, bytes.len());
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(unavailable)?;
+    let len = end - start;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 << 10);
+    log_served(&s, &path, &q.device, None, len as usize);
     Ok((
         StatusCode::PARTIAL_CONTENT,
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
             (
                 header::CONTENT_RANGE,
                 format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }

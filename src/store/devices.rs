@@ -371,11 +371,95 @@ impl Store {
         })
     }
 
-    pub fn add_uploads(&self, id: &str, pieces: u32, bytes: u64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE devices SET uploads_ok = uploads_ok + ?2, upload_bytes = upload_bytes + ?3 WHERE id = ?1",
-            params![id, pieces, bytes as i64],
-        )?;
-        Ok(())
+    /// Records what a sender claims it uploaded. Credits nothing by
+    /// itself: see [`Store::credit_uploads`].
+    pub fn claim_uploads(
+        &mut self,
+        id: &str,
+        content_id: &str,
+        pieces: u32,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        self.credit_uploads(id, content_id, pieces, bytes, true)
+    }
+
+    /// Records what a receiver verified from `sender`.
+    pub fn receive_uploads(
+        &mut self,
+        sender: &str,
+        content_id: &str,
+        pieces: u32,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        self.credit_uploads(sender, content_id, pieces, bytes, false)
+    }
+
+    /// Adds a claim (the sender's word) or a receipt (a receiver's), then
+    /// moves the sender's credited totals (`uploads_ok`, `upload_bytes`,
+    /// which leadership ranks by) up to the smaller of claimed and
+    /// received: a device reporting four billion uploads that no receiver
+    /// confirms gains nothing. Every sum saturates at `i64::MAX` (SQLite
+    /// would turn an overflowing integer into a REAL).
+    fn credit_uploads(
+        &mut self,
+        sender: &str,
+        content_id: &str,
+        pieces: u32,
+        bytes: u64,
+        claim: bool,
+    ) -> Result<(), StoreError> {
+        let bytes = bytes.min(i64::MAX as u64) as i64;
+        let pieces = pieces as i64;
+        let (p_col, b_col) = if claim {
+            ("claimed_pieces", "claimed_bytes")
+        } else {
+            ("received_pieces", "received_bytes")
+        };
+        self.transaction(|tx| {
+            let known: bool = tx
+                .query_row("SELECT 1 FROM devices WHERE id = ?1", [sender], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                return Ok::<_, StoreError>(());
+            }
+            let credited = |tx: &rusqlite::Transaction| -> rusqlite::Result<(i64, i64)> {
+                tx.query_row(
+                    "SELECT MIN(claimed_pieces, received_pieces), MIN(claimed_bytes, received_bytes)
+                     FROM upload_credit WHERE device_id = ?1 AND content_id = ?2",
+                    params![sender, content_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map(|o| o.unwrap_or((0, 0)))
+            };
+            let before = credited(tx)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO upload_credit (device_id, content_id) VALUES (?1, ?2)",
+                params![sender, content_id],
+            )?;
+            tx.execute(
+                &format!(
+                    "UPDATE upload_credit SET
+                       {p_col} = MIN({p_col}, 9223372036854775807 - ?3) + ?3,
+                       {b_col} = MIN({b_col}, 9223372036854775807 - ?4) + ?4
+                     WHERE device_id = ?1 AND content_id = ?2"
+                ),
+                params![sender, content_id, pieces, bytes],
+            )?;
+            let after = credited(tx)?;
+            let dp = (after.0 - before.0).max(0);
+            let db = (after.1 - before.1).max(0);
+            if dp > 0 || db > 0 {
+                tx.execute(
+                    "UPDATE devices SET
+                       uploads_ok = MIN(uploads_ok, 9223372036854775807 - ?2) + ?2,
+                       upload_bytes = MIN(upload_bytes, 9223372036854775807 - ?3) + ?3
+                     WHERE id = ?1",
+                    params![sender, dp, db],
+                )?;
+            }
+            Ok(())
+        })
     }
 }

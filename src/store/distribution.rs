@@ -8,6 +8,14 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError, now, now_ms};
 use crate::proto::{ContentRef, Manifest};
 
+/// Distinct devices that must report bad pieces from a sender before it is
+/// banned from serving that content.
+pub const BAN_WITNESSES: i64 = 2;
+
+/// How long a ban (and a bad-piece report waiting for a second witness)
+/// lasts: a day. `p2pd devices unban ID` lifts one sooner.
+pub const BAN_SECS: i64 = 24 * 3600;
+
 /// Per device and content, as reported in heartbeats.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProgressRow {
@@ -284,26 +292,75 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Bans a device from serving a content. Returns true when the ban is new.
+    /// Records that `reported_by` got a bad piece of a content from
+    /// `device_id`, and bans the sender from serving that content once at
+    /// least [`BAN_WITNESSES`] distinct devices (never the accused itself)
+    /// have reported it. One device naming innocent devices bans no one.
+    /// Returns true when this report made a new ban.
     pub fn ban(
-        &self,
+        &mut self,
         content_id: &str,
         device_id: &str,
         reported_by: &str,
         piece: u32,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO bans (content_id, device_id, reported_by, piece, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![content_id, device_id, reported_by, piece, now()],
-        )?;
-        Ok(n == 1)
+        if device_id == reported_by {
+            return Ok(false);
+        }
+        let t = now();
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO bad_reports (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![content_id, device_id, reported_by, piece, t],
+            )?;
+            let witnesses: i64 = tx.query_row(
+                "SELECT COUNT(DISTINCT reported_by) FROM bad_reports
+                 WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
+                params![content_id, device_id, t - BAN_SECS],
+                |r| r.get(0),
+            )?;
+            if witnesses < BAN_WITNESSES {
+                return Ok::<_, StoreError>(false);
+            }
+            let active: bool = tx
+                .query_row(
+                    "SELECT 1 FROM bans WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
+                    params![content_id, device_id, t - BAN_SECS],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            tx.execute(
+                "INSERT OR REPLACE INTO bans (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![content_id, device_id, reported_by, piece, t],
+            )?;
+            Ok(!active)
+        })
     }
 
+    /// Lifts every ban of a device and forgets the reports against it.
+    /// Returns how many bans were lifted.
+    pub fn unban(&mut self, device_id: &str) -> Result<usize, StoreError> {
+        let t = now();
+        self.transaction(|tx| {
+            let n = tx.execute(
+                "DELETE FROM bans WHERE device_id = ?1 AND at > ?2",
+                params![device_id, t - BAN_SECS],
+            )?;
+            tx.execute("DELETE FROM bans WHERE device_id = ?1", [device_id])?;
+            tx.execute("DELETE FROM bad_reports WHERE device_id = ?1", [device_id])?;
+            Ok::<_, StoreError>(n)
+        })
+    }
+
+    /// Devices banned (and not yet expired) from serving a content.
     pub fn banned(&self, content_id: &str) -> Result<HashSet<String>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT device_id FROM bans WHERE content_id = ?1")?;
-        let rows = st.query_map([content_id], |r| r.get(0))?;
+            .prepare_cached("SELECT device_id FROM bans WHERE content_id = ?1 AND at > ?2")?;
+        let rows = st.query_map(params![content_id, now() - BAN_SECS], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -311,8 +368,8 @@ impl Store {
     pub fn banned_anywhere(&self) -> Result<HashSet<String>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT DISTINCT device_id FROM bans")?;
-        let rows = st.query_map([], |r| r.get(0))?;
+            .prepare_cached("SELECT DISTINCT device_id FROM bans WHERE at > ?1")?;
+        let rows = st.query_map([now() - BAN_SECS], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -409,6 +466,24 @@ impl Store {
             .conn
             .prepare_cached("SELECT size FROM contents WHERE path = ?1 LIMIT 1")?
             .query_row([path], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Size of a package at a storage path published for `group`, if any:
+    /// what the storage gateway may serve to a device of that group.
+    pub fn targeted_size_by_path(
+        &self,
+        path: &str,
+        group: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT c.size FROM contents c JOIN content_targets t ON t.content_id = c.id
+                 WHERE c.path = ?1 AND t.group_name = ?2 LIMIT 1",
+            )?
+            .query_row([path, group], |r| r.get::<_, i64>(0))
             .optional()?
             .map(|s| s as u64))
     }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_faults_leadership.sql"),
     // Issue 16: decisions (for `explain`) and the admin token.
     include_str!("observe.sql"),
+    include_str!("trust_evidence.sql"),
 ];
 
 /// The schema version this binary writes.

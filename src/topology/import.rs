@@ -232,8 +232,12 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
             }
         })?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        grid.rows
-            .push((line, rec.iter().map(|c| c.trim().to_string()).collect()));
+        grid.rows.push((
+            line,
+            rec.iter()
+                .map(|c| crate::cells::restore(c.trim()).to_string())
+                .collect(),
+        ));
     }
     Ok(grid)
 }
@@ -275,8 +279,57 @@ pub fn sheet_names(bytes: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Most rows and columns a topology sheet may use: far more than any
+/// network has offices, far less than a hostile file could ask for.
+pub const XLSX_MAX_ROWS: u32 = 100_000;
+pub const XLSX_MAX_COLS: u32 = 256;
+/// Most bytes a workbook may unpack to (all its parts together).
+pub const XLSX_MAX_UNPACKED: u64 = 64 << 20;
+
+/// Streams every part of the archive through a counter and refuses a
+/// workbook that unpacks to more than [`XLSX_MAX_UNPACKED`]: the sizes a
+/// zip declares can lie, the bytes cannot. Memory stays one buffer.
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), ImportError> {
+    let bad = |m: String| file_error(ImportErrorKind::Workbook(m));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("not a valid .xlsx (zip) file: {e}")))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index(i)
+            .map_err(|e| bad(format!("not a valid .xlsx (zip) file: {e}")))?;
+        let left = XLSX_MAX_UNPACKED - total;
+        let n = std::io::copy(
+            &mut std::io::Read::take(entry, left + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| bad(format!("a part of the workbook cannot be unpacked: {e}")))?;
+        total += n;
+        if total > XLSX_MAX_UNPACKED {
+            return Err(bad(format!(
+                "it unpacks to more than {} MiB (a topology sheet needs far less);                  it may be a zip bomb. Export the sheet as CSV instead",
+                XLSX_MAX_UNPACKED >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `XFD1048576` for (row 1048575, column 16383), zero-based.
+fn cell_name(row: u32, col: u32) -> String {
+    let mut c = col + 1;
+    let mut letters = Vec::new();
+    while c > 0 {
+        letters.push(b'A' + ((c - 1) % 26) as u8);
+        c = (c - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8_lossy(&letters), row + 1)
+}
+
 fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Grid, ImportError> {
     use calamine::{Data, Reader};
+    check_unpacked_size(bytes)?;
     let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
         .map_err(|e| file_error(ImportErrorKind::Workbook(e.to_string())))?;
     let names = wb.sheet_names();
@@ -296,20 +349,40 @@ fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Grid, ImportError> {
             .cloned()
             .ok_or_else(|| file_error(ImportErrorKind::Workbook("it has no sheets".into())))?,
     };
-    let range = wb
-        .worksheet_range(&name)
+    // Cell by cell, never as one dense range: a single cell at XFD1048576
+    // would otherwise allocate 17 billion empty cells.
+    let mut reader = wb
+        .worksheet_cells_reader(&name)
         .map_err(|e| file_error(ImportErrorKind::Workbook(e.to_string())))?;
-    let (row0, col0) = range.start().unwrap_or((0, 0));
-    let mut grid = Grid::default();
-    for (i, row) in range.rows().enumerate() {
-        // Columns left of the used range are empty; keep column numbers true.
-        let mut cells = vec![String::new(); col0 as usize];
-        cells.extend(row.iter().map(|c| match c {
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-            Data::Empty => String::new(),
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| file_error(ImportErrorKind::Workbook(e.to_string())))?
+    {
+        let (r, c) = cell.get_position();
+        if r >= XLSX_MAX_ROWS || c >= XLSX_MAX_COLS {
+            return Err(file_error(ImportErrorKind::Workbook(format!(
+                "sheet '{name}' has a cell at {}, beyond what a topology sheet may use                  ({XLSX_MAX_COLS} columns, {XLSX_MAX_ROWS} rows); delete the stray cell or                  export the sheet as CSV",
+                cell_name(r, c)
+            ))));
+        }
+        let text = match Data::from(cell.get_value().clone()) {
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            Data::Empty => continue,
             other => other.to_string().trim().to_string(),
-        }));
-        grid.rows.push((row0 as usize + i + 1, cells));
+        };
+        let row = rows.entry(r).or_default();
+        if row.len() <= c as usize {
+            row.resize(c as usize + 1, String::new());
+        }
+        row[c as usize] = text;
+    }
+    let mut grid = Grid::default();
+    if let (Some(&first), Some(&last)) = (rows.keys().next(), rows.keys().next_back()) {
+        for r in first..=last {
+            let cells = rows.remove(&r).unwrap_or_default();
+            grid.rows.push((r as usize + 1, cells));
+        }
     }
     if grid
         .rows
@@ -664,6 +737,61 @@ fn check_overlaps(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn xlsx_with(extra: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in ["office", "parent", "type", "ranges"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (c, v) in ["HQ", "", "default", "10.0.0.0/16"].iter().enumerate() {
+            ws.write_string(1, c as u16, *v).unwrap();
+        }
+        extra(ws);
+        wb.save_to_buffer().unwrap()
+    }
+
+    fn xlsx_errors(bytes: &[u8]) -> String {
+        let errs = parse(Path::new("t.xlsx"), bytes, None).unwrap_err();
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn an_xlsx_cell_at_xfd1048576_is_a_clear_error_not_an_abort() {
+        assert!(parse(Path::new("t.xlsx"), &xlsx_with(|_| {}), None).is_ok());
+        let bytes = xlsx_with(|ws| {
+            ws.write_string(1_048_575, 16_383, "x").unwrap();
+        });
+        let e = xlsx_errors(&bytes);
+        assert!(e.contains("XFD1048576"), "{e}");
+    }
+
+    #[test]
+    fn an_xlsx_zip_bomb_is_a_clear_error() {
+        use std::io::Write;
+        let good = xlsx_with(|_| {});
+        // The same workbook with one more part that unpacks to 100 MiB.
+        let mut src = zip::ZipArchive::new(std::io::Cursor::new(&good)).unwrap();
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..src.len() {
+            w.raw_copy_file(src.by_index_raw(i).unwrap()).unwrap();
+        }
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        w.start_file("xl/media/bomb.bin", opts).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            w.write_all(&zeros).unwrap();
+        }
+        let bomb = w.finish().unwrap().into_inner();
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        let e = xlsx_errors(&bomb);
+        assert!(e.contains("zip bomb"), "{e}");
+    }
 
     fn csv(text: &str) -> Result<Parsed, Vec<ImportError>> {
         parse(Path::new("t.csv"), text.as_bytes(), None)

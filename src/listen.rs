@@ -1,0 +1,311 @@
+//! The accept loop both HTTP servers (`serve` and the agent's peer server)
+//! run instead of `axum::serve`, for the limits `axum::serve` cannot set:
+//!
+//! - a header-read timeout (a client that opens a connection and sends
+//!   headers slowly, or never, is dropped);
+//! - an idle timeout (no byte read or written for that long closes the
+//!   connection, whether between requests or inside one);
+//! - a cap on concurrent connections per source address, and in total, so
+//!   one host cannot use up the process's file descriptors.
+//!
+//! Accept errors (EMFILE under a flood) are logged and retried after a
+//! pause rather than ending the server.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connection limits of one server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time allowed to send a request's headers.
+    pub header_read: Duration,
+    /// A connection with no bytes moving for this long is closed.
+    pub idle: Duration,
+    /// Concurrent connections from one source address.
+    pub per_addr: usize,
+    /// Concurrent connections in all.
+    pub total: usize,
+}
+
+impl Limits {
+    /// The control plane: every device connects from its own address, but
+    /// behind NAT or a proxy many share one, hence the high per-address cap.
+    pub const SERVER: Limits = Limits {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(120),
+        per_addr: 1024,
+        total: 16_384,
+    };
+    /// An agent's peer server: a handful of office peers at a time.
+    pub const PEER: Limits = Limits {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+        per_addr: 32,
+        total: 512,
+    };
+}
+
+/// Live connections per source address; the guard gives its slot back.
+#[derive(Default)]
+struct Slots {
+    by_addr: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
+struct Slot {
+    slots: Arc<Mutex<Slots>>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        s.total -= 1;
+        if let Some(n) = s.by_addr.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                s.by_addr.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn take_slot(slots: &Arc<Mutex<Slots>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
+    let mut s = slots.lock().unwrap_or_else(|p| p.into_inner());
+    let n = s.by_addr.get(&ip).copied().unwrap_or(0);
+    if n >= limits.per_addr || s.total >= limits.total {
+        return None;
+    }
+    s.by_addr.insert(ip, n + 1);
+    s.total += 1;
+    Some(Slot {
+        slots: slots.clone(),
+        ip,
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish (each connection is told to close after its
+/// current request) and returns when every connection has ended. Callers
+/// bound that wait themselves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: CancellationToken,
+    limits: Limits,
+) -> io::Result<()> {
+    let slots = Arc::new(Mutex::new(Slots::default()));
+    let tracker = TaskTracker::new();
+    let mut refused_logged = Instant::now() - Duration::from_secs(60);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE/ENFILE and friends: wait for connections to
+                    // close instead of spinning or giving up.
+                    tracing::warn!("accept: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let Some(slot) = take_slot(&slots, peer.ip(), &limits) else {
+            if refused_logged.elapsed() > Duration::from_secs(10) {
+                refused_logged = Instant::now();
+                tracing::warn!(
+                    addr = %peer.ip(),
+                    "refused a connection: too many open connections from this address \
+                     (at most {}) or in all (at most {})",
+                    limits.per_addr,
+                    limits.total
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = TowerToHyperService::new(app.clone());
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let last = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let io = TokioIo::new(Idle {
+                inner: stream,
+                last: last.clone(),
+                start,
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(io, svc);
+            tokio::pin!(conn);
+            let mut tick = tokio::time::interval(Duration::from_secs(1).min(limits.idle));
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = stop.cancelled(), if !closing => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    _ = tick.tick() => {
+                        let quiet = start.elapsed().as_millis() as u64
+                            - last.load(Ordering::Relaxed).min(start.elapsed().as_millis() as u64);
+                        if quiet > limits.idle.as_millis() as u64 {
+                            break; // idle: drop the connection
+                        }
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+/// A stream that notes when bytes last moved, for the idle timeout.
+struct Idle<T> {
+    inner: T,
+    /// Milliseconds since `start` of the last read or write.
+    last: Arc<AtomicU64>,
+    start: Instant,
+}
+
+impl<T> Idle<T> {
+    fn touch(&self) {
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Idle<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Idle<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn start(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(l, app, stop.clone(), limits));
+        (addr, stop)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_sends_headers_is_dropped() {
+        let limits = Limits {
+            header_read: Duration::from_millis(300),
+            idle: Duration::from_secs(30),
+            per_addr: 8,
+            total: 8,
+        };
+        let (addr, stop) = start(limits).await;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let mut buf = Vec::new();
+        let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(r.is_ok(), "the slow client was never dropped");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_and_connections_per_address_are_capped() {
+        let limits = Limits {
+            header_read: Duration::from_secs(30),
+            idle: Duration::from_millis(500),
+            per_addr: 2,
+            total: 100,
+        };
+        let (addr, stop) = start(limits).await;
+        let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The third from the same address is closed at once.
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+            .await
+            .expect("the over-cap connection stayed open");
+        assert!(matches!(n, Ok(0) | Err(_)));
+        // The idle one is closed by the idle timeout.
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), a.read_to_end(&mut rest))
+            .await
+            .expect("the idle connection stayed open")
+            .ok();
+        stop.cancel();
+    }
+}

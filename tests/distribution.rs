@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -13,18 +13,6 @@ const MIB: usize = 1 << 20;
 fn ok_in(log: &[serde_json::Value]) -> impl Iterator<Item = &serde_json::Value> {
     log.iter()
         .filter(|v| v["dir"] == "in" && v["ok"] == serde_json::Value::Bool(true))
-}
-
-/// Waits until `f` holds, polling; panics with `what` on timeout.
-fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out: {what}");
 }
 
 #[test]
@@ -213,23 +201,7 @@ fn killing_the_leader_elects_another_and_the_office_completes() {
         net.agents.iter().all(|a| a.device_id().is_some())
     });
     let (id, _) = net.publish("app", 16 * MIB, 5);
-    let mut leader_idx = None;
-    eventually("a leader with pieces", Duration::from_secs(30), || {
-        let r = net.report();
-        let Some(l) = r[0]["offices"][0]["leader"].as_str() else {
-            return false;
-        };
-        leader_idx = net
-            .agents
-            .iter()
-            .position(|a| a.device_id().is_some_and(|d| l.contains(&d[..8])));
-        leader_idx.is_some_and(|i| {
-            std::fs::metadata(net.agents[i].dir.join("pieces").join(&id).join("journal"))
-                .map(|m| m.len() >= 4 * 4)
-                .unwrap_or(false)
-        })
-    });
-    let li = leader_idx.unwrap();
+    let li = net.leader_with_pieces(&id, Duration::from_secs(30));
     net.agents[li].kill();
     let rest: Vec<usize> = (0..3).filter(|&i| i != li).collect();
     assert!(

@@ -48,17 +48,6 @@ fn leader_addr(net: &Net, office: &str) -> String {
     l.split(' ').next().unwrap().to_string()
 }
 
-fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out: {what}");
-}
-
 #[test]
 fn explain_names_the_no_office_and_vpn_reasons() {
     let mut net = Net::new(&[
@@ -225,23 +214,7 @@ fn explain_names_the_failover_when_the_leader_dies() {
         net.agents.iter().all(|a| a.device_id().is_some())
     });
     let (id, _) = net.publish("app", 16 * MIB, 33);
-    let mut leader_idx = None;
-    eventually("a leader with pieces", Duration::from_secs(30), || {
-        let r = net.report();
-        let Some(l) = r[0]["offices"][0]["leader"].as_str() else {
-            return false;
-        };
-        leader_idx = net
-            .agents
-            .iter()
-            .position(|a| a.device_id().is_some_and(|d| l.contains(&d[..8])));
-        leader_idx.is_some_and(|i| {
-            std::fs::metadata(net.agents[i].dir.join("pieces").join(&id).join("journal"))
-                .map(|m| m.len() >= 4 * 4)
-                .unwrap_or(false)
-        })
-    });
-    let li = leader_idx.unwrap();
+    let li = net.leader_with_pieces(&id, Duration::from_secs(30));
     let dead = net.agents[li].ip.clone();
     net.agents[li].kill();
     let rest: Vec<usize> = (0..3).filter(|&i| i != li).collect();

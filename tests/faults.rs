@@ -9,18 +9,6 @@ use common::*;
 
 const MIB: usize = 1 << 20;
 
-/// Waits until `f` holds, polling; panics with `what` on timeout.
-fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out: {what}");
-}
-
 /// The leader of the only office holding one for `content`, and its epoch,
 /// straight from the server's database.
 fn leader(net: &Net, content: &str) -> Option<(String, i64)> {

@@ -311,6 +311,34 @@ impl Net {
         false
     }
 
+    /// Waits until the office's leader (of the first office in the
+    /// report) holds some pieces of `content_id`; returns its index.
+    pub fn leader_with_pieces(&self, content_id: &str, timeout: Duration) -> usize {
+        let mut leader_idx = None;
+        eventually("a leader with pieces", timeout, || {
+            let r = self.report();
+            let Some(l) = r[0]["offices"][0]["leader"].as_str() else {
+                return false;
+            };
+            leader_idx = self
+                .agents
+                .iter()
+                .position(|a| a.device_id().is_some_and(|d| l.contains(&d[..8])));
+            leader_idx.is_some_and(|i| {
+                std::fs::metadata(
+                    self.agents[i]
+                        .dir
+                        .join("pieces")
+                        .join(content_id)
+                        .join("journal"),
+                )
+                .map(|m| m.len() >= 4 * 4)
+                .unwrap_or(false)
+            })
+        });
+        leader_idx.expect("eventually returned")
+    }
+
     pub fn report(&self) -> serde_json::Value {
         let out = ok(&self.server_dir, &["report", "--json"]);
         serde_json::from_str(&out).unwrap()
@@ -394,4 +422,17 @@ pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Waits until `f` holds, polling every 50 ms, and fails the test naming
+/// `what` after `timeout`.
+pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out: {what}");
 }

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     /// File storage could not be read.
     StorageUnavailable,
     Internal,
+    /// Too many requests in flight: retry after the `Retry-After` header.
+    Overloaded,
 }
 
 impl ErrorCode {
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => 400,
             ErrorCode::StorageUnavailable => 502,
             ErrorCode::Internal => 500,
+            ErrorCode::Overloaded => 503,
         }
     }
 
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::Overloaded => "overloaded",
         }
     }
 }

@@ -74,7 +74,7 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
         &csv,
         "office,parent,type,ranges,wan_kbps,description\n\
          A,,default,127.1.5.0/24,,\n\
-         B,,default,127.1.6.0/24,,\n",
+         B,A,default,127.1.6.0/24,,\n",
     )
     .unwrap();
     ok(

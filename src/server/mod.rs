@@ -302,8 +302,15 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = Arc::new(state);
     let token = CancellationToken::new();
+    // The fleet watcher stops when this function returns, on any path.
+    let watch_stop = CancellationToken::new();
+    let _stop_watcher = watch_stop.clone().drop_guard();
     let watcher = {
-        let (fleet, dir, stop) = (state.fleet.clone(), state.data_dir.clone(), token.clone());
+        let (fleet, dir, stop) = (
+            state.fleet.clone(),
+            state.data_dir.clone(),
+            watch_stop.clone(),
+        );
         tokio::task::spawn_blocking(move || fleet::watch(fleet, &dir, stop))
     };
     let t = token.clone();
@@ -318,7 +325,7 @@ pub async fn run(
             tracing::warn!("drain timeout: closing remaining connections");
         }
     }
-    token.cancel();
+    watch_stop.cancel();
     watcher.await.ok();
     // Close the database last: checkpoint the WAL by dropping the connection.
     state.db.call(|_| Ok(())).await.ok();

@@ -221,6 +221,13 @@ pub fn retry_after_wait(header: Option<&str>, jitter: f64) -> Duration {
     base + base.mul_f64(jitter.clamp(0.0, 1.0) * 0.5)
 }
 
+/// `d` scaled by a random factor in [0.5, 1.5): retries of many agents
+/// that failed together (a server restart) spread out instead of arriving
+/// in one wave.
+pub fn jittered(d: Duration) -> Duration {
+    d.mul_f64(0.5 + rand::random::<f64>())
+}
+
 fn origin(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(u) => u.origin().ascii_serialization(),
@@ -425,6 +432,10 @@ mod tests {
         assert_eq!(retry_after_wait(Some("soon"), 0.0), s(1));
         assert_eq!(retry_after_wait(Some("0"), 0.0), s(1));
         assert_eq!(retry_after_wait(Some("999999"), 0.0), MAX_RETRY_AFTER);
+        for _ in 0..100 {
+            let j = jittered(s(2));
+            assert!(j >= s(1) && j < s(3), "{j:?}");
+        }
     }
 
     /// Issue 14: an agent told 503 + `Retry-After` waits at least that long

@@ -683,7 +683,7 @@ pub async fn run(
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(crate::http::jittered(backoff)) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

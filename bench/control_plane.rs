@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench control_plane                       # 5,000 devices, 500 heartbeats/s, 20 s
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
+//! cargo bench --bench control_plane -- --devices 1000 --ranges 50000   # + a 10,000-office topology
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
 //! ```
 //!
@@ -48,6 +49,10 @@ struct Opts {
     secs: u64,
     enroll_concurrency: usize,
     package_mib: u64,
+    /// Extra ranges (in ranges/5 offices, from bench/topology/generate.py)
+    /// imported besides the device offices: a realistic topology size for
+    /// the enrollment lookup. 0 = none.
+    ranges: usize,
     server: Option<String>,
     key_file: Option<PathBuf>,
     out: Option<PathBuf>,
@@ -60,6 +65,7 @@ fn opts() -> Opts {
         secs: 20,
         enroll_concurrency: 16,
         package_mib: 1024,
+        ranges: 0,
         server: None,
         key_file: None,
         out: None,
@@ -73,6 +79,7 @@ fn opts() -> Opts {
             "--secs" => o.secs = val().parse().expect("--secs N"),
             "--enroll-concurrency" => o.enroll_concurrency = val().parse().expect("N"),
             "--package-mib" => o.package_mib = val().parse().expect("--package-mib N"),
+            "--ranges" => o.ranges = val().parse().expect("--ranges N"),
             "--server" => o.server = Some(val()),
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
@@ -136,7 +143,7 @@ fn p2pd(dir: &Path, args: &[&str]) {
 }
 
 /// Installs and starts a throw-away server; returns it, its URL and key file.
-fn start_server(package_mib: u64) -> (Server, String, PathBuf) {
+fn start_server(package_mib: u64, ranges: usize) -> (Server, String, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("p2pd-control-plane.")
         .tempdir_in("/tmp")
@@ -167,10 +174,25 @@ fn start_server(package_mib: u64) -> (Server, String, PathBuf) {
         ],
     );
     let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
-    // One root (the Central Office); the others are its children.
-    csv.push_str("Office0,,default,127.2.0.0/24,,\n");
+    let mut root = "Office0".to_string();
+    if ranges > 0 {
+        // The generated sheet brings its own root, "Central Office".
+        let generated = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/topology/generate.py"))
+            .arg((ranges / 5).max(1).to_string())
+            .arg(ranges.to_string())
+            .output()
+            .expect("run bench/topology/generate.py");
+        assert!(generated.status.success(), "generate.py failed");
+        csv = String::from_utf8(generated.stdout).expect("utf-8 topology");
+        root = "Central Office".into();
+        csv.push_str(&format!("Office0,{root},default,127.2.0.0/24,,\n"));
+    } else {
+        // One root (the Central Office); the others are its children.
+        csv.push_str("Office0,,default,127.2.0.0/24,,\n");
+    }
     for n in 1..OFFICES {
-        csv.push_str(&format!("Office{n},Office0,default,127.2.{n}.0/24,,\n"));
+        csv.push_str(&format!("Office{n},{root},default,127.2.{n}.0/24,,\n"));
     }
     let topo = dir.path().join("topology.csv");
     std::fs::write(&topo, csv).expect("write topology");
@@ -271,7 +293,7 @@ fn main() {
         (Some(u), Some(k)) => (None, u.clone(), k.clone()),
         (Some(_), None) => panic!("--server needs --key-file"),
         _ => {
-            let (s, u, k) = start_server(o.package_mib);
+            let (s, u, k) = start_server(o.package_mib, o.ranges);
             (Some(s), u, k)
         }
     };

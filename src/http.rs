@@ -45,6 +45,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
+        if self.0 == ErrorCode::Overloaded {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::server::RETRY_AFTER_SECS),
+            );
+        }
         // For the request metrics (error counts by code, key mismatches).
         resp.extensions_mut().insert(self.0);
         resp
@@ -215,6 +221,40 @@ pub struct SignedClient {
     /// Seconds added to this host's clock when signing: an agent signs
     /// with the server's time, learned at enrollment and each heartbeat.
     clock_offset: Arc<AtomicI64>,
+    /// Per origin (`scheme://host:port`): no request before this instant.
+    /// Set when that origin answered 503 with `Retry-After`, so every task
+    /// of the agent (heartbeats, sources, reports) backs off together.
+    not_before: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+}
+
+/// The longest `Retry-After` honoured; a larger value is clamped so that a
+/// bad header cannot silence an agent for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The wait a 503 asks for: `Retry-After` seconds (1 when absent or not a
+/// number), clamped to [`MAX_RETRY_AFTER`], plus up to 50% random jitter so
+/// that refused agents do not come back in one wave.
+pub fn retry_after_wait(header: Option<&str>, jitter: f64) -> Duration {
+    let secs = header
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let base = Duration::from_secs(secs).min(MAX_RETRY_AFTER);
+    base + base.mul_f64(jitter.clamp(0.0, 1.0) * 0.5)
+}
+
+/// `d` scaled by a random factor in [0.5, 1.5): retries of many agents
+/// that failed together (a server restart) spread out instead of arriving
+/// in one wave.
+pub fn jittered(d: Duration) -> Duration {
+    d.mul_f64(0.5 + rand::random::<f64>())
+}
+
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => url.to_string(),
+    }
 }
 
 impl SignedClient {
@@ -231,7 +271,46 @@ impl SignedClient {
             http,
             key: Arc::new(std::sync::RwLock::new(key)),
             clock_offset: Arc::new(AtomicI64::new(0)),
+            not_before: Arc::default(),
         })
+    }
+
+    /// Waits while `url`'s origin asked us (503 + `Retry-After`) to stay away.
+    async fn wait_turn(&self, url: &str) {
+        let until = self
+            .not_before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&origin(url))
+            .copied();
+        if let Some(t) = until {
+            tokio::time::sleep_until(t.into()).await;
+        }
+    }
+
+    /// Sends, after honouring an earlier `Retry-After` from the same
+    /// origin; a 503 answer sets the next wait.
+    pub async fn send(
+        &self,
+        url: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, CallError> {
+        self.wait_turn(url).await;
+        let resp = rb.send().await?;
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let wait = retry_after_wait(
+                resp.headers()
+                    .get(axum::http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                rand::random::<f64>(),
+            );
+            tracing::debug!(url, ?wait, "server overloaded; backing off");
+            self.not_before
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(origin(url), std::time::Instant::now() + wait);
+        }
+        Ok(resp)
     }
 
     /// The key requests are signed with now.
@@ -292,11 +371,8 @@ impl SignedClient {
         timeout: Duration,
     ) -> Result<T, CallError> {
         let body = serde_json::to_vec(body).expect("wire types serialize");
-        let resp = self
-            .request(method, url, body)
-            .timeout(timeout)
-            .send()
-            .await?;
+        let rb = self.request(method, url, body).timeout(timeout);
+        let resp = self.send(url, rb).await?;
         json_capped(check(resp).await?).await
     }
 
@@ -305,11 +381,8 @@ impl SignedClient {
         url: &str,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let resp = self
-            .request(Method::GET, url, Vec::new())
-            .timeout(timeout)
-            .send()
-            .await?;
+        let rb = self.request(Method::GET, url, Vec::new()).timeout(timeout);
+        let resp = self.send(url, rb).await?;
         json_capped(check(resp).await?).await
     }
 }
@@ -409,5 +482,74 @@ mod tests {
     fn encoded_paths_keep_separators_and_escape_the_rest() {
         assert_eq!(encode_path("a/b c/ü#?.msi"), "a/b%20c/%C3%BC%23%3F.msi");
         assert_eq!(encode_path("plain/1.0/x.bin"), "plain/1.0/x.bin");
+    }
+
+    #[test]
+    fn retry_after_is_clamped_and_jittered() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_after_wait(Some("5"), 0.0), s(5));
+        assert_eq!(
+            retry_after_wait(Some("5"), 1.0),
+            Duration::from_millis(7500)
+        );
+        assert_eq!(retry_after_wait(None, 0.0), s(1));
+        assert_eq!(retry_after_wait(Some("soon"), 0.0), s(1));
+        assert_eq!(retry_after_wait(Some("0"), 0.0), s(1));
+        assert_eq!(retry_after_wait(Some("999999"), 0.0), MAX_RETRY_AFTER);
+        for _ in 0..100 {
+            let j = jittered(s(2));
+            assert!(j >= s(1) && j < s(3), "{j:?}");
+        }
+    }
+
+    /// Issue 14: an agent told 503 + `Retry-After` waits at least that long
+    /// before its next request to that server (a tiny fake server here).
+    #[tokio::test]
+    async fn a_503_with_retry_after_holds_the_next_request_back() {
+        use std::sync::Mutex;
+        use std::time::Instant;
+        let hits: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let h = hits.clone();
+        let app = axum::Router::new().route(
+            "/v1/heartbeat",
+            axum::routing::post(move || {
+                let h = h.clone();
+                async move {
+                    let mut v = h.lock().unwrap();
+                    v.push(Instant::now());
+                    if v.len() == 1 {
+                        ApiError::new(ErrorCode::Overloaded, "busy").into_response()
+                    } else {
+                        axum::Json(serde_json::json!({"ok": true})).into_response()
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/heartbeat", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = SignedClient::new(SharedKey::generate().unwrap(), None).unwrap();
+        let body = serde_json::json!({});
+        let t = Duration::from_secs(10);
+        let first = client
+            .json::<serde_json::Value>(Method::POST, &url, &body, t)
+            .await
+            .unwrap_err();
+        assert_eq!(first.code(), Some(ErrorCode::Overloaded), "{first}");
+        let second: serde_json::Value = client.json(Method::POST, &url, &body, t).await.unwrap();
+        assert_eq!(second["ok"], true);
+        let v = hits.lock().unwrap().clone();
+        assert_eq!(v.len(), 2);
+        let gap = v[1] - v[0];
+        let asked = Duration::from_secs(crate::server::RETRY_AFTER_SECS);
+        assert!(
+            gap >= asked,
+            "second request after {gap:?}, asked {asked:?}"
+        );
+        assert!(
+            gap <= asked.mul_f64(1.5) + Duration::from_secs(1),
+            "{gap:?}"
+        );
+        server.abort();
     }
 }

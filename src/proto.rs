@@ -43,6 +43,8 @@ pub enum ErrorCode {
     /// File storage could not be read.
     StorageUnavailable,
     Internal,
+    /// Too many requests in flight: retry after the `Retry-After` header.
+    Overloaded,
 }
 
 impl ErrorCode {
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::StorageUnavailable => 502,
             ErrorCode::Internal => 500,
+            ErrorCode::Overloaded => 503,
         }
     }
 
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::Overloaded => "overloaded",
         }
     }
 }

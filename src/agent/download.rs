@@ -110,7 +110,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         }
         tokio::select! {
             _ = agent.shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(crate::http::jittered(backoff)) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };

@@ -487,16 +487,16 @@ impl Agent {
             return;
         }
         req.device_id = self.device_id();
-        let r = self
+        let url = self.url("/v1/report");
+        let rb = self
             .client
             .request(
                 Method::POST,
-                &self.url("/v1/report"),
+                &url,
                 serde_json::to_vec(&req).expect("report serializes"),
             )
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
+            .timeout(Duration::from_secs(10));
+        let r = self.client.send(&url, rb).await;
         let ok = match r {
             Ok(resp) => crate::http::check(resp).await.is_ok(),
             Err(_) => false,
@@ -680,7 +680,7 @@ pub async fn run(
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(crate::http::jittered(backoff)) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

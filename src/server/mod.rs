@@ -34,27 +34,64 @@ use crate::proto::*;
 use crate::store::{Store, now};
 
 pub mod decisions;
+pub mod fleet;
 pub mod leader;
 pub mod lock;
+pub mod peerset;
 pub mod scheduler;
 pub mod ui;
 
 /// The database, shared by request handlers.
+///
+/// Backpressure: at most [`DB_IN_FLIGHT`] calls hold a blocking thread at
+/// once; a call that cannot get a permit within [`DB_QUEUE_WAIT`] is
+/// refused with `overloaded` (503 and `Retry-After`), so that under
+/// overload requests are shed early instead of piling up hundreds of
+/// blocking threads behind the mutex.
 #[derive(Clone)]
-pub struct Db(Arc<Mutex<Store>>);
+pub struct Db {
+    store: Arc<Mutex<Store>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    queue_wait: Duration,
+}
+
+/// Database calls allowed in flight (running or waiting on the mutex).
+pub const DB_IN_FLIGHT: usize = 64;
+
+/// How long a call may wait for a permit before it is refused.
+pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// What `Retry-After` says to a refused client, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 impl Db {
     pub fn new(store: Store) -> Db {
-        Db(Arc::new(Mutex::new(store)))
+        Db::with_limits(store, DB_IN_FLIGHT, DB_QUEUE_WAIT)
     }
 
-    /// Runs `f` with the store on the blocking pool.
+    /// A handle with its own in-flight bound and queue wait (tests use a
+    /// bound of 1 to provoke overload).
+    pub fn with_limits(store: Store, in_flight: usize, queue_wait: Duration) -> Db {
+        Db {
+            store: Arc::new(Mutex::new(store)),
+            permits: Arc::new(tokio::sync::Semaphore::new(in_flight.max(1))),
+            queue_wait,
+        }
+    }
+
+    /// Runs `f` with the store on the blocking pool, or refuses with
+    /// `overloaded` when too many calls are already in flight.
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.0.clone();
+        let permit = tokio::time::timeout(self.queue_wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| overloaded())?
+            .map_err(ApiError::internal)?;
+        let db = self.store.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut st = db.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut st)
         })
@@ -63,10 +100,23 @@ impl Db {
     }
 }
 
+fn overloaded() -> ApiError {
+    ApiError::new(
+        ErrorCode::Overloaded,
+        format!(
+            "the server is overloaded ({DB_IN_FLIGHT} database calls in flight); retry after {RETRY_AFTER_SECS} s"
+        ),
+    )
+}
+
 /// Everything a handler needs.
 pub struct ServerState {
     /// Database handle.
     pub db: Db,
+    /// Settings, topology, offices and groups in memory (see [`fleet`]).
+    pub fleet: Arc<fleet::Fleet>,
+    /// The data dir, for the fleet watcher's own connection.
+    pub data_dir: std::path::PathBuf,
     /// Checks signatures against the current key.
     pub verifier: Verifier,
     pub server_id: String,
@@ -198,8 +248,13 @@ impl ServerState {
             .create(true)
             .append(true)
             .open(logs.join("served.log"))?;
+        let fleet = Arc::new(fleet::Fleet::new(fleet::Snapshot::load(&store)?));
+        // Checkpoints run on the fleet watcher's connection, never here.
+        store.disable_autocheckpoint()?;
         Ok(ServerState {
             db: Db::new(store),
+            fleet,
+            data_dir: data_dir.to_path_buf(),
             verifier: Verifier::new(key),
             server_id: server.server_id,
             key_version: server.key_version.into(),
@@ -317,6 +372,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = Arc::new(state);
     let token = CancellationToken::new();
+    // The fleet watcher stops when this function returns, on any path.
+    let watch_stop = CancellationToken::new();
+    let _stop_watcher = watch_stop.clone().drop_guard();
+    let watcher = {
+        let (fleet, dir, stop) = (
+            state.fleet.clone(),
+            state.data_dir.clone(),
+            watch_stop.clone(),
+        );
+        tokio::task::spawn_blocking(move || fleet::watch(fleet, &dir, stop))
+    };
     let t = token.clone();
     let app = router(state.clone());
     tokio::spawn(async move {
@@ -331,6 +397,8 @@ pub async fn run(
             tracing::warn!("drain timeout: closing remaining connections");
         }
     }
+    watch_stop.cancel();
+    watcher.await.ok();
     // Close the database last: checkpoint the WAL by dropping the connection.
     state.db.call(|_| Ok(())).await.ok();
     Ok(())
@@ -355,25 +423,30 @@ async fn enroll(
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
-    s.db.call(move |st| enroll_impl(st, req))
+    let fleet = s.fleet.current();
+    s.db.call(move |st| enroll_impl(st, &fleet, req))
         .await
         .map(axum::Json)
 }
 
-fn setting(st: &Store, s: crate::settings::Setting) -> Result<String, ApiError> {
-    Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+fn setting(f: &fleet::Snapshot, s: crate::settings::Setting) -> Result<String, ApiError> {
+    Ok(f.setting(s))
 }
 
-fn heartbeat_secs(st: &Store) -> Result<u64, ApiError> {
-    Ok(setting(st, crate::settings::Setting::HeartbeatSecs)?
+fn heartbeat_secs(f: &fleet::Snapshot) -> Result<u64, ApiError> {
+    Ok(setting(f, crate::settings::Setting::HeartbeatSecs)?
         .parse()
         .unwrap_or(10))
 }
 
-fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, ApiError> {
+fn enroll_impl(
+    st: &mut Store,
+    fleet: &fleet::Snapshot,
+    req: EnrollRequest,
+) -> Result<EnrollResponse, ApiError> {
     use crate::settings::{Setting, parse_version};
-    let min = setting(st, Setting::MinClientVersion)?;
-    let max = setting(st, Setting::MaxClientVersion)?;
+    let min = setting(fleet, Setting::MinClientVersion)?;
+    let max = setting(fleet, Setting::MaxClientVersion)?;
     let v = parse_version(&req.version);
     if v.is_none() || v < parse_version(&min) || v > parse_version(&max) {
         return Err(ApiError::new(
@@ -385,7 +458,7 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
             ),
         ));
     }
-    if !st.group_assigned(&req.group)? {
+    if !fleet.group_assigned(&req.group) {
         return Err(ApiError::new(
             ErrorCode::GroupNotAssigned,
             format!(
@@ -408,12 +481,15 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
         version: &req.version,
         peer_url: &req.peer_url,
     })?;
-    let lookup = crate::topology::Lookup::load(st).map_err(ApiError::internal)?;
-    let office_id =
-        crate::topology::place_device(st, &lookup, ip, addr.prefix).map_err(ApiError::internal)?;
+    let office_id = crate::topology::place_device(st, &fleet.lookup, ip, addr.prefix)
+        .map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
     let office = match office_id {
-        Some(id) => st.office(id)?,
+        // An auto office created just now is not in the snapshot yet.
+        Some(id) => match fleet.office(id) {
+            Some(o) => Some(o.clone()),
+            None => st.office(id)?,
+        },
         None => None,
     };
     let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
@@ -421,7 +497,7 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
         device_id: row.id,
         office: office.as_ref().map(|o| o.name.clone()),
         office_kind: office.map(|o| o.kind),
-        heartbeat_secs: heartbeat_secs(st)?,
+        heartbeat_secs: heartbeat_secs(fleet)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
         server_time: now(),
@@ -429,14 +505,18 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
 }
 
 /// Loads an enrolled device whose group is still assigned.
-fn enrolled(st: &Store, id: &str) -> Result<crate::store::devices::DeviceRow, ApiError> {
+fn enrolled(
+    st: &Store,
+    fleet: &fleet::Snapshot,
+    id: &str,
+) -> Result<crate::store::devices::DeviceRow, ApiError> {
     let d = st.device(id)?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotEnrolled,
             format!("device {id} is not enrolled; enroll again"),
         )
     })?;
-    if !st.group_assigned(&d.group_name)? {
+    if !fleet.group_assigned(&d.group_name) {
         return Err(ApiError::new(
             ErrorCode::GroupNotAssigned,
             format!(
@@ -456,8 +536,9 @@ async fn heartbeat(
     let board = s.board.clone();
     let state = s.clone();
     req.validate()?;
+    let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &req.device_id)?;
+        let d = enrolled(st, &fleet, &req.device_id)?;
         let t = std::time::Instant::now();
         st.heartbeat(&d.id)?;
         board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
@@ -477,15 +558,18 @@ async fn heartbeat(
             .metrics
             .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
-            Some(o) => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
+            Some(o) => match fleet.office(o) {
+                Some(o) => o.kind != "vpn",
+                None => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
+            },
             None => false,
         };
         Ok(HeartbeatResponse {
-            heartbeat_secs: heartbeat_secs(st)?,
+            heartbeat_secs: heartbeat_secs(&fleet)?,
             serve_peers,
             contents: st.targeted_contents(&d.group_name)?,
             server_time: now(),
-            cache_limit_bytes: cache_limit(st)?,
+            cache_limit_bytes: cache_limit(&fleet)?,
         })
     })
     .await
@@ -505,8 +589,9 @@ async fn manifest(
 ) -> Result<axum::Json<Manifest>, ApiError> {
     check_device_id("device", &q.device)?;
     check_content_id("content id", &id)?;
+    let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &q.device)?;
+        let d = enrolled(st, &fleet, &q.device)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
         st.start_progress(&id, &d.id)?;
         Ok(m)
@@ -529,9 +614,8 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
 }
 
 /// `agent_cache_mb` in bytes; None when unset or 0 (no limit).
-fn cache_limit(st: &Store) -> Result<Option<u64>, ApiError> {
-    Ok(st
-        .setting("agent_cache_mb")?
+fn cache_limit(f: &fleet::Snapshot) -> Result<Option<u64>, ApiError> {
+    Ok(f.setting_raw("agent_cache_mb")
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&mb| mb > 0)
         .map(|mb| mb << 20))
@@ -579,11 +663,12 @@ async fn plan_sources(
     let board = s.board.clone();
     let id = id.to_string();
     let req = req.clone();
+    let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &req.device_id)?;
+        let d = enrolled(st, &fleet, &req.device_id)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
-        let hb = heartbeat_secs(st)? as i64;
-        let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
+        let hb = heartbeat_secs(&fleet)? as i64;
+        let cdn = setting(&fleet, crate::settings::Setting::CdnUrl)?;
         let ends = scheduler::Endpoints {
             cdn: (!cdn.is_empty()).then_some(cdn),
             storage_url,
@@ -623,12 +708,13 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
     let req: LeaveRequest = signed.json()?;
     let board = s.board.clone();
     let dev = req.device_id.clone();
+    let fleet = s.fleet.current();
     let handed =
         s.db.call(move |st| {
             let d = st
                 .device(&req.device_id)?
                 .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
-            let hb = heartbeat_secs(st)? as i64;
+            let hb = heartbeat_secs(&fleet)? as i64;
             let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
             Ok(scheduler::hand_over(
                 st,
@@ -765,8 +851,9 @@ async fn storage_file(
     check_device_id("device", &q.device)?;
     let p = path.clone();
     let device = q.device.clone();
+    let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &device)?;
+        let d = enrolled(st, &fleet, &device)?;
         st.targeted_size_by_path(&p, &d.group_name)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
@@ -868,4 +955,41 @@ async fn read_storage(
         .map_err(ApiError::internal)?
         .map(Bytes::from)
         .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: with every permit taken, a call is refused with
+    /// `overloaded`, 503 and `Retry-After`, instead of queueing without end.
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let db = Db::with_limits(store, 1, Duration::from_millis(50));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.call(move |_| {
+                    rx.recv().ok();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let e = db.call(|_| Ok(())).await.unwrap_err();
+        assert_eq!(e.0, ErrorCode::Overloaded);
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers()[header::RETRY_AFTER],
+            RETRY_AFTER_SECS.to_string()
+        );
+        tx.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        db.call(|_| Ok(())).await.unwrap();
+    }
 }

@@ -165,15 +165,22 @@ pub fn plan(
     };
     let outcome = elect(st, board, timing, &office, device, complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
-    let mut peers: Vec<Source> = members
+    let candidates: Vec<&DeviceRow> = members
         .iter()
         .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
-        .map(|d| peer_source(d, Tier::Lan))
         .collect();
-    // Leader first: followers wait on it for pieces nobody else has yet.
-    if let Some(l) = &leader {
-        peers.sort_by_key(|s| s.device_id.as_deref() != Some(l.as_str()));
-    }
+    // Bounded (issue 14): the leader first, the furthest along, some random.
+    let peers: Vec<Source> = super::peerset::choose(
+        &candidates,
+        leader.as_deref(),
+        &progress,
+        super::peerset::MAX_PEERS,
+        super::peerset::BEST_PEERS,
+        super::peerset::seed(&device.id, now, refresh_secs),
+    )
+    .into_iter()
+    .map(|d| peer_source(d, Tier::Lan))
+    .collect();
     let is_leader = leader.as_deref() == Some(device.id.as_str());
     Ok(Plan {
         response: SourcesResponse {

@@ -30,6 +30,8 @@ const MIGRATIONS: &[&str] = &[
     // Issue 16: decisions (for `explain`) and the admin token.
     include_str!("observe.sql"),
     include_str!("trust_evidence.sql"),
+    // Issue 14: the fleet generation counter and indexes for scale.
+    include_str!("fleet_scale.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -143,11 +145,18 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it lands, or none.
+    ///
+    /// `BEGIN IMMEDIATE`: the write lock is taken up front, so a busy
+    /// database makes this wait (busy_timeout) instead of failing at once
+    /// with "database is locked" when a read turns into a write while serve
+    /// or an admin command holds the lock.
     pub fn transaction<T, E: From<rusqlite::Error>>(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -269,6 +278,35 @@ impl Store {
             contents: one("SELECT COUNT(*) FROM contents")?,
             groups: one("SELECT COUNT(*) FROM groups")?,
         })
+    }
+
+    /// The fleet generation: bumped (by trigger) on every write to settings,
+    /// offices, ranges or groups, by any process. Serve polls it to know
+    /// when its in-memory snapshot is stale.
+    pub fn fleet_generation(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT n FROM fleet_generation WHERE id = 1", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Turns off automatic WAL checkpoints on this connection: serve's
+    /// request connection never pays for a checkpoint's fsync; a background
+    /// task calls [`Store::checkpoint`] on its own connection instead.
+    pub fn disable_autocheckpoint(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        Ok(())
+    }
+
+    /// A passive WAL checkpoint: copies what it can without waiting for
+    /// readers or writers. Returns (log frames, frames checkpointed).
+    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?)
     }
 
     /// `PRAGMA integrity_check`, for `health`.

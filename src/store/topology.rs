@@ -85,7 +85,12 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.conn.unchecked_transaction()?;
+        // Immediate, like [`Store::transaction`]: wait for the write lock
+        // rather than fail mid-way when serve is writing.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         let out = f(self)?;
         tx.commit()?;
         Ok(out)

@@ -3,11 +3,11 @@
 //! under Wine) on the same loopback office, 127.1.1.0/24. Also the
 //! `p2pd-agent` Windows service under Wine's service control manager.
 //!
-//! These tests need the cross-built exe: `.ci/windows` builds it, builds
+//! The Wine tests need the cross-built exe: `.ci/windows` builds it, builds
 //! the Wine-only ProcessPrng shim next to it (tests/wine/), and sets
-//! `P2PD_WINE_EXE`. Without that variable each test says so and returns;
+//! `P2PD_WINE_EXE`. Without that variable each of them says so and returns;
 //! with it, anything wrong (exe missing, Wine failing) is a failure, never
-//! a skip.
+//! a skip. The last tests run the same commands on Linux, always.
 
 mod common;
 
@@ -403,4 +403,90 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
     );
     assert!(!dir.join("service.json").exists() && !dir.join("agent.key").exists());
     assert!(delivered.exists(), "uninstall keeps the data dir");
+}
+
+// The same commands on Linux (no Wine needed): uninstall undoes the
+// systemd install, and the Windows service entry point refuses clearly.
+
+#[test]
+fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let server = tmp.path().join("server");
+    ok(&server, &["install"]);
+    let data = tmp.path().join("agent-data");
+    std::fs::create_dir_all(data.join("delivered")).unwrap();
+    std::fs::write(data.join("delivered/app.msi"), b"kept").unwrap();
+    let key = server.join("shared.key");
+    let base = [
+        "agent",
+        "install",
+        "--server",
+        "http://127.0.0.1:7650",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--group",
+        "g",
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let out = ok(&data, &base);
+    assert_eq!(out.matches("created").count(), 3, "{out}");
+    let uninstall = ["agent", "uninstall", "--root", root.to_str().unwrap()];
+    let out = ok(&data, &uninstall);
+    assert_eq!(out.matches("removed").count(), 3, "{out}");
+    assert!(
+        files_under(&root).is_empty(),
+        "left behind: {:?}",
+        files_under(&root).iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        std::fs::read(data.join("delivered/app.msi")).unwrap(),
+        b"kept"
+    );
+    assert!(
+        out.contains(&format!("kept      {}", data.display())),
+        "{out}"
+    );
+    // Again: nothing there, still success.
+    let out = ok(&data, &uninstall);
+    assert_eq!(out.matches("absent").count(), 3, "{out}");
+}
+
+#[test]
+fn agent_service_outside_windows_says_what_to_run_instead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("service.json");
+    std::fs::write(
+        &conf,
+        serde_json::json!({
+            "server": "http://127.0.0.1:9",
+            "group": "g",
+            "listen": "127.1.1.40:7651",
+            "advertise": "127.1.1.40:7651",
+            "data_dir": tmp.path().join("data"),
+            "key_file": tmp.path().join("agent.key"),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = p2pd(
+        tmp.path(),
+        &["agent", "service", "--config", conf.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("only available on Windows") && err.contains("systemd"),
+        "{err}"
+    );
+    std::fs::write(&conf, "{\"server\": 1}").unwrap();
+    let (code, _, err) = p2pd(
+        tmp.path(),
+        &["agent", "service", "--config", conf.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("service.json") && err.contains("--force"),
+        "{err}"
+    );
 }

@@ -40,13 +40,32 @@ fn wine_exe() -> Option<PathBuf> {
         "{} is missing: Wine 8 needs the ProcessPrng shim next to the exe (tests/wine/processprng_shim.c)",
         shim.display()
     );
-    let out = wine(&exe).arg("--version").output().expect("run wine");
+    let out = output(wine(&exe).arg("--version"));
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("p2pd "),
         "`wine p2pd.exe --version` failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Some(exe)
+}
+
+/// Runs `cmd` to completion and collects its output through files, not
+/// pipes: the first Wine command of a session starts Wine's own daemons
+/// (services.exe, winedevice.exe), which inherit its stdout and stderr and
+/// would keep a pipe open, so reading it to the end would never finish.
+fn output(cmd: &mut Command) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+    let status = cmd
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .expect("run wine");
+    Output {
+        status,
+        stdout: std::fs::read(&o).unwrap(),
+        stderr: std::fs::read(&e).unwrap(),
+    }
 }
 
 /// `wine EXE`, quiet. WINEPREFIX comes from the environment.
@@ -62,7 +81,7 @@ fn win_path(p: &Path) -> String {
 }
 
 fn run_wine(exe: &Path, args: &[&str]) -> Output {
-    let out = wine(exe).args(args).output().expect("run wine");
+    let out = output(wine(exe).args(args));
     eprintln!(
         "wine p2pd.exe {}: {}\n{}{}",
         args.join(" "),
@@ -276,13 +295,13 @@ fn sc_query(name: &str) -> Option<String> {
 }
 
 fn sc(args: &[&str]) -> Output {
-    Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()))
-        .arg("sc.exe")
-        .args(args)
-        .env("WINEDEBUG", "-all")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    output(
+        Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()))
+            .arg("sc.exe")
+            .args(args)
+            .env("WINEDEBUG", "-all")
+            .stdin(Stdio::null()),
+    )
 }
 
 /// Install, start, stop and uninstall the `p2pd-agent` service under

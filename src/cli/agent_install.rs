@@ -240,7 +240,8 @@ pub fn uninstall(g: &Global, a: UninstallArgs) -> anyhow::Result<ExitCode> {
 /// the configuration `agent install` wrote and runs the agent under the
 /// service control manager, which stops it through the same shutdown path
 /// as Ctrl-C. `--console` runs the same configuration in the foreground.
-pub fn service(g: &Global, a: ServiceArgs) -> anyhow::Result<ExitCode> {
+/// `--data-dir` is ignored here: the configuration names the data dir.
+pub fn service(_g: &Global, a: ServiceArgs) -> anyhow::Result<ExitCode> {
     let conf = deploy::load_agent_service_config(&a.config)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let argv: Vec<std::ffi::OsString> = vec![
@@ -271,7 +272,6 @@ pub fn service(g: &Global, a: ServiceArgs) -> anyhow::Result<ExitCode> {
     let Some(run_args) = c.run else {
         unreachable!("the argv above has no agent subcommand");
     };
-    let _ = g; // --data-dir comes from the configuration
     if a.console {
         return super::agent::run(&global, run_args);
     }

@@ -370,6 +370,8 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
             &HeartbeatRequest {
                 device_id: ids[0].clone(),
                 progress: vec![],
+                stuck: vec![],
+                clock_offset: None,
             },
             Duration::from_secs(10),
         )
@@ -413,8 +415,13 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                         content_id: c,
                         pieces: (k % 2) as u32,
                         done: false,
+                        done_at_ms: None,
+                        bytes: k,
+                        blocked: false,
                     })
                     .collect(),
+                stuck: vec![],
+                clock_offset: Some(0),
             };
             let r: Result<HeartbeatResponse, _> = client
                 .json(Method::POST, &hb_url, &req, Duration::from_secs(10))

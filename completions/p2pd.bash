@@ -19,6 +19,9 @@ _p2pd() {
             p2pd,agent)
                 cmd="p2pd__subcmd__agent"
                 ;;
+            p2pd,completions)
+                cmd="p2pd__subcmd__completions"
+                ;;
             p2pd,content)
                 cmd="p2pd__subcmd__content"
                 ;;
@@ -28,17 +31,14 @@ _p2pd() {
             p2pd,devices)
                 cmd="p2pd__subcmd__devices"
                 ;;
-            p2pd,generate)
-                cmd="p2pd__subcmd__generate"
+            p2pd,explain)
+                cmd="p2pd__subcmd__explain"
                 ;;
             p2pd,groups)
                 cmd="p2pd__subcmd__groups"
                 ;;
             p2pd,health)
                 cmd="p2pd__subcmd__health"
-                ;;
-            p2pd,help)
-                cmd="p2pd__subcmd__help"
                 ;;
             p2pd,install)
                 cmd="p2pd__subcmd__install"
@@ -67,32 +67,14 @@ _p2pd() {
             p2pd,topology)
                 cmd="p2pd__subcmd__topology"
                 ;;
-            p2pd__subcmd__agent,help)
-                cmd="p2pd__subcmd__agent__subcmd__help"
+            p2pd,ui)
+                cmd="p2pd__subcmd__ui"
                 ;;
             p2pd__subcmd__agent,install)
                 cmd="p2pd__subcmd__agent__subcmd__install"
                 ;;
-            p2pd__subcmd__agent,service)
-                cmd="p2pd__subcmd__agent__subcmd__service"
-                ;;
             p2pd__subcmd__agent,uninstall)
                 cmd="p2pd__subcmd__agent__subcmd__uninstall"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,help)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,install)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,service)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__service"
-                ;;
-            p2pd__subcmd__agent__subcmd__help,uninstall)
-                cmd="p2pd__subcmd__agent__subcmd__help__subcmd__uninstall"
-                ;;
-            p2pd__subcmd__content,help)
-                cmd="p2pd__subcmd__content__subcmd__help"
                 ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
@@ -100,32 +82,23 @@ _p2pd() {
             p2pd__subcmd__content,show)
                 cmd="p2pd__subcmd__content__subcmd__show"
                 ;;
-            p2pd__subcmd__content__subcmd__help,help)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__content__subcmd__help,list)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__content__subcmd__help,show)
-                cmd="p2pd__subcmd__content__subcmd__help__subcmd__show"
-                ;;
-            p2pd__subcmd__devices,help)
-                cmd="p2pd__subcmd__devices__subcmd__help"
+            p2pd__subcmd__devices,exclude)
+                cmd="p2pd__subcmd__devices__subcmd__exclude"
                 ;;
             p2pd__subcmd__devices,list)
                 cmd="p2pd__subcmd__devices__subcmd__list"
                 ;;
-            p2pd__subcmd__devices__subcmd__help,help)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__help"
+            p2pd__subcmd__devices,prefer)
+                cmd="p2pd__subcmd__devices__subcmd__prefer"
                 ;;
-            p2pd__subcmd__devices__subcmd__help,list)
-                cmd="p2pd__subcmd__devices__subcmd__help__subcmd__list"
+            p2pd__subcmd__devices,retire)
+                cmd="p2pd__subcmd__devices__subcmd__retire"
+                ;;
+            p2pd__subcmd__devices,unprefer)
+                cmd="p2pd__subcmd__devices__subcmd__unprefer"
                 ;;
             p2pd__subcmd__groups,assign)
                 cmd="p2pd__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups,help)
-                cmd="p2pd__subcmd__groups__subcmd__help"
                 ;;
             p2pd__subcmd__groups,list)
                 cmd="p2pd__subcmd__groups__subcmd__list"
@@ -133,140 +106,11 @@ _p2pd() {
             p2pd__subcmd__groups,unassign)
                 cmd="p2pd__subcmd__groups__subcmd__unassign"
                 ;;
-            p2pd__subcmd__groups__subcmd__help,assign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__assign"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,help)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,list)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__list"
-                ;;
-            p2pd__subcmd__groups__subcmd__help,unassign)
-                cmd="p2pd__subcmd__groups__subcmd__help__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help,agent)
-                cmd="p2pd__subcmd__help__subcmd__agent"
-                ;;
-            p2pd__subcmd__help,content)
-                cmd="p2pd__subcmd__help__subcmd__content"
-                ;;
-            p2pd__subcmd__help,demo)
-                cmd="p2pd__subcmd__help__subcmd__demo"
-                ;;
-            p2pd__subcmd__help,devices)
-                cmd="p2pd__subcmd__help__subcmd__devices"
-                ;;
-            p2pd__subcmd__help,generate)
-                cmd="p2pd__subcmd__help__subcmd__generate"
-                ;;
-            p2pd__subcmd__help,groups)
-                cmd="p2pd__subcmd__help__subcmd__groups"
-                ;;
-            p2pd__subcmd__help,health)
-                cmd="p2pd__subcmd__help__subcmd__health"
-                ;;
-            p2pd__subcmd__help,help)
-                cmd="p2pd__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__help,install)
-                cmd="p2pd__subcmd__help__subcmd__install"
-                ;;
-            p2pd__subcmd__help,key)
-                cmd="p2pd__subcmd__help__subcmd__key"
-                ;;
-            p2pd__subcmd__help,licenses)
-                cmd="p2pd__subcmd__help__subcmd__licenses"
-                ;;
-            p2pd__subcmd__help,publish)
-                cmd="p2pd__subcmd__help__subcmd__publish"
-                ;;
-            p2pd__subcmd__help,report)
-                cmd="p2pd__subcmd__help__subcmd__report"
-                ;;
-            p2pd__subcmd__help,serve)
-                cmd="p2pd__subcmd__help__subcmd__serve"
-                ;;
-            p2pd__subcmd__help,settings)
-                cmd="p2pd__subcmd__help__subcmd__settings"
-                ;;
-            p2pd__subcmd__help,status)
-                cmd="p2pd__subcmd__help__subcmd__status"
-                ;;
-            p2pd__subcmd__help,topology)
-                cmd="p2pd__subcmd__help__subcmd__topology"
-                ;;
-            p2pd__subcmd__help__subcmd__agent,install)
-                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__install"
-                ;;
-            p2pd__subcmd__help__subcmd__agent,service)
-                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__service"
-                ;;
-            p2pd__subcmd__help__subcmd__agent,uninstall)
-                cmd="p2pd__subcmd__help__subcmd__agent__subcmd__uninstall"
-                ;;
-            p2pd__subcmd__help__subcmd__content,list)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__content,show)
-                cmd="p2pd__subcmd__help__subcmd__content__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__devices,list)
-                cmd="p2pd__subcmd__help__subcmd__devices__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,assign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__assign"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,list)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__list"
-                ;;
-            p2pd__subcmd__help__subcmd__groups,unassign)
-                cmd="p2pd__subcmd__help__subcmd__groups__subcmd__unassign"
-                ;;
-            p2pd__subcmd__help__subcmd__key,fingerprint)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__help__subcmd__key,regenerate)
-                cmd="p2pd__subcmd__help__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,set)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__set"
-                ;;
-            p2pd__subcmd__help__subcmd__settings,show)
-                cmd="p2pd__subcmd__help__subcmd__settings__subcmd__show"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,export)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,import)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__import"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,locate)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__locate"
-                ;;
-            p2pd__subcmd__help__subcmd__topology,show)
-                cmd="p2pd__subcmd__help__subcmd__topology__subcmd__show"
-                ;;
             p2pd__subcmd__key,fingerprint)
                 cmd="p2pd__subcmd__key__subcmd__fingerprint"
                 ;;
-            p2pd__subcmd__key,help)
-                cmd="p2pd__subcmd__key__subcmd__help"
-                ;;
             p2pd__subcmd__key,regenerate)
                 cmd="p2pd__subcmd__key__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__key__subcmd__help,fingerprint)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__fingerprint"
-                ;;
-            p2pd__subcmd__key__subcmd__help,help)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__key__subcmd__help,regenerate)
-                cmd="p2pd__subcmd__key__subcmd__help__subcmd__regenerate"
-                ;;
-            p2pd__subcmd__settings,help)
-                cmd="p2pd__subcmd__settings__subcmd__help"
                 ;;
             p2pd__subcmd__settings,set)
                 cmd="p2pd__subcmd__settings__subcmd__set"
@@ -274,20 +118,8 @@ _p2pd() {
             p2pd__subcmd__settings,show)
                 cmd="p2pd__subcmd__settings__subcmd__show"
                 ;;
-            p2pd__subcmd__settings__subcmd__help,help)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,set)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__set"
-                ;;
-            p2pd__subcmd__settings__subcmd__help,show)
-                cmd="p2pd__subcmd__settings__subcmd__help__subcmd__show"
-                ;;
             p2pd__subcmd__topology,export)
                 cmd="p2pd__subcmd__topology__subcmd__export"
-                ;;
-            p2pd__subcmd__topology,help)
-                cmd="p2pd__subcmd__topology__subcmd__help"
                 ;;
             p2pd__subcmd__topology,import)
                 cmd="p2pd__subcmd__topology__subcmd__import"
@@ -298,20 +130,8 @@ _p2pd() {
             p2pd__subcmd__topology,show)
                 cmd="p2pd__subcmd__topology__subcmd__show"
                 ;;
-            p2pd__subcmd__topology__subcmd__help,export)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__export"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,help)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__help"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,import)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__import"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,locate)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__locate"
-                ;;
-            p2pd__subcmd__topology__subcmd__help,show)
-                cmd="p2pd__subcmd__topology__subcmd__help__subcmd__show"
+            p2pd__subcmd__ui,token)
+                cmd="p2pd__subcmd__ui__subcmd__token"
                 ;;
             *)
                 ;;
@@ -320,7 +140,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
+            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,7 +158,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h -V --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --data-dir --verbose --help --version install uninstall service help"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +196,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -387,78 +211,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__agent__subcmd__help)
-            opts="install uninstall service help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__service)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__agent__subcmd__help__subcmd__uninstall)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h -V --server --key-file --group --listen --advertise --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -499,30 +253,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__agent__subcmd__service)
-            opts="-v -h -V --config --console --data-dir --verbose --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__agent__subcmd__uninstall)
-            opts="-v -h -V --root --data-dir --verbose --help --version"
+            opts="-v -h --root --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -543,8 +275,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content)
-            opts="-v -h -V --data-dir --verbose --help --version list show help"
+        p2pd__subcmd__completions)
+            opts="-v -h --data-dir --verbose --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -561,55 +293,17 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__content__subcmd__help)
-            opts="list show help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        p2pd__subcmd__content)
+            opts="-v -h --data-dir --verbose --help list show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
                     ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__content__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -618,7 +312,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --wide --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,7 +330,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,7 +348,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h -V --size --devices --timeout --keep --json --data-dir --verbose --help --version"
+            opts="-v -h --size --devices --timeout --keep --json --stay --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,7 +378,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h -V --data-dir --verbose --help --version list help"
+            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,41 +395,17 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__devices__subcmd__help)
-            opts="list help"
+        p2pd__subcmd__devices__subcmd__exclude)
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
                     ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__devices__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -744,7 +414,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --json --format --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -773,14 +443,72 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__generate)
-            opts="-v -h -V --out-dir --data-dir --verbose --help --version"
+        p2pd__subcmd__devices__subcmd__prefer)
+            opts="-v -h --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__retire)
+            opts="-v -h --force --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__unprefer)
+            opts="-v -h --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__explain)
+            opts="-v -h --device --content --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --out-dir)
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -796,7 +524,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups)
-            opts="-v -h -V --data-dir --verbose --help --version assign unassign list help"
+            opts="-v -h --data-dir --verbose --help assign unassign list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,7 +542,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__assign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -831,78 +559,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__groups__subcmd__help)
-            opts="assign unassign list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__groups__subcmd__help__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__groups__subcmd__list)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -920,7 +578,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__unassign)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -938,7 +596,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__health)
-            opts="-v -h -V --deep --strict --json --server --timeout --data-dir --verbose --help --version"
+            opts="-v -h --deep --strict --json --server --timeout --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -963,498 +621,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__help)
-            opts="install key settings status topology demo serve agent report publish content groups licenses health devices generate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent)
-            opts="install uninstall service"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent__subcmd__service)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__agent__subcmd__uninstall)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content)
-            opts="list show"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__content__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__demo)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices)
-            opts="list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__devices__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__generate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups)
-            opts="assign unassign list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__assign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__groups__subcmd__unassign)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__health)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__install)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key)
-            opts="fingerprint regenerate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__key__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__licenses)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__publish)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__report)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__serve)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings)
-            opts="show set"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__settings__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology)
-            opts="import export show locate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__help__subcmd__topology__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__install)
-            opts="-v -h -V --server-name --port --file-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help --version"
+            opts="-v -h --server-name --port --file-storage --allow-missing-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1492,7 +660,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key)
-            opts="-v -h -V --data-dir --verbose --help --version fingerprint regenerate help"
+            opts="-v -h --data-dir --verbose --help fingerprint regenerate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1510,7 +678,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key__subcmd__fingerprint)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1527,64 +695,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__key__subcmd__help)
-            opts="fingerprint regenerate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__fingerprint)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__key__subcmd__help__subcmd__regenerate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__key__subcmd__regenerate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1602,7 +714,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__licenses)
-            opts="-o -v -h -V --format --output --data-dir --verbose --help --version"
+            opts="-o -v -h --format --json --wide --output --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1662,7 +774,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__report)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1680,7 +792,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h -V --listen --data-dir --verbose --help --version"
+            opts="-v -h --listen --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1702,7 +814,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings)
-            opts="-v -h -V --data-dir --verbose --help --version show set help"
+            opts="-v -h --data-dir --verbose --help show set"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1719,64 +831,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__settings__subcmd__help)
-            opts="show set help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__settings__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h -V --data-dir --verbose --help --version"
+            opts="-v -h --allow-missing-storage --json --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1794,7 +850,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1812,7 +868,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__status)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1830,7 +886,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology)
-            opts="-v -h -V --data-dir --verbose --help --version import export show locate help"
+            opts="-v -h --data-dir --verbose --help import export show locate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1848,7 +904,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__export)
-            opts="-o -v -h -V --output --data-dir --verbose --help --version"
+            opts="-o -v -h --output --format --excel --plain --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1862,6 +918,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --format)
+                    COMPREPLY=($(compgen -W "csv xlsx" -- "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1873,92 +933,8 @@ _p2pd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2pd__subcmd__topology__subcmd__help)
-            opts="import export show locate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__locate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        p2pd__subcmd__topology__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         p2pd__subcmd__topology__subcmd__import)
-            opts="-v -h -V --sheet --dry-run --json --data-dir --verbose --help --version"
+            opts="-v -h --sheet --dry-run --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1980,7 +956,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__locate)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1998,7 +974,43 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
-            opts="-v -h -V --json --data-dir --verbose --help --version"
+            opts="-v -h --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui)
+            opts="-v -h --data-dir --verbose --help token"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ui__subcmd__token)
+            opts="-v -h --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -6,8 +6,18 @@
 //! Rendering is pure (inputs → bytes), so a re-run with the same inputs
 //! produces the same bytes and [`apply`] can tell "unchanged" from
 //! "changed by someone". A file that differs from what would be written is
-//! never replaced without `force`: it may hold an admin's edits. All files
-//! are checked before any is written, so a refused run changes nothing.
+//! never replaced without `force`: it may hold an admin's edits. Two kinds
+//! of file are the exception, because a change there is the normal case
+//! and nobody edits them by hand: the agent's key copy (a key roll-out is
+//! `agent install --key-file NEW`) and the installed binary (an upgrade).
+//! All files are checked before any is written, so a refused run changes
+//! nothing.
+//!
+//! Both units run a stable installed path, [`BIN_PATH`]: `install
+//! --systemd` and `agent install` copy the running binary there. A unit pointing into a build
+//! tree (`target/release/p2pd`) would break on the next `cargo clean` or
+//! rebuild; copying was chosen over refusing such a path because it also
+//! makes a one-line install work from a freshly built binary.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +26,9 @@ use std::path::{Path, PathBuf};
 pub const UNIT_DIR: &str = "etc/systemd/system";
 /// Where the agent's configuration goes, below the root.
 pub const AGENT_CONF_DIR: &str = "etc/p2pd";
+/// Where `install --systemd` and `agent install` put the binary their
+/// units run, below the root.
+pub const BIN_PATH: &str = "usr/local/bin/p2pd";
 /// The Windows service's key name (`sc.exe start p2pd-agent`).
 pub const AGENT_SERVICE: &str = "p2pd-agent";
 /// The Windows agent's configuration file, in its data dir.
@@ -23,13 +36,59 @@ pub const AGENT_SERVICE_CONFIG: &str = "service.json";
 /// The agent's key file name next to its configuration.
 pub const AGENT_KEY_FILE: &str = "agent.key";
 
-/// One file to write: its path below the root, bytes and mode.
+/// One file to write: its path below the root, contents and mode.
 #[derive(Debug, Clone)]
 pub struct Planned {
     /// Relative to the root (`etc/systemd/system/p2pd.service`).
     pub path: PathBuf,
+    /// The contents, unless `copy_from` names a file to copy instead.
     pub bytes: Vec<u8>,
+    /// Copy this file (streamed: a binary is large) instead of `bytes`.
+    pub copy_from: Option<PathBuf>,
     pub mode: u32,
+    /// Replace it when it differs, even without `force`: nobody edits it
+    /// by hand, and a change is the normal case (a new key, an upgrade).
+    pub replace_freely: bool,
+}
+
+impl Planned {
+    fn new(path: PathBuf, bytes: Vec<u8>, mode: u32) -> Planned {
+        Planned {
+            path,
+            bytes,
+            copy_from: None,
+            mode,
+            replace_freely: false,
+        }
+    }
+
+    /// True when the file at `full` already holds these contents.
+    fn same_contents(&self, full: &Path) -> std::io::Result<bool> {
+        match &self.copy_from {
+            None => Ok(std::fs::read(full)? == self.bytes),
+            Some(src) => same_file_contents(src, full),
+        }
+    }
+}
+
+/// Compares two files chunk by chunk (sizes first).
+fn same_file_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    if std::fs::metadata(a)?.len() != std::fs::metadata(b)?.len() {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// What [`apply`] did to one file.
@@ -68,7 +127,7 @@ pub fn apply(
     let plan = check(root, files, force)?;
     for (f, (full, outcome)) in files.iter().zip(&plan) {
         if *outcome != Outcome::Unchanged {
-            write_atomic(full, &f.bytes, f.mode)?;
+            write_atomic(full, f, f.mode)?;
         }
     }
     Ok(plan)
@@ -84,8 +143,8 @@ pub fn check(
     let mut plan = Vec::new();
     for f in files {
         let full = root.join(&f.path);
-        let outcome = match std::fs::read(&full) {
-            Ok(old) => {
+        let outcome = match f.same_contents(&full) {
+            Ok(same) => {
                 let meta = std::fs::metadata(&full).map_err(|source| DeployError::Io {
                     path: full.clone(),
                     source,
@@ -99,9 +158,9 @@ pub fn check(
                     }
                     None => true,
                 };
-                if old == f.bytes && access_ok {
+                if same && access_ok {
                     Outcome::Unchanged
-                } else if force {
+                } else if force || f.replace_freely {
                     Outcome::Replaced
                 } else {
                     return Err(DeployError::Changed(full));
@@ -118,7 +177,7 @@ pub fn check(
 /// Temp file in the same directory, mode set before the bytes go in,
 /// fsync, rename: a reader never sees half a file or a key with loose
 /// permissions.
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DeployError> {
+fn write_atomic(path: &Path, f: &Planned, mode: u32) -> Result<(), DeployError> {
     let io = |source| DeployError::Io {
         path: path.to_path_buf(),
         source,
@@ -127,9 +186,18 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DeployError>
     std::fs::create_dir_all(dir).map_err(io)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.p2pd-tmp"));
-    let mut f = crate::platform::create_with_mode(&tmp, mode).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
+    let mut out = crate::platform::create_with_mode(&tmp, mode).map_err(io)?;
+    match &f.copy_from {
+        None => out.write_all(&f.bytes).map_err(io)?,
+        Some(src) => {
+            let mut input = std::fs::File::open(src).map_err(|source| DeployError::Io {
+                path: src.clone(),
+                source,
+            })?;
+            std::io::copy(&mut input, &mut out).map_err(io)?;
+        }
+    }
+    out.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
@@ -220,7 +288,25 @@ fn hardening(data_dir: &Path) -> String {
     s
 }
 
-/// `p2pd.service`: runs `p2pd serve` on the data dir.
+/// A copy of `exe` at [`BIN_PATH`] and `p2pd.service`, which runs that
+/// copy on the data dir.
+pub fn server_files(exe: &Path, data_dir: &Path) -> Vec<Planned> {
+    vec![
+        installed_binary(exe),
+        server_unit(&Path::new("/").join(BIN_PATH), data_dir),
+    ]
+}
+
+/// The copy of the running binary at [`BIN_PATH`]; an upgrade replaces it.
+fn installed_binary(exe: &Path) -> Planned {
+    Planned {
+        copy_from: Some(exe.to_path_buf()),
+        replace_freely: true,
+        ..Planned::new(PathBuf::from(BIN_PATH), Vec::new(), 0o755)
+    }
+}
+
+/// `p2pd.service`: runs `exe serve` on the data dir.
 pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
     let text = format!(
         "# Written by `p2pd install --systemd`. Re-running it with the same options\n\
@@ -248,11 +334,11 @@ pub fn server_unit(exe: &Path, data_dir: &Path) -> Planned {
         dir = exec_word(&data_dir.display().to_string()),
         hardening = hardening(data_dir),
     );
-    Planned {
-        path: Path::new(UNIT_DIR).join("p2pd.service"),
-        bytes: text.into_bytes(),
-        mode: 0o644,
-    }
+    Planned::new(
+        Path::new(UNIT_DIR).join("p2pd.service"),
+        text.into_bytes(),
+        0o644,
+    )
 }
 
 /// What the agent unit needs to know.
@@ -268,18 +354,21 @@ pub struct AgentConfig {
     pub key_base64: String,
 }
 
-/// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600) and
-/// `p2pd-agent.service`, which reads the first two.
+/// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600), a copy of `exe`
+/// at [`BIN_PATH`], and `p2pd-agent.service`, which runs that copy and
+/// reads the first two.
 pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
     let conf = Path::new("/").join(AGENT_CONF_DIR);
+    let installed = Path::new("/").join(BIN_PATH);
     let env = format!(
         "# Written by `p2pd agent install`; read by p2pd-agent.service.\n\
          # Change it by re-running `p2pd agent install ... --force`.\n\
+         # P2PD_AGENT_DATA_DIR is the agent's own data dir (pieces, delivered files).\n\
          P2PD_SERVER={}\n\
          P2PD_GROUP={}\n\
          P2PD_LISTEN={}\n\
          P2PD_ADVERTISE={}\n\
-         P2PD_DATA_DIR={}\n",
+         P2PD_AGENT_DATA_DIR={}\n",
         env_value(&c.server),
         env_value(&c.group),
         env_value(&c.listen),
@@ -304,6 +393,9 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
          --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}}\n\
          Restart=on-failure\n\
          RestartSec=5s\n\
+         # Exit 4 is a key mismatch at the first start: restarting cannot fix it.\n\
+         # Install the current key (`p2pd agent install --key-file FILE ...`).\n\
+         RestartPreventExitStatus=4\n\
          TimeoutStopSec=30s\n\
          {hardening}\
          \n\
@@ -311,25 +403,29 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Vec<Planned> {
          WantedBy=multi-user.target\n",
         env = conf.join("agent.env").display(),
         key = conf.join("agent.key").display(),
-        exe = exec_word(&exe.display().to_string()),
+        exe = exec_word(&installed.display().to_string()),
         hardening = hardening(&c.data_dir),
     );
     vec![
+        Planned::new(
+            Path::new(AGENT_CONF_DIR).join("agent.env"),
+            env.into_bytes(),
+            0o644,
+        ),
         Planned {
-            path: Path::new(AGENT_CONF_DIR).join("agent.env"),
-            bytes: env.into_bytes(),
-            mode: 0o644,
+            replace_freely: true,
+            ..Planned::new(
+                Path::new(AGENT_CONF_DIR).join("agent.key"),
+                format!("{}\n", c.key_base64).into_bytes(),
+                0o600,
+            )
         },
-        Planned {
-            path: Path::new(AGENT_CONF_DIR).join("agent.key"),
-            bytes: format!("{}\n", c.key_base64).into_bytes(),
-            mode: 0o600,
-        },
-        Planned {
-            path: Path::new(UNIT_DIR).join("p2pd-agent.service"),
-            bytes: unit.into_bytes(),
-            mode: 0o644,
-        },
+        installed_binary(exe),
+        Planned::new(
+            Path::new(UNIT_DIR).join("p2pd-agent.service"),
+            unit.into_bytes(),
+            0o644,
+        ),
     ]
 }
 
@@ -362,15 +458,14 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
     let mut json = serde_json::to_vec_pretty(&conf).expect("plain strings serialize");
     json.push(b'\n');
     vec![
+        Planned::new(PathBuf::from(AGENT_SERVICE_CONFIG), json, 0o600),
         Planned {
-            path: PathBuf::from(AGENT_SERVICE_CONFIG),
-            bytes: json,
-            mode: 0o600,
-        },
-        Planned {
-            path: PathBuf::from(AGENT_KEY_FILE),
-            bytes: format!("{}\n", c.key_base64).into_bytes(),
-            mode: 0o600,
+            replace_freely: true,
+            ..Planned::new(
+                PathBuf::from(AGENT_KEY_FILE),
+                format!("{}\n", c.key_base64).into_bytes(),
+                0o600,
+            )
         },
     ]
 }
@@ -526,10 +621,9 @@ mod tests {
     #[test]
     fn remove_files_reports_what_was_there() {
         let root = tempfile::tempdir().unwrap();
-        let files = agent_files(
-            Path::new("/usr/bin/p2pd"),
-            &agent_config("/var/lib/p2pd-agent"),
-        );
+        let exe = root.path().join("built-p2pd");
+        std::fs::write(&exe, b"binary").unwrap();
+        let files = agent_files(&exe, &agent_config("/var/lib/p2pd-agent"));
         apply(root.path(), &files, false).unwrap();
         let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         let removed = remove_files(root.path(), &paths).unwrap();

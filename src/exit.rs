@@ -16,6 +16,10 @@ pub enum ExitCode {
     Busy = 3,
     /// The shared key does not match the server's current key.
     KeyMismatch = 4,
+    /// Done, with warnings a script should notice (`publish --all`: a
+    /// published package is missing from file storage). Distinct from 1 so
+    /// that cron can tell "look at this" from "it failed".
+    Warnings = 5,
 }
 
 /// The table printed in `man p2pd`, kept next to the enum it documents.
@@ -37,5 +41,11 @@ pub const TABLE: &[(i32, &str)] = &[
     (
         4,
         "key mismatch: the shared key is not the server's current key",
+    ),
+    (
+        5,
+        "done, with warnings: for publish, every package was published or unchanged, but a \
+         published package is missing from file storage (put it back, or withdraw it with \
+         p2pd publish --all --prune)",
     ),
 ];

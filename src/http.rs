@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -43,7 +44,10 @@ impl IntoResponse for ApiError {
                 message: self.1,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        // For the request metrics (error counts by code, key mismatches).
+        resp.extensions_mut().insert(self.0);
+        resp
     }
 }
 
@@ -54,17 +58,52 @@ pub fn verify(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    now: i64,
 ) -> Result<(), ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    v.verify(method.as_str(), path, body, |name| {
-        headers.get(name).and_then(|h| h.to_str().ok())
-    })
+    v.verify_at(
+        method.as_str(),
+        path,
+        body,
+        |name| headers.get(name).and_then(|h| h.to_str().ok()),
+        now,
+    )
     .map_err(|e| ApiError((&e).into(), e.to_string()))
 }
 
 /// State that can verify signed requests (the server's and the agent's).
 pub trait Verifies {
     fn verifier(&self) -> &Verifier;
+
+    /// The time requests are checked against: the server's own clock, or
+    /// for an agent the server's clock as it learned it (so that two agents
+    /// with wrong clocks still accept each other).
+    fn now(&self) -> i64 {
+        crate::store::now()
+    }
+
+    /// Told about each request refused for `key_mismatch`, with the
+    /// fingerprint it was signed with and the device it names (its
+    /// `device` query parameter or `device_id` body field: a claim, since
+    /// the signature did not verify). The server records these so the
+    /// admin can see which devices still hold an old key.
+    fn key_refused(&self, _fingerprint: &str, _device: Option<String>) {}
+}
+
+/// The device a request names: `?device=ID` or a JSON body's `device_id`.
+fn claimed_device(uri: &Uri, body: &[u8]) -> Option<String> {
+    let from_query = uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("device="))
+            .map(str::to_string)
+    });
+    from_query.or_else(|| {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()?
+            .get("device_id")?
+            .as_str()
+            .map(str::to_string)
+    })
 }
 
 /// Largest request body accepted (heartbeats and reports are small).
@@ -94,13 +133,24 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
                 format!("cannot read the request body: {e}"),
             )
         })?;
-        verify(
-            state.verifier(),
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let checked = state.verifier().verify_at(
+            parts.method.as_str(),
+            path,
             &body,
-        )?;
+            |name| parts.headers.get(name).and_then(|h| h.to_str().ok()),
+            state.now(),
+        );
+        if let Err(e) = checked {
+            if let crate::key::VerifyError::KeyMismatch { presented, .. } = &e {
+                state.key_refused(presented, claimed_device(&parts.uri, &body));
+            }
+            return Err(ApiError((&e).into(), e.to_string()));
+        }
         Ok(Signed(body))
     }
 }
@@ -111,7 +161,10 @@ pub enum CallError {
     /// The other side answered with a wire error.
     #[error("{}: {}", .0.code.as_str(), .0.message)]
     Wire(WireError),
-    #[error("{0}")]
+    /// reqwest's own text ("error sending request for url ...") hides the
+    /// cause; the display walks the source chain so "connection refused"
+    /// or "timed out" reaches the log line.
+    #[error("{}", error_chain(.0))]
     Transport(#[from] reqwest::Error),
     #[error("HTTP {status}: {body}")]
     Status { status: u16, body: String },
@@ -127,10 +180,19 @@ impl CallError {
 }
 
 /// A reqwest client that signs every request with the shared key.
+///
+/// The key can be replaced while requests are in flight ([`set_key`]):
+/// the agent re-reads its key file when it changes, so a key roll-out
+/// needs no restart.
+///
+/// [`set_key`]: SignedClient::set_key
 #[derive(Clone)]
 pub struct SignedClient {
     pub http: reqwest::Client,
-    key: SharedKey,
+    key: Arc<std::sync::RwLock<SharedKey>>,
+    /// Seconds added to this host's clock when signing: an agent signs
+    /// with the server's time, learned at enrollment and each heartbeat.
+    clock_offset: Arc<AtomicI64>,
 }
 
 impl SignedClient {
@@ -143,21 +205,55 @@ impl SignedClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(SignedClient { http, key })
+        Ok(SignedClient {
+            http,
+            key: Arc::new(std::sync::RwLock::new(key)),
+            clock_offset: Arc::new(AtomicI64::new(0)),
+        })
     }
 
-    pub fn key(&self) -> &SharedKey {
-        &self.key
+    /// The key requests are signed with now.
+    pub fn key(&self) -> SharedKey {
+        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Signs every later request with `key` (all clones share it).
+    pub fn set_key(&self, key: SharedKey) {
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+    }
+
+    /// Signs from now on with this host's clock plus `secs`.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// This host's clock plus the offset: the time requests are signed with.
+    pub fn now(&self) -> i64 {
+        crate::store::now() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Builds a signed request. `url` must be absolute.
+    ///
+    /// The signature covers the path exactly as it goes on the wire: the
+    /// URL is parsed (which percent-encodes spaces and non-ASCII) before
+    /// the path is taken from it, because the receiver verifies the
+    /// encoded path it was sent, not the text the caller wrote.
     pub fn request(&self, method: Method, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
-        let path = url
-            .find("://")
-            .and_then(|i| url[i + 3..].find('/').map(|j| &url[i + 3 + j..]))
-            .unwrap_or("/");
-        let mut rb = self.http.request(method.clone(), url);
-        for (name, value) in self.key.sign(method.as_str(), path, &body) {
+        let parsed = reqwest::Url::parse(url);
+        let path = match &parsed {
+            Ok(u) => match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_string(),
+            },
+            // reqwest reports the bad URL when the request is sent.
+            Err(_) => "/".to_string(),
+        };
+        let mut rb = match parsed {
+            Ok(u) => self.http.request(method.clone(), u),
+            Err(_) => self.http.request(method.clone(), url),
+        };
+        let key = self.key();
+        for (name, value) in key.sign_at(method.as_str(), &path, &body, self.now()) {
             rb = rb.header(name, value);
         }
         if !body.is_empty() {
@@ -206,5 +302,48 @@ pub async fn check(resp: reqwest::Response) -> Result<reqwest::Response, CallErr
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => Err(CallError::Wire(b.error)),
         Err(_) => Err(CallError::Status { status, body: text }),
+    }
+}
+
+/// An error and its causes, outermost first, joined with ": ", skipping a
+/// cause whose text the previous one already contains.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// Percent-encodes a storage path for a URL: every byte except unreserved
+/// characters and `/` separators, so a file name with spaces, `#`, `?`,
+/// `%` or non-ASCII letters names the same file on the other side (axum's
+/// `Path` and any web server decode it back).
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_paths_keep_separators_and_escape_the_rest() {
+        assert_eq!(encode_path("a/b c/ü#?.msi"), "a/b%20c/%C3%BC%23%3F.msi");
+        assert_eq!(encode_path("plain/1.0/x.bin"), "plain/1.0/x.bin");
     }
 }

@@ -191,10 +191,14 @@ impl SharedKey {
 pub enum VerifyError {
     #[error("request is not signed: header {0} is missing")]
     Unsigned(&'static str),
+    // Read on devices as often as on the server: the advice is to fetch the
+    // current key, never to regenerate (which, run anywhere, would cut off
+    // every other device too).
     #[error(
         "key mismatch: the request was signed with key {presented}, but the current key is {current}. \
-         Use the most recent key (`p2pd key fingerprint` on the server shows it; \
-         `p2pd key regenerate` makes a new one)"
+         Get the current key from the server's admin (`p2pd key fingerprint` on the server shows which it is) \
+         and install it: `p2pd agent install --key-file FILE ...` on a device, or replace the key file \
+         this command uses"
     )]
     KeyMismatch { presented: String, current: String },
     #[error("bad signature: the request was altered or signed with a different key")]
@@ -221,9 +225,11 @@ impl VerifyError {
 }
 
 /// Verifies signed requests against the current key and remembers nonces.
+/// The key can be replaced in place ([`Verifier::set_key`]), so an agent
+/// that re-reads its key file needs no restart.
 pub struct Verifier {
-    key: SharedKey,
-    fingerprint: String,
+    /// The key and its fingerprint, swapped together.
+    key: std::sync::RwLock<(SharedKey, String)>,
     replay: Mutex<ReplayCache>,
 }
 
@@ -263,8 +269,7 @@ impl Verifier {
 
     pub fn with_capacity(key: SharedKey, capacity: usize) -> Verifier {
         Verifier {
-            fingerprint: key.fingerprint(),
-            key,
+            key: std::sync::RwLock::new((key.clone(), key.fingerprint())),
             replay: Mutex::new(ReplayCache {
                 order: VecDeque::new(),
                 seen: HashSet::new(),
@@ -273,12 +278,18 @@ impl Verifier {
         }
     }
 
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+    pub fn fingerprint(&self) -> String {
+        self.key.read().unwrap_or_else(|p| p.into_inner()).1.clone()
     }
 
-    pub fn key(&self) -> &SharedKey {
-        &self.key
+    pub fn key(&self) -> SharedKey {
+        self.key.read().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    /// Verifies with `key` from now on.
+    pub fn set_key(&self, key: SharedKey) {
+        let fp = key.fingerprint();
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = (key, fp);
     }
 
     /// Checks one request. `header` looks a header up by name.
@@ -302,10 +313,11 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         let get = |h| header(h).ok_or(VerifyError::Unsigned(h));
         let presented = get(H_KEY)?;
-        if presented != self.fingerprint {
+        let (key, fingerprint) = self.key.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if presented != fingerprint {
             return Err(VerifyError::KeyMismatch {
                 presented: presented.to_string(),
-                current: self.fingerprint.clone(),
+                current: fingerprint,
             });
         }
         let time: i64 = get(H_TIME)?
@@ -317,8 +329,7 @@ impl Verifier {
         }
         let nonce = get(H_NONCE)?;
         let sig = hex::decode(get(H_SIG)?).map_err(|_| VerifyError::BadSignature)?;
-        self.key
-            .mac(method, path, time, nonce, body)
+        key.mac(method, path, time, nonce, body)
             .verify_slice(&sig)
             .map_err(|_| VerifyError::BadSignature)?;
         let fresh = self
@@ -330,6 +341,32 @@ impl Verifier {
             return Err(VerifyError::Replay(nonce.to_string()));
         }
         Ok(())
+    }
+}
+
+/// What identifies one version of a key file on disk: [`SharedKey::save`]
+/// replaces the file by rename, so a new key means a new inode, and an
+/// edit in place a new mtime or size. Cheap to take (one `stat`), so a
+/// running server can poll it to notice a `key regenerate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    ino: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    len: u64,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path`, or `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            ino: m.ino(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+            len: m.len(),
+        })
     }
 }
 
@@ -386,7 +423,8 @@ mod tests {
         assert_eq!(err.code(), "key_mismatch");
         let msg = err.to_string();
         assert!(msg.contains(&new.fingerprint()), "{msg}");
-        assert!(msg.contains("p2pd key"), "{msg}");
+        assert!(msg.contains("--key-file"), "{msg}");
+        assert!(!msg.contains("regenerate"), "{msg}");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
 //! - [`proto`]: wire types and error codes shared by server and agent.
 //! - [`http`]: signed HTTP requests and JSON errors, both sides.
-//! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed.
+//! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed;
+//!   `server::leader` is the leadership state machine (epochs, grace, failover).
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
 //! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
 //!   export, address → office lookup, auto offices and device placement.
@@ -19,6 +20,8 @@
 //! - [`deploy`]: scripted installs: systemd units and agent configuration,
 //!   written idempotently.
 //! - [`exit`]: the exit codes every command shares.
+//! - [`metrics`]: Prometheus metrics of `serve` and the agent.
+//! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
 //! - [`platform`]: every OS-specific call (Unix and Windows): positional
 //!   I/O, preallocation, owner-only files, signals, child processes, the
 //!   Windows service control manager. The bottom layer: uses nothing else.
@@ -28,8 +31,10 @@ pub mod cli;
 pub mod content;
 pub mod deploy;
 pub mod exit;
+pub mod explain;
 pub mod http;
 pub mod key;
+pub mod metrics;
 pub mod platform;
 pub mod proto;
 pub mod report;

@@ -98,7 +98,7 @@ impl From<&crate::key::VerifyError> for ErrorCode {
 
 /// An error as carried on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-#[error("{message} ({code:?})")]
+#[error("{message}")]
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
@@ -139,6 +139,10 @@ pub struct EnrollResponse {
     pub license_activated_at: i64,
     /// False for VPN-office and no-office devices.
     pub serve_peers: bool,
+    /// The server's clock (Unix seconds) when it answered: the agent signs
+    /// with server time, whatever its own clock says.
+    #[serde(default)]
+    pub server_time: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,12 +150,42 @@ pub struct Progress {
     pub content_id: String,
     pub pieces: u32,
     pub done: bool,
+    /// When the device delivered the verified file (ms since the epoch),
+    /// for the report's times; absent from older agents. A claim: the
+    /// server bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at_ms: Option<i64>,
+    /// Bytes received so far for this content, counted as they stream in
+    /// (the server judges a stall by bytes flowing, not pieces completed).
+    #[serde(default)]
+    pub bytes: u64,
+    /// Every upstream source this device may use is failing: it is walking
+    /// the tiers, and replacing it as leader would not help.
+    #[serde(default)]
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeartbeatRequest {
     pub device_id: String,
     pub progress: Vec<Progress>,
+    /// Server time minus the device's own clock, in seconds, as the agent
+    /// last measured it (`health` lists devices whose clock is far off).
+    #[serde(default)]
+    pub clock_offset: Option<i64>,
+    /// Contents this device cannot make progress on, and why. The server
+    /// keeps exactly this list, so an empty one clears earlier reports.
+    #[serde(default)]
+    pub stuck: Vec<Stuck>,
+}
+
+/// A content a device is stuck on: the same failure keeps repeating, or a
+/// delivery error that retrying will not fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stuck {
+    pub content_id: String,
+    /// One line for people: what fails, and where.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +202,14 @@ pub struct HeartbeatResponse {
     pub serve_peers: bool,
     /// Content targeted at the device's group.
     pub contents: Vec<ContentRef>,
+    /// The server's clock (Unix seconds) when it answered.
+    #[serde(default)]
+    pub server_time: i64,
+    /// Most bytes the agent's piece store may hold (`agent_cache_mb`);
+    /// None: no limit. Content no longer targeted is evicted, least
+    /// recently used first; targeted content is never evicted.
+    #[serde(default)]
+    pub cache_limit_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,6 +300,49 @@ pub struct SourcesResponse {
     pub wan_kbps: Option<u64>,
     /// Ask again after this many seconds (or at once when a source fails).
     pub refresh_secs: u64,
+    /// The leader's term for this (content, office): it grows on every
+    /// change of leader. A follower names it when it reports its leader.
+    #[serde(default)]
+    pub epoch: i64,
+    /// A leader may pull from outside the office for this many seconds
+    /// after this answer; then it must hear again that it still leads. A
+    /// leader cut off from the server thus stops pulling before another
+    /// could be named in its place.
+    #[serde(default)]
+    pub lease_secs: u64,
+}
+
+/// Why a follower reports its leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectReason {
+    /// Connection refused, reset or timed out.
+    Unreachable,
+    /// It answers but sends nothing.
+    Stalled,
+}
+
+/// A follower's report that its leader fails it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suspect {
+    pub leader: String,
+    pub epoch: i64,
+    pub reason: SuspectReason,
+}
+
+/// `POST /v1/contents/C/sources`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourcesRequest {
+    pub device_id: String,
+    /// Set when the leader the device was given failed it just now.
+    #[serde(default)]
+    pub suspect: Option<Suspect>,
+}
+
+/// `POST /v1/leave`: an agent that is stopping hands over what it leads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaveRequest {
+    pub device_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub const ALL: &[Setting] = &[
     Setting::MinClientVersion,
     Setting::MaxClientVersion,
     Setting::HeartbeatSecs,
+    Setting::AgentCacheMb,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub enum Setting {
     MaxClientVersion,
     /// How often agents send heartbeats.
     HeartbeatSecs,
+    /// Most MiB an agent's piece store may hold (0: no limit). Content no
+    /// longer targeted is evicted, least recently used first.
+    AgentCacheMb,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,7 @@ impl Setting {
             Setting::MinClientVersion => "min_client_version",
             Setting::MaxClientVersion => "max_client_version",
             Setting::HeartbeatSecs => "heartbeat_secs",
+            Setting::AgentCacheMb => "agent_cache_mb",
         }
     }
 
@@ -92,6 +97,9 @@ impl Setting {
             Setting::MinClientVersion => "oldest supported client version",
             Setting::MaxClientVersion => "newest supported client version",
             Setting::HeartbeatSecs => "agent heartbeat interval in seconds",
+            Setting::AgentCacheMb => {
+                "max MiB in each agent's cache; untargeted content is evicted first (0: no limit)"
+            }
         }
     }
 
@@ -105,6 +113,7 @@ impl Setting {
             Setting::MinClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::MaxClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::HeartbeatSecs => "10".into(),
+            Setting::AgentCacheMb => "0".into(),
         }
     }
 
@@ -160,6 +169,50 @@ impl Setting {
                 Ok(s) if (1..=3600).contains(&s) => Ok(s.to_string()),
                 _ => Err(bad("expected whole seconds from 1 to 3600, like 10")),
             },
+            Setting::AgentCacheMb => match v.parse::<u64>() {
+                Ok(mb) if mb <= 1 << 30 => Ok(mb.to_string()),
+                _ => Err(bad(
+                    "expected whole MiB, like 10240 for 10 GiB, or 0 for no limit",
+                )),
+            },
+        }
+    }
+}
+
+impl Setting {
+    /// Checks that a validated `file_storage` directory exists, so a typo
+    /// is caught when it is set rather than at the first publish. URLs and
+    /// the other settings are not checked here (no network at set time).
+    pub fn check_exists(self, stored: &str) -> Result<(), SettingError> {
+        if self != Setting::FileStorage || !stored.starts_with('/') {
+            return Ok(());
+        }
+        let bad = |hint: String| SettingError::Invalid {
+            name: self.name(),
+            value: stored.to_string(),
+            hint,
+        };
+        match std::fs::metadata(stored) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(bad(
+                "it is a file, not a directory; give the directory that holds the packages".into(),
+            )),
+            Err(e) => Err(bad(format!(
+                "{e}; create it first (mkdir -p {stored}), or pass --allow-missing-storage if it \
+                 will be mounted later"
+            ))),
+        }
+    }
+
+    /// The stored value as JSON: numbers for numeric settings, so scripts
+    /// reading `status --json` need no parsing.
+    pub fn json_value(self, stored: &str) -> serde_json::Value {
+        match self {
+            Setting::Port | Setting::HeartbeatSecs | Setting::AgentCacheMb => stored
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| stored.into()),
+            _ => stored.into(),
         }
     }
 }
@@ -237,6 +290,27 @@ mod tests {
         assert!(Setting::CdnUrl.validate("https://exa mple").is_err());
         assert!(Setting::CdnUrl.validate("http://127.0.0.1:8080/x").is_ok());
         assert!(Setting::MinClientVersion.validate("1.2").is_err());
+        assert!(
+            Setting::FileStorage
+                .check_exists("/nonexistent-p2pd")
+                .is_err()
+        );
+        assert!(Setting::FileStorage.check_exists("/").is_ok());
+        assert!(
+            Setting::FileStorage
+                .check_exists("https://x.example/")
+                .is_ok()
+        );
+        assert_eq!(Setting::Port.json_value("7650"), serde_json::json!(7650));
+        // Every numeric setting is a JSON number (issue 13 item 8).
+        assert_eq!(
+            Setting::AgentCacheMb.json_value("512"),
+            serde_json::json!(512)
+        );
+        assert_eq!(
+            Setting::HeartbeatSecs.json_value("10"),
+            serde_json::json!(10)
+        );
         let err = "nope".parse::<Setting>().unwrap_err().to_string();
         assert!(
             err.contains("server_name") && err.contains("cdn_url"),

@@ -8,6 +8,10 @@ use std::path::Path;
 
 use common::{files_under, p2pd};
 
+/// File storage for tests: a directory that exists (install refuses a
+/// missing one).
+const STORAGE: &str = "/tmp";
+
 fn install(dir: &Path) -> serde_json::Value {
     let (code, out, err) = p2pd(
         dir,
@@ -16,7 +20,7 @@ fn install(dir: &Path) -> serde_json::Value {
             "--server-name",
             "127.0.0.1",
             "--file-storage",
-            "/srv/packages",
+            STORAGE,
             "--json",
         ],
     );
@@ -35,7 +39,7 @@ fn install_prints_the_key_once_with_a_warning_and_sets_modes() {
             "--server-name",
             "127.0.0.1",
             "--file-storage",
-            "/srv/p",
+            STORAGE,
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -67,13 +71,97 @@ fn a_second_install_refuses_and_changes_nothing() {
     let d = t.path().join("d");
     install(&d);
     let before = files_under(&d);
-    let (code, _, err) = p2pd(&d, &["install", "--server-name", "10.0.0.1"]);
+    let (code, out, err) = p2pd(&d, &["install", "--server-name", "10.0.0.1", "--json"]);
     assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("already installed") && err.contains("p2pd key regenerate"),
+        err.contains("already installed")
+            && err.contains(
+                "--server-name '10.0.0.1' differs from the installed server_name '127.0.0.1'"
+            )
+            && err.contains("p2pd settings set"),
         "{err}"
     );
     assert_eq!(before, files_under(&d), "the data dir changed");
+}
+
+/// Issue 13: re-running the same scripted install exited 1 with no JSON.
+#[test]
+fn an_identical_install_rerun_succeeds_and_prints_json_without_the_key() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("d");
+    let first = install(&d);
+    let before = files_under(&d);
+    let second = install(&d);
+    assert_eq!(second["already_installed"], true, "{second}");
+    assert_eq!(second["server_id"], first["server_id"]);
+    assert_eq!(second["key_fingerprint"], first["key_fingerprint"]);
+    assert_eq!(second["key_version"], 1);
+    assert!(
+        second.get("key").is_none(),
+        "the key was shown again: {second}"
+    );
+    let (code, out, err) = p2pd(&d, &["install"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("already installed") && out.contains("nothing changed"),
+        "{out}"
+    );
+    assert!(!out.contains(first["key"].as_str().unwrap()));
+    assert_eq!(before, files_under(&d), "the data dir changed");
+}
+
+/// Issue 13: a missing storage directory was accepted silently.
+#[test]
+fn a_missing_storage_directory_is_an_error_unless_allowed() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("d");
+    let (code, _, err) = p2pd(
+        &d,
+        &["install", "--file-storage", "/nonexistent/p2pd-packages"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--file-storage")
+            && err.contains("/nonexistent/p2pd-packages")
+            && err.contains("mkdir -p")
+            && err.contains("--allow-missing-storage"),
+        "{err}"
+    );
+    assert!(!d.exists(), "the failed install created the data dir");
+    install(&d);
+    let (code, _, err) = p2pd(&d, &["settings", "set", "file_storage", "/nonexistent/x"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("file_storage") && err.contains("mkdir -p"),
+        "{err}"
+    );
+    let (_, show, _) = p2pd(&d, &["settings", "show", "--json"]);
+    assert!(show.contains("\"file_storage\": \"/tmp\""), "{show}");
+    // Said explicitly, a storage mounted later is accepted.
+    let (code, out, err) = p2pd(
+        &d,
+        &[
+            "settings",
+            "set",
+            "file_storage",
+            "/nonexistent/x",
+            "--allow-missing-storage",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("file_storage = /nonexistent/x"), "{out}");
+    let e = t.path().join("e");
+    let (code, _, err) = p2pd(
+        &e,
+        &[
+            "install",
+            "--file-storage",
+            "/nonexistent/y",
+            "--allow-missing-storage",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
@@ -93,7 +181,17 @@ fn regenerate_makes_a_new_key_version_and_keeps_the_rest() {
     assert_eq!(status["key_version"], 2);
     assert_eq!(status["key_fingerprint"], second["key_fingerprint"]);
     assert_eq!(status["server_id"], first["server_id"]);
-    assert_eq!(status["settings"]["port"], "9000");
+    // Numbers are JSON numbers (issue 13: they were strings).
+    assert_eq!(status["settings"]["port"], 9000);
+    assert_eq!(status["settings"]["heartbeat_secs"], 10);
+    assert!(status["counts"]["offices"].is_number(), "{status}");
+    let (code, out, _) = p2pd(&d, &["settings", "set", "heartbeat_secs", "5", "--json"]);
+    assert_eq!(code, 0);
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        set,
+        serde_json::json!({"name": "heartbeat_secs", "value": 5, "was": 10})
+    );
     for k in [&first["key"], &second["key"]] {
         assert!(!out.contains(k.as_str().unwrap()), "status leaked a key");
     }

@@ -46,3 +46,66 @@ fn bash_completion_completes_subcommands() {
     let man = std::fs::read_to_string(root.join("man/p2pd.1")).expect("man page");
     assert!(man.contains("EXIT STATUS") && man.contains("shared.key"));
 }
+
+/// Issue 13: no `p2pd completions SHELL`, a hidden `generate` in bash
+/// completion, no setting names for `settings set <TAB>`, man pages naming
+/// `p2pd-help(1)` (not shipped), and an agent page without `--data-dir`.
+#[test]
+fn completions_and_man_pages_show_what_is_shipped() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_p2pd"))
+        .args(["completions", "bash"])
+        .output()
+        .expect("run p2pd completions");
+    assert!(out.status.success());
+    let shipped = std::fs::read(root.join("completions/p2pd.bash")).unwrap();
+    assert_eq!(
+        out.stdout, shipped,
+        "`p2pd completions bash` differs from completions/p2pd.bash"
+    );
+    let bash = String::from_utf8(shipped).unwrap();
+    assert!(
+        !bash.contains("p2pd__subcmd__generate"),
+        "the hidden generate is completed"
+    );
+    assert!(bash.contains("p2pd__subcmd__completions"));
+    let settings_set = bash
+        .lines()
+        .find(|l| {
+            l.contains("opts=")
+                && l.contains("--allow-missing-storage")
+                && l.contains("heartbeat_secs")
+        })
+        .expect("settings set completes setting names");
+    for name in [
+        "server_name",
+        "distribution_optimization",
+        "file_storage",
+        "cdn_url",
+    ] {
+        assert!(settings_set.contains(name), "{settings_set}");
+    }
+    for entry in std::fs::read_dir(root.join("man")).unwrap().flatten() {
+        let page = std::fs::read_to_string(entry.path()).unwrap();
+        assert!(
+            !page.contains("help(1)"),
+            "{} names a help page that is not shipped",
+            entry.path().display()
+        );
+    }
+    let agent = std::fs::read_to_string(root.join("man/p2pd-agent.1")).unwrap();
+    assert!(
+        agent.contains("\\fB\\-\\-data\\-dir\\fR"),
+        "agent page lacks --data-dir"
+    );
+    assert!(
+        agent.contains("[default: 0.0.0.0:7651]"),
+        "agent page lacks defaults"
+    );
+    assert!(root.join("man/p2pd-completions.1").exists());
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_p2pd"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

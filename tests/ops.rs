@@ -133,11 +133,18 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
     }
     assert!(!csv.contains("127.1.1.14"), "refused device listed: {csv}");
 
-    // Table: every device, no refused one.
+    // Table: every device by its short id (whole with --wide), no
+    // refused one.
     let table = ok(&net.server_dir, &["licenses"]);
+    let wide = ok(&net.server_dir, &["licenses", "--wide"]);
     for id in &want {
-        assert!(table.contains(id.as_str()), "{table}");
+        assert!(table.contains(&format!("| {} ", &id[..8])), "{table}");
+        assert!(!table.contains(id.as_str()), "{table}");
+        assert!(wide.contains(id.as_str()), "{wide}");
     }
+    // `--json` is what every other command takes (issue 13).
+    let by_flag = json(&net.server_dir, &["licenses", "--json"]);
+    assert_eq!(ids(&by_flag), want);
     assert!(
         table.contains("activated_at") && !table.contains("127.1.1.14"),
         "{table}"
@@ -145,7 +152,12 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
 
     // Unassigning h releases b1's license; the report shows it at once.
     let out = ok(&net.server_dir, &["groups", "unassign", "h"]);
-    assert!(out.contains("1 license(s) released"), "{out}");
+    // "1 license", not "1 licenses" or "1 license(s)" (issue 13).
+    assert!(
+        out.contains("1 device affected (1 license released), 1 content target removed")
+            || out.contains("1 device affected (1 license released), 0 content targets removed"),
+        "{out}"
+    );
     let v = json(&net.server_dir, &["licenses", "--format", "json"]);
     let b1 = net.agents[2].device_id().unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{v:#}");
@@ -173,9 +185,15 @@ fn health_passes_then_names_each_broken_check() {
         table.contains("healthy") && table.contains("file_storage"),
         "{table}"
     );
+    // Counts in words, singular or plural, never "device(s)".
+    assert!(
+        table.contains("| 1 device, all within") && table.contains("1 package present"),
+        "{table}"
+    );
+    assert!(!table.contains("(s)"), "{table}");
 
     // devices list: the device, its office, online, with a score.
-    let d = json(&net.server_dir, &["devices", "list", "--format", "json"]);
+    let d = json(&net.server_dir, &["devices", "list", "--json"]);
     assert_eq!(d[0]["office"], "Central", "{d:#}");
     assert_eq!(d[0]["state"], "online");
     assert!(d[0]["score"].as_f64().unwrap() > 0.0);
@@ -197,7 +215,7 @@ fn health_passes_then_names_each_broken_check() {
         t["detail"]
             .as_str()
             .unwrap()
-            .contains("1 no-office client(s)"),
+            .contains("1 no-office client,"),
         "{t}"
     );
     assert!(
@@ -232,7 +250,7 @@ fn health_passes_then_names_each_broken_check() {
     assert_eq!(c["status"], "fail", "{c}");
     let detail = c["detail"].as_str().unwrap();
     assert!(
-        detail.contains("2 device(s) outside the supported 9.9.9 to 9.9.9"),
+        detail.contains("2 devices outside the supported 9.9.9 to 9.9.9"),
         "{detail}"
     );
     assert!(
@@ -297,26 +315,85 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     let (code, r) = health(&net.server_dir, &[]);
     assert_eq!((code, not_passing(&r)), (0, vec![]), "{r:#}");
 
-    // The running server still holds the old key.
+    // Issue 13 items 3/4: a running server takes a regenerated key within
+    // seconds, with no restart; a request signed with the old key is then
+    // refused. (A second install holding the old key signs like a device
+    // that has not got the new one yet.)
+    let old_key = std::fs::read(net.server_dir.join("shared.key")).unwrap();
+    let stale = net.root.path().join("stale");
+    ok(&stale, &["install"]);
+    std::fs::write(stale.join("shared.key"), &old_key).unwrap();
+    let url = format!("http://127.0.0.1:{}", net.port);
+    let (_, r) = health(&stale, &["--server", &url]);
+    assert_eq!(check(&r, "key")["status"], "pass", "{r:#}");
+    let regenerated = std::time::Instant::now();
     ok(&net.server_dir, &["key", "regenerate"]);
-    let (code, out, _) = p2pd(&net.server_dir, &["health"]);
-    assert_eq!(code, 1, "{out}");
+    let new_fp = ok(&net.server_dir, &["key", "fingerprint"]);
+    let new_fp = new_fp.split_whitespace().next().unwrap();
+    loop {
+        let (code, r) = health(&net.server_dir, &[]);
+        if code == 0 {
+            break;
+        }
+        assert!(
+            regenerated.elapsed() < Duration::from_secs(5),
+            "the running server still refuses the regenerated key: {r:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, r) = health(&stale, &["--server", &url]);
+    assert_eq!(code, 1, "{r:#}");
+    let detail = check(&r, "key")["detail"].as_str().unwrap().to_string();
     assert!(
-        out.contains("key mismatch: this data dir's key is"),
-        "{out}"
+        detail.contains("key mismatch") && detail.contains(new_fp),
+        "the old key is refused, naming the current one: {detail}"
     );
-    assert!(
-        out.contains("fix key: restart the server so it loads the current key"),
-        "{out}"
-    );
-    assert!(out.contains("unhealthy: failed: key"), "{out}");
-    let (_, r) = health(&net.server_dir, &[]);
-    assert_eq!(check(&r, "server")["status"], "pass");
-    assert_eq!(check(&r, "key")["status"], "fail");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["status", "--json"])).unwrap();
+    assert_eq!(status["key_version"], 2, "{status:#}");
 
-    // Restarted, it takes the new key; stopped, health says so.
+    // Restarted, it still has the new key.
     net.stop_serve();
     net.start_serve();
+    assert_eq!(health(&net.server_dir, &[]).0, 0);
+
+    // Issue 13 item 14: each fix names the actual cause.
+    // A replaced key file: the file is to blame, not the server.
+    let kp = net.server_dir.join("shared.key");
+    let good = std::fs::read(&kp).unwrap();
+    let other = net.root.path().join("other");
+    ok(&other, &["install"]);
+    std::fs::copy(other.join("shared.key"), &kp).unwrap();
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(code, 1);
+    let fix = check(&r, "key")["fix"].as_str().unwrap().to_string();
+    assert!(fix.contains("key file was replaced"), "{fix}");
+    assert!(!fix.contains("restart"), "{fix}");
+    // A corrupt key file: the key check says so, and the checks it keeps
+    // from running blame the key file, not the server.
+    std::fs::write(&kp, "garbage").unwrap();
+    let (code, r) = health(&net.server_dir, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&r, "server")["status"], "pass", "{r:#}");
+    assert!(
+        check(&r, "key")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("corrupt"),
+        "{r:#}"
+    );
+    for c in ["server_version", "clock"] {
+        let d = check(&r, c)["detail"].as_str().unwrap();
+        assert!(
+            d.contains("key file") && !d.contains("server did not"),
+            "{c}: {d}"
+        );
+    }
+    std::fs::write(&kp, good).unwrap();
+    // A bad --server is a usage error (2), not an unhealthy system.
+    let (code, _, err) = p2pd(&net.server_dir, &["health", "--server", "notaurl"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--server notaurl"), "{err}");
     assert_eq!(health(&net.server_dir, &[]).0, 0);
     net.stop_serve();
     let (code, out, _) = p2pd(&net.server_dir, &["health", "--timeout", "2"]);
@@ -373,8 +450,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let unit = root.join("etc/systemd/system/p2pd.service");
     let text = std::fs::read_to_string(&unit).unwrap();
     for want in [
-        "ExecStart=",
-        " serve --data-dir ",
+        "ExecStart=/usr/local/bin/p2pd serve --data-dir ",
         server.to_str().unwrap(),
         "Restart=on-failure",
         "NoNewPrivileges=yes",
@@ -383,6 +459,16 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     ] {
         assert!(text.contains(want), "p2pd.service lacks {want}:\n{text}");
     }
+    // Issue 13 item 4: a stable installed path, not the build tree's binary.
+    assert!(
+        !text.contains("target/debug"),
+        "the server unit must not run the build tree's binary:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("usr/local/bin/p2pd")).unwrap(),
+        std::fs::read(BIN).unwrap(),
+        "install --systemd copies the binary to /usr/local/bin/p2pd"
+    );
     let before = files_under(&root);
     let out = ok(&server, &["install", "--systemd", "--root", root_s]);
     assert!(
@@ -419,7 +505,9 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     };
     let (code, out, err) = agent(&[]);
     assert_eq!(code, 0, "{err}");
+    // Four files; the binary copy is already there from the server's install.
     assert_eq!(out.matches("created").count(), 3, "{out}");
+    assert_eq!(out.matches("unchanged").count(), 1, "{out}");
     let env = std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap();
     assert!(
         env.contains("P2PD_SERVER=\"http://127.0.0.1:7650\""),
@@ -427,6 +515,23 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     );
     assert!(env.contains("P2PD_GROUP=\"Sales EMEA\""), "{env}");
     assert!(env.contains("P2PD_ADVERTISE=\"127.0.0.1:7651\""), "{env}");
+    // The agent's own data dir, under its own variable.
+    assert!(
+        env.contains("P2PD_AGENT_DATA_DIR=\"/var/lib/p2pd-agent\""),
+        "{env}"
+    );
+    // The unit runs a stable installed copy of the binary, not the build path.
+    let installed = root.join("usr/local/bin/p2pd");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(BIN).unwrap(),
+        "the binary is copied to /usr/local/bin/p2pd"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let files = files_under(&root);
     let key_copy = files.iter().find(|f| f.0 == "etc/p2pd/agent.key").unwrap();
     assert_eq!(key_copy.1, std::fs::read(&key).unwrap());
@@ -435,7 +540,8 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let text = std::fs::read_to_string(&agent_unit).unwrap();
     for want in [
         "EnvironmentFile=/etc/p2pd/agent.env",
-        " agent --server ${P2PD_SERVER} --key-file /etc/p2pd/agent.key --group ${P2PD_GROUP}",
+        "ExecStart=/usr/local/bin/p2pd agent --server ${P2PD_SERVER} --key-file /etc/p2pd/agent.key --group ${P2PD_GROUP}",
+        "RestartPreventExitStatus=4",
         "StateDirectory=p2pd-agent",
         "ReadWritePaths=/var/lib/p2pd-agent",
         "Restart=on-failure",
@@ -447,9 +553,27 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
             "p2pd-agent.service lacks {want}:\n{text}"
         );
     }
+    assert!(
+        !text.contains("target/debug"),
+        "the unit must not run the build tree's binary:\n{text}"
+    );
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("unchanged").count(), 3, "{out}");
+    assert_eq!(out.matches("unchanged").count(), 4, "{out}");
+    // Issue 13 item 8: --json for scripts.
+    let (code, json_out, err) = agent(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 4, "{v:#}");
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["outcome"] == "unchanged"),
+        "{v:#}"
+    );
+    assert_eq!(v["key_replaced"], false);
     assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(files_under(&root), files);
 
@@ -473,5 +597,96 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     );
     assert_eq!(files_under(&root), files);
 
-    verify_units(&[&unit, &agent_unit]);
+    // Key roll-out: a new key file is applied without --force, and the
+    // command says what the running agent does about it.
+    let new_key = tmp.path().join("new.key");
+    std::fs::write(&new_key, format!("{}QUE=\n", "QUFB".repeat(10))).unwrap();
+    let (code, out, err) = std::process::Command::new(BIN)
+        .args([
+            "agent",
+            "install",
+            "--server",
+            "http://127.0.0.1:7650",
+            "--key-file",
+        ])
+        .arg(&new_key)
+        .args(["--group", "Sales EMEA", "--root", root_s])
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, 0, "a new key needs no --force: {err}");
+    assert!(
+        out.contains("replaced") && out.contains("agent.key"),
+        "{out}"
+    );
+    assert!(out.contains("picks it up"), "{out}");
+    assert_eq!(
+        std::fs::read(root.join("etc/p2pd/agent.key")).unwrap(),
+        std::fs::read(&new_key).unwrap()
+    );
+
+    // systemd-analyze checks that ExecStart= exists on this host, where
+    // /usr/local/bin/p2pd may not: verify a copy that runs the test binary.
+    // (A directory of its own: systemd-analyze also searches the
+    // directories of the units it is given.)
+    let vdir = tmp.path().join("verify");
+    std::fs::create_dir_all(&vdir).unwrap();
+    let checked = vdir.join("p2pd-agent.service");
+    std::fs::write(
+        &checked,
+        std::fs::read_to_string(&agent_unit)
+            .unwrap()
+            .replace("/usr/local/bin/p2pd", BIN),
+    )
+    .unwrap();
+    let server_copy = vdir.join("p2pd.service");
+    std::fs::write(
+        &server_copy,
+        std::fs::read_to_string(&unit)
+            .unwrap()
+            .replace("/usr/local/bin/p2pd", BIN),
+    )
+    .unwrap();
+    verify_units(&[&server_copy, &checked]);
+}
+
+/// Issue 13 item 15: a second `serve` on the same data dir is refused,
+/// naming the first one's pid and address; a lock left by a killed server
+/// does not block the next one.
+#[test]
+fn a_second_serve_on_the_same_data_dir_is_refused_naming_the_first() {
+    let mut net = Net::new(&[]);
+    net.start_serve();
+    let first_pid = net.serve.as_ref().unwrap().id();
+    let other = free_port();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{other}")])
+        .arg("--data-dir")
+        .arg(&net.server_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("pid {first_pid}")), "{err}");
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{}", net.port)),
+        "names the first one's address: {err}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", other)).is_err(),
+        "the second serve must not listen"
+    );
+    // SIGKILL leaves the lock file behind; it must not block a restart.
+    let mut c = net.serve.take().unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(net.server_dir.join("serve.lock").exists());
+    net.start_serve();
+    assert!(net.serve.as_mut().unwrap().try_wait().unwrap().is_none());
 }

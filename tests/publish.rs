@@ -175,9 +175,165 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
         .iter()
         .find(|c| c["path"] == "tools/7zip-23.01-x64.msi")
         .unwrap();
+    // Issue 13: the arch is not part of the version.
     assert_eq!(
         (seven["name"].as_str(), seven["version"].as_str()),
-        (Some("7zip"), Some("23.01-x64"))
+        (Some("7zip"), Some("23.01"))
+    );
+    let report = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "tools/7zip-23.01-x64.msi")
+        .unwrap();
+    assert_eq!(report["arch"], "x64");
+    assert_eq!(seven["arch"], "x64", "content list keeps the arch");
+    let table = String::from_utf8(env.cmd(&["content", "list"]).output().unwrap().stdout).unwrap();
+    assert!(table.contains(" | 7zip    | 23.01   | x64  | "), "{table}");
+    // Issue 13 item 12: short ids in the table, full ones with --wide.
+    let full = seven["id"].as_str().unwrap();
+    assert!(
+        table.contains(&format!("| {} |", &full[..12])) && !table.contains(full),
+        "{table}"
+    );
+    let wide = env.cmd(&["content", "list", "--wide"]).output().unwrap();
+    assert!(wide.status.success());
+    assert!(String::from_utf8(wide.stdout).unwrap().contains(full));
+}
+
+/// Issue 13: `Firefox Setup 128.0.msi` had version "", and a file no rule
+/// names right needs a per-file override.
+#[test]
+fn installer_names_give_name_version_arch_and_the_overrides_file_wins() {
+    let env = setup();
+    std::fs::write(env.storage.join("Firefox Setup 128.0.msi"), bytes(3000, 7)).unwrap();
+    std::fs::write(
+        env.storage.join("AcroRdrDC2400220759_en_US.exe"),
+        bytes(3000, 8),
+    )
+    .unwrap();
+    std::fs::write(
+        env.storage.join(".p2pd-names.csv"),
+        "path;name;version;arch\r\nAcroRdrDC2400220759_en_US.exe;Acrobat Reader;24.002.20759;x86\r\n",
+    )
+    .unwrap();
+    let (code, v) = env.json(&["publish", "--all"]);
+    assert_eq!(code, 0, "{v:#}");
+    let get = |path: &str| {
+        v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not in {v:#}"))
+            .clone()
+    };
+    let ff = get("Firefox Setup 128.0.msi");
+    assert_eq!(
+        (ff["name"].as_str(), ff["version"].as_str()),
+        (Some("Firefox"), Some("128.0"))
+    );
+    let acro = get("AcroRdrDC2400220759_en_US.exe");
+    assert_eq!(
+        (
+            acro["name"].as_str(),
+            acro["version"].as_str(),
+            acro["arch"].as_str()
+        ),
+        (Some("Acrobat Reader"), Some("24.002.20759"), Some("x86"))
+    );
+    // The overrides file is a dot-file: never published itself.
+    assert!(
+        !v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["path"].as_str().unwrap().contains("p2pd-names")),
+        "{v:#}"
+    );
+    let (_, list) = env.json(&["content", "list"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "Acrobat Reader" && c["version"] == "24.002.20759"),
+        "{list:#}"
+    );
+    // A malformed overrides file stops the run with its line, before
+    // anything is published.
+    std::fs::write(
+        env.storage.join(".p2pd-names.csv"),
+        "path,name\na.msi,A\na.msi,B\n",
+    )
+    .unwrap();
+    let out = env.cmd(&["publish", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".p2pd-names.csv, line 3: 'a.msi' is listed twice"),
+        "{err}"
+    );
+}
+
+/// Issue 13: under a pty that reports no width, the summary table was
+/// wrapped at 0 columns, one character per line.
+#[test]
+fn the_summary_is_readable_on_a_terminal_that_reports_no_width() {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let env = setup();
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two fds; the null pointers ask for default
+    // termios and no window size (0 x 0, the case under test).
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both fds are fresh from openpty and owned here only.
+    let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
+    let mut cmd = env.cmd(&["publish", "--all"]);
+    cmd.env_remove("COLUMNS")
+        .stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    drop(slave);
+    let reader = std::thread::spawn(move || {
+        let mut master = master;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child (the last holder of the slave) exits.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let status = child.wait().unwrap();
+    let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    assert!(status.success(), "{out}");
+    let row = |label: &str| {
+        out.lines()
+            .find(|l| l.contains(label) && l.contains('│'))
+            .unwrap_or_else(|| panic!("no table row for {label:?} in:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        row("published").contains(&format!(" {} ", env.package_count())),
+        "{out}"
+    );
+    assert!(
+        row("hashed").contains("MiB/s)") || row("hashed").contains("KiB/s)"),
+        "{out}"
     );
 }
 
@@ -246,9 +402,22 @@ fn a_vanished_package_is_reported_and_withdrawn_only_with_prune() {
     let env = setup();
     assert_eq!(env.json(&["publish", "--all"]).0, 0);
     std::fs::remove_file(env.storage.join("agent_1.2.tar.gz")).unwrap();
+    // Issue 13: cron must notice. Exit 5 is "done, with warnings".
     let (code, v) = env.json(&["publish", "--all"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 5);
     assert_eq!(statuses(&v, "missing"), ["agent_1.2.tar.gz"]);
+    let out = env.cmd(&["publish", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "done, with warnings: 1 published package missing from file storage (exit status 5)"
+        ),
+        "{text}"
+    );
+    let help = env.cmd(&["publish", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("5 done, with warnings"), "{help}");
     let (_, list) = env.json(&["content", "list"]);
     assert_eq!(list.as_array().unwrap().len(), env.package_count() + 1);
     let (_, v) = env.json(&["publish", "--all", "--prune"]);
@@ -468,4 +637,24 @@ fn groups_assign_list_unassign_and_targets() {
         let out = env.cmd(&["groups", "assign", bad]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// `publish --all | head -2` (as the README shows): a reader that stops
+/// early must not crash the run or change its exit status.
+#[test]
+fn a_closed_stdout_does_not_crash_publish() {
+    let env = setup();
+    let mut child = env
+        .cmd(&["publish", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (_, list) = env.json(&["content", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), env.package_count());
 }

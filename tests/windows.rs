@@ -126,6 +126,7 @@ fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[S
         group: "g".into(),
         env: vec![],
         key_file,
+        args: extra.to_vec(),
     });
     net.agents.len() - 1
 }

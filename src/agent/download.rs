@@ -13,14 +13,34 @@
 //! Have-maps are polled from peers directly; the server only ranks sources.
 //! A peer that sends a piece failing its hash is banned for this content at
 //! once (and reported); the piece goes back to the queue.
+//!
+//! Faults and churn (issue 12):
+//!
+//! - **Slow peers.** Each source's throughput is measured per piece. A
+//!   piece from a peer that is far slower than the best source seen (or
+//!   sends nothing for a few seconds after its headers) is raced at
+//!   another source; the first verified copy wins and the other request is
+//!   dropped. A peer abandoned twice, or one that claims pieces in its
+//!   have-map and then does not have them three times, is dropped for this
+//!   content.
+//! - **Leader failures.** A follower whose leader refuses connections or
+//!   stalls asks for sources again at once, naming the leader and its term
+//!   (`Suspect`); the server confirms with a second signal and re-elects.
+//! - **Lease.** A leader pulls from outside the office only while its last
+//!   answer from the server is younger than `lease_secs`: cut off from the
+//!   server, it stops pulling before a new leader can have been named.
+//! - **Flow.** Bytes are counted as they stream in and reported with each
+//!   heartbeat, with a flag saying every upstream source is failing; the
+//!   server judges stalls by those (see `server/leader.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::Method;
 use base64::Engine;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::Agent;
@@ -34,11 +54,31 @@ const WAIT_MS: u64 = 5_000;
 const HAVE_POLL: Duration = Duration::from_millis(300);
 /// At most this many requests in flight to one source.
 const PER_SOURCE: usize = 4;
+/// A piece request is raced elsewhere when its rate is this many times
+/// below the best rate another source shows...
+const SLOW_FACTOR: f64 = 4.0;
+/// ...and at least this long after its headers arrived.
+const SLOW_MIN: Duration = Duration::from_secs(4);
+/// A peer abandoned this many times for slowness is dropped for the content.
+const SLOW_STRIKES: u32 = 2;
+/// A peer whose have-map claimed a piece it then did not have this many
+/// times is dropped for the content.
+const LIE_STRIKES: u32 = 3;
+/// A peer answers this long after the wait it was asked for, or it is
+/// frozen.
+const PEER_HEADERS: Duration = Duration::from_secs(4);
+/// No body bytes for this long after the headers: the request has stalled.
+const BODY_IDLE: Duration = Duration::from_secs(10);
 
 pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
     let id = c.id.clone();
-    if let Err(e) = download(agent, c).await {
-        tracing::error!(content = %id, "download stopped: {e}");
+    if let Err(e) = download(agent.clone(), c).await {
+        // The heartbeat loop starts it again; the same error is logged
+        // (and reported as stuck) once, not on every heartbeat.
+        let reason = format!("download stopped: {e}");
+        if agent.set_stuck(&id, reason.clone(), false) {
+            tracing::error!(content = %id, "{reason}");
+        }
     }
 }
 
@@ -52,11 +92,17 @@ async fn fetch_manifest(agent: &Agent, id: &str) -> Result<Manifest, CallError> 
 
 async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
     let mut backoff = Duration::from_millis(200);
+    let mut last_error = String::new();
     let manifest = loop {
         match fetch_manifest(&agent, &cref.id).await {
             Ok(m) => break m,
             Err(e) => {
-                tracing::warn!(content = %cref.id, "manifest: {e}");
+                // Once per distinct error, not once per retry.
+                let text = e.to_string();
+                if text != last_error {
+                    tracing::warn!(content = %cref.id, "manifest: {text}");
+                    last_error = text;
+                }
                 if matches!(e.code(), Some(ErrorCode::NotFound)) {
                     return Err(e.to_string());
                 }
@@ -80,6 +126,13 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    #[cfg(feature = "fault-injection")]
+    if super::fault_slow() {
+        // The fake slow peer holds the manifest (to claim its pieces) and
+        // fetches nothing.
+        agent.shutdown.cancelled().await;
+        return Ok(());
+    }
     if !content.complete() {
         let mut dl = Downloader::new(agent.clone(), content.clone());
         dl.run().await;
@@ -88,12 +141,25 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         return Ok(()); // shut down
     }
     if !content.delivered() {
-        let out = agent.cfg.data_dir.join("delivered");
+        let target = super::delivered_path(&agent.cfg.data_dir.join("delivered"), &manifest);
         let c = content.clone();
-        let path = tokio::task::spawn_blocking(move || c.deliver(&out))
+        let delivered = tokio::task::spawn_blocking(move || c.deliver(&target))
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let path = match delivered {
+            Ok(p) => p,
+            Err(e) if will_not_heal(&e) => {
+                // Reported once, with the reason, and not retried until the
+                // agent restarts: every retry would fail the same way.
+                let reason = format!("cannot deliver {}: {e}", manifest.file_name);
+                if agent.set_stuck(&cref.id, reason.clone(), true) {
+                    tracing::warn!(content = %cref.id, "{reason}; fix that, then restart the agent");
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        agent.clear_stuck(&cref.id);
         tracing::info!(file = %path.display(), "delivered");
         if let Some(cmd) = &agent.cfg.on_complete {
             // `sh -c` on Unix, `cmd /C` with `%1` on Windows.
@@ -110,11 +176,68 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
     Ok(())
 }
 
+/// Delivery errors that retrying cannot fix: the path cannot be created
+/// (a file where a directory must be, a name the file system refuses,
+/// no permission, a read-only file system), or the pieces verified but
+/// the whole file does not (the manifest itself is inconsistent).
+fn will_not_heal(e: &PieceError) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        PieceError::Io { source, .. } => matches!(
+            source.kind(),
+            K::NotADirectory
+                | K::IsADirectory
+                | K::AlreadyExists
+                | K::PermissionDenied
+                | K::ReadOnlyFilesystem
+                | K::InvalidFilename
+                | K::InvalidInput
+        ),
+        PieceError::BadPiece { piece, .. } => *piece == u32::MAX,
+        PieceError::DiskFull { .. } => false,
+    }
+}
+
+/// How many times in a row one source may fail the same way, with nothing
+/// arriving meanwhile, before the content counts as stuck.
+const STUCK_AFTER: u32 = 3;
+
+/// One source's current run of identical failures.
+struct FailureRun {
+    error: String,
+    count: u32,
+    since: Instant,
+    /// Logged at WARN already (once per run).
+    warned: bool,
+}
+
 /// The result of one piece request.
 struct Fetched {
     piece: u32,
     source: Source,
-    result: Result<axum::body::Bytes, FetchError>,
+    /// Bytes received and what storing them gave (verified and written in
+    /// the fetch task, off the download loop).
+    result: Result<(u64, Result<bool, PieceError>), FetchError>,
+    /// Time from headers to the last byte.
+    took: Duration,
+}
+
+/// One request for one piece (a piece may have two when it is raced).
+struct Attempt {
+    url: String,
+    device: Option<String>,
+    tier: Tier,
+    started: Instant,
+    /// Milliseconds from `started` to the response headers (u64::MAX until
+    /// then), written by the fetch task.
+    headers_ms: Arc<AtomicU64>,
+    /// Body bytes received so far, written by the fetch task.
+    received: Arc<AtomicU64>,
+    /// Set by the fetch task once it has every byte: from then on the task
+    /// is storing the piece and is not aborted, so that what is logged is
+    /// what was stored.
+    complete: Arc<std::sync::atomic::AtomicBool>,
+    abort: AbortHandle,
 }
 
 enum FetchError {
@@ -144,12 +267,29 @@ struct Downloader {
     banned: HashSet<String>,
     /// Sources (by URL) in back-off until the given instant.
     failing: HashMap<String, (Instant, u32)>,
-    in_flight: HashSet<u32>,
+    /// Requests in flight, by piece.
+    in_flight: HashMap<u32, Vec<Attempt>>,
     per_source: HashMap<String, usize>,
+    /// Measured throughput per source URL, bytes/s (moving average).
+    rate: HashMap<String, f64>,
+    /// Times a source was abandoned for slowness, or claimed a piece it did
+    /// not have.
+    slow_strikes: HashMap<String, u32>,
+    lie_strikes: HashMap<String, u32>,
+    /// Peers dropped for this content (slow or lying); unlike `banned` they
+    /// are not reported as sending bad data.
+    dropped: HashSet<String>,
+    /// The leader failed us: named in the next `/sources` call.
+    suspect: Option<Suspect>,
+    flow: Arc<super::Flow>,
     /// A piece nobody had: don't ask again before this instant.
     retry_at: HashMap<u32, Instant>,
     /// WAN cap: the earliest time the next upstream request may start.
     wan_next: Instant,
+    /// Identical failures in a row, by source URL.
+    runs: HashMap<String, FailureRun>,
+    /// When the last piece was stored.
+    last_stored: Instant,
     tasks: JoinSet<Event>,
 }
 
@@ -160,6 +300,7 @@ fn bit(map: &[u8], i: u32) -> bool {
 
 impl Downloader {
     fn new(agent: Arc<Agent>, content: Arc<Content>) -> Downloader {
+        let flow = agent.flow(&content.manifest.id);
         Downloader {
             agent,
             content,
@@ -171,10 +312,18 @@ impl Downloader {
             have_inflight: HashSet::new(),
             banned: HashSet::new(),
             failing: HashMap::new(),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             per_source: HashMap::new(),
+            rate: HashMap::new(),
+            slow_strikes: HashMap::new(),
+            lie_strikes: HashMap::new(),
+            dropped: HashSet::new(),
+            suspect: None,
+            flow,
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
+            runs: HashMap::new(),
+            last_stored: Instant::now(),
             tasks: JoinSet::new(),
         }
     }
@@ -199,26 +348,56 @@ impl Downloader {
                 self.refresh().await;
             }
             self.poll_haves();
+            self.race_slow();
             self.fill();
+            self.flow.blocked.store(
+                self.upstream_blocked(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             tokio::select! {
                 _ = self.agent.shutdown.cancelled() => return,
                 ev = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     if let Some(Ok(ev)) = ev {
-                        self.handle(ev).await;
+                        self.handle(ev);
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
-        // Let in-flight requests finish quietly; their pieces are not needed.
+        // Pieces are stored by their fetch task and reported by its event:
+        // report the last ones, drop the requests still transferring.
+        for a in self.in_flight.values().flatten() {
+            if !a.complete.load(Ordering::Acquire) {
+                a.abort.abort();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .in_flight
+            .values()
+            .flatten()
+            .any(|a| a.complete.load(Ordering::Acquire))
+        {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(Ok(ev))) => self.handle(ev),
+                Ok(Some(Err(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
         self.tasks.abort_all();
+        self.flow
+            .blocked
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn refresh(&mut self) {
         let url = self
             .agent
             .url(&format!("/v1/contents/{}/sources", self.id()));
-        let body = serde_json::json!({"device_id": self.agent.device_id()});
+        let body = SourcesRequest {
+            device_id: self.agent.device_id(),
+            suspect: self.suspect.clone(),
+        };
         match self
             .agent
             .client
@@ -226,6 +405,11 @@ impl Downloader {
             .await
         {
             Ok(p) => {
+                if let Some(s) = self.suspect.take()
+                    && p.leader.as_deref() != Some(s.leader.as_str())
+                {
+                    tracing::info!(content = %self.id(), old = %s.leader, new = ?p.leader, epoch = p.epoch, "leader replaced");
+                }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
                 self.plan = Some(p);
                 self.plan_at = Some(Instant::now());
@@ -303,7 +487,7 @@ impl Downloader {
 
     fn usable(&self, s: &Source) -> bool {
         if let Some(d) = &s.device_id
-            && self.banned.contains(d)
+            && (self.banned.contains(d) || self.dropped.contains(d))
         {
             return false;
         }
@@ -329,10 +513,134 @@ impl Downloader {
             .min_by_key(|s| {
                 (
                     leader.is_some() && s.device_id == leader,
+                    // Demoted: abandoned once for slowness.
+                    self.slow_strikes.contains_key(&s.url),
                     self.per_source.get(&s.url).copied().unwrap_or(0),
+                    // Slower sources last (rate in KiB/s, negated).
+                    -(self.rate.get(&s.url).copied().unwrap_or(f64::MAX / 2.0) / 1024.0) as i64,
                 )
             })
             .cloned()
+    }
+
+    /// Whether a leader may pull from outside the office now: its last
+    /// answer from the server is within the lease.
+    fn lease_valid(&self, p: &SourcesResponse) -> bool {
+        p.role != Role::Leader
+            || p.lease_secs == 0
+            || self
+                .plan_at
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(p.lease_secs))
+    }
+
+    /// A leader or solo device whose every upstream source is failing.
+    fn upstream_blocked(&self) -> bool {
+        let Some(p) = &self.plan else { return false };
+        p.role != Role::Follower
+            && !p.upstream.is_empty()
+            && p.upstream.iter().all(|s| {
+                s.device_id
+                    .as_ref()
+                    .is_some_and(|d| self.banned.contains(d))
+                    || self.failing.contains_key(&s.url)
+            })
+    }
+
+    /// A source for piece `i` other than the URLs in `exclude`, and whether
+    /// the request should wait for the piece to arrive there.
+    fn source_for(
+        &self,
+        plan: &SourcesResponse,
+        i: u32,
+        exclude: &[&str],
+    ) -> Option<(Source, bool)> {
+        let ok = |s: &&Source| !exclude.contains(&s.url.as_str());
+        if let Some(h) = self.holder(plan.peers.iter().filter(ok), i) {
+            return Some((h, false));
+        }
+        if plan.role == Role::Follower {
+            let leader = plan
+                .peers
+                .iter()
+                .filter(ok)
+                .find(|s| s.device_id.is_some() && s.device_id == plan.leader)?;
+            return self.usable(leader).then(|| (leader.clone(), true));
+        }
+        if !self.lease_valid(plan) {
+            return None;
+        }
+        self.upstream_for(plan, i)
+            .filter(|(s, _)| !exclude.contains(&s.url.as_str()))
+    }
+
+    /// Races pieces whose request is far slower than the best source seen:
+    /// a second request goes elsewhere, the first verified copy wins.
+    fn race_slow(&mut self) {
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        // The rate of each attempt now (bytes since its headers), and the
+        // best any source shows: finished pieces, or requests in flight.
+        let current: Vec<(u32, &Attempt, Duration, f64)> = self
+            .in_flight
+            .iter()
+            .flat_map(|(&i, v)| v.iter().map(move |a| (i, a)))
+            .filter_map(|(i, a)| {
+                let h = a.headers_ms.load(Ordering::Relaxed);
+                if h == u64::MAX {
+                    return None; // still waiting for the piece to arrive there
+                }
+                let since = a.started.elapsed().saturating_sub(Duration::from_millis(h));
+                let rate =
+                    a.received.load(Ordering::Relaxed) as f64 / since.as_secs_f64().max(0.001);
+                Some((i, a, since, rate))
+            })
+            .collect();
+        let mut races = Vec::new();
+        for &(i, a, since, rate) in &current {
+            if a.device.is_none() || self.in_flight.get(&i).is_some_and(|v| v.len() != 1) {
+                continue; // server and CDN are raced by back-off; one race per piece
+            }
+            if since < SLOW_MIN {
+                continue;
+            }
+            let best = current
+                .iter()
+                .filter(|(_, b, _, _)| b.url != a.url)
+                .map(|(_, _, _, r)| *r)
+                .chain(
+                    self.rate
+                        .iter()
+                        .filter(|(u, _)| **u != a.url)
+                        .map(|(_, r)| *r),
+                )
+                .fold(0.0, f64::max);
+            // Far below the others (or nothing to compare with: then only
+            // BODY_IDLE ends it).
+            if best > 0.0 && rate * SLOW_FACTOR < best {
+                races.push((i, a.url.clone(), a.device.clone()));
+            }
+        }
+        for (i, url, device) in races {
+            let Some((source, wait)) = self.source_for(&plan, i, &[url.as_str()]) else {
+                continue;
+            };
+            let strikes = {
+                let n = self.slow_strikes.entry(url.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            tracing::info!(content = %self.id(), piece = i, slow = %url, other = %source.url, strikes, "slow source: racing the piece elsewhere");
+            if strikes >= SLOW_STRIKES
+                && let Some(d) = device
+            {
+                tracing::warn!(content = %self.id(), peer = %d, "peer dropped for this content: too slow");
+                self.dropped.insert(d);
+            }
+            // Demote it: it now ranks below every measured source.
+            self.rate.insert(url, 1.0);
+            self.spawn_fetch(i, source, wait);
+        }
     }
 
     /// The first upstream tier not in back-off; within the parent tier, a
@@ -375,28 +683,14 @@ impl Downloader {
             if self.in_flight.len() >= parallel {
                 break;
             }
-            if self.content.has(i) || self.in_flight.contains(&i) {
+            if self.content.has(i) || self.in_flight.contains_key(&i) {
                 continue;
             }
             if self.retry_at.get(&i).is_some_and(|t| now < *t) {
                 continue;
             }
-            let (source, wait) = if let Some(h) = self.holder(plan.peers.iter(), i) {
-                (h, false)
-            } else if plan.role == Role::Follower {
-                let leader = plan
-                    .peers
-                    .iter()
-                    .find(|s| s.device_id.is_some() && s.device_id == plan.leader);
-                match leader {
-                    Some(l) if self.usable(l) => (l.clone(), true),
-                    _ => continue,
-                }
-            } else {
-                match self.upstream_for(&plan, i) {
-                    Some(x) => x,
-                    None => continue,
-                }
+            let Some((source, wait)) = self.source_for(&plan, i, &[]) else {
+                continue;
             };
             let upstream = plan.role != Role::Follower && source.tier != Tier::Lan;
             if upstream && let Some(kbps) = plan.wan_kbps.filter(|k| *k > 0) {
@@ -414,21 +708,117 @@ impl Downloader {
     }
 
     fn spawn_fetch(&mut self, i: u32, source: Source, wait: bool) {
-        self.in_flight.insert(i);
         *self.per_source.entry(source.url.clone()).or_default() += 1;
         let agent = self.agent.clone();
         let m = self.content.manifest.clone();
-        self.tasks.spawn(async move {
-            let result = fetch(&agent, &m, i, &source, wait).await;
+        let headers_ms = Arc::new(AtomicU64::new(u64::MAX));
+        let hm = headers_ms.clone();
+        let received = Arc::new(AtomicU64::new(0));
+        let rc = received.clone();
+        let complete = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cc = complete.clone();
+        let flow = self.flow.clone();
+        let url = source.url.clone();
+        let device = source.device_id.clone();
+        let tier = source.tier;
+        let started = Instant::now();
+        let content = self.content.clone();
+        let abort = self.tasks.spawn(async move {
+            let mut took = Duration::ZERO;
+            let counters = Counters {
+                headers_ms: &hm,
+                received: &rc,
+                flow: &flow,
+            };
+            let result = match fetch(&agent, &m, i, &source, wait, counters, &mut took).await {
+                Ok(bytes) => {
+                    cc.store(true, Ordering::Release);
+                    // Hash and write on the blocking pool, here rather than
+                    // in the download loop, so that pieces are verified in
+                    // parallel and the loop keeps requests flowing.
+                    let len = bytes.len() as u64;
+                    let stored =
+                        tokio::task::spawn_blocking(move || content.write_piece(i, &bytes))
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(PieceError::Io {
+                                    path: "store task".into(),
+                                    source: std::io::Error::other(e.to_string()),
+                                })
+                            });
+                    Ok((len, stored))
+                }
+                Err(e) => Err(e),
+            };
             Event::Piece(Fetched {
                 piece: i,
                 source,
                 result,
+                took,
             })
+        });
+        self.in_flight.entry(i).or_default().push(Attempt {
+            url,
+            device,
+            tier,
+            started,
+            headers_ms,
+            received,
+            complete,
+            abort,
         });
     }
 
-    async fn handle(&mut self, ev: Event) {
+    /// Removes one finished attempt; returns the others still running.
+    fn finish_attempt(&mut self, i: u32, url: &str) -> usize {
+        let left = match self.in_flight.get_mut(&i) {
+            Some(v) => {
+                if let Some(pos) = v.iter().position(|a| a.url == url) {
+                    v.remove(pos);
+                }
+                v.len()
+            }
+            None => 0,
+        };
+        if left == 0 {
+            self.in_flight.remove(&i);
+        }
+        if let Some(c) = self.per_source.get_mut(url) {
+            *c = c.saturating_sub(1);
+        }
+        left
+    }
+
+    /// The piece is stored: drop the slower requests still racing for it.
+    fn abandon_others(&mut self, i: u32) {
+        let Some(rest) = self.in_flight.remove(&i) else {
+            return;
+        };
+        for a in rest {
+            if a.complete.load(Ordering::Acquire) {
+                // It has every byte and is storing: let it report.
+                self.in_flight.entry(i).or_default().push(a);
+                continue;
+            }
+            a.abort.abort();
+            if let Some(c) = self.per_source.get_mut(&a.url) {
+                *c = c.saturating_sub(1);
+            }
+            self.agent.record_transfer(
+                TransferReport {
+                    content_id: self.id().to_string(),
+                    tier: a.tier,
+                    source_device: a.device.clone(),
+                    bytes: 0,
+                    pieces: 0,
+                    ok: false,
+                },
+                i,
+            );
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
         match ev {
             Event::Have(dev, map) => {
                 self.have_inflight.remove(&dev);
@@ -436,23 +826,15 @@ impl Downloader {
                     self.haves.insert(dev, m);
                 }
             }
-            Event::Piece(f) => self.handle_piece(f).await,
+            Event::Piece(f) => self.handle_piece(f),
         }
     }
 
-    async fn handle_piece(&mut self, f: Fetched) {
-        self.in_flight.remove(&f.piece);
-        if let Some(c) = self.per_source.get_mut(&f.source.url) {
-            *c = c.saturating_sub(1);
-        }
+    fn handle_piece(&mut self, f: Fetched) {
+        self.finish_attempt(f.piece, &f.source.url);
         let id = self.id().to_string();
         match f.result {
-            Ok(bytes) => {
-                let len = bytes.len() as u64;
-                let c = self.content.clone();
-                let piece = f.piece;
-                let stored =
-                    tokio::task::spawn_blocking(move || c.write_piece(piece, &bytes)).await;
+            Ok((len, stored)) => {
                 let report = |ok: bool| TransferReport {
                     content_id: id.clone(),
                     tier: f.source.tier,
@@ -462,11 +844,24 @@ impl Downloader {
                     ok,
                 };
                 match stored {
-                    Ok(Ok(_)) => {
+                    Ok(_) => {
+                        self.agent.touch(&id);
                         self.failing.remove(&f.source.url);
+                        self.runs.remove(&f.source.url);
+                        self.last_stored = Instant::now();
+                        if let Some(was) = self.agent.clear_stuck(&id) {
+                            tracing::info!(content = %id, "moving again (was stuck: {was})");
+                        }
                         self.agent.record_transfer(report(true), f.piece);
+                        let secs = f.took.as_secs_f64().max(0.001);
+                        let r = self
+                            .rate
+                            .entry(f.source.url.clone())
+                            .or_insert(len as f64 / secs);
+                        *r = 0.7 * *r + 0.3 * (len as f64 / secs);
+                        self.abandon_others(f.piece);
                     }
-                    Ok(Err(PieceError::BadPiece { .. })) => {
+                    Err(PieceError::BadPiece { .. }) => {
                         self.agent.record_transfer(report(false), f.piece);
                         match &f.source.device_id {
                             Some(dev) => {
@@ -477,15 +872,25 @@ impl Downloader {
                             None => self.back_off(&f.source.url),
                         }
                     }
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         tracing::error!(content = %id, "cannot store piece {}: {e}", f.piece);
                         self.retry_at
                             .insert(f.piece, Instant::now() + Duration::from_secs(2));
                     }
-                    Err(e) => tracing::error!("store task: {e}"),
                 }
             }
             Err(FetchError::Unavailable) => {
+                // Its have-map claimed the piece: a peer that keeps doing
+                // that is dropped for this content.
+                if let Some(dev) = &f.source.device_id
+                    && self.haves.get(dev).is_some_and(|m| bit(m, f.piece))
+                {
+                    let n = self.lie_strikes.entry(f.source.url.clone()).or_default();
+                    *n += 1;
+                    if *n >= LIE_STRIKES && self.dropped.insert(dev.clone()) {
+                        tracing::warn!(content = %id, peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
+                    }
+                }
                 self.retry_at
                     .insert(f.piece, Instant::now() + Duration::from_millis(150));
             }
@@ -494,9 +899,65 @@ impl Downloader {
             }
             Err(FetchError::Failed(e)) => {
                 tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
+                self.note_failure(&f.source, e.clone());
                 self.back_off(&f.source.url);
                 self.refresh_now = true;
+                // Our leader failed us: say so at once, with its term.
+                if let Some(p) = &self.plan
+                    && p.role == Role::Follower
+                    && f.source.device_id.is_some()
+                    && f.source.device_id == p.leader
+                {
+                    self.suspect = Some(Suspect {
+                        leader: f.source.device_id.clone().unwrap_or_default(),
+                        epoch: p.epoch,
+                        reason: if e.contains("stalled") {
+                            SuspectReason::Stalled
+                        } else {
+                            SuspectReason::Unreachable
+                        },
+                    });
+                }
             }
+        }
+    }
+
+    /// Counts a failure in its source's run of identical ones. The third
+    /// in a row, with no piece stored since the run began, is logged once
+    /// at WARN and marks the content stuck (reported to the server).
+    fn note_failure(&mut self, source: &Source, error: String) {
+        let now = Instant::now();
+        let run = self
+            .runs
+            .entry(source.url.clone())
+            .or_insert_with(|| FailureRun {
+                error: error.clone(),
+                count: 0,
+                since: now,
+                warned: false,
+            });
+        if run.error != error {
+            *run = FailureRun {
+                error,
+                count: 0,
+                since: now,
+                warned: false,
+            };
+        }
+        run.count += 1;
+        if run.count < STUCK_AFTER || self.last_stored > run.since {
+            return;
+        }
+        let who = source.device_id.as_deref().map_or_else(
+            || format!("{} source {}", source.tier.as_str(), source.url),
+            |d| format!("{} peer {d}", source.tier.as_str()),
+        );
+        let reason = format!("{who} fails every time: {}", run.error);
+        let id = self.content.manifest.id.clone();
+        self.agent.set_stuck(&id, reason.clone(), false);
+        if !run.warned {
+            run.warned = true;
+            tracing::warn!(content = %id, "{reason}");
         }
     }
 
@@ -511,14 +972,27 @@ impl Downloader {
     }
 }
 
-/// Requests one piece from one source.
+/// Where a fetch reports its progress.
+struct Counters<'a> {
+    headers_ms: &'a AtomicU64,
+    received: &'a AtomicU64,
+    flow: &'a super::Flow,
+}
+
+/// Requests one piece from one source, counting bytes into `flow` as they
+/// arrive; `headers_ms` gets the time to the response headers and `took`
+/// the time from the headers to the last byte.
+#[allow(clippy::too_many_arguments)]
 async fn fetch(
     agent: &Agent,
     m: &Manifest,
     i: u32,
     s: &Source,
     wait: bool,
+    counters: Counters<'_>,
+    took: &mut Duration,
 ) -> Result<axum::body::Bytes, FetchError> {
+    let started = Instant::now();
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
         agent.cfg.server.trim_end_matches('/').to_string()
@@ -556,11 +1030,26 @@ async fn fetch(
             )
             .header("range", format!("bytes={a}-{}", b - 1)),
     };
-    let resp = req
-        .timeout(Duration::from_millis(120_000 + wait_ms))
-        .send()
-        .await
-        .map_err(|e| FetchError::Failed(e.to_string()))?;
+    // A peer answers as soon as it has the piece: silence well past the
+    // wait means it is frozen (a closed laptop lid), not slow. The server
+    // and the CDN may read from slow storage first, so they get longer.
+    let headers_within = match s.tier {
+        Tier::Lan | Tier::Parent => Duration::from_millis(wait_ms) + PEER_HEADERS,
+        Tier::Server | Tier::Cdn => Duration::from_secs(120),
+    };
+    let resp = match tokio::time::timeout(
+        headers_within,
+        req.timeout(Duration::from_millis(120_000 + wait_ms)).send(),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(FetchError::Failed(format!(
+                "stalled: no answer within {headers_within:?}"
+            )));
+        }
+        Ok(r) => r.map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))?,
+    };
     let resp = match crate::http::check(resp).await {
         Ok(r) => r,
         Err(e) => {
@@ -571,7 +1060,40 @@ async fn fetch(
             });
         }
     };
-    resp.bytes()
-        .await
-        .map_err(|e| FetchError::Failed(e.to_string()))
+    let at_headers = Instant::now();
+    let Counters {
+        headers_ms,
+        received,
+        flow,
+    } = counters;
+    headers_ms.store(
+        at_headers.duration_since(started).as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    let mut buf = Vec::with_capacity((b - a) as usize);
+    let mut resp = resp;
+    loop {
+        match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
+            Err(_) => return Err(FetchError::Failed("stalled: no bytes for 10 s".into())),
+            Ok(Err(e)) => {
+                return Err(FetchError::Failed(crate::http::error_chain(
+                    &e.without_url(),
+                )));
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                if buf.len() + chunk.len() > (b - a) as usize {
+                    return Err(FetchError::Failed(format!(
+                        "sent more than the {} bytes of piece {i}",
+                        b - a
+                    )));
+                }
+                flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+    *took = at_headers.elapsed();
+    Ok(axum::body::Bytes::from(buf))
 }

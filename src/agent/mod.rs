@@ -6,20 +6,27 @@
 //! ranks for it, verifies every piece before storing or serving it, and
 //! delivers the finished file atomically into `delivered/`.
 //!
-//! Data dir:
+//! Data dir (its own, never the server's: [`default_data_dir`], or
+//! `--data-dir` / `P2PD_AGENT_DATA_DIR`):
 //!
 //! ```text
 //! agent.json       device id and server, kept across restarts
 //! pieces/          the piece store (see pieces.rs)
-//! delivered/       finished files
+//! delivered/       finished files: delivered/<name>/<version>/<file> (names.rs)
 //! transfers.log    JSON lines: every piece in and out (the agent's own word)
 //! ```
+//!
+//! A content the agent cannot make progress on — one source failing the
+//! same way again and again, or a delivery error no retry can fix — is
+//! logged once at WARN and reported as *stuck* (with the reason) in every
+//! heartbeat until it moves again, so `report`, `devices list` and
+//! `health` show it on the server.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -32,8 +39,27 @@ use crate::key::{SharedKey, Verifier};
 use crate::proto::*;
 
 pub mod download;
+pub mod names;
 pub mod peer;
 pub mod pieces;
+
+pub use names::delivered_path;
+
+/// The agent's data dir when neither `--data-dir` nor
+/// `P2PD_AGENT_DATA_DIR` names one. Separate from the server's, so an
+/// agent on the server host never writes into the server's data dir.
+pub fn default_data_dir() -> PathBuf {
+    crate::platform::default_agent_data_dir()
+}
+
+/// Why a content is stuck on this device.
+#[derive(Debug, Clone)]
+pub struct StuckState {
+    pub reason: String,
+    /// True when retrying cannot help (a delivery error): the content is
+    /// not attempted again until the agent restarts.
+    pub permanent: bool,
+}
 
 /// Everything the agent is told on its command line.
 #[derive(Debug, Clone)]
@@ -41,6 +67,10 @@ pub struct Config {
     /// Server base URL, e.g. `http://10.0.0.5:7650`.
     pub server: String,
     pub key: SharedKey,
+    /// Where `key` came from. Re-read on every heartbeat and on a key
+    /// mismatch, so a key roll-out (`agent install --key-file NEW`
+    /// rewrites it) needs no restart.
+    pub key_file: Option<PathBuf>,
     pub group: String,
     pub data_dir: PathBuf,
     /// Where the peer server listens.
@@ -82,9 +112,34 @@ pub struct Agent {
     pub heartbeat_secs: AtomicU64,
     /// Transfers not yet reported to the server.
     pending: Mutex<ReportRequest>,
+    /// Contents this device is stuck on, by content id; sent with every
+    /// heartbeat.
+    stuck: Mutex<HashMap<String, StuckState>>,
+    /// The last problem reading the key file, logged once.
+    key_problem: Mutex<Option<String>>,
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
+    /// Bytes moving per content, reported with each heartbeat.
+    flows: Mutex<HashMap<String, Arc<Flow>>>,
+    /// How far this host's clock is off (fault injection only; 0 otherwise):
+    /// its "own clock" is the real one plus this.
+    clock_skew: i64,
+    /// Server time minus this host's clock, as last measured.
+    clock_offset: AtomicI64,
+    /// When each content was last used (a piece served or stored), for
+    /// least-recently-used eviction. Contents not used since the start
+    /// fall back to their journal's modification time.
+    last_used: Mutex<HashMap<String, std::time::SystemTime>>,
+}
+
+/// What a download tells the server through heartbeats: bytes received so
+/// far (counted as they stream in) and whether every upstream source it may
+/// use is failing.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub bytes: AtomicU64,
+    pub blocked: AtomicBool,
 }
 
 impl Agent {
@@ -93,6 +148,137 @@ impl Agent {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Marks a content stuck. Returns true when this is news (the reason
+    /// changed), so the caller logs it once rather than on every retry.
+    pub fn set_stuck(&self, content: &str, reason: String, permanent: bool) -> bool {
+        let mut m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let news = m.get(content).is_none_or(|s| s.reason != reason);
+        m.insert(content.to_string(), StuckState { reason, permanent });
+        news
+    }
+
+    /// The content moves again. Returns the old reason, if it was stuck.
+    pub fn clear_stuck(&self, content: &str) -> Option<String> {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(content)
+            .map(|s| s.reason)
+    }
+
+    /// Re-reads the key file. True when it now holds another key, which
+    /// then signs and verifies everything from here on.
+    pub fn reload_key(&self) -> bool {
+        let Some(path) = &self.cfg.key_file else {
+            return false;
+        };
+        match SharedKey::load(path) {
+            Ok(k) if k.fingerprint() != self.client.key().fingerprint() => {
+                tracing::info!(
+                    key = %k.fingerprint(),
+                    "key file {} changed: signing with the new key",
+                    path.display()
+                );
+                self.client.set_key(k.clone());
+                self.verifier.set_key(k);
+                *self.key_problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                // Keep the key in use; say so once per distinct problem.
+                let msg = match &e {
+                    crate::key::KeyError::Missing { path } => {
+                        format!("key file {} is missing", path.display())
+                    }
+                    crate::key::KeyError::Corrupt { path, why } => {
+                        format!("key file {} is corrupt ({why})", path.display())
+                    }
+                    other => other.to_string(),
+                };
+                let mut last = self.key_problem.lock().unwrap_or_else(|p| p.into_inner());
+                if last.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!("{msg}; still signing with the key loaded before");
+                    *last = Some(msg);
+                }
+                false
+            }
+        }
+    }
+
+    /// True for a content that retrying cannot help.
+    pub fn stuck_for_good(&self, content: &str) -> bool {
+        self.stuck
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(content)
+            .is_some_and(|s| s.permanent)
+    }
+
+    fn stuck_list(&self) -> Vec<Stuck> {
+        let m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Stuck> = m
+            .iter()
+            .map(|(id, s)| Stuck {
+                content_id: id.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.content_id.cmp(&b.content_id));
+        v
+    }
+
+    /// The flow counters of one content.
+    pub fn flow(&self, content: &str) -> Arc<Flow> {
+        self.flows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(content.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Learns the clock offset from a server answer and signs with server
+    /// time from now on.
+    fn learn_clock(&self, server_time: i64) {
+        if server_time <= 0 {
+            return; // an older server that does not say
+        }
+        let local = crate::store::now() + self.clock_skew;
+        let offset = server_time - local;
+        self.clock_offset.store(offset, Ordering::Relaxed);
+        self.client.set_clock_offset(self.clock_skew + offset);
+    }
+
+    /// Tells the server this agent is stopping, so that whatever it leads
+    /// gets a new leader now rather than after missed heartbeats.
+    async fn leave(&self) {
+        let req = LeaveRequest {
+            device_id: self.device_id(),
+        };
+        if req.device_id.is_empty() {
+            return;
+        }
+        let r = self
+            .client
+            .request(
+                Method::POST,
+                &self.url("/v1/leave"),
+                serde_json::to_vec(&req).expect("leave serializes"),
+            )
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        match r {
+            Ok(resp) => {
+                if let Err(e) = crate::http::check(resp).await {
+                    tracing::warn!("leave: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("leave: {e}"),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -106,6 +292,7 @@ impl Agent {
 
     /// Records a piece received (or a failed attempt).
     pub fn record_transfer(&self, t: TransferReport, piece: u32) {
+        crate::metrics::AGENT.received(t.tier.as_str(), t.bytes, t.ok);
         self.log_line(serde_json::json!({
             "dir": "in", "at": now_ms(), "content": t.content_id, "piece": piece,
             "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
@@ -124,7 +311,74 @@ impl Agent {
         }
     }
 
+    /// Marks a content as just used, for the cache's LRU order.
+    pub fn touch(&self, content: &str) {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(content.to_string(), std::time::SystemTime::now());
+    }
+
+    /// Keeps the piece store within `limit` bytes: content no longer
+    /// targeted goes first, least recently used first. Targeted content is
+    /// never evicted, even over the limit (the office may need it from this
+    /// device). Delivered files are the device's and stay. Blocking.
+    fn evict_cache(&self, limit: u64, targeted: &std::collections::HashSet<String>) {
+        let all = self.pieces.all();
+        let mut held: u64 = all.iter().map(|c| c.manifest.size).sum();
+        if held <= limit {
+            return;
+        }
+        let used = self
+            .last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut candidates: Vec<_> = all
+            .iter()
+            .filter(|c| !targeted.contains(&c.manifest.id))
+            .map(|c| {
+                let at = used.get(&c.manifest.id).copied().unwrap_or_else(|| {
+                    std::fs::metadata(self.pieces_dir().join(&c.manifest.id).join("journal"))
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH)
+                });
+                (at, c.manifest.id.clone(), c.manifest.size)
+            })
+            .collect();
+        candidates.sort();
+        for (_, id, size) in candidates {
+            if held <= limit {
+                break;
+            }
+            match self.pieces.evict(&id) {
+                Ok(()) => {
+                    held -= size;
+                    self.last_used
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    tracing::info!(content = %id, bytes = size, limit, "evicted from the cache (no longer targeted)");
+                }
+                Err(e) => tracing::warn!(content = %id, "cannot evict: {e}"),
+            }
+        }
+        if held > limit {
+            tracing::warn!(
+                held,
+                limit,
+                "cache over its limit, but all of it is still targeted"
+            );
+        }
+    }
+
+    fn pieces_dir(&self) -> PathBuf {
+        self.cfg.data_dir.join("pieces")
+    }
+
     pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
+        self.touch(content);
+        crate::metrics::AGENT.served(bytes);
         self.log_line(serde_json::json!({
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
@@ -178,6 +432,7 @@ impl Agent {
                 Duration::from_secs(15),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
         save_device_id(&self.cfg.data_dir, &resp.device_id, &self.cfg.server);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
@@ -191,15 +446,23 @@ impl Agent {
             .pieces
             .all()
             .iter()
-            .map(|c| Progress {
-                content_id: c.manifest.id.clone(),
-                pieces: c.count(),
-                done: c.delivered(),
+            .map(|c| {
+                let flow = self.flow(&c.manifest.id);
+                Progress {
+                    content_id: c.manifest.id.clone(),
+                    pieces: c.count(),
+                    done: c.delivered(),
+                    done_at_ms: c.delivered_at_ms(),
+                    bytes: flow.bytes.load(Ordering::Relaxed),
+                    blocked: flow.blocked.load(Ordering::Relaxed),
+                }
             })
             .collect();
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
+            stuck: self.stuck_list(),
+            clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
         };
         let resp: HeartbeatResponse = self
             .client
@@ -210,6 +473,7 @@ impl Agent {
                 Duration::from_secs(10),
             )
             .await?;
+        self.learn_clock(resp.server_time);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
@@ -273,6 +537,33 @@ fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
     }
 }
 
+fn is_key_mismatch(e: &CallError) -> bool {
+    e.code() == Some(ErrorCode::KeyMismatch)
+}
+
+impl Agent {
+    fn log_waiting_for_key(&self, e: &CallError) {
+        let path = self
+            .cfg
+            .key_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        tracing::error!(
+            "the server refused this agent's key: {e}. Waiting for a new key in {path}: \
+             `p2pd agent install --key-file FILE ...` writes it, and this agent picks it up \
+             without a restart"
+        );
+    }
+}
+
+/// Test-only fault switch (`P2PD_FAULT_SLOW=1`): the agent downloads
+/// nothing itself, claims every piece in its have-maps and serves 1 byte/s.
+#[cfg(feature = "fault-injection")]
+pub fn fault_slow() -> bool {
+    std::env::var_os("P2PD_FAULT_SLOW").is_some_and(|v| v == "1")
+}
+
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -303,6 +594,16 @@ pub async fn run(
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
     let client = SignedClient::new(cfg.key.clone(), local)
         .map_err(|e| AgentError::Io(format!("http client: {e}")))?;
+    // Test-only fault switch: pretend this host's clock is off by N seconds.
+    #[cfg(feature = "fault-injection")]
+    let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    #[cfg(not(feature = "fault-injection"))]
+    let clock_skew: i64 = 0;
+    // Until the server has told its time, sign with our own clock.
+    client.set_clock_offset(clock_skew);
     let pieces = pieces::PieceStore::new(cfg.data_dir.join("pieces"))?;
     for r in pieces.open_existing() {
         if let Err(e) = r {
@@ -318,8 +619,14 @@ pub async fn run(
         serve_peers: AtomicBool::new(false),
         heartbeat_secs: AtomicU64::new(10),
         pending: Mutex::new(ReportRequest::default()),
+        stuck: Mutex::new(HashMap::new()),
+        key_problem: Mutex::new(None),
         log: Mutex::new(log),
         shutdown: shutdown.clone(),
+        flows: Mutex::new(HashMap::new()),
+        clock_skew,
+        clock_offset: AtomicI64::new(0),
+        last_used: Mutex::new(HashMap::new()),
     });
 
     let tracker = TaskTracker::new();
@@ -334,11 +641,28 @@ pub async fn run(
         }
     });
 
-    // Enroll, retrying while the server is unreachable.
+    // Enroll, retrying while the server is unreachable. A device that
+    // enrolled before and is now refused for its key waits for a new key
+    // file (a key roll-out in progress); a first start with a wrong key
+    // stops at once, so the mistake shows where it was made.
+    let enrolled_before = load_device_id(&agent.cfg.data_dir).is_some();
+    let mut waiting_for_key = false;
+    let mut last_enroll_error = String::new();
     let mut backoff = Duration::from_millis(200);
     let enrolled = loop {
         match agent.enroll().await {
             Ok(r) => break r,
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && enrolled_before && agent.cfg.key_file.is_some() => {
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
             Err(e) if is_fatal(&e) => {
                 shutdown.cancel();
                 tracker.close();
@@ -349,7 +673,14 @@ pub async fn run(
                 });
             }
             Err(e) => {
-                tracing::warn!("enroll: {e}; retrying in {backoff:?}");
+                // Once per distinct error; the retries themselves at debug.
+                let text = e.to_string();
+                if text != last_enroll_error {
+                    tracing::warn!("enroll: {text}; retrying every few seconds");
+                    last_enroll_error = text;
+                } else {
+                    tracing::debug!("enroll: {text}; retrying in {backoff:?}");
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
                     _ = tokio::time::sleep(backoff) => {}
@@ -366,24 +697,54 @@ pub async fn run(
 
     let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut result = Ok(());
+    let mut last_hb_error = String::new();
     loop {
+        agent.reload_key();
         match agent.heartbeat().await {
             Ok(hb) => {
+                if !std::mem::take(&mut last_hb_error).is_empty() {
+                    tracing::info!("the server answers heartbeats again");
+                }
+                if std::mem::take(&mut waiting_for_key) {
+                    tracing::info!("the server accepts this agent's key again");
+                }
+                // Content no longer targeted is nothing to be stuck on.
+                agent
+                    .stuck
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
+                if let Some(limit) = hb.cache_limit_bytes {
+                    let targeted = hb.contents.iter().map(|c| c.id.clone()).collect();
+                    let a = agent.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || a.evict_cache(limit, &targeted)).await;
+                }
                 for c in hb.contents {
                     let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
                     let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
-                    if !done && !alive {
+                    if !done && !alive && !agent.stuck_for_good(&c.id) {
                         let a = agent.clone();
                         let id = c.id.clone();
                         running.insert(id, tracker.spawn(download::download_task(a, c)));
                     }
                 }
             }
-            Err(e) if is_fatal(&e) => {
-                tracing::error!("server refused this agent: {e}");
-                if let CallError::Wire(w) = e {
-                    result = Err(AgentError::Refused(w));
+            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
+            Err(e) if is_key_mismatch(&e) && agent.cfg.key_file.is_some() => {
+                // The key was regenerated on the server while this agent
+                // ran: wait for the new key file rather than exit.
+                if !waiting_for_key {
+                    waiting_for_key = true;
+                    agent.log_waiting_for_key(&e);
                 }
+            }
+            Err(e) if is_fatal(&e) => {
+                // Returned, not logged: `main` prints it once.
+                result = Err(match e {
+                    CallError::Wire(w) => AgentError::Refused(w),
+                    other => AgentError::Io(other.to_string()),
+                });
                 break;
             }
             Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {
@@ -391,7 +752,13 @@ pub async fn run(
                     tracing::warn!("re-enroll: {e}");
                 }
             }
-            Err(e) => tracing::warn!("heartbeat: {e}"),
+            Err(e) => {
+                let text = e.to_string();
+                if text != last_hb_error {
+                    tracing::warn!("heartbeat: {text}");
+                    last_hb_error = text;
+                }
+            }
         }
         agent.flush_reports().await;
         let every = Duration::from_secs(agent.heartbeat_secs.load(Ordering::Relaxed));
@@ -399,6 +766,12 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+    // Hand over leadership first: followers get a new leader while this
+    // agent drains.
+    if result.is_ok() {
+        tracing::info!("shutting down");
+        agent.leave().await;
     }
     shutdown.cancel();
     tracker.close();

@@ -29,6 +29,11 @@ impl Verifies for Agent {
     fn verifier(&self) -> &crate::key::Verifier {
         &self.verifier
     }
+
+    /// Server time as this agent learned it, whatever its own clock says.
+    fn now(&self) -> i64 {
+        self.client.now()
+    }
 }
 
 fn serving(a: &Agent) -> Result<(), ApiError> {
@@ -51,6 +56,18 @@ async fn have(
     let c = a.pieces.get(&id).ok_or_else(|| {
         ApiError::new(ErrorCode::PieceUnavailable, "no pieces of this content yet")
     })?;
+    #[cfg(feature = "fault-injection")]
+    if super::fault_slow() {
+        // Test-only fault switch: claim every piece.
+        let n = c.manifest.piece_count();
+        return Ok(axum::Json(HaveMap {
+            pieces: n,
+            bitmap: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                vec![0xffu8; (n as usize).div_ceil(8)],
+            ),
+        }));
+    }
     Ok(axum::Json(c.have_map()))
 }
 
@@ -76,7 +93,7 @@ async fn piece(
         if let Some(c) = a.pieces.get(&id) {
             break c;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= deadline || a.shutdown.is_cancelled() {
             return Err(ApiError::new(
                 ErrorCode::PieceUnavailable,
                 "no pieces of this content yet",
@@ -87,8 +104,34 @@ async fn piece(
     if n >= c.manifest.piece_count() {
         return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
     }
+    #[cfg(feature = "fault-injection")]
+    if super::fault_slow() {
+        // Test-only fault switch: answer at once, then send 1 byte/s.
+        let (lo, hi) = c.manifest.piece_range(n);
+        let stream = futures_util::stream::unfold(hi - lo, |left| async move {
+            if left == 0 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"\0")),
+                left - 1,
+            ))
+        });
+        return Ok((
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response());
+    }
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    if !c.has(n) && !c.wait_for(n, left).await {
+    // A stopping agent answers its waiting followers at once: the piece
+    // will not arrive here, and they should ask their new leader.
+    let arrived = tokio::select! {
+        ok = c.wait_for(n, left) => ok,
+        _ = a.shutdown.cancelled() => false,
+    };
+    if !c.has(n) && !arrived {
         return Err(ApiError::new(
             ErrorCode::PieceUnavailable,
             format!("piece {n} not here yet"),

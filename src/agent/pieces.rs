@@ -191,6 +191,20 @@ impl PieceStore {
         Ok(c)
     }
 
+    /// Forgets a content and deletes its directory (cache eviction).
+    /// Requests already serving from it finish from the open file. Blocking.
+    pub fn evict(&self, id: &str) -> Result<(), PieceError> {
+        self.contents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let dir = self.root.join(id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Re-opens every content found on disk (after a restart).
     pub fn open_existing(&self) -> Vec<Result<Arc<Content>, PieceError>> {
         let Ok(rd) = std::fs::read_dir(&self.root) else {
@@ -347,10 +361,23 @@ impl Content {
         self.dir.join("delivered").exists()
     }
 
-    /// Verifies the whole file and delivers it into `out_dir` atomically
-    /// (link or copy to a temp name, fsync, rename, fsync the directory).
+    /// When the file was delivered (the marker's mtime, ms since the
+    /// epoch), for the report's times; `None` before delivery.
+    pub fn delivered_at_ms(&self) -> Option<i64> {
+        let m = std::fs::metadata(self.dir.join("delivered")).ok()?;
+        let d = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(d.as_millis() as i64)
+    }
+
+    /// Verifies the whole file and delivers it to `target` atomically
+    /// (link or copy to a short temp name beside it, fsync, rename, fsync
+    /// the directory). `target` comes from [`super::delivered_path`].
     /// Blocking.
-    pub fn deliver(&self, out_dir: &Path) -> Result<PathBuf, PieceError> {
+    pub fn deliver(&self, target: &Path) -> Result<PathBuf, PieceError> {
         let dpath = self.dir.join("data");
         self.advance_whole(None);
         let got = {
@@ -384,16 +411,10 @@ impl Content {
                 got,
             });
         }
+        let out_dir = target.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
-        let name = crate::platform::safe_file_name(&self.manifest.file_name);
-        crate::platform::check_path_length(out_dir, &format!(".{name}.p2pd-tmp")).map_err(
-            |why| PieceError::Io {
-                path: out_dir.join(&name),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidFilename, why),
-            },
-        )?;
-        let target = out_dir.join(&name);
-        let tmp = out_dir.join(format!(".{name}.p2pd-tmp"));
+        let target = target.to_path_buf();
+        let tmp = super::names::temp_path(&target, &self.manifest.id);
         let _ = std::fs::remove_file(&tmp);
         // A hard link delivers without copying; pieces keep being served
         // from the same inode and are re-verified on every restart. Another
@@ -469,7 +490,7 @@ mod tests {
             c.write_piece(i, &data[a as usize..b as usize]).unwrap();
         }
         assert!(c.complete());
-        let out = c.deliver(&dir.path().join("out")).unwrap();
+        let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
         assert_eq!(std::fs::read(out).unwrap(), data);
     }
 }

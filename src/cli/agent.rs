@@ -16,6 +16,29 @@ pub struct Command {
     pub sub: Option<Sub>,
     #[command(flatten)]
     pub run: Option<Args>,
+    /// The agent's own data directory (piece store, delivered files,
+    /// transfer log), never the server's; also P2PD_AGENT_DATA_DIR
+    /// [default: /var/lib/p2pd-agent]
+    // Same id as the global server --data-dir, so it replaces that one
+    // (help, env) for `agent` and `agent install`.
+    #[arg(
+        long = "data-dir",
+        id = "data_dir",
+        global = true,
+        env = "P2PD_AGENT_DATA_DIR",
+        value_name = "DIR"
+    )]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Command {
+    /// `--data-dir`, else `P2PD_AGENT_DATA_DIR`, else
+    /// [`agent::default_data_dir`].
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(agent::default_data_dir)
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -35,11 +58,13 @@ pub enum Sub {
 
 /// Runs the agent, or its subcommand.
 pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
+    let _ = g;
+    let data_dir = c.data_dir();
     match (c.sub, c.run) {
-        (Some(Sub::Install(a)), _) => super::agent_install::run(g, a),
-        (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(g, a),
-        (Some(Sub::Service(a)), _) => super::agent_install::service(g, a),
-        (None, Some(a)) => run(g, a),
+        (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
+        (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
+        (Some(Sub::Service(a)), _) => super::agent_install::service(a),
+        (None, Some(a)) => run(&data_dir, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
         (None, None) => Err(fail(
@@ -70,22 +95,45 @@ pub struct Args {
     /// Prefix length of the device's subnet (default /24, /64 for IPv6)
     #[arg(long, value_name = "BITS")]
     pub prefix_len: Option<u8>,
-    /// Command to run with the delivered file's path as its argument
+    /// Command to run after each delivery, with the delivered file's path
+    /// as its argument (and in P2PD_DELIVERED). Files are delivered to
+    /// DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package
+    /// name and version, so packages never overwrite each other
     #[arg(long, value_name = "CMD")]
     pub on_complete: Option<String>,
     /// Pieces in flight per content
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// Serve this agent's Prometheus metrics at http://ADDR/metrics (off by
+    /// default; no credentials, so bind it to a loopback or management address)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
-pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
-    let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-    // --data-dir is the agent's own dir here: piece store, delivered files.
-    // Without one, the agent's system dir (never the server's).
-    let data_dir = g
-        .data_dir
-        .clone()
-        .unwrap_or_else(crate::platform::default_agent_data_dir);
+/// Loads a device's copy of the shared key. The advice differs from the
+/// server's: on a device the fix is to get the current key from the
+/// server's admin — never `key regenerate`, which would cut off every
+/// other device.
+pub fn load_device_key(path: &std::path::Path) -> anyhow::Result<SharedKey> {
+    use crate::key::KeyError;
+    let get = "get the current key from the server's admin (`p2pd install` or \
+               `p2pd key regenerate` printed it on the server) and save it there";
+    SharedKey::load(path).map_err(|e| {
+        let msg = match &e {
+            KeyError::Missing { path } => format!("key file {} is missing; {get}", path.display()),
+            KeyError::Corrupt { path, why } => format!(
+                "key file {} is corrupt ({why}); it must hold the base64 shared key: {get}",
+                path.display()
+            ),
+            other => other.to_string(),
+        };
+        fail(ExitCode::Usage, msg)
+    })
+}
+
+pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
+    let key = load_device_key(&a.key_file)?;
+    let data_dir = data_dir.to_path_buf();
     let advertise = a.advertise.unwrap_or(a.listen);
     if advertise.ip().is_unspecified() {
         return Err(fail(
@@ -99,9 +147,11 @@ pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
     let prefix_len = a
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
+    let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
     let cfg = agent::Config {
         server: a.server.trim_end_matches('/').to_string(),
         key,
+        key_file: Some(key_file.clone()),
         group: a.group,
         data_dir,
         listen: a.listen,
@@ -113,6 +163,7 @@ pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
         hostname: hostname(),
         parallel: a.parallel,
     };
+    let metrics_listen = a.metrics_listen;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -124,6 +175,21 @@ pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let token = tokio_util::sync::CancellationToken::new();
+        if let Some(addr) = metrics_listen {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                fail(
+                    ExitCode::Usage,
+                    format!("cannot listen on --metrics-listen {addr}: {e}; pick a free address"),
+                )
+            })?;
+            tracing::info!(%addr, "metrics at http://{addr}/metrics");
+            let t = token.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve_agent_metrics(l, t).await {
+                    tracing::warn!("metrics listener stopped: {e}");
+                }
+            });
+        }
         let t = token.clone();
         tokio::spawn(async move {
             super::serve::shutdown_signal().await;
@@ -133,7 +199,10 @@ pub fn run(g: &super::Global, a: Args) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| match &e {
                 agent::AgentError::Refused(w) if w.code == crate::proto::ErrorCode::KeyMismatch => {
-                    fail(ExitCode::KeyMismatch, e.to_string())
+                    fail(
+                        ExitCode::KeyMismatch,
+                        format!("{e}\nThis agent's key file is {}.", key_file.display()),
+                    )
                 }
                 _ => fail(ExitCode::Failed, e.to_string()),
             })

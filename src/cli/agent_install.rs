@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Global, fail};
+use super::fail;
 use crate::deploy::{self, AgentConfig, Outcome};
 use crate::exit::ExitCode;
-use crate::key::SharedKey;
 use crate::platform::{self, ServiceManager, ServiceOutcome};
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +22,9 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// File holding the shared key (base64, as printed by install); copied
-    /// to /etc/p2pd/agent.key (on Windows: agent.key in the data dir)
+    /// to /etc/p2pd/agent.key (on Windows: agent.key in the data dir).
+    /// Re-run with a new key file after `p2pd key regenerate`: the running
+    /// agent picks the new key up
     #[arg(long, value_name = "FILE")]
     pub key_file: PathBuf,
     /// The device's group (must be assigned to peer distribution)
@@ -41,9 +42,29 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// Overwrite files (and the Windows service's registration) that differ
-    /// from what would be written
+    /// from what would be written. Not needed for a new key (--key-file) or
+    /// a new p2pd binary: those are replaced whenever they differ
     #[arg(long)]
     pub force: bool,
+    /// Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `agent install --json` prints.
+#[derive(serde::Serialize)]
+struct Installed {
+    files: Vec<File>,
+    /// The key file changed (a key roll-out): the running agent picks it up.
+    key_replaced: bool,
+    /// The command to run next, if any.
+    next: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct File {
+    path: String,
+    outcome: Outcome,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,8 +86,8 @@ pub struct ServiceArgs {
     pub console: bool,
 }
 
-pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let key = SharedKey::load(&a.key_file).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
+    let key = super::agent::load_device_key(&a.key_file)?;
     let server = a.server.trim_end_matches('/').to_string();
     let host_port = server
         .strip_prefix("http://")
@@ -88,12 +109,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         None if !a.listen.ip().is_unspecified() => a.listen,
         None => SocketAddr::new(route_to(host_port)?, a.listen.port()),
     };
-    // The agent's state dir: --data-dir if given, else its own dir (never
-    // the server's default data dir).
-    let data_dir = match &g.data_dir {
-        Some(d) => std::path::absolute(d).with_context(|| format!("{}", d.display()))?,
-        None => platform::default_agent_data_dir(),
-    };
+    // The agent's own state dir (--data-dir, P2PD_AGENT_DATA_DIR, or its
+    // default), never the server's.
+    let data_dir =
+        std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let cfg = AgentConfig {
         server,
@@ -111,7 +130,30 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
         _ => anyhow::Error::new(e),
     })?;
+    let key_replaced = done
+        .iter()
+        .any(|(p, o)| p.ends_with("etc/p2pd/agent.key") && *o == Outcome::Replaced);
+    if a.json {
+        super::output::print_json(&Installed {
+            files: done
+                .iter()
+                .map(|(p, o)| File {
+                    path: p.display().to_string(),
+                    outcome: *o,
+                })
+                .collect(),
+            key_replaced,
+            next: next_step(&done, &a.root, "p2pd-agent"),
+        })?;
+        return Ok(ExitCode::Ok);
+    }
     report(&done, &a.root, "p2pd-agent")?;
+    if key_replaced {
+        println!(
+            "key replaced: a running agent picks it up within one heartbeat, without a restart; \
+             an agent that stopped on a key mismatch (exit 4) needs `systemctl restart p2pd-agent`"
+        );
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -174,11 +216,9 @@ fn outcome_word(o: Outcome) -> &'static str {
 /// unit, `agent.env` and `agent.key` below --root. Windows: stops and
 /// deletes the `p2pd-agent` service, then removes `service.json` and
 /// `agent.key`. The data dir (pieces, delivered files) is kept.
-pub fn uninstall(g: &Global, a: UninstallArgs) -> anyhow::Result<ExitCode> {
-    let data_dir = match &g.data_dir {
-        Some(d) => std::path::absolute(d).with_context(|| format!("{}", d.display()))?,
-        None => platform::default_agent_data_dir(),
-    };
+pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> {
+    let data_dir =
+        std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
     let (root, paths, service) = match platform::SERVICE_MANAGER {
         ServiceManager::WindowsScm => {
             let existed = platform::uninstall_service(
@@ -240,15 +280,14 @@ pub fn uninstall(g: &Global, a: UninstallArgs) -> anyhow::Result<ExitCode> {
 /// the configuration `agent install` wrote and runs the agent under the
 /// service control manager, which stops it through the same shutdown path
 /// as Ctrl-C. `--console` runs the same configuration in the foreground.
-/// `--data-dir` is ignored here: the configuration names the data dir.
-pub fn service(_g: &Global, a: ServiceArgs) -> anyhow::Result<ExitCode> {
+pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
     let conf = deploy::load_agent_service_config(&a.config)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let argv: Vec<std::ffi::OsString> = vec![
         "p2pd".into(),
+        "agent".into(),
         "--data-dir".into(),
         conf.data_dir.clone().into_os_string(),
-        "agent".into(),
         "--server".into(),
         conf.server.clone().into(),
         "--key-file".into(),
@@ -266,18 +305,20 @@ pub fn service(_g: &Global, a: ServiceArgs) -> anyhow::Result<ExitCode> {
             format!("{}: {}", a.config.display(), e.to_string().trim()),
         )
     })?;
-    let (super::Command::Agent(c), global) = (cli.command, cli.global) else {
+    let super::Command::Agent(c) = cli.command else {
         unreachable!("the argv above names the agent subcommand");
     };
+    // --data-dir comes from the configuration.
+    let data_dir = c.data_dir();
     let Some(run_args) = c.run else {
         unreachable!("the argv above has no agent subcommand");
     };
     if a.console {
-        return super::agent::run(&global, run_args);
+        return super::agent::run(&data_dir, run_args);
     }
     platform::run_service(
         deploy::AGENT_SERVICE,
-        Box::new(move || match super::agent::run(&global, run_args) {
+        Box::new(move || match super::agent::run(&data_dir, run_args) {
             Ok(code) => code as u32,
             Err(e) => {
                 tracing::error!("agent stopped: {e:#}");
@@ -313,10 +354,33 @@ pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::R
     }
     if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
         println!("nothing changed");
-    } else if root == Path::new("/") {
-        println!("next: systemctl daemon-reload && systemctl enable --now {unit}");
+    } else if let Some(next) = next_step(done, root, unit) {
+        println!("next: {next}");
     }
     Ok(())
+}
+
+/// The systemctl command the written files need, when written to `/`. A
+/// new key needs nothing from systemd (the agent re-reads it); a new unit,
+/// configuration or binary needs the service (re)started.
+fn next_step(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> Option<String> {
+    let needs = |o: Outcome| {
+        done.iter()
+            .any(|(p, x)| *x == o && !p.ends_with("etc/p2pd/agent.key"))
+    };
+    if root != Path::new("/") {
+        None
+    } else if needs(Outcome::Created) {
+        Some(format!(
+            "systemctl daemon-reload && systemctl enable --now {unit}"
+        ))
+    } else if needs(Outcome::Replaced) {
+        Some(format!(
+            "systemctl daemon-reload && systemctl restart {unit}"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The local address this host uses to reach `host_port` (a connected UDP

@@ -12,6 +12,9 @@ pub enum Command {
     List {
         #[command(flatten)]
         out: output::JsonFlag,
+        /// Show full content ids (the table shows the first 12 hex digits)
+        #[arg(long)]
+        wide: bool,
     },
     /// Show one content, with its piece hashes in --json
     Show {
@@ -34,7 +37,7 @@ struct Shown<'a> {
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     let store = open_store(g)?;
     match c {
-        Command::List { out } => {
+        Command::List { out, wide } => {
             let rows = store.content_summaries()?;
             if out.json {
                 output::print_json(&rows)?;
@@ -48,6 +51,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 "id",
                 "name",
                 "version",
+                "arch",
                 "size",
                 "pieces",
                 "targets",
@@ -55,9 +59,14 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             ]);
             for r in &rows {
                 t.add_row(vec![
-                    r.id[..12].to_string(),
+                    if wide {
+                        r.id.clone()
+                    } else {
+                        r.id.chars().take(12).collect()
+                    },
                     r.name.clone(),
                     dash(&r.version),
+                    dash(&r.arch),
                     output::bytes(r.size),
                     r.pieces.to_string(),
                     targets(r),
@@ -113,6 +122,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 ("id", s.id.clone()),
                 ("name", s.name.clone()),
                 ("version", dash(&s.version)),
+                ("arch", dash(&s.arch)),
                 ("path", s.path.clone()),
                 (
                     "size",

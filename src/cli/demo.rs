@@ -38,6 +38,10 @@ pub struct Args {
     /// Print the final report as JSON
     #[arg(long)]
     pub json: bool,
+    /// After the report, keep serve and the agents running until Ctrl-C, so
+    /// the dashboard (whose address the demo prints) stays open
+    #[arg(long)]
+    pub stay: bool,
 }
 
 const OFFICES: &[(&str, &str, &str)] = &[
@@ -176,7 +180,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
 
     let port = free_port()?;
     let peer_port = free_port()?;
-    p2pd(
+    let installed = p2pd(
         &exe,
         &[
             "install",
@@ -235,6 +239,16 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         "serve.log",
     )?);
     wait_for_port(port).await?;
+    let admin_token = serde_json::from_str::<serde_json::Value>(&installed)
+        .ok()
+        .and_then(|v| v["admin_token"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow::anyhow!("install printed no admin token"))?;
+    say(&format!(
+        "  dashboard: http://127.0.0.1:{port}/ui/login?token={admin_token}"
+    ));
+    say(&format!(
+        "  metrics:   curl -H 'Authorization: Bearer {admin_token}' http://127.0.0.1:{port}/metrics"
+    ));
 
     let key_file = server_dir.join(crate::key::KEY_FILE);
     let mut agents = Vec::new();
@@ -318,7 +332,10 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
                 let secs = started.elapsed().as_secs_f64();
                 finished.insert(office.to_string(), secs);
                 if bars.is_none() && !a.json {
-                    println!("  {office}: all {} devices done in {secs:.1} s", a.devices);
+                    println!(
+                        "  {office}: all {} done in {secs:.1} s",
+                        super::output::count(a.devices as usize, "device")
+                    );
                 }
             }
             if let Some(mp) = &bars {
@@ -382,8 +399,11 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
     let report = crate::report::content_report(&st, &content_id)?.unwrap_or(report);
 
     let mut verified = 0;
+    let manifest = st
+        .manifest(&content_id)?
+        .ok_or_else(|| anyhow::anyhow!("content {content_id} vanished from the database"))?;
     for (_, dir) in &agents {
-        let f = dir.join("delivered").join("demo-app-1.0.bin");
+        let f = crate::agent::delivered_path(&dir.join("delivered"), &manifest);
         if file_sha256(&f).ok().as_deref() == Some(content_id.as_str()) {
             verified += 1;
         }
@@ -404,7 +424,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         output::print_json(&result)?;
     } else {
         println!();
-        super::report::print_report(&result.report);
+        super::report::print_report(&mut std::io::stdout().lock(), &result.report)?;
         println!(
             "{}/{} devices hold the verified file (SHA-256 {}…) after {:.1} s; \
              at most {:.2} WAN copies entered any office.",
@@ -417,6 +437,13 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         if a.keep {
             println!("kept {}", root.display());
         }
+    }
+    if a.stay {
+        eprintln!(
+            "p2pd demo: serve and the agents keep running for the dashboard at \
+             http://127.0.0.1:{port}/ui; press Ctrl-C to stop"
+        );
+        tokio::signal::ctrl_c().await.ok();
     }
     drop(guard);
     Ok(if verified == agents.len() && max_wan <= 1.05 {

@@ -31,8 +31,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 /// Every generated file: (path relative to the repo root, contents).
 pub fn render() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
-    let cmd = super::Cli::command();
-    man_pages(&cmd, "p2pd", &mut out)?;
+    man_pages(&documented(), "p2pd", &mut out)?;
     for (shell, file) in [
         (Shell::Bash, "p2pd.bash"),
         (Shell::Zsh, "_p2pd"),
@@ -40,11 +39,76 @@ pub fn render() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
         (Shell::PowerShell, "_p2pd.ps1"),
         (Shell::Elvish, "p2pd.elv"),
     ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut super::Cli::command(), "p2pd", &mut buf);
-        out.push((Path::new("completions").join(file), buf));
+        out.push((Path::new("completions").join(file), completion(shell)));
     }
     Ok(out)
+}
+
+/// The completion script for `shell`, as `p2pd completions SHELL` prints
+/// it and `completions/` holds it.
+pub fn completion(shell: Shell) -> Vec<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut documented(), "p2pd", &mut buf);
+    buf
+}
+
+/// The command tree as documented: hidden subcommands (`generate`, for
+/// packagers) left out, since completion generators list them anyway; no
+/// `help` subcommands, which would name man pages that are not shipped
+/// (`p2pd-help(1)`); and global options (`--data-dir`, `-v`) shown on every
+/// subcommand's page, where they work too.
+pub fn documented() -> clap::Command {
+    fn strip(cmd: clap::Command) -> clap::Command {
+        let subs: Vec<clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .cloned()
+            .map(strip)
+            .collect();
+        // clap cannot remove a subcommand, so the command is rebuilt from
+        // its parts with only the visible ones.
+        let c = cmd;
+        let mut rebuilt = clap::Command::new(c.get_name().to_string())
+            .args(c.get_arguments().cloned())
+            .groups(c.get_groups().cloned())
+            .disable_help_subcommand(true)
+            .subcommands(subs);
+        if let Some(a) = c.get_about() {
+            rebuilt = rebuilt.about(a.clone());
+        }
+        if let Some(a) = c.get_long_about() {
+            rebuilt = rebuilt.long_about(a.clone());
+        }
+        if let Some(a) = c.get_after_help() {
+            rebuilt = rebuilt.after_help(a.clone());
+        }
+        if let Some(a) = c.get_after_long_help() {
+            rebuilt = rebuilt.after_long_help(a.clone());
+        }
+        if let Some(v) = c.get_version() {
+            rebuilt = rebuilt.version(v.to_string());
+        }
+        if let Some(v) = c.get_long_version() {
+            rebuilt = rebuilt.long_version(v.to_string());
+        }
+        if c.is_disable_version_flag_set() {
+            rebuilt = rebuilt.disable_version_flag(true);
+        }
+        if c.is_subcommand_required_set() {
+            rebuilt = rebuilt.subcommand_required(true);
+        }
+        if c.is_arg_required_else_help_set() {
+            rebuilt = rebuilt.arg_required_else_help(true);
+        }
+        if c.is_propagate_version_set() {
+            rebuilt = rebuilt.propagate_version(true);
+        }
+        rebuilt
+    }
+    let mut cmd = strip(super::Cli::command());
+    // Propagates the global options into every subcommand.
+    cmd.build();
+    cmd
 }
 
 fn man_pages(
@@ -96,6 +160,6 @@ fn top_page_extra() -> String {
     ] {
         s.push_str(&format!(".TP\n\\fI{f}\\fR\n{what}\n"));
     }
-    s.push_str(".SH ENVIRONMENT\n.TP\n\\fBP2PD_DATA_DIR\\fR\nthe data dir, as --data-dir\n.TP\n\\fBP2PD_LOG\\fR\nlog filter, e.g. info or p2pd=debug\n");
+    s.push_str(".SH ENVIRONMENT\n.TP\n\\fBP2PD_DATA_DIR\\fR\nthe server's data dir, as --data-dir\n.TP\n\\fBP2PD_AGENT_DATA_DIR\\fR\nthe agent's own data dir, as --data-dir of agent (default /var/lib/p2pd-agent)\n.TP\n\\fBP2PD_LOG\\fR\nlog filter, e.g. info or p2pd=debug\n");
     s
 }

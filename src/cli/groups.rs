@@ -89,11 +89,11 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::Ok);
             }
             println!(
-                "unassigned {}: {} device(s) affected ({} license(s) released), {} content target(s) removed",
+                "unassigned {}: {} affected ({} released), {} removed",
                 quoted(&report.groups),
-                report.devices,
-                report.licenses_released,
-                report.targets_removed
+                output::count(report.devices as usize, "device"),
+                output::count(report.licenses_released as usize, "license"),
+                output::count(report.targets_removed as usize, "content target"),
             );
             Ok(ExitCode::Ok)
         }

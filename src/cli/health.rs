@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::output::count;
 use super::{Global, fail, output};
 use crate::content::storage::{Storage, StorageError};
 use crate::exit::ExitCode;
@@ -21,7 +22,6 @@ use crate::key::{SharedKey, key_path};
 use crate::proto::{ErrorCode, ServerStatus};
 use crate::settings::{Setting, parse_version};
 use crate::store::{Store, StoreError, now};
-use crate::topology::range;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,7 +68,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name, for scripts: database, server, key, server_version,
-    /// client_versions, file_storage, topology, clock.
+    /// client_versions, devices, file_storage, topology, device_clocks, clock.
     pub check: &'static str,
     pub status: Status,
     /// What was found.
@@ -145,7 +145,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
     };
     let url = match &a.server {
-        Some(u) => u.trim_end_matches('/').to_string(),
+        Some(u) => {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                return Err(fail(
+                    ExitCode::Usage,
+                    format!("--server {u}: expected a URL like http://10.0.0.5:7650"),
+                ));
+            }
+            u.trim_end_matches('/').to_string()
+        }
         None => {
             let host = get(Setting::ServerName)?;
             let host = if host.contains(':') {
@@ -169,8 +179,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         &get(Setting::MinClientVersion)?,
         &get(Setting::MaxClientVersion)?,
     )?);
+    checks.push(devices(&st)?);
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, a.deep)?);
     checks.push(topology(&st)?);
+    checks.push(device_clocks(&st)?);
     // Keep the order people read in: database, network, clients, storage,
     // topology, then the clock (computed with the server call).
     if let Some(i) = checks.iter().position(|c| c.check == "clock") {
@@ -294,6 +306,20 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     })();
     let t1 = now();
     let no_answer = "no answer from the server";
+    // Without an answer the key cannot be tried, but a key file that
+    // cannot even be read is a failure of its own.
+    let key_unchecked = |problem: &Option<String>| match problem {
+        Some(p) => bad(
+            "key",
+            Status::Fail,
+            p.clone(),
+            format!(
+                "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new one",
+                kp.display()
+            ),
+        ),
+        None => skip("key", no_answer),
+    };
     let down_fix = "start the server (`systemctl start p2pd` or `p2pd serve`), and check that \
                     server_name and port (`p2pd settings show`) point at it";
     let mut out = Vec::new();
@@ -305,7 +331,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                 format!("cannot call {url}: {e}"),
                 down_fix,
             ));
-            out.push(skip("key", no_answer));
+            out.push(key_unchecked(&key_problem));
             out.push(skip("server_version", no_answer));
             out.push(skip("clock", no_answer));
         }
@@ -360,18 +386,29 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
         Ok(Err(CallError::Wire(w))) => {
             out.push(pass("server", format!("{url} answered")));
             match w.code {
+                ErrorCode::KeyMismatch if key_problem.is_some() => {
+                    // The key file itself is the problem; the server is fine.
+                    let p = key_problem.unwrap_or_default();
+                    out.push(bad(
+                        "key",
+                        Status::Fail,
+                        p,
+                        format!(
+                            "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new \
+                             one (then give it to every agent: `p2pd agent install --key-file FILE ...`)",
+                            kp.display()
+                        ),
+                    ));
+                    let why = format!("not checked: the key file {} cannot be used", kp.display());
+                    out.push(skip("server_version", &why));
+                    out.push(skip("clock", &why));
+                    return out;
+                }
                 ErrorCode::KeyMismatch => out.push(bad(
                     "key",
                     Status::Fail,
-                    match key_problem {
-                        Some(p) => p,
-                        None => mismatch_detail(&local_fp, &w.message),
-                    },
-                    format!(
-                        "restart the server so it loads the current key (`systemctl restart p2pd`); \
-                         if {} is not the server's key, copy the right one or run `p2pd key regenerate`",
-                        kp.display()
-                    ),
+                    mismatch_detail(&local_fp, &w.message),
+                    mismatch_fix(st, &local_fp, server_fingerprint(&w.message).as_deref(), &kp, url),
                 )),
                 ErrorCode::Expired | ErrorCode::Replay => {
                     out.push(skip("key", "the request's timestamp was refused"));
@@ -391,8 +428,14 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                     "check that this data dir's key is the server's key (`p2pd key fingerprint` on both)",
                 )),
             }
-            out.push(skip("server_version", "the server did not accept the key"));
-            out.push(skip("clock", "the server did not accept the key"));
+            out.push(skip(
+                "server_version",
+                "not checked: the server did not accept the key",
+            ));
+            out.push(skip(
+                "clock",
+                "not checked: the server did not accept the key",
+            ));
         }
         Ok(Err(e)) => {
             let (detail, fix) = match &e {
@@ -409,7 +452,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
                 ),
             };
             out.push(bad("server", Status::Fail, detail, fix));
-            out.push(skip("key", no_answer));
+            out.push(key_unchecked(&key_problem));
             out.push(skip("server_version", no_answer));
             out.push(skip("clock", no_answer));
         }
@@ -417,9 +460,8 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     out
 }
 
-/// "key mismatch: this data dir's key is A, the server's current key is B",
-/// with B taken from the server's message when it names it.
-fn mismatch_detail(local_fp: &str, message: &str) -> String {
+/// The server's current fingerprint, from its key-mismatch message.
+fn server_fingerprint(message: &str) -> Option<String> {
     const MARK: &str = "current key is ";
     let current = message.find(MARK).map(|i| {
         message[i + MARK.len()..]
@@ -427,7 +469,58 @@ fn mismatch_detail(local_fp: &str, message: &str) -> String {
             .take_while(|c| c.is_ascii_hexdigit())
             .collect::<String>()
     });
-    match current.filter(|c| !c.is_empty()) {
+    current.filter(|c| !c.is_empty())
+}
+
+/// The fix for a key mismatch names its cause:
+/// - the key file is not the one this install's database records (it was
+///   replaced or copied): restore the right file;
+/// - the server still uses a key this install retired (`key regenerate`
+///   ran, the server was not restarted): restart it;
+/// - the server's key is unknown here: it is another install's server.
+fn mismatch_fix(
+    st: &Store,
+    local_fp: &str,
+    server_fp: Option<&str>,
+    kp: &std::path::Path,
+    url: &str,
+) -> String {
+    let recorded = st.server().ok().flatten().map(|s| s.key_fingerprint);
+    let retired: Vec<String> = st
+        .retired_fingerprints()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    if recorded.as_deref().is_some_and(|r| r != local_fp) {
+        return format!(
+            "{} holds key {local_fp}, but this install's database records {}: the key file was replaced. \
+             Restore the current key file (the one `p2pd key regenerate` or `p2pd install` wrote)",
+            kp.display(),
+            recorded.unwrap_or_default()
+        );
+    }
+    match server_fp {
+        Some(fp) if retired.iter().any(|r| r == fp) => {
+            "the server still uses a retired key: restart it so it loads the current one \
+             (`systemctl restart p2pd`)"
+                .to_string()
+        }
+        Some(fp) => format!(
+            "the server at {url} uses key {fp}, which this install never had: it is another install's \
+             server. Point server_name/port (or --server) at this data dir's server"
+        ),
+        None => format!(
+            "check that {} and the server's key are the same (`p2pd key fingerprint` on the server)",
+            kp.display()
+        ),
+    }
+}
+
+/// "key mismatch: this data dir's key is A, the server's current key is B",
+/// with B taken from the server's message when it names it.
+fn mismatch_detail(local_fp: &str, message: &str) -> String {
+    match server_fingerprint(message) {
         Some(c) => format!(
             "key mismatch: this data dir's key is {local_fp}, the server's current key is {c}"
         ),
@@ -443,6 +536,19 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cur = c;
     }
     cur.to_string()
+}
+
+/// Devices whose own clocks are far off (they still sign with server time).
+fn device_clocks(st: &Store) -> anyhow::Result<Check> {
+    Ok(match crate::report::far_clocks(st)? {
+        None => pass("device_clocks", "no device clock is far off the server's"),
+        Some(detail) => bad(
+            "device_clocks",
+            Status::Warn,
+            detail,
+            "synchronize those devices' clocks (NTP); p2pd keeps working meanwhile",
+        ),
+    })
 }
 
 /// Skew between the server's clock and ours. Signed requests are refused
@@ -482,7 +588,10 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
     if outside.is_empty() {
         return Ok(pass(
             "client_versions",
-            format!("{} device(s), all within {min} to {max}", devices.len()),
+            format!(
+                "{}, all within {min} to {max}",
+                count(devices.len(), "device")
+            ),
         ));
     }
     const SHOWN: usize = 10;
@@ -502,14 +611,71 @@ fn client_versions(st: &Store, min: &str, max: &str) -> anyhow::Result<Check> {
         "client_versions",
         Status::Fail,
         format!(
-            "{} device(s) outside the supported {min} to {max}: {list}",
-            outside.len()
+            "{} outside the supported {min} to {max}: {list}",
+            count(outside.len(), "device")
         ),
         format!(
             "upgrade those agents to a version from {min} to {max}, or change the range \
              (`p2pd settings set min_client_version V` / `max_client_version V`)"
         ),
     ))
+}
+
+/// Devices that need the admin: refused for an old key, or stuck on a
+/// content. Both are warnings: the rest of the fleet is fine.
+fn devices(st: &Store) -> anyhow::Result<Check> {
+    const NAME: &str = "devices";
+    let all = st.devices()?;
+    let host = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .map_or_else(|| id.to_string(), |d| d.hostname.clone())
+    };
+    let stale = st.stale_key_devices()?;
+    let stuck = st.stuck()?;
+    let mut stuck_devices: Vec<&str> = stuck.iter().map(|s| s.device_id.as_str()).collect();
+    stuck_devices.sort();
+    stuck_devices.dedup();
+    if stale.is_empty() && stuck.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!(
+                "{}, none stuck, none on an old key",
+                count(all.len(), "device")
+            ),
+        ));
+    }
+    let mut detail = Vec::new();
+    let mut fix = Vec::new();
+    if !stale.is_empty() {
+        let names: Vec<String> = stale
+            .iter()
+            .take(10)
+            .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
+            .collect();
+        detail.push(format!(
+            "{} refused for a stale key: {}",
+            count(stale.len(), "device"),
+            names.join(", ")
+        ));
+        fix.push(
+            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each              (never `p2pd key regenerate`: that cuts off every device)",
+        );
+    }
+    if !stuck.is_empty() {
+        let names: Vec<String> = stuck
+            .iter()
+            .take(10)
+            .map(|s| format!("{}: {}", host(&s.device_id), s.reason))
+            .collect();
+        detail.push(format!(
+            "{} stuck: {}",
+            count(stuck_devices.len(), "device"),
+            names.join("; ")
+        ));
+        fix.push("fix what each stuck device names (`p2pd devices list` shows the reasons)");
+    }
+    Ok(bad(NAME, Status::Warn, detail.join("; "), fix.join("; ")))
 }
 
 fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> {
@@ -589,8 +755,8 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
         return Ok(pass(
             NAME,
             format!(
-                "{} package(s) present at their published size{} in {}",
-                contents.len(),
+                "{} present at their published size{} in {}",
+                count(contents.len(), "package"),
                 if deep { " and hash" } else { "" },
                 storage.describe()
             ),
@@ -600,9 +766,9 @@ fn file_storage(st: &Store, setting: &str, deep: bool) -> anyhow::Result<Check> 
         NAME,
         Status::Fail,
         format!(
-            "{} of {} package(s) not as published: {}",
+            "{} of {} not as published: {}",
             problems.len(),
-            contents.len(),
+            count(contents.len(), "package"),
             problems.join("; ")
         ),
         "put the published files back in file storage, or publish what storage holds now (`p2pd publish --all`)",
@@ -630,33 +796,21 @@ fn rehash(storage: &Storage, c: &crate::store::content::ContentSummary) -> Optio
 fn topology(st: &Store) -> anyhow::Result<Check> {
     const NAME: &str = "topology";
     let names = st.office_names()?;
-    // Imported ranges must not overlap (import refuses that; a hand-edited
-    // database can still hold one). Auto offices may nest on purpose: the
-    // most specific wins.
-    let mut ivs: Vec<(range::Interval, i64, String)> = st
-        .office_ranges()?
-        .into_iter()
-        .filter(|r| r.source == "import")
-        .filter_map(|r| {
-            range::parse(&r.spec)
-                .ok()
-                .map(|iv| (iv, r.office_id, r.spec))
-        })
-        .collect();
-    ivs.sort_by_key(|(iv, _, _)| (iv.family, iv.start));
-    let mut overlaps = Vec::new();
-    for w in ivs.windows(2) {
-        let ((a, ao, aspec), (b, bo, bspec)) = (&w[0], &w[1]);
-        if a.family == b.family && b.start <= a.end && ao != bo {
-            let n = |o: &i64| names.get(o).cloned().unwrap_or_else(|| format!("#{o}"));
-            overlaps.push(format!("{} {aspec} overlaps {} {bspec}", n(ao), n(bo)));
-        }
-    }
-    if !overlaps.is_empty() {
+    // The importer's own check on what export would write: health and
+    // export → import can never disagree (overlaps, cycles, a second root).
+    let problems = crate::topology::check_recorded(st)?;
+    if !problems.is_empty() {
         return Ok(bad(
             NAME,
             Status::Fail,
-            format!("overlapping ranges: {}", overlaps.join("; ")),
+            format!(
+                "the recorded topology would not import: {}",
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             "give every address one office: `p2pd topology export > t.csv`, fix the ranges, `p2pd topology import t.csv`",
         ));
     }
@@ -673,8 +827,8 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
             NAME,
             Status::Warn,
             format!(
-                "{} no-office client(s), by subnet: {subnets}; they get no peer or server downloads",
-                rec.no_office.devices
+                "{}, by subnet: {subnets}; they get no peer or server downloads",
+                count(rec.no_office.devices as usize, "no-office client")
             ),
             "add these subnets to an office: `p2pd topology export > t.csv`, add the ranges, `p2pd topology import t.csv`",
         ));
@@ -682,8 +836,8 @@ fn topology(st: &Store) -> anyhow::Result<Check> {
     Ok(pass(
         NAME,
         format!(
-            "{} office(s), no overlapping ranges, no no-office clients",
-            names.len()
+            "{}, no overlapping ranges, no no-office clients",
+            count(names.len(), "office")
         ),
     ))
 }

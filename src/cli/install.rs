@@ -20,20 +20,28 @@ pub struct Args {
     /// TCP port of the server
     #[arg(long)]
     pub port: Option<String>,
-    /// Package storage: an absolute directory or an http(s) base URL
+    /// Package storage: an absolute directory (which must exist) or an
+    /// http(s) base URL
     #[arg(long, value_name = "DIR|URL")]
     pub file_storage: Option<String>,
+    /// Accept a --file-storage directory that does not exist yet (storage
+    /// mounted later)
+    #[arg(long)]
+    pub allow_missing_storage: bool,
     /// CDN base URL, the last-resort download source
     #[arg(long, value_name = "URL")]
     pub cdn_url: Option<String>,
     /// On an existing install: make a new shared key and keep everything else
     #[arg(long)]
     pub regenerate_key: bool,
-    /// Print the result as JSON (server_id, key, key_fingerprint, data_dir)
+    /// Print the result as JSON (server_id, key, key_fingerprint,
+    /// key_version, data_dir). On an existing install with the same
+    /// settings: the same without the key, and "already_installed": true
     #[arg(long)]
     pub json: bool,
-    /// Also write the p2pd.service systemd unit that serves this data dir.
-    /// On an existing install, only the unit is written (safe to re-run)
+    /// Also write the p2pd.service systemd unit that serves this data dir,
+    /// running a copy of this binary installed at /usr/local/bin/p2pd.
+    /// On an existing install, only these two are written (safe to re-run)
     #[arg(long)]
     pub systemd: bool,
     /// With --systemd: write the unit below DIR (DIR/etc/systemd/system)
@@ -52,6 +60,8 @@ struct Installed<'a> {
     key: String,
     key_fingerprint: String,
     key_version: i64,
+    /// Opens the dashboard (`/ui`) and `/metrics`; `p2pd ui token` rotates it.
+    admin_token: String,
     data_dir: String,
     /// Files `--systemd` wrote or found unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -64,15 +74,16 @@ struct UnitFile {
     outcome: crate::deploy::Outcome,
 }
 
-/// The unit `--systemd` writes, and where.
+/// The files `--systemd` writes (the installed binary and the unit), and
+/// below which root.
 fn planned_unit(
     dir: &Path,
     a: &Args,
-) -> anyhow::Result<(std::path::PathBuf, crate::deploy::Planned)> {
+) -> anyhow::Result<(std::path::PathBuf, Vec<crate::deploy::Planned>)> {
     let exe = std::env::current_exe().context("cannot find the p2pd executable")?;
     let abs = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
     let root = a.root.clone().unwrap_or_else(|| "/".into());
-    Ok((root, crate::deploy::server_unit(&exe, &abs)))
+    Ok((root, crate::deploy::server_files(&exe, &abs)))
 }
 
 fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {
@@ -82,6 +93,130 @@ fn deploy_error(e: crate::deploy::DeployError) -> anyhow::Error {
     }
 }
 
+/// The settings given on the command line, validated, in [`settings::ALL`]
+/// order. A bad one names its option and shows a good value.
+fn given_settings(a: &Args) -> anyhow::Result<Vec<(Setting, String)>> {
+    let mut out = Vec::new();
+    for s in settings::ALL {
+        let given = match s {
+            Setting::ServerName => a.server_name.as_deref(),
+            Setting::Port => a.port.as_deref(),
+            Setting::FileStorage => a.file_storage.as_deref(),
+            Setting::CdnUrl => a.cdn_url.as_deref(),
+            _ => None,
+        };
+        if let Some(v) = given {
+            let v = s.validate(v).map_err(|e| {
+                fail(
+                    ExitCode::Usage,
+                    format!("--{}: {e}", s.name().replace('_', "-")),
+                )
+            })?;
+            out.push((*s, v));
+        }
+    }
+    Ok(out)
+}
+
+/// What an install re-run with the same settings prints: the install as it
+/// is, never the key.
+#[derive(Serialize)]
+struct AlreadyInstalled {
+    already_installed: bool,
+    server_id: String,
+    key_fingerprint: String,
+    key_version: i64,
+    data_dir: String,
+    /// Files `--systemd` wrote or found unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<UnitFile>,
+}
+
+/// `install` on an existing install: the same settings are a success that
+/// changes nothing (scripts re-run their install step); a differing one
+/// fails, naming every difference, and changes nothing either.
+fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
+    let given = given_settings(a)?;
+    let (server, differences) = {
+        let st = Store::open(dir)?;
+        let server = st.server()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the install is incomplete (no server row); install into a new --data-dir",
+                dir.display()
+            )
+        })?;
+        let mut differences = Vec::new();
+        for (s, want) in &given {
+            let have = st.setting(s.name())?.unwrap_or_else(|| s.default_value());
+            if &have != want {
+                let show = |v: &str| {
+                    if v.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        format!("'{v}'")
+                    }
+                };
+                differences.push(format!(
+                    "--{} {} differs from the installed {} {}",
+                    s.name().replace('_', "-"),
+                    show(want),
+                    s.name(),
+                    show(&have)
+                ));
+            }
+        }
+        (server, differences)
+    };
+    if !differences.is_empty() {
+        return Err(fail(
+            ExitCode::Failed,
+            format!(
+                "p2pd is already installed in {} with other settings; nothing was changed: {}. \
+                 To change a setting run `p2pd settings set NAME VALUE`; to replace a lost key run \
+                 `p2pd key regenerate` (or `p2pd install --regenerate-key`)",
+                dir.display(),
+                differences.join("; ")
+            ),
+        ));
+    }
+    let (root, done) = if a.systemd {
+        let (root, unit) = planned_unit(dir, a)?;
+        let done = crate::deploy::apply(&root, &unit, a.force).map_err(deploy_error)?;
+        (Some(root), done)
+    } else {
+        (None, Vec::new())
+    };
+    if a.json {
+        super::output::print_json(&AlreadyInstalled {
+            already_installed: true,
+            server_id: server.server_id,
+            key_fingerprint: server.key_fingerprint,
+            key_version: server.key_version,
+            data_dir: dir.display().to_string(),
+            files: done
+                .iter()
+                .map(|(p, o)| UnitFile {
+                    path: p.display().to_string(),
+                    outcome: *o,
+                })
+                .collect(),
+        })?;
+    } else {
+        println!(
+            "p2pd is already installed in {} with these settings; nothing changed \
+             (server ID {}, key fingerprint {} version {}; the key is not shown again)",
+            dir.display(),
+            server.server_id,
+            server.key_fingerprint,
+            server.key_version
+        );
+        if let Some(root) = &root {
+            super::agent_install::report(&done, root, "p2pd")?;
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
     let installed = dir.join(store::DB_FILE).exists();
@@ -89,51 +224,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         || a.port.is_some()
         || a.file_storage.is_some()
         || a.cdn_url.is_some();
-    if installed && a.systemd && !a.regenerate_key && !settings_given {
-        // Re-running a scripted server install: keep the install, (re)write
-        // only the unit.
-        let (root, unit) = planned_unit(&dir, &a)?;
-        let done = crate::deploy::apply(&root, &[unit], a.force).map_err(deploy_error)?;
-        if a.json {
-            super::output::print_json(&serde_json::json!({
-                "data_dir": dir.display().to_string(),
-                "installed": "already",
-                "files": done.iter().map(|(p, o)| UnitFile { path: p.display().to_string(), outcome: *o }).collect::<Vec<_>>(),
-            }))?;
-        } else {
-            println!(
-                "p2pd is already installed in {}; kept as it is",
-                dir.display()
-            );
-            super::agent_install::report(&done, &root, "p2pd")?;
+    if installed && a.regenerate_key {
+        if settings_given {
+            return Err(fail(
+                ExitCode::Usage,
+                "--regenerate-key keeps the existing settings; change them with `p2pd settings set NAME VALUE`",
+            ));
         }
-        return Ok(ExitCode::Ok);
+        return super::key::regenerate(g, a.json);
     }
     if installed {
-        if a.regenerate_key {
-            if a.server_name.is_some()
-                || a.port.is_some()
-                || a.file_storage.is_some()
-                || a.cdn_url.is_some()
-            {
-                return Err(fail(
-                    ExitCode::Usage,
-                    "--regenerate-key keeps the existing settings; change them with `p2pd settings set NAME VALUE`",
-                ));
-            }
-            return super::key::regenerate(g, a.json);
-        }
-        // Deliberately no database open here: even a read can create WAL
-        // files, and a refused install must leave the data dir untouched.
-        return Err(fail(
-            ExitCode::Failed,
-            format!(
-                "p2pd is already installed in {}; nothing was changed. \
-                 To replace a lost key run `p2pd key regenerate` (or `p2pd install --regenerate-key`); \
-                 to change settings run `p2pd settings set NAME VALUE`",
-                dir.display()
-            ),
-        ));
+        return rerun(&dir, &a);
     }
     if a.regenerate_key {
         return Err(fail(
@@ -146,34 +247,34 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
 
     // Validate every option before touching the disk.
-    let mut values: Vec<(&str, String)> = Vec::new();
-    for s in settings::ALL {
-        let given = match s {
-            Setting::ServerName => a.server_name.as_deref(),
-            Setting::Port => a.port.as_deref(),
-            Setting::FileStorage => a.file_storage.as_deref(),
-            Setting::CdnUrl => a.cdn_url.as_deref(),
-            _ => None,
-        };
-        let v = match given {
-            Some(v) => s.validate(v).map_err(|e| {
+    let given = given_settings(&a)?;
+    if !a.allow_missing_storage {
+        for (s, v) in &given {
+            s.check_exists(v).map_err(|e| {
                 fail(
                     ExitCode::Usage,
                     format!("--{}: {e}", s.name().replace('_', "-")),
                 )
-            })?,
-            None => s.default_value(),
-        };
-        values.push((s.name(), v));
+            })?;
+        }
     }
+    let values: Vec<(&str, String)> = settings::ALL
+        .iter()
+        .map(|s| {
+            let v = given
+                .iter()
+                .find(|(g, _)| g == s)
+                .map_or_else(|| s.default_value(), |(_, v)| v.clone());
+            (s.name(), v)
+        })
+        .collect();
 
     check_target_dir(&dir)?;
     // Refuse a changed unit before anything is installed.
     let unit = match a.systemd {
         true => {
             let (root, unit) = planned_unit(&dir, &a)?;
-            crate::deploy::check(&root, std::slice::from_ref(&unit), a.force)
-                .map_err(deploy_error)?;
+            crate::deploy::check(&root, &unit, a.force).map_err(deploy_error)?;
             Some((root, unit))
         }
         false => None,
@@ -201,10 +302,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     crate::platform::make_dir_owner_only(staging.path())
         .with_context(|| format!("cannot restrict {} to its owner", staging.path().display()))?;
     key.save(&key_path(staging.path()))?;
-    {
+    let admin_token = {
         let mut st = Store::create(staging.path())?;
         st.init_server(&server_id, &key.fingerprint(), &values)?;
-    }
+        crate::server::ui::new_admin_token(&st)?
+    };
     std::fs::create_dir(staging.path().join("logs"))?;
     let staged = staging.keep();
     // rename(2) replaces an empty directory; check_target_dir made sure it is.
@@ -214,9 +316,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     })?;
 
     let done = match &unit {
-        Some((root, unit)) => {
-            crate::deploy::apply(root, std::slice::from_ref(unit), a.force).map_err(deploy_error)?
-        }
+        Some((root, unit)) => crate::deploy::apply(root, unit, a.force).map_err(deploy_error)?,
         None => Vec::new(),
     };
     let out = Installed {
@@ -224,6 +324,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         key: key.to_base64(),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
+        admin_token,
         data_dir: dir.display().to_string(),
         files: done
             .iter()
@@ -241,6 +342,13 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
         print_key_once(&mut o, &out.key)?;
+        writeln!(o)?;
+        writeln!(
+            o,
+            "Admin token (dashboard at /ui and /metrics; `p2pd ui token` makes a new one):"
+        )?;
+        writeln!(o)?;
+        writeln!(o, "    {}", out.admin_token)?;
         if let Some((root, _)) = &unit {
             drop(o);
             println!();

@@ -93,7 +93,10 @@ pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
             out.key_version, out.key_fingerprint, out.retired_fingerprint
         );
         super::install::print_key_once(&mut std::io::stdout().lock(), &out.key)?;
-        println!("Restart `p2pd serve` and give the new key to every agent (--key-file).");
+        println!(
+            "A running `p2pd serve` switches to it within a second, no restart needed. \
+             Give the new key to every device: `p2pd agent install --key-file NEW.key ...`."
+        );
     }
     Ok(ExitCode::Ok)
 }

@@ -22,9 +22,16 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Output format
+    /// Output format (--json is the same as --format json)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Print JSON for scripts, like every other command's --json
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Show whole device ids in the table (by default the first 8
+    /// characters; CSV and JSON always have whole ids)
+    #[arg(long)]
+    pub wide: bool,
     /// Write the report to FILE instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -42,9 +49,10 @@ const HEADER: &[&str] = &[
 ];
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let format = if a.json { Format::Json } else { a.format };
     let st = open_store(g)?;
     let rows = st.licenses()?;
-    let cells: Vec<Vec<String>> = rows
+    let mut cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             vec![
@@ -77,7 +85,12 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let empty = "no device holds a license; devices take one when they enroll in an assigned group \
                  (`p2pd groups assign GROUP`, then `p2pd agent install ... --group GROUP`)";
-    emit(a.format, a.output.as_deref(), HEADER, &cells, &json, empty)?;
+    if format == Format::Table {
+        for row in &mut cells {
+            row[0] = output::short_id(&row[0], a.wide);
+        }
+    }
+    emit(format, a.output.as_deref(), HEADER, &cells, &json, empty)?;
     Ok(ExitCode::Ok)
 }
 
@@ -126,7 +139,11 @@ pub fn emit(
         Some(path) => {
             std::fs::write(path, &bytes)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {} row(s) to {}", cells.len(), path.display());
+            eprintln!(
+                "wrote {} to {}",
+                output::count(cells.len(), "row"),
+                path.display()
+            );
         }
         None => std::io::stdout().lock().write_all(&bytes)?,
     }

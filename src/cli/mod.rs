@@ -12,9 +12,11 @@ use crate::exit::ExitCode;
 
 pub mod agent;
 pub mod agent_install;
+pub mod completions;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod explain;
 pub mod generate;
 pub mod groups;
 pub mod health;
@@ -28,6 +30,7 @@ pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod topology;
+pub mod ui;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,8 +53,13 @@ pub struct Cli {
 
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Data directory of the server (database, key, logs)
-    #[arg(long, global = true, env = "P2PD_DATA_DIR", value_name = "DIR")]
+    /// Data directory of the server (database, key, logs); env
+    /// P2PD_DATA_DIR; default /var/lib/p2pd for root, else
+    /// ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)
+    // No clap `env` here: clap would hand P2PD_DATA_DIR down to `agent`,
+    // whose own --data-dir (P2PD_AGENT_DATA_DIR) must not see the
+    // server's. `data_dir()` reads the variable instead.
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -64,8 +72,11 @@ impl Global {
     /// (`%ProgramData%\p2pd` elevated, `%LOCALAPPDATA%\p2pd` otherwise on
     /// Windows).
     pub fn data_dir(&self) -> PathBuf {
-        match &self.data_dir {
-            Some(d) => d.clone(),
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        match std::env::var_os("P2PD_DATA_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d),
             None => crate::platform::default_server_data_dir(),
         }
     }
@@ -111,6 +122,13 @@ pub enum Command {
     /// Enrolled devices: office, group, version, score, state
     #[command(subcommand)]
     Devices(devices::Command),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish
+    Completions(completions::Args),
+    /// Why a device got a content the way it did: office, role, leader, tiers, bans, failovers
+    Explain(explain::Args),
+    /// The read-only web dashboard: rotate its admin token
+    #[command(subcommand)]
+    Ui(ui::Command),
     /// Write man pages and shell completions (for packagers)
     #[command(hide = true)]
     Generate(generate::Args),
@@ -134,6 +152,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Licenses(a) => licenses::run(g, a),
         Command::Health(a) => health::run(g, a),
         Command::Devices(c) => devices::run(g, c),
+        Command::Completions(a) => completions::run(a),
+        Command::Explain(a) => explain::run(g, a),
+        Command::Ui(c) => ui::run(g, c),
         Command::Generate(a) => generate::run(a),
     }
 }

@@ -12,17 +12,67 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
+/// Width for tables on a terminal that does not say how wide it is (a pty
+/// whose size was never set reports 0 columns) and no usable `$COLUMNS`.
+pub const FALLBACK_WIDTH: u16 = 100;
+
+/// Narrower than this, a reported width is taken as unknown: no table fits
+/// anyway, and wrapping at 0 or 1 columns printed one character per line.
+const MIN_WIDTH: u16 = 20;
+
+/// The width of the terminal on stdout: its reported size, else
+/// `$COLUMNS`, else [`FALLBACK_WIDTH`]. `None` when stdout is no terminal
+/// (then tables are not wrapped at all).
+pub fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ writes one winsize into the zeroed struct we own;
+    // on failure it leaves it zero, which is handled as unknown below.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let cols = match unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } {
+        0 => ws.ws_col,
+        _ => 0,
+    };
+    if cols >= MIN_WIDTH {
+        return Some(cols);
+    }
+    let env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c >= MIN_WIDTH);
+    Some(env.unwrap_or(FALLBACK_WIDTH))
+}
+
 /// A table in the house style; plain ASCII when stdout is not a terminal.
+/// On a terminal it is fitted to [`terminal_width`].
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    if std::io::stdout().is_terminal() {
-        t.load_style(UTF8_FULL_CONDENSED);
-    } else {
-        t.load_style(comfy_table::presets::ASCII_MARKDOWN);
+    match terminal_width() {
+        Some(w) => {
+            t.load_style(UTF8_FULL_CONDENSED);
+            t.set_width(w);
+        }
+        None => {
+            t.load_style(comfy_table::presets::ASCII_MARKDOWN);
+        }
     }
     t.set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(header.to_vec());
     t
+}
+
+/// Length of a shortened id in tables (`--wide` shows the whole id).
+pub const SHORT_ID: usize = 8;
+
+/// `id` cut to [`SHORT_ID`] characters unless `wide`, so a table of UUIDs
+/// fits a narrow terminal; CSV and JSON always carry the full id.
+pub fn short_id(id: &str, wide: bool) -> String {
+    if wide {
+        id.to_string()
+    } else {
+        id.chars().take(SHORT_ID).collect()
+    }
 }
 
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -58,4 +108,14 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// "s" unless `n` is 1: `format!("{n} office{}", plural(n))`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `n` and the noun, singular or plural: "1 office", "3 offices".
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", plural(n))
 }

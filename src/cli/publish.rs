@@ -15,9 +15,13 @@ use crate::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
-Name and version come from the path: NAME/VERSION/FILE (the two directories above the file), \
-else a file named NAME-VERSION.EXT or NAME_VERSION.EXT (VERSION starts with a digit), \
-else the file name and no version. --name/--version override them for one package.
+Name, version and arch come from the path: NAME/VERSION/FILE (the two directories above the \
+file, VERSION starting with a digit); else Debian's NAME_VERSION_ARCH.deb and RPM's \
+NAME-VERSION-RELEASE.ARCH.rpm; else the file name's words: the first starting with a digit (or v \
+and a digit) begins the version, an arch word (x64, amd64, arm64, x86_64, win64, 64-bit, ...) is \
+the arch, installer noise (Setup, Installer, win, bin, ...) is dropped: \"Firefox Setup 128.0.msi\" \
+is Firefox 128.0, \"7zip-23.01-x64.msi\" is 7zip 23.01 x64. --name/--version override them for \
+one package.
 
 An http(s) file storage must serve BASE/index.json:
   {\"packages\": [{\"path\": \"firefox/128.0/setup.msi\", \"size\": 61440000,
@@ -25,8 +29,14 @@ An http(s) file storage must serve BASE/index.json:
 path and size are required; mtime (unix seconds) and sha256 are optional and let re-runs \
 skip unchanged packages without downloading them.
 
+A file that no rule names right gets its name, version and arch from FILE_STORAGE/.p2pd-names.csv \
+(header path,name,version,arch; path relative to file storage; an empty cell keeps what the rules \
+found). Being a dot-file, it is never published itself.
+
 Exit status: 0 all packages published or unchanged; 1 a package failed (the others are \
-still published); 2 bad usage; 3 another publish is running (cron runs overlapped).")]
+still published); 2 bad usage; 3 another publish is running (cron runs overlapped); \
+5 done, with warnings: nothing failed, but a published package is missing from file storage \
+(put it back, or withdraw it with --prune). Cron can alert on any non-zero status.")]
 pub struct Args {
     /// Publish every package in file storage
     #[arg(long, conflicts_with = "paths", required_unless_present = "paths")]
@@ -105,6 +115,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     obs.finish();
     let code = if report.summary.failed > 0 {
         ExitCode::Failed
+    } else if report.summary.missing > 0 {
+        ExitCode::Warnings
     } else {
         ExitCode::Ok
     };
@@ -132,9 +144,30 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             output::bytes((s.bytes_hashed as f64 / secs.max(1e-9)) as u64)
         ),
     ]);
-    println!("{t}");
+    // The work is done and the exit code says how it went; a reader that
+    // stopped early (`publish --all | head -2`) must not change that.
+    let _ = summary(&t, s, &report);
+    Ok(code)
+}
+
+fn summary(
+    t: &comfy_table::Table,
+    s: &publish::Summary,
+    report: &publish::Report,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{t}")?;
+    if s.missing > 0 && s.failed == 0 {
+        writeln!(
+            out,
+            "done, with warnings: {} missing from file storage (exit status 5); put {} back, \
+             or withdraw {} with `p2pd publish --all --prune`",
+            output::count(s.missing, "published package"),
+            if s.missing == 1 { "it" } else { "them" },
+            if s.missing == 1 { "it" } else { "them" },
+        )?;
+    }
     if s.failed > 0 {
-        let mut out = std::io::stdout().lock();
         writeln!(out, "failed:")?;
         for p in report
             .packages
@@ -149,7 +182,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(code)
+    Ok(())
 }
 
 /// Progress for people: a bar on a terminal, one plain line per package
@@ -204,6 +237,9 @@ fn line(p: &PackageReport) -> String {
                 &p.version
             }
         ));
+        if !p.arch.is_empty() {
+            s.push_str(&format!(" {}", p.arch));
+        }
     }
     if let Some(size) = p.size {
         s.push_str(&format!("  {}", output::bytes(size)));
@@ -260,7 +296,10 @@ impl Observer for Progress {
                 }
             }
             None if self.json => eprintln!("{}", line(p)),
-            None => println!("{}", line(p)),
+            // Ignored: a closed stdout (`| head`) must not stop the run.
+            None => {
+                let _ = writeln!(std::io::stdout().lock(), "{}", line(p));
+            }
         }
     }
 }

@@ -47,6 +47,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             SocketAddr::new(ip, port)
         }
     };
+    // Before binding, so a second serve is told who holds the data dir
+    // rather than "address in use". Held until this function returns.
+    let _lock = server::lock::ServeLock::acquire(&dir, &format!("http://{listen}"))
+        .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
@@ -56,14 +60,18 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             )
         })?;
         eprintln!("p2pd serve: listening on http://{listen} (data dir {})", dir.display());
-        server::run(listener, state, shutdown_signal(), Duration::from_secs(10)).await
+        let shutdown = async {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+        };
+        server::run(listener, state, shutdown, Duration::from_secs(10)).await
     })?;
     Ok(ExitCode::Ok)
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C, console close or a service stop
-/// on Windows).
+/// on Windows). Logs nothing: each daemon says it is stopping in its own
+/// words (and log target).
 pub async fn shutdown_signal() {
     crate::platform::shutdown_signal().await;
-    tracing::info!("shutting down");
 }

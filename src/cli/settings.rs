@@ -12,11 +12,46 @@ pub enum Command {
     Show(output::JsonFlag),
     /// Change one setting (validated; an unknown name lists the valid ones)
     Set {
-        /// Setting name, e.g. server_name, port, distribution_optimization
+        /// Setting name
+        #[arg(value_parser = SettingName)]
         name: String,
         /// New value
         value: String,
+        /// Accept a file_storage directory that does not exist yet (for
+        /// storage mounted later); without it, a missing directory is an
+        /// error
+        #[arg(long)]
+        allow_missing_storage: bool,
+        #[command(flatten)]
+        out: output::JsonFlag,
     },
+}
+
+/// The setting names for `--help` and shell completion (`p2pd settings
+/// set <TAB>`). Parsing accepts any text, so that `run` answers an unknown
+/// or hyphenated name with its own message (valid names, what to do).
+#[derive(Clone)]
+struct SettingName;
+
+impl clap::builder::TypedValueParser for SettingName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Ok(value.to_string_lossy().into_owned())
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(settings::ALL.iter().map(|s| {
+            clap::builder::PossibleValue::new(s.name()).help(s.describe())
+        })))
+    }
 }
 
 #[derive(Serialize)]
@@ -24,6 +59,9 @@ pub struct SettingRow {
     pub name: &'static str,
     pub value: String,
     pub description: &'static str,
+    /// The setting itself, for typed JSON values.
+    #[serde(skip)]
+    pub setting: Setting,
 }
 
 /// Every setting with its stored value (or default).
@@ -35,6 +73,7 @@ pub fn rows(st: &crate::store::Store) -> anyhow::Result<Vec<SettingRow>> {
                 name: s.name(),
                 value: st.setting(s.name())?.unwrap_or_else(|| s.default_value()),
                 description: s.describe(),
+                setting: *s,
             })
         })
         .collect()
@@ -48,7 +87,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             if j.json {
                 let map: serde_json::Map<String, serde_json::Value> = rows
                     .into_iter()
-                    .map(|r| (r.name.to_string(), r.value.into()))
+                    .map(|r| (r.name.to_string(), r.setting.json_value(&r.value)))
                     .collect();
                 output::print_json(&map)?;
             } else {
@@ -64,25 +103,59 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 println!("{t}");
             }
         }
-        Command::Set { name, value } => {
+        Command::Set {
+            name,
+            value,
+            allow_missing_storage,
+            out,
+        } => {
             let s: Setting = name
                 .parse()
                 .map_err(|e: settings::SettingError| fail(ExitCode::Usage, e.to_string()))?;
             let v = s
                 .validate(&value)
                 .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+            if !allow_missing_storage {
+                s.check_exists(&v)
+                    .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+            }
             check_version_range(&st, s, &v)?;
             let old = st.setting(s.name())?.unwrap_or_else(|| s.default_value());
-            st.set_setting(s.name(), &v)?;
+            // Offices depend on this setting: the auto offices and every
+            // device follow at once, in the same transaction.
+            let toggled = if s == Setting::DistributionOptimization {
+                Some(crate::topology::set_optimization(&mut st, v == "on")?)
+            } else {
+                st.set_setting(s.name(), &v)?;
+                None
+            };
+            if out.json {
+                let mut j = serde_json::json!({
+                    "name": s.name(),
+                    "value": s.json_value(&v),
+                    "was": s.json_value(&old),
+                });
+                if let Some(t) = toggled {
+                    j["devices_moved"] = t.moved.into();
+                    j["auto_offices_removed"] = t.auto_offices_removed.into();
+                }
+                output::print_json(&j)?;
+                return Ok(ExitCode::Ok);
+            }
             println!(
                 "{} = {v} (was {})",
                 s.name(),
                 if old.is_empty() { "(none)" } else { &old }
             );
-            // Offices depend on this setting: every device follows at once.
-            if s == Setting::DistributionOptimization {
-                let moved = crate::topology::replace_devices(&mut st)?;
-                println!("re-placed every device: {moved} moved");
+            if let Some(t) = toggled {
+                if t.auto_offices_removed > 0 {
+                    println!(
+                        "removed {} auto office{} (they exist only while distribution_optimization is off)",
+                        t.auto_offices_removed,
+                        output::plural(t.auto_offices_removed)
+                    );
+                }
+                println!("re-placed every device: {} moved", t.moved);
             }
         }
     }

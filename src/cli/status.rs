@@ -40,7 +40,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         data_dir: g.data_dir().display().to_string(),
         settings: settings
             .iter()
-            .map(|r| (r.name.to_string(), r.value.clone().into()))
+            .map(|r| (r.name.to_string(), r.setting.json_value(&r.value)))
             .collect(),
         counts: st.counts()?,
         groups: st.assigned_groups()?,

@@ -1,7 +1,7 @@
 //! `p2pd topology import | export | show | locate`.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -56,6 +56,26 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// csv, or xlsx for an Excel workbook (one sheet, "Topology") that
+    /// imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ExportFormat>,
+    /// CSV as Excel in European locales writes and reads it: ';' between
+    /// fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain,
+    /// export writes CSV as the last imported CSV file was written (its
+    /// delimiter, BOM and line ends)
+    #[arg(long, conflicts_with = "plain")]
+    pub excel: bool,
+    /// Plain CSV: ',' between fields, LF line ends, no BOM
+    #[arg(long)]
+    pub plain: bool,
+}
+
+/// What `topology export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,10 +161,12 @@ fn run_import(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .any(|e| matches!(e.kind, import::ImportErrorKind::MissingColumn(_)));
             if header_missing && a.sheet.is_none() && import::is_workbook(&a.file, &bytes) {
-                list.push(
-                    "  hint: this read the workbook's first sheet; choose the topology sheet with --sheet NAME"
-                        .into(),
-                );
+                let sheets = import::sheet_names(&bytes);
+                list.push(format!(
+                    "  hint: this read the workbook's first sheet ('{}'); its sheets are: {}; choose the topology sheet with --sheet NAME",
+                    sheets.first().map_or("", |s| s.as_str()),
+                    sheets.join(", ")
+                ));
             }
             return Err(fail(
                 ExitCode::Failed,
@@ -191,9 +213,10 @@ fn run_import(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
         })?;
     } else {
         println!(
-            "imported {} offices from {}; distribution_optimization is on; {moved} device(s) moved, {no_office} no-office",
-            parsed.offices.len(),
-            a.file.display()
+            "imported {} from {}; distribution_optimization is on; {} moved, {no_office} no-office",
+            output::count(parsed.offices.len(), "office"),
+            a.file.display(),
+            output::count(moved, "device"),
         );
     }
     Ok(ExitCode::Ok)
@@ -203,8 +226,9 @@ fn print_diff(file: &std::path::Path, offices: usize, d: &export::Diff) -> anyho
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "dry run: {} is valid ({offices} offices); nothing was written",
-        file.display()
+        "dry run: {} is valid ({}); nothing was written",
+        file.display(),
+        output::count(offices, "office")
     )?;
     if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() && d.moved.is_empty() {
         writeln!(out, "no changes")?;
@@ -252,7 +276,42 @@ fn print_diff(file: &std::path::Path, offices: usize, d: &export::Diff) -> anyho
 fn run_export(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
     let rec = export::recorded(&st)?;
-    let bytes = export::to_csv(&rec)?;
+    let xlsx_name = a.output.as_ref().is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    });
+    let format = a.format.unwrap_or(if xlsx_name {
+        ExportFormat::Xlsx
+    } else {
+        ExportFormat::Csv
+    });
+    let bytes = match format {
+        ExportFormat::Xlsx => {
+            if a.excel || a.plain {
+                return Err(fail(
+                    ExitCode::Usage,
+                    "--excel and --plain choose a CSV dialect; they do not apply to --format xlsx",
+                ));
+            }
+            if a.output.is_none() && std::io::stdout().is_terminal() {
+                return Err(fail(
+                    ExitCode::Usage,
+                    "an .xlsx workbook is binary; write it to a file with -o FILE.xlsx",
+                ));
+            }
+            export::to_xlsx(&rec).context("cannot write the .xlsx workbook")?
+        }
+        ExportFormat::Csv => {
+            let dialect = if a.excel {
+                export::Dialect::EXCEL
+            } else if a.plain {
+                export::Dialect::PLAIN
+            } else {
+                topology::remembered_dialect(&st)?
+            };
+            export::to_csv(&rec, dialect)?
+        }
+    };
     match &a.output {
         Some(path) => std::fs::write(path, &bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -268,8 +327,8 @@ fn run_export(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
             .map(|s| format!("{} ({})", s.subnet, s.devices))
             .collect();
         eprintln!(
-            "note: {} no-office device(s), in no office's range, by subnet: {}",
-            rec.no_office.devices,
+            "note: {}, in no office's range, by subnet: {}",
+            output::count(rec.no_office.devices as usize, "no-office device"),
             list.join(", ")
         );
     }
@@ -306,7 +365,12 @@ fn run_show(g: &Global, j: output::JsonFlag) -> anyhow::Result<ExitCode> {
     let n = &rec.no_office;
     writeln!(out, "no-office devices: {}", n.devices)?;
     for s in &n.subnets {
-        writeln!(out, "  {}  {} device(s)", s.subnet, s.devices)?;
+        writeln!(
+            out,
+            "  {}  {}",
+            s.subnet,
+            output::count(s.devices as usize, "device")
+        )?;
     }
     Ok(ExitCode::Ok)
 }

@@ -7,20 +7,11 @@
 //! SHA-256, so an agent can verify every piece before storing or serving it.
 //! An empty file has no pieces.
 //!
-//! # Name and version from the path
+//! # Name, version and arch
 //!
-//! `p2pd publish PATH --name N --version V` sets them explicitly. Otherwise,
-//! with `PATH` relative to file storage:
-//!
-//! 1. `…/NAME/VERSION/FILE` (three or more components): the two directories
-//!    above the file, e.g. `firefox/128.0.3/Firefox Setup.msi`.
-//! 2. `NAME-VERSION.EXT` or `NAME_VERSION.EXT` where `VERSION` starts with a
-//!    digit: the file name is split at the first `-` or `_` followed by a
-//!    digit, e.g. `7zip-23.01-x64.msi` → `7zip`, `23.01-x64`. The last
-//!    extension is dropped when it contains a letter (`.msi`, `.exe`,
-//!    `.gz`), and a `.tar` left before it too.
-//! 3. Otherwise the name is the file name without its extension and the
-//!    version is empty.
+//! From the path in file storage, by the rules in [`naming`], with
+//! `.p2pd-names.csv` in storage for files no rule gets right, and
+//! `p2pd publish PATH --name N --version V` over both.
 //!
 //! # Layout
 //!
@@ -28,11 +19,13 @@
 //! - [`storage`]: file storage (a directory or an http(s) URL with an
 //!   `index.json`): list, open, read a piece.
 //! - [`groups`]: group name validation.
+//! - [`naming`]: name, version and arch from installer file names; overrides.
 //! - [`publish`]: the publish run: select, skip unchanged, hash, register,
 //!   report, prune.
 
 pub mod groups;
 pub mod hash;
+pub mod naming;
 pub mod publish;
 pub mod storage;
 
@@ -85,39 +78,6 @@ pub fn piece_range(index: u64, piece_size: u64, size: u64) -> Option<std::ops::R
     Some(start..(start + piece_size).min(size))
 }
 
-/// Name and version of the package at `path` (relative, `/`-separated),
-/// by the rules in the module documentation.
-pub fn name_version_from_path(path: &str) -> (String, String) {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if parts.len() >= 3 {
-        let n = parts.len();
-        return (parts[n - 3].to_string(), parts[n - 2].to_string());
-    }
-    let file = parts.last().copied().unwrap_or(path);
-    let stem = strip_extension(file);
-    let bytes = stem.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if (b == b'-' || b == b'_') && i > 0 && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            return (stem[..i].to_string(), stem[i + 1..].to_string());
-        }
-    }
-    (stem.to_string(), String::new())
-}
-
-/// `name-1.2.3.msi` → `name-1.2.3`; `x-1.0.tar.gz` → `x-1.0`; `x-1.2` stays.
-fn strip_extension(file: &str) -> &str {
-    let strip_one = |s: &str| -> Option<usize> {
-        let dot = s.rfind('.')?;
-        let ext = &s[dot + 1..];
-        (dot > 0 && ext.bytes().any(|b| b.is_ascii_alphabetic())).then_some(dot)
-    };
-    let Some(dot) = strip_one(file) else {
-        return file;
-    };
-    let stem = &file[..dot];
-    stem.strip_suffix(".tar").unwrap_or(stem)
-}
-
 /// Lowercase hex of a digest.
 pub fn hex(digest: &[u8; 32]) -> String {
     hex::encode(digest)
@@ -150,21 +110,5 @@ mod tests {
         assert_eq!(piece_range(3, p, size), None);
         assert_eq!(piece_count(size, p), 3);
         assert_eq!(piece_count(0, p), 0);
-    }
-
-    #[test]
-    fn names_from_paths() {
-        let nv = |p: &str| name_version_from_path(p);
-        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
-        assert_eq!(
-            nv("firefox/128.0.3/Firefox Setup.msi"),
-            s("firefox", "128.0.3")
-        );
-        assert_eq!(nv("apps/firefox/128/x.exe"), s("firefox", "128"));
-        assert_eq!(nv("7zip-23.01-x64.msi"), s("7zip", "23.01-x64"));
-        assert_eq!(nv("vendor/tool_2.1.tar.gz"), s("tool", "2.1"));
-        assert_eq!(nv("agent-1.2"), s("agent", "1.2"));
-        assert_eq!(nv("readme.txt"), s("readme", ""));
-        assert_eq!(nv("x-y.msi"), s("x-y", ""));
     }
 }

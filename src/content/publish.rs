@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::hash::{HashError, hash_reader};
+use super::naming::{self, Overrides};
+use super::piece_size_for;
 use super::storage::{Entry, Listing, Storage, StorageError};
-use super::{name_version_from_path, piece_size_for};
 use crate::store::content::{ContentSummary, NewContent, Targets};
 use crate::store::{Store, StoreError};
 
@@ -126,6 +127,8 @@ pub struct PackageReport {
     pub status: Status,
     pub name: String,
     pub version: String,
+    /// Architecture from the file name (`x64`, `amd64`, …), or empty.
+    pub arch: String,
     /// The content id (hex SHA-256), when known.
     pub id: Option<String>,
     pub size: Option<u64>,
@@ -173,6 +176,34 @@ pub enum PublishError {
     GroupNotAssigned(String),
     #[error("--name and --version apply to one package, but the paths given match {0}")]
     OverrideNeedsOnePackage(usize),
+    /// The overrides table in storage cannot be read or is malformed.
+    #[error("{0}; fix the file, or remove it to use the naming rules alone")]
+    Overrides(String),
+}
+
+/// Loads [`naming::OVERRIDES_FILE`] from storage; none there is no
+/// overrides.
+fn load_overrides(storage: &Storage) -> Result<Overrides, PublishError> {
+    let mut bytes = Vec::new();
+    let read = storage.open(naming::OVERRIDES_FILE).and_then(|mut r| {
+        std::io::Read::read_to_end(&mut r, &mut bytes).map_err(|source| StorageError::Io {
+            path: naming::OVERRIDES_FILE.into(),
+            source,
+        })
+    });
+    match read {
+        Ok(_) => Overrides::parse(&bytes).map_err(|e| PublishError::Overrides(e.to_string())),
+        Err(StorageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Overrides::default())
+        }
+        Err(StorageError::Http { message, .. }) if message.contains("404") => {
+            Ok(Overrides::default())
+        }
+        Err(e) => Err(PublishError::Overrides(format!(
+            "cannot read {}: {e}",
+            naming::OVERRIDES_FILE
+        ))),
+    }
 }
 
 /// One package that needs hashing, and why it was picked.
@@ -229,21 +260,24 @@ pub fn publish(
         .chain(listing.unreadable.iter().map(|(p, _)| p.as_str()))
         .collect();
 
-    let name_version = |path: &str| -> (String, String) {
-        let (n, v) = name_version_from_path(path);
+    let overrides = load_overrides(storage)?;
+    let name_version = |path: &str| -> (String, String, String) {
+        let n = overrides.naming(path);
         (
-            req.name.clone().unwrap_or(n),
-            req.version.clone().unwrap_or(v),
+            req.name.clone().unwrap_or(n.name),
+            req.version.clone().unwrap_or(n.version),
+            n.arch,
         )
     };
 
     for (path, why) in &unreadable {
-        let (name, version) = name_version(path);
+        let (name, version, arch) = name_version(path);
         let r = PackageReport {
             path: path.clone(),
             status: Status::Failed,
             name,
             version,
+            arch,
             id: None,
             size: None,
             message: Some(why.clone()),
@@ -274,6 +308,7 @@ pub fn publish(
                     status: Status::Unchanged,
                     name: p.name.clone(),
                     version: p.version.clone(),
+                    arch: p.arch.clone(),
                     id: Some(p.id.clone()),
                     size: Some(p.size),
                     message: None,
@@ -298,12 +333,13 @@ pub fn publish(
     }
     for job in jobs {
         let path = job.entry.path.clone();
-        let (name, version) = name_version(&path);
+        let (name, version, arch) = name_version(&path);
         let mut r = PackageReport {
             path: path.clone(),
             status: Status::Failed,
             name,
             version,
+            arch,
             id: None,
             size: Some(job.entry.size),
             message: None,
@@ -319,6 +355,7 @@ pub fn publish(
                 {
                     r.name = p.name.clone();
                     r.version = p.version.clone();
+                    r.arch = p.arch.clone();
                 }
                 current.insert(path, id.clone());
                 r.id = Some(id);
@@ -408,6 +445,7 @@ fn not_found(given: &str, message: String) -> PackageReport {
         status: Status::Failed,
         name: String::new(),
         version: String::new(),
+        arch: String::new(),
         id: None,
         size: None,
         message: Some(message),
@@ -494,6 +532,7 @@ fn publish_one(
                 id: &id,
                 name: &r.name,
                 version: &r.version,
+                arch: &r.arch,
                 path: &e.path,
                 size: e.size,
                 mtime: e.mtime,
@@ -544,6 +583,7 @@ fn prune_or_report(
             },
             name: c.name.clone(),
             version: c.version.clone(),
+            arch: c.arch.clone(),
             id: Some(c.id.clone()),
             size: Some(c.size),
             message: Some(if req.prune {

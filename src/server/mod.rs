@@ -7,6 +7,10 @@
 //! `spawn_blocking` (see [`Db::call`]). SQLite serializes writers anyway, so
 //! a pool would add nothing but lock contention, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
+//!
+//! Submodules: [`scheduler`] (leaders and sources), [`decisions`] (why, in
+//! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
+//! token), [`lock`] (one serve per data dir).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -29,7 +33,11 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod decisions;
+pub mod leader;
+pub mod lock;
 pub mod scheduler;
+pub mod ui;
 
 /// The database, shared by request handlers.
 #[derive(Clone)]
@@ -62,7 +70,10 @@ pub struct ServerState {
     /// Checks signatures against the current key.
     pub verifier: Verifier,
     pub server_id: String,
-    pub key_version: i64,
+    /// The current key's version; changes with the key (see [`watch_key`]).
+    pub key_version: std::sync::atomic::AtomicI64,
+    /// The key file, watched for a `key regenerate` while serving.
+    pub key_file: std::path::PathBuf,
     /// File storage, for seeding pieces and the storage gateway.
     pub storage: Option<Storage>,
     /// (content, device) pairs the scheduler sent to the server; the seed
@@ -77,13 +88,87 @@ pub struct ServerState {
     /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
     /// server's own word for cross-checking agents' transfer reports.
     pub served_log: Mutex<Option<std::fs::File>>,
+    /// Live Prometheus metrics (request latency, refusals, write batches).
+    pub metrics: crate::metrics::ServerMetrics,
+    /// Key-mismatch refusals not yet written, by (device, fingerprint):
+    /// the time of the last write. Bounds the writes a device stuck on an
+    /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
+    /// line per device.
+    pub refusals: Mutex<HashMap<(String, String), i64>>,
+    /// Follower reports awaiting a second signal, and devices that left
+    /// (see `leader.rs`). Locked inside the database call, after the store.
+    pub board: Arc<Mutex<leader::Board>>,
+    /// Probes a reported leader: the server's own second signal.
+    pub probe: reqwest::Client,
 }
+
+/// A device refused for its key is recorded at most this often.
+const REFUSAL_WRITE_SECS: i64 = 5;
 
 type AppState = Arc<ServerState>;
 
 impl Verifies for ServerState {
     fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Records which device still signs with which old key, and says so in
+    /// the log once per device (and once per unknown fingerprint).
+    fn key_refused(&self, fingerprint: &str, device: Option<String>) {
+        let t = now();
+        let dev = device.unwrap_or_default();
+        let first = {
+            let mut m = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (dev.clone(), fingerprint.to_string());
+            match m.get(&key) {
+                Some(at) if t - at < REFUSAL_WRITE_SECS => return,
+                Some(_) => {
+                    m.insert(key, t);
+                    false
+                }
+                None => {
+                    // Bounded: forget everything rather than grow without end
+                    // under a flood of invented ids.
+                    if m.len() >= 10_000 {
+                        m.clear();
+                    }
+                    m.insert(key, t);
+                    true
+                }
+            }
+        };
+        let db = self.db.clone();
+        let fp = fingerprint.to_string();
+        let current = self.verifier.fingerprint();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let d = dev.clone();
+            let f = fp.clone();
+            let known = db
+                .call(move |st| {
+                    if d.is_empty() || !st.record_key_refusal(&d, &f)? {
+                        return Ok(None);
+                    }
+                    Ok(st.device(&d)?.map(|row| row.hostname))
+                })
+                .await;
+            if !first {
+                return;
+            }
+            match known {
+                Ok(Some(host)) => tracing::warn!(
+                    device = %dev, hostname = %host, key = %fp, current = %current,
+                    "refused a device signing with an old key; it needs the current key \
+                     (`p2pd agent install --key-file FILE` on that device)"
+                ),
+                _ => tracing::warn!(
+                    key = %fp, current = %current,
+                    "refused a request signed with an unknown key"
+                ),
+            }
+        });
     }
 }
 
@@ -117,14 +202,25 @@ impl ServerState {
             db: Db::new(store),
             verifier: Verifier::new(key),
             server_id: server.server_id,
-            key_version: server.key_version,
+            key_version: server.key_version.into(),
+            key_file: crate::key::key_path(data_dir),
             storage,
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
+            metrics: crate::metrics::ServerMetrics::new(),
+            refusals: Mutex::new(HashMap::new()),
+            board: Arc::new(Mutex::new(leader::Board::default())),
+            probe: reqwest::Client::builder()
+                .connect_timeout(PROBE_TIMEOUT)
+                .timeout(PROBE_TIMEOUT)
+                .build()?,
         })
     }
 }
+
+/// How long the server waits for a reported leader to answer its probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -132,11 +228,83 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/heartbeat", post(heartbeat))
         .route("/v1/report", post(report))
+        .route("/v1/leave", post(leave))
         .route("/v1/contents/{id}/manifest", get(manifest))
         .route("/v1/contents/{id}/sources", post(sources))
         .route("/v1/contents/{id}/pieces/{n}", get(piece))
         .route("/v1/storage/{*path}", get(storage_file))
+        .merge(ui::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ui::track_request,
+        ))
         .with_state(state)
+}
+
+/// How often a running server checks its key file.
+const KEY_CHECK: Duration = Duration::from_secs(1);
+
+/// Applies a `key regenerate` to the running server: once per
+/// [`KEY_CHECK`], one `stat` of the key file; when it changed, the new key
+/// is loaded and, once the database names it as the current key (the
+/// regenerate's transaction commits just after the file is renamed into
+/// place), requests signed with the old one are refused from then on.
+/// A key file the database does not know (a copied file) is not used and
+/// is logged once; the server keeps its key.
+async fn watch_key(s: AppState, stop: CancellationToken) {
+    let mut seen = crate::key::FileStamp::of(&s.key_file);
+    let mut warned = None;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(KEY_CHECK) => {}
+        }
+        let stamp = crate::key::FileStamp::of(&s.key_file);
+        if stamp.is_none() || stamp == seen {
+            continue;
+        }
+        let key = match crate::key::SharedKey::load(&s.key_file) {
+            Ok(k) => k,
+            Err(e) => {
+                if warned != stamp {
+                    tracing::warn!(
+                        "the key file changed but cannot be used; keeping the current key: {e}"
+                    );
+                    warned = stamp;
+                }
+                continue;
+            }
+        };
+        let fp = key.fingerprint();
+        if fp == s.verifier.fingerprint() {
+            seen = stamp;
+            continue;
+        }
+        let Ok(Some(row)) = s.db.call(|st| Ok(st.server()?)).await else {
+            continue;
+        };
+        if row.key_fingerprint != fp {
+            if warned != stamp {
+                tracing::warn!(
+                    file = %s.key_file.display(), key = %fp, expected = %row.key_fingerprint,
+                    "the key file changed to a key the database does not know; keeping the current key \
+                     (use `p2pd key regenerate` to change it)"
+                );
+                warned = stamp;
+            }
+            continue;
+        }
+        let old = s.verifier.fingerprint();
+        s.verifier.set_key(key);
+        s.key_version
+            .store(row.key_version, std::sync::atomic::Ordering::Relaxed);
+        seen = stamp;
+        tracing::warn!(
+            key = %fp, version = row.key_version, retired = %old,
+            "new shared key in use; devices still signing with the retired key are refused \
+             until they get the new one (`p2pd agent install --key-file FILE`)"
+        );
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains
@@ -155,6 +323,7 @@ pub async fn run(
         shutdown.await;
         t.cancel();
     });
+    tokio::spawn(watch_key(state.clone(), token.clone()));
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -174,8 +343,8 @@ async fn status(
         server_id: s.server_id.clone(),
         version: crate::VERSION.to_string(),
         time: now(),
-        key_fingerprint: s.verifier.fingerprint().to_string(),
-        key_version: s.key_version,
+        key_fingerprint: s.verifier.fingerprint(),
+        key_version: s.key_version.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }
 
@@ -253,6 +422,7 @@ fn enroll_impl(st: &mut Store, req: EnrollRequest) -> Result<EnrollResponse, Api
         heartbeat_secs: heartbeat_secs(st)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
+        server_time: now(),
     })
 }
 
@@ -281,14 +451,28 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
+    let board = s.board.clone();
+    let state = s.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &req.device_id)?;
+        let t = std::time::Instant::now();
         st.heartbeat(&d.id)?;
+        board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
+        if let Some(off) = req.clock_offset {
+            st.set_clock_offset(&d.id, off)?;
+        }
+        st.set_stuck(&d.id, &req.stuck)?;
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
-                st.record_progress(&p.content_id, &d.id, p.pieces, p.done)?;
+                st.record_progress(&p.content_id, &d.id, p)?;
+                if p.done {
+                    st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
+                }
             }
         }
+        state
+            .metrics
+            .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
             Some(o) => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
             None => false,
@@ -297,6 +481,8 @@ async fn heartbeat(
             heartbeat_secs: heartbeat_secs(st)?,
             serve_peers,
             contents: st.targeted_contents(&d.group_name)?,
+            server_time: now(),
+            cache_limit_bytes: cache_limit(st)?,
         })
     })
     .await
@@ -337,9 +523,13 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
     Ok(m)
 }
 
-#[derive(Deserialize)]
-struct SourcesRequest {
-    device_id: String,
+/// `agent_cache_mb` in bytes; None when unset or 0 (no limit).
+fn cache_limit(st: &Store) -> Result<Option<u64>, ApiError> {
+    Ok(st
+        .setting("agent_cache_mb")?
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&mb| mb > 0)
+        .map(|mb| mb << 20))
 }
 
 async fn sources(
@@ -348,45 +538,113 @@ async fn sources(
     signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
     let req: SourcesRequest = signed.json()?;
+    let mut plan = plan_sources(&s, &id, &req, false).await?;
+    // A follower reported its leader and nothing confirmed it yet: the
+    // server's own probe is the second signal.
+    if let Some(url) = plan.probe.take()
+        && !probe_answers(&s.probe, &url).await
+    {
+        tracing::warn!(leader = %url, content = %id, "reported leader does not answer the server's probe");
+        plan = plan_sources(&s, &id, &req, true).await?;
+    }
+    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(old) = plan.replaced.take() {
+        seeding.remove(&(id.clone(), old));
+    }
+    if plan.server_seeds {
+        seeding.insert((id, req.device_id));
+    } else {
+        seeding.remove(&(id, req.device_id));
+    }
+    Ok(axum::Json(plan.response))
+}
+
+async fn plan_sources(
+    s: &AppState,
+    id: &str,
+    req: &SourcesRequest,
+    probe_failed: bool,
+) -> Result<scheduler::Plan, ApiError> {
     let storage_url = match &s.storage {
         Some(Storage::Http(u)) => Some(u.to_string()),
         _ => None,
     };
-    let content = id.clone();
-    let device = req.device_id.clone();
-    let plan =
+    let board = s.board.clone();
+    let id = id.to_string();
+    let req = req.clone();
+    s.db.call(move |st| {
+        let d = enrolled(st, &req.device_id)?;
+        let m = targeted_manifest(st, &id, &d.group_name)?;
+        let hb = heartbeat_secs(st)? as i64;
+        let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
+        let ends = scheduler::Endpoints {
+            cdn: (!cdn.is_empty()).then_some(cdn),
+            storage_url,
+        };
+        let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+        let at = now();
+        let plan = scheduler::plan(
+            st,
+            &mut board,
+            &scheduler::Timing::new(hb),
+            &ends,
+            &id,
+            &m.path,
+            &d,
+            req.suspect.as_ref().map(|suspect| scheduler::Complaint {
+                suspect,
+                probe_failed,
+            }),
+            at,
+        )?;
+        decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
+        Ok(plan)
+    })
+    .await
+}
+
+/// Whether a peer answers at all: any HTTP response counts (an unsigned
+/// request gets `unsigned` from a live agent); a refused connection or
+/// silence past [`PROBE_TIMEOUT`] does not.
+async fn probe_answers(client: &reqwest::Client, peer_url: &str) -> bool {
+    let url = format!("{}/v1/status", peer_url.trim_end_matches('/'));
+    client.get(url).send().await.is_ok()
+}
+
+/// An agent that is stopping hands over its leadership before it exits.
+async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
+    let req: LeaveRequest = signed.json()?;
+    let board = s.board.clone();
+    let dev = req.device_id.clone();
+    let handed =
         s.db.call(move |st| {
-            let d = enrolled(st, &req.device_id)?;
-            let m = targeted_manifest(st, &id, &d.group_name)?;
+            let d = st
+                .device(&req.device_id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
             let hb = heartbeat_secs(st)? as i64;
-            let cdn = setting(st, crate::settings::Setting::CdnUrl)?;
-            let ends = scheduler::Endpoints {
-                cdn: (!cdn.is_empty()).then_some(cdn),
-                storage_url,
-            };
-            Ok(scheduler::plan(
+            let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(scheduler::hand_over(
                 st,
+                &mut board,
                 &scheduler::Timing::new(hb),
-                &ends,
-                &id,
-                &m.path,
                 &d,
                 now(),
             )?)
         })
         .await?;
-    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
-    if plan.server_seeds {
-        seeding.insert((content, device));
-    } else {
-        seeding.remove(&(content, device));
-    }
-    Ok(axum::Json(plan.response))
+    s.seeding
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(_, d)| *d != dev);
+    tracing::info!(device = %dev, handed_over = handed, "device leaving");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let req: ReportRequest = signed.json()?;
+    let state = s.clone();
     s.db.call(move |st| {
+        let t = std::time::Instant::now();
         let d = st.device(&req.device_id)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotEnrolled,
@@ -408,6 +666,11 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
                 st.add_failure(&b.source_device)?;
             }
         }
+        state.metrics.observe_write(
+            "report",
+            req.transfers.len() + req.uploads.len() + req.bad.len(),
+            t.elapsed(),
+        );
         Ok(())
     })
     .await?;
@@ -478,7 +741,7 @@ async fn storage_file(
     _signed: Signed,
 ) -> Result<Response, ApiError> {
     let p = path.clone();
-    let size =
+    let published =
         s.db.call(move |st| {
             st.content_size_by_path(&p)?.ok_or_else(|| {
                 ApiError::new(
@@ -488,6 +751,21 @@ async fn storage_file(
             })
         })
         .await?;
+    // The file as storage holds it now: after an in-place change and a
+    // re-publish the path names the new content, whose size may differ
+    // from the first one recorded for that path.
+    let size = match s.storage.clone() {
+        Some(storage) => {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || storage.stat(&p))
+                .await
+                .map_err(ApiError::internal)?
+                .ok()
+                .flatten()
+                .map_or(published, |(size, _)| size)
+        }
+        None => published,
+    };
     let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => parse_range(r, size)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,

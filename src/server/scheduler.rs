@@ -10,41 +10,23 @@
 //! Followers fetch from the leader and from each other as pieces arrive.
 //! VPN devices fetch from the parent office alone and serve nobody;
 //! no-office devices get only the CDN / file storage.
+//!
+//! Who leads is decided by the state machine in [`super::leader`]; this
+//! module feeds it rows from the store and applies its decision
+//! ([`elect`] is the one place where leaders change).
 
 use std::collections::{HashMap, HashSet};
 
-use crate::proto::{Role, Source, SourcesResponse, Tier};
+use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
+use crate::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
 
+pub use super::leader::Timing;
+
 /// Office id used in the `leaders` table for devices with no office.
 pub const NO_OFFICE: i64 = -1;
-
-/// Timing knobs, from settings.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    pub heartbeat_secs: i64,
-    /// A leader whose piece count has not grown for this long, while not
-    /// done, is replaced. Long enough for one large piece on a slow,
-    /// capped WAN link.
-    pub stall_secs: i64,
-}
-
-impl Timing {
-    pub fn new(heartbeat_secs: i64) -> Timing {
-        Timing {
-            heartbeat_secs,
-            stall_secs: (6 * heartbeat_secs).max(30),
-        }
-    }
-
-    /// A device is online when its last heartbeat is at most three
-    /// intervals (plus two seconds of slack) old.
-    pub fn online(&self, d: &DeviceRow, now: i64) -> bool {
-        now - d.last_seen <= 3 * self.heartbeat_secs + 2
-    }
-}
 
 /// The preferred-device score: history, not arrival order.
 ///
@@ -68,6 +50,19 @@ pub struct Plan {
     /// True when the server itself is among the sources (it then seeds to
     /// this device).
     pub server_seeds: bool,
+    /// A leader that lost its term in this call: the seed stops serving it.
+    pub replaced: Option<String>,
+    /// A follower reported its leader and no second signal confirmed it
+    /// yet: the server should probe this peer URL itself and, if it does
+    /// not answer, plan again with `probe_failed`.
+    pub probe: Option<String>,
+}
+
+/// A follower's report about its leader, with what the server found.
+pub struct Complaint<'a> {
+    pub suspect: &'a Suspect,
+    /// The server's own probe of the leader failed.
+    pub probe_failed: bool,
 }
 
 /// How the server's own sources are written in a source list: URLs that
@@ -79,16 +74,21 @@ pub struct Endpoints {
     pub storage_url: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     st: &Store,
+    board: &mut Board,
     timing: &Timing,
     ends: &Endpoints,
     content_id: &str,
     path: &str,
     device: &DeviceRow,
+    complaint: Option<Complaint>,
     now: i64,
 ) -> Result<Plan, StoreError> {
-    let banned = st.banned(content_id)?;
+    let mut banned = st.banned(content_id)?;
+    // Devices that said they are leaving serve nobody.
+    banned.extend(board.departed());
     let cdn = cdn_source(ends, path);
     let Some(office_id) = device.office_id else {
         // No-office clients: no peer or server downloads, CDN / storage only.
@@ -101,8 +101,12 @@ pub fn plan(
                 upstream: vec![cdn],
                 wan_kbps: None,
                 refresh_secs: 10,
+                epoch: 0,
+                lease_secs: 0,
             },
             server_seeds: false,
+            replaced: None,
+            probe: None,
         });
     };
     let office = st.office(office_id)?;
@@ -141,15 +145,26 @@ pub fn plan(
                 upstream,
                 wan_kbps: wan_kbps.map(|k| k as u64),
                 refresh_secs,
+                epoch: 0,
+                lease_secs: 0,
             },
             server_seeds: true,
+            replaced: None,
+            probe: None,
         });
     }
 
     let members = st.office_devices(office_id)?;
-    let leader = elect(
-        st, timing, content_id, office_id, &members, &banned, &progress, now,
-    )?;
+    let office = OfficeView {
+        content_id,
+        office_id,
+        members: &members,
+        banned: &banned,
+        progress: &progress,
+        wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
+    };
+    let outcome = elect(st, board, timing, &office, device, complaint, now)?;
+    let leader = outcome.term.as_ref().map(|t| t.device.clone());
     let mut peers: Vec<Source> = members
         .iter()
         .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
@@ -173,17 +188,22 @@ pub fn plan(
             upstream: if is_leader { upstream } else { vec![] },
             wan_kbps: wan_kbps.map(|k| k as u64),
             refresh_secs,
+            epoch: outcome.term.as_ref().map_or(0, |t| t.epoch),
+            lease_secs: 3 * refresh_secs,
         },
         server_seeds: is_leader,
+        replaced: outcome.replaced,
+        probe: outcome.probe,
     })
 }
 
 fn cdn_source(ends: &Endpoints, path: &str) -> Source {
+    use crate::http::encode_path;
     let (url, plain) = match (&ends.cdn, &ends.storage_url) {
-        (Some(cdn), _) => (join_url(cdn, path), true),
-        (None, Some(storage)) => (join_url(storage, path), true),
+        (Some(cdn), _) => (join_url(cdn, &encode_path(path)), true),
+        (None, Some(storage)) => (join_url(storage, &encode_path(path)), true),
         // Directory storage: the server's read-only storage gateway.
-        (None, None) => (format!("/v1/storage/{path}"), false),
+        (None, None) => (format!("/v1/storage/{}", encode_path(path)), false),
     };
     Source {
         tier: Tier::Cdn,
@@ -202,7 +222,7 @@ pub fn join_url(base: &str, path: &str) -> String {
 }
 
 fn servable(d: &DeviceRow, banned: &HashSet<String>, timing: &Timing, now: i64) -> bool {
-    d.peer_url.is_some() && !banned.contains(&d.id) && timing.online(d, now)
+    d.peer_url.is_some() && !banned.contains(&d.id) && timing.online(d.last_seen, now)
 }
 
 fn peer_source(d: &DeviceRow, tier: Tier) -> Source {
@@ -244,67 +264,224 @@ fn parent_sources(
     Ok(vec![])
 }
 
-/// Keeps the current leader while it is online, unbanned and making
-/// progress; otherwise names the best-scored online device (ties go to
-/// the one holding most pieces, so a failover continues from what the
-/// office already has).
-#[allow(clippy::too_many_arguments)]
+/// One office's view of one content, for an election.
+struct OfficeView<'a> {
+    content_id: &'a str,
+    office_id: i64,
+    members: &'a [DeviceRow],
+    /// Banned for this content, or leaving.
+    banned: &'a HashSet<String>,
+    progress: &'a HashMap<String, ProgressRow>,
+    /// The office's WAN cap in bytes/s, if it has one.
+    wan_cap: Option<f64>,
+}
+
+/// What an election left behind.
+struct Outcome {
+    term: Option<Term>,
+    replaced: Option<String>,
+    probe: Option<String>,
+}
+
+/// Runs the leader state machine for one (content, office) and applies its
+/// decision: this is where leaders change (and the only place a leader is
+/// penalized for stalling). `device` is the caller; its `complaint`, if
+/// any, is a report about the leader it was given.
 fn elect(
     st: &Store,
+    board: &mut Board,
     timing: &Timing,
-    content_id: &str,
-    office_id: i64,
-    members: &[DeviceRow],
-    banned: &HashSet<String>,
-    progress: &HashMap<String, ProgressRow>,
+    o: &OfficeView,
+    device: &DeviceRow,
+    complaint: Option<Complaint>,
     now: i64,
-) -> Result<Option<String>, StoreError> {
-    let current = st.leader(content_id, office_id)?;
-    if let Some(cur) = &current
-        && let Some(d) = members.iter().find(|d| &d.id == cur)
-        && servable(d, banned, timing, now)
-    {
-        let stalled = progress
-            .get(cur)
-            .map(|p| p.done_at.is_none() && now - p.progressed_at > timing.stall_secs)
-            .unwrap_or(false);
-        if !stalled {
-            return Ok(current);
-        }
-        tracing::warn!(device = %cur, content = %content_id, "leader stalled; electing another");
-        st.add_failure(cur)?;
-    }
-    let best = members
+) -> Result<Outcome, StoreError> {
+    let current = st.leader_lease(o.content_id, o.office_id)?.map(|l| Term {
+        device: l.device_id,
+        epoch: l.epoch,
+        since: l.since,
+    });
+    let members: Vec<Member> = o
+        .members
         .iter()
-        .filter(|d| servable(d, banned, timing, now) && Some(&d.id) != current.as_ref())
         .map(|d| {
-            (
-                score(d, timing, now),
-                progress.get(&d.id).map_or(0, |p| p.pieces),
-                d,
-            )
+            let p = o.progress.get(&d.id);
+            Member {
+                id: d.id.clone(),
+                eligible: servable(d, o.banned, timing, now) && d.preference.may_lead(),
+                rank: d.preference.rank(),
+                score: score(d, timing, now),
+                pieces: p.map_or(0, |p| p.pieces),
+                done: p.is_some_and(|p| p.done_at.is_some()),
+                moved_at: p.and_then(|p| p.moved_at),
+                blocked_since: p.and_then(|p| p.blocked_at),
+                last_seen: d.last_seen,
+            }
         })
-        .max_by(|a, b| {
-            a.0.total_cmp(&b.0)
-                .then(a.1.cmp(&b.1))
-                .then(b.2.id.cmp(&a.2.id))
-        })
-        .map(|(_, _, d)| d.id.clone());
-    match &best {
-        Some(id) => {
-            tracing::info!(device = %id, content = %content_id, office = office_id, "new leader");
-            st.set_leader(content_id, office_id, id)?;
-        }
-        None => {
-            // Nobody else is eligible: keep whoever it was (it may recover).
-            return Ok(current.filter(|c| {
-                members
-                    .iter()
-                    .any(|d| &d.id == c && servable(d, banned, timing, now))
-            }));
+        .collect();
+    let mut signals = Signals::default();
+    let mut probe = None;
+    if let Some(cur) = &current {
+        signals.left = board.has_left(&cur.device);
+        let leader_row = o.members.iter().find(|d| d.id == cur.device);
+        let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
+        let report = match &complaint {
+            Some(c) if c.suspect.leader == cur.device => board.report(
+                o.content_id,
+                o.office_id,
+                cur,
+                c.suspect.epoch,
+                &device.id,
+                now,
+            ),
+            _ => Report::Stale,
+        };
+        let pending =
+            report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
+        signals.slow = leader_too_slow(st, board, timing, o, cur, now)?;
+        let probe_failed =
+            report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
+        signals.confirmed_down =
+            report == Report::Confirmed || (pending && (missed || probe_failed));
+        if report == Report::Pending
+            && !signals.confirmed_down
+            && complaint.as_ref().is_some_and(|c| !c.probe_failed)
+        {
+            probe = leader_row.and_then(|d| d.peer_url.clone());
         }
     }
-    Ok(best)
+    match leader::decide(timing, current.as_ref(), &members, signals, now) {
+        Decision::Keep => Ok(Outcome {
+            term: current,
+            replaced: None,
+            probe,
+        }),
+        Decision::Vacant => Ok(Outcome {
+            term: None,
+            replaced: current.map(|c| c.device),
+            probe: None,
+        }),
+        Decision::Elect {
+            device: id,
+            reason,
+            replaced,
+            penalize,
+        } => {
+            if let Some(p) = &penalize {
+                st.add_failure(p)?;
+            }
+            let lease = st.set_leader(o.content_id, o.office_id, &id)?;
+            board.clear(o.content_id, o.office_id);
+            // For `explain` and the election/failover counters.
+            super::decisions::record_election(
+                st,
+                timing,
+                o.content_id,
+                o.office_id,
+                &id,
+                replaced.as_deref(),
+                reason,
+                o.members,
+                o.banned,
+                now,
+            )?;
+            if reason == leader::Reason::Slow {
+                board.mark_slow_swap(o.content_id, o.office_id);
+            }
+            let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
+            board.term_start(o.content_id, o.office_id, lease.epoch, bytes, now);
+            tracing::info!(
+                device = %id, content = %o.content_id, office = o.office_id,
+                epoch = lease.epoch, reason = reason.as_str(),
+                replaced = replaced.as_deref().unwrap_or("-"), "new leader"
+            );
+            Ok(Outcome {
+                term: Some(Term {
+                    device: lease.device_id,
+                    epoch: lease.epoch,
+                    since: lease.since,
+                }),
+                replaced,
+                probe: None,
+            })
+        }
+    }
+}
+
+/// Whether the current leader moves bytes far slower than the leaders of
+/// the other offices (a throttled device), judged after `slow_secs` of its
+/// term.
+fn leader_too_slow(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    o: &OfficeView,
+    cur: &Term,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
+    let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, now);
+    if board.slow_swapped(o.content_id, o.office_id) {
+        return Ok(false);
+    }
+    let Some(rate) = start.rate(bytes, now, timing.slow_secs()) else {
+        return Ok(false);
+    };
+    let others: Vec<f64> = st
+        .leaders(o.content_id)?
+        .into_iter()
+        .filter(|(office, _)| *office != o.office_id && *office != NO_OFFICE)
+        .filter_map(|(office, device)| {
+            let t = board.known_term(o.content_id, office)?;
+            let p = o.progress.get(&device)?;
+            t.rate(p.bytes, p.done_at.unwrap_or(now), timing.slow_secs())
+        })
+        .collect();
+    Ok(leader::too_slow(rate, &others, o.wan_cap))
+}
+
+/// A stopping device hands over every term it holds: each of its
+/// (content, office) gets a new leader at once, if anyone can take over.
+/// Returns how many terms were handed over.
+pub fn hand_over(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    device: &DeviceRow,
+    now: i64,
+) -> Result<usize, StoreError> {
+    board.leave(&device.id, now);
+    let mut n = 0;
+    for (content_id, office_id) in st.led_by(&device.id)? {
+        if office_id == NO_OFFICE {
+            continue;
+        }
+        let mut banned = st.banned(&content_id)?;
+        banned.extend(board.departed());
+        let progress: HashMap<String, ProgressRow> = st
+            .progress(&content_id)?
+            .into_iter()
+            .map(|p| (p.device_id.clone(), p))
+            .collect();
+        let members = st.office_devices(office_id)?;
+        let wan_cap = st
+            .office(office_id)?
+            .and_then(|x| x.wan_kbps)
+            .map(|k| k as f64 * 1000.0 / 8.0);
+        let o = OfficeView {
+            content_id: &content_id,
+            office_id,
+            members: &members,
+            banned: &banned,
+            progress: &progress,
+            wan_cap,
+        };
+        let out = elect(st, board, timing, &o, device, None, now)?;
+        if out.replaced.as_deref() == Some(device.id.as_str()) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -328,6 +505,7 @@ mod tests {
             upload_bytes: 0,
             failures,
             license_activated_at: None,
+            preference: crate::store::devices::Preference::Normal,
         }
     }
 

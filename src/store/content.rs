@@ -14,6 +14,8 @@ pub struct ContentSummary {
     pub id: String,
     pub name: String,
     pub version: String,
+    /// Architecture (`x64`, `amd64`, …), or empty.
+    pub arch: String,
     /// Relative path in file storage.
     pub path: String,
     pub size: u64,
@@ -56,6 +58,7 @@ pub struct NewContent<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub version: &'a str,
+    pub arch: &'a str,
     pub path: &'a str,
     pub size: u64,
     pub mtime: i64,
@@ -96,7 +99,7 @@ pub struct UnassignReport {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "id, name, version, path, size, mtime, piece_size, published_at, all_groups, rowid";
+    "id, name, version, path, size, mtime, piece_size, published_at, all_groups, rowid, arch";
 
 fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
     let size: i64 = r.get(4)?;
@@ -114,6 +117,7 @@ fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
         all_groups: r.get(8)?,
         targets: Vec::new(),
         seq: r.get(9)?,
+        arch: r.get(10)?,
     })
 }
 
@@ -172,7 +176,7 @@ impl Store {
                 |r| {
                     Ok(Content {
                         summary: summary_of(r)?,
-                        piece_hashes: r.get(10)?,
+                        piece_hashes: r.get(11)?,
                     })
                 },
             )
@@ -211,10 +215,11 @@ impl Store {
         self.transaction(|tx| {
             tx.execute(
                 "INSERT INTO contents
-                   (id, name, version, path, size, mtime, piece_size, piece_hashes, published_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                   (id, name, version, path, size, mtime, piece_size, piece_hashes, published_at, arch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, version = excluded.version,
-                   path = excluded.path, mtime = excluded.mtime, published_at = excluded.published_at",
+                   path = excluded.path, mtime = excluded.mtime, published_at = excluded.published_at,
+                   arch = excluded.arch",
                 params![
                     c.id,
                     c.name,
@@ -224,7 +229,8 @@ impl Store {
                     c.mtime,
                     c.piece_size as i64,
                     c.piece_hashes,
-                    now()
+                    now(),
+                    c.arch
                 ],
             )?;
             write_targets(tx, c.id, targets)?;

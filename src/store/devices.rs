@@ -1,4 +1,6 @@
-//! SQL for devices: enrollment, heartbeats, history used to rank leaders.
+//! SQL for devices: enrollment, heartbeats, history used to rank leaders,
+//! and the states an admin sees and sets (stuck, stale key, preference,
+//! retirement).
 
 use rusqlite::{OptionalExtension, params};
 
@@ -22,10 +24,76 @@ pub struct DeviceRow {
     pub upload_bytes: i64,
     pub failures: i64,
     pub license_activated_at: Option<i64>,
+    /// The admin's say in the leader election.
+    pub preference: Preference,
+}
+
+/// How the admin ranks a device for leadership (`devices prefer|unprefer|exclude`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// Ranked by its history alone.
+    Normal,
+    /// Ranks first among online devices.
+    Preferred,
+    /// Never leads (still downloads, and serves its office's peers).
+    Excluded,
+}
+
+impl Preference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preference::Normal => "normal",
+            Preference::Preferred => "preferred",
+            Preference::Excluded => "excluded",
+        }
+    }
+
+    fn parse(s: &str) -> Preference {
+        match s {
+            "preferred" => Preference::Preferred,
+            "excluded" => Preference::Excluded,
+            _ => Preference::Normal,
+        }
+    }
+
+    /// May this device lead at all?
+    pub fn may_lead(self) -> bool {
+        self != Preference::Excluded
+    }
+
+    /// Election rank: higher first, before any score.
+    pub fn rank(self) -> u8 {
+        match self {
+            Preference::Preferred => 2,
+            Preference::Normal => 1,
+            Preference::Excluded => 0,
+        }
+    }
+}
+
+/// A content a device reported it is stuck on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StuckRow {
+    pub device_id: String,
+    pub content_id: String,
+    pub reason: String,
+    pub since: i64,
+}
+
+/// Requests from one device refused for one stale key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyRefusal {
+    pub device_id: String,
+    pub fingerprint: String,
+    pub first_at: i64,
+    pub last_at: i64,
+    pub count: i64,
 }
 
 const DEVICE_COLS: &str = "id, hostname, addr, prefix_len, group_name, version, peer_url, office_id, \
-     first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, license_activated_at";
+     first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, license_activated_at, \
+     preference";
 
 fn device_row(r: &rusqlite::Row) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {
@@ -44,6 +112,7 @@ fn device_row(r: &rusqlite::Row) -> rusqlite::Result<DeviceRow> {
         upload_bytes: r.get(12)?,
         failures: r.get(13)?,
         license_activated_at: r.get(14)?,
+        preference: Preference::parse(&r.get::<_, String>(15)?),
     })
 }
 
@@ -147,12 +216,159 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records the clock offset a device measured (server time minus its
+    /// own, in seconds).
+    pub fn set_clock_offset(&self, id: &str, offset: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE devices SET clock_offset = ?2 WHERE id = ?1",
+            params![id, offset],
+        )?;
+        Ok(())
+    }
+
+    /// Devices whose clock is more than `limit` seconds off the server's:
+    /// (device id, hostname, offset).
+    pub fn clock_offsets_over(&self, limit: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, hostname, clock_offset FROM devices
+             WHERE clock_offset IS NOT NULL AND ABS(clock_offset) > ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn add_failure(&self, id: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE devices SET failures = failures + 1 WHERE id = ?1",
             [id],
         )?;
         Ok(())
+    }
+
+    /// Replaces what a device reported it is stuck on. A content that
+    /// stays stuck keeps its `since`.
+    pub fn set_stuck(
+        &mut self,
+        device_id: &str,
+        stuck: &[crate::proto::Stuck],
+    ) -> Result<(), StoreError> {
+        let t = now();
+        self.transaction(|tx| {
+            let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
+            let mut old = tx.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
+            let existing: Vec<String> = old
+                .query_map([device_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for c in existing.iter().filter(|c| !keep.contains(&c.as_str())) {
+                tx.execute(
+                    "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
+                    params![device_id, c],
+                )?;
+            }
+            for s in stuck {
+                let known: bool = tx
+                    .query_row("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
+                        Ok(())
+                    })
+                    .optional()?
+                    .is_some();
+                if !known {
+                    continue;
+                }
+                tx.execute(
+                    "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(device_id, content_id) DO UPDATE SET
+                         since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
+                         reason = excluded.reason",
+                    params![device_id, s.content_id, s.reason, t],
+                )?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Every stuck (device, content), oldest first.
+    pub fn stuck(&self) -> Result<Vec<StuckRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT device_id, content_id, reason, since FROM stuck ORDER BY since, device_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(StuckRow {
+                device_id: r.get(0)?,
+                content_id: r.get(1)?,
+                reason: r.get(2)?,
+                since: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Counts a request refused for key mismatch. Returns false (and
+    /// records nothing) when the id names no enrolled device: the id is
+    /// the unverified request's claim.
+    pub fn record_key_refusal(
+        &self,
+        device_id: &str,
+        fingerprint: &str,
+    ) -> Result<bool, StoreError> {
+        let t = now();
+        let n = self.conn.execute(
+            "INSERT INTO key_refusals (device_id, fingerprint, first_at, last_at, count)
+             SELECT id, ?2, ?3, ?3, 1 FROM devices WHERE id = ?1
+             ON CONFLICT(device_id, fingerprint) DO UPDATE SET
+                 last_at = excluded.last_at, count = count + 1",
+            params![device_id, fingerprint, t],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Devices whose latest contact was refused for a stale key: refused
+    /// after their last accepted request. One row per device (its latest
+    /// refused fingerprint).
+    pub fn stale_key_devices(&self) -> Result<Vec<KeyRefusal>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT k.device_id, k.fingerprint, k.first_at, k.last_at, k.count
+             FROM key_refusals k JOIN devices d ON d.id = k.device_id
+             WHERE k.last_at > d.last_seen
+             ORDER BY k.device_id, k.last_at DESC",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(KeyRefusal {
+                device_id: r.get(0)?,
+                fingerprint: r.get(1)?,
+                first_at: r.get(2)?,
+                last_at: r.get(3)?,
+                count: r.get(4)?,
+            })
+        })?;
+        let mut out: Vec<KeyRefusal> = Vec::new();
+        for r in rows {
+            let r = r?;
+            if out.last().is_none_or(|l| l.device_id != r.device_id) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the admin's preference; false when no such device.
+    pub fn set_preference(&self, device_id: &str, p: Preference) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE devices SET preference = ?2 WHERE id = ?1",
+            params![device_id, p.as_str()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Retires a device: its row, license, progress, leaderships and
+    /// reports go; its transfer history stays in the byte report. False
+    /// when no such device.
+    pub fn retire_device(&mut self, device_id: &str) -> Result<bool, StoreError> {
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM leaders WHERE device_id = ?1", [device_id])?;
+            let n = tx.execute("DELETE FROM devices WHERE id = ?1", [device_id])?;
+            Ok::<_, StoreError>(n == 1)
+        })
     }
 
     pub fn add_uploads(&self, id: &str, pieces: u32, bytes: u64) -> Result<(), StoreError> {

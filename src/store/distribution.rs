@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, now};
+use super::{Store, StoreError, now, now_ms};
 use crate::proto::{ContentRef, Manifest};
 
 /// Per device and content, as reported in heartbeats.
@@ -16,6 +16,27 @@ pub struct ProgressRow {
     pub started_at: i64,
     pub progressed_at: i64,
     pub done_at: Option<i64>,
+    /// When the device first asked for the content, in ms (`None` on rows
+    /// from before schema version 2).
+    pub started_ms: Option<i64>,
+    /// When it delivered the verified file, in ms.
+    pub done_ms: Option<i64>,
+    /// Bytes received so far, counted as they stream in.
+    pub bytes: u64,
+    /// Last time `bytes` or `pieces` grew (None: never reported).
+    pub moved_at: Option<i64>,
+    /// Set while the device reports every upstream source failing.
+    pub blocked_at: Option<i64>,
+}
+
+/// The leader of one (content, office) and its term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderLease {
+    pub device_id: String,
+    /// Bumped on every change of leader.
+    pub epoch: i64,
+    /// When this term began (the start of its grace period).
+    pub since: i64,
 }
 
 /// Bytes received by one office for one content, by tier.
@@ -93,26 +114,66 @@ impl Store {
             .optional()?)
     }
 
-    /// Records reported progress; `progressed_at` moves only when the
-    /// piece count grows, which is what stall detection looks at.
+    /// Records reported progress. `progressed_at` moves only when the
+    /// piece count grows; `moved_at` when the piece count or the bytes
+    /// received grow, which is what stall detection looks at. `blocked`
+    /// says every upstream source the device may use is failing.
     pub fn record_progress(
         &self,
         content_id: &str,
         device_id: &str,
-        pieces: u32,
-        done: bool,
+        p: &crate::proto::Progress,
     ) -> Result<(), StoreError> {
         let t = now();
         self.conn
             .prepare_cached(
-                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END)
+                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at,
+                                       bytes, moved_at, blocked_at, started_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, ?6, ?4, CASE WHEN ?7 THEN ?4 END, ?8)
                  ON CONFLICT(content_id, device_id) DO UPDATE SET
                      progressed_at = CASE WHEN excluded.pieces > progress.pieces THEN ?4 ELSE progress.progressed_at END,
+                     moved_at = CASE WHEN excluded.pieces > progress.pieces OR excluded.bytes > progress.bytes
+                                     THEN ?4 ELSE progress.moved_at END,
                      pieces = excluded.pieces,
+                     bytes = MAX(progress.bytes, excluded.bytes),
+                     blocked_at = CASE WHEN ?7 THEN COALESCE(progress.blocked_at, ?4) END,
                      done_at = COALESCE(progress.done_at, CASE WHEN ?5 THEN ?4 END)",
             )?
-            .execute(params![content_id, device_id, pieces, t, done])?;
+            .execute(params![
+                content_id,
+                device_id,
+                p.pieces,
+                t,
+                p.done,
+                p.bytes as i64,
+                p.blocked,
+                now_ms()
+            ])?;
+        Ok(())
+    }
+
+    /// Records when a device delivered a content, once: its claimed time
+    /// (the delivery marker's mtime), bounded to the span the server saw
+    /// (not before its first request, not after now); no claim = now. Call
+    /// after [`Store::record_progress`] reported it done.
+    pub fn record_done_ms(
+        &self,
+        content_id: &str,
+        device_id: &str,
+        claimed_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "UPDATE progress SET done_ms = MAX(COALESCE(started_ms, 0), MIN(?3, ?4))
+                 WHERE content_id = ?1 AND device_id = ?2 AND done_ms IS NULL",
+            )?
+            .execute(params![
+                content_id,
+                device_id,
+                claimed_ms.unwrap_or(now),
+                now
+            ])?;
         Ok(())
     }
 
@@ -120,16 +181,17 @@ impl Store {
     pub fn start_progress(&self, content_id: &str, device_id: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at)
-                 VALUES (?1, ?2, 0, ?3, ?3)",
+                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at, started_ms)
+                 VALUES (?1, ?2, 0, ?3, ?3, ?4)",
             )?
-            .execute(params![content_id, device_id, now()])?;
+            .execute(params![content_id, device_id, now(), now_ms()])?;
         Ok(())
     }
 
     pub fn progress(&self, content_id: &str) -> Result<Vec<ProgressRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT device_id, pieces, started_at, progressed_at, done_at FROM progress WHERE content_id = ?1",
+            "SELECT device_id, pieces, started_at, progressed_at, done_at, started_ms, done_ms, bytes, moved_at, blocked_at
+             FROM progress WHERE content_id = ?1",
         )?;
         let rows = st.query_map([content_id], |r| {
             Ok(ProgressRow {
@@ -138,6 +200,11 @@ impl Store {
                 started_at: r.get(2)?,
                 progressed_at: r.get(3)?,
                 done_at: r.get(4)?,
+                started_ms: r.get(5)?,
+                done_ms: r.get(6)?,
+                bytes: r.get::<_, i64>(7)? as u64,
+                moved_at: r.get(8)?,
+                blocked_at: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -154,18 +221,58 @@ impl Store {
             .optional()?)
     }
 
+    /// The current term of an office's leader for a content.
+    pub fn leader_lease(
+        &self,
+        content_id: &str,
+        office_id: i64,
+    ) -> Result<Option<LeaderLease>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT device_id, epoch, since FROM leaders WHERE content_id = ?1 AND office_id = ?2",
+            )?
+            .query_row(params![content_id, office_id], |r| {
+                Ok(LeaderLease {
+                    device_id: r.get(0)?,
+                    epoch: r.get(1)?,
+                    since: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Names the leader of an office for a content, starting a new term:
+    /// the epoch grows by one on every call. Returns the new term.
     pub fn set_leader(
         &self,
         content_id: &str,
         office_id: i64,
         device_id: &str,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO leaders (content_id, office_id, device_id, since) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(content_id, office_id) DO UPDATE SET device_id = excluded.device_id, since = excluded.since",
-            params![content_id, office_id, device_id, now()],
+    ) -> Result<LeaderLease, StoreError> {
+        let t = now();
+        let epoch: i64 = self.conn.query_row(
+            "INSERT INTO leaders (content_id, office_id, device_id, since, epoch) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT(content_id, office_id) DO UPDATE SET
+                 device_id = excluded.device_id, since = excluded.since, epoch = leaders.epoch + 1
+             RETURNING epoch",
+            params![content_id, office_id, device_id, t],
+            |r| r.get(0),
         )?;
-        Ok(())
+        Ok(LeaderLease {
+            device_id: device_id.to_string(),
+            epoch,
+            since: t,
+        })
+    }
+
+    /// Every (content, office) a device leads.
+    pub fn led_by(&self, device_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT content_id, office_id FROM leaders WHERE device_id = ?1")?;
+        let rows = st.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// All leaders of a content: (office id, device id).

@@ -16,12 +16,20 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub mod content;
 pub mod devices;
 pub mod distribution;
+pub mod observe;
 pub mod ops;
 pub mod topology;
 
 /// Versioned migrations; index `i` takes the database from version `i` to
 /// `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("site1_device_states.sql"),
+    include_str!("migration_faults_leadership.sql"),
+    // Issue 16: decisions (for `explain`) and the admin token.
+    include_str!("observe.sql"),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -63,6 +71,14 @@ pub struct ServerRow {
     pub created_at: i64,
     pub key_version: i64,
     pub key_fingerprint: String,
+}
+
+/// Milliseconds since the epoch, for times reported in 0.1 s.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub fn now() -> i64 {

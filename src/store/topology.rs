@@ -312,6 +312,17 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every auto office below the root (the per-subnet offices
+    /// made while distribution optimization is off); their devices become
+    /// unplaced until re-placed. The root is kept even when p2pd made it:
+    /// imported offices may hang below it. Returns how many were deleted.
+    pub fn delete_auto_offices(&self) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM offices WHERE source = 'auto' AND parent_id IS NOT NULL",
+            [],
+        )?)
+    }
+
     /// Every device with what placement needs.
     pub fn device_placements(&self) -> Result<Vec<DevicePlacement>, StoreError> {
         let mut st = self.conn.prepare(

@@ -111,26 +111,157 @@ pub fn recorded(store: &Store) -> Result<Recorded, StoreError> {
     })
 }
 
+/// How a CSV file is written: its delimiter, whether it starts with a
+/// UTF-8 BOM, and its line ends. Import reads any; export writes the one
+/// the admin's last imported CSV used ([`Dialect::of`], remembered at
+/// import), so a file from European Excel (`;`, BOM, CRLF) comes back in
+/// the form that Excel opens in columns, and one from a script comes back
+/// plain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// `,`, `;` or TAB.
+    pub delimiter: u8,
+    pub bom: bool,
+    pub crlf: bool,
+}
+
+impl Default for Dialect {
+    fn default() -> Dialect {
+        Dialect::PLAIN
+    }
+}
+
+/// Settings-table key under which import remembers the dialect of the last
+/// imported CSV. Not an admin setting: `settings show` does not list it.
+pub const DIALECT_KEY: &str = "topology_csv_dialect";
+
+impl Dialect {
+    /// `,`, LF, no BOM.
+    pub const PLAIN: Dialect = Dialect {
+        delimiter: b',',
+        bom: false,
+        crlf: false,
+    };
+    /// What Excel in European locales writes and opens in columns: `;`, a
+    /// UTF-8 BOM, CRLF.
+    pub const EXCEL: Dialect = Dialect {
+        delimiter: b';',
+        bom: true,
+        crlf: true,
+    };
+
+    /// The dialect of a CSV file as read.
+    pub fn of(bytes: &[u8]) -> Dialect {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF");
+        let bom = body.is_some();
+        let body = body.unwrap_or(bytes);
+        let header = body.split(|&b| b == b'\n').next().unwrap_or_default();
+        Dialect {
+            delimiter: super::import::delimiter_of(body),
+            bom,
+            crlf: header.ends_with(b"\r"),
+        }
+    }
+
+    /// The stored form: the delimiter, then `+bom` and `+crlf` as they
+    /// apply (`;+bom+crlf`, `,`).
+    pub fn to_setting(self) -> String {
+        let mut s = String::from(self.delimiter as char);
+        if self.bom {
+            s.push_str("+bom");
+        }
+        if self.crlf {
+            s.push_str("+crlf");
+        }
+        s
+    }
+
+    /// Reads [`Dialect::to_setting`]'s form; `None` for anything else.
+    pub fn from_setting(s: &str) -> Option<Dialect> {
+        let mut parts = s.split('+');
+        let delimiter = match parts.next()? {
+            "," => b',',
+            ";" => b';',
+            "\t" => b'\t',
+            _ => return None,
+        };
+        let mut d = Dialect {
+            delimiter,
+            bom: false,
+            crlf: false,
+        };
+        for p in parts {
+            match p {
+                "bom" => d.bom = true,
+                "crlf" => d.crlf = true,
+                _ => return None,
+            }
+        }
+        Some(d)
+    }
+}
+
+/// One row per office, in [`COLUMNS`] order.
+fn rows(rec: &Recorded) -> impl Iterator<Item = [String; 8]> + '_ {
+    rec.offices.iter().map(|o| {
+        [
+            o.name.clone(),
+            o.parent.clone().unwrap_or_default(),
+            o.kind.clone(),
+            o.ranges.join(" "),
+            o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
+            o.description.clone(),
+            o.devices.to_string(),
+            o.source.clone(),
+        ]
+    })
+}
+
 /// The CSV export: header [`COLUMNS`], one row per office, ranges
 /// separated by a space (no quoting needed, and import splits on it).
-pub fn to_csv(rec: &Recorded) -> Result<Vec<u8>, csv::Error> {
+pub fn to_csv(rec: &Recorded, dialect: Dialect) -> Result<Vec<u8>, csv::Error> {
+    let terminator = if dialect.crlf {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
+    };
+    let bom: &[u8] = if dialect.bom { b"\xEF\xBB\xBF" } else { b"" };
     let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+        .delimiter(dialect.delimiter)
+        .terminator(terminator)
+        .from_writer(bom.to_vec());
     w.write_record(COLUMNS)?;
-    for o in &rec.offices {
-        w.write_record([
-            o.name.as_str(),
-            o.parent.as_deref().unwrap_or(""),
-            o.kind.as_str(),
-            &o.ranges.join(" "),
-            &o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
-            o.description.as_str(),
-            &o.devices.to_string(),
-            o.source.as_str(),
-        ])?;
+    for row in rows(rec) {
+        w.write_record(&row)?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Name of the sheet [`to_xlsx`] writes.
+pub const SHEET: &str = "Topology";
+
+/// The export as an .xlsx workbook: one sheet, [`SHEET`], with the same
+/// header and rows as the CSV, every cell text (so `10.0.0.0/16` or a
+/// `wan_kbps` stays exactly what import reads back) except the counts.
+pub fn to_xlsx(rec: &Recorded) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(SHEET)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, row) in rows(rec).enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            ws.write_string((r + 1) as u32, c as u16, cell)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    ws.autofit();
+    wb.save_to_buffer()
 }
 
 /// What an import would change.
@@ -249,4 +380,23 @@ pub fn diff(store: &Store, parsed: &Parsed) -> Result<Diff, StoreError> {
         }
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dialect;
+
+    #[test]
+    fn dialects_are_read_and_remembered_as_written() {
+        let excel = Dialect::of(b"\xEF\xBB\xBFoffice;parent;ranges\r\nA;;\r\n");
+        assert_eq!(excel, Dialect::EXCEL);
+        // US Excel's "CSV UTF-8": commas, but a BOM and CRLF.
+        let us = Dialect::of(b"\xEF\xBB\xBFoffice,parent,ranges\r\nA,,\r\n");
+        assert_eq!((us.delimiter, us.bom, us.crlf), (b',', true, true));
+        assert_eq!(Dialect::of(b"office,parent,ranges\nA,,\n"), Dialect::PLAIN);
+        for d in [excel, us, Dialect::PLAIN] {
+            assert_eq!(Dialect::from_setting(&d.to_setting()), Some(d));
+        }
+        assert_eq!(Dialect::from_setting("excel"), None);
+    }
 }

@@ -83,8 +83,16 @@ pub enum ImportErrorKind {
         "office '{office}' has parent '{parent}', but no row names that office; add it or fix the name"
     )]
     UnknownParent { office: String, parent: String },
-    #[error("the parents form a cycle: {}; one office in it must have another parent", .0.join(" -> "))]
-    Cycle(Vec<String>),
+    #[error(
+        "office '{office}' has parent '{parent}', an auto office (source auto), and auto offices are not imported; \
+         choose an imported parent, or set the source of '{parent}' to import"
+    )]
+    AutoParent { office: String, parent: String },
+    #[error(
+        "the parents form a cycle: {}; one office in it must have another parent",
+        .0.iter().map(|(n, l)| format!("'{n}' (line {l})")).collect::<Vec<_>>().join(" -> ")
+    )]
+    Cycle(Vec<(String, usize)>),
     #[error(
         "no root office: exactly one office must have an empty parent (the Central Office, where the server is)"
     )]
@@ -131,18 +139,28 @@ pub struct Parsed {
     /// Line of each office, same index as `offices`.
     pub lines: Vec<usize>,
     pub notes: Vec<String>,
+    /// The CSV dialect of the file (`None` for a workbook), which export
+    /// writes by default afterwards.
+    pub dialect: Option<super::export::Dialect>,
+    /// Auto offices in the file (source `auto`, with a parent) that were
+    /// not imported: p2pd makes them itself, one per client subnet, only
+    /// while distribution optimization is off, and import turns it on.
+    pub skipped_auto: Vec<String>,
 }
 
 /// Reads and validates `bytes` (the content of `path`; the extension picks
 /// CSV or xlsx). `sheet` names the xlsx sheet (default: the first).
 pub fn parse(path: &Path, bytes: &[u8], sheet: Option<&str>) -> Result<Parsed, Vec<ImportError>> {
-    let grid = if is_workbook(path, bytes) {
+    let workbook = is_workbook(path, bytes);
+    let grid = if workbook {
         read_xlsx(bytes, sheet)
     } else {
         read_csv(bytes)
     }
     .map_err(|e| vec![e])?;
-    validate(grid)
+    let mut parsed = validate(grid)?;
+    parsed.dialect = (!workbook).then(|| super::export::Dialect::of(bytes));
+    Ok(parsed)
 }
 
 /// Whether the file is a workbook: by extension, or by the zip magic of an
@@ -220,6 +238,12 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
     Ok(grid)
 }
 
+/// The delimiter of a CSV file's header line: whichever of `,` `;` TAB
+/// occurs most outside quotes (`,` on a tie).
+pub fn delimiter_of(bytes: &[u8]) -> u8 {
+    detect_delimiter(&String::from_utf8_lossy(bytes))
+}
+
 /// The delimiter of the header line: whichever of `,` `;` TAB occurs most
 /// outside quotes (`,` on a tie). European Excel writes `;`.
 fn detect_delimiter(text: &str) -> u8 {
@@ -240,6 +264,15 @@ fn detect_delimiter(text: &str) -> u8 {
     }
     let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
     [b',', b';', b'\t'][best]
+}
+
+/// The sheet names of an .xlsx workbook, in order (empty if it cannot be
+/// read), for messages that help choose `--sheet`.
+pub fn sheet_names(bytes: &[u8]) -> Vec<String> {
+    use calamine::Reader;
+    calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map(|wb| wb.sheet_names())
+        .unwrap_or_default()
 }
 
 fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Grid, ImportError> {
@@ -359,7 +392,8 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
     let mut notes = Vec::new();
     if !ignored.is_empty() {
         notes.push(format!(
-            "ignoring unknown column(s) {} (line {header_line})",
+            "ignoring unknown column{} {} (line {header_line})",
+            if ignored.len() == 1 { "" } else { "s" },
             ignored.join(", ")
         ));
     }
@@ -367,6 +401,7 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
     let mut offices: Vec<NewOffice> = Vec::new();
     let mut lines: Vec<usize> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut skipped_auto: Vec<String> = Vec::new();
     // (interval, office index, spec) for the overlap check.
     let mut intervals: Vec<(range::Interval, usize, usize)> = Vec::new();
     for (line, cells) in rows {
@@ -421,6 +456,14 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
                 "import".to_string()
             }
         };
+        let parent = h.get(&cells, "parent");
+        // An exported auto office: not an office the admin defined. Its
+        // subnet lies inside some imported range on purpose, so it takes no
+        // part in the overlap check either; a round trip must not fail on it.
+        if source == "auto" && !parent.is_empty() {
+            skipped_auto.push(name);
+            continue;
+        }
         let idx = offices.len();
         let mut ranges = Vec::new();
         for spec in range::split_cell(h.get(&cells, "ranges")) {
@@ -432,7 +475,6 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
                 Err(e) => errors.push(err("ranges", ImportErrorKind::Range(e))),
             }
         }
-        let parent = h.get(&cells, "parent");
         by_name.insert(name.clone(), idx);
         lines.push(line);
         offices.push(NewOffice {
@@ -453,7 +495,17 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
         }]);
     }
 
-    check_parents(&h, &offices, &lines, &by_name, &mut errors);
+    check_parents(&h, &offices, &lines, &by_name, &skipped_auto, &mut errors);
+    if !skipped_auto.is_empty() {
+        notes.push(format!(
+            "{} auto office{} not imported ({}): p2pd creates one per client subnet while \
+             distribution_optimization is off, and import turns it on; to keep one, give it \
+             the source import",
+            skipped_auto.len(),
+            if skipped_auto.len() == 1 { "" } else { "s" },
+            skipped_auto.join(", ")
+        ));
+    }
     check_overlaps(&h, &offices, &lines, &mut intervals, &mut errors);
 
     if errors.is_empty() {
@@ -461,6 +513,8 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
             offices,
             lines,
             notes,
+            dialect: None,
+            skipped_auto,
         })
     } else {
         errors.sort_by_key(|e| (e.line, e.column));
@@ -474,6 +528,7 @@ fn check_parents(
     offices: &[NewOffice],
     lines: &[usize],
     by_name: &HashMap<String, usize>,
+    skipped_auto: &[String],
     errors: &mut Vec<ImportError>,
 ) {
     let pcol = h.col("parent");
@@ -495,6 +550,14 @@ fn check_parents(
             },
             Some(p) => match by_name.get(p) {
                 Some(&j) => parent_of[i] = Some(j),
+                None if skipped_auto.contains(p) => errors.push(ImportError {
+                    line: lines[i],
+                    column: pcol,
+                    kind: ImportErrorKind::AutoParent {
+                        office: o.name.clone(),
+                        parent: p.clone(),
+                    },
+                }),
                 None => errors.push(ImportError {
                     line: lines[i],
                     column: pcol,
@@ -525,9 +588,11 @@ fn check_parents(
                 1 => {
                     let from = path.iter().position(|&p| p == i).unwrap_or(0);
                     let cycle = &path[from..];
-                    let mut names: Vec<String> =
-                        cycle.iter().map(|&k| offices[k].name.clone()).collect();
-                    names.push(offices[i].name.clone());
+                    let mut names: Vec<(String, usize)> = cycle
+                        .iter()
+                        .map(|&k| (offices[k].name.clone(), lines[k]))
+                        .collect();
+                    names.push((offices[i].name.clone(), lines[i]));
                     let first = cycle.iter().copied().min_by_key(|&k| lines[k]).unwrap_or(i);
                     errors.push(ImportError {
                         line: lines[first],
@@ -645,6 +710,16 @@ mod tests {
         assert!(
             k.iter()
                 .any(|(l, e)| *l == 2 && matches!(e, ImportErrorKind::Cycle(n) if n.len() == 4))
+        );
+        let text = csv("office,parent,ranges\nA,C,\nB,A,\nC,B,\nR,,\n")
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("'A' (line 2) -> 'C' (line 4) -> 'B' (line 3) -> 'A' (line 2)"),
+            "{text}"
         );
         assert!(
             k.iter()

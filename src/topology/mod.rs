@@ -38,6 +38,9 @@ pub const AUTO_PREFIX: &str = "auto ";
 pub enum TopologyError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Writing CSV into memory failed (it cannot, short of a bug in csv).
+    #[error("cannot write the topology as CSV: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 impl From<rusqlite::Error> for TopologyError {
@@ -58,9 +61,9 @@ pub fn optimization_on(store: &Store) -> Result<bool, StoreError> {
 /// In-memory index of all offices' ranges, loaded once and asked per
 /// address.
 ///
-/// With optimization on it holds every office's ranges; with it off only
-/// the auto offices' (so an address maps to its subnet's auto office, if
-/// that exists yet). Reload it after an import or a toggle.
+/// With optimization on it holds the imported offices' ranges; with it off
+/// only the auto offices' (so an address maps to its subnet's auto office,
+/// if that exists yet). Reload it after an import or a toggle.
 #[derive(Debug, Clone)]
 pub struct Lookup {
     /// The interval index.
@@ -75,7 +78,9 @@ impl Lookup {
         let entries = store
             .office_ranges()?
             .into_iter()
-            .filter(|r| optimization || r.source == "auto")
+            // Each mode sees only its own offices' ranges: an auto office
+            // never decides a placement while optimization is on.
+            .filter(|r| (r.source == "auto") != optimization)
             .map(|r| RangeEntry {
                 office_id: r.office_id,
                 spec: r.spec,
@@ -204,13 +209,90 @@ pub fn replace_devices_in(store: &Store) -> Result<usize, TopologyError> {
     Ok(moved)
 }
 
-/// Writes an imported topology: replaces every office, turns distribution
-/// optimization on and re-places every device, all in one transaction.
+/// What turning distribution optimization on or off did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Toggled {
+    /// Devices whose office changed.
+    pub moved: usize,
+    /// Auto offices deleted (turning optimization on).
+    pub auto_offices_removed: usize,
+}
+
+/// Sets `distribution_optimization` and makes the offices follow, all in
+/// one transaction: turned on, the auto offices (one per client subnet) are
+/// deleted and every device is placed by the imported ranges; turned off,
+/// every device goes to its subnet's auto office (created on first sight).
+///
+/// Auto offices exist only while optimization is off. Left behind, their
+/// subnets would overlap the imported ranges, so an export would no longer
+/// import (issue 13).
+pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, TopologyError> {
+    store.atomically(|st| {
+        st.set_setting(
+            Setting::DistributionOptimization.name(),
+            if on { "on" } else { "off" },
+        )?;
+        // Deleting an office unplaces its devices, so "moved" is counted
+        // against where each device was before, not after the delete.
+        let before: std::collections::HashMap<String, Option<i64>> = st
+            .device_placements()?
+            .into_iter()
+            .map(|d| (d.id, d.office_id))
+            .collect();
+        let auto_offices_removed = if on { st.delete_auto_offices()? } else { 0 };
+        replace_devices_in(st)?;
+        let moved = st
+            .device_placements()?
+            .iter()
+            .filter(|d| before.get(&d.id) != Some(&d.office_id))
+            .count();
+        Ok(Toggled {
+            moved,
+            auto_offices_removed,
+        })
+    })
+}
+
+/// The CSV dialect export writes by default: the one of the last imported
+/// CSV file, else plain.
+pub fn remembered_dialect(store: &Store) -> Result<export::Dialect, StoreError> {
+    Ok(store
+        .setting(export::DIALECT_KEY)?
+        .and_then(|v| export::Dialect::from_setting(&v))
+        .unwrap_or_default())
+}
+
+/// Checks the recorded topology with the importer's own rules, by
+/// importing what `topology export` would write (without writing
+/// anything). Every problem found is one an admin would hit on export →
+/// import, so `health` and the importer can never disagree. No offices at
+/// all is not a problem here.
+pub fn check_recorded(store: &Store) -> Result<Vec<ImportError>, TopologyError> {
+    let rec = export::recorded(store)?;
+    if rec.offices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bytes = export::to_csv(&rec, export::Dialect::PLAIN)?;
+    Ok(
+        match import::parse(std::path::Path::new("export.csv"), &bytes, None) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        },
+    )
+}
+
+/// Writes an imported topology: replaces every office (auto offices go:
+/// they exist only while optimization is off), turns distribution
+/// optimization on, remembers the file's CSV dialect for export and
+/// re-places every device, all in one transaction.
 /// Returns how many devices moved.
 pub fn apply_import(store: &mut Store, parsed: &import::Parsed) -> Result<usize, TopologyError> {
     store.atomically(|st| {
         st.replace_topology(&parsed.offices)?;
         st.set_setting(Setting::DistributionOptimization.name(), "on")?;
+        if let Some(d) = parsed.dialect {
+            st.set_setting(export::DIALECT_KEY, &d.to_setting())?;
+        }
         replace_devices_in(st)
     })
 }

@@ -3,7 +3,6 @@
 //! 127.0.0.0/8 is local, so agents bound to 127.1.N.x form office N.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,6 +65,8 @@ pub struct Agent {
     pub group: String,
     pub env: Vec<(String, String)>,
     pub key_file: PathBuf,
+    /// Extra command-line arguments (such as `--on-complete CMD`).
+    pub args: Vec<String>,
 }
 
 impl Agent {
@@ -75,8 +76,10 @@ impl Agent {
         v["device_id"].as_str().map(str::to_string)
     }
 
+    /// The bytes of the delivered file named `file`, wherever below
+    /// `delivered/` (`<name>/<version>/<file>`) it landed.
     pub fn delivered(&self, file: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join("delivered").join(file)).ok()
+        std::fs::read(find_delivered(&self.dir, file)?).ok()
     }
 
     /// The agent's own transfer log, parsed.
@@ -86,6 +89,20 @@ impl Agent {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Stops the agent with SIGTERM and returns its stderr.
+    pub fn stop(&mut self) -> String {
+        if let Some(c) = &self.child {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+        match self.wait_exit(Duration::from_secs(15)) {
+            Some((_, err)) => err,
+            None => {
+                self.kill();
+                String::new()
+            }
+        }
     }
 
     pub fn kill(&mut self) {
@@ -101,10 +118,7 @@ impl Agent {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(st)) = c.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = c.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = std::fs::read_to_string(self.dir.join("agent.err")).unwrap_or_default();
                 self.child = None;
                 return Some((st.code().unwrap_or(-1), err));
             }
@@ -215,6 +229,18 @@ impl Net {
     }
 
     pub fn add_agent(&mut self, name: &str, ip: &str, group: &str, env: &[(&str, &str)]) -> usize {
+        self.add_agent_with_args(name, ip, group, env, &[])
+    }
+
+    /// Like [`Net::add_agent`], with extra `p2pd agent` arguments.
+    pub fn add_agent_with_args(
+        &mut self,
+        name: &str,
+        ip: &str,
+        group: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> usize {
         let agent = Agent {
             name: name.to_string(),
             ip: ip.to_string(),
@@ -226,6 +252,7 @@ impl Net {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             key_file: self.server_dir.join("shared.key"),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         self.agents.push(agent);
         let i = self.agents.len() - 1;
@@ -255,9 +282,14 @@ impl Net {
         .arg(&a.key_file)
         .arg("--data-dir")
         .arg(&a.dir)
+        .args(&a.args)
         .env("P2PD_LOG", "info")
-        .stdout(log)
-        .stderr(Stdio::piped());
+        .stdout(log);
+        // Logs go to a file: a pipe nobody reads would stop the agent once
+        // it filled up. Truncated at each start, so that `wait_exit` reads
+        // this run's errors.
+        let err = std::fs::File::create(a.dir.join("agent.err")).unwrap();
+        cmd.stderr(err);
         for (k, v) in &a.env {
             cmd.env(k, v);
         }
@@ -270,7 +302,7 @@ impl Net {
         while Instant::now() < deadline {
             if which
                 .iter()
-                .all(|&i| self.agents[i].dir.join("delivered").join(file).exists())
+                .all(|&i| find_delivered(&self.agents[i].dir, file).is_some())
             {
                 return true;
             }
@@ -324,9 +356,17 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
                 stack.push(p);
             } else {
                 let m = std::fs::metadata(&p).unwrap();
+                // Large files (an installed binary) by their hash, to keep
+                // snapshots small.
+                let bytes = std::fs::read(&p).unwrap();
+                let bytes = if bytes.len() > 1 << 20 {
+                    sha256_hex(&bytes).into_bytes()
+                } else {
+                    bytes
+                };
                 out.push((
                     p.strip_prefix(root).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
+                    bytes,
                     m.permissions().mode() & 0o7777,
                 ));
             }
@@ -334,4 +374,24 @@ pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
     }
     out.sort();
     out
+}
+
+/// The path of a delivered file named `file` below `agent_dir/delivered`
+/// (any depth: the agent delivers to `<name>/<version>/<file>`).
+pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
+    let mut stack = vec![agent_dir.join("delivered")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n == std::ffi::OsStr::new(file))
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
 }

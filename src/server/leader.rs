@@ -1,0 +1,728 @@
+//! Leadership of one (content, office): a small state machine with epochs,
+//! judged with an injected clock so that every path is unit-tested.
+//!
+//! Pure: no store, no I/O, no clock of its own. The scheduler
+//! (`scheduler.rs`) feeds it rows from the store and applies its
+//! [`Decision`]; `Board` keeps what only lives in memory (follower reports,
+//! devices that left, where each term's byte count started).
+//!
+//! # States
+//!
+//! - **Vacant**: no leader (no eligible device yet).
+//! - **Leading(device, epoch, since)**: `device` alone pulls from outside
+//!   the office. `since` starts its **grace period** (`stall_secs`): a new
+//!   leader is never judged stalled before it has had time to move bytes.
+//!   - *healthy*: it moved bytes within `stall_secs`, or it is done;
+//!   - *blocked*: it reports every upstream source failing (storage gone,
+//!     parent unreachable). It walks the tiers itself (parent peers →
+//!     server → CDN, each while the one before fails) and keeps leading:
+//!     another device would find the same sources failing;
+//!   - *stalled*: past grace, no bytes for `stall_secs`, not blocked;
+//!   - *suspect*: a follower reported it unreachable or stalled.
+//!
+//! # Events and what they do
+//!
+//! | event | effect |
+//! |---|---|
+//! | a `/sources` call, no leader | elect the best-scored online device → Leading(epoch + 1) |
+//! | leader offline (3 heartbeats missed) or banned | elect another → Leading(epoch + 1) |
+//! | leader stalled | elect another (one failure on its record, once per term); if nobody else is eligible, keep it and add nothing |
+//! | leader blocked | keep it |
+//! | leader slow: past `slow_secs` of its term, its bytes/s under 1/8 of the other offices' leaders' median (and of its WAN cap) | elect another (one failure); once per office and content, since a second slow leader means a slow link, not a slow device |
+//! | follower report (unreachable / stalled) | remember the reporter; **confirmed** by a second signal: a second follower within `SUSPECT_WINDOW`, a missed heartbeat, or the server's own probe failing → elect another → Leading(epoch + 1) |
+//! | leader leaves (SIGTERM, shutdown) | elect another at once → Leading(epoch + 1) |
+//! | old leader returns | the current leader keeps its term; the old one is a follower, and its lease (`lease_secs`) has run out, so it stops pulling from outside before anyone else starts |
+//!
+//! # Timeouts
+//!
+//! - online: last heartbeat within `3 × heartbeat + 2` s;
+//! - grace and stall: `stall_secs = max(6 × heartbeat, 10)` s (bytes are
+//!   reported with every heartbeat, so a slow link still shows movement);
+//! - a missed heartbeat, as a second signal: `2 × heartbeat + 1` s;
+//! - a follower report stays valid for `SUSPECT_WINDOW`;
+//! - slowness is judged after `slow_secs = max(3 × heartbeat, 3)` s of a
+//!   term, from the bytes reported since it began;
+//! - a leader's lease: `3 × refresh` s after each `/sources` answer.
+//!
+//! No combination of these can livelock an office: a leader is only ever
+//! replaced by a device that is not itself the stalled leader, each new
+//! leader gets a full grace period before it can be judged, and a leader
+//! whose upstream is down is kept instead of replaced, so after the
+//! upstream comes back the device that keeps retrying it is still leading.
+
+use std::collections::{HashMap, HashSet};
+
+/// How long a follower's report that its leader fails it stays valid,
+/// waiting for a second signal.
+pub const SUSPECT_WINDOW: i64 = 10;
+
+/// Timing knobs, from settings.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub heartbeat_secs: i64,
+    /// A leader past its grace period that moved no bytes for this long,
+    /// while not done and not blocked, is replaced. Also the length of the
+    /// grace period of each new leader.
+    pub stall_secs: i64,
+}
+
+impl Timing {
+    pub fn new(heartbeat_secs: i64) -> Timing {
+        Timing {
+            heartbeat_secs,
+            stall_secs: (6 * heartbeat_secs).max(10),
+        }
+    }
+
+    /// How long a term runs before its leader's rate is judged.
+    pub fn slow_secs(&self) -> i64 {
+        (3 * self.heartbeat_secs).max(3)
+    }
+
+    /// A device is online when its last heartbeat is at most three
+    /// intervals (plus two seconds of slack) old.
+    pub fn online(&self, last_seen: i64, now: i64) -> bool {
+        now - last_seen <= 3 * self.heartbeat_secs + 2
+    }
+
+    /// One heartbeat missed (with a second of slack): the second signal
+    /// that confirms a follower's report.
+    pub fn missed_heartbeat(&self, last_seen: i64, now: i64) -> bool {
+        now - last_seen > 2 * self.heartbeat_secs + 1
+    }
+}
+
+/// The current term, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub device: String,
+    pub epoch: i64,
+    /// Start of the term (and of its grace period).
+    pub since: i64,
+}
+
+/// What the machine needs to know about one office member.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: String,
+    /// Online, serving peers, not banned for this content.
+    pub eligible: bool,
+    /// The admin's say (`devices prefer|unprefer|exclude`): higher ranks
+    /// lead first, before any score. Excluded devices are not eligible.
+    pub rank: u8,
+    /// The preferred-device score (history).
+    pub score: f64,
+    /// Pieces held: ties go to the device holding most, so a failover
+    /// continues from what the office already has.
+    pub pieces: u32,
+    pub done: bool,
+    /// Last time its bytes or pieces grew (None: never).
+    pub moved_at: Option<i64>,
+    /// It reports every upstream source failing, since then.
+    pub blocked_since: Option<i64>,
+    /// Last heartbeat.
+    pub last_seen: i64,
+}
+
+/// Signals about the current leader gathered outside the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// A follower's report, confirmed by a second signal.
+    pub confirmed_down: bool,
+    /// The leader said it is leaving.
+    pub left: bool,
+    /// Past `slow_secs` of its term, the leader moved bytes at less than
+    /// 1/`SLOW_LEADER_FACTOR` of what the other offices' leaders move (or
+    /// of its office's WAN cap, if that is lower): a throttled device.
+    pub slow: bool,
+}
+
+/// A leader this many times slower than its peers in other offices is
+/// replaced.
+pub const SLOW_LEADER_FACTOR: f64 = 8.0;
+
+/// A leader's rate during its term, from the bytes it reported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TermStart {
+    pub epoch: i64,
+    /// Its bytes received when the term began (or was first seen).
+    pub bytes: u64,
+    pub at: i64,
+}
+
+impl TermStart {
+    /// Bytes/s since the term began, once `min_secs` have passed.
+    pub fn rate(&self, bytes: u64, now: i64, min_secs: i64) -> Option<f64> {
+        let secs = now - self.at;
+        (secs >= min_secs.max(1)).then(|| bytes.saturating_sub(self.bytes) as f64 / secs as f64)
+    }
+}
+
+/// Whether a leader moving `rate` bytes/s is a throttled device, given the
+/// other offices' leaders' rates and its office's WAN cap (bytes/s).
+pub fn too_slow(rate: f64, others: &[f64], cap: Option<f64>) -> bool {
+    let mut v: Vec<f64> = others.iter().copied().filter(|r| *r > 0.0).collect();
+    if v.is_empty() {
+        return false; // nothing to compare with
+    }
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let expected = match cap {
+        Some(c) if c > 0.0 => median.min(c),
+        _ => median,
+    };
+    rate * SLOW_LEADER_FACTOR < expected
+}
+
+/// Why a new leader was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// There was none.
+    First,
+    /// The leader is offline, banned or no longer in the office.
+    Gone,
+    /// Followers reported it and a second signal confirmed.
+    Reported,
+    /// Past its grace period, no bytes moved, not blocked.
+    Stalled,
+    /// Far slower than the other offices' leaders.
+    Slow,
+    /// It handed over (stopping).
+    Left,
+    /// An eligible device the admin ranks higher is online.
+    Outranked,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::First => "first",
+            Reason::Gone => "gone",
+            Reason::Reported => "reported",
+            Reason::Stalled => "stalled",
+            Reason::Slow => "slow",
+            Reason::Left => "left",
+            Reason::Outranked => "outranked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nobody can lead.
+    Vacant,
+    /// The current leader keeps its term.
+    Keep,
+    /// Start a new term for `device`. `penalize` gets one failure on its
+    /// record (a leader replaced for stalling).
+    Elect {
+        device: String,
+        reason: Reason,
+        replaced: Option<String>,
+        penalize: Option<String>,
+    },
+}
+
+/// The state of the current leader, as the machine judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    Blocked,
+    Stalled,
+}
+
+/// Judges a leader that is still eligible.
+pub fn health(t: &Timing, term: &Term, m: &Member, now: i64) -> Health {
+    if m.done || now - term.since <= t.stall_secs {
+        return Health::Healthy; // done, or in its grace period
+    }
+    if m.moved_at.is_some_and(|moved| now - moved <= t.stall_secs) {
+        return Health::Healthy;
+    }
+    if m.blocked_since.is_some() {
+        return Health::Blocked;
+    }
+    Health::Stalled
+}
+
+/// The one transition function: given the current term, the office's
+/// members and outside signals, keep the leader or name another.
+pub fn decide(
+    t: &Timing,
+    current: Option<&Term>,
+    members: &[Member],
+    signals: Signals,
+    now: i64,
+) -> Decision {
+    let cur = current.and_then(|c| members.iter().find(|m| m.id == c.device).map(|m| (c, m)));
+    let (reason, replaced, penalize) = match (current, cur) {
+        (None, _) => (Reason::First, None, None),
+        (Some(c), None) => (Reason::Gone, Some(c.device.clone()), None),
+        (Some(c), Some((term, m))) => {
+            if signals.left {
+                (Reason::Left, Some(c.device.clone()), None)
+            } else if !m.eligible {
+                (Reason::Gone, Some(c.device.clone()), None)
+            } else if members.iter().any(|o| o.eligible && o.rank > m.rank) {
+                (Reason::Outranked, Some(c.device.clone()), None)
+            } else if signals.confirmed_down {
+                (Reason::Reported, Some(c.device.clone()), None)
+            } else if signals.slow && !m.done && m.blocked_since.is_none() {
+                (Reason::Slow, Some(c.device.clone()), Some(c.device.clone()))
+            } else {
+                match health(t, term, m, now) {
+                    Health::Healthy | Health::Blocked => return Decision::Keep,
+                    Health::Stalled => (
+                        Reason::Stalled,
+                        Some(c.device.clone()),
+                        Some(c.device.clone()),
+                    ),
+                }
+            }
+        }
+    };
+    let best = members
+        .iter()
+        .filter(|m| m.eligible && Some(&m.id) != replaced.as_ref())
+        .max_by(|a, b| {
+            a.rank
+                .cmp(&b.rank)
+                .then(a.score.total_cmp(&b.score))
+                .then(a.pieces.cmp(&b.pieces))
+                .then(b.id.cmp(&a.id))
+        });
+    match best {
+        Some(b) => Decision::Elect {
+            device: b.id.clone(),
+            reason,
+            replaced,
+            penalize,
+        },
+        // Nobody else can take over: a stalled leader keeps leading (it
+        // may recover) and is not penalized again and again.
+        None if matches!(reason, Reason::Stalled | Reason::Slow) => Decision::Keep,
+        None => Decision::Vacant,
+    }
+}
+
+/// Follower reports waiting for a second signal, and devices that left.
+/// In memory on purpose: after a restart of serve the heartbeat timeouts
+/// cover both.
+#[derive(Debug, Default)]
+pub struct Board {
+    /// (content, office) → the reported term and who reported it, when.
+    suspects: HashMap<(String, i64), Suspicion>,
+    /// Devices that said they are leaving, and when; cleared by their next
+    /// heartbeat.
+    left: HashMap<String, i64>,
+    /// (content, office) → where the current term's byte count started.
+    terms: HashMap<(String, i64), TermStart>,
+    /// (content, office) pairs whose leader was already replaced for being
+    /// slow. One swap per office: if the next leader is as slow, the cause
+    /// is the office's link (a WAN cap nobody wrote into the topology), and
+    /// swapping again would only churn.
+    slow_swapped: HashSet<(String, i64)>,
+}
+
+#[derive(Debug)]
+struct Suspicion {
+    epoch: i64,
+    reporters: HashMap<String, i64>,
+}
+
+/// What a follower's report amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// About an older term, or about itself: nothing to do.
+    Stale,
+    /// Recorded; waiting for a second signal.
+    Pending,
+    /// A second follower reported the same term.
+    Confirmed,
+}
+
+impl Board {
+    /// Records that `reporter` finds the leader of term `epoch` failing.
+    pub fn report(
+        &mut self,
+        content: &str,
+        office: i64,
+        term: &Term,
+        epoch: i64,
+        reporter: &str,
+        now: i64,
+    ) -> Report {
+        if epoch != term.epoch || reporter == term.device {
+            return Report::Stale;
+        }
+        let s = self
+            .suspects
+            .entry((content.to_string(), office))
+            .or_insert_with(|| Suspicion {
+                epoch,
+                reporters: HashMap::new(),
+            });
+        if s.epoch != epoch {
+            s.epoch = epoch;
+            s.reporters.clear();
+        }
+        s.reporters.retain(|_, at| now - *at <= SUSPECT_WINDOW);
+        s.reporters.insert(reporter.to_string(), now);
+        if s.reporters.len() >= 2 {
+            Report::Confirmed
+        } else {
+            Report::Pending
+        }
+    }
+
+    /// Forgets reports about a term that has ended.
+    pub fn clear(&mut self, content: &str, office: i64) {
+        self.suspects.remove(&(content.to_string(), office));
+    }
+
+    /// Whether an earlier report about this term is still pending.
+    pub fn pending(&self, content: &str, office: i64, epoch: i64, now: i64) -> bool {
+        self.suspects
+            .get(&(content.to_string(), office))
+            .is_some_and(|s| {
+                s.epoch == epoch && s.reporters.values().any(|at| now - *at <= SUSPECT_WINDOW)
+            })
+    }
+
+    /// The start of the current term's byte count, recorded the first time
+    /// the term is seen (after a restart of serve: from then on).
+    pub fn term_start(
+        &mut self,
+        content: &str,
+        office: i64,
+        epoch: i64,
+        bytes: u64,
+        now: i64,
+    ) -> TermStart {
+        let e = self
+            .terms
+            .entry((content.to_string(), office))
+            .or_insert(TermStart {
+                epoch,
+                bytes,
+                at: now,
+            });
+        if e.epoch != epoch {
+            *e = TermStart {
+                epoch,
+                bytes,
+                at: now,
+            };
+        }
+        *e
+    }
+
+    /// Records that this office's leader was replaced for being slow.
+    pub fn mark_slow_swap(&mut self, content: &str, office: i64) {
+        self.slow_swapped.insert((content.to_string(), office));
+    }
+
+    /// Whether this office already had its one swap for slowness.
+    pub fn slow_swapped(&self, content: &str, office: i64) -> bool {
+        self.slow_swapped.contains(&(content.to_string(), office))
+    }
+
+    /// The term start of another office, if known.
+    pub fn known_term(&self, content: &str, office: i64) -> Option<TermStart> {
+        self.terms.get(&(content.to_string(), office)).copied()
+    }
+
+    pub fn leave(&mut self, device: &str, now: i64) {
+        self.left.insert(device.to_string(), now);
+    }
+
+    /// A heartbeat: the device is back (or never left).
+    pub fn seen(&mut self, device: &str) {
+        self.left.remove(device);
+    }
+
+    pub fn has_left(&self, device: &str) -> bool {
+        self.left.contains_key(device)
+    }
+
+    /// Devices that left: not eligible for anything.
+    pub fn departed(&self) -> HashSet<String> {
+        self.left.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-second heartbeat, as in the integration tests: stall 10 s.
+    fn timing() -> Timing {
+        Timing::new(1)
+    }
+
+    fn member(id: &str, score: f64) -> Member {
+        Member {
+            id: id.into(),
+            eligible: true,
+            rank: 1,
+            score,
+            pieces: 0,
+            done: false,
+            moved_at: None,
+            blocked_since: None,
+            last_seen: 0,
+        }
+    }
+
+    /// Runs the machine the way the scheduler does: every call may start a
+    /// new term. Returns the term after the call.
+    fn step(cur: &mut Option<Term>, members: &[Member], s: Signals, now: i64) -> Decision {
+        let d = decide(&timing(), cur.as_ref(), members, s, now);
+        if let Decision::Elect { device, .. } = &d {
+            *cur = Some(Term {
+                device: device.clone(),
+                epoch: cur.as_ref().map_or(1, |c| c.epoch + 1),
+                since: now,
+            });
+        }
+        d
+    }
+
+    #[test]
+    fn every_device_stalled_does_not_flip_flop() {
+        // The livelock of issue 12: two devices, storage gone, nobody moves.
+        // Every /sources call used to find the leader stalled and elect the
+        // other, whose progress was just as old.
+        let members = vec![member("a", 90.0), member("b", 80.0)];
+        let mut cur = None;
+        step(&mut cur, &members, Signals::default(), 0);
+        assert_eq!(cur.as_ref().unwrap().device, "a");
+        let mut changes = 0;
+        let mut last = cur.clone();
+        // Both devices ask every 500 ms for 60 s.
+        for i in 0..240 {
+            let now = i / 4;
+            step(&mut cur, &members, Signals::default(), now);
+            if cur != last {
+                changes += 1;
+                let prev = last.as_ref().unwrap();
+                let held = now - prev.since;
+                assert!(
+                    held > timing().stall_secs,
+                    "a new leader was replaced after {held} s, inside its grace period"
+                );
+                last = cur.clone();
+            }
+        }
+        // At most one change per grace period, never one per call.
+        assert!(changes <= 60 / timing().stall_secs, "{changes} changes");
+
+        // The same, with the leader reporting its upstream down: it keeps
+        // leading for the whole outage.
+        let mut blocked = members.clone();
+        blocked[0].blocked_since = Some(1);
+        let mut cur = None;
+        step(&mut cur, &blocked, Signals::default(), 0);
+        for now in 0..120 {
+            assert!(matches!(
+                step(&mut cur, &blocked, Signals::default(), now),
+                Decision::Keep | Decision::Elect { .. }
+            ));
+            assert_eq!(cur.as_ref().unwrap().epoch, 1, "replaced at {now}");
+        }
+    }
+
+    #[test]
+    fn a_single_device_office_keeps_its_leader_and_gathers_no_failures() {
+        let members = vec![member("solo", 50.0)];
+        let mut cur = None;
+        step(&mut cur, &members, Signals::default(), 0);
+        for now in 0..1000 {
+            assert_eq!(
+                step(&mut cur, &members, Signals::default(), now),
+                Decision::Keep,
+                "at {now}"
+            );
+        }
+        assert_eq!(cur.unwrap().epoch, 1);
+    }
+
+    #[test]
+    fn an_upstream_that_comes_back_keeps_the_leader() {
+        let mut members = vec![member("a", 90.0), member("b", 80.0)];
+        let mut cur = None;
+        step(&mut cur, &members, Signals::default(), 0);
+        members[0].moved_at = Some(3);
+        // Storage disappears at 5: the leader reports blocked from 6 on.
+        members[0].blocked_since = Some(6);
+        for now in 5..70 {
+            step(&mut cur, &members, Signals::default(), now);
+        }
+        assert_eq!(cur.as_ref().unwrap().device, "a");
+        // Storage is back at 70: bytes move, it is no longer blocked.
+        members[0].blocked_since = None;
+        members[0].moved_at = Some(71);
+        for now in 70..80 {
+            assert_eq!(
+                step(&mut cur, &members, Signals::default(), now),
+                Decision::Keep
+            );
+        }
+        // It then stops (neither moving nor blocked): replaced once, with
+        // one failure, and the new leader gets its grace period.
+        let d = step(&mut cur, &members, Signals::default(), 71 + 11);
+        assert_eq!(
+            d,
+            Decision::Elect {
+                device: "b".into(),
+                reason: Reason::Stalled,
+                replaced: Some("a".into()),
+                penalize: Some("a".into()),
+            }
+        );
+        assert_eq!(
+            health(&timing(), cur.as_ref().unwrap(), &members[1], 82 + 5),
+            Health::Healthy
+        );
+    }
+
+    #[test]
+    fn a_leader_that_returns_after_being_replaced_stays_a_follower() {
+        let mut members = vec![member("old", 95.0), member("new", 80.0)];
+        let mut cur = None;
+        step(&mut cur, &members, Signals::default(), 0);
+        assert_eq!(cur.as_ref().unwrap().device, "old");
+        // It goes offline: replaced, with a new epoch.
+        members[0].eligible = false;
+        let d = step(&mut cur, &members, Signals::default(), 5);
+        assert!(matches!(
+            d,
+            Decision::Elect {
+                reason: Reason::Gone,
+                ..
+            }
+        ));
+        let term = cur.clone().unwrap();
+        assert_eq!((term.device.as_str(), term.epoch), ("new", 2));
+        // It comes back with its better score: the new leader keeps its term
+        // while it is healthy, so nobody pulls from outside twice.
+        members[0].eligible = true;
+        members[1].moved_at = Some(6);
+        for now in 6..16 {
+            members[1].moved_at = Some(now);
+            assert_eq!(
+                step(&mut cur, &members, Signals::default(), now),
+                Decision::Keep
+            );
+        }
+        assert_eq!(cur.unwrap().epoch, 2);
+    }
+
+    #[test]
+    fn a_follower_report_needs_a_second_signal() {
+        let term = Term {
+            device: "l".into(),
+            epoch: 3,
+            since: 0,
+        };
+        let mut b = Board::default();
+        assert_eq!(b.report("c", 1, &term, 2, "f1", 10), Report::Stale);
+        assert_eq!(b.report("c", 1, &term, 3, "l", 10), Report::Stale);
+        assert_eq!(b.report("c", 1, &term, 3, "f1", 10), Report::Pending);
+        assert_eq!(b.report("c", 1, &term, 3, "f1", 11), Report::Pending);
+        assert!(b.pending("c", 1, 3, 12));
+        // A second follower, inside the window: confirmed.
+        assert_eq!(b.report("c", 1, &term, 3, "f2", 12), Report::Confirmed);
+        // Too late: the first report has expired.
+        let mut b = Board::default();
+        b.report("c", 1, &term, 3, "f1", 10);
+        assert_eq!(
+            b.report("c", 1, &term, 3, "f2", 11 + SUSPECT_WINDOW),
+            Report::Pending
+        );
+        let t = timing();
+        assert!(!t.missed_heartbeat(100, 102));
+        assert!(t.missed_heartbeat(100, 104));
+    }
+
+    #[test]
+    fn a_throttled_leader_is_replaced_but_a_capped_office_is_not() {
+        // Other leaders move 6 MB/s; this one 125 kB/s (1 Mbit/s).
+        assert!(too_slow(125e3, &[6e6, 5.5e6], None));
+        // Its office is capped at 1 Mbit/s: that is all it may move.
+        assert!(!too_slow(125e3, &[6e6, 5.5e6], Some(125e3)));
+        // Nothing to compare with: never judged.
+        assert!(!too_slow(1.0, &[], None));
+        let start = TermStart {
+            epoch: 1,
+            bytes: 1000,
+            at: 10,
+        };
+        assert_eq!(start.rate(5000, 12, 3), None, "too early to judge");
+        assert_eq!(start.rate(5000, 14, 3), Some(1000.0));
+        let members = vec![member("slow", 90.0), member("b", 80.0)];
+        let term = Term {
+            device: "slow".into(),
+            epoch: 1,
+            since: 0,
+        };
+        let s = Signals {
+            slow: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&timing(), Some(&term), &members, s, 5),
+            Decision::Elect {
+                reason: Reason::Slow,
+                ..
+            }
+        ));
+        // One swap per office: the board remembers it.
+        let mut b = Board::default();
+        assert!(!b.slow_swapped("c", 1));
+        b.mark_slow_swap("c", 1);
+        assert!(b.slow_swapped("c", 1) && !b.slow_swapped("c", 2));
+        // Alone in its office, it keeps leading.
+        assert_eq!(
+            decide(&timing(), Some(&term), &members[..1], s, 5),
+            Decision::Keep
+        );
+    }
+
+    #[test]
+    fn a_leaving_or_confirmed_down_leader_is_replaced_at_once() {
+        let members = vec![member("a", 90.0), member("b", 80.0)];
+        let term = Term {
+            device: "a".into(),
+            epoch: 1,
+            since: 100,
+        };
+        // Inside its grace period, and still it goes.
+        for (s, r) in [
+            (
+                Signals {
+                    left: true,
+                    ..Default::default()
+                },
+                Reason::Left,
+            ),
+            (
+                Signals {
+                    confirmed_down: true,
+                    ..Default::default()
+                },
+                Reason::Reported,
+            ),
+        ] {
+            assert_eq!(
+                decide(&timing(), Some(&term), &members, s, 101),
+                Decision::Elect {
+                    device: "b".into(),
+                    reason: r,
+                    replaced: Some("a".into()),
+                    penalize: None,
+                }
+            );
+        }
+    }
+}

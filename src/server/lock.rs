@@ -1,0 +1,107 @@
+//! One `serve` per data dir: `serve.lock`, held with `flock` for the life
+//! of the process and holding its pid and address.
+//!
+//! `flock` rather than "a pid file exists": the kernel drops the lock when
+//! the process dies however it dies (SIGKILL, a crash, a power cut), so a
+//! stale file from a killed server never blocks the next one; the
+//! contents only serve to name the running server in the refusal.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// File name of the lock inside the data dir.
+pub const LOCK_FILE: &str = "serve.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another `p2pd serve` is running on data dir {dir} ({holder}); \
+         stop it first (`systemctl stop p2pd`, or `kill {pid}`), or give this one another --data-dir"
+    )]
+    Held {
+        dir: PathBuf,
+        holder: String,
+        pid: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; dropping it (or exiting) releases it.
+#[derive(Debug)]
+pub struct ServeLock {
+    _file: File,
+}
+
+impl ServeLock {
+    /// Takes the data dir's lock for this process, recording `address`.
+    pub fn acquire(data_dir: &Path, address: &str) -> Result<ServeLock, LockError> {
+        let path = data_dir.join(LOCK_FILE);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        // SAFETY: a valid open fd; flock has no memory effects.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(io(err));
+            }
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let field = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_string())
+            };
+            let pid = field("pid=").unwrap_or_else(|| "?".into());
+            let addr = field("address=").unwrap_or_else(|| "an unknown address".into());
+            return Err(LockError::Held {
+                dir: data_dir.to_path_buf(),
+                holder: format!("pid {pid}, listening on {addr}"),
+                pid,
+            });
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        write!(file, "pid={}\naddress={address}\n", std::process::id()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(ServeLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_and_a_released_one_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ServeLock::acquire(dir.path(), "http://127.0.0.1:1").unwrap();
+        // flock locks belong to the open file description: a second open
+        // in the same process conflicts just as another process would.
+        let err = ServeLock::acquire(dir.path(), "http://127.0.0.1:2").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains("http://127.0.0.1:1"), "{msg}");
+        drop(first);
+        ServeLock::acquire(dir.path(), "http://127.0.0.1:2").unwrap();
+    }
+}

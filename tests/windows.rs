@@ -384,9 +384,11 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
         );
     }
     let svc_log = dir.join("agent-service.log");
-    let delivered = dir.join("delivered").join("svc.bin");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !delivered.exists() {
+    let delivered = loop {
+        if let Some(p) = find_delivered(&dir, "svc.bin") {
+            break p;
+        }
         if Instant::now() > deadline {
             panic!(
                 "the service did not deliver the package; its log:\n{}",
@@ -394,7 +396,7 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
             );
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
+    };
     assert_eq!(sha256_hex(&std::fs::read(&delivered).unwrap()), id);
     assert!(sc_query("p2pd-agent").unwrap().contains("RUNNING"));
 
@@ -451,15 +453,13 @@ fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
         root.to_str().unwrap(),
     ];
     let out = ok(&data, &base);
-    assert_eq!(out.matches("created").count(), 3, "{out}");
+    let created = out.matches("created").count();
+    assert!(created >= 3, "{out}");
     let uninstall = ["agent", "uninstall", "--root", root.to_str().unwrap()];
     let out = ok(&data, &uninstall);
-    assert_eq!(out.matches("removed").count(), 3, "{out}");
-    assert!(
-        files_under(&root).is_empty(),
-        "left behind: {:?}",
-        files_under(&root).iter().map(|f| &f.0).collect::<Vec<_>>()
-    );
+    assert_eq!(out.matches("removed").count(), created, "{out}");
+    let left: Vec<String> = files_under(&root).into_iter().map(|f| f.0).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     assert_eq!(
         std::fs::read(data.join("delivered/app.msi")).unwrap(),
         b"kept"
@@ -470,7 +470,7 @@ fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
     );
     // Again: nothing there, still success.
     let out = ok(&data, &uninstall);
-    assert_eq!(out.matches("absent").count(), 3, "{out}");
+    assert_eq!(out.matches("absent").count(), created, "{out}");
 }
 
 #[test]

@@ -370,12 +370,16 @@ pub struct FileStamp {
 impl FileStamp {
     /// The stamp of the file at `path`, or `None` when it cannot be read.
     pub fn of(path: &Path) -> Option<FileStamp> {
-        use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path).ok()?;
+        let since = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
         Some(FileStamp {
-            ino: m.ino(),
-            mtime: m.mtime(),
-            mtime_nsec: m.mtime_nsec(),
+            ino: crate::platform::file_index(&m),
+            mtime: since.as_secs() as i64,
+            mtime_nsec: i64::from(since.subsec_nanos()),
             len: m.len(),
         })
     }

@@ -3,11 +3,11 @@
 //! under Wine) on the same loopback office, 127.1.1.0/24. Also the
 //! `p2pd-agent` Windows service under Wine's service control manager.
 //!
-//! These tests need the cross-built exe: `.ci/windows` builds it, builds
+//! The Wine tests need the cross-built exe: `.ci/windows` builds it, builds
 //! the Wine-only ProcessPrng shim next to it (tests/wine/), and sets
-//! `P2PD_WINE_EXE`. Without that variable each test says so and returns;
+//! `P2PD_WINE_EXE`. Without that variable each of them says so and returns;
 //! with it, anything wrong (exe missing, Wine failing) is a failure, never
-//! a skip.
+//! a skip. The last tests run the same commands on Linux, always.
 
 mod common;
 
@@ -40,13 +40,32 @@ fn wine_exe() -> Option<PathBuf> {
         "{} is missing: Wine 8 needs the ProcessPrng shim next to the exe (tests/wine/processprng_shim.c)",
         shim.display()
     );
-    let out = wine(&exe).arg("--version").output().expect("run wine");
+    let out = output(wine(&exe).arg("--version"));
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("p2pd "),
         "`wine p2pd.exe --version` failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Some(exe)
+}
+
+/// Runs `cmd` to completion and collects its output through files, not
+/// pipes: the first Wine command of a session starts Wine's own daemons
+/// (services.exe, winedevice.exe), which inherit its stdout and stderr and
+/// would keep a pipe open, so reading it to the end would never finish.
+fn output(cmd: &mut Command) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+    let status = cmd
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .expect("run wine");
+    Output {
+        status,
+        stdout: std::fs::read(&o).unwrap(),
+        stderr: std::fs::read(&e).unwrap(),
+    }
 }
 
 /// `wine EXE`, quiet. WINEPREFIX comes from the environment.
@@ -62,7 +81,7 @@ fn win_path(p: &Path) -> String {
 }
 
 fn run_wine(exe: &Path, args: &[&str]) -> Output {
-    let out = wine(exe).args(args).output().expect("run wine");
+    let out = output(wine(exe).args(args));
     eprintln!(
         "wine p2pd.exe {}: {}\n{}{}",
         args.join(" "),
@@ -277,13 +296,13 @@ fn sc_query(name: &str) -> Option<String> {
 }
 
 fn sc(args: &[&str]) -> Output {
-    Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()))
-        .arg("sc.exe")
-        .args(args)
-        .env("WINEDEBUG", "-all")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    output(
+        Command::new(std::env::var_os("P2PD_WINE").unwrap_or_else(|| "wine".into()))
+            .arg("sc.exe")
+            .args(args)
+            .env("WINEDEBUG", "-all")
+            .stdin(Stdio::null()),
+    )
 }
 
 /// Install, start, stop and uninstall the `p2pd-agent` service under
@@ -365,9 +384,11 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
         );
     }
     let svc_log = dir.join("agent-service.log");
-    let delivered = dir.join("delivered").join("svc.bin");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !delivered.exists() {
+    let delivered = loop {
+        if let Some(p) = find_delivered(&dir, "svc.bin") {
+            break p;
+        }
         if Instant::now() > deadline {
             panic!(
                 "the service did not deliver the package; its log:\n{}",
@@ -375,7 +396,7 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
             );
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
+    };
     assert_eq!(sha256_hex(&std::fs::read(&delivered).unwrap()), id);
     assert!(sc_query("p2pd-agent").unwrap().contains("RUNNING"));
 
@@ -404,4 +425,88 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
     );
     assert!(!dir.join("service.json").exists() && !dir.join("agent.key").exists());
     assert!(delivered.exists(), "uninstall keeps the data dir");
+}
+
+// The same commands on Linux (no Wine needed): uninstall undoes the
+// systemd install, and the Windows service entry point refuses clearly.
+
+#[test]
+fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let server = tmp.path().join("server");
+    ok(&server, &["install"]);
+    let data = tmp.path().join("agent-data");
+    std::fs::create_dir_all(data.join("delivered")).unwrap();
+    std::fs::write(data.join("delivered/app.msi"), b"kept").unwrap();
+    let key = server.join("shared.key");
+    let base = [
+        "agent",
+        "install",
+        "--server",
+        "http://127.0.0.1:7650",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--group",
+        "g",
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let out = ok(&data, &base);
+    let created = out.matches("created").count();
+    assert!(created >= 3, "{out}");
+    let uninstall = ["agent", "uninstall", "--root", root.to_str().unwrap()];
+    let out = ok(&data, &uninstall);
+    assert_eq!(out.matches("removed").count(), created, "{out}");
+    let left: Vec<String> = files_under(&root).into_iter().map(|f| f.0).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(
+        std::fs::read(data.join("delivered/app.msi")).unwrap(),
+        b"kept"
+    );
+    assert!(
+        out.contains(&format!("kept      {}", data.display())),
+        "{out}"
+    );
+    // Again: nothing there, still success.
+    let out = ok(&data, &uninstall);
+    assert_eq!(out.matches("absent").count(), created, "{out}");
+}
+
+#[test]
+fn agent_service_outside_windows_says_what_to_run_instead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("service.json");
+    std::fs::write(
+        &conf,
+        serde_json::json!({
+            "server": "http://127.0.0.1:9",
+            "group": "g",
+            "listen": "127.1.1.40:7651",
+            "advertise": "127.1.1.40:7651",
+            "data_dir": tmp.path().join("data"),
+            "key_file": tmp.path().join("agent.key"),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = p2pd(
+        tmp.path(),
+        &["agent", "service", "--config", conf.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("only available on Windows") && err.contains("systemd"),
+        "{err}"
+    );
+    std::fs::write(&conf, "{\"server\": 1}").unwrap();
+    let (code, _, err) = p2pd(
+        tmp.path(),
+        &["agent", "service", "--config", conf.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("service.json") && err.contains("--force"),
+        "{err}"
+    );
 }

@@ -27,13 +27,7 @@ pub fn terminal_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    // SAFETY: TIOCGWINSZ writes one winsize into the zeroed struct we own;
-    // on failure it leaves it zero, which is handled as unknown below.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let cols = match unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } {
-        0 => ws.ws_col,
-        _ => 0,
-    };
+    let cols = crate::platform::terminal_columns().unwrap_or(0);
     if cols >= MIN_WIDTH {
         return Some(cols);
     }

@@ -150,6 +150,20 @@ pub fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
     imp::file_mode(meta)
 }
 
+/// A number that changes when a path is replaced by another file (the
+/// inode on Unix). Windows' file index has no stable std API, so it is 0
+/// there and callers also compare the modification time and length.
+pub fn file_index(meta: &std::fs::Metadata) -> u64 {
+    imp::file_index(meta)
+}
+
+/// The width of the terminal on stdout in columns, if the OS says
+/// (TIOCGWINSZ on Unix; `None` on Windows, where callers fall back to
+/// `$COLUMNS` or a default).
+pub fn terminal_columns() -> Option<u16> {
+    imp::terminal_columns().filter(|&c| c > 0)
+}
+
 /// Who may access `path`, for humans and tests: `0600` style on Unix, the
 /// DACL in SDDL form (`D:P(A;;FA;;;SY)...`) on Windows.
 pub fn describe_access(path: &Path) -> io::Result<String> {

@@ -82,6 +82,20 @@ pub fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
     Some(meta.permissions().mode() & 0o7777)
 }
 
+pub fn file_index(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+pub fn terminal_columns() -> Option<u16> {
+    // SAFETY: TIOCGWINSZ writes one winsize into the zeroed struct we own;
+    // on failure it leaves it zero, which the caller treats as unknown.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    match unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } {
+        0 => Some(ws.ws_col),
+        _ => None,
+    }
+}
+
 pub fn describe_access(path: &Path) -> io::Result<String> {
     let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
     Ok(format!("{mode:04o}"))

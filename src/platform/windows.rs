@@ -242,6 +242,14 @@ pub fn file_mode(_meta: &std::fs::Metadata) -> Option<u32> {
     None
 }
 
+pub fn file_index(_meta: &std::fs::Metadata) -> u64 {
+    0
+}
+
+pub fn terminal_columns() -> Option<u16> {
+    None
+}
+
 pub fn describe_access(path: &Path) -> io::Result<String> {
     let path_w = wide(path.as_os_str());
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();

@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// File name of the lock inside the data dir.
@@ -54,11 +53,9 @@ impl ServeLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        // SAFETY: a valid open fd; flock has no memory effects.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        // std's try_lock is flock(LOCK_EX | LOCK_NB) on Unix.
+        if let Err(e) = file.try_lock() {
+            if let std::fs::TryLockError::Error(err) = e {
                 return Err(io(err));
             }
             let mut text = String::new();

@@ -375,16 +375,24 @@ fn the_storage_gateway_serves_only_targeted_devices_and_streams() {
     std::fs::write(&only_h, b"for h").unwrap();
     ok(&net.server_dir, &["publish", "onlyh", "--groups", "h"]);
     let dev = enroll(&net, "a", "127.1.1.10");
-    let (code, body) = json(
-        &net,
-        "/v1/enroll",
-        serde_json::json!({
-            "device_id": null, "hostname": "other", "addrs": [{"ip": "127.1.1.11", "prefix": 24}],
-            "version": env!("CARGO_PKG_VERSION"), "group": "h",
-            "peer_url": "http://127.1.1.11:7651",
-        }),
+    // serve picks up `groups assign h` within a second (its fleet snapshot).
+    let (mut code, mut body) = (0, String::new());
+    eventually(
+        "group h is assigned in serve",
+        Duration::from_secs(3),
+        || {
+            (code, body) = json(
+                &net,
+                "/v1/enroll",
+                serde_json::json!({
+                    "device_id": null, "hostname": "other", "addrs": [{"ip": "127.1.1.11", "prefix": 24}],
+                    "version": env!("CARGO_PKG_VERSION"), "group": "h",
+                    "peer_url": "http://127.1.1.11:7651",
+                }),
+            );
+            code == 200
+        },
     );
-    assert_eq!(code, 200, "{body}");
     let other: serde_json::Value = serde_json::from_str(&body).unwrap();
     let other = other["device_id"].as_str().unwrap();
     let path = "/v1/storage/big/1.0/big.bin";

@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_symlink_to_a_file_outside_the_root_is_not_published() {
-        use std::os::unix::fs::symlink;
+        use crate::platform::symlink_file as symlink;
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("storage");
         let secret = t.path().join("secret.txt");

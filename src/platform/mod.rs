@@ -117,6 +117,13 @@ pub fn advise_sequential(f: &File) {
     imp::advise_sequential(f)
 }
 
+/// Creates a symbolic link at `link` to the file `target` (on Windows this
+/// needs the right to create symlinks: developer mode or an elevated
+/// process). File storage is where p2pd meets links, and its tests make them.
+pub fn symlink_file(target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    imp::symlink_file(target.as_ref(), link.as_ref())
+}
+
 /// Makes a rename or a new entry in `dir` durable (fsync of the directory
 /// on Unix; nothing to do on NTFS, which journals metadata changes).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

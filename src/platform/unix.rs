@@ -58,6 +58,10 @@ pub fn advise_sequential(f: &File) {
 #[cfg(not(target_os = "linux"))]
 pub fn advise_sequential(_f: &File) {}
 
+pub fn symlink_file(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

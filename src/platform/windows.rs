@@ -103,6 +103,10 @@ pub fn advise_sequential(_f: &File) {}
 /// NTFS journals metadata: a completed rename survives a crash. A directory
 /// can only be opened for flushing with backup semantics, which needs a
 /// privilege a normal user lacks.
+pub fn symlink_file(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::windows::fs::symlink_file(target, link)
+}
+
 pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }

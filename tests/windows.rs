@@ -131,17 +131,6 @@ fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[S
     net.agents.len() - 1
 }
 
-fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out: {what}");
-}
-
 /// The office's leader as the report names it ("ADDR:PORT (id8)").
 fn leader(net: &Net) -> Option<String> {
     let r = net.report();

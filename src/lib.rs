@@ -10,9 +10,18 @@
 //! - [`settings`]: the server settings and their validation.
 //! - [`store`]: SQLite schema and migrations; the only module that writes SQL.
 //! - [`proto`]: wire types and error codes shared by server and agent.
-//! - [`http`]: signed HTTP requests and JSON errors, both sides.
+//! - [`http`]: signed HTTP requests and JSON errors, both sides; 503 and
+//!   `Retry-After` are honoured here.
+//! - [`listen`]: the HTTP listener both servers use: header-read and idle
+//!   timeouts, per-address and total connection caps.
+//! - [`cells`]: spreadsheet cells p2pd writes and reads back (formula
+//!   neutralising, shared by every CSV export and the importer).
 //! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed;
-//!   `server::leader` is the leadership state machine (epochs, grace, failover).
+//!   `server::leader` is the leadership state machine (epochs, grace, failover),
+//!   `server::fleet` the in-memory fleet snapshot (topology lookup, settings,
+//!   groups) refreshed from the database's generation counter,
+//!   `server::peerset` the bounded peer set, `server::decisions` what
+//!   `explain` reads, `server::ui` the dashboard.
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
 //! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and
 //!   export, address → office lookup, auto offices and device placement.

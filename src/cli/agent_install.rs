@@ -275,6 +275,15 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
     {
         println!("next: systemctl disable --now p2pd-agent; systemctl daemon-reload");
     }
+    if platform::SERVICE_MANAGER == ServiceManager::Systemd {
+        let bin = root.join(deploy::BIN_PATH);
+        if bin.exists() {
+            println!(
+                "kept      {} (a server unit may run it too; remove it by hand if not)",
+                bin.display()
+            );
+        }
+    }
     println!(
         "kept      {} (pieces and delivered files; remove it by hand if no longer needed)",
         data_dir.display()

@@ -48,24 +48,13 @@ pub fn temp_path(target: &Path, content_id: &str) -> PathBuf {
 
 /// A safe, fitting path component; `empty` when nothing is left.
 fn component(raw: &str, empty: &str) -> String {
-    let s: String = raw
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let s = s.trim_start_matches('.');
-    let s = if s.is_empty() { empty } else { s };
+    let s = crate::platform::clean_file_name(raw, empty);
     // Windows also refuses reserved device names, `<>:"|?*` and trailing
     // dots or spaces; its rules live with the other OS differences.
     let s = if crate::platform::IS_WINDOWS {
-        crate::platform::windows_file_name(s)
+        crate::platform::windows_file_name(&s)
     } else {
-        s.to_string()
+        s
     };
     fit_name(&s, NAME_MAX)
 }

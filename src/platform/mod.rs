@@ -208,6 +208,13 @@ pub fn safe_file_name(name: &str) -> String {
 /// dots go, empty becomes `package`, long names are shortened keeping the
 /// extension.
 fn portable_base(name: &str) -> String {
+    shorten(&clean_file_name(name, "package"), MAX_NAME_BYTES)
+}
+
+/// The rules every system shares: separators and control characters become
+/// `_`, leading dots go (no hidden files, no `..`), and an empty result
+/// becomes `empty`. No length limit here: callers fit the result.
+pub fn clean_file_name(name: &str, empty: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
@@ -219,8 +226,11 @@ fn portable_base(name: &str) -> String {
         })
         .collect();
     let s = s.trim_start_matches('.');
-    let s = if s.is_empty() { "package" } else { s };
-    shorten(s, MAX_NAME_BYTES)
+    if s.is_empty() {
+        empty.to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Cuts `name` to at most `max` bytes on a char boundary, keeping a short

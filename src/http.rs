@@ -23,8 +23,16 @@ impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError(code, message.into())
     }
+    /// An error that is the server's, not the caller's: logged in full
+    /// with a short request id, while the client gets only that id and a
+    /// generic message (the text may name database paths or internals).
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        ApiError(ErrorCode::Internal, e.to_string())
+        let id = hex::encode(rand::random::<[u8; 4]>());
+        tracing::error!(request_id = %id, "internal error: {e}");
+        ApiError(
+            ErrorCode::Internal,
+            format!("internal server error (request {id}); the server's log has the details"),
+        )
     }
 }
 
@@ -476,6 +484,26 @@ pub fn encode_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_internal_error_reaches_the_client_as_a_request_id_only() {
+        let resp = super::ApiError::internal(
+            "database /var/lib/p2pd/p2pd.db is locked (SQLITE_BUSY at row 12)",
+        )
+        .into_response();
+        assert_eq!(resp.status().as_u16(), 500);
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("/var/lib") && !text.contains("SQLITE"),
+            "{text}"
+        );
+        assert!(text.contains("internal server error (request "), "{text}");
+    }
     use super::*;
 
     #[test]

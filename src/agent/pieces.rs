@@ -416,6 +416,13 @@ impl Content {
             });
         }
         let out_dir = target.parent().unwrap_or(Path::new("."));
+        // On Windows, a path past MAX_PATH is refused here, with advice,
+        // rather than by whatever `--on-complete` runs (a no-op elsewhere).
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        crate::platform::check_path_length(out_dir, &name).map_err(|why| PieceError::Io {
+            path: target.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidFilename, why),
+        })?;
         std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
         let target = target.to_path_buf();
         let tmp = super::names::temp_path(&target, &self.manifest.id);

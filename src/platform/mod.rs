@@ -187,30 +187,6 @@ pub fn is_owner_only(path: &Path) -> io::Result<bool> {
 // Delivered file names
 // ---------------------------------------------------------------------------
 
-/// The longest file name component p2pd creates (NTFS and ext4 both allow
-/// 255 UTF-16 units / bytes; we count bytes, which is stricter).
-pub const MAX_NAME_BYTES: usize = 200;
-
-/// A file name that is safe to create in a directory on this system,
-/// derived from a name chosen by whoever published the package. It never
-/// holds a path separator, never starts with a dot, is never empty, and is
-/// at most [`MAX_NAME_BYTES`] bytes. On Windows it also obeys
-/// [`windows_file_name`].
-pub fn safe_file_name(name: &str) -> String {
-    if IS_WINDOWS {
-        windows_file_name(name)
-    } else {
-        portable_base(name)
-    }
-}
-
-/// The common part: separators and control characters become `_`, leading
-/// dots go, empty becomes `package`, long names are shortened keeping the
-/// extension.
-fn portable_base(name: &str) -> String {
-    shorten(&clean_file_name(name, "package"), MAX_NAME_BYTES)
-}
-
 /// The rules every system shares: separators and control characters become
 /// `_`, leading dots go (no hidden files, no `..`), and an empty result
 /// becomes `empty`. No length limit here: callers fit the result.
@@ -233,23 +209,6 @@ pub fn clean_file_name(name: &str, empty: &str) -> String {
     }
 }
 
-/// Cuts `name` to at most `max` bytes on a char boundary, keeping a short
-/// extension (`.msi`) so the file still opens with the right program.
-fn shorten(name: &str, max: usize) -> String {
-    if name.len() <= max {
-        return name.to_string();
-    }
-    let ext = match name.rfind('.') {
-        Some(i) if i > 0 && name.len() - i <= 16 => &name[i..],
-        _ => "",
-    };
-    let mut stem_end = max - ext.len();
-    while !name.is_char_boundary(stem_end) {
-        stem_end -= 1;
-    }
-    format!("{}{ext}", &name[..stem_end])
-}
-
 /// Windows' reserved device names: a file called `CON` or `nul.txt` opens
 /// the device, not a file.
 const WINDOWS_RESERVED: [&str; 22] = [
@@ -263,6 +222,8 @@ const WINDOWS_RESERVED: [&str; 22] = [
 /// dots and spaces go (Windows strips them, so `a.msi.` would be another
 /// name than the one we created), and a reserved device name (`CON`,
 /// `nul.txt`, `COM1.msi`, also with superscript digits) gets a `_` prefix.
+/// It also applies [`clean_file_name`]. No length limit: the caller fits
+/// the result (`agent::names::fit_name`, which keeps long names distinct).
 pub fn windows_file_name(name: &str) -> String {
     let s: String = name
         .chars()
@@ -279,7 +240,7 @@ pub fn windows_file_name(name: &str) -> String {
             }
         })
         .collect();
-    let s = portable_base(&s);
+    let s = clean_file_name(&s, "package");
     let s = s.trim_end_matches(['.', ' ']);
     let mut s = if s.is_empty() {
         "package".to_string()
@@ -291,7 +252,7 @@ pub fn windows_file_name(name: &str) -> String {
     if WINDOWS_RESERVED.contains(&stem_upper.as_str()) {
         s.insert(0, '_');
     }
-    shorten(&s, MAX_NAME_BYTES)
+    s
 }
 
 /// Windows' classic path limit (`MAX_PATH`, 260 UTF-16 units including the
@@ -526,23 +487,14 @@ mod tests {
         assert_eq!(windows_file_name("..."), "package");
         assert_eq!(windows_file_name(" . "), "package");
         assert_eq!(windows_file_name("tab\there"), "tab_here");
-        let long = format!("{}.msi", "x".repeat(300));
-        let short = windows_file_name(&long);
-        assert!(
-            short.len() <= MAX_NAME_BYTES && short.ends_with(".msi"),
-            "{short}"
-        );
-        let wide = "é".repeat(150);
-        let short = windows_file_name(&wide);
-        assert!(short.len() <= MAX_NAME_BYTES, "{short}");
     }
 
     #[test]
     fn portable_names_have_no_separators() {
-        assert_eq!(portable_base("a/b\\c"), "a_b_c");
-        assert_eq!(portable_base(".hidden"), "hidden");
-        assert_eq!(portable_base(""), "package");
-        assert_eq!(portable_base("CON"), "CON");
+        assert_eq!(clean_file_name("a/b\\c", "package"), "a_b_c");
+        assert_eq!(clean_file_name(".hidden", "package"), "hidden");
+        assert_eq!(clean_file_name("", "unversioned"), "unversioned");
+        assert_eq!(clean_file_name("CON", "package"), "CON");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     let key = SharedKey::generate()?;
     let fp = key.fingerprint();
-    let (version, retired) = st.rotate_key(&fp, || {
+    let (version, retired) = st.rotate_key(&fp, |_, _| {
         key.save(&key_path(&dir))?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
+use super::db::{Db, DbError, Row, params};
 use super::{Store, StoreError, now};
 
 /// A published content without its piece hashes (lists, idempotency checks).
@@ -98,10 +97,16 @@ pub struct UnassignReport {
     pub targets_removed: i64,
 }
 
-const SUMMARY_COLUMNS: &str =
-    "id, name, version, path, size, mtime, piece_size, published_at, all_groups, rowid, arch";
+/// The summary columns; registration order is SQLite's rowid and the
+/// `seq` identity column on PostgreSQL.
+fn summary_columns(db: &Db) -> &'static str {
+    db.pick(
+        "id, name, version, path, size, mtime, piece_size, published_at, all_groups, rowid, arch",
+        "id, name, version, path, size, mtime, piece_size, published_at, all_groups, seq, arch",
+    )
+}
 
-fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
+fn summary_of(r: &Row) -> Result<ContentSummary, DbError> {
     let size: i64 = r.get(4)?;
     let piece_size: i64 = r.get(6)?;
     Ok(ContentSummary {
@@ -121,12 +126,13 @@ fn summary_of(r: &rusqlite::Row) -> rusqlite::Result<ContentSummary> {
     })
 }
 
-fn write_targets(tx: &Transaction, id: &str, targets: Targets) -> rusqlite::Result<()> {
+fn write_targets(tx: &Db, id: &str, targets: Targets) -> Result<(), DbError> {
     tx.execute("DELETE FROM content_targets WHERE content_id = ?1", [id])?;
     match targets {
         Targets::AllAssigned => {
             tx.execute(
-                "INSERT INTO content_targets (content_id, group_name) SELECT ?1, name FROM groups",
+                "INSERT INTO content_targets (content_id, group_name)
+                 SELECT CAST(?1 AS TEXT), name FROM groups",
                 [id],
             )?;
             tx.execute("UPDATE contents SET all_groups = 1 WHERE id = ?1", [id])?;
@@ -134,7 +140,8 @@ fn write_targets(tx: &Transaction, id: &str, targets: Targets) -> rusqlite::Resu
         Targets::Only(groups) => {
             for g in groups {
                 tx.execute(
-                    "INSERT OR IGNORE INTO content_targets (content_id, group_name) VALUES (?1, ?2)",
+                    "INSERT INTO content_targets (content_id, group_name) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
                     params![id, g],
                 )?;
             }
@@ -147,17 +154,20 @@ fn write_targets(tx: &Transaction, id: &str, targets: Targets) -> rusqlite::Resu
 impl Store {
     /// Every published content, by name, version and publish time.
     pub fn content_summaries(&self) -> Result<Vec<ContentSummary>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM contents ORDER BY name, version, published_at, id"
-        ))?;
-        let mut rows: Vec<ContentSummary> =
-            st.query_map([], summary_of)?.collect::<Result<_, _>>()?;
+        let mut rows: Vec<ContentSummary> = self.conn.query_map(
+            &format!(
+                "SELECT {} FROM contents ORDER BY name, version, published_at, id",
+                summary_columns(&self.conn)
+            ),
+            (),
+            summary_of,
+        )?;
         let mut targets: HashMap<String, Vec<String>> = HashMap::new();
-        let mut st = self
-            .conn
-            .prepare("SELECT content_id, group_name FROM content_targets ORDER BY group_name")?;
-        for t in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
-            let (id, g) = t?;
+        for (id, g) in self.conn.query_map(
+            "SELECT content_id, group_name FROM content_targets ORDER BY group_name",
+            (),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )? {
             targets.entry(id).or_default().push(g);
         }
         for r in &mut rows {
@@ -168,28 +178,27 @@ impl Store {
 
     /// One content with its piece hashes.
     pub fn content(&self, id: &str) -> Result<Option<Content>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                &format!("SELECT {SUMMARY_COLUMNS}, piece_hashes FROM contents WHERE id = ?1"),
-                [id],
-                |r| {
-                    Ok(Content {
-                        summary: summary_of(r)?,
-                        piece_hashes: r.get(11)?,
-                    })
-                },
-            )
-            .optional()?;
+        let row = self.conn.query_opt(
+            &format!(
+                "SELECT {}, piece_hashes FROM contents WHERE id = ?1",
+                summary_columns(&self.conn)
+            ),
+            [id],
+            |r| {
+                Ok(Content {
+                    summary: summary_of(r)?,
+                    piece_hashes: r.get(11)?,
+                })
+            },
+        )?;
         let Some(mut c) = row else {
             return Ok(None);
         };
-        let mut st = self.conn.prepare(
+        c.summary.targets = self.conn.query_map(
             "SELECT group_name FROM content_targets WHERE content_id = ?1 ORDER BY group_name",
+            [id],
+            |r| r.get(0),
         )?;
-        c.summary.targets = st
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
         Ok(Some(c))
     }
 
@@ -199,13 +208,11 @@ impl Store {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id FROM contents WHERE substr(id, 1, ?1) = ?2 ORDER BY id LIMIT ?3")?;
-        let rows = st.query_map(params![prefix.len() as i64, prefix, limit as i64], |r| {
-            r.get(0)
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.conn.query_map(
+            "SELECT id FROM contents WHERE substr(id, 1, ?1) = ?2 ORDER BY id LIMIT ?3",
+            params![prefix.len() as i64, prefix, limit as i64],
+            |r| r.get(0),
+        )?)
     }
 
     /// Registers a content and its targets in one transaction. If the id is
@@ -259,31 +266,31 @@ impl Store {
 
     /// Names of the assigned groups, sorted.
     pub fn assigned_groups(&self) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare("SELECT name FROM groups ORDER BY name")?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self
+            .conn
+            .query_map("SELECT name FROM groups ORDER BY name", (), |r| r.get(0))?)
     }
 
     /// Assigned groups with their device, license and content counts.
     pub fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
-        let mut st = self.conn.prepare(
+        Ok(self.conn.query_map(
             "SELECT g.name, g.assigned_at,
                (SELECT COUNT(*) FROM devices d WHERE d.group_name = g.name),
                (SELECT COUNT(*) FROM devices d WHERE d.group_name = g.name
                   AND d.license_activated_at IS NOT NULL),
                (SELECT COUNT(*) FROM content_targets t WHERE t.group_name = g.name)
              FROM groups g ORDER BY g.name",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(GroupRow {
-                name: r.get(0)?,
-                assigned_at: r.get(1)?,
-                devices: r.get(2)?,
-                licenses: r.get(3)?,
-                contents: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            (),
+            |r| {
+                Ok(GroupRow {
+                    name: r.get(0)?,
+                    assigned_at: r.get(1)?,
+                    devices: r.get(2)?,
+                    licenses: r.get(3)?,
+                    contents: r.get(4)?,
+                })
+            },
+        )?)
     }
 
     /// Assigns groups (already validated). Each newly assigned group becomes
@@ -294,13 +301,14 @@ impl Store {
             let mut added = Vec::new();
             for name in names {
                 let n = tx.execute(
-                    "INSERT OR IGNORE INTO groups (name, assigned_at) VALUES (?1, ?2)",
+                    "INSERT INTO groups (name, assigned_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![name, now()],
                 )?;
                 if n == 1 {
                     tx.execute(
-                        "INSERT OR IGNORE INTO content_targets (content_id, group_name)
-                         SELECT id, ?1 FROM contents WHERE all_groups = 1",
+                        "INSERT INTO content_targets (content_id, group_name)
+                         SELECT id, CAST(?1 AS TEXT) FROM contents WHERE all_groups = 1
+                         ON CONFLICT DO NOTHING",
                         [name],
                     )?;
                     added.push(name.clone());
@@ -320,9 +328,8 @@ impl Store {
         self.transaction(|tx| {
             let mut unknown = Vec::new();
             for name in names {
-                let found: Option<i64> = tx
-                    .query_row("SELECT 1 FROM groups WHERE name = ?1", [name], |r| r.get(0))
-                    .optional()?;
+                let found: Option<i64> =
+                    tx.query_opt("SELECT 1 FROM groups WHERE name = ?1", [name], |r| r.get(0))?;
                 if found.is_none() {
                     unknown.push(name.clone());
                 }

@@ -2,8 +2,7 @@
 //! and the states an admin sees and sets (stuck, stale key, preference,
 //! retirement).
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{Db, DbError, Row, params};
 use super::{Store, StoreError, now};
 
 /// One enrolled device.
@@ -95,7 +94,7 @@ const DEVICE_COLS: &str = "id, hostname, addr, prefix_len, group_name, version, 
      first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, license_activated_at, \
      preference";
 
-fn device_row(r: &rusqlite::Row) -> rusqlite::Result<DeviceRow> {
+fn device_row(r: &Row) -> Result<DeviceRow, DbError> {
     Ok(DeviceRow {
         id: r.get(0)?,
         hostname: r.get(1)?,
@@ -131,8 +130,7 @@ impl Store {
     pub fn group_assigned(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM groups WHERE name = ?1", [name], |_| Ok(()))
-            .optional()?
+            .query_opt("SELECT 1 FROM groups WHERE name = ?1", [name], |_| Ok(()))?
             .is_some())
     }
 
@@ -142,9 +140,9 @@ impl Store {
         let t = now();
         self.transaction(|tx| {
             let existing: Option<String> = match e.device_id {
-                Some(id) => tx
-                    .query_row("SELECT id FROM devices WHERE id = ?1", [id], |r| r.get(0))
-                    .optional()?,
+                Some(id) => {
+                    tx.query_opt("SELECT id FROM devices WHERE id = ?1", [id], |r| r.get(0))?
+                }
                 None => None,
             };
             let id = match existing {
@@ -181,30 +179,27 @@ impl Store {
     }
 
     pub fn device(&self, id: &str) -> Result<Option<DeviceRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
-                [id],
-                device_row,
-            )
-            .optional()?)
+        Ok(self.conn.query_opt(
+            &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
+            [id],
+            device_row,
+        )?)
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {DEVICE_COLS} FROM devices ORDER BY hostname, id"
-        ))?;
-        let rows = st.query_map([], device_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.conn.query_map(
+            &format!("SELECT {DEVICE_COLS} FROM devices ORDER BY hostname, id"),
+            (),
+            device_row,
+        )?)
     }
 
     pub fn office_devices(&self, office_id: i64) -> Result<Vec<DeviceRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {DEVICE_COLS} FROM devices WHERE office_id = ?1 ORDER BY id"
-        ))?;
-        let rows = st.query_map([office_id], device_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.conn.query_map(
+            &format!("SELECT {DEVICE_COLS} FROM devices WHERE office_id = ?1 ORDER BY id"),
+            [office_id],
+            device_row,
+        )?)
     }
 
     /// Records a heartbeat; false when the device is unknown.
@@ -229,12 +224,12 @@ impl Store {
     /// Devices whose clock is more than `limit` seconds off the server's:
     /// (device id, hostname, offset).
     pub fn clock_offsets_over(&self, limit: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT id, hostname, clock_offset FROM devices
              WHERE clock_offset IS NOT NULL AND ABS(clock_offset) > ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [limit],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
     }
 
     pub fn add_failure(&self, id: &str) -> Result<(), StoreError> {
@@ -255,10 +250,11 @@ impl Store {
         let t = now();
         self.transaction(|tx| {
             let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
-            let mut old = tx.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
-            let existing: Vec<String> = old
-                .query_map([device_id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let existing: Vec<String> = tx.query_map(
+                "SELECT content_id FROM stuck WHERE device_id = ?1",
+                [device_id],
+                |r| r.get(0),
+            )?;
             for c in existing.iter().filter(|c| !keep.contains(&c.as_str())) {
                 tx.execute(
                     "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
@@ -267,10 +263,9 @@ impl Store {
             }
             for s in stuck {
                 let known: bool = tx
-                    .query_row("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
+                    .query_opt("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
                         Ok(())
-                    })
-                    .optional()?
+                    })?
                     .is_some();
                 if !known {
                     continue;
@@ -278,7 +273,8 @@ impl Store {
                 tx.execute(
                     "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(device_id, content_id) DO UPDATE SET
-                         since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
+                         since = CASE WHEN stuck.reason = excluded.reason THEN stuck.since
+                                      ELSE excluded.since END,
                          reason = excluded.reason",
                     params![device_id, s.content_id, s.reason, t],
                 )?;
@@ -289,18 +285,18 @@ impl Store {
 
     /// Every stuck (device, content), oldest first.
     pub fn stuck(&self) -> Result<Vec<StuckRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT device_id, content_id, reason, since FROM stuck ORDER BY since, device_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(StuckRow {
-                device_id: r.get(0)?,
-                content_id: r.get(1)?,
-                reason: r.get(2)?,
-                since: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            (),
+            |r| {
+                Ok(StuckRow {
+                    device_id: r.get(0)?,
+                    content_id: r.get(1)?,
+                    reason: r.get(2)?,
+                    since: r.get(3)?,
+                })
+            },
+        )?)
     }
 
     /// Counts a request refused for key mismatch. Returns false (and
@@ -314,9 +310,10 @@ impl Store {
         let t = now();
         let n = self.conn.execute(
             "INSERT INTO key_refusals (device_id, fingerprint, first_at, last_at, count)
-             SELECT id, ?2, ?3, ?3, 1 FROM devices WHERE id = ?1
+             SELECT id, CAST(?2 AS TEXT), CAST(?3 AS BIGINT), CAST(?3 AS BIGINT), 1
+             FROM devices WHERE id = ?1
              ON CONFLICT(device_id, fingerprint) DO UPDATE SET
-                 last_at = excluded.last_at, count = count + 1",
+                 last_at = excluded.last_at, count = key_refusals.count + 1",
             params![device_id, fingerprint, t],
         )?;
         Ok(n == 1)
@@ -326,24 +323,24 @@ impl Store {
     /// after their last accepted request. One row per device (its latest
     /// refused fingerprint).
     pub fn stale_key_devices(&self) -> Result<Vec<KeyRefusal>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.conn.query_map(
             "SELECT k.device_id, k.fingerprint, k.first_at, k.last_at, k.count
              FROM key_refusals k JOIN devices d ON d.id = k.device_id
              WHERE k.last_at > d.last_seen
              ORDER BY k.device_id, k.last_at DESC",
+            (),
+            |r| {
+                Ok(KeyRefusal {
+                    device_id: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    first_at: r.get(2)?,
+                    last_at: r.get(3)?,
+                    count: r.get(4)?,
+                })
+            },
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(KeyRefusal {
-                device_id: r.get(0)?,
-                fingerprint: r.get(1)?,
-                first_at: r.get(2)?,
-                last_at: r.get(3)?,
-                count: r.get(4)?,
-            })
-        })?;
         let mut out: Vec<KeyRefusal> = Vec::new();
         for r in rows {
-            let r = r?;
             if out.last().is_none_or(|l| l.device_id != r.device_id) {
                 out.push(r);
             }
@@ -417,32 +414,37 @@ impl Store {
         };
         self.transaction(|tx| {
             let known: bool = tx
-                .query_row("SELECT 1 FROM devices WHERE id = ?1", [sender], |_| Ok(()))
-                .optional()?
+                .query_opt("SELECT 1 FROM devices WHERE id = ?1", [sender], |_| Ok(()))?
                 .is_some();
             if !known {
                 return Ok::<_, StoreError>(());
             }
-            let credited = |tx: &rusqlite::Transaction| -> rusqlite::Result<(i64, i64)> {
-                tx.query_row(
-                    "SELECT MIN(claimed_pieces, received_pieces), MIN(claimed_bytes, received_bytes)
-                     FROM upload_credit WHERE device_id = ?1 AND content_id = ?2",
+            let credited = |tx: &Db| -> Result<(i64, i64), DbError> {
+                tx.query_opt(
+                    tx.pick(
+                        "SELECT MIN(claimed_pieces, received_pieces), MIN(claimed_bytes, received_bytes)
+                         FROM upload_credit WHERE device_id = ?1 AND content_id = ?2",
+                        "SELECT LEAST(claimed_pieces, received_pieces), LEAST(claimed_bytes, received_bytes)
+                         FROM upload_credit WHERE device_id = ?1 AND content_id = ?2",
+                    ),
                     params![sender, content_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()
                 .map(|o| o.unwrap_or((0, 0)))
             };
             let before = credited(tx)?;
             tx.execute(
-                "INSERT OR IGNORE INTO upload_credit (device_id, content_id) VALUES (?1, ?2)",
+                "INSERT INTO upload_credit (device_id, content_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
                 params![sender, content_id],
             )?;
+            // Scalar MIN is LEAST on PostgreSQL.
+            let min = tx.pick("MIN", "LEAST");
             tx.execute(
                 &format!(
                     "UPDATE upload_credit SET
-                       {p_col} = MIN({p_col}, 9223372036854775807 - ?3) + ?3,
-                       {b_col} = MIN({b_col}, 9223372036854775807 - ?4) + ?4
+                       {p_col} = {min}({p_col}, 9223372036854775807 - ?3) + ?3,
+                       {b_col} = {min}({b_col}, 9223372036854775807 - ?4) + ?4
                      WHERE device_id = ?1 AND content_id = ?2"
                 ),
                 params![sender, content_id, pieces, bytes],
@@ -452,10 +454,12 @@ impl Store {
             let db = (after.1 - before.1).max(0);
             if dp > 0 || db > 0 {
                 tx.execute(
-                    "UPDATE devices SET
-                       uploads_ok = MIN(uploads_ok, 9223372036854775807 - ?2) + ?2,
-                       upload_bytes = MIN(upload_bytes, 9223372036854775807 - ?3) + ?3
-                     WHERE id = ?1",
+                    &format!(
+                        "UPDATE devices SET
+                           uploads_ok = {min}(uploads_ok, 9223372036854775807 - ?2) + ?2,
+                           upload_bytes = {min}(upload_bytes, 9223372036854775807 - ?3) + ?3
+                         WHERE id = ?1"
+                    ),
                     params![sender, dp, db],
                 )?;
             }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 
 use super::{Store, StoreError, now, now_ms};
 use crate::proto::{ContentRef, Manifest};
@@ -133,20 +133,24 @@ impl Store {
         p: &crate::proto::Progress,
     ) -> Result<(), StoreError> {
         let t = now();
+        // Scalar MAX is GREATEST on PostgreSQL; the rest is common SQL
+        // (CAST: PostgreSQL types a bare placeholder in CASE as text).
+        let max = self.conn.pick("MAX", "GREATEST");
         self.conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, done_at,
                                        bytes, moved_at, blocked_at, started_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, ?6, ?4, CASE WHEN ?7 THEN ?4 END, ?8)
+                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN CAST(?4 AS BIGINT) END, ?6, ?4,
+                         CASE WHEN ?7 THEN CAST(?4 AS BIGINT) END, ?8)
                  ON CONFLICT(content_id, device_id) DO UPDATE SET
                      progressed_at = CASE WHEN excluded.pieces > progress.pieces THEN ?4 ELSE progress.progressed_at END,
                      moved_at = CASE WHEN excluded.pieces > progress.pieces OR excluded.bytes > progress.bytes
                                      THEN ?4 ELSE progress.moved_at END,
                      pieces = excluded.pieces,
-                     bytes = MAX(progress.bytes, excluded.bytes),
+                     bytes = {max}(progress.bytes, excluded.bytes),
                      blocked_at = CASE WHEN ?7 THEN COALESCE(progress.blocked_at, ?4) END,
-                     done_at = COALESCE(progress.done_at, CASE WHEN ?5 THEN ?4 END)",
-            )?
+                     done_at = COALESCE(progress.done_at, CASE WHEN ?5 THEN CAST(?4 AS BIGINT) END)",
+            ))?
             .execute(params![
                 content_id,
                 device_id,
@@ -172,10 +176,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         self.conn
-            .prepare_cached(
+            .prepare_cached(self.conn.pick(
                 "UPDATE progress SET done_ms = MAX(COALESCE(started_ms, 0), MIN(?3, ?4))
                  WHERE content_id = ?1 AND device_id = ?2 AND done_ms IS NULL",
-            )?
+                "UPDATE progress SET done_ms = GREATEST(COALESCE(started_ms, 0), LEAST(CAST(?3 AS BIGINT), ?4))
+                 WHERE content_id = ?1 AND device_id = ?2 AND done_ms IS NULL",
+            ))?
             .execute(params![
                 content_id,
                 device_id,
@@ -189,8 +195,8 @@ impl Store {
     pub fn start_progress(&self, content_id: &str, device_id: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO progress (content_id, device_id, pieces, started_at, progressed_at, started_ms)
-                 VALUES (?1, ?2, 0, ?3, ?3, ?4)",
+                "INSERT INTO progress (content_id, device_id, pieces, started_at, progressed_at, started_ms)
+                 VALUES (?1, ?2, 0, ?3, ?3, ?4) ON CONFLICT DO NOTHING",
             )?
             .execute(params![content_id, device_id, now(), now_ms()])?;
         Ok(())
@@ -310,8 +316,10 @@ impl Store {
         let t = now();
         self.transaction(|tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO bad_reports (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
+                     piece = excluded.piece, at = excluded.at",
                 params![content_id, device_id, reported_by, piece, t],
             )?;
             let witnesses: i64 = tx.query_row(
@@ -332,8 +340,10 @@ impl Store {
                 .optional()?
                 .is_some();
             tx.execute(
-                "INSERT OR REPLACE INTO bans (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO bans (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (content_id, device_id) DO UPDATE SET
+                     reported_by = excluded.reported_by, piece = excluded.piece, at = excluded.at",
                 params![content_id, device_id, reported_by, piece, t],
             )?;
             Ok(!active)
@@ -360,7 +370,8 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached("SELECT device_id FROM bans WHERE content_id = ?1 AND at > ?2")?;
-        let rows = st.query_map(params![content_id, now() - BAN_SECS], |r| r.get(0))?;
+        let since = now() - BAN_SECS;
+        let rows = st.query_map(params![content_id, since], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -445,7 +456,7 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT id, name || ' ' || version, size FROM contents ORDER BY published_at DESC, id",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map((), |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -1,9 +1,12 @@
-//! The SQLite store: schema, migrations, and every SQL statement p2pd runs.
+//! The store: schema, migrations, and every SQL statement p2pd runs.
 //!
-//! One database file (`p2pd.db`) in the data dir, in WAL mode so that `serve`
-//! and the admin commands (`status`, `publish`, `report`) can run at the same
-//! time. Migrations are versioned with `PRAGMA user_version`; a database from
-//! a newer p2pd is refused rather than silently downgraded.
+//! Two backends (see [`db`]): by default one SQLite file (`p2pd.db`) in the
+//! data dir, in WAL mode so that `serve` and the admin commands (`status`,
+//! `publish`, `report`) can run at the same time; with `--database
+//! postgres://…` a PostgreSQL database shared by several `serve` replicas
+//! (issue 15). Migrations are versioned with `PRAGMA user_version` on
+//! SQLite and the `schema_version` table on PostgreSQL; a database from a
+//! newer p2pd is refused rather than silently downgraded.
 //!
 //! Submodules group the statements by domain; nothing outside `store` writes
 //! SQL.
@@ -11,27 +14,72 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 pub mod content;
+pub mod copy;
+pub mod db;
 pub mod devices;
 pub mod distribution;
 pub mod observe;
 pub mod ops;
+pub mod replicas;
+#[cfg(unix)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 pub mod topology;
 
+use db::params;
+pub use db::{Backend, Db, DbError};
+
+/// One step of the schema history, in both dialects.
+struct Migration {
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
 /// Versioned migrations; index `i` takes the database from version `i` to
-/// `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("schema_v2.sql"),
-    include_str!("site1_device_states.sql"),
-    include_str!("migration_faults_leadership.sql"),
+/// `i + 1`. One history for both backends: each step is written in each
+/// dialect (`pg/` holds the PostgreSQL spellings: BIGINT for INTEGER,
+/// BYTEA for BLOB, identity columns, a trigger function, `COLLATE "C"` so
+/// that text sorts by bytes as in SQLite).
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sqlite: include_str!("schema.sql"),
+        postgres: include_str!("pg/schema.sql"),
+    },
+    Migration {
+        sqlite: include_str!("schema_v2.sql"),
+        postgres: include_str!("pg/schema_v2.sql"),
+    },
+    Migration {
+        sqlite: include_str!("site1_device_states.sql"),
+        postgres: include_str!("pg/site1_device_states.sql"),
+    },
+    Migration {
+        sqlite: include_str!("migration_faults_leadership.sql"),
+        postgres: include_str!("pg/migration_faults_leadership.sql"),
+    },
     // Issue 16: decisions (for `explain`) and the admin token.
-    include_str!("observe.sql"),
-    include_str!("trust_evidence.sql"),
+    Migration {
+        sqlite: include_str!("observe.sql"),
+        postgres: include_str!("pg/observe.sql"),
+    },
+    Migration {
+        sqlite: include_str!("trust_evidence.sql"),
+        postgres: include_str!("pg/trust_evidence.sql"),
+    },
     // Issue 14: the fleet generation counter and indexes for scale.
-    include_str!("fleet_scale.sql"),
+    Migration {
+        sqlite: include_str!("fleet_scale.sql"),
+        postgres: include_str!("pg/fleet_scale.sql"),
+    },
+    // Issue 15: replicas (heartbeat rows) and the shared key in the database.
+    Migration {
+        sqlite: include_str!("replicas.sql"),
+        postgres: include_str!("pg/replicas.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
@@ -39,6 +87,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// File name of the database inside the data dir.
 pub const DB_FILE: &str = "p2pd.db";
+
+/// Environment variable naming the database (`--database`).
+pub const DATABASE_ENV: &str = "P2PD_DATABASE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,14 +108,93 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {message}; check --database (or {DATABASE_ENV}), \
+         that the server runs and that the role may log in"
+    )]
+    Connect { url: String, message: String },
+    #[error(
+        "the PostgreSQL database {url} holds no p2pd install; run `p2pd install --database URL` \
+         or copy an existing install with `p2pd db copy --to URL`"
+    )]
+    NoSchema { url: String },
+    #[error(
+        "--database {url}: not a database URL; use postgres://USER@HOST[:PORT]/DB (or leave it out \
+         for the SQLite database in the data dir)"
+    )]
+    BadUrl { url: String },
     #[error(transparent)]
-    Query(#[from] rusqlite::Error),
+    Query(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Query(DbError::Sqlite(e))
+    }
+}
+
+/// Where the database is: the SQLite file of a data dir, or a PostgreSQL
+/// URL shared by several replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `--database URL` if given (a `postgres://` or `postgresql://` URL;
+    /// `sqlite:PATH` or a plain path names an SQLite file), else the
+    /// SQLite database of `data_dir`.
+    pub fn new(data_dir: &Path, database: Option<&str>) -> Result<Location, StoreError> {
+        match database.map(str::trim).filter(|d| !d.is_empty()) {
+            None => Ok(Location::Sqlite(data_dir.join(DB_FILE))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Location::Postgres(u.to_string()))
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                Ok(Location::Sqlite(PathBuf::from(&u["sqlite:".len()..])))
+            }
+            Some(u) if !u.contains("://") => Ok(Location::Sqlite(PathBuf::from(u))),
+            Some(u) => Err(StoreError::BadUrl { url: u.to_string() }),
+        }
+    }
+
+    /// For messages: the path, or the URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(u) => redact_url(u),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Location::Sqlite(_) => Backend::Sqlite,
+            Location::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// A handle on the database. Cheap to open; every command opens its own.
 pub struct Store {
-    /// The open connection. Public to the `store` submodules only.
-    pub(crate) conn: Connection,
+    /// The open connection (either backend). Public to the `store`
+    /// submodules only: nothing outside `store` writes SQL.
+    pub(crate) conn: Db,
 }
 
 /// The server identity row.
@@ -104,6 +234,39 @@ impl Store {
         Self::open_path(&path)
     }
 
+    /// Opens an installed database wherever it is: `--database` if given,
+    /// else the data dir's SQLite file.
+    pub fn open_at(data_dir: &Path, database: Option<&str>) -> Result<Store, StoreError> {
+        match Location::new(data_dir, database)? {
+            Location::Sqlite(p) if database.is_none() => {
+                if !p.is_file() {
+                    return Err(StoreError::NotInstalled {
+                        path: data_dir.to_path_buf(),
+                    });
+                }
+                Self::open_path(&p)
+            }
+            loc => Self::open_location(&loc, false),
+        }
+    }
+
+    /// Opens (`create`: creating the schema of) the database at `loc`.
+    /// Without `create`, a PostgreSQL database without p2pd's schema is
+    /// refused rather than silently initialized.
+    pub fn open_location(loc: &Location, create: bool) -> Result<Store, StoreError> {
+        match loc {
+            Location::Sqlite(p) => {
+                if !create && !p.is_file() {
+                    return Err(StoreError::NotInstalled {
+                        path: p.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                    });
+                }
+                Self::open_path(p)
+            }
+            Location::Postgres(url) => Self::open_postgres(url, create),
+        }
+    }
+
     /// Creates a new database (used by `install`).
     pub fn create(data_dir: &Path) -> Result<Store, StoreError> {
         Self::open_path(&data_dir.join(DB_FILE))
@@ -120,64 +283,144 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(wrap)?;
-        let mut store = Store { conn };
-        store.migrate(path)?;
+        let mut store = Store {
+            conn: Db::sqlite(conn),
+        };
+        store.migrate(&path.display().to_string())?;
         Ok(store)
     }
 
-    fn migrate(&mut self, path: &Path) -> Result<(), StoreError> {
-        let found: i64 = self
+    fn open_postgres(url: &str, create: bool) -> Result<Store, StoreError> {
+        let shown = redact_url(url);
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::BadUrl { url: shown.clone() })?;
+        config.connect_timeout(Duration::from_secs(10));
+        config.application_name("p2pd");
+        let client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| StoreError::Connect {
+                url: shown.clone(),
+                message: DbError::Postgres(e).to_string(),
+            })?;
+        let mut store = Store {
+            conn: Db::postgres(client),
+        };
+        if !create && store.pg_schema_version()?.is_none() {
+            return Err(StoreError::NoSchema { url: shown });
+        }
+        store.migrate(&shown)?;
+        Ok(store)
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    /// PostgreSQL: the schema version, or `None` when p2pd never wrote one.
+    fn pg_schema_version(&self) -> Result<Option<i64>, StoreError> {
+        let exists: bool = self.conn.query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                            WHERE table_schema = current_schema() AND table_name = 'schema_version')",
+            (),
+        )?;
+        if !exists {
+            return Ok(None);
+        }
+        Ok(self
             .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            .query_opt("SELECT version FROM schema_version", (), |r| r.get(0))?)
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        match self.conn.backend() {
+            Backend::Sqlite => Ok(self.conn.query_one("PRAGMA user_version", ())?),
+            Backend::Postgres => Ok(self.pg_schema_version()?.unwrap_or(0)),
+        }
+    }
+
+    fn migrate(&mut self, shown: &str) -> Result<(), StoreError> {
+        // The common case, an up-to-date database, takes no write lock.
+        let found = self.schema_version()?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
+                path: PathBuf::from(shown),
                 found,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+        if found == SCHEMA_VERSION {
+            return Ok(());
         }
+        let tx = self.conn.begin()?;
+        if self.conn.is_postgres() {
+            // Replicas starting together: one migrates, the others wait
+            // here and then find nothing left to do.
+            self.conn
+                .execute_batch("SELECT pg_advisory_xact_lock(7251001)")?;
+            self.conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (
+                     id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
+                 INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING;",
+            )?;
+        }
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: PathBuf::from(shown),
+                found,
+            });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let version = (i + 1) as i64;
+            match self.conn.backend() {
+                Backend::Sqlite => {
+                    self.conn.execute_batch(m.sqlite)?;
+                    self.conn
+                        .execute_batch(&format!("PRAGMA user_version = {version}"))?;
+                }
+                Backend::Postgres => {
+                    self.conn.execute_batch(m.postgres)?;
+                    self.conn.execute(
+                        "UPDATE schema_version SET version = ?1 WHERE id = 1",
+                        [version],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
     /// Runs `f` in one transaction: all of it lands, or none.
     ///
-    /// `BEGIN IMMEDIATE`: the write lock is taken up front, so a busy
-    /// database makes this wait (busy_timeout) instead of failing at once
-    /// with "database is locked" when a read turns into a write while serve
-    /// or an admin command holds the lock.
-    pub fn transaction<T, E: From<rusqlite::Error>>(
+    /// `BEGIN IMMEDIATE` on SQLite: the write lock is taken up front, so a
+    /// busy database makes this wait (busy_timeout) instead of failing at
+    /// once with "database is locked" when a read turns into a write while
+    /// serve or an admin command holds the lock.
+    pub fn transaction<T, E: From<DbError>>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Transaction) -> Result<T, E>,
+        f: impl FnOnce(&Db) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        let tx = self.conn.begin()?;
+        let out = f(&self.conn)?;
         tx.commit()?;
         Ok(out)
     }
 
     pub fn server(&self) -> Result<Option<ServerRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT server_id, created_at, key_version, key_fingerprint FROM server WHERE id = 1",
-                [],
-                |r| {
-                    Ok(ServerRow {
-                        server_id: r.get(0)?,
-                        created_at: r.get(1)?,
-                        key_version: r.get(2)?,
-                        key_fingerprint: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?)
+        Ok(self.conn.query_opt(
+            "SELECT server_id, created_at, key_version, key_fingerprint FROM server WHERE id = 1",
+            (),
+            |r| {
+                Ok(ServerRow {
+                    server_id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    key_version: r.get(2)?,
+                    key_fingerprint: r.get(3)?,
+                })
+            },
+        )?)
     }
 
     pub fn init_server(
@@ -203,49 +446,53 @@ impl Store {
     }
 
     /// Records a new key: retires the old fingerprint, bumps the version,
-    /// and calls `persist` (which writes the key file) inside the
-    /// transaction, so a failed write rolls the database back.
-    /// Returns the new key version and the retired fingerprint.
-    pub fn rotate_key<E: From<rusqlite::Error>>(
+    /// and calls `persist` (which writes the key file and, on a shared
+    /// database, the sealed key) inside the transaction, so a failed write
+    /// rolls the database back. Returns the new key version and the
+    /// retired fingerprint.
+    pub fn rotate_key<E: From<DbError>>(
         &mut self,
         new_fingerprint: &str,
-        persist: impl FnOnce() -> Result<(), E>,
+        persist: impl FnOnce(&Store, i64) -> Result<(), E>,
     ) -> Result<(i64, String), E> {
-        self.transaction(|tx| {
-            let (version, old): (i64, String) = tx.query_row(
+        let tx = self.conn.begin()?;
+        let (version, old): (i64, String) = self.conn.query_row(
+            self.conn.pick(
                 "SELECT key_version, key_fingerprint FROM server WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            tx.execute(
-                "INSERT INTO retired_keys (version, fingerprint, retired_at) VALUES (?1, ?2, ?3)",
-                params![version, old, now()],
-            )?;
-            tx.execute(
-                "UPDATE server SET key_version = ?1, key_fingerprint = ?2 WHERE id = 1",
-                params![version + 1, new_fingerprint],
-            )?;
-            persist()?;
-            Ok((version + 1, old))
-        })
+                // Two regenerates at once on two hosts: the second waits.
+                "SELECT key_version, key_fingerprint FROM server WHERE id = 1 FOR UPDATE",
+            ),
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        self.conn.execute(
+            "INSERT INTO retired_keys (version, fingerprint, retired_at) VALUES (?1, ?2, ?3)",
+            params![version, old, now()],
+        )?;
+        self.conn.execute(
+            "UPDATE server SET key_version = ?1, key_fingerprint = ?2 WHERE id = 1",
+            params![version + 1, new_fingerprint],
+        )?;
+        persist(self, version + 1)?;
+        tx.commit()?;
+        Ok((version + 1, old))
     }
 
     /// Fingerprints of retired keys, newest first.
     pub fn retired_fingerprints(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT version, fingerprint FROM retired_keys ORDER BY version DESC")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.conn.query_map(
+            "SELECT version, fingerprint FROM retired_keys ORDER BY version DESC",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 
     pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            .query_opt("SELECT value FROM settings WHERE name = ?1", [name], |r| {
                 r.get(0)
-            })
-            .optional()?)
+            })?)
     }
 
     pub fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
@@ -258,18 +505,16 @@ impl Store {
     }
 
     pub fn settings(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut st = self
+        Ok(self
             .conn
-            .prepare("SELECT name, value FROM settings ORDER BY name")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .query_map("SELECT name, value FROM settings ORDER BY name", (), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
     }
 
     /// Row counts for `status`.
     pub fn counts(&self) -> Result<Counts, StoreError> {
-        let one = |sql: &str| -> Result<i64, rusqlite::Error> {
-            self.conn.query_row(sql, [], |r| r.get(0))
-        };
+        let one = |sql: &str| -> Result<i64, DbError> { self.conn.query_one(sql, ()) };
         Ok(Counts {
             offices: one("SELECT COUNT(*) FROM offices")?,
             devices: one("SELECT COUNT(*) FROM devices")?,
@@ -281,39 +526,54 @@ impl Store {
     }
 
     /// The fleet generation: bumped (by trigger) on every write to settings,
-    /// offices, ranges or groups, by any process. Serve polls it to know
-    /// when its in-memory snapshot is stale.
+    /// offices, ranges or groups, by any process — on PostgreSQL by any
+    /// replica or admin command on any host. Serve polls it to know when
+    /// its in-memory snapshot is stale.
     pub fn fleet_generation(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT n FROM fleet_generation WHERE id = 1", [], |r| {
-                r.get(0)
-            })?)
+            .query_one("SELECT n FROM fleet_generation WHERE id = 1", ())?)
     }
 
     /// Turns off automatic WAL checkpoints on this connection: serve's
     /// request connection never pays for a checkpoint's fsync; a background
     /// task calls [`Store::checkpoint`] on its own connection instead.
+    /// Nothing to do on PostgreSQL.
     pub fn disable_autocheckpoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        if let Some(c) = self.conn.sqlite_conn() {
+            c.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        }
         Ok(())
     }
 
     /// A passive WAL checkpoint: copies what it can without waiting for
-    /// readers or writers. Returns (log frames, frames checkpointed).
+    /// readers or writers. Returns (log frames, frames checkpointed);
+    /// (0, 0) on PostgreSQL, which checkpoints itself.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        match self.conn.sqlite_conn() {
+            Some(c) => Ok(c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(1)?, r.get(2)?))
-            })?)
+            })?),
+            None => Ok((0, 0)),
+        }
     }
 
-    /// `PRAGMA integrity_check`, for `health`.
+    /// `PRAGMA integrity_check` on SQLite, for `health`; on PostgreSQL,
+    /// "ok" when the server answers and the schema is current.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        match self.conn.sqlite_conn() {
+            Some(c) => Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?),
+            None => {
+                let v = self.pg_schema_version()?.unwrap_or(0);
+                if v == SCHEMA_VERSION {
+                    Ok("ok".to_string())
+                } else {
+                    Ok(format!(
+                        "schema version {v}, this p2pd writes {SCHEMA_VERSION}"
+                    ))
+                }
+            }
+        }
     }
 }
 

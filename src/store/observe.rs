@@ -5,7 +5,7 @@
 //! device of the whole fleet, so a scrape or a dashboard poll stays cheap at
 //! 5,000 offices.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 
 use super::{Store, StoreError, now};
 
@@ -88,7 +88,7 @@ pub struct DeviceListRow {
 const DECISION_COLS: &str =
     "at, content_id, device_id, office_id, kind, role, leader, previous, tiers, reason";
 
-fn decision_row(r: &rusqlite::Row) -> rusqlite::Result<DecisionRow> {
+fn decision_row(r: &Row) -> Result<DecisionRow, DbError> {
     Ok(DecisionRow {
         at: r.get(0)?,
         content_id: r.get(1)?,
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<Vec<DecisionRow>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {DECISION_COLS} FROM decisions
-             WHERE content_id = ?1 AND office_id IS ?2 AND kind IN ('election', 'failover') ORDER BY id"
+             WHERE content_id = ?1 AND office_id IS NOT DISTINCT FROM ?2 AND kind IN ('election', 'failover') ORDER BY id"
         ))?;
         let rows = st.query_map(params![content_id, office_id], decision_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -175,9 +175,10 @@ impl Store {
     /// (elections, failovers) ever recorded.
     pub fn election_counts(&self) -> Result<(u64, u64), StoreError> {
         Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(kind = 'election'), 0), COALESCE(SUM(kind = 'failover'), 0)
+            "SELECT COALESCE(SUM(CASE WHEN kind = 'election' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN kind = 'failover' THEN 1 ELSE 0 END), 0)
              FROM decisions WHERE kind IN ('election', 'failover')",
-            [],
+            (),
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         )?)
     }
@@ -186,7 +187,7 @@ impl Store {
     pub fn ban_count(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM bans", [], |r| r.get::<_, i64>(0))? as u64)
+            .query_row("SELECT COUNT(*) FROM bans", (), |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Bans of a content in which a device was the banned one or the reporter.
@@ -262,7 +263,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT token_sha256 FROM admin_token WHERE id = 1",
-                [],
+                (),
                 |r| r.get(0),
             )
             .optional()?)
@@ -284,9 +285,10 @@ impl Store {
         online_since: i64,
     ) -> Result<Vec<DeviceCount>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT o.name, d.version, COUNT(*), COALESCE(SUM(d.last_seen >= ?1), 0)
+            "SELECT o.name, d.version, COUNT(*),
+                    COALESCE(SUM(CASE WHEN d.last_seen >= ?1 THEN 1 ELSE 0 END), 0)
              FROM devices d LEFT JOIN offices o ON o.id = d.office_id
-             GROUP BY d.office_id, d.version ORDER BY 1, 2",
+             GROUP BY d.office_id, o.name, d.version ORDER BY 1 NULLS FIRST, 2",
         )?;
         let rows = st.query_map([online_since], |r| {
             Ok(DeviceCount {
@@ -305,9 +307,9 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT o.name, t.tier, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id
-             WHERE t.ok = 1 GROUP BY t.office_id, t.tier ORDER BY 1, 2",
+             WHERE t.ok = 1 GROUP BY t.office_id, o.name, t.tier ORDER BY 1 NULLS FIRST, 2",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map((), |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -335,7 +337,7 @@ impl Store {
             "SELECT t.office_id, o.name, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id
              WHERE t.content_id = ?1 AND t.ok = 1 AND t.tier IN ('parent', 'server', 'cdn')
-             GROUP BY t.office_id",
+             GROUP BY t.office_id, o.name",
         )?;
         let rows = st.query_map([content_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
@@ -353,14 +355,23 @@ impl Store {
         limit: u32,
         offset: u32,
     ) -> Result<(u64, Vec<OfficeListRow>), StoreError> {
-        let (filter, arg): (&str, rusqlite::types::Value) = match (search, parent) {
+        use super::db::Value;
+        // The placeholder's type is spelled out (CAST) where PostgreSQL
+        // could not infer it from a NULL.
+        let (filter, arg): (&str, Value) = match (search, parent) {
             (Some(q), _) => (
-                "instr(lower(o.name), lower(?1)) > 0",
-                rusqlite::types::Value::Text(q.to_string()),
+                self.conn.pick(
+                    "instr(lower(o.name), lower(?1)) > 0",
+                    "strpos(lower(o.name), lower(?1)) > 0",
+                ),
+                Value::Text(q.to_string()),
             ),
-            (None, Some(Some(p))) => ("o.parent_id = ?1", rusqlite::types::Value::Integer(p)),
-            (None, Some(None)) => ("o.parent_id IS ?1", rusqlite::types::Value::Null),
-            (None, None) => ("?1 IS NULL", rusqlite::types::Value::Null),
+            (None, Some(Some(p))) => ("o.parent_id = ?1", Value::Int(p)),
+            (None, Some(None)) => (
+                "o.parent_id IS NOT DISTINCT FROM CAST(?1 AS BIGINT)",
+                Value::Null,
+            ),
+            (None, None) => ("CAST(?1 AS BIGINT) IS NULL", Value::Null),
         };
         let total: i64 = self.conn.query_row(
             &format!("SELECT COUNT(*) FROM offices o WHERE {filter}"),
@@ -396,10 +407,11 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(p.done_at IS NOT NULL), 0), COALESCE(SUM(p.pieces), 0)
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.done_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+                        COALESCE(SUM(p.pieces), 0)
                  FROM devices d JOIN content_targets t ON t.group_name = d.group_name AND t.content_id = ?1
                  LEFT JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id
-                 WHERE d.office_id IS ?2",
+                 WHERE d.office_id IS NOT DISTINCT FROM ?2",
             )?
             .query_row(params![content_id, office_id], |r| {
                 Ok((
@@ -415,7 +427,8 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(p.done_at IS NOT NULL), 0), COALESCE(SUM(p.pieces), 0)
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.done_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+                        COALESCE(SUM(p.pieces), 0)
                  FROM devices d JOIN content_targets t ON t.group_name = d.group_name AND t.content_id = ?1
                  LEFT JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id",
             )?
@@ -439,7 +452,8 @@ impl Store {
             "SELECT (at / ?2) * ?2, tier, SUM(bytes) FROM transfers
              WHERE content_id = ?1 AND ok = 1 GROUP BY 1, 2 ORDER BY 1, 2",
         )?;
-        let rows = st.query_map(params![content_id, bucket_secs.max(1)], |r| {
+        let bucket = bucket_secs.max(1);
+        let rows = st.query_map(params![content_id, bucket], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -462,9 +476,14 @@ impl Store {
         limit: u32,
         offset: u32,
     ) -> Result<(u64, Vec<DeviceListRow>), StoreError> {
-        let filter = "(?1 IS NULL OR instr(lower(d.hostname), lower(?1)) > 0
+        let filter = self.conn.pick(
+            "(CAST(?1 AS TEXT) IS NULL OR instr(lower(d.hostname), lower(?1)) > 0
              OR instr(d.addr, ?1) > 0 OR instr(d.id, lower(?1)) = 1
-             OR instr(lower(COALESCE(o.name, '')), lower(?1)) > 0)";
+             OR instr(lower(COALESCE(o.name, '')), lower(?1)) > 0)",
+            "(CAST(?1 AS TEXT) IS NULL OR strpos(lower(d.hostname), lower(?1)) > 0
+             OR strpos(d.addr, ?1) > 0 OR strpos(d.id, lower(?1)) = 1
+             OR strpos(lower(COALESCE(o.name, '')), lower(?1)) > 0)",
+        );
         let total: i64 = self.conn.query_row(
             &format!(
                 "SELECT COUNT(*) FROM devices d LEFT JOIN offices o ON o.id = d.office_id WHERE {filter}"

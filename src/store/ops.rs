@@ -37,7 +37,7 @@ impl Store {
                AND d.group_name IN (SELECT name FROM groups)
              ORDER BY d.hostname, d.id",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map((), |r| {
             Ok(LicenseRow {
                 device_id: r.get(0)?,
                 hostname: r.get(1)?,
@@ -55,7 +55,7 @@ impl Store {
     /// Office names by id, for lists that show a device's office.
     pub fn office_names(&self) -> Result<HashMap<i64, String>, StoreError> {
         let mut st = self.conn.prepare("SELECT id, name FROM offices")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

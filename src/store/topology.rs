@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{DbError, Row, params};
 use super::{Store, StoreError};
 
 /// One office as stored.
@@ -66,7 +65,7 @@ pub struct RangeRow {
 
 const OFFICE_COLS: &str = "id, name, parent_id, type, wan_kbps, source";
 
-fn office_row(r: &rusqlite::Row) -> rusqlite::Result<OfficeRow> {
+fn office_row(r: &Row) -> Result<OfficeRow, DbError> {
     Ok(OfficeRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -81,89 +80,76 @@ impl Store {
     /// Runs `f` in one transaction on this store: either everything `f`
     /// wrote lands, or nothing. Unlike [`Store::transaction`], `f` gets the
     /// `Store`, so it can call the ordinary store methods.
-    pub fn atomically<T, E: From<rusqlite::Error>>(
+    pub fn atomically<T, E: From<DbError>>(
         &mut self,
         f: impl FnOnce(&Store) -> Result<T, E>,
     ) -> Result<T, E> {
         // Immediate, like [`Store::transaction`]: wait for the write lock
         // rather than fail mid-way when serve is writing.
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )?;
+        let tx = self.conn.begin()?;
         let out = f(self)?;
         tx.commit()?;
         Ok(out)
     }
 
     pub fn office(&self, id: i64) -> Result<Option<OfficeRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {OFFICE_COLS} FROM offices WHERE id = ?1"),
-                [id],
-                office_row,
-            )
-            .optional()?)
+        Ok(self.conn.query_opt(
+            &format!("SELECT {OFFICE_COLS} FROM offices WHERE id = ?1"),
+            [id],
+            office_row,
+        )?)
     }
 
     pub fn office_by_name(&self, name: &str) -> Result<Option<OfficeRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {OFFICE_COLS} FROM offices WHERE name = ?1"),
-                [name],
-                office_row,
-            )
-            .optional()?)
+        Ok(self.conn.query_opt(
+            &format!("SELECT {OFFICE_COLS} FROM offices WHERE name = ?1"),
+            [name],
+            office_row,
+        )?)
     }
 
     /// Every office in the admin's order (auto offices after, by creation).
     pub fn offices(&self) -> Result<Vec<OfficeRow>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {OFFICE_COLS} FROM offices ORDER BY position, id"
-        ))?;
-        let rows = st.query_map([], office_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.conn.query_map(
+            &format!("SELECT {OFFICE_COLS} FROM offices ORDER BY position, id"),
+            (),
+            office_row,
+        )?)
     }
 
     /// The root office (no parent), if any. With several (only possible in
     /// a hand-edited database) the first in order.
     pub fn root_office(&self) -> Result<Option<OfficeRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {OFFICE_COLS} FROM offices WHERE parent_id IS NULL
-                     ORDER BY position, id LIMIT 1"
-                ),
-                [],
-                office_row,
-            )
-            .optional()?)
+        Ok(self.conn.query_opt(
+            &format!(
+                "SELECT {OFFICE_COLS} FROM offices WHERE parent_id IS NULL
+                 ORDER BY position, id LIMIT 1"
+            ),
+            (),
+            office_row,
+        )?)
     }
 
     /// Every office with description and ranges, in the admin's order.
     pub fn office_details(&self) -> Result<Vec<OfficeDetail>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {OFFICE_COLS}, description FROM offices ORDER BY position, id"
-        ))?;
-        let mut out: Vec<OfficeDetail> = st
-            .query_map([], |r| {
+        let mut out: Vec<OfficeDetail> = self.conn.query_map(
+            &format!("SELECT {OFFICE_COLS}, description FROM offices ORDER BY position, id"),
+            (),
+            |r| {
                 Ok(OfficeDetail {
                     row: office_row(r)?,
                     description: r.get(6)?,
                     ranges: Vec::new(),
                 })
-            })?
-            .collect::<Result<_, _>>()?;
+            },
+        )?;
         let at: HashMap<i64, usize> = out.iter().enumerate().map(|(i, o)| (o.row.id, i)).collect();
-        let mut st = self
-            .conn
-            .prepare("SELECT office_id, spec FROM office_ranges ORDER BY office_id, position")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (office, spec) = row?;
+        let rows = self.conn.query_map(
+            "SELECT office_id, spec FROM office_ranges ORDER BY office_id, position",
+            (),
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        for (office, spec) in rows {
             if let Some(&i) = at.get(&office) {
                 out[i].ranges.push(spec);
             }
@@ -173,18 +159,18 @@ impl Store {
 
     /// Every range of every office, for the lookup index.
     pub fn office_ranges(&self) -> Result<Vec<RangeRow>, StoreError> {
-        let mut st = self.conn.prepare(
+        Ok(self.conn.query_map(
             "SELECT r.office_id, r.spec, o.source FROM office_ranges r
              JOIN offices o ON o.id = r.office_id ORDER BY r.office_id, r.position",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(RangeRow {
-                office_id: r.get(0)?,
-                spec: r.get(1)?,
-                source: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            (),
+            |r| {
+                Ok(RangeRow {
+                    office_id: r.get(0)?,
+                    spec: r.get(1)?,
+                    source: r.get(2)?,
+                })
+            },
+        )?)
     }
 
     /// Creates one office with its ranges, placed after every other office.
@@ -194,14 +180,12 @@ impl Store {
         office: &NewOffice,
         parent_id: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let position: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(position), -1) + 1 FROM offices",
-            [],
-            |r| r.get(0),
-        )?;
-        self.conn.execute(
+        let position: i64 = self
+            .conn
+            .query_one("SELECT COALESCE(MAX(position), -1) + 1 FROM offices", ())?;
+        let id: i64 = self.conn.query_one(
             "INSERT INTO offices (name, parent_id, type, wan_kbps, description, source, position)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![
                 office.name,
                 parent_id,
@@ -212,7 +196,6 @@ impl Store {
                 position
             ],
         )?;
-        let id = self.conn.last_insert_rowid();
         self.write_ranges(id, &office.ranges)?;
         Ok(id)
     }
@@ -222,11 +205,11 @@ impl Store {
             "DELETE FROM office_ranges WHERE office_id = ?1",
             [office_id],
         )?;
-        let mut st = self.conn.prepare_cached(
-            "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
-        )?;
         for (i, spec) in ranges.iter().enumerate() {
-            st.execute(params![office_id, spec, i as i64])?;
+            self.conn.execute(
+                "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
+                params![office_id, spec, i as i64],
+            )?;
         }
         Ok(())
     }
@@ -238,19 +221,20 @@ impl Store {
     /// Every `parent` must name an office of `offices`.
     pub fn replace_topology(&self, offices: &[NewOffice]) -> Result<(), StoreError> {
         let mut ids: HashMap<String, i64> = HashMap::new();
+        for (name, id) in self
+            .conn
+            .query_map("SELECT name, id FROM offices", (), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
         {
-            let mut st = self.conn.prepare("SELECT name, id FROM offices")?;
-            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (name, id) = row?;
-                ids.insert(name, id);
-            }
+            ids.insert(name, id);
         }
         let keep: std::collections::HashSet<&str> =
             offices.iter().map(|o| o.name.as_str()).collect();
         // Detach everything first: parents are rewritten below, and removed
         // offices may be parents of each other.
         self.conn
-            .execute("UPDATE offices SET parent_id = NULL", [])?;
+            .execute("UPDATE offices SET parent_id = NULL", ())?;
         for (name, id) in &ids {
             if !keep.contains(name.as_str()) {
                 self.conn
@@ -260,58 +244,48 @@ impl Store {
         ids.retain(|name, _| keep.contains(name.as_str()));
         let mut new_ids: HashMap<&str, i64> = HashMap::with_capacity(offices.len());
         {
-            let mut upd = self.conn.prepare_cached(
-                "UPDATE offices SET type = ?2, wan_kbps = ?3, description = ?4, source = ?5,
-                 position = ?6 WHERE id = ?1",
-            )?;
-            let mut ins = self.conn.prepare_cached(
-                "INSERT INTO offices (name, type, wan_kbps, description, source, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
+            let upd = "UPDATE offices SET type = ?2, wan_kbps = ?3, description = ?4, source = ?5,
+                 position = ?6 WHERE id = ?1";
+            let ins = "INSERT INTO offices (name, type, wan_kbps, description, source, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
             for (pos, o) in offices.iter().enumerate() {
                 let id = match ids.get(&o.name) {
                     Some(&id) => {
-                        upd.execute(params![
-                            id,
-                            o.kind,
-                            o.wan_kbps,
-                            o.description,
-                            o.source,
-                            pos as i64
-                        ])?;
+                        self.conn.execute(
+                            upd,
+                            params![id, o.kind, o.wan_kbps, o.description, o.source, pos as i64],
+                        )?;
                         id
                     }
-                    None => {
-                        ins.execute(params![
+                    None => self.conn.query_one(
+                        ins,
+                        params![
                             o.name,
                             o.kind,
                             o.wan_kbps,
                             o.description,
                             o.source,
                             pos as i64
-                        ])?;
-                        self.conn.last_insert_rowid()
-                    }
+                        ],
+                    )?,
                 };
                 new_ids.insert(&o.name, id);
             }
         }
-        self.conn.execute("DELETE FROM office_ranges", [])?;
-        {
-            let mut par = self
-                .conn
-                .prepare_cached("UPDATE offices SET parent_id = ?2 WHERE id = ?1")?;
-            let mut rng = self.conn.prepare_cached(
-                "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
-            )?;
-            for o in offices {
-                let id = new_ids[o.name.as_str()];
-                if let Some(p) = &o.parent {
-                    par.execute(params![id, new_ids.get(p.as_str())])?;
-                }
-                for (i, spec) in o.ranges.iter().enumerate() {
-                    rng.execute(params![id, spec, i as i64])?;
-                }
+        self.conn.execute("DELETE FROM office_ranges", ())?;
+        for o in offices {
+            let id = new_ids[o.name.as_str()];
+            if let Some(p) = &o.parent {
+                self.conn.execute(
+                    "UPDATE offices SET parent_id = ?2 WHERE id = ?1",
+                    params![id, new_ids.get(p.as_str()).copied()],
+                )?;
+            }
+            for (i, spec) in o.ranges.iter().enumerate() {
+                self.conn.execute(
+                    "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
+                    params![id, spec, i as i64],
+                )?;
             }
         }
         Ok(())
@@ -324,25 +298,25 @@ impl Store {
     pub fn delete_auto_offices(&self) -> Result<usize, StoreError> {
         Ok(self.conn.execute(
             "DELETE FROM offices WHERE source = 'auto' AND parent_id IS NOT NULL",
-            [],
+            (),
         )?)
     }
 
     /// Every device with what placement needs.
     pub fn device_placements(&self) -> Result<Vec<DevicePlacement>, StoreError> {
-        let mut st = self.conn.prepare(
+        Ok(self.conn.query_map(
             "SELECT id, hostname, addr, prefix_len, office_id FROM devices ORDER BY addr, id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(DevicePlacement {
-                id: r.get(0)?,
-                hostname: r.get(1)?,
-                addr: r.get(2)?,
-                prefix_len: r.get(3)?,
-                office_id: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            (),
+            |r| {
+                Ok(DevicePlacement {
+                    id: r.get(0)?,
+                    hostname: r.get(1)?,
+                    addr: r.get(2)?,
+                    prefix_len: r.get(3)?,
+                    office_id: r.get(4)?,
+                })
+            },
+        )?)
     }
 
     pub fn set_device_office(
@@ -350,19 +324,24 @@ impl Store {
         device_id: &str,
         office_id: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE devices SET office_id = ?2 WHERE id = ?1")?
-            .execute(params![device_id, office_id])?;
+        self.conn.execute(
+            "UPDATE devices SET office_id = ?2 WHERE id = ?1",
+            params![device_id, office_id],
+        )?;
         Ok(())
     }
 
     /// Devices per office (offices without devices are absent).
     pub fn device_counts(&self) -> Result<HashMap<i64, i64>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT office_id, COUNT(*) FROM devices WHERE office_id IS NOT NULL GROUP BY office_id",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self
+            .conn
+            .query_map(
+                "SELECT office_id, COUNT(*) FROM devices WHERE office_id IS NOT NULL GROUP BY office_id",
+                (),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect())
     }
 
     /// Inserts a device with only what topology needs, for tests and

@@ -43,8 +43,8 @@ pub enum TopologyError {
     Csv(#[from] csv::Error),
 }
 
-impl From<rusqlite::Error> for TopologyError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::store::DbError> for TopologyError {
+    fn from(e: crate::store::DbError) -> Self {
         TopologyError::Store(StoreError::Query(e))
     }
 }

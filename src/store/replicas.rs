@@ -1,0 +1,87 @@
+//! SQL for serve replicas sharing one database (issue 15): each replica's
+//! heartbeat row, which `health` lists and checks, and the sealed shared
+//! key that every replica loads so that they all verify the same key.
+
+use super::db::params;
+use super::{Store, StoreError, now};
+
+/// One `serve` replica as it last recorded itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaRow {
+    pub id: String,
+    /// Where it listens, as agents reach it.
+    pub url: String,
+    pub host: String,
+    pub version: String,
+    pub started_at: i64,
+    /// Unix seconds of its last heartbeat.
+    pub last_seen: i64,
+}
+
+impl Store {
+    /// Records (or refreshes) a replica's heartbeat row.
+    pub fn replica_heartbeat(
+        &self,
+        id: &str,
+        url: &str,
+        host: &str,
+        started_at: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO replicas (id, url, host, version, started_at, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET url = excluded.url, host = excluded.host,
+                 version = excluded.version, last_seen = excluded.last_seen",
+            params![id, url, host, crate::VERSION, started_at, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Every replica that recorded itself, most recently seen first.
+    pub fn replicas(&self) -> Result<Vec<ReplicaRow>, StoreError> {
+        Ok(self.conn.query_map(
+            "SELECT id, url, host, version, started_at, last_seen FROM replicas
+             ORDER BY last_seen DESC, id",
+            (),
+            |r| {
+                Ok(ReplicaRow {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    host: r.get(2)?,
+                    version: r.get(3)?,
+                    started_at: r.get(4)?,
+                    last_seen: r.get(5)?,
+                })
+            },
+        )?)
+    }
+
+    /// Removes a replica's row (a clean shutdown), and rows of replicas
+    /// not seen for `forget_after` seconds.
+    pub fn remove_replica(&self, id: &str, forget_after: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM replicas WHERE id = ?1 OR last_seen < ?2",
+            params![id, now() - forget_after],
+        )?;
+        Ok(())
+    }
+
+    /// The sealed shared key and its version, if one is stored.
+    pub fn sealed_key(&self) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        Ok(self.conn.query_opt(
+            "SELECT version, sealed FROM shared_key WHERE id = 1",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Stores the sealed shared key of `version`.
+    pub fn set_sealed_key(&self, version: i64, sealed: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO shared_key (id, version, sealed) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, sealed = excluded.sealed",
+            params![version, sealed],
+        )?;
+        Ok(())
+    }
+}

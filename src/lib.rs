@@ -28,6 +28,8 @@
 //! - [`report`]: per-office, per-content distribution report.
 //! - [`deploy`]: scripted installs: systemd units and agent configuration,
 //!   written idempotently.
+//! - [`dbkey`]: the database key file that seals the shared key kept in a
+//!   shared (PostgreSQL) database, for serve replicas.
 //! - [`exit`]: the exit codes every command shares.
 //! - [`metrics`]: Prometheus metrics of `serve` and the agent.
 //! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
@@ -39,6 +41,7 @@ pub mod agent;
 pub mod cells;
 pub mod cli;
 pub mod content;
+pub mod dbkey;
 pub mod deploy;
 pub mod exit;
 pub mod explain;

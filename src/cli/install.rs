@@ -138,10 +138,10 @@ struct AlreadyInstalled {
 /// `install` on an existing install: the same settings are a success that
 /// changes nothing (scripts re-run their install step); a differing one
 /// fails, naming every difference, and changes nothing either.
-fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
+fn rerun(dir: &Path, database: Option<&str>, a: &Args) -> anyhow::Result<ExitCode> {
     let given = given_settings(a)?;
     let (server, differences) = {
-        let st = Store::open(dir)?;
+        let st = Store::open_at(dir, database)?;
         let server = st.server()?.ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: the install is incomplete (no server row); install into a new --data-dir",
@@ -222,7 +222,19 @@ fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
-    let installed = dir.join(store::DB_FILE).exists();
+    // A shared (PostgreSQL) database: the data dir holds db.key and the
+    // key file; the database holds everything else.
+    let shared = match g.database.as_deref() {
+        Some(d) => match store::Location::new(&dir, Some(d))? {
+            loc @ store::Location::Postgres(_) => Some(loc),
+            store::Location::Sqlite(_) => None,
+        },
+        None => None,
+    };
+    let installed = match &shared {
+        Some(_) => crate::dbkey::DbKey::path(&dir).exists(),
+        None => dir.join(store::DB_FILE).exists(),
+    };
     let settings_given = a.server_name.is_some()
         || a.port.is_some()
         || a.file_storage.is_some()
@@ -237,7 +249,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         return super::key::regenerate(g, a.json);
     }
     if installed {
-        return rerun(&dir, &a);
+        return rerun(&dir, g.database.as_deref(), &a);
     }
     if a.regenerate_key {
         return Err(fail(
@@ -273,6 +285,29 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .collect();
 
     check_target_dir(&dir)?;
+    // The shared database must be empty of p2pd: a second host joins as a
+    // replica with the first one's db.key, not by installing again.
+    let shared_store = match &shared {
+        Some(loc) => {
+            let st = Store::open_location(loc, true)?;
+            if let Some(s) = st.server()? {
+                return Err(fail(
+                    ExitCode::Usage,
+                    format!(
+                        "{} already holds a p2pd install (server {}); nothing was changed. To run \
+                         another replica on it, copy db.key from a replica's data dir into {} and \
+                         run `p2pd serve --database URL --data-dir {}`",
+                        loc.display(),
+                        s.server_id,
+                        dir.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+            Some(st)
+        }
+        None => None,
+    };
     // Refuse a changed unit before anything is installed.
     let unit = match a.systemd {
         true => {
@@ -305,10 +340,24 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     crate::platform::make_dir_owner_only(staging.path())
         .with_context(|| format!("cannot restrict {} to its owner", staging.path().display()))?;
     key.save(&key_path(staging.path()))?;
-    let admin_token = {
-        let mut st = Store::create(staging.path())?;
-        st.init_server(&server_id, &key.fingerprint(), &values)?;
-        crate::server::ui::new_admin_token(&st)?
+    // On a shared database its transaction commits only once the data
+    // dir is in place.
+    let mut shared_tx = None;
+    let admin_token = match &shared_store {
+        None => {
+            let st = Store::create(staging.path())?;
+            st.init_server(&server_id, &key.fingerprint(), &values)?;
+            crate::server::ui::new_admin_token(&st)?
+        }
+        Some(st) => {
+            let (db_key, _) = crate::dbkey::DbKey::load_or_create(staging.path())?;
+            let tx = st.begin()?;
+            st.init_server(&server_id, &key.fingerprint(), &values)?;
+            st.set_sealed_key(1, &db_key.seal(1, &key)?)?;
+            let token = crate::server::ui::new_admin_token(st)?;
+            shared_tx = Some(tx);
+            token
+        }
     };
     std::fs::create_dir(staging.path().join("logs"))?;
     let staged = staging.keep();
@@ -317,6 +366,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&staged);
         format!("cannot move the new install into {}", dir.display())
     })?;
+    if let Some(tx) = shared_tx {
+        tx.commit()?;
+    }
 
     let done = match &unit {
         Some((root, unit)) => crate::deploy::apply(root, unit, a.force).map_err(deploy_error)?,

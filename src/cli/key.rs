@@ -73,10 +73,26 @@ struct Regenerated {
 pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
     let mut st = open_store(g)?;
+    // A shared database keeps the key sealed with db.key: every replica
+    // loads it from there within a second.
+    let db_key = match st.backend() {
+        crate::store::Backend::Postgres => Some(crate::dbkey::DbKey::load(&dir).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; `key regenerate` on a shared database needs the database key db.key in \
+                 the data dir (--data-dir) to seal the new key"
+            )
+        })?),
+        crate::store::Backend::Sqlite => None,
+    };
     let key = SharedKey::generate()?;
     let fp = key.fingerprint();
-    let (version, retired) = st.rotate_key(&fp, |_, _| {
-        key.save(&key_path(&dir))?;
+    let (version, retired) = st.rotate_key(&fp, |st, version| {
+        if let Some(k) = &db_key {
+            st.set_sealed_key(version, &k.seal(version, &key)?)?;
+        }
+        if db_key.is_none() || dir.is_dir() {
+            key.save(&key_path(&dir))?;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     let out = Regenerated {
@@ -94,7 +110,8 @@ pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
         );
         super::install::print_key_once(&mut std::io::stdout().lock(), &out.key)?;
         println!(
-            "A running `p2pd serve` switches to it within a second, no restart needed. \
+            "A running `p2pd serve` (every replica, on a shared database) switches to it \
+             within a second, no restart needed. \
              Give the new key to every device: `p2pd agent install --key-file NEW.key ...`."
         );
     }

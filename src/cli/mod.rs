@@ -14,6 +14,7 @@ pub mod agent;
 pub mod agent_install;
 pub mod completions;
 pub mod content;
+pub mod db;
 pub mod demo;
 pub mod devices;
 pub mod explain;
@@ -61,6 +62,17 @@ pub struct Global {
     // server's. `data_dir()` reads the variable instead.
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The database: postgres://USER@HOST[:PORT]/DB for several serve
+    /// replicas sharing one PostgreSQL (see README "Scaling out"); default:
+    /// the SQLite file in the data dir
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "P2PD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
     /// More log output on stderr (-v info, -vv debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -112,6 +124,9 @@ pub enum Command {
     /// Show published content
     #[command(subcommand)]
     Content(content::Command),
+    /// Move the database: copy an install into an empty PostgreSQL database
+    #[command(subcommand)]
+    Db(db::Command),
     /// Assign the groups whose devices receive content through peer distribution
     #[command(subcommand)]
     Groups(groups::Command),
@@ -148,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(g, a),
         Command::Publish(a) => publish::run(g, a),
         Command::Content(c) => content::run(g, c),
+        Command::Db(c) => db::run(g, c),
         Command::Groups(c) => groups::run(g, c),
         Command::Licenses(a) => licenses::run(g, a),
         Command::Health(a) => health::run(g, a),
@@ -233,9 +249,12 @@ pub fn init_tracing(cli: &Cli) {
         .try_init();
 }
 
-/// Opens the store of an installed data dir.
+/// Opens the store of an installed data dir, or the `--database`.
 pub fn open_store(g: &Global) -> anyhow::Result<crate::store::Store> {
-    Ok(crate::store::Store::open(&g.data_dir())?)
+    Ok(crate::store::Store::open_at(
+        &g.data_dir(),
+        g.database.as_deref(),
+    )?)
 }
 
 #[cfg(test)]

@@ -32,11 +32,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     let dir = g.data_dir();
-    let state = server::ServerState::load(&dir)?;
+    let state = server::ServerState::load(&dir, g.database.as_deref())?;
     let listen = match a.listen {
         Some(l) => l,
         None => {
-            let st = crate::store::Store::open(&dir)?;
+            let st = crate::store::Store::open_at(&dir, g.database.as_deref())?;
             let get = |s: Setting| -> anyhow::Result<String> {
                 Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
             };

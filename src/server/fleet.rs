@@ -16,8 +16,14 @@
 //! `PRAGMA data_version` was the alternative; it misses serve's own writes
 //! and fires on every heartbeat commit of other processes.
 //!
+//! On a shared (PostgreSQL) database the same counter is bumped by the
+//! triggers of every replica's and every admin command's writes, so each
+//! replica's snapshot follows changes made anywhere within one poll.
+//!
 //! The same thread runs the WAL checkpoints (passive, every
-//! [`CHECKPOINT_EVERY`]) so that the request connection never pays for one.
+//! [`CHECKPOINT_EVERY`]) so that the request connection never pays for one,
+//! and records this replica's heartbeat row (every [`REPLICA_BEAT`]) for
+//! `health`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -36,6 +42,20 @@ pub const POLL: Duration = Duration::from_millis(200);
 
 /// How often the watcher runs a passive WAL checkpoint.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// How often a replica refreshes its row in `replicas`.
+pub const REPLICA_BEAT: Duration = Duration::from_secs(2);
+
+/// A replica not seen for this long (seconds) is dropped from `replicas`
+/// by the next one that starts or stops.
+pub const REPLICA_FORGET_SECS: i64 = 24 * 3600;
+
+/// This serve as a replica: its row in `replicas`.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub id: String,
+    pub url: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -143,8 +163,14 @@ impl Fleet {
 /// `fleet` every [`POLL`] and checkpoints the WAL every
 /// [`CHECKPOINT_EVERY`], until `stop` is cancelled. Blocking; run it on a
 /// thread of its own. Errors are logged and retried on the next tick.
-pub fn watch(fleet: Arc<Fleet>, data_dir: &Path, stop: CancellationToken) {
-    let st = match Store::open(data_dir) {
+pub fn watch(
+    fleet: Arc<Fleet>,
+    data_dir: &Path,
+    database: Option<&str>,
+    replica: Replica,
+    stop: CancellationToken,
+) {
+    let st = match Store::open_at(data_dir, database) {
         Ok(st) => st,
         Err(e) => {
             tracing::error!(
@@ -154,8 +180,17 @@ pub fn watch(fleet: Arc<Fleet>, data_dir: &Path, stop: CancellationToken) {
         }
     };
     let mut last_checkpoint = Instant::now();
+    let mut last_beat: Option<Instant> = None;
+    let started = crate::store::now();
+    let host = crate::platform::hostname();
     let mut failing = false;
     while !stop.is_cancelled() {
+        if last_beat.is_none_or(|t| t.elapsed() >= REPLICA_BEAT) {
+            last_beat = Some(Instant::now());
+            if let Err(e) = st.replica_heartbeat(&replica.id, &replica.url, &host, started) {
+                tracing::debug!("replica heartbeat: {e}");
+            }
+        }
         std::thread::sleep(POLL);
         let t = Instant::now();
         match fleet.refresh(&st) {
@@ -183,6 +218,8 @@ pub fn watch(fleet: Arc<Fleet>, data_dir: &Path, stop: CancellationToken) {
             }
         }
     }
+    // Gone from `health`'s list of replicas.
+    st.remove_replica(&replica.id, REPLICA_FORGET_SECS).ok();
     // A last, passive checkpoint so the WAL does not outgrow a quiet server.
     st.checkpoint().ok();
 }

@@ -117,6 +117,15 @@ pub struct ServerState {
     pub fleet: Arc<fleet::Fleet>,
     /// The data dir, for the fleet watcher's own connection.
     pub data_dir: std::path::PathBuf,
+    /// `--database`, when not the data dir's SQLite: the fleet watcher
+    /// opens its own connection to it.
+    pub database: Option<String>,
+    /// On a shared (PostgreSQL) database: the data dir's `db.key`, which
+    /// opens the sealed shared key; the key is then watched in the
+    /// database rather than in the key file (see [`watch_key`]).
+    pub db_key: Option<Arc<crate::dbkey::DbKey>>,
+    /// This replica's id in the `replicas` table (a new UUID per start).
+    pub replica_id: String,
     /// Checks signatures against the current key.
     pub verifier: Verifier,
     pub server_id: String,
@@ -225,12 +234,31 @@ impl Verifies for ServerState {
 impl ServerState {
     /// Loads the server's state from its data dir. Refuses a key file that
     /// does not match the database (a half-done regenerate or a copied file).
-    pub fn load(data_dir: &std::path::Path) -> anyhow::Result<ServerState> {
-        let store = Store::open(data_dir)?;
+    ///
+    /// With `database` a PostgreSQL URL (several replicas), the shared key
+    /// comes from the database, opened with the data dir's `db.key`, so
+    /// that every replica verifies the same key.
+    pub fn load(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<ServerState> {
+        let store = Store::open_at(data_dir, database)?;
         let server = store
             .server()?
             .ok_or_else(|| anyhow::anyhow!("the database has no server row; reinstall"))?;
-        let key = crate::key::SharedKey::load(&crate::key::key_path(data_dir))?;
+        let shared = store.backend() == crate::store::Backend::Postgres;
+        let db_key = if shared {
+            std::fs::create_dir_all(data_dir)?;
+            Some(Arc::new(crate::dbkey::DbKey::load(data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; every replica on a shared database needs the database key: copy db.key                      from the host that ran `p2pd install --database` or `p2pd db copy` into {}",
+                    data_dir.display()
+                )
+            })?))
+        } else {
+            None
+        };
+        let key = match &db_key {
+            Some(k) => crate::dbkey::current_key(&store, k)?.0,
+            None => crate::key::SharedKey::load(&crate::key::key_path(data_dir))?,
+        };
         if key.fingerprint() != server.key_fingerprint {
             anyhow::bail!(
                 "key file {} has fingerprint {}, but the database expects {}; run `p2pd key regenerate`",
@@ -255,6 +283,9 @@ impl ServerState {
             db: Db::new(store),
             fleet,
             data_dir: data_dir.to_path_buf(),
+            database: database.map(str::to_string),
+            db_key,
+            replica_id: uuid::Uuid::new_v4().to_string(),
             verifier: Verifier::new(key),
             server_id: server.server_id,
             key_version: server.key_version.into(),
@@ -307,6 +338,9 @@ const KEY_CHECK: Duration = Duration::from_secs(1);
 /// A key file the database does not know (a copied file) is not used and
 /// is logged once; the server keeps its key.
 async fn watch_key(s: AppState, stop: CancellationToken) {
+    if let Some(db_key) = s.db_key.clone() {
+        return watch_shared_key(s, db_key, stop).await;
+    }
     let mut seen = crate::key::FileStamp::of(&s.key_file);
     let mut warned = None;
     loop {
@@ -362,6 +396,76 @@ async fn watch_key(s: AppState, stop: CancellationToken) {
     }
 }
 
+/// [`watch_key`] on a shared database: once per [`KEY_CHECK`], the key
+/// version in the server row (one indexed read); when another host ran
+/// `key regenerate`, the new sealed key is opened with `db.key` and used
+/// from then on, on every replica within about a second.
+async fn watch_shared_key(s: AppState, db_key: Arc<crate::dbkey::DbKey>, stop: CancellationToken) {
+    let mut warned = 0;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(KEY_CHECK) => {}
+        }
+        let Ok(Some(row)) = s.db.call(|st| Ok(st.server()?)).await else {
+            continue;
+        };
+        let current = s.key_version.load(std::sync::atomic::Ordering::Relaxed);
+        if row.key_version == current {
+            continue;
+        }
+        let k = db_key.clone();
+        let got =
+            s.db.call(move |st| {
+                crate::dbkey::current_key(st, &k)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await;
+        match got {
+            Ok((key, version)) => {
+                let old = s.verifier.fingerprint();
+                let fp = key.fingerprint();
+                s.verifier.set_key(key);
+                s.key_version
+                    .store(version, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(
+                    key = %fp, version, retired = %old,
+                    "new shared key from the database in use; devices still signing with the \
+                     retired key are refused until they get the new one"
+                );
+            }
+            Err(e) if warned != row.key_version => {
+                tracing::warn!(
+                    version = row.key_version,
+                    "the database names a new key that cannot be opened; keeping the current key: {}",
+                    e.1
+                );
+                warned = row.key_version;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Where this replica is reached, for the `replicas` table: the listening
+/// address, or, when listening on all addresses, the server_name setting
+/// with the port.
+fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot) -> String {
+    match listener.local_addr() {
+        Ok(a) if !a.ip().is_unspecified() => format!("http://{a}"),
+        Ok(a) => {
+            let host = fleet.setting(crate::settings::Setting::ServerName);
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}", a.port())
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and drains
 /// in-flight requests for at most `drain` before returning.
 pub async fn run(
@@ -376,12 +480,19 @@ pub async fn run(
     let watch_stop = CancellationToken::new();
     let _stop_watcher = watch_stop.clone().drop_guard();
     let watcher = {
-        let (fleet, dir, stop) = (
+        let replica = fleet::Replica {
+            id: state.replica_id.clone(),
+            url: replica_url(&listener, &state.fleet.current()),
+        };
+        let (fleet, dir, database, stop) = (
             state.fleet.clone(),
             state.data_dir.clone(),
+            state.database.clone(),
             watch_stop.clone(),
         );
-        tokio::task::spawn_blocking(move || fleet::watch(fleet, &dir, stop))
+        tokio::task::spawn_blocking(move || {
+            fleet::watch(fleet, &dir, database.as_deref(), replica, stop)
+        })
     };
     let t = token.clone();
     let app = router(state.clone());
@@ -675,21 +786,25 @@ async fn plan_sources(
         };
         let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
         let at = now();
-        let plan = scheduler::plan(
-            st,
-            &mut board,
-            &scheduler::Timing::new(hb),
-            &ends,
-            &id,
-            &m.path,
-            &d,
-            req.suspect.as_ref().map(|suspect| scheduler::Complaint {
-                suspect,
-                probe_failed,
-            }),
-            at,
-        )?;
-        decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
+        // Replicas on one PostgreSQL: one election per content at a time.
+        let plan = st.for_content_exclusively(&id, |st| {
+            let plan = scheduler::plan(
+                st,
+                &mut board,
+                &scheduler::Timing::new(hb),
+                &ends,
+                &id,
+                &m.path,
+                &d,
+                req.suspect.as_ref().map(|suspect| scheduler::Complaint {
+                    suspect,
+                    probe_failed,
+                }),
+                at,
+            )?;
+            decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
+            Ok(plan)
+        })?;
         Ok(plan)
     })
     .await

@@ -224,6 +224,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Runs `f` (a leader election and what it writes) so that no other
+    /// replica runs one for the same content at the same time: on
+    /// PostgreSQL in one transaction holding an advisory lock on the
+    /// content, so that between reading the current leader and writing the
+    /// new one no other replica can elect another (exactly one leader per
+    /// office, issue 15). On SQLite there is one serve per database (the
+    /// data dir lock) and its one connection is behind a mutex: `f` just runs.
+    pub fn for_content_exclusively<T>(
+        &self,
+        content_id: &str,
+        f: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if !self.conn.is_postgres() {
+            return f(self);
+        }
+        let tx = self.conn.begin()?;
+        self.conn.query_map(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?1, 7251))",
+            [content_id],
+            |_| Ok(()),
+        )?;
+        let out = f(self)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// The leader of an office (-1: devices with no office) for a content.
     pub fn leader(&self, content_id: &str, office_id: i64) -> Result<Option<String>, StoreError> {
         Ok(self

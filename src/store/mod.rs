@@ -424,12 +424,14 @@ impl Store {
     }
 
     pub fn init_server(
-        &mut self,
+        &self,
         server_id: &str,
         fingerprint: &str,
         settings: &[(&str, String)],
     ) -> Result<(), StoreError> {
-        self.transaction(|tx| {
+        let tx = self.conn.begin()?;
+        {
+            let tx = &self.conn;
             tx.execute(
                 "INSERT INTO server (id, server_id, created_at, key_version, key_fingerprint)
                  VALUES (1, ?1, ?2, 1, ?3)",
@@ -441,8 +443,15 @@ impl Store {
                     params![name, value],
                 )?;
             }
-            Ok::<_, StoreError>(())
-        })
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts a transaction that [`db::Tx::commit`] ends; dropped
+    /// uncommitted, it rolls back. Store calls made meanwhile join it.
+    pub fn begin(&self) -> Result<db::Tx<'_>, StoreError> {
+        Ok(self.conn.begin()?)
     }
 
     /// Records a new key: retires the old fingerprint, bumps the version,

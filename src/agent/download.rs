@@ -87,7 +87,13 @@ async fn fetch_manifest(agent: &Agent, id: &str) -> Result<Manifest, CallError> 
         "/v1/contents/{id}/manifest?device={}",
         agent.device_id()
     ));
-    agent.client.get_json(&url, Duration::from_secs(15)).await
+    agent
+        .client
+        .get_json(&url, Duration::from_secs(15))
+        .await
+        .inspect_err(|e| {
+            agent.server_failed(&url, e);
+        })
 }
 
 async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
@@ -408,7 +414,9 @@ impl Downloader {
             .client
             .json::<SourcesResponse>(Method::POST, &url, &body, Duration::from_secs(10))
             .await
-        {
+            .inspect_err(|e| {
+                self.agent.server_failed(&url, e);
+            }) {
             Ok(p) => {
                 if let Some(s) = self.suspect.take()
                     && p.leader.as_deref() != Some(s.leader.as_str())
@@ -1002,7 +1010,7 @@ async fn fetch(
     let started = Instant::now();
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
-        agent.cfg.server.trim_end_matches('/').to_string()
+        agent.server().to_string()
     } else {
         String::new()
     };

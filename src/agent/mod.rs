@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -64,8 +64,11 @@ pub struct StuckState {
 /// Everything the agent is told on its command line.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Server base URL, e.g. `http://10.0.0.5:7650`.
-    pub server: String,
+    /// Server base URLs, e.g. `http://10.0.0.5:7650`: one, or several
+    /// replicas of one server (issue 15). The agent starts on one picked by
+    /// its host name (so a fleet spreads over them) and moves to the next
+    /// when the one it uses fails; pieces are on disk, so nothing is lost.
+    pub servers: Vec<String>,
     pub key: SharedKey,
     /// Where `key` came from. Re-read on every heartbeat and on a key
     /// mismatch, so a key roll-out (`agent install --key-file NEW`
@@ -131,6 +134,31 @@ pub struct Agent {
     /// least-recently-used eviction. Contents not used since the start
     /// fall back to their journal's modification time.
     last_used: Mutex<HashMap<String, std::time::SystemTime>>,
+    /// Index into `cfg.servers` of the server in use.
+    current_server: AtomicUsize,
+}
+
+/// Whether a failed call says the server (not the request) is in trouble:
+/// no connection, a timeout, a 5xx, or the server shedding load. Then
+/// another replica may do better.
+pub fn server_trouble(e: &CallError) -> bool {
+    match e {
+        CallError::Transport(_) => true,
+        CallError::Status { status, .. } => *status >= 500,
+        CallError::Wire(w) => matches!(w.code, ErrorCode::Overloaded | ErrorCode::Internal),
+    }
+}
+
+/// Where an agent of `host` starts among `n` servers: spread by a hash of
+/// the host name, the same on every restart.
+fn first_server(host: &str, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let h = host.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % n as u64) as usize
 }
 
 /// What a download tells the server through heartbeats: bytes received so
@@ -281,8 +309,44 @@ impl Agent {
         }
     }
 
+    /// The server in use.
+    pub fn server(&self) -> &str {
+        let i = self.current_server.load(Ordering::Relaxed) % self.cfg.servers.len().max(1);
+        self.cfg
+            .servers
+            .get(i)
+            .map_or("", |s| s.trim_end_matches('/'))
+    }
+
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.cfg.server.trim_end_matches('/'), path)
+        format!("{}{}", self.server(), path)
+    }
+
+    /// A call to `url` failed with `e`: if the server is in trouble and
+    /// `url` was on the server still in use, move to the next one (once per
+    /// failure, however many tasks saw it). Returns whether it moved.
+    pub fn server_failed(&self, url: &str, e: &CallError) -> bool {
+        let n = self.cfg.servers.len();
+        if n <= 1 || !server_trouble(e) {
+            return false;
+        }
+        let i = self.current_server.load(Ordering::Relaxed);
+        let cur = self.cfg.servers[i % n].trim_end_matches('/');
+        if !url.starts_with(cur) {
+            return false;
+        }
+        let next = (i + 1) % n;
+        if self
+            .current_server
+            .compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::warn!(
+                failed = %cur, next = %self.cfg.servers[next], "server failing ({e}); moving to the next server"
+            );
+            return true;
+        }
+        false
     }
 
     fn log_line(&self, v: serde_json::Value) {
@@ -423,18 +487,17 @@ impl Agent {
             group: self.cfg.group.clone(),
             peer_url: format!("http://{}", self.cfg.advertise),
         };
+        let url = self.url("/v1/enroll");
         let resp: EnrollResponse = self
             .client
-            .json(
-                Method::POST,
-                &self.url("/v1/enroll"),
-                &req,
-                Duration::from_secs(15),
-            )
-            .await?;
+            .json(Method::POST, &url, &req, Duration::from_secs(15))
+            .await
+            .inspect_err(|e| {
+                self.server_failed(&url, e);
+            })?;
         self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
-        save_device_id(&self.cfg.data_dir, &resp.device_id, &self.cfg.server);
+        save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
@@ -464,15 +527,14 @@ impl Agent {
             stuck: self.stuck_list(),
             clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
         };
+        let url = self.url("/v1/heartbeat");
         let resp: HeartbeatResponse = self
             .client
-            .json(
-                Method::POST,
-                &self.url("/v1/heartbeat"),
-                &req,
-                Duration::from_secs(10),
-            )
-            .await?;
+            .json(Method::POST, &url, &req, Duration::from_secs(10))
+            .await
+            .inspect_err(|e| {
+                self.server_failed(&url, e);
+            })?;
         self.learn_clock(resp.server_time);
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
@@ -498,8 +560,17 @@ impl Agent {
             .timeout(Duration::from_secs(10));
         let r = self.client.send(&url, rb).await;
         let ok = match r {
-            Ok(resp) => crate::http::check(resp).await.is_ok(),
-            Err(_) => false,
+            Ok(resp) => match crate::http::check(resp).await {
+                Ok(_) => true,
+                Err(e) => {
+                    self.server_failed(&url, &e);
+                    false
+                }
+            },
+            Err(e) => {
+                self.server_failed(&url, &e);
+                false
+            }
         };
         if !ok {
             // Put them back in front of anything recorded meanwhile.
@@ -610,6 +681,10 @@ pub async fn run(
             tracing::warn!("cannot resume a content: {e}");
         }
     }
+    let (first_host, n_servers) = (cfg.hostname.clone(), cfg.servers.len());
+    if n_servers == 0 {
+        return Err(AgentError::Io("no server URL given (--server)".into()));
+    }
     let agent = Arc::new(Agent {
         verifier: Verifier::new(cfg.key.clone()),
         cfg,
@@ -627,6 +702,7 @@ pub async fn run(
         clock_skew,
         clock_offset: AtomicI64::new(0),
         last_used: Mutex::new(HashMap::new()),
+        current_server: AtomicUsize::new(first_server(&first_host, n_servers)),
     });
 
     let tracker = TaskTracker::new();

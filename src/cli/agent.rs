@@ -76,9 +76,11 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650
-    #[arg(long, value_name = "URL")]
-    pub server: String,
+    /// Server URL, e.g. http://10.0.0.5:7650. Several replicas of one
+    /// server: repeat it or separate with commas; the agent spreads over
+    /// them and moves to another when one fails
+    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
+    pub server: Vec<String>,
     /// File holding the shared key (base64, as printed by install)
     #[arg(long, value_name = "FILE")]
     pub key_file: PathBuf,
@@ -149,7 +151,12 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
     let cfg = agent::Config {
-        server: a.server.trim_end_matches('/').to_string(),
+        servers: a
+            .server
+            .iter()
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         key,
         key_file: Some(key_file.clone()),
         group: a.group,

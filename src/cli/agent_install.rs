@@ -18,9 +18,11 @@ use crate::platform::{self, ServiceManager, ServiceOutcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650
-    #[arg(long, value_name = "URL")]
-    pub server: String,
+    /// Server URL, e.g. http://10.0.0.5:7650. Replicas of one server:
+    /// repeat it or separate with commas; all are written to the service's
+    /// configuration and the agent fails over between them
+    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
+    pub server: Vec<String>,
     /// File holding the shared key (base64, as printed by install); copied
     /// to /etc/p2pd/agent.key (on Windows: agent.key in the data dir).
     /// Re-run with a new key file after `p2pd key regenerate`: the running
@@ -88,20 +90,36 @@ pub struct ServiceArgs {
 
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let key = super::agent::load_device_key(&a.key_file)?;
-    let server = a.server.trim_end_matches('/').to_string();
-    let host_port = server
-        .strip_prefix("http://")
-        .or_else(|| server.strip_prefix("https://"))
-        .filter(|r| !r.is_empty() && !r.contains('/'))
-        .ok_or_else(|| {
-            fail(
-                ExitCode::Usage,
-                format!(
-                    "--server {}: expected a URL like http://10.0.0.5:7650",
-                    a.server
-                ),
-            )
-        })?;
+    let servers: Vec<String> = a
+        .server
+        .iter()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut host_ports = Vec::new();
+    for server in &servers {
+        host_ports.push(
+            server
+                .strip_prefix("http://")
+                .or_else(|| server.strip_prefix("https://"))
+                .filter(|r| !r.is_empty() && !r.contains('/'))
+                .ok_or_else(|| {
+                    fail(
+                        ExitCode::Usage,
+                        format!("--server {server}: expected a URL like http://10.0.0.5:7650"),
+                    )
+                })?,
+        );
+    }
+    let Some(host_port) = host_ports.first().copied() else {
+        return Err(fail(
+            ExitCode::Usage,
+            "--server: expected a URL like http://10.0.0.5:7650",
+        ));
+    };
+    // One line in the service's configuration: the agent's --server takes
+    // a comma-separated list.
+    let server = servers.join(",");
     let group = crate::content::groups::validate_group_name(&a.group)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let advertise = match a.advertise {

@@ -131,7 +131,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
     let dir = g.data_dir();
     // Not installed and unreadable are "could not run" (2), not "unhealthy".
-    let st = match Store::open(&dir) {
+    let st = match Store::open_at(&dir, g.database.as_deref()) {
         Ok(st) => st,
         Err(e @ StoreError::NotInstalled { .. }) => return Err(e.into()),
         Err(e) => {
@@ -167,7 +167,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let mut checks = vec![database(&st)];
+    let mut checks = vec![
+        database(&st),
+        replicas(&st, Duration::from_secs_f64(a.timeout)),
+    ];
     checks.extend(server_checks(
         &st,
         &dir,
@@ -248,9 +251,26 @@ fn print_table(r: &Report) {
 }
 
 fn database(st: &Store) -> Check {
-    let fix = "restore p2pd.db from a backup, or reinstall and rebuild the content library with `p2pd publish --all`";
+    let backend = st.backend();
+    let fix = match backend {
+        crate::store::Backend::Sqlite => {
+            "restore p2pd.db from a backup, or reinstall and rebuild the content library with `p2pd publish --all`"
+        }
+        crate::store::Backend::Postgres => {
+            "check the PostgreSQL server and that every replica runs the same p2pd version"
+        }
+    };
     match st.integrity_check() {
-        Ok(r) if r == "ok" => pass("database", "integrity check ok"),
+        Ok(r) if r == "ok" => pass(
+            "database",
+            match backend {
+                crate::store::Backend::Sqlite => "sqlite: integrity check ok".to_string(),
+                crate::store::Backend::Postgres => format!(
+                    "postgresql: answers, schema version {}",
+                    crate::store::SCHEMA_VERSION
+                ),
+            },
+        ),
         Ok(r) => bad(
             "database",
             Status::Fail,
@@ -267,9 +287,83 @@ fn database(st: &Store) -> Check {
 }
 
 /// `server`, `key`, `server_version` and `clock`, from one signed call.
+/// Every serve replica that recorded itself in the database: seen within
+/// a few of its heartbeats, and answering HTTP at its URL (any answer: a
+/// live server refuses the unsigned probe). On SQLite there is at most
+/// one, and none while serve is stopped.
+fn replicas(st: &Store, timeout: Duration) -> Check {
+    let rows = match st.replicas() {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(
+                "replicas",
+                Status::Fail,
+                format!("cannot read the replicas table: {e}"),
+                "check the database (see the database check)",
+            );
+        }
+    };
+    if rows.is_empty() {
+        return skip("replicas", "no serve has recorded itself (none running)");
+    }
+    let fresh = 3 * crate::server::fleet::REPLICA_BEAT.as_secs() as i64 + 2;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .ok();
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    for r in &rows {
+        let age = now() - r.last_seen;
+        let answers = client
+            .as_ref()
+            .is_some_and(|c| c.get(format!("{}/v1/status", r.url)).send().is_ok());
+        if age <= fresh && answers {
+            up.push(format!("{} ({})", r.url, r.host));
+        } else if age > fresh {
+            down.push(format!("{} (last heartbeat {age} s ago)", r.url));
+        } else {
+            down.push(format!("{} (does not answer)", r.url));
+        }
+    }
+    if down.is_empty() {
+        return pass("replicas", format!("{} up: {}", up.len(), up.join(", ")));
+    }
+    bad(
+        "replicas",
+        if up.is_empty() {
+            Status::Fail
+        } else {
+            Status::Warn
+        },
+        format!(
+            "{} up{}{}; not answering: {}",
+            up.len(),
+            if up.is_empty() { "" } else { ": " },
+            up.join(", "),
+            down.join(", ")
+        ),
+        "start or restart `p2pd serve` on those hosts; a replica stopped for good \
+         leaves the list within a day (or when another replica stops cleanly)",
+    )
+}
+
+/// The key `health` signs its probe with: on a shared database the
+/// current sealed key (another host may have regenerated it), opened with
+/// the data dir's db.key; else the key file.
+fn local_key(st: &Store, dir: &std::path::Path) -> Result<SharedKey, crate::key::KeyError> {
+    if st.backend() == crate::store::Backend::Postgres
+        && let Ok(k) = crate::dbkey::DbKey::load(dir)
+        && let Ok((key, _)) = crate::dbkey::current_key(st, &k)
+    {
+        return Ok(key);
+    }
+    SharedKey::load(&key_path(dir))
+}
+
 fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration) -> Vec<Check> {
     let kp = key_path(dir);
-    let (key, key_problem) = match SharedKey::load(&kp) {
+    let (key, key_problem) = match local_key(st, dir) {
         Ok(k) => (k, None),
         // Without the key the server can still be probed: any answer, even
         // a key mismatch, proves it is up.

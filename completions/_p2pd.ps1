@@ -22,6 +22,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
     $completions = @(switch ($command) {
         'p2pd' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -39,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies')
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish packages from file storage: hash, cut in pieces, target groups')
             [CompletionResult]::new('content', 'content', [CompletionResultType]::ParameterValue, 'Show published content')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Move the database: copy an install into an empty PostgreSQL database')
             [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'Assign the groups whose devices receive content through peer distribution')
             [CompletionResult]::new('licenses', 'licenses', [CompletionResultType]::ParameterValue, 'The Activated Licenses report: devices holding a license')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check the whole system: database, server, key, versions, storage, topology, clock')
@@ -55,6 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--cdn-url', '--cdn-url', [CompletionResultType]::ParameterName, 'CDN base URL, the last-resort download source')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--allow-missing-storage', '--allow-missing-storage', [CompletionResultType]::ParameterName, 'Accept a --file-storage directory that does not exist yet (storage mounted later)')
             [CompletionResult]::new('--regenerate-key', '--regenerate-key', [CompletionResultType]::ParameterName, 'On an existing install: make a new shared key and keep everything else')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true')
@@ -68,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;key' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -78,6 +82,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;key;fingerprint' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -87,6 +92,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;key;regenerate' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -96,6 +102,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;settings' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -106,6 +113,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;settings;show' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -115,6 +123,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;settings;set' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--allow-missing-storage', '--allow-missing-storage', [CompletionResultType]::ParameterName, 'Accept a file_storage directory that does not exist yet (for storage mounted later); without it, a missing directory is an error')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -125,6 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;status' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -134,6 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;topology' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -147,6 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;topology;import' {
             [CompletionResult]::new('--sheet', '--sheet', [CompletionResultType]::ParameterName, 'Sheet of an .xlsx workbook (default: the first)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Validate and print what would change, without writing anything')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -160,6 +172,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'csv, or xlsx for an Excel workbook (one sheet, "Topology") that imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--excel', '--excel', [CompletionResultType]::ParameterName, 'CSV as Excel in European locales writes and reads it: '';'' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes CSV as the last imported CSV file was written (its delimiter, BOM and line ends)')
             [CompletionResult]::new('--plain', '--plain', [CompletionResultType]::ParameterName, 'Plain CSV: '','' between fields, LF line ends, no BOM')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -170,6 +183,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;topology;show' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -179,6 +193,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;topology;locate' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -191,6 +206,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Devices per office')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the temporary directory (for inspection) instead of deleting it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the final report as JSON')
             [CompletionResult]::new('--stay', '--stay', [CompletionResultType]::ParameterName, 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open')
@@ -203,6 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (default: the server_name setting and port)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -210,7 +227,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;agent' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650. Several replicas of one server: repeat it or separate with commas; the agent spreads over them and moves to another when one fails')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'File holding the shared key (base64, as printed by install)')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The device''s group (must be assigned to peer distribution)')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address the peer server listens on')
@@ -220,6 +237,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Pieces in flight per content')
             [CompletionResult]::new('--metrics-listen', '--metrics-listen', [CompletionResultType]::ParameterName, 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -229,13 +247,14 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;agent;install' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL, e.g. http://10.0.0.5:7650. Replicas of one server: repeat it or separate with commas; all are written to the service''s configuration and the agent fails over between them')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir). Re-run with a new key file after `p2pd key regenerate`: the running agent picks the new key up')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The device''s group (must be assigned to peer distribution)')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address the agent''s peer server listens on')
             [CompletionResult]::new('--advertise', '--advertise', [CompletionResultType]::ParameterName, 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)')
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files (and the Windows service''s registration) that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -247,6 +266,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;agent;uninstall' {
             [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -255,6 +275,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;report' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -267,6 +288,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Package version, instead of the one taken from the path (one package only)')
             [CompletionResult]::new('--groups', '--groups', [CompletionResultType]::ParameterName, 'Target only these assigned groups (comma-separated) instead of all assigned groups')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Publish every package in file storage')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed')
             [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'Withdraw packages no longer in storage and superseded versions')
@@ -279,6 +301,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;content' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -289,6 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;content;list' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show full content ids (the table shows the first 12 hex digits)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -299,6 +323,28 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;content;show' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'p2pd;db' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy this install (offices, groups, content, devices, history, key) into an empty database, then compare every table''s row count. Stop `serve` first: writes made during the copy are not carried')
+            break
+        }
+        'p2pd;db;copy' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The empty destination: postgres://USER@HOST[:PORT]/DB (the source is the data dir''s database, or --database)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -308,6 +354,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;groups' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -319,6 +366,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;groups;assign' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -328,6 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;groups;unassign' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -337,6 +386,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;groups;list' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -349,6 +399,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the report to FILE instead of standard output')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the report to FILE instead of standard output')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON for scripts, like every other command''s --json')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show whole device ids in the table (by default the first 8 characters; CSV and JSON always have whole ids)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -361,6 +412,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s answer')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--deep', '--deep', [CompletionResultType]::ParameterName, 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (such as no-office clients) as failures')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
@@ -372,6 +424,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -389,6 +442,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the list to FILE instead of standard output')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the list to FILE instead of standard output')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show full device ids and every column, however wide')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -399,6 +453,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices;retire' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Retire it even though it is online')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -409,6 +464,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices;prefer' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -418,6 +474,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices;unprefer' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -427,6 +484,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices;exclude' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -436,6 +494,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;devices;unban' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -444,6 +503,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;completions' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -454,6 +514,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'The device: its id (or a prefix of 4+ characters), hostname or address')
             [CompletionResult]::new('--content', '--content', [CompletionResultType]::ParameterName, 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -463,6 +524,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;ui' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -472,6 +534,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         }
         'p2pd;ui;token' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"admin_token", "url"} as JSON')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')

@@ -25,6 +25,9 @@ _p2pd() {
             p2pd,content)
                 cmd="p2pd__subcmd__content"
                 ;;
+            p2pd,db)
+                cmd="p2pd__subcmd__db"
+                ;;
             p2pd,demo)
                 cmd="p2pd__subcmd__demo"
                 ;;
@@ -81,6 +84,9 @@ _p2pd() {
                 ;;
             p2pd__subcmd__content,show)
                 cmd="p2pd__subcmd__content__subcmd__show"
+                ;;
+            p2pd__subcmd__db,copy)
+                cmd="p2pd__subcmd__db__subcmd__copy"
                 ;;
             p2pd__subcmd__devices,exclude)
                 cmd="p2pd__subcmd__devices__subcmd__exclude"
@@ -143,13 +149,17 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
+            opts="-v -h -V --data-dir --database --verbose --help --version install key settings status topology demo serve agent report publish content db groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -161,7 +171,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install uninstall"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --database --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,6 +217,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -215,7 +229,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,6 +263,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -257,7 +275,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__uninstall)
-            opts="-v -h --root --data-dir --verbose --help"
+            opts="-v -h --root --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,6 +289,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -279,13 +301,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__completions)
-            opts="-v -h --data-dir --verbose --help bash elvish fish powershell zsh"
+            opts="-v -h --data-dir --database --verbose --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -297,13 +323,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content)
-            opts="-v -h --data-dir --verbose --help list show"
+            opts="-v -h --data-dir --database --verbose --help list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -315,13 +345,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__list)
-            opts="-v -h --json --wide --data-dir --verbose --help"
+            opts="-v -h --json --wide --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -333,13 +367,65 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__content__subcmd__show)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__db)
+            opts="-v -h --data-dir --database --verbose --help copy"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__db__subcmd__copy)
+            opts="-v -h --to --json --data-dir --database --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -351,7 +437,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__demo)
-            opts="-v -h --size --devices --timeout --keep --json --stay --data-dir --verbose --help"
+            opts="-v -h --size --devices --timeout --keep --json --stay --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +459,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -381,13 +471,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h --data-dir --verbose --help list retire prefer unprefer exclude unban"
+            opts="-v -h --data-dir --database --verbose --help list retire prefer unprefer exclude unban"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -399,13 +493,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__exclude)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -417,7 +515,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__list)
-            opts="-o -v -h --json --format --wide --output --data-dir --verbose --help"
+            opts="-o -v -h --json --format --wide --output --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,6 +537,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -447,13 +549,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__prefer)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -465,13 +571,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__retire)
-            opts="-v -h --force --json --data-dir --verbose --help"
+            opts="-v -h --force --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -483,13 +593,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__unban)
-            opts="-v -h --data-dir --verbose --help"
+            opts="-v -h --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -501,13 +615,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__unprefer)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -519,7 +637,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__explain)
-            opts="-v -h --device --content --json --data-dir --verbose --help"
+            opts="-v -h --device --content --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +655,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -545,13 +667,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups)
-            opts="-v -h --data-dir --verbose --help assign unassign list"
+            opts="-v -h --data-dir --database --verbose --help assign unassign list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -563,13 +689,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__assign)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -581,13 +711,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__list)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -599,13 +733,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__groups__subcmd__unassign)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -617,7 +755,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__health)
-            opts="-v -h --deep --strict --json --server --timeout --data-dir --verbose --help"
+            opts="-v -h --deep --strict --json --server --timeout --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,6 +773,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -643,7 +785,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__install)
-            opts="-v -h --server-name --port --file-storage --allow-missing-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --verbose --help"
+            opts="-v -h --server-name --port --file-storage --allow-missing-storage --cdn-url --regenerate-key --json --systemd --root --force --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -673,6 +815,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -681,13 +827,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key)
-            opts="-v -h --data-dir --verbose --help fingerprint regenerate"
+            opts="-v -h --data-dir --database --verbose --help fingerprint regenerate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -699,13 +849,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key__subcmd__fingerprint)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -717,13 +871,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__key__subcmd__regenerate)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -735,7 +893,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__licenses)
-            opts="-o -v -h --format --json --wide --output --data-dir --verbose --help"
+            opts="-o -v -h --format --json --wide --output --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,6 +915,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -765,7 +927,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__publish)
-            opts="-v -h --all --name --version --groups --verify --prune --json --data-dir --verbose --help"
+            opts="-v -h --all --name --version --groups --verify --prune --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,6 +949,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -795,13 +961,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__report)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -813,7 +983,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h --listen --data-dir --verbose --help"
+            opts="-v -h --listen --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -827,6 +997,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -835,13 +1009,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings)
-            opts="-v -h --data-dir --verbose --help show set"
+            opts="-v -h --data-dir --database --verbose --help show set"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -853,13 +1031,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h --allow-missing-storage --json --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb"
+            opts="-v -h --allow-missing-storage --json --data-dir --database --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -871,13 +1053,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__show)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -889,13 +1075,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__status)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -907,13 +1097,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology)
-            opts="-v -h --data-dir --verbose --help import export show locate"
+            opts="-v -h --data-dir --database --verbose --help import export show locate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -925,7 +1119,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__export)
-            opts="-o -v -h --output --format --excel --plain --data-dir --verbose --help"
+            opts="-o -v -h --output --format --excel --plain --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -947,6 +1141,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -955,7 +1153,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__import)
-            opts="-v -h --sheet --dry-run --json --data-dir --verbose --help"
+            opts="-v -h --sheet --dry-run --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -969,6 +1167,10 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -977,13 +1179,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__locate)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -995,13 +1201,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__topology__subcmd__show)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1013,13 +1223,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__ui)
-            opts="-v -h --data-dir --verbose --help token"
+            opts="-v -h --data-dir --database --verbose --help token"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1031,13 +1245,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__ui__subcmd__token)
-            opts="-v -h --json --data-dir --verbose --help"
+            opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

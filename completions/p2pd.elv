@@ -19,6 +19,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
     var completions = [
         &'p2pd'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -36,6 +37,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand report 'Per office and content: bytes from LAN, parent office, server and CDN; WAN copies'
             cand publish 'Publish packages from file storage: hash, cut in pieces, target groups'
             cand content 'Show published content'
+            cand db 'Move the database: copy an install into an empty PostgreSQL database'
             cand groups 'Assign the groups whose devices receive content through peer distribution'
             cand licenses 'The Activated Licenses report: devices holding a license'
             cand health 'Check the whole system: database, server, key, versions, storage, topology, clock'
@@ -51,6 +53,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --cdn-url 'CDN base URL, the last-resort download source'
             cand --root 'With --systemd: write the unit below DIR (DIR/etc/systemd/system) instead of /'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --allow-missing-storage 'Accept a --file-storage directory that does not exist yet (storage mounted later)'
             cand --regenerate-key 'On an existing install: make a new shared key and keep everything else'
             cand --json 'Print the result as JSON (server_id, key, key_fingerprint, key_version, data_dir). On an existing install with the same settings: the same without the key, and "already_installed": true'
@@ -63,6 +66,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;key'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -72,6 +76,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;key;fingerprint'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -80,6 +85,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;key;regenerate'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -88,6 +94,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;settings'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -97,6 +104,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;settings;show'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -105,6 +113,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;settings;set'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --allow-missing-storage 'Accept a file_storage directory that does not exist yet (for storage mounted later); without it, a missing directory is an error'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -114,6 +123,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;status'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -122,6 +132,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;topology'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -134,6 +145,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;topology;import'= {
             cand --sheet 'Sheet of an .xlsx workbook (default: the first)'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --dry-run 'Validate and print what would change, without writing anything'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -146,6 +158,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --output 'Write to FILE instead of stdout'
             cand --format 'csv, or xlsx for an Excel workbook (one sheet, "Topology") that imports back unchanged [default: xlsx when FILE ends in .xlsx, else csv]'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --excel 'CSV as Excel in European locales writes and reads it: '';'' between fields, a UTF-8 BOM, CRLF line ends. Without --excel or --plain, export writes CSV as the last imported CSV file was written (its delimiter, BOM and line ends)'
             cand --plain 'Plain CSV: '','' between fields, LF line ends, no BOM'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -155,6 +168,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;topology;show'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -163,6 +177,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;topology;locate'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -174,6 +189,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --devices 'Devices per office'
             cand --timeout 'Give up after this many seconds'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --keep 'Keep the temporary directory (for inspection) instead of deleting it'
             cand --json 'Print the final report as JSON'
             cand --stay 'After the report, keep serve and the agents running until Ctrl-C, so the dashboard (whose address the demo prints) stays open'
@@ -185,13 +201,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;serve'= {
             cand --listen 'Address to listen on (default: the server_name setting and port)'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'p2pd;agent'= {
-            cand --server 'Server URL, e.g. http://10.0.0.5:7650'
+            cand --server 'Server URL, e.g. http://10.0.0.5:7650. Several replicas of one server: repeat it or separate with commas; the agent spreads over them and moves to another when one fails'
             cand --key-file 'File holding the shared key (base64, as printed by install)'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the peer server listens on'
@@ -201,6 +218,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --parallel 'Pieces in flight per content'
             cand --metrics-listen 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -209,13 +227,14 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand uninstall 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
         }
         &'p2pd;agent;install'= {
-            cand --server 'Server URL, e.g. http://10.0.0.5:7650'
+            cand --server 'Server URL, e.g. http://10.0.0.5:7650. Replicas of one server: repeat it or separate with commas; all are written to the service''s configuration and the agent fails over between them'
             cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir). Re-run with a new key file after `p2pd key regenerate`: the running agent picks the new key up'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the agent''s peer server listens on'
             cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --force 'Overwrite files (and the Windows service''s registration) that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
             cand --json 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -226,6 +245,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;agent;uninstall'= {
             cand --root 'Remove below DIR instead of / (as given to `agent install --root`; systemd only)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -233,6 +253,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;report'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -244,6 +265,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Package version, instead of the one taken from the path (one package only)'
             cand --groups 'Target only these assigned groups (comma-separated) instead of all assigned groups'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --all 'Publish every package in file storage'
             cand --verify 'Hash packages whose size and mtime are unchanged too, and republish any whose bytes changed'
             cand --prune 'Withdraw packages no longer in storage and superseded versions'
@@ -255,6 +277,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;content'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -264,6 +287,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;content;list'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand --wide 'Show full content ids (the table shows the first 12 hex digits)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -273,6 +297,26 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;content;show'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;db'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand copy 'Copy this install (offices, groups, content, devices, history, key) into an empty database, then compare every table''s row count. Stop `serve` first: writes made during the copy are not carried'
+        }
+        &'p2pd;db;copy'= {
+            cand --to 'The empty destination: postgres://USER@HOST[:PORT]/DB (the source is the data dir''s database, or --database)'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -281,6 +325,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;groups'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -291,6 +336,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;groups;assign'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -299,6 +345,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;groups;unassign'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -307,6 +354,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;groups;list'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -318,6 +366,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -o 'Write the report to FILE instead of standard output'
             cand --output 'Write the report to FILE instead of standard output'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print JSON for scripts, like every other command''s --json'
             cand --wide 'Show whole device ids in the table (by default the first 8 characters; CSV and JSON always have whole ids)'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -329,6 +378,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
             cand --timeout 'Seconds to wait for the server''s answer'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --deep 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'
             cand --strict 'Treat warnings (such as no-office clients) as failures'
             cand --json 'Print machine-readable JSON instead of a table'
@@ -339,6 +389,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -355,6 +406,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -o 'Write the list to FILE instead of standard output'
             cand --output 'Write the list to FILE instead of standard output'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand --wide 'Show full device ids and every column, however wide'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -364,6 +416,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;retire'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --force 'Retire it even though it is online'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -373,6 +426,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;prefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -381,6 +435,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;unprefer'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -389,6 +444,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;exclude'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -397,6 +453,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;devices;unban'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -404,6 +461,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;completions'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help (see more with ''--help'')'
@@ -413,6 +471,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --device 'The device: its id (or a prefix of 4+ characters), hostname or address'
             cand --content 'The content: its id (or a prefix of 4+ characters), NAME or "NAME VERSION"'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
@@ -421,6 +480,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;ui'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -429,6 +489,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;ui;token'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print {"admin_token", "url"} as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'

@@ -479,7 +479,7 @@ pub(crate) struct Pg {
 
 pub(crate) enum Conn {
     Sqlite(rusqlite::Connection),
-    Postgres(Pg),
+    Postgres(Box<Pg>),
 }
 
 /// An open database of either backend.
@@ -530,10 +530,10 @@ impl Db {
 
     pub fn postgres(client: postgres::Client) -> Db {
         Db {
-            conn: Conn::Postgres(Pg {
+            conn: Conn::Postgres(Box::new(Pg {
                 client: RefCell::new(client),
                 statements: RefCell::new(HashMap::new()),
-            }),
+            })),
             depth: Cell::new(0),
         }
     }
@@ -673,16 +673,15 @@ impl Db {
         params: impl Params,
         f: impl FnOnce(&Row) -> Result<T, DbError>,
     ) -> Result<Option<T>, DbError> {
-        let mut f = Some(f);
-        let mut first = None;
         // Both backends fetch the (small) result; only the first row is read.
-        for row in self.query_map(sql, params, |r| Ok(r.clone()))? {
-            if let Some(f) = f.take() {
-                first = Some(f(&row)?);
-            }
-            break;
+        match self
+            .query_map(sql, params, |r| Ok(r.clone()))?
+            .into_iter()
+            .next()
+        {
+            Some(row) => Ok(Some(f(&row)?)),
+            None => Ok(None),
         }
-        Ok(first)
     }
 
     /// The first row of a query; [`DbError::NoRows`] when there is none.

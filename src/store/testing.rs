@@ -160,13 +160,12 @@ fn command(bin: &Path, ids: Option<(u32, u32)>) -> Command {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         c.pre_exec(move || {
-            if let Some((uid, gid)) = ids {
-                if libc::setgroups(0, std::ptr::null()) != 0
+            if let Some((uid, gid)) = ids
+                && (libc::setgroups(0, std::ptr::null()) != 0
                     || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    || libc::setuid(uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             // Dies with the test process (set after setuid, which clears it).
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -249,7 +249,7 @@ both!(devices_states_and_credit, |st: &mut Store| {
     st.receive_uploads(&a, "cc33", 1, u64::MAX).unwrap();
     assert_eq!(st.device(&a).unwrap().unwrap().upload_bytes, i64::MAX);
     st.add_failure(&a).unwrap();
-    assert_eq!(st.find_devices("a2").unwrap(), [a.clone()]);
+    assert_eq!(st.find_devices("a2").unwrap(), std::slice::from_ref(&a));
     assert!(st.retire_device(&a).unwrap());
     assert!(st.device(&a).unwrap().is_none());
 });
@@ -295,7 +295,7 @@ both!(topology_replace_and_rollback, |st: &mut Store| {
     assert_eq!(st.device_counts().unwrap()[&id], 1);
     assert_eq!(st.delete_auto_offices().unwrap(), 1);
     assert_eq!(
-        st.device(&"d1".to_string()).unwrap().unwrap().office_id,
+        st.device("d1").unwrap().unwrap().office_id,
         None
     );
     // An error inside `atomically` leaves nothing behind.

@@ -1,0 +1,304 @@
+//! Scale-out (issue 15), end to end: an SQLite install copied to
+//! PostgreSQL with `db copy`, two `serve` replicas on that database, three
+//! offices of agents given both URLs, one replica killed mid-distribution.
+//! PostgreSQL is `P2PD_TEST_DATABASE_URL` or a private instance this test
+//! starts (never skipped). Loopback only.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MIB: usize = 1 << 20;
+
+/// A serve replica on the shared database; killed when dropped.
+struct Replica {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Replica {
+    fn start(dir: &Path, url: &str, port: u16, log: &Path) -> Replica {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("P2PD_DATABASE_URL", url)
+            .env("P2PD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "replica on {port} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Replica {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// SIGKILL: no clean shutdown, no goodbye to the database.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn with_db(dir: &Path, url: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--database")
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "p2pd {args:?} --database failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
+    let url = p2pd::store::testing::database_url();
+    // WAN caps make the distribution last long enough to kill a replica in
+    // the middle of it.
+    let mut net = Net::new(&[
+        ("Central", "", "default", "127.1.1.0/24", "40000"),
+        ("Regional", "Central", "default", "127.1.2.0/24", "40000"),
+        ("Branch", "Regional", "default", "127.1.3.0/24", "40000"),
+    ]);
+    let size = 12 * MIB + 4321;
+    let (id, data) = net.publish("app", size, 15);
+
+    // Move up: the SQLite install into the empty PostgreSQL database.
+    let copied = with_db(&net.server_dir, &url, &["db", "copy", "--to", &url, "--json"]);
+    let copied: serde_json::Value = serde_json::from_str(&copied).unwrap();
+    let rows = |t: &str| {
+        copied["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["table"] == t)
+            .unwrap()["rows"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!((rows("offices"), rows("contents"), rows("groups")), (3, 1, 1));
+
+    // Replica B: its own data dir with the database key only.
+    let dir_b = net.root.path().join("replica-b");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(net.server_dir.join("db.key"), dir_b.join("db.key")).unwrap();
+    let port_b = free_port();
+    let mut a = Replica::start(
+        &net.server_dir,
+        &url,
+        net.port,
+        &net.root.path().join("serve-a.log"),
+    );
+    let _b = Replica::start(&dir_b, &url, port_b, &net.root.path().join("serve-b.log"));
+    eventually("both replicas recorded", Duration::from_secs(10), || {
+        let h = with_db(&net.server_dir, &url, &["health", "--json"]);
+        h.contains(&format!("127.0.0.1:{}", net.port)) && h.contains(&format!("127.0.0.1:{port_b}"))
+    });
+
+    // Every agent gets both URLs (its --server A from the harness, plus B).
+    let b_url = format!("http://127.0.0.1:{port_b}");
+    for office in 1..=3 {
+        for d in 1..=3 {
+            net.add_agent_with_args(
+                &format!("o{office}d{d}"),
+                &format!("127.1.{office}.{}", 10 + d),
+                "g",
+                &[],
+                &["--server", &b_url],
+            );
+        }
+    }
+
+    // Leaders as the database sees them, sampled throughout.
+    let st = p2pd::store::Store::open_location(
+        &p2pd::store::Location::Postgres(url.clone()),
+        false,
+    )
+    .unwrap();
+    let mut seen: HashMap<i64, HashSet<(String, i64)>> = HashMap::new();
+    let mut sample = |seen: &mut HashMap<i64, HashSet<(String, i64)>>| {
+        for (office, _) in st.leaders(&id).unwrap() {
+            if let Some(l) = st.leader_lease(&id, office).unwrap() {
+                seen.entry(office).or_default().insert((l.device_id, l.epoch));
+            }
+        }
+    };
+
+    // Kill replica A once the distribution is under way (some device
+    // holds pieces, none is done).
+    let started = Instant::now();
+    loop {
+        sample(&mut seen);
+        let moving = net.agents.iter().any(|ag| {
+            std::fs::metadata(ag.dir.join("pieces").join(&id).join("journal"))
+                .is_ok_and(|m| m.len() >= 4 * 2)
+        });
+        if moving {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the distribution never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !net.agents.iter().any(|ag| ag.delivered("app.bin").is_some()),
+        "too late to kill a replica mid-distribution"
+    );
+    a.kill();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !net.wait_delivered(&net.all(), "app.bin", Duration::from_millis(200)) {
+        sample(&mut seen);
+        assert!(Instant::now() < deadline, "not every device completed");
+    }
+    for ag in &net.agents {
+        let got = ag.delivered("app.bin").unwrap();
+        assert_eq!(got.len(), data.len());
+        assert_eq!(sha256_hex(&got), id, "{} holds a wrong file", ag.name);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+
+    // Bytes that entered each office from outside, from the agents' logs.
+    let mut outside: HashMap<String, u64> = HashMap::new();
+    let mut pullers: HashMap<String, HashSet<String>> = HashMap::new();
+    for ag in &net.agents {
+        let office = ag.ip.split('.').nth(2).unwrap().to_string();
+        for v in ag.log() {
+            if v["dir"] != "in" || v["ok"] != true || v["tier"] == "lan" {
+                continue;
+            }
+            *outside.entry(office.clone()).or_default() += v["bytes"].as_u64().unwrap();
+            pullers
+                .entry(office.clone())
+                .or_default()
+                .insert(ag.name.clone());
+        }
+    }
+    for office in ["1", "2", "3"] {
+        let b = outside.get(office).copied().unwrap_or(0);
+        let copies = b as f64 / size as f64;
+        assert!(
+            (1.0..=1.05).contains(&copies),
+            "office {office}: {copies:.3} WAN copies ({b} bytes from outside for {size})"
+        );
+    }
+
+    // Exactly one leader per office across both replicas: one election
+    // each, no competing terms, and one device per office pulled from
+    // outside. Without the election lock the two replicas, answering the
+    // same office's devices at once, each elect their own.
+    for office in st.offices().unwrap() {
+        let elections = st.office_elections(&id, Some(office.id)).unwrap();
+        assert_eq!(
+            elections.len(),
+            1,
+            "office {}: elections {elections:?}",
+            office.name
+        );
+        let terms = seen.get(&office.id).cloned().unwrap_or_default();
+        assert_eq!(terms.len(), 1, "office {}: terms {terms:?}", office.name);
+    }
+    for (office, who) in &pullers {
+        assert_eq!(who.len(), 1, "office {office}: {who:?} pulled from outside");
+    }
+
+    // The surviving replica is the only one `health` finds answering.
+    let h = with_db(&net.server_dir, &url, &["health", "--json", "--server", &b_url]);
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    let rep = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "replicas")
+        .unwrap()
+        .clone();
+    assert!(
+        rep["detail"].as_str().unwrap().contains(&b_url),
+        "health replicas: {rep}"
+    );
+    let db = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "database")
+        .unwrap();
+    assert!(db["detail"].as_str().unwrap().contains("postgresql"), "{db}");
+}
+
+/// `db copy` round trip: the topology export and the licenses report of
+/// the SQLite install and of its PostgreSQL copy match byte for byte.
+#[test]
+fn db_copy_keeps_topology_export_and_licenses_byte_for_byte() {
+    let url = p2pd::store::testing::database_url();
+    let mut net = Net::new(&[
+        ("HQ", "", "default", "127.1.1.0/24", "1000"),
+        ("Zeta branch", "HQ", "wifi", "127.1.2.0/24", ""),
+        ("alpha branch", "HQ", "vpn", "127.1.3.0/24", "64"),
+    ]);
+    net.start_serve();
+    for (i, ip) in ["127.1.1.5", "127.1.2.5", "127.1.3.5"].iter().enumerate() {
+        net.add_agent(&format!("Host{i}"), ip, "g", &[]);
+    }
+    eventually("agents enrolled", Duration::from_secs(20), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    net.stop_serve();
+    for mut ag in std::mem::take(&mut net.agents) {
+        ag.kill();
+    }
+    let export = |db: Option<&str>| -> (String, String) {
+        let run = |args: &[&str]| match db {
+            Some(u) => with_db(&net.server_dir, u, args),
+            None => ok(&net.server_dir, args),
+        };
+        (
+            run(&["topology", "export", "--format", "csv"]),
+            run(&["licenses"]) + &run(&["licenses", "--json"]),
+        )
+    };
+    let before = export(None);
+    assert!(before.0.contains("Zeta branch") && before.1.contains("Host2"));
+    with_db(&net.server_dir, &url, &["db", "copy", "--to", &url]);
+    let after = export(Some(&url));
+    assert_eq!(before.0, after.0, "topology export differs after the copy");
+    assert_eq!(before.1, after.1, "licenses report differs after the copy");
+    // A second copy into the same database refuses and changes nothing.
+    let out = Command::new(BIN)
+        .args(["db", "copy", "--to", &url])
+        .arg("--data-dir")
+        .arg(&net.server_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a p2pd install"));
+    assert_eq!(export(Some(&url)), after);
+}

@@ -103,7 +103,10 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
             .as_i64()
             .unwrap()
     };
-    assert_eq!((rows("offices"), rows("contents"), rows("groups")), (3, 1, 1));
+    assert_eq!(
+        (rows("offices"), rows("contents"), rows("groups")),
+        (3, 1, 1)
+    );
 
     // Replica B: its own data dir with the database key only.
     let dir_b = net.root.path().join("replica-b");
@@ -137,16 +140,16 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     }
 
     // Leaders as the database sees them, sampled throughout.
-    let st = p2pd::store::Store::open_location(
-        &p2pd::store::Location::Postgres(url.clone()),
-        false,
-    )
-    .unwrap();
+    let st =
+        p2pd::store::Store::open_location(&p2pd::store::Location::Postgres(url.clone()), false)
+            .unwrap();
     let mut seen: HashMap<i64, HashSet<(String, i64)>> = HashMap::new();
     let mut sample = |seen: &mut HashMap<i64, HashSet<(String, i64)>>| {
         for (office, _) in st.leaders(&id).unwrap() {
             if let Some(l) = st.leader_lease(&id, office).unwrap() {
-                seen.entry(office).or_default().insert((l.device_id, l.epoch));
+                seen.entry(office)
+                    .or_default()
+                    .insert((l.device_id, l.epoch));
             }
         }
     };
@@ -170,7 +173,9 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        !net.agents.iter().any(|ag| ag.delivered("app.bin").is_some()),
+        !net.agents
+            .iter()
+            .any(|ag| ag.delivered("app.bin").is_some()),
         "too late to kill a replica mid-distribution"
     );
     a.kill();
@@ -232,7 +237,11 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     }
 
     // The surviving replica is the only one `health` finds answering.
-    let h = with_db(&net.server_dir, &url, &["health", "--json", "--server", &b_url]);
+    let h = with_db(
+        &net.server_dir,
+        &url,
+        &["health", "--json", "--server", &b_url],
+    );
     let h: serde_json::Value = serde_json::from_str(&h).unwrap();
     let rep = h["checks"]
         .as_array()
@@ -251,7 +260,10 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         .iter()
         .find(|c| c["check"] == "database")
         .unwrap();
-    assert!(db["detail"].as_str().unwrap().contains("postgresql"), "{db}");
+    assert!(
+        db["detail"].as_str().unwrap().contains("postgresql"),
+        "{db}"
+    );
 }
 
 /// `db copy` round trip: the topology export and the licenses report of

@@ -150,7 +150,7 @@ pub fn server_trouble(e: &CallError) -> bool {
 }
 
 /// Where an agent of `host` starts among `n` servers: spread by a hash of
-/// the host name, the same on every restart.
+/// its host name and address, the same on every restart.
 fn first_server(host: &str, n: usize) -> usize {
     if n <= 1 {
         return 0;
@@ -681,7 +681,12 @@ pub async fn run(
             tracing::warn!("cannot resume a content: {e}");
         }
     }
-    let (first_host, n_servers) = (cfg.hostname.clone(), cfg.servers.len());
+    // Host name and peer address: several agents on one host (tests, a
+    // terminal server) spread too.
+    let (first_host, n_servers) = (
+        format!("{}/{}", cfg.hostname, cfg.advertise),
+        cfg.servers.len(),
+    );
     if n_servers == 0 {
         return Err(AgentError::Io("no server URL given (--server)".into()));
     }

@@ -294,10 +294,7 @@ both!(topology_replace_and_rollback, |st: &mut Store| {
         .unwrap();
     assert_eq!(st.device_counts().unwrap()[&id], 1);
     assert_eq!(st.delete_auto_offices().unwrap(), 1);
-    assert_eq!(
-        st.device("d1").unwrap().unwrap().office_id,
-        None
-    );
+    assert_eq!(st.device("d1").unwrap().unwrap().office_id, None);
     // An error inside `atomically` leaves nothing behind.
     let r: Result<(), StoreError> = st.atomically(|s| {
         s.replace_topology(&[office("Only", None, &[])])?;
@@ -483,6 +480,44 @@ both!(replicas_and_sealed_key, |st: &mut Store| {
     st.set_sealed_key(3, &[4, 5]).unwrap();
     assert_eq!(st.sealed_key().unwrap(), Some((3, vec![4, 5])));
 });
+
+/// Two replicas electing a leader for the same office at the same moment
+/// (two connections, each reading the current leader and, finding none,
+/// writing its own after a pause that widens the race): with the election
+/// lock the second sees the first's leader and keeps it — one term, epoch
+/// 1. Without it both would write, and the office would have had two
+/// leaders (epoch 2).
+#[test]
+fn elections_on_two_connections_do_not_race_postgres() {
+    let url = testing::database_url();
+    let loc = Location::Postgres(url);
+    let mut st = Store::open_location(&loc, true).unwrap();
+    st.assign_groups(&["lab".into()]).unwrap();
+    content(&mut st, "ab12", "app", Targets::AllAssigned);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let threads: Vec<_> = ["dev-a", "dev-b"]
+        .into_iter()
+        .map(|me| {
+            let (loc, barrier) = (loc.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let st = Store::open_location(&loc, false).unwrap();
+                barrier.wait();
+                st.for_content_exclusively("ab12", |st| {
+                    if let Some(l) = st.leader_lease("ab12", 7)? {
+                        return Ok(l);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    st.set_leader("ab12", 7, me)
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    let terms: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(terms[0], terms[1], "both replicas answer the same leader");
+    assert_eq!(terms[0].epoch, 1, "one election, not two");
+    assert_eq!(st.leader_lease("ab12", 7).unwrap().unwrap(), terms[0]);
+}
 
 /// A populated SQLite install copied into PostgreSQL (and back) keeps
 /// every row: the reports read the same.

@@ -139,6 +139,23 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         }
     }
 
+    // The fleet spreads over both replicas (each agent records where it
+    // enrolled).
+    eventually("agents enrolled", Duration::from_secs(20), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    let enrolled_at: HashSet<String> = net
+        .agents
+        .iter()
+        .map(|ag| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(ag.dir.join("agent.json")).unwrap())
+                    .unwrap();
+            v["server"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(enrolled_at.len(), 2, "agents enrolled at {enrolled_at:?}");
+
     // Leaders as the database sees them, sampled throughout.
     let st =
         p2pd::store::Store::open_location(&p2pd::store::Location::Postgres(url.clone()), false)

@@ -6,7 +6,14 @@
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
 //! cargo bench --bench control_plane -- --devices 1000 --ranges 50000   # + a 10,000-office topology
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! cargo bench --bench control_plane -- --database postgres://… --replicas 2   # issue 15
 //! ```
+//!
+//! With `--database URL` (an empty PostgreSQL database) the throw-away
+//! install is moved there with `p2pd db copy` and `--replicas N` serve
+//! processes run on it; devices are spread over them round-robin (device
+//! `i` talks to replica `i % N`), and the server's CPU and memory are the
+//! sum over the replicas.
 //!
 //! Without `--server` it installs a throw-away server in /tmp (20 offices,
 //! 127.2.N.0/24, one published package of `--package-mib` MiB, default 1024,
@@ -56,6 +63,10 @@ struct Opts {
     server: Option<String>,
     key_file: Option<PathBuf>,
     out: Option<PathBuf>,
+    /// A PostgreSQL URL: run the server(s) on it (issue 15).
+    database: Option<String>,
+    /// How many serve replicas to run on `database`.
+    replicas: usize,
 }
 
 fn opts() -> Opts {
@@ -69,6 +80,8 @@ fn opts() -> Opts {
         server: None,
         key_file: None,
         out: None,
+        database: None,
+        replicas: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -83,6 +96,8 @@ fn opts() -> Opts {
             "--server" => o.server = Some(val()),
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
+            "--database" => o.database = Some(val()),
+            "--replicas" => o.replicas = val().parse().expect("--replicas N"),
             // `cargo bench` passes `--bench`; libtest-style filters are ignored too.
             _ => {}
         }
@@ -100,14 +115,20 @@ fn device_ip(i: usize) -> IpAddr {
     IpAddr::from([127, 2, (i / 250) as u8, (i % 250 + 1) as u8])
 }
 
-/// The `p2pd serve` this bench started; killed on drop (error or panic too).
+/// The `p2pd serve` this bench started (and its other replicas); killed on
+/// drop (error or panic too).
 struct Server {
     child: Child,
+    replicas: Vec<Child>,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        for c in &mut self.replicas {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -143,7 +164,12 @@ fn p2pd(dir: &Path, args: &[&str]) {
 }
 
 /// Installs and starts a throw-away server; returns it, its URL and key file.
-fn start_server(package_mib: u64, ranges: usize) -> (Server, String, PathBuf) {
+fn start_server(
+    package_mib: u64,
+    ranges: usize,
+    database: Option<&str>,
+    replicas: usize,
+) -> (Server, Vec<String>, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("p2pd-control-plane.")
         .tempdir_in("/tmp")
@@ -202,24 +228,50 @@ fn start_server(package_mib: u64, ranges: usize) -> (Server, String, PathBuf) {
     );
     p2pd(&server_dir, &["groups", "assign", "g"]);
     p2pd(&server_dir, &["publish", "--all"]);
-    let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
-    let child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&server_dir)
-        .env("P2PD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn serve");
-    let server = Server { child, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "serve did not start within 15 s");
-        std::thread::sleep(Duration::from_millis(50));
+    if let Some(url) = database {
+        p2pd(&server_dir, &["db", "copy", "--to", url]);
     }
+    let spawn = |dir: &Path, port: u16, log: &Path| {
+        let log = std::fs::File::create(log).expect("serve log");
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("P2PD_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = database {
+            cmd.env("P2PD_DATABASE_URL", url);
+        }
+        let child = cmd.spawn().expect("spawn serve");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "serve did not start within 15 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    };
+    let child = spawn(&server_dir, port, &dir.path().join("serve.log"));
+    let mut urls = vec![format!("http://127.0.0.1:{port}")];
+    let mut others = Vec::new();
+    for k in 1..replicas.max(1) {
+        let rdir = dir.path().join(format!("replica-{k}"));
+        std::fs::create_dir_all(&rdir).expect("replica dir");
+        std::fs::copy(server_dir.join("db.key"), rdir.join("db.key")).expect("copy db.key");
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        others.push(spawn(&rdir, p, &rdir.join("serve.log")));
+        urls.push(format!("http://127.0.0.1:{p}"));
+    }
+    let server = Server {
+        child,
+        replicas: others,
+        _dir: dir,
+    };
     let key = server_dir.join("shared.key");
-    (server, format!("http://127.0.0.1:{port}"), key)
+    (server, urls, key)
 }
 
 /// (VmRSS, VmHWM) in KiB, and utime+stime in clock ticks, of a process.
@@ -289,15 +341,27 @@ fn machine() -> serde_json::Value {
 
 fn main() {
     let o = opts();
-    let (server, url, key_file) = match (&o.server, &o.key_file) {
-        (Some(u), Some(k)) => (None, u.clone(), k.clone()),
+    let (server, urls, key_file) = match (&o.server, &o.key_file) {
+        (Some(u), Some(k)) => (
+            None,
+            u.split(',').map(str::to_string).collect::<Vec<_>>(),
+            k.clone(),
+        ),
         (Some(_), None) => panic!("--server needs --key-file"),
         _ => {
-            let (s, u, k) = start_server(o.package_mib, o.ranges);
+            let (s, u, k) =
+                start_server(o.package_mib, o.ranges, o.database.as_deref(), o.replicas);
             (Some(s), u, k)
         }
     };
-    let pid = server.as_ref().map(|s| s.child.id());
+    let pids: Vec<u32> = server
+        .as_ref()
+        .map(|s| {
+            std::iter::once(s.child.id())
+                .chain(s.replicas.iter().map(|c| c.id()))
+                .collect()
+        })
+        .unwrap_or_default();
     let key = SharedKey::load(&key_file).expect("load shared key");
     // Two worker threads: the machine has two cores, shared with the server.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -305,7 +369,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = rt.block_on(bench(&o, &url, key, pid));
+    let result = rt.block_on(bench(&o, &urls, key, &pids));
     let line = result.to_string();
     println!("{line}");
     if let Some(out) = &o.out {
@@ -320,22 +384,34 @@ fn main() {
     drop(server);
 }
 
-async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_json::Value {
+/// [`proc_stats`] summed over the server processes (replicas).
+fn all_stats(pids: &[u32]) -> Option<(u64, u64, u64)> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold((0, 0, 0), |acc, &p| {
+        let s = proc_stats(p)?;
+        Some((acc.0 + s.0, acc.1 + s.1, acc.2 + s.2))
+    })
+}
+
+async fn bench(o: &Opts, urls: &[String], key: SharedKey, pids: &[u32]) -> serde_json::Value {
     let client = SignedClient::new(key, None).expect("http client");
     let start_machine = machine();
-    let stats0 = pid.and_then(proc_stats);
+    let stats0 = all_stats(pids);
+    // Device i talks to replica i % N.
+    let urls: Arc<Vec<String>> = Arc::new(urls.to_vec());
 
     // Phase 1: enrollment, `enroll_concurrency` at a time.
     eprintln!(
         "[control_plane] enrolling {} devices ({} at a time)",
         o.devices, o.enroll_concurrency
     );
-    let enroll_url = format!("{url}/v1/enroll");
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t_enroll = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
-        let (client, enroll_url, next) = (client.clone(), enroll_url.clone(), next.clone());
+        let (client, urls, next) = (client.clone(), urls.clone(), next.clone());
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -355,6 +431,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                     group: "g".into(),
                     peer_url: format!("http://{}:7651", device_ip(i)),
                 };
+                let enroll_url = format!("{}/v1/enroll", urls[i % urls.len()]);
                 let t = Instant::now();
                 let r: Result<EnrollResponse, _> = client
                     .json(Method::POST, &enroll_url, &req, Duration::from_secs(30))
@@ -381,10 +458,10 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
         "[control_plane] enrolled in {enroll_secs:.1}s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         enroll.p50, enroll.p99, enroll.max
     );
-    let stats1 = pid.and_then(proc_stats);
+    let stats1 = all_stats(pids);
 
     // The content a heartbeat reports progress on, as real agents do.
-    let hb_url = format!("{url}/v1/heartbeat");
+    let hb_url = format!("{}/v1/heartbeat", urls[0]);
     let first: HeartbeatResponse = client
         .json(
             Method::POST,
@@ -424,9 +501,9 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
     for k in 0..total {
         let due = t_hb + period * k as u32;
         tokio::time::sleep_until(due).await;
-        let (client, hb_url, ids, content) =
-            (client.clone(), hb_url.clone(), ids.clone(), content.clone());
         let i = (k as usize) % ids.len();
+        let (client, ids, content) = (client.clone(), ids.clone(), content.clone());
+        let hb_url = format!("{}/v1/heartbeat", urls[i % urls.len()]);
         tasks.spawn(async move {
             let sent = tokio::time::Instant::now();
             let req = HeartbeatRequest {
@@ -468,7 +545,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(15), tasks.join_next()).await {
         reap(r);
     }
-    let stats2 = pid.and_then(proc_stats);
+    let stats2 = all_stats(pids);
     let hb_due = summarize(from_due);
     let hb_sent = summarize(from_sent);
     let achieved = hb_due.n as f64 / sending_secs;
@@ -504,6 +581,8 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
         "rate": o.rate,
         "secs": o.secs,
         "package_mib": o.package_mib,
+        "backend": if o.database.is_some() { "postgresql" } else { "sqlite" },
+        "replicas": urls.len(),
         "machine_start": start_machine,
         "machine_end": machine(),
         "enroll": {

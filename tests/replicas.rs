@@ -18,7 +18,6 @@ const MIB: usize = 1 << 20;
 /// A serve replica on the shared database; killed when dropped.
 struct Replica {
     child: Option<Child>,
-    port: u16,
 }
 
 impl Replica {
@@ -39,10 +38,7 @@ impl Replica {
             assert!(Instant::now() < deadline, "replica on {port} did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Replica {
-            child: Some(child),
-            port,
-        }
+        Replica { child: Some(child) }
     }
 
     /// SIGKILL: no clean shutdown, no goodbye to the database.
@@ -149,8 +145,7 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         .iter()
         .map(|ag| {
             let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(ag.dir.join("agent.json")).unwrap())
-                    .unwrap();
+                serde_json::from_slice(&std::fs::read(ag.dir.join("agent.json")).unwrap()).unwrap();
             v["server"].as_str().unwrap().to_string()
         })
         .collect();
@@ -161,7 +156,7 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         p2pd::store::Store::open_location(&p2pd::store::Location::Postgres(url.clone()), false)
             .unwrap();
     let mut seen: HashMap<i64, HashSet<(String, i64)>> = HashMap::new();
-    let mut sample = |seen: &mut HashMap<i64, HashSet<(String, i64)>>| {
+    let sample = |seen: &mut HashMap<i64, HashSet<(String, i64)>>| {
         for (office, _) in st.leaders(&id).unwrap() {
             if let Some(l) = st.leader_lease(&id, office).unwrap() {
                 seen.entry(office)

@@ -475,6 +475,25 @@ pub fn pg_placeholders(sql: &str) -> String {
 pub(crate) struct Pg {
     client: RefCell<postgres::Client>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
+    /// For reconnecting after the server closed the connection (a
+    /// PostgreSQL restart or failover): serve keeps one connection for its
+    /// whole life.
+    config: postgres::Config,
+}
+
+impl Pg {
+    /// The client, reconnected first if the connection was lost outside
+    /// a transaction (inside one, the error surfaces and the transaction
+    /// is retried by its caller, never half-replayed on a new connection).
+    fn client(&self, in_tx: bool) -> Result<std::cell::RefMut<'_, postgres::Client>, DbError> {
+        if !in_tx && self.client.borrow().is_closed() {
+            let fresh = self.config.connect(postgres::NoTls)?;
+            *self.client.borrow_mut() = fresh;
+            self.statements.borrow_mut().clear();
+            tracing::warn!("reconnected to PostgreSQL after the connection was lost");
+        }
+        Ok(self.client.borrow_mut())
+    }
 }
 
 pub(crate) enum Conn {
@@ -503,8 +522,11 @@ impl Tx<'_> {
     pub fn commit(mut self) -> Result<(), DbError> {
         self.done = true;
         if self.owner {
+            // Still inside: a lost connection fails the commit rather
+            // than reconnecting and "committing" nothing.
+            let r = self.db.execute_batch("COMMIT");
             self.db.depth.set(0);
-            self.db.execute_batch("COMMIT")?;
+            r?;
         }
         Ok(())
     }
@@ -513,8 +535,8 @@ impl Tx<'_> {
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.owner && !self.done {
-            self.db.depth.set(0);
             let _ = self.db.execute_batch("ROLLBACK");
+            self.db.depth.set(0);
         }
     }
 }
@@ -528,11 +550,12 @@ impl Db {
         }
     }
 
-    pub fn postgres(client: postgres::Client) -> Db {
+    pub fn postgres(client: postgres::Client, config: postgres::Config) -> Db {
         Db {
             conn: Conn::Postgres(Box::new(Pg {
                 client: RefCell::new(client),
                 statements: RefCell::new(HashMap::new()),
+                config,
             })),
             depth: Cell::new(0),
         }
@@ -570,7 +593,7 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> Result<(), DbError> {
         match &self.conn {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Postgres(pg) => Ok(pg.client.borrow_mut().batch_execute(sql)?),
+            Conn::Postgres(pg) => Ok(pg.client(self.in_transaction())?.batch_execute(sql)?),
         }
     }
 
@@ -598,11 +621,15 @@ impl Db {
         self.depth.get() > 0
     }
 
-    fn pg_statement(pg: &Pg, sql: &str) -> Result<postgres::Statement, DbError> {
+    fn pg_statement(&self, pg: &Pg, sql: &str) -> Result<postgres::Statement, DbError> {
+        // Reconnecting clears the cache: check the connection first.
+        drop(pg.client(self.in_transaction())?);
         if let Some(st) = pg.statements.borrow().get(sql) {
             return Ok(st.clone());
         }
-        let st = pg.client.borrow_mut().prepare(&pg_placeholders(sql))?;
+        let st = pg
+            .client(self.in_transaction())?
+            .prepare(&pg_placeholders(sql))?;
         let mut cache = pg.statements.borrow_mut();
         if cache.len() >= 512 {
             cache.clear();
@@ -619,10 +646,10 @@ impl Db {
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(values.iter()))?),
             Conn::Postgres(pg) => {
-                let st = Self::pg_statement(pg, sql)?;
+                let st = self.pg_statement(pg, sql)?;
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                Ok(pg.client.borrow_mut().execute(&st, &refs)? as usize)
+                Ok(pg.client(self.in_transaction())?.execute(&st, &refs)? as usize)
             }
         }
     }
@@ -650,10 +677,10 @@ impl Db {
                 Ok(out)
             }
             Conn::Postgres(pg) => {
-                let st = Self::pg_statement(pg, sql)?;
+                let st = self.pg_statement(pg, sql)?;
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                let rows = pg.client.borrow_mut().query(&st, &refs)?;
+                let rows = pg.client(self.in_transaction())?.query(&st, &refs)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let row = Row((0..r.len())

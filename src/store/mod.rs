@@ -304,7 +304,7 @@ impl Store {
                 message: DbError::Postgres(e).to_string(),
             })?;
         let mut store = Store {
-            conn: Db::postgres(client),
+            conn: Db::postgres(client, config),
         };
         if !create && store.pg_schema_version()?.is_none() {
             return Err(StoreError::NoSchema { url: shown });

@@ -484,9 +484,9 @@ both!(replicas_and_sealed_key, |st: &mut Store| {
 /// Two replicas electing a leader for the same office at the same moment
 /// (two connections, each reading the current leader and, finding none,
 /// writing its own after a pause that widens the race): with the election
-/// lock the second sees the first's leader and keeps it — one term, epoch
-/// 1. Without it both would write, and the office would have had two
-/// leaders (epoch 2).
+/// lock the second sees the first's leader and keeps it, one term at
+/// epoch 1. Without it both would write, and the office would have had
+/// two leaders (epoch 2).
 #[test]
 fn elections_on_two_connections_do_not_race_postgres() {
     let url = testing::database_url();

@@ -241,4 +241,35 @@ mod tests {
         assert_eq!(fleet.current().setting(Setting::HeartbeatSecs), "7");
         assert!(!fleet.refresh(&a).unwrap(), "rebuilt once per change");
     }
+
+    /// Two replicas on one PostgreSQL: a topology or group change made
+    /// through one connection (another replica, the CLI on another host)
+    /// reaches the other's snapshot.
+    #[test]
+    fn refresh_sees_writes_of_another_replica_postgres() {
+        use crate::store::Location;
+        let loc = Location::Postgres(crate::store::testing::database_url());
+        let mut a = Store::open_location(&loc, true).unwrap();
+        let b = Store::open_location(&loc, false).unwrap();
+        let fleet = Fleet::new(Snapshot::load(&b).unwrap());
+        assert!(!fleet.refresh(&b).unwrap());
+        a.assign_groups(&["lab".into()]).unwrap();
+        a.atomically(|s| {
+            s.replace_topology(&[crate::store::topology::NewOffice {
+                name: "HQ".into(),
+                parent: None,
+                kind: "default".into(),
+                wan_kbps: None,
+                description: String::new(),
+                source: "import".into(),
+                ranges: vec!["10.0.0.0/8".into()],
+            }])
+        })
+        .unwrap();
+        assert!(fleet.refresh(&b).unwrap());
+        let snap = fleet.current();
+        assert!(snap.group_assigned("lab"));
+        assert_eq!(snap.office_count(), 1);
+        assert!(!fleet.refresh(&b).unwrap());
+    }
 }

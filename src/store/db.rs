@@ -638,6 +638,16 @@ impl Db {
         Ok(st)
     }
 
+    /// Runs `f` once more, on a new connection, when the first try found
+    /// the connection closed (a PostgreSQL restart) outside a transaction:
+    /// the statement never reached the server, so it is safe to repeat.
+    fn pg_retry<T>(&self, mut f: impl FnMut() -> Result<T, DbError>) -> Result<T, DbError> {
+        match f() {
+            Err(DbError::Postgres(e)) if e.is_closed() && !self.in_transaction() => f(),
+            r => r,
+        }
+    }
+
     /// Runs one statement; returns the rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
         let values = params.values();
@@ -646,10 +656,12 @@ impl Db {
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(values.iter()))?),
             Conn::Postgres(pg) => {
-                let st = self.pg_statement(pg, sql)?;
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                Ok(pg.client(self.in_transaction())?.execute(&st, &refs)? as usize)
+                self.pg_retry(|| {
+                    let st = self.pg_statement(pg, sql)?;
+                    Ok(pg.client(self.in_transaction())?.execute(&st, &refs)? as usize)
+                })
             }
         }
     }
@@ -677,10 +689,12 @@ impl Db {
                 Ok(out)
             }
             Conn::Postgres(pg) => {
-                let st = self.pg_statement(pg, sql)?;
                 let refs: Vec<&(dyn ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                let rows = pg.client(self.in_transaction())?.query(&st, &refs)?;
+                let rows = self.pg_retry(|| {
+                    let st = self.pg_statement(pg, sql)?;
+                    Ok(pg.client(self.in_transaction())?.query(&st, &refs)?)
+                })?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let row = Row((0..r.len())

@@ -519,6 +519,35 @@ fn elections_on_two_connections_do_not_race_postgres() {
     assert_eq!(st.leader_lease("ab12", 7).unwrap().unwrap(), terms[0]);
 }
 
+/// serve keeps one connection for its life: when the server drops it (a
+/// PostgreSQL restart), the next call reconnects instead of failing
+/// forever.
+#[test]
+fn reconnects_after_the_server_drops_the_connection_postgres() {
+    let loc = Location::Postgres(testing::database_url());
+    let st = Store::open_location(&loc, true).unwrap();
+    st.set_setting("port", "1").unwrap();
+    let pid: i64 = st.conn.query_one("SELECT pg_backend_pid()", ()).unwrap();
+    let other = Store::open_location(&loc, false).unwrap();
+    let killed: bool = other
+        .conn
+        .query_one("SELECT pg_terminate_backend(CAST(?1 AS INTEGER))", [pid])
+        .unwrap();
+    assert!(killed);
+    // The client may learn of the close on this call or the next one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if let Ok(v) = st.setting("port") {
+            assert_eq!(v.as_deref(), Some("1"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never reconnected");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let again: i64 = st.conn.query_one("SELECT pg_backend_pid()", ()).unwrap();
+    assert_ne!(again, pid, "a new connection");
+}
+
 /// A populated SQLite install copied into PostgreSQL (and back) keeps
 /// every row: the reports read the same.
 #[test]

@@ -19,6 +19,10 @@ struct Status {
     key_version: i64,
     created_at: String,
     data_dir: String,
+    /// The database: the SQLite file, or the PostgreSQL URL (password hidden).
+    database: String,
+    /// `sqlite` or `postgresql`.
+    backend: crate::store::Backend,
     settings: serde_json::Map<String, serde_json::Value>,
     counts: crate::store::Counts,
     /// Groups assigned to peer distribution.
@@ -38,6 +42,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         key_version: server.key_version,
         created_at: output::time(Some(server.created_at)),
         data_dir: g.data_dir().display().to_string(),
+        database: crate::store::Location::new(&g.data_dir(), g.database.as_deref())?.display(),
+        backend: st.backend(),
         settings: settings
             .iter()
             .map(|r| (r.name.to_string(), r.setting.json_value(&r.value)))
@@ -60,6 +66,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         ),
         ("installed", s.created_at.clone()),
         ("data dir", s.data_dir.clone()),
+        (
+            "database",
+            format!("{} ({})", s.database, s.backend.as_str()),
+        ),
         ("offices", c.offices.to_string()),
         (
             "devices",

@@ -278,6 +278,79 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     );
 }
 
+/// A new install straight on PostgreSQL; a second install on the same
+/// database is refused; a `key regenerate` on one host reaches both
+/// running replicas within seconds (health, signing with the new key,
+/// gets a key match from each).
+#[test]
+fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
+    let url = p2pd::store::testing::database_url();
+    let root = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (root.path().join("a"), root.path().join("b"));
+    let storage = root.path().join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    with_db(
+        &dir_a,
+        &url,
+        &[
+            "install",
+            "--server-name",
+            "127.0.0.1",
+            "--port",
+            &port_a.to_string(),
+            "--file-storage",
+            storage.to_str().unwrap(),
+        ],
+    );
+    assert!(dir_a.join("db.key").is_file() && dir_a.join("shared.key").is_file());
+    let again = Command::new(BIN)
+        .args(["install", "--database", &url, "--data-dir"])
+        .arg(&dir_b)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a p2pd install"));
+    assert!(!dir_b.exists(), "a refused install leaves nothing behind");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("db.key"), dir_b.join("db.key")).unwrap();
+    let _a = Replica::start(&dir_a, &url, port_a, &root.path().join("a.log"));
+    let _b = Replica::start(&dir_b, &url, port_b, &root.path().join("b.log"));
+    let key_check = |port: u16| -> serde_json::Value {
+        let out = Command::new(BIN)
+            .args(["health", "--json", "--database", &url, "--server"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&dir_a)
+            .output()
+            .unwrap();
+        let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        h["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "key")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(key_check(port_b)["status"], "pass", "{}", key_check(port_b));
+    let out = with_db(&dir_a, &url, &["key", "regenerate", "--json"]);
+    let fp = serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for port in [port_a, port_b] {
+        eventually(
+            "the new key on every replica",
+            Duration::from_secs(10),
+            || {
+                let c = key_check(port);
+                c["status"] == "pass" && c["detail"].as_str().unwrap_or("").contains(&fp)
+            },
+        );
+    }
+}
+
 /// `db copy` round trip: the topology export and the licenses report of
 /// the SQLite install and of its PostgreSQL copy match byte for byte.
 #[test]

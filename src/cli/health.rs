@@ -67,7 +67,7 @@ impl Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// Stable name, for scripts: database, server, key, server_version,
+    /// Stable name, for scripts: database, replicas, server, key, server_version,
     /// client_versions, devices, file_storage, topology, device_clocks, clock.
     pub check: &'static str,
     pub status: Status,

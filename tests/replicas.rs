@@ -399,3 +399,43 @@ fn db_copy_keeps_topology_export_and_licenses_byte_for_byte() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a p2pd install"));
     assert_eq!(export(Some(&url)), after);
 }
+
+/// `agent install` with two server URLs writes both into the service's
+/// configuration (which the agent's --server reads as a list); a bad one
+/// is refused by name and nothing is written.
+#[test]
+fn agent_install_writes_every_server_url() {
+    let root = tempfile::tempdir().unwrap();
+    let key = root.path().join("k.key");
+    std::fs::write(&key, "RGh/H1iQbTlFjCWsWwDkQc/jE9dTi1k28qJFGEs22RY=\n").unwrap();
+    let install = |servers: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["agent", "install"]);
+        for s in servers {
+            cmd.args(["--server", s]);
+        }
+        cmd.args(["--group", "g", "--root"])
+            .arg(root.path().join("root"))
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--data-dir")
+            .arg(root.path().join("agent"))
+            .output()
+            .unwrap()
+    };
+    let bad = install(&["http://127.0.0.1:7650", "ftp://nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--server ftp://nope"));
+    assert!(!root.path().join("root/etc/p2pd/agent.env").exists());
+    let out = install(&["http://127.0.0.1:7650,http://127.0.0.1:7651/"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = std::fs::read_to_string(root.path().join("root/etc/p2pd/agent.env")).unwrap();
+    assert!(
+        env.contains("P2PD_SERVER=\"http://127.0.0.1:7650,http://127.0.0.1:7651\""),
+        "{env}"
+    );
+}

@@ -4,6 +4,9 @@
 //! only on a unix socket in that dir, trust auth, run as the `postgres`
 //! user when the tests run as root, since PostgreSQL refuses root).
 //!
+//! Scratch databases made on an external server are left behind for
+//! inspection (`p2pd_test_*`); the private instance goes with the process.
+//!
 //! Never silently skipped: when neither is possible, [`database_url`]
 //! panics and says how to fix it (install PostgreSQL, or set the
 //! variable). Unix only; not used by p2pd itself.

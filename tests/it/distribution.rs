@@ -1,14 +1,10 @@
 //! The distribution core end to end: real `serve` and `agent` processes on
 //! loopback, offices as 127.1.N.0/24 ranges.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 fn ok_in(log: &[serde_json::Value]) -> impl Iterator<Item = &serde_json::Value> {
     log.iter()
@@ -494,7 +490,12 @@ fn any_file_name_delivers_to_its_own_path_on_every_route() {
         ok_in(&net.agents[lost].log()).all(|v| v["tier"] == "cdn"),
         "no-office device used another tier"
     );
-    // --on-complete ran once per delivery, with that delivery's path.
+    // --on-complete ran once per delivery, with that delivery's path (it
+    // runs just after the file lands: wait for the last one).
+    let runs = 2 * files.len();
+    eventually("every --on-complete run", Duration::from_secs(10), || {
+        std::fs::read_to_string(&hooks).is_ok_and(|t| t.lines().count() >= runs)
+    });
     let ran = std::fs::read_to_string(&hooks).unwrap();
     for (rel, _, _) in files {
         for i in [hq, lost] {
@@ -777,7 +778,7 @@ fn the_agent_has_its_own_data_dir_and_variable() {
             "--group",
             "g",
             "--listen",
-            &format!("127.1.1.97:{}", net.peer_port),
+            "127.1.1.97:0",
             "--key-file",
         ])
         .arg(net.server_dir.join("shared.key"))
@@ -955,16 +956,17 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
 #[test]
 fn an_unreachable_server_is_reported_with_the_cause() {
     let net = Net::new(&[]);
+    let refused = RefusedPort::new();
     let dir = net.root.path().join("a");
     let child = std::process::Command::new(BIN)
         .args([
             "agent",
             "--server",
-            &format!("http://127.0.0.1:{}", free_port()),
+            &format!("http://127.0.0.1:{}", refused.port),
             "--group",
             "g",
             "--listen",
-            &format!("127.1.1.99:{}", net.peer_port),
+            "127.1.1.99:0",
             "--key-file",
         ])
         .arg(net.server_dir.join("shared.key"))

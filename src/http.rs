@@ -12,8 +12,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::key::{SharedKey, Verifier};
-use crate::proto::{ErrorBody, ErrorCode, WireError};
+use crate::key::{SharedKey, Verifier, VerifyError};
+use crate::proto::{ErrorBody, ErrorCode, Invalid, WireError};
 
 /// An error answered to a client as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -36,11 +36,34 @@ impl ApiError {
     }
 }
 
+// The one place where errors meet their wire codes.
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
     }
 }
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::new(ErrorCode::BadRequest, format!("bad request: {e}"))
+    }
+}
+
+impl From<&VerifyError> for ErrorCode {
+    fn from(e: &VerifyError) -> Self {
+        match e {
+            VerifyError::Unsigned(_) => ErrorCode::Unsigned,
+            VerifyError::KeyMismatch { .. } => ErrorCode::KeyMismatch,
+            VerifyError::BadSignature => ErrorCode::BadSignature,
+            VerifyError::Expired { .. } => ErrorCode::Expired,
+            VerifyError::Replay(_) => ErrorCode::Replay,
+        }
+    }
+}
+
+/// What `Retry-After` says to a refused (`overloaded`) client, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -56,7 +79,7 @@ impl IntoResponse for ApiError {
         if self.0 == ErrorCode::Overloaded {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::server::RETRY_AFTER_SECS),
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
             );
         }
         // For the request metrics (error counts by code, key mismatches).
@@ -93,7 +116,7 @@ pub trait Verifies {
     /// for an agent the server's clock as it learned it (so that two agents
     /// with wrong clocks still accept each other).
     fn now(&self) -> i64 {
-        crate::store::now()
+        crate::domain::clock::now()
     }
 
     /// Told about each request refused for `key_mismatch`, with the
@@ -182,7 +205,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             state.now(),
         );
         if let Err(e) = checked {
-            if let crate::key::VerifyError::KeyMismatch { presented, .. } = &e {
+            if let VerifyError::KeyMismatch { presented, .. } = &e {
                 state.key_refused(presented, claimed_device(&parts.uri, &body));
             }
             return Err(ApiError((&e).into(), e.to_string()));
@@ -338,7 +361,7 @@ impl SignedClient {
 
     /// This host's clock plus the offset: the time requests are signed with.
     pub fn now(&self) -> i64 {
-        crate::store::now() + self.clock_offset.load(Ordering::Relaxed)
+        crate::domain::clock::now() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Builds a signed request. `url` must be absolute.
@@ -569,7 +592,7 @@ mod tests {
         let v = hits.lock().unwrap().clone();
         assert_eq!(v.len(), 2);
         let gap = v[1] - v[0];
-        let asked = Duration::from_secs(crate::server::RETRY_AFTER_SECS);
+        let asked = Duration::from_secs(RETRY_AFTER_SECS);
         assert!(
             gap >= asked,
             "second request after {gap:?}, asked {asked:?}"

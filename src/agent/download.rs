@@ -39,12 +39,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::Method;
-use base64::Engine;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::Agent;
 use super::pieces::{Content, PieceError};
+use crate::domain::Bitmap;
 use crate::http::CallError;
 use crate::proto::*;
 
@@ -256,7 +256,7 @@ enum FetchError {
 
 enum Event {
     Piece(Fetched),
-    Have(String, Option<Vec<u8>>),
+    Have(String, Option<Bitmap>),
 }
 
 struct Downloader {
@@ -266,7 +266,7 @@ struct Downloader {
     plan_at: Option<Instant>,
     refresh_now: bool,
     /// Have-maps of peers by device id.
-    haves: HashMap<String, Vec<u8>>,
+    haves: HashMap<String, Bitmap>,
     have_polled: HashMap<String, Instant>,
     have_inflight: HashSet<String>,
     banned: HashSet<String>,
@@ -296,11 +296,6 @@ struct Downloader {
     /// When the last piece was stored.
     last_stored: Instant,
     tasks: JoinSet<Event>,
-}
-
-fn bit(map: &[u8], i: u32) -> bool {
-    map.get(i as usize / 8)
-        .is_some_and(|b| b & (1 << (i % 8)) != 0)
 }
 
 impl Downloader {
@@ -453,7 +448,7 @@ impl Downloader {
                 continue;
             }
             if let Some(m) = self.haves.get(&dev)
-                && (0..n).all(|i| bit(m, i))
+                && (0..n).all(|i| m.has(i))
             {
                 continue; // complete: nothing new to learn
             }
@@ -476,11 +471,7 @@ impl Downloader {
             );
             self.tasks.spawn(async move {
                 let r: Result<HaveMap, _> = client.get_json(&url, Duration::from_secs(3)).await;
-                let map = r.ok().and_then(|h| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(h.bitmap)
-                        .ok()
-                });
+                let map = r.ok().and_then(|h| h.bitmap());
                 Event::Have(dev, map)
             });
         }
@@ -515,7 +506,7 @@ impl Downloader {
                 s.device_id
                     .as_ref()
                     .and_then(|d| self.haves.get(d))
-                    .is_some_and(|m| bit(m, i))
+                    .is_some_and(|m| m.has(i))
             })
             .min_by_key(|s| {
                 (
@@ -890,7 +881,7 @@ impl Downloader {
                 // Its have-map claimed the piece: a peer that keeps doing
                 // that is dropped for this content.
                 if let Some(dev) = &f.source.device_id
-                    && self.haves.get(dev).is_some_and(|m| bit(m, f.piece))
+                    && self.haves.get(dev).is_some_and(|m| m.has(f.piece))
                 {
                     let n = self.lie_strikes.entry(f.source.url.clone()).or_default();
                     *n += 1;

@@ -246,7 +246,7 @@ impl Agent {
         if server_time <= 0 {
             return; // an older server that does not say
         }
-        let local = crate::store::now() + self.clock_skew;
+        let local = crate::domain::clock::now() + self.clock_skew;
         let offset = server_time - local;
         self.clock_offset.store(offset, Ordering::Relaxed);
         self.client.set_clock_offset(self.clock_skew + offset);
@@ -517,10 +517,7 @@ impl Agent {
 
 /// Unix time in seconds with millisecond precision, for the transfer log.
 fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_millis() as f64) / 1000.0)
-        .unwrap_or(0.0)
+    crate::domain::clock::now_ms() as f64 / 1000.0
 }
 
 fn load_device_id(dir: &std::path::Path) -> Option<String> {

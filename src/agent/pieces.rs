@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::domain::Bitmap;
 use crate::proto::Manifest;
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ impl PieceStore {
             Ok(()) => {}
         }
         let n = m.piece_count();
-        let mut have = vec![0u8; (n as usize).div_ceil(8)];
+        let mut have = Bitmap::empty(n);
         let jpath = dir.join("journal");
         let mut claimed = Vec::new();
         if let Ok(mut f) = File::open(&jpath) {
@@ -151,15 +151,15 @@ impl PieceStore {
         let mut count = 0;
         let mut buf = vec![0u8; m.piece_size as usize];
         for i in claimed {
-            if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+            if have.has(i) {
                 continue;
             }
             let (a, b) = m.piece_range(i);
             let slice = &mut buf[..(b - a) as usize];
             if crate::platform::read_exact_at(&data, slice, a).is_ok()
                 && hex::encode(Sha256::digest(&*slice)) == m.pieces[i as usize]
+                && have.set(i)
             {
-                have[i as usize / 8] |= 1 << (i % 8);
                 count += 1;
             }
         }
@@ -167,7 +167,7 @@ impl PieceStore {
         let tmp = dir.join("journal.tmp");
         let mut j = File::create(&tmp).map_err(io(&tmp))?;
         for i in 0..n {
-            if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+            if have.has(i) {
                 j.write_all(&i.to_le_bytes()).map_err(io(&tmp))?;
             }
         }
@@ -229,8 +229,8 @@ pub struct Content {
     pub manifest: Manifest,
     dir: PathBuf,
     data: File,
-    /// Bitmap of verified pieces, LSB first.
-    have: Mutex<Vec<u8>>,
+    /// The verified pieces.
+    have: Mutex<Bitmap>,
     count: AtomicU32,
     journal: Mutex<File>,
     /// Woken whenever a piece arrives, for peers waiting on it.
@@ -250,9 +250,7 @@ const WRITEBACK_EVERY: u64 = 16 << 20;
 
 impl Content {
     pub fn has(&self, i: u32) -> bool {
-        let have = self.have.lock().unwrap_or_else(|p| p.into_inner());
-        have.get(i as usize / 8)
-            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        self.have.lock().unwrap_or_else(|p| p.into_inner()).has(i)
     }
 
     pub fn count(&self) -> u32 {
@@ -263,15 +261,12 @@ impl Content {
         self.count() == self.manifest.piece_count()
     }
 
-    pub fn bitmap(&self) -> Vec<u8> {
+    pub fn bitmap(&self) -> Bitmap {
         self.have.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn have_map(&self) -> crate::proto::HaveMap {
-        crate::proto::HaveMap {
-            pieces: self.count(),
-            bitmap: base64::engine::general_purpose::STANDARD.encode(self.bitmap()),
-        }
+        crate::proto::HaveMap::new(self.count(), &self.bitmap())
     }
 
     /// Reads a verified piece. Blocking.
@@ -307,10 +302,9 @@ impl Content {
             j.write_all(&i.to_le_bytes()).map_err(io(&jpath))?;
         }
         let mut have = self.have.lock().unwrap_or_else(|p| p.into_inner());
-        if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+        if !have.set(i) {
             return Ok(false);
         }
-        have[i as usize / 8] |= 1 << (i % 8);
         self.count.fetch_add(1, Ordering::AcqRel);
         drop(have);
         self.arrived.notify_waiters();

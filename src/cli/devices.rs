@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{Global, fail, open_store, output};
+use crate::domain::clock::now;
 use crate::exit::ExitCode;
-use crate::server::scheduler::{Timing, score};
-use crate::settings::Setting;
+use crate::liveness::{DeviceState, Timing, score};
+use crate::store::Store;
 use crate::store::devices::{DeviceRow, Preference};
-use crate::store::{Store, now};
 
 /// Characters of a device id shown in tables (`--wide` shows all).
 const SHORT_ID: usize = 8;
@@ -144,14 +144,6 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn timing(st: &Store) -> anyhow::Result<Timing> {
-    let hb = st
-        .setting(Setting::HeartbeatSecs.name())?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    Ok(Timing::new(hb))
-}
-
 /// The one device `id` names: a full id, a unique id prefix, or a unique
 /// hostname.
 fn resolve(st: &Store, id: &str) -> anyhow::Result<DeviceRow> {
@@ -200,7 +192,7 @@ struct Changed<'a> {
 fn retire(g: &Global, id: &str, force: bool, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     let d = resolve(&st, id)?;
-    if !force && timing(&st)?.online(d.last_seen, now()) {
+    if !force && Timing::load(&st)?.online(d.last_seen, now()) {
         return Err(fail(
             ExitCode::Failed,
             format!(
@@ -266,7 +258,7 @@ fn prefer(g: &Global, id: &str, p: Preference, json: bool) -> anyhow::Result<Exi
 
 fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
-    let timing = timing(&st)?;
+    let timing = Timing::load(&st)?;
     let t = now();
     let offices = st.office_names()?;
     let banned = st.banned_anywhere()?;
@@ -300,18 +292,13 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
             let stale_key = stale.remove(&d.id);
             let online = timing.online(d.last_seen, t);
             DeviceView {
-                state: if stale_key.is_some() {
-                    "stale key"
-                } else if !online {
-                    "offline"
-                } else if banned.contains(&d.id) {
-                    // Banned from serving at least one content after a bad piece.
-                    "banned"
-                } else if !stuck.is_empty() {
-                    "stuck"
-                } else {
-                    "online"
-                },
+                state: DeviceState::of(
+                    stale_key.is_some(),
+                    online,
+                    banned.contains(&d.id),
+                    !stuck.is_empty(),
+                )
+                .as_str(),
                 score: (score(&d, &timing, t) * 10.0).round() / 10.0,
                 preference: d.preference.as_str(),
                 office: d.office_id.and_then(|o| offices.get(&o).cloned()),

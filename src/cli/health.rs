@@ -16,12 +16,13 @@ use serde::Serialize;
 use super::output::count;
 use super::{Global, fail, output};
 use crate::content::storage::{Storage, StorageError};
+use crate::domain::clock::now;
 use crate::exit::ExitCode;
 use crate::http::{CallError, SignedClient};
 use crate::key::{SharedKey, key_path};
 use crate::proto::{ErrorCode, ServerStatus};
 use crate::settings::{Setting, parse_version};
-use crate::store::{Store, StoreError, now};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

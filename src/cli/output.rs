@@ -1,6 +1,6 @@
 //! Output helpers: tables for people, JSON for scripts, time formatting.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
@@ -112,4 +112,26 @@ pub fn plural(n: usize) -> &'static str {
 /// `n` and the noun, singular or plural: "1 office", "3 offices".
 pub fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", plural(n))
+}
+
+/// The one and only time a key is shown.
+pub fn print_key_once(o: &mut impl Write, key: &str) -> std::io::Result<()> {
+    writeln!(o)?;
+    writeln!(o, "Shared key:")?;
+    writeln!(o)?;
+    writeln!(o, "    {key}")?;
+    writeln!(o)?;
+    writeln!(
+        o,
+        "WARNING: copy this key now. It is shown only this once and cannot be shown again."
+    )?;
+    writeln!(
+        o,
+        "Every agent needs it (p2pd agent --key-file FILE). If it is lost, run"
+    )?;
+    writeln!(
+        o,
+        "`p2pd key regenerate`: the old key then gets a key mismatch error everywhere."
+    )?;
+    Ok(())
 }

@@ -227,7 +227,12 @@ pub struct Toggled {
 /// subnets would overlap the imported ranges, so an export would no longer
 /// import (issue 13).
 pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, TopologyError> {
-    store.atomically(|st| {
+    store.atomically(|st| set_optimization_in(st, on))
+}
+
+/// [`set_optimization`] inside the caller's transaction.
+pub fn set_optimization_in(st: &Store, on: bool) -> Result<Toggled, TopologyError> {
+    {
         st.set_setting(
             Setting::DistributionOptimization.name(),
             if on { "on" } else { "off" },
@@ -250,7 +255,7 @@ pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, Topology
             moved,
             auto_offices_removed,
         })
-    })
+    }
 }
 
 /// The CSV dialect export writes by default: the one of the last imported

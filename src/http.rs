@@ -17,11 +17,21 @@ use crate::proto::{ErrorBody, ErrorCode, Invalid, WireError};
 
 /// An error answered to a client as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
-pub struct ApiError(pub ErrorCode, pub String);
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `key_mismatch`: the server's current key fingerprint, so a
+    /// client can say which key it needs without parsing the message.
+    pub current_key: Option<String>,
+}
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError(code, message.into())
+        ApiError {
+            code,
+            message: message.into(),
+            current_key: None,
+        }
     }
     /// An error that is the server's, not the caller's: logged in full
     /// with a short request id, while the client gets only that id and a
@@ -29,7 +39,7 @@ impl ApiError {
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         let id = hex::encode(rand::random::<[u8; 4]>());
         tracing::error!(request_id = %id, "internal error: {e}");
-        ApiError(
+        ApiError::new(
             ErrorCode::Internal,
             format!("internal server error (request {id}); the server's log has the details"),
         )
@@ -37,6 +47,20 @@ impl ApiError {
 }
 
 // The one place where errors meet their wire codes.
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        let current_key = match &e {
+            VerifyError::KeyMismatch { current, .. } => Some(current.clone()),
+            _ => None,
+        };
+        ApiError {
+            code: (&e).into(),
+            message: e.to_string(),
+            current_key,
+        }
+    }
+}
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
@@ -67,23 +91,24 @@ pub const RETRY_AFTER_SECS: u64 = 2;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: WireError {
-                code: self.0,
-                message: self.1,
+                code: self.code,
+                message: self.message,
+                current_key: self.current_key,
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if self.0 == ErrorCode::Overloaded {
+        if self.code == ErrorCode::Overloaded {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(RETRY_AFTER_SECS),
             );
         }
         // For the request metrics (error counts by code, key mismatches).
-        resp.extensions_mut().insert(self.0);
+        resp.extensions_mut().insert(self.code);
         resp
     }
 }
@@ -105,7 +130,7 @@ pub fn verify(
         |name| headers.get(name).and_then(|h| h.to_str().ok()),
         now,
     )
-    .map_err(|e| ApiError((&e).into(), e.to_string()))
+    .map_err(ApiError::from)
 }
 
 /// State that can verify signed requests (the server's and the agent's).
@@ -208,7 +233,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             if let VerifyError::KeyMismatch { presented, .. } = &e {
                 state.key_refused(presented, claimed_device(&parts.uri, &body));
             }
-            return Err(ApiError((&e).into(), e.to_string()));
+            return Err(e.into());
         }
         Ok(Signed(body))
     }

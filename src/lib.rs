@@ -39,6 +39,9 @@
 //!   manifest, and the clock (settable in tests).
 //! - [`configure`]: changing a setting: checked alone and against the
 //!   others, stored with what follows (devices re-placed), in one transaction.
+//! - [`health`]: every health check, as a typed report with a fix per
+//!   problem (`p2pd health` prints it).
+//! - [`words`]: counting in sentences ("1 device", "3 packages").
 //! - [`install`]: the server install (staged, all or nothing), its
 //!   idempotent re-run, and key rotation.
 //! - [`liveness`]: when a device is online, the preferred-device score and
@@ -62,6 +65,7 @@
 //! exit:
 //! listen:
 //! settings:
+//! words:
 //! key: domain platform
 //! proto: domain
 //! store: domain
@@ -76,8 +80,9 @@
 //! agent: domain http key listen metrics platform proto
 //! configure: settings store topology
 //! explain: domain liveness server store topology
+//! health: content domain http key proto report settings store topology words
 //! install: deploy exit key platform server settings store
-//! cli: agent cells configure content deploy domain exit explain http install key listen liveness metrics platform proto report server settings store topology
+//! cli: agent cells configure content deploy domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
 //! ```
 
 pub mod agent;
@@ -89,6 +94,7 @@ pub mod deploy;
 pub mod domain;
 pub mod exit;
 pub mod explain;
+pub mod health;
 pub mod http;
 pub mod install;
 pub mod key;
@@ -102,6 +108,7 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod topology;
+pub mod words;
 
 /// The version of this binary, reported by agents and the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

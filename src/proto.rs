@@ -137,6 +137,10 @@ impl<'de> Deserialize<'de> for ErrorCode {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `key_mismatch`: the server's current key fingerprint (absent
+    /// from older servers, and with every other code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

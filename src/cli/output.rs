@@ -104,15 +104,7 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// "s" unless `n` is 1: `format!("{n} office{}", plural(n))`.
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `n` and the noun, singular or plural: "1 office", "3 offices".
-pub fn count(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", plural(n))
-}
+pub use crate::words::{count, plural};
 
 /// The one and only time a key is shown.
 pub fn print_key_once(o: &mut impl Write, key: &str) -> std::io::Result<()> {

@@ -1001,7 +1001,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let e = db.call(|_| Ok(())).await.unwrap_err();
-        assert_eq!(e.0, ErrorCode::Overloaded);
+        assert_eq!(e.code, ErrorCode::Overloaded);
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(

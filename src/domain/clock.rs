@@ -2,23 +2,22 @@
 //! system time, so that a test can pin it ([`set_for_tests`]) and every
 //! module (key signatures, leases, reports) sees the same time.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::cell::Cell;
 
-/// A pinned time in milliseconds, or [`REAL`] for the system clock.
-static PINNED_MS: AtomicI64 = AtomicI64::new(REAL);
-
-/// [`PINNED_MS`] value meaning "not pinned".
-const REAL: i64 = i64::MIN;
+thread_local! {
+    /// A pinned time in milliseconds for this thread, if a test set one.
+    /// Per thread, so tests running in parallel cannot see each other's.
+    static PINNED_MS: Cell<Option<i64>> = const { Cell::new(None) };
+}
 
 /// Milliseconds since the Unix epoch (times reported in 0.1 s).
 pub fn now_ms() -> i64 {
-    match PINNED_MS.load(Ordering::Relaxed) {
-        REAL => std::time::SystemTime::now()
+    PINNED_MS.with(Cell::get).unwrap_or_else(|| {
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-        pinned => pinned,
-    }
+            .unwrap_or(0)
+    })
 }
 
 /// Seconds since the Unix epoch.
@@ -26,10 +25,10 @@ pub fn now() -> i64 {
     now_ms().div_euclid(1000)
 }
 
-/// Pins the clock of this process at `unix_secs` (`None`: back to the
-/// system clock). For tests: the pin is process-wide.
+/// Pins this thread's clock at `unix_secs` (`None`: back to the system
+/// clock). For tests of code that reads the time.
 pub fn set_for_tests(unix_secs: Option<i64>) {
-    PINNED_MS.store(unix_secs.map_or(REAL, |s| s * 1000), Ordering::Relaxed);
+    PINNED_MS.with(|p| p.set(unix_secs.map(|s| s * 1000)));
 }
 
 #[cfg(test)]
@@ -42,6 +41,8 @@ mod tests {
         assert!(real > 1_700_000_000, "{real}");
         set_for_tests(Some(1_000));
         assert_eq!((now(), now_ms()), (1_000, 1_000_000));
+        // Another thread still reads the system clock.
+        assert!(std::thread::spawn(now).join().unwrap() >= real);
         set_for_tests(None);
         assert!(now() >= real);
     }

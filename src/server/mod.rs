@@ -493,11 +493,11 @@ fn enroll_impl(
         },
         None => None,
     };
-    let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
+    let serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
     Ok(EnrollResponse {
         device_id: row.id,
         office: office.as_ref().map(|o| o.name.clone()),
-        office_kind: office.map(|o| o.kind),
+        office_kind: office.map(|o| o.kind.to_string()),
         heartbeat_secs: heartbeat_secs(fleet)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
@@ -571,8 +571,8 @@ async fn heartbeat(
             .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
             Some(o) => match fleet.office(o) {
-                Some(o) => o.kind != "vpn",
-                None => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
+                Some(o) => o.kind.serves_peers(),
+                None => st.office(o)?.is_some_and(|o| o.kind.serves_peers()),
             },
             None => false,
         };

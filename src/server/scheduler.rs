@@ -18,6 +18,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
+use crate::domain::OfficeKind;
 use crate::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
@@ -96,13 +97,8 @@ pub fn plan(
     };
     let office = st.office(office_id)?;
     let (kind, parent_id, wan_kbps, office_name) = match &office {
-        Some(o) => (
-            o.kind.as_str(),
-            o.parent_id,
-            o.wan_kbps,
-            Some(o.name.clone()),
-        ),
-        None => ("default", None, None, None),
+        Some(o) => (o.kind, o.parent_id, o.wan_kbps, Some(o.name.clone())),
+        None => (OfficeKind::Default, None, None, None),
     };
     let progress: HashMap<String, ProgressRow> = st
         .progress(content_id)?
@@ -120,7 +116,7 @@ pub fn plan(
     upstream.push(cdn);
     let refresh_secs = (2 * timing.heartbeat_secs).clamp(1, 10) as u64;
 
-    if kind == "vpn" {
+    if kind == OfficeKind::Vpn {
         return Ok(Plan {
             response: SourcesResponse {
                 role: Role::Solo,
@@ -240,7 +236,7 @@ fn parent_sources(
         let Some(parent) = st.office(pid)? else {
             break;
         };
-        if parent.kind != "vpn" {
+        if parent.kind.serves_peers() {
             let leader = st.leader(content_id, pid)?;
             let mut out: Vec<Source> = st
                 .office_devices(pid)?

@@ -15,6 +15,7 @@
 
 use std::net::IpAddr;
 
+use crate::domain::OfficeKind;
 use crate::settings::Setting;
 use crate::store::topology::NewOffice;
 use crate::store::{Store, StoreError};
@@ -152,7 +153,7 @@ pub fn place_device(
             &NewOffice {
                 name: CENTRAL_OFFICE.into(),
                 parent: None,
-                kind: "default".into(),
+                kind: OfficeKind::Default,
                 wan_kbps: None,
                 description: "created for auto offices".into(),
                 source: "auto".into(),
@@ -166,7 +167,7 @@ pub fn place_device(
         &NewOffice {
             name,
             parent: Some(String::new()),
-            kind: "default".into(),
+            kind: OfficeKind::Default,
             wan_kbps: None,
             description: String::new(),
             source: "auto".into(),

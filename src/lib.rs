@@ -42,6 +42,10 @@
 //! - [`health`]: every health check, as a typed report with a fix per
 //!   problem (`p2pd health` prints it).
 //! - [`words`]: counting in sentences ("1 device", "3 packages").
+//! - [`demo`]: `p2pd demo`: a real local distribution (install, topology,
+//!   publish through the library; serve and agents as processes).
+//! - [`devices`]: the admin's device list (state, score), naming a device,
+//!   retiring one.
 //! - [`install`]: the server install (staged, all or nothing), its
 //!   idempotent re-run, and key rotation.
 //! - [`liveness`]: when a device is online, the preferred-device score and
@@ -82,7 +86,9 @@
 //! explain: domain liveness server store topology
 //! health: content domain http key proto report settings store topology words
 //! install: deploy exit key platform server settings store
-//! cli: agent cells configure content deploy domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
+//! devices: domain liveness store
+//! demo: agent configure content install key platform report store topology
+//! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
 //! ```
 
 pub mod agent;
@@ -90,7 +96,9 @@ pub mod cells;
 pub mod cli;
 pub mod configure;
 pub mod content;
+pub mod demo;
 pub mod deploy;
+pub mod devices;
 pub mod domain;
 pub mod exit;
 pub mod explain;

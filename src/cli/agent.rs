@@ -53,7 +53,7 @@ pub enum Sub {
     /// What the Windows service runs: the agent from the configuration
     /// `agent install` wrote, under the service control manager
     #[command(hide = true)]
-    Service(super::agent_install::ServiceArgs),
+    Service(super::agent_service::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
@@ -63,7 +63,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     match (c.sub, c.run) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
         (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
-        (Some(Sub::Service(a)), _) => super::agent_install::service(a),
+        (Some(Sub::Service(a)), _) => super::agent_service::service(a),
         (None, Some(a)) => run(&data_dir, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.

@@ -8,14 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{Global, fail, open_store, output};
-use crate::domain::clock::now;
+use crate::devices::{self, DeviceError, DeviceView, short};
 use crate::exit::ExitCode;
-use crate::liveness::{DeviceState, Timing, score};
 use crate::store::Store;
 use crate::store::devices::{DeviceRow, Preference};
-
-/// Characters of a device id shown in tables (`--wide` shows all).
-const SHORT_ID: usize = 8;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -93,46 +89,6 @@ pub struct ListArgs {
     pub output: Option<PathBuf>,
 }
 
-/// One device as `devices list --json` prints it.
-#[derive(serde::Serialize)]
-struct DeviceView {
-    device_id: String,
-    hostname: String,
-    address: String,
-    office: Option<String>,
-    group: String,
-    version: String,
-    /// Unix seconds of the last accepted request.
-    last_seen: i64,
-    /// The score the scheduler ranks leaders by (higher leads first).
-    score: f64,
-    /// The admin's say: normal, preferred or excluded.
-    preference: &'static str,
-    /// online, offline, banned, stuck or stale key.
-    state: &'static str,
-    license: bool,
-    /// Contents the device reports it cannot make progress on.
-    stuck: Vec<StuckView>,
-    /// Set when the device's latest requests were refused for an old key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stale_key: Option<StaleKeyView>,
-}
-
-#[derive(serde::Serialize)]
-struct StuckView {
-    content_id: String,
-    reason: String,
-    since: i64,
-}
-
-#[derive(serde::Serialize)]
-struct StaleKeyView {
-    /// The fingerprint its refused requests were signed with.
-    fingerprint: String,
-    refused: i64,
-    last_refused_at: i64,
-}
-
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::List(a) => list(g, a),
@@ -144,39 +100,17 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The one device `id` names: a full id, a unique id prefix, or a unique
-/// hostname.
+/// The one device `id` names (see [`devices::resolve`]).
 fn resolve(st: &Store, id: &str) -> anyhow::Result<DeviceRow> {
-    let all = st.devices()?;
-    if let Some(d) = all.iter().find(|d| d.id == id) {
-        return Ok(d.clone());
-    }
-    let mut hits: Vec<&DeviceRow> = all.iter().filter(|d| d.id.starts_with(id)).collect();
-    if hits.is_empty() {
-        hits = all.iter().filter(|d| d.hostname == id).collect();
-    }
-    match hits.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(fail(
-            ExitCode::Usage,
-            format!("no device '{id}'; `p2pd devices list` shows the ids"),
-        )),
-        many => Err(fail(
-            ExitCode::Usage,
-            format!(
-                "'{id}' names {} devices ({}); give more of the id (`p2pd devices list --wide`)",
-                many.len(),
-                many.iter()
-                    .map(|d| format!("{} {}", d.hostname, short(&d.id)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
+    devices::resolve(st, id).map_err(device_error)
 }
 
-fn short(id: &str) -> &str {
-    &id[..SHORT_ID.min(id.len())]
+fn device_error(e: DeviceError) -> anyhow::Error {
+    match e {
+        e if e.is_usage() => fail(ExitCode::Usage, e.to_string()),
+        e @ DeviceError::Online { .. } => fail(ExitCode::Failed, e.to_string()),
+        e => anyhow::Error::new(e),
+    }
 }
 
 /// What `retire`, `prefer`, `unprefer` and `exclude` print with `--json`.
@@ -191,20 +125,7 @@ struct Changed<'a> {
 
 fn retire(g: &Global, id: &str, force: bool, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
-    let d = resolve(&st, id)?;
-    if !force && Timing::load(&st)?.online(d.last_seen, now()) {
-        return Err(fail(
-            ExitCode::Failed,
-            format!(
-                "{} ({}) is online (last seen {}); stop its agent first, or give --force \
-                 (a running agent enrolls again and takes a new license)",
-                d.hostname,
-                d.id,
-                output::time(Some(d.last_seen))
-            ),
-        ));
-    }
-    st.retire_device(&d.id)?;
+    let d = devices::retire(&mut st, id, force, |t| output::time(Some(t))).map_err(device_error)?;
     if json {
         output::print_json(&Changed {
             device_id: &d.id,
@@ -257,64 +178,7 @@ fn prefer(g: &Global, id: &str, p: Preference, json: bool) -> anyhow::Result<Exi
 }
 
 fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
-    let st = open_store(g)?;
-    let timing = Timing::load(&st)?;
-    let t = now();
-    let offices = st.office_names()?;
-    let banned = st.banned_anywhere()?;
-    let mut stuck: std::collections::HashMap<String, Vec<StuckView>> = Default::default();
-    for s in st.stuck()? {
-        stuck.entry(s.device_id).or_default().push(StuckView {
-            content_id: s.content_id,
-            reason: s.reason,
-            since: s.since,
-        });
-    }
-    let mut stale: std::collections::HashMap<String, StaleKeyView> = st
-        .stale_key_devices()?
-        .into_iter()
-        .map(|k| {
-            (
-                k.device_id,
-                StaleKeyView {
-                    fingerprint: k.fingerprint,
-                    refused: k.count,
-                    last_refused_at: k.last_at,
-                },
-            )
-        })
-        .collect();
-    let views: Vec<DeviceView> = st
-        .devices()?
-        .into_iter()
-        .map(|d| {
-            let stuck = stuck.remove(&d.id).unwrap_or_default();
-            let stale_key = stale.remove(&d.id);
-            let online = timing.online(d.last_seen, t);
-            DeviceView {
-                state: DeviceState::of(
-                    stale_key.is_some(),
-                    online,
-                    banned.contains(&d.id),
-                    !stuck.is_empty(),
-                )
-                .as_str(),
-                score: (score(&d, &timing, t) * 10.0).round() / 10.0,
-                preference: d.preference.as_str(),
-                office: d.office_id.and_then(|o| offices.get(&o).cloned()),
-                last_seen: d.last_seen,
-                license: d.license_activated_at.is_some(),
-                device_id: d.id,
-                hostname: d.hostname,
-                address: d.addr,
-                group: d.group_name,
-                version: d.version,
-                stuck,
-                stale_key,
-            }
-        })
-        .collect();
-
+    let views = devices::list(&open_store(g)?)?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,

@@ -12,6 +12,7 @@ use crate::exit::ExitCode;
 
 pub mod agent;
 pub mod agent_install;
+pub mod agent_service;
 pub mod completions;
 pub mod content;
 pub mod demo;
@@ -217,7 +218,7 @@ pub fn init_tracing(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A Windows service has no stderr: it logs next to its configuration.
     if let Command::Agent(c) = &cli.command
-        && let Some(file) = agent_install::service_log(c)
+        && let Some(file) = agent_service::service_log(c)
     {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)

@@ -85,17 +85,11 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
-/// Deterministic incompressible bytes.
+/// Deterministic incompressible bytes (the demo's generator, seeded).
 pub fn package_bytes(size: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
-    let mut v = Vec::with_capacity(size + 8);
-    while v.len() < size {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    v.truncate(size);
+    let mut v = vec![0u8; size];
+    p2pd::demo::pseudo_random(&mut x, &mut v);
     v
 }
 

@@ -19,6 +19,8 @@
 //! rebuild; copying was chosen over refusing such a path because it also
 //! makes a one-line install work from a freshly built binary.
 
+pub mod agent;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -191,3 +191,45 @@ pub fn list(st: &Store) -> Result<Vec<DeviceView>, StoreError> {
         })
         .collect())
 }
+
+/// The list as CSV for spreadsheets: a header row, one row per device,
+/// every cell neutralised against formula injection. `show_time` renders
+/// the last-seen time.
+pub fn write_csv(
+    out: &mut dyn std::io::Write,
+    views: &[DeviceView],
+    show_time: impl Fn(i64) -> String,
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "hostname",
+        "address",
+        "office",
+        "group",
+        "version",
+        "last_seen",
+        "score",
+        "state",
+        "device_id",
+        "preference",
+    ])?;
+    for v in views {
+        w.write_record(
+            [
+                v.hostname.as_str(),
+                &v.address,
+                v.office.as_deref().unwrap_or(""),
+                &v.group,
+                &v.version,
+                &show_time(v.last_seen),
+                &format!("{:.1}", v.score),
+                v.state,
+                &v.device_id,
+                v.preference,
+            ]
+            .map(|c| crate::cells::neutralise(c).into_owned()),
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}

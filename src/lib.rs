@@ -86,7 +86,7 @@
 //! explain: domain liveness server store topology
 //! health: content domain http key proto report settings store topology words
 //! install: deploy exit key platform server settings store
-//! devices: domain liveness store
+//! devices: cells domain liveness store
 //! demo: agent configure content install key platform report store topology
 //! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
 //! ```

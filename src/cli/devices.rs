@@ -2,13 +2,8 @@
 //! enrolled device with its office, group, version, last heartbeat,
 //! preferred-device score and state, and the admin's say over one device.
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use anyhow::Context;
-
 use super::{Global, fail, open_store, output};
-use crate::devices::{self, DeviceError, DeviceView, short};
+use crate::devices::{self, DeviceError};
 use crate::exit::ExitCode;
 use crate::store::Store;
 use crate::store::devices::{DeviceRow, Preference};
@@ -18,7 +13,7 @@ pub enum Command {
     /// List devices: office, group, version, last seen, preferred-device
     /// score, the admin's preference and state (online, offline, banned,
     /// stuck, stale key)
-    List(ListArgs),
+    List(super::devices_list::ListArgs),
     /// Retire a device for good: release its license and forget it (its
     /// past transfers stay in `report`). Stop its agent first: a running
     /// agent enrolls again and takes a new license
@@ -62,36 +57,9 @@ pub enum Command {
     },
 }
 
-/// Output format of `devices list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people
-    Table,
-    /// Comma-separated values with a header row, for spreadsheets
-    Csv,
-    /// A JSON array of objects, for scripts (same as --json)
-    Json,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub out: output::JsonFlag,
-    /// Output format: `csv` writes comma-separated values with a header
-    /// row, for spreadsheets (`json` is the same as --json)
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Show full device ids and every column, however wide
-    #[arg(long)]
-    pub wide: bool,
-    /// Write the list to FILE instead of standard output
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     match c {
-        Command::List(a) => list(g, a),
+        Command::List(a) => super::devices_list::list(g, a),
         Command::Retire { id, force, out } => retire(g, &id, force, out.json),
         Command::Prefer { id, out } => prefer(g, &id, Preference::Preferred, out.json),
         Command::Unprefer { id, out } => prefer(g, &id, Preference::Normal, out.json),
@@ -175,123 +143,4 @@ fn prefer(g: &Global, id: &str, p: Preference, json: bool) -> anyhow::Result<Exi
     };
     println!("{} ({}) is {what}", d.hostname, d.id);
     Ok(ExitCode::Ok)
-}
-
-fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
-    let views = devices::list(&open_store(g)?)?;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    if a.out.json || a.format == Format::Json {
-        let mut s = serde_json::to_string_pretty(&views)?;
-        s.push('\n');
-        out.write_all(s.as_bytes())?;
-    } else if a.format == Format::Csv {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record([
-            "hostname",
-            "address",
-            "office",
-            "group",
-            "version",
-            "last_seen",
-            "score",
-            "state",
-            "device_id",
-            "preference",
-        ])?;
-        for v in &views {
-            w.write_record(
-                [
-                    v.hostname.as_str(),
-                    &v.address,
-                    v.office.as_deref().unwrap_or(""),
-                    &v.group,
-                    &v.version,
-                    &output::time(Some(v.last_seen)),
-                    &format!("{:.1}", v.score),
-                    v.state,
-                    &v.device_id,
-                    v.preference,
-                ]
-                .map(|c| crate::cells::neutralise(c).into_owned()),
-            )?;
-        }
-        w.flush()?;
-    } else if views.is_empty() {
-        writeln!(
-            out,
-            "no device has enrolled yet; start one with `p2pd agent install ...`"
-        )?;
-    } else {
-        print_table(&mut out, &views, a.wide)?;
-    }
-    out.flush()?;
-    Ok(ExitCode::Ok)
-}
-
-fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow::Result<()> {
-    let mut t = output::table(&[
-        "device",
-        "hostname",
-        "address",
-        "office",
-        "group",
-        "version",
-        "last seen",
-        "score",
-        "pref",
-        "state",
-    ]);
-    if wide {
-        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-    }
-    for v in views {
-        t.add_row(vec![
-            if wide {
-                v.device_id.clone()
-            } else {
-                short(&v.device_id).to_string()
-            },
-            v.hostname.clone(),
-            v.address.clone(),
-            v.office.clone().unwrap_or_else(|| "(no office)".into()),
-            v.group.clone(),
-            v.version.clone(),
-            output::time(Some(v.last_seen)),
-            format!("{:.1}", v.score),
-            match v.preference {
-                "normal" => "-".to_string(),
-                p => p.to_string(),
-            },
-            v.state.to_string(),
-        ]);
-    }
-    writeln!(out, "{t}")?;
-    // The reasons behind the states that need the admin, one line each.
-    for v in views {
-        let who = format!("{} ({})", v.hostname, short(&v.device_id));
-        if let Some(k) = &v.stale_key {
-            writeln!(
-                out,
-                "stale key: {who} signs with key {} ({} refused, last {}); \
-                 give it the current key: `p2pd agent install --key-file FILE ...` on that device",
-                k.fingerprint,
-                output::count(k.refused as usize, "request"),
-                output::time(Some(k.last_refused_at))
-            )?;
-        }
-        for s in &v.stuck {
-            writeln!(
-                out,
-                "stuck: {who} on {}: {}",
-                short(&s.content_id),
-                s.reason
-            )?;
-        }
-    }
-    Ok(())
 }

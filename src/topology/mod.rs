@@ -22,6 +22,7 @@ use crate::store::{Store, StoreError};
 
 pub mod export;
 pub mod import;
+pub mod locate;
 pub mod lookup;
 pub mod range;
 

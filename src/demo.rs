@@ -171,7 +171,7 @@ pub fn prepare(o: &Options, say: &mut dyn FnMut(&str)) -> Result<Prepared, DemoE
         keep: o.keep,
         devices: o.devices,
         server_dir,
-        admin_token: installed.admin_token,
+        admin_token: installed.admin_token.unwrap_or_default(),
         content_id,
     })
 }

@@ -152,15 +152,21 @@ fn unit_files(done: &[(PathBuf, Outcome)]) -> Vec<UnitFile> {
         .collect()
 }
 
-/// A new install: everything it made, the key included (shown once).
+/// An install: a new one (with the key and admin token, shown once) or,
+/// on a re-run with the same settings, the install as it is (never the
+/// key; `already_installed` set).
 #[derive(Debug, Serialize)]
 pub struct Installed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_installed: Option<bool>,
     pub server_id: String,
-    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub key_fingerprint: String,
     pub key_version: i64,
     /// Opens the dashboard (`/ui`) and `/metrics`; `p2pd ui token` rotates it.
-    pub admin_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
     pub data_dir: String,
     /// Files `--systemd` wrote or found unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,24 +175,6 @@ pub struct Installed {
     #[serde(skip)]
     pub root: Option<PathBuf>,
     /// The unit files as written, for the next-step advice.
-    #[serde(skip)]
-    pub done: Vec<(PathBuf, Outcome)>,
-}
-
-/// What an install re-run with the same settings reports: the install as
-/// it is, never the key.
-#[derive(Debug, Serialize)]
-pub struct AlreadyInstalled {
-    pub already_installed: bool,
-    pub server_id: String,
-    pub key_fingerprint: String,
-    pub key_version: i64,
-    pub data_dir: String,
-    /// Files `--systemd` wrote or found unchanged.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<UnitFile>,
-    #[serde(skip)]
-    pub root: Option<PathBuf>,
     #[serde(skip)]
     pub done: Vec<(PathBuf, Outcome)>,
 }
@@ -247,7 +235,7 @@ pub fn given_settings(o: &Options) -> Result<Vec<(Setting, String)>, InstallErro
 /// `install` on an existing install: the same settings are a success that
 /// changes nothing (scripts re-run their install step); a differing one
 /// fails, naming every difference, and changes nothing either.
-pub fn rerun(dir: &Path, o: &Options) -> Result<AlreadyInstalled, InstallError> {
+pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
     let given = given_settings(o)?;
     let st = Store::open(dir)?;
     let server = st
@@ -288,9 +276,11 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<AlreadyInstalled, InstallError> 
         }
         None => (None, Vec::new()),
     };
-    Ok(AlreadyInstalled {
-        already_installed: true,
+    Ok(Installed {
+        already_installed: Some(true),
         server_id: server.server_id,
+        key: None,
+        admin_token: None,
         key_fingerprint: server.key_fingerprint,
         key_version: server.key_version,
         data_dir: dir.display().to_string(),
@@ -379,11 +369,12 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         None => (None, Vec::new()),
     };
     Ok(Installed {
+        already_installed: None,
         server_id,
-        key: key.to_base64(),
+        key: Some(key.to_base64()),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
-        admin_token,
+        admin_token: Some(admin_token),
         data_dir: dir.display().to_string(),
         files: unit_files(&done),
         root,

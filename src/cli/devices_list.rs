@@ -11,16 +11,7 @@ use super::{Global, open_store, output};
 use crate::devices::{self, DeviceView, short};
 use crate::exit::ExitCode;
 
-/// Output format of `devices list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people
-    Table,
-    /// Comma-separated values with a header row, for spreadsheets
-    Csv,
-    /// A JSON array of objects, for scripts (same as --json)
-    Json,
-}
+use output::ListFormat as Format;
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {

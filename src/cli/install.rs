@@ -119,14 +119,14 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "p2pd installed in {}", out.data_dir)?;
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
-        super::output::print_key_once(&mut o, &out.key)?;
+        super::output::print_key_once(&mut o, out.key.as_deref().unwrap_or_default())?;
         writeln!(o)?;
         writeln!(
             o,
             "Admin token (dashboard at /ui and /metrics; `p2pd ui token` makes a new one):"
         )?;
         writeln!(o)?;
-        writeln!(o, "    {}", out.admin_token)?;
+        writeln!(o, "    {}", out.admin_token.as_deref().unwrap_or_default())?;
         if let Some(root) = &out.root {
             drop(o);
             println!();

@@ -4,6 +4,17 @@ use std::io::{IsTerminal, Write};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
+/// Output format of a list or report (`devices list`, `licenses`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns for people
+    Table,
+    /// Comma-separated values with a header row, for spreadsheets
+    Csv,
+    /// A JSON array of objects, for scripts (same as --json)
+    Json,
+}
+
 /// `--json` for commands whose output is data.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct JsonFlag {

@@ -49,13 +49,7 @@ impl ServeLock {
             path: path.clone(),
             source,
         };
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = crate::platform::open_lock_file(&path).map_err(io)?;
         // std's try_lock is flock(LOCK_EX | LOCK_NB) on Unix.
         if let Err(e) = file.try_lock() {
             if let std::fs::TryLockError::Error(err) = e {

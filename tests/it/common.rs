@@ -404,22 +404,14 @@ impl Net {
             .open(a.dir.join("agent.log"))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args([
-            "agent",
-            "--server",
-            &server,
-            "--group",
-            &a.group,
-            "--listen",
-            &format!("{}:{port}", a.ip),
-        ])
-        .arg("--key-file")
-        .arg(&a.key_file)
-        .arg("--data-dir")
-        .arg(&a.dir)
-        .args(&a.args)
-        .env("P2PD_LOG", "info")
-        .stdout(log);
+        cmd.args(agent_args(&server, &a.group, &format!("{}:{port}", a.ip)))
+            .arg("--key-file")
+            .arg(&a.key_file)
+            .arg("--data-dir")
+            .arg(&a.dir)
+            .args(&a.args)
+            .env("P2PD_LOG", "info")
+            .stdout(log);
         // Logs go to a file: a pipe nobody reads would stop the agent once
         // it filled up. Truncated at each start, so that `wait_exit` reads
         // this run's errors.
@@ -577,4 +569,52 @@ pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out: {what}");
+}
+
+/// Runs `health ARGS --json`; returns (exit code, report).
+pub fn health(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["health", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = p2pd(dir, &all);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("health: {e}: {out} {err}"));
+    (code, v)
+}
+
+pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// `p2pd agent` arguments: the server URL, group and listen address (the
+/// key file and data dir follow per caller).
+pub fn agent_args(server: &str, group: &str, listen: &str) -> Vec<String> {
+    [
+        "agent", "--server", server, "--group", group, "--listen", listen,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `p2pd agent install` arguments for a test install below `root`, for
+/// the server at http://127.0.0.1:7650.
+pub fn agent_install_args(key: &Path, group: &str, root: &Path) -> Vec<String> {
+    let (key, root) = (key.display().to_string(), root.display().to_string());
+    [
+        "agent",
+        "install",
+        "--server",
+        "http://127.0.0.1:7650",
+        "--key-file",
+        &key,
+        "--group",
+        group,
+        "--root",
+        &root,
+    ]
+    .map(String::from)
+    .to_vec()
 }

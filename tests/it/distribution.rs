@@ -557,15 +557,8 @@ fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
     let text = ok(&net.server_dir, &["report"]);
     assert!(text.contains("0/1 (1 stuck)"), "{text}");
     // (file_storage fails too: the file is missing.)
-    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
-    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let c = h["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "devices")
-        .unwrap()
-        .clone();
+    let (_, h) = health(&net.server_dir, &[]);
+    let c = check(&h, "devices").clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
         c["detail"].as_str().unwrap().contains("1 device stuck"),
@@ -678,15 +671,8 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         table.contains("stale key") && table.contains(&old_fp),
         "{table}"
     );
-    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
-    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let c = h["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "devices")
-        .unwrap()
-        .clone();
+    let (_, h) = health(&net.server_dir, &[]);
+    let c = check(&h, "devices").clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
         c["detail"]
@@ -771,16 +757,8 @@ fn the_agent_has_its_own_data_dir_and_variable() {
     net.publish("app", 100_000, 3);
     let agent_dir = net.root.path().join("own");
     let mut child = std::process::Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
-            &format!("http://127.0.0.1:{}", net.port),
-            "--group",
-            "g",
-            "--listen",
-            "127.1.1.97:0",
-            "--key-file",
-        ])
+        .args(agent_args(&net.url(), "g", "127.1.1.97:0"))
+        .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .env("P2PD_DATA_DIR", &net.server_dir)
         .env("P2PD_AGENT_DATA_DIR", &agent_dir)
@@ -959,16 +937,12 @@ fn an_unreachable_server_is_reported_with_the_cause() {
     let refused = RefusedPort::new();
     let dir = net.root.path().join("a");
     let child = std::process::Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
+        .args(agent_args(
             &format!("http://127.0.0.1:{}", refused.port),
-            "--group",
             "g",
-            "--listen",
             "127.1.1.99:0",
-            "--key-file",
-        ])
+        ))
+        .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .arg("--data-dir")
         .arg(&dir)

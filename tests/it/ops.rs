@@ -28,24 +28,6 @@ fn wait_licenses(net: &Net, n: usize) -> serde_json::Value {
     }
 }
 
-/// Runs `health ARGS --json`; returns (exit code, report).
-fn health(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
-    let mut all = vec!["health", "--json"];
-    all.extend_from_slice(args);
-    let (code, out, err) = p2pd(dir, &all);
-    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("health: {e}: {out} {err}"));
-    (code, v)
-}
-
-fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-}
-
 /// The checks that did not pass, as "name=status".
 fn not_passing(report: &serde_json::Value) -> Vec<String> {
     report["checks"]
@@ -478,19 +460,8 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     // Agent: config, key copy 0600, unit; a re-run changes nothing.
     let key = server.join("shared.key");
     let agent = |extra: &[&str]| {
-        let mut args = vec![
-            "agent",
-            "install",
-            "--server",
-            "http://127.0.0.1:7650",
-            "--key-file",
-            key.to_str().unwrap(),
-            "--group",
-            "Sales EMEA",
-            "--root",
-            root_s,
-        ];
-        args.extend_from_slice(extra);
+        let mut args = agent_install_args(&key, "Sales EMEA", &root);
+        args.extend(extra.iter().map(|s| s.to_string()));
         let out = std::process::Command::new(BIN)
             .args(&args)
             .output()

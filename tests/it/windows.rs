@@ -93,19 +93,9 @@ fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[S
     let key_file = net.server_dir.join("shared.key");
     let log = std::fs::File::create(dir.join("agent.log")).unwrap();
     let child = wine(exe)
-        .args([
-            "agent",
-            "--server",
-            &format!("http://127.0.0.1:{}", net.port),
-            "--group",
-            "g",
-            "--listen",
-            &format!("{ip}:0"),
-            "--key-file",
-            &win_path(&key_file),
-            "--data-dir",
-            &win_path(&dir),
-        ])
+        .args(agent_args(&net.url(), "g", &format!("{ip}:0")))
+        .args(["--key-file", &win_path(&key_file)])
+        .args(["--data-dir", &win_path(&dir)])
         .args(extra)
         .env("P2PD_LOG", "info")
         .stdout(log.try_clone().unwrap())
@@ -420,18 +410,8 @@ fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
     std::fs::create_dir_all(data.join("delivered")).unwrap();
     std::fs::write(data.join("delivered/app.msi"), b"kept").unwrap();
     let key = server.join("shared.key");
-    let base = [
-        "agent",
-        "install",
-        "--server",
-        "http://127.0.0.1:7650",
-        "--key-file",
-        key.to_str().unwrap(),
-        "--group",
-        "g",
-        "--root",
-        root.to_str().unwrap(),
-    ];
+    let base = agent_install_args(&key, "g", &root);
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
     let out = ok(&data, &base);
     let created = out.matches("created").count();
     assert!(created >= 3, "{out}");

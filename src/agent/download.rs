@@ -90,7 +90,24 @@ async fn fetch_manifest(agent: &Agent, id: &str) -> Result<Manifest, CallError> 
     agent.client.get_json(&url, Duration::from_secs(15)).await
 }
 
-async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
+/// Why a download stopped (the heartbeat loop starts it again).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The manifest cannot be had (the content is gone from the server).
+    #[error("{0}")]
+    Manifest(CallError),
+    #[error("server sent a manifest refused as unsafe: {0}")]
+    Unsafe(crate::proto::Invalid),
+    #[error("server sent manifest {got} for {want}")]
+    WrongManifest { got: String, want: String },
+    #[error(transparent)]
+    Pieces(#[from] PieceError),
+    /// A blocking task (piece store, delivery) panicked or was cancelled.
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadError> {
     let mut backoff = Duration::from_millis(200);
     let mut last_error = String::new();
     let manifest = loop {
@@ -104,7 +121,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
                     last_error = text;
                 }
                 if matches!(e.code(), Some(ErrorCode::NotFound)) {
-                    return Err(e.to_string());
+                    return Err(DownloadError::Manifest(e));
                 }
             }
         }
@@ -115,21 +132,16 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
     // Everything below builds paths and buffers from the manifest.
-    manifest
-        .validate()
-        .map_err(|e| format!("server sent a manifest refused as unsafe: {e}"))?;
+    manifest.validate().map_err(DownloadError::Unsafe)?;
     if manifest.id != cref.id {
-        return Err(format!(
-            "server sent manifest {} for {}",
-            manifest.id, cref.id
-        ));
+        return Err(DownloadError::WrongManifest {
+            got: manifest.id.clone(),
+            want: cref.id.clone(),
+        });
     }
     let a = agent.clone();
     let m = manifest.clone();
-    let content = tokio::task::spawn_blocking(move || a.pieces.open(&m))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let content = tokio::task::spawn_blocking(move || a.pieces.open(&m)).await??;
     #[cfg(feature = "fault-injection")]
     if super::fault_slow() {
         // The fake slow peer holds the manifest (to claim its pieces) and
@@ -147,9 +159,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
     if !content.delivered() {
         let target = super::delivered_path(&agent.cfg.data_dir.join("delivered"), &manifest);
         let c = content.clone();
-        let delivered = tokio::task::spawn_blocking(move || c.deliver(&target))
-            .await
-            .map_err(|e| e.to_string())?;
+        let delivered = tokio::task::spawn_blocking(move || c.deliver(&target)).await?;
         let path = match delivered {
             Ok(p) => p,
             Err(e) if will_not_heal(&e) => {
@@ -161,7 +171,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), String> {
                 }
                 return Ok(());
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         agent.clear_stuck(&cref.id);
         tracing::info!(file = %path.display(), "delivered");
@@ -197,7 +207,8 @@ fn will_not_heal(e: &PieceError) -> bool {
                 | K::InvalidFilename
                 | K::InvalidInput
         ),
-        PieceError::BadPiece { piece, .. } => *piece == u32::MAX,
+        PieceError::BadPiece { .. } => false,
+        PieceError::WholeFile { .. } => true,
         PieceError::DiskFull { .. } => false,
         PieceError::BadManifest(_) => true,
     }

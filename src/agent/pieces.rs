@@ -44,6 +44,12 @@ pub enum PieceError {
         name: String,
         size: u64,
     },
+    /// Every piece verified, but the whole file's SHA-256 is not the
+    /// content id: the manifest itself is inconsistent.
+    #[error(
+        "content {content}: every piece verified, but the whole file's SHA-256 is {got}; the manifest is inconsistent"
+    )]
+    WholeFile { content: String, got: String },
     #[error("piece {piece} of {content} failed verification (expected {expected}, got {got})")]
     BadPiece {
         content: String,
@@ -402,10 +408,8 @@ impl Content {
             // Every piece verified but the whole does not: the manifest
             // itself is inconsistent. Start over rather than deliver it.
             let _ = std::fs::remove_file(self.dir.join("journal"));
-            return Err(PieceError::BadPiece {
+            return Err(PieceError::WholeFile {
                 content: self.manifest.id.clone(),
-                piece: u32::MAX,
-                expected: self.manifest.id.clone(),
                 got,
             });
         }

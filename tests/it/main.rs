@@ -12,6 +12,7 @@ mod faults;
 mod fleet;
 mod foundation;
 mod generated;
+mod handlers;
 mod layers;
 mod metrics;
 mod ops;

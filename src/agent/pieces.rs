@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::Bitmap;
+use crate::domain::{Bitmap, ContentId, PieceHash};
 use crate::proto::Manifest;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +49,19 @@ pub enum PieceError {
     #[error(
         "content {content}: every piece verified, but the whole file's SHA-256 is {got}; the manifest is inconsistent"
     )]
-    WholeFile { content: String, got: String },
+    WholeFile { content: String, got: ContentId },
     #[error("piece {piece} of {content} failed verification (expected {expected}, got {got})")]
     BadPiece {
         content: String,
         piece: u32,
-        expected: String,
-        got: String,
+        expected: PieceHash,
+        got: PieceHash,
     },
+}
+
+/// The SHA-256 of a piece.
+fn digest(bytes: &[u8]) -> PieceHash {
+    PieceHash(Sha256::digest(bytes).into())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PieceError + '_ {
@@ -106,6 +111,20 @@ impl PieceStore {
         }
         // The id becomes a directory name: never let it leave the root.
         m.validate().map_err(PieceError::BadManifest)?;
+        // Hex ends here: pieces are checked as 32-byte digests.
+        let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
+            PieceError::BadManifest(crate::proto::Invalid {
+                field,
+                reason: e.to_string(),
+            })
+        };
+        let id: ContentId = m.id.parse().map_err(|e| bad("manifest.id", e))?;
+        let hashes = m
+            .pieces
+            .iter()
+            .map(|p| p.parse::<PieceHash>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad("manifest.pieces", e))?;
         let dir = self.root.join(&m.id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
@@ -163,7 +182,7 @@ impl PieceStore {
             let (a, b) = m.piece_range(i);
             let slice = &mut buf[..(b - a) as usize];
             if crate::platform::read_exact_at(&data, slice, a).is_ok()
-                && hex::encode(Sha256::digest(&*slice)) == m.pieces[i as usize]
+                && digest(slice) == hashes[i as usize]
                 && have.set(i)
             {
                 count += 1;
@@ -184,6 +203,8 @@ impl PieceStore {
             .open(&jpath)
             .map_err(io(&jpath))?;
         let c = Arc::new(Content {
+            id,
+            hashes,
             manifest: m.clone(),
             dir,
             data,
@@ -235,6 +256,10 @@ pub struct Content {
     pub manifest: Manifest,
     dir: PathBuf,
     data: File,
+    /// The content id, as bytes.
+    id: ContentId,
+    /// Each piece's SHA-256, as bytes.
+    hashes: Vec<PieceHash>,
     /// The verified pieces.
     have: Mutex<Bitmap>,
     count: AtomicU32,
@@ -286,14 +311,14 @@ impl Content {
     /// Verifies and stores a piece. Blocking. Returns false if it was
     /// already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
-        let expected = &self.manifest.pieces[i as usize];
+        let expected = self.hashes[i as usize];
         let (a, b) = self.manifest.piece_range(i);
-        let got = hex::encode(Sha256::digest(bytes));
-        if bytes.len() as u64 != b - a || &got != expected {
+        let got = digest(bytes);
+        if bytes.len() as u64 != b - a || got != expected {
             return Err(PieceError::BadPiece {
                 content: self.manifest.id.clone(),
                 piece: i,
-                expected: expected.clone(),
+                expected,
                 got,
             });
         }
@@ -387,7 +412,7 @@ impl Content {
         let got = {
             let w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
             if w.1 == self.manifest.piece_count() {
-                hex::encode(w.0.clone().finalize())
+                ContentId(w.0.clone().finalize().into())
             } else {
                 drop(w);
                 // Not all pieces are fed (a read failed): hash from disk.
@@ -401,10 +426,10 @@ impl Content {
                     }
                     h.update(&buf[..n]);
                 }
-                hex::encode(h.finalize())
+                ContentId(h.finalize().into())
             }
         };
-        if got != self.manifest.id {
+        if got != self.id {
             // Every piece verified but the whole does not: the manifest
             // itself is inconsistent. Start over rather than deliver it.
             let _ = std::fs::remove_file(self.dir.join("journal"));

@@ -258,7 +258,7 @@ mod tests {
             s.replace_topology(&[crate::store::topology::NewOffice {
                 name: "HQ".into(),
                 parent: None,
-                kind: "default".into(),
+                kind: crate::domain::OfficeKind::Default,
                 wan_kbps: None,
                 description: String::new(),
                 source: "import".into(),

@@ -240,16 +240,16 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces what a device reported it is stuck on. A content that
-    /// stays stuck keeps its `since`.
+    /// Replaces what a device reported it is stuck on, as (content id,
+    /// reason) pairs. A content that stays stuck keeps its `since`.
     pub fn set_stuck(
         &mut self,
         device_id: &str,
-        stuck: &[crate::proto::Stuck],
+        stuck: &[(String, String)],
     ) -> Result<(), StoreError> {
         let t = now();
         self.transaction(|tx| {
-            let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
+            let keep: Vec<&str> = stuck.iter().map(|(c, _)| c.as_str()).collect();
             let existing: Vec<String> = tx.query_map(
                 "SELECT content_id FROM stuck WHERE device_id = ?1",
                 [device_id],
@@ -261,9 +261,9 @@ impl Store {
                     params![device_id, c],
                 )?;
             }
-            for s in stuck {
+            for (content_id, reason) in stuck {
                 let known: bool = tx
-                    .query_opt("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
+                    .query_opt("SELECT 1 FROM contents WHERE id = ?1", [content_id], |_| {
                         Ok(())
                     })?
                     .is_some();
@@ -276,7 +276,7 @@ impl Store {
                          since = CASE WHEN stuck.reason = excluded.reason THEN stuck.since
                                       ELSE excluded.since END,
                          reason = excluded.reason",
-                    params![device_id, s.content_id, s.reason, t],
+                    params![device_id, content_id, reason, t],
                 )?;
             }
             Ok::<_, StoreError>(())

@@ -5,10 +5,11 @@
 
 use super::content::{NewContent, Targets};
 use super::devices::{Enrollment, Preference};
+use super::distribution::{ProgressUpdate, Transfer};
 use super::observe::DecisionRow;
 use super::topology::NewOffice;
 use super::*;
-use crate::proto::{Progress, Stuck, Tier, TransferReport};
+use crate::domain::OfficeKind;
 
 /// A fresh, empty store and what keeps it alive.
 struct Fresh {
@@ -95,7 +96,7 @@ fn office(name: &str, parent: Option<&str>, ranges: &[&str]) -> NewOffice {
     NewOffice {
         name: name.into(),
         parent: parent.map(str::to_string),
-        kind: "default".into(),
+        kind: OfficeKind::Default,
         wan_kbps: Some(1000),
         description: format!("{name} office"),
         source: "import".into(),
@@ -221,10 +222,7 @@ both!(devices_states_and_credit, |st: &mut Store| {
     assert!(!st.heartbeat("nobody").unwrap());
     st.set_clock_offset(&b, -900).unwrap();
     assert_eq!(st.clock_offsets_over(300).unwrap()[0].2, -900);
-    let stuck = |r: &str| Stuck {
-        content_id: "cc33".into(),
-        reason: r.into(),
-    };
+    let stuck = |r: &str| ("cc33".to_string(), r.to_string());
     st.set_stuck(&a, &[stuck("disk full")]).unwrap();
     st.set_stuck(&a, &[stuck("disk full")]).unwrap();
     assert_eq!(st.stuck().unwrap().len(), 1);
@@ -318,11 +316,9 @@ both!(distribution_progress_leaders_bans, |st: &mut Store| {
     st.set_device_office(&b, Some(hq)).unwrap();
     st.start_progress("dd44", &a).unwrap();
     st.start_progress("dd44", &a).unwrap();
-    let prog = |pieces, done, bytes, blocked| Progress {
-        content_id: "dd44".into(),
+    let prog = |pieces, done, bytes, blocked| ProgressUpdate {
         pieces,
         done,
-        done_at_ms: None,
         bytes,
         blocked,
     };
@@ -363,22 +359,21 @@ both!(distribution_progress_leaders_bans, |st: &mut Store| {
     assert_eq!(st.unban(&c).unwrap(), 1);
     assert!(st.banned_anywhere().unwrap().is_empty());
     // Transfers and the per-office byte counts.
-    let tr = |tier, bytes, ok| TransferReport {
-        content_id: "dd44".into(),
+    let tr = |tier, bytes, ok| Transfer {
+        content_id: "dd44",
         tier,
         source_device: None,
         bytes,
         pieces: 1,
         ok,
     };
-    st.record_transfer(&tr(Tier::Server, 3 << 20, true), &a, Some(hq))
+    st.record_transfer(&tr("server", 3 << 20, true), &a, Some(hq))
         .unwrap();
-    st.record_transfer(&tr(Tier::Lan, 3 << 20, true), &b, Some(hq))
+    st.record_transfer(&tr("lan", 3 << 20, true), &b, Some(hq))
         .unwrap();
-    st.record_transfer(&tr(Tier::Lan, 5, false), &b, Some(hq))
+    st.record_transfer(&tr("lan", 5, false), &b, Some(hq))
         .unwrap();
-    st.record_transfer(&tr(Tier::Cdn, 7, true), &c, None)
-        .unwrap();
+    st.record_transfer(&tr("cdn", 7, true), &c, None).unwrap();
     let tb = st.tier_bytes("dd44").unwrap();
     let hq_bytes = &tb.iter().find(|(o, _)| *o == Some(hq)).unwrap().1;
     assert_eq!(

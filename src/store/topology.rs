@@ -7,6 +7,25 @@ use std::collections::HashMap;
 
 use super::db::{DbError, Row, params};
 use super::{Store, StoreError};
+use crate::domain::OfficeKind;
+
+// Office kinds are stored by name (`default`, `wifi`, `vpn`).
+impl super::db::ToValue for OfficeKind {
+    fn to_value(&self) -> super::db::Value {
+        super::db::Value::Text(self.as_str().to_string())
+    }
+}
+
+impl super::db::FromValue for OfficeKind {
+    fn from_value(v: &super::db::Value) -> Result<Self, &'static str> {
+        match v {
+            super::db::Value::Text(s) => {
+                s.parse().map_err(|_| "an office type (default, wifi, vpn)")
+            }
+            _ => Err("an office type (default, wifi, vpn)"),
+        }
+    }
+}
 
 /// One office as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -15,8 +34,7 @@ pub struct OfficeRow {
     pub name: String,
     /// `None` for the root, the Central Office.
     pub parent_id: Option<i64>,
-    /// `default`, `wifi` or `vpn`.
-    pub kind: String,
+    pub kind: OfficeKind,
     /// Cap on what crosses this office's WAN link; `None` = no cap.
     pub wan_kbps: Option<i64>,
     /// `import` (from the admin's file) or `auto` (one per client subnet).
@@ -38,7 +56,7 @@ pub struct OfficeDetail {
 pub struct NewOffice {
     pub name: String,
     pub parent: Option<String>,
-    pub kind: String,
+    pub kind: OfficeKind,
     pub wan_kbps: Option<i64>,
     pub description: String,
     pub source: String,

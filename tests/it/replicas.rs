@@ -4,27 +4,27 @@
 //! PostgreSQL is `P2PD_TEST_DATABASE_URL` or a private instance this test
 //! starts (never skipped). Loopback only.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const MIB: usize = 1 << 20;
 
 /// A serve replica on the shared database; killed when dropped.
 struct Replica {
     child: Option<Child>,
+    /// The port it bound (it starts on port 0).
+    port: u16,
 }
 
 impl Replica {
-    fn start(dir: &Path, url: &str, port: u16, log: &Path) -> Replica {
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    fn start(dir: &Path, url: &str, log_path: &Path) -> Replica {
+        let log = std::fs::File::create(log_path).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(dir)
             .env("P2PD_DATABASE_URL", url)
@@ -34,11 +34,21 @@ impl Replica {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "replica on {port} did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        let addr = loop {
+            let text = std::fs::read_to_string(log_path).unwrap_or_default();
+            if let Some(a) = listening_on(&text) {
+                break a;
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("replica exited ({st}) before listening:\n{text}");
+            }
+            assert!(Instant::now() < deadline, "replica did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Replica {
+            child: Some(child),
+            port: addr.port(),
         }
-        Replica { child: Some(child) }
     }
 
     /// SIGKILL: no clean shutdown, no goodbye to the database.
@@ -54,6 +64,22 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `health --json` against `server`, whatever its verdict.
+fn health(dir: &Path, url: &str, server: &str) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["health", "--json", "--database", url, "--server", server])
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "health printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 fn with_db(dir: &Path, url: &str, args: &[&str]) -> String {
@@ -108,16 +134,18 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     let dir_b = net.root.path().join("replica-b");
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(net.server_dir.join("db.key"), dir_b.join("db.key")).unwrap();
-    let port_b = free_port();
-    let mut a = Replica::start(
-        &net.server_dir,
-        &url,
-        net.port,
-        &net.root.path().join("serve-a.log"),
-    );
-    let _b = Replica::start(&dir_b, &url, port_b, &net.root.path().join("serve-b.log"));
+    let mut a = Replica::start(&net.server_dir, &url, &net.root.path().join("serve-a.log"));
+    let b = Replica::start(&dir_b, &url, &net.root.path().join("serve-b.log"));
+    let port_b = b.port;
+    // Agents' first --server is replica A (the harness's URL).
+    net.port = a.port;
     eventually("both replicas recorded", Duration::from_secs(10), || {
-        let h = with_db(&net.server_dir, &url, &["health", "--json"]);
+        let h = health(
+            &net.server_dir,
+            &url,
+            &format!("http://127.0.0.1:{}", net.port),
+        )
+        .to_string();
         h.contains(&format!("127.0.0.1:{}", net.port)) && h.contains(&format!("127.0.0.1:{port_b}"))
     });
 
@@ -249,12 +277,7 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     }
 
     // The surviving replica is the only one `health` finds answering.
-    let h = with_db(
-        &net.server_dir,
-        &url,
-        &["health", "--json", "--server", &b_url],
-    );
-    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    let h = health(&net.server_dir, &url, &b_url);
     let rep = h["checks"]
         .as_array()
         .unwrap()
@@ -289,7 +312,6 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
     let (dir_a, dir_b) = (root.path().join("a"), root.path().join("b"));
     let storage = root.path().join("storage");
     std::fs::create_dir_all(&storage).unwrap();
-    let (port_a, port_b) = (free_port(), free_port());
     with_db(
         &dir_a,
         &url,
@@ -298,7 +320,7 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
             "--server-name",
             "127.0.0.1",
             "--port",
-            &port_a.to_string(),
+            "7650",
             "--file-storage",
             storage.to_str().unwrap(),
         ],
@@ -314,17 +336,11 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
     assert!(!dir_b.exists(), "a refused install leaves nothing behind");
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(dir_a.join("db.key"), dir_b.join("db.key")).unwrap();
-    let _a = Replica::start(&dir_a, &url, port_a, &root.path().join("a.log"));
-    let _b = Replica::start(&dir_b, &url, port_b, &root.path().join("b.log"));
+    let a = Replica::start(&dir_a, &url, &root.path().join("a.log"));
+    let b = Replica::start(&dir_b, &url, &root.path().join("b.log"));
+    let (port_a, port_b) = (a.port, b.port);
     let key_check = |port: u16| -> serde_json::Value {
-        let out = Command::new(BIN)
-            .args(["health", "--json", "--database", &url, "--server"])
-            .arg(format!("http://127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&dir_a)
-            .output()
-            .unwrap();
-        let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let h = health(&dir_a, &url, &format!("http://127.0.0.1:{port}"));
         h["checks"]
             .as_array()
             .unwrap()

@@ -261,7 +261,7 @@ fn replicas(st: &Store, timeout: Duration) -> Check {
     if rows.is_empty() {
         return skip("replicas", "no serve has recorded itself (none running)");
     }
-    let fresh = 3 * crate::server::fleet::REPLICA_BEAT.as_secs() as i64 + 2;
+    let fresh = 3 * crate::store::replicas::REPLICA_BEAT.as_secs() as i64 + 2;
     let client = reqwest::blocking::Client::builder()
         .timeout(timeout)
         .build()

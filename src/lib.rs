@@ -75,6 +75,7 @@
 //! key: domain platform
 //! proto: domain
 //! store: domain
+//! dbkey: key store
 //! topology: domain cells settings store
 //! content: domain key platform store topology
 //! liveness: domain settings store
@@ -82,15 +83,15 @@
 //! metrics: domain proto store
 //! http: domain key proto store
 //! deploy: platform
-//! server: cells content domain http key listen liveness metrics platform proto report settings store topology
+//! server: cells content dbkey domain http key listen liveness metrics platform proto report settings store topology
 //! agent: domain http key listen metrics platform proto
 //! configure: settings store topology
 //! explain: domain liveness server store topology
-//! health: content domain http key proto report settings store topology words
-//! install: deploy exit key platform server settings store
+//! health: content dbkey domain http key proto report settings store topology words
+//! install: dbkey deploy exit key platform server settings store
 //! devices: cells domain liveness store
 //! demo: agent configure content install key platform report store topology
-//! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
+//! cli: agent cells configure content dbkey demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
 //! ```
 
 pub mod agent;

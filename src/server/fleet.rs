@@ -43,12 +43,7 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// How often the watcher runs a passive WAL checkpoint.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// How often a replica refreshes its row in `replicas`.
-pub const REPLICA_BEAT: Duration = Duration::from_secs(2);
-
-/// A replica not seen for this long (seconds) is dropped from `replicas`
-/// by the next one that starts or stops.
-pub const REPLICA_FORGET_SECS: i64 = 24 * 3600;
+pub use crate::store::replicas::{REPLICA_BEAT, REPLICA_FORGET_SECS};
 
 /// This serve as a replica: its row in `replicas`.
 #[derive(Debug, Clone)]

@@ -2,8 +2,17 @@
 //! heartbeat row, which `health` lists and checks, and the sealed shared
 //! key that every replica loads so that they all verify the same key.
 
+use std::time::Duration;
+
 use super::db::params;
 use super::{Store, StoreError, now};
+
+/// How often a serve replica refreshes its row in `replicas`.
+pub const REPLICA_BEAT: Duration = Duration::from_secs(2);
+
+/// A replica not seen for this long (seconds) is dropped from `replicas`
+/// by the next one that starts or stops.
+pub const REPLICA_FORGET_SECS: i64 = 24 * 3600;
 
 /// One `serve` replica as it last recorded itself.
 #[derive(Debug, Clone, serde::Serialize)]

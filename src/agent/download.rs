@@ -44,7 +44,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::Agent;
-use super::pieces::{Content, PieceError};
+use super::pieces::{Content, PieceBuf, PieceError};
 use crate::http::CallError;
 use crate::proto::*;
 
@@ -416,6 +416,10 @@ impl Downloader {
                     tracing::info!(content = %self.id(), old = %s.leader, new = ?p.leader, epoch = p.epoch, "leader replaced");
                 }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
+                let old_leader = self.plan.as_ref().and_then(|o| o.leader.clone());
+                if old_leader.is_some() && old_leader != p.leader {
+                    self.drop_waits_at(old_leader.as_deref());
+                }
                 self.plan = Some(p);
                 self.plan_at = Some(Instant::now());
                 self.refresh_now = false;
@@ -424,6 +428,32 @@ impl Downloader {
                 // Keep the old plan: the server may be restarting.
                 tracing::warn!(content = %self.id(), "sources: {e}");
             }
+        }
+    }
+
+    /// Cancels the requests parked at `device` waiting for pieces to arrive
+    /// there (no headers yet): it no longer leads, so they would only hold
+    /// their slots until the wait runs out. Requests already receiving a
+    /// body go on (a slow one is raced as usual).
+    fn drop_waits_at(&mut self, device: Option<&str>) {
+        let mut dropped = 0;
+        for (_, v) in self.in_flight.iter_mut() {
+            v.retain(|a| {
+                let parked = a.device.as_deref() == device
+                    && a.headers_ms.load(Ordering::Relaxed) == u64::MAX;
+                if parked {
+                    a.abort.abort();
+                    if let Some(c) = self.per_source.get_mut(&a.url) {
+                        *c = c.saturating_sub(1);
+                    }
+                    dropped += 1;
+                }
+                !parked
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        if dropped > 0 {
+            tracing::debug!(content = %self.id(), dropped, "leader changed: dropped the requests waiting at the old one");
         }
     }
 
@@ -683,6 +713,16 @@ impl Downloader {
         let Some(plan) = self.plan.clone() else {
             return;
         };
+        // Every source busy (or failing): no piece can start, so do not
+        // walk all the pieces to find that out.
+        if !plan
+            .peers
+            .iter()
+            .chain(plan.upstream.iter())
+            .any(|s| self.usable(s))
+        {
+            return;
+        }
         let parallel = self.agent.cfg.parallel.max(1);
         let n = self.content.manifest.piece_count();
         let now = Instant::now();
@@ -738,14 +778,14 @@ impl Downloader {
                 flow: &flow,
             };
             let result = match fetch(&agent, &m, i, &source, wait, counters, &mut took).await {
-                Ok(bytes) => {
+                Ok(piece) => {
                     cc.store(true, Ordering::Release);
-                    // Hash and write on the blocking pool, here rather than
-                    // in the download loop, so that pieces are verified in
-                    // parallel and the loop keeps requests flowing.
-                    let len = bytes.len() as u64;
+                    // Hashed as it arrived; checked and written on the
+                    // blocking pool, here rather than in the download loop,
+                    // so that the loop keeps requests flowing.
+                    let len = piece.len() as u64;
                     let stored =
-                        tokio::task::spawn_blocking(move || content.write_piece(i, &bytes))
+                        tokio::task::spawn_blocking(move || content.store_piece(i, piece))
                             .await
                             .unwrap_or_else(|e| {
                                 Err(PieceError::Io {
@@ -998,7 +1038,7 @@ async fn fetch(
     wait: bool,
     counters: Counters<'_>,
     took: &mut Duration,
-) -> Result<axum::body::Bytes, FetchError> {
+) -> Result<PieceBuf, FetchError> {
     let started = Instant::now();
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
@@ -1088,7 +1128,7 @@ async fn fetch(
             b - a
         )));
     }
-    let mut buf = Vec::with_capacity((b - a) as usize);
+    let mut buf = PieceBuf::with_capacity((b - a) as usize);
     let mut resp = resp;
     loop {
         match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
@@ -1108,10 +1148,10 @@ async fn fetch(
                 }
                 flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                buf.extend_from_slice(&chunk);
+                buf.push(&chunk);
             }
         }
     }
     *took = at_headers.elapsed();
-    Ok(axum::body::Bytes::from(buf))
+    Ok(buf)
 }

@@ -185,8 +185,13 @@ impl PieceStore {
             count: AtomicU32::new(count),
             journal: Mutex::new(journal),
             arrived: tokio::sync::Notify::new(),
-            whole: Mutex::new((Sha256::new(), 0)),
+            whole: Mutex::new(Whole {
+                hasher: Sha256::new(),
+                next: 0,
+                scratch: Vec::new(),
+            }),
             unsynced: AtomicU64::new(0),
+            writing: Mutex::new(()),
         });
         self.contents
             .lock()
@@ -236,12 +241,56 @@ pub struct Content {
     /// Woken whenever a piece arrives, for peers waiting on it.
     arrived: tokio::sync::Notify,
     /// Whole-file SHA-256 over the contiguous prefix of pieces that have
-    /// arrived: (hasher, next piece to feed it). Pieces mostly arrive in
-    /// order, so on completion the whole-file check is nearly done instead
-    /// of re-reading the file.
-    whole: Mutex<(Sha256, u32)>,
+    /// arrived. Pieces mostly arrive in order, so on completion the
+    /// whole-file check is nearly done instead of re-reading the file.
+    whole: Mutex<Whole>,
     /// Bytes written since writeback was last started.
     unsynced: AtomicU64,
+    /// One writer at a time: concurrent buffered writes to one file queue
+    /// on its inode lock, where the kernel spins (burning the CPU the
+    /// hashing needs); a mutex here makes the others sleep instead.
+    writing: Mutex<()>,
+}
+
+/// A piece being received: its bytes and their SHA-256, computed as they
+/// arrive (while they are still in the CPU cache), so that storing it does
+/// not read them again. Only [`PieceBuf::push`] adds bytes, so the digest
+/// always covers exactly the bytes held.
+pub struct PieceBuf {
+    bytes: Vec<u8>,
+    hasher: Sha256,
+}
+
+impl PieceBuf {
+    pub fn with_capacity(n: usize) -> PieceBuf {
+        PieceBuf {
+            bytes: Vec::with_capacity(n),
+            hasher: Sha256::new(),
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.bytes.extend_from_slice(chunk);
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// The whole-file hash in progress.
+struct Whole {
+    hasher: Sha256,
+    /// The next piece to feed it.
+    next: u32,
+    /// Reused for pieces that arrived out of order (read back from the
+    /// page cache), so that feeding them allocates nothing.
+    scratch: Vec<u8>,
 }
 
 /// Start writeback every this many bytes, so the fsync at delivery has
@@ -285,9 +334,22 @@ impl Content {
     /// Verifies and stores a piece. Blocking. Returns false if it was
     /// already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
+        let mut p = PieceBuf::with_capacity(0);
+        p.hasher.update(bytes);
+        self.check_and_store(i, bytes, p.hasher.finalize().into())
+    }
+
+    /// Verifies and stores a piece hashed as it arrived. Blocking. Returns
+    /// false if it was already there.
+    pub fn store_piece(&self, i: u32, p: PieceBuf) -> Result<bool, PieceError> {
+        let digest = p.hasher.finalize().into();
+        self.check_and_store(i, &p.bytes, digest)
+    }
+
+    fn check_and_store(&self, i: u32, bytes: &[u8], digest: [u8; 32]) -> Result<bool, PieceError> {
         let expected = &self.manifest.pieces[i as usize];
         let (a, b) = self.manifest.piece_range(i);
-        let got = hex::encode(Sha256::digest(bytes));
+        let got = hex::encode(digest);
         if bytes.len() as u64 != b - a || &got != expected {
             return Err(PieceError::BadPiece {
                 content: self.manifest.id.clone(),
@@ -300,7 +362,10 @@ impl Content {
             return Ok(false);
         }
         let dpath = self.dir.join("data");
-        crate::platform::write_all_at(&self.data, bytes, a).map_err(io(&dpath))?;
+        {
+            let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+            crate::platform::write_all_at(&self.data, bytes, a).map_err(io(&dpath))?;
+        }
         {
             let jpath = self.dir.join("journal");
             let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
@@ -332,16 +397,21 @@ impl Content {
             return; // another writer is advancing it
         };
         let n = self.manifest.piece_count();
-        while w.1 < n && self.has(w.1) {
-            let i = w.1;
+        let w = &mut *w;
+        while w.next < n && self.has(w.next) {
+            let i = w.next;
             match fresh {
-                Some((j, bytes)) if j == i => w.0.update(bytes),
-                _ => match self.read_piece(i) {
-                    Ok(bytes) => w.0.update(&bytes),
-                    Err(_) => return,
-                },
+                Some((j, bytes)) if j == i => w.hasher.update(bytes),
+                _ => {
+                    let (a, b) = self.manifest.piece_range(i);
+                    w.scratch.resize((b - a) as usize, 0);
+                    if crate::platform::read_exact_at(&self.data, &mut w.scratch, a).is_err() {
+                        return;
+                    }
+                    w.hasher.update(&w.scratch);
+                }
             }
-            w.1 += 1;
+            w.next += 1;
         }
     }
 
@@ -386,8 +456,8 @@ impl Content {
         self.advance_whole(None);
         let got = {
             let w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
-            if w.1 == self.manifest.piece_count() {
-                hex::encode(w.0.clone().finalize())
+            if w.next == self.manifest.piece_count() {
+                hex::encode(w.hasher.clone().finalize())
             } else {
                 drop(w);
                 // Not all pieces are fed (a read failed): hash from disk.

@@ -133,7 +133,7 @@ pub fn plan(
         plain: false,
     });
     upstream.push(cdn);
-    let refresh_secs = (2 * timing.heartbeat_secs).clamp(1, 10) as u64;
+    let refresh_secs = timing.refresh_secs(None);
 
     if kind == "vpn" {
         return Ok(Plan {
@@ -165,6 +165,10 @@ pub fn plan(
     };
     let outcome = elect(st, board, timing, &office, device, complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
+    // Every heartbeat while the term is young; the lease stays at three
+    // ordinary refreshes, so a busy server does not cut a leader off.
+    let refresh_secs = timing.refresh_secs(outcome.term.as_ref().map(|t| now - t.since));
+    let lease_secs = 3 * timing.refresh_secs(None);
     let candidates: Vec<&DeviceRow> = members
         .iter()
         .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
@@ -196,7 +200,7 @@ pub fn plan(
             wan_kbps: wan_kbps.map(|k| k as u64),
             refresh_secs,
             epoch: outcome.term.as_ref().map_or(0, |t| t.epoch),
-            lease_secs: 3 * refresh_secs,
+            lease_secs,
         },
         server_seeds: is_leader,
         replaced: outcome.replaced,
@@ -357,7 +361,14 @@ fn elect(
             probe = leader_row.and_then(|d| d.peer_url.clone());
         }
     }
-    match leader::decide(timing, current.as_ref(), &members, signals, now) {
+    match leader::decide(
+        timing,
+        current.as_ref(),
+        &members,
+        signals,
+        Some(device.id.as_str()),
+        now,
+    ) {
         Decision::Keep => Ok(Outcome {
             term: current,
             replaced: None,
@@ -441,7 +452,7 @@ fn leader_too_slow(
         .filter_map(|(office, device)| {
             let t = board.known_term(o.content_id, office)?;
             let p = o.progress.get(&device)?;
-            t.rate(p.bytes, p.done_at.unwrap_or(now), timing.slow_secs())
+            t.rate(p.bytes, p.done_at.unwrap_or(now), timing.yardstick_secs())
         })
         .collect();
     Ok(leader::too_slow(rate, &others, o.wan_cap))

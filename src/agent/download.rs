@@ -264,6 +264,11 @@ struct Downloader {
     content: Arc<Content>,
     plan: Option<SourcesResponse>,
     plan_at: Option<Instant>,
+    /// The next refresh comes after this share (0.6–1.0, drawn per plan)
+    /// of `refresh_secs`: devices that started together do not ask in
+    /// lockstep, so the server sees an office's state change soon after
+    /// it happens, not up to a whole period later.
+    refresh_jitter: f64,
     refresh_now: bool,
     /// Have-maps of peers by device id.
     haves: HashMap<String, Vec<u8>>,
@@ -311,6 +316,7 @@ impl Downloader {
             content,
             plan: None,
             plan_at: None,
+            refresh_jitter: 1.0,
             refresh_now: true,
             haves: HashMap::new(),
             have_polled: HashMap::new(),
@@ -344,7 +350,9 @@ impl Downloader {
                 return;
             }
             let due = match (&self.plan, self.plan_at) {
-                (Some(p), Some(at)) => at.elapsed() >= Duration::from_secs(p.refresh_secs),
+                (Some(p), Some(at)) => {
+                    at.elapsed() >= Duration::from_secs(p.refresh_secs).mul_f64(self.refresh_jitter)
+                }
                 _ => true,
             };
             if (due || self.refresh_now) && last_refresh_try.elapsed() >= Duration::from_millis(500)
@@ -420,8 +428,15 @@ impl Downloader {
                 if old_leader.is_some() && old_leader != p.leader {
                     self.drop_waits_at(old_leader.as_deref());
                 }
+                if p.role == Role::Follower
+                    && self.plan.as_ref().is_some_and(|o| o.role == Role::Leader)
+                {
+                    self.drop_upstream();
+                    self.content.demoted.notify_waiters();
+                }
                 self.plan = Some(p);
                 self.plan_at = Some(Instant::now());
+                self.refresh_jitter = 0.6 + 0.4 * rand::random::<f64>();
                 self.refresh_now = false;
             }
             Err(e) => {
@@ -437,7 +452,7 @@ impl Downloader {
     /// body go on (a slow one is raced as usual).
     fn drop_waits_at(&mut self, device: Option<&str>) {
         let mut dropped = 0;
-        for (_, v) in self.in_flight.iter_mut() {
+        for v in self.in_flight.values_mut() {
             v.retain(|a| {
                 let parked = a.device.as_deref() == device
                     && a.headers_ms.load(Ordering::Relaxed) == u64::MAX;
@@ -454,6 +469,29 @@ impl Downloader {
         self.in_flight.retain(|_, v| !v.is_empty());
         if dropped > 0 {
             tracing::debug!(content = %self.id(), dropped, "leader changed: dropped the requests waiting at the old one");
+        }
+    }
+
+    /// No longer the leader: stop pulling from outside the office at once
+    /// (the new leader does), except for pieces already fully received.
+    fn drop_upstream(&mut self) {
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let outside = a.tier != Tier::Lan && !a.complete.load(Ordering::Acquire);
+                if outside {
+                    a.abort.abort();
+                    if let Some(c) = self.per_source.get_mut(&a.url) {
+                        *c = c.saturating_sub(1);
+                    }
+                    dropped += 1;
+                }
+                !outside
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        if dropped > 0 {
+            tracing::info!(content = %self.id(), dropped, "no longer the leader: stopped pulling from outside the office");
         }
     }
 
@@ -777,7 +815,8 @@ impl Downloader {
                 received: &rc,
                 flow: &flow,
             };
-            let result = match fetch(&agent, &m, i, &source, wait, counters, &mut took).await {
+            let buf = content.piece_buf();
+            let result = match fetch(&agent, &m, i, &source, wait, counters, buf, &mut took).await {
                 Ok(piece) => {
                     cc.store(true, Ordering::Release);
                     // Hashed as it arrived; checked and written on the
@@ -1037,6 +1076,7 @@ async fn fetch(
     s: &Source,
     wait: bool,
     counters: Counters<'_>,
+    mut buf: PieceBuf,
     took: &mut Duration,
 ) -> Result<PieceBuf, FetchError> {
     let started = Instant::now();
@@ -1128,7 +1168,6 @@ async fn fetch(
             b - a
         )));
     }
-    let mut buf = PieceBuf::with_capacity((b - a) as usize);
     let mut resp = resp;
     loop {
         match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {

@@ -185,6 +185,7 @@ impl PieceStore {
             count: AtomicU32::new(count),
             journal: Mutex::new(journal),
             arrived: tokio::sync::Notify::new(),
+            demoted: tokio::sync::Notify::new(),
             whole: Mutex::new(Whole {
                 hasher: Sha256::new(),
                 next: 0,
@@ -192,6 +193,7 @@ impl PieceStore {
             }),
             unsynced: AtomicU64::new(0),
             writing: Mutex::new(()),
+            spare: Mutex::new(Vec::new()),
         });
         self.contents
             .lock()
@@ -240,6 +242,10 @@ pub struct Content {
     journal: Mutex<File>,
     /// Woken whenever a piece arrives, for peers waiting on it.
     arrived: tokio::sync::Notify,
+    /// Woken when this device stops leading this content: followers
+    /// waiting here for pieces are told to ask for sources again, which is
+    /// how they (and the new leader) hear of the change at once.
+    pub demoted: tokio::sync::Notify,
     /// Whole-file SHA-256 over the contiguous prefix of pieces that have
     /// arrived. Pieces mostly arrive in order, so on completion the
     /// whole-file check is nearly done instead of re-reading the file.
@@ -250,7 +256,13 @@ pub struct Content {
     /// on its inode lock, where the kernel spins (burning the CPU the
     /// hashing needs); a mutex here makes the others sleep instead.
     writing: Mutex<()>,
+    /// Piece buffers back from storing, reused by the next downloads so
+    /// that a piece costs no allocation (at most [`SPARE_BUFS`] kept).
+    spare: Mutex<Vec<Vec<u8>>>,
 }
+
+/// Piece buffers kept for reuse per content (a few MiB at most).
+const SPARE_BUFS: usize = 8;
 
 /// A piece being received: its bytes and their SHA-256, computed as they
 /// arrive (while they are still in the CPU cache), so that storing it does
@@ -262,13 +274,6 @@ pub struct PieceBuf {
 }
 
 impl PieceBuf {
-    pub fn with_capacity(n: usize) -> PieceBuf {
-        PieceBuf {
-            bytes: Vec::with_capacity(n),
-            hasher: Sha256::new(),
-        }
-    }
-
     pub fn push(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.bytes.extend_from_slice(chunk);
@@ -334,16 +339,31 @@ impl Content {
     /// Verifies and stores a piece. Blocking. Returns false if it was
     /// already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
-        let mut p = PieceBuf::with_capacity(0);
-        p.hasher.update(bytes);
-        self.check_and_store(i, bytes, p.hasher.finalize().into())
+        self.check_and_store(i, bytes, Sha256::digest(bytes).into())
+    }
+
+    /// An empty buffer for receiving one piece (a reused one if any).
+    pub fn piece_buf(&self) -> PieceBuf {
+        let reused = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        PieceBuf {
+            bytes: reused.unwrap_or_else(|| Vec::with_capacity(self.manifest.piece_size as usize)),
+            hasher: Sha256::new(),
+        }
     }
 
     /// Verifies and stores a piece hashed as it arrived. Blocking. Returns
     /// false if it was already there.
     pub fn store_piece(&self, i: u32, p: PieceBuf) -> Result<bool, PieceError> {
-        let digest = p.hasher.finalize().into();
-        self.check_and_store(i, &p.bytes, digest)
+        let PieceBuf { mut bytes, hasher } = p;
+        let stored = self.check_and_store(i, &bytes, hasher.finalize().into());
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_BUFS && !self.complete() {
+            bytes.clear();
+            spare.push(bytes);
+        } else if self.complete() {
+            spare.clear();
+        }
+        stored
     }
 
     fn check_and_store(&self, i: u32, bytes: &[u8], digest: [u8; 32]) -> Result<bool, PieceError> {

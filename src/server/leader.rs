@@ -169,6 +169,10 @@ pub struct TermStart {
     /// Its bytes received when the term began (or was first seen).
     pub bytes: u64,
     pub at: i64,
+    /// The leader itself has been told it leads (its own `/sources`
+    /// answer): `bytes` and `at` were reset then, so its rate is judged
+    /// from the moment it could start pulling, not from the election.
+    pub informed: bool,
 }
 
 impl TermStart {
@@ -450,15 +454,34 @@ impl Board {
                 epoch,
                 bytes,
                 at: now,
+                informed: false,
             });
         if e.epoch != epoch {
             *e = TermStart {
                 epoch,
                 bytes,
                 at: now,
+                informed: false,
             };
         }
         *e
+    }
+
+    /// The leader of `epoch` got its own answer saying it leads: its rate
+    /// is counted from now (once per term).
+    pub fn leader_informed(&mut self, content: &str, office: i64, epoch: i64, bytes: u64, now: i64) {
+        let e = self.term_start(content, office, epoch, bytes, now);
+        if !e.informed {
+            self.terms.insert(
+                (content.to_string(), office),
+                TermStart {
+                    epoch,
+                    bytes,
+                    at: now,
+                    informed: true,
+                },
+            );
+        }
     }
 
     /// Records that this office's leader was replaced for being slow.
@@ -701,6 +724,7 @@ mod tests {
             epoch: 1,
             bytes: 1000,
             at: 10,
+            informed: true,
         };
         assert_eq!(start.rate(5000, 12, 3), None, "too early to judge");
         assert_eq!(start.rate(5000, 14, 3), Some(1000.0));
@@ -825,16 +849,26 @@ mod tests {
             epoch: 1,
             bytes: 0,
             at: 10,
+            informed: true,
         };
         let other = TermStart {
             epoch: 1,
             bytes: 0,
             at: 11,
+            informed: true,
         };
         let r = slow.rate(250_000, 12, t.slow_secs()).unwrap();
         let o = other.rate(6_000_000, 12, t.yardstick_secs()).unwrap();
         assert!(too_slow(r, &[o], None));
         assert_eq!(slow.rate(250_000, 11, t.slow_secs()), None);
+        // The clock of a term starts when its leader is told it leads.
+        let mut b = Board::default();
+        let e = b.term_start("c", 1, 4, 100, 20);
+        assert!(!e.informed);
+        b.leader_informed("c", 1, 4, 300, 22);
+        b.leader_informed("c", 1, 4, 900, 23);
+        let e = b.known_term("c", 1).unwrap();
+        assert_eq!((e.bytes, e.at, e.informed), (300, 22, true));
         // Refresh: every heartbeat while the term is young, then every two.
         assert_eq!(t.refresh_secs(Some(0)), 1);
         assert_eq!(t.refresh_secs(Some(t.stall_secs)), 1);

@@ -186,6 +186,10 @@ pub fn plan(
     .map(|d| peer_source(d, Tier::Lan))
     .collect();
     let is_leader = leader.as_deref() == Some(device.id.as_str());
+    if let (true, Some(t)) = (is_leader, &outcome.term) {
+        let bytes = progress.get(&device.id).map_or(0, |p| p.bytes);
+        board.leader_informed(content_id, office_id, t.epoch, bytes, now);
+    }
     Ok(Plan {
         response: SourcesResponse {
             role: if is_leader {
@@ -439,7 +443,8 @@ fn leader_too_slow(
 ) -> Result<bool, StoreError> {
     let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
     let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, now);
-    if board.slow_swapped(o.content_id, o.office_id) {
+    // Judged from when it learned it leads; not before.
+    if !start.informed || board.slow_swapped(o.content_id, o.office_id) {
         return Ok(false);
     }
     let Some(rate) = start.rate(bytes, now, timing.slow_secs()) else {
@@ -450,7 +455,7 @@ fn leader_too_slow(
         .into_iter()
         .filter(|(office, _)| *office != o.office_id && *office != NO_OFFICE)
         .filter_map(|(office, device)| {
-            let t = board.known_term(o.content_id, office)?;
+            let t = board.known_term(o.content_id, office).filter(|t| t.informed)?;
             let p = o.progress.get(&device)?;
             t.rate(p.bytes, p.done_at.unwrap_or(now), timing.yardstick_secs())
         })

@@ -26,6 +26,15 @@
 //! - **Leader failures.** A follower whose leader refuses connections or
 //!   stalls asks for sources again at once, naming the leader and its term
 //!   (`Suspect`); the server confirms with a second signal and re-elects.
+//! - **Leader changes.** When a new plan names another leader, requests
+//!   parked at the old one (waiting for pieces to arrive there) are
+//!   dropped. A leader told it no longer leads stops its requests outside
+//!   the office and answers its own waiting followers `not_scheduled`, so
+//!   that they ask for sources again at once. Refreshes come at a jittered
+//!   60–100 % of `refresh_secs`, so an office's devices do not ask in
+//!   lockstep.
+//! - **Pieces are hashed as they stream in** (`PieceBuf`), checked and
+//!   written on the blocking pool, one writer per file; buffers are reused.
 //! - **Lease.** A leader pulls from outside the office only while its last
 //!   answer from the server is younger than `lease_secs`: cut off from the
 //!   server, it stops pulling before a new leader can have been named.

@@ -832,15 +832,14 @@ impl Downloader {
                     // blocking pool, here rather than in the download loop,
                     // so that the loop keeps requests flowing.
                     let len = piece.len() as u64;
-                    let stored =
-                        tokio::task::spawn_blocking(move || content.store_piece(i, piece))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Err(PieceError::Io {
-                                    path: "store task".into(),
-                                    source: std::io::Error::other(e.to_string()),
-                                })
-                            });
+                    let stored = tokio::task::spawn_blocking(move || content.store_piece(i, piece))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(PieceError::Io {
+                                path: "store task".into(),
+                                source: std::io::Error::other(e.to_string()),
+                            })
+                        });
                     Ok((len, stored))
                 }
                 Err(e) => Err(e),

@@ -168,18 +168,21 @@ pub struct TermStart {
     pub epoch: i64,
     /// Its bytes received when the term began (or was first seen).
     pub bytes: u64,
-    pub at: i64,
+    /// When, in ms since the epoch: terms a second apart are compared, so
+    /// whole seconds would be far too coarse.
+    pub at_ms: i64,
     /// The leader itself has been told it leads (its own `/sources`
-    /// answer): `bytes` and `at` were reset then, so its rate is judged
+    /// answer): `bytes` and `at_ms` were reset then, so its rate is judged
     /// from the moment it could start pulling, not from the election.
     pub informed: bool,
 }
 
 impl TermStart {
     /// Bytes/s since the term began, once `min_secs` have passed.
-    pub fn rate(&self, bytes: u64, now: i64, min_secs: i64) -> Option<f64> {
-        let secs = now - self.at;
-        (secs >= min_secs.max(1)).then(|| bytes.saturating_sub(self.bytes) as f64 / secs as f64)
+    pub fn rate(&self, bytes: u64, now_ms: i64, min_secs: i64) -> Option<f64> {
+        let ms = now_ms - self.at_ms;
+        (ms >= 1000 * min_secs.max(1))
+            .then(|| bytes.saturating_sub(self.bytes) as f64 * 1000.0 / ms as f64)
     }
 }
 
@@ -445,7 +448,7 @@ impl Board {
         office: i64,
         epoch: i64,
         bytes: u64,
-        now: i64,
+        now_ms: i64,
     ) -> TermStart {
         let e = self
             .terms
@@ -453,14 +456,14 @@ impl Board {
             .or_insert(TermStart {
                 epoch,
                 bytes,
-                at: now,
+                at_ms: now_ms,
                 informed: false,
             });
         if e.epoch != epoch {
             *e = TermStart {
                 epoch,
                 bytes,
-                at: now,
+                at_ms: now_ms,
                 informed: false,
             };
         }
@@ -469,15 +472,22 @@ impl Board {
 
     /// The leader of `epoch` got its own answer saying it leads: its rate
     /// is counted from now (once per term).
-    pub fn leader_informed(&mut self, content: &str, office: i64, epoch: i64, bytes: u64, now: i64) {
-        let e = self.term_start(content, office, epoch, bytes, now);
+    pub fn leader_informed(
+        &mut self,
+        content: &str,
+        office: i64,
+        epoch: i64,
+        bytes: u64,
+        now_ms: i64,
+    ) {
+        let e = self.term_start(content, office, epoch, bytes, now_ms);
         if !e.informed {
             self.terms.insert(
                 (content.to_string(), office),
                 TermStart {
                     epoch,
                     bytes,
-                    at: now,
+                    at_ms: now_ms,
                     informed: true,
                 },
             );
@@ -723,11 +733,11 @@ mod tests {
         let start = TermStart {
             epoch: 1,
             bytes: 1000,
-            at: 10,
+            at_ms: 10_000,
             informed: true,
         };
-        assert_eq!(start.rate(5000, 12, 3), None, "too early to judge");
-        assert_eq!(start.rate(5000, 14, 3), Some(1000.0));
+        assert_eq!(start.rate(5000, 12_999, 3), None, "too early to judge");
+        assert_eq!(start.rate(5000, 14_000, 3), Some(1000.0));
         let members = vec![member("slow", 90.0), member("b", 80.0)];
         let term = Term {
             device: "slow".into(),
@@ -843,32 +853,34 @@ mod tests {
     fn slowness_is_judged_within_two_heartbeats_and_young_terms_refresh_fast() {
         let t = timing();
         assert_eq!((t.slow_secs(), t.yardstick_secs()), (2, 1));
-        // The slow leader's term began at 10, another office's at 11: at 12
-        // both rates are known.
+        // The slow leader's term began at 10.2 s, another office's at
+        // 11.0 s: at 12.2 s both rates are known, not before (whole
+        // seconds would have judged it at 12.0, 1.8 s in).
         let slow = TermStart {
             epoch: 1,
             bytes: 0,
-            at: 10,
+            at_ms: 10_200,
             informed: true,
         };
         let other = TermStart {
             epoch: 1,
             bytes: 0,
-            at: 11,
+            at_ms: 11_000,
             informed: true,
         };
-        let r = slow.rate(250_000, 12, t.slow_secs()).unwrap();
-        let o = other.rate(6_000_000, 12, t.yardstick_secs()).unwrap();
+        let r = slow.rate(250_000, 12_200, t.slow_secs()).unwrap();
+        let o = other.rate(6_000_000, 12_200, t.yardstick_secs()).unwrap();
         assert!(too_slow(r, &[o], None));
-        assert_eq!(slow.rate(250_000, 11, t.slow_secs()), None);
+        assert_eq!(slow.rate(250_000, 12_000, t.slow_secs()), None);
+        assert_eq!(other.rate(6_000_000, 11_900, t.yardstick_secs()), None);
         // The clock of a term starts when its leader is told it leads.
         let mut b = Board::default();
-        let e = b.term_start("c", 1, 4, 100, 20);
+        let e = b.term_start("c", 1, 4, 100, 20_000);
         assert!(!e.informed);
-        b.leader_informed("c", 1, 4, 300, 22);
-        b.leader_informed("c", 1, 4, 900, 23);
+        b.leader_informed("c", 1, 4, 300, 22_000);
+        b.leader_informed("c", 1, 4, 900, 23_000);
         let e = b.known_term("c", 1).unwrap();
-        assert_eq!((e.bytes, e.at, e.informed), (300, 22, true));
+        assert_eq!((e.bytes, e.at_ms, e.informed), (300, 22_000, true));
         // Refresh: every heartbeat while the term is young, then every two.
         assert_eq!(t.refresh_secs(Some(0)), 1);
         assert_eq!(t.refresh_secs(Some(t.stall_secs)), 1);

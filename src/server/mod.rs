@@ -674,7 +674,8 @@ async fn plan_sources(
             storage_url,
         };
         let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-        let at = now();
+        let at_ms = crate::store::now_ms();
+        let at = at_ms / 1000;
         let plan = scheduler::plan(
             st,
             &mut board,
@@ -688,6 +689,7 @@ async fn plan_sources(
                 probe_failed,
             }),
             at,
+            at_ms,
         )?;
         decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
         Ok(plan)
@@ -722,6 +724,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
                 &scheduler::Timing::new(hb),
                 &d,
                 now(),
+                crate::store::now_ms(),
             )?)
         })
         .await?;

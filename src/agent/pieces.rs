@@ -261,6 +261,10 @@ pub struct Content {
     spare: Mutex<Vec<Vec<u8>>>,
 }
 
+/// Pieces are written to the page cache in parts of this size (order-3
+/// folios, below the kernel's "costly" allocation order).
+const WRITE_CHUNK: usize = 32 << 10;
+
 /// Piece buffers kept for reuse per content (a few MiB at most).
 const SPARE_BUFS: usize = 8;
 
@@ -384,7 +388,14 @@ impl Content {
         let dpath = self.dir.join("data");
         {
             let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-            crate::platform::write_all_at(&self.data, bytes, a).map_err(io(&dpath))?;
+            // In small writes: the page cache sizes its folios by the write,
+            // and a 1 MiB one often sends the kernel into direct compaction
+            // (measured: 10-15 % of the receiver's CPU); 32 KiB ones do not.
+            let mut at = a;
+            for part in bytes.chunks(WRITE_CHUNK) {
+                crate::platform::write_all_at(&self.data, part, at).map_err(io(&dpath))?;
+                at += part.len() as u64;
+            }
         }
         {
             let jpath = self.dir.join("journal");

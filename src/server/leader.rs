@@ -60,58 +60,7 @@ use std::collections::{HashMap, HashSet};
 /// waiting for a second signal.
 pub const SUSPECT_WINDOW: i64 = 10;
 
-/// Timing knobs, from settings.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    pub heartbeat_secs: i64,
-    /// A leader past its grace period that moved no bytes for this long,
-    /// while not done and not blocked, is replaced. Also the length of the
-    /// grace period of each new leader.
-    pub stall_secs: i64,
-}
-
-impl Timing {
-    pub fn new(heartbeat_secs: i64) -> Timing {
-        Timing {
-            heartbeat_secs,
-            stall_secs: (6 * heartbeat_secs).max(10),
-        }
-    }
-
-    /// How long a term runs before its leader's rate is judged: two
-    /// heartbeats, so that at least one report of its bytes is in.
-    pub fn slow_secs(&self) -> i64 {
-        (2 * self.heartbeat_secs).max(2)
-    }
-
-    /// How long another office's term must have run before its leader's
-    /// rate is a yardstick: one heartbeat (a report of its bytes).
-    pub fn yardstick_secs(&self) -> i64 {
-        self.heartbeat_secs.max(1)
-    }
-
-    /// How often devices ask for sources again (`refresh_secs`): every two
-    /// heartbeats, and every heartbeat while their office's term is young
-    /// (within `stall_secs` of its start), so that a leader replaced early
-    /// (slow, gone) is followed without waiting. At most 10 s either way.
-    pub fn refresh_secs(&self, term_age: Option<i64>) -> u64 {
-        let young = term_age.is_some_and(|a| a <= self.stall_secs);
-        let every = if young { 1 } else { 2 };
-        (every * self.heartbeat_secs).clamp(1, 10) as u64
-    }
-
-    /// A device is online when its last heartbeat is at most three
-    /// intervals (plus two seconds of slack) old.
-    pub fn online(&self, last_seen: i64, now: i64) -> bool {
-        now - last_seen <= 3 * self.heartbeat_secs + 2
-    }
-
-    /// One heartbeat missed (with a second of slack): the second signal
-    /// that confirms a follower's report.
-    pub fn missed_heartbeat(&self, last_seen: i64, now: i64) -> bool {
-        now - last_seen > 2 * self.heartbeat_secs + 1
-    }
-}
+pub use crate::liveness::Timing;
 
 /// The current term, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,9 +34,26 @@ impl Timing {
         }
     }
 
-    /// How long a term runs before its leader's rate is judged.
+    /// How long a term runs before its leader's rate is judged: two
+    /// heartbeats, so that at least one report of its bytes is in.
     pub fn slow_secs(&self) -> i64 {
-        (3 * self.heartbeat_secs).max(3)
+        (2 * self.heartbeat_secs).max(2)
+    }
+
+    /// How long another office's term must have run before its leader's
+    /// rate is a yardstick: one heartbeat (a report of its bytes).
+    pub fn yardstick_secs(&self) -> i64 {
+        self.heartbeat_secs.max(1)
+    }
+
+    /// How often devices ask for sources again (`refresh_secs`): every two
+    /// heartbeats, and every heartbeat while their office's term is young
+    /// (within `stall_secs` of its start), so that a leader replaced early
+    /// (slow, gone) is followed without waiting. At most 10 s either way.
+    pub fn refresh_secs(&self, term_age: Option<i64>) -> u64 {
+        let young = term_age.is_some_and(|a| a <= self.stall_secs);
+        let every = if young { 1 } else { 2 };
+        (every * self.heartbeat_secs).clamp(1, 10) as u64
     }
 
     /// A device is online when its last heartbeat is at most three

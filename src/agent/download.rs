@@ -26,6 +26,15 @@
 //! - **Leader failures.** A follower whose leader refuses connections or
 //!   stalls asks for sources again at once, naming the leader and its term
 //!   (`Suspect`); the server confirms with a second signal and re-elects.
+//! - **Leader changes.** When a new plan names another leader, requests
+//!   parked at the old one (waiting for pieces to arrive there) are
+//!   dropped. A leader told it no longer leads stops its requests outside
+//!   the office and answers its own waiting followers `not_scheduled`, so
+//!   that they ask for sources again at once. Refreshes come at a jittered
+//!   60–100 % of `refresh_secs`, so an office's devices do not ask in
+//!   lockstep.
+//! - **Pieces are hashed as they stream in** (`PieceBuf`), checked and
+//!   written on the blocking pool, one writer per file; buffers are reused.
 //! - **Lease.** A leader pulls from outside the office only while its last
 //!   answer from the server is younger than `lease_secs`: cut off from the
 //!   server, it stops pulling before a new leader can have been named.
@@ -43,7 +52,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::Agent;
-use super::pieces::{Content, PieceError};
+use super::pieces::{Content, PieceBuf, PieceError};
 use crate::domain::Bitmap;
 use crate::http::CallError;
 use crate::proto::*;
@@ -281,6 +290,11 @@ struct Downloader {
     content: Arc<Content>,
     plan: Option<SourcesResponse>,
     plan_at: Option<Instant>,
+    /// The next refresh comes after this share (0.6–1.0, drawn per plan)
+    /// of `refresh_secs`: devices that started together do not ask in
+    /// lockstep, so the server sees an office's state change soon after
+    /// it happens, not up to a whole period later.
+    refresh_jitter: f64,
     refresh_now: bool,
     /// Have-maps of peers by device id.
     haves: HashMap<String, Bitmap>,
@@ -323,6 +337,7 @@ impl Downloader {
             content,
             plan: None,
             plan_at: None,
+            refresh_jitter: 1.0,
             refresh_now: true,
             haves: HashMap::new(),
             have_polled: HashMap::new(),
@@ -356,7 +371,9 @@ impl Downloader {
                 return;
             }
             let due = match (&self.plan, self.plan_at) {
-                (Some(p), Some(at)) => at.elapsed() >= Duration::from_secs(p.refresh_secs),
+                (Some(p), Some(at)) => {
+                    at.elapsed() >= Duration::from_secs(p.refresh_secs).mul_f64(self.refresh_jitter)
+                }
                 _ => true,
             };
             if (due || self.refresh_now) && last_refresh_try.elapsed() >= Duration::from_millis(500)
@@ -430,14 +447,74 @@ impl Downloader {
                     tracing::info!(content = %self.id(), old = %s.leader, new = ?p.leader, epoch = p.epoch, "leader replaced");
                 }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
+                let old_leader = self.plan.as_ref().and_then(|o| o.leader.clone());
+                if old_leader.is_some() && old_leader != p.leader {
+                    self.drop_waits_at(old_leader.as_deref());
+                }
+                if p.role == Role::Follower
+                    && self.plan.as_ref().is_some_and(|o| o.role == Role::Leader)
+                {
+                    self.drop_upstream();
+                    self.content.demoted.notify_waiters();
+                }
                 self.plan = Some(p);
                 self.plan_at = Some(Instant::now());
+                self.refresh_jitter = 0.6 + 0.4 * rand::random::<f64>();
                 self.refresh_now = false;
             }
             Err(e) => {
                 // Keep the old plan: the server may be restarting.
                 tracing::warn!(content = %self.id(), "sources: {e}");
             }
+        }
+    }
+
+    /// Cancels the requests parked at `device` waiting for pieces to arrive
+    /// there (no headers yet): it no longer leads, so they would only hold
+    /// their slots until the wait runs out. Requests already receiving a
+    /// body go on (a slow one is raced as usual).
+    fn drop_waits_at(&mut self, device: Option<&str>) {
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let parked = a.device.as_deref() == device
+                    && a.headers_ms.load(Ordering::Relaxed) == u64::MAX;
+                if parked {
+                    a.abort.abort();
+                    if let Some(c) = self.per_source.get_mut(&a.url) {
+                        *c = c.saturating_sub(1);
+                    }
+                    dropped += 1;
+                }
+                !parked
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        if dropped > 0 {
+            tracing::debug!(content = %self.id(), dropped, "leader changed: dropped the requests waiting at the old one");
+        }
+    }
+
+    /// No longer the leader: stop pulling from outside the office at once
+    /// (the new leader does), except for pieces already fully received.
+    fn drop_upstream(&mut self) {
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let outside = a.tier != Tier::Lan && !a.complete.load(Ordering::Acquire);
+                if outside {
+                    a.abort.abort();
+                    if let Some(c) = self.per_source.get_mut(&a.url) {
+                        *c = c.saturating_sub(1);
+                    }
+                    dropped += 1;
+                }
+                !outside
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        if dropped > 0 {
+            tracing::info!(content = %self.id(), dropped, "no longer the leader: stopped pulling from outside the office");
         }
     }
 
@@ -693,6 +770,16 @@ impl Downloader {
         let Some(plan) = self.plan.clone() else {
             return;
         };
+        // Every source busy (or failing): no piece can start, so do not
+        // walk all the pieces to find that out.
+        if !plan
+            .peers
+            .iter()
+            .chain(plan.upstream.iter())
+            .any(|s| self.usable(s))
+        {
+            return;
+        }
         let parallel = self.agent.cfg.parallel.max(1);
         let n = self.content.manifest.piece_count();
         let now = Instant::now();
@@ -747,22 +834,22 @@ impl Downloader {
                 received: &rc,
                 flow: &flow,
             };
-            let result = match fetch(&agent, &m, i, &source, wait, counters, &mut took).await {
-                Ok(bytes) => {
+            let buf = content.piece_buf();
+            let result = match fetch(&agent, &m, i, &source, wait, counters, buf, &mut took).await {
+                Ok(piece) => {
                     cc.store(true, Ordering::Release);
-                    // Hash and write on the blocking pool, here rather than
-                    // in the download loop, so that pieces are verified in
-                    // parallel and the loop keeps requests flowing.
-                    let len = bytes.len() as u64;
-                    let stored =
-                        tokio::task::spawn_blocking(move || content.write_piece(i, &bytes))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Err(PieceError::Io {
-                                    path: "store task".into(),
-                                    source: std::io::Error::other(e.to_string()),
-                                })
-                            });
+                    // Hashed as it arrived; checked and written on the
+                    // blocking pool, here rather than in the download loop,
+                    // so that the loop keeps requests flowing.
+                    let len = piece.len() as u64;
+                    let stored = tokio::task::spawn_blocking(move || content.store_piece(i, piece))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(PieceError::Io {
+                                path: "store task".into(),
+                                source: std::io::Error::other(e.to_string()),
+                            })
+                        });
                     Ok((len, stored))
                 }
                 Err(e) => Err(e),
@@ -1007,8 +1094,9 @@ async fn fetch(
     s: &Source,
     wait: bool,
     counters: Counters<'_>,
+    mut buf: PieceBuf,
     took: &mut Duration,
-) -> Result<axum::body::Bytes, FetchError> {
+) -> Result<PieceBuf, FetchError> {
     let started = Instant::now();
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
@@ -1098,7 +1186,6 @@ async fn fetch(
             b - a
         )));
     }
-    let mut buf = Vec::with_capacity((b - a) as usize);
     let mut resp = resp;
     loop {
         match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
@@ -1118,10 +1205,10 @@ async fn fetch(
                 }
                 flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                buf.extend_from_slice(&chunk);
+                buf.push(&chunk);
             }
         }
     }
     *took = at_headers.elapsed();
-    Ok(axum::body::Bytes::from(buf))
+    Ok(buf)
 }

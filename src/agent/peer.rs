@@ -148,9 +148,18 @@ async fn piece(
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     // A stopping agent answers its waiting followers at once: the piece
     // will not arrive here, and they should ask their new leader.
+    // So does one that has just stopped leading: they should ask the
+    // server, which names the new leader.
+    let demoted = c.demoted.notified();
     let arrived = tokio::select! {
         ok = c.wait_for(n, left) => ok,
         _ = a.shutdown.cancelled() => false,
+        _ = demoted => {
+            return Err(ApiError::new(
+                ErrorCode::NotScheduled,
+                "this device no longer leads this content; ask for sources again",
+            ));
+        }
     };
     if !c.has(n) && !arrived {
         return Err(ApiError::new(

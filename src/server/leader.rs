@@ -24,7 +24,7 @@
 //!
 //! | event | effect |
 //! |---|---|
-//! | a `/sources` call, no leader | elect the best-scored online device → Leading(epoch + 1) |
+//! | a `/sources` call, no leader | elect the best-scored online device → Leading(epoch + 1); the calling device wins a tie (it learns its role at once) |
 //! | leader offline (3 heartbeats missed) or banned | elect another → Leading(epoch + 1) |
 //! | leader stalled | elect another (one failure on its record, once per term); if nobody else is eligible, keep it and add nothing |
 //! | leader blocked | keep it |
@@ -40,8 +40,12 @@
 //!   reported with every heartbeat, so a slow link still shows movement);
 //! - a missed heartbeat, as a second signal: `2 × heartbeat + 1` s;
 //! - a follower report stays valid for `SUSPECT_WINDOW`;
-//! - slowness is judged after `slow_secs = max(3 × heartbeat, 3)` s of a
-//!   term, from the bytes reported since it began;
+//! - slowness is judged after `slow_secs = max(2 × heartbeat, 2)` s of a
+//!   term, from the bytes reported since it began, against the leaders of
+//!   other offices whose terms have run at least one heartbeat;
+//! - sources are refreshed every `2 × heartbeat` s (at most 10), and every
+//!   heartbeat while the office's term is younger than `stall_secs`: a
+//!   leader replaced early is followed within a heartbeat;
 //! - a leader's lease: `3 × refresh` s after each `/sources` answer.
 //!
 //! No combination of these can livelock an office: a leader is only ever
@@ -113,14 +117,21 @@ pub struct TermStart {
     pub epoch: i64,
     /// Its bytes received when the term began (or was first seen).
     pub bytes: u64,
-    pub at: i64,
+    /// When, in ms since the epoch: terms a second apart are compared, so
+    /// whole seconds would be far too coarse.
+    pub at_ms: i64,
+    /// The leader itself has been told it leads (its own `/sources`
+    /// answer): `bytes` and `at_ms` were reset then, so its rate is judged
+    /// from the moment it could start pulling, not from the election.
+    pub informed: bool,
 }
 
 impl TermStart {
     /// Bytes/s since the term began, once `min_secs` have passed.
-    pub fn rate(&self, bytes: u64, now: i64, min_secs: i64) -> Option<f64> {
-        let secs = now - self.at;
-        (secs >= min_secs.max(1)).then(|| bytes.saturating_sub(self.bytes) as f64 / secs as f64)
+    pub fn rate(&self, bytes: u64, now_ms: i64, min_secs: i64) -> Option<f64> {
+        let ms = now_ms - self.at_ms;
+        (ms >= 1000 * min_secs.max(1))
+            .then(|| bytes.saturating_sub(self.bytes) as f64 * 1000.0 / ms as f64)
     }
 }
 
@@ -211,13 +222,22 @@ pub fn health(t: &Timing, term: &Term, m: &Member, now: i64) -> Health {
     Health::Stalled
 }
 
+/// Scores this close count as a tie in an election (an availability
+/// difference of about two heartbeats for a device a few seconds old).
+pub const SCORE_TIE: f64 = 10.0;
+
 /// The one transition function: given the current term, the office's
 /// members and outside signals, keep the leader or name another.
+/// `caller` is the device whose `/sources` call runs the election: it wins
+/// a tie with the best candidate (same rank, score within [`SCORE_TIE`],
+/// at least 9/10 of its pieces), because it learns its role in this very
+/// answer instead of at its next refresh.
 pub fn decide(
     t: &Timing,
     current: Option<&Term>,
     members: &[Member],
     signals: Signals,
+    caller: Option<&str>,
     now: i64,
 ) -> Decision {
     let cur = current.and_then(|c| members.iter().find(|m| m.id == c.device).map(|m| (c, m)));
@@ -257,6 +277,20 @@ pub fn decide(
                 .then(a.pieces.cmp(&b.pieces))
                 .then(b.id.cmp(&a.id))
         });
+    let best = match (best, caller) {
+        (Some(b), Some(c)) if b.id != c => members
+            .iter()
+            .find(|m| {
+                m.id == c
+                    && m.eligible
+                    && Some(&m.id) != replaced.as_ref()
+                    && m.rank == b.rank
+                    && m.score >= b.score - SCORE_TIE
+                    && m.pieces as u64 * 10 >= b.pieces as u64 * 9
+            })
+            .or(Some(b)),
+        (b, _) => b,
+    };
     match best {
         Some(b) => Decision::Elect {
             device: b.id.clone(),
@@ -363,7 +397,7 @@ impl Board {
         office: i64,
         epoch: i64,
         bytes: u64,
-        now: i64,
+        now_ms: i64,
     ) -> TermStart {
         let e = self
             .terms
@@ -371,16 +405,42 @@ impl Board {
             .or_insert(TermStart {
                 epoch,
                 bytes,
-                at: now,
+                at_ms: now_ms,
+                informed: false,
             });
         if e.epoch != epoch {
             *e = TermStart {
                 epoch,
                 bytes,
-                at: now,
+                at_ms: now_ms,
+                informed: false,
             };
         }
         *e
+    }
+
+    /// The leader of `epoch` got its own answer saying it leads: its rate
+    /// is counted from now (once per term).
+    pub fn leader_informed(
+        &mut self,
+        content: &str,
+        office: i64,
+        epoch: i64,
+        bytes: u64,
+        now_ms: i64,
+    ) {
+        let e = self.term_start(content, office, epoch, bytes, now_ms);
+        if !e.informed {
+            self.terms.insert(
+                (content.to_string(), office),
+                TermStart {
+                    epoch,
+                    bytes,
+                    at_ms: now_ms,
+                    informed: true,
+                },
+            );
+        }
     }
 
     /// Records that this office's leader was replaced for being slow.
@@ -443,7 +503,7 @@ mod tests {
     /// Runs the machine the way the scheduler does: every call may start a
     /// new term. Returns the term after the call.
     fn step(cur: &mut Option<Term>, members: &[Member], s: Signals, now: i64) -> Decision {
-        let d = decide(&timing(), cur.as_ref(), members, s, now);
+        let d = decide(&timing(), cur.as_ref(), members, s, None, now);
         if let Decision::Elect { device, .. } = &d {
             *cur = Some(Term {
                 device: device.clone(),
@@ -622,10 +682,11 @@ mod tests {
         let start = TermStart {
             epoch: 1,
             bytes: 1000,
-            at: 10,
+            at_ms: 10_000,
+            informed: true,
         };
-        assert_eq!(start.rate(5000, 12, 3), None, "too early to judge");
-        assert_eq!(start.rate(5000, 14, 3), Some(1000.0));
+        assert_eq!(start.rate(5000, 12_999, 3), None, "too early to judge");
+        assert_eq!(start.rate(5000, 14_000, 3), Some(1000.0));
         let members = vec![member("slow", 90.0), member("b", 80.0)];
         let term = Term {
             device: "slow".into(),
@@ -637,7 +698,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            decide(&timing(), Some(&term), &members, s, 5),
+            decide(&timing(), Some(&term), &members, s, None, 5),
             Decision::Elect {
                 reason: Reason::Slow,
                 ..
@@ -650,7 +711,7 @@ mod tests {
         assert!(b.slow_swapped("c", 1) && !b.slow_swapped("c", 2));
         // Alone in its office, it keeps leading.
         assert_eq!(
-            decide(&timing(), Some(&term), &members[..1], s, 5),
+            decide(&timing(), Some(&term), &members[..1], s, None, 5),
             Decision::Keep
         );
     }
@@ -681,7 +742,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                decide(&timing(), Some(&term), &members, s, 101),
+                decide(&timing(), Some(&term), &members, s, None, 101),
                 Decision::Elect {
                     device: "b".into(),
                     reason: r,
@@ -690,5 +751,91 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn the_caller_wins_a_tie_and_learns_its_role_at_once() {
+        let mut members = vec![
+            member("slow", 95.0),
+            member("a", 90.0),
+            member("b", 85.0),
+            member("c", 60.0),
+        ];
+        let term = Term {
+            device: "slow".into(),
+            epoch: 1,
+            since: 0,
+        };
+        let s = Signals {
+            slow: true,
+            ..Default::default()
+        };
+        let elected = |members: &[Member], caller: &str| match decide(
+            &timing(),
+            Some(&term),
+            members,
+            s,
+            Some(caller),
+            3,
+        ) {
+            Decision::Elect { device, .. } => device,
+            d => panic!("{d:?}"),
+        };
+        // b is within SCORE_TIE of a: b, asking, takes over.
+        assert_eq!(elected(&members, "b"), "b");
+        // c is far behind: the best device still wins.
+        assert_eq!(elected(&members, "c"), "a");
+        // The replaced leader never re-elects itself by asking.
+        assert_eq!(elected(&members, "slow"), "a");
+        // A caller holding far fewer pieces than the best does not win.
+        members[1].pieces = 100;
+        members[2].pieces = 50;
+        assert_eq!(elected(&members, "b"), "a");
+        members[2].pieces = 95;
+        assert_eq!(elected(&members, "b"), "b");
+        // Nor does one the admin ranks lower.
+        members[2].rank = 0;
+        assert_eq!(elected(&members, "b"), "a");
+    }
+
+    #[test]
+    fn slowness_is_judged_within_two_heartbeats_and_young_terms_refresh_fast() {
+        let t = timing();
+        assert_eq!((t.slow_secs(), t.yardstick_secs()), (2, 1));
+        // The slow leader's term began at 10.2 s, another office's at
+        // 11.0 s: at 12.2 s both rates are known, not before (whole
+        // seconds would have judged it at 12.0, 1.8 s in).
+        let slow = TermStart {
+            epoch: 1,
+            bytes: 0,
+            at_ms: 10_200,
+            informed: true,
+        };
+        let other = TermStart {
+            epoch: 1,
+            bytes: 0,
+            at_ms: 11_000,
+            informed: true,
+        };
+        let r = slow.rate(250_000, 12_200, t.slow_secs()).unwrap();
+        let o = other.rate(6_000_000, 12_200, t.yardstick_secs()).unwrap();
+        assert!(too_slow(r, &[o], None));
+        assert_eq!(slow.rate(250_000, 12_000, t.slow_secs()), None);
+        assert_eq!(other.rate(6_000_000, 11_900, t.yardstick_secs()), None);
+        // The clock of a term starts when its leader is told it leads.
+        let mut b = Board::default();
+        let e = b.term_start("c", 1, 4, 100, 20_000);
+        assert!(!e.informed);
+        b.leader_informed("c", 1, 4, 300, 22_000);
+        b.leader_informed("c", 1, 4, 900, 23_000);
+        let e = b.known_term("c", 1).unwrap();
+        assert_eq!((e.bytes, e.at_ms, e.informed), (300, 22_000, true));
+        // Refresh: every heartbeat while the term is young, then every two.
+        assert_eq!(t.refresh_secs(Some(0)), 1);
+        assert_eq!(t.refresh_secs(Some(t.stall_secs)), 1);
+        assert_eq!(t.refresh_secs(Some(t.stall_secs + 1)), 2);
+        assert_eq!(t.refresh_secs(None), 2);
+        // A production heartbeat (60 s) stays at the 10 s ceiling.
+        assert_eq!(Timing::new(60).refresh_secs(Some(0)), 10);
     }
 }

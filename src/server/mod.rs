@@ -797,7 +797,8 @@ async fn plan_sources(
             storage_url,
         };
         let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-        let at = now();
+        let at_ms = crate::domain::clock::now_ms();
+        let at = at_ms / 1000;
         // Replicas on one PostgreSQL: one election per content at a time.
         let plan = st.for_content_exclusively(&id, |st| {
             let plan = scheduler::plan(
@@ -813,6 +814,7 @@ async fn plan_sources(
                     probe_failed,
                 }),
                 at,
+                at_ms,
             )?;
             decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
             Ok(plan)
@@ -849,6 +851,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
                 &scheduler::Timing::new(hb),
                 &d,
                 now(),
+                crate::domain::clock::now_ms(),
             )?)
         })
         .await?;

@@ -71,6 +71,7 @@ pub fn plan(
     device: &DeviceRow,
     complaint: Option<Complaint>,
     now: i64,
+    now_ms: i64,
 ) -> Result<Plan, StoreError> {
     let mut banned = st.banned(content_id)?;
     // Devices that said they are leaving serve nobody.
@@ -114,7 +115,7 @@ pub fn plan(
         plain: false,
     });
     upstream.push(cdn);
-    let refresh_secs = (2 * timing.heartbeat_secs).clamp(1, 10) as u64;
+    let refresh_secs = timing.refresh_secs(None);
 
     if kind == OfficeKind::Vpn {
         return Ok(Plan {
@@ -143,9 +144,14 @@ pub fn plan(
         banned: &banned,
         progress: &progress,
         wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
+        now_ms,
     };
     let outcome = elect(st, board, timing, &office, device, complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
+    // Every heartbeat while the term is young; the lease stays at three
+    // ordinary refreshes, so a busy server does not cut a leader off.
+    let refresh_secs = timing.refresh_secs(outcome.term.as_ref().map(|t| now - t.since));
+    let lease_secs = 3 * timing.refresh_secs(None);
     let candidates: Vec<&DeviceRow> = members
         .iter()
         .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
@@ -163,6 +169,10 @@ pub fn plan(
     .map(|d| peer_source(d, Tier::Lan))
     .collect();
     let is_leader = leader.as_deref() == Some(device.id.as_str());
+    if let (true, Some(t)) = (is_leader, &outcome.term) {
+        let bytes = progress.get(&device.id).map_or(0, |p| p.bytes);
+        board.leader_informed(content_id, office_id, t.epoch, bytes, now_ms);
+    }
     Ok(Plan {
         response: SourcesResponse {
             role: if is_leader {
@@ -177,7 +187,7 @@ pub fn plan(
             wan_kbps: wan_kbps.map(|k| k as u64),
             refresh_secs,
             epoch: outcome.term.as_ref().map_or(0, |t| t.epoch),
-            lease_secs: 3 * refresh_secs,
+            lease_secs,
         },
         server_seeds: is_leader,
         replaced: outcome.replaced,
@@ -262,6 +272,8 @@ struct OfficeView<'a> {
     progress: &'a HashMap<String, ProgressRow>,
     /// The office's WAN cap in bytes/s, if it has one.
     wan_cap: Option<f64>,
+    /// The time in ms, for the leaders' rates.
+    now_ms: i64,
 }
 
 /// What an election left behind.
@@ -326,7 +338,7 @@ fn elect(
         };
         let pending =
             report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
-        signals.slow = leader_too_slow(st, board, timing, o, cur, now)?;
+        signals.slow = leader_too_slow(st, board, timing, o, cur)?;
         let probe_failed =
             report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
         signals.confirmed_down =
@@ -338,7 +350,14 @@ fn elect(
             probe = leader_row.and_then(|d| d.peer_url.clone());
         }
     }
-    match leader::decide(timing, current.as_ref(), &members, signals, now) {
+    match leader::decide(
+        timing,
+        current.as_ref(),
+        &members,
+        signals,
+        Some(device.id.as_str()),
+        now,
+    ) {
         Decision::Keep => Ok(Outcome {
             term: current,
             replaced: None,
@@ -377,7 +396,7 @@ fn elect(
                 board.mark_slow_swap(o.content_id, o.office_id);
             }
             let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
-            board.term_start(o.content_id, o.office_id, lease.epoch, bytes, now);
+            board.term_start(o.content_id, o.office_id, lease.epoch, bytes, o.now_ms);
             tracing::info!(
                 device = %id, content = %o.content_id, office = o.office_id,
                 epoch = lease.epoch, reason = reason.as_str(),
@@ -405,14 +424,14 @@ fn leader_too_slow(
     timing: &Timing,
     o: &OfficeView,
     cur: &Term,
-    now: i64,
 ) -> Result<bool, StoreError> {
     let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
-    let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, now);
-    if board.slow_swapped(o.content_id, o.office_id) {
+    let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, o.now_ms);
+    // Judged from when it learned it leads; not before.
+    if !start.informed || board.slow_swapped(o.content_id, o.office_id) {
         return Ok(false);
     }
-    let Some(rate) = start.rate(bytes, now, timing.slow_secs()) else {
+    let Some(rate) = start.rate(bytes, o.now_ms, timing.slow_secs()) else {
         return Ok(false);
     };
     let others: Vec<f64> = st
@@ -420,9 +439,12 @@ fn leader_too_slow(
         .into_iter()
         .filter(|(office, _)| *office != o.office_id && *office != NO_OFFICE)
         .filter_map(|(office, device)| {
-            let t = board.known_term(o.content_id, office)?;
+            let t = board
+                .known_term(o.content_id, office)
+                .filter(|t| t.informed)?;
             let p = o.progress.get(&device)?;
-            t.rate(p.bytes, p.done_at.unwrap_or(now), timing.slow_secs())
+            let until = p.done_at.map_or(o.now_ms, |d| d * 1000);
+            t.rate(p.bytes, until, timing.yardstick_secs())
         })
         .collect();
     Ok(leader::too_slow(rate, &others, o.wan_cap))
@@ -437,6 +459,7 @@ pub fn hand_over(
     timing: &Timing,
     device: &DeviceRow,
     now: i64,
+    now_ms: i64,
 ) -> Result<usize, StoreError> {
     board.leave(&device.id, now);
     let mut n = 0;
@@ -463,6 +486,7 @@ pub fn hand_over(
             banned: &banned,
             progress: &progress,
             wan_cap,
+            now_ms,
         };
         let out = elect(st, board, timing, &o, device, None, now)?;
         if out.replaced.as_deref() == Some(device.id.as_str()) {

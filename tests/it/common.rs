@@ -618,3 +618,15 @@ pub fn agent_install_args(key: &Path, group: &str, root: &Path) -> Vec<String> {
     .map(String::from)
     .to_vec()
 }
+
+impl Net {
+    /// Asserts every agent holds `file` with the SHA-256 `id`.
+    pub fn assert_all_hold(&self, file: &str, id: &str) {
+        for a in &self.agents {
+            let bytes = a
+                .delivered(file)
+                .unwrap_or_else(|| panic!("{} holds no {file}", a.name));
+            assert_eq!(sha256_hex(&bytes), id, "{} holds a wrong file", a.name);
+        }
+    }
+}

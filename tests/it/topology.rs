@@ -33,6 +33,15 @@ impl Server {
     }
 
     /// Runs and returns (exit code, stdout, stderr).
+    /// Runs `args`, which must exit with `code` and say `needle` on stderr.
+    /// Returns the stderr.
+    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let (got, _, err) = self.run(args);
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        err
+    }
+
     fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.p2pd(args).output().expect("run p2pd");
         (
@@ -66,6 +75,25 @@ impl Server {
     fn import(&self, file: &Path) -> String {
         self.ok(&["topology", "import", file.to_str().expect("utf-8 path")])
     }
+}
+
+/// Writes an office straight into the database (the way an older version
+/// or a hand edit left it), with one range, below `parent_id`.
+fn add_office(st: &p2pd::store::Store, name: &str, source: &str, range: &str, parent_id: i64) {
+    let auto = source == "auto";
+    st.create_office(
+        &p2pd::store::topology::NewOffice {
+            name: name.into(),
+            parent: auto.then(String::new),
+            kind: p2pd::domain::OfficeKind::Default,
+            wan_kbps: None,
+            description: String::new(),
+            source: source.into(),
+            ranges: vec![range.into()],
+        },
+        Some(parent_id),
+    )
+    .unwrap();
 }
 
 fn fixture(rel: &str) -> PathBuf {
@@ -273,19 +301,7 @@ fn the_recorded_topology_is_checked_with_the_importers_rules() {
     // A hand-made auto office inside an imported range while optimization
     // is on: exactly what off → on used to leave behind.
     let root = st.root_office().unwrap().unwrap();
-    st.create_office(
-        &p2pd::store::topology::NewOffice {
-            name: "Stray".into(),
-            parent: None,
-            kind: p2pd::domain::OfficeKind::Default,
-            wan_kbps: None,
-            description: String::new(),
-            source: "import".into(),
-            ranges: vec!["10.10.16.128/25".into()],
-        },
-        Some(root.id),
-    )
-    .unwrap();
+    add_office(&st, "Stray", "import", "10.10.16.128/25", root.id);
     let problems = p2pd::topology::check_recorded(&st).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
@@ -324,9 +340,7 @@ fn each_office_address_maps_to_its_office() {
             .unwrap()
             .contains("10.10.33.1-10.10.33.200 of 'Branch Luebeck'")
     );
-    let (code, _, err) = s.run(&["topology", "locate", "10.1.2"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("not an IP address"), "{err}");
+    s.fails(&["topology", "locate", "10.1.2"], 2, "not an IP address");
 }
 
 #[test]
@@ -544,9 +558,11 @@ fn every_validation_case_names_its_line_and_changes_nothing() {
 fn all_problems_are_reported_at_once() {
     let s = Server::new();
     let path = fixture("bad/several-problems.csv");
-    let (code, _, err) = s.run(&["topology", "import", path.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(err.contains("5 problems found"), "{err}");
+    let err = s.fails(
+        &["topology", "import", path.to_str().unwrap()],
+        1,
+        "5 problems found",
+    );
     for want in [
         "line 3, column 2: office 'North' has parent 'Central'",
         "line 3, column 3: unknown office type 'cable'",
@@ -581,26 +597,27 @@ fn usage_errors_exit_2() {
         "{err}"
     );
     let sample = fixture("sample.csv");
-    let (code, _, err) = s.run(&[
-        "topology",
-        "import",
-        sample.to_str().unwrap(),
-        "--sheet",
-        "x",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("--sheet only applies"), "{err}");
-    let (code, _, err) = s.run(&[
-        "topology",
-        "import",
-        fixture("sample.xlsx").to_str().unwrap(),
-        "--sheet",
-        "Nope",
-    ]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("no sheet 'Nope'; its sheets are: Notes, Topology"),
-        "{err}"
+    s.fails(
+        &[
+            "topology",
+            "import",
+            sample.to_str().unwrap(),
+            "--sheet",
+            "x",
+        ],
+        2,
+        "--sheet only applies",
+    );
+    s.fails(
+        &[
+            "topology",
+            "import",
+            fixture("sample.xlsx").to_str().unwrap(),
+            "--sheet",
+            "Nope",
+        ],
+        1,
+        "no sheet 'Nope'; its sheets are: Notes, Topology",
     );
 }
 
@@ -689,9 +706,11 @@ fn xlsx_export_imports_back_unchanged() {
         named.to_str().unwrap(),
     ]);
     assert!(std::fs::read(&named).unwrap().len() > 1000);
-    let (code, _, err) = s.run(&["topology", "export", "--format", "xlsx", "--excel"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("do not apply to --format xlsx"), "{err}");
+    s.fails(
+        &["topology", "export", "--format", "xlsx", "--excel"],
+        2,
+        "do not apply to --format xlsx",
+    );
 }
 
 /// Issue 13: health's overlap check is the importer's own, so it reports
@@ -717,19 +736,7 @@ fn health_reports_what_the_importer_would_refuse() {
     {
         let st = p2pd::store::Store::open(&s.data_dir()).unwrap();
         let kiel = st.office_by_name("Branch Kiel").unwrap().unwrap();
-        st.create_office(
-            &p2pd::store::topology::NewOffice {
-                name: "Stray".into(),
-                parent: None,
-                kind: p2pd::domain::OfficeKind::Default,
-                wan_kbps: None,
-                description: String::new(),
-                source: "import".into(),
-                ranges: vec!["10.10.16.128/25".into()],
-            },
-            Some(kiel.id),
-        )
-        .unwrap();
+        add_office(&st, "Stray", "import", "10.10.16.128/25", kiel.id);
     }
     let c = health(&s);
     assert_eq!(c["status"], "fail", "{c}");
@@ -741,11 +748,10 @@ fn health_reports_what_the_importer_would_refuse() {
     );
     let file = s.dir.path().join("t.csv");
     std::fs::write(&file, s.export()).unwrap();
-    let (code, _, err) = s.run(&["topology", "import", "--dry-run", file.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("range 10.10.16.128/25 of office 'Stray' overlaps"),
-        "{err}"
+    s.fails(
+        &["topology", "import", "--dry-run", file.to_str().unwrap()],
+        1,
+        "range 10.10.16.128/25 of office 'Stray' overlaps",
     );
 }
 
@@ -758,19 +764,7 @@ fn a_leftover_auto_office_does_not_place_devices_while_optimization_is_on() {
     {
         let st = p2pd::store::Store::open(&s.data_dir()).unwrap();
         let root = st.root_office().unwrap().unwrap();
-        st.create_office(
-            &p2pd::store::topology::NewOffice {
-                name: "auto 10.10.16.0/24".into(),
-                parent: Some(String::new()),
-                kind: p2pd::domain::OfficeKind::Default,
-                wan_kbps: None,
-                description: String::new(),
-                source: "auto".into(),
-                ranges: vec!["10.10.16.0/24".into()],
-            },
-            Some(root.id),
-        )
-        .unwrap();
+        add_office(&st, "auto 10.10.16.0/24", "auto", "10.10.16.0/24", root.id);
     }
     let j = s.json(&["topology", "locate", "--json", "10.10.16.9"]);
     assert_eq!(j[0]["office"], "Branch Kiel", "{j}");

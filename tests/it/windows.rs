@@ -175,14 +175,7 @@ fn mixed_office(exe: &Path, windows_leads: bool) {
             std::fs::read_to_string(net.agents[win].dir.join("agent.log")).unwrap_or_default();
         panic!("not every device got the package; Windows agent log:\n{log}");
     }
-    for a in &net.agents {
-        assert_eq!(
-            sha256_hex(&a.delivered("app.bin").unwrap()),
-            id,
-            "{} holds a wrong file",
-            a.name
-        );
-    }
+    net.assert_all_hold("app.bin", &id);
     eventually(
         "--on-complete ran on Windows",
         Duration::from_secs(30),

@@ -52,6 +52,7 @@ pub mod report;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod topology;
 
 /// The version of this binary, reported by agents and the server.

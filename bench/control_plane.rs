@@ -354,6 +354,7 @@ async fn bench(o: &Opts, url: &str, key: SharedKey, pid: Option<u32>) -> serde_j
                     version: env!("CARGO_PKG_VERSION").to_string(),
                     group: "g".into(),
                     peer_url: format!("http://{}:7651", device_ip(i)),
+                    csr: None,
                 };
                 let t = Instant::now();
                 let r: Result<EnrollResponse, _> = client

@@ -453,6 +453,31 @@ impl Trust {
     }
 }
 
+/// The names in serve's certificate: the listen address (or, listening on
+/// a wildcard, localhost and the loopback addresses), the server_name
+/// setting, and every `--tls-name`; no duplicates.
+pub fn server_names(listen: IpAddr, server_name: &str, extra: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |n: String| {
+        let n = n.trim().to_ascii_lowercase();
+        if !n.is_empty() && !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    if listen.is_unspecified() {
+        add("localhost".into());
+        add("127.0.0.1".into());
+        add("::1".into());
+    } else {
+        add(listen.to_string());
+    }
+    add(server_name.to_string());
+    for n in extra {
+        add(n.clone());
+    }
+    names
+}
+
 /// serve's own certificate, issued from the CA at start and again when
 /// half its lifetime is gone (checked at each handshake: issuing takes a
 /// fraction of a millisecond).
@@ -668,6 +693,175 @@ fn write_file(path: &Path, bytes: &[u8], owner_only: bool) -> Result<(), TlsErro
 /// data dir.
 pub fn save_trust(path: &Path, trust: &Trust) -> Result<(), TlsError> {
     write_file(path, trust.pem().as_bytes(), false)
+}
+
+/// How an agent is told which CA to trust.
+#[derive(Debug, Clone)]
+pub enum CaSource {
+    /// `--ca FILE`: the server's `ca.pem`.
+    File(PathBuf),
+    /// `--ca-fingerprint HEX`: the agent learns the CA from the server's
+    /// certificate chain at first contact and keeps it only if its
+    /// fingerprint is this one (then caches it in its data dir).
+    Fingerprint(String),
+}
+
+/// Where an agent caches a CA it learned by fingerprint.
+pub fn cached_ca_path(agent_dir: &Path) -> PathBuf {
+    agent_dir.join(CA_CERT_FILE)
+}
+
+/// The CA an agent trusts: from its file, or by fingerprint (the cached
+/// copy, else learned from `server_url` now).
+pub async fn agent_trust(
+    source: &CaSource,
+    server_url: &str,
+    agent_dir: &Path,
+) -> Result<Trust, TlsError> {
+    match source {
+        CaSource::File(path) => Trust::load(path),
+        CaSource::Fingerprint(pin) => {
+            let cached = cached_ca_path(agent_dir);
+            if let Ok(t) = Trust::load(&cached)
+                && t.fingerprint() == *pin
+            {
+                return Ok(t);
+            }
+            let t = fetch_pinned_ca(server_url, pin).await?;
+            save_trust(&cached, &t)?;
+            Ok(t)
+        }
+    }
+}
+
+/// Connects to `server_url` and takes the CA certificate from the chain it
+/// sends, provided its fingerprint is `pin` and the server's certificate
+/// verifies against it for the name dialled.
+pub async fn fetch_pinned_ca(server_url: &str, pin: &str) -> Result<Trust, TlsError> {
+    let url = reqwest::Url::parse(server_url)
+        .map_err(|e| TlsError::Config(format!("server URL {server_url}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| TlsError::Config(format!("server URL {server_url} has no host")))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let name = match bare.parse::<IpAddr>() {
+        Ok(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
+        Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
+            .map_err(|e| TlsError::Config(format!("server URL {server_url}: {e}")))?,
+    };
+    let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(443));
+    let pinned = Arc::new(Pinned {
+        pin: pin.to_string(),
+        found: std::sync::Mutex::new(None),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(pinned.clone())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connect = async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    };
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(TlsError::Config(format!(
+                "cannot learn the CA from {server_url}: {e}"
+            )));
+        }
+        Err(_) => {
+            return Err(TlsError::Config(format!(
+                "cannot learn the CA from {server_url}: no TLS answer within 10 s"
+            )));
+        }
+    }
+    let ca = pinned
+        .found
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| TlsError::Config("the server sent no CA certificate".to_string()))?;
+    Ok(Trust::from_der(ca))
+}
+
+/// Accepts a server whose chain holds a CA with the pinned fingerprint and
+/// whose certificate verifies against that CA.
+#[derive(Debug)]
+struct Pinned {
+    pin: String,
+    found: std::sync::Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ca = intermediates
+            .iter()
+            .find(|c| fingerprint(c) == self.pin)
+            .ok_or_else(|| {
+                rustls::Error::General(format!(
+                    "the server's certificate chain holds no CA with fingerprint {}",
+                    self.pin
+                ))
+            })?
+            .clone()
+            .into_owned();
+        let trust = Trust::from_der(ca.clone());
+        let roots = trust
+            .roots()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let ok = v.verify_server_cert(end_entity, &[], server_name, ocsp, now)?;
+        *self.found.lock().unwrap_or_else(|p| p.into_inner()) = Some(ca);
+        Ok(ok)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ fn enroll_req(device_id: Option<String>, ip: &str, group: &str) -> EnrollRequest
         version: p2pd::VERSION.into(),
         group: group.into(),
         peer_url: format!("http://{ip}:1"),
+        csr: None,
     }
 }
 

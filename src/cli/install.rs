@@ -60,6 +60,11 @@ struct Installed<'a> {
     key: String,
     key_fingerprint: String,
     key_version: i64,
+    /// SHA-256 of the server CA certificate: agents take it with
+    /// `--ca-fingerprint`, or a copy of `ca_file` with `--ca`.
+    ca_fingerprint: String,
+    /// The CA certificate to give agents (public; its key stays here).
+    ca_file: String,
     /// Opens the dashboard (`/ui`) and `/metrics`; `p2pd ui token` rotates it.
     admin_token: String,
     data_dir: String,
@@ -129,6 +134,11 @@ struct AlreadyInstalled {
     server_id: String,
     key_fingerprint: String,
     key_version: i64,
+    ca_fingerprint: String,
+    ca_file: String,
+    /// True when this run added the server CA (an install made before TLS).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ca_created: bool,
     data_dir: String,
     /// Files `--systemd` wrote or found unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -182,6 +192,14 @@ fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
             ),
         ));
     }
+    // An install made before TLS has no CA: add it (the one change a
+    // re-run makes).
+    let ca_created = !crate::tls::Ca::exists(dir);
+    let ca = if ca_created {
+        crate::tls::Ca::create(dir, &server.server_id)?
+    } else {
+        crate::tls::Ca::load(dir)?
+    };
     let (root, done) = if a.systemd {
         let (root, unit) = planned_unit(dir, a)?;
         let done = crate::deploy::apply(&root, &unit, a.force).map_err(deploy_error)?;
@@ -195,6 +213,9 @@ fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
             server_id: server.server_id,
             key_fingerprint: server.key_fingerprint,
             key_version: server.key_version,
+            ca_fingerprint: ca.fingerprint(),
+            ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+            ca_created,
             data_dir: dir.display().to_string(),
             files: done
                 .iter()
@@ -206,12 +227,18 @@ fn rerun(dir: &Path, a: &Args) -> anyhow::Result<ExitCode> {
         })?;
     } else {
         println!(
-            "p2pd is already installed in {} with these settings; nothing changed \
-             (server ID {}, key fingerprint {} version {}; the key is not shown again)",
+            "p2pd is already installed in {} with these settings; {} \
+             (server ID {}, key fingerprint {} version {}, CA fingerprint {}; the key is not shown again)",
             dir.display(),
+            if ca_created {
+                "added the server CA (ca.pem): give it to every agent (--ca or --ca-fingerprint)"
+            } else {
+                "nothing changed"
+            },
             server.server_id,
             server.key_fingerprint,
-            server.key_version
+            server.key_version,
+            ca.fingerprint()
         );
         if let Some(root) = &root {
             super::agent_install::report(&done, root, "p2pd")?;
@@ -305,6 +332,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     crate::platform::make_dir_owner_only(staging.path())
         .with_context(|| format!("cannot restrict {} to its owner", staging.path().display()))?;
     key.save(&key_path(staging.path()))?;
+    let ca = crate::tls::Ca::create(staging.path(), &server_id)?;
     let admin_token = {
         let mut st = Store::create(staging.path())?;
         st.init_server(&server_id, &key.fingerprint(), &values)?;
@@ -327,6 +355,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         key: key.to_base64(),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
+        ca_fingerprint: ca.fingerprint(),
+        ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
         admin_token,
         data_dir: dir.display().to_string(),
         files: done
@@ -344,6 +374,12 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "p2pd installed in {}", out.data_dir)?;
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
+        writeln!(o, "  CA fingerprint   {}", out.ca_fingerprint)?;
+        writeln!(
+            o,
+            "  CA certificate   {} (give agents this file with --ca, or the fingerprint with --ca-fingerprint)",
+            out.ca_file
+        )?;
         print_key_once(&mut o, &out.key)?;
         writeln!(o)?;
         writeln!(

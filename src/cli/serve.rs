@@ -15,6 +15,16 @@ pub struct Args {
     /// Address to listen on (default: the server_name setting and port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// A host name or address agents use to reach this server, put in the
+    /// server certificate (repeat for several). The listen address, the
+    /// server_name setting and, on a wildcard listen, localhost and
+    /// 127.0.0.1 are always in it
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Vec<String>,
+    /// Serve plain HTTP: no TLS, no device certificates. For benchmarks
+    /// only, with agents started with --insecure-plain-http
+    #[arg(long)]
+    pub insecure_plain_http: bool,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -33,23 +43,39 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
     let dir = g.data_dir();
     let state = server::ServerState::load(&dir)?;
+    let st = crate::store::Store::open(&dir)?;
+    let get = |s: Setting| -> anyhow::Result<String> {
+        Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+    };
+    let server_name = get(Setting::ServerName)?;
     let listen = match a.listen {
         Some(l) => l,
         None => {
-            let st = crate::store::Store::open(&dir)?;
-            let get = |s: Setting| -> anyhow::Result<String> {
-                Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
-            };
             let port: u16 = get(Setting::Port)?.parse().context("port setting")?;
-            let host = get(Setting::ServerName)?;
             // A host name is not an address to bind: listen on all.
-            let ip = host.parse().unwrap_or([0, 0, 0, 0].into());
+            let ip = server_name.parse().unwrap_or([0, 0, 0, 0].into());
             SocketAddr::new(ip, port)
         }
     };
+    drop(st);
+    let (state, scheme) = if a.insecure_plain_http {
+        tracing::warn!("serving plain HTTP (--insecure-plain-http): no TLS, no device identities");
+        (state, "http")
+    } else {
+        let ca = crate::tls::Ca::load(&dir).map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+        let names = crate::tls::server_names(listen.ip(), &server_name, &a.tls_name);
+        let certs = crate::tls::ServerCerts::new(ca, &state.server_id, names)
+            .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+        eprintln!(
+            "p2pd serve: TLS certificate for {} (CA {})",
+            certs.names().join(", "),
+            certs.ca().fingerprint()
+        );
+        (state.with_tls(certs)?, "https")
+    };
     // Before binding, so a second serve is told who holds the data dir
     // rather than "address in use". Held until this function returns.
-    let _lock = server::lock::ServeLock::acquire(&dir, &format!("http://{listen}"))
+    let _lock = server::lock::ServeLock::acquire(&dir, &format!("{scheme}://{listen}"))
         .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -59,7 +85,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 format!("cannot listen on {listen}: {e}; pick another --listen or change the port setting"),
             )
         })?;
-        eprintln!("p2pd serve: listening on http://{listen} (data dir {})", dir.display());
+        eprintln!("p2pd serve: listening on {scheme}://{listen} (data dir {})", dir.display());
         let shutdown = async {
             shutdown_signal().await;
             tracing::info!("shutting down");

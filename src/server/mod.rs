@@ -150,6 +150,9 @@ pub struct ServerState {
     pub board: Arc<Mutex<leader::Board>>,
     /// Probes a reported leader: the server's own second signal.
     pub probe: reqwest::Client,
+    /// The CA and serve's own certificate; `None` when serving plain HTTP
+    /// (`--insecure-plain-http`).
+    pub tls: Option<Arc<crate::tls::ServerCerts>>,
 }
 
 /// A device refused for its key is recorded at most this often.
@@ -160,6 +163,13 @@ type AppState = Arc<ServerState>;
 impl Verifies for ServerState {
     fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Enrollment comes before the device has a certificate; `status` is
+    /// asked by admin tools. Everything else names a device and must come
+    /// with its certificate.
+    fn needs_identity(&self, path: &str) -> bool {
+        !matches!(path, "/v1/enroll" | "/v1/status")
     }
 
     /// Records which device still signs with which old key, and says so in
@@ -266,12 +276,34 @@ impl ServerState {
             metrics: crate::metrics::ServerMetrics::new(),
             refusals: Mutex::new(HashMap::new()),
             board: Arc::new(Mutex::new(leader::Board::default())),
-            probe: reqwest::Client::builder()
-                .connect_timeout(PROBE_TIMEOUT)
-                .timeout(PROBE_TIMEOUT)
-                .build()?,
+            probe: probe_client(None)?,
+            tls: None,
         })
     }
+
+    /// Serves TLS with `certs`: the CA verifies agents' certificates, and
+    /// the server certificate is also the one the probe presents to agents.
+    pub fn with_tls(mut self, certs: crate::tls::ServerCerts) -> anyhow::Result<ServerState> {
+        let certs = Arc::new(certs);
+        self.probe = probe_client(Some(&crate::http::ClientTls {
+            trust: certs.ca().trust(),
+            cert: certs.clone(),
+        }))?;
+        self.tls = Some(certs);
+        Ok(self)
+    }
+}
+
+fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest::Client> {
+    crate::tls::install_default_provider();
+    let b = reqwest::Client::builder()
+        .connect_timeout(PROBE_TIMEOUT)
+        .timeout(PROBE_TIMEOUT);
+    let b = match tls {
+        Some(t) => b.use_preconfigured_tls(t.trust.client_config(t.cert.clone())?),
+        None => b,
+    };
+    Ok(b.build()?)
 }
 
 /// How long the server waits for a reported leader to answer its probe.
@@ -390,7 +422,17 @@ pub async fn run(
         t.cancel();
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
-    let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
+    let tls = match &state.tls {
+        Some(certs) => Some(Arc::new(certs.ca().trust().server_config(certs.clone(), false)?)),
+        None => None,
+    };
+    let server = crate::listen::serve(
+        listener,
+        app,
+        token.clone(),
+        crate::listen::Limits::SERVER,
+        tls,
+    );
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -419,14 +461,74 @@ async fn status(
 
 async fn enroll(
     State(s): State<AppState>,
+    conn: Option<axum::Extension<crate::listen::Conn>>,
     signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
     let fleet = s.fleet.current();
-    s.db.call(move |st| enroll_impl(st, &fleet, req))
-        .await
-        .map(axum::Json)
+    let conn = conn.map(|c| c.0);
+    if let Some(c) = &conn {
+        check_claimed_address(&fleet, &req, c.addr.ip())?;
+    }
+    // A re-enrolling device that proves an identity keeps it: it cannot
+    // enroll as another device.
+    if let (Some(crate::tls::Identity::Device(proved)), Some(claimed)) = (
+        conn.as_ref().and_then(|c| c.identity.as_ref()),
+        req.device_id.as_ref(),
+    ) && proved != claimed
+    {
+        return Err(ApiError::new(
+            ErrorCode::IdentityMismatch,
+            format!("this device's certificate names device {proved}, not {claimed}"),
+        ));
+    }
+    let csr = req.csr.clone();
+    let ip = req.addrs.first().map(|a| a.ip);
+    let mut resp = s
+        .db
+        .call(move |st| enroll_impl(st, &fleet, req))
+        .await?;
+    if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
+        let pem = certs
+            .ca()
+            .issue_device(&csr, &resp.device_id, ip, crate::tls::DEVICE_CERT_LIFETIME)
+            .map_err(|e| match e {
+                crate::tls::TlsError::BadCsr(_) => ApiError::new(ErrorCode::BadRequest, e.to_string()),
+                other => ApiError::internal(other),
+            })?;
+        resp.certificate = Some(pem);
+    }
+    Ok(axum::Json(resp))
+}
+
+/// Unless `trust_claimed_addresses` is on, the address an enrolling device
+/// claims must be the one it connects from, where the two can be compared
+/// (one address family; an IPv4-mapped IPv6 source counts as IPv4).
+fn check_claimed_address(
+    fleet: &fleet::Snapshot,
+    req: &EnrollRequest,
+    source: IpAddr,
+) -> Result<(), ApiError> {
+    if fleet.setting(crate::settings::Setting::TrustClaimedAddresses) == "on" {
+        return Ok(());
+    }
+    let source = source.to_canonical();
+    let Some(claimed) = req.addrs.first().map(|a| a.ip.to_canonical()) else {
+        return Ok(()); // validate() refuses an empty list
+    };
+    if claimed.is_ipv4() != source.is_ipv4() || claimed == source {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::BadRequest,
+        format!(
+            "this device claims address {claimed} but connects from {source}; \
+             an agent must connect from the address it advertises (--advertise). \
+             Behind NAT or a proxy, an admin can accept claimed addresses with \
+             `p2pd settings set trust_claimed_addresses on`"
+        ),
+    ))
 }
 
 fn setting(f: &fleet::Snapshot, s: crate::settings::Setting) -> Result<String, ApiError> {
@@ -501,6 +603,7 @@ fn enroll_impl(
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
         server_time: now(),
+        certificate: None,
     })
 }
 

@@ -272,7 +272,9 @@ impl Net {
         cmd.args([
             "agent",
             "--server",
-            &format!("http://127.0.0.1:{}", self.port),
+            &format!("https://127.0.0.1:{}", self.port),
+            "--ca",
+            self.server_dir.join("ca.pem").to_str().unwrap(),
             "--group",
             &a.group,
             "--listen",
@@ -354,6 +356,11 @@ impl Net {
             .sum()
     }
 
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
     pub fn all(&self) -> Vec<usize> {
         (0..self.agents.len()).collect()
     }
@@ -422,6 +429,17 @@ pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// A blocking client that trusts the CA of the server installed in
+/// `server_dir` (tests that talk to serve directly: dashboard, metrics).
+pub fn https_client(server_dir: &Path) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(server_dir.join("ca.pem")).expect("the install's ca.pem");
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// Waits until `f` holds, polling every 50 ms, and fails the test naming

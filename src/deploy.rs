@@ -372,7 +372,23 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// The shared key, base64, as stored in the key file.
     pub key_base64: String,
+    /// Which CA the agent trusts.
+    pub ca: AgentCa,
 }
+
+/// How an installed agent knows the server CA.
+#[derive(Debug, Clone)]
+pub enum AgentCa {
+    /// A copy of the CA certificate (PEM), written next to the key.
+    Pem(String),
+    /// The CA's SHA-256 fingerprint: the agent learns the CA at first contact.
+    Fingerprint(String),
+    /// `--insecure-plain-http` (benchmarks only).
+    PlainHttp,
+}
+
+/// The CA certificate an installed agent reads (Linux).
+pub const AGENT_CA_FILE: &str = "agent-ca.pem";
 
 /// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600), a copy of `exe`
 /// at [`BIN_PATH`], and `p2pd-agent.service`, which runs that copy and
@@ -386,6 +402,14 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
     check_unit_value("data dir", &c.data_dir.display().to_string())?;
     let conf = Path::new("/").join(AGENT_CONF_DIR);
     let installed = Path::new("/").join(BIN_PATH);
+    let tls_args = match &c.ca {
+        AgentCa::Pem(_) => format!("--ca {}", conf.join(AGENT_CA_FILE).display()),
+        AgentCa::Fingerprint(fp) => {
+            check_unit_value("CA fingerprint", fp)?;
+            format!("--ca-fingerprint {fp}")
+        }
+        AgentCa::PlainHttp => "--insecure-plain-http".to_string(),
+    };
     let env = format!(
         "# Written by `p2pd agent install`; read by p2pd-agent.service.\n\
          # Change it by re-running `p2pd agent install ... --force`.\n\
@@ -416,7 +440,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
          Type=simple\n\
          EnvironmentFile={env}\n\
          ExecStart={exe} agent --server ${{P2PD_SERVER}} --key-file {key} --group ${{P2PD_GROUP}} \
-         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}}\n\
+         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}} {tls_args}\n\
          Restart=on-failure\n\
          RestartSec=5s\n\
          # Exit 4 is a key mismatch at the first start: restarting cannot fix it.\n\
@@ -435,7 +459,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
         exe = exec_word(&installed.display().to_string()),
         hardening = hardening(&c.data_dir),
     );
-    Ok(vec![
+    let mut out = vec![
         Planned::new(
             Path::new(AGENT_CONF_DIR).join("agent.env"),
             env.into_bytes(),
@@ -455,7 +479,19 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
             unit.into_bytes(),
             0o644,
         ),
-    ])
+    ];
+    if let AgentCa::Pem(pem) = &c.ca {
+        // Replaced freely like the key: a new CA is a roll-out, not a conflict.
+        out.push(Planned {
+            replace_freely: true,
+            ..Planned::new(
+                Path::new(AGENT_CONF_DIR).join(AGENT_CA_FILE),
+                pem.clone().into_bytes(),
+                0o644,
+            )
+        });
+    }
+    Ok(out)
 }
 
 /// What the Windows service runs: `service.json` in the agent's data dir,
@@ -470,6 +506,15 @@ pub struct AgentServiceConfig {
     pub advertise: String,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
+    /// The CA certificate file (`--ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The CA fingerprint (`--ca-fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_fingerprint: Option<String>,
+    /// `--insecure-plain-http`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plain_http: bool,
 }
 
 /// `service.json` and `agent.key` in the agent's data dir, both owner-only
@@ -483,10 +528,27 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
         advertise: c.advertise.clone(),
         data_dir: c.data_dir.clone(),
         key_file: c.data_dir.join(AGENT_KEY_FILE),
+        ca_file: matches!(c.ca, AgentCa::Pem(_)).then(|| c.data_dir.join(crate::tls::CA_CERT_FILE)),
+        ca_fingerprint: match &c.ca {
+            AgentCa::Fingerprint(f) => Some(f.clone()),
+            _ => None,
+        },
+        insecure_plain_http: matches!(c.ca, AgentCa::PlainHttp),
     };
     let mut json = serde_json::to_vec_pretty(&conf).expect("plain strings serialize");
     json.push(b'\n');
-    vec![
+    let ca_pem = match &c.ca {
+        AgentCa::Pem(pem) => Some(Planned {
+            replace_freely: true,
+            ..Planned::new(
+                PathBuf::from(crate::tls::CA_CERT_FILE),
+                pem.clone().into_bytes(),
+                0o644,
+            )
+        }),
+        _ => None,
+    };
+    let mut out = vec![
         Planned::new(PathBuf::from(AGENT_SERVICE_CONFIG), json, 0o600),
         Planned {
             replace_freely: true,
@@ -496,7 +558,9 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
                 0o600,
             )
         },
-    ]
+    ];
+    out.extend(ca_pem);
+    out
 }
 
 /// The `p2pd-agent` service: `p2pd.exe agent service --config
@@ -591,6 +655,7 @@ mod tests {
             advertise: "10.0.0.1:7651".into(),
             data_dir: "/var/lib/p2pd-agent".into(),
             key_base64: "k".into(),
+            ca: AgentCa::Fingerprint("ab".repeat(32)),
         };
         assert!(matches!(
             agent_files(Path::new("/usr/bin/p2pd"), &c),
@@ -632,6 +697,7 @@ mod tests {
             advertise: "10.1.2.3:7651".into(),
             data_dir: PathBuf::from(data_dir),
             key_base64: "a2V5".into(),
+            ca: AgentCa::Pem("-----BEGIN CERTIFICATE-----\n".into()),
         }
     }
 

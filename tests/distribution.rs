@@ -773,7 +773,9 @@ fn the_agent_has_its_own_data_dir_and_variable() {
         .args([
             "agent",
             "--server",
-            &format!("http://127.0.0.1:{}", net.port),
+            &format!("https://127.0.0.1:{}", net.port),
+            "--ca",
+            net.server_dir.join("ca.pem").to_str().unwrap(),
             "--group",
             "g",
             "--listen",
@@ -960,7 +962,9 @@ fn an_unreachable_server_is_reported_with_the_cause() {
         .args([
             "agent",
             "--server",
-            &format!("http://127.0.0.1:{}", free_port()),
+            &format!("https://127.0.0.1:{}", free_port()),
+            "--ca",
+            net.server_dir.join("ca.pem").to_str().unwrap(),
             "--group",
             "g",
             "--listen",

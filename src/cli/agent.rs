@@ -76,7 +76,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650
+    /// Server URL, e.g. https://10.0.0.5:7650
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// File holding the shared key (base64, as printed by install)

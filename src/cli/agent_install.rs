@@ -18,7 +18,7 @@ use crate::platform::{self, ServiceManager, ServiceOutcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650
+    /// Server URL, e.g. https://10.0.0.5:7650
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// File holding the shared key (base64, as printed by install); copied
@@ -37,6 +37,18 @@ pub struct Args {
     /// host uses to reach the server, with the --listen port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub advertise: Option<SocketAddr>,
+    /// The server CA's certificate (the server's DATA_DIR/ca.pem), copied
+    /// next to the key; the agent trusts only this CA
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ca_fingerprint", "insecure_plain_http"])]
+    pub ca: Option<PathBuf>,
+    /// The server CA's SHA-256 fingerprint (printed by `p2pd install`),
+    /// instead of --ca: the agent learns the CA from the server at first
+    /// contact and keeps it only if the fingerprint matches
+    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
+    pub ca_fingerprint: Option<String>,
+    /// Plain HTTP to the server and peers (benchmarks only; never the default)
+    #[arg(long)]
+    pub insecure_plain_http: bool,
     /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system;
     /// systemd only)
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -97,11 +109,25 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
             fail(
                 ExitCode::Usage,
                 format!(
-                    "--server {}: expected a URL like http://10.0.0.5:7650",
+                    "--server {}: expected a URL like https://10.0.0.5:7650",
                     a.server
                 ),
             )
         })?;
+    let ca = match super::agent::ca_source(
+        &server,
+        a.ca.as_deref(),
+        a.ca_fingerprint.as_deref(),
+        a.insecure_plain_http,
+    )? {
+        None => deploy::AgentCa::PlainHttp,
+        Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
+        Some(crate::tls::CaSource::File(path)) => {
+            let trust =
+                crate::tls::Trust::load(&path).map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
+            deploy::AgentCa::Pem(trust.pem())
+        }
+    };
     let group = crate::content::groups::validate_group_name(&a.group)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let advertise = match a.advertise {
@@ -121,6 +147,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         advertise: advertise.to_string(),
         data_dir,
         key_base64: key.to_base64(),
+        ca,
     };
     if platform::SERVICE_MANAGER == ServiceManager::WindowsScm {
         return install_windows(&exe, &cfg, &a);
@@ -229,6 +256,7 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
             let files = [
                 PathBuf::from(deploy::AGENT_SERVICE_CONFIG),
                 PathBuf::from(deploy::AGENT_KEY_FILE),
+                PathBuf::from(crate::tls::CA_CERT_FILE),
             ];
             (data_dir.clone(), files.to_vec(), Some(existed))
         }
@@ -243,6 +271,8 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
                     advertise: String::new(),
                     data_dir: data_dir.clone(),
                     key_base64: String::new(),
+                    // With a CA copy, so its file is removed too.
+                    ca: deploy::AgentCa::Pem(String::new()),
                 },
             )?;
             // The installed binary stays: `install --systemd` runs it too.
@@ -314,6 +344,16 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
         "--advertise".into(),
         conf.advertise.clone().into(),
     ];
+    let mut argv = argv;
+    if let Some(f) = &conf.ca_file {
+        argv.extend(["--ca".into(), f.clone().into_os_string()]);
+    }
+    if let Some(fp) = &conf.ca_fingerprint {
+        argv.extend(["--ca-fingerprint".into(), fp.into()]);
+    }
+    if conf.insecure_plain_http {
+        argv.push("--insecure-plain-http".into());
+    }
     let cli = <super::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
         fail(
             ExitCode::Usage,

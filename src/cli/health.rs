@@ -151,7 +151,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             if !ok {
                 return Err(fail(
                     ExitCode::Usage,
-                    format!("--server {u}: expected a URL like http://10.0.0.5:7650"),
+                    format!("--server {u}: expected a URL like https://10.0.0.5:7650"),
                 ));
             }
             u.trim_end_matches('/').to_string()
@@ -163,7 +163,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             } else {
                 host
             };
-            format!("http://{host}:{}", get(Setting::Port)?)
+            format!("https://{host}:{}", get(Setting::Port)?)
         }
     };
 
@@ -300,7 +300,19 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
             .build()
             .map_err(|e| e.to_string())?;
         rt.block_on(async {
-            let client = SignedClient::new(key, None).map_err(|e| e.to_string())?;
+            // On https, the server must prove a certificate from this
+            // data dir's CA (an admin tool has no device certificate).
+            let tls = if status_url.starts_with("https://") {
+                let trust = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+                    .map_err(|e| e.to_string())?;
+                Some(crate::http::ClientTls {
+                    trust,
+                    cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
+                })
+            } else {
+                None
+            };
+            let client = SignedClient::with_tls(key, None, tls).map_err(|e| e.to_string())?;
             Ok(client.get_json::<ServerStatus>(&status_url, timeout).await)
         })
     })();

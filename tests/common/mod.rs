@@ -434,12 +434,38 @@ pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
 /// A blocking client that trusts the CA of the server installed in
 /// `server_dir` (tests that talk to serve directly: dashboard, metrics).
 pub fn https_client(server_dir: &Path) -> reqwest::blocking::Client {
+    tls_client(server_dir, None, None)
+}
+
+/// A blocking client that trusts the CA in `server_dir`, connects from
+/// `local`, and presents `identity` (certificate PEM, key PEM).
+pub fn tls_client(
+    server_dir: &Path,
+    local: Option<std::net::IpAddr>,
+    identity: Option<(&str, &str)>,
+) -> reqwest::blocking::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let pem = std::fs::read(server_dir.join("ca.pem")).expect("the install's ca.pem");
-    reqwest::blocking::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
+    let mut b = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .local_address(local)
+        .timeout(Duration::from_secs(120));
+    if let Some((cert, key)) = identity {
+        let both = format!("{cert}{key}");
+        b = b.identity(reqwest::Identity::from_pem(both.as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A new key pair and a CSR for it (PEM each), as an agent makes them.
+pub fn key_and_csr() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::default()
+        .serialize_request(&key)
         .unwrap()
+        .pem()
+        .unwrap();
+    (key.serialize_pem(), csr)
 }
 
 /// Waits until `f` holds, polling every 50 ms, and fails the test naming

@@ -577,7 +577,11 @@ impl EnrollRequest {
         {
             return Err(invalid(
                 "csr",
-                format!("is {} bytes; at most {} are accepted", csr.len(), limits::MAX_CSR),
+                format!(
+                    "is {} bytes; at most {} are accepted",
+                    csr.len(),
+                    limits::MAX_CSR
+                ),
             ));
         }
         Ok(())

@@ -151,14 +151,13 @@ impl Setting {
                 Ok(p) if p > 0 => Ok(p.to_string()),
                 _ => Err(bad("expected a TCP port from 1 to 65535, like 7650")),
             },
-            Setting::DistributionOptimization | Setting::TrustClaimedAddresses => match v
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "on" | "true" | "yes" | "1" | "enabled" => Ok("on".into()),
-                "off" | "false" | "no" | "0" | "disabled" => Ok("off".into()),
-                _ => Err(bad("expected on or off")),
-            },
+            Setting::DistributionOptimization | Setting::TrustClaimedAddresses => {
+                match v.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "yes" | "1" | "enabled" => Ok("on".into()),
+                    "off" | "false" | "no" | "0" | "disabled" => Ok("off".into()),
+                    _ => Err(bad("expected on or off")),
+                }
+            }
             Setting::FileStorage => {
                 if v.starts_with("http://") || v.starts_with("https://") {
                     check_url(v).map_err(|h| bad(&h))

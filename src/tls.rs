@@ -178,11 +178,10 @@ impl Ca {
             why: e.to_string(),
         })?;
         let cert_der = first_cert(&cert_pem, &cert_path.display().to_string())?;
-        let issuer =
-            Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| TlsError::BadCert {
-                path: cert_path.display().to_string(),
-                why: e.to_string(),
-            })?;
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| TlsError::BadCert {
+            path: cert_path.display().to_string(),
+            why: e.to_string(),
+        })?;
         Ok(Ca {
             cert_der,
             cert_pem,
@@ -433,10 +432,8 @@ impl Trust {
         cert: Arc<dyn rustls::server::ResolvesServerCert>,
         require_client: bool,
     ) -> Result<rustls::ServerConfig, TlsError> {
-        let b = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            self.roots()?,
-            provider(),
-        );
+        let b =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(self.roots()?, provider());
         let b = if require_client {
             b
         } else {
@@ -516,7 +513,11 @@ impl ServerCerts {
     }
 
     fn current(&self) -> Arc<CertifiedKey> {
-        let cur = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let cur = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if !cur.due(SystemTime::now()) {
             return cur.key;
         }

@@ -19,7 +19,11 @@ static DEVICES: std::sync::Mutex<Vec<(String, reqwest::blocking::Client)>> =
 
 /// The client for a request: the named device's, else one without a
 /// certificate (enrollment) connecting from `local`.
-fn client_for(net: &Net, device: Option<&str>, local: Option<std::net::IpAddr>) -> reqwest::blocking::Client {
+fn client_for(
+    net: &Net,
+    device: Option<&str>,
+    local: Option<std::net::IpAddr>,
+) -> reqwest::blocking::Client {
     if let Some(d) = device
         && let Some((_, c)) = DEVICES.lock().unwrap().iter().find(|(id, _)| id == d)
     {
@@ -376,9 +380,12 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_b}"));
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("is for device"), "{body}");
-    let path = format!("/v1/pieces/{cid}/0?device={id_b}&peer={id_b}");
+    // A device cannot ask in another device's name: its certificate says
+    // who it is.
+    let path = format!("/v1/pieces/{cid}/0?device={id_b}&peer={id_a}");
     let (code, body) = signed_get(&net, &base_a, &path);
-    assert_eq!(code, 400, "{body}");
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("identity_mismatch"), "{body}");
     let (code, _) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have"));
     assert_eq!(code, 400);
 }
@@ -457,10 +464,10 @@ fn the_storage_gateway_serves_only_targeted_devices_and_streams() {
     let other: serde_json::Value = serde_json::from_str(&body).unwrap();
     let other = other["device_id"].as_str().unwrap();
     let path = "/v1/storage/big/1.0/big.bin";
-    // Not enrolled, or enrolled in a group the content does not target:
-    // nothing.
+    // Not enrolled (so no device certificate), or enrolled in a group the
+    // content does not target: nothing.
     let nobody = uuid::Uuid::new_v4().to_string();
-    for (who, want) in [("nobody", 400), (nobody.as_str(), 404)] {
+    for (who, want) in [("nobody", 403), (nobody.as_str(), 403)] {
         let (code, _, n) = gateway_get(&net, &format!("{path}?device={who}"), None);
         assert_eq!(code, want, "device {who} got {n} bytes");
     }

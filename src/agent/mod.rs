@@ -640,9 +640,10 @@ pub async fn run(
         cert: cert.clone(),
     });
     let peer_tls = match &cfg.tls {
-        Some(t) => Some(Arc::new(t.server_config(cert.clone(), true).map_err(|e| {
-            AgentError::Io(format!("peer server TLS: {e}"))
-        })?)),
+        Some(t) => Some(Arc::new(
+            t.server_config(cert.clone(), true)
+                .map_err(|e| AgentError::Io(format!("peer server TLS: {e}")))?,
+        )),
         None => None,
     };
     let client = SignedClient::with_tls(cfg.key.clone(), local, client_tls)
@@ -687,7 +688,9 @@ pub async fn run(
     let app = peer::router(agent.clone());
     let s = shutdown.clone();
     tracker.spawn(async move {
-        if let Err(e) = crate::listen::serve(listener, app, s, crate::listen::Limits::PEER, peer_tls).await {
+        if let Err(e) =
+            crate::listen::serve(listener, app, s, crate::listen::Limits::PEER, peer_tls).await
+        {
             tracing::error!("peer server: {e}");
         }
     });

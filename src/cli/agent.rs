@@ -161,7 +161,12 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
-    let ca = ca_source(&a.server, a.ca.as_deref(), a.ca_fingerprint.as_deref(), a.insecure_plain_http)?;
+    let ca = ca_source(
+        &a.server,
+        a.ca.as_deref(),
+        a.ca_fingerprint.as_deref(),
+        a.insecure_plain_http,
+    )?;
     let cfg = agent::Config {
         server: a.server.trim_end_matches('/').to_string(),
         key,
@@ -186,7 +191,10 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
             let trust = crate::tls::agent_trust(src, &cfg.server, &cfg.data_dir)
                 .await
                 .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-            if let Some(pin) = a.ca_fingerprint.as_deref().and_then(crate::tls::parse_fingerprint)
+            if let Some(pin) = a
+                .ca_fingerprint
+                .as_deref()
+                .and_then(crate::tls::parse_fingerprint)
                 && trust.fingerprint() != pin
             {
                 return Err(fail(

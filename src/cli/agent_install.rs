@@ -123,8 +123,8 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         None => deploy::AgentCa::PlainHttp,
         Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
         Some(crate::tls::CaSource::File(path)) => {
-            let trust =
-                crate::tls::Trust::load(&path).map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
+            let trust = crate::tls::Trust::load(&path)
+                .map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
             deploy::AgentCa::Pem(trust.pem())
         }
     };

@@ -423,7 +423,9 @@ pub async fn run(
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
     let tls = match &state.tls {
-        Some(certs) => Some(Arc::new(certs.ca().trust().server_config(certs.clone(), false)?)),
+        Some(certs) => Some(Arc::new(
+            certs.ca().trust().server_config(certs.clone(), false)?,
+        )),
         None => None,
     };
     let server = crate::listen::serve(
@@ -485,16 +487,15 @@ async fn enroll(
     }
     let csr = req.csr.clone();
     let ip = req.addrs.first().map(|a| a.ip);
-    let mut resp = s
-        .db
-        .call(move |st| enroll_impl(st, &fleet, req))
-        .await?;
+    let mut resp = s.db.call(move |st| enroll_impl(st, &fleet, req)).await?;
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
         let pem = certs
             .ca()
             .issue_device(&csr, &resp.device_id, ip, crate::tls::DEVICE_CERT_LIFETIME)
             .map_err(|e| match e {
-                crate::tls::TlsError::BadCsr(_) => ApiError::new(ErrorCode::BadRequest, e.to_string()),
+                crate::tls::TlsError::BadCsr(_) => {
+                    ApiError::new(ErrorCode::BadRequest, e.to_string())
+                }
                 other => ApiError::internal(other),
             })?;
         resp.certificate = Some(pem);

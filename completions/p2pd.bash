@@ -161,7 +161,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --verbose --help install uninstall"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --ca --ca-fingerprint --insecure-plain-http --metrics-listen --data-dir --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,6 +199,14 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -215,7 +223,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --ca --ca-fingerprint --insecure-plain-http --root --force --json --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +246,14 @@ _p2pd() {
                     return 0
                     ;;
                 --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -813,13 +829,17 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h --listen --data-dir --verbose --help"
+            opts="-v -h --listen --tls-name --insecure-plain-http --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -853,7 +873,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h --allow-missing-storage --json --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb"
+            opts="-v -h --allow-missing-storage --json --data-dir --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb trust_claimed_addresses"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

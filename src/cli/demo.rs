@@ -244,10 +244,12 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
         .and_then(|v| v["admin_token"].as_str().map(str::to_string))
         .ok_or_else(|| anyhow::anyhow!("install printed no admin token"))?;
     say(&format!(
-        "  dashboard: http://127.0.0.1:{port}/ui/login?token={admin_token}"
+        "  dashboard: https://127.0.0.1:{port}/ui/login?token={admin_token} \
+         (the certificate is from the demo's own CA: your browser asks you to accept it)"
     ));
     say(&format!(
-        "  metrics:   curl -H 'Authorization: Bearer {admin_token}' http://127.0.0.1:{port}/metrics"
+        "  metrics:   curl --cacert {} -H 'Authorization: Bearer {admin_token}' https://127.0.0.1:{port}/metrics",
+        server_dir.join(crate::tls::CA_CERT_FILE).display()
     ));
 
     let key_file = server_dir.join(crate::key::KEY_FILE);
@@ -263,7 +265,9 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
                 vec![
                     "agent".into(),
                     "--server".into(),
-                    format!("http://127.0.0.1:{port}"),
+                    format!("https://127.0.0.1:{port}"),
+                    "--ca".into(),
+                    server_dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
                     "--key-file".into(),
                     key_file.display().to_string(),
                     "--group".into(),
@@ -441,7 +445,7 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
     if a.stay {
         eprintln!(
             "p2pd demo: serve and the agents keep running for the dashboard at \
-             http://127.0.0.1:{port}/ui; press Ctrl-C to stop"
+             https://127.0.0.1:{port}/ui; press Ctrl-C to stop"
         );
         tokio::signal::ctrl_c().await.ok();
     }

@@ -236,6 +236,35 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
         enroll_body("127.1.1.10", &csr, Some(&b)),
     );
     assert_eq!(code, 403, "{body}");
+    // Without any certificate, B's id is kept only from B's address (a
+    // device whose certificate expired while it was off); from another
+    // address the request makes a new device.
+    let (_, csr) = key_and_csr();
+    let from = |ip: &str| tls_client(&net.server_dir, Some(ip.parse().unwrap()), None);
+    let (code, body) = call(
+        &net,
+        &from("127.1.1.12"),
+        "POST",
+        "/v1/enroll",
+        enroll_body("127.1.1.12", &csr, Some(&b)),
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(
+        v["device_id"],
+        b.as_str(),
+        "took another device's id over: {body}"
+    );
+    let (code, body) = call(
+        &net,
+        &from("127.1.1.11"),
+        "POST",
+        "/v1/enroll",
+        enroll_body("127.1.1.11", &csr, Some(&b)),
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["device_id"], b.as_str(), "{body}");
     // Without a certificate, only enrollment and status are answered.
     let anon = https_client(&net.server_dir);
     let (code, body) = call(&net, &anon, "POST", "/v1/heartbeat", hb(&a));

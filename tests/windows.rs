@@ -102,7 +102,9 @@ fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[S
         .args([
             "agent",
             "--server",
-            &format!("http://127.0.0.1:{}", net.port),
+            &format!("https://127.0.0.1:{}", net.port),
+            "--ca",
+            &win_path(&net.server_dir.join("ca.pem")),
             "--group",
             "g",
             "--listen",
@@ -305,7 +307,7 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
     let (id, _) = net.publish("svc", 2 * MIB, 23);
     let dir = net.root.path().join("service-agent");
     let key = net.server_dir.join("shared.key");
-    let server = format!("http://127.0.0.1:{}", net.port);
+    let server = net.url();
     let listen = format!("127.1.1.21:{}", net.peer_port);
     let install = |force: bool| {
         let mut args = vec![
@@ -315,6 +317,8 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
             "install".into(),
             "--server".into(),
             server.clone(),
+            "--ca".into(),
+            win_path(&net.server_dir.join("ca.pem")),
             "--key-file".into(),
             win_path(&key),
             "--group".into(),
@@ -429,11 +433,14 @@ fn agent_uninstall_removes_what_install_wrote_and_keeps_the_data_dir() {
     std::fs::create_dir_all(data.join("delivered")).unwrap();
     std::fs::write(data.join("delivered/app.msi"), b"kept").unwrap();
     let key = server.join("shared.key");
+    let ca = server.join("ca.pem");
     let base = [
         "agent",
         "install",
         "--server",
-        "http://127.0.0.1:7650",
+        "https://127.0.0.1:7650",
+        "--ca",
+        ca.to_str().unwrap(),
         "--key-file",
         key.to_str().unwrap(),
         "--group",

@@ -267,7 +267,10 @@ async fn demo(a: Args) -> anyhow::Result<ExitCode> {
                     "--server".into(),
                     format!("https://127.0.0.1:{port}"),
                     "--ca".into(),
-                    server_dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+                    server_dir
+                        .join(crate::tls::CA_CERT_FILE)
+                        .display()
+                        .to_string(),
                     "--key-file".into(),
                     key_file.display().to_string(),
                     "--group".into(),

@@ -487,7 +487,34 @@ async fn enroll(
     }
     let csr = req.csr.clone();
     let ip = req.addrs.first().map(|a| a.ip);
-    let mut resp = s.db.call(move |st| enroll_impl(st, &fleet, req)).await?;
+    // Without a certificate proving it, an existing device id is taken
+    // over only from the address that device enrolled from (a device whose
+    // certificate expired while it was off comes back that way); from
+    // anywhere else the request enrolls a new device instead, so holding
+    // the key is not enough to become another device.
+    let unproved = s.tls.is_some()
+        && !matches!(
+            conn.as_ref().and_then(|c| c.identity.as_ref()),
+            Some(crate::tls::Identity::Device(_))
+        );
+    let mut resp =
+        s.db.call(move |st| {
+            let mut req = req;
+            if unproved
+                && let (Some(id), Some(ip)) = (&req.device_id, ip)
+                && let Some(row) = st.device(id)?
+                && row.addr != ip.to_string()
+            {
+                tracing::warn!(
+                    device = %id, enrolled_from = %row.addr, claimed = %ip,
+                    "enrollment under an existing device id from another address without \
+                     its certificate: enrolled as a new device"
+                );
+                req.device_id = None;
+            }
+            enroll_impl(st, &fleet, req)
+        })
+        .await?;
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
         let pem = certs
             .ca()

@@ -307,12 +307,19 @@ impl Issued {
         })
     }
 
-    /// True when less than half its lifetime is left at `now`.
+    /// True when less than half its lifetime is left at `now`. The
+    /// lifetime counts from issuance: `not_before` is backdated by an hour
+    /// for clock skew, which does not count.
     pub fn due(&self, now: SystemTime) -> bool {
-        let life = self
+        let total = self
             .not_after
             .duration_since(self.not_before)
             .unwrap_or_default();
+        let life = if total > BACKDATE {
+            total - BACKDATE
+        } else {
+            total
+        };
         let left = self.not_after.duration_since(now).unwrap_or_default();
         left < life / 2
     }

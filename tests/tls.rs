@@ -472,3 +472,29 @@ impl WaitTimeout for std::process::Child {
         None
     }
 }
+
+#[test]
+fn an_agent_renews_its_device_certificate_before_it_expires() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    // Certificates valid for 6 s: renewed after 3 s, long expired by the
+    // time the second package is published unless renewed.
+    net.serve_env = vec![("P2PD_FAULT_DEVICE_CERT_SECS".into(), "6".into())];
+    net.start_serve();
+    net.publish("one", 100_000, 1);
+    let a = net.add_agent("a", "127.1.1.10", "g", &[]);
+    assert!(net.wait_delivered(&[a], "one.bin", Duration::from_secs(30)));
+    let log = || std::fs::read_to_string(net.agents[a].dir.join("agent.err")).unwrap_or_default();
+    eventually("the agent renews", Duration::from_secs(15), || {
+        log().contains("device certificate renewed")
+    });
+    std::thread::sleep(Duration::from_secs(7));
+    net.publish("two", 100_000, 2);
+    assert!(
+        net.wait_delivered(&[a], "two.bin", Duration::from_secs(30)),
+        "nothing delivered after the first certificate expired: {}",
+        log()
+    );
+    // At half life, not at every heartbeat (once a second here).
+    let renewals = log().matches("device certificate renewed").count();
+    assert!((1..=7).contains(&renewals), "{renewals} renewals in ~15 s");
+}

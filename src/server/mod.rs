@@ -518,7 +518,7 @@ async fn enroll(
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
         let pem = certs
             .ca()
-            .issue_device(&csr, &resp.device_id, ip, crate::tls::DEVICE_CERT_LIFETIME)
+            .issue_device(&csr, &resp.device_id, ip, device_cert_lifetime())
             .map_err(|e| match e {
                 crate::tls::TlsError::BadCsr(_) => {
                     ApiError::new(ErrorCode::BadRequest, e.to_string())
@@ -528,6 +528,19 @@ async fn enroll(
         resp.certificate = Some(pem);
     }
     Ok(axum::Json(resp))
+}
+
+/// How long the device certificates this server issues are valid.
+fn device_cert_lifetime() -> Duration {
+    // Test-only fault switch: short-lived certificates, to see agents renew.
+    #[cfg(feature = "fault-injection")]
+    if let Some(secs) = std::env::var("P2PD_FAULT_DEVICE_CERT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_secs(secs);
+    }
+    crate::tls::DEVICE_CERT_LIFETIME
 }
 
 /// Unless `trust_claimed_addresses` is on, the address an enrolling device

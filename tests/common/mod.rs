@@ -137,6 +137,8 @@ pub struct Net {
     pub peer_port: u16,
     pub serve: Option<Child>,
     pub agents: Vec<Agent>,
+    /// Extra environment of `serve` (test-only fault switches).
+    pub serve_env: Vec<(String, String)>,
 }
 
 impl Net {
@@ -179,6 +181,7 @@ impl Net {
             peer_port: free_port(),
             serve: None,
             agents: Vec::new(),
+            serve_env: Vec::new(),
         }
     }
 
@@ -200,6 +203,7 @@ impl Net {
             .arg("--data-dir")
             .arg(&self.server_dir)
             .env("P2PD_LOG", "info")
+            .envs(self.serve_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -12,8 +12,10 @@
 //! - [`proto`]: wire types and error codes shared by server and agent.
 //! - [`http`]: signed HTTP requests and JSON errors, both sides; 503 and
 //!   `Retry-After` are honoured here.
-//! - [`listen`]: the HTTP listener both servers use: header-read and idle
-//!   timeouts, per-address and total connection caps.
+//! - [`listen`]: the HTTP listener both servers use: TLS, header-read and
+//!   idle timeouts, per-address and total connection caps.
+//! - [`tls`]: the server CA, server and device certificates, the rustls
+//!   configurations (TLS 1.3, ring) and the identity a certificate names.
 //! - [`cells`]: spreadsheet cells p2pd writes and reads back (formula
 //!   neutralising, shared by every CSV export and the importer).
 //! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed;
@@ -34,6 +36,25 @@
 //! - [`platform`]: every OS-specific call (Unix and Windows): positional
 //!   I/O, preallocation, owner-only files, signals, child processes, the
 //!   Windows service control manager. The bottom layer: uses nothing else.
+
+//!
+//! # Trust
+//!
+//! Two layers (README, "Security model"):
+//!
+//! - The **shared key** admits a device. Every request is HMAC-signed with
+//!   it (method, path, time, nonce, body digest); `key regenerate` retires
+//!   it everywhere within seconds. Kept on every request even with mutual
+//!   TLS: certificates cannot be revoked early, the key can; the signature
+//!   binds a peer request to the peer it is for.
+//! - The **server CA** gives identities. Every connection is TLS 1.3; the
+//!   agent accepts only certificates from its CA. Enrollment (key-signed)
+//!   carries a CSR and returns a 24 h device certificate naming the device
+//!   id; from then on every request naming a device must come over a
+//!   connection whose certificate names that device ([`http::Signed`]
+//!   checks it with the [`listen::Conn`] of the connection). A peer learns
+//!   who asks from the certificate, never from a query parameter alone.
+//!   Plain HTTP exists only behind `--insecure-plain-http` (benchmarks).
 
 pub mod agent;
 pub mod cells;

@@ -26,6 +26,10 @@ struct Fingerprint {
     key_fingerprint: String,
     key_version: i64,
     retired: Vec<Retired>,
+    /// The server CA's fingerprint (agents' `--ca-fingerprint`); absent on
+    /// an install made before TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_fingerprint: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -50,11 +54,17 @@ fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
                 fingerprint,
             })
             .collect(),
+        ca_fingerprint: crate::tls::Trust::load(&g.data_dir().join(crate::tls::CA_CERT_FILE))
+            .ok()
+            .map(|ca| ca.fingerprint()),
     };
     if json {
         output::print_json(&out)?;
     } else {
         println!("{} (version {})", out.key_fingerprint, out.key_version);
+        if let Some(ca) = &out.ca_fingerprint {
+            println!("CA {ca}");
+        }
     }
     Ok(ExitCode::Ok)
 }

@@ -94,12 +94,12 @@ fn install_prints_the_ca_fingerprint_next_to_the_key_fingerprint() {
     let dir2 = root.path().join("t");
     let out = ok(&dir2, &["install"]);
     assert!(out.contains("CA fingerprint"), "{out}");
+    assert!(out.contains("key fingerprint"), "{out}");
     // And `key fingerprint` shows both.
     let out = ok(&dir, &["key", "fingerprint", "--json"]);
     let k: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(k["ca_fingerprint"], v["ca_fingerprint"], "{out}");
     assert_eq!(k["key_fingerprint"], v["key_fingerprint"], "{out}");
-    assert!(out.contains("key fingerprint"), "{out}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! cargo bench --bench control_plane                       # 5,000 devices, 500 heartbeats/s, 20 s
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
 //! cargo bench --bench control_plane -- --devices 1000 --ranges 50000   # + a 10,000-office topology
-//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key   # a `serve --insecure-plain-http`
 //! ```
 //!
 //! Without `--server` it installs a throw-away server in /tmp (20 offices,
@@ -202,9 +202,18 @@ fn start_server(package_mib: u64, ranges: usize) -> (Server, String, PathBuf) {
     );
     p2pd(&server_dir, &["groups", "assign", "g"]);
     p2pd(&server_dir, &["publish", "--all"]);
+    // Simulated devices claim addresses in the offices' ranges but all
+    // connect from 127.0.0.1, like devices behind NAT.
+    p2pd(
+        &server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
+    // Plain HTTP: this measures the control plane (database, scheduling),
+    // and thousands of simulated devices do not each hold a certificate.
     let child = Command::new(bin())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--insecure-plain-http")
         .arg("--data-dir")
         .arg(&server_dir)
         .env("P2PD_LOG", "warn")

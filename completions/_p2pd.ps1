@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the server: data dir, database, server ID and shared key')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show the key fingerprint or regenerate the shared key')
+            [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'The server CA: its fingerprint, certificates for a load balancer')
             [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show or change server settings')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the server ID, key fingerprint, settings and counts')
             [CompletionResult]::new('topology', 'topology', [CompletionResultType]::ParameterValue, 'Offices and their IP ranges: import, export, show, locate')
@@ -86,6 +87,37 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;key;regenerate' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'p2pd;ca' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('fingerprint', 'fingerprint', [CompletionResultType]::ParameterValue, 'Show the server CA''s SHA-256 fingerprint (agents'' --ca-fingerprint)')
+            [CompletionResult]::new('issue-proxy', 'issue-proxy', [CompletionResultType]::ParameterValue, 'Issue a certificate and key from the CA for a TLS-terminating load balancer in front of serve: agents accept it because it is from the CA. Give serve the balancer''s address with --trusted-proxy')
+            break
+        }
+        'p2pd;ca;fingerprint' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'p2pd;ca;issue-proxy' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Host name or address agents dial (repeat for several)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write proxy.pem (certificate and the CA after it) and proxy.key (owner-only) into')
+            [CompletionResult]::new('--days', '--days', [CompletionResultType]::ParameterName, 'Days the certificate is valid')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
@@ -203,6 +235,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
         'p2pd;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (default: the server_name setting and port)')
             [CompletionResult]::new('--tls-name', '--tls-name', [CompletionResultType]::ParameterName, 'A host name or address agents use to reach this server, put in the server certificate (repeat for several). The listen address, the server_name setting and, on a wildcard listen, localhost and 127.0.0.1 are always in it')
+            [CompletionResult]::new('--trusted-proxy', '--trusted-proxy', [CompletionResultType]::ParameterName, 'Address of a TLS-terminating load balancer in front of this server (repeat for several): its requests may forward the client''s device certificate in the X-P2PD-Client-Cert header, which is verified against the CA. Ignored from any other address')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
             [CompletionResult]::new('--insecure-plain-http', '--insecure-plain-http', [CompletionResultType]::ParameterName, 'Serve plain HTTP: no TLS, no device certificates. For benchmarks only, with agents started with --insecure-plain-http')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')

@@ -19,6 +19,9 @@ _p2pd() {
             p2pd,agent)
                 cmd="p2pd__subcmd__agent"
                 ;;
+            p2pd,ca)
+                cmd="p2pd__subcmd__ca"
+                ;;
             p2pd,completions)
                 cmd="p2pd__subcmd__completions"
                 ;;
@@ -75,6 +78,12 @@ _p2pd() {
                 ;;
             p2pd__subcmd__agent,uninstall)
                 cmd="p2pd__subcmd__agent__subcmd__uninstall"
+                ;;
+            p2pd__subcmd__ca,fingerprint)
+                cmd="p2pd__subcmd__ca__subcmd__fingerprint"
+                ;;
+            p2pd__subcmd__ca,issue-proxy)
+                cmd="p2pd__subcmd__ca__subcmd__issue__subcmd__proxy"
                 ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
@@ -143,7 +152,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --verbose --help --version install key settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
+            opts="-v -h -V --data-dir --verbose --help --version install key ca settings status topology demo serve agent report publish content groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +289,72 @@ _p2pd() {
             fi
             case "${prev}" in
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca)
+            opts="-v -h --data-dir --verbose --help fingerprint issue-proxy"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca__subcmd__fingerprint)
+            opts="-v -h --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca__subcmd__issue__subcmd__proxy)
+            opts="-v -h --name --out --days --json --data-dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -829,7 +904,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h --listen --tls-name --insecure-plain-http --data-dir --verbose --help"
+            opts="-v -h --listen --tls-name --trusted-proxy --insecure-plain-http --data-dir --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -840,6 +915,10 @@ _p2pd() {
                     return 0
                     ;;
                 --tls-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
             cand install 'Install the server: data dir, database, server ID and shared key'
             cand key 'Show the key fingerprint or regenerate the shared key'
+            cand ca 'The server CA: its fingerprint, certificates for a load balancer'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
             cand topology 'Offices and their IP ranges: import, export, show, locate'
@@ -79,6 +80,34 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;key;regenerate'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ca'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand fingerprint 'Show the server CA''s SHA-256 fingerprint (agents'' --ca-fingerprint)'
+            cand issue-proxy 'Issue a certificate and key from the CA for a TLS-terminating load balancer in front of serve: agents accept it because it is from the CA. Give serve the balancer''s address with --trusted-proxy'
+        }
+        &'p2pd;ca;fingerprint'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ca;issue-proxy'= {
+            cand --name 'Host name or address agents dial (repeat for several)'
+            cand --out 'Directory to write proxy.pem (certificate and the CA after it) and proxy.key (owner-only) into'
+            cand --days 'Days the certificate is valid'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --json 'Print machine-readable JSON instead of a table'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -185,6 +214,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         &'p2pd;serve'= {
             cand --listen 'Address to listen on (default: the server_name setting and port)'
             cand --tls-name 'A host name or address agents use to reach this server, put in the server certificate (repeat for several). The listen address, the server_name setting and, on a wildcard listen, localhost and 127.0.0.1 are always in it'
+            cand --trusted-proxy 'Address of a TLS-terminating load balancer in front of this server (repeat for several): its requests may forward the client''s device certificate in the X-P2PD-Client-Cert header, which is verified against the CA. Ignored from any other address'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --insecure-plain-http 'Serve plain HTTP: no TLS, no device certificates. For benchmarks only, with agents started with --insecure-plain-http'
             cand -v 'More log output on stderr (-v info, -vv debug)'

@@ -30,6 +30,7 @@ complete -c p2pd -n "__fish_p2pd_needs_command" -s h -l help -d 'Print help (see
 complete -c p2pd -n "__fish_p2pd_needs_command" -s V -l version -d 'Print version'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "install" -d 'Install the server: data dir, database, server ID and shared key'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "key" -d 'Show the key fingerprint or regenerate the shared key'
+complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "ca" -d 'The server CA: its fingerprint, certificates for a load balancer'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "settings" -d 'Show or change server settings'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "status" -d 'Show the server ID, key fingerprint, settings and counts'
 complete -c p2pd -n "__fish_p2pd_needs_command" -f -a "topology" -d 'Offices and their IP ranges: import, export, show, locate'
@@ -72,6 +73,22 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand key; and __fish_seen_subcomman
 complete -c p2pd -n "__fish_p2pd_using_subcommand key; and __fish_seen_subcommand_from regenerate" -l json -d 'Print machine-readable JSON instead of a table'
 complete -c p2pd -n "__fish_p2pd_using_subcommand key; and __fish_seen_subcommand_from regenerate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand key; and __fish_seen_subcommand_from regenerate" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and not __fish_seen_subcommand_from fingerprint issue-proxy" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and not __fish_seen_subcommand_from fingerprint issue-proxy" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and not __fish_seen_subcommand_from fingerprint issue-proxy" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and not __fish_seen_subcommand_from fingerprint issue-proxy" -f -a "fingerprint" -d 'Show the server CA\'s SHA-256 fingerprint (agents\' --ca-fingerprint)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and not __fish_seen_subcommand_from fingerprint issue-proxy" -f -a "issue-proxy" -d 'Issue a certificate and key from the CA for a TLS-terminating load balancer in front of serve: agents accept it because it is from the CA. Give serve the balancer\'s address with --trusted-proxy'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from fingerprint" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from fingerprint" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from fingerprint" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from fingerprint" -s h -l help -d 'Print help'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -l name -d 'Host name or address agents dial (repeat for several)' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -l out -d 'Directory to write proxy.pem (certificate and the CA after it) and proxy.key (owner-only) into' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -l days -d 'Days the certificate is valid' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -l json -d 'Print machine-readable JSON instead of a table'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
+complete -c p2pd -n "__fish_p2pd_using_subcommand ca; and __fish_seen_subcommand_from issue-proxy" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and not __fish_seen_subcommand_from show set" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and not __fish_seen_subcommand_from show set" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'
 complete -c p2pd -n "__fish_p2pd_using_subcommand settings; and not __fish_seen_subcommand_from show set" -s h -l help -d 'Print help'
@@ -130,6 +147,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s v -l verbose -d 'More
 complete -c p2pd -n "__fish_p2pd_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l listen -d 'Address to listen on (default: the server_name setting and port)' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l tls-name -d 'A host name or address agents use to reach this server, put in the server certificate (repeat for several). The listen address, the server_name setting and, on a wildcard listen, localhost and 127.0.0.1 are always in it' -r
+complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l trusted-proxy -d 'Address of a TLS-terminating load balancer in front of this server (repeat for several): its requests may forward the client\'s device certificate in the X-P2PD-Client-Cert header, which is verified against the CA. Ignored from any other address' -r
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -l insecure-plain-http -d 'Serve plain HTTP: no TLS, no device certificates. For benchmarks only, with agents started with --insecure-plain-http'
 complete -c p2pd -n "__fish_p2pd_using_subcommand serve" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug)'

@@ -109,6 +109,16 @@ pub trait Verifies {
     fn needs_identity(&self, _path: &str) -> bool {
         true
     }
+
+    /// The identity a trusted TLS-terminating proxy forwarded for this
+    /// request, if the connection comes from one (serve's `--trusted-proxy`).
+    fn forwarded_identity(
+        &self,
+        _conn: &crate::listen::Conn,
+        _headers: &HeaderMap,
+    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+        Ok(None)
+    }
 }
 
 /// On a TLS connection, the device a request names (`?device=` or the
@@ -221,8 +231,17 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             }
             return Err(ApiError((&e).into(), e.to_string()));
         }
+        let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
+        if let Some(c) = &mut conn
+            && let Some(id) = state.forwarded_identity(c, &parts.headers)?
+        {
+            // The proxy verified the device's certificate; serve checked
+            // it again against the CA. It counts as the connection's.
+            c.identity = Some(id);
+            c.tls = true;
+        }
         check_identity(
-            parts.extensions.get::<crate::listen::Conn>(),
+            conn.as_ref(),
             claimed_device(&parts.uri, &body),
             state.needs_identity(parts.uri.path()),
         )?;

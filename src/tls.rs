@@ -221,6 +221,30 @@ impl Ca {
         Issued::new(cert.der().clone(), self.cert_der.clone(), &key)
     }
 
+    /// A certificate and key (PEM each) for a TLS-terminating load
+    /// balancer in front of serve: agents accept it because it is from the
+    /// CA. Valid for `lifetime`.
+    pub fn issue_proxy(
+        &self,
+        names: &[String],
+        lifetime: Duration,
+    ) -> Result<(String, String), TlsError> {
+        let key = KeyPair::generate().map_err(issue_err)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            format!("p2pd proxy {}", names.join(" ")),
+        );
+        params.distinguished_name = dn;
+        for n in names {
+            params.subject_alt_names.push(san_for(n)?);
+        }
+        leaf(&mut params, lifetime);
+        let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
     /// A device certificate for the public key of `csr_pem` (its requested
     /// names are ignored): the device id as a URI SAN and the common name,
     /// and `ip` (the address it serves peers at) as an IP SAN. PEM.
@@ -397,6 +421,26 @@ impl Trust {
         }
         out.push_str("-----END CERTIFICATE-----\n");
         out
+    }
+
+    /// Verifies a client certificate (PEM) a trusted proxy forwarded: it
+    /// must chain to this CA, be valid now and allow client
+    /// authentication. Returns the identity it names.
+    pub fn verify_forwarded(&self, pem: &str) -> Result<Identity, TlsError> {
+        let leaf = first_cert(pem, "the forwarded client certificate")?;
+        let v =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(self.roots()?, provider())
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+        v.verify_client_cert(&leaf, &[], rustls::pki_types::UnixTime::now())
+            .map_err(|e| TlsError::BadCert {
+                path: "the forwarded client certificate".into(),
+                why: e.to_string(),
+            })?;
+        identity_of(&leaf).ok_or_else(|| TlsError::BadCert {
+            path: "the forwarded client certificate".into(),
+            why: "it names no p2pd device".into(),
+        })
     }
 
     fn roots(&self) -> Result<Arc<rustls::RootCertStore>, TlsError> {
@@ -695,6 +739,11 @@ fn write_file(path: &Path, bytes: &[u8], owner_only: bool) -> Result<(), TlsErro
     f.sync_all().map_err(err)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Writes PEM text atomically (owner-only for keys).
+pub fn write_pem(path: &Path, pem: &str, owner_only: bool) -> Result<(), TlsError> {
+    write_file(path, pem.as_bytes(), owner_only)
 }
 
 /// Writes a CA certificate (PEM) an agent was given or learned into its

@@ -503,3 +503,98 @@ fn an_agent_renews_its_device_certificate_before_it_expires() {
     let renewals = log().matches("device certificate renewed").count();
     assert!((1..=7).contains(&renewals), "{renewals} renewals in ~15 s");
 }
+
+#[test]
+fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    net.serve_args = vec!["--trusted-proxy".into(), "127.0.0.9".into()];
+    net.start_serve();
+    // The balancer's own certificate comes from the CA, so agents that
+    // pin the CA accept it.
+    let out_dir = net.root.path().join("lb");
+    let out = ok(
+        &net.server_dir,
+        &[
+            "ca",
+            "issue-proxy",
+            "--name",
+            "lb.example.test",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let chain = std::fs::read_to_string(out_dir.join("proxy.pem")).unwrap();
+    assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2, "{chain}");
+    let ca = std::fs::read_to_string(net.server_dir.join("ca.pem")).unwrap();
+    assert_eq!(v["ca_fingerprint"], sha256_hex(&first_der(&ca)));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out_dir.join("proxy.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+
+    let (a, cert_a, _) = enroll(&net, "127.1.1.10");
+    let escaped: String = cert_a
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let hb = serde_json::json!({"device_id": a, "progress": [], "stuck": []});
+    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let send = |from: &str, cert: Option<&str>| {
+        let body = serde_json::to_vec(&hb).unwrap();
+        let client = tls_client(&net.server_dir, Some(from.parse().unwrap()), None);
+        let mut rb = client.post(format!("{}/v1/heartbeat", net.url()));
+        for (n, v) in key.sign("POST", "/v1/heartbeat", &body) {
+            rb = rb.header(n, v);
+        }
+        if let Some(c) = cert {
+            rb = rb.header("x-p2pd-client-cert", c);
+        }
+        let r = rb
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    // From the balancer, with the device's certificate: A.
+    let (code, body) = send("127.0.0.9", Some(&escaped));
+    assert_eq!(code, 200, "{body}");
+    // The same header from anyone else counts for nothing.
+    let (code, body) = send("127.0.0.8", Some(&escaped));
+    assert_eq!(code, 403, "{body}");
+    // A certificate from another CA, even through the balancer: refused.
+    let other = tempfile::tempdir().unwrap();
+    let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
+    let (_, csr) = key_and_csr();
+    let rogue = rogue_ca
+        .issue_device(
+            &csr,
+            &a,
+            "127.1.1.10".parse().unwrap(),
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+    let rogue: String = rogue
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (code, body) = send("127.0.0.9", Some(&rogue));
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("identity_mismatch"), "{body}");
+}

@@ -21,6 +21,12 @@ pub struct Args {
     /// 127.0.0.1 are always in it
     #[arg(long, value_name = "NAME")]
     pub tls_name: Vec<String>,
+    /// Address of a TLS-terminating load balancer in front of this server
+    /// (repeat for several): its requests may forward the client's device
+    /// certificate in the X-P2PD-Client-Cert header, which is verified
+    /// against the CA. Ignored from any other address
+    #[arg(long, value_name = "IP", conflicts_with = "insecure_plain_http")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
     /// Serve plain HTTP: no TLS, no device certificates. For benchmarks
     /// only, with agents started with --insecure-plain-http
     #[arg(long)]
@@ -71,7 +77,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             certs.names().join(", "),
             certs.ca().fingerprint()
         );
-        (state.with_tls(certs)?, "https")
+        let mut state = state.with_tls(certs)?;
+        state.trusted_proxies = a.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect();
+        (state, "https")
     };
     // Before binding, so a second serve is told who holds the data dir
     // rather than "address in use". Held until this function returns.

@@ -153,7 +153,16 @@ pub struct ServerState {
     /// The CA and serve's own certificate; `None` when serving plain HTTP
     /// (`--insecure-plain-http`).
     pub tls: Option<Arc<crate::tls::ServerCerts>>,
+    /// TLS-terminating proxies (`serve --trusted-proxy`): requests from
+    /// these addresses may carry the client's certificate in
+    /// [`FORWARDED_CERT_HEADER`].
+    pub trusted_proxies: Vec<IpAddr>,
 }
+
+/// The header a trusted proxy forwards the client's certificate in: the
+/// PEM, URL-encoded (nginx: `proxy_set_header X-P2PD-Client-Cert
+/// $ssl_client_escaped_cert;`).
+pub const FORWARDED_CERT_HEADER: &str = "x-p2pd-client-cert";
 
 /// A device refused for its key is recorded at most this often.
 const REFUSAL_WRITE_SECS: i64 = 5;
@@ -170,6 +179,37 @@ impl Verifies for ServerState {
     /// with its certificate.
     fn needs_identity(&self, path: &str) -> bool {
         !matches!(path, "/v1/enroll" | "/v1/status")
+    }
+
+    fn forwarded_identity(
+        &self,
+        conn: &crate::listen::Conn,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+        let Some(certs) = &self.tls else {
+            return Ok(None);
+        };
+        if !self
+            .trusted_proxies
+            .contains(&conn.addr.ip().to_canonical())
+        {
+            return Ok(None); // anyone else's header is ignored
+        }
+        let Some(v) = headers.get(FORWARDED_CERT_HEADER) else {
+            return Ok(None);
+        };
+        let pem = percent_decode(v.as_bytes()).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("{FORWARDED_CERT_HEADER} is not a URL-encoded PEM certificate"),
+            )
+        })?;
+        certs
+            .ca()
+            .trust()
+            .verify_forwarded(&pem)
+            .map(Some)
+            .map_err(|e| ApiError::new(ErrorCode::IdentityMismatch, e.to_string()))
     }
 
     /// Records which device still signs with which old key, and says so in
@@ -278,6 +318,7 @@ impl ServerState {
             board: Arc::new(Mutex::new(leader::Board::default())),
             probe: probe_client(None)?,
             tls: None,
+            trusted_proxies: Vec::new(),
         })
     }
 
@@ -528,6 +569,24 @@ async fn enroll(
         resp.certificate = Some(pem);
     }
     Ok(axum::Json(resp))
+}
+
+/// `%XX` escapes decoded (a forwarded certificate); None if not UTF-8 or
+/// malformed.
+fn percent_decode(v: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%' {
+            let h = std::str::from_utf8(v.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// How long the device certificates this server issues are valid.

@@ -139,6 +139,8 @@ pub struct Net {
     pub agents: Vec<Agent>,
     /// Extra environment of `serve` (test-only fault switches).
     pub serve_env: Vec<(String, String)>,
+    /// Extra arguments of `serve`.
+    pub serve_args: Vec<String>,
 }
 
 impl Net {
@@ -182,6 +184,7 @@ impl Net {
             serve: None,
             agents: Vec::new(),
             serve_env: Vec::new(),
+            serve_args: Vec::new(),
         }
     }
 
@@ -203,6 +206,7 @@ impl Net {
             .arg("--data-dir")
             .arg(&self.server_dir)
             .env("P2PD_LOG", "info")
+            .args(&self.serve_args)
             .envs(self.serve_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)

@@ -540,10 +540,12 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
     let ca_pem = match &c.ca {
         AgentCa::Pem(pem) => Some(Planned {
             replace_freely: true,
+            // Public, but owner-only like the rest of the service's files:
+            // nobody else needs it, and a writable copy would be a new CA.
             ..Planned::new(
                 PathBuf::from(crate::tls::CA_CERT_FILE),
                 pem.clone().into_bytes(),
-                0o644,
+                0o600,
             )
         }),
         _ => None,
@@ -729,6 +731,7 @@ mod tests {
         assert_eq!(conf.group, "Sales EMEA");
         assert_eq!(conf.key_file, dir.join(AGENT_KEY_FILE));
         assert_eq!(std::fs::read_to_string(&conf.key_file).unwrap(), "a2V5\n");
+        assert_eq!(conf.ca_file, Some(dir.join(crate::tls::CA_CERT_FILE)));
         let spec = agent_service(
             Path::new(r"C:\Program Files\p2pd\p2pd.exe"),
             Path::new(r"C:\ProgramData\p2pd-agent"),

@@ -399,7 +399,7 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;health' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Server URL to check (default: https://SERVER_NAME:PORT from the settings)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s answer')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
             [CompletionResult]::new('--deep', '--deep', [CompletionResultType]::ParameterName, 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)')

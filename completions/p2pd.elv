@@ -364,7 +364,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;health'= {
-            cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
+            cand --server 'Server URL to check (default: https://SERVER_NAME:PORT from the settings)'
             cand --timeout 'Seconds to wait for the server''s answer'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --deep 'Also re-hash every published package in file storage against its content ID (reads every byte; slow on large libraries)'

@@ -99,8 +99,22 @@ pub enum AgentError {
     Refused(WireError),
     #[error(transparent)]
     Pieces(#[from] pieces::PieceError),
-    #[error("{0}")]
-    Io(String),
+    /// The data dir or its transfer log cannot be set up.
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Client(crate::http::ClientError),
+    /// The peer server's TLS configuration cannot be built.
+    #[error("peer server TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// A call failed in a way that ends the agent.
+    #[error(transparent)]
+    Call(CallError),
 }
 
 /// Shared state of a running agent.
@@ -253,7 +267,7 @@ impl Agent {
         if server_time <= 0 {
             return; // an older server that does not say
         }
-        let local = crate::store::now() + self.clock_skew;
+        let local = crate::domain::clock::now() + self.clock_skew;
         let offset = server_time - local;
         self.clock_offset.store(offset, Ordering::Relaxed);
         self.client.set_clock_offset(self.clock_skew + offset);
@@ -559,10 +573,7 @@ impl Agent {
 
 /// Unix time in seconds with millisecond precision, for the transfer log.
 fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_millis() as f64) / 1000.0)
-        .unwrap_or(0.0)
+    crate::domain::clock::now_ms() as f64 / 1000.0
 }
 
 fn load_device_id(dir: &std::path::Path) -> Option<String> {
@@ -625,14 +636,21 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| AgentError::Io(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
+        what: "cannot create",
+        path: cfg.data_dir.clone(),
+        source,
+    })?;
     let log_path = cfg.data_dir.join("transfers.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| AgentError::Io(format!("cannot open {}: {e}", log_path.display())))?;
+        .map_err(|source| AgentError::Io {
+            what: "cannot open",
+            path: log_path.clone(),
+            source,
+        })?;
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
     let cert = Arc::new(crate::tls::DeviceCert::default());
     let client_tls = cfg.tls.clone().map(|trust| crate::http::ClientTls {
@@ -640,14 +658,11 @@ pub async fn run(
         cert: cert.clone(),
     });
     let peer_tls = match &cfg.tls {
-        Some(t) => Some(Arc::new(
-            t.server_config(cert.clone(), true)
-                .map_err(|e| AgentError::Io(format!("peer server TLS: {e}")))?,
-        )),
+        Some(t) => Some(Arc::new(t.server_config(cert.clone(), true)?)),
         None => None,
     };
-    let client = SignedClient::with_tls(cfg.key.clone(), local, client_tls)
-        .map_err(|e| AgentError::Io(e.to_string()))?;
+    let client =
+        SignedClient::with_tls(cfg.key.clone(), local, client_tls).map_err(AgentError::Client)?;
     // Test-only fault switch: pretend this host's clock is off by N seconds.
     #[cfg(feature = "fault-injection")]
     let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
@@ -723,7 +738,7 @@ pub async fn run(
                 tracker.wait().await;
                 return Err(match e {
                     CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Io(other.to_string()),
+                    other => AgentError::Call(other),
                 });
             }
             Err(e) => {
@@ -812,7 +827,7 @@ pub async fn run(
                 // Returned, not logged: `main` prints it once.
                 result = Err(match e {
                     CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Io(other.to_string()),
+                    other => AgentError::Call(other),
                 });
                 break;
             }

@@ -53,7 +53,7 @@ pub enum Sub {
     /// What the Windows service runs: the agent from the configuration
     /// `agent install` wrote, under the service control manager
     #[command(hide = true)]
-    Service(super::agent_install::ServiceArgs),
+    Service(super::agent_service::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
@@ -63,7 +63,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     match (c.sub, c.run) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
         (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
-        (Some(Sub::Service(a)), _) => super::agent_install::service(a),
+        (Some(Sub::Service(a)), _) => super::agent_service::service(a),
         (None, Some(a)) => run(&data_dir, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
@@ -167,7 +167,7 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         a.ca_fingerprint.as_deref(),
         a.insecure_plain_http,
     )?;
-    let cfg = agent::Config {
+    let mut cfg = agent::Config {
         server: a.server.trim_end_matches('/').to_string(),
         key,
         key_file: Some(key_file.clone()),
@@ -186,7 +186,6 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
     let metrics_listen = a.metrics_listen;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let mut cfg = cfg;
         if let Some(src) = &ca {
             let trust = crate::tls::agent_trust(src, &cfg.server, &cfg.data_dir)
                 .await
@@ -217,6 +216,15 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
                     format!("cannot listen on {}: {e}", cfg.listen),
                 )
             })?;
+        // `--listen ADDR:0` binds a free port: advertise and name the one
+        // bound (tests start many agents this way, with no port race).
+        if let Ok(bound) = listener.local_addr() {
+            if cfg.advertise.port() == 0 {
+                cfg.advertise.set_port(bound.port());
+            }
+            let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+            eprintln!("p2pd agent: listening on {scheme}://{bound}");
+        }
         let token = tokio_util::sync::CancellationToken::new();
         if let Some(addr) = metrics_listen {
             let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -225,6 +233,7 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
                     format!("cannot listen on --metrics-listen {addr}: {e}; pick a free address"),
                 )
             })?;
+            let addr = l.local_addr().unwrap_or(addr);
             tracing::info!(%addr, "metrics at http://{addr}/metrics");
             let t = token.clone();
             tokio::spawn(async move {

@@ -28,10 +28,12 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::content::storage::Storage;
+use crate::domain::clock::now;
 use crate::http::{ApiError, Signed, Verifies};
 use crate::key::Verifier;
 use crate::proto::*;
-use crate::store::{Store, now};
+use crate::store::Store;
+use crate::store::distribution::{ProgressUpdate, Transfer};
 
 pub mod decisions;
 pub mod fleet;
@@ -61,8 +63,7 @@ pub const DB_IN_FLIGHT: usize = 64;
 /// How long a call may wait for a permit before it is refused.
 pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
-/// What `Retry-After` says to a refused client, in seconds.
-pub const RETRY_AFTER_SECS: u64 = 2;
+pub use crate::http::RETRY_AFTER_SECS;
 
 impl Db {
     pub fn new(store: Store) -> Db {
@@ -694,11 +695,11 @@ fn enroll_impl(
         },
         None => None,
     };
-    let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
+    let serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
     Ok(EnrollResponse {
         device_id: row.id,
         office: office.as_ref().map(|o| o.name.clone()),
-        office_kind: office.map(|o| o.kind),
+        office_kind: office.map(|o| o.kind.to_string()),
         heartbeat_secs: heartbeat_secs(fleet)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
@@ -748,10 +749,21 @@ async fn heartbeat(
         if let Some(off) = req.clock_offset {
             st.set_clock_offset(&d.id, off)?;
         }
-        st.set_stuck(&d.id, &req.stuck)?;
+        let stuck: Vec<(String, String)> = req
+            .stuck
+            .iter()
+            .map(|s| (s.content_id.clone(), s.reason.clone()))
+            .collect();
+        st.set_stuck(&d.id, &stuck)?;
         for p in &req.progress {
             if st.content_exists(&p.content_id)? {
-                st.record_progress(&p.content_id, &d.id, p)?;
+                let update = ProgressUpdate {
+                    pieces: p.pieces,
+                    done: p.done,
+                    bytes: p.bytes,
+                    blocked: p.blocked,
+                };
+                st.record_progress(&p.content_id, &d.id, &update)?;
                 if p.done {
                     st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
                 }
@@ -762,8 +774,8 @@ async fn heartbeat(
             .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
         let serve_peers = match d.office_id {
             Some(o) => match fleet.office(o) {
-                Some(o) => o.kind != "vpn",
-                None => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
+                Some(o) => o.kind.serves_peers(),
+                None => st.office(o)?.is_some_and(|o| o.kind.serves_peers()),
             },
             None => false,
         };
@@ -949,7 +961,15 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
             )
         })?;
         for t in &req.transfers {
-            st.record_transfer(t, &d.id, d.office_id)?;
+            let transfer = Transfer {
+                content_id: &t.content_id,
+                tier: t.tier.as_str(),
+                source_device: t.source_device.as_deref(),
+                bytes: t.bytes,
+                pieces: t.pieces,
+                ok: t.ok,
+            };
+            st.record_transfer(&transfer, &d.id, d.office_id)?;
             // Upload credit comes from receivers: a verified transfer from
             // a peer confirms (part of) what that peer claims it sent.
             if let Some(src) = &t.source_device
@@ -1184,7 +1204,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let e = db.call(|_| Ok(())).await.unwrap_err();
-        assert_eq!(e.0, ErrorCode::Overloaded);
+        assert_eq!(e.code, ErrorCode::Overloaded);
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(

@@ -245,16 +245,16 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces what a device reported it is stuck on. A content that
-    /// stays stuck keeps its `since`.
+    /// Replaces what a device reported it is stuck on, as (content id,
+    /// reason) pairs. A content that stays stuck keeps its `since`.
     pub fn set_stuck(
         &mut self,
         device_id: &str,
-        stuck: &[crate::proto::Stuck],
+        stuck: &[(String, String)],
     ) -> Result<(), StoreError> {
         let t = now();
         self.transaction(|tx| {
-            let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
+            let keep: Vec<&str> = stuck.iter().map(|(c, _)| c.as_str()).collect();
             let mut old = tx.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
             let existing: Vec<String> = old
                 .query_map([device_id], |r| r.get(0))?
@@ -265,9 +265,9 @@ impl Store {
                     params![device_id, c],
                 )?;
             }
-            for s in stuck {
+            for (content_id, reason) in stuck {
                 let known: bool = tx
-                    .query_row("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
+                    .query_row("SELECT 1 FROM contents WHERE id = ?1", [content_id], |_| {
                         Ok(())
                     })
                     .optional()?
@@ -280,7 +280,7 @@ impl Store {
                      ON CONFLICT(device_id, content_id) DO UPDATE SET
                          since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
                          reason = excluded.reason",
-                    params![device_id, s.content_id, s.reason, t],
+                    params![device_id, content_id, reason, t],
                 )?;
             }
             Ok::<_, StoreError>(())

@@ -2,14 +2,10 @@
 //! to a real `serve` directly (signed requests, no agent), and nothing it
 //! sends may break or fool the server.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use p2pd::key::SharedKey;
-
-const MIB: usize = 1 << 20;
 
 /// The made-up devices enrolled so far: a client holding each one's
 /// device certificate, by device id. Every request naming a device goes
@@ -379,7 +375,7 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     assert!(net.wait_delivered(&[a, b], "app.bin", Duration::from_secs(60)));
     let id_a = net.agents[a].device_id().unwrap();
     let id_b = net.agents[b].device_id().unwrap();
-    let base_a = format!("https://127.1.1.10:{}", net.peer_port);
+    let base_a = format!("https://{}", net.agents[a].addr());
     // Addressed to A: A answers.
     let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_a}"));
     assert_eq!(code, 200, "{body}");
@@ -682,12 +678,7 @@ fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
         // CA gets nothing at all).
         .args(["agent", "--server", &format!("http://127.0.0.1:{port}")])
         .arg("--insecure-plain-http")
-        .args([
-            "--group",
-            "g",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
+        .args(["--group", "g", "--listen", "127.0.0.1:0"])
         .arg("--key-file")
         .arg(&key)
         .arg("--data-dir")

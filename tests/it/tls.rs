@@ -2,14 +2,10 @@
 //! was given; device certificates name their device; a device cannot act
 //! in another's name; enrollment checks the claimed address.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use p2pd::key::SharedKey;
-
-const MIB: usize = 1 << 20;
 
 /// A signed request to serve with `client`; returns (status, body).
 fn call(
@@ -177,7 +173,7 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
         .arg("--ca")
         .arg(net.server_dir.join("ca.pem"))
         .args(["--group", "g", "--listen"])
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("127.0.0.1:0")
         .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .arg("--data-dir")
@@ -288,7 +284,7 @@ fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let ask = |client: &reqwest::blocking::Client, me: &str| {
         let path = format!("/v1/pieces/{cid}/have?device={me}&peer={id_a}");
-        let mut rb = client.get(format!("https://127.1.1.10:{}{path}", net.peer_port));
+        let mut rb = client.get(format!("https://{}{path}", net.agents[a].addr()));
         for (n, v) in key.sign("GET", &path, b"") {
             rb = rb.header(n, v);
         }
@@ -424,9 +420,8 @@ fn an_agent_given_only_the_ca_fingerprint_learns_the_ca_and_refuses_another() {
             .args(["agent", "--server", &net.url(), "--ca-fingerprint", pin])
             .args(["--group", "g", "--listen"])
             .arg(format!(
-                "127.1.1.{}:{}",
-                if name == "good" { 30 } else { 31 },
-                net.peer_port
+                "127.1.1.{}:0",
+                if name == "good" { 30 } else { 31 }
             ))
             .arg("--key-file")
             .arg(net.server_dir.join("shared.key"))

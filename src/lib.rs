@@ -67,32 +67,32 @@
 //! ```text
 //! domain:
 //! platform:
+//! tls: platform
 //! cells:
 //! exit:
-//! listen:
+//! listen: tls
 //! settings:
 //! words:
 //! key: domain platform
 //! proto: domain
 //! store: domain
 //! topology: domain cells settings store
-//! content: domain key platform store topology
+//! content: domain key platform store tls topology
 //! liveness: domain settings store
 //! report: domain store
 //! metrics: domain proto store
-//! http: domain key proto store
-//! deploy: platform
-//! server: cells content domain http key listen liveness metrics platform proto report settings store topology
-//! agent: domain http key listen metrics platform proto
+//! http: domain key listen proto store tls
+//! deploy: platform tls
+//! server: cells content domain http key listen liveness metrics platform proto report settings store tls topology
+//! agent: domain http key listen metrics platform proto tls
 //! configure: settings store topology
 //! explain: domain liveness server store topology
-//! health: content domain http key proto report settings store topology words
-//! install: deploy exit key platform server settings store
+//! health: content domain http key proto report settings store tls topology words
+//! install: deploy exit key platform server settings store tls
 //! devices: cells domain liveness store
-//! demo: agent configure content install key platform report store topology
-//! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
+//! demo: agent configure content install key platform report store tls topology
+//! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store tls topology words
 //! ```
-
 //!
 //! # Trust
 //!

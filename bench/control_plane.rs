@@ -5,7 +5,7 @@
 //! cargo bench --bench control_plane                       # 5,000 devices, 500 heartbeats/s, 20 s
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
 //! cargo bench --bench control_plane -- --devices 1000 --ranges 50000   # + a 10,000-office topology
-//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key   # a `serve --insecure-plain-http`
 //! cargo bench --bench control_plane -- --database postgres://… --replicas 2   # issue 15
 //! ```
 //!
@@ -228,13 +228,23 @@ fn start_server(
     );
     p2pd(&server_dir, &["groups", "assign", "g"]);
     p2pd(&server_dir, &["publish", "--all"]);
+    // Simulated devices claim addresses in the offices' ranges but all
+    // connect from 127.0.0.1, like devices behind NAT.
+    p2pd(
+        &server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
     if let Some(url) = database {
         p2pd(&server_dir, &["db", "copy", "--to", url]);
     }
     let spawn = |dir: &Path, port: u16, log: &Path| {
         let log = std::fs::File::create(log).expect("serve log");
         let mut cmd = Command::new(bin());
+        // Plain HTTP: this measures the control plane (database,
+        // scheduling), and thousands of simulated devices do not each
+        // hold a certificate.
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--insecure-plain-http")
             .arg("--data-dir")
             .arg(dir)
             .env("P2PD_LOG", "warn")
@@ -430,6 +440,7 @@ async fn bench(o: &Opts, urls: &[String], key: SharedKey, pids: &[u32]) -> serde
                     version: env!("CARGO_PKG_VERSION").to_string(),
                     group: "g".into(),
                     peer_url: format!("http://{}:7651", device_ip(i)),
+                    csr: None,
                 };
                 let enroll_url = format!("{}/v1/enroll", urls[i % urls.len()]);
                 let t = Instant::now();

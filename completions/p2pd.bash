@@ -19,6 +19,9 @@ _p2pd() {
             p2pd,agent)
                 cmd="p2pd__subcmd__agent"
                 ;;
+            p2pd,ca)
+                cmd="p2pd__subcmd__ca"
+                ;;
             p2pd,completions)
                 cmd="p2pd__subcmd__completions"
                 ;;
@@ -78,6 +81,12 @@ _p2pd() {
                 ;;
             p2pd__subcmd__agent,uninstall)
                 cmd="p2pd__subcmd__agent__subcmd__uninstall"
+                ;;
+            p2pd__subcmd__ca,fingerprint)
+                cmd="p2pd__subcmd__ca__subcmd__fingerprint"
+                ;;
+            p2pd__subcmd__ca,issue-proxy)
+                cmd="p2pd__subcmd__ca__subcmd__issue__subcmd__proxy"
                 ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
@@ -149,7 +158,7 @@ _p2pd() {
 
     case "${cmd}" in
         p2pd)
-            opts="-v -h -V --data-dir --database --verbose --help --version install key settings status topology demo serve agent report publish content db groups licenses health devices completions explain ui"
+            opts="-v -h -V --data-dir --database --verbose --help --version install key ca settings status topology demo serve agent report publish content db groups licenses health devices completions explain ui"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +180,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --metrics-listen --data-dir --database --verbose --help install uninstall"
+            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --ca --ca-fingerprint --insecure-plain-http --metrics-listen --data-dir --database --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +218,14 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -229,7 +246,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --root --force --json --data-dir --database --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --ca --ca-fingerprint --insecure-plain-http --root --force --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +269,14 @@ _p2pd() {
                     return 0
                     ;;
                 --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -282,6 +307,84 @@ _p2pd() {
             fi
             case "${prev}" in
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca)
+            opts="-v -h --data-dir --database --verbose --help fingerprint issue-proxy"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca__subcmd__fingerprint)
+            opts="-v -h --json --data-dir --database --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca__subcmd__issue__subcmd__proxy)
+            opts="-v -h --name --out --days --json --data-dir --database --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -983,13 +1086,21 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__serve)
-            opts="-v -h --listen --data-dir --database --verbose --help"
+            opts="-v -h --listen --tls-name --trusted-proxy --insecure-plain-http --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1031,7 +1142,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h --allow-missing-storage --json --data-dir --database --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb"
+            opts="-v -h --allow-missing-storage --json --data-dir --database --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs agent_cache_mb trust_claimed_addresses"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -28,6 +28,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --version 'Print version'
             cand install 'Install the server: data dir, database, server ID and shared key'
             cand key 'Show the key fingerprint or regenerate the shared key'
+            cand ca 'The server CA: its fingerprint, certificates for a load balancer'
             cand settings 'Show or change server settings'
             cand status 'Show the server ID, key fingerprint, settings and counts'
             cand topology 'Offices and their IP ranges: import, export, show, locate'
@@ -84,6 +85,37 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;key;regenerate'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ca'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand fingerprint 'Show the server CA''s SHA-256 fingerprint (agents'' --ca-fingerprint)'
+            cand issue-proxy 'Issue a certificate and key from the CA for a TLS-terminating load balancer in front of serve: agents accept it because it is from the CA. Give serve the balancer''s address with --trusted-proxy'
+        }
+        &'p2pd;ca;fingerprint'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ca;issue-proxy'= {
+            cand --name 'Host name or address agents dial (repeat for several)'
+            cand --out 'Directory to write proxy.pem (certificate and the CA after it) and proxy.key (owner-only) into'
+            cand --days 'Days the certificate is valid'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
@@ -200,15 +232,18 @@ set edit:completion:arg-completer[p2pd] = {|@words|
         }
         &'p2pd;serve'= {
             cand --listen 'Address to listen on (default: the server_name setting and port)'
+            cand --tls-name 'A host name or address agents use to reach this server, put in the server certificate (repeat for several). The listen address, the server_name setting and, on a wildcard listen, localhost and 127.0.0.1 are always in it'
+            cand --trusted-proxy 'Address of a TLS-terminating load balancer in front of this server (repeat for several): its requests may forward the client''s device certificate in the X-P2PD-Client-Cert header, which is verified against the CA. Ignored from any other address'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --insecure-plain-http 'Serve plain HTTP: no TLS, no device certificates. For benchmarks only, with agents started with --insecure-plain-http'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'p2pd;agent'= {
-            cand --server 'Server URL, e.g. http://10.0.0.5:7650. Several replicas of one server: repeat it or separate with commas; the agent spreads over them and moves to another when one fails'
+            cand --server 'Server URL, e.g. https://10.0.0.5:7650. Several replicas of one server: repeat it or separate with commas; the agent spreads over them and moves to another when one fails'
             cand --key-file 'File holding the shared key (base64, as printed by install)'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the peer server listens on'
@@ -216,9 +251,12 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --prefix-len 'Prefix length of the device''s subnet (default /24, /64 for IPv6)'
             cand --on-complete 'Command to run after each delivery, with the delivered file''s path as its argument (and in P2PD_DELIVERED). Files are delivered to DATA_DIR/delivered/NAME/VERSION/FILE, one directory per package name and version, so packages never overwrite each other'
             cand --parallel 'Pieces in flight per content'
+            cand --ca 'The server CA''s certificate (the server''s DATA_DIR/ca.pem): the server and every peer must prove a certificate from it'
+            cand --ca-fingerprint 'The server CA''s SHA-256 fingerprint, as `p2pd install` printed it: the agent learns the CA from the server at first contact, keeps it only if it has this fingerprint, and caches it in its data dir'
             cand --metrics-listen 'Serve this agent''s Prometheus metrics at http://ADDR/metrics (off by default; no credentials, so bind it to a loopback or management address)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --insecure-plain-http 'Talk plain HTTP to the server and peers: no TLS, no certificates. For benchmarks against `serve --insecure-plain-http` only'
             cand -v 'More log output on stderr (-v info, -vv debug)'
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
@@ -227,14 +265,17 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand uninstall 'Remove what `agent install` wrote (and stop and delete the Windows service); the data dir is kept'
         }
         &'p2pd;agent;install'= {
-            cand --server 'Server URL, e.g. http://10.0.0.5:7650. Replicas of one server: repeat it or separate with commas; all are written to the service''s configuration and the agent fails over between them'
+            cand --server 'Server URL, e.g. https://10.0.0.5:7650. Replicas of one server: repeat it or separate with commas; all are written to the service''s configuration and the agent fails over between them'
             cand --key-file 'File holding the shared key (base64, as printed by install); copied to /etc/p2pd/agent.key (on Windows: agent.key in the data dir). Re-run with a new key file after `p2pd key regenerate`: the running agent picks the new key up'
             cand --group 'The device''s group (must be assigned to peer distribution)'
             cand --listen 'Address the agent''s peer server listens on'
             cand --advertise 'Address other devices reach this one at (default: the address this host uses to reach the server, with the --listen port)'
+            cand --ca 'The server CA''s certificate (the server''s DATA_DIR/ca.pem), copied next to the key; the agent trusts only this CA'
+            cand --ca-fingerprint 'The server CA''s SHA-256 fingerprint (printed by `p2pd install`), instead of --ca: the agent learns the CA from the server at first contact and keeps it only if the fingerprint matches'
             cand --root 'Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system; systemd only)'
             cand --data-dir 'The agent''s own data directory (piece store, delivered files, transfer log), never the server''s; also P2PD_AGENT_DATA_DIR [default: /var/lib/p2pd-agent]'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --insecure-plain-http 'Plain HTTP to the server and peers (benchmarks only; never the default)'
             cand --force 'Overwrite files (and the Windows service''s registration) that differ from what would be written. Not needed for a new key (--key-file) or a new p2pd binary: those are replaced whenever they differ'
             cand --json 'Print {"files": [{"path", "outcome"}], "key_replaced", "next"} as JSON'
             cand -v 'More log output on stderr (-v info, -vv debug)'
@@ -375,7 +416,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'p2pd;health'= {
-            cand --server 'Server URL to check (default: http://SERVER_NAME:PORT from the settings)'
+            cand --server 'Server URL to check (default: https://SERVER_NAME:PORT from the settings)'
             cand --timeout 'Seconds to wait for the server''s answer'
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'

@@ -296,7 +296,13 @@ impl Demo {
         demo.server = demo.wait_listening("serve.log").await?;
         let key_file = demo.prepared.server_dir.join(crate::key::KEY_FILE);
         let key_file = key_file.display().to_string();
-        let server = format!("http://{}", demo.server);
+        let server = format!("https://{}", demo.server);
+        let ca = demo
+            .prepared
+            .server_dir
+            .join(crate::tls::CA_CERT_FILE)
+            .display()
+            .to_string();
         for (n, (office, _, _)) in OFFICES.iter().enumerate() {
             for j in 1..=demo.prepared.devices {
                 let ip = format!("127.1.{}.{}", n + 1, 10 + j);
@@ -309,6 +315,8 @@ impl Demo {
                     "agent",
                     "--server",
                     &server,
+                    "--ca",
+                    &ca,
                     "--key-file",
                     &key_file,
                     "--group",
@@ -343,14 +351,14 @@ impl Demo {
         Ok(())
     }
 
-    /// The address in the "listening on http://ADDR" line of `log`.
+    /// The address in the "listening on https://ADDR" line of `log`.
     async fn wait_listening(&self, log: &str) -> Result<SocketAddr, DemoError> {
         let path = self.logs.join(log);
         let mut text = String::new();
         for _ in 0..100 {
             text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
             let found = text.lines().find_map(|l| {
-                let at = l.find("listening on http://")? + "listening on http://".len();
+                let at = l.find("listening on https://")? + "listening on https://".len();
                 l[at..].split_whitespace().next()?.parse().ok()
             });
             if let Some(addr) = found {
@@ -359,6 +367,11 @@ impl Demo {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(DemoError::ServeDidNotStart(text))
+    }
+
+    /// The demo server's CA certificate (agents and curl trust it).
+    pub fn ca_file(&self) -> PathBuf {
+        self.prepared.server_dir.join(crate::tls::CA_CERT_FILE)
     }
 
     /// The server's address.

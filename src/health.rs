@@ -28,7 +28,7 @@ pub struct Options {
     pub deep: bool,
     /// Warnings count as failures.
     pub strict: bool,
-    /// The server URL to call (default: `http://SERVER_NAME:PORT`).
+    /// The server URL to call (default: `https://SERVER_NAME:PORT`).
     pub server: Option<String>,
     /// How long to wait for the server's answer.
     pub timeout: Duration,
@@ -41,7 +41,7 @@ pub struct Options {
 pub enum HealthError {
     #[error("--timeout {0}: expected seconds from 0 to 3600, like 5")]
     BadTimeout(f64),
-    #[error("--server {0}: expected a URL like http://10.0.0.5:7650")]
+    #[error("--server {0}: expected a URL like https://10.0.0.5:7650")]
     BadServer(String),
     /// No install in the data dir.
     #[error(transparent)]
@@ -169,7 +169,7 @@ pub fn check(dir: &Path, o: &Options) -> Result<Report, HealthError> {
             } else {
                 host
             };
-            format!("http://{host}:{}", get(Setting::Port)?)
+            format!("https://{host}:{}", get(Setting::Port)?)
         }
     };
 
@@ -350,7 +350,19 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
             .build()
             .map_err(|e| e.to_string())?;
         rt.block_on(async {
-            let client = SignedClient::new(key, None).map_err(|e| e.to_string())?;
+            // On https, the server must prove a certificate from this
+            // data dir's CA (an admin tool has no device certificate).
+            let tls = if status_url.starts_with("https://") {
+                let trust = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+                    .map_err(|e| e.to_string())?;
+                Some(crate::http::ClientTls {
+                    trust,
+                    cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
+                })
+            } else {
+                None
+            };
+            let client = SignedClient::with_tls(key, None, tls).map_err(|e| e.to_string())?;
             Ok(client.get_json::<ServerStatus>(&status_url, timeout).await)
         })
     })();

@@ -150,6 +150,50 @@ pub trait Verifies {
     /// the signature did not verify). The server records these so the
     /// admin can see which devices still hold an old key.
     fn key_refused(&self, _fingerprint: &str, _device: Option<String>) {}
+
+    /// Whether a request to `path` over TLS must come with a device
+    /// certificate. serve answers enrollment (the device has no
+    /// certificate yet) and `status` (admin tools) without one.
+    fn needs_identity(&self, _path: &str) -> bool {
+        true
+    }
+
+    /// The identity a trusted TLS-terminating proxy forwarded for this
+    /// request, if the connection comes from one (serve's `--trusted-proxy`).
+    fn forwarded_identity(
+        &self,
+        _conn: &crate::listen::Conn,
+        _headers: &HeaderMap,
+    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+        Ok(None)
+    }
+}
+
+/// On a TLS connection, the device a request names (`?device=` or the
+/// body's `device_id`) must be the one the client's certificate names: a
+/// device cannot act for another. Plain HTTP has no identities to check.
+fn check_identity(
+    conn: Option<&crate::listen::Conn>,
+    claimed: Option<String>,
+    needed: bool,
+) -> Result<(), ApiError> {
+    use crate::tls::Identity;
+    let Some(conn) = conn.filter(|c| c.tls) else {
+        return Ok(());
+    };
+    match (&conn.identity, claimed) {
+        (Some(Identity::Device(id)), Some(c)) if *id != c => Err(ApiError::new(
+            ErrorCode::IdentityMismatch,
+            format!("this request names device {c}, but the client's certificate is device {id}'s"),
+        )),
+        (Some(_), _) => Ok(()),
+        (None, _) if needed => Err(ApiError::new(
+            ErrorCode::IdentityMismatch,
+            "this request needs a device certificate: enroll first (the agent sends a CSR \
+             at enrollment and uses the certificate it gets for every later request)",
+        )),
+        (None, _) => Ok(()),
+    }
 }
 
 /// The device a request names: `?device=ID` or a JSON body's `device_id`.
@@ -235,6 +279,20 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             }
             return Err(e.into());
         }
+        let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
+        if let Some(c) = &mut conn
+            && let Some(id) = state.forwarded_identity(c, &parts.headers)?
+        {
+            // The proxy verified the device's certificate; serve checked
+            // it again against the CA. It counts as the connection's.
+            c.identity = Some(id);
+            c.tls = true;
+        }
+        check_identity(
+            conn.as_ref(),
+            claimed_device(&parts.uri, &body),
+            state.needs_identity(parts.uri.path()),
+        )?;
         Ok(Signed(body))
     }
 }
@@ -252,6 +310,9 @@ pub enum CallError {
     Transport(#[from] reqwest::Error),
     #[error("HTTP {status}: {body}")]
     Status { status: u16, body: String },
+    /// The certificate the server issued at enrollment is not usable.
+    #[error("device certificate: {0}")]
+    Certificate(String),
 }
 
 impl CallError {
@@ -272,7 +333,14 @@ impl CallError {
 /// [`set_key`]: SignedClient::set_key
 #[derive(Clone)]
 pub struct SignedClient {
-    pub http: reqwest::Client,
+    /// For the server and peers: rebuilt when the device certificate is
+    /// renewed ([`SignedClient::renew_tls`]).
+    http: Arc<std::sync::RwLock<reqwest::Client>>,
+    /// For public URLs (a CDN) only: the platform's roots, never the CA.
+    public: reqwest::Client,
+    /// The CA and the device certificate, on TLS; `None` on plain HTTP.
+    tls: Option<ClientTls>,
+    local: Option<IpAddr>,
     key: Arc<std::sync::RwLock<SharedKey>>,
     /// Seconds added to this host's clock when signing: an agent signs
     /// with the server's time, learned at enrollment and each heartbeat.
@@ -313,22 +381,102 @@ fn origin(url: &str) -> String {
     }
 }
 
+/// What a client trusts and proves on TLS.
+#[derive(Clone)]
+pub struct ClientTls {
+    /// The server CA: the server and every peer must prove a certificate
+    /// from it.
+    pub trust: crate::tls::Trust,
+    /// The certificate this client presents (the device's, once enrolled;
+    /// serve's own when it probes an agent).
+    pub cert: Arc<dyn rustls::client::ResolvesClientCert>,
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("http client: {}", error_chain(.0))]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// A reqwest client for the server and peers: with `tls`, only TLS 1.3 to
+/// endpoints proving a certificate from the CA.
+pub fn build_client(
+    local: Option<IpAddr>,
+    tls: Option<&ClientTls>,
+) -> Result<reqwest::Client, ClientError> {
+    crate::tls::install_default_provider();
+    let b = reqwest::Client::builder()
+        .local_address(local)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true);
+    let b = match tls {
+        Some(t) => b
+            .use_preconfigured_tls(t.trust.client_config(t.cert.clone())?)
+            .https_only(true),
+        None => b,
+    };
+    Ok(b.build()?)
+}
+
 impl SignedClient {
+    /// A plain-HTTP client (benchmarks, tests of the signing layer).
     /// `local` binds outgoing connections to the device's own address, so
     /// the address the server sees is the one the agent reports.
-    pub fn new(key: SharedKey, local: Option<IpAddr>) -> reqwest::Result<SignedClient> {
-        let http = reqwest::Client::builder()
+    pub fn new(key: SharedKey, local: Option<IpAddr>) -> Result<SignedClient, ClientError> {
+        SignedClient::with_tls(key, local, None)
+    }
+
+    /// With `tls`, the server and peers must prove a certificate from the
+    /// CA, and this client presents `tls.cert` when it holds one.
+    pub fn with_tls(
+        key: SharedKey,
+        local: Option<IpAddr>,
+        tls: Option<ClientTls>,
+    ) -> Result<SignedClient, ClientError> {
+        let http = build_client(local, tls.as_ref())?;
+        let public = reqwest::Client::builder()
             .local_address(local)
             .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
             .build()?;
         Ok(SignedClient {
-            http,
+            http: Arc::new(std::sync::RwLock::new(http)),
+            public,
+            tls,
+            local,
             key: Arc::new(std::sync::RwLock::new(key)),
             clock_offset: Arc::new(AtomicI64::new(0)),
             not_before: Arc::default(),
         })
+    }
+
+    /// After the device certificate changed (enrollment, renewal): later
+    /// requests use new connections that present it. Connections in use
+    /// finish on the old one.
+    pub fn renew_tls(&self) -> Result<(), ClientError> {
+        if self.tls.is_none() {
+            return Ok(());
+        }
+        let http = build_client(self.local, self.tls.as_ref())?;
+        *self.http.write().unwrap_or_else(|p| p.into_inner()) = http;
+        Ok(())
+    }
+
+    /// True when this client speaks TLS to the server and peers.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    fn http(&self) -> reqwest::Client {
+        self.http.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The client for public URLs (an unsigned CDN download).
+    pub fn public(&self) -> &reqwest::Client {
+        &self.public
     }
 
     /// Waits while `url`'s origin asked us (503 + `Retry-After`) to stay away.
@@ -405,9 +553,10 @@ impl SignedClient {
             // reqwest reports the bad URL when the request is sent.
             Err(_) => "/".to_string(),
         };
+        let http = self.http();
         let mut rb = match parsed {
-            Ok(u) => self.http.request(method.clone(), u),
-            Err(_) => self.http.request(method.clone(), url),
+            Ok(u) => http.request(method.clone(), u),
+            Err(_) => http.request(method.clone(), url),
         };
         let key = self.key();
         for (name, value) in key.sign_at(method.as_str(), &path, &body, self.now()) {

@@ -116,7 +116,7 @@ pub enum InstallError {
     /// `install --database URL` on a database that already holds one.
     #[error(
         "{url} already holds a p2pd install (server {server_id}); nothing was changed. To run \
-         another replica on it, copy db.key from a replica's data dir into {dir} and run \
+         another replica on it, copy db.key, ca.pem and ca.key from a replica's data dir into {dir} and run \
          `p2pd serve --database URL --data-dir {dir}`"
     )]
     SharedInstalled {
@@ -124,6 +124,9 @@ pub enum InstallError {
         server_id: String,
         dir: PathBuf,
     },
+    /// The server CA cannot be created or read.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl From<crate::store::DbError> for InstallError {
@@ -185,6 +188,14 @@ pub struct Installed {
     pub key: Option<String>,
     pub key_fingerprint: String,
     pub key_version: i64,
+    /// SHA-256 of the server CA certificate: agents take it with
+    /// `--ca-fingerprint`, or a copy of `ca_file` with `--ca`.
+    pub ca_fingerprint: String,
+    /// The CA certificate to give agents (public; its key stays here).
+    pub ca_file: String,
+    /// True when this run added the server CA (an install made before TLS).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ca_created: bool,
     /// Opens the dashboard (`/ui`) and `/metrics`; `p2pd ui token` rotates it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_token: Option<String>,
@@ -229,6 +240,10 @@ pub struct Fingerprint {
     pub key_fingerprint: String,
     pub key_version: i64,
     pub retired: Vec<Retired>,
+    /// The server CA's fingerprint (agents' `--ca-fingerprint`); absent on
+    /// an install made before TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_fingerprint: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -312,6 +327,14 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
             differences,
         });
     }
+    // An install made before TLS has no CA: add it (the one change a
+    // re-run makes).
+    let ca_created = !crate::tls::Ca::exists(dir);
+    let ca = if ca_created {
+        crate::tls::Ca::create(dir, &server.server_id)?
+    } else {
+        crate::tls::Ca::load(dir)?
+    };
     let (root, done) = match &o.systemd {
         Some(sd) => {
             let unit = planned_unit(dir)?;
@@ -327,6 +350,9 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         admin_token: None,
         key_fingerprint: server.key_fingerprint,
         key_version: server.key_version,
+        ca_fingerprint: ca.fingerprint(),
+        ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+        ca_created,
         data_dir: dir.display().to_string(),
         files: unit_files(&done),
         root,
@@ -404,6 +430,7 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         staging.path().display()
     )))?;
     key.save(&key_path(staging.path()))?;
+    let ca = crate::tls::Ca::create(staging.path(), &server_id)?;
     // On a shared database its transaction commits only once the data
     // dir is in place.
     let mut shared_tx = None;
@@ -451,6 +478,9 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         key: Some(key.to_base64()),
         key_fingerprint: key.fingerprint(),
         key_version: 1,
+        ca_fingerprint: ca.fingerprint(),
+        ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+        ca_created: false,
         admin_token: Some(admin_token),
         data_dir: dir.display().to_string(),
         files: unit_files(&done),
@@ -477,8 +507,9 @@ fn check_target_dir(dir: &Path) -> Result<(), InstallError> {
     }
 }
 
-/// The current key's fingerprint and version, and the retired ones.
-pub fn fingerprint(st: &Store) -> Result<Fingerprint, InstallError> {
+/// The current key's fingerprint and version, the retired ones, and the
+/// CA's fingerprint (from `ca.pem` in `dir`).
+pub fn fingerprint(dir: &Path, st: &Store) -> Result<Fingerprint, InstallError> {
     let server = st.server()?.ok_or(InstallError::NoServerRow)?;
     Ok(Fingerprint {
         key_fingerprint: server.key_fingerprint,
@@ -491,6 +522,9 @@ pub fn fingerprint(st: &Store) -> Result<Fingerprint, InstallError> {
                 fingerprint,
             })
             .collect(),
+        ca_fingerprint: crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+            .ok()
+            .map(|ca| ca.fingerprint()),
     })
 }
 

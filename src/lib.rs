@@ -12,8 +12,10 @@
 //! - [`proto`]: wire types and error codes shared by server and agent.
 //! - [`http`]: signed HTTP requests and JSON errors, both sides; 503 and
 //!   `Retry-After` are honoured here.
-//! - [`listen`]: the HTTP listener both servers use: header-read and idle
-//!   timeouts, per-address and total connection caps.
+//! - [`listen`]: the HTTP listener both servers use: TLS, header-read and
+//!   idle timeouts, per-address and total connection caps.
+//! - [`tls`]: the server CA, server and device certificates, the rustls
+//!   configurations (TLS 1.3, ring) and the identity a certificate names.
 //! - [`cells`]: spreadsheet cells p2pd writes and reads back (formula
 //!   neutralising, shared by every CSV export and the importer).
 //! - [`server`]: `serve`: control plane, scheduling (leaders, sources), central seed;
@@ -67,9 +69,10 @@
 //! ```text
 //! domain:
 //! platform:
+//! tls: platform
 //! cells:
 //! exit:
-//! listen:
+//! listen: tls
 //! settings:
 //! words:
 //! key: domain platform
@@ -77,22 +80,40 @@
 //! store: domain
 //! dbkey: key store
 //! topology: domain cells settings store
-//! content: domain key platform store topology
+//! content: domain key platform store tls topology
 //! liveness: domain settings store
 //! report: domain store
 //! metrics: domain proto store
-//! http: domain key proto store
-//! deploy: platform
-//! server: cells content dbkey domain http key listen liveness metrics platform proto report settings store topology
-//! agent: domain http key listen metrics platform proto
+//! http: domain key listen proto store tls
+//! deploy: platform tls
+//! server: cells content dbkey domain http key listen liveness metrics platform proto report settings store tls topology
+//! agent: domain http key listen metrics platform proto tls
 //! configure: settings store topology
 //! explain: domain liveness server store topology
-//! health: content dbkey domain http key proto report settings store topology words
-//! install: dbkey deploy exit key platform server settings store
+//! health: content dbkey domain http key proto report settings store tls topology words
+//! install: dbkey deploy exit key platform server settings store tls
 //! devices: cells domain liveness store
-//! demo: agent configure content install key platform report store topology
-//! cli: agent cells configure content dbkey demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
+//! demo: agent configure content install key platform report store tls topology
+//! cli: agent cells configure content dbkey demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store tls topology words
 //! ```
+//!
+//! # Trust
+//!
+//! Two layers (README, "Security model"):
+//!
+//! - The **shared key** admits a device. Every request is HMAC-signed with
+//!   it (method, path, time, nonce, body digest); `key regenerate` retires
+//!   it everywhere within seconds. Kept on every request even with mutual
+//!   TLS: certificates cannot be revoked early, the key can; the signature
+//!   binds a peer request to the peer it is for.
+//! - The **server CA** gives identities. Every connection is TLS 1.3; the
+//!   agent accepts only certificates from its CA. Enrollment (key-signed)
+//!   carries a CSR and returns a 24 h device certificate naming the device
+//!   id; from then on every request naming a device must come over a
+//!   connection whose certificate names that device ([`http::Signed`]
+//!   checks it with the [`listen::Conn`] of the connection). A peer learns
+//!   who asks from the certificate, never from a query parameter alone.
+//!   Plain HTTP exists only behind `--insecure-plain-http` (benchmarks).
 
 pub mod agent;
 pub mod cells;
@@ -119,6 +140,7 @@ pub mod report;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod topology;
 pub mod words;
 

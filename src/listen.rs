@@ -10,6 +10,11 @@
 //!
 //! Accept errors (EMFILE under a flood) are logged and retried after a
 //! pause rather than ending the server.
+//!
+//! With a TLS configuration ([`crate::tls`]) every connection is TLS 1.3;
+//! the handshake must finish within the header-read timeout. Each request
+//! carries a [`Conn`] extension: the source address and the identity the
+//! client's certificate proved, so handlers never take it from the request.
 
 use std::collections::HashMap;
 use std::io;
@@ -96,16 +101,30 @@ fn take_slot(slots: &Arc<Mutex<Slots>>, ip: IpAddr, limits: &Limits) -> Option<S
     })
 }
 
+/// What a handler knows about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// The TCP peer address.
+    pub addr: std::net::SocketAddr,
+    /// Who the client proved to be with a certificate from the CA; `None`
+    /// on plain HTTP or when the client sent no certificate.
+    pub identity: Option<crate::tls::Identity>,
+    /// True on a TLS connection.
+    pub tls: bool,
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets
 /// in-flight requests finish (each connection is told to close after its
 /// current request) and returns when every connection has ended. Callers
-/// bound that wait themselves.
+/// bound that wait themselves. With `tls`, every connection is TLS.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     shutdown: CancellationToken,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Mutex::new(Slots::default()));
     let tracker = TaskTracker::new();
     let mut refused_logged = Instant::now() - Duration::from_secs(60);
@@ -140,11 +159,55 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let svc = TowerToHyperService::new(app.clone());
+        let app = app.clone();
         let stop = shutdown.clone();
+        let acceptor = acceptor.clone();
         tracker.spawn(async move {
             let last = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
+            let (stream, info): (Box<dyn Stream>, Conn) = match acceptor {
+                None => (
+                    Box::new(stream),
+                    Conn {
+                        addr: peer,
+                        identity: None,
+                        tls: false,
+                    },
+                ),
+                Some(acc) => {
+                    let hs = tokio::time::timeout(limits.header_read, acc.accept(stream)).await;
+                    let tls = match hs {
+                        Ok(Ok(t)) => t,
+                        Ok(Err(e)) => {
+                            tracing::debug!(addr = %peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    // The verifier already checked the chain to the CA.
+                    let identity = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| crate::tls::identity_of(c));
+                    (
+                        Box::new(tls),
+                        Conn {
+                            addr: peer,
+                            identity,
+                            tls: true,
+                        },
+                    )
+                }
+            };
+            let svc = TowerToHyperService::new(tower::util::MapRequest::new(
+                app,
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(info.clone());
+                    req
+                },
+            ));
             let io = TokioIo::new(Idle {
                 inner: stream,
                 last: last.clone(),
@@ -181,6 +244,10 @@ pub async fn serve(
     tracker.wait().await;
     Ok(())
 }
+
+/// A plain or TLS connection.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A stream that notes when bytes last moved, for the idle timeout.
 struct Idle<T> {
@@ -260,7 +327,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
         let stop = CancellationToken::new();
-        tokio::spawn(serve(l, app, stop.clone(), limits));
+        tokio::spawn(serve(l, app, stop.clone(), limits, None));
         (addr, stop)
     }
 

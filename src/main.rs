@@ -7,6 +7,9 @@ use clap::Parser;
 fn main() {
     let cli = p2pd::cli::Cli::parse();
     p2pd::cli::init_tracing(&cli);
+    // ring for every TLS client that does not name a provider (https file
+    // storage, a CDN); p2pd's own connections name it themselves.
+    p2pd::tls::install_default_provider();
     let code = match p2pd::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     Internal,
     /// Too many requests in flight: retry after the `Retry-After` header.
     Overloaded,
+    /// The request names another device than the client's certificate
+    /// does, or needs a device certificate and came without one.
+    IdentityMismatch,
 }
 
 impl ErrorCode {
@@ -60,7 +63,8 @@ impl ErrorCode {
             ErrorCode::GroupNotAssigned
             | ErrorCode::UnsupportedVersion
             | ErrorCode::NotScheduled
-            | ErrorCode::NotServing => 403,
+            | ErrorCode::NotServing
+            | ErrorCode::IdentityMismatch => 403,
             ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
             ErrorCode::BadRequest => 400,
             ErrorCode::PayloadTooLarge => 413,
@@ -111,6 +115,7 @@ impl ErrorCode {
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::IdentityMismatch => "identity_mismatch",
         }
     }
 }
@@ -165,8 +170,12 @@ pub struct EnrollRequest {
     pub addrs: Vec<AddrInfo>,
     pub version: String,
     pub group: String,
-    /// Where this agent serves pieces, e.g. `http://10.1.2.3:7651`.
+    /// Where this agent serves pieces, e.g. `https://10.1.2.3:7651`.
     pub peer_url: String,
+    /// A certificate signing request (PEM) for the device certificate the
+    /// server issues in return; absent on plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +191,10 @@ pub struct EnrollResponse {
     /// with server time, whatever its own clock says.
     #[serde(default)]
     pub server_time: i64,
+    /// The device certificate issued for the request's CSR (PEM): it names
+    /// `device_id` and the enrolled address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -429,6 +442,8 @@ pub mod limits {
     pub const MAX_NAME: usize = 255;
     /// Longest `peer_url`.
     pub const MAX_URL: usize = 2048;
+    /// Longest certificate signing request (PEM); a P-256 CSR is ~400 bytes.
+    pub const MAX_CSR: usize = 8192;
     /// Most addresses in one enrollment.
     pub const MAX_ADDRS: usize = 64;
     /// Most entries in any one JSON array of a heartbeat or a report.
@@ -575,6 +590,18 @@ impl EnrollRequest {
                 ),
             ));
         }
+        if let Some(csr) = &self.csr
+            && csr.len() > limits::MAX_CSR
+        {
+            return Err(invalid(
+                "csr",
+                format!(
+                    "is {} bytes; at most {} are accepted",
+                    csr.len(),
+                    limits::MAX_CSR
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -695,6 +722,7 @@ mod validation_tests {
             version: "0.1.0".into(),
             group: "g".into(),
             peer_url: "http://10.0.0.5:7651".into(),
+            csr: None,
         }
     }
 

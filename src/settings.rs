@@ -17,6 +17,7 @@ pub const ALL: &[Setting] = &[
     Setting::MaxClientVersion,
     Setting::HeartbeatSecs,
     Setting::AgentCacheMb,
+    Setting::TrustClaimedAddresses,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,12 @@ pub enum Setting {
     /// Most MiB an agent's piece store may hold (0: no limit). Content no
     /// longer targeted is evicted, least recently used first.
     AgentCacheMb,
+    /// off (the default): an enrolling device's claimed address must be
+    /// the source address of its connection (when both are of one address
+    /// family), so a device cannot place itself in another office or get
+    /// a certificate for another device's address. on: the claim is taken
+    /// as is, for devices behind NAT or a proxy.
+    TrustClaimedAddresses,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +89,7 @@ impl Setting {
             Setting::MaxClientVersion => "max_client_version",
             Setting::HeartbeatSecs => "heartbeat_secs",
             Setting::AgentCacheMb => "agent_cache_mb",
+            Setting::TrustClaimedAddresses => "trust_claimed_addresses",
         }
     }
 
@@ -100,6 +108,9 @@ impl Setting {
             Setting::AgentCacheMb => {
                 "max MiB in each agent's cache; untargeted content is evicted first (0: no limit)"
             }
+            Setting::TrustClaimedAddresses => {
+                "on: take enrolling devices' claimed addresses as is (NAT, proxies); off: must match the connection's source"
+            }
         }
     }
 
@@ -114,6 +125,7 @@ impl Setting {
             Setting::MaxClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::HeartbeatSecs => "10".into(),
             Setting::AgentCacheMb => "0".into(),
+            Setting::TrustClaimedAddresses => "off".into(),
         }
     }
 
@@ -139,11 +151,13 @@ impl Setting {
                 Ok(p) if p > 0 => Ok(p.to_string()),
                 _ => Err(bad("expected a TCP port from 1 to 65535, like 7650")),
             },
-            Setting::DistributionOptimization => match v.to_ascii_lowercase().as_str() {
-                "on" | "true" | "yes" | "1" | "enabled" => Ok("on".into()),
-                "off" | "false" | "no" | "0" | "disabled" => Ok("off".into()),
-                _ => Err(bad("expected on or off")),
-            },
+            Setting::DistributionOptimization | Setting::TrustClaimedAddresses => {
+                match v.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "yes" | "1" | "enabled" => Ok("on".into()),
+                    "off" | "false" | "no" | "0" | "disabled" => Ok("off".into()),
+                    _ => Err(bad("expected on or off")),
+                }
+            }
             Setting::FileStorage => {
                 if v.starts_with("http://") || v.starts_with("https://") {
                     check_url(v).map_err(|h| bad(&h))

@@ -1126,7 +1126,7 @@ async fn fetch(
         ),
         Tier::Cdn if s.plain => agent
             .client
-            .http
+            .public()
             .get(&s.url)
             .header("range", format!("bytes={a}-{}", b - 1)),
         Tier::Cdn => agent

@@ -88,6 +88,10 @@ pub struct Config {
     pub hostname: String,
     /// Pieces in flight per content.
     pub parallel: usize,
+    /// The server CA: with it, every connection is TLS 1.3 and the server
+    /// and peers must prove a certificate from it. `None` only with
+    /// `--insecure-plain-http`.
+    pub tls: Option<crate::tls::Trust>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +110,14 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
-    #[error("http client: {0}")]
-    Client(#[source] reqwest::Error),
+    #[error(transparent)]
+    Client(crate::http::ClientError),
     /// No `--server` URL to talk to.
     #[error("no server URL given; pass --server URL (several: comma-separated)")]
     NoServer,
+    /// The peer server's TLS configuration cannot be built.
+    #[error("peer server TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A call failed in a way that ends the agent.
     #[error(transparent)]
     Call(CallError),
@@ -123,6 +130,9 @@ pub struct Agent {
     /// Verifies requests from peers.
     pub verifier: Verifier,
     pub pieces: pieces::PieceStore,
+    /// The device certificate (from enrollment), presented to the server
+    /// and to peers, and served by the peer server.
+    pub cert: Arc<crate::tls::DeviceCert>,
     pub device_id: RwLock<String>,
     /// False for VPN-office and no-office devices: the peer server refuses.
     pub serve_peers: AtomicBool,
@@ -160,6 +170,8 @@ pub fn server_trouble(e: &CallError) -> bool {
         CallError::Transport(_) => true,
         CallError::Status { status, .. } => *status >= 500,
         CallError::Wire(w) => matches!(w.code, ErrorCode::Overloaded | ErrorCode::Internal),
+        // No usable device certificate from this one: another may issue one.
+        CallError::Certificate(_) => true,
     }
 }
 
@@ -490,6 +502,18 @@ impl Agent {
     }
 
     async fn enroll(&self) -> Result<EnrollResponse, CallError> {
+        let pending = match &self.cfg.tls {
+            Some(_) => Some(
+                crate::tls::DeviceCert::request()
+                    .map_err(|e| CallError::Certificate(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let scheme = if self.cfg.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let req = EnrollRequest {
             device_id: load_device_id(&self.cfg.data_dir),
             hostname: self.cfg.hostname.clone(),
@@ -499,7 +523,8 @@ impl Agent {
             }],
             version: self.cfg.version.clone(),
             group: self.cfg.group.clone(),
-            peer_url: format!("http://{}", self.cfg.advertise),
+            peer_url: format!("{scheme}://{}", self.cfg.advertise),
+            csr: pending.as_ref().map(|p| p.csr_pem.clone()),
         };
         let url = self.url("/v1/enroll");
         let resp: EnrollResponse = self
@@ -509,6 +534,28 @@ impl Agent {
             .inspect_err(|e| {
                 self.server_failed(&url, e);
             })?;
+        if let (Some(trust), Some(pending)) = (&self.cfg.tls, &pending) {
+            let pem = resp.certificate.as_deref().ok_or_else(|| {
+                CallError::Certificate(
+                    "the server issued no device certificate (is it serving plain HTTP \
+                     behind a TLS proxy? see the README's load-balancer section)"
+                        .to_string(),
+                )
+            })?;
+            self.cert
+                .install(pending, pem, trust, &resp.device_id)
+                .map_err(|e| CallError::Certificate(e.to_string()))?;
+            self.client
+                .renew_tls()
+                .map_err(|e| CallError::Certificate(e.to_string()))?;
+            if let Some(t) = self.cert.not_after() {
+                tracing::info!(
+                    device = %resp.device_id,
+                    expires = %humantime::format_rfc3339_seconds(t),
+                    "device certificate issued"
+                );
+            }
+        }
         self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
         save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
@@ -681,7 +728,17 @@ pub async fn run(
             source,
         })?;
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
-    let client = SignedClient::new(cfg.key.clone(), local).map_err(AgentError::Client)?;
+    let cert = Arc::new(crate::tls::DeviceCert::default());
+    let client_tls = cfg.tls.clone().map(|trust| crate::http::ClientTls {
+        trust,
+        cert: cert.clone(),
+    });
+    let peer_tls = match &cfg.tls {
+        Some(t) => Some(Arc::new(t.server_config(cert.clone(), true)?)),
+        None => None,
+    };
+    let client =
+        SignedClient::with_tls(cfg.key.clone(), local, client_tls).map_err(AgentError::Client)?;
     // Test-only fault switch: pretend this host's clock is off by N seconds.
     #[cfg(feature = "fault-injection")]
     let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
@@ -712,6 +769,7 @@ pub async fn run(
         cfg,
         client,
         pieces,
+        cert,
         device_id: RwLock::new(String::new()),
         serve_peers: AtomicBool::new(false),
         heartbeat_secs: AtomicU64::new(10),
@@ -731,7 +789,9 @@ pub async fn run(
     let app = peer::router(agent.clone());
     let s = shutdown.clone();
     tracker.spawn(async move {
-        if let Err(e) = crate::listen::serve(listener, app, s, crate::listen::Limits::PEER).await {
+        if let Err(e) =
+            crate::listen::serve(listener, app, s, crate::listen::Limits::PEER, peer_tls).await
+        {
             tracing::error!("peer server: {e}");
         }
     });
@@ -795,6 +855,15 @@ pub async fn run(
     let mut last_hb_error = String::new();
     loop {
         agent.reload_key();
+        // Renew the device certificate over the authenticated channel
+        // (enrollment: the shared key and the current certificate) once
+        // half its lifetime is gone.
+        if agent.cfg.tls.is_some() && agent.cert.due() {
+            match agent.enroll().await {
+                Ok(_) => tracing::info!("device certificate renewed"),
+                Err(e) => tracing::warn!("renewing the device certificate: {e}; retrying"),
+            }
+        }
         match agent.heartbeat().await {
             Ok(hb) => {
                 if !std::mem::take(&mut last_hb_error).is_empty() {

@@ -1,5 +1,7 @@
 //! The agent's peer server: verified pieces for other agents, signed like
-//! every other request. A request for a piece the agent does not have yet
+//! every other request. On TLS only devices with a certificate from the
+//! server CA connect (and serve, probing), and the requesting device is
+//! the one its certificate names. A request for a piece the agent does not have yet
 //! may wait (`wait_ms`, at most 10 s) for it to arrive: that is how
 //! followers pipeline behind their leader.
 
@@ -102,8 +104,15 @@ async fn piece(
     State(a): State<Arc<Agent>>,
     Path((id, n)): Path<(String, u32)>,
     Query(q): Query<PieceQuery>,
+    conn: Option<axum::Extension<crate::listen::Conn>>,
     _signed: Signed,
 ) -> Result<Response, ApiError> {
+    // Who asks: the device its certificate names (`Signed` checked that
+    // `device=` agrees); on plain HTTP, the signed claim.
+    let requester = match conn.as_ref().and_then(|c| c.identity.clone()) {
+        Some(crate::tls::Identity::Device(id)) => id,
+        _ => q.device.clone(),
+    };
     addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;
     let wait = Duration::from_millis(q.wait_ms.min(10_000));
@@ -180,6 +189,6 @@ async fn piece(
             *b ^= 0xff;
         }
     }
-    a.record_upload(&id, &q.device, n, bytes.len() as u64);
+    a.record_upload(&id, &requester, n, bytes.len() as u64);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }

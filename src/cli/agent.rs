@@ -76,7 +76,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650. Several replicas of one
+    /// Server URL, e.g. https://10.0.0.5:7650. Several replicas of one
     /// server: repeat it or separate with commas; the agent spreads over
     /// them and moves to another when one fails
     #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
@@ -106,6 +106,19 @@ pub struct Args {
     /// Pieces in flight per content
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// The server CA's certificate (the server's DATA_DIR/ca.pem): the
+    /// server and every peer must prove a certificate from it
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure_plain_http")]
+    pub ca: Option<PathBuf>,
+    /// The server CA's SHA-256 fingerprint, as `p2pd install` printed it:
+    /// the agent learns the CA from the server at first contact, keeps it
+    /// only if it has this fingerprint, and caches it in its data dir
+    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
+    pub ca_fingerprint: Option<String>,
+    /// Talk plain HTTP to the server and peers: no TLS, no certificates.
+    /// For benchmarks against `serve --insecure-plain-http` only
+    #[arg(long)]
+    pub insecure_plain_http: bool,
     /// Serve this agent's Prometheus metrics at http://ADDR/metrics (off by
     /// default; no credentials, so bind it to a loopback or management address)
     #[arg(long, value_name = "ADDR:PORT")]
@@ -150,13 +163,20 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
+    let servers: Vec<String> = a
+        .server
+        .iter()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let ca = ca_source(
+        &servers,
+        a.ca.as_deref(),
+        a.ca_fingerprint.as_deref(),
+        a.insecure_plain_http,
+    )?;
     let mut cfg = agent::Config {
-        servers: a
-            .server
-            .iter()
-            .map(|s| s.trim().trim_end_matches('/').to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        servers,
         key,
         key_file: Some(key_file.clone()),
         group: a.group,
@@ -169,10 +189,33 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         version: std::env::var("P2PD_CLIENT_VERSION").unwrap_or_else(|_| crate::VERSION.into()),
         hostname: hostname(),
         parallel: a.parallel,
+        tls: None,
     };
     let metrics_listen = a.metrics_listen;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        if let Some(src) = &ca {
+            let trust = crate::tls::agent_trust(src, &cfg.servers, &cfg.data_dir)
+                .await
+                .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+            if let Some(pin) = a
+                .ca_fingerprint
+                .as_deref()
+                .and_then(crate::tls::parse_fingerprint)
+                && trust.fingerprint() != pin
+            {
+                return Err(fail(
+                    ExitCode::Usage,
+                    crate::tls::TlsError::FingerprintMismatch {
+                        found: trust.fingerprint(),
+                        expected: pin,
+                    }
+                    .to_string(),
+                ));
+            }
+            tracing::info!(ca = %trust.fingerprint(), "trusting the server CA");
+            cfg.tls = Some(trust);
+        }
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|e| {
@@ -187,7 +230,8 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
             if cfg.advertise.port() == 0 {
                 cfg.advertise.set_port(bound.port());
             }
-            eprintln!("p2pd agent: listening on http://{bound}");
+            let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+            eprintln!("p2pd agent: listening on {scheme}://{bound}");
         }
         let token = tokio_util::sync::CancellationToken::new();
         if let Some(addr) = metrics_listen {
@@ -224,6 +268,69 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
             })
     })?;
     Ok(ExitCode::Ok)
+}
+
+/// Which CA the agent trusts, from its options; `None` on plain HTTP.
+/// TLS is the default and needs a CA; plain HTTP must be asked for.
+pub fn ca_source(
+    servers: &[String],
+    ca: Option<&std::path::Path>,
+    fingerprint: Option<&str>,
+    insecure_plain_http: bool,
+) -> anyhow::Result<Option<crate::tls::CaSource>> {
+    // Every replica speaks the same scheme: judge by the first that does
+    // not match what the flags ask for.
+    let server = servers
+        .iter()
+        .find(|s| s.starts_with("https://") == insecure_plain_http)
+        .or(servers.first())
+        .map(String::as_str)
+        .unwrap_or_default();
+    let https = server.starts_with("https://");
+    if insecure_plain_http {
+        if https {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "--insecure-plain-http needs an http:// --server URL, not {server}; \
+                     drop --insecure-plain-http and give --ca or --ca-fingerprint for TLS"
+                ),
+            ));
+        }
+        return Ok(None);
+    }
+    if !https {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--server {server} is not an https:// URL; agents talk TLS to the server \
+                 (https://HOST:PORT) and prove its certificate with --ca FILE or \
+                 --ca-fingerprint SHA256. Plain HTTP is for benchmarks only \
+                 (--insecure-plain-http, with `serve --insecure-plain-http`)"
+            ),
+        ));
+    }
+    let pin = match fingerprint {
+        Some(f) => Some(crate::tls::parse_fingerprint(f).ok_or_else(|| {
+            fail(
+                ExitCode::Usage,
+                format!(
+                    "--ca-fingerprint '{f}' is not a SHA-256 fingerprint (64 hex digits, as \
+                     `p2pd install` or `p2pd status` prints it)"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    match (ca, pin) {
+        (Some(path), _) => Ok(Some(crate::tls::CaSource::File(path.to_path_buf()))),
+        (None, Some(pin)) => Ok(Some(crate::tls::CaSource::Fingerprint(pin))),
+        (None, None) => Err(fail(
+            ExitCode::Usage,
+            "give --ca FILE (a copy of the server's DATA_DIR/ca.pem) or --ca-fingerprint \
+             SHA256 (printed by `p2pd install`): the agent trusts only the server CA",
+        )),
+    }
 }
 
 fn hostname() -> String {

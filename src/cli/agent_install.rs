@@ -19,7 +19,7 @@ use crate::platform::{self, ServiceManager};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. http://10.0.0.5:7650. Replicas of one server:
+    /// Server URL, e.g. https://10.0.0.5:7650. Replicas of one server:
     /// repeat it or separate with commas; all are written to the service's
     /// configuration and the agent fails over between them
     #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
@@ -40,6 +40,18 @@ pub struct Args {
     /// host uses to reach the server, with the --listen port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub advertise: Option<SocketAddr>,
+    /// The server CA's certificate (the server's DATA_DIR/ca.pem), copied
+    /// next to the key; the agent trusts only this CA
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ca_fingerprint", "insecure_plain_http"])]
+    pub ca: Option<PathBuf>,
+    /// The server CA's SHA-256 fingerprint (printed by `p2pd install`),
+    /// instead of --ca: the agent learns the CA from the server at first
+    /// contact and keeps it only if the fingerprint matches
+    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
+    pub ca_fingerprint: Option<String>,
+    /// Plain HTTP to the server and peers (benchmarks only; never the default)
+    #[arg(long)]
+    pub insecure_plain_http: bool,
     /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system;
     /// systemd only)
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -96,7 +108,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| {
                     fail(
                         ExitCode::Usage,
-                        format!("--server {server}: expected a URL like http://10.0.0.5:7650"),
+                        format!("--server {server}: expected a URL like https://10.0.0.5:7650"),
                     )
                 })?,
         );
@@ -104,12 +116,26 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let Some(host_port) = host_ports.first().copied() else {
         return Err(fail(
             ExitCode::Usage,
-            "--server: expected a URL like http://10.0.0.5:7650",
+            "--server: expected a URL like https://10.0.0.5:7650",
         ));
     };
     // One line in the service's configuration: the agent's --server takes
     // a comma-separated list.
     let server = servers.join(",");
+    let ca = match super::agent::ca_source(
+        &servers,
+        a.ca.as_deref(),
+        a.ca_fingerprint.as_deref(),
+        a.insecure_plain_http,
+    )? {
+        None => deploy::AgentCa::PlainHttp,
+        Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
+        Some(crate::tls::CaSource::File(path)) => {
+            let trust = crate::tls::Trust::load(&path)
+                .map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
+            deploy::AgentCa::Pem(trust.pem())
+        }
+    };
     let group = crate::content::groups::validate_group_name(&a.group)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
     let advertise = match a.advertise {
@@ -132,6 +158,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         advertise: advertise.to_string(),
         data_dir,
         key_base64: key.to_base64(),
+        ca,
     };
     if platform::SERVICE_MANAGER == ServiceManager::WindowsScm {
         return install_windows(&exe, &cfg, &a);

@@ -43,6 +43,16 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
         "--advertise".into(),
         conf.advertise.clone().into(),
     ];
+    let mut argv = argv;
+    if let Some(f) = &conf.ca_file {
+        argv.extend(["--ca".into(), f.clone().into_os_string()]);
+    }
+    if let Some(fp) = &conf.ca_fingerprint {
+        argv.extend(["--ca-fingerprint".into(), fp.into()]);
+    }
+    if conf.insecure_plain_http {
+        argv.push("--insecure-plain-http".into());
+    }
     let cli = <super::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
         fail(
             ExitCode::Usage,

@@ -69,10 +69,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let mut demo = Demo::start(prepared).await?;
         let (addr, token) = (demo.server(), demo.admin_token().to_string());
         say(&format!(
-            "  dashboard: http://{addr}/ui/login?token={token}"
+            "  dashboard: https://{addr}/ui/login?token={token} \
+             (the certificate is from the demo's own CA: your browser asks you to accept it)"
         ));
         say(&format!(
-            "  metrics:   curl -H 'Authorization: Bearer {token}' http://{addr}/metrics"
+            "  metrics:   curl --cacert {} -H 'Authorization: Bearer {token}' https://{addr}/metrics",
+            demo.ca_file().display()
         ));
         say(&format!(
             "  serve and {} agents running; distributing",
@@ -94,7 +96,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         if a.stay {
             eprintln!(
                 "p2pd demo: serve and the agents keep running for the dashboard at \
-                 http://{addr}/ui; press Ctrl-C to stop"
+                 https://{addr}/ui; press Ctrl-C to stop"
             );
             tokio::signal::ctrl_c().await.ok();
         }

@@ -19,7 +19,7 @@ pub struct Args {
     pub strict: bool,
     #[command(flatten)]
     pub out: output::JsonFlag,
-    /// Server URL to check (default: http://SERVER_NAME:PORT from the settings)
+    /// Server URL to check (default: https://SERVER_NAME:PORT from the settings)
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// Seconds to wait for the server's answer

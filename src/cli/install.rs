@@ -97,12 +97,18 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             super::output::print_json(&out)?;
         } else {
             println!(
-                "p2pd is already installed in {} with these settings; nothing changed \
-                 (server ID {}, key fingerprint {} version {}; the key is not shown again)",
+                "p2pd is already installed in {} with these settings; {} \
+                 (server ID {}, key fingerprint {} version {}, CA fingerprint {}; the key is not shown again)",
                 dir.display(),
+                if out.ca_created {
+                    "added the server CA (ca.pem): give it to every agent (--ca or --ca-fingerprint)"
+                } else {
+                    "nothing changed"
+                },
                 out.server_id,
                 out.key_fingerprint,
-                out.key_version
+                out.key_version,
+                out.ca_fingerprint
             );
             if let Some(root) = &out.root {
                 super::agent_install::report(&out.done, root, "p2pd")?;
@@ -121,6 +127,12 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         writeln!(o, "p2pd installed in {}", out.data_dir)?;
         writeln!(o, "  server ID        {}", out.server_id)?;
         writeln!(o, "  key fingerprint  {} (version 1)", out.key_fingerprint)?;
+        writeln!(o, "  CA fingerprint   {}", out.ca_fingerprint)?;
+        writeln!(
+            o,
+            "  CA certificate   {} (give agents this file with --ca, or the fingerprint with --ca-fingerprint)",
+            out.ca_file
+        )?;
         super::output::print_key_once(&mut o, out.key.as_deref().unwrap_or_default())?;
         writeln!(o)?;
         writeln!(

@@ -21,11 +21,14 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
 
 fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
-    let out = crate::install::fingerprint(&st).map_err(install_error)?;
+    let out = crate::install::fingerprint(&g.data_dir(), &st).map_err(install_error)?;
     if json {
         output::print_json(&out)?;
     } else {
         println!("{} (version {})", out.key_fingerprint, out.key_version);
+        if let Some(ca) = &out.ca_fingerprint {
+            println!("CA {ca}");
+        }
     }
     Ok(ExitCode::Ok)
 }

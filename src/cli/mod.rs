@@ -13,6 +13,7 @@ use crate::exit::ExitCode;
 pub mod agent;
 pub mod agent_install;
 pub mod agent_service;
+pub mod ca;
 pub mod completions;
 pub mod content;
 pub mod db;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Show the key fingerprint or regenerate the shared key
     #[command(subcommand)]
     Key(key::Command),
+    /// The server CA: its fingerprint, certificates for a load balancer
+    #[command(subcommand)]
+    Ca(ca::Command),
     /// Show or change server settings
     #[command(subcommand)]
     Settings(settings::Command),
@@ -157,6 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Install(a) => install::run(g, a),
         Command::Key(c) => key::run(g, c),
+        Command::Ca(c) => ca::run(g, c),
         Command::Settings(c) => settings::run(g, c),
         Command::Status(a) => status::run(g, a),
         Command::Topology(c) => topology::run(g, c),

@@ -15,6 +15,22 @@ pub struct Args {
     /// Address to listen on (default: the server_name setting and port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// A host name or address agents use to reach this server, put in the
+    /// server certificate (repeat for several). The listen address, the
+    /// server_name setting and, on a wildcard listen, localhost and
+    /// 127.0.0.1 are always in it
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Vec<String>,
+    /// Address of a TLS-terminating load balancer in front of this server
+    /// (repeat for several): its requests may forward the client's device
+    /// certificate in the X-P2PD-Client-Cert header, which is verified
+    /// against the CA. Ignored from any other address
+    #[arg(long, value_name = "IP", conflicts_with = "insecure_plain_http")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// Serve plain HTTP: no TLS, no device certificates. For benchmarks
+    /// only, with agents started with --insecure-plain-http
+    #[arg(long)]
+    pub insecure_plain_http: bool,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -33,24 +49,42 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
     let dir = g.data_dir();
     let state = server::ServerState::load(&dir, g.database.as_deref())?;
+    let st = crate::store::Store::open_at(&dir, g.database.as_deref())?;
+    let get = |s: Setting| -> anyhow::Result<String> {
+        Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+    };
+    let server_name = get(Setting::ServerName)?;
     let listen = match a.listen {
         Some(l) => l,
         None => {
-            let st = crate::store::Store::open_at(&dir, g.database.as_deref())?;
-            let get = |s: Setting| -> anyhow::Result<String> {
-                Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
-            };
             let port: u16 = get(Setting::Port)?.parse().context("port setting")?;
-            let host = get(Setting::ServerName)?;
             // A host name is not an address to bind: listen on all.
-            let ip = host.parse().unwrap_or([0, 0, 0, 0].into());
+            let ip = server_name.parse().unwrap_or([0, 0, 0, 0].into());
             SocketAddr::new(ip, port)
         }
+    };
+    drop(st);
+    let (state, scheme) = if a.insecure_plain_http {
+        tracing::warn!("serving plain HTTP (--insecure-plain-http): no TLS, no device identities");
+        (state, "http")
+    } else {
+        let ca = crate::tls::Ca::load(&dir).map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+        let names = crate::tls::server_names(listen.ip(), &server_name, &a.tls_name);
+        let certs = crate::tls::ServerCerts::new(ca, &state.server_id, names)
+            .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+        eprintln!(
+            "p2pd serve: TLS certificate for {} (CA {})",
+            certs.names().join(", "),
+            certs.ca().fingerprint()
+        );
+        let mut state = state.with_tls(certs)?;
+        state.trusted_proxies = a.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect();
+        (state, "https")
     };
     // Before binding, so a second serve is told who holds the data dir
     // rather than "address in use". Moved into the runtime's
     // task below and held until the server has stopped.
-    let mut lock = server::lock::ServeLock::acquire(&dir, &format!("http://{listen}"))
+    let mut lock = server::lock::ServeLock::acquire(&dir, &format!("{scheme}://{listen}"))
         .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -62,9 +96,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         })?;
         // `--listen ADDR:0` binds a free port: name the one bound.
         let listen = listener.local_addr().unwrap_or(listen);
-        lock.record(&format!("http://{listen}"))
+        lock.record(&format!("{scheme}://{listen}"))
             .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
-        eprintln!("p2pd serve: listening on http://{listen} (data dir {})", dir.display());
+        eprintln!("p2pd serve: listening on {scheme}://{listen} (data dir {})", dir.display());
         let shutdown = async {
             shutdown_signal().await;
             tracing::info!("shutting down");

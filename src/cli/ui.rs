@@ -32,7 +32,7 @@ fn token(g: &Global, a: TokenArgs) -> anyhow::Result<ExitCode> {
         Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
     };
     let url = format!(
-        "http://{}:{}/ui/login",
+        "https://{}:{}/ui/login",
         get(crate::settings::Setting::ServerName)?,
         get(crate::settings::Setting::Port)?
     );

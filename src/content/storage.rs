@@ -418,6 +418,7 @@ fn http_get(
         url: url.to_string(),
         message,
     };
+    crate::tls::install_default_provider();
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(HTTP_TIMEOUT)
         .timeout(None)

@@ -139,6 +139,7 @@ pub fn uninstall(data_dir: &Path, root: &Path) -> Result<Uninstalled, AgentInsta
             let files = vec![
                 PathBuf::from(super::AGENT_SERVICE_CONFIG),
                 PathBuf::from(super::AGENT_KEY_FILE),
+                PathBuf::from(crate::tls::CA_CERT_FILE),
             ];
             (data_dir.to_path_buf(), files, Some(existed))
         }
@@ -153,6 +154,8 @@ pub fn uninstall(data_dir: &Path, root: &Path) -> Result<Uninstalled, AgentInsta
                     advertise: String::new(),
                     data_dir: data_dir.to_path_buf(),
                     key_base64: String::new(),
+                    // With a CA copy, so its file is removed too.
+                    ca: super::AgentCa::Pem(String::new()),
                 },
             )?;
             let paths = files

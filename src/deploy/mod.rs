@@ -374,7 +374,23 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// The shared key, base64, as stored in the key file.
     pub key_base64: String,
+    /// Which CA the agent trusts.
+    pub ca: AgentCa,
 }
+
+/// How an installed agent knows the server CA.
+#[derive(Debug, Clone)]
+pub enum AgentCa {
+    /// A copy of the CA certificate (PEM), written next to the key.
+    Pem(String),
+    /// The CA's SHA-256 fingerprint: the agent learns the CA at first contact.
+    Fingerprint(String),
+    /// `--insecure-plain-http` (benchmarks only).
+    PlainHttp,
+}
+
+/// The CA certificate an installed agent reads (Linux).
+pub const AGENT_CA_FILE: &str = "agent-ca.pem";
 
 /// `etc/p2pd/agent.env`, `etc/p2pd/agent.key` (0600), a copy of `exe`
 /// at [`BIN_PATH`], and `p2pd-agent.service`, which runs that copy and
@@ -388,6 +404,14 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
     check_unit_value("data dir", &c.data_dir.display().to_string())?;
     let conf = Path::new("/").join(AGENT_CONF_DIR);
     let installed = Path::new("/").join(BIN_PATH);
+    let tls_args = match &c.ca {
+        AgentCa::Pem(_) => format!("--ca {}", conf.join(AGENT_CA_FILE).display()),
+        AgentCa::Fingerprint(fp) => {
+            check_unit_value("CA fingerprint", fp)?;
+            format!("--ca-fingerprint {fp}")
+        }
+        AgentCa::PlainHttp => "--insecure-plain-http".to_string(),
+    };
     let env = format!(
         "# Written by `p2pd agent install`; read by p2pd-agent.service.\n\
          # Change it by re-running `p2pd agent install ... --force`.\n\
@@ -418,7 +442,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
          Type=simple\n\
          EnvironmentFile={env}\n\
          ExecStart={exe} agent --server ${{P2PD_SERVER}} --key-file {key} --group ${{P2PD_GROUP}} \
-         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}}\n\
+         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}} {tls_args}\n\
          Restart=on-failure\n\
          RestartSec=5s\n\
          # Exit 4 is a key mismatch at the first start: restarting cannot fix it.\n\
@@ -437,7 +461,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
         exe = exec_word(&installed.display().to_string()),
         hardening = hardening(&c.data_dir),
     );
-    Ok(vec![
+    let mut out = vec![
         Planned::new(
             Path::new(AGENT_CONF_DIR).join("agent.env"),
             env.into_bytes(),
@@ -457,7 +481,19 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
             unit.into_bytes(),
             0o644,
         ),
-    ])
+    ];
+    if let AgentCa::Pem(pem) = &c.ca {
+        // Replaced freely like the key: a new CA is a roll-out, not a conflict.
+        out.push(Planned {
+            replace_freely: true,
+            ..Planned::new(
+                Path::new(AGENT_CONF_DIR).join(AGENT_CA_FILE),
+                pem.clone().into_bytes(),
+                0o644,
+            )
+        });
+    }
+    Ok(out)
 }
 
 /// What the Windows service runs: `service.json` in the agent's data dir,
@@ -472,6 +508,15 @@ pub struct AgentServiceConfig {
     pub advertise: String,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
+    /// The CA certificate file (`--ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The CA fingerprint (`--ca-fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_fingerprint: Option<String>,
+    /// `--insecure-plain-http`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plain_http: bool,
 }
 
 /// `service.json` and `agent.key` in the agent's data dir, both owner-only
@@ -485,10 +530,29 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
         advertise: c.advertise.clone(),
         data_dir: c.data_dir.clone(),
         key_file: c.data_dir.join(AGENT_KEY_FILE),
+        ca_file: matches!(c.ca, AgentCa::Pem(_)).then(|| c.data_dir.join(crate::tls::CA_CERT_FILE)),
+        ca_fingerprint: match &c.ca {
+            AgentCa::Fingerprint(f) => Some(f.clone()),
+            _ => None,
+        },
+        insecure_plain_http: matches!(c.ca, AgentCa::PlainHttp),
     };
     let mut json = serde_json::to_vec_pretty(&conf).expect("plain strings serialize");
     json.push(b'\n');
-    vec![
+    let ca_pem = match &c.ca {
+        AgentCa::Pem(pem) => Some(Planned {
+            replace_freely: true,
+            // Public, but owner-only like the rest of the service's files:
+            // nobody else needs it, and a writable copy would be a new CA.
+            ..Planned::new(
+                PathBuf::from(crate::tls::CA_CERT_FILE),
+                pem.clone().into_bytes(),
+                0o600,
+            )
+        }),
+        _ => None,
+    };
+    let mut out = vec![
         Planned::new(PathBuf::from(AGENT_SERVICE_CONFIG), json, 0o600),
         Planned {
             replace_freely: true,
@@ -498,7 +562,9 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
                 0o600,
             )
         },
-    ]
+    ];
+    out.extend(ca_pem);
+    out
 }
 
 /// The `p2pd-agent` service: `p2pd.exe agent service --config
@@ -593,6 +659,7 @@ mod tests {
             advertise: "10.0.0.1:7651".into(),
             data_dir: "/var/lib/p2pd-agent".into(),
             key_base64: "k".into(),
+            ca: AgentCa::Fingerprint("ab".repeat(32)),
         };
         assert!(matches!(
             agent_files(Path::new("/usr/bin/p2pd"), &c),
@@ -634,6 +701,7 @@ mod tests {
             advertise: "10.1.2.3:7651".into(),
             data_dir: PathBuf::from(data_dir),
             key_base64: "a2V5".into(),
+            ca: AgentCa::Pem("-----BEGIN CERTIFICATE-----\n".into()),
         }
     }
 
@@ -665,6 +733,7 @@ mod tests {
         assert_eq!(conf.group, "Sales EMEA");
         assert_eq!(conf.key_file, dir.join(AGENT_KEY_FILE));
         assert_eq!(std::fs::read_to_string(&conf.key_file).unwrap(), "a2V5\n");
+        assert_eq!(conf.ca_file, Some(dir.join(crate::tls::CA_CERT_FILE)));
         let spec = agent_service(
             Path::new(r"C:\Program Files\p2pd\p2pd.exe"),
             Path::new(r"C:\ProgramData\p2pd-agent"),

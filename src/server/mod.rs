@@ -160,7 +160,19 @@ pub struct ServerState {
     pub board: Arc<Mutex<leader::Board>>,
     /// Probes a reported leader: the server's own second signal.
     pub probe: reqwest::Client,
+    /// The CA and serve's own certificate; `None` when serving plain HTTP
+    /// (`--insecure-plain-http`).
+    pub tls: Option<Arc<crate::tls::ServerCerts>>,
+    /// TLS-terminating proxies (`serve --trusted-proxy`): requests from
+    /// these addresses may carry the client's certificate in
+    /// [`FORWARDED_CERT_HEADER`].
+    pub trusted_proxies: Vec<IpAddr>,
 }
+
+/// The header a trusted proxy forwards the client's certificate in: the
+/// PEM, URL-encoded (nginx: `proxy_set_header X-P2PD-Client-Cert
+/// $ssl_client_escaped_cert;`).
+pub const FORWARDED_CERT_HEADER: &str = "x-p2pd-client-cert";
 
 /// A device refused for its key is recorded at most this often.
 const REFUSAL_WRITE_SECS: i64 = 5;
@@ -170,6 +182,44 @@ type AppState = Arc<ServerState>;
 impl Verifies for ServerState {
     fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Enrollment comes before the device has a certificate; `status` is
+    /// asked by admin tools. Everything else names a device and must come
+    /// with its certificate.
+    fn needs_identity(&self, path: &str) -> bool {
+        !matches!(path, "/v1/enroll" | "/v1/status")
+    }
+
+    fn forwarded_identity(
+        &self,
+        conn: &crate::listen::Conn,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+        let Some(certs) = &self.tls else {
+            return Ok(None);
+        };
+        if !self
+            .trusted_proxies
+            .contains(&conn.addr.ip().to_canonical())
+        {
+            return Ok(None); // anyone else's header is ignored
+        }
+        let Some(v) = headers.get(FORWARDED_CERT_HEADER) else {
+            return Ok(None);
+        };
+        let pem = percent_decode(v.as_bytes()).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("{FORWARDED_CERT_HEADER} is not a URL-encoded PEM certificate"),
+            )
+        })?;
+        certs
+            .ca()
+            .trust()
+            .verify_forwarded(&pem)
+            .map(Some)
+            .map_err(|e| ApiError::new(ErrorCode::IdentityMismatch, e.to_string()))
     }
 
     /// Records which device still signs with which old key, and says so in
@@ -298,12 +348,35 @@ impl ServerState {
             metrics: crate::metrics::ServerMetrics::new(),
             refusals: Mutex::new(HashMap::new()),
             board: Arc::new(Mutex::new(leader::Board::default())),
-            probe: reqwest::Client::builder()
-                .connect_timeout(PROBE_TIMEOUT)
-                .timeout(PROBE_TIMEOUT)
-                .build()?,
+            probe: probe_client(None)?,
+            tls: None,
+            trusted_proxies: Vec::new(),
         })
     }
+
+    /// Serves TLS with `certs`: the CA verifies agents' certificates, and
+    /// the server certificate is also the one the probe presents to agents.
+    pub fn with_tls(mut self, certs: crate::tls::ServerCerts) -> anyhow::Result<ServerState> {
+        let certs = Arc::new(certs);
+        self.probe = probe_client(Some(&crate::http::ClientTls {
+            trust: certs.ca().trust(),
+            cert: certs.clone(),
+        }))?;
+        self.tls = Some(certs);
+        Ok(self)
+    }
+}
+
+fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest::Client> {
+    crate::tls::install_default_provider();
+    let b = reqwest::Client::builder()
+        .connect_timeout(PROBE_TIMEOUT)
+        .timeout(PROBE_TIMEOUT);
+    let b = match tls {
+        Some(t) => b.use_preconfigured_tls(t.trust.client_config(t.cert.clone())?),
+        None => b,
+    };
+    Ok(b.build()?)
 }
 
 /// How long the server waits for a reported leader to answer its probe.
@@ -451,9 +524,10 @@ async fn watch_shared_key(s: AppState, db_key: Arc<crate::dbkey::DbKey>, stop: C
 /// Where this replica is reached, for the `replicas` table: the listening
 /// address, or, when listening on all addresses, the server_name setting
 /// with the port.
-fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot) -> String {
+fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     match listener.local_addr() {
-        Ok(a) if !a.ip().is_unspecified() => format!("http://{a}"),
+        Ok(a) if !a.ip().is_unspecified() => format!("{scheme}://{a}"),
         Ok(a) => {
             let host = fleet.setting(crate::settings::Setting::ServerName);
             let host = if host.contains(':') {
@@ -461,7 +535,7 @@ fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot) -> S
             } else {
                 host
             };
-            format!("http://{host}:{}", a.port())
+            format!("{scheme}://{host}:{}", a.port())
         }
         Err(_) => String::new(),
     }
@@ -483,7 +557,7 @@ pub async fn run(
     let watcher = {
         let replica = fleet::Replica {
             id: state.replica_id.clone(),
-            url: replica_url(&listener, &state.fleet.current()),
+            url: replica_url(&listener, &state.fleet.current(), state.tls.is_some()),
         };
         let (fleet, dir, database, stop) = (
             state.fleet.clone(),
@@ -502,7 +576,19 @@ pub async fn run(
         t.cancel();
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
-    let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
+    let tls = match &state.tls {
+        Some(certs) => Some(Arc::new(
+            certs.ca().trust().server_config(certs.clone(), false)?,
+        )),
+        None => None,
+    };
+    let server = crate::listen::serve(
+        listener,
+        app,
+        token.clone(),
+        crate::listen::Limits::SERVER,
+        tls,
+    );
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -531,14 +617,131 @@ async fn status(
 
 async fn enroll(
     State(s): State<AppState>,
+    conn: Option<axum::Extension<crate::listen::Conn>>,
     signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
     let fleet = s.fleet.current();
-    s.db.call(move |st| enroll_impl(st, &fleet, req))
-        .await
-        .map(axum::Json)
+    let conn = conn.map(|c| c.0);
+    if let Some(c) = &conn {
+        check_claimed_address(&fleet, &req, c.addr.ip())?;
+    }
+    // A re-enrolling device that proves an identity keeps it: it cannot
+    // enroll as another device.
+    if let (Some(crate::tls::Identity::Device(proved)), Some(claimed)) = (
+        conn.as_ref().and_then(|c| c.identity.as_ref()),
+        req.device_id.as_ref(),
+    ) && proved != claimed
+    {
+        return Err(ApiError::new(
+            ErrorCode::IdentityMismatch,
+            format!("this device's certificate names device {proved}, not {claimed}"),
+        ));
+    }
+    let csr = req.csr.clone();
+    let ip = req.addrs.first().map(|a| a.ip);
+    // Without a certificate proving it, an existing device id is taken
+    // over only from the address that device enrolled from (a device whose
+    // certificate expired while it was off comes back that way); from
+    // anywhere else the request enrolls a new device instead, so holding
+    // the key is not enough to become another device.
+    let unproved = s.tls.is_some()
+        && !matches!(
+            conn.as_ref().and_then(|c| c.identity.as_ref()),
+            Some(crate::tls::Identity::Device(_))
+        );
+    let mut resp =
+        s.db.call(move |st| {
+            let mut req = req;
+            if unproved
+                && let (Some(id), Some(ip)) = (&req.device_id, ip)
+                && let Some(row) = st.device(id)?
+                && row.addr != ip.to_string()
+            {
+                tracing::warn!(
+                    device = %id, enrolled_from = %row.addr, claimed = %ip,
+                    "enrollment under an existing device id from another address without \
+                     its certificate: enrolled as a new device"
+                );
+                req.device_id = None;
+            }
+            enroll_impl(st, &fleet, req)
+        })
+        .await?;
+    if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
+        let pem = certs
+            .ca()
+            .issue_device(&csr, &resp.device_id, ip, device_cert_lifetime())
+            .map_err(|e| match e {
+                crate::tls::TlsError::BadCsr(_) => {
+                    ApiError::new(ErrorCode::BadRequest, e.to_string())
+                }
+                other => ApiError::internal(other),
+            })?;
+        resp.certificate = Some(pem);
+    }
+    Ok(axum::Json(resp))
+}
+
+/// `%XX` escapes decoded (a forwarded certificate); None if not UTF-8 or
+/// malformed.
+fn percent_decode(v: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%' {
+            let h = std::str::from_utf8(v.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// How long the device certificates this server issues are valid.
+fn device_cert_lifetime() -> Duration {
+    // Test-only fault switch: short-lived certificates, to see agents renew.
+    #[cfg(feature = "fault-injection")]
+    if let Some(secs) = std::env::var("P2PD_FAULT_DEVICE_CERT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_secs(secs);
+    }
+    crate::tls::DEVICE_CERT_LIFETIME
+}
+
+/// Unless `trust_claimed_addresses` is on, the address an enrolling device
+/// claims must be the one it connects from, where the two can be compared
+/// (one address family; an IPv4-mapped IPv6 source counts as IPv4).
+fn check_claimed_address(
+    fleet: &fleet::Snapshot,
+    req: &EnrollRequest,
+    source: IpAddr,
+) -> Result<(), ApiError> {
+    if fleet.setting(crate::settings::Setting::TrustClaimedAddresses) == "on" {
+        return Ok(());
+    }
+    let source = source.to_canonical();
+    let Some(claimed) = req.addrs.first().map(|a| a.ip.to_canonical()) else {
+        return Ok(()); // validate() refuses an empty list
+    };
+    if claimed.is_ipv4() != source.is_ipv4() || claimed == source {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::BadRequest,
+        format!(
+            "this device claims address {claimed} but connects from {source}; \
+             an agent must connect from the address it advertises (--advertise). \
+             Behind NAT or a proxy, an admin can accept claimed addresses with \
+             `p2pd settings set trust_claimed_addresses on`"
+        ),
+    ))
 }
 
 fn setting(f: &fleet::Snapshot, s: crate::settings::Setting) -> Result<String, ApiError> {
@@ -613,6 +816,7 @@ fn enroll_impl(
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
         server_time: now(),
+        certificate: None,
     })
 }
 

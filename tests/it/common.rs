@@ -52,7 +52,10 @@ impl Drop for RefusedPort {
 /// which `serve` and `agent` print once bound (tests start them on port 0).
 pub fn listening_on(log: &str) -> Option<std::net::SocketAddr> {
     log.lines().rev().find_map(|l| {
-        let rest = &l[l.find("listening on http://")? + "listening on http://".len()..];
+        let rest = &l[l.find("listening on ")? + "listening on ".len()..];
+        let rest = rest
+            .strip_prefix("https://")
+            .or_else(|| rest.strip_prefix("http://"))?;
         rest.split_whitespace().next()?.parse().ok()
     })
 }
@@ -231,6 +234,10 @@ pub struct Net {
     pub port: u16,
     pub serve: Option<Child>,
     pub agents: Vec<Agent>,
+    /// Extra environment of `serve` (test-only fault switches).
+    pub serve_env: Vec<(String, String)>,
+    /// Extra arguments of `serve`.
+    pub serve_args: Vec<String>,
 }
 
 impl Net {
@@ -270,6 +277,8 @@ impl Net {
             port: 0,
             serve: None,
             agents: Vec::new(),
+            serve_env: Vec::new(),
+            serve_args: Vec::new(),
         }
     }
 
@@ -287,7 +296,7 @@ impl Net {
     /// The server's URL (after `start_serve`).
     pub fn url(&self) -> String {
         assert_ne!(self.port, 0, "serve has not started");
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// Starts serve (on a free port the first time, then on the same one)
@@ -308,6 +317,8 @@ impl Net {
             .arg("--data-dir")
             .arg(&self.server_dir)
             .env("P2PD_LOG", "info")
+            .args(&self.serve_args)
+            .envs(self.serve_env.iter().map(|(k, v)| (k, v)))
             .stdout(append(&self.root.path().join("serve.out")))
             .stderr(append(&log_path))
             .spawn()
@@ -404,14 +415,20 @@ impl Net {
             .open(a.dir.join("agent.log"))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(agent_args(&server, &a.group, &format!("{}:{port}", a.ip)))
-            .arg("--key-file")
-            .arg(&a.key_file)
-            .arg("--data-dir")
-            .arg(&a.dir)
-            .args(&a.args)
-            .env("P2PD_LOG", "info")
-            .stdout(log);
+        let ca = self.server_dir.join("ca.pem");
+        cmd.args(agent_args(
+            &server,
+            ca.to_str().unwrap(),
+            &a.group,
+            &format!("{}:{port}", a.ip),
+        ))
+        .arg("--key-file")
+        .arg(&a.key_file)
+        .arg("--data-dir")
+        .arg(&a.dir)
+        .args(&a.args)
+        .env("P2PD_LOG", "info")
+        .stdout(log);
         // Logs go to a file: a pipe nobody reads would stop the agent once
         // it filled up. Truncated at each start, so that `wait_exit` reads
         // this run's errors.
@@ -558,6 +575,43 @@ pub fn find_delivered(agent_dir: &Path, file: &str) -> Option<PathBuf> {
     None
 }
 
+/// A blocking client that trusts the CA of the server installed in
+/// `server_dir` (tests that talk to serve directly: dashboard, metrics).
+pub fn https_client(server_dir: &Path) -> reqwest::blocking::Client {
+    tls_client(server_dir, None, None)
+}
+
+/// A blocking client that trusts the CA in `server_dir`, connects from
+/// `local`, and presents `identity` (certificate PEM, key PEM).
+pub fn tls_client(
+    server_dir: &Path,
+    local: Option<std::net::IpAddr>,
+    identity: Option<(&str, &str)>,
+) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(server_dir.join("ca.pem")).expect("the install's ca.pem");
+    let mut b = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .local_address(local)
+        .timeout(Duration::from_secs(120));
+    if let Some((cert, key)) = identity {
+        let both = format!("{cert}{key}");
+        b = b.identity(reqwest::Identity::from_pem(both.as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A new key pair and a CSR for it (PEM each), as an agent makes them.
+pub fn key_and_csr() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::default()
+        .serialize_request(&key)
+        .unwrap()
+        .pem()
+        .unwrap();
+    (key.serialize_pem(), csr)
+}
+
 /// Waits until `f` holds, polling every 50 ms, and fails the test naming
 /// `what` after `timeout`.
 pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -591,23 +645,27 @@ pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 
 /// `p2pd agent` arguments: the server URL, group and listen address (the
 /// key file and data dir follow per caller).
-pub fn agent_args(server: &str, group: &str, listen: &str) -> Vec<String> {
+pub fn agent_args(server: &str, ca: &str, group: &str, listen: &str) -> Vec<String> {
     [
-        "agent", "--server", server, "--group", group, "--listen", listen,
+        "agent", "--server", server, "--ca", ca, "--group", group, "--listen", listen,
     ]
     .map(String::from)
     .to_vec()
 }
 
 /// `p2pd agent install` arguments for a test install below `root`, for
-/// the server at http://127.0.0.1:7650.
+/// the server at https://127.0.0.1:7650 whose key is `key` (and CA the
+/// `ca.pem` next to it).
 pub fn agent_install_args(key: &Path, group: &str, root: &Path) -> Vec<String> {
+    let ca = key.with_file_name("ca.pem").display().to_string();
     let (key, root) = (key.display().to_string(), root.display().to_string());
     [
         "agent",
         "install",
         "--server",
-        "http://127.0.0.1:7650",
+        "https://127.0.0.1:7650",
+        "--ca",
+        &ca,
         "--key-file",
         &key,
         "--group",

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let mut rb = reqwest::blocking::Client::new()
+fn get(net: &Net, url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut rb = https_client(&net.server_dir)
         .get(url)
         .timeout(Duration::from_secs(20));
     if let Some(t) = token {
@@ -56,14 +56,14 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     );
     let mut net = net0;
     net.start_serve();
-    let base = format!("http://127.0.0.1:{}/ui/api", net.port);
+    let base = format!("{}/ui/api", net.url());
 
-    let (status, _) = get(&format!("{base}/offices"), None);
+    let (status, _) = get(&net, &format!("{base}/offices"), None);
     assert_eq!(status, 401, "the JSON views need the admin token");
     let t = token(&net);
 
     let started = Instant::now();
-    let (status, top) = get(&format!("{base}/offices"), Some(&t));
+    let (status, top) = get(&net, &format!("{base}/offices"), Some(&t));
     assert_eq!(status, 200, "{top}");
     assert_eq!(top["total"], 1, "collapsed: only the root at the top");
     let central = &top["offices"][0];
@@ -71,6 +71,7 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     assert_eq!(central["children"], 10);
 
     let (_, regions) = get(
+        &net,
         &format!("{base}/offices?parent={}", central["id"]),
         Some(&t),
     );
@@ -85,6 +86,7 @@ fn five_thousand_offices_come_one_page_at_a_time() {
 
     // Paging on the server: page 9 of Region 0's 499 branches holds 49.
     let (_, p) = get(
+        &net,
         &format!("{base}/offices?parent={}&page=9&per=50", region0["id"]),
         Some(&t),
     );
@@ -92,13 +94,14 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     assert_eq!(p["offices"].as_array().unwrap().len(), 49);
     // A page never exceeds 200 rows, whatever is asked.
     let (_, p) = get(
+        &net,
         &format!("{base}/offices?parent={}&per=100000", region0["id"]),
         Some(&t),
     );
     assert_eq!(p["offices"].as_array().unwrap().len(), 200);
 
     // Search: flat matches with their path from the top.
-    let (_, s) = get(&format!("{base}/offices?q=branch%20432"), Some(&t));
+    let (_, s) = get(&net, &format!("{base}/offices?q=branch%20432"), Some(&t));
     let names: Vec<&str> = s["offices"]
         .as_array()
         .unwrap()
@@ -125,8 +128,8 @@ fn five_thousand_offices_come_one_page_at_a_time() {
 
     // /metrics at 5,000 offices: no office without devices or bytes adds a
     // series, so the exposition stays small.
-    let r = reqwest::blocking::Client::new()
-        .get(format!("http://127.0.0.1:{}/metrics", net.port))
+    let r = https_client(&net.server_dir)
+        .get(format!("{}/metrics", net.url()))
         .bearer_auth(&t)
         .send()
         .unwrap();
@@ -137,8 +140,8 @@ fn five_thousand_offices_come_one_page_at_a_time() {
     // Rotating the token locks the old one out at once, without a restart.
     let t2 = token(&net);
     assert_ne!(t, t2);
-    assert_eq!(get(&format!("{base}/overview"), Some(&t)).0, 401);
-    let (status, o) = get(&format!("{base}/overview"), Some(&t2));
+    assert_eq!(get(&net, &format!("{base}/overview"), Some(&t)).0, 401);
+    let (status, o) = get(&net, &format!("{base}/overview"), Some(&t2));
     assert_eq!(status, 200);
     assert_eq!(o["offices"], 5000);
     // The overview shows the fingerprint, never the key or a token.
@@ -190,10 +193,10 @@ fn a_device_left_with_a_retired_key_shows_as_stale_key_and_is_counted() {
     // The agent keeps trying with its old key (and waits for a new one);
     // the dashboard shows it as holding a stale key.
     let t = token(&net);
-    let url = format!("http://127.0.0.1:{}/ui/api/devices", net.port);
+    let url = format!("{}/ui/api/devices", net.url());
     let deadline = Instant::now() + Duration::from_secs(30);
     let d = loop {
-        let (status, d) = get(&url, Some(&t));
+        let (status, d) = get(&net, &url, Some(&t));
         assert_eq!(status, 200);
         if d["devices"][0]["state"] == "stale key" {
             break d;
@@ -204,8 +207,8 @@ fn a_device_left_with_a_retired_key_shows_as_stale_key_and_is_counted() {
     assert_eq!(d["total"], 1);
     assert_eq!(d["devices"][0]["addr"], "127.1.1.90");
 
-    let text = reqwest::blocking::Client::new()
-        .get(format!("http://127.0.0.1:{}/metrics", net.port))
+    let text = https_client(&net.server_dir)
+        .get(format!("{}/metrics", net.url()))
         .bearer_auth(&t)
         .send()
         .unwrap()

@@ -36,6 +36,9 @@ impl Browser {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
+                // serve's certificate is from the install's own CA, which
+                // this fresh profile does not know; TLS is tests/tls.rs's.
+                "--ignore-certificate-errors",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(extra)
@@ -129,7 +132,7 @@ fn the_dashboard_shows_the_offices_and_live_progress_in_a_real_browser() {
     let token: serde_json::Value =
         serde_json::from_str(&ok(&net.server_dir, &["ui", "token", "--json"])).unwrap();
     let token = token["admin_token"].as_str().unwrap().to_string();
-    let base = format!("http://127.0.0.1:{}", net.port);
+    let base = net.url();
     let mut browser = Browser {
         bin: std::env::var("P2PD_CHROMIUM").unwrap_or_else(|_| "chromium".into()),
         scratch: net.root.path().join("browser"),
@@ -138,7 +141,9 @@ fn the_dashboard_shows_the_offices_and_live_progress_in_a_real_browser() {
     std::fs::create_dir_all(&browser.scratch).unwrap();
 
     // Without the token the page is refused, and shows nothing of the fleet.
-    let status = reqwest::blocking::get(format!("{base}/ui"))
+    let status = https_client(&net.server_dir)
+        .get(format!("{base}/ui"))
+        .send()
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 401);

@@ -749,7 +749,12 @@ fn the_agent_has_its_own_data_dir_and_variable() {
     net.publish("app", 100_000, 3);
     let agent_dir = net.root.path().join("own");
     let mut child = std::process::Command::new(BIN)
-        .args(agent_args(&net.url(), "g", "127.1.1.97:0"))
+        .args(agent_args(
+            &net.url(),
+            net.server_dir.join("ca.pem").to_str().unwrap(),
+            "g",
+            "127.1.1.97:0",
+        ))
         .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .env("P2PD_DATA_DIR", &net.server_dir)
@@ -930,7 +935,8 @@ fn an_unreachable_server_is_reported_with_the_cause() {
     let dir = net.root.path().join("a");
     let child = std::process::Command::new(BIN)
         .args(agent_args(
-            &format!("http://127.0.0.1:{}", refused.port),
+            &format!("https://127.0.0.1:{}", refused.port),
+            net.server_dir.join("ca.pem").to_str().unwrap(),
             "g",
             "127.1.1.99:0",
         ))

@@ -20,6 +20,7 @@ fn enroll_req(device_id: Option<String>, ip: &str, group: &str) -> EnrollRequest
         version: p2pd::VERSION.into(),
         group: group.into(),
         peer_url: format!("http://{ip}:1"),
+        csr: None,
     }
 }
 
@@ -41,8 +42,15 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     let mut net = Net::new(&[("A", "", "default", "127.1.5.0/24", "")]);
     net.start_serve();
     let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
-    let client = SignedClient::new(key, Some("127.1.6.10".parse().unwrap())).unwrap();
-    let base = format!("http://127.0.0.1:{}", net.port);
+    let trust = p2pd::tls::Trust::load(&net.server_dir.join("ca.pem")).unwrap();
+    let cert = std::sync::Arc::new(p2pd::tls::DeviceCert::default());
+    let tls = p2pd::http::ClientTls {
+        trust: trust.clone(),
+        cert: cert.clone(),
+    };
+    let client =
+        SignedClient::with_tls(key, Some("127.1.6.10".parse().unwrap()), Some(tls)).unwrap();
+    let base = net.url();
     let t = Duration::from_secs(5);
     let enroll = |group: &'static str, id: Option<String>| {
         let (client, url) = (client.clone(), format!("{base}/v1/enroll"));
@@ -55,7 +63,23 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
 
     // Before: 127.1.6.10 is in no office, heartbeats every second, group h
     // is not assigned.
-    let first = enroll("g", None).await.expect("enroll");
+    // The first enrollment sends a CSR, as an agent does: the heartbeats
+    // below need the device certificate.
+    let pending = p2pd::tls::DeviceCert::request().unwrap();
+    let mut req = enroll_req(None, "127.1.6.10", "g");
+    req.csr = Some(pending.csr_pem.clone());
+    let first: EnrollResponse = client
+        .json(Method::POST, &format!("{base}/v1/enroll"), &req, t)
+        .await
+        .expect("enroll");
+    cert.install(
+        &pending,
+        first.certificate.as_deref().expect("a device certificate"),
+        &trust,
+        &first.device_id,
+    )
+    .unwrap();
+    client.renew_tls().unwrap();
     assert_eq!(first.office, None);
     assert_eq!(first.heartbeat_secs, 1);
     let refused = enroll("h", None).await.unwrap_err();

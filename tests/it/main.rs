@@ -21,6 +21,7 @@ mod publish;
 mod publish_http;
 mod replicas;
 mod storage_guard;
+mod tls;
 mod topology;
 mod trust;
 mod windows;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::common::*;
 
-fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
-    let client = reqwest::blocking::Client::new();
+fn scrape(net: &Net, url: &str, token: Option<&str>) -> (u16, String) {
+    // serve's /metrics is https (the install's CA); an agent's is plain.
+    let client = https_client(&net.server_dir);
     let mut rb = client.get(url).timeout(Duration::from_secs(10));
     if let Some(t) = token {
         rb = rb.bearer_auth(t);
@@ -76,12 +77,12 @@ fn metrics_parse_and_agree_with_the_report_after_a_distribution() {
     // Let the last reports arrive.
     std::thread::sleep(Duration::from_millis(3000));
 
-    let url = format!("http://127.0.0.1:{}/metrics", net.port);
-    let (status, body) = scrape(&url, None);
+    let url = format!("{}/metrics", net.url());
+    let (status, body) = scrape(&net, &url, None);
     assert_eq!(status, 401, "/metrics without the admin token: {body}");
-    let (status, _) = scrape(&url, Some("p2pd-admin-wrong"));
+    let (status, _) = scrape(&net, &url, Some("p2pd-admin-wrong"));
     assert_eq!(status, 401, "/metrics with a wrong token");
-    let (status, text) = scrape(&url, Some(&token));
+    let (status, text) = scrape(&net, &url, Some(&token));
     assert_eq!(status, 200, "{text}");
     let s = parse(&text);
     let report = net.report();
@@ -192,7 +193,7 @@ fn metrics_parse_and_agree_with_the_report_after_a_distribution() {
         .split_whitespace()
         .next()
         .unwrap();
-    let (status, text) = scrape(url, None);
+    let (status, text) = scrape(&net, url, None);
     assert_eq!(status, 200);
     let s = parse(&text);
     let mut logged: HashMap<String, f64> = HashMap::new();

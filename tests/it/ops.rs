@@ -303,7 +303,9 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     let stale = net.root.path().join("stale");
     ok(&stale, &["install"]);
     std::fs::write(stale.join("shared.key"), &old_key).unwrap();
-    let url = format!("http://127.0.0.1:{}", net.port);
+    // It trusts the running server's CA, as a device would.
+    std::fs::copy(net.server_dir.join("ca.pem"), stale.join("ca.pem")).unwrap();
+    let url = net.url();
     let (_, r) = health(&stale, &["--server", &url]);
     assert_eq!(check(&r, "key")["status"], "pass", "{r:#}");
     let regenerated = std::time::Instant::now();
@@ -378,7 +380,7 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     net.stop_serve();
     let (code, out, _) = p2pd(&net.server_dir, &["health", "--timeout", "2"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("cannot reach http://127.0.0.1:"), "{out}");
+    assert!(out.contains("cannot reach https://127.0.0.1:"), "{out}");
     assert!(out.contains("fix server: start the server"), "{out}");
     assert!(out.contains("unhealthy: failed: server"), "{out}");
     let (_, r) = health(&net.server_dir, &[]);
@@ -459,6 +461,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
 
     // Agent: config, key copy 0600, unit; a re-run changes nothing.
     let key = server.join("shared.key");
+    let ca = server.join("ca.pem");
     let agent = |extra: &[&str]| {
         let mut args = agent_install_args(&key, "Sales EMEA", &root);
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -474,12 +477,13 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     };
     let (code, out, err) = agent(&[]);
     assert_eq!(code, 0, "{err}");
-    // Four files; the binary copy is already there from the server's install.
-    assert_eq!(out.matches("created").count(), 3, "{out}");
+    // Five files (env, key, unit, CA copy); the binary copy is already
+    // there from the server's install.
+    assert_eq!(out.matches("created").count(), 4, "{out}");
     assert_eq!(out.matches("unchanged").count(), 1, "{out}");
     let env = std::fs::read_to_string(root.join("etc/p2pd/agent.env")).unwrap();
     assert!(
-        env.contains("P2PD_SERVER=\"http://127.0.0.1:7650\""),
+        env.contains("P2PD_SERVER=\"https://127.0.0.1:7650\""),
         "{env}"
     );
     assert!(env.contains("P2PD_GROUP=\"Sales EMEA\""), "{env}");
@@ -528,12 +532,12 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     );
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
-    assert_eq!(out.matches("unchanged").count(), 4, "{out}");
+    assert_eq!(out.matches("unchanged").count(), 5, "{out}");
     // Issue 13 item 8: --json for scripts.
     let (code, json_out, err) = agent(&["--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
-    assert_eq!(v["files"].as_array().unwrap().len(), 4, "{v:#}");
+    assert_eq!(v["files"].as_array().unwrap().len(), 5, "{v:#}");
     assert!(
         v["files"]
             .as_array()
@@ -575,7 +579,9 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
             "agent",
             "install",
             "--server",
-            "http://127.0.0.1:7650",
+            "https://127.0.0.1:7650",
+            "--ca",
+            ca.to_str().unwrap(),
             "--key-file",
         ])
         .arg(&new_key)
@@ -643,7 +649,7 @@ fn a_second_serve_on_the_same_data_dir_is_refused_naming_the_first() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("pid {first_pid}")), "{err}");
     assert!(
-        err.contains(&format!("http://127.0.0.1:{}", net.port)),
+        err.contains(&format!("https://127.0.0.1:{}", net.port)),
         "names the first one's address: {err}"
     );
     assert!(

@@ -1,8 +1,14 @@
 //! Property tests (issue 11): the topology CSV parser, wire-type decoding
 //! and validation, and the range-to-office lookup against a naive model.
 //!
+//! Also the piece store's journal against a model: writes, bad writes,
+//! bit flips behind the store's back, crashes that tear the journal or
+//! leave garbage records, and reopens.
+//!
 //! Deterministic by default: the seed is fixed unless `PROPTEST_RNG_SEED`
-//! is set, and `PROPTEST_CASES` (default 256) sets how many cases run.
+//! is set, and `P2PD_PROPTEST_CASES` (or proptest's own `PROPTEST_CASES`;
+//! default 256) sets how many cases run — the knob for long runs, e.g.
+//! `P2PD_PROPTEST_CASES=200000 cargo test --test properties`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -18,7 +24,12 @@ fn config() -> Config {
     if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
         c.rng_seed = RngSeed::Fixed(0x7275_7374);
     }
-    if std::env::var_os("PROPTEST_CASES").is_none() {
+    if let Some(n) = std::env::var("P2PD_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        c.cases = n;
+    } else if std::env::var_os("PROPTEST_CASES").is_none() {
         c.cases = 256;
     }
     c.failure_persistence = None;
@@ -130,6 +141,145 @@ proptest! {
             let ip = u32::from(Ipv4Addr::new(10, b, 0, 0)) | u32::from(low);
             let want = model.iter().find(|(s, e, _)| *s <= ip && ip <= *e).map(|m| m.2);
             prop_assert_eq!(index.locate(IpAddr::V4(Ipv4Addr::from(ip))), want);
+        }
+    }
+}
+
+/// One step against the piece store.
+#[derive(Debug, Clone)]
+enum JournalOp {
+    /// Write piece i with its right bytes.
+    Write(u32),
+    /// Write piece i with wrong bytes (refused, changes nothing).
+    WriteBad(u32),
+    /// Flip a byte of piece i in the data file behind the store's back.
+    Corrupt(u32, u16),
+    /// Stop (as a crash would), append garbage records, cut `cut` bytes off
+    /// the journal's end, and open again.
+    Crash { garbage: Vec<u32>, cut: u8 },
+}
+
+fn journal_op(n: u32) -> impl Strategy<Value = JournalOp> {
+    prop_oneof![
+        6 => (0..n).prop_map(JournalOp::Write),
+        1 => (0..n).prop_map(JournalOp::WriteBad),
+        1 => (0..n, any::<u16>()).prop_map(|(i, o)| JournalOp::Corrupt(i, o)),
+        2 => (prop::collection::vec(0..n + 3, 0..4), 0u8..9)
+            .prop_map(|(garbage, cut)| JournalOp::Crash { garbage, cut }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// After every step the store holds exactly the pieces the model says:
+    /// written and journalled, and (once reopened) still intact on disk.
+    /// A completed store delivers the original bytes.
+    #[test]
+    fn the_piece_journal_matches_a_model(
+        (size, piece, ops) in (1usize..6000, prop::sample::select(vec![256u64, 1000, 1024]))
+            .prop_flat_map(|(size, piece)| {
+                let n = size.div_ceil(piece as usize) as u32;
+                (Just(size), Just(piece), prop::collection::vec(journal_op(n), 1..40))
+            }),
+        seed in any::<u64>(),
+    ) {
+        use p2pd::agent::pieces::PieceStore;
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let data: Vec<u8> = (0..size)
+            .map(|i| (seed.wrapping_mul(i as u64 + 1) >> 7) as u8)
+            .collect();
+        let m = Manifest {
+            id: hex::encode(Sha256::digest(&data)),
+            name: "t".into(),
+            version: "1".into(),
+            file_name: "t.bin".into(),
+            path: "t/1/t.bin".into(),
+            size: size as u64,
+            piece_size: piece,
+            pieces: data.chunks(piece as usize).map(|c| hex::encode(Sha256::digest(c))).collect(),
+        };
+        let n = m.piece_count();
+        let bytes = |i: u32| {
+            let (a, b) = m.piece_range(i);
+            &data[a as usize..b as usize]
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("pieces");
+        let cdir = root.join(&m.id);
+        let mut store = PieceStore::new(root.clone()).unwrap();
+        let mut c = store.open(&m).unwrap();
+        // The model: journal records on disk, which pieces the store counts,
+        // and which pieces' bytes on disk are intact.
+        let mut records: Vec<u32> = Vec::new();
+        let mut have = vec![false; n as usize];
+        let mut intact = vec![false; n as usize];
+        for op in ops {
+            match op {
+                JournalOp::Write(i) => {
+                    let fresh = c.write_piece(i, bytes(i)).unwrap();
+                    prop_assert_eq!(fresh, !have[i as usize]);
+                    if fresh {
+                        have[i as usize] = true;
+                        intact[i as usize] = true;
+                        records.push(i);
+                    }
+                }
+                JournalOp::WriteBad(i) => {
+                    let mut bad = bytes(i).to_vec();
+                    bad[0] ^= 0x55;
+                    prop_assert!(c.write_piece(i, &bad).is_err());
+                }
+                JournalOp::Corrupt(i, off) => {
+                    let (a, b) = m.piece_range(i);
+                    let at = a + u64::from(off) % (b - a);
+                    let f = std::fs::OpenOptions::new().read(true).write(true)
+                        .open(cdir.join("data")).unwrap();
+                    let mut one = [0u8; 1];
+                    p2pd::platform::read_exact_at(&f, &mut one, at).unwrap();
+                    p2pd::platform::write_all_at(&f, &[one[0] ^ 0xff], at).unwrap();
+                    // Flipping the same byte twice restores it: ask the disk.
+                    let mut now = vec![0u8; (b - a) as usize];
+                    p2pd::platform::read_exact_at(&f, &mut now, a).unwrap();
+                    intact[i as usize] = now == bytes(i);
+                }
+                JournalOp::Crash { garbage, cut } => {
+                    drop(c);
+                    drop(store);
+                    let jpath = cdir.join("journal");
+                    let mut j = std::fs::OpenOptions::new().append(true).open(&jpath).unwrap();
+                    for g in &garbage {
+                        j.write_all(&g.to_le_bytes()).unwrap();
+                    }
+                    drop(j);
+                    records.extend(garbage.iter().copied());
+                    let len = std::fs::metadata(&jpath).unwrap().len();
+                    let keep = len.saturating_sub(u64::from(cut));
+                    std::fs::OpenOptions::new().write(true).open(&jpath).unwrap()
+                        .set_len(keep).unwrap();
+                    records.truncate((keep / 4) as usize);
+                    // What reopening must find: journalled, in range, intact.
+                    for (i, h) in have.iter_mut().enumerate() {
+                        *h = records.contains(&(i as u32)) && intact[i];
+                    }
+                    // The journal is rewritten with exactly those pieces.
+                    records = (0..n).filter(|i| have[*i as usize]).collect();
+                    store = PieceStore::new(root.clone()).unwrap();
+                    c = store.open(&m).unwrap();
+                }
+            }
+            prop_assert_eq!(c.count(), have.iter().filter(|h| **h).count() as u32);
+            for i in 0..n {
+                prop_assert_eq!(c.has(i), have[i as usize], "piece {}", i);
+                if have[i as usize] && intact[i as usize] {
+                    prop_assert_eq!(c.read_piece(i).unwrap(), bytes(i).to_vec());
+                }
+            }
+        }
+        if c.complete() && intact.iter().all(|x| *x) {
+            let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
+            prop_assert_eq!(std::fs::read(out).unwrap(), data);
         }
     }
 }

@@ -67,6 +67,15 @@ impl Drop for Replica {
 }
 
 /// `health --json` against `server`, whatever its verdict.
+/// What a second replica's data dir needs from the first: the database
+/// key (it unseals the shared key) and the server CA (agents verify every
+/// replica against the same CA).
+fn copy_replica_files(from: &Path, to: &Path) {
+    for f in ["db.key", "ca.pem", "ca.key"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+    }
+}
+
 fn health(dir: &Path, url: &str, server: &str) -> serde_json::Value {
     let out = Command::new(BIN)
         .args(["health", "--json", "--database", url, "--server", server])
@@ -133,7 +142,7 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     // Replica B: its own data dir with the database key only.
     let dir_b = net.root.path().join("replica-b");
     std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(net.server_dir.join("db.key"), dir_b.join("db.key")).unwrap();
+    copy_replica_files(&net.server_dir, &dir_b);
     let mut a = Replica::start(&net.server_dir, &url, &net.root.path().join("serve-a.log"));
     let b = Replica::start(&dir_b, &url, &net.root.path().join("serve-b.log"));
     let port_b = b.port;
@@ -143,14 +152,14 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         let h = health(
             &net.server_dir,
             &url,
-            &format!("http://127.0.0.1:{}", net.port),
+            &format!("https://127.0.0.1:{}", net.port),
         )
         .to_string();
         h.contains(&format!("127.0.0.1:{}", net.port)) && h.contains(&format!("127.0.0.1:{port_b}"))
     });
 
     // Every agent gets both URLs (its --server A from the harness, plus B).
-    let b_url = format!("http://127.0.0.1:{port_b}");
+    let b_url = format!("https://127.0.0.1:{port_b}");
     for office in 1..=3 {
         for d in 1..=3 {
             net.add_agent_with_args(
@@ -335,12 +344,12 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a p2pd install"));
     assert!(!dir_b.exists(), "a refused install leaves nothing behind");
     std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(dir_a.join("db.key"), dir_b.join("db.key")).unwrap();
+    copy_replica_files(&dir_a, &dir_b);
     let a = Replica::start(&dir_a, &url, &root.path().join("a.log"));
     let b = Replica::start(&dir_b, &url, &root.path().join("b.log"));
     let (port_a, port_b) = (a.port, b.port);
     let key_check = |port: u16| -> serde_json::Value {
-        let h = health(&dir_a, &url, &format!("http://127.0.0.1:{port}"));
+        let h = health(&dir_a, &url, &format!("https://127.0.0.1:{port}"));
         h["checks"]
             .as_array()
             .unwrap()
@@ -430,6 +439,7 @@ fn agent_install_writes_every_server_url() {
         for s in servers {
             cmd.args(["--server", s]);
         }
+        cmd.args(["--ca-fingerprint", &"ab".repeat(32)]);
         cmd.args(["--group", "g", "--root"])
             .arg(root.path().join("root"))
             .arg("--key-file")
@@ -439,11 +449,11 @@ fn agent_install_writes_every_server_url() {
             .output()
             .unwrap()
     };
-    let bad = install(&["http://127.0.0.1:7650", "ftp://nope"]);
+    let bad = install(&["https://127.0.0.1:7650", "ftp://nope"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--server ftp://nope"));
     assert!(!root.path().join("root/etc/p2pd/agent.env").exists());
-    let out = install(&["http://127.0.0.1:7650,http://127.0.0.1:7651/"]);
+    let out = install(&["https://127.0.0.1:7650,https://127.0.0.1:7651/"]);
     assert!(
         out.status.success(),
         "{}",
@@ -451,7 +461,7 @@ fn agent_install_writes_every_server_url() {
     );
     let env = std::fs::read_to_string(root.path().join("root/etc/p2pd/agent.env")).unwrap();
     assert!(
-        env.contains("P2PD_SERVER=\"http://127.0.0.1:7650,http://127.0.0.1:7651\""),
+        env.contains("P2PD_SERVER=\"https://127.0.0.1:7650,https://127.0.0.1:7651\""),
         "{env}"
     );
 }

@@ -7,10 +7,43 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use p2pd::key::SharedKey;
 
-/// A signed GET to any URL; returns (status, body).
+/// The made-up devices enrolled so far: a client holding each one's
+/// device certificate, by device id. Every request naming a device goes
+/// through its client, as an agent's would.
+static DEVICES: std::sync::Mutex<Vec<(String, reqwest::blocking::Client)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The client for a request: the named device's, else one without a
+/// certificate (enrollment) connecting from `local`.
+fn client_for(
+    net: &Net,
+    device: Option<&str>,
+    local: Option<std::net::IpAddr>,
+) -> reqwest::blocking::Client {
+    if let Some(d) = device
+        && let Some((_, c)) = DEVICES.lock().unwrap().iter().find(|(id, _)| id == d)
+    {
+        return c.clone();
+    }
+    tls_client(&net.server_dir, local, None)
+}
+
+/// The device a request names: `device=` in the path or the body's `device_id`.
+fn named_device(path: &str, body: &[u8]) -> Option<String> {
+    if let Some(q) = path.split_once('?').map(|x| x.1)
+        && let Some(d) = q.split('&').find_map(|kv| kv.strip_prefix("device="))
+    {
+        return Some(d.to_string());
+    }
+    serde_json::from_slice::<serde_json::Value>(body).ok()?["device_id"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A signed GET to any URL (an agent's peer server: as the agent `from`); returns (status, body).
 fn signed_get(net: &Net, base: &str, path: &str) -> (u16, String) {
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
-    let mut rb = reqwest::blocking::Client::new().get(format!("{base}{path}"));
+    let mut rb = peer_client(net).get(format!("{base}{path}"));
     for (n, v) in key.sign("GET", path, b"") {
         rb = rb.header(n, v);
     }
@@ -25,20 +58,51 @@ fn call(net: &Net, method: &str, path: &str, body: &[u8]) -> (u16, String) {
 
 fn try_call(net: &Net, method: &str, path: &str, body: &[u8]) -> reqwest::Result<(u16, String)> {
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}{path}", net.port);
+    // Enrollment: with a CSR, from the claimed address (loopback ones).
+    let mut body = body.to_vec();
+    let mut local = None;
+    let mut pending_key = None;
+    if path == "/v1/enroll"
+        && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body)
+        && v.is_object()
+    {
+        local = v["addrs"][0]["ip"]
+            .as_str()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .filter(|ip| ip.is_loopback());
+        let (k, csr) = key_and_csr();
+        v["csr"] = csr.into();
+        pending_key = Some(k);
+        body = serde_json::to_vec(&v).unwrap();
+    }
+    let client = client_for(net, named_device(path, &body).as_deref(), local);
+    let url = format!("https://127.0.0.1:{}{path}", net.port);
     let mut rb = client.request(method.parse().unwrap(), &url);
-    for (n, v) in key.sign(method, path, body) {
+    for (n, v) in key.sign(method, path, &body) {
         rb = rb.header(n, v);
     }
     let r = rb
         .header("content-type", "application/json")
-        .body(body.to_vec())
+        .body(body)
+        .timeout(Duration::from_secs(20))
         .send()?;
-    Ok((r.status().as_u16(), r.text().unwrap_or_default()))
+    let code = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    if let (200, Some(k)) = (code, pending_key)
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        && let (Some(id), Some(cert)) = (v["device_id"].as_str(), v["certificate"].as_str())
+    {
+        let c = tls_client(&net.server_dir, local, Some((cert, &k)));
+        DEVICES.lock().unwrap().push((id.to_string(), c));
+    }
+    Ok((code, text))
+}
+
+/// A client holding a device certificate of its own, for talking to an
+/// agent's peer server (which admits only devices of the CA).
+fn peer_client(net: &Net) -> reqwest::blocking::Client {
+    let id = enroll(net, "prober", "127.1.1.250");
+    client_for(net, Some(&id), None)
 }
 
 fn json(net: &Net, path: &str, v: serde_json::Value) -> (u16, String) {
@@ -249,7 +313,14 @@ fn enrollment_refuses_hostile_fields() {
     for (field, value) in cases {
         let mut v = base.clone();
         v[field] = value;
-        let (code, body) = json(&net, "/v1/enroll", v);
+        let r = try_call(&net, "POST", "/v1/enroll", &serde_json::to_vec(&v).unwrap());
+        let (code, body) = match r {
+            Ok(x) => x,
+            // The 1 MiB body: serve answers 413 from the declared length
+            // and closes; over TLS the client may still be writing then.
+            Err(e) if e.is_request() => (413, e.to_string()),
+            Err(e) => panic!("{field}: {e}"),
+        };
         assert!(
             code == 400 || code == 413,
             "{field} accepted: {code} {body}"
@@ -304,7 +375,7 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     assert!(net.wait_delivered(&[a, b], "app.bin", Duration::from_secs(60)));
     let id_a = net.agents[a].device_id().unwrap();
     let id_b = net.agents[b].device_id().unwrap();
-    let base_a = format!("http://{}", net.agents[a].addr());
+    let base_a = format!("https://{}", net.agents[a].addr());
     // Addressed to A: A answers.
     let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_a}"));
     assert_eq!(code, 200, "{body}");
@@ -312,9 +383,12 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_b}"));
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("is for device"), "{body}");
-    let path = format!("/v1/pieces/{cid}/0?device={id_b}&peer={id_b}");
+    // A device cannot ask in another device's name: its certificate says
+    // who it is.
+    let path = format!("/v1/pieces/{cid}/0?device={id_b}&peer={id_a}");
     let (code, body) = signed_get(&net, &base_a, &path);
-    assert_eq!(code, 400, "{body}");
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("identity_mismatch"), "{body}");
     let (code, _) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have"));
     assert_eq!(code, 400);
 }
@@ -331,8 +405,9 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 fn gateway_get(net: &Net, path: &str, range: Option<&str>) -> (u16, Vec<u8>, u64) {
     use std::io::Read;
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
-    let mut rb = reqwest::blocking::Client::new()
-        .get(format!("http://127.0.0.1:{}{path}", net.port))
+    let device = named_device(path, b"");
+    let mut rb = client_for(net, device.as_deref(), None)
+        .get(format!("https://127.0.0.1:{}{path}", net.port))
         .timeout(Duration::from_secs(120));
     for (n, v) in key.sign("GET", path, b"") {
         rb = rb.header(n, v);
@@ -392,10 +467,10 @@ fn the_storage_gateway_serves_only_targeted_devices_and_streams() {
     let other: serde_json::Value = serde_json::from_str(&body).unwrap();
     let other = other["device_id"].as_str().unwrap();
     let path = "/v1/storage/big/1.0/big.bin";
-    // Not enrolled, or enrolled in a group the content does not target:
-    // nothing.
+    // Not enrolled (so no device certificate), or enrolled in a group the
+    // content does not target: nothing.
     let nobody = uuid::Uuid::new_v4().to_string();
-    for (who, want) in [("nobody", 400), (nobody.as_str(), 404)] {
+    for (who, want) in [("nobody", 403), (nobody.as_str(), 403)] {
         let (code, _, n) = gateway_get(&net, &format!("{path}?device={who}"), None);
         assert_eq!(code, want, "device {who} got {n} bytes");
     }
@@ -473,7 +548,9 @@ fn csv_exports_neutralise_formulas_and_the_topology_export_reads_back() {
         "{j}"
     );
 
-    // Devices and licenses CSV: a hostname that is a formula.
+    // Devices and licenses CSV: a hostname that is a formula, from a
+    // device claiming an address it does not connect from.
+    ok(&dir, &["settings", "set", "trust_claimed_addresses", "on"]);
     net.start_serve();
     let (code, body) = json(
         &net,
@@ -508,8 +585,8 @@ fn the_old_key_is_refused_by_a_running_serve_within_5_s_of_key_regenerate() {
     net.start_serve();
     let old = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let status = |key: &SharedKey| {
-        let mut rb = reqwest::blocking::Client::new()
-            .get(format!("http://127.0.0.1:{}/v1/status", net.port))
+        let mut rb = https_client(&net.server_dir)
+            .get(format!("https://127.0.0.1:{}/v1/status", net.port))
             .timeout(Duration::from_secs(5));
         for (n, v) in key.sign("GET", "/v1/status", b"") {
             rb = rb.header(n, v);
@@ -596,7 +673,11 @@ fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
     SharedKey::generate().unwrap().save(&key).unwrap();
     let log = std::fs::File::create(root.path().join("agent.log")).unwrap();
     let mut child = std::process::Command::new(BIN)
+        // Plain HTTP on purpose: this is about the id check, which holds
+        // whatever the transport (tests/tls.rs: a fake server without the
+        // CA gets nothing at all).
         .args(["agent", "--server", &format!("http://127.0.0.1:{port}")])
+        .arg("--insecure-plain-http")
         .args(["--group", "g", "--listen", "127.0.0.1:0"])
         .arg("--key-file")
         .arg(&key)

@@ -93,7 +93,12 @@ fn add_windows_agent(net: &mut Net, exe: &Path, name: &str, ip: &str, extra: &[S
     let key_file = net.server_dir.join("shared.key");
     let log = std::fs::File::create(dir.join("agent.log")).unwrap();
     let child = wine(exe)
-        .args(agent_args(&net.url(), "g", &format!("{ip}:0")))
+        .args(agent_args(
+            &net.url(),
+            &win_path(&net.server_dir.join("ca.pem")),
+            "g",
+            &format!("{ip}:0"),
+        ))
         .args(["--key-file", &win_path(&key_file)])
         .args(["--data-dir", &win_path(&dir)])
         .args(extra)
@@ -279,7 +284,7 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
     let (id, _) = net.publish("svc", 2 * MIB, 23);
     let dir = net.root.path().join("service-agent");
     let key = net.server_dir.join("shared.key");
-    let server = format!("http://127.0.0.1:{}", net.port);
+    let server = net.url();
     let listen = "127.1.1.21:0".to_string();
     let install = |force: bool| {
         let mut args = vec![
@@ -289,6 +294,8 @@ fn windows_service_installs_runs_stops_and_uninstalls() {
             "install".into(),
             "--server".into(),
             server.clone(),
+            "--ca".into(),
+            win_path(&net.server_dir.join("ca.pem")),
             "--key-file".into(),
             win_path(&key),
             "--group".into(),

@@ -1,0 +1,101 @@
+//! `p2pd ca fingerprint | issue-proxy`: the server CA (see `crate::tls`).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Global, fail, output};
+use crate::exit::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show the server CA's SHA-256 fingerprint (agents' --ca-fingerprint)
+    Fingerprint(output::JsonFlag),
+    /// Issue a certificate and key from the CA for a TLS-terminating load
+    /// balancer in front of serve: agents accept it because it is from the
+    /// CA. Give serve the balancer's address with --trusted-proxy
+    IssueProxy(IssueProxyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IssueProxyArgs {
+    /// Host name or address agents dial (repeat for several)
+    #[arg(long, value_name = "NAME", required = true)]
+    pub name: Vec<String>,
+    /// Directory to write proxy.pem (certificate and the CA after it) and
+    /// proxy.key (owner-only) into
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Days the certificate is valid
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    #[command(flatten)]
+    pub out_json: output::JsonFlag,
+}
+
+#[derive(Serialize)]
+struct Issued {
+    certificate: String,
+    key: String,
+    names: Vec<String>,
+    days: u32,
+    ca_fingerprint: String,
+}
+
+pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
+    let dir = g.data_dir();
+    match c {
+        Command::Fingerprint(j) => {
+            let ca = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+            if j.json {
+                output::print_json(&serde_json::json!({ "ca_fingerprint": ca.fingerprint() }))?;
+            } else {
+                println!("{}", ca.fingerprint());
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::IssueProxy(a) => {
+            let ca =
+                crate::tls::Ca::load(&dir).map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+            let (cert, key) = ca
+                .issue_proxy(
+                    &a.name,
+                    std::time::Duration::from_secs(u64::from(a.days) * 24 * 3600),
+                )
+                .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+            std::fs::create_dir_all(&a.out)
+                .map_err(|e| fail(ExitCode::Failed, format!("{}: {e}", a.out.display())))?;
+            let cert_path = a.out.join("proxy.pem");
+            let key_path = a.out.join("proxy.key");
+            crate::tls::write_pem(&cert_path, &format!("{cert}{}", ca.cert_pem()), false)?;
+            crate::tls::write_pem(&key_path, &key, true)?;
+            let out = Issued {
+                certificate: cert_path.display().to_string(),
+                key: key_path.display().to_string(),
+                names: a.name,
+                days: a.days,
+                ca_fingerprint: ca.fingerprint(),
+            };
+            if a.out_json.json {
+                output::print_json(&out)?;
+            } else {
+                println!(
+                    "wrote {} and {} (owner-only) for {}, valid {} days",
+                    out.certificate,
+                    out.key,
+                    out.names.join(", "),
+                    out.days
+                );
+                println!(
+                    "The balancer serves them, asks clients for certificates from {} and \
+                     forwards each as the {} header (URL-encoded PEM) to serve, which runs with \
+                     --trusted-proxy BALANCER_IP",
+                    dir.join(crate::tls::CA_CERT_FILE).display(),
+                    crate::server::FORWARDED_CERT_HEADER
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+    }
+}

@@ -1,0 +1,984 @@
+//! TLS identities: the server CA, the certificates it issues, and the
+//! rustls configurations and verifiers both sides use.
+//!
+//! - `p2pd install` creates the **server CA** ([`Ca::create`]): an ECDSA
+//!   P-256 key (`ca.key`, owner-only) and a self-signed certificate
+//!   (`ca.pem`) in the server's data dir. Its fingerprint
+//!   ([`fingerprint`]: SHA-256 of the certificate's DER) is printed next to
+//!   the key's.
+//! - `serve` issues itself a **server certificate** from the CA at start
+//!   ([`ServerCerts`]), for the names it serves (its listen address and
+//!   every `--tls-name`), and re-issues it before it expires. The same
+//!   certificate is its client certificate when it probes an agent.
+//! - An agent is given the CA ([`Trust`]: the CA file, or its fingerprint
+//!   and the server sends the CA). At enrollment it sends a CSR and gets a
+//!   short-lived **device certificate** ([`Ca::issue_device`]) that names
+//!   its device id (`urn:p2pd:device:<id>`) and the address it serves
+//!   peers at. It keeps the key in memory only ([`DeviceCert`]) and
+//!   renews by enrolling again before half the lifetime is gone.
+//! - Every connection is TLS 1.3 with the ring provider (not aws-lc-rs:
+//!   the Windows agent is cross-built with mingw). The server verifies a
+//!   client certificate when one is sent (enrollment comes before the
+//!   device has one); an agent's peer server requires one.
+//!
+//! Uses only `platform` (owner-only files).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
+use sha2::{Digest, Sha256};
+
+/// The CA certificate in the server's data dir (public: agents get a copy).
+pub const CA_CERT_FILE: &str = "ca.pem";
+/// The CA's private key in the server's data dir (owner-only).
+pub const CA_KEY_FILE: &str = "ca.key";
+
+/// How long a device certificate is valid. Short on purpose: there is no
+/// revocation list, so a device that lost its key (or was removed) stops
+/// being able to prove an identity within a day. Agents renew at half.
+pub const DEVICE_CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long serve's own certificate is valid; re-issued at half.
+pub const SERVER_CERT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Certificates start this long before they are issued, so a device whose
+/// clock is somewhat behind the server's still accepts them.
+const BACKDATE: Duration = Duration::from_secs(3600);
+
+/// The URI SAN prefix naming a device in its certificate.
+const DEVICE_URI: &str = "urn:p2pd:device:";
+/// The URI SAN prefix naming the server in its certificate.
+const SERVER_URI: &str = "urn:p2pd:server:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(
+        "no server CA in {dir}: `p2pd install` creates one (it is missing on installs made \
+         before TLS: run `p2pd install` again on this data dir to add it)"
+    )]
+    NoCa { dir: PathBuf },
+    #[error("cannot read {path}: {why}")]
+    Read { path: PathBuf, why: String },
+    #[error("cannot write {path}: {why}")]
+    Write { path: PathBuf, why: String },
+    #[error("{path} is not a usable PEM certificate: {why}")]
+    BadCert { path: String, why: String },
+    #[error("the CA certificate's fingerprint is {found}, but {expected} was pinned")]
+    FingerprintMismatch { found: String, expected: String },
+    #[error("bad certificate signing request: {0}")]
+    BadCsr(String),
+    #[error("certificate: {0}")]
+    Issue(String),
+    #[error("TLS configuration: {0}")]
+    Config(String),
+}
+
+fn issue_err(e: impl std::fmt::Display) -> TlsError {
+    TlsError::Issue(e.to_string())
+}
+
+/// The crypto provider every configuration uses: ring.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Installs ring as the process-wide default provider, for clients that do
+/// not name one (reqwest's client for public https URLs: file storage, CDN).
+/// Idempotent.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The fingerprint of a certificate: SHA-256 of its DER, hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+/// A fingerprint as typed by a person: hex, with or without `:` or a
+/// `sha256:` prefix, any case. None if it is not 32 bytes of hex.
+pub fn parse_fingerprint(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("sha256:")
+        .or_else(|| s.strip_prefix("SHA256:"))
+        .unwrap_or(s);
+    let hex: String = s.chars().filter(|c| *c != ':').collect();
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_lowercase())
+}
+
+/// The server CA: its certificate and signing key.
+pub struct Ca {
+    cert_der: CertificateDer<'static>,
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca")
+            .field("fingerprint", &self.fingerprint())
+            .finish()
+    }
+}
+
+impl Ca {
+    /// True when `dir` holds a CA.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(CA_CERT_FILE).exists() && dir.join(CA_KEY_FILE).exists()
+    }
+
+    /// Creates a CA in `dir` (`ca.pem`, and `ca.key` owner-only). The
+    /// key is written first; a crash in between leaves no `ca.pem`, and
+    /// the next install makes a new pair.
+    pub fn create(dir: &Path, server_id: &str) -> Result<Ca, TlsError> {
+        let key = KeyPair::generate().map_err(issue_err)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, format!("p2pd server CA {server_id}"));
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - BACKDATE;
+        params.not_after = now + Duration::from_secs(20 * 365 * 24 * 3600);
+        let cert = params.self_signed(&key).map_err(issue_err)?;
+        let key_path = dir.join(CA_KEY_FILE);
+        write_file(&key_path, key.serialize_pem().as_bytes(), true)?;
+        write_file(&dir.join(CA_CERT_FILE), cert.pem().as_bytes(), false)?;
+        Ok(Ca {
+            cert_der: cert.der().clone(),
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// Loads the CA from `dir`.
+    pub fn load(dir: &Path) -> Result<Ca, TlsError> {
+        if !Ca::exists(dir) {
+            return Err(TlsError::NoCa {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let cert_path = dir.join(CA_CERT_FILE);
+        let key_path = dir.join(CA_KEY_FILE);
+        let cert_pem = read_file(&cert_path)?;
+        let key_pem = read_file(&key_path)?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| TlsError::Read {
+            path: key_path.clone(),
+            why: e.to_string(),
+        })?;
+        let cert_der = first_cert(&cert_pem, &cert_path.display().to_string())?;
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| TlsError::BadCert {
+            path: cert_path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        Ok(Ca {
+            cert_der,
+            cert_pem,
+            issuer,
+        })
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.cert_der)
+    }
+
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// What a client of this CA trusts.
+    pub fn trust(&self) -> Trust {
+        Trust::from_der(self.cert_der.clone())
+    }
+
+    /// A certificate for serve: every name in `names` (DNS names or IP
+    /// addresses) as a SAN, usable for server and client authentication.
+    pub fn issue_server(&self, server_id: &str, names: &[String]) -> Result<Issued, TlsError> {
+        let key = KeyPair::generate().map_err(issue_err)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, format!("p2pd server {server_id}"));
+        params.distinguished_name = dn;
+        for n in names {
+            params.subject_alt_names.push(san_for(n)?);
+        }
+        params
+            .subject_alt_names
+            .push(SanType::URI(uri(SERVER_URI, server_id)?));
+        leaf(&mut params, SERVER_CERT_LIFETIME);
+        let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
+        Issued::new(cert.der().clone(), self.cert_der.clone(), &key)
+    }
+
+    /// A certificate and key (PEM each) for a TLS-terminating load
+    /// balancer in front of serve: agents accept it because it is from the
+    /// CA. Valid for `lifetime`.
+    pub fn issue_proxy(
+        &self,
+        names: &[String],
+        lifetime: Duration,
+    ) -> Result<(String, String), TlsError> {
+        let key = KeyPair::generate().map_err(issue_err)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            format!("p2pd proxy {}", names.join(" ")),
+        );
+        params.distinguished_name = dn;
+        for n in names {
+            params.subject_alt_names.push(san_for(n)?);
+        }
+        leaf(&mut params, lifetime);
+        let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// A device certificate for the public key of `csr_pem` (its requested
+    /// names are ignored): the device id as a URI SAN and the common name,
+    /// and `ip` (the address it serves peers at) as an IP SAN. PEM.
+    pub fn issue_device(
+        &self,
+        csr_pem: &str,
+        device_id: &str,
+        ip: IpAddr,
+        lifetime: Duration,
+    ) -> Result<String, TlsError> {
+        let csr = CertificateSigningRequestParams::from_pem(csr_pem)
+            .map_err(|e| TlsError::BadCsr(e.to_string()))?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, device_id);
+        params.distinguished_name = dn;
+        params.subject_alt_names = vec![
+            SanType::URI(uri(DEVICE_URI, device_id)?),
+            SanType::IpAddress(ip),
+        ];
+        leaf(&mut params, lifetime);
+        let cert = params
+            .signed_by(&csr.public_key, &self.issuer)
+            .map_err(issue_err)?;
+        Ok(cert.pem())
+    }
+}
+
+fn uri(prefix: &str, id: &str) -> Result<rcgen::string::Ia5String, TlsError> {
+    format!("{prefix}{id}").try_into().map_err(issue_err)
+}
+
+fn san_for(name: &str) -> Result<SanType, TlsError> {
+    Ok(match name.parse::<IpAddr>() {
+        Ok(ip) => SanType::IpAddress(ip),
+        Err(_) => SanType::DnsName(name.to_string().try_into().map_err(|_| {
+            TlsError::Issue(format!(
+                "'{name}' is neither an IP address nor a DNS name; give --tls-name a host name or address"
+            ))
+        })?),
+    })
+}
+
+/// Leaf settings shared by server and device certificates.
+fn leaf(params: &mut CertificateParams, lifetime: Duration) {
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - BACKDATE;
+    params.not_after = now + lifetime;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&rand::random::<[u8; 16]>()));
+    params.use_authority_key_identifier_extension = true;
+}
+
+/// A certificate with its key, ready for rustls.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub key: Arc<CertifiedKey>,
+    /// When it stops being valid.
+    pub not_after: SystemTime,
+    /// When it started being valid.
+    pub not_before: SystemTime,
+}
+
+impl Issued {
+    fn new(
+        leaf: CertificateDer<'static>,
+        ca: CertificateDer<'static>,
+        key: &KeyPair,
+    ) -> Result<Issued, TlsError> {
+        let pk = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let signer = rustls::crypto::ring::sign::any_supported_type(&pk).map_err(issue_err)?;
+        let (not_before, not_after) = validity(&leaf).ok_or_else(|| {
+            TlsError::Issue("the certificate's validity cannot be read".to_string())
+        })?;
+        Ok(Issued {
+            key: Arc::new(CertifiedKey::new(vec![leaf, ca], signer)),
+            not_after,
+            not_before,
+        })
+    }
+
+    /// True when less than half its lifetime is left at `now`. The
+    /// lifetime counts from issuance: `not_before` is backdated by an hour
+    /// for clock skew, which does not count.
+    pub fn due(&self, now: SystemTime) -> bool {
+        let total = self
+            .not_after
+            .duration_since(self.not_before)
+            .unwrap_or_default();
+        let life = if total > BACKDATE {
+            total - BACKDATE
+        } else {
+            total
+        };
+        let left = self.not_after.duration_since(now).unwrap_or_default();
+        left < life / 2
+    }
+}
+
+fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let v = cert.validity();
+    let t = |x: &x509_parser::time::ASN1Time| {
+        let s = x.timestamp();
+        (s >= 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(s as u64))
+    };
+    Some((t(&v.not_before)?, t(&v.not_after)?))
+}
+
+/// Who a certificate names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A device, by its device id.
+    Device(String),
+    /// serve, by its server id.
+    Server(String),
+}
+
+/// The identity a (verified) certificate names in its URI SAN, if any.
+pub fn identity_of(der: &[u8]) -> Option<Identity> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let san = cert.subject_alternative_name().ok()??;
+    for name in &san.value.general_names {
+        if let x509_parser::extensions::GeneralName::URI(u) = name {
+            if let Some(id) = u.strip_prefix(DEVICE_URI) {
+                return Some(Identity::Device(id.to_string()));
+            }
+            if let Some(id) = u.strip_prefix(SERVER_URI) {
+                return Some(Identity::Server(id.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// What a client or server trusts: one CA certificate.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    ca: CertificateDer<'static>,
+}
+
+impl Trust {
+    pub fn from_der(ca: CertificateDer<'static>) -> Trust {
+        Trust { ca }
+    }
+
+    /// Parses a CA certificate in PEM; `what` names it in errors.
+    pub fn from_pem(pem: &str, what: &str) -> Result<Trust, TlsError> {
+        Ok(Trust {
+            ca: first_cert(pem, what)?,
+        })
+    }
+
+    /// Reads a CA certificate file (`--ca FILE`).
+    pub fn load(path: &Path) -> Result<Trust, TlsError> {
+        Trust::from_pem(&read_file(path)?, &path.display().to_string())
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.ca)
+    }
+
+    pub fn pem(&self) -> String {
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &self.ca);
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// Verifies a client certificate (PEM) a trusted proxy forwarded: it
+    /// must chain to this CA, be valid now and allow client
+    /// authentication. Returns the identity it names.
+    pub fn verify_forwarded(&self, pem: &str) -> Result<Identity, TlsError> {
+        let leaf = first_cert(pem, "the forwarded client certificate")?;
+        let v =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(self.roots()?, provider())
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+        v.verify_client_cert(&leaf, &[], rustls::pki_types::UnixTime::now())
+            .map_err(|e| TlsError::BadCert {
+                path: "the forwarded client certificate".into(),
+                why: e.to_string(),
+            })?;
+        identity_of(&leaf).ok_or_else(|| TlsError::BadCert {
+            path: "the forwarded client certificate".into(),
+            why: "it names no p2pd device".into(),
+        })
+    }
+
+    fn roots(&self) -> Result<Arc<rustls::RootCertStore>, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(self.ca.clone())
+            .map_err(|e| TlsError::Config(format!("the CA certificate is not usable: {e}")))?;
+        Ok(Arc::new(roots))
+    }
+
+    /// A client configuration: TLS 1.3, servers must prove a certificate
+    /// from this CA for the name dialled, and `cert` (if it holds one) is
+    /// sent as the client certificate. A new session cache each time, so
+    /// a client built after enrollment never resumes a session that was
+    /// opened without a certificate.
+    pub fn client_config(
+        &self,
+        cert: Arc<dyn rustls::client::ResolvesClientCert>,
+    ) -> Result<rustls::ClientConfig, TlsError> {
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(self.roots()?, provider())
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+        let mut c = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_webpki_verifier(verifier)
+            .with_client_cert_resolver(cert);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(c)
+    }
+
+    /// A server configuration: TLS 1.3, `cert` as the server certificate,
+    /// client certificates verified against this CA — required when
+    /// `require_client` (an agent's peer server), optional otherwise
+    /// (serve: enrollment comes before the device has a certificate; the
+    /// handlers require one where they need an identity).
+    pub fn server_config(
+        &self,
+        cert: Arc<dyn rustls::server::ResolvesServerCert>,
+        require_client: bool,
+    ) -> Result<rustls::ServerConfig, TlsError> {
+        let b =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(self.roots()?, provider());
+        let b = if require_client {
+            b
+        } else {
+            b.allow_unauthenticated()
+        };
+        let verifier = b.build().map_err(|e| TlsError::Config(e.to_string()))?;
+        let mut c = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(cert);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(c)
+    }
+}
+
+/// The names in serve's certificate: the listen address (or, listening on
+/// a wildcard, localhost and the loopback addresses), the server_name
+/// setting, and every `--tls-name`; no duplicates.
+pub fn server_names(listen: IpAddr, server_name: &str, extra: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |n: String| {
+        let n = n.trim().to_ascii_lowercase();
+        if !n.is_empty() && !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    if listen.is_unspecified() {
+        add("localhost".into());
+        add("127.0.0.1".into());
+        add("::1".into());
+    } else {
+        add(listen.to_string());
+    }
+    add(server_name.to_string());
+    for n in extra {
+        add(n.clone());
+    }
+    names
+}
+
+/// serve's own certificate, issued from the CA at start and again when
+/// half its lifetime is gone (checked at each handshake: issuing takes a
+/// fraction of a millisecond).
+pub struct ServerCerts {
+    ca: Ca,
+    server_id: String,
+    names: Vec<String>,
+    current: RwLock<Issued>,
+}
+
+impl std::fmt::Debug for ServerCerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCerts")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+impl ServerCerts {
+    pub fn new(ca: Ca, server_id: &str, names: Vec<String>) -> Result<ServerCerts, TlsError> {
+        let first = ca.issue_server(server_id, &names)?;
+        Ok(ServerCerts {
+            ca,
+            server_id: server_id.to_string(),
+            names,
+            current: RwLock::new(first),
+        })
+    }
+
+    pub fn ca(&self) -> &Ca {
+        &self.ca
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        let cur = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if !cur.due(SystemTime::now()) {
+            return cur.key;
+        }
+        match self.ca.issue_server(&self.server_id, &self.names) {
+            Ok(new) => {
+                let key = new.key.clone();
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = new;
+                tracing::info!("re-issued the server certificate (half its lifetime was gone)");
+                key
+            }
+            Err(e) => {
+                tracing::error!("cannot re-issue the server certificate: {e}");
+                cur.key
+            }
+        }
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServerCerts {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for ServerCerts {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A device's certificate, once it has one: the key pair is made here and
+/// never leaves memory; the certificate comes back from enrollment.
+#[derive(Default)]
+pub struct DeviceCert {
+    current: RwLock<Option<Issued>>,
+}
+
+impl std::fmt::Debug for DeviceCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCert").finish()
+    }
+}
+
+/// A key pair waiting for its certificate.
+pub struct PendingKey {
+    key: KeyPair,
+    /// The CSR to send, PEM.
+    pub csr_pem: String,
+}
+
+impl DeviceCert {
+    /// A new key pair and its CSR.
+    pub fn request() -> Result<PendingKey, TlsError> {
+        let key = KeyPair::generate().map_err(issue_err)?;
+        let params = CertificateParams::default();
+        let csr = params.serialize_request(&key).map_err(issue_err)?;
+        let csr_pem = csr.pem().map_err(issue_err)?;
+        Ok(PendingKey { key, csr_pem })
+    }
+
+    /// Takes the certificate the server issued for `pending`. Checks that
+    /// it is for that key, from `trust`'s CA, and names `device_id`.
+    pub fn install(
+        &self,
+        pending: &PendingKey,
+        cert_pem: &str,
+        trust: &Trust,
+        device_id: &str,
+    ) -> Result<Identity, TlsError> {
+        let leaf = first_cert(cert_pem, "the device certificate from the server")?;
+        let ident = identity_of(&leaf);
+        if ident != Some(Identity::Device(device_id.to_string())) {
+            return Err(TlsError::Issue(format!(
+                "the server issued a certificate for {ident:?}, not device {device_id}"
+            )));
+        }
+        let issued = Issued::new(leaf, trust.ca.clone(), &pending.key)?;
+        // The key must match the certificate (rustls checks the pair).
+        issued
+            .key
+            .keys_match()
+            .map_err(|e| TlsError::Issue(format!("certificate and key do not match: {e}")))?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(issued);
+        Ok(Identity::Device(device_id.to_string()))
+    }
+
+    /// True when there is no certificate yet or half its lifetime is gone.
+    pub fn due(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(|c| c.due(SystemTime::now()))
+    }
+
+    /// When the current certificate expires.
+    pub fn not_after(&self) -> Option<SystemTime> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.not_after)
+    }
+
+    fn key(&self) -> Option<Arc<CertifiedKey>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.key.clone())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for DeviceCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.key()
+    }
+}
+
+impl rustls::client::ResolvesClientCert for DeviceCert {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        self.key()
+    }
+    fn has_certs(&self) -> bool {
+        self.key().is_some()
+    }
+}
+
+/// The first certificate in a PEM text.
+fn first_cert(pem: &str, what: &str) -> Result<CertificateDer<'static>, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .ok_or_else(|| TlsError::BadCert {
+            path: what.to_string(),
+            why: "no CERTIFICATE block".to_string(),
+        })?
+        .map_err(|e| TlsError::BadCert {
+            path: what.to_string(),
+            why: e.to_string(),
+        })
+}
+
+fn read_file(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|e| TlsError::Read {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8], owner_only: bool) -> Result<(), TlsError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| TlsError::Write {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = if owner_only {
+        crate::platform::create_owner_only(&tmp).map_err(err)?
+    } else {
+        std::fs::File::create(&tmp).map_err(err)?
+    };
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Writes PEM text atomically (owner-only for keys).
+pub fn write_pem(path: &Path, pem: &str, owner_only: bool) -> Result<(), TlsError> {
+    write_file(path, pem.as_bytes(), owner_only)
+}
+
+/// Writes a CA certificate (PEM) an agent was given or learned into its
+/// data dir.
+pub fn save_trust(path: &Path, trust: &Trust) -> Result<(), TlsError> {
+    write_file(path, trust.pem().as_bytes(), false)
+}
+
+/// How an agent is told which CA to trust.
+#[derive(Debug, Clone)]
+pub enum CaSource {
+    /// `--ca FILE`: the server's `ca.pem`.
+    File(PathBuf),
+    /// `--ca-fingerprint HEX`: the agent learns the CA from the server's
+    /// certificate chain at first contact and keeps it only if its
+    /// fingerprint is this one (then caches it in its data dir).
+    Fingerprint(String),
+}
+
+/// Where an agent caches a CA it learned by fingerprint.
+pub fn cached_ca_path(agent_dir: &Path) -> PathBuf {
+    agent_dir.join(CA_CERT_FILE)
+}
+
+/// The CA an agent trusts: from its file, or by fingerprint (the cached
+/// copy, else learned now from the first of `server_urls` (the replicas of
+/// one server) that proves it).
+pub async fn agent_trust(
+    source: &CaSource,
+    server_urls: &[String],
+    agent_dir: &Path,
+) -> Result<Trust, TlsError> {
+    match source {
+        CaSource::File(path) => Trust::load(path),
+        CaSource::Fingerprint(pin) => {
+            let cached = cached_ca_path(agent_dir);
+            if let Ok(t) = Trust::load(&cached)
+                && t.fingerprint() == *pin
+            {
+                return Ok(t);
+            }
+            let mut last = TlsError::Config("no server URL to learn the CA from".into());
+            for url in server_urls {
+                match fetch_pinned_ca(url, pin).await {
+                    Ok(t) => {
+                        save_trust(&cached, &t)?;
+                        return Ok(t);
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+    }
+}
+
+/// Connects to `server_url` and takes the CA certificate from the chain it
+/// sends, provided its fingerprint is `pin` and the server's certificate
+/// verifies against it for the name dialled.
+pub async fn fetch_pinned_ca(server_url: &str, pin: &str) -> Result<Trust, TlsError> {
+    let url = reqwest::Url::parse(server_url)
+        .map_err(|e| TlsError::Config(format!("server URL {server_url}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| TlsError::Config(format!("server URL {server_url} has no host")))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let name = match bare.parse::<IpAddr>() {
+        Ok(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
+        Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
+            .map_err(|e| TlsError::Config(format!("server URL {server_url}: {e}")))?,
+    };
+    let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(443));
+    let pinned = Arc::new(Pinned {
+        pin: pin.to_string(),
+        found: std::sync::Mutex::new(None),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(pinned.clone())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connect = async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    };
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(TlsError::Config(format!(
+                "cannot learn the CA from {server_url}: {e}"
+            )));
+        }
+        Err(_) => {
+            return Err(TlsError::Config(format!(
+                "cannot learn the CA from {server_url}: no TLS answer within 10 s"
+            )));
+        }
+    }
+    let ca = pinned
+        .found
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| TlsError::Config("the server sent no CA certificate".to_string()))?;
+    Ok(Trust::from_der(ca))
+}
+
+/// Accepts a server whose chain holds a CA with the pinned fingerprint and
+/// whose certificate verifies against that CA.
+#[derive(Debug)]
+struct Pinned {
+    pin: String,
+    found: std::sync::Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ca = intermediates
+            .iter()
+            .find(|c| fingerprint(c) == self.pin)
+            .ok_or_else(|| {
+                rustls::Error::General(format!(
+                    "the server's certificate chain holds no CA with fingerprint {}",
+                    self.pin
+                ))
+            })?
+            .clone()
+            .into_owned();
+        let trust = Trust::from_der(ca.clone());
+        let roots = trust
+            .roots()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let ok = v.verify_server_cert(end_entity, &[], server_name, ocsp, now)?;
+        *self.found.lock().unwrap_or_else(|p| p.into_inner()) = Some(ca);
+        Ok(ok)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_certificate_names_its_device_and_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path(), "srv").unwrap();
+        let again = Ca::load(dir.path()).unwrap();
+        assert_eq!(ca.fingerprint(), again.fingerprint());
+        assert!(crate::platform::is_owner_only(&dir.path().join(CA_KEY_FILE)).unwrap());
+        let pending = DeviceCert::request().unwrap();
+        let id = "0b1c2d3e-0000-4000-8000-000000000001";
+        let pem = again
+            .issue_device(
+                &pending.csr_pem,
+                id,
+                "127.1.1.5".parse().unwrap(),
+                DEVICE_CERT_LIFETIME,
+            )
+            .unwrap();
+        let der = first_cert(&pem, "t").unwrap();
+        assert_eq!(identity_of(&der), Some(Identity::Device(id.to_string())));
+        let slot = DeviceCert::default();
+        assert!(slot.due());
+        slot.install(&pending, &pem, &ca.trust(), id).unwrap();
+        assert!(!slot.due());
+        // A certificate naming another device is refused by the agent.
+        let other = DeviceCert::default();
+        let err = other
+            .install(&pending, &pem, &ca.trust(), "another-id")
+            .unwrap_err();
+        assert!(err.to_string().contains("not device another-id"), "{err}");
+        // A CSR signed by another key than the one it carries is refused.
+        let mut bad = pending.csr_pem.clone();
+        bad.replace_range(100..104, "AAAA");
+        assert!(
+            again
+                .issue_device(&bad, id, "127.0.0.1".parse().unwrap(), DEVICE_CERT_LIFETIME)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_read_in_the_usual_spellings() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_fingerprint(&hex).as_deref(), Some(hex.as_str()));
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(parse_fingerprint(&format!("SHA256:{colons}")), Some(hex));
+        assert_eq!(parse_fingerprint("abcd"), None);
+    }
+}

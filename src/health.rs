@@ -173,7 +173,7 @@ pub fn check(dir: &Path, o: &Options) -> Result<Report, HealthError> {
         }
     };
 
-    let mut checks = vec![database(&st), replicas(&st, o.timeout)];
+    let mut checks = vec![database(&st), replicas(&st, dir, o.timeout)];
     checks.extend(server_checks(&st, dir, &url, o.timeout));
     checks.push(client_versions(
         &st,
@@ -246,7 +246,7 @@ fn database(st: &Store) -> Check {
 /// a few of its heartbeats, and answering HTTP at its URL (any answer: a
 /// live server refuses the unsigned probe). On SQLite there is at most
 /// one, and none while serve is stopped.
-fn replicas(st: &Store, timeout: Duration) -> Check {
+fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     let rows = match st.replicas() {
         Ok(r) => r,
         Err(e) => {
@@ -262,10 +262,17 @@ fn replicas(st: &Store, timeout: Duration) -> Check {
         return skip("replicas", "no serve has recorded itself (none running)");
     }
     let fresh = 3 * crate::store::replicas::REPLICA_BEAT.as_secs() as i64 + 2;
-    let client = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .build()
-        .ok();
+    // Replicas on https prove a certificate from this data dir's CA (an
+    // admin tool has no device certificate of its own).
+    crate::tls::install_default_provider();
+    let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
+    if let Ok(trust) = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+        && let Ok(cfg) =
+            trust.client_config(std::sync::Arc::new(crate::tls::DeviceCert::default()))
+    {
+        builder = builder.use_preconfigured_tls(cfg);
+    }
+    let client = builder.build().ok();
     let mut up = Vec::new();
     let mut down = Vec::new();
     for r in &rows {

@@ -33,6 +33,7 @@ use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::{Store, now};
 
+pub mod beats;
 pub mod decisions;
 pub mod fleet;
 pub mod leader;
@@ -101,11 +102,14 @@ impl Db {
 }
 
 fn overloaded() -> ApiError {
+    overloaded_because(&format!("{DB_IN_FLIGHT} database calls in flight"))
+}
+
+/// `overloaded` (503 and `Retry-After`), saying why.
+fn overloaded_because(why: &str) -> ApiError {
     ApiError::new(
         ErrorCode::Overloaded,
-        format!(
-            "the server is overloaded ({DB_IN_FLIGHT} database calls in flight); retry after {RETRY_AFTER_SECS} s"
-        ),
+        format!("the server is overloaded ({why}); retry after {RETRY_AFTER_SECS} s"),
     )
 }
 
@@ -113,6 +117,8 @@ fn overloaded() -> ApiError {
 pub struct ServerState {
     /// Database handle.
     pub db: Db,
+    /// Heartbeats waiting for the next group commit (see [`beats`]).
+    pub beats: beats::Beats,
     /// Settings, topology, offices and groups in memory (see [`fleet`]).
     pub fleet: Arc<fleet::Fleet>,
     /// The data dir, for the fleet watcher's own connection.
@@ -249,10 +255,12 @@ impl ServerState {
             .append(true)
             .open(logs.join("served.log"))?;
         let fleet = Arc::new(fleet::Fleet::new(fleet::Snapshot::load(&store)?));
+        fleet.set_device_count(store.device_count()?);
         // Checkpoints run on the fleet watcher's connection, never here.
         store.disable_autocheckpoint()?;
         Ok(ServerState {
             db: Db::new(store),
+            beats: beats::Beats::default(),
             fleet,
             data_dir: data_dir.to_path_buf(),
             verifier: Verifier::new(key),
@@ -390,6 +398,17 @@ pub async fn run(
         t.cancel();
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
+    {
+        // The heartbeat writer stops with the fleet watcher, after the
+        // drain; heartbeats still queued then are answered "shutting down".
+        let (s, stop) = (state.clone(), watch_stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = beats::run(s) => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
     let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
     tokio::select! {
         r = server => r?,
@@ -533,47 +552,9 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
-    let board = s.board.clone();
-    let state = s.clone();
     req.validate()?;
-    let fleet = s.fleet.current();
-    s.db.call(move |st| {
-        let d = enrolled(st, &fleet, &req.device_id)?;
-        let t = std::time::Instant::now();
-        st.heartbeat(&d.id)?;
-        board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
-        if let Some(off) = req.clock_offset {
-            st.set_clock_offset(&d.id, off)?;
-        }
-        st.set_stuck(&d.id, &req.stuck)?;
-        for p in &req.progress {
-            if st.content_exists(&p.content_id)? {
-                st.record_progress(&p.content_id, &d.id, p)?;
-                if p.done {
-                    st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
-                }
-            }
-        }
-        state
-            .metrics
-            .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
-        let serve_peers = match d.office_id {
-            Some(o) => match fleet.office(o) {
-                Some(o) => o.kind != "vpn",
-                None => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
-            },
-            None => false,
-        };
-        Ok(HeartbeatResponse {
-            heartbeat_secs: heartbeat_secs(&fleet)?,
-            serve_peers,
-            contents: st.targeted_contents(&d.group_name)?,
-            server_time: now(),
-            cache_limit_bytes: cache_limit(&fleet)?,
-        })
-    })
-    .await
-    .map(axum::Json)
+    // Written by the next group commit (see `beats`).
+    s.beats.submit(req).await.map(axum::Json)
 }
 
 #[derive(Deserialize)]

@@ -120,7 +120,7 @@ pub fn plan(
         None => ("default", None, None, None),
     };
     let progress: HashMap<String, ProgressRow> = st
-        .progress(content_id)?
+        .office_progress(content_id, office_id)?
         .into_iter()
         .map(|p| (p.device_id.clone(), p))
         .collect();
@@ -466,7 +466,7 @@ pub fn hand_over(
         let mut banned = st.banned(&content_id)?;
         banned.extend(board.departed());
         let progress: HashMap<String, ProgressRow> = st
-            .progress(&content_id)?
+            .office_progress(&content_id, office_id)?
             .into_iter()
             .map(|p| (p.device_id.clone(), p))
             .collect();

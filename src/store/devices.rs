@@ -253,38 +253,43 @@ impl Store {
         stuck: &[crate::proto::Stuck],
     ) -> Result<(), StoreError> {
         let t = now();
-        self.transaction(|tx| {
-            let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
-            let mut old = tx.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
-            let existing: Vec<String> = old
-                .query_map([device_id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            for c in existing.iter().filter(|c| !keep.contains(&c.as_str())) {
-                tx.execute(
-                    "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
-                    params![device_id, c],
-                )?;
-            }
-            for s in stuck {
-                let known: bool = tx
-                    .query_row("SELECT 1 FROM contents WHERE id = ?1", [&s.content_id], |_| {
-                        Ok(())
-                    })
-                    .optional()?
-                    .is_some();
-                if !known {
-                    continue;
+        self.transaction(|tx| write_stuck(tx, device_id, stuck, t))
+    }
+
+    /// Everything one heartbeat writes: last seen, the clock offset, what
+    /// the device is stuck on, its progress. Starts no transaction of its
+    /// own: serve's heartbeat writer calls it for many devices inside one
+    /// [`Store::batch`] (group commit, issue 14). False when the device is
+    /// unknown (nothing is written then).
+    pub fn record_heartbeat(
+        &self,
+        id: &str,
+        clock_offset: Option<i64>,
+        stuck: &[crate::proto::Stuck],
+        progress: &[crate::proto::Progress],
+    ) -> Result<bool, StoreError> {
+        let t = now();
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE devices SET last_seen = ?2, heartbeats = heartbeats + 1,
+                     clock_offset = COALESCE(?3, clock_offset)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, t, clock_offset])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        write_stuck(&self.conn, id, stuck, t)?;
+        for p in progress {
+            if self.content_exists(&p.content_id)? {
+                self.record_progress(&p.content_id, id, p)?;
+                if p.done {
+                    self.record_done_ms(&p.content_id, id, p.done_at_ms)?;
                 }
-                tx.execute(
-                    "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(device_id, content_id) DO UPDATE SET
-                         since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
-                         reason = excluded.reason",
-                    params![device_id, s.content_id, s.reason, t],
-                )?;
             }
-            Ok::<_, StoreError>(())
-        })
+        }
+        Ok(true)
     }
 
     /// Every stuck (device, content), oldest first.
@@ -462,4 +467,42 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Replaces a device's stuck rows; the caller holds the transaction.
+fn write_stuck(
+    c: &rusqlite::Connection,
+    device_id: &str,
+    stuck: &[crate::proto::Stuck],
+    t: i64,
+) -> Result<(), StoreError> {
+    let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
+    let mut old = c.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
+    let existing: Vec<String> = old
+        .query_map([device_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for gone in existing.iter().filter(|x| !keep.contains(&x.as_str())) {
+        c.execute(
+            "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
+            params![device_id, gone],
+        )?;
+    }
+    for s in stuck {
+        let known: bool = c
+            .prepare_cached("SELECT 1 FROM contents WHERE id = ?1")?
+            .query_row([&s.content_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            continue;
+        }
+        c.prepare_cached(
+            "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(device_id, content_id) DO UPDATE SET
+                 since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
+                 reason = excluded.reason",
+        )?
+        .execute(params![device_id, s.content_id, s.reason, t])?;
+    }
+    Ok(())
 }

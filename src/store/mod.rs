@@ -162,6 +162,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs `f` inside one IMMEDIATE transaction and commits once: serve's
+    /// group commit (many devices' heartbeats, one commit). `f` calls the
+    /// ordinary methods and must not start a transaction of its own. Its
+    /// own result is returned as is; only BEGIN and COMMIT failures are
+    /// errors here (a failed COMMIT is rolled back).
+    pub fn batch<T>(&mut self, f: impl FnOnce(&Store) -> T) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let out = f(self);
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            self.conn.execute_batch("ROLLBACK").ok();
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    /// Number of enrolled devices.
+    pub fn device_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM devices", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
     pub fn server(&self) -> Result<Option<ServerRow>, StoreError> {
         Ok(self
             .conn

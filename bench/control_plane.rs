@@ -218,11 +218,17 @@ impl Layout {
 /// The `p2pd serve` this bench started; killed on drop (error or panic too).
 struct Server {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The server's log outlives the temp dir, for a look afterwards.
+        std::fs::copy(
+            self.dir.path().join("serve.log"),
+            "/tmp/p2pd-control-plane-serve.log",
+        )
+        .ok();
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -427,7 +433,7 @@ fn start_server(o: &Opts) -> Started {
         .stderr(log)
         .spawn()
         .expect("spawn serve");
-    let server = Server { child, _dir: dir };
+    let server = Server { child, dir };
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "serve did not start within 15 s");
@@ -441,7 +447,6 @@ fn start_server(o: &Opts) -> Started {
         reimport,
     }
 }
-
 
 fn main() {
     let o = opts();
@@ -498,14 +503,32 @@ fn print_table(r: &serde_json::Value) {
     for (name, path) in [
         ("devices", "/devices"),
         ("enrollments per second", "/enroll/per_sec"),
-        ("heartbeats per second (achieved)", "/heartbeat/achieved_per_sec"),
-        ("heartbeat p99 from due (ms)", "/heartbeat/latency_from_due/p99_ms"),
-        ("/sources per second (achieved)", "/sources/achieved_per_sec"),
-        ("/sources p99 from due (ms)", "/sources/latency_from_due/p99_ms"),
+        (
+            "heartbeats per second (achieved)",
+            "/heartbeat/achieved_per_sec",
+        ),
+        (
+            "heartbeat p99 from due (ms)",
+            "/heartbeat/latency_from_due/p99_ms",
+        ),
+        (
+            "/sources per second (achieved)",
+            "/sources/achieved_per_sec",
+        ),
+        (
+            "/sources p99 from due (ms)",
+            "/sources/latency_from_due/p99_ms",
+        ),
         ("import during load (s)", "/import_during_load/secs"),
-        ("max request during import (ms)", "/import_during_load/max_request_ms"),
+        (
+            "max request during import (ms)",
+            "/import_during_load/max_request_ms",
+        ),
         ("errors", "/errors"),
-        ("server CPU per heartbeat (ms)", "/server/cpu_ms_per_heartbeat"),
+        (
+            "server CPU per heartbeat (ms)",
+            "/server/cpu_ms_per_heartbeat",
+        ),
         ("server VmHWM (KiB)", "/server/vmhwm_kib"),
     ] {
         println!("{name:<36} {}", f(path));
@@ -701,7 +724,10 @@ async fn bench(
     let stats1 = pid.and_then(proc_stats);
 
     // The content heartbeats report progress on, as real agents do.
-    let enrolled = ids.iter().position(|id| !id.is_empty()).expect("one enrolled");
+    let enrolled = ids
+        .iter()
+        .position(|id| !id.is_empty())
+        .expect("one enrolled");
     let first: HeartbeatResponse = client
         .json(
             Method::POST,
@@ -761,9 +787,8 @@ async fn bench(
                 if req.device_id.is_empty() {
                     return false; // its enrollment failed
                 }
-                let r: Result<HeartbeatResponse, _> = client
-                    .json(Method::POST, &url, &req, REQUEST_TIMEOUT)
-                    .await;
+                let r: Result<HeartbeatResponse, _> =
+                    client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
                     eprintln!("[control_plane] heartbeat {k} failed: {e}");
                 }
@@ -788,9 +813,8 @@ async fn bench(
                 if req.device_id.is_empty() {
                     return false;
                 }
-                let r: Result<SourcesResponse, _> = client
-                    .json(Method::POST, &url, &req, REQUEST_TIMEOUT)
-                    .await;
+                let r: Result<SourcesResponse, _> =
+                    client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
                     eprintln!("[control_plane] sources {k} failed: {e}");
                 }
@@ -802,7 +826,10 @@ async fn bench(
         let (dir, sheet) = import.clone()?;
         tokio::time::sleep_until(t0 + Duration::from_secs_f64(o.secs as f64 / 2.0)).await;
         let start = (tokio::time::Instant::now() - t0).as_secs_f64();
-        eprintln!("[control_plane] importing {} during the load", sheet.display());
+        eprintln!(
+            "[control_plane] importing {} during the load",
+            sheet.display()
+        );
         let (ok, err) = tokio::task::spawn_blocking(move || run_import(&dir, &sheet))
             .await
             .expect("import thread");
@@ -811,7 +838,11 @@ async fn bench(
             "[control_plane] import {} in {:.2}s{}",
             if ok { "done" } else { "FAILED" },
             end - start,
-            if ok { String::new() } else { format!(": {err}") }
+            if ok {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
         );
         Some((start, end, ok))
     };

@@ -48,6 +48,9 @@ pub const QUEUE: usize = 8192;
 /// Most heartbeats committed in one transaction.
 pub const MAX_BATCH: usize = 1024;
 
+/// A batch that takes this long is logged.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Longest interval a device is told, however large the fleet.
 pub const MAX_INTERVAL_SECS: u64 = 3600;
 
@@ -79,9 +82,9 @@ impl Beats {
     pub async fn submit(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => super::overloaded_because(&format!(
-                "{QUEUE} heartbeats are waiting to be written"
-            )),
+            mpsc::error::TrySendError::Full(_) => {
+                super::overloaded_because(&format!("{QUEUE} heartbeats are waiting to be written"))
+            }
             mpsc::error::TrySendError::Closed(_) => {
                 ApiError::new(ErrorCode::Internal, "the server is shutting down")
             }
@@ -180,14 +183,24 @@ async fn commit(
                 })
                 .collect::<Vec<_>>()
         })?;
-        s.metrics.observe_write("heartbeat", n, t.elapsed());
+        let took = t.elapsed();
+        s.metrics.observe_write("heartbeat", n, took);
+        if took >= SLOW_BATCH {
+            tracing::warn!(
+                heartbeats = n,
+                took_ms = took.as_millis() as u64,
+                "slow heartbeat commit"
+            );
+        }
         Ok(answers)
     })
     .await
 }
 
 fn budget(f: &Snapshot) -> u64 {
-    f.setting(Setting::HeartbeatBudget).parse().unwrap_or(10_000)
+    f.setting(Setting::HeartbeatBudget)
+        .parse()
+        .unwrap_or(10_000)
 }
 
 /// One device's heartbeat inside the batch's transaction.

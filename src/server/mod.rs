@@ -39,6 +39,7 @@ pub mod fleet;
 pub mod leader;
 pub mod lock;
 pub mod peerset;
+pub mod roster;
 pub mod scheduler;
 pub mod ui;
 
@@ -119,6 +120,8 @@ pub struct ServerState {
     pub db: Db,
     /// Heartbeats waiting for the next group commit (see [`beats`]).
     pub beats: beats::Beats,
+    /// Office rosters for `/sources`, reused briefly (see [`roster`]).
+    pub roster: roster::Roster,
     /// Settings, topology, offices and groups in memory (see [`fleet`]).
     pub fleet: Arc<fleet::Fleet>,
     /// The data dir, for the fleet watcher's own connection.
@@ -261,6 +264,7 @@ impl ServerState {
         Ok(ServerState {
             db: Db::new(store),
             beats: beats::Beats::default(),
+            roster: roster::Roster::default(),
             fleet,
             data_dir: data_dir.to_path_buf(),
             verifier: Verifier::new(key),
@@ -443,7 +447,8 @@ async fn enroll(
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
     let fleet = s.fleet.current();
-    s.db.call(move |st| enroll_impl(st, &fleet, req))
+    let state = s.clone();
+    s.db.call(move |st| enroll_impl(st, &fleet, &state.roster, req))
         .await
         .map(axum::Json)
 }
@@ -461,6 +466,7 @@ fn heartbeat_secs(f: &fleet::Snapshot) -> Result<u64, ApiError> {
 fn enroll_impl(
     st: &mut Store,
     fleet: &fleet::Snapshot,
+    roster: &roster::Roster,
     req: EnrollRequest,
 ) -> Result<EnrollResponse, ApiError> {
     use crate::settings::{Setting, parse_version};
@@ -503,6 +509,10 @@ fn enroll_impl(
     let office_id = crate::topology::place_device(st, &fleet.lookup, ip, addr.prefix)
         .map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
+    // Both offices' rosters changed: a new member is one on its first call.
+    for o in [row.office_id, office_id].into_iter().flatten() {
+        roster.forget(o);
+    }
     let office = match office_id {
         // An auto office created just now is not in the snapshot yet.
         Some(id) => match fleet.office(id) {
@@ -594,6 +604,44 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
     Ok(m)
 }
 
+/// [`targeted_manifest`] from the manifest cache: a content's manifest
+/// never changes (its id is its hash), and decoding one from the database
+/// hex-encodes every piece hash, which `/sources` paid on every call.
+fn targeted_manifest_cached(
+    s: &ServerState,
+    st: &Store,
+    id: &str,
+    group: &str,
+) -> Result<Arc<Manifest>, ApiError> {
+    let cached = s
+        .manifests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+        .cloned();
+    let m = match cached {
+        Some(m) => m,
+        None => {
+            let m =
+                Arc::new(st.manifest(id)?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("no content {id}"))
+                })?);
+            s.manifests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.to_string(), m.clone());
+            m
+        }
+    };
+    if !st.is_targeted(id, group)? {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("content {id} is not targeted at group '{group}'"),
+        ));
+    }
+    Ok(m)
+}
+
 /// `agent_cache_mb` in bytes; None when unset or 0 (no limit).
 fn cache_limit(f: &fleet::Snapshot) -> Result<Option<u64>, ApiError> {
     Ok(f.setting_raw("agent_cache_mb")
@@ -645,9 +693,10 @@ async fn plan_sources(
     let id = id.to_string();
     let req = req.clone();
     let fleet = s.fleet.current();
+    let state = s.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &fleet, &req.device_id)?;
-        let m = targeted_manifest(st, &id, &d.group_name)?;
+        let m = targeted_manifest_cached(&state, st, &id, &d.group_name)?;
         let hb = heartbeat_secs(&fleet)? as i64;
         let cdn = setting(&fleet, crate::settings::Setting::CdnUrl)?;
         let ends = scheduler::Endpoints {
@@ -659,6 +708,7 @@ async fn plan_sources(
         let plan = scheduler::plan(
             st,
             &mut board,
+            &state.roster,
             &scheduler::Timing::new(hb),
             &ends,
             &id,

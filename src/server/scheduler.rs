@@ -78,6 +78,7 @@ pub struct Endpoints {
 pub fn plan(
     st: &Store,
     board: &mut Board,
+    roster: &super::roster::Roster,
     timing: &Timing,
     ends: &Endpoints,
     content_id: &str,
@@ -125,7 +126,7 @@ pub fn plan(
         .map(|p| (p.device_id.clone(), p))
         .collect();
 
-    let mut upstream = parent_sources(st, timing, content_id, parent_id, &banned, now)?;
+    let mut upstream = parent_sources(st, roster, timing, content_id, parent_id, &banned, now)?;
     upstream.push(Source {
         tier: Tier::Server,
         device_id: None,
@@ -154,7 +155,11 @@ pub fn plan(
         });
     }
 
-    let members = st.office_devices(office_id)?;
+    let members = roster.members(
+        st,
+        office_id,
+        super::roster::Roster::ttl(timing.heartbeat_secs),
+    )?;
     let office = OfficeView {
         content_id,
         office_id,
@@ -245,6 +250,7 @@ fn peer_source(d: &DeviceRow, tier: Tier) -> Source {
 /// parent serves nobody, so the search climbs to the next office up.
 fn parent_sources(
     st: &Store,
+    roster: &super::roster::Roster,
     timing: &Timing,
     content_id: &str,
     mut parent_id: Option<i64>,
@@ -257,8 +263,8 @@ fn parent_sources(
         };
         if parent.kind != "vpn" {
             let leader = st.leader(content_id, pid)?;
-            let mut out: Vec<Source> = st
-                .office_devices(pid)?
+            let mut out: Vec<Source> = roster
+                .members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?
                 .iter()
                 .filter(|d| servable(d, banned, timing, now))
                 .map(|d| peer_source(d, Tier::Parent))

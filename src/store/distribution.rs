@@ -217,9 +217,14 @@ impl Store {
             .map(|c| format!("p.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // CROSS JOIN fixes the loop order (SQLite's documented way): the
+        // office's devices by `devices_office`, then one primary-key probe
+        // each. Left to itself the planner walks every progress row of the
+        // content instead (measured: 55 % of serve's CPU at 100 /sources/s
+        // with 20,000 devices).
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {cols} FROM devices d
-             JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id
+             CROSS JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id
              WHERE d.office_id = ?2"
         ))?;
         let rows = st.query_map(params![content_id, office_id], progress_row)?;

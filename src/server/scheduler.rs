@@ -120,11 +120,8 @@ pub fn plan(
         ),
         None => ("default", None, None, None),
     };
-    let progress: HashMap<String, ProgressRow> = st
-        .office_progress(content_id, office_id)?
-        .into_iter()
-        .map(|p| (p.device_id.clone(), p))
-        .collect();
+    let ttl = super::roster::Roster::ttl(timing.heartbeat_secs);
+    let progress = roster.progress(st, content_id, office_id, ttl)?;
 
     let mut upstream = parent_sources(st, roster, timing, content_id, parent_id, &banned, now)?;
     upstream.push(Source {

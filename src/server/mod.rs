@@ -63,6 +63,11 @@ pub const DB_IN_FLIGHT: usize = 64;
 /// How long a call may wait for a permit before it is refused.
 pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
+/// Page cache of serve's database connection, MiB: room for the device
+/// and progress indexes of 100,000 devices (issue 14), well within the
+/// 512 MiB the server may use at that size.
+pub const SERVE_CACHE_MIB: u32 = 96;
+
 /// What `Retry-After` says to a refused client, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 2;
 
@@ -261,6 +266,7 @@ impl ServerState {
         fleet.set_device_count(store.device_count()?);
         // Checkpoints run on the fleet watcher's connection, never here.
         store.disable_autocheckpoint()?;
+        store.set_cache_mib(SERVE_CACHE_MIB)?;
         Ok(ServerState {
             db: Db::new(store),
             beats: beats::Beats::default(),

@@ -545,10 +545,10 @@ struct Sample {
 }
 
 impl Sample {
-    fn from_due_ms(&self) -> f64 {
+    fn ms_from_due(&self) -> f64 {
         (self.end - self.due) * 1e3
     }
-    fn from_sent_ms(&self) -> f64 {
+    fn ms_from_sent(&self) -> f64 {
         (self.end - self.sent) * 1e3
     }
 }
@@ -600,8 +600,8 @@ fn latency(samples: &[Sample], secs: f64) -> serde_json::Value {
     if samples.is_empty() {
         return serde_json::json!({"n": 0, "errors": 0});
     }
-    let due = summarize(samples.iter().map(Sample::from_due_ms).collect());
-    let sent = summarize(samples.iter().map(Sample::from_sent_ms).collect());
+    let due = summarize(samples.iter().map(Sample::ms_from_due).collect());
+    let sent = summarize(samples.iter().map(Sample::ms_from_sent).collect());
     serde_json::json!({
         "errors": errors,
         "achieved_per_sec": round(samples.len() as f64 / secs),
@@ -863,7 +863,7 @@ async fn bench(
                 .collect();
             let max = during
                 .iter()
-                .map(|s| s.from_due_ms())
+                .map(|s| s.ms_from_due())
                 .fold(0.0f64, f64::max);
             serde_json::json!({
                 "ok": ok,

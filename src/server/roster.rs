@@ -30,11 +30,14 @@ const SWEEP_AT: usize = 4096;
 /// An office's progress on a content, by device id.
 pub type OfficeProgress = HashMap<String, ProgressRow>;
 
+/// Something read from the store, and when.
+type Stamped<T> = (Instant, Arc<T>);
+
 #[derive(Default)]
 pub struct Roster {
-    entries: Mutex<HashMap<i64, (Instant, Arc<Vec<DeviceRow>>)>>,
+    entries: Mutex<HashMap<i64, Stamped<Vec<DeviceRow>>>>,
     /// (content, office) → (read at, progress of the office's devices).
-    progress: Mutex<HashMap<(String, i64), (Instant, Arc<OfficeProgress>)>>,
+    progress: Mutex<HashMap<(String, i64), Stamped<OfficeProgress>>>,
 }
 
 impl Roster {

@@ -55,7 +55,7 @@ const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(250);
 pub const MAX_INTERVAL_SECS: u64 = 3600;
 
 /// One queued heartbeat and where its answer goes.
-pub struct Beat {
+struct Beat {
     req: HeartbeatRequest,
     reply: oneshot::Sender<Result<HeartbeatResponse, ApiError>>,
 }

@@ -209,7 +209,7 @@ complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcom
 complete -c p2pd -n "__fish_p2pd_using_subcommand groups; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -l format -d 'Output format (--json is the same as --format json)' -r -f -a "table\t'Aligned columns for people'
 csv\t'Comma-separated values with a header row, for spreadsheets'
-json\t'A JSON array of objects, for scripts'"
+json\t'A JSON array of objects, for scripts (same as --json)'"
 complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -s o -l output -d 'Write the report to FILE instead of standard output' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -l data-dir -d 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)' -r -F
 complete -c p2pd -n "__fish_p2pd_using_subcommand licenses" -l json -d 'Print JSON for scripts, like every other command\'s --json'

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::domain::OfficeKind;
 use crate::server::decisions::clock;
 use crate::store::observe::{DecisionRow, TransferRow};
 use crate::store::{Store, StoreError};
@@ -360,7 +361,7 @@ fn office_why(
         ),
     };
     if let Some(o) = office
-        && o.kind == "vpn"
+        && o.kind == OfficeKind::Vpn
     {
         let parent = o
             .parent_id
@@ -374,7 +375,7 @@ fn office_why(
     }
     Ok(OfficeWhy {
         office: office.map(|o| o.name.clone()),
-        kind: office.map(|o| o.kind.clone()),
+        kind: office.map(|o| o.kind.to_string()),
         range,
         reason,
     })

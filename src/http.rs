@@ -12,16 +12,26 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::key::{SharedKey, Verifier};
-use crate::proto::{ErrorBody, ErrorCode, WireError};
+use crate::key::{SharedKey, Verifier, VerifyError};
+use crate::proto::{ErrorBody, ErrorCode, Invalid, WireError};
 
 /// An error answered to a client as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
-pub struct ApiError(pub ErrorCode, pub String);
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `key_mismatch`: the server's current key fingerprint, so a
+    /// client can say which key it needs without parsing the message.
+    pub current_key: Option<String>,
+}
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError(code, message.into())
+        ApiError {
+            code,
+            message: message.into(),
+            current_key: None,
+        }
     }
     /// An error that is the server's, not the caller's: logged in full
     /// with a short request id, while the client gets only that id and a
@@ -29,10 +39,26 @@ impl ApiError {
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         let id = hex::encode(rand::random::<[u8; 4]>());
         tracing::error!(request_id = %id, "internal error: {e}");
-        ApiError(
+        ApiError::new(
             ErrorCode::Internal,
             format!("internal server error (request {id}); the server's log has the details"),
         )
+    }
+}
+
+// The one place where errors meet their wire codes.
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        let current_key = match &e {
+            VerifyError::KeyMismatch { current, .. } => Some(current.clone()),
+            _ => None,
+        };
+        ApiError {
+            code: (&e).into(),
+            message: e.to_string(),
+            current_key,
+        }
     }
 }
 
@@ -42,25 +68,47 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::new(ErrorCode::BadRequest, format!("bad request: {e}"))
+    }
+}
+
+impl From<&VerifyError> for ErrorCode {
+    fn from(e: &VerifyError) -> Self {
+        match e {
+            VerifyError::Unsigned(_) => ErrorCode::Unsigned,
+            VerifyError::KeyMismatch { .. } => ErrorCode::KeyMismatch,
+            VerifyError::BadSignature => ErrorCode::BadSignature,
+            VerifyError::Expired { .. } => ErrorCode::Expired,
+            VerifyError::Replay(_) => ErrorCode::Replay,
+        }
+    }
+}
+
+/// What `Retry-After` says to a refused (`overloaded`) client, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: WireError {
-                code: self.0,
-                message: self.1,
+                code: self.code,
+                message: self.message,
+                current_key: self.current_key,
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if self.0 == ErrorCode::Overloaded {
+        if self.code == ErrorCode::Overloaded {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::server::RETRY_AFTER_SECS),
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
             );
         }
         // For the request metrics (error counts by code, key mismatches).
-        resp.extensions_mut().insert(self.0);
+        resp.extensions_mut().insert(self.code);
         resp
     }
 }
@@ -82,7 +130,7 @@ pub fn verify(
         |name| headers.get(name).and_then(|h| h.to_str().ok()),
         now,
     )
-    .map_err(|e| ApiError((&e).into(), e.to_string()))
+    .map_err(ApiError::from)
 }
 
 /// State that can verify signed requests (the server's and the agent's).
@@ -93,7 +141,7 @@ pub trait Verifies {
     /// for an agent the server's clock as it learned it (so that two agents
     /// with wrong clocks still accept each other).
     fn now(&self) -> i64 {
-        crate::store::now()
+        crate::domain::clock::now()
     }
 
     /// Told about each request refused for `key_mismatch`, with the
@@ -182,10 +230,10 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             state.now(),
         );
         if let Err(e) = checked {
-            if let crate::key::VerifyError::KeyMismatch { presented, .. } = &e {
+            if let VerifyError::KeyMismatch { presented, .. } = &e {
                 state.key_refused(presented, claimed_device(&parts.uri, &body));
             }
-            return Err(ApiError((&e).into(), e.to_string()));
+            return Err(e.into());
         }
         Ok(Signed(body))
     }
@@ -338,7 +386,7 @@ impl SignedClient {
 
     /// This host's clock plus the offset: the time requests are signed with.
     pub fn now(&self) -> i64 {
-        crate::store::now() + self.clock_offset.load(Ordering::Relaxed)
+        crate::domain::clock::now() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Builds a signed request. `url` must be absolute.
@@ -569,7 +617,7 @@ mod tests {
         let v = hits.lock().unwrap().clone();
         assert_eq!(v.len(), 2);
         let gap = v[1] - v[0];
-        let asked = Duration::from_secs(crate::server::RETRY_AFTER_SECS);
+        let asked = Duration::from_secs(RETRY_AFTER_SECS);
         assert!(
             gap >= asked,
             "second request after {gap:?}, asked {asked:?}"

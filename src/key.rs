@@ -162,7 +162,7 @@ impl SharedKey {
 
     /// Signs a request; returns the four headers to send.
     pub fn sign(&self, method: &str, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
-        self.sign_at(method, path, body, crate::store::now())
+        self.sign_at(method, path, body, crate::domain::clock::now())
     }
 
     pub fn sign_at(
@@ -188,7 +188,8 @@ impl SharedKey {
     }
 }
 
-/// Why a signed request was refused. Each maps to one wire error code.
+/// Why a signed request was refused. Each maps to one wire error code
+/// (in `http`, where every error meets its code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("request is not signed: header {0} is missing")]
@@ -211,19 +212,6 @@ pub enum VerifyError {
     Expired { time: i64, skew: i64 },
     #[error("replayed request: nonce {0} was already used")]
     Replay(String),
-}
-
-impl VerifyError {
-    /// The wire error code (see `proto::ErrorCode`).
-    pub fn code(&self) -> &'static str {
-        match self {
-            VerifyError::Unsigned(_) => "unsigned",
-            VerifyError::KeyMismatch { .. } => "key_mismatch",
-            VerifyError::BadSignature => "bad_signature",
-            VerifyError::Expired { .. } => "expired",
-            VerifyError::Replay(_) => "replay",
-        }
-    }
 }
 
 /// Verifies signed requests against the current key and remembers nonces.
@@ -302,7 +290,7 @@ impl Verifier {
         body: &[u8],
         header: impl Fn(&'static str) -> Option<&'a str>,
     ) -> Result<(), VerifyError> {
-        self.verify_at(method, path, body, header, crate::store::now())
+        self.verify_at(method, path, body, header, crate::domain::clock::now())
     }
 
     pub fn verify_at<'a>(
@@ -435,7 +423,7 @@ mod tests {
         let v = Verifier::new(new.clone());
         let h = old.sign_at("GET", "/v1/x", b"", 50);
         let err = check(&v, &h, "GET", "/v1/x", b"", 50).unwrap_err();
-        assert_eq!(err.code(), "key_mismatch");
+        assert!(matches!(err, VerifyError::KeyMismatch { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains(&new.fingerprint()), "{msg}");
         assert!(msg.contains("--key-file"), "{msg}");

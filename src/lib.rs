@@ -35,18 +35,81 @@
 //! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
 //! - [`platform`]: every OS-specific call (Unix and Windows): positional
 //!   I/O, preallocation, owner-only files, signals, child processes, the
-//!   Windows service control manager. The bottom layer: uses nothing else.
+//!   Windows service control manager. Uses nothing else in the crate.
+//! - [`domain`]: the bottom layer of domain nouns: content ids and piece
+//!   hashes (32-byte newtypes), have-map bitmaps, office kinds, a content's
+//!   manifest, and the clock (settable in tests).
+//! - [`configure`]: changing a setting: checked alone and against the
+//!   others, stored with what follows (devices re-placed), in one transaction.
+//! - [`health`]: every health check, as a typed report with a fix per
+//!   problem (`p2pd health` prints it).
+//! - [`words`]: counting in sentences ("1 device", "3 packages").
+//! - [`demo`]: `p2pd demo`: a real local distribution (install, topology,
+//!   publish through the library; serve and agents as processes).
+//! - [`devices`]: the admin's device list (state, score), naming a device,
+//!   retiring one.
+//! - [`install`]: the server install (staged, all or nothing), its
+//!   idempotent re-run, and key rotation.
+//! - [`liveness`]: when a device is online, the preferred-device score and
+//!   a device's state word; shared by the scheduler, the dashboard and
+//!   `devices list`.
+//!
+//! # Layers
+//!
+//! Dependencies point one way: down this list. A module may use (through
+//! `crate::` paths) only the modules named after it on its line, and each
+//! of those comes earlier in the list, so there is no cycle. `cli` sits on
+//! top; nothing uses it. The test `layers::` in `tests/it/layers.rs` (part
+//! of `cargo test`) reads every `crate::` path in `src/` and fails naming
+//! the file and line of any that goes against this map; change the map
+//! here, deliberately, when a new dependency is right.
+//!
+//! ```text
+//! domain:
+//! platform:
+//! cells:
+//! exit:
+//! listen:
+//! settings:
+//! words:
+//! key: domain platform
+//! proto: domain
+//! store: domain
+//! topology: domain cells settings store
+//! content: domain key platform store topology
+//! liveness: domain settings store
+//! report: domain store
+//! metrics: domain proto store
+//! http: domain key proto store
+//! deploy: platform
+//! server: cells content domain http key listen liveness metrics platform proto report settings store topology
+//! agent: domain http key listen metrics platform proto
+//! configure: settings store topology
+//! explain: domain liveness server store topology
+//! health: content domain http key proto report settings store topology words
+//! install: deploy exit key platform server settings store
+//! devices: cells domain liveness store
+//! demo: agent configure content install key platform report store topology
+//! cli: agent cells configure content demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store topology words
+//! ```
 
 pub mod agent;
 pub mod cells;
 pub mod cli;
+pub mod configure;
 pub mod content;
+pub mod demo;
 pub mod deploy;
+pub mod devices;
+pub mod domain;
 pub mod exit;
 pub mod explain;
+pub mod health;
 pub mod http;
+pub mod install;
 pub mod key;
 pub mod listen;
+pub mod liveness;
 pub mod metrics;
 pub mod platform;
 pub mod proto;
@@ -55,6 +118,7 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod topology;
+pub mod words;
 
 /// The version of this binary, reported by agents and the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -31,6 +31,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::proto::ErrorCode;
 use crate::store::{Store, StoreError};
 
 /// The content type of the OpenMetrics text format.
@@ -165,7 +166,7 @@ impl ServerMetrics {
         route: &str,
         method: &str,
         elapsed: Duration,
-        code: Option<&str>,
+        code: Option<ErrorCode>,
     ) {
         self.requests
             .get_or_create(&RouteLabels {
@@ -177,10 +178,10 @@ impl ServerMetrics {
             self.errors
                 .get_or_create(&ErrorLabels {
                     route: route.to_string(),
-                    code: code.to_string(),
+                    code: code.as_str().to_string(),
                 })
                 .inc();
-            if code == "key_mismatch" {
+            if code == ErrorCode::KeyMismatch {
                 self.key_mismatch.inc();
             }
         }
@@ -476,7 +477,7 @@ mod tests {
             "/v1/heartbeat",
             "POST",
             Duration::from_millis(3),
-            Some("key_mismatch"),
+            Some(ErrorCode::KeyMismatch),
         );
         m.observe_write("heartbeat", 3, Duration::from_micros(400));
         let fleet = FleetSnapshot {

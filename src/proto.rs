@@ -1,5 +1,5 @@
-//! Wire types shared by the server and the agent, and the one place that
-//! maps errors to wire codes.
+//! Wire types shared by the server and the agent, and the wire error codes
+//! (errors meet their codes in one place: `http`).
 //!
 //! Goals: a small JSON control plane (`/v1/...`) that the server can answer
 //! from SQLite in well under a millisecond, and a data plane where pieces
@@ -14,9 +14,11 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Bitmap;
+
 /// Error codes on the wire: `{"error": {"code": ..., "message": ...}}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Spelled once, in [`ErrorCode::as_str`]; serde and metrics use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// The request was signed with a key that is not the current one.
     KeyMismatch,
@@ -68,6 +70,28 @@ impl ErrorCode {
         }
     }
 
+    /// Every code, for parsing.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::KeyMismatch,
+        ErrorCode::BadSignature,
+        ErrorCode::Expired,
+        ErrorCode::Replay,
+        ErrorCode::Unsigned,
+        ErrorCode::NotEnrolled,
+        ErrorCode::GroupNotAssigned,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::NotFound,
+        ErrorCode::NotScheduled,
+        ErrorCode::PieceUnavailable,
+        ErrorCode::NotServing,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::Overloaded,
+    ];
+
+    /// The code's name on the wire and in metrics labels.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::KeyMismatch => "key_mismatch",
@@ -91,16 +115,19 @@ impl ErrorCode {
     }
 }
 
-impl From<&crate::key::VerifyError> for ErrorCode {
-    fn from(e: &crate::key::VerifyError) -> Self {
-        use crate::key::VerifyError as V;
-        match e {
-            V::Unsigned(_) => ErrorCode::Unsigned,
-            V::KeyMismatch { .. } => ErrorCode::KeyMismatch,
-            V::BadSignature => ErrorCode::BadSignature,
-            V::Expired { .. } => ErrorCode::Expired,
-            V::Replay(_) => ErrorCode::Replay,
-        }
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code '{s}'")))
     }
 }
 
@@ -110,6 +137,10 @@ impl From<&crate::key::VerifyError> for ErrorCode {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `key_mismatch`: the server's current key fingerprint (absent
+    /// from older servers, and with every other code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -197,14 +228,6 @@ pub struct Stuck {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContentRef {
-    pub id: String,
-    pub name: String,
-    pub version: String,
-    pub size: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     pub heartbeat_secs: u64,
     pub serve_peers: bool,
@@ -220,32 +243,7 @@ pub struct HeartbeatResponse {
     pub cache_limit_bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub id: String,
-    pub name: String,
-    pub version: String,
-    /// File name to deliver as.
-    pub file_name: String,
-    /// Path relative to file storage (for CDN / storage downloads).
-    pub path: String,
-    pub size: u64,
-    pub piece_size: u64,
-    /// Hex SHA-256 of each piece.
-    pub pieces: Vec<String>,
-}
-
-impl Manifest {
-    pub fn piece_count(&self) -> u32 {
-        self.pieces.len() as u32
-    }
-
-    /// Byte range of piece `i`.
-    pub fn piece_range(&self, i: u32) -> (u64, u64) {
-        let start = i as u64 * self.piece_size;
-        (start, (start + self.piece_size).min(self.size))
-    }
-}
+pub use crate::domain::content::{ContentRef, Manifest};
 
 /// What a device is for one content in its office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,6 +399,26 @@ pub struct HaveMap {
     pub pieces: u32,
     /// Bitmap, bit i (LSB first in byte i/8) set when piece i is verified; base64.
     pub bitmap: String,
+}
+
+impl HaveMap {
+    /// The wire form of `count` verified pieces in `map`.
+    pub fn new(count: u32, map: &Bitmap) -> HaveMap {
+        use base64::Engine;
+        HaveMap {
+            pieces: count,
+            bitmap: base64::engine::general_purpose::STANDARD.encode(map.as_bytes()),
+        }
+    }
+
+    /// The bitmap, or `None` when it is not base64.
+    pub fn bitmap(&self) -> Option<Bitmap> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.bitmap)
+            .ok()?;
+        Some(Bitmap::from_bytes(bytes))
+    }
 }
 
 /// Limits on what crosses the wire, checked at the edge (the server's
@@ -659,12 +677,6 @@ impl Manifest {
             ));
         }
         Ok(())
-    }
-}
-
-impl From<Invalid> for crate::http::ApiError {
-    fn from(e: Invalid) -> Self {
-        crate::http::ApiError::new(ErrorCode::BadRequest, format!("bad request: {e}"))
     }
 }
 

@@ -136,7 +136,7 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
             parent,
             kind: info
                 .as_ref()
-                .map(|i| i.kind.clone())
+                .map(|i| i.kind.to_string())
                 .unwrap_or_else(|| "-".into()),
             leader: o
                 .and_then(|id| leaders.get(&id))

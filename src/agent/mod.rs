@@ -95,8 +95,19 @@ pub enum AgentError {
     Refused(WireError),
     #[error(transparent)]
     Pieces(#[from] pieces::PieceError),
-    #[error("{0}")]
-    Io(String),
+    /// The data dir or its transfer log cannot be set up.
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("http client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// A call failed in a way that ends the agent.
+    #[error(transparent)]
+    Call(CallError),
 }
 
 /// Shared state of a running agent.
@@ -246,7 +257,7 @@ impl Agent {
         if server_time <= 0 {
             return; // an older server that does not say
         }
-        let local = crate::store::now() + self.clock_skew;
+        let local = crate::domain::clock::now() + self.clock_skew;
         let offset = server_time - local;
         self.clock_offset.store(offset, Ordering::Relaxed);
         self.client.set_clock_offset(self.clock_skew + offset);
@@ -517,10 +528,7 @@ impl Agent {
 
 /// Unix time in seconds with millisecond precision, for the transfer log.
 fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_millis() as f64) / 1000.0)
-        .unwrap_or(0.0)
+    crate::domain::clock::now_ms() as f64 / 1000.0
 }
 
 fn load_device_id(dir: &std::path::Path) -> Option<String> {
@@ -583,17 +591,23 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| AgentError::Io(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
+        what: "cannot create",
+        path: cfg.data_dir.clone(),
+        source,
+    })?;
     let log_path = cfg.data_dir.join("transfers.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| AgentError::Io(format!("cannot open {}: {e}", log_path.display())))?;
+        .map_err(|source| AgentError::Io {
+            what: "cannot open",
+            path: log_path.clone(),
+            source,
+        })?;
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
-    let client = SignedClient::new(cfg.key.clone(), local)
-        .map_err(|e| AgentError::Io(format!("http client: {e}")))?;
+    let client = SignedClient::new(cfg.key.clone(), local).map_err(AgentError::Client)?;
     // Test-only fault switch: pretend this host's clock is off by N seconds.
     #[cfg(feature = "fault-injection")]
     let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
@@ -666,7 +680,7 @@ pub async fn run(
                 tracker.wait().await;
                 return Err(match e {
                     CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Io(other.to_string()),
+                    other => AgentError::Call(other),
                 });
             }
             Err(e) => {
@@ -746,7 +760,7 @@ pub async fn run(
                 // Returned, not logged: `main` prints it once.
                 result = Err(match e {
                     CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Io(other.to_string()),
+                    other => AgentError::Call(other),
                 });
                 break;
             }

@@ -85,13 +85,7 @@ async fn have(
     if super::fault_slow() {
         // Test-only fault switch: claim every piece.
         let n = c.manifest.piece_count();
-        return Ok(axum::Json(HaveMap {
-            pieces: n,
-            bitmap: base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                vec![0xffu8; (n as usize).div_ceil(8)],
-            ),
-        }));
+        return Ok(axum::Json(HaveMap::new(n, &crate::domain::Bitmap::full(n))));
     }
     Ok(axum::Json(c.have_map()))
 }

@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::domain::{Bitmap, ContentId, PieceHash};
 use crate::proto::Manifest;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +44,24 @@ pub enum PieceError {
         name: String,
         size: u64,
     },
+    /// Every piece verified, but the whole file's SHA-256 is not the
+    /// content id: the manifest itself is inconsistent.
+    #[error(
+        "content {content}: every piece verified, but the whole file's SHA-256 is {got}; the manifest is inconsistent"
+    )]
+    WholeFile { content: String, got: ContentId },
     #[error("piece {piece} of {content} failed verification (expected {expected}, got {got})")]
     BadPiece {
         content: String,
         piece: u32,
-        expected: String,
-        got: String,
+        expected: PieceHash,
+        got: PieceHash,
     },
+}
+
+/// The SHA-256 of a piece.
+fn digest(bytes: &[u8]) -> PieceHash {
+    PieceHash(Sha256::digest(bytes).into())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PieceError + '_ {
@@ -100,6 +111,20 @@ impl PieceStore {
         }
         // The id becomes a directory name: never let it leave the root.
         m.validate().map_err(PieceError::BadManifest)?;
+        // Hex ends here: pieces are checked as 32-byte digests.
+        let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
+            PieceError::BadManifest(crate::proto::Invalid {
+                field,
+                reason: e.to_string(),
+            })
+        };
+        let id: ContentId = m.id.parse().map_err(|e| bad("manifest.id", e))?;
+        let hashes = m
+            .pieces
+            .iter()
+            .map(|p| p.parse::<PieceHash>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad("manifest.pieces", e))?;
         let dir = self.root.join(&m.id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
@@ -135,7 +160,7 @@ impl PieceStore {
             Ok(()) => {}
         }
         let n = m.piece_count();
-        let mut have = vec![0u8; (n as usize).div_ceil(8)];
+        let mut have = Bitmap::empty(n);
         let jpath = dir.join("journal");
         let mut claimed = Vec::new();
         if let Ok(mut f) = File::open(&jpath) {
@@ -151,15 +176,15 @@ impl PieceStore {
         let mut count = 0;
         let mut buf = vec![0u8; m.piece_size as usize];
         for i in claimed {
-            if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+            if have.has(i) {
                 continue;
             }
             let (a, b) = m.piece_range(i);
             let slice = &mut buf[..(b - a) as usize];
             if crate::platform::read_exact_at(&data, slice, a).is_ok()
-                && hex::encode(Sha256::digest(&*slice)) == m.pieces[i as usize]
+                && digest(slice) == hashes[i as usize]
+                && have.set(i)
             {
-                have[i as usize / 8] |= 1 << (i % 8);
                 count += 1;
             }
         }
@@ -167,7 +192,7 @@ impl PieceStore {
         let tmp = dir.join("journal.tmp");
         let mut j = File::create(&tmp).map_err(io(&tmp))?;
         for i in 0..n {
-            if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+            if have.has(i) {
                 j.write_all(&i.to_le_bytes()).map_err(io(&tmp))?;
             }
         }
@@ -178,6 +203,8 @@ impl PieceStore {
             .open(&jpath)
             .map_err(io(&jpath))?;
         let c = Arc::new(Content {
+            id,
+            hashes,
             manifest: m.clone(),
             dir,
             data,
@@ -229,8 +256,12 @@ pub struct Content {
     pub manifest: Manifest,
     dir: PathBuf,
     data: File,
-    /// Bitmap of verified pieces, LSB first.
-    have: Mutex<Vec<u8>>,
+    /// The content id, as bytes.
+    id: ContentId,
+    /// Each piece's SHA-256, as bytes.
+    hashes: Vec<PieceHash>,
+    /// The verified pieces.
+    have: Mutex<Bitmap>,
     count: AtomicU32,
     journal: Mutex<File>,
     /// Woken whenever a piece arrives, for peers waiting on it.
@@ -250,9 +281,7 @@ const WRITEBACK_EVERY: u64 = 16 << 20;
 
 impl Content {
     pub fn has(&self, i: u32) -> bool {
-        let have = self.have.lock().unwrap_or_else(|p| p.into_inner());
-        have.get(i as usize / 8)
-            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        self.have.lock().unwrap_or_else(|p| p.into_inner()).has(i)
     }
 
     pub fn count(&self) -> u32 {
@@ -263,15 +292,12 @@ impl Content {
         self.count() == self.manifest.piece_count()
     }
 
-    pub fn bitmap(&self) -> Vec<u8> {
+    pub fn bitmap(&self) -> Bitmap {
         self.have.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn have_map(&self) -> crate::proto::HaveMap {
-        crate::proto::HaveMap {
-            pieces: self.count(),
-            bitmap: base64::engine::general_purpose::STANDARD.encode(self.bitmap()),
-        }
+        crate::proto::HaveMap::new(self.count(), &self.bitmap())
     }
 
     /// Reads a verified piece. Blocking.
@@ -285,14 +311,14 @@ impl Content {
     /// Verifies and stores a piece. Blocking. Returns false if it was
     /// already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
-        let expected = &self.manifest.pieces[i as usize];
+        let expected = self.hashes[i as usize];
         let (a, b) = self.manifest.piece_range(i);
-        let got = hex::encode(Sha256::digest(bytes));
-        if bytes.len() as u64 != b - a || &got != expected {
+        let got = digest(bytes);
+        if bytes.len() as u64 != b - a || got != expected {
             return Err(PieceError::BadPiece {
                 content: self.manifest.id.clone(),
                 piece: i,
-                expected: expected.clone(),
+                expected,
                 got,
             });
         }
@@ -307,10 +333,9 @@ impl Content {
             j.write_all(&i.to_le_bytes()).map_err(io(&jpath))?;
         }
         let mut have = self.have.lock().unwrap_or_else(|p| p.into_inner());
-        if have[i as usize / 8] & (1 << (i % 8)) != 0 {
+        if !have.set(i) {
             return Ok(false);
         }
-        have[i as usize / 8] |= 1 << (i % 8);
         self.count.fetch_add(1, Ordering::AcqRel);
         drop(have);
         self.arrived.notify_waiters();
@@ -387,7 +412,7 @@ impl Content {
         let got = {
             let w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
             if w.1 == self.manifest.piece_count() {
-                hex::encode(w.0.clone().finalize())
+                ContentId(w.0.clone().finalize().into())
             } else {
                 drop(w);
                 // Not all pieces are fed (a read failed): hash from disk.
@@ -401,17 +426,15 @@ impl Content {
                     }
                     h.update(&buf[..n]);
                 }
-                hex::encode(h.finalize())
+                ContentId(h.finalize().into())
             }
         };
-        if got != self.manifest.id {
+        if got != self.id {
             // Every piece verified but the whole does not: the manifest
             // itself is inconsistent. Start over rather than deliver it.
             let _ = std::fs::remove_file(self.dir.join("journal"));
-            return Err(PieceError::BadPiece {
+            return Err(PieceError::WholeFile {
                 content: self.manifest.id.clone(),
-                piece: u32::MAX,
-                expected: self.manifest.id.clone(),
                 got,
             });
         }

@@ -53,7 +53,7 @@ pub enum Sub {
     /// What the Windows service runs: the agent from the configuration
     /// `agent install` wrote, under the service control manager
     #[command(hide = true)]
-    Service(super::agent_install::ServiceArgs),
+    Service(super::agent_service::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
@@ -63,7 +63,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     match (c.sub, c.run) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
         (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
-        (Some(Sub::Service(a)), _) => super::agent_install::service(a),
+        (Some(Sub::Service(a)), _) => super::agent_service::service(a),
         (None, Some(a)) => run(&data_dir, a),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
@@ -148,7 +148,7 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
-    let cfg = agent::Config {
+    let mut cfg = agent::Config {
         server: a.server.trim_end_matches('/').to_string(),
         key,
         key_file: Some(key_file.clone()),
@@ -174,6 +174,14 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
                     format!("cannot listen on {}: {e}", cfg.listen),
                 )
             })?;
+        // `--listen ADDR:0` binds a free port: advertise and name the one
+        // bound (tests start many agents this way, with no port race).
+        if let Ok(bound) = listener.local_addr() {
+            if cfg.advertise.port() == 0 {
+                cfg.advertise.set_port(bound.port());
+            }
+            eprintln!("p2pd agent: listening on http://{bound}");
+        }
         let token = tokio_util::sync::CancellationToken::new();
         if let Some(addr) = metrics_listen {
             let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -182,6 +190,7 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
                     format!("cannot listen on --metrics-listen {addr}: {e}; pick a free address"),
                 )
             })?;
+            let addr = l.local_addr().unwrap_or(addr);
             tracing::info!(%addr, "metrics at http://{addr}/metrics");
             let t = token.clone();
             tokio::spawn(async move {

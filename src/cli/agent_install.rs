@@ -6,15 +6,16 @@
 //! This is what a device-management tool runs on each device of an
 //! assigned group.
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::fail;
+use crate::deploy::agent::AgentInstallError;
 use crate::deploy::{self, AgentConfig, Outcome};
 use crate::exit::ExitCode;
-use crate::platform::{self, ServiceManager, ServiceOutcome};
+use crate::platform::{self, ServiceManager};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -75,17 +76,6 @@ pub struct UninstallArgs {
     pub root: PathBuf,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ServiceArgs {
-    /// The configuration `agent install` wrote (service.json in the data dir)
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
-    /// Run in this console instead of under the service control manager,
-    /// to see why the service does not start
-    #[arg(long)]
-    pub console: bool,
-}
-
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let key = super::agent::load_device_key(&a.key_file)?;
     let server = a.server.trim_end_matches('/').to_string();
@@ -107,7 +97,10 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let advertise = match a.advertise {
         Some(ad) => ad,
         None if !a.listen.ip().is_unspecified() => a.listen,
-        None => SocketAddr::new(route_to(host_port)?, a.listen.port()),
+        None => SocketAddr::new(
+            deploy::agent::route_to(host_port).map_err(agent_error)?,
+            a.listen.port(),
+        ),
     };
     // The agent's own state dir (--data-dir, P2PD_AGENT_DATA_DIR, or its
     // default), never the server's.
@@ -127,10 +120,8 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     }
     let files =
         deploy::agent_files(&exe, &cfg).map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-    let done = deploy::apply(&a.root, &files, a.force).map_err(|e| match e {
-        deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
-        _ => anyhow::Error::new(e),
-    })?;
+    let done = deploy::apply(&a.root, &files, a.force)
+        .map_err(|e| agent_error(AgentInstallError::Deploy(e)))?;
     let key_replaced = done
         .iter()
         .any(|(p, o)| p.ends_with("etc/p2pd/agent.key") && *o == Outcome::Replaced);
@@ -144,7 +135,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect(),
             key_replaced,
-            next: next_step(&done, &a.root, "p2pd-agent"),
+            next: deploy::agent::next_step(&done, &a.root, "p2pd-agent"),
         })?;
         return Ok(ExitCode::Ok);
     }
@@ -158,51 +149,34 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Windows: `service.json` and `agent.key` (owner-only) in the data dir,
-/// and the `p2pd-agent` service. Everything is checked before anything is
-/// written, so a refused run changes nothing.
+/// Windows: the files and the `p2pd-agent` service (see
+/// [`deploy::agent::install_windows`]).
 fn install_windows(exe: &Path, cfg: &AgentConfig, a: &Args) -> anyhow::Result<ExitCode> {
-    if a.root != Path::new("/") {
-        return Err(fail(
-            ExitCode::Usage,
-            "--root is for systemd installs; on Windows give --data-dir DIR to choose where the configuration goes",
-        ));
-    }
-    let files = deploy::windows_agent_files(cfg);
-    let refused = |e: deploy::DeployError| match e {
-        deploy::DeployError::Changed(_) => fail(ExitCode::Failed, e.to_string()),
-        _ => anyhow::Error::new(e),
-    };
-    deploy::check(&cfg.data_dir, &files, a.force).map_err(refused)?;
-    let spec = deploy::agent_service(exe, &cfg.data_dir);
-    let service = platform::install_service(&spec, a.force)?;
-    if service == ServiceOutcome::Differs {
-        return Err(fail(
-            ExitCode::Failed,
-            format!(
-                "the service {} is registered with another command line (installed from another place or with other options); \
-                 nothing was changed. Review it with `sc.exe qc {}`, then re-run with --force to replace it",
-                spec.name, spec.name
-            ),
-        ));
-    }
-    let done = deploy::apply(&cfg.data_dir, &files, a.force).map_err(refused)?;
-    let svc_outcome = match service {
-        ServiceOutcome::Created => Outcome::Created,
-        ServiceOutcome::Replaced => Outcome::Replaced,
-        _ => Outcome::Unchanged,
-    };
-    let mut all = done;
-    all.push((PathBuf::from(format!("service {}", spec.name)), svc_outcome));
+    let all = deploy::agent::install_windows(exe, cfg, &a.root, a.force).map_err(agent_error)?;
     for (path, outcome) in &all {
         println!("{:9} {}", outcome_word(*outcome), path.display());
     }
     if all.iter().all(|(_, o)| *o == Outcome::Unchanged) {
         println!("nothing changed");
     } else {
-        println!("next: sc.exe start {}", spec.name);
+        println!("next: sc.exe start {}", deploy::AGENT_SERVICE);
     }
     Ok(ExitCode::Ok)
+}
+
+/// The exit code of each refusal: a usage mistake, or a differing file or
+/// service (failed, nothing changed).
+fn agent_error(e: AgentInstallError) -> anyhow::Error {
+    match e {
+        AgentInstallError::NoRoute { .. } | AgentInstallError::RootOnWindows => {
+            fail(ExitCode::Usage, e.to_string())
+        }
+        AgentInstallError::ServiceDiffers(_)
+        | AgentInstallError::Deploy(deploy::DeployError::Changed(_)) => {
+            fail(ExitCode::Failed, e.to_string())
+        }
+        e => anyhow::Error::new(e),
+    }
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -220,48 +194,12 @@ fn outcome_word(o: Outcome) -> &'static str {
 pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> {
     let data_dir =
         std::path::absolute(data_dir).with_context(|| format!("{}", data_dir.display()))?;
-    let (root, paths, service) = match platform::SERVICE_MANAGER {
-        ServiceManager::WindowsScm => {
-            let existed = platform::uninstall_service(
-                deploy::AGENT_SERVICE,
-                std::time::Duration::from_secs(30),
-            )?;
-            let files = [
-                PathBuf::from(deploy::AGENT_SERVICE_CONFIG),
-                PathBuf::from(deploy::AGENT_KEY_FILE),
-            ];
-            (data_dir.clone(), files.to_vec(), Some(existed))
-        }
-        ServiceManager::Systemd => {
-            // The files agent_files writes; the bytes do not matter here.
-            let files = deploy::agent_files(
-                Path::new("p2pd"),
-                &AgentConfig {
-                    server: String::new(),
-                    group: String::new(),
-                    listen: String::new(),
-                    advertise: String::new(),
-                    data_dir: data_dir.clone(),
-                    key_base64: String::new(),
-                },
-            )?;
-            // The installed binary stays: `install --systemd` runs it too.
-            (
-                a.root.clone(),
-                files
-                    .into_iter()
-                    .map(|f| f.path)
-                    .filter(|p| p != Path::new(deploy::BIN_PATH))
-                    .collect(),
-                None,
-            )
-        }
-    };
-    if let Some(existed) = service {
+    let done = deploy::agent::uninstall(&data_dir, &a.root).map_err(agent_error)?;
+    let (root, removed) = (done.root, done.removed);
+    if let Some(existed) = done.service {
         let what = if existed { "removed" } else { "absent" };
         println!("{what:9} service {}", deploy::AGENT_SERVICE);
     }
-    let removed = deploy::remove_files(&root, &paths)?;
     for (p, was) in &removed {
         println!(
             "{:9} {}",
@@ -291,72 +229,6 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::Ok)
 }
 
-/// `p2pd agent service --config FILE`: what the Windows service runs. Reads
-/// the configuration `agent install` wrote and runs the agent under the
-/// service control manager, which stops it through the same shutdown path
-/// as Ctrl-C. `--console` runs the same configuration in the foreground.
-pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
-    let conf = deploy::load_agent_service_config(&a.config)
-        .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-    let argv: Vec<std::ffi::OsString> = vec![
-        "p2pd".into(),
-        "agent".into(),
-        "--data-dir".into(),
-        conf.data_dir.clone().into_os_string(),
-        "--server".into(),
-        conf.server.clone().into(),
-        "--key-file".into(),
-        conf.key_file.clone().into_os_string(),
-        "--group".into(),
-        conf.group.clone().into(),
-        "--listen".into(),
-        conf.listen.clone().into(),
-        "--advertise".into(),
-        conf.advertise.clone().into(),
-    ];
-    let cli = <super::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
-        fail(
-            ExitCode::Usage,
-            format!("{}: {}", a.config.display(), e.to_string().trim()),
-        )
-    })?;
-    let super::Command::Agent(c) = cli.command else {
-        unreachable!("the argv above names the agent subcommand");
-    };
-    // --data-dir comes from the configuration.
-    let data_dir = c.data_dir();
-    let Some(run_args) = c.run else {
-        unreachable!("the argv above has no agent subcommand");
-    };
-    if a.console {
-        return super::agent::run(&data_dir, run_args);
-    }
-    platform::run_service(
-        deploy::AGENT_SERVICE,
-        Box::new(move || match super::agent::run(&data_dir, run_args) {
-            Ok(code) => code as u32,
-            Err(e) => {
-                tracing::error!("agent stopped: {e:#}");
-                super::exit_code_of(&e) as u32
-            }
-        }),
-    )?;
-    Ok(ExitCode::Ok)
-}
-
-/// The log file of `agent service` under the SCM (not with --console):
-/// `agent-service.log` next to its configuration, appended to.
-pub fn service_log(c: &super::agent::Command) -> Option<std::fs::File> {
-    match &c.sub {
-        Some(super::agent::Sub::Service(a)) if !a.console => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(a.config.with_file_name("agent-service.log"))
-            .ok(),
-        _ => None,
-    }
-}
-
 /// Prints what happened to each file, and the next step.
 pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::Result<()> {
     for (path, outcome) in done {
@@ -369,64 +241,8 @@ pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::R
     }
     if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
         println!("nothing changed");
-    } else if let Some(next) = next_step(done, root, unit) {
+    } else if let Some(next) = deploy::agent::next_step(done, root, unit) {
         println!("next: {next}");
     }
     Ok(())
-}
-
-/// The systemctl command the written files need, when written to `/`. A
-/// new key needs nothing from systemd (the agent re-reads it); a new unit,
-/// configuration or binary needs the service (re)started.
-fn next_step(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> Option<String> {
-    let needs = |o: Outcome| {
-        done.iter()
-            .any(|(p, x)| *x == o && !p.ends_with("etc/p2pd/agent.key"))
-    };
-    if root != Path::new("/") {
-        None
-    } else if needs(Outcome::Created) {
-        Some(format!(
-            "systemctl daemon-reload && systemctl enable --now {unit}"
-        ))
-    } else if needs(Outcome::Replaced) {
-        Some(format!(
-            "systemctl daemon-reload && systemctl restart {unit}"
-        ))
-    } else {
-        None
-    }
-}
-
-/// The local address this host uses to reach `host_port` (a connected UDP
-/// socket sends nothing; it only asks the kernel for the route).
-fn route_to(host_port: &str) -> anyhow::Result<std::net::IpAddr> {
-    let with_port = if host_port.rsplit_once(':').is_some_and(|(h, p)| {
-        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
-    }) {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:80")
-    };
-    let no_route = |why: String| {
-        fail(
-            ExitCode::Usage,
-            format!(
-                "cannot tell which address this device reaches {host_port} from ({why}); give --advertise ADDR:PORT"
-            ),
-        )
-    };
-    let target = with_port
-        .to_socket_addrs()
-        .map_err(|e| no_route(e.to_string()))?
-        .next()
-        .ok_or_else(|| no_route("no address".into()))?;
-    let bind: SocketAddr = if target.is_ipv4() {
-        "0.0.0.0:0".parse()?
-    } else {
-        "[::]:0".parse()?
-    };
-    let s = UdpSocket::bind(bind).map_err(|e| no_route(e.to_string()))?;
-    s.connect(target).map_err(|e| no_route(e.to_string()))?;
-    Ok(s.local_addr().map_err(|e| no_route(e.to_string()))?.ip())
 }

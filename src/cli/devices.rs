@@ -2,27 +2,18 @@
 //! enrolled device with its office, group, version, last heartbeat,
 //! preferred-device score and state, and the admin's say over one device.
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use anyhow::Context;
-
 use super::{Global, fail, open_store, output};
+use crate::devices::{self, DeviceError};
 use crate::exit::ExitCode;
-use crate::server::scheduler::{Timing, score};
-use crate::settings::Setting;
+use crate::store::Store;
 use crate::store::devices::{DeviceRow, Preference};
-use crate::store::{Store, now};
-
-/// Characters of a device id shown in tables (`--wide` shows all).
-const SHORT_ID: usize = 8;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// List devices: office, group, version, last seen, preferred-device
     /// score, the admin's preference and state (online, offline, banned,
     /// stuck, stale key)
-    List(ListArgs),
+    List(super::devices_list::ListArgs),
     /// Retire a device for good: release its license and forget it (its
     /// past transfers stay in `report`). Stop its agent first: a running
     /// agent enrolls again and takes a new license
@@ -66,76 +57,9 @@ pub enum Command {
     },
 }
 
-/// Output format of `devices list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people
-    Table,
-    /// Comma-separated values with a header row, for spreadsheets
-    Csv,
-    /// A JSON array of objects, for scripts (same as --json)
-    Json,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub out: output::JsonFlag,
-    /// Output format: `csv` writes comma-separated values with a header
-    /// row, for spreadsheets (`json` is the same as --json)
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Show full device ids and every column, however wide
-    #[arg(long)]
-    pub wide: bool,
-    /// Write the list to FILE instead of standard output
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
-/// One device as `devices list --json` prints it.
-#[derive(serde::Serialize)]
-struct DeviceView {
-    device_id: String,
-    hostname: String,
-    address: String,
-    office: Option<String>,
-    group: String,
-    version: String,
-    /// Unix seconds of the last accepted request.
-    last_seen: i64,
-    /// The score the scheduler ranks leaders by (higher leads first).
-    score: f64,
-    /// The admin's say: normal, preferred or excluded.
-    preference: &'static str,
-    /// online, offline, banned, stuck or stale key.
-    state: &'static str,
-    license: bool,
-    /// Contents the device reports it cannot make progress on.
-    stuck: Vec<StuckView>,
-    /// Set when the device's latest requests were refused for an old key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stale_key: Option<StaleKeyView>,
-}
-
-#[derive(serde::Serialize)]
-struct StuckView {
-    content_id: String,
-    reason: String,
-    since: i64,
-}
-
-#[derive(serde::Serialize)]
-struct StaleKeyView {
-    /// The fingerprint its refused requests were signed with.
-    fingerprint: String,
-    refused: i64,
-    last_refused_at: i64,
-}
-
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     match c {
-        Command::List(a) => list(g, a),
+        Command::List(a) => super::devices_list::list(g, a),
         Command::Retire { id, force, out } => retire(g, &id, force, out.json),
         Command::Prefer { id, out } => prefer(g, &id, Preference::Preferred, out.json),
         Command::Unprefer { id, out } => prefer(g, &id, Preference::Normal, out.json),
@@ -144,47 +68,17 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn timing(st: &Store) -> anyhow::Result<Timing> {
-    let hb = st
-        .setting(Setting::HeartbeatSecs.name())?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    Ok(Timing::new(hb))
-}
-
-/// The one device `id` names: a full id, a unique id prefix, or a unique
-/// hostname.
+/// The one device `id` names (see [`devices::resolve`]).
 fn resolve(st: &Store, id: &str) -> anyhow::Result<DeviceRow> {
-    let all = st.devices()?;
-    if let Some(d) = all.iter().find(|d| d.id == id) {
-        return Ok(d.clone());
-    }
-    let mut hits: Vec<&DeviceRow> = all.iter().filter(|d| d.id.starts_with(id)).collect();
-    if hits.is_empty() {
-        hits = all.iter().filter(|d| d.hostname == id).collect();
-    }
-    match hits.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(fail(
-            ExitCode::Usage,
-            format!("no device '{id}'; `p2pd devices list` shows the ids"),
-        )),
-        many => Err(fail(
-            ExitCode::Usage,
-            format!(
-                "'{id}' names {} devices ({}); give more of the id (`p2pd devices list --wide`)",
-                many.len(),
-                many.iter()
-                    .map(|d| format!("{} {}", d.hostname, short(&d.id)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
+    devices::resolve(st, id).map_err(device_error)
 }
 
-fn short(id: &str) -> &str {
-    &id[..SHORT_ID.min(id.len())]
+fn device_error(e: DeviceError) -> anyhow::Error {
+    match e {
+        e if e.is_usage() => fail(ExitCode::Usage, e.to_string()),
+        e @ DeviceError::Online { .. } => fail(ExitCode::Failed, e.to_string()),
+        e => anyhow::Error::new(e),
+    }
 }
 
 /// What `retire`, `prefer`, `unprefer` and `exclude` print with `--json`.
@@ -199,20 +93,7 @@ struct Changed<'a> {
 
 fn retire(g: &Global, id: &str, force: bool, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
-    let d = resolve(&st, id)?;
-    if !force && timing(&st)?.online(d.last_seen, now()) {
-        return Err(fail(
-            ExitCode::Failed,
-            format!(
-                "{} ({}) is online (last seen {}); stop its agent first, or give --force \
-                 (a running agent enrolls again and takes a new license)",
-                d.hostname,
-                d.id,
-                output::time(Some(d.last_seen))
-            ),
-        ));
-    }
-    st.retire_device(&d.id)?;
+    let d = devices::retire(&mut st, id, force, |t| output::time(Some(t))).map_err(device_error)?;
     if json {
         output::print_json(&Changed {
             device_id: &d.id,
@@ -262,185 +143,4 @@ fn prefer(g: &Global, id: &str, p: Preference, json: bool) -> anyhow::Result<Exi
     };
     println!("{} ({}) is {what}", d.hostname, d.id);
     Ok(ExitCode::Ok)
-}
-
-fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
-    let st = open_store(g)?;
-    let timing = timing(&st)?;
-    let t = now();
-    let offices = st.office_names()?;
-    let banned = st.banned_anywhere()?;
-    let mut stuck: std::collections::HashMap<String, Vec<StuckView>> = Default::default();
-    for s in st.stuck()? {
-        stuck.entry(s.device_id).or_default().push(StuckView {
-            content_id: s.content_id,
-            reason: s.reason,
-            since: s.since,
-        });
-    }
-    let mut stale: std::collections::HashMap<String, StaleKeyView> = st
-        .stale_key_devices()?
-        .into_iter()
-        .map(|k| {
-            (
-                k.device_id,
-                StaleKeyView {
-                    fingerprint: k.fingerprint,
-                    refused: k.count,
-                    last_refused_at: k.last_at,
-                },
-            )
-        })
-        .collect();
-    let views: Vec<DeviceView> = st
-        .devices()?
-        .into_iter()
-        .map(|d| {
-            let stuck = stuck.remove(&d.id).unwrap_or_default();
-            let stale_key = stale.remove(&d.id);
-            let online = timing.online(d.last_seen, t);
-            DeviceView {
-                state: if stale_key.is_some() {
-                    "stale key"
-                } else if !online {
-                    "offline"
-                } else if banned.contains(&d.id) {
-                    // Banned from serving at least one content after a bad piece.
-                    "banned"
-                } else if !stuck.is_empty() {
-                    "stuck"
-                } else {
-                    "online"
-                },
-                score: (score(&d, &timing, t) * 10.0).round() / 10.0,
-                preference: d.preference.as_str(),
-                office: d.office_id.and_then(|o| offices.get(&o).cloned()),
-                last_seen: d.last_seen,
-                license: d.license_activated_at.is_some(),
-                device_id: d.id,
-                hostname: d.hostname,
-                address: d.addr,
-                group: d.group_name,
-                version: d.version,
-                stuck,
-                stale_key,
-            }
-        })
-        .collect();
-
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    if a.out.json || a.format == Format::Json {
-        let mut s = serde_json::to_string_pretty(&views)?;
-        s.push('\n');
-        out.write_all(s.as_bytes())?;
-    } else if a.format == Format::Csv {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record([
-            "hostname",
-            "address",
-            "office",
-            "group",
-            "version",
-            "last_seen",
-            "score",
-            "state",
-            "device_id",
-            "preference",
-        ])?;
-        for v in &views {
-            w.write_record(
-                [
-                    v.hostname.as_str(),
-                    &v.address,
-                    v.office.as_deref().unwrap_or(""),
-                    &v.group,
-                    &v.version,
-                    &output::time(Some(v.last_seen)),
-                    &format!("{:.1}", v.score),
-                    v.state,
-                    &v.device_id,
-                    v.preference,
-                ]
-                .map(|c| crate::cells::neutralise(c).into_owned()),
-            )?;
-        }
-        w.flush()?;
-    } else if views.is_empty() {
-        writeln!(
-            out,
-            "no device has enrolled yet; start one with `p2pd agent install ...`"
-        )?;
-    } else {
-        print_table(&mut out, &views, a.wide)?;
-    }
-    out.flush()?;
-    Ok(ExitCode::Ok)
-}
-
-fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow::Result<()> {
-    let mut t = output::table(&[
-        "device",
-        "hostname",
-        "address",
-        "office",
-        "group",
-        "version",
-        "last seen",
-        "score",
-        "pref",
-        "state",
-    ]);
-    if wide {
-        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-    }
-    for v in views {
-        t.add_row(vec![
-            if wide {
-                v.device_id.clone()
-            } else {
-                short(&v.device_id).to_string()
-            },
-            v.hostname.clone(),
-            v.address.clone(),
-            v.office.clone().unwrap_or_else(|| "(no office)".into()),
-            v.group.clone(),
-            v.version.clone(),
-            output::time(Some(v.last_seen)),
-            format!("{:.1}", v.score),
-            match v.preference {
-                "normal" => "-".to_string(),
-                p => p.to_string(),
-            },
-            v.state.to_string(),
-        ]);
-    }
-    writeln!(out, "{t}")?;
-    // The reasons behind the states that need the admin, one line each.
-    for v in views {
-        let who = format!("{} ({})", v.hostname, short(&v.device_id));
-        if let Some(k) = &v.stale_key {
-            writeln!(
-                out,
-                "stale key: {who} signs with key {} ({} refused, last {}); \
-                 give it the current key: `p2pd agent install --key-file FILE ...` on that device",
-                k.fingerprint,
-                output::count(k.refused as usize, "request"),
-                output::time(Some(k.last_refused_at))
-            )?;
-        }
-        for s in &v.stuck {
-            writeln!(
-                out,
-                "stuck: {who} on {}: {}",
-                short(&s.content_id),
-                s.reason
-            )?;
-        }
-    }
-    Ok(())
 }

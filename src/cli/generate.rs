@@ -1,6 +1,6 @@
 //! `p2pd generate`: man pages and shell completions from the clap
 //! definitions. The output is committed in `man/` and `completions/`; the
-//! test `tests/generated.rs` fails when they are stale.
+//! test `tests/it/generated.rs` fails when they are stale.
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,8 @@
-//! `p2pd key fingerprint | regenerate`.
+//! `p2pd key fingerprint | regenerate` (the work is [`crate::install`]).
 
-use serde::Serialize;
-
+use super::install::install_error;
 use super::{Global, open_store, output};
 use crate::exit::ExitCode;
-use crate::key::{SharedKey, key_path};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -21,36 +19,9 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[derive(Serialize)]
-struct Fingerprint {
-    key_fingerprint: String,
-    key_version: i64,
-    retired: Vec<Retired>,
-}
-
-#[derive(Serialize)]
-struct Retired {
-    version: i64,
-    fingerprint: String,
-}
-
 fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
-    let server = st
-        .server()?
-        .ok_or_else(|| anyhow::anyhow!("database has no server row; reinstall"))?;
-    let out = Fingerprint {
-        key_fingerprint: server.key_fingerprint,
-        key_version: server.key_version,
-        retired: st
-            .retired_fingerprints()?
-            .into_iter()
-            .map(|(version, fingerprint)| Retired {
-                version,
-                fingerprint,
-            })
-            .collect(),
-    };
+    let out = crate::install::fingerprint(&st).map_err(install_error)?;
     if json {
         output::print_json(&out)?;
     } else {
@@ -59,32 +30,10 @@ fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-#[derive(Serialize)]
-struct Regenerated {
-    key: String,
-    key_fingerprint: String,
-    key_version: i64,
-    retired_fingerprint: String,
-}
-
-/// Makes a new key and key version; keeps settings, topology, devices and
-/// content. The database change and the key file replacement happen in one
-/// transaction: if the key file cannot be written, the database rolls back.
+/// `key regenerate` and `install --regenerate-key`.
 pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
-    let dir = g.data_dir();
     let mut st = open_store(g)?;
-    let key = SharedKey::generate()?;
-    let fp = key.fingerprint();
-    let (version, retired) = st.rotate_key(&fp, || {
-        key.save(&key_path(&dir))?;
-        Ok::<_, anyhow::Error>(())
-    })?;
-    let out = Regenerated {
-        key: key.to_base64(),
-        key_fingerprint: fp,
-        key_version: version,
-        retired_fingerprint: retired,
-    };
+    let out = crate::install::regenerate_key(&g.data_dir(), &mut st).map_err(install_error)?;
     if json {
         output::print_json(&out)?;
     } else {
@@ -92,7 +41,7 @@ pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
             "New shared key, version {} (fingerprint {}); key {} is retired.",
             out.key_version, out.key_fingerprint, out.retired_fingerprint
         );
-        super::install::print_key_once(&mut std::io::stdout().lock(), &out.key)?;
+        output::print_key_once(&mut std::io::stdout().lock(), &out.key)?;
         println!(
             "A running `p2pd serve` switches to it within a second, no restart needed. \
              Give the new key to every device: `p2pd agent install --key-file NEW.key ...`."

@@ -9,16 +9,7 @@ use anyhow::Context;
 use super::{Global, open_store, output};
 use crate::exit::ExitCode;
 
-/// Output format of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people
-    Table,
-    /// Comma-separated values with a header row, for spreadsheets
-    Csv,
-    /// A JSON array of objects, for scripts
-    Json,
-}
+use output::ListFormat as Format;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -12,10 +12,12 @@ use crate::exit::ExitCode;
 
 pub mod agent;
 pub mod agent_install;
+pub mod agent_service;
 pub mod completions;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod devices_list;
 pub mod explain;
 pub mod generate;
 pub mod groups;
@@ -25,6 +27,7 @@ pub mod key;
 pub mod licenses;
 pub mod output;
 pub mod publish;
+pub mod publish_progress;
 pub mod report;
 pub mod serve;
 pub mod settings;
@@ -217,7 +220,7 @@ pub fn init_tracing(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A Windows service has no stderr: it logs next to its configuration.
     if let Command::Agent(c) = &cli.command
-        && let Some(file) = agent_install::service_log(c)
+        && let Some(file) = agent_service::service_log(c)
     {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)

@@ -1,8 +1,19 @@
 //! Output helpers: tables for people, JSON for scripts, time formatting.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+/// Output format of a list or report (`devices list`, `licenses`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns for people
+    Table,
+    /// Comma-separated values with a header row, for spreadsheets
+    Csv,
+    /// A JSON array of objects, for scripts (same as --json)
+    Json,
+}
 
 /// `--json` for commands whose output is data.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -104,12 +115,26 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// "s" unless `n` is 1: `format!("{n} office{}", plural(n))`.
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
+pub use crate::words::{count, plural};
 
-/// `n` and the noun, singular or plural: "1 office", "3 offices".
-pub fn count(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", plural(n))
+/// The one and only time a key is shown.
+pub fn print_key_once(o: &mut impl Write, key: &str) -> std::io::Result<()> {
+    writeln!(o)?;
+    writeln!(o, "Shared key:")?;
+    writeln!(o)?;
+    writeln!(o, "    {key}")?;
+    writeln!(o)?;
+    writeln!(
+        o,
+        "WARNING: copy this key now. It is shown only this once and cannot be shown again."
+    )?;
+    writeln!(
+        o,
+        "Every agent needs it (p2pd agent --key-file FILE). If it is lost, run"
+    )?;
+    writeln!(
+        o,
+        "`p2pd key regenerate`: the old key then gets a key mismatch error everywhere."
+    )?;
+    Ok(())
 }

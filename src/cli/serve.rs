@@ -48,8 +48,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         }
     };
     // Before binding, so a second serve is told who holds the data dir
-    // rather than "address in use". Held until this function returns.
-    let _lock = server::lock::ServeLock::acquire(&dir, &format!("http://{listen}"))
+    // rather than "address in use". Moved into the runtime's
+    // task below and held until the server has stopped.
+    let mut lock = server::lock::ServeLock::acquire(&dir, &format!("http://{listen}"))
         .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -59,6 +60,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 format!("cannot listen on {listen}: {e}; pick another --listen or change the port setting"),
             )
         })?;
+        // `--listen ADDR:0` binds a free port: name the one bound.
+        let listen = listener.local_addr().unwrap_or(listen);
+        lock.record(&format!("http://{listen}"))
+            .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
         eprintln!("p2pd serve: listening on http://{listen} (data dir {})", dir.display());
         let shutdown = async {
             shutdown_signal().await;

@@ -1,10 +1,9 @@
 //! `p2pd settings show | set NAME VALUE`.
 
-use serde::Serialize;
-
 use super::{Global, fail, open_store, output};
+use crate::configure::rows;
 use crate::exit::ExitCode;
-use crate::settings::{self, Setting};
+use crate::settings;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -54,31 +53,6 @@ impl clap::builder::TypedValueParser for SettingName {
     }
 }
 
-#[derive(Serialize)]
-pub struct SettingRow {
-    pub name: &'static str,
-    pub value: String,
-    pub description: &'static str,
-    /// The setting itself, for typed JSON values.
-    #[serde(skip)]
-    pub setting: Setting,
-}
-
-/// Every setting with its stored value (or default).
-pub fn rows(st: &crate::store::Store) -> anyhow::Result<Vec<SettingRow>> {
-    settings::ALL
-        .iter()
-        .map(|s| {
-            Ok(SettingRow {
-                name: s.name(),
-                value: st.setting(s.name())?.unwrap_or_else(|| s.default_value()),
-                description: s.describe(),
-                setting: *s,
-            })
-        })
-        .collect()
-}
-
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     match c {
@@ -109,26 +83,12 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             allow_missing_storage,
             out,
         } => {
-            let s: Setting = name
-                .parse()
-                .map_err(|e: settings::SettingError| fail(ExitCode::Usage, e.to_string()))?;
-            let v = s
-                .validate(&value)
-                .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-            if !allow_missing_storage {
-                s.check_exists(&v)
-                    .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-            }
-            check_version_range(&st, s, &v)?;
-            let old = st.setting(s.name())?.unwrap_or_else(|| s.default_value());
-            // Offices depend on this setting: the auto offices and every
-            // device follow at once, in the same transaction.
-            let toggled = if s == Setting::DistributionOptimization {
-                Some(crate::topology::set_optimization(&mut st, v == "on")?)
-            } else {
-                st.set_setting(s.name(), &v)?;
-                None
-            };
+            let c = crate::configure::change(&mut st, &name, &value, allow_missing_storage)
+                .map_err(|e| match e.is_usage() {
+                    true => fail(ExitCode::Usage, e.to_string()),
+                    false => anyhow::Error::new(e),
+                })?;
+            let (s, v, old, toggled) = (c.setting, c.value, c.was, c.toggled);
             if out.json {
                 let mut j = serde_json::json!({
                     "name": s.name(),
@@ -160,30 +120,4 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::Ok)
-}
-
-/// min_client_version must not exceed max_client_version.
-fn check_version_range(st: &crate::store::Store, s: Setting, v: &str) -> anyhow::Result<()> {
-    let other = match s {
-        Setting::MinClientVersion => Setting::MaxClientVersion,
-        Setting::MaxClientVersion => Setting::MinClientVersion,
-        _ => return Ok(()),
-    };
-    let o = st
-        .setting(other.name())?
-        .unwrap_or_else(|| other.default_value());
-    let (lo, hi) = if s == Setting::MinClientVersion {
-        (v, o.as_str())
-    } else {
-        (o.as_str(), v)
-    };
-    if settings::parse_version(lo) > settings::parse_version(hi) {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "min_client_version {lo} would be above max_client_version {hi}; set the other bound first"
-            ),
-        ));
-    }
-    Ok(())
 }

@@ -30,7 +30,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let server = st.server()?.ok_or_else(|| {
         anyhow::anyhow!("database has no server row; the install is incomplete, reinstall")
     })?;
-    let settings = super::settings::rows(&st)?;
+    let settings = crate::configure::rows(&st)?;
     let s = Status {
         server_id: server.server_id,
         version: crate::VERSION,

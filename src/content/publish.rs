@@ -58,13 +58,7 @@ pub fn lock(data_dir: &Path) -> Result<PublishLock, LockError> {
         path: path.clone(),
         source,
     };
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let mut file = crate::platform::open_lock_file(&path).map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -134,6 +128,27 @@ pub struct PackageReport {
     pub size: Option<u64>,
     /// Why it failed, or a note (same bytes elsewhere, superseded, …).
     pub message: Option<String>,
+}
+
+impl PackageReport {
+    /// A failed package at `path` named (name, version, arch), before
+    /// anything is known about why; callers set the message.
+    fn failed(
+        path: &str,
+        (name, version, arch): (String, String, String),
+        size: Option<u64>,
+    ) -> Self {
+        PackageReport {
+            path: path.to_string(),
+            status: Status::Failed,
+            name,
+            version,
+            arch,
+            id: None,
+            size,
+            message: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -271,16 +286,9 @@ pub fn publish(
     };
 
     for (path, why) in &unreadable {
-        let (name, version, arch) = name_version(path);
         let r = PackageReport {
-            path: path.clone(),
-            status: Status::Failed,
-            name,
-            version,
-            arch,
-            id: None,
-            size: None,
             message: Some(why.clone()),
+            ..PackageReport::failed(path, name_version(path), None)
         };
         obs.package(&r);
         report.packages.push(r);
@@ -333,17 +341,7 @@ pub fn publish(
     }
     for job in jobs {
         let path = job.entry.path.clone();
-        let (name, version, arch) = name_version(&path);
-        let mut r = PackageReport {
-            path: path.clone(),
-            status: Status::Failed,
-            name,
-            version,
-            arch,
-            id: None,
-            size: Some(job.entry.size),
-            message: None,
-        };
+        let mut r = PackageReport::failed(&path, name_version(&path), Some(job.entry.size));
         match publish_one(store, storage, &job, &r, targets, &by_id, &listed, obs) {
             Ok((status, id, hashed, message)) => {
                 report.summary.bytes_hashed += hashed;

@@ -317,6 +317,17 @@ pub fn windows_on_complete_line(cmd: &str, path: &Path) -> String {
     format!("/S /C \"{line}\"")
 }
 
+/// Opens (creating it if need be, keeping its contents) a lock file to
+/// `try_lock`: the data dir's `serve.lock` and `publish.lock`.
+pub fn open_lock_file(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
 /// Spawns `cmd` so that it dies with this process even if this process is
 /// killed (Linux: `PR_SET_PDEATHSIG`; Windows: a kill-on-close job object).
 /// For the demo's servers and agents.

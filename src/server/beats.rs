@@ -37,10 +37,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::fleet::Snapshot;
 use super::{Db, ServerState};
+use crate::domain::clock::now;
 use crate::http::ApiError;
 use crate::proto::{ContentRef, ErrorCode, HeartbeatRequest, HeartbeatResponse};
 use crate::settings::Setting;
-use crate::store::{Store, now};
+use crate::store::Store;
+use crate::store::distribution::ProgressUpdate;
 
 /// Heartbeats waiting for the writer; one more is refused with `overloaded`.
 pub const QUEUE: usize = 8192;
@@ -148,7 +150,7 @@ pub async fn run(state: Arc<ServerState>) {
             }
             Err(e) => {
                 for reply in replies {
-                    let _ = reply.send(Err(ApiError(e.0, e.1.clone())));
+                    let _ = reply.send(Err(ApiError::new(e.code, e.message.clone())));
                 }
             }
         }
@@ -213,12 +215,30 @@ fn apply(
     heartbeat_secs: u64,
 ) -> Result<HeartbeatResponse, ApiError> {
     let d = super::enrolled(st, fleet, &req.device_id)?;
-    st.record_heartbeat(&d.id, req.clock_offset, &req.stuck, &req.progress)?;
+    let stuck: Vec<(String, String)> = req
+        .stuck
+        .iter()
+        .map(|s| (s.content_id.clone(), s.reason.clone()))
+        .collect();
+    let progress: Vec<(&str, ProgressUpdate, Option<i64>)> = req
+        .progress
+        .iter()
+        .map(|p| {
+            let update = ProgressUpdate {
+                pieces: p.pieces,
+                done: p.done,
+                bytes: p.bytes,
+                blocked: p.blocked,
+            };
+            (p.content_id.as_str(), update, p.done_at_ms)
+        })
+        .collect();
+    st.record_heartbeat(&d.id, req.clock_offset, &stuck, &progress)?;
     board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
     let serve_peers = match d.office_id {
         Some(o) => match fleet.office(o) {
-            Some(o) => o.kind != "vpn",
-            None => st.office(o)?.is_some_and(|o| o.kind != "vpn"),
+            Some(o) => o.kind.serves_peers(),
+            None => st.office(o)?.is_some_and(|o| o.kind.serves_peers()),
         },
         None => false,
     };

@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 
+use crate::domain::OfficeKind;
 use crate::proto::{Role, SourcesResponse, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::observe::DecisionRow;
@@ -56,7 +57,7 @@ fn parent_office(
         let Some(p) = st.office(pid)? else {
             break;
         };
-        if p.kind != "vpn" {
+        if p.kind.serves_peers() {
             return Ok(Some(p));
         }
         parent_id = p.parent_id;
@@ -158,7 +159,7 @@ pub fn record_sources(
              downloads, only the CDN / file storage",
             device.addr
         ),
-        (Some(o), Role::Solo) if o.kind == "vpn" => format!(
+        (Some(o), Role::Solo) if o.kind == OfficeKind::Vpn => format!(
             "office {} is a VPN office: no peering inside it; {}",
             o.name,
             parent_words()?

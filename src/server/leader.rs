@@ -56,41 +56,7 @@ use std::collections::{HashMap, HashSet};
 /// waiting for a second signal.
 pub const SUSPECT_WINDOW: i64 = 10;
 
-/// Timing knobs, from settings.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    pub heartbeat_secs: i64,
-    /// A leader past its grace period that moved no bytes for this long,
-    /// while not done and not blocked, is replaced. Also the length of the
-    /// grace period of each new leader.
-    pub stall_secs: i64,
-}
-
-impl Timing {
-    pub fn new(heartbeat_secs: i64) -> Timing {
-        Timing {
-            heartbeat_secs,
-            stall_secs: (6 * heartbeat_secs).max(10),
-        }
-    }
-
-    /// How long a term runs before its leader's rate is judged.
-    pub fn slow_secs(&self) -> i64 {
-        (3 * self.heartbeat_secs).max(3)
-    }
-
-    /// A device is online when its last heartbeat is at most three
-    /// intervals (plus two seconds of slack) old.
-    pub fn online(&self, last_seen: i64, now: i64) -> bool {
-        now - last_seen <= 3 * self.heartbeat_secs + 2
-    }
-
-    /// One heartbeat missed (with a second of slack): the second signal
-    /// that confirms a follower's report.
-    pub fn missed_heartbeat(&self, last_seen: i64, now: i64) -> bool {
-        now - last_seen > 2 * self.heartbeat_secs + 1
-    }
-}
+pub use crate::liveness::Timing;
 
 /// The current term, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

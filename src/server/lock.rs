@@ -35,7 +35,10 @@ pub enum LockError {
 /// The held lock; dropping it (or exiting) releases it.
 #[derive(Debug)]
 pub struct ServeLock {
-    _file: File,
+    /// The lock file, named in I/O errors.
+    path: PathBuf,
+    /// The open file holding the `flock`; closing it releases the lock.
+    file: File,
 }
 
 impl ServeLock {
@@ -46,13 +49,7 @@ impl ServeLock {
             path: path.clone(),
             source,
         };
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = crate::platform::open_lock_file(&path).map_err(io)?;
         // std's try_lock is flock(LOCK_EX | LOCK_NB) on Unix.
         if let Err(e) = file.try_lock() {
             if let std::fs::TryLockError::Error(err) = e {
@@ -73,11 +70,23 @@ impl ServeLock {
                 pid,
             });
         }
-        file.set_len(0).map_err(io)?;
-        file.rewind().map_err(io)?;
-        write!(file, "pid={}\naddress={address}\n", std::process::id()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(ServeLock { _file: file })
+        let mut lock = ServeLock { path, file };
+        lock.record(address)?;
+        Ok(lock)
+    }
+
+    /// Records `address` as the one this server listens on: called again
+    /// once the listener is bound, because `--listen ADDR:0` only then
+    /// knows its port.
+    pub fn record(&mut self, address: &str) -> Result<(), LockError> {
+        let io = |source| LockError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.set_len(0).map_err(io)?;
+        self.file.rewind().map_err(io)?;
+        write!(self.file, "pid={}\naddress={address}\n", std::process::id()).map_err(io)?;
+        self.file.sync_all().map_err(io)
     }
 }
 

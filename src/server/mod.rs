@@ -28,10 +28,12 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::content::storage::Storage;
+use crate::domain::clock::now;
 use crate::http::{ApiError, Signed, Verifies};
 use crate::key::Verifier;
 use crate::proto::*;
-use crate::store::{Store, now};
+use crate::store::Store;
+use crate::store::distribution::Transfer;
 
 pub mod beats;
 pub mod decisions;
@@ -68,8 +70,7 @@ pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
 /// 512 MiB the server may use at that size.
 pub const SERVE_CACHE_MIB: u32 = 96;
 
-/// What `Retry-After` says to a refused client, in seconds.
-pub const RETRY_AFTER_SECS: u64 = 2;
+pub use crate::http::RETRY_AFTER_SECS;
 
 impl Db {
     pub fn new(store: Store) -> Db {
@@ -527,11 +528,11 @@ fn enroll_impl(
         },
         None => None,
     };
-    let serve_peers = office.as_ref().is_some_and(|o| o.kind != "vpn");
+    let serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
     Ok(EnrollResponse {
         device_id: row.id,
         office: office.as_ref().map(|o| o.name.clone()),
-        office_kind: office.map(|o| o.kind),
+        office_kind: office.map(|o| o.kind.to_string()),
         heartbeat_secs: heartbeat_secs(fleet)?,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
@@ -783,7 +784,15 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
             )
         })?;
         for t in &req.transfers {
-            st.record_transfer(t, &d.id, d.office_id)?;
+            let transfer = Transfer {
+                content_id: &t.content_id,
+                tier: t.tier.as_str(),
+                source_device: t.source_device.as_deref(),
+                bytes: t.bytes,
+                pieces: t.pieces,
+                ok: t.ok,
+            };
+            st.record_transfer(&transfer, &d.id, d.office_id)?;
             // Upload credit comes from receivers: a verified transfer from
             // a peer confirms (part of) what that peer claims it sent.
             if let Some(src) = &t.source_device
@@ -1018,7 +1027,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let e = db.call(|_| Ok(())).await.unwrap_err();
-        assert_eq!(e.0, ErrorCode::Overloaded);
+        assert_eq!(e.code, ErrorCode::Overloaded);
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(

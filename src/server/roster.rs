@@ -134,7 +134,7 @@ mod tests {
                 &crate::store::topology::NewOffice {
                     name: "A".into(),
                     parent: None,
-                    kind: "default".into(),
+                    kind: crate::domain::office::OfficeKind::Default,
                     wan_kbps: None,
                     description: String::new(),
                     source: "import".into(),

@@ -18,30 +18,16 @@
 use std::collections::{HashMap, HashSet};
 
 use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
+use crate::domain::OfficeKind;
 use crate::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
 
-pub use super::leader::Timing;
+pub use crate::liveness::{Timing, score};
 
 /// Office id used in the `leaders` table for devices with no office.
 pub const NO_OFFICE: i64 = -1;
-
-/// The preferred-device score: history, not arrival order.
-///
-/// - availability: heartbeats seen ÷ heartbeats expected since first seen,
-///   smoothed with a prior of 10 out of 20 so that a newcomer with two
-///   perfect heartbeats does not outrank a device with a month of them;
-/// - successful uploads to peers, on a log scale (the first hundred count
-///   for more than the next thousand);
-/// - failures (bad pieces sent, stalls as leader) weigh against.
-pub fn score(d: &DeviceRow, timing: &Timing, now: i64) -> f64 {
-    let expected = ((now - d.first_seen) / timing.heartbeat_secs.max(1) + 1) as f64;
-    let seen = (d.heartbeats as f64).min(expected);
-    let availability = (seen + 10.0) / (expected + 20.0);
-    100.0 * availability + 10.0 * (1.0 + d.uploads_ok as f64).ln() - 15.0 * d.failures as f64
-}
 
 /// Where a device may fetch a content from, and what else the server must
 /// remember about the answer.
@@ -112,13 +98,8 @@ pub fn plan(
     };
     let office = st.office(office_id)?;
     let (kind, parent_id, wan_kbps, office_name) = match &office {
-        Some(o) => (
-            o.kind.as_str(),
-            o.parent_id,
-            o.wan_kbps,
-            Some(o.name.clone()),
-        ),
-        None => ("default", None, None, None),
+        Some(o) => (o.kind, o.parent_id, o.wan_kbps, Some(o.name.clone())),
+        None => (OfficeKind::Default, None, None, None),
     };
     let ttl = super::roster::Roster::ttl(timing.heartbeat_secs);
     let progress = roster.progress(st, content_id, office_id, ttl)?;
@@ -133,7 +114,7 @@ pub fn plan(
     upstream.push(cdn);
     let refresh_secs = (2 * timing.heartbeat_secs).clamp(1, 10) as u64;
 
-    if kind == "vpn" {
+    if kind == OfficeKind::Vpn {
         return Ok(Plan {
             response: SourcesResponse {
                 role: Role::Solo,
@@ -258,7 +239,7 @@ fn parent_sources(
         let Some(parent) = st.office(pid)? else {
             break;
         };
-        if parent.kind != "vpn" {
+        if parent.kind.serves_peers() {
             let leader = st.leader(content_id, pid)?;
             let mut out: Vec<Source> = roster
                 .members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?

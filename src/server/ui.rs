@@ -41,10 +41,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ServerState;
-use super::scheduler::Timing;
+use crate::domain::clock::now;
 use crate::http::ApiError;
+use crate::liveness::{DeviceState, Timing};
 use crate::proto::ErrorCode;
-use crate::store::{Store, StoreError, now};
+use crate::store::{Store, StoreError};
 
 type AppState = Arc<ServerState>;
 
@@ -186,7 +187,7 @@ pub async fn track_request(State(s): State<AppState>, req: Request, next: Next) 
     let resp = next.run(req).await;
     let code = resp.extensions().get::<ErrorCode>().copied();
     s.metrics
-        .observe_request(&route, &method, t.elapsed(), code.map(ErrorCode::as_str));
+        .observe_request(&route, &method, t.elapsed(), code);
     resp
 }
 
@@ -207,19 +208,11 @@ fn route_label(template: &str) -> String {
         .join("/")
 }
 
-fn timing(st: &Store) -> Result<Timing, StoreError> {
-    let hb = st
-        .setting(crate::settings::Setting::HeartbeatSecs.name())?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    Ok(Timing::new(hb))
-}
-
 async fn metrics(State(s): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let fleet =
         s.db.call(|st| {
             let t = now();
-            let timing = timing(st)?;
+            let timing = Timing::load(st)?;
             Ok(crate::metrics::FleetSnapshot::load(
                 st,
                 t - (3 * timing.heartbeat_secs + 2),
@@ -385,7 +378,7 @@ async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Response, 
                 max_client_version: get(Setting::MaxClientVersion)?,
                 file_storage: get(Setting::FileStorage)?,
                 cdn_url: get(Setting::CdnUrl)?,
-                heartbeat_secs: timing(st)?.heartbeat_secs,
+                heartbeat_secs: Timing::load(st)?.heartbeat_secs,
                 offices: counts.offices,
                 devices: counts.devices,
                 no_office_devices: counts.no_office_devices,
@@ -656,7 +649,7 @@ async fn devices(
     let out =
         s.db.call(move |st| {
             let t = now();
-            let timing = timing(st)?;
+            let timing = Timing::load(st)?;
             let search = q.q.filter(|x| !x.trim().is_empty());
             let (total, rows) =
                 st.devices_page(search.as_deref(), per, page.saturating_mul(per))?;
@@ -665,17 +658,8 @@ async fn devices(
                 .map(|r| {
                     let d = &r.device;
                     // The same states, in the same order, as `p2pd devices list`.
-                    let state = if r.stale_key {
-                        "stale key"
-                    } else if !timing.online(d.last_seen, t) {
-                        "offline"
-                    } else if r.banned {
-                        "banned"
-                    } else if r.stuck {
-                        "stuck"
-                    } else {
-                        "online"
-                    };
+                    let online = timing.online(d.last_seen, t);
+                    let state = DeviceState::of(r.stale_key, online, r.banned, r.stuck).as_str();
                     DeviceItem {
                         id: d.id.clone(),
                         hostname: d.hostname.clone(),

@@ -245,28 +245,29 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces what a device reported it is stuck on. A content that
-    /// stays stuck keeps its `since`.
+    /// Replaces what a device reported it is stuck on, as (content id,
+    /// reason) pairs. A content that stays stuck keeps its `since`.
     pub fn set_stuck(
         &mut self,
         device_id: &str,
-        stuck: &[crate::proto::Stuck],
+        stuck: &[(String, String)],
     ) -> Result<(), StoreError> {
         let t = now();
         self.transaction(|tx| write_stuck(tx, device_id, stuck, t))
     }
 
     /// Everything one heartbeat writes: last seen, the clock offset, what
-    /// the device is stuck on, its progress. Starts no transaction of its
-    /// own: serve's heartbeat writer calls it for many devices inside one
-    /// [`Store::batch`] (group commit, issue 14). False when the device is
-    /// unknown (nothing is written then).
+    /// the device is stuck on ((content, reason) pairs), its progress
+    /// ((content, progress, claimed delivery time in ms) per content).
+    /// Starts no transaction of its own: serve's heartbeat writer calls it
+    /// for many devices inside one [`Store::batch`] (group commit, issue
+    /// 14). False when the device is unknown (nothing is written then).
     pub fn record_heartbeat(
         &self,
         id: &str,
         clock_offset: Option<i64>,
-        stuck: &[crate::proto::Stuck],
-        progress: &[crate::proto::Progress],
+        stuck: &[(String, String)],
+        progress: &[(&str, super::distribution::ProgressUpdate, Option<i64>)],
     ) -> Result<bool, StoreError> {
         let t = now();
         let n = self
@@ -281,11 +282,11 @@ impl Store {
             return Ok(false);
         }
         write_stuck(&self.conn, id, stuck, t)?;
-        for p in progress {
-            if self.content_exists(&p.content_id)? {
-                self.record_progress(&p.content_id, id, p)?;
+        for (content_id, p, done_at_ms) in progress {
+            if self.content_exists(content_id)? {
+                self.record_progress(content_id, id, p)?;
                 if p.done {
-                    self.record_done_ms(&p.content_id, id, p.done_at_ms)?;
+                    self.record_done_ms(content_id, id, *done_at_ms)?;
                 }
             }
         }
@@ -473,10 +474,10 @@ impl Store {
 fn write_stuck(
     c: &rusqlite::Connection,
     device_id: &str,
-    stuck: &[crate::proto::Stuck],
+    stuck: &[(String, String)],
     t: i64,
 ) -> Result<(), StoreError> {
-    let keep: Vec<&str> = stuck.iter().map(|s| s.content_id.as_str()).collect();
+    let keep: Vec<&str> = stuck.iter().map(|(c, _)| c.as_str()).collect();
     let mut old = c.prepare_cached("SELECT content_id FROM stuck WHERE device_id = ?1")?;
     let existing: Vec<String> = old
         .query_map([device_id], |r| r.get(0))?
@@ -487,10 +488,10 @@ fn write_stuck(
             params![device_id, gone],
         )?;
     }
-    for s in stuck {
+    for (content_id, reason) in stuck {
         let known: bool = c
             .prepare_cached("SELECT 1 FROM contents WHERE id = ?1")?
-            .query_row([&s.content_id], |_| Ok(()))
+            .query_row([content_id], |_| Ok(()))
             .optional()?
             .is_some();
         if !known {
@@ -502,7 +503,7 @@ fn write_stuck(
                  since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END,
                  reason = excluded.reason",
         )?
-        .execute(params![device_id, s.content_id, s.reason, t])?;
+        .execute(params![device_id, content_id, reason, t])?;
     }
     Ok(())
 }

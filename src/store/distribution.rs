@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, now, now_ms};
-use crate::proto::{ContentRef, Manifest};
+use crate::domain::content::{ContentRef, Manifest};
 
 /// Distinct devices that must report bad pieces from a sender before it is
 /// banned from serving that content.
@@ -15,6 +15,32 @@ pub const BAN_WITNESSES: i64 = 2;
 /// How long a ban (and a bad-piece report waiting for a second witness)
 /// lasts: a day. `p2pd devices unban ID` lifts one sooner.
 pub const BAN_SECS: i64 = 24 * 3600;
+
+/// One device's progress on one content, as its heartbeat reported it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProgressUpdate {
+    /// Verified pieces held.
+    pub pieces: u32,
+    /// The file is delivered.
+    pub done: bool,
+    /// Bytes received so far (a stall is judged by bytes flowing).
+    pub bytes: u64,
+    /// Every upstream source the device may use is failing.
+    pub blocked: bool,
+}
+
+/// One transfer a device reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer<'a> {
+    pub content_id: &'a str,
+    /// The tier's name (`lan`, `wan`, `cdn`, ...).
+    pub tier: &'a str,
+    /// The device the bytes came from, if a device.
+    pub source_device: Option<&'a str>,
+    pub bytes: u64,
+    pub pieces: u32,
+    pub ok: bool,
+}
 
 /// Per device and content, as reported in heartbeats.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -130,7 +156,7 @@ impl Store {
         &self,
         content_id: &str,
         device_id: &str,
-        p: &crate::proto::Progress,
+        p: &ProgressUpdate,
     ) -> Result<(), StoreError> {
         let t = now();
         self.conn
@@ -403,7 +429,7 @@ impl Store {
 
     pub fn record_transfer(
         &self,
-        t: &crate::proto::TransferReport,
+        t: &Transfer,
         device_id: &str,
         office_id: Option<i64>,
     ) -> Result<(), StoreError> {
@@ -416,7 +442,7 @@ impl Store {
                 t.content_id,
                 device_id,
                 office_id,
-                t.tier.as_str(),
+                t.tier,
                 t.source_device,
                 t.bytes as i64,
                 t.pieces,

@@ -76,20 +76,7 @@ pub struct ServerRow {
     pub key_fingerprint: String,
 }
 
-/// Milliseconds since the epoch, for times reported in 0.1 s.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::domain::clock::{now, now_ms};
 
 impl Store {
     /// Opens the database of an installed data dir, migrating it forward if

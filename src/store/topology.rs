@@ -8,6 +8,22 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
+use crate::domain::OfficeKind;
+
+// Office kinds are stored by name (`default`, `wifi`, `vpn`).
+impl rusqlite::types::ToSql for OfficeKind {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for OfficeKind {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        v.as_str()?
+            .parse()
+            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
 
 /// One office as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,8 +32,7 @@ pub struct OfficeRow {
     pub name: String,
     /// `None` for the root, the Central Office.
     pub parent_id: Option<i64>,
-    /// `default`, `wifi` or `vpn`.
-    pub kind: String,
+    pub kind: OfficeKind,
     /// Cap on what crosses this office's WAN link; `None` = no cap.
     pub wan_kbps: Option<i64>,
     /// `import` (from the admin's file) or `auto` (one per client subnet).
@@ -39,7 +54,7 @@ pub struct OfficeDetail {
 pub struct NewOffice {
     pub name: String,
     pub parent: Option<String>,
-    pub kind: String,
+    pub kind: OfficeKind,
     pub wan_kbps: Option<i64>,
     pub description: String,
     pub source: String,

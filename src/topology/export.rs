@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::import::{COLUMNS, Parsed};
 use super::lookup::{Index, RangeEntry};
 use super::range;
+use crate::domain::OfficeKind;
 use crate::store::topology::OfficeDetail;
 use crate::store::{Store, StoreError};
 
@@ -25,7 +26,7 @@ pub struct OfficeView {
     pub name: String,
     pub parent: Option<String>,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: OfficeKind,
     pub ranges: Vec<String>,
     pub wan_kbps: Option<i64>,
     pub description: String,
@@ -207,7 +208,7 @@ fn rows(rec: &Recorded) -> impl Iterator<Item = [String; 8]> + '_ {
         [
             o.name.clone(),
             o.parent.clone().unwrap_or_default(),
-            o.kind.clone(),
+            o.kind.to_string(),
             o.ranges.join(" "),
             o.wan_kbps.map(|k| k.to_string()).unwrap_or_default(),
             o.description.clone(),

@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::range::{self, Family, RangeError};
+use crate::domain::OfficeKind;
 use crate::store::topology::NewOffice;
 
 /// The columns of a topology file, in the order export writes them.
@@ -28,9 +29,6 @@ pub const COLUMNS: &[&str] = &[
 
 /// Columns that must be present.
 const REQUIRED: &[&str] = &["office", "parent", "ranges"];
-
-/// Office types.
-pub const TYPES: &[&str] = &["default", "wifi", "vpn"];
 
 /// One problem in the file. `line` is 1-based (0: the file as a whole),
 /// `column` 1-based (0: the whole row).
@@ -499,15 +497,14 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
             continue;
         }
         let kind = match h.get(&cells, "type").to_ascii_lowercase().as_str() {
-            "" => "default".to_string(),
-            t if TYPES.contains(&t) => t.to_string(),
-            _ => {
+            "" => OfficeKind::Default,
+            t => t.parse().unwrap_or_else(|_| {
                 errors.push(err(
                     "type",
                     ImportErrorKind::UnknownType(h.get(&cells, "type").into()),
                 ));
-                "default".to_string()
-            }
+                OfficeKind::Default
+            }),
         };
         let wan_text = h.get(&cells, "wan_kbps");
         let wan_kbps = if wan_text.is_empty() {
@@ -815,7 +812,7 @@ mod tests {
         assert_eq!(p.offices.len(), 2);
         assert_eq!(p.offices[1].name, "Branch; A");
         assert_eq!(p.offices[1].ranges, vec!["10.1.0.0/24", "10.1.1.0/24"]);
-        assert_eq!(p.offices[1].kind, "wifi");
+        assert_eq!(p.offices[1].kind, OfficeKind::Wifi);
         assert_eq!(p.lines, vec![2, 3]);
         assert!(p.notes[0].contains("Notes"), "{:?}", p.notes);
     }

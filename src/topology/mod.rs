@@ -15,12 +15,14 @@
 
 use std::net::IpAddr;
 
+use crate::domain::OfficeKind;
 use crate::settings::Setting;
 use crate::store::topology::NewOffice;
 use crate::store::{Store, StoreError};
 
 pub mod export;
 pub mod import;
+pub mod locate;
 pub mod lookup;
 pub mod range;
 
@@ -152,7 +154,7 @@ pub fn place_device(
             &NewOffice {
                 name: CENTRAL_OFFICE.into(),
                 parent: None,
-                kind: "default".into(),
+                kind: OfficeKind::Default,
                 wan_kbps: None,
                 description: "created for auto offices".into(),
                 source: "auto".into(),
@@ -166,7 +168,7 @@ pub fn place_device(
         &NewOffice {
             name,
             parent: Some(String::new()),
-            kind: "default".into(),
+            kind: OfficeKind::Default,
             wan_kbps: None,
             description: String::new(),
             source: "auto".into(),
@@ -227,7 +229,12 @@ pub struct Toggled {
 /// subnets would overlap the imported ranges, so an export would no longer
 /// import (issue 13).
 pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, TopologyError> {
-    store.atomically(|st| {
+    store.atomically(|st| set_optimization_in(st, on))
+}
+
+/// [`set_optimization`] inside the caller's transaction.
+pub fn set_optimization_in(st: &Store, on: bool) -> Result<Toggled, TopologyError> {
+    {
         st.set_setting(
             Setting::DistributionOptimization.name(),
             if on { "on" } else { "off" },
@@ -250,7 +257,7 @@ pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, Topology
             moved,
             auto_offices_removed,
         })
-    })
+    }
 }
 
 /// The CSV dialect export writes by default: the one of the last imported

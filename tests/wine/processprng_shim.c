@@ -7,7 +7,7 @@
  * every Rust program aborts at start-up under it. This DLL provides
  * ProcessPrng over advapi32's SystemFunction036 (RtlGenRandom), which Wine
  * implements. .ci/windows builds it with mingw and puts it next to p2pd.exe;
- * tests/windows.rs runs the .exe under Wine with it.
+ * tests/it/windows.rs runs the .exe under Wine with it.
  *
  *   x86_64-w64-mingw32-gcc -shared -O2 -o bcryptprimitives.dll \
  *       tests/wine/processprng_shim.c -ladvapi32

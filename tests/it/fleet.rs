@@ -2,12 +2,10 @@
 //! in memory and must still see admin CLI changes — topology, settings,
 //! groups — within 1 s, without a restart.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::http::Method;
-use common::*;
 use p2pd::http::SignedClient;
 use p2pd::proto::{AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse};
 

@@ -1,13 +1,9 @@
 //! Faults and churn (issue 12), end to end: real `serve` and `agent`
 //! processes on loopback, offices as 127.1.N.0/24 ranges.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 /// The leader of the only office holding one for `content`, and its epoch,
 /// straight from the server's database.

@@ -1,12 +1,10 @@
 //! Install, key, settings and status driven through the binary: what a user
 //! sees, and that bad input changes nothing.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{files_under, p2pd};
+use crate::common::{files_under, p2pd};
 
 /// File storage for tests: a directory that exists (install refuses a
 /// missing one).

@@ -1,14 +1,10 @@
 //! The distribution core end to end: real `serve` and `agent` processes on
 //! loopback, offices as 127.1.N.0/24 ranges.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 fn ok_in(log: &[serde_json::Value]) -> impl Iterator<Item = &serde_json::Value> {
     log.iter()
@@ -494,7 +490,12 @@ fn any_file_name_delivers_to_its_own_path_on_every_route() {
         ok_in(&net.agents[lost].log()).all(|v| v["tier"] == "cdn"),
         "no-office device used another tier"
     );
-    // --on-complete ran once per delivery, with that delivery's path.
+    // --on-complete ran once per delivery, with that delivery's path (it
+    // runs just after the file lands: wait for the last one).
+    let runs = 2 * files.len();
+    eventually("every --on-complete run", Duration::from_secs(10), || {
+        std::fs::read_to_string(&hooks).is_ok_and(|t| t.lines().count() >= runs)
+    });
     let ran = std::fs::read_to_string(&hooks).unwrap();
     for (rel, _, _) in files {
         for i in [hq, lost] {
@@ -556,15 +557,8 @@ fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
     let text = ok(&net.server_dir, &["report"]);
     assert!(text.contains("0/1 (1 stuck)"), "{text}");
     // (file_storage fails too: the file is missing.)
-    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
-    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let c = h["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "devices")
-        .unwrap()
-        .clone();
+    let (_, h) = health(&net.server_dir, &[]);
+    let c = check(&h, "devices").clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
         c["detail"].as_str().unwrap().contains("1 device stuck"),
@@ -677,15 +671,8 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         table.contains("stale key") && table.contains(&old_fp),
         "{table}"
     );
-    let (_, out, _) = p2pd(&net.server_dir, &["health", "--json"]);
-    let h: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let c = h["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "devices")
-        .unwrap()
-        .clone();
+    let (_, h) = health(&net.server_dir, &[]);
+    let c = check(&h, "devices").clone();
     assert_eq!(c["status"], "warn", "{h:#}");
     assert!(
         c["detail"]
@@ -770,16 +757,8 @@ fn the_agent_has_its_own_data_dir_and_variable() {
     net.publish("app", 100_000, 3);
     let agent_dir = net.root.path().join("own");
     let mut child = std::process::Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
-            &format!("http://127.0.0.1:{}", net.port),
-            "--group",
-            "g",
-            "--listen",
-            &format!("127.1.1.97:{}", net.peer_port),
-            "--key-file",
-        ])
+        .args(agent_args(&net.url(), "g", "127.1.1.97:0"))
+        .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .env("P2PD_DATA_DIR", &net.server_dir)
         .env("P2PD_AGENT_DATA_DIR", &agent_dir)
@@ -955,18 +934,15 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
 #[test]
 fn an_unreachable_server_is_reported_with_the_cause() {
     let net = Net::new(&[]);
+    let refused = RefusedPort::new();
     let dir = net.root.path().join("a");
     let child = std::process::Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
-            &format!("http://127.0.0.1:{}", free_port()),
-            "--group",
+        .args(agent_args(
+            &format!("http://127.0.0.1:{}", refused.port),
             "g",
-            "--listen",
-            &format!("127.1.1.99:{}", net.peer_port),
-            "--key-file",
-        ])
+            "127.1.1.99:0",
+        ))
+        .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .arg("--data-dir")
         .arg(&dir)

@@ -1,9 +1,7 @@
 //! A data dir placed inside file storage must never be published: it holds
 //! the shared key.
 
-mod common;
-
-use common::{ok, p2pd};
+use crate::common::{ok, p2pd};
 
 #[test]
 fn publish_all_skips_a_data_dir_inside_file_storage() {

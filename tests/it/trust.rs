@@ -2,14 +2,10 @@
 //! to a real `serve` directly (signed requests, no agent), and nothing it
 //! sends may break or fool the server.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use p2pd::key::SharedKey;
-
-const MIB: usize = 1 << 20;
 
 /// A signed GET to any URL; returns (status, body).
 fn signed_get(net: &Net, base: &str, path: &str) -> (u16, String) {
@@ -308,7 +304,7 @@ fn a_signed_peer_request_is_not_accepted_by_other_agents() {
     assert!(net.wait_delivered(&[a, b], "app.bin", Duration::from_secs(60)));
     let id_a = net.agents[a].device_id().unwrap();
     let id_b = net.agents[b].device_id().unwrap();
-    let base_a = format!("http://127.1.1.10:{}", net.peer_port);
+    let base_a = format!("http://{}", net.agents[a].addr());
     // Addressed to A: A answers.
     let (code, body) = signed_get(&net, &base_a, &format!("/v1/pieces/{cid}/have?peer={id_a}"));
     assert_eq!(code, 200, "{body}");
@@ -601,12 +597,7 @@ fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
     let log = std::fs::File::create(root.path().join("agent.log")).unwrap();
     let mut child = std::process::Command::new(BIN)
         .args(["agent", "--server", &format!("http://127.0.0.1:{port}")])
-        .args([
-            "--group",
-            "g",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
+        .args(["--group", "g", "--listen", "127.0.0.1:0"])
         .arg("--key-file")
         .arg(&key)
         .arg("--data-dir")

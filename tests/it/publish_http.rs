@@ -1,7 +1,7 @@
 //! `publish --all` from an http(s) file storage described by `index.json`,
-//! served by `python3 -m http.server` (skipped when python3 is missing).
+//! served by `python3 -m http.server` (python3 is required; `.ci/run`
+//! installs it).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_p2pd");
+use crate::common::BIN;
 
 /// Kills the HTTP server when the test ends, pass or fail.
 struct Server(Child);
@@ -21,35 +21,44 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &Path) -> Option<(Server, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+/// Starts `python3 -m http.server` on a free port (port 0: it prints the
+/// one it bound) serving `dir`; its output goes to `log`. Fails the test
+/// when python3 is missing (`.ci/run` installs it).
+fn serve(dir: &Path, log: &Path) -> (Server, u16) {
     let child = Command::new("python3")
         .args([
+            "-u",
             "-m",
             "http.server",
-            &port.to_string(),
+            "0",
             "--bind",
             "127.0.0.1",
             "--directory",
         ])
         .arg(dir)
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::null())
         .spawn()
-        .ok()?;
+        .unwrap_or_else(|e| {
+            panic!("python3 -m http.server: {e}; install python3 (`.ci/run` does)")
+        });
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return None;
+    loop {
+        // "Serving HTTP on 127.0.0.1 port 40321 (http://127.0.0.1:40321/) ..."
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .split_once(" port ")
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u16>().ok());
+        if let Some(port) = port {
+            return (server, port);
         }
+        assert!(
+            Instant::now() < deadline,
+            "python3 http.server did not start: {text}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Some((server, port))
 }
 
 fn p2pd(data: &Path, args: &[&str]) -> (i32, Value) {
@@ -84,10 +93,7 @@ fn publish_all_from_an_http_index() {
          "sha256": hex::encode(Sha256::digest(&small))},
     ]});
     std::fs::write(root.join("index.json"), index.to_string()).unwrap();
-    let Some((_server, port)) = serve(&root) else {
-        eprintln!("skipped: python3 -m http.server is not available");
-        return;
-    };
+    let (_server, port) = serve(&root, &dir.path().join("http.log"));
     let data = dir.path().join("d");
     let url = format!("http://127.0.0.1:{port}/");
     let ok = Command::new(BIN)

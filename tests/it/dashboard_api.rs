@@ -2,11 +2,9 @@
 //! children, search, paging on the server), admin token required, the
 //! token rotated live by `p2pd ui token`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let mut rb = reqwest::blocking::Client::new()

@@ -19,6 +19,8 @@
 //! rebuild; copying was chosen over refusing such a path because it also
 //! makes a one-line install work from a freshly built binary.
 
+pub mod agent;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -636,7 +638,7 @@ mod tests {
     }
 
     /// The Windows service's configuration is checked here, on any
-    /// system; `tests/windows.rs` registers, starts, stops and removes the
+    /// system; `tests/it/windows.rs` registers, starts, stops and removes the
     /// real service under Wine when `P2PD_WINE_EXE` is set.
     #[test]
     fn windows_agent_config_round_trips_and_service_points_at_it() {

@@ -1,13 +1,9 @@
 //! `p2pd explain` after real loopback distributions: the no-office, VPN,
 //! parent-office and failover cases name the right reasons.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 fn explain(net: &Net, device: &str) -> serde_json::Value {
     let out = ok(

@@ -1,22 +1,16 @@
 //! The dashboard in a real browser: headless Chromium against a running
 //! `serve` with a loopback distribution in progress.
 //!
-//! Runs when `P2PD_BROWSER_TEST=1` (`.ci/metrics` sets it after installing
-//! Debian's `chromium`); then any browser failure fails the test. Without
-//! the variable it runs when chromium is installed, fails under CI (`$CI`)
-//! when it is not, and otherwise says it did not run (see
-//! [`browser_wanted`]). `P2PD_CHROMIUM` names the browser
-//! (default `chromium`), `P2PD_SCREENSHOT_DIR` where the screenshot goes.
-
-mod common;
+//! Needs Debian's `chromium` (`.ci/metrics`, called by `.ci/run`, installs
+//! it); a missing or failing browser fails the test. `P2PD_CHROMIUM` names
+//! the browser (default `chromium`), `P2PD_SCREENSHOT_DIR` where the
+//! screenshot goes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 struct Browser {
     bin: String,
@@ -105,19 +99,10 @@ fn text_of<'a>(dom: &'a str, id: &str) -> Option<&'a str> {
     Some(dom[open..close].trim())
 }
 
-/// Whether to run: `P2PD_BROWSER_TEST=1` always (a missing browser then
-/// fails), `=0` never. Unset, it runs when a browser is on PATH; with no
-/// browser it fails under CI (`$CI` set), so a CI that forgot `.ci/metrics`
-/// does not pass without the browser check, and elsewhere says it did not run.
-fn browser_wanted() -> bool {
-    match std::env::var("P2PD_BROWSER_TEST").as_deref() {
-        Ok("1") => return true,
-        Ok("0") => {
-            eprintln!("NOT RUN: P2PD_BROWSER_TEST=0");
-            return false;
-        }
-        _ => {}
-    }
+/// Fails the test, saying how to fix it, when the browser cannot start:
+/// the test never passes without having looked (`.ci/run` installs
+/// chromium through `.ci/metrics`).
+fn require_browser() {
     let bin = std::env::var("P2PD_CHROMIUM").unwrap_or_else(|_| "chromium".into());
     let found = Command::new(&bin)
         .arg("--version")
@@ -125,26 +110,16 @@ fn browser_wanted() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if found {
-        return true;
-    }
     assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {bin} cannot be started: the dashboard browser test needs Debian's chromium \
-         (`.ci/metrics` installs it), or set P2PD_BROWSER_TEST=0 where another step runs it"
+        found,
+        "{bin} cannot be started: the dashboard browser test needs Debian's chromium \
+         (`apt-get install -y chromium`; `.ci/metrics` installs it) or P2PD_CHROMIUM naming one"
     );
-    eprintln!(
-        "NOT RUN: {bin} is not installed; install Debian's chromium or run .ci/metrics \
-         (P2PD_BROWSER_TEST=1 makes a missing browser an error)"
-    );
-    false
 }
 
 #[test]
 fn the_dashboard_shows_the_offices_and_live_progress_in_a_real_browser() {
-    if !browser_wanted() {
-        return;
-    }
+    require_browser();
     let mut net = Net::new(&[
         ("Central", "", "default", "127.1.1.0/24", "8000"),
         ("Regional", "Central", "default", "127.1.2.0/24", "8000"),

@@ -9,7 +9,7 @@ use assert_cmd::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_p2pd");
+use crate::common::BIN;
 
 struct Env {
     _dir: tempfile::TempDir,

@@ -2,14 +2,10 @@
 //! distribution: parsed by a Prometheus text parser, and checked against
 //! `p2pd report --json` and the agents' own transfer logs.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
-
-const MIB: usize = 1 << 20;
+use crate::common::*;
 
 fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
     let client = reqwest::blocking::Client::new();
@@ -62,14 +58,12 @@ fn metrics_parse_and_agree_with_the_report_after_a_distribution() {
     net.start_serve();
     let token = admin_token(&net);
     let (id, _) = net.publish("app", 6 * MIB + 777, 21);
-    let agent_metrics_port = free_port();
     for office in 1..=3 {
         for d in 1..=2 {
             let name = format!("o{office}d{d}");
             let ip = format!("127.1.{office}.{}", 20 + d);
             if office == 3 && d == 1 {
-                let listen = format!("127.0.0.1:{agent_metrics_port}");
-                net.add_agent_with_args(&name, &ip, "g", &[], &["--metrics-listen", &listen]);
+                net.add_agent_with_args(&name, &ip, "g", &[], &["--metrics-listen", "127.0.0.1:0"]);
             } else {
                 net.add_agent(&name, &ip, "g", &[]);
             }
@@ -189,14 +183,19 @@ fn metrics_parse_and_agree_with_the_report_after_a_distribution() {
     }
 
     // The agent's own counters match its transfer log.
-    let (status, text) = scrape(
-        &format!("http://127.0.0.1:{agent_metrics_port}/metrics"),
-        None,
-    );
+    let branch = net.agents.iter().find(|a| a.name == "o3d1").unwrap();
+    let err = std::fs::read_to_string(branch.dir.join("agent.err")).unwrap();
+    let at = err
+        .find("metrics at http://")
+        .expect("the agent names its metrics address");
+    let url = err[at + "metrics at ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let (status, text) = scrape(url, None);
     assert_eq!(status, 200);
     let s = parse(&text);
     let mut logged: HashMap<String, f64> = HashMap::new();
-    let branch = net.agents.iter().find(|a| a.name == "o3d1").unwrap();
     for v in branch.log() {
         if v["dir"] == "in" && v["ok"] == serde_json::Value::Bool(true) {
             *logged

@@ -1,20 +1,67 @@
 //! A small harness for integration tests that run real `serve` and `agent`
 //! processes on loopback. Offices are 127.1.N.0/24 ranges: every address in
 //! 127.0.0.0/8 is local, so agents bound to 127.1.N.x form office N.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_p2pd");
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// One mebibyte, the unit of package sizes in the tests.
+pub const MIB: usize = 1 << 20;
+
+/// A loopback port where connecting is refused, for as long as the guard
+/// lives: a socket bound to `127.0.0.1:0` that never listens. (Binding a
+/// listener, closing it and reusing its port would race other tests.)
+pub struct RefusedPort {
+    fd: i32,
+    pub port: u16,
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        // SAFETY: plain socket calls on a descriptor this struct owns.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let sp = &mut sa as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            assert_eq!(libc::bind(fd, sp, len), 0, "bind");
+            let mut got = len;
+            assert_eq!(libc::getsockname(fd, sp, &mut got), 0, "getsockname");
+            RefusedPort {
+                fd,
+                port: u16::from_be(sa.sin_port),
+            }
+        }
+    }
+}
+
+impl Drop for RefusedPort {
+    fn drop(&mut self) {
+        // SAFETY: `fd` is this guard's own socket, closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// The address in the last "listening on http://ADDR" line of `log`,
+/// which `serve` and `agent` print once bound (tests start them on port 0).
+pub fn listening_on(log: &str) -> Option<std::net::SocketAddr> {
+    log.lines().rev().find_map(|l| {
+        let rest = &l[l.find("listening on http://")? + "listening on http://".len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The last `lines` lines of the file at `path`, for a failing test's output.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Runs `p2pd ARGS --data-dir DIR` and returns (exit code, stdout, stderr).
@@ -38,17 +85,11 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
-/// Deterministic incompressible bytes.
+/// Deterministic incompressible bytes (the demo's generator, seeded).
 pub fn package_bytes(size: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
-    let mut v = Vec::with_capacity(size + 8);
-    while v.len() < size {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    v.truncate(size);
+    let mut v = vec![0u8; size];
+    p2pd::demo::pseudo_random(&mut x, &mut v);
     v
 }
 
@@ -67,9 +108,51 @@ pub struct Agent {
     pub key_file: PathBuf,
     /// Extra command-line arguments (such as `--on-complete CMD`).
     pub args: Vec<String>,
+    /// The peer port, 0 until the first run has bound one; a restart
+    /// listens on the same port again, so peers keep its address.
+    pub port: std::sync::atomic::AtomicU16,
 }
 
 impl Agent {
+    /// A new agent record (not started) for `name` at `ip` in `dir`.
+    pub fn new(name: &str, ip: &str, dir: PathBuf, group: &str, key_file: PathBuf) -> Agent {
+        Agent {
+            name: name.to_string(),
+            ip: ip.to_string(),
+            dir,
+            child: None,
+            group: group.to_string(),
+            env: Vec::new(),
+            key_file,
+            args: Vec::new(),
+            port: 0.into(),
+        }
+    }
+
+    /// The address its peer server listens on, as the agent printed it
+    /// (waits up to 15 s for it to start).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        use std::sync::atomic::Ordering;
+        let port = self.port.load(Ordering::Relaxed);
+        if port != 0 {
+            return format!("{}:{port}", self.ip).parse().unwrap();
+        }
+        let mut found = None;
+        eventually(
+            &format!("agent {} prints its address", self.name),
+            Duration::from_secs(15),
+            || {
+                found = ["agent.err", "agent.log"].iter().find_map(|f| {
+                    listening_on(&std::fs::read_to_string(self.dir.join(f)).unwrap_or_default())
+                });
+                found.is_some()
+            },
+        );
+        let addr = found.expect("eventually returned");
+        self.port.store(addr.port(), Ordering::Relaxed);
+        addr
+    }
+
     pub fn device_id(&self) -> Option<String> {
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(self.dir.join("agent.json")).ok()?).ok()?;
@@ -89,6 +172,16 @@ impl Agent {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Prints the end of its logs (for a failing test).
+    fn print_logs(&self) {
+        for f in ["agent.err", "agent.log"] {
+            let p = self.dir.join(f);
+            if p.exists() {
+                eprintln!("---- agent {} {f} (end) ----\n{}", self.name, tail(&p, 60));
+            }
+        }
     }
 
     /// Stops the agent with SIGTERM and returns its stderr.
@@ -133,8 +226,9 @@ pub struct Net {
     pub root: tempfile::TempDir,
     pub server_dir: PathBuf,
     pub storage: PathBuf,
+    /// The server's port: 0 until `start_serve` has bound one (port 0,
+    /// then the address it printed); a restart binds the same port again.
     pub port: u16,
-    pub peer_port: u16,
     pub serve: Option<Child>,
     pub agents: Vec<Agent>,
 }
@@ -147,15 +241,13 @@ impl Net {
         let server_dir = root.path().join("server");
         let storage = root.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
-        let port = free_port();
+        // The port setting is set to the bound port once serve runs.
         ok(
             &server_dir,
             &[
                 "install",
                 "--server-name",
                 "127.0.0.1",
-                "--port",
-                &port.to_string(),
                 "--file-storage",
                 storage.to_str().unwrap(),
             ],
@@ -175,8 +267,7 @@ impl Net {
             root,
             server_dir,
             storage,
-            port,
-            peer_port: free_port(),
+            port: 0,
             serve: None,
             agents: Vec::new(),
         }
@@ -193,22 +284,58 @@ impl Net {
         (sha256_hex(&data), data)
     }
 
+    /// The server's URL (after `start_serve`).
+    pub fn url(&self) -> String {
+        assert_ne!(self.port, 0, "serve has not started");
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts serve (on a free port the first time, then on the same one)
+    /// and waits until it accepts connections.
     pub fn start_serve(&mut self) {
-        let log = std::fs::File::create(self.root.path().join("serve.log")).unwrap();
-        let child = Command::new(BIN)
+        let log_path = self.root.path().join("serve.log");
+        let append = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap()
+        };
+        // Appended across restarts: a failing test prints all of it.
+        let before = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+        let mut child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--data-dir")
             .arg(&self.server_dir)
             .env("P2PD_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
+            .stdout(append(&self.root.path().join("serve.out")))
+            .stderr(append(&log_path))
             .spawn()
             .unwrap();
-        self.serve = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        let addr = loop {
+            let text = std::fs::read(&log_path).unwrap_or_default();
+            let this_run = String::from_utf8_lossy(&text[before as usize..]).into_owned();
+            if let Some(a) = listening_on(&this_run) {
+                break a;
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("serve exited ({st}) before listening:\n{this_run}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not start:\n{this_run}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.serve = Some(child);
+        if self.port != addr.port() {
+            self.port = addr.port();
+            // `health`, `ui` and agents' defaults read the port setting.
+            ok(
+                &self.server_dir,
+                &["settings", "set", "port", &self.port.to_string()],
+            );
         }
     }
 
@@ -241,19 +368,18 @@ impl Net {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> usize {
-        let agent = Agent {
-            name: name.to_string(),
-            ip: ip.to_string(),
-            dir: self.root.path().join("agents").join(name),
-            child: None,
-            group: group.to_string(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            key_file: self.server_dir.join("shared.key"),
-            args: args.iter().map(|a| a.to_string()).collect(),
-        };
+        let mut agent = Agent::new(
+            name,
+            ip,
+            self.root.path().join("agents").join(name),
+            group,
+            self.server_dir.join("shared.key"),
+        );
+        agent.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        agent.args = args.iter().map(|a| a.to_string()).collect();
         self.agents.push(agent);
         let i = self.agents.len() - 1;
         self.start_agent(i);
@@ -261,30 +387,31 @@ impl Net {
     }
 
     pub fn start_agent(&mut self, i: usize) {
+        let server = self.url();
         let a = &mut self.agents[i];
         std::fs::create_dir_all(&a.dir).unwrap();
+        // A restart listens where the last run did (its address, from the
+        // log about to be truncated); the first run on a free port.
+        let last_run = std::fs::read_to_string(a.dir.join("agent.err")).unwrap_or_default();
+        if let Some(prev) = listening_on(&last_run) {
+            a.port
+                .store(prev.port(), std::sync::atomic::Ordering::Relaxed);
+        }
+        let port = a.port.load(std::sync::atomic::Ordering::Relaxed);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(a.dir.join("agent.log"))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args([
-            "agent",
-            "--server",
-            &format!("http://127.0.0.1:{}", self.port),
-            "--group",
-            &a.group,
-            "--listen",
-            &format!("{}:{}", a.ip, self.peer_port),
-        ])
-        .arg("--key-file")
-        .arg(&a.key_file)
-        .arg("--data-dir")
-        .arg(&a.dir)
-        .args(&a.args)
-        .env("P2PD_LOG", "info")
-        .stdout(log);
+        cmd.args(agent_args(&server, &a.group, &format!("{}:{port}", a.ip)))
+            .arg("--key-file")
+            .arg(&a.key_file)
+            .arg("--data-dir")
+            .arg(&a.dir)
+            .args(&a.args)
+            .env("P2PD_LOG", "info")
+            .stdout(log);
         // Logs go to a file: a pipe nobody reads would stop the agent once
         // it filled up. Truncated at each start, so that `wait_exit` reads
         // this run's errors.
@@ -361,6 +488,13 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.root.path().join("serve.log");
+            eprintln!("---- serve.log (end) ----\n{}", tail(&log, 80));
+            for a in &self.agents {
+                a.print_logs();
+            }
+        }
         for a in &mut self.agents {
             a.kill();
         }
@@ -435,4 +569,52 @@ pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out: {what}");
+}
+
+/// Runs `health ARGS --json`; returns (exit code, report).
+pub fn health(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["health", "--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = p2pd(dir, &all);
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("health: {e}: {out} {err}"));
+    (code, v)
+}
+
+pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+/// `p2pd agent` arguments: the server URL, group and listen address (the
+/// key file and data dir follow per caller).
+pub fn agent_args(server: &str, group: &str, listen: &str) -> Vec<String> {
+    [
+        "agent", "--server", server, "--group", group, "--listen", listen,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `p2pd agent install` arguments for a test install below `root`, for
+/// the server at http://127.0.0.1:7650.
+pub fn agent_install_args(key: &Path, group: &str, root: &Path) -> Vec<String> {
+    let (key, root) = (key.display().to_string(), root.display().to_string());
+    [
+        "agent",
+        "install",
+        "--server",
+        "http://127.0.0.1:7650",
+        "--key-file",
+        &key,
+        "--group",
+        group,
+        "--root",
+        &root,
+    ]
+    .map(String::from)
+    .to_vec()
 }

@@ -277,7 +277,7 @@ fn the_recorded_topology_is_checked_with_the_importers_rules() {
         &p2pd::store::topology::NewOffice {
             name: "Stray".into(),
             parent: None,
-            kind: "default".into(),
+            kind: p2pd::domain::OfficeKind::Default,
             wan_kbps: None,
             description: String::new(),
             source: "import".into(),
@@ -721,7 +721,7 @@ fn health_reports_what_the_importer_would_refuse() {
             &p2pd::store::topology::NewOffice {
                 name: "Stray".into(),
                 parent: None,
-                kind: "default".into(),
+                kind: p2pd::domain::OfficeKind::Default,
                 wan_kbps: None,
                 description: String::new(),
                 source: "import".into(),
@@ -762,7 +762,7 @@ fn a_leftover_auto_office_does_not_place_devices_while_optimization_is_on() {
             &p2pd::store::topology::NewOffice {
                 name: "auto 10.10.16.0/24".into(),
                 parent: Some(String::new()),
-                kind: "default".into(),
+                kind: p2pd::domain::OfficeKind::Default,
                 wan_kbps: None,
                 description: String::new(),
                 source: "auto".into(),

@@ -1,0 +1,19 @@
+//! The bottom layer: the domain nouns every other module shares, with no
+//! dependency inside the crate (only std, serde and hex).
+//!
+//! - [`ids`]: [`ContentId`] and [`PieceHash`], SHA-256 digests held as
+//!   32 bytes; hex exists only in `Display`, `FromStr` and serde.
+//! - [`bitmap`]: [`Bitmap`], the have-map of a content's pieces.
+//! - [`office`]: [`OfficeKind`], what an office's network is.
+//! - [`content`]: a content's reference and manifest.
+//! - [`clock`]: the wall clock every module reads, settable in tests.
+
+pub mod bitmap;
+pub mod clock;
+pub mod content;
+pub mod ids;
+pub mod office;
+
+pub use bitmap::Bitmap;
+pub use ids::{ContentId, PieceHash};
+pub use office::OfficeKind;

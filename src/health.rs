@@ -1,0 +1,788 @@
+//! `p2pd health`: checks the whole system and says how to fix what is
+//! wrong, as a typed [`Report`] (`cli/health.rs` prints it).
+//!
+//! Local checks read the data dir (database, settings, file storage,
+//! topology); the network checks talk to the running server the way an
+//! agent does, with a signed `GET /v1/status`. The server is reached at the
+//! configured `server_name` and `port`, not at whatever address it happens
+//! to listen on, so a wrong setting shows up here before agents hit it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::content::storage::{Storage, StorageError};
+use crate::domain::clock::now;
+use crate::http::{CallError, SignedClient};
+use crate::key::{SharedKey, key_path};
+use crate::proto::{ErrorCode, ServerStatus, WireError};
+use crate::settings::{Setting, parse_version};
+use crate::store::{Store, StoreError};
+use crate::words::count;
+
+/// What to check, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Re-hash every published package against its content id.
+    pub deep: bool,
+    /// Warnings count as failures.
+    pub strict: bool,
+    /// The server URL to call (default: `http://SERVER_NAME:PORT`).
+    pub server: Option<String>,
+    /// How long to wait for the server's answer.
+    pub timeout: Duration,
+}
+
+/// Why the checks could not run at all (as opposed to a failing check).
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("--timeout {0}: expected seconds from 0 to 3600, like 5")]
+    BadTimeout(f64),
+    #[error("--server {0}: expected a URL like http://10.0.0.5:7650")]
+    BadServer(String),
+    /// No install in the data dir.
+    #[error(transparent)]
+    NotInstalled(StoreError),
+    #[error("cannot read the database, so nothing could be checked: {0}")]
+    Unreadable(StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Topology(#[from] crate::topology::TopologyError),
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// Works, but needs attention; a failure under `--strict`.
+    Warn,
+    Fail,
+    /// Not checked because an earlier check failed (no server answer).
+    Skip,
+}
+
+impl Status {
+    /// The word the table shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable name, for scripts: database, server, key, server_version,
+    /// client_versions, devices, file_storage, topology, device_clocks, clock.
+    pub check: &'static str,
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// One line saying how to fix it; present for warnings and failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn pass(check: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        check,
+        status: Status::Pass,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn bad(
+    check: &'static str,
+    status: Status,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
+    Check {
+        check,
+        status,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+fn skip(check: &'static str, why: &str) -> Check {
+    Check {
+        check,
+        status: Status::Skip,
+        detail: why.into(),
+        fix: None,
+    }
+}
+
+/// Every check's outcome.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// No check failed (warnings allowed unless `strict`).
+    pub healthy: bool,
+    pub strict: bool,
+    pub deep: bool,
+    pub server_url: String,
+    pub checks: Vec<Check>,
+}
+
+/// Checks `timeout` as given on the command line (seconds).
+pub fn timeout_secs(secs: f64) -> Result<Duration, HealthError> {
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err(HealthError::BadTimeout(secs));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Runs every check on the install in `dir`.
+pub fn check(dir: &Path, o: &Options) -> Result<Report, HealthError> {
+    // Not installed and unreadable are "could not run", not "unhealthy".
+    let st = match Store::open(dir) {
+        Ok(st) => st,
+        Err(e @ StoreError::NotInstalled { .. }) => return Err(HealthError::NotInstalled(e)),
+        Err(e) => return Err(HealthError::Unreadable(e)),
+    };
+    let get = |s: Setting| -> Result<String, StoreError> {
+        Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
+    };
+    let url = match &o.server {
+        Some(u) => {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                return Err(HealthError::BadServer(u.clone()));
+            }
+            u.trim_end_matches('/').to_string()
+        }
+        None => {
+            let host = get(Setting::ServerName)?;
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}", get(Setting::Port)?)
+        }
+    };
+
+    let mut checks = vec![database(&st)];
+    checks.extend(server_checks(&st, dir, &url, o.timeout));
+    checks.push(client_versions(
+        &st,
+        &get(Setting::MinClientVersion)?,
+        &get(Setting::MaxClientVersion)?,
+    )?);
+    checks.push(devices(&st)?);
+    checks.push(file_storage(&st, &get(Setting::FileStorage)?, o.deep)?);
+    checks.push(topology(&st)?);
+    checks.push(device_clocks(&st)?);
+    // Keep the order people read in: database, network, clients, storage,
+    // topology, then the clock (computed with the server call).
+    if let Some(i) = checks.iter().position(|c| c.check == "clock") {
+        let c = checks.remove(i);
+        checks.push(c);
+    }
+    if o.strict {
+        for c in &mut checks {
+            if c.status == Status::Warn {
+                c.status = Status::Fail;
+            }
+        }
+    }
+    Ok(Report {
+        healthy: !checks.iter().any(|c| c.status == Status::Fail),
+        strict: o.strict,
+        deep: o.deep,
+        server_url: url,
+        checks,
+    })
+}
+
+fn database(st: &Store) -> Check {
+    let fix = "restore p2pd.db from a backup, or reinstall and rebuild the content library with `p2pd publish --all`";
+    match st.integrity_check() {
+        Ok(r) if r == "ok" => pass("database", "integrity check ok"),
+        Ok(r) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check: {r}"),
+            fix,
+        ),
+        Err(e) => bad(
+            "database",
+            Status::Fail,
+            format!("integrity check could not run: {e}"),
+            fix,
+        ),
+    }
+}
+
+/// `server`, `key`, `server_version` and `clock`, from one signed call.
+fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration) -> Vec<Check> {
+    let kp = key_path(dir);
+    let (key, key_problem) = match SharedKey::load(&kp) {
+        Ok(k) => (k, None),
+        // Without the key the server can still be probed: any answer, even
+        // a key mismatch, proves it is up.
+        Err(e) => match SharedKey::generate() {
+            Ok(k) => (k, Some(e.to_string())),
+            Err(g) => {
+                return vec![
+                    skip("server", "no key to sign the request with"),
+                    bad(
+                        "key",
+                        Status::Fail,
+                        e.to_string(),
+                        "restore the key file or run `p2pd key regenerate`",
+                    ),
+                    skip("server_version", &g.to_string()),
+                    skip("clock", "no answer from the server"),
+                ];
+            }
+        },
+    };
+    let local_server_id = st.server().ok().flatten().map(|s| s.server_id);
+    let local_fp = key.fingerprint();
+    let status_url = format!("{url}/v1/status");
+    let t0 = now();
+    let answer = (|| -> Result<Result<ServerStatus, CallError>, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let client = SignedClient::new(key, None).map_err(|e| e.to_string())?;
+            Ok(client.get_json::<ServerStatus>(&status_url, timeout).await)
+        })
+    })();
+    let t1 = now();
+    let no_answer = "no answer from the server";
+    // Without an answer the key cannot be tried, but a key file that
+    // cannot even be read is a failure of its own.
+    let key_unchecked = |problem: &Option<String>| match problem {
+        Some(p) => bad(
+            "key",
+            Status::Fail,
+            p.clone(),
+            format!(
+                "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new one",
+                kp.display()
+            ),
+        ),
+        None => skip("key", no_answer),
+    };
+    let down_fix = "start the server (`systemctl start p2pd` or `p2pd serve`), and check that \
+                    server_name and port (`p2pd settings show`) point at it";
+    let mut out = Vec::new();
+    match answer {
+        Err(e) => {
+            out.push(bad(
+                "server",
+                Status::Fail,
+                format!("cannot call {url}: {e}"),
+                down_fix,
+            ));
+            out.push(key_unchecked(&key_problem));
+            out.push(skip("server_version", no_answer));
+            out.push(skip("clock", no_answer));
+        }
+        Ok(Ok(s)) => {
+            match &local_server_id {
+                Some(id) if *id != s.server_id => out.push(bad(
+                    "server",
+                    Status::Warn,
+                    format!(
+                        "{url} answered, but as server {}, not this install's {id}",
+                        s.server_id
+                    ),
+                    "point server_name/port (or --server) at the server of this data dir",
+                )),
+                _ => out.push(pass(
+                    "server",
+                    format!("{url} answered (server {})", s.server_id),
+                )),
+            }
+            match key_problem {
+                // Only reachable if a random key matched, i.e. never; kept
+                // for completeness rather than unwrap.
+                Some(p) => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    p,
+                    "restore the key file or run `p2pd key regenerate`",
+                )),
+                None => out.push(pass(
+                    "key",
+                    format!(
+                        "accepted (fingerprint {}, version {})",
+                        s.key_fingerprint, s.key_version
+                    ),
+                )),
+            }
+            if s.version == crate::VERSION {
+                out.push(pass(
+                    "server_version",
+                    format!("{} (same as this p2pd)", s.version),
+                ));
+            } else {
+                out.push(bad(
+                    "server_version",
+                    Status::Fail,
+                    format!("server runs {}, this p2pd is {}", s.version, crate::VERSION),
+                    "install the same p2pd version on the server and restart it (`systemctl restart p2pd`)",
+                ));
+            }
+            out.push(clock(s.time - (t0 + t1) / 2, t1 - t0));
+        }
+        Ok(Err(CallError::Wire(w))) => {
+            out.push(pass("server", format!("{url} answered")));
+            match w.code {
+                ErrorCode::KeyMismatch if key_problem.is_some() => {
+                    // The key file itself is the problem; the server is fine.
+                    let p = key_problem.unwrap_or_default();
+                    out.push(bad(
+                        "key",
+                        Status::Fail,
+                        p,
+                        format!(
+                            "restore {} from a backup; if the key is lost, `p2pd key regenerate` makes a new \
+                             one (then give it to every agent: `p2pd agent install --key-file FILE ...`)",
+                            kp.display()
+                        ),
+                    ));
+                    let why = format!("not checked: the key file {} cannot be used", kp.display());
+                    out.push(skip("server_version", &why));
+                    out.push(skip("clock", &why));
+                    return out;
+                }
+                ErrorCode::KeyMismatch => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    mismatch_detail(&local_fp, &w),
+                    mismatch_fix(st, &local_fp, w.current_key.as_deref(), &kp, url),
+                )),
+                ErrorCode::Expired | ErrorCode::Replay => {
+                    out.push(skip("key", "the request's timestamp was refused"));
+                    out.push(skip("server_version", no_answer));
+                    out.push(bad(
+                        "clock",
+                        Status::Fail,
+                        format!("{}: {}", w.code.as_str(), w.message),
+                        "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)",
+                    ));
+                    return out;
+                }
+                _ => out.push(bad(
+                    "key",
+                    Status::Fail,
+                    format!("{}: {}", w.code.as_str(), w.message),
+                    "check that this data dir's key is the server's key (`p2pd key fingerprint` on both)",
+                )),
+            }
+            out.push(skip(
+                "server_version",
+                "not checked: the server did not accept the key",
+            ));
+            out.push(skip(
+                "clock",
+                "not checked: the server did not accept the key",
+            ));
+        }
+        Ok(Err(e)) => {
+            let (detail, fix) = match &e {
+                CallError::Transport(t) if t.is_timeout() => (
+                    format!("no answer from {url} within {} s", timeout.as_secs_f64()),
+                    down_fix,
+                ),
+                CallError::Transport(t) => {
+                    (format!("cannot reach {url}: {}", root_cause(t)), down_fix)
+                }
+                _ => (
+                    format!("{url} answered, but not as a p2pd server: {e}"),
+                    "check server_name and port (`p2pd settings show`): another service answers there",
+                ),
+            };
+            out.push(bad("server", Status::Fail, detail, fix));
+            out.push(key_unchecked(&key_problem));
+            out.push(skip("server_version", no_answer));
+            out.push(skip("clock", no_answer));
+        }
+    }
+    out
+}
+
+/// The fix for a key mismatch names its cause:
+/// - the key file is not the one this install's database records (it was
+///   replaced or copied): restore the right file;
+/// - the server still uses a key this install retired (`key regenerate`
+///   ran, the server was not restarted): restart it;
+/// - the server's key is unknown here: it is another install's server.
+fn mismatch_fix(
+    st: &Store,
+    local_fp: &str,
+    server_fp: Option<&str>,
+    kp: &std::path::Path,
+    url: &str,
+) -> String {
+    let recorded = st.server().ok().flatten().map(|s| s.key_fingerprint);
+    let retired: Vec<String> = st
+        .retired_fingerprints()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    if recorded.as_deref().is_some_and(|r| r != local_fp) {
+        return format!(
+            "{} holds key {local_fp}, but this install's database records {}: the key file was replaced. \
+             Restore the current key file (the one `p2pd key regenerate` or `p2pd install` wrote)",
+            kp.display(),
+            recorded.unwrap_or_default()
+        );
+    }
+    match server_fp {
+        Some(fp) if retired.iter().any(|r| r == fp) => {
+            "the server still uses a retired key: restart it so it loads the current one \
+             (`systemctl restart p2pd`)"
+                .to_string()
+        }
+        Some(fp) => format!(
+            "the server at {url} uses key {fp}, which this install never had: it is another install's \
+             server. Point server_name/port (or --server) at this data dir's server"
+        ),
+        None => format!(
+            "check that {} and the server's key are the same (`p2pd key fingerprint` on the server)",
+            kp.display()
+        ),
+    }
+}
+
+/// "key mismatch: this data dir's key is A, the server's current key is B",
+/// with B from the error's `current_key` when the server sent it.
+fn mismatch_detail(local_fp: &str, w: &WireError) -> String {
+    match &w.current_key {
+        Some(c) => format!(
+            "key mismatch: this data dir's key is {local_fp}, the server's current key is {c}"
+        ),
+        None => format!("key mismatch: {}", w.message),
+    }
+}
+
+/// The innermost cause ("Connection refused (os error 111)"): reqwest's
+/// outer layers repeat the URL the detail already names.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(c) = cur.source() {
+        cur = c;
+    }
+    cur.to_string()
+}
+
+/// Devices whose own clocks are far off (they still sign with server time).
+fn device_clocks(st: &Store) -> Result<Check, HealthError> {
+    Ok(match crate::report::far_clocks(st)? {
+        None => pass("device_clocks", "no device clock is far off the server's"),
+        Some(detail) => bad(
+            "device_clocks",
+            Status::Warn,
+            detail,
+            "synchronize those devices' clocks (NTP); p2pd keeps working meanwhile",
+        ),
+    })
+}
+
+/// Skew between the server's clock and ours. Signed requests are refused
+/// beyond ±300 s, so a skew is a warning long before that.
+fn clock(skew: i64, rtt: i64) -> Check {
+    let fix =
+        "synchronize the clocks of this host and the server (NTP: `timedatectl set-ntp true`)";
+    let detail = format!("server clock is {skew:+} s from this host's");
+    match skew.unsigned_abs() {
+        s if s <= 2 + rtt as u64 => pass("clock", detail),
+        s if s <= 60 => bad(
+            "clock",
+            Status::Warn,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
+        _ => bad(
+            "clock",
+            Status::Fail,
+            format!("{detail}; signed requests fail beyond 300 s"),
+            fix,
+        ),
+    }
+}
+
+fn client_versions(st: &Store, min: &str, max: &str) -> Result<Check, HealthError> {
+    let (lo, hi) = (parse_version(min), parse_version(max));
+    let devices = st.devices()?;
+    let outside: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            let v = parse_version(&d.version);
+            v.is_none() || v < lo || v > hi
+        })
+        .map(|d| format!("{} ({}) runs {}", d.hostname, d.addr, d.version))
+        .collect();
+    if outside.is_empty() {
+        return Ok(pass(
+            "client_versions",
+            format!(
+                "{}, all within {min} to {max}",
+                count(devices.len(), "device")
+            ),
+        ));
+    }
+    const SHOWN: usize = 10;
+    let mut list = outside
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if outside.len() > SHOWN {
+        list.push_str(&format!(
+            "; and {} more (`p2pd devices list`)",
+            outside.len() - SHOWN
+        ));
+    }
+    Ok(bad(
+        "client_versions",
+        Status::Fail,
+        format!(
+            "{} outside the supported {min} to {max}: {list}",
+            count(outside.len(), "device")
+        ),
+        format!(
+            "upgrade those agents to a version from {min} to {max}, or change the range \
+             (`p2pd settings set min_client_version V` / `max_client_version V`)"
+        ),
+    ))
+}
+
+/// Devices that need the admin: refused for an old key, or stuck on a
+/// content. Both are warnings: the rest of the fleet is fine.
+fn devices(st: &Store) -> Result<Check, HealthError> {
+    const NAME: &str = "devices";
+    let all = st.devices()?;
+    let host = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .map_or_else(|| id.to_string(), |d| d.hostname.clone())
+    };
+    let stale = st.stale_key_devices()?;
+    let stuck = st.stuck()?;
+    let mut stuck_devices: Vec<&str> = stuck.iter().map(|s| s.device_id.as_str()).collect();
+    stuck_devices.sort();
+    stuck_devices.dedup();
+    if stale.is_empty() && stuck.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!(
+                "{}, none stuck, none on an old key",
+                count(all.len(), "device")
+            ),
+        ));
+    }
+    let mut detail = Vec::new();
+    let mut fix = Vec::new();
+    if !stale.is_empty() {
+        let names: Vec<String> = stale
+            .iter()
+            .take(10)
+            .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
+            .collect();
+        detail.push(format!(
+            "{} refused for a stale key: {}",
+            count(stale.len(), "device"),
+            names.join(", ")
+        ));
+        fix.push(
+            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each              (never `p2pd key regenerate`: that cuts off every device)",
+        );
+    }
+    if !stuck.is_empty() {
+        let names: Vec<String> = stuck
+            .iter()
+            .take(10)
+            .map(|s| format!("{}: {}", host(&s.device_id), s.reason))
+            .collect();
+        detail.push(format!(
+            "{} stuck: {}",
+            count(stuck_devices.len(), "device"),
+            names.join("; ")
+        ));
+        fix.push("fix what each stuck device names (`p2pd devices list` shows the reasons)");
+    }
+    Ok(bad(NAME, Status::Warn, detail.join("; "), fix.join("; ")))
+}
+
+fn file_storage(st: &Store, setting: &str, deep: bool) -> Result<Check, HealthError> {
+    const NAME: &str = "file_storage";
+    let contents = st.content_summaries()?;
+    let storage = match Storage::from_setting(setting) {
+        Ok(s) => s,
+        Err(e) => {
+            let fix =
+                "set it with `p2pd settings set file_storage /srv/packages` (or an http(s) URL)";
+            let status = if contents.is_empty() {
+                Status::Warn
+            } else {
+                Status::Fail
+            };
+            return Ok(bad(NAME, status, e.to_string(), fix));
+        }
+    };
+    let unreachable_fix = "make file storage readable from this host (mount, permissions, URL), \
+                           or correct it with `p2pd settings set file_storage ...`";
+    // Sizes as storage lists them: one index fetch for http(s) storage,
+    // one stat per package for a directory (cheaper than walking it all).
+    let listed: Option<std::collections::HashMap<String, u64>> = match &storage {
+        Storage::Dir(root) => {
+            if let Err(e) = std::fs::read_dir(root) {
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot read {}: {e}", root.display()),
+                    unreachable_fix,
+                ));
+            }
+            None
+        }
+        Storage::Http(_) => match storage.list() {
+            Ok(l) => Some(l.entries.into_iter().map(|e| (e.path, e.size)).collect()),
+            Err(e) => {
+                return Ok(bad(
+                    NAME,
+                    Status::Fail,
+                    format!("cannot list: {e}"),
+                    unreachable_fix,
+                ));
+            }
+        },
+    };
+    let mut problems = Vec::new();
+    for c in &contents {
+        let found = match &listed {
+            Some(m) => Ok(m.get(&c.path).copied()),
+            None => match storage.stat(&c.path) {
+                Ok(s) => Ok(s.map(|(size, _)| size)),
+                Err(StorageError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match found {
+            Err(e) => problems.push(format!("{}: {e}", c.path)),
+            Ok(None) => problems.push(format!("{}: missing", c.path)),
+            Ok(Some(size)) if size != c.size => problems.push(format!(
+                "{}: {size} bytes, but {} were published",
+                c.path, c.size
+            )),
+            Ok(Some(_)) if deep => {
+                if let Some(p) = rehash(&storage, c) {
+                    problems.push(p);
+                }
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    if problems.is_empty() {
+        return Ok(pass(
+            NAME,
+            format!(
+                "{} present at their published size{} in {}",
+                count(contents.len(), "package"),
+                if deep { " and hash" } else { "" },
+                storage.describe()
+            ),
+        ));
+    }
+    Ok(bad(
+        NAME,
+        Status::Fail,
+        format!(
+            "{} of {} not as published: {}",
+            problems.len(),
+            count(contents.len(), "package"),
+            problems.join("; ")
+        ),
+        "put the published files back in file storage, or publish what storage holds now (`p2pd publish --all`)",
+    ))
+}
+
+/// Re-hashes one package; `Some(problem)` when it is not the published one.
+fn rehash(storage: &Storage, c: &crate::store::content::ContentSummary) -> Option<String> {
+    let reader = match storage.open(&c.path) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("{}: {e}", c.path)),
+    };
+    match crate::content::hash::hash_reader(reader, c.size, c.piece_size, &mut |_| {}) {
+        Ok(d) if crate::content::hex(&d.sha256) == c.id => None,
+        Ok(d) => Some(format!(
+            "{}: content changed (SHA-256 {}, published {})",
+            c.path,
+            crate::content::hex(&d.sha256),
+            c.id
+        )),
+        Err(e) => Some(format!("{}: {e}", c.path)),
+    }
+}
+
+fn topology(st: &Store) -> Result<Check, HealthError> {
+    const NAME: &str = "topology";
+    let names = st.office_names()?;
+    // The importer's own check on what export would write: health and
+    // export → import can never disagree (overlaps, cycles, a second root).
+    let problems = crate::topology::check_recorded(st)?;
+    if !problems.is_empty() {
+        return Ok(bad(
+            NAME,
+            Status::Fail,
+            format!(
+                "the recorded topology would not import: {}",
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            "give every address one office: `p2pd topology export > t.csv`, fix the ranges, `p2pd topology import t.csv`",
+        ));
+    }
+    let rec = crate::topology::export::recorded(st)?;
+    if rec.no_office.devices > 0 {
+        let subnets = rec
+            .no_office
+            .subnets
+            .iter()
+            .map(|s| format!("{} ({})", s.subnet, s.devices))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Ok(bad(
+            NAME,
+            Status::Warn,
+            format!(
+                "{}, by subnet: {subnets}; they get no peer or server downloads",
+                count(rec.no_office.devices as usize, "no-office client")
+            ),
+            "add these subnets to an office: `p2pd topology export > t.csv`, add the ranges, `p2pd topology import t.csv`",
+        ));
+    }
+    Ok(pass(
+        NAME,
+        format!(
+            "{}, no overlapping ranges, no no-office clients",
+            count(names.len(), "office")
+        ),
+    ))
+}

@@ -1,0 +1,25 @@
+//! The integration tests: one test binary (one link, one place for the
+//! shared harness in [`common`]), one module per area. Run one area with
+//! `cargo test --features fault-injection --test it distribution::`.
+
+mod common;
+
+mod dashboard_api;
+mod dashboard_browser;
+mod distribution;
+mod explain;
+mod faults;
+mod fleet;
+mod foundation;
+mod generated;
+mod handlers;
+mod layers;
+mod metrics;
+mod ops;
+mod properties;
+mod publish;
+mod publish_http;
+mod storage_guard;
+mod topology;
+mod trust;
+mod windows;

@@ -67,6 +67,9 @@ pub struct Beats {
     tx: mpsc::Sender<Beat>,
     /// The writer's end, taken once by [`run`].
     rx: Mutex<Option<mpsc::Receiver<Beat>>>,
+    /// The writer is started by the first heartbeat, so that a router
+    /// used without `server::run` (in-process tests) writes too.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Beats {
@@ -75,13 +78,21 @@ impl Default for Beats {
         Beats {
             tx,
             rx: Mutex::new(Some(rx)),
+            started: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
 
 impl Beats {
     /// Queues a heartbeat and waits for the batch that commits it.
-    pub async fn submit(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, ApiError> {
+    pub async fn submit(
+        &self,
+        state: &Arc<ServerState>,
+        req: HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ApiError> {
+        if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tokio::spawn(run(Arc::downgrade(state)));
+        }
         let (reply, answer) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
@@ -124,22 +135,23 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
     (spread.round() as u64).clamp(base as u64, MAX_INTERVAL_SECS)
 }
 
-/// The writer: commits queued heartbeats in batches until every handle to
-/// the queue is gone (the server stopped). Runs on the runtime; the
-/// database work goes through [`Db::call`] like every other call.
-pub async fn run(state: Arc<ServerState>) {
-    let Some(mut rx) = state
-        .beats
-        .rx
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
+/// The writer: commits queued heartbeats in batches until the server state
+/// is gone (it holds only a weak reference, so the queue's sender, which
+/// lives in the state, closes the queue when the state is dropped). Runs
+/// on the runtime; the database work goes through [`Db::call`] like every
+/// other call.
+async fn run(weak: std::sync::Weak<ServerState>) {
+    let Some(mut rx) = weak
+        .upgrade()
+        .and_then(|s| s.beats.rx.lock().unwrap_or_else(|p| p.into_inner()).take())
     else {
-        tracing::error!("the heartbeat writer was started twice");
         return;
     };
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(state) = weak.upgrade() else {
+            return;
+        };
         let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|b| (b.req, b.reply)).unzip();
         let answers = commit(&state, reqs).await;
         match answers {

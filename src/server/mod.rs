@@ -409,17 +409,6 @@ pub async fn run(
         t.cancel();
     });
     tokio::spawn(watch_key(state.clone(), token.clone()));
-    {
-        // The heartbeat writer stops with the fleet watcher, after the
-        // drain; heartbeats still queued then are answered "shutting down".
-        let (s, stop) = (state.clone(), watch_stop.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = beats::run(s) => {}
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
     let server = crate::listen::serve(listener, app, token.clone(), crate::listen::Limits::SERVER);
     tokio::select! {
         r = server => r?,
@@ -571,7 +560,7 @@ async fn heartbeat(
     let req: HeartbeatRequest = signed.json()?;
     req.validate()?;
     // Written by the next group commit (see `beats`).
-    s.beats.submit(req).await.map(axum::Json)
+    s.beats.submit(&s, req).await.map(axum::Json)
 }
 
 #[derive(Deserialize)]

@@ -1,44 +1,60 @@
-//! Control-plane benchmark (issue 5): many simulated devices enrolling and
-//! heartbeating against one `p2pd serve`.
+//! Control-plane benchmark (issues 5 and 14): many simulated devices
+//! enrolling, heartbeating and asking for sources against one `p2pd serve`,
+//! with a `topology import` in the middle of the load.
 //!
 //! ```text
 //! cargo bench --bench control_plane                       # 5,000 devices, 500 heartbeats/s, 20 s
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
-//! cargo bench --bench control_plane -- --devices 1000 --ranges 50000   # + a 10,000-office topology
-//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key   # a `serve --insecure-plain-http`
-//! cargo bench --bench control_plane -- --database postgres://… --replicas 2   # issue 15
+//! # issue 14's acceptance run:
+//! cargo bench --bench control_plane -- --devices 100000 --offices 5000 --ranges 50000 \
+//!     --rate 10000 --sources-rate 1000 --secs 30 --json
+//! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
 //! ```
 //!
-//! With `--database URL` (an empty PostgreSQL database) the throw-away
-//! install is moved there with `p2pd db copy` and `--replicas N` serve
-//! processes run on it; devices are spread over them round-robin (device
-//! `i` talks to replica `i % N`), and the server's CPU and memory are the
-//! sum over the replicas.
+//! Without `--server` it installs a throw-away server in /tmp and starts the
+//! release `p2pd serve` on 127.0.0.1 (stopped at the end, also on panic):
+//! `--offices` device offices (default 20), office `n` owning the /23 at
+//! 127.64.0.0 + 512·n; with `--ranges R` also the R-range, R/5-office sheet
+//! of bench/topology/generate.py (so `--ranges 50000` is the 10,000-office
+//! sheet) under which the device offices hang; one published package of
+//! `--package-mib` MiB (default 1024, a sparse file) targeted at group `g`.
 //!
-//! Without `--server` it installs a throw-away server in /tmp (20 offices,
-//! 127.2.N.0/24, one published package of `--package-mib` MiB, default 1024,
-//! a sparse file, targeted at group `g`), starts
-//! the release `p2pd serve` on 127.0.0.1 and stops it at the end.
+//! Devices: a tenth of them (in whole offices of 500) sit in "big" offices,
+//! the rest spread evenly over the other offices. Each device has its own
+//! address in its office (nothing binds it) and its own identity; requests
+//! are signed with the shared key exactly as agents sign them (HMAC with a
+//! fresh nonce, the server's time), sent over keep-alive connections: 64
+//! client pools, each from its own local address (127.3.0.1-64), device
+//! `i` on pool `i % 64`.
 //!
-//! Devices are simulated: each one enrolls with its own address 127.2.N.x
-//! (nothing binds it); then heartbeats go out open-loop at `--rate` per
-//! second in total, round-robin over the devices, each reporting progress on
-//! the published content, over the keep-alive connections of one HTTP client
-//! pool. Latency is measured two ways: from the moment the request was due
-//! (so a stalled server or client shows up, no coordinated omission), and
-//! from the moment it was actually sent.
+//! Phases:
+//! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time;
+//! 2. load for `--secs`: heartbeats open-loop at `--rate` per second, round
+//!    robin over the devices, each reporting progress on the package as
+//!    agents do; `/sources` open-loop at `--sources-rate` per second from
+//!    devices of the big offices (all devices when there are none), mixed in;
+//! 3. in the middle of the load (with `--ranges`), `p2pd topology import`
+//!    of the whole sheet again (the device offices' descriptions changed, so
+//!    it is a real replace), as an admin would run it on the same data dir.
 //!
-//! It prints p50/p99/max for enrollment and heartbeats, the server's VmRSS and
-//! VmHWM, and its CPU time per heartbeat, then one JSON line (also appended
-//! to `--out FILE` if given).
+//! Latency is measured from the moment each request was due on the
+//! open-loop schedule (a stalled server or client shows up: no coordinated
+//! omission), and from the moment it was sent. `import_during_load` is the
+//! worst from-due latency of any request that was due or in flight while
+//! the import ran.
 //!
-//! Only loopback traffic. Every phase is bounded in count and time; the
-//! server process is killed when the bench ends, also on error or panic.
+//! Output: progress on stderr; on stdout a table, or with `--json` one JSON
+//! line (also appended to `--out FILE` if given). Every non-2xx answer,
+//! timeout or failed import counts in `errors`.
+//!
+//! Only loopback traffic. Every phase is bounded in count and time.
 
-use std::net::IpAddr;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
@@ -46,89 +62,173 @@ use p2pd::http::SignedClient;
 use p2pd::key::SharedKey;
 use p2pd::proto::{
     AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, Progress,
+    SourcesRequest, SourcesResponse,
 };
 
-const OFFICES: usize = 20;
+/// Most devices the bench simulates.
+const MAX_DEVICES: usize = 200_000;
+/// Device offices are /23s in 127.64.0.0/10: 8,192 of them fit.
+const MAX_OFFICES: usize = 8192;
+/// Devices per big office.
+const BIG_OFFICE: usize = 500;
+/// Usable hosts in a /23.
+const HOSTS: usize = 510;
+/// 127.64.0.0, the first device office's network.
+const BASE: u32 = 0x7F40_0000;
+/// Every request's own timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client pools ("lanes"), each bound to its own local address
+/// 127.3.0.0 + n: device `i` talks over lane `i % LANES`. Real agents each
+/// come from their own address with their own pool; one pool from one
+/// address would hit serve's per-address connection cap and would make
+/// one `Retry-After` stall every simulated device at once.
+const LANES: usize = 64;
 
 struct Opts {
     devices: usize,
+    offices: usize,
     rate: u64,
+    sources_rate: u64,
     secs: u64,
     enroll_concurrency: usize,
     package_mib: u64,
-    /// Extra ranges (in ranges/5 offices, from bench/topology/generate.py)
-    /// imported besides the device offices: a realistic topology size for
-    /// the enrollment lookup. 0 = none.
+    /// Ranges of the generated sheet imported besides the device offices
+    /// (ranges/5 offices, bench/topology/generate.py). 0 = none.
     ranges: usize,
+    /// Re-import the sheet in the middle of the load (default: with --ranges).
+    import: bool,
     server: Option<String>,
     key_file: Option<PathBuf>,
     out: Option<PathBuf>,
-    /// A PostgreSQL URL: run the server(s) on it (issue 15).
-    database: Option<String>,
-    /// How many serve replicas to run on `database`.
-    replicas: usize,
+    json: bool,
 }
 
 fn opts() -> Opts {
     let mut o = Opts {
         devices: 5000,
+        offices: 20,
         rate: 500,
+        sources_rate: 0,
         secs: 20,
-        enroll_concurrency: 16,
+        enroll_concurrency: 32,
         package_mib: 1024,
         ranges: 0,
+        import: true,
         server: None,
         key_file: None,
         out: None,
-        database: None,
-        replicas: 1,
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
             "--devices" => o.devices = val().parse().expect("--devices N"),
+            "--offices" => o.offices = val().parse().expect("--offices N"),
             "--rate" => o.rate = val().parse().expect("--rate N"),
+            "--sources-rate" => o.sources_rate = val().parse().expect("--sources-rate N"),
             "--secs" => o.secs = val().parse().expect("--secs N"),
             "--enroll-concurrency" => o.enroll_concurrency = val().parse().expect("N"),
             "--package-mib" => o.package_mib = val().parse().expect("--package-mib N"),
             "--ranges" => o.ranges = val().parse().expect("--ranges N"),
+            "--no-import" => o.import = false,
             "--server" => o.server = Some(val()),
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
-            "--database" => o.database = Some(val()),
-            "--replicas" => o.replicas = val().parse().expect("--replicas N"),
+            "--json" => o.json = true,
             // `cargo bench` passes `--bench`; libtest-style filters are ignored too.
             _ => {}
         }
     }
     assert!(
-        o.devices > 0 && o.devices <= OFFICES * 250,
-        "--devices must be 1..=5000"
+        (1..=MAX_DEVICES).contains(&o.devices),
+        "--devices must be 1..={MAX_DEVICES}"
     );
-    assert!(o.rate > 0 && o.rate <= 20_000 && o.secs > 0 && o.secs <= 600);
+    assert!(
+        (1..=MAX_OFFICES).contains(&o.offices),
+        "--offices must be 1..={MAX_OFFICES}"
+    );
+    assert!(
+        o.rate > 0 && o.rate <= 50_000 && o.sources_rate <= 10_000,
+        "--rate must be 1..=50000 and --sources-rate 0..=10000"
+    );
+    assert!(o.secs > 0 && o.secs <= 600, "--secs must be 1..=600");
+    o.import &= o.ranges > 0 && o.server.is_none();
     o
 }
 
-/// Device `i`'s address: office `i / 250`, host `i % 250 + 1`.
-fn device_ip(i: usize) -> IpAddr {
-    IpAddr::from([127, 2, (i / 250) as u8, (i % 250 + 1) as u8])
+/// Where the simulated devices sit.
+struct Layout {
+    offices: usize,
+    /// Offices holding [`BIG_OFFICE`] devices each: offices `0..big`,
+    /// devices `0..big * BIG_OFFICE`.
+    big: usize,
 }
 
-/// The `p2pd serve` this bench started (and its other replicas); killed on
-/// drop (error or panic too).
+impl Layout {
+    /// A tenth of the devices in big offices (never every office), the
+    /// rest spread evenly over the others.
+    fn new(devices: usize, offices: usize) -> Layout {
+        let big = if offices >= 2 {
+            (devices / 10 / BIG_OFFICE).min(offices - 1)
+        } else {
+            0
+        };
+        let rest = devices - big * BIG_OFFICE;
+        assert!(
+            rest.div_ceil(offices - big) <= HOSTS,
+            "{devices} devices do not fit {offices} offices of at most {HOSTS}; add --offices"
+        );
+        Layout { offices, big }
+    }
+
+    /// Device `i`'s office and host number (0-based) in it.
+    fn place(&self, i: usize) -> (usize, usize) {
+        if i < self.big * BIG_OFFICE {
+            (i / BIG_OFFICE, i % BIG_OFFICE)
+        } else {
+            let j = i - self.big * BIG_OFFICE;
+            let small = self.offices - self.big;
+            (self.big + j % small, j / small)
+        }
+    }
+
+    fn ip(&self, i: usize) -> IpAddr {
+        let (office, host) = self.place(i);
+        IpAddr::V4(Ipv4Addr::from(BASE + (office * 512 + host + 1) as u32))
+    }
+
+    fn range(office: usize) -> String {
+        format!("{}/23", Ipv4Addr::from(BASE + (office * 512) as u32))
+    }
+
+    /// The device that sends the `k`-th `/sources` request: the big
+    /// offices in turn, each one's devices in turn (all devices when there
+    /// is no big office).
+    fn sources_device(&self, k: usize, devices: usize) -> usize {
+        if self.big == 0 {
+            return k % devices;
+        }
+        let office = k % self.big;
+        let host = (k / self.big) % BIG_OFFICE;
+        office * BIG_OFFICE + host
+    }
+}
+
+/// The `p2pd serve` this bench started; killed on drop (error or panic too).
 struct Server {
     child: Child,
-    replicas: Vec<Child>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for c in &mut self.replicas {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // The server's log outlives the temp dir, for a look afterwards.
+        std::fs::copy(
+            self.dir.path().join("serve.log"),
+            "/tmp/p2pd-control-plane-serve.log",
+        )
+        .ok();
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -161,127 +261,6 @@ fn p2pd(dir: &Path, args: &[&str]) {
         "p2pd {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Installs and starts a throw-away server; returns it, its URL and key file.
-fn start_server(
-    package_mib: u64,
-    ranges: usize,
-    database: Option<&str>,
-    replicas: usize,
-) -> (Server, Vec<String>, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("p2pd-control-plane.")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
-    let server_dir = dir.path().join("server");
-    let storage = dir.path().join("storage");
-    let pkg = storage.join("pkg/1.0/pkg.bin");
-    std::fs::create_dir_all(pkg.parent().expect("has parent")).expect("mkdir storage");
-    // Sparse: no disk, but a manifest as big as a real package's (what the
-    // heartbeat handler loads to check reported progress against).
-    std::fs::File::create(&pkg)
-        .and_then(|f| f.set_len(package_mib << 20))
-        .expect("create package");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    p2pd(
-        &server_dir,
-        &[
-            "install",
-            "--server-name",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--file-storage",
-            storage.to_str().expect("utf-8 path"),
-        ],
-    );
-    let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
-    let mut root = "Office0".to_string();
-    if ranges > 0 {
-        // The generated sheet brings its own root, "Central Office".
-        let generated = Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/topology/generate.py"))
-            .arg((ranges / 5).max(1).to_string())
-            .arg(ranges.to_string())
-            .output()
-            .expect("run bench/topology/generate.py");
-        assert!(generated.status.success(), "generate.py failed");
-        csv = String::from_utf8(generated.stdout).expect("utf-8 topology");
-        root = "Central Office".into();
-        csv.push_str(&format!("Office0,{root},default,127.2.0.0/24,,\n"));
-    } else {
-        // One root (the Central Office); the others are its children.
-        csv.push_str("Office0,,default,127.2.0.0/24,,\n");
-    }
-    for n in 1..OFFICES {
-        csv.push_str(&format!("Office{n},{root},default,127.2.{n}.0/24,,\n"));
-    }
-    let topo = dir.path().join("topology.csv");
-    std::fs::write(&topo, csv).expect("write topology");
-    p2pd(
-        &server_dir,
-        &["topology", "import", topo.to_str().expect("utf-8")],
-    );
-    p2pd(&server_dir, &["groups", "assign", "g"]);
-    p2pd(&server_dir, &["publish", "--all"]);
-    // Simulated devices claim addresses in the offices' ranges but all
-    // connect from 127.0.0.1, like devices behind NAT.
-    p2pd(
-        &server_dir,
-        &["settings", "set", "trust_claimed_addresses", "on"],
-    );
-    if let Some(url) = database {
-        p2pd(&server_dir, &["db", "copy", "--to", url]);
-    }
-    let spawn = |dir: &Path, port: u16, log: &Path| {
-        let log = std::fs::File::create(log).expect("serve log");
-        let mut cmd = Command::new(bin());
-        // Plain HTTP: this measures the control plane (database,
-        // scheduling), and thousands of simulated devices do not each
-        // hold a certificate.
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--insecure-plain-http")
-            .arg("--data-dir")
-            .arg(dir)
-            .env("P2PD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log);
-        if let Some(url) = database {
-            cmd.env("P2PD_DATABASE_URL", url);
-        }
-        let child = cmd.spawn().expect("spawn serve");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "serve did not start within 15 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    };
-    let child = spawn(&server_dir, port, &dir.path().join("serve.log"));
-    let mut urls = vec![format!("http://127.0.0.1:{port}")];
-    let mut others = Vec::new();
-    for k in 1..replicas.max(1) {
-        let rdir = dir.path().join(format!("replica-{k}"));
-        std::fs::create_dir_all(&rdir).expect("replica dir");
-        std::fs::copy(server_dir.join("db.key"), rdir.join("db.key")).expect("copy db.key");
-        let p = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        others.push(spawn(&rdir, p, &rdir.join("serve.log")));
-        urls.push(format!("http://127.0.0.1:{p}"));
-    }
-    let server = Server {
-        child,
-        replicas: others,
-        _dir: dir,
-    };
-    let key = server_dir.join("shared.key");
-    (server, urls, key)
 }
 
 /// (VmRSS, VmHWM) in KiB, and utime+stime in clock ticks, of a process.
@@ -349,29 +328,155 @@ fn machine() -> serde_json::Value {
     })
 }
 
+/// A server this bench installed and started.
+struct Started {
+    server: Server,
+    url: String,
+    key_file: PathBuf,
+    data_dir: PathBuf,
+    /// The sheet re-imported during the load.
+    reimport: PathBuf,
+}
+
+/// The topology sheet: the generated offices (if any) and the device
+/// offices; `description` goes on every device office.
+fn sheet(generated: Option<&str>, offices: usize, description: &str) -> String {
+    let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
+    let root = match generated {
+        Some(g) => {
+            // The generated sheet brings its own header and root.
+            csv = g.to_string();
+            "Central Office"
+        }
+        None => "Office0",
+    };
+    for n in 0..offices {
+        let parent = if generated.is_none() && n == 0 {
+            ""
+        } else {
+            root
+        };
+        csv.push_str(&format!(
+            "Office{n},{parent},default,{},,{description}\n",
+            Layout::range(n)
+        ));
+    }
+    csv
+}
+
+/// Installs and starts a throw-away server.
+fn start_server(o: &Opts) -> Started {
+    let dir = tempfile::Builder::new()
+        .prefix("p2pd-control-plane.")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let server_dir = dir.path().join("server");
+    let storage = dir.path().join("storage");
+    let pkg = storage.join("pkg/1.0/pkg.bin");
+    std::fs::create_dir_all(pkg.parent().expect("has parent")).expect("mkdir storage");
+    // Sparse: no disk, but a manifest as big as a real package's.
+    std::fs::File::create(&pkg)
+        .and_then(|f| f.set_len(o.package_mib << 20))
+        .expect("create package");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    p2pd(
+        &server_dir,
+        &[
+            "install",
+            "--server-name",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--file-storage",
+            storage.to_str().expect("utf-8 path"),
+        ],
+    );
+    let generated = (o.ranges > 0).then(|| {
+        let out = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/topology/generate.py"))
+            .arg((o.ranges / 5).max(1).to_string())
+            .arg(o.ranges.to_string())
+            .output()
+            .expect("run bench/topology/generate.py");
+        assert!(out.status.success(), "generate.py failed");
+        String::from_utf8(out.stdout).expect("utf-8 topology")
+    });
+    let topo = dir.path().join("topology.csv");
+    std::fs::write(&topo, sheet(generated.as_deref(), o.offices, "")).expect("write topology");
+    let reimport = dir.path().join("topology-reimport.csv");
+    std::fs::write(
+        &reimport,
+        sheet(generated.as_deref(), o.offices, "reimported"),
+    )
+    .expect("write topology");
+    let t = Instant::now();
+    p2pd(
+        &server_dir,
+        &["topology", "import", topo.to_str().expect("utf-8")],
+    );
+    eprintln!(
+        "[control_plane] topology imported in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    p2pd(&server_dir, &["groups", "assign", "g"]);
+    p2pd(&server_dir, &["publish", "--all"]);
+    // Simulated devices claim addresses in the offices' ranges but all
+    // connect from loopback, like devices behind NAT.
+    p2pd(
+        &server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
+    // Plain HTTP (HMAC-signed requests, as on the TLS path): this measures
+    // the control plane (database, scheduling); see bench/RESULTS.md for
+    // what TLS adds.
+    let child = Command::new(bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--insecure-plain-http")
+        .arg("--data-dir")
+        .arg(&server_dir)
+        .env("P2PD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn serve");
+    let server = Server { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start within 15 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Started {
+        server,
+        url: format!("http://127.0.0.1:{port}"),
+        key_file: server_dir.join("shared.key"),
+        data_dir: server_dir,
+        reimport,
+    }
+}
+
 fn main() {
     let o = opts();
-    let (server, urls, key_file) = match (&o.server, &o.key_file) {
-        (Some(u), Some(k)) => (
-            None,
-            u.split(',').map(str::to_string).collect::<Vec<_>>(),
-            k.clone(),
-        ),
+    let started = match (&o.server, &o.key_file) {
         (Some(_), None) => panic!("--server needs --key-file"),
-        _ => {
-            let (s, u, k) =
-                start_server(o.package_mib, o.ranges, o.database.as_deref(), o.replicas);
-            (Some(s), u, k)
-        }
+        (Some(_), Some(_)) => None,
+        _ => Some(start_server(&o)),
     };
-    let pids: Vec<u32> = server
+    let (url, key_file) = match &started {
+        Some(s) => (s.url.clone(), s.key_file.clone()),
+        None => (
+            o.server.clone().expect("checked"),
+            o.key_file.clone().expect("checked"),
+        ),
+    };
+    let pid = started.as_ref().map(|s| s.server.child.id());
+    let import = started
         .as_ref()
-        .map(|s| {
-            std::iter::once(s.child.id())
-                .chain(s.replicas.iter().map(|c| c.id()))
-                .collect()
-        })
-        .unwrap_or_default();
+        .filter(|_| o.import)
+        .map(|s| (s.data_dir.clone(), s.reimport.clone()));
     let key = SharedKey::load(&key_file).expect("load shared key");
     // Two worker threads: the machine has two cores, shared with the server.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -379,9 +484,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = rt.block_on(bench(&o, &urls, key, &pids));
+    let result = rt.block_on(bench(&o, &url, key, pid, import));
     let line = result.to_string();
-    println!("{line}");
+    if o.json {
+        println!("{line}");
+    } else {
+        print_table(&result);
+    }
     if let Some(out) = &o.out {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -391,180 +500,397 @@ fn main() {
             .expect("open --out");
         writeln!(f, "{line}").expect("write --out");
     }
-    drop(server);
+    drop(started);
 }
 
-/// [`proc_stats`] summed over the server processes (replicas).
-fn all_stats(pids: &[u32]) -> Option<(u64, u64, u64)> {
-    if pids.is_empty() {
-        return None;
+/// The figures for people.
+fn print_table(r: &serde_json::Value) {
+    let f = |path: &str| {
+        r.pointer(path)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    for (name, path) in [
+        ("devices", "/devices"),
+        ("enrollments per second", "/enroll/per_sec"),
+        (
+            "heartbeats per second (achieved)",
+            "/heartbeat/achieved_per_sec",
+        ),
+        (
+            "heartbeat p99 from due (ms)",
+            "/heartbeat/latency_from_due/p99_ms",
+        ),
+        (
+            "/sources per second (achieved)",
+            "/sources/achieved_per_sec",
+        ),
+        (
+            "/sources p99 from due (ms)",
+            "/sources/latency_from_due/p99_ms",
+        ),
+        ("import during load (s)", "/import_during_load/secs"),
+        (
+            "max request during import (ms)",
+            "/import_during_load/max_request_ms",
+        ),
+        ("errors", "/errors"),
+        (
+            "server CPU per heartbeat (ms)",
+            "/server/cpu_ms_per_heartbeat",
+        ),
+        ("server VmHWM (KiB)", "/server/vmhwm_kib"),
+    ] {
+        println!("{name:<36} {}", f(path));
     }
-    pids.iter().try_fold((0, 0, 0), |acc, &p| {
-        let s = proc_stats(p)?;
-        Some((acc.0 + s.0, acc.1 + s.1, acc.2 + s.2))
+}
+
+/// One request of an open-loop schedule, in seconds since the load began.
+#[derive(Clone, Copy)]
+struct Sample {
+    due: f64,
+    sent: f64,
+    end: f64,
+    ok: bool,
+}
+
+impl Sample {
+    fn ms_from_due(&self) -> f64 {
+        (self.end - self.due) * 1e3
+    }
+    fn ms_from_sent(&self) -> f64 {
+        (self.end - self.sent) * 1e3
+    }
+}
+
+/// Sends `rate * secs` requests open-loop from `t0`: request `k` is due at
+/// `t0 + k / rate` and is sent then (or as soon as the generator gets
+/// there), whatever the earlier ones are doing. `send(k)` sends one and
+/// says whether it succeeded.
+async fn open_loop<F, Fut>(rate: u64, secs: u64, t0: tokio::time::Instant, send: F) -> Vec<Sample>
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let total = rate * secs;
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut out = Vec::with_capacity(total as usize);
+    let mut tasks = tokio::task::JoinSet::new();
+    let at = move |t: tokio::time::Instant| (t - t0).as_secs_f64();
+    for k in 0..total {
+        let due = t0 + period.mul_f64(k as f64);
+        tokio::time::sleep_until(due).await;
+        let fut = send(k);
+        tasks.spawn(async move {
+            let sent = tokio::time::Instant::now();
+            let ok = fut.await;
+            Sample {
+                due: at(due),
+                sent: at(sent),
+                end: at(tokio::time::Instant::now()),
+                ok,
+            }
+        });
+        // Reap finished requests as we go so the set stays small.
+        while let Some(r) = tasks.try_join_next() {
+            out.push(r.expect("request task"));
+        }
+    }
+    // Every request has its own timeout; this bounds the drain.
+    while let Ok(Some(r)) =
+        tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(5), tasks.join_next()).await
+    {
+        out.push(r.expect("request task"));
+    }
+    out
+}
+
+fn latency(samples: &[Sample], secs: f64) -> serde_json::Value {
+    let errors = samples.iter().filter(|s| !s.ok).count();
+    if samples.is_empty() {
+        return serde_json::json!({"n": 0, "errors": 0});
+    }
+    let due = summarize(samples.iter().map(Sample::ms_from_due).collect());
+    let sent = summarize(samples.iter().map(Sample::ms_from_sent).collect());
+    serde_json::json!({
+        "errors": errors,
+        "achieved_per_sec": round(samples.len() as f64 / secs),
+        "latency_from_due": json(&due),
+        "latency_from_sent": json(&sent),
     })
 }
 
-async fn bench(o: &Opts, urls: &[String], key: SharedKey, pids: &[u32]) -> serde_json::Value {
-    let client = SignedClient::new(key, None).expect("http client");
-    let start_machine = machine();
-    let stats0 = all_stats(pids);
-    // Device i talks to replica i % N.
-    let urls: Arc<Vec<String>> = Arc::new(urls.to_vec());
+/// Runs `p2pd topology import FILE` on the server's data dir; (ok, stderr).
+fn run_import(data_dir: &Path, sheet: &Path) -> (bool, String) {
+    match Command::new(bin())
+        .args(["topology", "import"])
+        .arg(sheet)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+    {
+        Ok(out) => (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ),
+        Err(e) => (false, e.to_string()),
+    }
+}
 
-    // Phase 1: enrollment, `enroll_concurrency` at a time.
-    eprintln!(
-        "[control_plane] enrolling {} devices ({} at a time)",
-        o.devices, o.enroll_concurrency
+async fn bench(
+    o: &Opts,
+    url: &str,
+    key: SharedKey,
+    pid: Option<u32>,
+    import: Option<(PathBuf, PathBuf)>,
+) -> serde_json::Value {
+    let lanes: Arc<Vec<SignedClient>> = Arc::new(
+        (0..LANES)
+            .map(|n| {
+                let local = IpAddr::V4(Ipv4Addr::from(0x7F03_0000 + n as u32 + 1));
+                SignedClient::new(key.clone(), Some(local)).expect("http client")
+            })
+            .collect(),
     );
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = lanes[0].clone();
+    let layout = Arc::new(Layout::new(o.devices, o.offices));
+    let start_machine = machine();
+    let stats0 = pid.and_then(proc_stats);
+
+    // Phase 1: the enrollment storm, `enroll_concurrency` at a time.
+    eprintln!(
+        "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time",
+        o.devices, o.offices, layout.big, o.enroll_concurrency
+    );
+    let enroll_url = format!("{url}/v1/enroll");
+    let next = Arc::new(AtomicUsize::new(0));
     let t_enroll = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
-        let (client, urls, next) = (client.clone(), urls.clone(), next.clone());
+        let (lanes, enroll_url, next, layout) = (
+            lanes.clone(),
+            enroll_url.clone(),
+            next.clone(),
+            layout.clone(),
+        );
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
+            let mut failed = 0usize;
             loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= devices {
-                    return done;
+                    return (done, failed);
                 }
+                let ip = layout.ip(i);
                 let req = EnrollRequest {
                     device_id: None,
                     hostname: format!("sim-{i}"),
-                    addrs: vec![AddrInfo {
-                        ip: device_ip(i),
-                        prefix: 24,
-                    }],
+                    addrs: vec![AddrInfo { ip, prefix: 23 }],
                     version: env!("CARGO_PKG_VERSION").to_string(),
                     group: "g".into(),
-                    peer_url: format!("http://{}:7651", device_ip(i)),
+                    peer_url: format!("http://{ip}:7651"),
                     csr: None,
                 };
-                let enroll_url = format!("{}/v1/enroll", urls[i % urls.len()]);
                 let t = Instant::now();
-                let r: Result<EnrollResponse, _> = client
-                    .json(Method::POST, &enroll_url, &req, Duration::from_secs(30))
+                let r: Result<EnrollResponse, _> = lanes[i % LANES]
+                    .json(Method::POST, &enroll_url, &req, REQUEST_TIMEOUT)
                     .await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 match r {
                     Ok(resp) => done.push((i, resp.device_id, ms)),
-                    Err(e) => panic!("enroll of device {i} failed: {e}"),
+                    Err(e) => {
+                        if failed < 3 {
+                            eprintln!("[control_plane] enroll of device {i} failed: {e}");
+                        }
+                        failed += 1;
+                    }
                 }
             }
         });
     }
     let mut ids = vec![String::new(); o.devices];
     let mut enroll_ms = Vec::with_capacity(o.devices);
+    let mut enroll_errors = 0;
     while let Some(r) = workers.join_next().await {
-        for (i, id, ms) in r.expect("enroll worker") {
+        let (done, failed) = r.expect("enroll worker");
+        enroll_errors += failed;
+        for (i, id, ms) in done {
             ids[i] = id;
             enroll_ms.push(ms);
         }
     }
     let enroll_secs = t_enroll.elapsed().as_secs_f64();
+    assert!(!enroll_ms.is_empty(), "no device enrolled");
     let enroll = summarize(enroll_ms);
     eprintln!(
-        "[control_plane] enrolled in {enroll_secs:.1}s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        enroll.p50, enroll.p99, enroll.max
+        "[control_plane] enrolled {} in {enroll_secs:.1}s ({:.0}/s, {enroll_errors} errors): \
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        enroll.n,
+        enroll.n as f64 / enroll_secs,
+        enroll.p50,
+        enroll.p99,
+        enroll.max
     );
-    let stats1 = all_stats(pids);
+    let stats1 = pid.and_then(proc_stats);
 
-    // The content a heartbeat reports progress on, as real agents do.
-    let hb_url = format!("{}/v1/heartbeat", urls[0]);
+    // The content heartbeats report progress on, as real agents do.
+    let enrolled = ids
+        .iter()
+        .position(|id| !id.is_empty())
+        .expect("one enrolled");
     let first: HeartbeatResponse = client
         .json(
             Method::POST,
-            &hb_url,
+            &format!("{url}/v1/heartbeat"),
             &HeartbeatRequest {
-                device_id: ids[0].clone(),
+                device_id: ids[enrolled].clone(),
                 progress: vec![],
                 stuck: vec![],
                 clock_offset: None,
             },
-            Duration::from_secs(10),
+            REQUEST_TIMEOUT,
         )
         .await
         .expect("first heartbeat");
-    let content = first.contents.first().map(|c| c.id.clone());
+    let content = first
+        .contents
+        .first()
+        .map(|c| c.id.clone())
+        .expect("the published package is targeted at group g");
     let ids = Arc::new(ids);
 
-    // Phase 2: heartbeats, open loop at `rate` per second for `secs`.
-    let total = o.rate * o.secs;
-    eprintln!("[control_plane] {total} heartbeats at {}/s", o.rate);
-    let period = Duration::from_secs_f64(1.0 / o.rate as f64);
-    let t_hb = tokio::time::Instant::now();
-    let mut from_due = Vec::with_capacity(total as usize);
-    let mut from_sent = Vec::with_capacity(total as usize);
-    let mut errors = 0u64;
-    let mut reap = |r: Result<(bool, f64, f64), tokio::task::JoinError>| match r {
-        Ok((ok, due, sent)) => {
-            if !ok {
-                errors += 1;
-            }
-            from_due.push(due);
-            from_sent.push(sent);
+    // Phase 2: heartbeats and /sources, open loop, and the import.
+    eprintln!(
+        "[control_plane] {} s of load: heartbeats at {}/s, /sources at {}/s{}",
+        o.secs,
+        o.rate,
+        o.sources_rate,
+        if import.is_some() {
+            ", topology import in the middle"
+        } else {
+            ""
         }
-        Err(_) => errors += 1,
-    };
-    let mut tasks = tokio::task::JoinSet::new();
-    for k in 0..total {
-        let due = t_hb + period * k as u32;
-        tokio::time::sleep_until(due).await;
-        let i = (k as usize) % ids.len();
-        let (client, ids, content) = (client.clone(), ids.clone(), content.clone());
-        let hb_url = format!("{}/v1/heartbeat", urls[i % urls.len()]);
-        tasks.spawn(async move {
-            let sent = tokio::time::Instant::now();
+    );
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
+    let heartbeats = {
+        let (lanes, ids, content) = (lanes.clone(), ids.clone(), content.clone());
+        let hb_url = format!("{url}/v1/heartbeat");
+        let devices = o.devices as u64;
+        open_loop(o.rate, o.secs, t0, move |k| {
+            let i = (k % devices) as usize;
+            let (client, url) = (lanes[i % LANES].clone(), hb_url.clone());
             let req = HeartbeatRequest {
                 device_id: ids[i].clone(),
-                progress: content
-                    .into_iter()
-                    .map(|c| Progress {
-                        content_id: c,
-                        pieces: (k % 2) as u32,
-                        done: false,
-                        done_at_ms: None,
-                        bytes: k,
-                        blocked: false,
-                    })
-                    .collect(),
+                // Every device a little further along at each round.
+                progress: vec![Progress {
+                    content_id: content.clone(),
+                    pieces: (k / devices * 4 + i as u64 % 64) as u32,
+                    done: false,
+                    done_at_ms: None,
+                    bytes: (k / devices * 4 + i as u64 % 64) << 20,
+                    blocked: false,
+                }],
                 stuck: vec![],
                 clock_offset: Some(0),
             };
-            let r: Result<HeartbeatResponse, _> = client
-                .json(Method::POST, &hb_url, &req, Duration::from_secs(10))
-                .await;
-            let end = tokio::time::Instant::now();
-            if let Err(e) = &r {
-                eprintln!("[control_plane] heartbeat {k} failed: {e}");
+            async move {
+                if req.device_id.is_empty() {
+                    return false; // its enrollment failed
+                }
+                let r: Result<HeartbeatResponse, _> =
+                    client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
+                if let Err(e) = &r {
+                    eprintln!("[control_plane] heartbeat {k} failed: {e}");
+                }
+                r.is_ok()
             }
-            (
-                r.is_ok(),
-                (end - due).as_secs_f64() * 1e3,
-                (end - sent).as_secs_f64() * 1e3,
-            )
-        });
-        // Reap finished requests as we go so the set stays small.
-        while let Some(r) = tasks.try_join_next() {
-            reap(r);
+        })
+    };
+    let sources = {
+        let (lanes, ids, layout) = (lanes.clone(), ids.clone(), layout.clone());
+        let src_url = format!("{url}/v1/contents/{content}/sources");
+        let devices = o.devices;
+        let rate = o.sources_rate.max(1);
+        let secs = if o.sources_rate == 0 { 0 } else { o.secs };
+        open_loop(rate, secs, t0, move |k| {
+            let i = layout.sources_device(k as usize, devices);
+            let (client, url) = (lanes[i % LANES].clone(), src_url.clone());
+            let req = SourcesRequest {
+                device_id: ids[i].clone(),
+                suspect: None,
+            };
+            async move {
+                if req.device_id.is_empty() {
+                    return false;
+                }
+                let r: Result<SourcesResponse, _> =
+                    client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
+                if let Err(e) = &r {
+                    eprintln!("[control_plane] sources {k} failed: {e}");
+                }
+                r.is_ok()
+            }
+        })
+    };
+    let importing = async {
+        let (dir, sheet) = import.clone()?;
+        tokio::time::sleep_until(t0 + Duration::from_secs_f64(o.secs as f64 / 2.0)).await;
+        let start = (tokio::time::Instant::now() - t0).as_secs_f64();
+        eprintln!(
+            "[control_plane] importing {} during the load",
+            sheet.display()
+        );
+        let (ok, err) = tokio::task::spawn_blocking(move || run_import(&dir, &sheet))
+            .await
+            .expect("import thread");
+        let end = (tokio::time::Instant::now() - t0).as_secs_f64();
+        eprintln!(
+            "[control_plane] import {} in {:.2}s{}",
+            if ok { "done" } else { "FAILED" },
+            end - start,
+            if ok {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        );
+        Some((start, end, ok))
+    };
+    let (hb, src, imp) = tokio::join!(heartbeats, sources, importing);
+    let load_secs = o.secs as f64;
+    let stats2 = pid.and_then(proc_stats);
+    let hb_json = latency(&hb, load_secs);
+    let src_json = latency(&src, load_secs);
+    eprintln!("[control_plane] heartbeats: {hb_json}");
+    eprintln!("[control_plane] sources: {src_json}");
+
+    let import_json = match imp {
+        Some((start, end, ok)) => {
+            let during: Vec<&Sample> = hb
+                .iter()
+                .chain(&src)
+                .filter(|s| s.due <= end && s.end >= start)
+                .collect();
+            let max = during
+                .iter()
+                .map(|s| s.ms_from_due())
+                .fold(0.0f64, f64::max);
+            serde_json::json!({
+                "ok": ok,
+                "started_at_s": round(start),
+                "secs": round(end - start),
+                "requests": during.len(),
+                "failed_requests": during.iter().filter(|s| !s.ok).count(),
+                "max_request_ms": round(max),
+            })
         }
-    }
-    let sending_secs = t_hb.elapsed().as_secs_f64();
-    // Every request has its own 10 s timeout; this bounds the drain.
-    while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(15), tasks.join_next()).await {
-        reap(r);
-    }
-    let stats2 = all_stats(pids);
-    let hb_due = summarize(from_due);
-    let hb_sent = summarize(from_sent);
-    let achieved = hb_due.n as f64 / sending_secs;
-    eprintln!(
-        "[control_plane] heartbeats: {} done ({errors} errors) at {achieved:.0}/s; \
-         from due: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; from sent: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        hb_due.n, hb_due.p50, hb_due.p99, hb_due.max, hb_sent.p50, hb_sent.p99, hb_sent.max
-    );
+        None => serde_json::Value::Null,
+    };
+    let errors = enroll_errors
+        + hb.iter().chain(&src).filter(|s| !s.ok).count()
+        + usize::from(imp.is_some_and(|(_, _, ok)| !ok));
+
     let tick = 100.0; // USER_HZ on Linux
     let server = match (stats0, stats1, stats2) {
         (Some(s0), Some(s1), Some(s2)) => {
@@ -574,14 +900,18 @@ async fn bench(o: &Opts, urls: &[String], key: SharedKey, pids: &[u32]) -> serde
                 s2.1 as f64 / 1024.0,
                 s0.0 as f64 / 1024.0
             );
+            let load_cpu = (s2.2 - s1.2) as f64 / tick;
             serde_json::json!({
                 "vmrss_kib_idle": s0.0,
                 "vmrss_kib_after_enroll": s1.0,
-                "vmrss_kib_after_heartbeats": s2.0,
+                "vmrss_kib_after_load": s2.0,
                 "vmhwm_kib": s2.1,
                 "cpu_s_enroll": (s1.2 - s0.2) as f64 / tick,
-                "cpu_s_heartbeats": (s2.2 - s1.2) as f64 / tick,
-                "cpu_ms_per_heartbeat": round((s2.2 - s1.2) as f64 / tick * 1e3 / hb_due.n as f64),
+                "cpu_s_load": load_cpu,
+                // All of the load phase's CPU (heartbeats, /sources, the
+                // snapshot rebuild after the import) over the heartbeats.
+                "cpu_ms_per_heartbeat": round(load_cpu * 1e3 / hb.len().max(1) as f64),
+                "cpu_ms_per_request": round(load_cpu * 1e3 / (hb.len() + src.len()).max(1) as f64),
             })
         }
         _ => serde_json::Value::Null,
@@ -589,25 +919,26 @@ async fn bench(o: &Opts, urls: &[String], key: SharedKey, pids: &[u32]) -> serde
     serde_json::json!({
         "bench": "control_plane",
         "devices": o.devices,
+        "offices": o.offices,
+        "big_offices": layout.big,
+        "ranges": o.ranges,
         "rate": o.rate,
+        "sources_rate": o.sources_rate,
         "secs": o.secs,
         "package_mib": o.package_mib,
-        "backend": if o.database.is_some() { "postgresql" } else { "sqlite" },
-        "replicas": urls.len(),
         "machine_start": start_machine,
         "machine_end": machine(),
+        "errors": errors,
         "enroll": {
             "concurrency": o.enroll_concurrency,
+            "errors": enroll_errors,
             "secs": round(enroll_secs),
-            "per_sec": round(o.devices as f64 / enroll_secs),
+            "per_sec": round(enroll.n as f64 / enroll_secs),
             "latency": json(&enroll),
         },
-        "heartbeat": {
-            "errors": errors,
-            "achieved_per_sec": round(achieved),
-            "latency_from_due": json(&hb_due),
-            "latency_from_sent": json(&hb_sent),
-        },
+        "heartbeat": hb_json,
+        "sources": src_json,
+        "import_during_load": import_json,
         "server": server,
     })
 }

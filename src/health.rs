@@ -267,8 +267,7 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     crate::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
     if let Ok(trust) = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
-        && let Ok(cfg) =
-            trust.client_config(std::sync::Arc::new(crate::tls::DeviceCert::default()))
+        && let Ok(cfg) = trust.client_config(std::sync::Arc::new(crate::tls::DeviceCert::default()))
     {
         builder = builder.use_preconfigured_tls(cfg);
     }

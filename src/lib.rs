@@ -22,7 +22,9 @@
 //!   `server::leader` is the leadership state machine (epochs, grace, failover),
 //!   `server::fleet` the in-memory fleet snapshot (topology lookup, settings,
 //!   groups) refreshed from the database's generation counter,
-//!   `server::peerset` the bounded peer set, `server::decisions` what
+//!   `server::peerset` the bounded peer set, `server::beats` heartbeats
+//!   (group commit, adaptive interval), `server::roster` office rosters
+//!   reused briefly by `/sources`, `server::decisions` what
 //!   `explain` reads, `server::ui` the dashboard.
 //! - [`agent`]: `agent`: enrollment, piece store, downloader, peer server.
 //! - [`topology`]: offices, their ranges and parents, CSV/XLSX import and

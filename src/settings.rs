@@ -16,6 +16,7 @@ pub const ALL: &[Setting] = &[
     Setting::MinClientVersion,
     Setting::MaxClientVersion,
     Setting::HeartbeatSecs,
+    Setting::HeartbeatBudget,
     Setting::AgentCacheMb,
     Setting::TrustClaimedAddresses,
 ];
@@ -39,6 +40,10 @@ pub enum Setting {
     MaxClientVersion,
     /// How often agents send heartbeats.
     HeartbeatSecs,
+    /// Heartbeats per second the whole fleet may send: serve stretches
+    /// each device's interval beyond `heartbeat_secs` when the fleet is
+    /// too big for it (issue 14).
+    HeartbeatBudget,
     /// Most MiB an agent's piece store may hold (0: no limit). Content no
     /// longer targeted is evicted, least recently used first.
     AgentCacheMb,
@@ -88,6 +93,7 @@ impl Setting {
             Setting::MinClientVersion => "min_client_version",
             Setting::MaxClientVersion => "max_client_version",
             Setting::HeartbeatSecs => "heartbeat_secs",
+            Setting::HeartbeatBudget => "heartbeat_budget",
             Setting::AgentCacheMb => "agent_cache_mb",
             Setting::TrustClaimedAddresses => "trust_claimed_addresses",
         }
@@ -105,6 +111,9 @@ impl Setting {
             Setting::MinClientVersion => "oldest supported client version",
             Setting::MaxClientVersion => "newest supported client version",
             Setting::HeartbeatSecs => "agent heartbeat interval in seconds",
+            Setting::HeartbeatBudget => {
+                "most heartbeats per second from the whole fleet; intervals stretch to stay within it"
+            }
             Setting::AgentCacheMb => {
                 "max MiB in each agent's cache; untargeted content is evicted first (0: no limit)"
             }
@@ -124,6 +133,7 @@ impl Setting {
             Setting::MinClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::MaxClientVersion => env!("CARGO_PKG_VERSION").into(),
             Setting::HeartbeatSecs => "10".into(),
+            Setting::HeartbeatBudget => "10000".into(),
             Setting::AgentCacheMb => "0".into(),
             Setting::TrustClaimedAddresses => "off".into(),
         }
@@ -182,6 +192,12 @@ impl Setting {
             Setting::HeartbeatSecs => match v.parse::<u32>() {
                 Ok(s) if (1..=3600).contains(&s) => Ok(s.to_string()),
                 _ => Err(bad("expected whole seconds from 1 to 3600, like 10")),
+            },
+            Setting::HeartbeatBudget => match v.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(n.to_string()),
+                _ => Err(bad(
+                    "expected heartbeats per second from 1 to 1000000, like 10000",
+                )),
             },
             Setting::AgentCacheMb => match v.parse::<u64>() {
                 Ok(mb) if mb <= 1 << 30 => Ok(mb.to_string()),

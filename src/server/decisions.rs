@@ -89,12 +89,13 @@ pub fn record_sources(
     let (full, most) = if parent_ids.is_empty() {
         (0, 0)
     } else {
-        let held: Vec<u32> = st
-            .progress(content_id)?
-            .into_iter()
-            .filter(|p| parent_ids.contains(p.device_id.as_str()))
-            .map(|p| p.pieces)
-            .collect();
+        // One keyed lookup per parent peer, not the whole fleet's progress.
+        let mut held: Vec<u32> = Vec::with_capacity(parent_ids.len());
+        for id in &parent_ids {
+            if let Some(p) = st.device_progress(content_id, id)? {
+                held.push(p.pieces);
+            }
+        }
         (
             held.iter().filter(|&&p| p >= piece_count).count(),
             held.iter().copied().max().unwrap_or(0),

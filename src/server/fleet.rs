@@ -23,10 +23,12 @@
 //! The same thread runs the WAL checkpoints (passive, every
 //! [`CHECKPOINT_EVERY`]) so that the request connection never pays for one,
 //! and records this replica's heartbeat row (every [`REPLICA_BEAT`]) for
-//! `health`.
+//! `health`
+//! and recounts the enrolled devices for the adaptive heartbeat interval.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -124,13 +126,28 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct Fleet {
     current: RwLock<Arc<Snapshot>>,
+    /// Enrolled devices, recounted by the watcher every
+    /// [`CHECKPOINT_EVERY`]: what the adaptive heartbeat interval divides
+    /// the budget by. Kept apart from the snapshot because it changes with
+    /// every enrollment, not only on admin writes.
+    devices: AtomicU64,
 }
 
 impl Fleet {
     pub fn new(snapshot: Snapshot) -> Fleet {
         Fleet {
             current: RwLock::new(Arc::new(snapshot)),
+            devices: AtomicU64::new(0),
         }
+    }
+
+    /// Enrolled devices as last counted.
+    pub fn device_count(&self) -> u64 {
+        self.devices.load(Ordering::Relaxed)
+    }
+
+    pub fn set_device_count(&self, n: u64) {
+        self.devices.store(n, Ordering::Relaxed);
     }
 
     /// The latest snapshot; cheap (one Arc clone under a read lock).
@@ -210,6 +227,10 @@ pub fn watch(
             last_checkpoint = Instant::now();
             if let Err(e) = st.checkpoint() {
                 tracing::debug!("WAL checkpoint: {e}");
+            }
+            match st.device_count() {
+                Ok(n) => fleet.set_device_count(n),
+                Err(e) => tracing::debug!("device count: {e}"),
             }
         }
     }

@@ -33,13 +33,15 @@ use crate::http::{ApiError, Signed, Verifies};
 use crate::key::Verifier;
 use crate::proto::*;
 use crate::store::Store;
-use crate::store::distribution::{ProgressUpdate, Transfer};
+use crate::store::distribution::Transfer;
 
+pub mod beats;
 pub mod decisions;
 pub mod fleet;
 pub mod leader;
 pub mod lock;
 pub mod peerset;
+pub mod roster;
 pub mod scheduler;
 pub mod ui;
 
@@ -62,6 +64,11 @@ pub const DB_IN_FLIGHT: usize = 64;
 
 /// How long a call may wait for a permit before it is refused.
 pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// Page cache of serve's database connection, MiB: room for the device
+/// and progress indexes of 100,000 devices (issue 14), well within the
+/// 512 MiB the server may use at that size.
+pub const SERVE_CACHE_MIB: u32 = 96;
 
 pub use crate::http::RETRY_AFTER_SECS;
 
@@ -102,11 +109,14 @@ impl Db {
 }
 
 fn overloaded() -> ApiError {
+    overloaded_because(&format!("{DB_IN_FLIGHT} database calls in flight"))
+}
+
+/// `overloaded` (503 and `Retry-After`), saying why.
+fn overloaded_because(why: &str) -> ApiError {
     ApiError::new(
         ErrorCode::Overloaded,
-        format!(
-            "the server is overloaded ({DB_IN_FLIGHT} database calls in flight); retry after {RETRY_AFTER_SECS} s"
-        ),
+        format!("the server is overloaded ({why}); retry after {RETRY_AFTER_SECS} s"),
     )
 }
 
@@ -114,6 +124,10 @@ fn overloaded() -> ApiError {
 pub struct ServerState {
     /// Database handle.
     pub db: Db,
+    /// Heartbeats waiting for the next group commit (see [`beats`]).
+    pub beats: beats::Beats,
+    /// Office rosters for `/sources`, reused briefly (see [`roster`]).
+    pub roster: roster::Roster,
     /// Settings, topology, offices and groups in memory (see [`fleet`]).
     pub fleet: Arc<fleet::Fleet>,
     /// The data dir, for the fleet watcher's own connection.
@@ -328,10 +342,14 @@ impl ServerState {
             .append(true)
             .open(logs.join("served.log"))?;
         let fleet = Arc::new(fleet::Fleet::new(fleet::Snapshot::load(&store)?));
+        fleet.set_device_count(store.device_count()?);
         // Checkpoints run on the fleet watcher's connection, never here.
         store.disable_autocheckpoint()?;
+        store.set_cache_mib(SERVE_CACHE_MIB)?;
         Ok(ServerState {
             db: Db::new(store),
+            beats: beats::Beats::default(),
+            roster: roster::Roster::default(),
             fleet,
             data_dir: data_dir.to_path_buf(),
             database: database.map(str::to_string),
@@ -651,6 +669,7 @@ async fn enroll(
             conn.as_ref().and_then(|c| c.identity.as_ref()),
             Some(crate::tls::Identity::Device(_))
         );
+    let state = s.clone();
     let mut resp =
         s.db.call(move |st| {
             let mut req = req;
@@ -666,7 +685,7 @@ async fn enroll(
                 );
                 req.device_id = None;
             }
-            enroll_impl(st, &fleet, req)
+            enroll_impl(st, &fleet, &state.roster, req)
         })
         .await?;
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
@@ -757,6 +776,7 @@ fn heartbeat_secs(f: &fleet::Snapshot) -> Result<u64, ApiError> {
 fn enroll_impl(
     st: &mut Store,
     fleet: &fleet::Snapshot,
+    roster: &roster::Roster,
     req: EnrollRequest,
 ) -> Result<EnrollResponse, ApiError> {
     use crate::settings::{Setting, parse_version};
@@ -799,6 +819,10 @@ fn enroll_impl(
     let office_id = crate::topology::place_device(st, &fleet.lookup, ip, addr.prefix)
         .map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
+    // Both offices' rosters changed: a new member is one on its first call.
+    for o in [row.office_id, office_id].into_iter().flatten() {
+        roster.forget(o);
+    }
     let office = match office_id {
         // An auto office created just now is not in the snapshot yet.
         Some(id) => match fleet.office(id) {
@@ -849,58 +873,9 @@ async fn heartbeat(
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let req: HeartbeatRequest = signed.json()?;
-    let board = s.board.clone();
-    let state = s.clone();
     req.validate()?;
-    let fleet = s.fleet.current();
-    s.db.call(move |st| {
-        let d = enrolled(st, &fleet, &req.device_id)?;
-        let t = std::time::Instant::now();
-        st.heartbeat(&d.id)?;
-        board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
-        if let Some(off) = req.clock_offset {
-            st.set_clock_offset(&d.id, off)?;
-        }
-        let stuck: Vec<(String, String)> = req
-            .stuck
-            .iter()
-            .map(|s| (s.content_id.clone(), s.reason.clone()))
-            .collect();
-        st.set_stuck(&d.id, &stuck)?;
-        for p in &req.progress {
-            if st.content_exists(&p.content_id)? {
-                let update = ProgressUpdate {
-                    pieces: p.pieces,
-                    done: p.done,
-                    bytes: p.bytes,
-                    blocked: p.blocked,
-                };
-                st.record_progress(&p.content_id, &d.id, &update)?;
-                if p.done {
-                    st.record_done_ms(&p.content_id, &d.id, p.done_at_ms)?;
-                }
-            }
-        }
-        state
-            .metrics
-            .observe_write("heartbeat", 1 + req.progress.len(), t.elapsed());
-        let serve_peers = match d.office_id {
-            Some(o) => match fleet.office(o) {
-                Some(o) => o.kind.serves_peers(),
-                None => st.office(o)?.is_some_and(|o| o.kind.serves_peers()),
-            },
-            None => false,
-        };
-        Ok(HeartbeatResponse {
-            heartbeat_secs: heartbeat_secs(&fleet)?,
-            serve_peers,
-            contents: st.targeted_contents(&d.group_name)?,
-            server_time: now(),
-            cache_limit_bytes: cache_limit(&fleet)?,
-        })
-    })
-    .await
-    .map(axum::Json)
+    // Written by the next group commit (see `beats`).
+    s.beats.submit(&s, req).await.map(axum::Json)
 }
 
 #[derive(Deserialize)]
@@ -931,6 +906,44 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
     let m = st
         .manifest(id)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no content {id}")))?;
+    if !st.is_targeted(id, group)? {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("content {id} is not targeted at group '{group}'"),
+        ));
+    }
+    Ok(m)
+}
+
+/// [`targeted_manifest`] from the manifest cache: a content's manifest
+/// never changes (its id is its hash), and decoding one from the database
+/// hex-encodes every piece hash, which `/sources` paid on every call.
+fn targeted_manifest_cached(
+    s: &ServerState,
+    st: &Store,
+    id: &str,
+    group: &str,
+) -> Result<Arc<Manifest>, ApiError> {
+    let cached = s
+        .manifests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+        .cloned();
+    let m = match cached {
+        Some(m) => m,
+        None => {
+            let m =
+                Arc::new(st.manifest(id)?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("no content {id}"))
+                })?);
+            s.manifests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.to_string(), m.clone());
+            m
+        }
+    };
     if !st.is_targeted(id, group)? {
         return Err(ApiError::new(
             ErrorCode::NotFound,
@@ -991,9 +1004,10 @@ async fn plan_sources(
     let id = id.to_string();
     let req = req.clone();
     let fleet = s.fleet.current();
+    let state = s.clone();
     s.db.call(move |st| {
         let d = enrolled(st, &fleet, &req.device_id)?;
-        let m = targeted_manifest(st, &id, &d.group_name)?;
+        let m = targeted_manifest_cached(&state, st, &id, &d.group_name)?;
         let hb = heartbeat_secs(&fleet)? as i64;
         let cdn = setting(&fleet, crate::settings::Setting::CdnUrl)?;
         let ends = scheduler::Endpoints {
@@ -1008,6 +1022,7 @@ async fn plan_sources(
             let plan = scheduler::plan(
                 st,
                 &mut board,
+                &state.roster,
                 &scheduler::Timing::new(hb),
                 &ends,
                 &id,

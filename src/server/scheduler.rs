@@ -64,6 +64,7 @@ pub struct Endpoints {
 pub fn plan(
     st: &Store,
     board: &mut Board,
+    roster: &super::roster::Roster,
     timing: &Timing,
     ends: &Endpoints,
     content_id: &str,
@@ -101,13 +102,10 @@ pub fn plan(
         Some(o) => (o.kind, o.parent_id, o.wan_kbps, Some(o.name.clone())),
         None => (OfficeKind::Default, None, None, None),
     };
-    let progress: HashMap<String, ProgressRow> = st
-        .progress(content_id)?
-        .into_iter()
-        .map(|p| (p.device_id.clone(), p))
-        .collect();
+    let ttl = super::roster::Roster::ttl(timing.heartbeat_secs);
+    let progress = roster.progress(st, content_id, office_id, ttl)?;
 
-    let mut upstream = parent_sources(st, timing, content_id, parent_id, &banned, now)?;
+    let mut upstream = parent_sources(st, roster, timing, content_id, parent_id, &banned, now)?;
     upstream.push(Source {
         tier: Tier::Server,
         device_id: None,
@@ -136,7 +134,11 @@ pub fn plan(
         });
     }
 
-    let members = st.office_devices(office_id)?;
+    let members = roster.members(
+        st,
+        office_id,
+        super::roster::Roster::ttl(timing.heartbeat_secs),
+    )?;
     let office = OfficeView {
         content_id,
         office_id,
@@ -236,6 +238,7 @@ fn peer_source(d: &DeviceRow, tier: Tier) -> Source {
 /// parent serves nobody, so the search climbs to the next office up.
 fn parent_sources(
     st: &Store,
+    roster: &super::roster::Roster,
     timing: &Timing,
     content_id: &str,
     mut parent_id: Option<i64>,
@@ -248,8 +251,8 @@ fn parent_sources(
         };
         if parent.kind.serves_peers() {
             let leader = st.leader(content_id, pid)?;
-            let mut out: Vec<Source> = st
-                .office_devices(pid)?
+            let mut out: Vec<Source> = roster
+                .members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?
                 .iter()
                 .filter(|d| servable(d, banned, timing, now))
                 .map(|d| peer_source(d, Tier::Parent))
@@ -470,7 +473,7 @@ pub fn hand_over(
         let mut banned = st.banned(&content_id)?;
         banned.extend(board.departed());
         let progress: HashMap<String, ProgressRow> = st
-            .progress(&content_id)?
+            .office_progress(&content_id, office_id)?
             .into_iter()
             .map(|p| (p.device_id.clone(), p))
             .collect();

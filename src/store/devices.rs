@@ -248,39 +248,44 @@ impl Store {
         stuck: &[(String, String)],
     ) -> Result<(), StoreError> {
         let t = now();
-        self.transaction(|tx| {
-            let keep: Vec<&str> = stuck.iter().map(|(c, _)| c.as_str()).collect();
-            let existing: Vec<String> = tx.query_map(
-                "SELECT content_id FROM stuck WHERE device_id = ?1",
-                [device_id],
-                |r| r.get(0),
-            )?;
-            for c in existing.iter().filter(|c| !keep.contains(&c.as_str())) {
-                tx.execute(
-                    "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
-                    params![device_id, c],
-                )?;
-            }
-            for (content_id, reason) in stuck {
-                let known: bool = tx
-                    .query_opt("SELECT 1 FROM contents WHERE id = ?1", [content_id], |_| {
-                        Ok(())
-                    })?
-                    .is_some();
-                if !known {
-                    continue;
+        self.transaction(|tx| write_stuck(tx, device_id, stuck, t))
+    }
+
+    /// Everything one heartbeat writes: last seen, the clock offset, what
+    /// the device is stuck on ((content, reason) pairs), its progress
+    /// ((content, progress, claimed delivery time in ms) per content).
+    /// Starts no transaction of its own: serve's heartbeat writer calls it
+    /// for many devices inside one [`Store::batch`] (group commit, issue
+    /// 14). False when the device is unknown (nothing is written then).
+    pub fn record_heartbeat(
+        &self,
+        id: &str,
+        clock_offset: Option<i64>,
+        stuck: &[(String, String)],
+        progress: &[(&str, super::distribution::ProgressUpdate, Option<i64>)],
+    ) -> Result<bool, StoreError> {
+        let t = now();
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE devices SET last_seen = ?2, heartbeats = heartbeats + 1,
+                     clock_offset = COALESCE(?3, clock_offset)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, t, clock_offset])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        write_stuck(&self.conn, id, stuck, t)?;
+        for (content_id, p, done_at_ms) in progress {
+            if self.content_exists(content_id)? {
+                self.record_progress(content_id, id, p)?;
+                if p.done {
+                    self.record_done_ms(content_id, id, *done_at_ms)?;
                 }
-                tx.execute(
-                    "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(device_id, content_id) DO UPDATE SET
-                         since = CASE WHEN stuck.reason = excluded.reason THEN stuck.since
-                                      ELSE excluded.since END,
-                         reason = excluded.reason",
-                    params![device_id, content_id, reason, t],
-                )?;
             }
-            Ok::<_, StoreError>(())
-        })
+        }
+        Ok(true)
     }
 
     /// Every stuck (device, content), oldest first.
@@ -466,4 +471,44 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Replaces a device's stuck rows; the caller holds the transaction.
+fn write_stuck(
+    tx: &Db,
+    device_id: &str,
+    stuck: &[(String, String)],
+    t: i64,
+) -> Result<(), StoreError> {
+    let keep: Vec<&str> = stuck.iter().map(|(c, _)| c.as_str()).collect();
+    let existing: Vec<String> = tx.query_map(
+        "SELECT content_id FROM stuck WHERE device_id = ?1",
+        [device_id],
+        |r| r.get(0),
+    )?;
+    for c in existing.iter().filter(|c| !keep.contains(&c.as_str())) {
+        tx.execute(
+            "DELETE FROM stuck WHERE device_id = ?1 AND content_id = ?2",
+            params![device_id, c],
+        )?;
+    }
+    for (content_id, reason) in stuck {
+        let known: bool = tx
+            .query_opt("SELECT 1 FROM contents WHERE id = ?1", [content_id], |_| {
+                Ok(())
+            })?
+            .is_some();
+        if !known {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO stuck (device_id, content_id, reason, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(device_id, content_id) DO UPDATE SET
+                 since = CASE WHEN stuck.reason = excluded.reason THEN stuck.since
+                              ELSE excluded.since END,
+                 reason = excluded.reason",
+            params![device_id, content_id, reason, t],
+        )?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::db::{OptionalExtension, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 
 use super::{Store, StoreError, now, now_ms};
 use crate::domain::content::{ContentRef, Manifest};
@@ -229,24 +229,10 @@ impl Store {
     }
 
     pub fn progress(&self, content_id: &str) -> Result<Vec<ProgressRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT device_id, pieces, started_at, progressed_at, done_at, started_ms, done_ms, bytes, moved_at, blocked_at
-             FROM progress WHERE content_id = ?1",
-        )?;
-        let rows = st.query_map([content_id], |r| {
-            Ok(ProgressRow {
-                device_id: r.get(0)?,
-                pieces: r.get(1)?,
-                started_at: r.get(2)?,
-                progressed_at: r.get(3)?,
-                done_at: r.get(4)?,
-                started_ms: r.get(5)?,
-                done_ms: r.get(6)?,
-                bytes: r.get::<_, i64>(7)? as u64,
-                moved_at: r.get(8)?,
-                blocked_at: r.get(9)?,
-            })
-        })?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {PROGRESS_COLS} FROM progress WHERE content_id = ?1"
+        ))?;
+        let rows = st.query_map([content_id], progress_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -274,6 +260,48 @@ impl Store {
         let out = f(self)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Progress on a content of one office's devices only: what the
+    /// scheduler needs per `/sources` call, bounded by the office's size
+    /// instead of the fleet's (issue 14: all 100,000 rows per call before).
+    pub fn office_progress(
+        &self,
+        content_id: &str,
+        office_id: i64,
+    ) -> Result<Vec<ProgressRow>, StoreError> {
+        let cols = PROGRESS_COLS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // CROSS JOIN fixes the loop order (SQLite's documented way): the
+        // office's devices by `devices_office`, then one primary-key probe
+        // each. Left to itself the planner walks every progress row of the
+        // content instead (measured: 55 % of serve's CPU at 100 /sources/s
+        // with 20,000 devices).
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {cols} FROM devices d
+             CROSS JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id
+             WHERE d.office_id = ?2"
+        ))?;
+        let rows = st.query_map(params![content_id, office_id], progress_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One device's progress on a content.
+    pub fn device_progress(
+        &self,
+        content_id: &str,
+        device_id: &str,
+    ) -> Result<Option<ProgressRow>, StoreError> {
+        Ok(self.conn.query_opt(
+            &format!(
+                "SELECT {PROGRESS_COLS} FROM progress WHERE content_id = ?1 AND device_id = ?2"
+            ),
+            [content_id, device_id],
+            progress_row,
+        )?)
     }
 
     /// The leader of an office (-1: devices with no office) for a content.
@@ -572,4 +600,21 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+const PROGRESS_COLS: &str = "device_id, pieces, started_at, progressed_at, done_at, started_ms, done_ms, bytes, moved_at, blocked_at";
+
+fn progress_row(r: &Row) -> Result<ProgressRow, DbError> {
+    Ok(ProgressRow {
+        device_id: r.get(0)?,
+        pieces: r.get(1)?,
+        started_at: r.get(2)?,
+        progressed_at: r.get(3)?,
+        done_at: r.get(4)?,
+        started_ms: r.get(5)?,
+        done_ms: r.get(6)?,
+        bytes: r.get::<_, i64>(7)? as u64,
+        moved_at: r.get(8)?,
+        blocked_at: r.get(9)?,
+    })
 }

@@ -147,3 +147,145 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     );
     net.stop_serve();
 }
+
+/// Issue 14: `topology import` of a 2,000-office sheet while devices
+/// heartbeat and ask for sources fails no request, and the import itself
+/// succeeds (it waits its turn for the database instead of failing with
+/// "database is locked").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_during_load_fails_no_request() {
+    let mut net = Net::new(&[("A", "", "default", "127.1.7.0/24", "")]);
+    let (content, _) = net.publish("pkg", 256 << 10, 14);
+    net.start_serve();
+    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    let client = SignedClient::new(key, None).unwrap();
+    let base = format!("http://127.0.0.1:{}", net.port);
+    let t = Duration::from_secs(10);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let ip = format!("127.1.7.{}", 10 + i);
+        let r: EnrollResponse = client
+            .json(
+                Method::POST,
+                &format!("{base}/v1/enroll"),
+                &enroll_req(None, &ip, "g"),
+                t,
+            )
+            .await
+            .expect("enroll");
+        assert_eq!(r.office.as_deref(), Some("A"));
+        ids.push(r.device_id);
+    }
+
+    // The sheet: A as before, plus 2,000 offices elsewhere.
+    let mut csv =
+        String::from("office,parent,type,ranges,wan_kbps,description\nA,,default,127.1.7.0/24,,\n");
+    for n in 0..2000 {
+        csv.push_str(&format!(
+            "Branch {n},A,default,10.{}.{}.0/24,,\n",
+            n / 256,
+            n % 256
+        ));
+    }
+    let sheet = net.root.path().join("big.csv");
+    std::fs::write(&sheet, csv).unwrap();
+
+    // Load: 4 loops, each a heartbeat and every 4th time /sources, until
+    // the import is done and 1 s more; bounded at 60 s in any case.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut loops = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (client, base, ids, content, done) = (
+            client.clone(),
+            base.clone(),
+            ids.clone(),
+            content.clone(),
+            done.clone(),
+        );
+        loops.spawn(async move {
+            let (mut sent, mut failed, mut worst) = (0u32, Vec::new(), Duration::ZERO);
+            let start = Instant::now();
+            let mut k = w;
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                let id = ids[k % ids.len()].clone();
+                let t0 = Instant::now();
+                let r = if k % 4 == 0 {
+                    client
+                        .json::<p2pd::proto::SourcesResponse>(
+                            Method::POST,
+                            &format!("{base}/v1/contents/{content}/sources"),
+                            &p2pd::proto::SourcesRequest {
+                                device_id: id,
+                                suspect: None,
+                            },
+                            t,
+                        )
+                        .await
+                        .map(|_| ())
+                } else {
+                    let req = HeartbeatRequest {
+                        device_id: id,
+                        progress: vec![p2pd::proto::Progress {
+                            content_id: content.clone(),
+                            pieces: (k % 2) as u32,
+                            done: false,
+                            done_at_ms: None,
+                            bytes: k as u64,
+                            blocked: false,
+                        }],
+                        clock_offset: Some(0),
+                        stuck: Vec::new(),
+                    };
+                    client
+                        .json::<HeartbeatResponse>(
+                            Method::POST,
+                            &format!("{base}/v1/heartbeat"),
+                            &req,
+                            t,
+                        )
+                        .await
+                        .map(|_| ())
+                };
+                worst = worst.max(t0.elapsed());
+                sent += 1;
+                if let Err(e) = r {
+                    failed.push(e.to_string());
+                }
+                k += 4;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (sent, failed, worst)
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (dir, path) = (net.server_dir.clone(), sheet.clone());
+    let imported = tokio::task::spawn_blocking(move || {
+        ok(&dir, &["topology", "import", path.to_str().unwrap()])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut sent, mut failed, mut worst) = (0, Vec::new(), Duration::ZERO);
+    while let Some(r) = loops.join_next().await {
+        let (s, f, w) = r.unwrap();
+        sent += s;
+        failed.extend(f);
+        worst = worst.max(w);
+    }
+    assert!(imported.is_ok(), "the import failed");
+    assert!(sent > 40, "only {sent} requests were sent");
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} requests failed during the import, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    // Every request answered within its timeout; the worst is printed for
+    // the record (the bench measures it against the 250 ms target).
+    eprintln!("{sent} requests during the import, the slowest took {worst:?}");
+    let offices = ok(&net.server_dir, &["topology", "show", "--json"]);
+    assert!(offices.contains("Branch 1999"), "import did not land");
+    net.stop_serve();
+}

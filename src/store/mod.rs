@@ -568,9 +568,11 @@ impl Store {
     /// 2 MiB). Serve's connection looks up devices and progress by random
     /// ids across the whole fleet; at 100,000 devices those indexes alone
     /// are ~20 MiB, and every miss is a read system call on the request path.
+    /// Nothing to do on PostgreSQL (its shared buffers are the server's).
     pub fn set_cache_mib(&self, mib: u32) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        if let Some(c) = self.conn.sqlite_conn() {
+            c.execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        }
         Ok(())
     }
 

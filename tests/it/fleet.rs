@@ -156,6 +156,14 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
 async fn an_import_during_load_fails_no_request() {
     let mut net = Net::new(&[("A", "", "default", "127.1.7.0/24", "")]);
     let (content, _) = net.publish("pkg", 256 << 10, 14);
+    // 40 simulated devices on one client: plain HTTP (signed requests, no
+    // device certificates) and claimed addresses trusted, as behind NAT.
+    // What is under test is the database during the import, not TLS.
+    ok(
+        &net.server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
+    net.serve_args.push("--insecure-plain-http".into());
     net.start_serve();
     let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
     let client = SignedClient::new(key, None).unwrap();

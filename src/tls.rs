@@ -77,6 +77,10 @@ pub enum TlsError {
     Issue(String),
     #[error("TLS configuration: {0}")]
     Config(String),
+    /// The agent's options name no usable CA or scheme (`--ca`,
+    /// `--ca-fingerprint`, `--insecure-plain-http`, `--server`).
+    #[error("{0}")]
+    Options(String),
 }
 
 fn issue_err(e: impl std::fmt::Display) -> TlsError {
@@ -981,4 +985,106 @@ mod tests {
         assert_eq!(parse_fingerprint(&format!("SHA256:{colons}")), Some(hex));
         assert_eq!(parse_fingerprint("abcd"), None);
     }
+}
+
+/// The `--server` list as given (repeated or comma-separated): trimmed,
+/// trailing slashes dropped, each an `http(s)://HOST:PORT` URL. Returns the
+/// URLs and the first one's `HOST:PORT`.
+pub fn server_list(raw: &[String]) -> Result<(Vec<String>, String), TlsError> {
+    let servers: Vec<String> = raw
+        .iter()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut first = None;
+    for server in &servers {
+        let host_port = server
+            .strip_prefix("http://")
+            .or_else(|| server.strip_prefix("https://"))
+            .filter(|r| !r.is_empty() && !r.contains('/'))
+            .ok_or_else(|| {
+                TlsError::Options(format!(
+                    "--server {server}: expected a URL like https://10.0.0.5:7650"
+                ))
+            })?;
+        first.get_or_insert_with(|| host_port.to_string());
+    }
+    let first = first.ok_or_else(|| {
+        TlsError::Options("--server: expected a URL like https://10.0.0.5:7650".into())
+    })?;
+    Ok((servers, first))
+}
+
+/// Which CA the agent trusts, from its options; `None` on plain HTTP.
+/// TLS is the default and needs a CA; plain HTTP must be asked for.
+pub fn ca_source(
+    servers: &[String],
+    ca: Option<&Path>,
+    fingerprint: Option<&str>,
+    insecure_plain_http: bool,
+) -> Result<Option<CaSource>, TlsError> {
+    // Every replica speaks the same scheme: judge by the first that does
+    // not match what the flags ask for.
+    let server = servers
+        .iter()
+        .find(|s| s.starts_with("https://") == insecure_plain_http)
+        .or(servers.first())
+        .map(String::as_str)
+        .unwrap_or_default();
+    let https = server.starts_with("https://");
+    if insecure_plain_http {
+        if https {
+            return Err(TlsError::Options(format!(
+                "--insecure-plain-http needs an http:// --server URL, not {server}; \
+                 drop --insecure-plain-http and give --ca or --ca-fingerprint for TLS"
+            )));
+        }
+        return Ok(None);
+    }
+    if !https {
+        return Err(TlsError::Options(format!(
+            "--server {server} is not an https:// URL; agents talk TLS to the server \
+             (https://HOST:PORT) and prove its certificate with --ca FILE or \
+             --ca-fingerprint SHA256. Plain HTTP is for benchmarks only \
+             (--insecure-plain-http, with `serve --insecure-plain-http`)"
+        )));
+    }
+    let pin = match fingerprint {
+        Some(f) => Some(parse_fingerprint(f).ok_or_else(|| {
+            TlsError::Options(format!(
+                "--ca-fingerprint '{f}' is not a SHA-256 fingerprint (64 hex digits, as \
+                 `p2pd install` or `p2pd status` prints it)"
+            ))
+        })?),
+        None => None,
+    };
+    match (ca, pin) {
+        (Some(path), _) => Ok(Some(CaSource::File(path.to_path_buf()))),
+        (None, Some(pin)) => Ok(Some(CaSource::Fingerprint(pin))),
+        (None, None) => Err(TlsError::Options(
+            "give --ca FILE (a copy of the server's DATA_DIR/ca.pem) or --ca-fingerprint \
+             SHA256 (printed by `p2pd install`): the agent trusts only the server CA"
+                .into(),
+        )),
+    }
+}
+
+/// [`agent_trust`], then the pinned fingerprint (`--ca-fingerprint`, also
+/// when `--ca FILE` is given with it) checked against the CA found.
+pub async fn pinned_agent_trust(
+    source: &CaSource,
+    pin: Option<&str>,
+    server_urls: &[String],
+    agent_dir: &Path,
+) -> Result<Trust, TlsError> {
+    let trust = agent_trust(source, server_urls, agent_dir).await?;
+    if let Some(pin) = pin.and_then(parse_fingerprint)
+        && trust.fingerprint() != pin
+    {
+        return Err(TlsError::FingerprintMismatch {
+            found: trust.fingerprint(),
+            expected: pin,
+        });
+    }
+    Ok(trust)
 }

@@ -163,18 +163,15 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
-    let servers: Vec<String> = a
-        .server
-        .iter()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let ca = ca_source(
+    let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
+    let (servers, _) = crate::tls::server_list(&a.server).map_err(usage)?;
+    let ca = crate::tls::ca_source(
         &servers,
         a.ca.as_deref(),
         a.ca_fingerprint.as_deref(),
         a.insecure_plain_http,
-    )?;
+    )
+    .map_err(usage)?;
     let mut cfg = agent::Config {
         servers,
         key,
@@ -195,24 +192,10 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         if let Some(src) = &ca {
-            let trust = crate::tls::agent_trust(src, &cfg.servers, &cfg.data_dir)
+            let pin = a.ca_fingerprint.as_deref();
+            let trust = crate::tls::pinned_agent_trust(src, pin, &cfg.servers, &cfg.data_dir)
                 .await
-                .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-            if let Some(pin) = a
-                .ca_fingerprint
-                .as_deref()
-                .and_then(crate::tls::parse_fingerprint)
-                && trust.fingerprint() != pin
-            {
-                return Err(fail(
-                    ExitCode::Usage,
-                    crate::tls::TlsError::FingerprintMismatch {
-                        found: trust.fingerprint(),
-                        expected: pin,
-                    }
-                    .to_string(),
-                ));
-            }
+                .map_err(usage)?;
             tracing::info!(ca = %trust.fingerprint(), "trusting the server CA");
             cfg.tls = Some(trust);
         }
@@ -268,69 +251,6 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
             })
     })?;
     Ok(ExitCode::Ok)
-}
-
-/// Which CA the agent trusts, from its options; `None` on plain HTTP.
-/// TLS is the default and needs a CA; plain HTTP must be asked for.
-pub fn ca_source(
-    servers: &[String],
-    ca: Option<&std::path::Path>,
-    fingerprint: Option<&str>,
-    insecure_plain_http: bool,
-) -> anyhow::Result<Option<crate::tls::CaSource>> {
-    // Every replica speaks the same scheme: judge by the first that does
-    // not match what the flags ask for.
-    let server = servers
-        .iter()
-        .find(|s| s.starts_with("https://") == insecure_plain_http)
-        .or(servers.first())
-        .map(String::as_str)
-        .unwrap_or_default();
-    let https = server.starts_with("https://");
-    if insecure_plain_http {
-        if https {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "--insecure-plain-http needs an http:// --server URL, not {server}; \
-                     drop --insecure-plain-http and give --ca or --ca-fingerprint for TLS"
-                ),
-            ));
-        }
-        return Ok(None);
-    }
-    if !https {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "--server {server} is not an https:// URL; agents talk TLS to the server \
-                 (https://HOST:PORT) and prove its certificate with --ca FILE or \
-                 --ca-fingerprint SHA256. Plain HTTP is for benchmarks only \
-                 (--insecure-plain-http, with `serve --insecure-plain-http`)"
-            ),
-        ));
-    }
-    let pin = match fingerprint {
-        Some(f) => Some(crate::tls::parse_fingerprint(f).ok_or_else(|| {
-            fail(
-                ExitCode::Usage,
-                format!(
-                    "--ca-fingerprint '{f}' is not a SHA-256 fingerprint (64 hex digits, as \
-                     `p2pd install` or `p2pd status` prints it)"
-                ),
-            )
-        })?),
-        None => None,
-    };
-    match (ca, pin) {
-        (Some(path), _) => Ok(Some(crate::tls::CaSource::File(path.to_path_buf()))),
-        (None, Some(pin)) => Ok(Some(crate::tls::CaSource::Fingerprint(pin))),
-        (None, None) => Err(fail(
-            ExitCode::Usage,
-            "give --ca FILE (a copy of the server's DATA_DIR/ca.pem) or --ca-fingerprint \
-             SHA256 (printed by `p2pd install`): the agent trusts only the server CA",
-        )),
-    }
 }
 
 fn hostname() -> String {

@@ -92,42 +92,20 @@ pub struct UninstallArgs {
 
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let key = super::agent::load_device_key(&a.key_file)?;
-    let servers: Vec<String> = a
-        .server
-        .iter()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut host_ports = Vec::new();
-    for server in &servers {
-        host_ports.push(
-            server
-                .strip_prefix("http://")
-                .or_else(|| server.strip_prefix("https://"))
-                .filter(|r| !r.is_empty() && !r.contains('/'))
-                .ok_or_else(|| {
-                    fail(
-                        ExitCode::Usage,
-                        format!("--server {server}: expected a URL like https://10.0.0.5:7650"),
-                    )
-                })?,
-        );
-    }
-    let Some(host_port) = host_ports.first().copied() else {
-        return Err(fail(
-            ExitCode::Usage,
-            "--server: expected a URL like https://10.0.0.5:7650",
-        ));
-    };
+    let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
+    let (servers, host_port) = crate::tls::server_list(&a.server).map_err(usage)?;
+    let host_port = host_port.as_str();
     // One line in the service's configuration: the agent's --server takes
     // a comma-separated list.
     let server = servers.join(",");
-    let ca = match super::agent::ca_source(
+    let ca = match crate::tls::ca_source(
         &servers,
         a.ca.as_deref(),
         a.ca_fingerprint.as_deref(),
         a.insecure_plain_http,
-    )? {
+    )
+    .map_err(usage)?
+    {
         None => deploy::AgentCa::PlainHttp,
         Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
         Some(crate::tls::CaSource::File(path)) => {

@@ -688,3 +688,33 @@ impl Net {
         }
     }
 }
+
+/// A fake server that does not know the key or the CA: it enrolls anyone,
+/// answers every heartbeat with `hb` and every manifest request with
+/// `manifest`, counting those in `manifest_asked`.
+pub fn fake_server(
+    hb: serde_json::Value,
+    manifest: serde_json::Value,
+    manifest_asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/v1/enroll",
+            post(|| async {
+                axum::Json(serde_json::json!({
+                    "device_id": uuid::Uuid::new_v4().to_string(), "office": null,
+                    "office_kind": null, "heartbeat_secs": 1,
+                    "license_activated_at": 0, "serve_peers": false,
+                }))
+            }),
+        )
+        .route("/v1/heartbeat", post(move || async move { axum::Json(hb) }))
+        .route(
+            "/v1/contents/{id}/manifest",
+            get(move || async move {
+                manifest_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                axum::Json(manifest)
+            }),
+        )
+}

@@ -135,23 +135,8 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
             },
         )
     };
-    let app = axum::Router::new()
-        .route(
-            "/v1/enroll",
-            post(|| async {
-                axum::Json(serde_json::json!({
-                    "device_id": uuid::Uuid::new_v4().to_string(), "office": null,
-                    "office_kind": null, "heartbeat_secs": 1,
-                    "license_activated_at": 0, "serve_peers": false,
-                }))
-            }),
-        )
-        .route("/v1/heartbeat", post(move || async move { axum::Json(hb) }))
-        .route(
-            "/v1/contents/{id}/manifest",
-            get(move || async move { axum::Json(manifest) }),
-        )
-        .layer(count(&asked));
+    let unused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = fake_server(hb, manifest, unused).layer(count(&asked));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -296,17 +281,7 @@ fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     assert_eq!(r.status().as_u16(), 200);
     // The same request with a certificate from another CA (naming the same
     // device and address, and holding the key) gets no answer.
-    let other = tempfile::tempdir().unwrap();
-    let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
-    let (rk, csr) = key_and_csr();
-    let rogue_cert = rogue_ca
-        .issue_device(
-            &csr,
-            &me,
-            "127.1.1.20".parse().unwrap(),
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+    let (rk, rogue_cert) = rogue_device_cert(&me, "127.1.1.20");
     let rogue = tls_client(&net.server_dir, None, Some((&rogue_cert, &rk)));
     let r = ask(&rogue, &me);
     assert!(
@@ -568,17 +543,7 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
     let (code, body) = send("127.0.0.8", Some(&escaped));
     assert_eq!(code, 403, "{body}");
     // A certificate from another CA, even through the balancer: refused.
-    let other = tempfile::tempdir().unwrap();
-    let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
-    let (_, csr) = key_and_csr();
-    let rogue = rogue_ca
-        .issue_device(
-            &csr,
-            &a,
-            "127.1.1.10".parse().unwrap(),
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+    let (_, rogue) = rogue_device_cert(&a, "127.1.1.10");
     let rogue: String = rogue
         .bytes()
         .map(|b| {
@@ -592,4 +557,16 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
     let (code, body) = send("127.0.0.9", Some(&rogue));
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("identity_mismatch"), "{body}");
+}
+
+/// A key and a device certificate for `device` at `ip` from a CA of its
+/// own ("rogue"), not the server's.
+fn rogue_device_cert(device: &str, ip: &str) -> (String, String) {
+    let other = tempfile::tempdir().unwrap();
+    let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
+    let (key, csr) = key_and_csr();
+    let cert = rogue_ca
+        .issue_device(&csr, device, ip.parse().unwrap(), Duration::from_secs(3600))
+        .unwrap();
+    (key, cert)
 }

@@ -640,26 +640,7 @@ fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let a = asked.clone();
-    let app = axum::Router::new()
-        .route(
-            "/v1/enroll",
-            post(|| async {
-                axum::Json(serde_json::json!({
-                    "device_id": uuid::Uuid::new_v4().to_string(), "office": null,
-                    "office_kind": null, "heartbeat_secs": 1,
-                    "license_activated_at": 0, "serve_peers": false,
-                }))
-            }),
-        )
-        .route("/v1/heartbeat", post(move || async move { axum::Json(hb) }))
-        .route(
-            "/v1/contents/{id}/manifest",
-            get(move || async move {
-                a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                axum::Json(manifest)
-            }),
-        )
+    let app = fake_server(hb, manifest, asked.clone())
         .route(
             "/v1/report",
             post(|| async { axum::http::StatusCode::NO_CONTENT }),

@@ -934,59 +934,6 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_device_certificate_names_its_device_and_its_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = Ca::create(dir.path(), "srv").unwrap();
-        let again = Ca::load(dir.path()).unwrap();
-        assert_eq!(ca.fingerprint(), again.fingerprint());
-        assert!(crate::platform::is_owner_only(&dir.path().join(CA_KEY_FILE)).unwrap());
-        let pending = DeviceCert::request().unwrap();
-        let id = "0b1c2d3e-0000-4000-8000-000000000001";
-        let pem = again
-            .issue_device(
-                &pending.csr_pem,
-                id,
-                "127.1.1.5".parse().unwrap(),
-                DEVICE_CERT_LIFETIME,
-            )
-            .unwrap();
-        let der = first_cert(&pem, "t").unwrap();
-        assert_eq!(identity_of(&der), Some(Identity::Device(id.to_string())));
-        let slot = DeviceCert::default();
-        assert!(slot.due());
-        slot.install(&pending, &pem, &ca.trust(), id).unwrap();
-        assert!(!slot.due());
-        // A certificate naming another device is refused by the agent.
-        let other = DeviceCert::default();
-        let err = other
-            .install(&pending, &pem, &ca.trust(), "another-id")
-            .unwrap_err();
-        assert!(err.to_string().contains("not device another-id"), "{err}");
-        // A CSR signed by another key than the one it carries is refused.
-        let mut bad = pending.csr_pem.clone();
-        bad.replace_range(100..104, "AAAA");
-        assert!(
-            again
-                .issue_device(&bad, id, "127.0.0.1".parse().unwrap(), DEVICE_CERT_LIFETIME)
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn fingerprints_are_read_in_the_usual_spellings() {
-        let hex = "ab".repeat(32);
-        assert_eq!(parse_fingerprint(&hex).as_deref(), Some(hex.as_str()));
-        let colons = vec!["AB"; 32].join(":");
-        assert_eq!(parse_fingerprint(&format!("SHA256:{colons}")), Some(hex));
-        assert_eq!(parse_fingerprint("abcd"), None);
-    }
-}
-
 /// The `--server` list as given (repeated or comma-separated): trimmed,
 /// trailing slashes dropped, each an `http(s)://HOST:PORT` URL. Returns the
 /// URLs and the first one's `HOST:PORT`.
@@ -1087,4 +1034,57 @@ pub async fn pinned_agent_trust(
         });
     }
     Ok(trust)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_certificate_names_its_device_and_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path(), "srv").unwrap();
+        let again = Ca::load(dir.path()).unwrap();
+        assert_eq!(ca.fingerprint(), again.fingerprint());
+        assert!(crate::platform::is_owner_only(&dir.path().join(CA_KEY_FILE)).unwrap());
+        let pending = DeviceCert::request().unwrap();
+        let id = "0b1c2d3e-0000-4000-8000-000000000001";
+        let pem = again
+            .issue_device(
+                &pending.csr_pem,
+                id,
+                "127.1.1.5".parse().unwrap(),
+                DEVICE_CERT_LIFETIME,
+            )
+            .unwrap();
+        let der = first_cert(&pem, "t").unwrap();
+        assert_eq!(identity_of(&der), Some(Identity::Device(id.to_string())));
+        let slot = DeviceCert::default();
+        assert!(slot.due());
+        slot.install(&pending, &pem, &ca.trust(), id).unwrap();
+        assert!(!slot.due());
+        // A certificate naming another device is refused by the agent.
+        let other = DeviceCert::default();
+        let err = other
+            .install(&pending, &pem, &ca.trust(), "another-id")
+            .unwrap_err();
+        assert!(err.to_string().contains("not device another-id"), "{err}");
+        // A CSR signed by another key than the one it carries is refused.
+        let mut bad = pending.csr_pem.clone();
+        bad.replace_range(100..104, "AAAA");
+        assert!(
+            again
+                .issue_device(&bad, id, "127.0.0.1".parse().unwrap(), DEVICE_CERT_LIFETIME)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_read_in_the_usual_spellings() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_fingerprint(&hex).as_deref(), Some(hex.as_str()));
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(parse_fingerprint(&format!("SHA256:{colons}")), Some(hex));
+        assert_eq!(parse_fingerprint("abcd"), None);
+    }
 }

@@ -100,7 +100,6 @@ fn install_prints_the_ca_fingerprint_next_to_the_key_fingerprint() {
 
 #[test]
 fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
-    use axum::routing::{get, post};
     // The real install gives the agent its CA; the fake server has a CA of
     // its own (valid certificates, for the right address, from the wrong
     // authority) and does not know the key.

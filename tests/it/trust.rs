@@ -619,7 +619,7 @@ fn the_old_key_is_refused_by_a_running_serve_within_5_s_of_key_regenerate() {
 
 #[test]
 fn a_manifest_with_a_traversal_id_from_a_fake_server_writes_nothing_outside() {
-    use axum::routing::{get, post};
+    use axum::routing::post;
     let root = tempfile::tempdir().unwrap();
     let agent_dir = root.path().join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();

@@ -246,6 +246,15 @@ fn database(st: &Store) -> Check {
 /// a few of its heartbeats, and answering HTTP at its URL (any answer: a
 /// live server refuses the unsigned probe). On SQLite there is at most
 /// one, and none while serve is stopped.
+/// How an admin tool on the server talks TLS to serve: it trusts this data
+/// dir's CA and has no device certificate of its own.
+fn admin_tls(dir: &Path) -> Result<crate::http::ClientTls, crate::tls::TlsError> {
+    Ok(crate::http::ClientTls {
+        trust: crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))?,
+        cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
+    })
+}
+
 fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     let rows = match st.replicas() {
         Ok(r) => r,
@@ -266,8 +275,8 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     // admin tool has no device certificate of its own).
     crate::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
-    if let Ok(trust) = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
-        && let Ok(cfg) = trust.client_config(std::sync::Arc::new(crate::tls::DeviceCert::default()))
+    if let Ok(t) = admin_tls(dir)
+        && let Ok(cfg) = t.trust.client_config(t.cert)
     {
         builder = builder.use_preconfigured_tls(cfg);
     }
@@ -359,12 +368,7 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
             // On https, the server must prove a certificate from this
             // data dir's CA (an admin tool has no device certificate).
             let tls = if status_url.starts_with("https://") {
-                let trust = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
-                    .map_err(|e| e.to_string())?;
-                Some(crate::http::ClientTls {
-                    trust,
-                    cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
-                })
+                Some(admin_tls(dir).map_err(|e| e.to_string())?)
             } else {
                 None
             };

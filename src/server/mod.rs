@@ -222,12 +222,15 @@ impl Verifies for ServerState {
         let Some(v) = headers.get(FORWARDED_CERT_HEADER) else {
             return Ok(None);
         };
-        let pem = percent_decode(v.as_bytes()).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                format!("{FORWARDED_CERT_HEADER} is not a URL-encoded PEM certificate"),
-            )
-        })?;
+        let pem = percent_encoding::percent_decode(v.as_bytes())
+            .decode_utf8()
+            .ok()
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("{FORWARDED_CERT_HEADER} is not a URL-encoded PEM certificate"),
+                )
+            })?;
         certs
             .ca()
             .trust()
@@ -701,24 +704,6 @@ async fn enroll(
         resp.certificate = Some(pem);
     }
     Ok(axum::Json(resp))
-}
-
-/// `%XX` escapes decoded (a forwarded certificate); None if not UTF-8 or
-/// malformed.
-fn percent_decode(v: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        if v[i] == b'%' {
-            let h = std::str::from_utf8(v.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(v[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// How long the device certificates this server issues are valid.

@@ -506,16 +506,7 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
     assert_eq!(mode & 0o077, 0, "{mode:o}");
 
     let (a, cert_a, _) = enroll(&net, "127.1.1.10");
-    let escaped: String = cert_a
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let escaped = forwarded(&cert_a);
     let hb = serde_json::json!({"device_id": a, "progress": [], "stuck": []});
     let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let send = |from: &str, cert: Option<&str>| {
@@ -543,16 +534,7 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
     assert_eq!(code, 403, "{body}");
     // A certificate from another CA, even through the balancer: refused.
     let (_, rogue) = rogue_device_cert(&a, "127.1.1.10");
-    let rogue: String = rogue
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let rogue = forwarded(&rogue);
     let (code, body) = send("127.0.0.9", Some(&rogue));
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("identity_mismatch"), "{body}");
@@ -568,4 +550,9 @@ fn rogue_device_cert(device: &str, ip: &str) -> (String, String) {
         .issue_device(&csr, device, ip.parse().unwrap(), Duration::from_secs(3600))
         .unwrap();
     (key, cert)
+}
+
+/// A certificate as a TLS-terminating proxy forwards it: URL-encoded PEM.
+fn forwarded(pem: &str) -> String {
+    percent_encoding::utf8_percent_encode(pem, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

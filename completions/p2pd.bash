@@ -180,7 +180,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --prefix-len --on-complete --parallel --ca --ca-fingerprint --insecure-plain-http --metrics-listen --data-dir --database --verbose --help install uninstall"
+            opts="-v -h --server --key-file --group --listen --advertise --ca --ca-fingerprint --insecure-plain-http --prefix-len --on-complete --parallel --metrics-listen --data-dir --database --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +206,14 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --prefix-len)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -215,14 +223,6 @@ _p2pd() {
                     return 0
                     ;;
                 --parallel)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ca)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ca-fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -246,7 +246,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --ca --ca-fingerprint --insecure-plain-http --root --force --json --data-dir --database --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --ca-fingerprint --insecure-plain-http --root --force --json --ca --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -272,15 +272,15 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --ca)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --ca-fingerprint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,33 @@ pub enum KeyError {
     Random(String),
 }
 
+/// A device's copy of the key did not load (`agent`, `agent install`).
+/// Its advice differs from the server's: on a device the fix is to get the
+/// current key from the server's admin — never `key regenerate`, which
+/// would cut off every other device.
+#[derive(Debug)]
+pub struct DeviceKeyError(pub KeyError);
+
+impl std::fmt::Display for DeviceKeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let get = "get the current key from the server's admin (`p2pd install` or \
+                   `p2pd key regenerate` printed it on the server) and save it there";
+        match &self.0 {
+            KeyError::Missing { path } => {
+                write!(f, "key file {} is missing; {get}", path.display())
+            }
+            KeyError::Corrupt { path, why } => write!(
+                f,
+                "key file {} is corrupt ({why}); it must hold the base64 shared key: {get}",
+                path.display()
+            ),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DeviceKeyError {}
+
 /// A 256-bit shared key. Debug never shows the bytes.
 #[derive(Clone)]
 pub struct SharedKey([u8; KEY_LEN]);
@@ -108,6 +135,11 @@ impl SharedKey {
     }
 
     /// Loads a key file (base64 text).
+    /// A device's copy of the key, with the device's advice on failure.
+    pub fn load_on_device(path: &Path) -> Result<SharedKey, DeviceKeyError> {
+        SharedKey::load(path).map_err(DeviceKeyError)
+    }
+
     pub fn load(path: &Path) -> Result<SharedKey, KeyError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,

@@ -447,6 +447,24 @@ impl AgentMetrics {
     }
 }
 
+/// Binds `addr` and serves the agent's `/metrics` there, in a task, until
+/// `shutdown` is cancelled; returns the address bound (a port of 0 picks
+/// a free one).
+pub async fn spawn_agent_metrics(
+    addr: std::net::SocketAddr,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    tokio::spawn(async move {
+        if let Err(e) = serve_agent_metrics(listener, shutdown).await {
+            tracing::warn!("metrics listener stopped: {e}");
+        }
+    });
+    Ok(addr)
+}
+
 /// Serves an agent's `/metrics` on `listener` until `shutdown` is cancelled.
 pub async fn serve_agent_metrics(
     listener: tokio::net::TcpListener,

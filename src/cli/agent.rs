@@ -15,7 +15,9 @@ pub struct Command {
     #[command(subcommand)]
     pub sub: Option<Sub>,
     #[command(flatten)]
-    pub run: Option<Args>,
+    pub connect: Option<super::agent_connect::Connect>,
+    #[command(flatten)]
+    pub run: Args,
     /// The agent's own data directory (piece store, delivered files,
     /// transfer log), never the server's; also P2PD_AGENT_DATA_DIR
     /// [default: /var/lib/p2pd-agent]
@@ -60,11 +62,11 @@ pub enum Sub {
 pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     let _ = g;
     let data_dir = c.data_dir();
-    match (c.sub, c.run) {
+    match (c.sub, c.connect) {
         (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
         (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
         (Some(Sub::Service(a)), _) => super::agent_service::service(a),
-        (None, Some(a)) => run(&data_dir, a),
+        (None, Some(connect)) => run(&data_dir, connect, c.run),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
         (None, None) => Err(fail(
@@ -74,26 +76,11 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What only the running agent takes (next to [`Connect`]).
+///
+/// [`Connect`]: super::agent_connect::Connect
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Server URL, e.g. https://10.0.0.5:7650. Several replicas of one
-    /// server: repeat it or separate with commas; the agent spreads over
-    /// them and moves to another when one fails
-    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
-    pub server: Vec<String>,
-    /// File holding the shared key (base64, as printed by install)
-    #[arg(long, value_name = "FILE")]
-    pub key_file: PathBuf,
-    /// The device's group (must be assigned to peer distribution)
-    #[arg(long, value_name = "GROUP")]
-    pub group: String,
-    /// Address the peer server listens on
-    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
-    pub listen: SocketAddr,
-    /// Address other devices reach this one at; also the source address
-    /// of its connections (default: --listen)
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub advertise: Option<SocketAddr>,
     /// Prefix length of the device's subnet (default /24, /64 for IPv6)
     #[arg(long, value_name = "BITS")]
     pub prefix_len: Option<u8>,
@@ -106,96 +93,63 @@ pub struct Args {
     /// Pieces in flight per content
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
-    /// The server CA's certificate (the server's DATA_DIR/ca.pem): the
-    /// server and every peer must prove a certificate from it
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure_plain_http")]
-    pub ca: Option<PathBuf>,
-    /// The server CA's SHA-256 fingerprint, as `p2pd install` printed it:
-    /// the agent learns the CA from the server at first contact, keeps it
-    /// only if it has this fingerprint, and caches it in its data dir
-    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
-    pub ca_fingerprint: Option<String>,
-    /// Talk plain HTTP to the server and peers: no TLS, no certificates.
-    /// For benchmarks against `serve --insecure-plain-http` only
-    #[arg(long)]
-    pub insecure_plain_http: bool,
     /// Serve this agent's Prometheus metrics at http://ADDR/metrics (off by
     /// default; no credentials, so bind it to a loopback or management address)
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
 }
 
-/// Loads a device's copy of the shared key. The advice differs from the
-/// server's: on a device the fix is to get the current key from the
-/// server's admin — never `key regenerate`, which would cut off every
-/// other device.
+/// Loads a device's copy of the shared key (a usage error, with the
+/// device's advice, if it is missing or corrupt).
 pub fn load_device_key(path: &std::path::Path) -> anyhow::Result<SharedKey> {
-    use crate::key::KeyError;
-    let get = "get the current key from the server's admin (`p2pd install` or \
-               `p2pd key regenerate` printed it on the server) and save it there";
-    SharedKey::load(path).map_err(|e| {
-        let msg = match &e {
-            KeyError::Missing { path } => format!("key file {} is missing; {get}", path.display()),
-            KeyError::Corrupt { path, why } => format!(
-                "key file {} is corrupt ({why}); it must hold the base64 shared key: {get}",
-                path.display()
-            ),
-            other => other.to_string(),
-        };
-        fail(ExitCode::Usage, msg)
-    })
+    SharedKey::load_on_device(path).map_err(|e| fail(ExitCode::Usage, e.to_string()))
 }
 
-pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
-    let key = load_device_key(&a.key_file)?;
-    let data_dir = data_dir.to_path_buf();
-    let advertise = a.advertise.unwrap_or(a.listen);
+pub fn run(
+    data_dir: &std::path::Path,
+    c: super::agent_connect::Connect,
+    a: Args,
+) -> anyhow::Result<ExitCode> {
+    let key = load_device_key(&c.key_file)?;
+    let advertise = c.advertise.unwrap_or(c.listen);
     if advertise.ip().is_unspecified() {
         return Err(fail(
             ExitCode::Usage,
             format!(
                 "--listen {} is a wildcard address; give --advertise ADDR:PORT, the address other devices reach this one at",
-                a.listen
+                c.listen
             ),
         ));
     }
     let prefix_len = a
         .prefix_len
         .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
-    let key_file = std::path::absolute(&a.key_file).unwrap_or_else(|_| a.key_file.clone());
-    let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
-    let (servers, _) = crate::tls::server_list(&a.server).map_err(usage)?;
-    let ca = crate::tls::ca_source(
-        &servers,
-        a.ca.as_deref(),
-        a.ca_fingerprint.as_deref(),
-        a.insecure_plain_http,
-    )
-    .map_err(usage)?;
+    let key_file = std::path::absolute(&c.key_file).unwrap_or_else(|_| c.key_file.clone());
+    let (servers, _, ca) = c.servers_and_ca()?;
     let mut cfg = agent::Config {
         servers,
         key,
         key_file: Some(key_file.clone()),
-        group: a.group,
-        data_dir,
-        listen: a.listen,
+        group: c.group,
+        data_dir: data_dir.to_path_buf(),
+        listen: c.listen,
         advertise,
         prefix_len,
         on_complete: a.on_complete,
         // Tests impersonate old clients through this variable.
         version: std::env::var("P2PD_CLIENT_VERSION").unwrap_or_else(|_| crate::VERSION.into()),
-        hostname: hostname(),
+        hostname: crate::platform::hostname(),
         parallel: a.parallel,
         tls: None,
     };
-    let metrics_listen = a.metrics_listen;
+    let (metrics_listen, pin) = (a.metrics_listen, c.ca_fingerprint);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         if let Some(src) = &ca {
-            let pin = a.ca_fingerprint.as_deref();
-            let trust = crate::tls::pinned_agent_trust(src, pin, &cfg.servers, &cfg.data_dir)
-                .await
-                .map_err(usage)?;
+            let trust =
+                crate::tls::pinned_agent_trust(src, pin.as_deref(), &cfg.servers, &cfg.data_dir)
+                    .await
+                    .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
             tracing::info!(ca = %trust.fingerprint(), "trusting the server CA");
             cfg.tls = Some(trust);
         }
@@ -218,20 +172,16 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
         }
         let token = tokio_util::sync::CancellationToken::new();
         if let Some(addr) = metrics_listen {
-            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                fail(
-                    ExitCode::Usage,
-                    format!("cannot listen on --metrics-listen {addr}: {e}; pick a free address"),
-                )
-            })?;
-            let addr = l.local_addr().unwrap_or(addr);
-            tracing::info!(%addr, "metrics at http://{addr}/metrics");
-            let t = token.clone();
-            tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve_agent_metrics(l, t).await {
-                    tracing::warn!("metrics listener stopped: {e}");
-                }
-            });
+            crate::metrics::spawn_agent_metrics(addr, token.clone())
+                .await
+                .map_err(|e| {
+                    fail(
+                        ExitCode::Usage,
+                        format!(
+                            "cannot listen on --metrics-listen {addr}: {e}; pick a free address"
+                        ),
+                    )
+                })?;
         }
         let t = token.clone();
         tokio::spawn(async move {
@@ -251,8 +201,4 @@ pub fn run(data_dir: &std::path::Path, a: Args) -> anyhow::Result<ExitCode> {
             })
     })?;
     Ok(ExitCode::Ok)
-}
-
-fn hostname() -> String {
-    crate::platform::hostname()
 }

@@ -18,40 +18,12 @@ use crate::exit::ExitCode;
 use crate::platform::{self, ServiceManager};
 
 #[derive(Debug, clap::Args)]
+// Here --ca and --ca-fingerprint are one choice: the configuration names
+// one CA source. (`agent` itself takes both: the file, pinned.)
+#[command(mut_arg("ca", |a| a.conflicts_with("ca_fingerprint")))]
 pub struct Args {
-    /// Server URL, e.g. https://10.0.0.5:7650. Replicas of one server:
-    /// repeat it or separate with commas; all are written to the service's
-    /// configuration and the agent fails over between them
-    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
-    pub server: Vec<String>,
-    /// File holding the shared key (base64, as printed by install); copied
-    /// to /etc/p2pd/agent.key (on Windows: agent.key in the data dir).
-    /// Re-run with a new key file after `p2pd key regenerate`: the running
-    /// agent picks the new key up
-    #[arg(long, value_name = "FILE")]
-    pub key_file: PathBuf,
-    /// The device's group (must be assigned to peer distribution)
-    #[arg(long, value_name = "GROUP")]
-    pub group: String,
-    /// Address the agent's peer server listens on
-    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
-    pub listen: SocketAddr,
-    /// Address other devices reach this one at (default: the address this
-    /// host uses to reach the server, with the --listen port)
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub advertise: Option<SocketAddr>,
-    /// The server CA's certificate (the server's DATA_DIR/ca.pem), copied
-    /// next to the key; the agent trusts only this CA
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["ca_fingerprint", "insecure_plain_http"])]
-    pub ca: Option<PathBuf>,
-    /// The server CA's SHA-256 fingerprint (printed by `p2pd install`),
-    /// instead of --ca: the agent learns the CA from the server at first
-    /// contact and keeps it only if the fingerprint matches
-    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
-    pub ca_fingerprint: Option<String>,
-    /// Plain HTTP to the server and peers (benchmarks only; never the default)
-    #[arg(long)]
-    pub insecure_plain_http: bool,
+    #[command(flatten)]
+    pub connect: super::agent_connect::Connect,
     /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system;
     /// systemd only)
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -91,21 +63,13 @@ pub struct UninstallArgs {
 }
 
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let key = super::agent::load_device_key(&a.key_file)?;
-    let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
-    let (servers, host_port) = crate::tls::server_list(&a.server).map_err(usage)?;
-    let host_port = host_port.as_str();
+    let c = &a.connect;
+    let key = super::agent::load_device_key(&c.key_file)?;
+    let (servers, host_port, ca) = c.servers_and_ca()?;
     // One line in the service's configuration: the agent's --server takes
     // a comma-separated list.
     let server = servers.join(",");
-    let ca = match crate::tls::ca_source(
-        &servers,
-        a.ca.as_deref(),
-        a.ca_fingerprint.as_deref(),
-        a.insecure_plain_http,
-    )
-    .map_err(usage)?
-    {
+    let ca = match ca {
         None => deploy::AgentCa::PlainHttp,
         Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
         Some(crate::tls::CaSource::File(path)) => {
@@ -114,14 +78,14 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
             deploy::AgentCa::Pem(trust.pem())
         }
     };
-    let group = crate::content::groups::validate_group_name(&a.group)
+    let group = crate::content::groups::validate_group_name(&c.group)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-    let advertise = match a.advertise {
+    let advertise = match c.advertise {
         Some(ad) => ad,
-        None if !a.listen.ip().is_unspecified() => a.listen,
+        None if !c.listen.ip().is_unspecified() => c.listen,
         None => SocketAddr::new(
-            deploy::agent::route_to(host_port).map_err(agent_error)?,
-            a.listen.port(),
+            deploy::agent::route_to(&host_port).map_err(agent_error)?,
+            c.listen.port(),
         ),
     };
     // The agent's own state dir (--data-dir, P2PD_AGENT_DATA_DIR, or its
@@ -132,7 +96,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let cfg = AgentConfig {
         server,
         group,
-        listen: a.listen.to_string(),
+        listen: c.listen.to_string(),
         advertise: advertise.to_string(),
         data_dir,
         key_base64: key.to_base64(),
@@ -255,12 +219,7 @@ pub fn uninstall(data_dir: &Path, a: UninstallArgs) -> anyhow::Result<ExitCode> 
 /// Prints what happened to each file, and the next step.
 pub fn report(done: &[(PathBuf, Outcome)], root: &Path, unit: &str) -> anyhow::Result<()> {
     for (path, outcome) in done {
-        let what = match outcome {
-            Outcome::Created => "created",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Replaced => "replaced",
-        };
-        println!("{what:9} {}", path.display());
+        println!("{:9} {}", outcome_word(*outcome), path.display());
     }
     if done.iter().all(|(_, o)| *o == Outcome::Unchanged) {
         println!("nothing changed");

@@ -64,21 +64,24 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
     };
     // --data-dir comes from the configuration.
     let data_dir = c.data_dir();
-    let Some(run_args) = c.run else {
+    let Some(connect) = c.connect else {
         unreachable!("the argv above has no agent subcommand");
     };
+    let run_args = c.run;
     if a.console {
-        return super::agent::run(&data_dir, run_args);
+        return super::agent::run(&data_dir, connect, run_args);
     }
     platform::run_service(
         deploy::AGENT_SERVICE,
-        Box::new(move || match super::agent::run(&data_dir, run_args) {
-            Ok(code) => code as u32,
-            Err(e) => {
-                tracing::error!("agent stopped: {e:#}");
-                super::exit_code_of(&e) as u32
-            }
-        }),
+        Box::new(
+            move || match super::agent::run(&data_dir, connect, run_args) {
+                Ok(code) => code as u32,
+                Err(e) => {
+                    tracing::error!("agent stopped: {e:#}");
+                    super::exit_code_of(&e) as u32
+                }
+            },
+        ),
     )?;
     Ok(ExitCode::Ok)
 }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitCode;
 
 pub mod agent;
+pub mod agent_connect;
 pub mod agent_install;
 pub mod agent_service;
 pub mod ca;

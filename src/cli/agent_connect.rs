@@ -1,0 +1,68 @@
+//! The arguments `p2pd agent` and `p2pd agent install` share: how an
+//! agent reaches its server and its peers, checked in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::fail;
+use crate::exit::ExitCode;
+use crate::tls::CaSource;
+
+/// How an agent reaches its server and its peers: what `agent` runs with
+/// and what `agent install` writes into the service's configuration.
+#[derive(Debug, clap::Args)]
+pub struct Connect {
+    /// Server URL, e.g. https://10.0.0.5:7650. Several replicas of one
+    /// server: repeat it or separate with commas; the agent spreads over
+    /// them and moves to another when one fails
+    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
+    pub server: Vec<String>,
+    /// File holding the shared key (base64, as printed by install).
+    /// `agent install` copies it to /etc/p2pd/agent.key (on Windows:
+    /// agent.key in the data dir); re-run it with a new key file after
+    /// `p2pd key regenerate`: the running agent picks the new key up
+    #[arg(long, value_name = "FILE")]
+    pub key_file: PathBuf,
+    /// The device's group (must be assigned to peer distribution)
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+    /// Address the agent's peer server listens on
+    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Address other devices reach this one at; also the source address
+    /// of its connections (default: --listen; for `agent install` with a
+    /// wildcard --listen, the address this host uses to reach the server)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub advertise: Option<SocketAddr>,
+    /// The server CA's certificate (the server's DATA_DIR/ca.pem): the
+    /// server and every peer must prove a certificate from it. `agent
+    /// install` copies it next to the key
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure_plain_http")]
+    pub ca: Option<PathBuf>,
+    /// The server CA's SHA-256 fingerprint, as `p2pd install` printed it:
+    /// the agent learns the CA from the server at first contact, keeps it
+    /// only if it has this fingerprint, and caches it in its data dir
+    #[arg(long, value_name = "SHA256", conflicts_with = "insecure_plain_http")]
+    pub ca_fingerprint: Option<String>,
+    /// Talk plain HTTP to the server and peers: no TLS, no certificates.
+    /// For benchmarks against `serve --insecure-plain-http` only
+    #[arg(long)]
+    pub insecure_plain_http: bool,
+}
+
+impl Connect {
+    /// The server URLs (checked), the first one's HOST:PORT, and where the
+    /// server CA comes from (`None`: plain HTTP).
+    pub fn servers_and_ca(&self) -> anyhow::Result<(Vec<String>, String, Option<CaSource>)> {
+        let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
+        let (servers, host_port) = crate::tls::server_list(&self.server).map_err(usage)?;
+        let ca = crate::tls::ca_source(
+            &servers,
+            self.ca.as_deref(),
+            self.ca_fingerprint.as_deref(),
+            self.insecure_plain_http,
+        )
+        .map_err(usage)?;
+        Ok((servers, host_port, ca))
+    }
+}

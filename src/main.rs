@@ -3,10 +3,11 @@
 use std::io::Write;
 
 use clap::Parser;
+use p2pd::cli::{Cli, Command};
 
 fn main() {
-    let cli = p2pd::cli::Cli::parse();
-    p2pd::cli::init_tracing(&cli);
+    let cli = Cli::parse();
+    init_tracing(&cli);
     // ring for every TLS client that does not name a provider (https file
     // storage, a CDN); p2pd's own connections name it themselves.
     p2pd::tls::install_default_provider();
@@ -25,4 +26,36 @@ fn main() {
         }
     };
     std::process::exit(code as i32);
+}
+
+/// Logs to stderr (a Windows service: to a file next to its configuration),
+/// at the level `-v` and `P2PD_LOG` ask for.
+fn init_tracing(cli: &Cli) {
+    // The long-running daemons say what they do by default; the admin
+    // commands stay quiet unless asked.
+    let daemon = matches!(cli.command, Command::Serve(_) | Command::Agent(_));
+    let default = match cli.global.verbose {
+        0 if daemon => "info",
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("P2PD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // A Windows service has no stderr: it logs next to its configuration.
+    if let Command::Agent(c) = &cli.command
+        && let Some(file) = p2pd::cli::agent_service::service_log(c)
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

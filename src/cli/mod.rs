@@ -228,36 +228,6 @@ pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
     ExitCode::Failed
 }
 
-pub fn init_tracing(cli: &Cli) {
-    // The long-running daemons say what they do by default; the admin
-    // commands stay quiet unless asked.
-    let daemon = matches!(cli.command, Command::Serve(_) | Command::Agent(_));
-    let default = match cli.global.verbose {
-        0 if daemon => "info",
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("P2PD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // A Windows service has no stderr: it logs next to its configuration.
-    if let Command::Agent(c) = &cli.command
-        && let Some(file) = agent_service::service_log(c)
-    {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::sync::Mutex::new(file))
-            .with_ansi(false)
-            .try_init();
-        return;
-    }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
 /// Opens the store of an installed data dir, or the `--database`.
 pub fn open_store(g: &Global) -> anyhow::Result<crate::store::Store> {
     Ok(crate::store::Store::open_at(

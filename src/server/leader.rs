@@ -500,6 +500,32 @@ mod tests {
         }
     }
 
+    fn term(device: &str, since: i64) -> Term {
+        Term {
+            device: device.into(),
+            epoch: 1,
+            since,
+        }
+    }
+
+    /// A term's start, `bytes` moved by `at_ms`, its leader informed.
+    fn started(bytes: u64, at_ms: i64) -> TermStart {
+        TermStart {
+            epoch: 1,
+            bytes,
+            at_ms,
+            informed: true,
+        }
+    }
+
+    /// The signals of a leader judged too slow.
+    fn slow() -> Signals {
+        Signals {
+            slow: true,
+            ..Default::default()
+        }
+    }
+
     /// Runs the machine the way the scheduler does: every call may start a
     /// new term. Returns the term after the call.
     fn step(cur: &mut Option<Term>, members: &[Member], s: Signals, now: i64) -> Decision {
@@ -679,24 +705,11 @@ mod tests {
         assert!(!too_slow(125e3, &[6e6, 5.5e6], Some(125e3)));
         // Nothing to compare with: never judged.
         assert!(!too_slow(1.0, &[], None));
-        let start = TermStart {
-            epoch: 1,
-            bytes: 1000,
-            at_ms: 10_000,
-            informed: true,
-        };
+        let start = started(1000, 10_000);
         assert_eq!(start.rate(5000, 12_999, 3), None, "too early to judge");
         assert_eq!(start.rate(5000, 14_000, 3), Some(1000.0));
         let members = vec![member("slow", 90.0), member("b", 80.0)];
-        let term = Term {
-            device: "slow".into(),
-            epoch: 1,
-            since: 0,
-        };
-        let s = Signals {
-            slow: true,
-            ..Default::default()
-        };
+        let (term, s) = (term("slow", 0), slow());
         assert!(matches!(
             decide(&timing(), Some(&term), &members, s, None, 5),
             Decision::Elect {
@@ -719,11 +732,7 @@ mod tests {
     #[test]
     fn a_leaving_or_confirmed_down_leader_is_replaced_at_once() {
         let members = vec![member("a", 90.0), member("b", 80.0)];
-        let term = Term {
-            device: "a".into(),
-            epoch: 1,
-            since: 100,
-        };
+        let term = term("a", 100);
         // Inside its grace period, and still it goes.
         for (s, r) in [
             (
@@ -761,15 +770,7 @@ mod tests {
             member("b", 85.0),
             member("c", 60.0),
         ];
-        let term = Term {
-            device: "slow".into(),
-            epoch: 1,
-            since: 0,
-        };
-        let s = Signals {
-            slow: true,
-            ..Default::default()
-        };
+        let (term, s) = (term("slow", 0), slow());
         let elected = |members: &[Member], caller: &str| match decide(
             &timing(),
             Some(&term),
@@ -805,18 +806,7 @@ mod tests {
         // The slow leader's term began at 10.2 s, another office's at
         // 11.0 s: at 12.2 s both rates are known, not before (whole
         // seconds would have judged it at 12.0, 1.8 s in).
-        let slow = TermStart {
-            epoch: 1,
-            bytes: 0,
-            at_ms: 10_200,
-            informed: true,
-        };
-        let other = TermStart {
-            epoch: 1,
-            bytes: 0,
-            at_ms: 11_000,
-            informed: true,
-        };
+        let (slow, other) = (started(0, 10_200), started(0, 11_000));
         let r = slow.rate(250_000, 12_200, t.slow_secs()).unwrap();
         let o = other.rate(6_000_000, 12_200, t.yardstick_secs()).unwrap();
         assert!(too_slow(r, &[o], None));

@@ -30,13 +30,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -333,7 +333,7 @@ pub struct ContentItem {
     pub progress_percent: f64,
 }
 
-async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Json<Overview>, ApiError> {
     let server_id = s.server_id.clone();
     let fingerprint = s.verifier.fingerprint().to_string();
     let key_version = s.key_version.load(std::sync::atomic::Ordering::Relaxed);
@@ -387,7 +387,25 @@ async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Response, 
             })
         })
         .await?;
-    Ok(axum::Json(o).into_response())
+    Ok(Json(o))
+}
+
+/// One page of a list view (offices, devices): where it is in the list,
+/// then its rows.
+#[derive(Serialize)]
+struct Page<T> {
+    /// Rows in the whole list.
+    total: u64,
+    page: u32,
+    per: u32,
+    #[serde(flatten)]
+    rows: T,
+}
+
+/// The page (from 0) and page size (50 unless asked, at most
+/// [`MAX_PAGE`]) a list query asks for.
+fn paging(page: Option<u32>, per: Option<u32>) -> (u32, u32) {
+    (page.unwrap_or(0), per.unwrap_or(50).clamp(1, MAX_PAGE))
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
@@ -426,10 +444,7 @@ struct OfficeItem {
 }
 
 #[derive(Serialize)]
-struct OfficesPage {
-    total: u64,
-    page: u32,
-    per: u32,
+struct Offices {
     offices: Vec<OfficeItem>,
     /// No-office devices for the content (shown at the top level only).
     no_office: Option<OfficeItem>,
@@ -439,9 +454,8 @@ async fn offices(
     State(s): State<AppState>,
     _admin: Admin,
     Query(q): Query<OfficesQuery>,
-) -> Result<Response, ApiError> {
-    let per = q.per.unwrap_or(50).clamp(1, MAX_PAGE);
-    let page = q.page.unwrap_or(0);
+) -> Result<Json<Page<Offices>>, ApiError> {
+    let (page, per) = paging(q.page, q.per);
     let search = q.q.filter(|x| !x.trim().is_empty());
     let page_out =
         s.db.call(move |st| {
@@ -533,16 +547,15 @@ async fn offices(
             } else {
                 None
             };
-            Ok(OfficesPage {
+            Ok(Page {
                 total,
                 page,
                 per,
-                offices,
-                no_office,
+                rows: Offices { offices, no_office },
             })
         })
         .await?;
-    Ok(axum::Json(page_out).into_response())
+    Ok(Json(page_out))
 }
 
 #[derive(Deserialize)]
@@ -571,7 +584,7 @@ async fn series(
     State(s): State<AppState>,
     _admin: Admin,
     Query(q): Query<SeriesQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Series>, ApiError> {
     let out =
         s.db.call(move |st| {
             let span = st.transfer_span(&q.content)?;
@@ -605,7 +618,7 @@ async fn series(
             })
         })
         .await?;
-    Ok(axum::Json(out).into_response())
+    Ok(Json(out))
 }
 
 #[derive(Deserialize)]
@@ -632,10 +645,7 @@ struct DeviceItem {
 }
 
 #[derive(Serialize)]
-struct DevicesPage {
-    total: u64,
-    page: u32,
-    per: u32,
+struct Devices {
     devices: Vec<DeviceItem>,
 }
 
@@ -643,9 +653,8 @@ async fn devices(
     State(s): State<AppState>,
     _admin: Admin,
     Query(q): Query<DevicesQuery>,
-) -> Result<Response, ApiError> {
-    let per = q.per.unwrap_or(50).clamp(1, MAX_PAGE);
-    let page = q.page.unwrap_or(0);
+) -> Result<Json<Page<Devices>>, ApiError> {
+    let (page, per) = paging(q.page, q.per);
     let out =
         s.db.call(move |st| {
             let t = now();
@@ -678,15 +687,15 @@ async fn devices(
                     }
                 })
                 .collect();
-            Ok(DevicesPage {
+            Ok(Page {
                 total,
                 page,
                 per,
-                devices,
+                rows: Devices { devices },
             })
         })
         .await?;
-    Ok(axum::Json(out).into_response())
+    Ok(Json(out))
 }
 
 #[cfg(test)]

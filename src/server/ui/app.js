@@ -7,11 +7,9 @@ const REFRESH_MS = 2000;
 const PER = 50;
 const state = {
   content: null,          // selected content id
-  officeQuery: "",
-  officePage: 0,
+  offices: { query: "", page: 0 },  // the top-level page, or a search's
   expanded: new Map(),    // office id -> number of child pages shown
-  deviceQuery: "",
-  devicePage: 0,
+  devices: { query: "", page: 0 },
   autoExpanded: false,    // small trees open on first load
 };
 let shown = [];           // offices rendered by the last loadOffices
@@ -44,6 +42,33 @@ function bytes(n) {
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
   return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+
+// The offices and devices cards share one shape: a search box, paging
+// buttons and a table with `headings` ("#name": a number column). `load`
+// redraws the card after the search or the page changed.
+function pagedCard(name, searchId, placeholder, headings, load) {
+  const p = state[name];
+  const search = el("input", { type: "search", id: searchId, placeholder });
+  search.addEventListener("input", debounce(() => { p.query = search.value.trim(); p.page = 0; load(); }, 250));
+  const step = d => () => { p.page += d; load(); };
+  const th = h => h.startsWith("#") ? el("th", { class: "num" }, h.slice(1)) : el("th", {}, h);
+  document.getElementById(name + "-card").append(
+    el("div", { class: "toolbar" }, search,
+      el("button", { id: name + "-prev", onclick: step(-1) }, "‹ prev"),
+      el("span", { id: name + "-pageinfo", class: "muted" }),
+      el("button", { id: name + "-next", onclick: step(1) }, "next ›")),
+    el("table", { id: name }, el("thead", {}, el("tr", {}, ...headings.map(th))), el("tbody")));
+}
+
+// A card's "page 2 of 7 · 340 devices" and its paging buttons; `what` is
+// the singular ("device"), made plural by an s.
+function showPage(name, total, what) {
+  const p = state[name], pages = Math.max(1, Math.ceil(total / PER));
+  document.getElementById(name + "-pageinfo").textContent =
+    "page " + (p.page + 1) + " of " + pages + " · " + total + " " + what + (total === 1 ? "" : "s");
+  document.getElementById(name + "-prev").disabled = p.page === 0;
+  document.getElementById(name + "-next").disabled = p.page + 1 >= pages;
 }
 
 function q(params) {
@@ -130,31 +155,27 @@ async function officeRows(parent, depth, pages) {
 async function loadOffices() {
   shown = [];
   const body = document.querySelector("#offices tbody");
-  const info = document.getElementById("offices-pageinfo");
   let rows, total;
-  if (state.officeQuery) {
-    const r = await get("/ui/api/offices?" + q({ content: state.content, q: state.officeQuery, page: state.officePage, per: PER }));
+  if (state.offices.query) {
+    const r = await get("/ui/api/offices?" + q({ content: state.content, q: state.offices.query, page: state.offices.page, per: PER }));
     rows = r.offices.map(o => officeRow(o, 0, true));
     total = r.total;
   } else {
     // The top of the tree is paged here; expanded offices page their children inline.
-    const r = await get("/ui/api/offices?" + q({ content: state.content, page: state.officePage, per: PER }));
+    const r = await get("/ui/api/offices?" + q({ content: state.content, page: state.offices.page, per: PER }));
     rows = [];
     for (const o of r.offices) {
       rows.push(officeRow(o, 0));
       if (state.expanded.has(o.id)) rows.push(...(await officeRows(o.id, 1, state.expanded.get(o.id))).rows);
     }
-    if (state.officePage === 0 && r.no_office) rows.push(officeRow(r.no_office, 0));
+    if (state.offices.page === 0 && r.no_office) rows.push(officeRow(r.no_office, 0));
     total = r.total;
   }
-  const pages = Math.max(1, Math.ceil(total / PER));
-  info.textContent = "page " + (state.officePage + 1) + " of " + pages + " · " + total + (state.officeQuery ? " matching" : " top-level") + (total === 1 ? " office" : " offices");
-  document.getElementById("offices-prev").disabled = state.officePage === 0;
-  document.getElementById("offices-next").disabled = state.officePage + 1 >= pages;
+  showPage("offices", total, (state.offices.query ? "matching" : "top-level") + " office");
   body.replaceChildren(...rows);
   // First load of a small tree: open it (up to 30 rows, three levels), so
   // a site with a handful of offices sees them all; big trees stay collapsed.
-  if (!state.autoExpanded && !state.officeQuery) {
+  if (!state.autoExpanded && !state.offices.query) {
     let budget = 30 - shown.length, more = false;
     for (const o of shown) {
       if (o.children > 0 && !state.expanded.has(o.id) && o.children <= budget) {
@@ -214,7 +235,7 @@ async function loadChart() {
 
 // -------------------------------------------------------------- devices --
 async function loadDevices() {
-  const r = await get("/ui/api/devices?" + q({ q: state.deviceQuery, page: state.devicePage, per: PER }));
+  const r = await get("/ui/api/devices?" + q({ q: state.devices.query, page: state.devices.page, per: PER }));
   const body = document.querySelector("#devices tbody");
   body.replaceChildren(...r.devices.map(d => el("tr", { class: "device" },
     el("td", { title: d.id }, d.hostname),
@@ -226,10 +247,7 @@ async function loadDevices() {
     el("td", { class: "num" }, d.score.toFixed(1)),
     el("td", { class: "num" }, d.failures),
     el("td", { class: "num" }, d.uploads_ok))));
-  const pages = Math.max(1, Math.ceil(r.total / PER));
-  document.getElementById("devices-pageinfo").textContent = "page " + (state.devicePage + 1) + " of " + pages + " · " + r.total + (r.total === 1 ? " device" : " devices");
-  document.getElementById("devices-prev").disabled = state.devicePage === 0;
-  document.getElementById("devices-next").disabled = state.devicePage + 1 >= pages;
+  showPage("devices", r.total, "device");
 }
 
 // ----------------------------------------------------------------- loop --
@@ -251,16 +269,10 @@ function refreshOffices() { loadOffices().catch(e => console.error(e)); }
 
 function debounce(f, ms) { let t; return () => { clearTimeout(t); t = setTimeout(f, ms); }; }
 document.getElementById("content").addEventListener("change", e => { state.content = e.target.value; refresh(); });
-document.getElementById("office-search").addEventListener("input", debounce(() => {
-  state.officeQuery = document.getElementById("office-search").value.trim(); state.officePage = 0; refreshOffices();
-}, 250));
-document.getElementById("device-search").addEventListener("input", debounce(() => {
-  state.deviceQuery = document.getElementById("device-search").value.trim(); state.devicePage = 0; loadDevices();
-}, 250));
-document.getElementById("offices-prev").addEventListener("click", () => { state.officePage--; refreshOffices(); });
-document.getElementById("offices-next").addEventListener("click", () => { state.officePage++; refreshOffices(); });
-document.getElementById("devices-prev").addEventListener("click", () => { state.devicePage--; loadDevices(); });
-document.getElementById("devices-next").addEventListener("click", () => { state.devicePage++; loadDevices(); });
+pagedCard("offices", "office-search", "search offices",
+  ["office", "type", "#devices", "done / targeted", "#pieces held", "#WAN copies", "leader"], refreshOffices);
+pagedCard("devices", "device-search", "search host, address, office",
+  ["host", "address", "office", "version", "state", "#last seen", "#score", "#failures", "#uploads"], loadDevices);
 document.getElementById("refresh").textContent = REFRESH_MS / 1000;
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -127,6 +127,17 @@ pub struct TermStart {
 }
 
 impl TermStart {
+    /// A term of `epoch` seen at `at_ms` with `bytes` received, its leader
+    /// not yet informed.
+    pub fn at(epoch: i64, bytes: u64, at_ms: i64) -> TermStart {
+        TermStart {
+            epoch,
+            bytes,
+            at_ms,
+            informed: false,
+        }
+    }
+
     /// Bytes/s since the term began, once `min_secs` have passed.
     pub fn rate(&self, bytes: u64, now_ms: i64, min_secs: i64) -> Option<f64> {
         let ms = now_ms - self.at_ms;
@@ -390,57 +401,33 @@ impl Board {
     }
 
     /// The start of the current term's byte count, recorded the first time
-    /// the term is seen (after a restart of serve: from then on).
-    pub fn term_start(
-        &mut self,
-        content: &str,
-        office: i64,
-        epoch: i64,
-        bytes: u64,
-        now_ms: i64,
-    ) -> TermStart {
+    /// the term is seen (after a restart of serve: from then on); `seen`
+    /// is the term's epoch, bytes and time now.
+    pub fn term_start(&mut self, content: &str, office: i64, seen: TermStart) -> TermStart {
+        self.record(content, office, seen)
+    }
+
+    /// The leader of `seen.epoch` got its own answer saying it leads: its
+    /// rate is counted from now (once per term).
+    pub fn leader_informed(&mut self, content: &str, office: i64, seen: TermStart) {
+        let informed = TermStart {
+            informed: true,
+            ..seen
+        };
+        self.record(content, office, informed);
+    }
+
+    /// Keeps `start` for the office's term if none is known for its epoch,
+    /// or if it is the first one after the leader was informed.
+    fn record(&mut self, content: &str, office: i64, start: TermStart) -> TermStart {
         let e = self
             .terms
             .entry((content.to_string(), office))
-            .or_insert(TermStart {
-                epoch,
-                bytes,
-                at_ms: now_ms,
-                informed: false,
-            });
-        if e.epoch != epoch {
-            *e = TermStart {
-                epoch,
-                bytes,
-                at_ms: now_ms,
-                informed: false,
-            };
+            .or_insert(start);
+        if e.epoch != start.epoch || (start.informed && !e.informed) {
+            *e = start;
         }
         *e
-    }
-
-    /// The leader of `epoch` got its own answer saying it leads: its rate
-    /// is counted from now (once per term).
-    pub fn leader_informed(
-        &mut self,
-        content: &str,
-        office: i64,
-        epoch: i64,
-        bytes: u64,
-        now_ms: i64,
-    ) {
-        let e = self.term_start(content, office, epoch, bytes, now_ms);
-        if !e.informed {
-            self.terms.insert(
-                (content.to_string(), office),
-                TermStart {
-                    epoch,
-                    bytes,
-                    at_ms: now_ms,
-                    informed: true,
-                },
-            );
-        }
     }
 
     /// Records that this office's leader was replaced for being slow.
@@ -511,10 +498,8 @@ mod tests {
     /// A term's start, `bytes` moved by `at_ms`, its leader informed.
     fn started(bytes: u64, at_ms: i64) -> TermStart {
         TermStart {
-            epoch: 1,
-            bytes,
-            at_ms,
             informed: true,
+            ..TermStart::at(1, bytes, at_ms)
         }
     }
 
@@ -814,10 +799,10 @@ mod tests {
         assert_eq!(other.rate(6_000_000, 11_900, t.yardstick_secs()), None);
         // The clock of a term starts when its leader is told it leads.
         let mut b = Board::default();
-        let e = b.term_start("c", 1, 4, 100, 20_000);
+        let e = b.term_start("c", 1, TermStart::at(4, 100, 20_000));
         assert!(!e.informed);
-        b.leader_informed("c", 1, 4, 300, 22_000);
-        b.leader_informed("c", 1, 4, 900, 23_000);
+        b.leader_informed("c", 1, TermStart::at(4, 300, 22_000));
+        b.leader_informed("c", 1, TermStart::at(4, 900, 23_000));
         let e = b.known_term("c", 1).unwrap();
         assert_eq!((e.bytes, e.at_ms, e.informed), (300, 22_000, true));
         // Refresh: every heartbeat while the term is young, then every two.

@@ -173,7 +173,11 @@ pub fn plan(
     let is_leader = leader.as_deref() == Some(device.id.as_str());
     if let (true, Some(t)) = (is_leader, &outcome.term) {
         let bytes = progress.get(&device.id).map_or(0, |p| p.bytes);
-        board.leader_informed(content_id, office_id, t.epoch, bytes, now_ms);
+        board.leader_informed(
+            content_id,
+            office_id,
+            leader::TermStart::at(t.epoch, bytes, now_ms),
+        );
     }
     Ok(Plan {
         response: SourcesResponse {
@@ -399,7 +403,11 @@ fn elect(
                 board.mark_slow_swap(o.content_id, o.office_id);
             }
             let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
-            board.term_start(o.content_id, o.office_id, lease.epoch, bytes, o.now_ms);
+            board.term_start(
+                o.content_id,
+                o.office_id,
+                leader::TermStart::at(lease.epoch, bytes, o.now_ms),
+            );
             tracing::info!(
                 device = %id, content = %o.content_id, office = o.office_id,
                 epoch = lease.epoch, reason = reason.as_str(),
@@ -429,7 +437,11 @@ fn leader_too_slow(
     cur: &Term,
 ) -> Result<bool, StoreError> {
     let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
-    let start = board.term_start(o.content_id, o.office_id, cur.epoch, bytes, o.now_ms);
+    let start = board.term_start(
+        o.content_id,
+        o.office_id,
+        leader::TermStart::at(cur.epoch, bytes, o.now_ms),
+    );
     // Judged from when it learned it leads; not before.
     if !start.informed || board.slow_swapped(o.content_id, o.office_id) {
         return Ok(false);

@@ -6,6 +6,7 @@
 use crate::domain::clock::now;
 use crate::liveness::{DeviceState, Timing, score};
 use crate::store::devices::DeviceRow;
+use crate::store::ops::ListedDevice;
 use crate::store::{Store, StoreError};
 
 /// Characters of a device id shown in tables and messages.
@@ -50,12 +51,8 @@ impl DeviceError {
 /// One device as `devices list --json` prints it.
 #[derive(Debug, serde::Serialize)]
 pub struct DeviceView {
-    pub device_id: String,
-    pub hostname: String,
-    pub address: String,
-    pub office: Option<String>,
-    pub group: String,
-    pub version: String,
+    #[serde(flatten)]
+    pub device: ListedDevice,
     /// Unix seconds of the last accepted request.
     pub last_seen: i64,
     /// The score the scheduler ranks leaders by (higher leads first).
@@ -177,14 +174,16 @@ pub fn list(st: &Store) -> Result<Vec<DeviceView>, StoreError> {
                 .as_str(),
                 score: (score(&d, &timing, t) * 10.0).round() / 10.0,
                 preference: d.preference.as_str(),
-                office: d.office_id.and_then(|o| offices.get(&o).cloned()),
                 last_seen: d.last_seen,
                 license: d.license_activated_at.is_some(),
-                device_id: d.id,
-                hostname: d.hostname,
-                address: d.addr,
-                group: d.group_name,
-                version: d.version,
+                device: ListedDevice {
+                    office: d.office_id.and_then(|o| offices.get(&o).cloned()),
+                    device_id: d.id,
+                    hostname: d.hostname,
+                    address: d.addr,
+                    group: d.group_name,
+                    version: d.version,
+                },
                 stuck,
                 stale_key,
             }
@@ -216,15 +215,15 @@ pub fn write_csv(
     for v in views {
         w.write_record(
             [
-                v.hostname.as_str(),
-                &v.address,
-                v.office.as_deref().unwrap_or(""),
-                &v.group,
-                &v.version,
+                v.device.hostname.as_str(),
+                &v.device.address,
+                v.device.office.as_deref().unwrap_or(""),
+                &v.device.group,
+                &v.device.version,
                 &show_time(v.last_seen),
                 &format!("{:.1}", v.score),
                 v.state,
-                &v.device_id,
+                &v.device.device_id,
                 v.preference,
             ]
             .map(|c| crate::cells::neutralise(c).into_owned()),

@@ -187,7 +187,8 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
     };
     let office = office_why(st, &d, office_row.as_ref())?;
 
-    let decisions = st.device_decisions(&d.id, &content_id)?;
+    let trail = st.device_trail(&d.id, &content_id)?;
+    let decisions = trail.decisions;
     let elections = st.office_elections(&content_id, d.office_id)?;
     let mut timeline: Vec<Event> = Vec::new();
     for x in &decisions {
@@ -225,11 +226,11 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
     // same second is fine either way; keep insertion order within a second.
     timeline.sort_by_key(|e| e.at);
 
-    let transfers = st.device_transfers(&d.id, &content_id)?;
+    let transfers = trail.transfers;
     let tiers = tier_uses(st, &transfers, &decisions)?;
 
     let mut bans = Vec::new();
-    for b in st.bans_touching(&d.id, &content_id)? {
+    for b in trail.bans {
         if b.device_id == d.id {
             bans.push(Event {
                 at: b.at,

@@ -72,17 +72,8 @@ fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow:
         t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     }
     for v in views {
-        t.add_row(vec![
-            if wide {
-                v.device_id.clone()
-            } else {
-                short(&v.device_id).to_string()
-            },
-            v.hostname.clone(),
-            v.address.clone(),
-            v.office.clone().unwrap_or_else(|| "(no office)".into()),
-            v.group.clone(),
-            v.version.clone(),
+        let mut row = output::device_cells(&v.device, wide);
+        row.extend([
             output::time(Some(v.last_seen)),
             format!("{:.1}", v.score),
             match v.preference {
@@ -91,11 +82,12 @@ fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow:
             },
             v.state.to_string(),
         ]);
+        t.add_row(row);
     }
     writeln!(out, "{t}")?;
     // The reasons behind the states that need the admin, one line each.
     for v in views {
-        let who = format!("{} ({})", v.hostname, short(&v.device_id));
+        let who = format!("{} ({})", v.device.hostname, short(&v.device.device_id));
         if let Some(k) = &v.stale_key {
             writeln!(
                 out,

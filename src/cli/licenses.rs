@@ -46,29 +46,24 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let mut cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
-                r.device_id.clone(),
-                r.hostname.clone(),
-                r.address.clone(),
-                r.office.clone().unwrap_or_else(|| "(no office)".into()),
-                r.group.clone(),
-                r.version.clone(),
-                output::time(Some(r.activated_at)),
-                output::time(Some(r.last_seen)),
-            ]
+            let mut cells = output::device_cells(&r.device, true);
+            cells.push(output::time(Some(r.activated_at)));
+            cells.push(output::time(Some(r.last_seen)));
+            cells
         })
         .collect();
     let json: Vec<serde_json::Value> = rows
         .iter()
         .zip(&cells)
         .map(|(r, c)| {
+            let d = &r.device;
             serde_json::json!({
-                "device_id": r.device_id,
-                "hostname": r.hostname,
-                "address": r.address,
-                "office": r.office,
-                "group": r.group,
-                "client_version": r.version,
+                "device_id": d.device_id,
+                "hostname": d.hostname,
+                "address": d.address,
+                "office": d.office,
+                "group": d.group,
+                "client_version": d.version,
                 "activated_at": c[6],
                 "last_seen": c[7],
             })

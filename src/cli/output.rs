@@ -80,6 +80,19 @@ pub fn short_id(id: &str, wide: bool) -> String {
     }
 }
 
+/// The cells every device list starts with (device, hostname, address,
+/// office, group, version); the id whole if `wide`, else short.
+pub fn device_cells(d: &crate::store::ops::ListedDevice, wide: bool) -> Vec<String> {
+    vec![
+        short_id(&d.device_id, wide),
+        d.hostname.clone(),
+        d.address.clone(),
+        d.office.clone().unwrap_or_else(|| "(no office)".into()),
+        d.group.clone(),
+        d.version.clone(),
+    ]
+}
+
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut out = serde_json::to_string_pretty(value)?;
     out.push('\n');

@@ -11,188 +11,50 @@
 use super::db::{Backend, Value};
 use super::{Store, StoreError};
 
-/// One table to copy: its columns in the final schema, in insert order
-/// (parents before children).
-struct Table {
-    name: &'static str,
-    columns: &'static [&'static str],
-}
-
-/// Every table that holds the install. Not copied: `fleet_generation`
-/// (the destination keeps its own counter, bumped by the copy's writes)
-/// and `replicas` (heartbeat rows of the source's running servers).
-const TABLES: &[Table] = &[
-    Table {
-        name: "server",
-        columns: &[
-            "id",
-            "server_id",
-            "created_at",
-            "key_version",
-            "key_fingerprint",
-        ],
-    },
-    Table {
-        name: "retired_keys",
-        columns: &["version", "fingerprint", "retired_at"],
-    },
-    Table {
-        name: "shared_key",
-        columns: &["id", "version", "sealed"],
-    },
-    Table {
-        name: "settings",
-        columns: &["name", "value"],
-    },
-    Table {
-        name: "admin_token",
-        columns: &["id", "token_sha256", "created_at"],
-    },
-    Table {
-        name: "offices",
-        columns: &[
-            "id",
-            "name",
-            "parent_id",
-            "type",
-            "wan_kbps",
-            "description",
-            "source",
-            "position",
-        ],
-    },
-    Table {
-        name: "office_ranges",
-        columns: &["office_id", "spec", "position"],
-    },
-    Table {
-        name: "groups",
-        columns: &["name", "assigned_at"],
-    },
-    Table {
-        name: "devices",
-        columns: &[
-            "id",
-            "hostname",
-            "addr",
-            "prefix_len",
-            "group_name",
-            "version",
-            "peer_url",
-            "office_id",
-            "first_seen",
-            "last_seen",
-            "heartbeats",
-            "uploads_ok",
-            "upload_bytes",
-            "failures",
-            "license_activated_at",
-            "preference",
-            "clock_offset",
-        ],
-    },
-    Table {
-        name: "contents",
-        columns: &[
-            "id",
-            "name",
-            "version",
-            "path",
-            "size",
-            "mtime",
-            "piece_size",
-            "piece_hashes",
-            "published_at",
-            "all_groups",
-            "arch",
-            // Registration order: rowid on SQLite, seq on PostgreSQL
-            // (see `order_column`).
-            "#order",
-        ],
-    },
-    Table {
-        name: "content_targets",
-        columns: &["content_id", "group_name"],
-    },
-    Table {
-        name: "progress",
-        columns: &[
-            "content_id",
-            "device_id",
-            "pieces",
-            "started_at",
-            "progressed_at",
-            "done_at",
-            "started_ms",
-            "done_ms",
-            "bytes",
-            "moved_at",
-            "blocked_at",
-        ],
-    },
-    Table {
-        name: "leaders",
-        columns: &["content_id", "office_id", "device_id", "since", "epoch"],
-    },
-    Table {
-        name: "bans",
-        columns: &["content_id", "device_id", "reported_by", "piece", "at"],
-    },
-    Table {
-        name: "bad_reports",
-        columns: &["content_id", "device_id", "reported_by", "piece", "at"],
-    },
-    Table {
-        name: "upload_credit",
-        columns: &[
-            "device_id",
-            "content_id",
-            "claimed_pieces",
-            "claimed_bytes",
-            "received_pieces",
-            "received_bytes",
-        ],
-    },
-    Table {
-        name: "transfers",
-        columns: &[
-            "id",
-            "content_id",
-            "device_id",
-            "office_id",
-            "tier",
-            "source_device",
-            "bytes",
-            "pieces",
-            "ok",
-            "at",
-        ],
-    },
-    Table {
-        name: "stuck",
-        columns: &["device_id", "content_id", "reason", "since"],
-    },
-    Table {
-        name: "key_refusals",
-        columns: &["device_id", "fingerprint", "first_at", "last_at", "count"],
-    },
-    Table {
-        name: "decisions",
-        columns: &[
-            "id",
-            "at",
-            "content_id",
-            "device_id",
-            "office_id",
-            "kind",
-            "role",
-            "leader",
-            "previous",
-            "tiers",
-            "reason",
-        ],
-    },
+/// Every table that holds the install, parents before children, as `name
+/// (columns)`: its columns in the final schema, in insert order. `#order`
+/// is the registration order: rowid on SQLite, seq on PostgreSQL (see
+/// `order_column`). Not copied: `fleet_generation` (the destination keeps
+/// its own counter, bumped by the copy's writes) and `replicas` (heartbeat
+/// rows of the source's running servers).
+const TABLES: &[&str] = &[
+    "server (id, server_id, created_at, key_version, key_fingerprint)",
+    "retired_keys (version, fingerprint, retired_at)",
+    "shared_key (id, version, sealed)",
+    "settings (name, value)",
+    "admin_token (id, token_sha256, created_at)",
+    "offices (id, name, parent_id, type, wan_kbps, description, source, position)",
+    "office_ranges (office_id, spec, position)",
+    "groups (name, assigned_at)",
+    "devices (id, hostname, addr, prefix_len, group_name, version, peer_url, office_id, \
+     first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, \
+     license_activated_at, preference, clock_offset)",
+    "contents (id, name, version, path, size, mtime, piece_size, piece_hashes, \
+     published_at, all_groups, arch, #order)",
+    "content_targets (content_id, group_name)",
+    "progress (content_id, device_id, pieces, started_at, progressed_at, done_at, \
+     started_ms, done_ms, bytes, moved_at, blocked_at)",
+    "leaders (content_id, office_id, device_id, since, epoch)",
+    "bans (content_id, device_id, reported_by, piece, at)",
+    "bad_reports (content_id, device_id, reported_by, piece, at)",
+    "upload_credit (device_id, content_id, claimed_pieces, claimed_bytes, received_pieces, \
+     received_bytes)",
+    "transfers (id, content_id, device_id, office_id, tier, source_device, bytes, pieces, ok, at)",
+    "stuck (device_id, content_id, reason, since)",
+    "key_refusals (device_id, fingerprint, first_at, last_at, count)",
+    "decisions (id, at, content_id, device_id, office_id, kind, role, leader, previous, \
+     tiers, reason)",
 ];
+
+/// A [`TABLES`] entry's table name and columns.
+fn table(entry: &'static str) -> (&'static str, Vec<&'static str>) {
+    // Every entry is a constant of this file, in this form, and the tests
+    // copy every table: a malformed one cannot get past them.
+    let (name, columns) = entry
+        .split_once(" (")
+        .expect("TABLES entries read `name (column, ...)`");
+    (name, columns.trim_end_matches(')').split(", ").collect())
+}
 
 /// Identity columns whose PostgreSQL sequence must move past copied ids.
 const IDENTITIES: &[(&str, &str)] = &[
@@ -274,25 +136,25 @@ pub fn copy(from: &Store, to: &mut Store) -> Result<Vec<CopiedTable>, CopyError>
     // The destination's install-time rows that the copy replaces.
     to.conn.execute("DELETE FROM settings", ())?;
     to.conn.execute("DELETE FROM admin_token", ())?;
-    for t in TABLES {
-        let src_cols: Vec<&str> = t.columns.iter().map(|c| column(c, fb)).collect();
-        let dst_cols: Vec<&str> = t.columns.iter().map(|c| column(c, tb)).collect();
+    for entry in TABLES {
+        let (name, columns) = table(entry);
+        let src_cols: Vec<&str> = columns.iter().map(|c| column(c, fb)).collect();
+        let dst_cols: Vec<&str> = columns.iter().map(|c| column(c, tb)).collect();
         let rows: Vec<Vec<Value>> = from.conn.query_map(
-            &format!("SELECT {} FROM {}", src_cols.join(", "), t.name),
+            &format!("SELECT {} FROM {name}", src_cols.join(", ")),
             (),
             |r| Ok(r.0.clone()),
         )?;
         let placeholders: Vec<String> = (1..=dst_cols.len()).map(|i| format!("?{i}")).collect();
         let insert = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            t.name,
+            "INSERT INTO {name} ({}) VALUES ({})",
             dst_cols.join(", "),
             placeholders.join(", ")
         );
         // Offices point at their parents, which may come later in id
         // order: insert without parents, then set them.
-        let parent_at = (t.name == "offices").then(|| {
-            t.columns
+        let parent_at = (name == "offices").then(|| {
+            columns
                 .iter()
                 .position(|c| *c == "parent_id")
                 .expect("offices has parent_id")
@@ -312,16 +174,16 @@ pub fn copy(from: &Store, to: &mut Store) -> Result<Vec<CopiedTable>, CopyError>
                 )?;
             }
         }
-        let (source_rows, copied) = (count(from, t.name)?, count(to, t.name)?);
+        let (source_rows, copied) = (count(from, name)?, count(to, name)?);
         if source_rows != copied {
             return Err(CopyError::CountMismatch {
-                table: t.name,
+                table: name,
                 source_rows,
                 copied,
             });
         }
         out.push(CopiedTable {
-            table: t.name,
+            table: name,
             rows: copied,
         });
     }

@@ -61,10 +61,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migration_faults_leadership.sql"),
         postgres: include_str!("pg/migration_faults_leadership.sql"),
     },
-    // Issue 16: decisions (for `explain`) and the admin token.
+    // Issue 16: decisions (for `explain`) and the admin token; their
+    // indexes are spelled the same in both dialects.
     Migration {
-        sqlite: include_str!("observe.sql"),
-        postgres: include_str!("pg/observe.sql"),
+        sqlite: concat!(
+            include_str!("observe.sql"),
+            include_str!("observe_indexes.sql")
+        ),
+        postgres: concat!(
+            include_str!("pg/observe.sql"),
+            include_str!("observe_indexes.sql")
+        ),
     },
     Migration {
         sqlite: include_str!("trust_evidence.sql"),

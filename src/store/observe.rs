@@ -50,6 +50,33 @@ pub struct BanRow {
 }
 
 /// Devices of one office (None: no office) and version.
+/// Targeted devices, finished devices and pieces held by targeted devices
+/// for content ?1; [`Store::office_done_held`] adds an office filter.
+const DONE_HELD: &str =
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.done_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(p.pieces), 0)
+     FROM devices d JOIN content_targets t ON t.group_name = d.group_name AND t.content_id = ?1
+     LEFT JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id";
+
+fn done_held(r: &Row) -> Result<(u64, u64, u64), DbError> {
+    Ok((
+        r.get::<_, i64>(0)? as u64,
+        r.get::<_, i64>(1)? as u64,
+        r.get::<_, i64>(2)? as u64,
+    ))
+}
+
+/// One device's history for one content, as `explain` reads it.
+#[derive(Debug, Clone)]
+pub struct DeviceTrail {
+    /// Every `sources` decision about it, oldest first.
+    pub decisions: Vec<DecisionRow>,
+    /// Every transfer it reported, oldest first.
+    pub transfers: Vec<TransferRow>,
+    /// The bans in which it was the banned one or the reporter.
+    pub bans: Vec<BanRow>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeviceCount {
     pub office: Option<String>,
@@ -143,18 +170,55 @@ impl Store {
             .optional()?)
     }
 
-    /// Every `sources` decision about a device for a content, oldest first.
-    pub fn device_decisions(
+    /// What `explain` reads about one device and content.
+    pub fn device_trail(
         &self,
         device_id: &str,
         content_id: &str,
-    ) -> Result<Vec<DecisionRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {DECISION_COLS} FROM decisions
-             WHERE device_id = ?1 AND content_id = ?2 AND kind = 'sources' ORDER BY id"
-        ))?;
-        let rows = st.query_map([device_id, content_id], decision_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    ) -> Result<DeviceTrail, StoreError> {
+        let both = [device_id, content_id];
+        let decisions = self.conn.query_map(
+            &format!(
+                "SELECT {DECISION_COLS} FROM decisions
+                 WHERE device_id = ?1 AND content_id = ?2 AND kind = 'sources' ORDER BY id"
+            ),
+            both,
+            decision_row,
+        )?;
+        let transfers = self.conn.query_map(
+            "SELECT tier, source_device, bytes, pieces, ok, at FROM transfers
+             WHERE device_id = ?1 AND content_id = ?2 ORDER BY id",
+            both,
+            |r| {
+                Ok(TransferRow {
+                    tier: r.get(0)?,
+                    source_device: r.get(1)?,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                    pieces: r.get(3)?,
+                    ok: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            },
+        )?;
+        let bans = self.conn.query_map(
+            "SELECT content_id, device_id, reported_by, piece, at FROM bans
+             WHERE content_id = ?2 AND (device_id = ?1 OR reported_by = ?1) ORDER BY at",
+            both,
+            |r| {
+                Ok(BanRow {
+                    content_id: r.get(0)?,
+                    device_id: r.get(1)?,
+                    reported_by: r.get(2)?,
+                    piece: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            },
+        )?;
+        Ok(DeviceTrail {
+            decisions,
+            transfers,
+            bans,
+        })
     }
 
     /// Elections and failovers of one office (None: no office) for a
@@ -164,12 +228,10 @@ impl Store {
         content_id: &str,
         office_id: Option<i64>,
     ) -> Result<Vec<DecisionRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(&format!(
+        Ok(self.conn.query_map(&format!(
             "SELECT {DECISION_COLS} FROM decisions
              WHERE content_id = ?1 AND office_id IS NOT DISTINCT FROM ?2 AND kind IN ('election', 'failover') ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![content_id, office_id], decision_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        ), params![content_id, office_id], decision_row)?)
     }
 
     /// (elections, failovers) ever recorded.
@@ -190,71 +252,26 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM bans", (), |r| r.get::<_, i64>(0))? as u64)
     }
 
-    /// Bans of a content in which a device was the banned one or the reporter.
-    pub fn bans_touching(
-        &self,
-        device_id: &str,
-        content_id: &str,
-    ) -> Result<Vec<BanRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT content_id, device_id, reported_by, piece, at FROM bans
-             WHERE content_id = ?2 AND (device_id = ?1 OR reported_by = ?1) ORDER BY at",
-        )?;
-        let rows = st.query_map([device_id, content_id], |r| {
-            Ok(BanRow {
-                content_id: r.get(0)?,
-                device_id: r.get(1)?,
-                reported_by: r.get(2)?,
-                piece: r.get(3)?,
-                at: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Every transfer a device reported for a content, oldest first.
-    pub fn device_transfers(
-        &self,
-        device_id: &str,
-        content_id: &str,
-    ) -> Result<Vec<TransferRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT tier, source_device, bytes, pieces, ok, at FROM transfers
-             WHERE device_id = ?1 AND content_id = ?2 ORDER BY id",
-        )?;
-        let rows = st.query_map([device_id, content_id], |r| {
-            Ok(TransferRow {
-                tier: r.get(0)?,
-                source_device: r.get(1)?,
-                bytes: r.get::<_, i64>(2)? as u64,
-                pieces: r.get(3)?,
-                ok: r.get(4)?,
-                at: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Devices whose id starts with `prefix` or whose hostname is `name`.
     pub fn find_devices(&self, needle: &str) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT id FROM devices WHERE id = ?1 OR hostname = ?1 OR addr = ?1
              OR (length(?1) >= 4 AND substr(id, 1, length(?1)) = ?1) ORDER BY id LIMIT 20",
-        )?;
-        let rows = st.query_map([needle], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [needle],
+            |r| r.get(0),
+        )?)
     }
 
     /// Contents whose id starts with `needle`, or whose name (or
     /// "name version") is `needle`, newest first.
     pub fn find_contents(&self, needle: &str) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT id FROM contents WHERE name = ?1 OR name || ' ' || version = ?1
              OR (length(?1) >= 4 AND substr(id, 1, length(?1)) = ?1)
              ORDER BY published_at DESC, id LIMIT 20",
-        )?;
-        let rows = st.query_map([needle], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [needle],
+            |r| r.get(0),
+        )?)
     }
 
     /// The SHA-256 (hex) of the admin token, if one was created.
@@ -284,65 +301,59 @@ impl Store {
         &self,
         online_since: i64,
     ) -> Result<Vec<DeviceCount>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT o.name, d.version, COUNT(*),
                     COALESCE(SUM(CASE WHEN d.last_seen >= ?1 THEN 1 ELSE 0 END), 0)
              FROM devices d LEFT JOIN offices o ON o.id = d.office_id
              GROUP BY d.office_id, o.name, d.version ORDER BY 1 NULLS FIRST, 2",
-        )?;
-        let rows = st.query_map([online_since], |r| {
-            Ok(DeviceCount {
-                office: r.get(0)?,
-                version: r.get(1)?,
-                enrolled: r.get::<_, i64>(2)? as u64,
-                online: r.get::<_, i64>(3)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [online_since],
+            |r| {
+                Ok(DeviceCount {
+                    office: r.get(0)?,
+                    version: r.get(1)?,
+                    enrolled: r.get::<_, i64>(2)? as u64,
+                    online: r.get::<_, i64>(3)? as u64,
+                })
+            },
+        )?)
     }
 
     /// Verified bytes received, by office name (None: no office) and tier,
     /// over every content.
     pub fn bytes_by_office_tier(&self) -> Result<Vec<(Option<String>, String, u64)>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT o.name, t.tier, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id
              WHERE t.ok = 1 GROUP BY t.office_id, o.name, t.tier ORDER BY 1 NULLS FIRST, 2",
-        )?;
-        let rows = st.query_map((), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )?)
     }
 
     /// Contents being distributed: some device has not finished, or one
     /// finished at or after `since`. (id, "name version", size), newest first.
     pub fn active_contents(&self, since: i64) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT c.id, c.name || ' ' || c.version, c.size FROM contents c
              WHERE EXISTS (SELECT 1 FROM progress p WHERE p.content_id = c.id
                            AND (p.done_at IS NULL OR p.done_at >= ?1))
              ORDER BY c.published_at DESC, c.id",
-        )?;
-        let rows = st.query_map([since], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [since],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )?)
     }
 
     /// Verified bytes that entered each office from outside (parent,
     /// server, CDN) for a content: (office id, office name, bytes).
     pub fn wan_bytes(&self, content_id: &str) -> Result<Vec<OfficeBytes>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        Ok(self.conn.query_map(
             "SELECT t.office_id, o.name, SUM(t.bytes) FROM transfers t
              LEFT JOIN offices o ON o.id = t.office_id
              WHERE t.content_id = ?1 AND t.ok = 1 AND t.tier IN ('parent', 'server', 'cdn')
              GROUP BY t.office_id, o.name",
-        )?;
-        let rows = st.query_map([content_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [content_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )?)
     }
 
     /// One page of offices: the children of `parent` (`Some(None)`: the
@@ -404,41 +415,18 @@ impl Store {
         content_id: &str,
         office_id: Option<i64>,
     ) -> Result<(u64, u64, u64), StoreError> {
-        Ok(self
+        let sql = format!("{DONE_HELD} WHERE d.office_id IS NOT DISTINCT FROM ?2");
+        let row = self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.done_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-                        COALESCE(SUM(p.pieces), 0)
-                 FROM devices d JOIN content_targets t ON t.group_name = d.group_name AND t.content_id = ?1
-                 LEFT JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id
-                 WHERE d.office_id IS NOT DISTINCT FROM ?2",
-            )?
-            .query_row(params![content_id, office_id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            })?)
+            .query_row(&sql, params![content_id, office_id], done_held)?;
+        Ok(row)
     }
 
     /// The same over every office.
     pub fn content_done(&self, content_id: &str) -> Result<(u64, u64, u64), StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.done_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-                        COALESCE(SUM(p.pieces), 0)
-                 FROM devices d JOIN content_targets t ON t.group_name = d.group_name AND t.content_id = ?1
-                 LEFT JOIN progress p ON p.content_id = ?1 AND p.device_id = d.id",
-            )?
-            .query_row(params![content_id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            })?)
+            .query_row(DONE_HELD, params![content_id], done_held)?)
     }
 
     /// Verified bytes of a content by time bucket and tier:

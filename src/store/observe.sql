@@ -1,5 +1,6 @@
 -- p2pd schema: what `p2pd explain`, `/metrics` and the dashboard read
 -- (issue 16). A new version on top of schema.sql; never edit an applied one.
+-- Its indexes, the same in both dialects, are in observe_indexes.sql.
 
 -- Why the scheduler answered what it did: a row each time a device's plan
 -- for a content changes (role, leader, upstream tiers, office), and each
@@ -19,15 +20,6 @@ CREATE TABLE decisions (
     tiers       TEXT NOT NULL DEFAULT '',         -- upstream tiers offered, in order, e.g. 'parent-partial,server,cdn'
     reason      TEXT NOT NULL                     -- the why, in words
 );
-CREATE INDEX decisions_device ON decisions(device_id, content_id, id);
-CREATE INDEX decisions_office ON decisions(content_id, office_id, id);
-CREATE INDEX decisions_kind ON decisions(kind);
-
--- The dashboard's per-office views and the scheduler look devices up by
--- office, and the office tree by parent.
-CREATE INDEX IF NOT EXISTS devices_office ON devices(office_id);
-CREATE INDEX IF NOT EXISTS offices_parent ON offices(parent_id);
-
 -- The dashboard's and /metrics' admin token: only its SHA-256 is kept.
 -- Created by `install`, rotated by `p2pd ui token`. Separate from the
 -- shared key, which admits devices.

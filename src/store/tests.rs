@@ -179,19 +179,17 @@ both!(groups_contents_and_licenses, |st: &mut Store| {
     enroll(st, "b-host", "10.0.0.2", "lab");
     enroll(st, "B-host", "10.0.0.3", "Ops");
     enroll(st, "a-host", "10.0.0.4", "lab");
-    let hosts: Vec<String> = st
-        .licenses()
-        .unwrap()
-        .into_iter()
-        .map(|l| l.hostname)
-        .collect();
-    assert_eq!(hosts, ["B-host", "a-host", "b-host"]);
+    let hosts = |st: &Store| -> Vec<String> {
+        let licenses = st.licenses().unwrap();
+        licenses.into_iter().map(|l| l.device.hostname).collect()
+    };
+    assert_eq!(hosts(st), ["B-host", "a-host", "b-host"]);
     let groups = st.groups().unwrap();
     let lab = groups.iter().find(|g| g.name == "lab").unwrap();
     assert_eq!((lab.devices, lab.licenses, lab.contents), (2, 2, 2));
     let report = st.unassign_groups(&["lab".into()]).unwrap().unwrap();
     assert_eq!((report.devices, report.licenses_released), (2, 2));
-    assert_eq!(st.licenses().unwrap().len(), 1);
+    assert_eq!(hosts(st), ["B-host"], "licenses follow assigned groups");
     assert_eq!(
         st.unassign_groups(&["ghost".into()]).unwrap().unwrap_err(),
         ["ghost"]
@@ -355,7 +353,7 @@ both!(distribution_progress_leaders_bans, |st: &mut Store| {
     assert!(!st.ban("dd44", &c, &b, 2).unwrap(), "already banned");
     assert!(st.banned("dd44").unwrap().contains(&c));
     assert_eq!(st.ban_count().unwrap(), 1);
-    assert_eq!(st.bans_touching(&c, "dd44").unwrap().len(), 1);
+    assert_eq!(st.device_trail(&c, "dd44").unwrap().bans.len(), 1);
     assert_eq!(st.unban(&c).unwrap(), 1);
     assert!(st.banned_anywhere().unwrap().is_empty());
     // Transfers and the per-office byte counts.
@@ -453,7 +451,7 @@ both!(observe_pages_and_decisions, |st: &mut Store| {
         st.last_decision(&a, "ee55").unwrap().unwrap(),
         d("sources", Some(hq))
     );
-    assert_eq!(st.device_decisions(&a, "ee55").unwrap().len(), 1);
+    assert_eq!(st.device_trail(&a, "ee55").unwrap().decisions.len(), 1);
     assert_eq!(st.find_contents("app 1.0").unwrap(), ["ee55"]);
     assert_eq!(st.find_contents("ee55").unwrap(), ["ee55"]);
 });

@@ -601,6 +601,29 @@ pub fn tls_client(
     b.build().unwrap()
 }
 
+/// A request to serve at `path` through `client`, signed with the
+/// server's shared key, as an agent sends it; returns (status, body).
+pub fn signed_send(
+    net: &Net,
+    client: &reqwest::blocking::Client,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<(u16, String)> {
+    let key = p2pd::key::SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let url = format!("https://127.0.0.1:{}{path}", net.port);
+    let mut rb = client.request(method.parse().unwrap(), url);
+    for (n, v) in key.sign(method, path, &body) {
+        rb = rb.header(n, v);
+    }
+    let r = rb
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(20))
+        .send()?;
+    Ok((r.status().as_u16(), r.text().unwrap_or_default()))
+}
+
 /// A new key pair and a CSR for it (PEM each), as an agent makes them.
 pub fn key_and_csr() -> (String, String) {
     let key = rcgen::KeyPair::generate().unwrap();

@@ -15,22 +15,21 @@ fn call(
     path: &str,
     body: serde_json::Value,
 ) -> (u16, String) {
-    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let body = serde_json::to_vec(&body).unwrap();
-    let mut rb = client.request(
-        method.parse().unwrap(),
-        format!("https://127.0.0.1:{}{path}", net.port),
-    );
-    for (n, v) in key.sign(method, path, &body) {
-        rb = rb.header(n, v);
-    }
-    let r = rb
-        .header("content-type", "application/json")
-        .body(body)
-        .timeout(Duration::from_secs(20))
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap_or_default())
+    signed_send(net, client, method, path, body).unwrap()
+}
+
+/// Enrollment through `client` of a device claiming `ip` (and `device_id`,
+/// if given); returns (status, body).
+fn enroll_as(
+    net: &Net,
+    client: &reqwest::blocking::Client,
+    ip: &str,
+    csr: &str,
+    device_id: Option<&str>,
+) -> (u16, String) {
+    let body = enroll_body(ip, csr, device_id);
+    call(net, client, "POST", "/v1/enroll", body)
 }
 
 fn enroll_body(ip: &str, csr: &str, device_id: Option<&str>) -> serde_json::Value {
@@ -46,13 +45,7 @@ fn enroll_body(ip: &str, csr: &str, device_id: Option<&str>) -> serde_json::Valu
 fn enroll(net: &Net, ip: &str) -> (String, String, String) {
     let (key, csr) = key_and_csr();
     let client = tls_client(&net.server_dir, Some(ip.parse().unwrap()), None);
-    let (code, body) = call(
-        net,
-        &client,
-        "POST",
-        "/v1/enroll",
-        enroll_body(ip, &csr, None),
-    );
+    let (code, body) = enroll_as(net, &client, ip, &csr, None);
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     (
@@ -209,16 +202,16 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
     let (code, body) = call(&net, &as_a, "POST", "/v1/report", report);
     assert_eq!(code, 403, "{body}");
     let (_, csr) = key_and_csr();
-    let (code, body) = call(
+    let (code, body) = enroll_as(
         &net,
         &tls_client(
             &net.server_dir,
             Some("127.1.1.10".parse().unwrap()),
             Some((&cert_a, &key_a)),
         ),
-        "POST",
-        "/v1/enroll",
-        enroll_body("127.1.1.10", &csr, Some(&b)),
+        "127.1.1.10",
+        &csr,
+        Some(&b),
     );
     assert_eq!(code, 403, "{body}");
     // Without any certificate, B's id is kept only from B's address (a
@@ -226,13 +219,7 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
     // address the request makes a new device.
     let (_, csr) = key_and_csr();
     let from = |ip: &str| tls_client(&net.server_dir, Some(ip.parse().unwrap()), None);
-    let (code, body) = call(
-        &net,
-        &from("127.1.1.12"),
-        "POST",
-        "/v1/enroll",
-        enroll_body("127.1.1.12", &csr, Some(&b)),
-    );
+    let (code, body) = enroll_as(&net, &from("127.1.1.12"), "127.1.1.12", &csr, Some(&b));
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_ne!(
@@ -240,13 +227,7 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
         b.as_str(),
         "took another device's id over: {body}"
     );
-    let (code, body) = call(
-        &net,
-        &from("127.1.1.11"),
-        "POST",
-        "/v1/enroll",
-        enroll_body("127.1.1.11", &csr, Some(&b)),
-    );
+    let (code, body) = enroll_as(&net, &from("127.1.1.11"), "127.1.1.11", &csr, Some(&b));
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["device_id"], b.as_str(), "{body}");
@@ -299,13 +280,7 @@ fn enrollment_checks_the_claimed_address_unless_trust_claimed_addresses_is_on() 
     let (_, csr) = key_and_csr();
     // Claims .50, connects from .60.
     let from_60 = tls_client(&net.server_dir, Some("127.1.1.60".parse().unwrap()), None);
-    let (code, body) = call(
-        &net,
-        &from_60,
-        "POST",
-        "/v1/enroll",
-        enroll_body("127.1.1.50", &csr, None),
-    );
+    let (code, body) = enroll_as(&net, &from_60, "127.1.1.50", &csr, None);
     assert_eq!(code, 400, "{body}");
     assert!(
         body.contains("127.1.1.50")
@@ -321,13 +296,7 @@ fn enrollment_checks_the_claimed_address_unless_trust_claimed_addresses_is_on() 
     );
     let t = Instant::now();
     loop {
-        let (code, body) = call(
-            &net,
-            &from_60,
-            "POST",
-            "/v1/enroll",
-            enroll_body("127.1.1.50", &csr, None),
-        );
+        let (code, body) = enroll_as(&net, &from_60, "127.1.1.50", &csr, None);
         if code == 200 {
             break;
         }
@@ -342,41 +311,30 @@ fn plain_http_is_never_the_default() {
     let key = root.path().join("k");
     SharedKey::generate().unwrap().save(&key).unwrap();
     let k = key.to_str().unwrap();
-    let (code, _, err) = p2pd(
-        root.path(),
-        &[
+    // An http:// server without --insecure-plain-http is refused; an
+    // https:// one needs to be told the CA.
+    let cases: [(&str, &[&str]); 2] = [
+        ("http://127.0.0.1:9", &["--insecure-plain-http", "--ca"]),
+        ("https://127.0.0.1:9", &["--ca-fingerprint"]),
+    ];
+    for (server, named) in cases {
+        let args = [
             "agent",
             "--server",
-            "http://127.0.0.1:9",
+            server,
             "--key-file",
             k,
             "--group",
             "g",
             "--listen",
             "127.0.0.1:9",
-        ],
-    );
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("--insecure-plain-http") && err.contains("--ca"),
-        "{err}"
-    );
-    let (code, _, err) = p2pd(
-        root.path(),
-        &[
-            "agent",
-            "--server",
-            "https://127.0.0.1:9",
-            "--key-file",
-            k,
-            "--group",
-            "g",
-            "--listen",
-            "127.0.0.1:9",
-        ],
-    );
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--ca-fingerprint"), "{err}");
+        ];
+        let (code, _, err) = p2pd(root.path(), &args);
+        assert_eq!(code, 2, "{err}");
+        for flag in named {
+            assert!(err.contains(flag), "{server}: {err}");
+        }
+    }
 }
 
 #[test]

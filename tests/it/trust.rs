@@ -57,7 +57,6 @@ fn call(net: &Net, method: &str, path: &str, body: &[u8]) -> (u16, String) {
 }
 
 fn try_call(net: &Net, method: &str, path: &str, body: &[u8]) -> reqwest::Result<(u16, String)> {
-    let key = SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     // Enrollment: with a CSR, from the claimed address (loopback ones).
     let mut body = body.to_vec();
     let mut local = None;
@@ -76,18 +75,7 @@ fn try_call(net: &Net, method: &str, path: &str, body: &[u8]) -> reqwest::Result
         body = serde_json::to_vec(&v).unwrap();
     }
     let client = client_for(net, named_device(path, &body).as_deref(), local);
-    let url = format!("https://127.0.0.1:{}{path}", net.port);
-    let mut rb = client.request(method.parse().unwrap(), &url);
-    for (n, v) in key.sign(method, path, &body) {
-        rb = rb.header(n, v);
-    }
-    let r = rb
-        .header("content-type", "application/json")
-        .body(body)
-        .timeout(Duration::from_secs(20))
-        .send()?;
-    let code = r.status().as_u16();
-    let text = r.text().unwrap_or_default();
+    let (code, text) = signed_send(net, &client, method, path, body)?;
     if let (200, Some(k)) = (code, pending_key)
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
         && let (Some(id), Some(cert)) = (v["device_id"].as_str(), v["certificate"].as_str())

@@ -719,7 +719,7 @@ fn devices(st: &Store) -> Result<Check, HealthError> {
             names.join(", ")
         ));
         fix.push(
-            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each              (never `p2pd key regenerate`: that cuts off every device)",
+            "give those devices the current key: `p2pd agent install --key-file FILE ...` on each (never `p2pd key regenerate`: that cuts off every device)",
         );
     }
     if !stuck.is_empty() {

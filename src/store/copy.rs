@@ -19,8 +19,10 @@ struct Table {
 }
 
 /// Every table that holds the install. Not copied: `fleet_generation`
-/// (the destination keeps its own counter, bumped by the copy's writes)
-/// and `replicas` (heartbeat rows of the source's running servers).
+/// (the destination keeps its own counter, bumped by the copy's writes),
+/// `replicas` (heartbeat rows of the source's running servers) and
+/// `server_ca` (its key is sealed for the destination by `db copy`, in
+/// the same transaction: see `crate::server_ca`).
 const TABLES: &[Table] = &[
     Table {
         name: "server",
@@ -258,8 +260,9 @@ fn count(st: &Store, table: &str) -> Result<i64, CopyError> {
 }
 
 /// Copies every row of `from` into the empty store `to`, in one
-/// transaction on `to`, and checks the counts.
-pub fn copy(from: &Store, to: &mut Store) -> Result<Vec<CopiedTable>, CopyError> {
+/// transaction on `to` (or the caller's, which it joins), and checks the
+/// counts.
+pub fn copy(from: &Store, to: &Store) -> Result<Vec<CopiedTable>, CopyError> {
     if from.server()?.is_none() {
         return Err(CopyError::SourceEmpty);
     }

@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("replicas.sql"),
         postgres: include_str!("pg/replicas.sql"),
     },
+    // Issue 15: the server CA in the database (its key sealed on PostgreSQL).
+    Migration {
+        sqlite: include_str!("server_ca.sql"),
+        postgres: include_str!("pg/server_ca.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -579,8 +579,8 @@ fn copy_sqlite_to_postgres_and_back() {
         reason: "r".into(),
     })
     .unwrap();
-    let mut pg = postgres();
-    let report = copy::copy(&src.store, &mut pg.store).unwrap();
+    let pg = postgres();
+    let report = copy::copy(&src.store, &pg.store).unwrap();
     assert!(report.iter().any(|t| t.table == "offices" && t.rows == 2));
     let summary = |s: &Store| {
         (
@@ -598,14 +598,33 @@ fn copy_sqlite_to_postgres_and_back() {
         .unwrap();
     assert!(id > 2);
     // A second copy into a non-empty database changes nothing.
-    let again = copy::copy(&src.store, &mut pg.store);
+    let again = copy::copy(&src.store, &pg.store);
     assert!(matches!(again, Err(copy::CopyError::NotEmpty { .. })));
     // And back into a fresh SQLite.
-    let mut back = sqlite();
-    copy::copy(&pg.store, &mut back.store).unwrap();
+    let back = sqlite();
+    copy::copy(&pg.store, &back.store).unwrap();
     assert_eq!(
         summary(&back.store).1,
         summary(&src.store).1,
         "licenses round-trip"
     );
 }
+
+// Issue 15: the server CA row: stored once (the first of two replicas
+// moving their files wins), the key bytes kept exactly.
+both!(server_ca_is_stored_once, |st: &mut Store| {
+    assert_eq!(st.server_ca().unwrap(), None);
+    let first = replicas::CaRow {
+        cert_pem: "-----BEGIN CERTIFICATE-----\nA\n".into(),
+        key: vec![2, 0, 255, 128, 7],
+        sealed: true,
+    };
+    assert!(st.add_server_ca(&first).unwrap());
+    let second = replicas::CaRow {
+        cert_pem: "-----BEGIN CERTIFICATE-----\nB\n".into(),
+        key: b"pem".to_vec(),
+        sealed: false,
+    };
+    assert!(!st.add_server_ca(&second).unwrap());
+    assert_eq!(st.server_ca().unwrap(), Some(first));
+});

@@ -246,11 +246,19 @@ fn database(st: &Store) -> Check {
 /// a few of its heartbeats, and answering HTTP at its URL (any answer: a
 /// live server refuses the unsigned probe). On SQLite there is at most
 /// one, and none while serve is stopped.
-/// How an admin tool on the server talks TLS to serve: it trusts the
-/// install's CA (from the database) and has no device certificate of its own.
+/// How an admin tool on the server talks TLS to serve: it trusts the data
+/// dir's `ca.pem` (the CA an admin put there), else the install's CA from
+/// the database (a replica whose data dir holds only db.key), and has no
+/// device certificate of its own.
 fn admin_tls(st: &Store, dir: &Path) -> Result<crate::http::ClientTls, crate::server_ca::CaError> {
+    let file = dir.join(crate::tls::CA_CERT_FILE);
+    let trust = if file.is_file() {
+        crate::tls::Trust::load(&file)?
+    } else {
+        crate::server_ca::trust(dir, st)?
+    };
     Ok(crate::http::ClientTls {
-        trust: crate::server_ca::trust(dir, st)?,
+        trust,
         cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
     })
 }

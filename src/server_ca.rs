@@ -10,8 +10,9 @@
 //!   owner-only data dir next to the key file, and sealing it with a key
 //!   kept beside it would protect nothing.
 //! - The data dir keeps a public copy of the certificate, `ca.pem`, to
-//!   hand to agents (`--ca`); it is rewritten from the database when it is
-//!   missing or differs. The database is the record.
+//!   hand to agents (`--ca`); serve, `install` and `ca regenerate` rewrite
+//!   it from the database when it is missing or differs (after a `ca
+//!   regenerate` on another host). The database is the record.
 //! - An install made before the CA moved into the database has `ca.pem`
 //!   and `ca.key` in its data dir. The first command that opens the CA
 //!   ([`load`]: serve, `install`, `ca`, `health`, `db copy`) stores them
@@ -181,10 +182,9 @@ pub fn load(dir: &Path, st: &Store) -> Result<Ca, CaError> {
     Ok(ca)
 }
 
-/// The CA certificate alone (what admin tools trust; no db.key needed).
+/// The CA certificate alone, from the database (no db.key needed).
 pub fn trust(dir: &Path, st: &Store) -> Result<Trust, CaError> {
     let row = stored_row(dir, st)?;
-    export_cert(dir, &row.cert_pem);
     Ok(Trust::from_pem(
         &row.cert_pem,
         "the server CA in the database",

@@ -628,3 +628,41 @@ both!(server_ca_is_stored_once, |st: &mut Store| {
     assert!(!st.add_server_ca(&second).unwrap());
     assert_eq!(st.server_ca().unwrap(), Some(first));
 });
+
+// A failing item of a batch (a device whose heartbeat hits a database
+// error) leaves the others in place, and none of its own writes: the same
+// on both backends (a PostgreSQL transaction is otherwise aborted whole).
+both!(a_failing_batch_item_keeps_the_others, |st: &mut Store| {
+    let answers = st
+        .batch(|st| {
+            (0..5)
+                .map(|i| {
+                    st.item(|st| {
+                        st.conn.execute(
+                            "INSERT INTO settings (name, value) VALUES (?1, 'x')",
+                            params![format!("batch_{i}")],
+                        )?;
+                        if i == 1 || i == 4 {
+                            st.conn
+                                .execute("INSERT INTO no_such_table VALUES (1)", ())?;
+                        }
+                        Ok::<_, StoreError>(i)
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let ok: Vec<bool> = answers.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, true, false]);
+    let have = |n: &str| st.setting(n).unwrap().is_some();
+    assert!(have("batch_0"), "the item before the failure");
+    assert!(!have("batch_1"), "the failed item's first write");
+    assert!(
+        have("batch_2") && have("batch_3"),
+        "the items after the failure"
+    );
+    assert!(!have("batch_4"), "the last item, failed");
+    // Outside a batch an item is just its closure.
+    st.item(|st| st.set_setting("alone", "1")).unwrap();
+    assert!(have("alone"));
+});

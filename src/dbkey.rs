@@ -1,6 +1,7 @@
-//! The database key: how the shared key is kept at rest in a shared
+//! The database key: how secrets are kept at rest in a shared
 //! (PostgreSQL) database, so that every `serve` replica verifies the same
-//! key and a `key regenerate` reaches them all (issue 15).
+//! shared key (and a `key regenerate` reaches them all) and presents the
+//! same CA (issue 15).
 //!
 //! Each replica holds the same database key file, `db.key` in its data dir
 //! (32 random bytes, base64, mode 0600: made by `install --database` or
@@ -38,7 +39,9 @@
 //! version 2 value at the next `key regenerate`. A version 2 shared key
 //! is 61 bytes, so the length alone tells the two apart.
 //!
-//! On SQLite nothing is sealed: the key file in the data dir is the key.
+//! On SQLite nothing is sealed: the key file in the data dir is the key,
+//! and the CA's private key sits in the database file next to it, in the
+//! same owner-only data dir.
 
 use std::path::{Path, PathBuf};
 

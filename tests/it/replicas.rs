@@ -158,6 +158,8 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         (rows("offices"), rows("contents"), rows("groups")),
         (3, 1, 1)
     );
+    // The server CA went along (sealed with the db.key the copy made).
+    assert_eq!(rows("server_ca"), 1);
 
     // Replica B: its own data dir with the database key only (the CA is in
     // the database).

@@ -9,7 +9,17 @@
 //! cargo bench --bench control_plane -- --devices 100000 --offices 5000 --ranges 50000 \
 //!     --rate 10000 --sources-rate 1000 --secs 30 --json
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! # issue 15: serve on PostgreSQL (an empty database), one or more replicas
+//! cargo bench --bench control_plane -- --database postgres://USER@/DB?host=/var/run/postgresql --replicas 2
 //! ```
+//!
+//! With `--database URL` (an empty PostgreSQL database) the throw-away
+//! install is moved there with `p2pd db copy` before serve starts, and
+//! `--replicas N` serve processes run on it (each with its own data dir
+//! holding only db.key); device `i` talks to replica `i % N`. The server's
+//! CPU and memory are summed over the replicas, and PostgreSQL's own CPU
+//! (the postmaster and its children, found from a backend's parent pid) is
+//! reported next to it.
 //!
 //! Without `--server` it installs a throw-away server in /tmp and starts the
 //! release `p2pd serve` on 127.0.0.1 (stopped at the end, also on panic):
@@ -101,6 +111,10 @@ struct Opts {
     key_file: Option<PathBuf>,
     out: Option<PathBuf>,
     json: bool,
+    /// `--database URL`: serve on this (empty) PostgreSQL database.
+    database: Option<String>,
+    /// `--replicas N`: serve processes on `database`.
+    replicas: usize,
 }
 
 fn opts() -> Opts {
@@ -118,6 +132,8 @@ fn opts() -> Opts {
         key_file: None,
         out: None,
         json: false,
+        database: None,
+        replicas: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -136,6 +152,8 @@ fn opts() -> Opts {
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
             "--json" => o.json = true,
+            "--database" => o.database = Some(val()),
+            "--replicas" => o.replicas = val().parse().expect("--replicas N"),
             // `cargo bench` passes `--bench`; libtest-style filters are ignored too.
             _ => {}
         }
@@ -153,6 +171,10 @@ fn opts() -> Opts {
         "--rate must be 1..=50000 and --sources-rate 0..=10000"
     );
     assert!(o.secs > 0 && o.secs <= 600, "--secs must be 1..=600");
+    assert!(
+        (1..=8).contains(&o.replicas) && (o.replicas == 1 || o.database.is_some()),
+        "--replicas must be 1..=8, and more than 1 needs --database"
+    );
     o.import &= o.ranges > 0 && o.server.is_none();
     o
 }
@@ -215,14 +237,21 @@ impl Layout {
     }
 }
 
-/// The `p2pd serve` this bench started; killed on drop (error or panic too).
+/// The `p2pd serve` this bench started (and its other replicas); killed on
+/// drop (error or panic too).
 struct Server {
     child: Child,
+    replicas: Vec<Child>,
     dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        for c in &mut self.replicas {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
         // The server's log outlives the temp dir, for a look afterwards.
         std::fs::copy(
             self.dir.path().join("serve.log"),
@@ -261,6 +290,58 @@ fn p2pd(dir: &Path, args: &[&str]) {
         "p2pd {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The PostgreSQL postmaster serving `url`: the parent of the backend a
+/// fresh connection gets (no privileges needed).
+fn postmaster_pid(url: &str) -> u32 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect to --database");
+    let backend: i32 = c
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pg_backend_pid")
+        .get(0);
+    let stat = std::fs::read_to_string(format!("/proc/{backend}/stat"))
+        .expect("PostgreSQL on this machine (its CPU is measured from /proc)");
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    rest[1].parse().expect("ppid")
+}
+
+/// CPU clock ticks of a PostgreSQL cluster: the postmaster and its live
+/// children (utime+stime), plus what its exited children used (the
+/// postmaster's cutime+cstime).
+fn postgres_ticks(postmaster: u32) -> Option<u64> {
+    let fields = |pid: &str| -> Option<Vec<u64>> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        Some(
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect(),
+        )
+    };
+    let pm = fields(&postmaster.to_string())?;
+    // After ')': state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+    let mut total = pm[11] + pm[12] + pm[13] + pm[14];
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if let Some(f) = fields(pid)
+            && f.get(1) == Some(&u64::from(postmaster))
+        {
+            total += f[11] + f[12];
+        }
+    }
+    Some(total)
 }
 
 /// (VmRSS, VmHWM) in KiB, and utime+stime in clock ticks, of a process.
@@ -331,7 +412,8 @@ fn machine() -> serde_json::Value {
 /// A server this bench installed and started.
 struct Started {
     server: Server,
-    url: String,
+    /// Every replica's URL; the first is `server.child`'s.
+    urls: Vec<String>,
     key_file: PathBuf,
     data_dir: PathBuf,
     /// The sheet re-imported during the load.
@@ -429,6 +511,13 @@ fn start_server(o: &Opts) -> Started {
         &server_dir,
         &["settings", "set", "trust_claimed_addresses", "on"],
     );
+    if let Some(url) = &o.database {
+        p2pd(&server_dir, &["db", "copy", "--to", url]);
+        // From here on every p2pd this bench runs (serve, the import) uses
+        // the shared database. SAFETY: still single-threaded (the runtime
+        // starts after start_server returns).
+        unsafe { std::env::set_var("P2PD_DATABASE_URL", url) };
+    }
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
     // Plain HTTP (HMAC-signed requests, as on the TLS path): this measures
     // the control plane (database, scheduling); see bench/RESULTS.md for
@@ -443,15 +532,51 @@ fn start_server(o: &Opts) -> Started {
         .stderr(log)
         .spawn()
         .expect("spawn serve");
-    let server = Server { child, dir };
+    // More replicas on the shared database: each its own data dir with
+    // only db.key (the key and the CA are in the database).
+    let mut replicas = Vec::new();
+    let mut ports = vec![port];
+    for k in 1..o.replicas {
+        let rdir = dir.path().join(format!("replica-{k}"));
+        std::fs::create_dir_all(&rdir).expect("replica dir");
+        std::fs::copy(server_dir.join("db.key"), rdir.join("db.key")).expect("copy db.key");
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(rdir.join("serve.log")).expect("serve.log");
+        replicas.push(
+            Command::new(bin())
+                .args(["serve", "--listen", &format!("127.0.0.1:{p}")])
+                .arg("--insecure-plain-http")
+                .arg("--data-dir")
+                .arg(&rdir)
+                .env("P2PD_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn serve replica"),
+        );
+        ports.push(p);
+    }
+    let server = Server {
+        child,
+        replicas,
+        dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "serve did not start within 15 s");
-        std::thread::sleep(Duration::from_millis(50));
+    for p in &ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *p)).is_err() {
+            assert!(Instant::now() < deadline, "serve did not start within 15 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Started {
         server,
-        url: format!("http://127.0.0.1:{port}"),
+        urls: ports
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .collect(),
         key_file: server_dir.join("shared.key"),
         data_dir: server_dir,
         reimport,
@@ -465,14 +590,20 @@ fn main() {
         (Some(_), Some(_)) => None,
         _ => Some(start_server(&o)),
     };
-    let (url, key_file) = match &started {
-        Some(s) => (s.url.clone(), s.key_file.clone()),
+    let (urls, key_file) = match &started {
+        Some(s) => (s.urls.clone(), s.key_file.clone()),
         None => (
-            o.server.clone().expect("checked"),
+            vec![o.server.clone().expect("checked")],
             o.key_file.clone().expect("checked"),
         ),
     };
-    let pid = started.as_ref().map(|s| s.server.child.id());
+    let pids: Vec<u32> = started
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(s.server.child.id()).chain(s.server.replicas.iter().map(Child::id))
+        })
+        .collect();
+    let postmaster = o.database.as_deref().map(postmaster_pid);
     let import = started
         .as_ref()
         .filter(|_| o.import)
@@ -484,7 +615,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = rt.block_on(bench(&o, &url, key, pid, import));
+    let result = rt.block_on(bench(&o, &urls, key, &pids, postmaster, import));
     let line = result.to_string();
     if o.json {
         println!("{line}");
@@ -540,6 +671,10 @@ fn print_table(r: &serde_json::Value) {
             "/server/cpu_ms_per_heartbeat",
         ),
         ("server VmHWM (KiB)", "/server/vmhwm_kib"),
+        (
+            "PostgreSQL CPU per heartbeat (ms)",
+            "/postgres/cpu_ms_per_heartbeat",
+        ),
     ] {
         println!("{name:<36} {}", f(path));
     }
@@ -639,11 +774,31 @@ fn run_import(data_dir: &Path, sheet: &Path) -> (bool, String) {
 
 async fn bench(
     o: &Opts,
-    url: &str,
+    urls: &[String],
     key: SharedKey,
-    pid: Option<u32>,
+    pids: &[u32],
+    postmaster: Option<u32>,
     import: Option<(PathBuf, PathBuf)>,
 ) -> serde_json::Value {
+    // Device `i` talks to replica `i % urls.len()`.
+    let urls = Arc::new(urls.to_vec());
+    let url_of = {
+        let urls = urls.clone();
+        move |i: usize| urls[i % urls.len()].clone()
+    };
+    let url = url_of(0);
+    let url = url.as_str();
+    let stats_of = |pids: &[u32]| -> Option<(u64, u64, u64)> {
+        if pids.is_empty() {
+            return None;
+        }
+        pids.iter()
+            .map(|p| proc_stats(*p))
+            .try_fold((0, 0, 0), |a, s| {
+                s.map(|s| (a.0 + s.0, a.1 + s.1, a.2 + s.2))
+            })
+    };
+    let pg0 = postmaster.and_then(postgres_ticks);
     let lanes: Arc<Vec<SignedClient>> = Arc::new(
         (0..LANES)
             .map(|n| {
@@ -655,24 +810,20 @@ async fn bench(
     let client = lanes[0].clone();
     let layout = Arc::new(Layout::new(o.devices, o.offices));
     let start_machine = machine();
-    let stats0 = pid.and_then(proc_stats);
+    let stats0 = stats_of(pids);
 
     // Phase 1: the enrollment storm, `enroll_concurrency` at a time.
     eprintln!(
         "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time",
         o.devices, o.offices, layout.big, o.enroll_concurrency
     );
-    let enroll_url = format!("{url}/v1/enroll");
+
     let next = Arc::new(AtomicUsize::new(0));
     let t_enroll = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
-        let (lanes, enroll_url, next, layout) = (
-            lanes.clone(),
-            enroll_url.clone(),
-            next.clone(),
-            layout.clone(),
-        );
+        let (lanes, url_of, next, layout) =
+            (lanes.clone(), url_of.clone(), next.clone(), layout.clone());
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -694,7 +845,12 @@ async fn bench(
                 };
                 let t = Instant::now();
                 let r: Result<EnrollResponse, _> = lanes[i % LANES]
-                    .json(Method::POST, &enroll_url, &req, REQUEST_TIMEOUT)
+                    .json(
+                        Method::POST,
+                        &format!("{}/v1/enroll", url_of(i)),
+                        &req,
+                        REQUEST_TIMEOUT,
+                    )
                     .await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 match r {
@@ -732,7 +888,8 @@ async fn bench(
         enroll.p99,
         enroll.max
     );
-    let stats1 = pid.and_then(proc_stats);
+    let stats1 = stats_of(pids);
+    let pg1 = postmaster.and_then(postgres_ticks);
 
     // The content heartbeats report progress on, as real agents do.
     let enrolled = ids
@@ -775,11 +932,14 @@ async fn bench(
     let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
     let heartbeats = {
         let (lanes, ids, content) = (lanes.clone(), ids.clone(), content.clone());
-        let hb_url = format!("{url}/v1/heartbeat");
+        let url_of = url_of.clone();
         let devices = o.devices as u64;
         open_loop(o.rate, o.secs, t0, move |k| {
             let i = (k % devices) as usize;
-            let (client, url) = (lanes[i % LANES].clone(), hb_url.clone());
+            let (client, url) = (
+                lanes[i % LANES].clone(),
+                format!("{}/v1/heartbeat", url_of(i)),
+            );
             let req = HeartbeatRequest {
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
@@ -809,13 +969,16 @@ async fn bench(
     };
     let sources = {
         let (lanes, ids, layout) = (lanes.clone(), ids.clone(), layout.clone());
-        let src_url = format!("{url}/v1/contents/{content}/sources");
+        let url_of = url_of.clone();
         let devices = o.devices;
         let rate = o.sources_rate.max(1);
         let secs = if o.sources_rate == 0 { 0 } else { o.secs };
         open_loop(rate, secs, t0, move |k| {
             let i = layout.sources_device(k as usize, devices);
-            let (client, url) = (lanes[i % LANES].clone(), src_url.clone());
+            let (client, url) = (
+                lanes[i % LANES].clone(),
+                format!("{}/v1/contents/{content}/sources", url_of(i)),
+            );
             let req = SourcesRequest {
                 device_id: ids[i].clone(),
                 suspect: None,
@@ -859,7 +1022,8 @@ async fn bench(
     };
     let (hb, src, imp) = tokio::join!(heartbeats, sources, importing);
     let load_secs = o.secs as f64;
-    let stats2 = pid.and_then(proc_stats);
+    let stats2 = stats_of(pids);
+    let pg2 = postmaster.and_then(postgres_ticks);
     let hb_json = latency(&hb, load_secs);
     let src_json = latency(&src, load_secs);
     eprintln!("[control_plane] heartbeats: {hb_json}");
@@ -916,8 +1080,22 @@ async fn bench(
         }
         _ => serde_json::Value::Null,
     };
+    // PostgreSQL's own CPU (every process of its cluster), on --database.
+    let postgres = match (pg0, pg1, pg2) {
+        (Some(p0), Some(p1), Some(p2)) => {
+            let load_cpu = p2.saturating_sub(p1) as f64 / tick;
+            serde_json::json!({
+                "cpu_s_enroll": p1.saturating_sub(p0) as f64 / tick,
+                "cpu_s_load": load_cpu,
+                "cpu_ms_per_heartbeat": round(load_cpu * 1e3 / hb.len().max(1) as f64),
+            })
+        }
+        _ => serde_json::Value::Null,
+    };
     serde_json::json!({
         "bench": "control_plane",
+        "backend": if o.database.is_some() { "postgresql" } else { "sqlite" },
+        "replicas": urls.len(),
         "devices": o.devices,
         "offices": o.offices,
         "big_offices": layout.big,
@@ -940,5 +1118,6 @@ async fn bench(
         "sources": src_json,
         "import_during_load": import_json,
         "server": server,
+        "postgres": postgres,
     })
 }

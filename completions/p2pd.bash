@@ -88,6 +88,9 @@ _p2pd() {
             p2pd__subcmd__ca,issue-proxy)
                 cmd="p2pd__subcmd__ca__subcmd__issue__subcmd__proxy"
                 ;;
+            p2pd__subcmd__ca,regenerate)
+                cmd="p2pd__subcmd__ca__subcmd__regenerate"
+                ;;
             p2pd__subcmd__content,list)
                 cmd="p2pd__subcmd__content__subcmd__list"
                 ;;
@@ -326,7 +329,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__ca)
-            opts="-v -h --data-dir --database --verbose --help fingerprint issue-proxy"
+            opts="-v -h --data-dir --database --verbose --help fingerprint issue-proxy regenerate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +391,28 @@ _p2pd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__ca__subcmd__regenerate)
+            opts="-v -h --json --data-dir --database --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

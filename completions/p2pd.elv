@@ -102,6 +102,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
             cand fingerprint 'Show the server CA''s SHA-256 fingerprint (agents'' --ca-fingerprint)'
             cand issue-proxy 'Issue a certificate and key from the CA for a TLS-terminating load balancer in front of serve: agents accept it because it is from the CA. Give serve the balancer''s address with --trusted-proxy'
+            cand regenerate 'Replace the server CA with a new one (when its key may have leaked). Restart serve on every replica, then give agents the new ca.pem (or fingerprint): agents pinned to the old CA refuse the server until then'
         }
         &'p2pd;ca;fingerprint'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
@@ -116,6 +117,15 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --name 'Host name or address agents dial (repeat for several)'
             cand --out 'Directory to write proxy.pem (certificate and the CA after it) and proxy.key (owner-only) into'
             cand --days 'Days the certificate is valid'
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;ca;regenerate'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'
@@ -352,7 +362,7 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --verbose 'More log output on stderr (-v info, -vv debug)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand copy 'Copy this install (offices, groups, content, devices, history, key) into an empty database, then compare every table''s row count. Stop `serve` first: writes made during the copy are not carried'
+            cand copy 'Copy this install (offices, groups, content, devices, history, key, server CA) into an empty database, then compare every table''s row count. Stop `serve` first: writes made during the copy are not carried'
         }
         &'p2pd;db;copy'= {
             cand --to 'The empty destination: postgres://USER@HOST[:PORT]/DB (the source is the data dir''s database, or --database)'

@@ -246,11 +246,19 @@ fn database(st: &Store) -> Check {
 /// a few of its heartbeats, and answering HTTP at its URL (any answer: a
 /// live server refuses the unsigned probe). On SQLite there is at most
 /// one, and none while serve is stopped.
-/// How an admin tool on the server talks TLS to serve: it trusts this data
-/// dir's CA and has no device certificate of its own.
-fn admin_tls(dir: &Path) -> Result<crate::http::ClientTls, crate::tls::TlsError> {
+/// How an admin tool on the server talks TLS to serve: it trusts the data
+/// dir's `ca.pem` (the CA an admin put there), else the install's CA from
+/// the database (a replica whose data dir holds only db.key), and has no
+/// device certificate of its own.
+fn admin_tls(st: &Store, dir: &Path) -> Result<crate::http::ClientTls, crate::server_ca::CaError> {
+    let file = dir.join(crate::tls::CA_CERT_FILE);
+    let trust = if file.is_file() {
+        crate::tls::Trust::load(&file)?
+    } else {
+        crate::server_ca::trust(dir, st)?
+    };
     Ok(crate::http::ClientTls {
-        trust: crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))?,
+        trust,
         cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
     })
 }
@@ -275,7 +283,7 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     // admin tool has no device certificate of its own).
     crate::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
-    if let Ok(t) = admin_tls(dir)
+    if let Ok(t) = admin_tls(st, dir)
         && let Ok(cfg) = t.trust.client_config(t.cert)
     {
         builder = builder.use_preconfigured_tls(cfg);
@@ -360,18 +368,19 @@ fn server_checks(st: &Store, dir: &std::path::Path, url: &str, timeout: Duration
     let status_url = format!("{url}/v1/status");
     let t0 = now();
     let answer = (|| -> Result<Result<ServerStatus, CallError>, String> {
+        // On https, the server must prove a certificate from the install's
+        // CA (an admin tool has no device certificate). Read before the
+        // runtime starts: the store is synchronous.
+        let tls = if status_url.starts_with("https://") {
+            Some(admin_tls(st, dir).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         rt.block_on(async {
-            // On https, the server must prove a certificate from this
-            // data dir's CA (an admin tool has no device certificate).
-            let tls = if status_url.starts_with("https://") {
-                Some(admin_tls(dir).map_err(|e| e.to_string())?)
-            } else {
-                None
-            };
             let client = SignedClient::with_tls(key, None, tls).map_err(|e| e.to_string())?;
             Ok(client.get_json::<ServerStatus>(&status_url, timeout).await)
         })

@@ -116,7 +116,8 @@ pub enum InstallError {
     /// `install --database URL` on a database that already holds one.
     #[error(
         "{url} already holds a p2pd install (server {server_id}); nothing was changed. To run \
-         another replica on it, copy db.key, ca.pem and ca.key from a replica's data dir into {dir} and run \
+         another replica on it, copy db.key (the database key; the server CA is in the database) from a \
+         replica's data dir into {dir} and run \
          `p2pd serve --database URL --data-dir {dir}`"
     )]
     SharedInstalled {
@@ -127,6 +128,9 @@ pub enum InstallError {
     /// The server CA cannot be created or read.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The server CA in the database cannot be stored or opened.
+    #[error(transparent)]
+    Ca(#[from] crate::server_ca::CaError),
 }
 
 impl From<crate::store::DbError> for InstallError {
@@ -320,7 +324,6 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
             ));
         }
     }
-    drop(st);
     if !differences.is_empty() {
         return Err(InstallError::Differs {
             dir: dir.to_path_buf(),
@@ -328,13 +331,10 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         });
     }
     // An install made before TLS has no CA: add it (the one change a
-    // re-run makes).
-    let ca_created = !crate::tls::Ca::exists(dir);
-    let ca = if ca_created {
-        crate::tls::Ca::create(dir, &server.server_id)?
-    } else {
-        crate::tls::Ca::load(dir)?
-    };
+    // re-run makes). One made before the CA moved into the database has
+    // its files moved in.
+    let (ca, ca_created) = crate::server_ca::load_or_create(dir, &st, &server.server_id)?;
+    drop(st);
     let (root, done) = match &o.systemd {
         Some(sd) => {
             let unit = planned_unit(dir)?;
@@ -430,24 +430,27 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         staging.path().display()
     )))?;
     key.save(&key_path(staging.path()))?;
-    let ca = crate::tls::Ca::create(staging.path(), &server_id)?;
     // On a shared database its transaction commits only once the data
     // dir is in place.
     let mut shared_tx = None;
-    let admin_token = match &shared_store {
+    // The server CA goes into the database (its key sealed with db.key on
+    // PostgreSQL); `ca.pem`, its public copy, into the data dir.
+    let (admin_token, ca) = match &shared_store {
         None => {
             let st = Store::create(staging.path())?;
             st.init_server(&server_id, &key.fingerprint(), &values)?;
-            crate::server::ui::new_admin_token(&st)?
+            let (ca, _) = crate::server_ca::load_or_create(staging.path(), &st, &server_id)?;
+            (crate::server::ui::new_admin_token(&st)?, ca)
         }
         Some(st) => {
             let (db_key, _) = crate::dbkey::DbKey::load_or_create(staging.path())?;
             let tx = st.begin()?;
             st.init_server(&server_id, &key.fingerprint(), &values)?;
             st.set_sealed_key(1, &db_key.seal(1, &key)?)?;
+            let (ca, _) = crate::server_ca::load_or_create(staging.path(), st, &server_id)?;
             let token = crate::server::ui::new_admin_token(st)?;
             shared_tx = Some(tx);
-            token
+            (token, ca)
         }
     };
     let logs = staging.path().join("logs");
@@ -508,7 +511,7 @@ fn check_target_dir(dir: &Path) -> Result<(), InstallError> {
 }
 
 /// The current key's fingerprint and version, the retired ones, and the
-/// CA's fingerprint (from `ca.pem` in `dir`).
+/// CA's fingerprint (from the database).
 pub fn fingerprint(dir: &Path, st: &Store) -> Result<Fingerprint, InstallError> {
     let server = st.server()?.ok_or(InstallError::NoServerRow)?;
     Ok(Fingerprint {
@@ -522,7 +525,7 @@ pub fn fingerprint(dir: &Path, st: &Store) -> Result<Fingerprint, InstallError> 
                 fingerprint,
             })
             .collect(),
-        ca_fingerprint: crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+        ca_fingerprint: crate::server_ca::trust(dir, st)
             .ok()
             .map(|ca| ca.fingerprint()),
     })

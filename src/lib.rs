@@ -32,8 +32,11 @@
 //! - [`report`]: per-office, per-content distribution report.
 //! - [`deploy`]: scripted installs: systemd units and agent configuration,
 //!   written idempotently.
-//! - [`dbkey`]: the database key file that seals the shared key kept in a
-//!   shared (PostgreSQL) database, for serve replicas.
+//! - [`dbkey`]: the database key file that seals the secrets kept in a
+//!   shared (PostgreSQL) database (the shared key, the CA's private key),
+//!   for serve replicas.
+//! - [`server_ca`]: the server CA at rest in the database (both backends),
+//!   and the move of an older install's CA files into it.
 //! - [`exit`]: the exit codes every command shares.
 //! - [`metrics`]: Prometheus metrics of `serve` and the agent.
 //! - [`explain`]: `p2pd explain`: why a device got a content the way it did.
@@ -81,6 +84,7 @@
 //! proto: domain
 //! store: domain
 //! dbkey: key store
+//! server_ca: dbkey key store tls
 //! topology: domain cells settings store
 //! content: domain key platform store tls topology
 //! liveness: domain settings store
@@ -92,11 +96,11 @@
 //! agent: domain http key listen metrics platform proto tls
 //! configure: settings store topology
 //! explain: domain liveness server store topology
-//! health: content dbkey domain http key proto report settings store tls topology words
-//! install: dbkey deploy exit key platform server settings store tls
+//! health: content dbkey domain http key proto report server_ca settings store tls topology words
+//! install: dbkey deploy exit key platform server server_ca settings store tls
 //! devices: cells domain liveness store
 //! demo: agent configure content install key platform report store tls topology
-//! cli: agent cells configure content dbkey demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server settings store tls topology words
+//! cli: agent cells configure content dbkey demo deploy devices domain exit explain health http install key listen liveness metrics platform proto report server server_ca settings store tls topology words
 //! ```
 //!
 //! # Trust
@@ -140,6 +144,7 @@ pub mod platform;
 pub mod proto;
 pub mod report;
 pub mod server;
+pub mod server_ca;
 pub mod settings;
 pub mod store;
 pub mod tls;

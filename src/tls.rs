@@ -1,9 +1,11 @@
 //! TLS identities: the server CA, the certificates it issues, and the
 //! rustls configurations and verifiers both sides use.
 //!
-//! - `p2pd install` creates the **server CA** ([`Ca::create`]): an ECDSA
-//!   P-256 key (`ca.key`, owner-only) and a self-signed certificate
-//!   (`ca.pem`) in the server's data dir. Its fingerprint
+//! - `p2pd install` creates the **server CA** ([`Ca::generate`]): an ECDSA
+//!   P-256 key and a self-signed certificate, kept in the database (see
+//!   `crate::server_ca`: the key sealed with `db.key` on PostgreSQL, so
+//!   every replica presents the same CA), with a public copy of the
+//!   certificate (`ca.pem`) in the data dir for agents. Its fingerprint
 //!   ([`fingerprint`]: SHA-256 of the certificate's DER) is printed next to
 //!   the key's.
 //! - `serve` issues itself a **server certificate** from the CA at start
@@ -38,7 +40,9 @@ use sha2::{Digest, Sha256};
 
 /// The CA certificate in the server's data dir (public: agents get a copy).
 pub const CA_CERT_FILE: &str = "ca.pem";
-/// The CA's private key in the server's data dir (owner-only).
+/// The CA's private key as installs before issue 15 kept it in the data
+/// dir (owner-only); now it is in the database, and `crate::server_ca`
+/// moves a file it finds there.
 pub const CA_KEY_FILE: &str = "ca.key";
 
 /// How long a device certificate is valid. Short on purpose: there is no
@@ -59,8 +63,9 @@ const SERVER_URI: &str = "urn:p2pd:server:";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error(
-        "no server CA in {dir}: `p2pd install` creates one (it is missing on installs made \
-         before TLS: run `p2pd install` again on this data dir to add it)"
+        "no server CA in the database (nor ca.pem and ca.key in {dir} to move into it): \
+         `p2pd install` creates one (it is missing on installs made before TLS: run \
+         `p2pd install` again on this data dir, with the same --database if any, to add it)"
     )]
     NoCa { dir: PathBuf },
     #[error("cannot read {path}: {why}")]
@@ -132,15 +137,14 @@ impl std::fmt::Debug for Ca {
 }
 
 impl Ca {
-    /// True when `dir` holds a CA.
-    pub fn exists(dir: &Path) -> bool {
+    /// True when `dir` holds the CA files of an install made before the
+    /// CA moved into the database.
+    pub fn files_exist(dir: &Path) -> bool {
         dir.join(CA_CERT_FILE).exists() && dir.join(CA_KEY_FILE).exists()
     }
 
-    /// Creates a CA in `dir` (`ca.pem`, and `ca.key` owner-only). The
-    /// key is written first; a crash in between leaves no `ca.pem`, and
-    /// the next install makes a new pair.
-    pub fn create(dir: &Path, server_id: &str) -> Result<Ca, TlsError> {
+    /// A new CA, in memory: the caller stores it (`crate::server_ca`).
+    pub fn generate(server_id: &str) -> Result<Ca, TlsError> {
         let key = KeyPair::generate().map_err(issue_err)?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
@@ -156,9 +160,6 @@ impl Ca {
         params.not_before = now - BACKDATE;
         params.not_after = now + Duration::from_secs(20 * 365 * 24 * 3600);
         let cert = params.self_signed(&key).map_err(issue_err)?;
-        let key_path = dir.join(CA_KEY_FILE);
-        write_file(&key_path, key.serialize_pem().as_bytes(), true)?;
-        write_file(&dir.join(CA_CERT_FILE), cert.pem().as_bytes(), false)?;
         Ok(Ca {
             cert_der: cert.der().clone(),
             cert_pem: cert.pem(),
@@ -166,9 +167,40 @@ impl Ca {
         })
     }
 
-    /// Loads the CA from `dir`.
-    pub fn load(dir: &Path) -> Result<Ca, TlsError> {
-        if !Ca::exists(dir) {
+    /// Creates a CA and writes it into `dir` as files (`ca.pem`, and
+    /// `ca.key` owner-only), as installs before issue 15 did. Tests use it
+    /// for a CA of their own (a fake server's).
+    pub fn create(dir: &Path, server_id: &str) -> Result<Ca, TlsError> {
+        let ca = Ca::generate(server_id)?;
+        // The key first: a crash in between leaves no `ca.pem`.
+        write_file(&dir.join(CA_KEY_FILE), ca.key_pem().as_bytes(), true)?;
+        write_file(&dir.join(CA_CERT_FILE), ca.cert_pem.as_bytes(), false)?;
+        Ok(ca)
+    }
+
+    /// A CA from its certificate and private key, both PEM; `what` names
+    /// where they came from, for messages.
+    pub fn from_pem(cert_pem: &str, key_pem: &str, what: &str) -> Result<Ca, TlsError> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| TlsError::BadCert {
+            path: what.to_string(),
+            why: format!("the CA's private key: {e}"),
+        })?;
+        let cert_der = first_cert(cert_pem, what)?;
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| TlsError::BadCert {
+            path: what.to_string(),
+            why: e.to_string(),
+        })?;
+        Ok(Ca {
+            cert_der,
+            cert_pem: cert_pem.to_string(),
+            issuer,
+        })
+    }
+
+    /// Reads the CA files of `dir` (`ca.pem`, `ca.key`): their text, as
+    /// checked by [`Ca::from_pem`].
+    pub fn read_files(dir: &Path) -> Result<(Ca, String), TlsError> {
+        if !Ca::files_exist(dir) {
             return Err(TlsError::NoCa {
                 dir: dir.to_path_buf(),
             });
@@ -177,20 +209,17 @@ impl Ca {
         let key_path = dir.join(CA_KEY_FILE);
         let cert_pem = read_file(&cert_path)?;
         let key_pem = read_file(&key_path)?;
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| TlsError::Read {
-            path: key_path.clone(),
-            why: e.to_string(),
-        })?;
-        let cert_der = first_cert(&cert_pem, &cert_path.display().to_string())?;
-        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| TlsError::BadCert {
-            path: cert_path.display().to_string(),
-            why: e.to_string(),
-        })?;
-        Ok(Ca {
-            cert_der,
-            cert_pem,
-            issuer,
-        })
+        let ca = Ca::from_pem(
+            &cert_pem,
+            &key_pem,
+            &format!("{} and {}", cert_path.display(), key_path.display()),
+        )?;
+        Ok((ca, key_pem))
+    }
+
+    /// The CA's private key, PEM (PKCS#8): what the database stores.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
     }
 
     pub fn fingerprint(&self) -> String {
@@ -1044,8 +1073,11 @@ mod tests {
     fn a_device_certificate_names_its_device_and_its_address() {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::create(dir.path(), "srv").unwrap();
-        let again = Ca::load(dir.path()).unwrap();
+        let (again, key_pem) = Ca::read_files(dir.path()).unwrap();
         assert_eq!(ca.fingerprint(), again.fingerprint());
+        assert_eq!(key_pem, ca.key_pem());
+        let from_pem = Ca::from_pem(ca.cert_pem(), &ca.key_pem(), "t").unwrap();
+        assert_eq!(from_pem.fingerprint(), ca.fingerprint());
         assert!(crate::platform::is_owner_only(&dir.path().join(CA_KEY_FILE)).unwrap());
         let pending = DeviceCert::request().unwrap();
         let id = "0b1c2d3e-0000-4000-8000-000000000001";

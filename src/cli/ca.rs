@@ -1,4 +1,5 @@
-//! `p2pd ca fingerprint | issue-proxy`: the server CA (see `crate::tls`).
+//! `p2pd ca fingerprint | issue-proxy | regenerate`: the server CA (see `crate::tls`;
+//! it is kept in the database, `crate::server_ca`).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,10 @@ pub enum Command {
     /// balancer in front of serve: agents accept it because it is from the
     /// CA. Give serve the balancer's address with --trusted-proxy
     IssueProxy(IssueProxyArgs),
+    /// Replace the server CA with a new one (when its key may have leaked).
+    /// Restart serve on every replica, then give agents the new ca.pem (or
+    /// fingerprint): agents pinned to the old CA refuse the server until then
+    Regenerate(output::JsonFlag),
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,9 +49,10 @@ struct Issued {
 
 pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
+    let st = super::open_store(g)?;
     match c {
         Command::Fingerprint(j) => {
-            let ca = crate::tls::Trust::load(&dir.join(crate::tls::CA_CERT_FILE))
+            let ca = crate::server_ca::trust(&dir, &st)
                 .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
             if j.json {
                 output::print_json(&serde_json::json!({ "ca_fingerprint": ca.fingerprint() }))?;
@@ -55,9 +61,34 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::Ok)
         }
+        Command::Regenerate(j) => {
+            let old = crate::server_ca::trust(&dir, &st)
+                .ok()
+                .map(|t| t.fingerprint());
+            let ca = crate::server_ca::regenerate(&dir, &st)
+                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+            let file = dir.join(crate::tls::CA_CERT_FILE).display().to_string();
+            if j.json {
+                output::print_json(&serde_json::json!({
+                    "ca_fingerprint": ca.fingerprint(),
+                    "retired_fingerprint": old,
+                    "ca_file": file,
+                }))?;
+            } else {
+                println!(
+                    "new server CA {} (was {}), written to {file}: restart serve on every \
+                     replica, then roll it out with `p2pd agent install --ca {file} ...` (or \
+                     --ca-fingerprint; agents started with --ca-fingerprint also need their \
+                     cached ca.pem removed)",
+                    ca.fingerprint(),
+                    old.as_deref().unwrap_or("none")
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
         Command::IssueProxy(a) => {
-            let ca =
-                crate::tls::Ca::load(&dir).map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+            let ca = crate::server_ca::load(&dir, &st)
+                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
             let (cert, key) = ca
                 .issue_proxy(
                     &a.name,

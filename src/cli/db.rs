@@ -1,7 +1,8 @@
 //! `p2pd db copy --to URL`: move an install's database, in practice from
 //! the data dir's SQLite up to an empty PostgreSQL shared by several serve
 //! replicas. The copy itself is `store::copy`; this file parses, seals the
-//! shared key for the destination, and prints.
+//! shared key and the server CA's key for the destination (in the copy's
+//! transaction), and prints.
 
 use anyhow::Context;
 use serde::Serialize;
@@ -12,8 +13,8 @@ use crate::store::{self, Backend, Location, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Copy this install (offices, groups, content, devices, history, key)
-    /// into an empty database, then compare every table's row count.
+    /// Copy this install (offices, groups, content, devices, history, key,
+    /// server CA) into an empty database, then compare every table's row count.
     /// Stop `serve` first: writes made during the copy are not carried
     Copy(CopyArgs),
 }
@@ -58,31 +59,47 @@ fn copy(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
             "--to names the database being copied; give another, empty one",
         ));
     }
-    let mut dest = Store::open_location(&to, true)?;
-    // The destination's key, sealed before the copy so that a missing key
+    let dest = Store::open_location(&to, true)?;
+    // The server CA of the install (an older install's CA files move into
+    // its database here), read before anything is written.
+    let ca =
+        crate::server_ca::load(&dir, &from).context("the server CA of the install being copied")?;
+    // The destination's keys, sealed before the copy so that a missing key
     // file changes nothing.
-    let sealed = match (from.backend(), dest.backend()) {
-        (Backend::Sqlite, Backend::Postgres) => {
+    let db_key = match dest.backend() {
+        Backend::Postgres => Some(crate::dbkey::DbKey::load_or_create(&dir)?.0),
+        Backend::Sqlite => None,
+    };
+    let sealed = match (from.backend(), &db_key) {
+        (Backend::Sqlite, Some(db_key)) => {
             let key = crate::key::SharedKey::load(&crate::key::key_path(&dir))
                 .context("the shared key of the install being copied")?;
             let server = from.server()?.ok_or(store::copy::CopyError::SourceEmpty)?;
-            let (db_key, _) = crate::dbkey::DbKey::load_or_create(&dir)?;
             Some((server.key_version, db_key.seal(server.key_version, &key)?))
         }
         _ => None,
     };
-    let tables = store::copy::copy(&from, &mut dest).map_err(|e| match e {
+    let ca_row = crate::server_ca::row_of(&ca, db_key.as_ref())?;
+    // One transaction: the rows, the sealed key and the CA land together.
+    let tx = dest.begin()?;
+    let mut tables = store::copy::copy(&from, &dest).map_err(|e| match e {
         store::copy::CopyError::NotEmpty { .. } => fail(ExitCode::Usage, e.to_string()),
         e => e.into(),
     })?;
     if let Some((version, sealed)) = &sealed {
         dest.set_sealed_key(*version, sealed)?;
     }
+    dest.add_server_ca(&ca_row)?;
+    tx.commit().map_err(store::StoreError::from)?;
+    tables.push(store::copy::CopiedTable {
+        table: "server_ca",
+        rows: i64::from(dest.server_ca()?.is_some()),
+    });
     let out = Copied {
         from: from_shown,
         to: to.display(),
         tables,
-        db_key: sealed
+        db_key: db_key
             .is_some()
             .then(|| crate::dbkey::DbKey::path(&dir).display().to_string()),
     };
@@ -101,8 +118,9 @@ fn copy(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(k) = &out.db_key {
         println!(
-            "The shared key is stored sealed with the database key {k}: copy that file into the \
-             data dir of every replica, then run `p2pd serve --database URL` on each."
+            "The shared key and the server CA's private key are stored sealed with the database \
+             key {k}: copy that file (only that one) into the data dir of every replica, then run \
+             `p2pd serve --database URL` on each."
         );
     }
     Ok(ExitCode::Ok)

@@ -63,12 +63,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             SocketAddr::new(ip, port)
         }
     };
-    drop(st);
-    let (state, scheme) = if a.insecure_plain_http {
-        tracing::warn!("serving plain HTTP (--insecure-plain-http): no TLS, no device identities");
-        (state, "http")
+    // The server CA from the database (every replica presents the same
+    // one); an older install's CA files are moved into it here.
+    let ca = if a.insecure_plain_http {
+        None
     } else {
-        let ca = crate::tls::Ca::load(&dir).map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+        Some(crate::server_ca::load(&dir, &st).map_err(|e| fail(ExitCode::Failed, e.to_string()))?)
+    };
+    drop(st);
+    let (state, scheme) = if let Some(ca) = ca {
         let names = crate::tls::server_names(listen.ip(), &server_name, &a.tls_name);
         let certs = crate::tls::ServerCerts::new(ca, &state.server_id, names)
             .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
@@ -80,6 +83,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let mut state = state.with_tls(certs)?;
         state.trusted_proxies = a.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect();
         (state, "https")
+    } else {
+        tracing::warn!("serving plain HTTP (--insecure-plain-http): no TLS, no device identities");
+        (state, "http")
     };
     // Before binding, so a second serve is told who holds the data dir
     // rather than "address in use". Moved into the runtime's

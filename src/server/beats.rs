@@ -193,7 +193,9 @@ async fn commit(
                         backlog,
                         rand::random::<f64>(),
                     );
-                    apply(st, &fleet, &board, req, &mut targeted, secs)
+                    // A savepoint each: one failing device never
+                    // takes the batch's others with it (PostgreSQL).
+                    st.item(|st| apply(st, &fleet, &board, req, &mut targeted, secs))
                 })
                 .collect::<Vec<_>>()
         })?;

@@ -15,8 +15,10 @@ use super::{Store, StoreError};
 /// (columns)`: its columns in the final schema, in insert order. `#order`
 /// is the registration order: rowid on SQLite, seq on PostgreSQL (see
 /// `order_column`). Not copied: `fleet_generation` (the destination keeps
-/// its own counter, bumped by the copy's writes) and `replicas` (heartbeat
-/// rows of the source's running servers).
+/// its own counter, bumped by the copy's writes), `replicas` (heartbeat
+/// rows of the source's running servers) and `server_ca` (its key is sealed
+/// for the destination by `db copy`, in the same transaction: see
+/// `crate::server_ca`).
 const TABLES: &[&str] = &[
     "server (id, server_id, created_at, key_version, key_fingerprint)",
     "retired_keys (version, fingerprint, retired_at)",
@@ -120,8 +122,9 @@ fn count(st: &Store, table: &str) -> Result<i64, CopyError> {
 }
 
 /// Copies every row of `from` into the empty store `to`, in one
-/// transaction on `to`, and checks the counts.
-pub fn copy(from: &Store, to: &mut Store) -> Result<Vec<CopiedTable>, CopyError> {
+/// transaction on `to` (or the caller's, which it joins), and checks the
+/// counts.
+pub fn copy(from: &Store, to: &Store) -> Result<Vec<CopiedTable>, CopyError> {
     if from.server()?.is_none() {
         return Err(CopyError::SourceEmpty);
     }

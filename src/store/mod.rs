@@ -87,6 +87,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("replicas.sql"),
         postgres: include_str!("pg/replicas.sql"),
     },
+    // Issue 15: the server CA in the database (its key sealed on PostgreSQL).
+    Migration {
+        sqlite: include_str!("server_ca.sql"),
+        postgres: include_str!("pg/server_ca.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
@@ -202,6 +207,11 @@ pub struct Store {
     /// The open connection (either backend). Public to the `store`
     /// submodules only: nothing outside `store` writes SQL.
     pub(crate) conn: Db,
+    /// `None` outside [`Store::batch`]; inside, whether an [`Store::item`]
+    /// savepoint is open. It is released together with the next item's
+    /// SAVEPOINT (or by the COMMIT), so an item costs PostgreSQL one round
+    /// trip, not two.
+    item_open: std::cell::Cell<Option<bool>>,
 }
 
 /// The server identity row.
@@ -279,6 +289,7 @@ impl Store {
         .map_err(wrap)?;
         let mut store = Store {
             conn: Db::sqlite(conn),
+            item_open: Default::default(),
         };
         store.migrate(&path.display().to_string())?;
         Ok(store)
@@ -299,6 +310,7 @@ impl Store {
             })?;
         let mut store = Store {
             conn: Db::postgres(client, config),
+            item_open: Default::default(),
         };
         if !create && store.pg_schema_version()?.is_none() {
             return Err(StoreError::NoSchema { url: shown });
@@ -409,12 +421,48 @@ impl Store {
     /// errors here (a failed COMMIT is rolled back).
     pub fn batch<T>(&mut self, f: impl FnOnce(&Store) -> T) -> Result<T, StoreError> {
         let tx = self.conn.begin()?;
+        self.item_open.set(Some(false));
         let out = f(self);
+        // COMMIT releases the last item's savepoint.
+        self.item_open.set(None);
         if let Err(e) = tx.commit() {
             self.conn.execute_batch("ROLLBACK").ok();
             return Err(e.into());
         }
         Ok(out)
+    }
+
+    /// One item of a [`Store::batch`] (one device's heartbeat): its writes
+    /// land whole or not at all, and an item that fails leaves the batch's
+    /// other items in place. A SAVEPOINT on both backends: on PostgreSQL a
+    /// failed statement otherwise aborts the whole transaction (every later
+    /// item fails, and the COMMIT rolls back the ones before); on SQLite a
+    /// failed statement undoes only itself, so an item failing half-way
+    /// would keep its first writes. Outside a batch it just runs `f`.
+    pub fn item<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Some(open) = self.item_open.get() else {
+            return f(self);
+        };
+        let sql = |q: &str| self.conn.execute_batch(q).map_err(StoreError::from);
+        // The previous item's savepoint, if still open, goes in the same
+        // round trip: its writes join the transaction.
+        sql(if open {
+            "RELEASE SAVEPOINT batch_item; SAVEPOINT batch_item"
+        } else {
+            "SAVEPOINT batch_item"
+        })?;
+        self.item_open.set(Some(true));
+        match f(self) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.item_open.set(Some(false));
+                sql("ROLLBACK TO SAVEPOINT batch_item; RELEASE SAVEPOINT batch_item")?;
+                Err(e)
+            }
+        }
     }
 
     /// Number of enrolled devices.

@@ -1,6 +1,7 @@
 //! SQL for serve replicas sharing one database (issue 15): each replica's
-//! heartbeat row, which `health` lists and checks, and the sealed shared
-//! key that every replica loads so that they all verify the same key.
+//! heartbeat row, which `health` lists and checks, the sealed shared
+//! key that every replica loads so that they all verify the same key, and
+//! the server CA, so that they all present the same CA.
 
 use std::time::Duration;
 
@@ -13,6 +14,16 @@ pub const REPLICA_BEAT: Duration = Duration::from_secs(2);
 /// A replica not seen for this long (seconds) is dropped from `replicas`
 /// by the next one that starts or stops.
 pub const REPLICA_FORGET_SECS: i64 = 24 * 3600;
+
+/// The server CA as stored: the certificate, and the private key as
+/// `crate::server_ca` wrote it (PEM, or sealed with db.key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRow {
+    pub cert_pem: String,
+    pub key: Vec<u8>,
+    /// Whether `key` is sealed with db.key (PostgreSQL) or PEM (SQLite).
+    pub sealed: bool,
+}
 
 /// One `serve` replica as it last recorded itself.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,6 +101,45 @@ impl Store {
             "INSERT INTO shared_key (id, version, sealed) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, sealed = excluded.sealed",
             params![version, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// The server CA, if the database holds one.
+    pub fn server_ca(&self) -> Result<Option<CaRow>, StoreError> {
+        Ok(self.conn.query_opt(
+            "SELECT cert_pem, key, sealed FROM server_ca WHERE id = 1",
+            (),
+            |r| {
+                Ok(CaRow {
+                    cert_pem: r.get(0)?,
+                    key: r.get(1)?,
+                    sealed: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
+    /// Stores the server CA unless the database already holds one (two
+    /// replicas moving their files at once: the first wins). Returns
+    /// whether this call stored it.
+    pub fn add_server_ca(&self, ca: &CaRow) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO server_ca (id, cert_pem, key, sealed, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+            params![ca.cert_pem, ca.key, i64::from(ca.sealed), now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Replaces the server CA (`ca regenerate`).
+    pub fn replace_server_ca(&self, ca: &CaRow) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO server_ca (id, cert_pem, key, sealed, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET cert_pem = excluded.cert_pem, key = excluded.key,
+                 sealed = excluded.sealed, created_at = excluded.created_at",
+            params![ca.cert_pem, ca.key, i64::from(ca.sealed), now()],
         )?;
         Ok(())
     }

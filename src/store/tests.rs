@@ -577,8 +577,8 @@ fn copy_sqlite_to_postgres_and_back() {
         reason: "r".into(),
     })
     .unwrap();
-    let mut pg = postgres();
-    let report = copy::copy(&src.store, &mut pg.store).unwrap();
+    let pg = postgres();
+    let report = copy::copy(&src.store, &pg.store).unwrap();
     assert!(report.iter().any(|t| t.table == "offices" && t.rows == 2));
     let summary = |s: &Store| {
         (
@@ -596,14 +596,71 @@ fn copy_sqlite_to_postgres_and_back() {
         .unwrap();
     assert!(id > 2);
     // A second copy into a non-empty database changes nothing.
-    let again = copy::copy(&src.store, &mut pg.store);
+    let again = copy::copy(&src.store, &pg.store);
     assert!(matches!(again, Err(copy::CopyError::NotEmpty { .. })));
     // And back into a fresh SQLite.
-    let mut back = sqlite();
-    copy::copy(&pg.store, &mut back.store).unwrap();
+    let back = sqlite();
+    copy::copy(&pg.store, &back.store).unwrap();
     assert_eq!(
         summary(&back.store).1,
         summary(&src.store).1,
         "licenses round-trip"
     );
 }
+
+// Issue 15: the server CA row: stored once (the first of two replicas
+// moving their files wins), the key bytes kept exactly.
+both!(server_ca_is_stored_once, |st: &mut Store| {
+    assert_eq!(st.server_ca().unwrap(), None);
+    let first = replicas::CaRow {
+        cert_pem: "-----BEGIN CERTIFICATE-----\nA\n".into(),
+        key: vec![2, 0, 255, 128, 7],
+        sealed: true,
+    };
+    assert!(st.add_server_ca(&first).unwrap());
+    let second = replicas::CaRow {
+        cert_pem: "-----BEGIN CERTIFICATE-----\nB\n".into(),
+        key: b"pem".to_vec(),
+        sealed: false,
+    };
+    assert!(!st.add_server_ca(&second).unwrap());
+    assert_eq!(st.server_ca().unwrap(), Some(first));
+});
+
+// A failing item of a batch (a device whose heartbeat hits a database
+// error) leaves the others in place, and none of its own writes: the same
+// on both backends (a PostgreSQL transaction is otherwise aborted whole).
+both!(a_failing_batch_item_keeps_the_others, |st: &mut Store| {
+    let answers = st
+        .batch(|st| {
+            (0..5)
+                .map(|i| {
+                    st.item(|st| {
+                        st.conn.execute(
+                            "INSERT INTO settings (name, value) VALUES (?1, 'x')",
+                            params![format!("batch_{i}")],
+                        )?;
+                        if i == 1 || i == 4 {
+                            st.conn
+                                .execute("INSERT INTO no_such_table VALUES (1)", ())?;
+                        }
+                        Ok::<_, StoreError>(i)
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let ok: Vec<bool> = answers.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, true, false]);
+    let have = |n: &str| st.setting(n).unwrap().is_some();
+    assert!(have("batch_0"), "the item before the failure");
+    assert!(!have("batch_1"), "the failed item's first write");
+    assert!(
+        have("batch_2") && have("batch_3"),
+        "the items after the failure"
+    );
+    assert!(!have("batch_4"), "the last item, failed");
+    // Outside a batch an item is just its closure.
+    st.item(|st| st.set_setting("alone", "1")).unwrap();
+    assert!(have("alone"));
+});

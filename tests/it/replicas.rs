@@ -66,16 +66,36 @@ impl Drop for Replica {
     }
 }
 
-/// `health --json` against `server`, whatever its verdict.
 /// What a second replica's data dir needs from the first: the database
-/// key (it unseals the shared key) and the server CA (agents verify every
-/// replica against the same CA).
+/// key only (it unseals the shared key and the server CA's private key,
+/// both in the database).
 fn copy_replica_files(from: &Path, to: &Path) {
-    for f in ["db.key", "ca.pem", "ca.key"] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+    std::fs::copy(from.join("db.key"), to.join("db.key")).expect("copy db.key");
+}
+
+/// Both replicas present certificates from the same CA: a client that
+/// trusts only the first replica's `ca.pem` completes a TLS handshake with
+/// each (any HTTP answer will do), and serve wrote the same public
+/// `ca.pem` into each data dir. No CA private key is left in either.
+fn same_ca(dir_a: &Path, dir_b: &Path, ports: [u16; 2]) {
+    let client = https_client(dir_a);
+    for port in ports {
+        let r = client
+            .get(format!("https://127.0.0.1:{port}/v1/status"))
+            .send();
+        assert!(r.is_ok(), "replica on port {port}: {r:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir_a.join("ca.pem")).unwrap(),
+        std::fs::read_to_string(dir_b.join("ca.pem")).unwrap(),
+        "the replicas' CA certificates differ"
+    );
+    for d in [dir_a, dir_b] {
+        assert!(!d.join("ca.key").exists(), "{} holds ca.key", d.display());
     }
 }
 
+/// `health --json` against `server`, whatever its verdict.
 fn health(dir: &Path, url: &str, server: &str) -> serde_json::Value {
     let out = Command::new(BIN)
         .args(["health", "--json", "--database", url, "--server", server])
@@ -138,8 +158,11 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
         (rows("offices"), rows("contents"), rows("groups")),
         (3, 1, 1)
     );
+    // The server CA went along (sealed with the db.key the copy made).
+    assert_eq!(rows("server_ca"), 1);
 
-    // Replica B: its own data dir with the database key only.
+    // Replica B: its own data dir with the database key only (the CA is in
+    // the database).
     let dir_b = net.root.path().join("replica-b");
     std::fs::create_dir_all(&dir_b).unwrap();
     copy_replica_files(&net.server_dir, &dir_b);
@@ -148,6 +171,7 @@ fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     let port_b = b.port;
     // Agents' first --server is replica A (the harness's URL).
     net.port = a.port;
+    same_ca(&net.server_dir, &dir_b, [a.port, port_b]);
     eventually("both replicas recorded", Duration::from_secs(10), || {
         let h = health(
             &net.server_dir,
@@ -348,6 +372,7 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
     let a = Replica::start(&dir_a, &url, &root.path().join("a.log"));
     let b = Replica::start(&dir_b, &url, &root.path().join("b.log"));
     let (port_a, port_b) = (a.port, b.port);
+    same_ca(&dir_a, &dir_b, [port_a, port_b]);
     let key_check = |port: u16| -> serde_json::Value {
         let h = health(&dir_a, &url, &format!("https://127.0.0.1:{port}"));
         h["checks"]

@@ -73,12 +73,11 @@ fn install_prints_the_ca_fingerprint_next_to_the_key_fingerprint() {
     let pem = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
     assert_eq!(v["ca_fingerprint"], sha256_hex(&first_der(&pem)));
     assert_eq!(v["ca_file"], dir.join("ca.pem").display().to_string());
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.join("ca.key"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o077, 0, "ca.key is readable by others: {mode:o}");
+    // The CA's private key is in the database, not in a file beside it.
+    assert!(!dir.join("ca.key").exists(), "ca.key left in the data dir");
+    let out = ok(&dir, &["ca", "fingerprint", "--json"]);
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["ca_fingerprint"], v["ca_fingerprint"], "{out}");
     // The table says it too.
     let dir2 = root.path().join("t");
     let out = ok(&dir2, &["install"]);
@@ -89,6 +88,55 @@ fn install_prints_the_ca_fingerprint_next_to_the_key_fingerprint() {
     let k: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(k["ca_fingerprint"], v["ca_fingerprint"], "{out}");
     assert_eq!(k["key_fingerprint"], v["key_fingerprint"], "{out}");
+}
+
+/// An install made before the CA moved into the database (issue 15) has
+/// ca.pem and ca.key in its data dir: the first command that opens the CA
+/// moves them in, keeping the very same CA (agents pinned to it go on
+/// working), and removes the key file only once the database holds it.
+#[test]
+fn an_older_install_s_ca_files_move_into_the_database() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("s");
+    ok(&dir, &["install"]);
+    // Make it look like an install from before: the CA as files only.
+    let db = rusqlite::Connection::open(dir.join("p2pd.db")).unwrap();
+    db.execute("DELETE FROM server_ca", []).unwrap();
+    drop(db);
+    std::fs::remove_file(dir.join("ca.pem")).unwrap();
+    let old = p2pd::tls::Ca::create(&dir, "old").unwrap();
+    let out = ok(&dir, &["install", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ca_fingerprint"], old.fingerprint(), "{out}");
+    assert!(v.get("ca_created").is_none(), "the old CA is kept: {out}");
+    assert!(
+        !dir.join("ca.key").exists(),
+        "ca.key moved into the database"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+        old.cert_pem()
+    );
+    let db = rusqlite::Connection::open(dir.join("p2pd.db")).unwrap();
+    let (pem, key): (String, Vec<u8>) = db
+        .query_row("SELECT cert_pem, key FROM server_ca", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(pem, old.cert_pem());
+    assert_eq!(key, old.key_pem().into_bytes());
+    // And later commands find it there.
+    let out = ok(&dir, &["ca", "fingerprint"]);
+    assert_eq!(out.trim(), old.fingerprint());
+    // `ca regenerate` replaces it, in the database and in the public copy.
+    let out = ok(&dir, &["ca", "regenerate", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["retired_fingerprint"], old.fingerprint(), "{out}");
+    let new = r["ca_fingerprint"].as_str().unwrap().to_string();
+    assert_ne!(new, old.fingerprint());
+    assert_eq!(ok(&dir, &["ca", "fingerprint"]).trim(), new);
+    let pem = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    assert_eq!(sha256_hex(&first_der(&pem)), new);
 }
 
 #[test]

@@ -501,11 +501,13 @@ impl Content {
                 got,
             }));
         }
-        // Verified bytes: the whole-file hash has them, stored or not.
+        // Verified bytes: the whole-file hash has them, stored or not. The
+        // next piece may be hashed while this one is written.
         self.set_whole_next(&mut w, i + 1);
+        drop(w);
         let stored = self.store_verified(i, bytes);
         // Pieces stored ahead of this one meanwhile.
-        self.feed_whole(&mut w, None);
+        self.advance_whole(None);
         Some(stored)
     }
 

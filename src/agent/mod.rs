@@ -42,6 +42,7 @@ pub mod download;
 pub mod names;
 pub mod peer;
 pub mod pieces;
+mod sha256x2;
 
 pub use names::delivered_path;
 

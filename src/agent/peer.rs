@@ -177,17 +177,20 @@ async fn piece(
         ));
     }
     let c2 = c.clone();
+    // A reused buffer, back to the content when the body is sent.
     #[allow(unused_mut)]
-    let mut bytes = tokio::task::spawn_blocking(move || c2.read_piece(n))
+    let mut bytes = tokio::task::spawn_blocking(move || c2.read_piece_shared(n))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     #[cfg(feature = "fault-injection")]
     if std::env::var_os("P2PD_FAULT_CORRUPT").is_some_and(|v| v == "1") {
         // Test-only fault switch: serve corrupt bytes on purpose.
-        for b in bytes.iter_mut().step_by(4096) {
+        let mut bad = bytes.to_vec();
+        for b in bad.iter_mut().step_by(4096) {
             *b ^= 0xff;
         }
+        bytes = bad.into();
     }
     a.record_upload(&id, &requester, n, bytes.len() as u64);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::sha256x2;
 use crate::domain::{Bitmap, ContentId, PieceHash};
 use crate::proto::Manifest;
 
@@ -214,13 +215,16 @@ impl PieceStore {
             arrived: tokio::sync::Notify::new(),
             demoted: tokio::sync::Notify::new(),
             whole: Mutex::new(Whole {
-                hasher: Sha256::new(),
+                hasher: sha256x2::Sha256::new(),
                 next: 0,
                 scratch: Vec::new(),
             }),
+            whole_next: AtomicU32::new(0),
+            whole_moved: tokio::sync::Notify::new(),
             unsynced: AtomicU64::new(0),
             writing: Mutex::new(()),
             spare: Mutex::new(Vec::new()),
+            sending: Arc::new(Mutex::new(Vec::new())),
         });
         self.contents
             .lock()
@@ -281,6 +285,11 @@ pub struct Content {
     /// arrived. Pieces mostly arrive in order, so on completion the
     /// whole-file check is nearly done instead of re-reading the file.
     whole: Mutex<Whole>,
+    /// `whole.next`, readable without the lock, and woken when it moves:
+    /// a piece that arrives just ahead of its turn waits a moment for it
+    /// ([`Content::wait_turn`]), so that it is hashed once for both checks.
+    whole_next: AtomicU32,
+    whole_moved: tokio::sync::Notify,
     /// Bytes written since writeback was last started.
     unsynced: AtomicU64,
     /// One writer at a time: concurrent buffered writes to one file queue
@@ -290,6 +299,10 @@ pub struct Content {
     /// Piece buffers back from storing, reused by the next downloads so
     /// that a piece costs no allocation (at most [`SPARE_BUFS`] kept).
     spare: Mutex<Vec<Vec<u8>>>,
+    /// Buffers of pieces being sent to peers, back from each response
+    /// body when it is done ([`Sending`]): serving a piece allocates and
+    /// zeroes nothing (at most [`SPARE_BUFS`] kept).
+    sending: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 /// Pieces are written to the page cache in parts of this size (order-3
@@ -299,18 +312,15 @@ const WRITE_CHUNK: usize = 32 << 10;
 /// Piece buffers kept for reuse per content (a few MiB at most).
 const SPARE_BUFS: usize = 8;
 
-/// A piece being received: its bytes and their SHA-256, computed as they
-/// arrive (while they are still in the CPU cache), so that storing it does
-/// not read them again. Only [`PieceBuf::push`] adds bytes, so the digest
-/// always covers exactly the bytes held.
+/// A piece being received, in a reused buffer. It is hashed when stored
+/// ([`Content::store_piece`]): the piece next in file order once, for its
+/// own check and the whole file's together.
 pub struct PieceBuf {
     bytes: Vec<u8>,
-    hasher: Sha256,
 }
 
 impl PieceBuf {
     pub fn push(&mut self, chunk: &[u8]) {
-        self.hasher.update(chunk);
         self.bytes.extend_from_slice(chunk);
     }
 
@@ -323,9 +333,31 @@ impl PieceBuf {
     }
 }
 
+/// The bytes of a piece being sent ([`Content::read_piece_shared`]); the
+/// buffer goes back to its content's pool when the response is done.
+struct Sending {
+    buf: Vec<u8>,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Sending {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < SPARE_BUFS {
+            pool.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 /// The whole-file hash in progress.
 struct Whole {
-    hasher: Sha256,
+    hasher: sha256x2::Sha256,
     /// The next piece to feed it.
     next: u32,
     /// Reused for pieces that arrived out of order (read back from the
@@ -366,6 +398,27 @@ impl Content {
         Ok(buf)
     }
 
+    /// Reads a verified piece for sending, into a reused buffer that goes
+    /// back to this content when the returned bytes are dropped (the
+    /// response sent). Blocking.
+    pub fn read_piece_shared(&self, i: u32) -> std::io::Result<bytes::Bytes> {
+        let (a, b) = self.manifest.piece_range(i);
+        let n = (b - a) as usize;
+        let mut buf = self
+            .sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        // A reused buffer keeps its length: only bytes past it are zeroed.
+        buf.resize(n, 0);
+        crate::platform::read_exact_at(&self.data, &mut buf, a)?;
+        Ok(bytes::Bytes::from_owner(Sending {
+            buf,
+            pool: self.sending.clone(),
+        }))
+    }
+
     /// Verifies and stores a piece. Blocking. Returns false if it was
     /// already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
@@ -377,15 +430,37 @@ impl Content {
         let reused = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
         PieceBuf {
             bytes: reused.unwrap_or_else(|| Vec::with_capacity(self.manifest.piece_size as usize)),
-            hasher: Sha256::new(),
         }
     }
 
-    /// Verifies and stores a piece hashed as it arrived. Blocking. Returns
-    /// false if it was already there.
+    /// Waits (at most `timeout`) until piece `i` is the next one the
+    /// whole-file hash needs, if it is only a few pieces ahead: pieces
+    /// requested together finish together, and one stored in its turn is
+    /// hashed once for both checks instead of twice.
+    pub async fn wait_turn(&self, i: u32, ahead: u32, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let moved = self.whole_moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            let next = self.whole_next.load(Ordering::Acquire);
+            if next >= i || i - next > ahead {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Verifies and stores a received piece. Blocking. Returns false if
+    /// it was already there.
     pub fn store_piece(&self, i: u32, p: PieceBuf) -> Result<bool, PieceError> {
-        let PieceBuf { mut bytes, hasher } = p;
-        let stored = self.check_and_store(i, &bytes, PieceHash(hasher.finalize().into()));
+        let PieceBuf { mut bytes } = p;
+        let stored = match self.store_in_turn(i, &bytes) {
+            Some(r) => r,
+            None => self.check_and_store(i, &bytes, digest(&bytes)),
+        };
         let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if spare.len() < SPARE_BUFS && !self.complete() {
             bytes.clear();
@@ -394,6 +469,46 @@ impl Content {
             spare.clear();
         }
         stored
+    }
+
+    /// The piece the whole-file hash needs next: one pass of SHA-256
+    /// gives both its own digest and the whole file's next state
+    /// ([`sha256x2::update_pair`]). The whole-file state moves only if the
+    /// piece verifies. None if it is not this piece's turn: the caller
+    /// hashes it alone.
+    fn store_in_turn(&self, i: u32, bytes: &[u8]) -> Option<Result<bool, PieceError>> {
+        if self.whole_next.load(Ordering::Acquire) != i {
+            return None;
+        }
+        // Its turn: whoever holds the lock is storing the piece before it
+        // (or feeding pieces stored ahead), and lets go in a moment.
+        let mut w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
+        let (a, b) = self.manifest.piece_range(i);
+        if w.next != i || bytes.len() as u64 != b - a {
+            return None;
+        }
+        let before = w.hasher.clone();
+        let mut piece = sha256x2::Sha256::new();
+        sha256x2::update_pair(&mut piece, &mut w.hasher, bytes);
+        let got = PieceHash(piece.finalize());
+        let expected = self.hashes[i as usize];
+        if got != expected {
+            w.hasher = before;
+            return Some(Err(PieceError::BadPiece {
+                content: self.manifest.id.clone(),
+                piece: i,
+                expected,
+                got,
+            }));
+        }
+        // Verified bytes: the whole-file hash has them, stored or not. The
+        // next piece may be hashed while this one is written.
+        self.set_whole_next(&mut w, i + 1);
+        drop(w);
+        let stored = self.store_verified(i, bytes);
+        // Pieces stored ahead of this one meanwhile.
+        self.advance_whole(None);
+        Some(stored)
     }
 
     fn check_and_store(&self, i: u32, bytes: &[u8], got: PieceHash) -> Result<bool, PieceError> {
@@ -407,6 +522,17 @@ impl Content {
                 got,
             });
         }
+        let stored = self.store_verified(i, bytes)?;
+        if stored {
+            self.advance_whole(Some((i, bytes)));
+        }
+        Ok(stored)
+    }
+
+    /// Writes and journals a verified piece. Returns false if it was
+    /// already there.
+    fn store_verified(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
+        let (a, _) = self.manifest.piece_range(i);
         if self.has(i) {
             return Ok(false);
         }
@@ -442,8 +568,13 @@ impl Content {
             self.unsynced.store(0, Ordering::Release);
             crate::platform::start_writeback(&self.data);
         }
-        self.advance_whole(Some((i, bytes)));
         Ok(true)
+    }
+
+    fn set_whole_next(&self, w: &mut Whole, next: u32) {
+        w.next = next;
+        self.whole_next.store(next, Ordering::Release);
+        self.whole_moved.notify_waiters();
     }
 
     /// Feeds the whole-file hasher every contiguous piece it can. Blocking.
@@ -451,8 +582,11 @@ impl Content {
         let Ok(mut w) = self.whole.try_lock() else {
             return; // another writer is advancing it
         };
+        self.feed_whole(&mut w, fresh);
+    }
+
+    fn feed_whole(&self, w: &mut Whole, fresh: Option<(u32, &[u8])>) {
         let n = self.manifest.piece_count();
-        let w = &mut *w;
         while w.next < n && self.has(w.next) {
             let i = w.next;
             match fresh {
@@ -466,7 +600,7 @@ impl Content {
                     w.hasher.update(&w.scratch);
                 }
             }
-            w.next += 1;
+            self.set_whole_next(w, i + 1);
         }
     }
 
@@ -512,7 +646,7 @@ impl Content {
         let got = {
             let w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
             if w.next == self.manifest.piece_count() {
-                ContentId(w.hasher.clone().finalize().into())
+                ContentId(w.hasher.clone().finalize())
             } else {
                 drop(w);
                 // Not all pieces are fed (a read failed): hash from disk.
@@ -600,6 +734,47 @@ mod tests {
         assert!(matches!(ps.open(&m), Err(PieceError::BadManifest(_))));
         assert!(!dir.path().join("x").exists());
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+    }
+
+    /// Pieces stored in their turn (one pass for both hashes), ahead of it
+    /// (hashed alone, fed to the whole-file hash later), and a bad piece in
+    /// its turn (refused; the whole-file hash does not move): the file
+    /// delivers, so the whole-file hash came out right. Piece sizes that
+    /// are and are not a multiple of SHA-256's 64-byte block.
+    #[test]
+    fn pieces_in_turn_and_ahead_of_it_give_the_right_whole_file_hash() {
+        for piece_size in [1024u64, 1000] {
+            let dir = tempfile::tempdir().unwrap();
+            let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13 + i / 7) as u8).collect();
+            let m = manifest(&data, piece_size);
+            let ps = PieceStore::new(dir.path().to_path_buf()).unwrap();
+            let c = ps.open(&m).unwrap();
+            let piece = |i: u32| {
+                let (a, b) = m.piece_range(i);
+                let mut p = c.piece_buf();
+                p.push(&data[a as usize..b as usize]);
+                p
+            };
+            assert!(c.store_piece(0, piece(0)).unwrap());
+            assert!(c.store_piece(1, piece(1)).unwrap());
+            let mut bad = c.piece_buf();
+            bad.push(&vec![0u8; piece_size as usize]);
+            assert!(matches!(
+                c.store_piece(2, bad),
+                Err(PieceError::BadPiece { piece: 2, .. })
+            ));
+            assert!(c.store_piece(4, piece(4)).unwrap());
+            assert!(c.store_piece(2, piece(2)).unwrap());
+            assert!(c.store_piece(3, piece(3)).unwrap());
+            assert_eq!(c.whole_next.load(Ordering::Acquire), 5);
+            assert!(!c.store_piece(3, piece(3)).unwrap(), "already there");
+            for i in (5..m.piece_count()).rev() {
+                assert!(c.store_piece(i, piece(i)).unwrap());
+            }
+            assert!(c.complete());
+            let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
+            assert_eq!(std::fs::read(out).unwrap(), data, "piece size {piece_size}");
+        }
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub mod liveness;
 pub mod metrics;
 pub mod platform;
 pub mod proto;
+pub mod replay;
 pub mod report;
 pub mod server;
 pub mod settings;

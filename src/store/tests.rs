@@ -303,9 +303,9 @@ both!(topology_replace_and_rollback, |st: &mut Store| {
     assert!(st.office_by_name("Lab").unwrap().is_some());
 });
 
-/// Issue 14: an import's diff is made before its transaction; applying it
-/// writes only what changes, and a diff made stale by another admin write
-/// is refused (nothing written) so that it is made again.
+// Issue 14: an import's diff is made before its transaction; applying it
+// writes only what changes, and a diff made stale by another admin write
+// is refused (nothing written) so that it is made again.
 both!(
     topology_diff_writes_only_changes_and_a_stale_diff_is_refused,
     |st: &mut Store| {

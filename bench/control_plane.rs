@@ -21,11 +21,29 @@
 //!
 //! Devices: a tenth of them (in whole offices of 500) sit in "big" offices,
 //! the rest spread evenly over the other offices. Each device has its own
-//! address in its office (nothing binds it) and its own identity; requests
-//! are signed with the shared key exactly as agents sign them (HMAC with a
-//! fresh nonce, the server's time), sent over keep-alive connections: 64
-//! client pools, each from its own local address (127.3.0.1-64), device
-//! `i` on pool `i % 64`.
+//! address in its office (nothing binds it) and its own identity, and
+//! speaks the protocol as the agent does (the agent's own client,
+//! `p2pd::http::SignedClient`): serve runs with TLS (its CA made by
+//! `install`); a device makes a key pair and a CSR, enrolls with it over
+//! TLS, installs the device certificate it gets back and from then on
+//! talks over mutual TLS on its own keep-alive connection, signing every
+//! request with the shared key, its device id and its counter. Devices
+//! connect from 64 local addresses (127.3.0.1-64, device `i` from
+//! `i % 64`), as serve caps connections per source address. `--plain`
+//! runs serve with `--insecure-plain-http` instead (the same requests
+//! without TLS), to measure what TLS costs.
+//!
+//! Connections: one per device, as agents keep theirs, but at most
+//! `--connections` (default 8,000) open at once: a device's client is
+//! kept in a first-in first-out cache of that size, and a device whose
+//! client was dropped makes a new one (a new TLS handshake) on its next
+//! request. With more devices than that (the 100,000-device run) most
+//! requests open a new connection: serve admits at most 16,384 connections
+//! and this machine's descriptor limit is 20,000 per process, so 100,000
+//! agents each holding a connection cannot be simulated here. The bench
+//! raises RLIMIT_NOFILE to its hard limit (serve inherits it), and at most
+//! `--in-flight` (default 4,096) requests are in flight at once; a request
+//! waiting for its turn counts in its latency from due.
 //!
 //! Phases:
 //! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time;
@@ -77,15 +95,24 @@ const HOSTS: usize = 510;
 const BASE: u32 = 0x7F40_0000;
 /// Every request's own timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Client pools ("lanes"), each bound to its own local address
-/// 127.3.0.0 + n: device `i` talks over lane `i % LANES`. Real agents each
-/// come from their own address with their own pool; one pool from one
-/// address would hit serve's per-address connection cap and would make
-/// one `Retry-After` stall every simulated device at once.
+/// Local addresses ("lanes"): device `i` connects from 127.3.0.0 + 1 +
+/// `i % LANES`. Real agents each come from their own address; from one
+/// address the simulated devices would hit serve's per-address connection
+/// cap, and one `Retry-After` would stall every one of them at once.
 const LANES: usize = 64;
+
+/// Devices whose client (and connection) is kept open at once.
+const CONNECTIONS: usize = 8000;
+/// Requests in flight at once.
+const IN_FLIGHT: usize = 4096;
 
 struct Opts {
     devices: usize,
+    connections: usize,
+    in_flight: usize,
+    /// serve with `--insecure-plain-http` (to measure what TLS costs).
+    plain: bool,
+    ca_file: Option<PathBuf>,
     offices: usize,
     rate: u64,
     sources_rate: u64,
@@ -106,6 +133,10 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         devices: 5000,
+        connections: CONNECTIONS,
+        in_flight: IN_FLIGHT,
+        plain: false,
+        ca_file: None,
         offices: 20,
         rate: 500,
         sources_rate: 0,
@@ -136,6 +167,10 @@ fn opts() -> Opts {
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
             "--json" => o.json = true,
+            "--connections" => o.connections = val().parse().expect("--connections N"),
+            "--in-flight" => o.in_flight = val().parse().expect("--in-flight N"),
+            "--plain" => o.plain = true,
+            "--ca" => o.ca_file = Some(val().into()),
             // `cargo bench` passes `--bench`; libtest-style filters are ignored too.
             _ => {}
         }
@@ -332,6 +367,8 @@ fn machine() -> serde_json::Value {
 struct Started {
     server: Server,
     url: String,
+    /// The server's CA, with TLS.
+    ca_file: Option<PathBuf>,
     key_file: PathBuf,
     data_dir: PathBuf,
     /// The sheet re-imported during the load.
@@ -430,12 +467,13 @@ fn start_server(o: &Opts) -> Started {
         &["settings", "set", "trust_claimed_addresses", "on"],
     );
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
-    // Plain HTTP (HMAC-signed requests, as on the TLS path): this measures
-    // the control plane (database, scheduling); see bench/RESULTS.md for
-    // what TLS adds.
-    let child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--insecure-plain-http")
+    // TLS as shipped, or with --plain the same requests over plain HTTP.
+    let mut serve = Command::new(bin());
+    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    if o.plain {
+        serve.arg("--insecure-plain-http");
+    }
+    let child = serve
         .arg("--data-dir")
         .arg(&server_dir)
         .env("P2PD_LOG", "warn")
@@ -449,29 +487,57 @@ fn start_server(o: &Opts) -> Started {
         assert!(Instant::now() < deadline, "serve did not start within 15 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let scheme = if o.plain { "http" } else { "https" };
     Started {
         server,
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("{scheme}://127.0.0.1:{port}"),
+        ca_file: (!o.plain).then(|| server_dir.join(p2pd::tls::CA_CERT_FILE)),
         key_file: server_dir.join("shared.key"),
         data_dir: server_dir,
         reimport,
     }
 }
 
+/// Raises this process's open-file limit to its hard limit (serve, started
+/// from here, inherits it); returns the soft limit in force.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a valid, initialized struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+    }
+    lim.rlim_cur as u64
+}
+
 fn main() {
     let o = opts();
+    let nofile = raise_nofile();
+    eprintln!("[control_plane] open-file limit {nofile}");
     let started = match (&o.server, &o.key_file) {
         (Some(_), None) => panic!("--server needs --key-file"),
         (Some(_), Some(_)) => None,
         _ => Some(start_server(&o)),
     };
-    let (url, key_file) = match &started {
-        Some(s) => (s.url.clone(), s.key_file.clone()),
-        None => (
-            o.server.clone().expect("checked"),
-            o.key_file.clone().expect("checked"),
-        ),
+    let (url, key_file, ca_file) = match &started {
+        Some(s) => (s.url.clone(), s.key_file.clone(), s.ca_file.clone()),
+        None => {
+            let url = o.server.clone().expect("checked");
+            let ca = o.ca_file.clone();
+            assert!(
+                url.starts_with("http://") || ca.is_some(),
+                "--server https://… needs --ca FILE (the server's ca.pem)"
+            );
+            (url, o.key_file.clone().expect("checked"), ca)
+        }
     };
+    let trust = ca_file.map(|p| p2pd::tls::Trust::load(&p).expect("load the server's CA"));
     let pid = started.as_ref().map(|s| s.server.child.id());
     let import = started
         .as_ref()
@@ -484,7 +550,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = rt.block_on(bench(&o, &url, key, pid, import));
+    let result = rt.block_on(bench(&o, &url, key, trust, pid, import));
     let line = result.to_string();
     if o.json {
         println!("{line}");
@@ -637,42 +703,164 @@ fn run_import(data_dir: &Path, sheet: &Path) -> (bool, String) {
     }
 }
 
+/// The simulated devices: each one's id and certificate, and a bounded
+/// first-in first-out cache of their clients (each with its keep-alive
+/// connection), built exactly as the agent builds its client.
+struct Sim {
+    key: SharedKey,
+    /// The server's CA; `None` on plain HTTP.
+    trust: Option<p2pd::tls::Trust>,
+    layout: Arc<Layout>,
+    ids: std::sync::RwLock<Vec<String>>,
+    certs: std::sync::RwLock<Vec<Option<Arc<p2pd::tls::DeviceCert>>>>,
+    cache: std::sync::Mutex<ClientCache>,
+    /// Clients made after the first (a new connection, with TLS a handshake).
+    reconnects: AtomicUsize,
+}
+
+struct ClientCache {
+    clients: std::collections::HashMap<usize, SignedClient>,
+    order: std::collections::VecDeque<usize>,
+    capacity: usize,
+}
+
+impl Sim {
+    fn local(i: usize) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x7F03_0000 + (i % LANES) as u32 + 1))
+    }
+
+    /// A new client for device `i`, presenting `cert` (the agent's).
+    fn new_client(&self, i: usize, cert: Arc<p2pd::tls::DeviceCert>) -> SignedClient {
+        let tls = self
+            .trust
+            .clone()
+            .map(|trust| p2pd::http::ClientTls { trust, cert });
+        SignedClient::with_tls(self.key.clone(), Some(Self::local(i)), tls).expect("http client")
+    }
+
+    fn keep(&self, i: usize, client: SignedClient) {
+        let mut c = self.cache.lock().expect("cache");
+        if c.clients.insert(i, client).is_none() {
+            c.order.push_back(i);
+        }
+        while c.clients.len() > c.capacity {
+            let Some(old) = c.order.pop_front() else {
+                break;
+            };
+            c.clients.remove(&old);
+        }
+    }
+
+    /// Device `i`'s client: the cached one, or a new one (a new connection).
+    fn client(&self, i: usize) -> Option<SignedClient> {
+        if let Some(c) = self.cache.lock().expect("cache").clients.get(&i) {
+            return Some(c.clone());
+        }
+        let id = self.ids.read().expect("ids")[i].clone();
+        if id.is_empty() {
+            return None; // its enrollment failed
+        }
+        let cert = self.certs.read().expect("certs")[i]
+            .clone()
+            .unwrap_or_default();
+        let client = self.new_client(i, cert);
+        client.set_device(&id);
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+        self.keep(i, client.clone());
+        Some(client)
+    }
+
+    /// Enrolls device `i` as the agent does: with TLS a new key pair and a
+    /// CSR, the certificate installed and the client renewed to present it.
+    async fn enroll(&self, i: usize, url: &str) -> Result<String, String> {
+        let ip = self.layout.ip(i);
+        let cert = Arc::new(p2pd::tls::DeviceCert::default());
+        let pending = match &self.trust {
+            Some(_) => Some(p2pd::tls::DeviceCert::request().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let client = self.new_client(i, cert.clone());
+        let scheme = if self.trust.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let req = EnrollRequest {
+            device_id: None,
+            hostname: format!("sim-{i}"),
+            addrs: vec![AddrInfo { ip, prefix: 23 }],
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            group: "g".into(),
+            peer_url: format!("{scheme}://{ip}:7651"),
+            csr: pending.as_ref().map(|p| p.csr_pem.clone()),
+        };
+        let resp: EnrollResponse = client
+            .json(Method::POST, url, &req, REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let (Some(trust), Some(pending)) = (&self.trust, &pending) {
+            let pem = resp
+                .certificate
+                .as_deref()
+                .ok_or("the server issued no device certificate")?;
+            cert.install(pending, pem, trust, &resp.device_id)
+                .map_err(|e| e.to_string())?;
+            client.renew_tls().map_err(|e| e.to_string())?;
+        }
+        client.set_device(&resp.device_id);
+        self.ids.write().expect("ids")[i] = resp.device_id.clone();
+        self.certs.write().expect("certs")[i] = Some(cert);
+        self.keep(i, client);
+        Ok(resp.device_id)
+    }
+}
+
 async fn bench(
     o: &Opts,
     url: &str,
     key: SharedKey,
+    trust: Option<p2pd::tls::Trust>,
     pid: Option<u32>,
     import: Option<(PathBuf, PathBuf)>,
 ) -> serde_json::Value {
-    let lanes: Arc<Vec<SignedClient>> = Arc::new(
-        (0..LANES)
-            .map(|n| {
-                let local = IpAddr::V4(Ipv4Addr::from(0x7F03_0000 + n as u32 + 1));
-                SignedClient::new(key.clone(), Some(local)).expect("http client")
-            })
-            .collect(),
-    );
-    let client = lanes[0].clone();
     let layout = Arc::new(Layout::new(o.devices, o.offices));
+    let tls = trust.is_some();
+    let sim = Arc::new(Sim {
+        key,
+        trust,
+        layout: layout.clone(),
+        ids: std::sync::RwLock::new(vec![String::new(); o.devices]),
+        certs: std::sync::RwLock::new(vec![None; o.devices]),
+        cache: std::sync::Mutex::new(ClientCache {
+            clients: std::collections::HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            capacity: o.connections.max(1),
+        }),
+        reconnects: AtomicUsize::new(0),
+    });
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(o.in_flight.max(1)));
     let start_machine = machine();
     let stats0 = pid.and_then(proc_stats);
 
     // Phase 1: the enrollment storm, `enroll_concurrency` at a time.
     eprintln!(
-        "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time",
-        o.devices, o.offices, layout.big, o.enroll_concurrency
+        "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time, {}",
+        o.devices,
+        o.offices,
+        layout.big,
+        o.enroll_concurrency,
+        if tls {
+            "TLS with a CSR each"
+        } else {
+            "plain HTTP"
+        }
     );
     let enroll_url = format!("{url}/v1/enroll");
     let next = Arc::new(AtomicUsize::new(0));
     let t_enroll = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
-        let (lanes, enroll_url, next, layout) = (
-            lanes.clone(),
-            enroll_url.clone(),
-            next.clone(),
-            layout.clone(),
-        );
+        let (sim, enroll_url, next) = (sim.clone(), enroll_url.clone(), next.clone());
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -682,23 +870,11 @@ async fn bench(
                 if i >= devices {
                     return (done, failed);
                 }
-                let ip = layout.ip(i);
-                let req = EnrollRequest {
-                    device_id: None,
-                    hostname: format!("sim-{i}"),
-                    addrs: vec![AddrInfo { ip, prefix: 23 }],
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    group: "g".into(),
-                    peer_url: format!("http://{ip}:7651"),
-                    csr: None,
-                };
                 let t = Instant::now();
-                let r: Result<EnrollResponse, _> = lanes[i % LANES]
-                    .json(Method::POST, &enroll_url, &req, REQUEST_TIMEOUT)
-                    .await;
+                let r = sim.enroll(i, &enroll_url).await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 match r {
-                    Ok(resp) => done.push((i, resp.device_id, ms)),
+                    Ok(_) => done.push(ms),
                     Err(e) => {
                         if failed < 3 {
                             eprintln!("[control_plane] enroll of device {i} failed: {e}");
@@ -709,16 +885,12 @@ async fn bench(
             }
         });
     }
-    let mut ids = vec![String::new(); o.devices];
     let mut enroll_ms = Vec::with_capacity(o.devices);
     let mut enroll_errors = 0;
     while let Some(r) = workers.join_next().await {
         let (done, failed) = r.expect("enroll worker");
         enroll_errors += failed;
-        for (i, id, ms) in done {
-            ids[i] = id;
-            enroll_ms.push(ms);
-        }
+        enroll_ms.extend(done);
     }
     let enroll_secs = t_enroll.elapsed().as_secs_f64();
     assert!(!enroll_ms.is_empty(), "no device enrolled");
@@ -733,18 +905,24 @@ async fn bench(
         enroll.max
     );
     let stats1 = pid.and_then(proc_stats);
+    let reconnects0 = sim.reconnects.load(Ordering::Relaxed);
 
     // The content heartbeats report progress on, as real agents do.
-    let enrolled = ids
+    let enrolled = sim
+        .ids
+        .read()
+        .expect("ids")
         .iter()
         .position(|id| !id.is_empty())
         .expect("one enrolled");
-    let first: HeartbeatResponse = client
+    let first: HeartbeatResponse = sim
+        .client(enrolled)
+        .expect("enrolled")
         .json(
             Method::POST,
             &format!("{url}/v1/heartbeat"),
             &HeartbeatRequest {
-                device_id: ids[enrolled].clone(),
+                device_id: sim.ids.read().expect("ids")[enrolled].clone(),
                 progress: vec![],
                 stuck: vec![],
                 clock_offset: None,
@@ -758,7 +936,7 @@ async fn bench(
         .first()
         .map(|c| c.id.clone())
         .expect("the published package is targeted at group g");
-    let ids = Arc::new(ids);
+    let ids = Arc::new(sim.ids.read().expect("ids").clone());
 
     // Phase 2: heartbeats and /sources, open loop, and the import.
     eprintln!(
@@ -774,12 +952,13 @@ async fn bench(
     );
     let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
     let heartbeats = {
-        let (lanes, ids, content) = (lanes.clone(), ids.clone(), content.clone());
+        let (sim, ids, content, in_flight) =
+            (sim.clone(), ids.clone(), content.clone(), in_flight.clone());
         let hb_url = format!("{url}/v1/heartbeat");
         let devices = o.devices as u64;
         open_loop(o.rate, o.secs, t0, move |k| {
             let i = (k % devices) as usize;
-            let (client, url) = (lanes[i % LANES].clone(), hb_url.clone());
+            let (sim, url, in_flight) = (sim.clone(), hb_url.clone(), in_flight.clone());
             let req = HeartbeatRequest {
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
@@ -795,9 +974,10 @@ async fn bench(
                 clock_offset: Some(0),
             };
             async move {
-                if req.device_id.is_empty() {
-                    return false; // its enrollment failed
-                }
+                let _turn = in_flight.acquire_owned().await.expect("semaphore");
+                let Some(client) = sim.client(i) else {
+                    return false;
+                };
                 let r: Result<HeartbeatResponse, _> =
                     client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
@@ -808,22 +988,24 @@ async fn bench(
         })
     };
     let sources = {
-        let (lanes, ids, layout) = (lanes.clone(), ids.clone(), layout.clone());
+        let (sim, ids, layout, in_flight) =
+            (sim.clone(), ids.clone(), layout.clone(), in_flight.clone());
         let src_url = format!("{url}/v1/contents/{content}/sources");
         let devices = o.devices;
         let rate = o.sources_rate.max(1);
         let secs = if o.sources_rate == 0 { 0 } else { o.secs };
         open_loop(rate, secs, t0, move |k| {
             let i = layout.sources_device(k as usize, devices);
-            let (client, url) = (lanes[i % LANES].clone(), src_url.clone());
+            let (sim, url, in_flight) = (sim.clone(), src_url.clone(), in_flight.clone());
             let req = SourcesRequest {
                 device_id: ids[i].clone(),
                 suspect: None,
             };
             async move {
-                if req.device_id.is_empty() {
+                let _turn = in_flight.acquire_owned().await.expect("semaphore");
+                let Some(client) = sim.client(i) else {
                     return false;
-                }
+                };
                 let r: Result<SourcesResponse, _> =
                     client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
@@ -858,6 +1040,7 @@ async fn bench(
         Some((start, end, ok))
     };
     let (hb, src, imp) = tokio::join!(heartbeats, sources, importing);
+    let new_connections = sim.reconnects.load(Ordering::Relaxed) - reconnects0;
     let load_secs = o.secs as f64;
     let stats2 = pid.and_then(proc_stats);
     let hb_json = latency(&hb, load_secs);
@@ -926,6 +1109,12 @@ async fn bench(
         "sources_rate": o.sources_rate,
         "secs": o.secs,
         "package_mib": o.package_mib,
+        "tls": tls,
+        "connections": o.connections,
+        "in_flight": o.in_flight,
+        // Requests of the load phase that needed a new client (a new
+        // connection; with TLS a full handshake with the device certificate).
+        "load_new_connections": new_connections,
         "machine_start": start_machine,
         "machine_end": machine(),
         "errors": errors,

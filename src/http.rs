@@ -360,7 +360,9 @@ pub struct SignedClient {
     /// renewed ([`SignedClient::renew_tls`]).
     http: Arc<std::sync::RwLock<reqwest::Client>>,
     /// For public URLs (a CDN) only: the platform's roots, never the CA.
-    public: reqwest::Client,
+    /// Built on first use: loading the platform's roots costs more than
+    /// the rest of the client, and most agents never use it.
+    public: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// The CA and the device certificate, on TLS; `None` on plain HTTP.
     tls: Option<ClientTls>,
     local: Option<IpAddr>,
@@ -465,13 +467,9 @@ impl SignedClient {
         tls: Option<ClientTls>,
     ) -> Result<SignedClient, ClientError> {
         let http = build_client(local, tls.as_ref())?;
-        let public = reqwest::Client::builder()
-            .local_address(local)
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
         Ok(SignedClient {
             http: Arc::new(std::sync::RwLock::new(http)),
-            public,
+            public: Arc::default(),
             tls,
             local,
             key: Arc::new(std::sync::RwLock::new(key)),
@@ -505,7 +503,16 @@ impl SignedClient {
 
     /// The client for public URLs (an unsigned CDN download).
     pub fn public(&self) -> &reqwest::Client {
-        &self.public
+        self.public.get_or_init(|| {
+            crate::tls::install_default_provider();
+            reqwest::Client::builder()
+                .local_address(self.local)
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                // Only a TLS back end that cannot start fails here; the
+                // download through it then fails with that error.
+                .unwrap_or_default()
+        })
     }
 
     /// Waits while `url`'s origin asked us (503 + `Retry-After`) to stay away.

@@ -39,6 +39,7 @@ use crate::key::{SharedKey, Verifier};
 use crate::proto::*;
 
 pub mod download;
+pub mod havemap;
 pub mod names;
 pub mod peer;
 pub mod pieces;

@@ -631,9 +631,16 @@ impl Sample {
 
 /// Sends `rate * secs` requests open-loop from `t0`: request `k` is due at
 /// `t0 + k / rate` and is sent then (or as soon as the generator gets
-/// there), whatever the earlier ones are doing. `send(k)` sends one and
+/// there and one of the `in_flight` turns is free), whatever the earlier
+/// ones are doing. `send(k)` sends one and
 /// says whether it succeeded.
-async fn open_loop<F, Fut>(rate: u64, secs: u64, t0: tokio::time::Instant, send: F) -> Vec<Sample>
+async fn open_loop<F, Fut>(
+    rate: u64,
+    secs: u64,
+    t0: tokio::time::Instant,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    send: F,
+) -> Vec<Sample>
 where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = bool> + Send + 'static,
@@ -647,7 +654,10 @@ where
         let due = t0 + period.mul_f64(k as f64);
         tokio::time::sleep_until(due).await;
         let fut = send(k);
+        let in_flight = in_flight.clone();
         tasks.spawn(async move {
+            // Waiting for a turn counts from due, not from sent.
+            let _turn = in_flight.acquire_owned().await.expect("semaphore");
             let sent = tokio::time::Instant::now();
             let ok = fut.await;
             Sample {
@@ -952,13 +962,12 @@ async fn bench(
     );
     let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
     let heartbeats = {
-        let (sim, ids, content, in_flight) =
-            (sim.clone(), ids.clone(), content.clone(), in_flight.clone());
+        let (sim, ids, content) = (sim.clone(), ids.clone(), content.clone());
         let hb_url = format!("{url}/v1/heartbeat");
         let devices = o.devices as u64;
-        open_loop(o.rate, o.secs, t0, move |k| {
+        open_loop(o.rate, o.secs, t0, in_flight.clone(), move |k| {
             let i = (k % devices) as usize;
-            let (sim, url, in_flight) = (sim.clone(), hb_url.clone(), in_flight.clone());
+            let (sim, url) = (sim.clone(), hb_url.clone());
             let req = HeartbeatRequest {
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
@@ -974,7 +983,6 @@ async fn bench(
                 clock_offset: Some(0),
             };
             async move {
-                let _turn = in_flight.acquire_owned().await.expect("semaphore");
                 let Some(client) = sim.client(i) else {
                     return false;
                 };
@@ -988,21 +996,19 @@ async fn bench(
         })
     };
     let sources = {
-        let (sim, ids, layout, in_flight) =
-            (sim.clone(), ids.clone(), layout.clone(), in_flight.clone());
+        let (sim, ids, layout) = (sim.clone(), ids.clone(), layout.clone());
         let src_url = format!("{url}/v1/contents/{content}/sources");
         let devices = o.devices;
         let rate = o.sources_rate.max(1);
         let secs = if o.sources_rate == 0 { 0 } else { o.secs };
-        open_loop(rate, secs, t0, move |k| {
+        open_loop(rate, secs, t0, in_flight.clone(), move |k| {
             let i = layout.sources_device(k as usize, devices);
-            let (sim, url, in_flight) = (sim.clone(), src_url.clone(), in_flight.clone());
+            let (sim, url) = (sim.clone(), src_url.clone());
             let req = SourcesRequest {
                 device_id: ids[i].clone(),
                 suspect: None,
             };
             async move {
-                let _turn = in_flight.acquire_owned().await.expect("semaphore");
                 let Some(client) = sim.client(i) else {
                     return false;
                 };

@@ -513,7 +513,9 @@ fn raise_nofile() -> u64 {
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         }
     }
-    lim.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    let cur = lim.rlim_cur as u64;
+    cur
 }
 
 fn main() {
@@ -925,6 +927,7 @@ async fn bench(
         .iter()
         .position(|id| !id.is_empty())
         .expect("one enrolled");
+    let first_id = sim.ids.read().expect("ids")[enrolled].clone();
     let first: HeartbeatResponse = sim
         .client(enrolled)
         .expect("enrolled")
@@ -932,7 +935,7 @@ async fn bench(
             Method::POST,
             &format!("{url}/v1/heartbeat"),
             &HeartbeatRequest {
-                device_id: sim.ids.read().expect("ids")[enrolled].clone(),
+                device_id: first_id,
                 progress: vec![],
                 stuck: vec![],
                 clock_offset: None,

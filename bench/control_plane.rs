@@ -46,7 +46,11 @@
 //! waiting for its turn counts in its latency from due.
 //!
 //! Phases:
-//! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time;
+//! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time,
+//!    and then heartbeats once, as the agent does right after enrolling
+//!    (with TLS this opens its mutual-TLS connection); `enroll.per_sec`
+//!    counts both, `enroll.latency` the enrollment request alone and
+//!    `enroll.first_heartbeat` the heartbeat;
 //! 2. load for `--secs`: heartbeats open-loop at `--rate` per second, round
 //!    robin over the devices, each reporting progress on the package as
 //!    agents do; `/sources` open-loop at `--sources-rate` per second from
@@ -873,6 +877,7 @@ async fn bench(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
         let (sim, enroll_url, next) = (sim.clone(), enroll_url.clone(), next.clone());
+        let hb_url = format!("{url}/v1/heartbeat");
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -885,11 +890,40 @@ async fn bench(
                 let t = Instant::now();
                 let r = sim.enroll(i, &enroll_url).await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
-                match r {
-                    Ok(_) => done.push(ms),
+                let id = match r {
+                    Ok(id) => id,
                     Err(e) => {
                         if failed < 3 {
                             eprintln!("[control_plane] enroll of device {i} failed: {e}");
+                        }
+                        failed += 1;
+                        continue;
+                    }
+                };
+                // The agent's first heartbeat, right after enrolling.
+                let t = Instant::now();
+                let hb: Result<HeartbeatResponse, _> = match sim.client(i) {
+                    Some(c) => {
+                        c.json(
+                            Method::POST,
+                            &hb_url,
+                            &HeartbeatRequest {
+                                device_id: id,
+                                progress: vec![],
+                                stuck: vec![],
+                                clock_offset: Some(0),
+                            },
+                            REQUEST_TIMEOUT,
+                        )
+                        .await
+                    }
+                    None => continue,
+                };
+                match hb {
+                    Ok(_) => done.push((ms, t.elapsed().as_secs_f64() * 1e3)),
+                    Err(e) => {
+                        if failed < 3 {
+                            eprintln!("[control_plane] first heartbeat of device {i} failed: {e}");
                         }
                         failed += 1;
                     }
@@ -898,15 +932,20 @@ async fn bench(
         });
     }
     let mut enroll_ms = Vec::with_capacity(o.devices);
+    let mut first_hb_ms = Vec::with_capacity(o.devices);
     let mut enroll_errors = 0;
     while let Some(r) = workers.join_next().await {
         let (done, failed) = r.expect("enroll worker");
         enroll_errors += failed;
-        enroll_ms.extend(done);
+        for (e, h) in done {
+            enroll_ms.push(e);
+            first_hb_ms.push(h);
+        }
     }
     let enroll_secs = t_enroll.elapsed().as_secs_f64();
     assert!(!enroll_ms.is_empty(), "no device enrolled");
     let enroll = summarize(enroll_ms);
+    let first_hb = summarize(first_hb_ms);
     eprintln!(
         "[control_plane] enrolled {} in {enroll_secs:.1}s ({:.0}/s, {enroll_errors} errors): \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -1133,6 +1172,7 @@ async fn bench(
             "secs": round(enroll_secs),
             "per_sec": round(enroll.n as f64 / enroll_secs),
             "latency": json(&enroll),
+            "first_heartbeat": json(&first_hb),
         },
         "heartbeat": hb_json,
         "sources": src_json,

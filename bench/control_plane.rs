@@ -9,6 +9,10 @@
 //! cargo bench --bench control_plane -- --devices 100000 --offices 5000 --ranges 50000 \
 //!     --rate 10000 --sources-rate 1000 --secs 30 --json
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! cargo bench --bench control_plane -- --server https://127.0.0.1:7650 --key-file D/shared.key --ca D/ca.pem
+//! # connection reuse for every device, and the same over plain HTTP (what TLS costs):
+//! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000
+//! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000 --plain
 //! ```
 //!
 //! Without `--server` it installs a throw-away server in /tmp and starts the

@@ -9,6 +9,10 @@
 //! cargo bench --bench control_plane -- --devices 100000 --offices 5000 --ranges 50000 \
 //!     --rate 10000 --sources-rate 1000 --secs 30 --json
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
+//! cargo bench --bench control_plane -- --server https://127.0.0.1:7650 --key-file D/shared.key --ca D/ca.pem
+//! # connection reuse for every device, and the same over plain HTTP (what TLS costs):
+//! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000
+//! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000 --plain
 //! # issue 15: serve on PostgreSQL (an empty database), one or more replicas
 //! cargo bench --bench control_plane -- --database postgres://USER@/DB?host=/var/run/postgresql --replicas 2
 //! ```
@@ -31,14 +35,36 @@
 //!
 //! Devices: a tenth of them (in whole offices of 500) sit in "big" offices,
 //! the rest spread evenly over the other offices. Each device has its own
-//! address in its office (nothing binds it) and its own identity; requests
-//! are signed with the shared key exactly as agents sign them (HMAC with a
-//! fresh nonce, the server's time), sent over keep-alive connections: 64
-//! client pools, each from its own local address (127.3.0.1-64), device
-//! `i` on pool `i % 64`.
+//! address in its office (nothing binds it) and its own identity, and
+//! speaks the protocol as the agent does (the agent's own client,
+//! `p2pd::http::SignedClient`): serve runs with TLS (its CA made by
+//! `install`); a device makes a key pair and a CSR, enrolls with it over
+//! TLS, installs the device certificate it gets back and from then on
+//! talks over mutual TLS on its own keep-alive connection, signing every
+//! request with the shared key, its device id and its counter. Devices
+//! connect from 64 local addresses (127.3.0.1-64, device `i` from
+//! `i % 64`), as serve caps connections per source address. `--plain`
+//! runs serve with `--insecure-plain-http` instead (the same requests
+//! without TLS), to measure what TLS costs.
+//!
+//! Connections: one per device, as agents keep theirs, but at most
+//! `--connections` (default 8,000) open at once: a device's client is
+//! kept in a first-in first-out cache of that size, and a device whose
+//! client was dropped makes a new one (a new TLS handshake) on its next
+//! request. With more devices than that (the 100,000-device run) most
+//! requests open a new connection: serve admits at most 16,384 connections
+//! and this machine's descriptor limit is 20,000 per process, so 100,000
+//! agents each holding a connection cannot be simulated here. The bench
+//! raises RLIMIT_NOFILE to its hard limit (serve inherits it), and at most
+//! `--in-flight` (default 4,096) requests are in flight at once; a request
+//! waiting for its turn counts in its latency from due.
 //!
 //! Phases:
-//! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time;
+//! 1. enrollment storm: every device enrolls, `--enroll-concurrency` at a time,
+//!    and then heartbeats once, as the agent does right after enrolling
+//!    (with TLS this opens its mutual-TLS connection); `enroll.per_sec`
+//!    counts both, `enroll.latency` the enrollment request alone and
+//!    `enroll.first_heartbeat` the heartbeat;
 //! 2. load for `--secs`: heartbeats open-loop at `--rate` per second, round
 //!    robin over the devices, each reporting progress on the package as
 //!    agents do; `/sources` open-loop at `--sources-rate` per second from
@@ -87,15 +113,24 @@ const HOSTS: usize = 510;
 const BASE: u32 = 0x7F40_0000;
 /// Every request's own timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Client pools ("lanes"), each bound to its own local address
-/// 127.3.0.0 + n: device `i` talks over lane `i % LANES`. Real agents each
-/// come from their own address with their own pool; one pool from one
-/// address would hit serve's per-address connection cap and would make
-/// one `Retry-After` stall every simulated device at once.
+/// Local addresses ("lanes"): device `i` connects from 127.3.0.0 + 1 +
+/// `i % LANES`. Real agents each come from their own address; from one
+/// address the simulated devices would hit serve's per-address connection
+/// cap, and one `Retry-After` would stall every one of them at once.
 const LANES: usize = 64;
+
+/// Devices whose client (and connection) is kept open at once.
+const CONNECTIONS: usize = 8000;
+/// Requests in flight at once.
+const IN_FLIGHT: usize = 4096;
 
 struct Opts {
     devices: usize,
+    connections: usize,
+    in_flight: usize,
+    /// serve with `--insecure-plain-http` (to measure what TLS costs).
+    plain: bool,
+    ca_file: Option<PathBuf>,
     offices: usize,
     rate: u64,
     sources_rate: u64,
@@ -120,6 +155,10 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         devices: 5000,
+        connections: CONNECTIONS,
+        in_flight: IN_FLIGHT,
+        plain: false,
+        ca_file: None,
         offices: 20,
         rate: 500,
         sources_rate: 0,
@@ -152,6 +191,10 @@ fn opts() -> Opts {
             "--key-file" => o.key_file = Some(val().into()),
             "--out" => o.out = Some(val().into()),
             "--json" => o.json = true,
+            "--connections" => o.connections = val().parse().expect("--connections N"),
+            "--in-flight" => o.in_flight = val().parse().expect("--in-flight N"),
+            "--plain" => o.plain = true,
+            "--ca" => o.ca_file = Some(val().into()),
             "--database" => o.database = Some(val()),
             "--replicas" => o.replicas = val().parse().expect("--replicas N"),
             // `cargo bench` passes `--bench`; libtest-style filters are ignored too.
@@ -414,6 +457,8 @@ struct Started {
     server: Server,
     /// Every replica's URL; the first is `server.child`'s.
     urls: Vec<String>,
+    /// The server's CA, with TLS.
+    ca_file: Option<PathBuf>,
     key_file: PathBuf,
     data_dir: PathBuf,
     /// The sheet re-imported during the load.
@@ -519,12 +564,13 @@ fn start_server(o: &Opts) -> Started {
         unsafe { std::env::set_var("P2PD_DATABASE_URL", url) };
     }
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("serve.log");
-    // Plain HTTP (HMAC-signed requests, as on the TLS path): this measures
-    // the control plane (database, scheduling); see bench/RESULTS.md for
-    // what TLS adds.
-    let child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--insecure-plain-http")
+    // TLS as shipped, or with --plain the same requests over plain HTTP.
+    let mut serve = Command::new(bin());
+    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    if o.plain {
+        serve.arg("--insecure-plain-http");
+    }
+    let child = serve
         .arg("--data-dir")
         .arg(&server_dir)
         .env("P2PD_LOG", "warn")
@@ -545,10 +591,13 @@ fn start_server(o: &Opts) -> Started {
             .expect("free port")
             .port();
         let log = std::fs::File::create(rdir.join("serve.log")).expect("serve.log");
+        let mut serve = Command::new(bin());
+        serve.args(["serve", "--listen", &format!("127.0.0.1:{p}")]);
+        if o.plain {
+            serve.arg("--insecure-plain-http");
+        }
         replicas.push(
-            Command::new(bin())
-                .args(["serve", "--listen", &format!("127.0.0.1:{p}")])
-                .arg("--insecure-plain-http")
+            serve
                 .arg("--data-dir")
                 .arg(&rdir)
                 .env("P2PD_LOG", "warn")
@@ -571,32 +620,62 @@ fn start_server(o: &Opts) -> Started {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    let scheme = if o.plain { "http" } else { "https" };
     Started {
         server,
         urls: ports
             .iter()
-            .map(|p| format!("http://127.0.0.1:{p}"))
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
             .collect(),
+        ca_file: (!o.plain).then(|| server_dir.join(p2pd::tls::CA_CERT_FILE)),
         key_file: server_dir.join("shared.key"),
         data_dir: server_dir,
         reimport,
     }
 }
 
+/// Raises this process's open-file limit to its hard limit (serve, started
+/// from here, inherits it); returns the soft limit in force.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a valid, initialized struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    let cur = lim.rlim_cur as u64;
+    cur
+}
+
 fn main() {
     let o = opts();
+    let nofile = raise_nofile();
+    eprintln!("[control_plane] open-file limit {nofile}");
     let started = match (&o.server, &o.key_file) {
         (Some(_), None) => panic!("--server needs --key-file"),
         (Some(_), Some(_)) => None,
         _ => Some(start_server(&o)),
     };
-    let (urls, key_file) = match &started {
-        Some(s) => (s.urls.clone(), s.key_file.clone()),
-        None => (
-            vec![o.server.clone().expect("checked")],
-            o.key_file.clone().expect("checked"),
-        ),
+    let (urls, key_file, ca_file) = match &started {
+        Some(s) => (s.urls.clone(), s.key_file.clone(), s.ca_file.clone()),
+        None => {
+            let url = o.server.clone().expect("checked");
+            let ca = o.ca_file.clone();
+            assert!(
+                url.starts_with("http://") || ca.is_some(),
+                "--server https://… needs --ca FILE (the server's ca.pem)"
+            );
+            (vec![url], o.key_file.clone().expect("checked"), ca)
+        }
     };
+    let trust = ca_file.map(|p| p2pd::tls::Trust::load(&p).expect("load the server's CA"));
     let pids: Vec<u32> = started
         .iter()
         .flat_map(|s| {
@@ -615,7 +694,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = rt.block_on(bench(&o, &urls, key, &pids, postmaster, import));
+    let result = rt.block_on(bench(&o, &urls, key, trust, &pids, postmaster, import));
     let line = result.to_string();
     if o.json {
         println!("{line}");
@@ -700,9 +779,16 @@ impl Sample {
 
 /// Sends `rate * secs` requests open-loop from `t0`: request `k` is due at
 /// `t0 + k / rate` and is sent then (or as soon as the generator gets
-/// there), whatever the earlier ones are doing. `send(k)` sends one and
+/// there and one of the `in_flight` turns is free), whatever the earlier
+/// ones are doing. `send(k)` sends one and
 /// says whether it succeeded.
-async fn open_loop<F, Fut>(rate: u64, secs: u64, t0: tokio::time::Instant, send: F) -> Vec<Sample>
+async fn open_loop<F, Fut>(
+    rate: u64,
+    secs: u64,
+    t0: tokio::time::Instant,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    send: F,
+) -> Vec<Sample>
 where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = bool> + Send + 'static,
@@ -716,7 +802,10 @@ where
         let due = t0 + period.mul_f64(k as f64);
         tokio::time::sleep_until(due).await;
         let fut = send(k);
+        let in_flight = in_flight.clone();
         tasks.spawn(async move {
+            // Waiting for a turn counts from due, not from sent.
+            let _turn = in_flight.acquire_owned().await.expect("semaphore");
             let sent = tokio::time::Instant::now();
             let ok = fut.await;
             Sample {
@@ -772,10 +861,123 @@ fn run_import(data_dir: &Path, sheet: &Path) -> (bool, String) {
     }
 }
 
+/// The simulated devices: each one's id and certificate, and a bounded
+/// first-in first-out cache of their clients (each with its keep-alive
+/// connection), built exactly as the agent builds its client.
+struct Sim {
+    key: SharedKey,
+    /// The server's CA; `None` on plain HTTP.
+    trust: Option<p2pd::tls::Trust>,
+    layout: Arc<Layout>,
+    ids: std::sync::RwLock<Vec<String>>,
+    certs: std::sync::RwLock<Vec<Option<Arc<p2pd::tls::DeviceCert>>>>,
+    cache: std::sync::Mutex<ClientCache>,
+    /// Clients made after the first (a new connection, with TLS a handshake).
+    reconnects: AtomicUsize,
+}
+
+struct ClientCache {
+    clients: std::collections::HashMap<usize, SignedClient>,
+    order: std::collections::VecDeque<usize>,
+    capacity: usize,
+}
+
+impl Sim {
+    fn local(i: usize) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x7F03_0000 + (i % LANES) as u32 + 1))
+    }
+
+    /// A new client for device `i`, presenting `cert` (the agent's).
+    fn new_client(&self, i: usize, cert: Arc<p2pd::tls::DeviceCert>) -> SignedClient {
+        let tls = self
+            .trust
+            .clone()
+            .map(|trust| p2pd::http::ClientTls { trust, cert });
+        SignedClient::with_tls(self.key.clone(), Some(Self::local(i)), tls).expect("http client")
+    }
+
+    fn keep(&self, i: usize, client: SignedClient) {
+        let mut c = self.cache.lock().expect("cache");
+        if c.clients.insert(i, client).is_none() {
+            c.order.push_back(i);
+        }
+        while c.clients.len() > c.capacity {
+            let Some(old) = c.order.pop_front() else {
+                break;
+            };
+            c.clients.remove(&old);
+        }
+    }
+
+    /// Device `i`'s client: the cached one, or a new one (a new connection).
+    fn client(&self, i: usize) -> Option<SignedClient> {
+        if let Some(c) = self.cache.lock().expect("cache").clients.get(&i) {
+            return Some(c.clone());
+        }
+        let id = self.ids.read().expect("ids")[i].clone();
+        if id.is_empty() {
+            return None; // its enrollment failed
+        }
+        let cert = self.certs.read().expect("certs")[i]
+            .clone()
+            .unwrap_or_default();
+        let client = self.new_client(i, cert);
+        client.set_device(&id);
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+        self.keep(i, client.clone());
+        Some(client)
+    }
+
+    /// Enrolls device `i` as the agent does: with TLS a new key pair and a
+    /// CSR, the certificate installed and the client renewed to present it.
+    async fn enroll(&self, i: usize, url: &str) -> Result<String, String> {
+        let ip = self.layout.ip(i);
+        let cert = Arc::new(p2pd::tls::DeviceCert::default());
+        let pending = match &self.trust {
+            Some(_) => Some(p2pd::tls::DeviceCert::request().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let client = self.new_client(i, cert.clone());
+        let scheme = if self.trust.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let req = EnrollRequest {
+            device_id: None,
+            hostname: format!("sim-{i}"),
+            addrs: vec![AddrInfo { ip, prefix: 23 }],
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            group: "g".into(),
+            peer_url: format!("{scheme}://{ip}:7651"),
+            csr: pending.as_ref().map(|p| p.csr_pem.clone()),
+        };
+        let resp: EnrollResponse = client
+            .json(Method::POST, url, &req, REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let (Some(trust), Some(pending)) = (&self.trust, &pending) {
+            let pem = resp
+                .certificate
+                .as_deref()
+                .ok_or("the server issued no device certificate")?;
+            cert.install(pending, pem, trust, &resp.device_id)
+                .map_err(|e| e.to_string())?;
+            client.renew_tls().map_err(|e| e.to_string())?;
+        }
+        client.set_device(&resp.device_id);
+        self.ids.write().expect("ids")[i] = resp.device_id.clone();
+        self.certs.write().expect("certs")[i] = Some(cert);
+        self.keep(i, client);
+        Ok(resp.device_id)
+    }
+}
+
 async fn bench(
     o: &Opts,
     urls: &[String],
     key: SharedKey,
+    trust: Option<p2pd::tls::Trust>,
     pids: &[u32],
     postmaster: Option<u32>,
     import: Option<(PathBuf, PathBuf)>,
@@ -786,8 +988,6 @@ async fn bench(
         let urls = urls.clone();
         move |i: usize| urls[i % urls.len()].clone()
     };
-    let url = url_of(0);
-    let url = url.as_str();
     let stats_of = |pids: &[u32]| -> Option<(u64, u64, u64)> {
         if pids.is_empty() {
             return None;
@@ -799,31 +999,43 @@ async fn bench(
             })
     };
     let pg0 = postmaster.and_then(postgres_ticks);
-    let lanes: Arc<Vec<SignedClient>> = Arc::new(
-        (0..LANES)
-            .map(|n| {
-                let local = IpAddr::V4(Ipv4Addr::from(0x7F03_0000 + n as u32 + 1));
-                SignedClient::new(key.clone(), Some(local)).expect("http client")
-            })
-            .collect(),
-    );
-    let client = lanes[0].clone();
     let layout = Arc::new(Layout::new(o.devices, o.offices));
+    let tls = trust.is_some();
+    let sim = Arc::new(Sim {
+        key,
+        trust,
+        layout: layout.clone(),
+        ids: std::sync::RwLock::new(vec![String::new(); o.devices]),
+        certs: std::sync::RwLock::new(vec![None; o.devices]),
+        cache: std::sync::Mutex::new(ClientCache {
+            clients: std::collections::HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            capacity: o.connections.max(1),
+        }),
+        reconnects: AtomicUsize::new(0),
+    });
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(o.in_flight.max(1)));
     let start_machine = machine();
     let stats0 = stats_of(pids);
 
     // Phase 1: the enrollment storm, `enroll_concurrency` at a time.
     eprintln!(
-        "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time",
-        o.devices, o.offices, layout.big, o.enroll_concurrency
+        "[control_plane] enrolling {} devices in {} offices ({} of {BIG_OFFICE}), {} at a time, {}",
+        o.devices,
+        o.offices,
+        layout.big,
+        o.enroll_concurrency,
+        if tls {
+            "TLS with a CSR each"
+        } else {
+            "plain HTTP"
+        }
     );
-
     let next = Arc::new(AtomicUsize::new(0));
     let t_enroll = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..o.enroll_concurrency.max(1) {
-        let (lanes, url_of, next, layout) =
-            (lanes.clone(), url_of.clone(), next.clone(), layout.clone());
+        let (sim, url_of, next) = (sim.clone(), url_of.clone(), next.clone());
         let devices = o.devices;
         workers.spawn(async move {
             let mut done = Vec::new();
@@ -833,31 +1045,43 @@ async fn bench(
                 if i >= devices {
                     return (done, failed);
                 }
-                let ip = layout.ip(i);
-                let req = EnrollRequest {
-                    device_id: None,
-                    hostname: format!("sim-{i}"),
-                    addrs: vec![AddrInfo { ip, prefix: 23 }],
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    group: "g".into(),
-                    peer_url: format!("http://{ip}:7651"),
-                    csr: None,
-                };
                 let t = Instant::now();
-                let r: Result<EnrollResponse, _> = lanes[i % LANES]
-                    .json(
-                        Method::POST,
-                        &format!("{}/v1/enroll", url_of(i)),
-                        &req,
-                        REQUEST_TIMEOUT,
-                    )
-                    .await;
+                let r = sim.enroll(i, &format!("{}/v1/enroll", url_of(i))).await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
-                match r {
-                    Ok(resp) => done.push((i, resp.device_id, ms)),
+                let id = match r {
+                    Ok(id) => id,
                     Err(e) => {
                         if failed < 3 {
                             eprintln!("[control_plane] enroll of device {i} failed: {e}");
+                        }
+                        failed += 1;
+                        continue;
+                    }
+                };
+                // The agent's first heartbeat, right after enrolling.
+                let t = Instant::now();
+                let hb: Result<HeartbeatResponse, _> = match sim.client(i) {
+                    Some(c) => {
+                        c.json(
+                            Method::POST,
+                            &format!("{}/v1/heartbeat", url_of(i)),
+                            &HeartbeatRequest {
+                                device_id: id,
+                                progress: vec![],
+                                stuck: vec![],
+                                clock_offset: Some(0),
+                            },
+                            REQUEST_TIMEOUT,
+                        )
+                        .await
+                    }
+                    None => continue,
+                };
+                match hb {
+                    Ok(_) => done.push((ms, t.elapsed().as_secs_f64() * 1e3)),
+                    Err(e) => {
+                        if failed < 3 {
+                            eprintln!("[control_plane] first heartbeat of device {i} failed: {e}");
                         }
                         failed += 1;
                     }
@@ -865,20 +1089,21 @@ async fn bench(
             }
         });
     }
-    let mut ids = vec![String::new(); o.devices];
     let mut enroll_ms = Vec::with_capacity(o.devices);
+    let mut first_hb_ms = Vec::with_capacity(o.devices);
     let mut enroll_errors = 0;
     while let Some(r) = workers.join_next().await {
         let (done, failed) = r.expect("enroll worker");
         enroll_errors += failed;
-        for (i, id, ms) in done {
-            ids[i] = id;
-            enroll_ms.push(ms);
+        for (e, h) in done {
+            enroll_ms.push(e);
+            first_hb_ms.push(h);
         }
     }
     let enroll_secs = t_enroll.elapsed().as_secs_f64();
     assert!(!enroll_ms.is_empty(), "no device enrolled");
     let enroll = summarize(enroll_ms);
+    let first_hb = summarize(first_hb_ms);
     eprintln!(
         "[control_plane] enrolled {} in {enroll_secs:.1}s ({:.0}/s, {enroll_errors} errors): \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -890,18 +1115,25 @@ async fn bench(
     );
     let stats1 = stats_of(pids);
     let pg1 = postmaster.and_then(postgres_ticks);
+    let reconnects0 = sim.reconnects.load(Ordering::Relaxed);
 
     // The content heartbeats report progress on, as real agents do.
-    let enrolled = ids
+    let enrolled = sim
+        .ids
+        .read()
+        .expect("ids")
         .iter()
         .position(|id| !id.is_empty())
         .expect("one enrolled");
-    let first: HeartbeatResponse = client
+    let first_id = sim.ids.read().expect("ids")[enrolled].clone();
+    let first: HeartbeatResponse = sim
+        .client(enrolled)
+        .expect("enrolled")
         .json(
             Method::POST,
-            &format!("{url}/v1/heartbeat"),
+            &format!("{}/v1/heartbeat", url_of(enrolled)),
             &HeartbeatRequest {
-                device_id: ids[enrolled].clone(),
+                device_id: first_id,
                 progress: vec![],
                 stuck: vec![],
                 clock_offset: None,
@@ -915,7 +1147,7 @@ async fn bench(
         .first()
         .map(|c| c.id.clone())
         .expect("the published package is targeted at group g");
-    let ids = Arc::new(ids);
+    let ids = Arc::new(sim.ids.read().expect("ids").clone());
 
     // Phase 2: heartbeats and /sources, open loop, and the import.
     eprintln!(
@@ -931,15 +1163,12 @@ async fn bench(
     );
     let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
     let heartbeats = {
-        let (lanes, ids, content) = (lanes.clone(), ids.clone(), content.clone());
+        let (sim, ids, content) = (sim.clone(), ids.clone(), content.clone());
         let url_of = url_of.clone();
         let devices = o.devices as u64;
-        open_loop(o.rate, o.secs, t0, move |k| {
+        open_loop(o.rate, o.secs, t0, in_flight.clone(), move |k| {
             let i = (k % devices) as usize;
-            let (client, url) = (
-                lanes[i % LANES].clone(),
-                format!("{}/v1/heartbeat", url_of(i)),
-            );
+            let (sim, url) = (sim.clone(), format!("{}/v1/heartbeat", url_of(i)));
             let req = HeartbeatRequest {
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
@@ -955,9 +1184,9 @@ async fn bench(
                 clock_offset: Some(0),
             };
             async move {
-                if req.device_id.is_empty() {
-                    return false; // its enrollment failed
-                }
+                let Some(client) = sim.client(i) else {
+                    return false;
+                };
                 let r: Result<HeartbeatResponse, _> =
                     client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
@@ -968,15 +1197,15 @@ async fn bench(
         })
     };
     let sources = {
-        let (lanes, ids, layout) = (lanes.clone(), ids.clone(), layout.clone());
+        let (sim, ids, layout) = (sim.clone(), ids.clone(), layout.clone());
         let url_of = url_of.clone();
         let devices = o.devices;
         let rate = o.sources_rate.max(1);
         let secs = if o.sources_rate == 0 { 0 } else { o.secs };
-        open_loop(rate, secs, t0, move |k| {
+        open_loop(rate, secs, t0, in_flight.clone(), move |k| {
             let i = layout.sources_device(k as usize, devices);
-            let (client, url) = (
-                lanes[i % LANES].clone(),
+            let (sim, url) = (
+                sim.clone(),
                 format!("{}/v1/contents/{content}/sources", url_of(i)),
             );
             let req = SourcesRequest {
@@ -984,9 +1213,9 @@ async fn bench(
                 suspect: None,
             };
             async move {
-                if req.device_id.is_empty() {
+                let Some(client) = sim.client(i) else {
                     return false;
-                }
+                };
                 let r: Result<SourcesResponse, _> =
                     client.json(Method::POST, &url, &req, REQUEST_TIMEOUT).await;
                 if let Err(e) = &r {
@@ -1021,6 +1250,7 @@ async fn bench(
         Some((start, end, ok))
     };
     let (hb, src, imp) = tokio::join!(heartbeats, sources, importing);
+    let new_connections = sim.reconnects.load(Ordering::Relaxed) - reconnects0;
     let load_secs = o.secs as f64;
     let stats2 = stats_of(pids);
     let pg2 = postmaster.and_then(postgres_ticks);
@@ -1104,6 +1334,12 @@ async fn bench(
         "sources_rate": o.sources_rate,
         "secs": o.secs,
         "package_mib": o.package_mib,
+        "tls": tls,
+        "connections": o.connections,
+        "in_flight": o.in_flight,
+        // Requests of the load phase that needed a new client (a new
+        // connection; with TLS a full handshake with the device certificate).
+        "load_new_connections": new_connections,
         "machine_start": start_machine,
         "machine_end": machine(),
         "errors": errors,
@@ -1113,6 +1349,7 @@ async fn bench(
             "secs": round(enroll_secs),
             "per_sec": round(enroll.n as f64 / enroll_secs),
             "latency": json(&enroll),
+            "first_heartbeat": json(&first_hb),
         },
         "heartbeat": hb_json,
         "sources": src_json,

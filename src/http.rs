@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -82,6 +82,11 @@ impl From<&VerifyError> for ErrorCode {
             VerifyError::BadSignature => ErrorCode::BadSignature,
             VerifyError::Expired { .. } => ErrorCode::Expired,
             VerifyError::Replay(_) => ErrorCode::Replay,
+            VerifyError::Counter(c) => match c {
+                crate::replay::CounterError::Replayed { .. } => ErrorCode::Replay,
+                crate::replay::CounterError::OutOfWindow { .. } => ErrorCode::Expired,
+                crate::replay::CounterError::Full => ErrorCode::Overloaded,
+            },
         }
     }
 }
@@ -279,6 +284,24 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             }
             return Err(e.into());
         }
+        // The counter is kept per signing device: a device may count only
+        // its own requests.
+        let claimed = claimed_device(&parts.uri, &body);
+        if let (Some(signer), Some(claimed)) = (
+            parts
+                .headers
+                .get(crate::key::H_DEVICE)
+                .and_then(|h| h.to_str().ok()),
+            claimed.as_deref(),
+        ) && signer != claimed
+        {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "the request is signed by device {signer} but is for device {claimed};                      a device signs only its own requests"
+                ),
+            ));
+        }
         let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
         if let Some(c) = &mut conn
             && let Some(id) = state.forwarded_identity(c, &parts.headers)?
@@ -290,7 +313,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
         }
         check_identity(
             conn.as_ref(),
-            claimed_device(&parts.uri, &body),
+            claimed,
             state.needs_identity(parts.uri.path()),
         )?;
         Ok(Signed(body))
@@ -337,7 +360,9 @@ pub struct SignedClient {
     /// renewed ([`SignedClient::renew_tls`]).
     http: Arc<std::sync::RwLock<reqwest::Client>>,
     /// For public URLs (a CDN) only: the platform's roots, never the CA.
-    public: reqwest::Client,
+    /// Built on first use: loading the platform's roots costs more than
+    /// the rest of the client, and most agents never use it.
+    public: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// The CA and the device certificate, on TLS; `None` on plain HTTP.
     tls: Option<ClientTls>,
     local: Option<IpAddr>,
@@ -345,6 +370,10 @@ pub struct SignedClient {
     /// Seconds added to this host's clock when signing: an agent signs
     /// with the server's time, learned at enrollment and each heartbeat.
     clock_offset: Arc<AtomicI64>,
+    /// The enrolled device requests are signed as, with its counter
+    /// ([`crate::replay`]); `None` before enrollment and for admin tools.
+    device: Arc<std::sync::RwLock<Option<String>>>,
+    counter: Arc<AtomicU64>,
     /// Per origin (`scheme://host:port`): no request before this instant.
     /// Set when that origin answered 503 with `Retry-After`, so every task
     /// of the agent (heartbeats, sources, reports) backs off together.
@@ -438,17 +467,15 @@ impl SignedClient {
         tls: Option<ClientTls>,
     ) -> Result<SignedClient, ClientError> {
         let http = build_client(local, tls.as_ref())?;
-        let public = reqwest::Client::builder()
-            .local_address(local)
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
         Ok(SignedClient {
             http: Arc::new(std::sync::RwLock::new(http)),
-            public,
+            public: Arc::default(),
             tls,
             local,
             key: Arc::new(std::sync::RwLock::new(key)),
             clock_offset: Arc::new(AtomicI64::new(0)),
+            device: Arc::default(),
+            counter: Arc::new(AtomicU64::new(0)),
             not_before: Arc::default(),
         })
     }
@@ -476,7 +503,16 @@ impl SignedClient {
 
     /// The client for public URLs (an unsigned CDN download).
     pub fn public(&self) -> &reqwest::Client {
-        &self.public
+        self.public.get_or_init(|| {
+            crate::tls::install_default_provider();
+            reqwest::Client::builder()
+                .local_address(self.local)
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                // Only a TLS back end that cannot start fails here; the
+                // download through it then fails with that error.
+                .unwrap_or_default()
+        })
     }
 
     /// Waits while `url`'s origin asked us (503 + `Retry-After`) to stay away.
@@ -532,6 +568,31 @@ impl SignedClient {
         self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
+    /// Signs every later request as `device`, with a counter
+    /// (`x-p2pd-device`, `x-p2pd-counter`; see [`crate::replay`]).
+    pub fn set_device(&self, device: &str) {
+        *self.device.write().unwrap_or_else(|p| p.into_inner()) =
+            (!device.is_empty()).then(|| device.to_string());
+    }
+
+    /// The next request counter: this host's clock (plus the offset) in
+    /// microseconds, or one more than the last when that is larger.
+    fn next_counter(&self) -> u64 {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64
+            + self.clock_offset.load(Ordering::Relaxed) * 1_000_000;
+        let now_us = now_us.max(0) as u64;
+        let prev = self
+            .counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(crate::replay::next_counter(last, now_us))
+            })
+            .expect("the update always succeeds");
+        crate::replay::next_counter(prev, now_us)
+    }
+
     /// This host's clock plus the offset: the time requests are signed with.
     pub fn now(&self) -> i64 {
         crate::domain::clock::now() + self.clock_offset.load(Ordering::Relaxed)
@@ -559,7 +620,23 @@ impl SignedClient {
             Err(_) => http.request(method.clone(), url),
         };
         let key = self.key();
-        for (name, value) in key.sign_at(method.as_str(), &path, &body, self.now()) {
+        let device = self
+            .device
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let headers = match device {
+            Some(d) => key.sign_device_at(
+                method.as_str(),
+                &path,
+                &body,
+                self.now(),
+                &d,
+                self.next_counter(),
+            ),
+            None => key.sign_at(method.as_str(), &path, &body, self.now()),
+        };
+        for (name, value) in headers {
             rb = rb.header(name, value);
         }
         if !body.is_empty() {

@@ -10,10 +10,21 @@
 //! | `x-p2pd-nonce`   | 16 random bytes, hex                               |
 //! | `x-p2pd-sig`     | HMAC-SHA256(key, method \n path \n time \n nonce \n hex(sha256(body))), hex |
 //!
+//! An enrolled device adds two more, and the MAC then also covers them
+//! (`… \n hex(sha256(body)) \n device \n counter`):
+//!
+//! | header           | value                                              |
+//! |------------------|----------------------------------------------------|
+//! | `x-p2pd-device`  | the device's id                                    |
+//! | `x-p2pd-counter` | a per-device counter, strictly increasing (see [`crate::replay`]) |
+//!
 //! The receiver checks the fingerprint first, so a stale key is told
 //! `key_mismatch` (and which fingerprint is current) instead of a vague
 //! "bad signature". Then the time window, then the MAC (constant-time, via
-//! `hmac`'s `verify_slice`), then the nonce against a bounded replay cache.
+//! `hmac`'s `verify_slice`), then replay: a device's counter against the
+//! highest it sent ([`crate::replay::Counters`], any request rate), or,
+//! for a request with no device (enrollment, the admin CLI), the nonce
+//! against a bounded replay cache.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
@@ -39,6 +50,12 @@ pub const H_NONCE: &str = "x-p2pd-nonce";
 /// Length of a nonce on the wire: 16 random bytes in hex.
 pub const NONCE_HEX_LEN: usize = 32;
 pub const H_SIG: &str = "x-p2pd-sig";
+/// The signing device (enrolled devices only).
+pub const H_DEVICE: &str = "x-p2pd-device";
+/// The device's request counter, decimal.
+pub const H_COUNTER: &str = "x-p2pd-counter";
+/// Longest device id accepted in [`H_DEVICE`].
+const MAX_DEVICE_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -183,13 +200,51 @@ impl SharedKey {
         Ok(())
     }
 
-    fn mac(&self, method: &str, path: &str, time: i64, nonce: &str, body: &[u8]) -> Hmac<Sha256> {
+    fn mac(
+        &self,
+        method: &str,
+        path: &str,
+        time: i64,
+        nonce: &str,
+        body: &[u8],
+        device: Option<(&str, u64)>,
+    ) -> Hmac<Sha256> {
         // A 32-byte key is always a valid HMAC key.
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .expect("HMAC accepts any key length");
         let body_hash = hex::encode(Sha256::digest(body));
         mac.update(format!("{method}\n{path}\n{time}\n{nonce}\n{body_hash}").as_bytes());
+        if let Some((device, counter)) = device {
+            mac.update(format!("\n{device}\n{counter}").as_bytes());
+        }
         mac
+    }
+
+    /// Signs a device's request: the four headers plus the device id and
+    /// its counter ([`crate::replay`]), all covered by the MAC.
+    pub fn sign_device_at(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        time: i64,
+        device: &str,
+        counter: u64,
+    ) -> Vec<(&'static str, String)> {
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        let sig = hex::encode(
+            self.mac(method, path, time, &nonce, body, Some((device, counter)))
+                .finalize()
+                .into_bytes(),
+        );
+        vec![
+            (H_KEY, self.fingerprint()),
+            (H_TIME, time.to_string()),
+            (H_NONCE, nonce),
+            (H_SIG, sig),
+            (H_DEVICE, device.to_string()),
+            (H_COUNTER, counter.to_string()),
+        ]
     }
 
     /// Signs a request; returns the four headers to send.
@@ -207,7 +262,7 @@ impl SharedKey {
         let nonce: [u8; 16] = rand::random();
         let nonce = hex::encode(nonce);
         let sig = hex::encode(
-            self.mac(method, path, time, &nonce, body)
+            self.mac(method, path, time, &nonce, body, None)
                 .finalize()
                 .into_bytes(),
         );
@@ -244,6 +299,9 @@ pub enum VerifyError {
     Expired { time: i64, skew: i64 },
     #[error("replayed request: nonce {0} was already used")]
     Replay(String),
+    /// A device's counter refused ([`crate::replay`]).
+    #[error("{0}")]
+    Counter(#[from] crate::replay::CounterError),
 }
 
 /// Verifies signed requests against the current key and remembers nonces.
@@ -253,6 +311,7 @@ pub struct Verifier {
     /// The key and its fingerprint, swapped together.
     key: std::sync::RwLock<(SharedKey, String)>,
     replay: Mutex<ReplayCache>,
+    counters: Mutex<crate::replay::Counters>,
 }
 
 /// Nonces seen within the time window. Bounded: when full, the oldest entry
@@ -297,6 +356,7 @@ impl Verifier {
                 seen: HashSet::new(),
                 capacity: capacity.max(1),
             }),
+            counters: Mutex::new(crate::replay::Counters::new(MAX_SKEW_SECS)),
         }
     }
 
@@ -360,9 +420,28 @@ impl Verifier {
             return Err(VerifyError::BadSignature);
         }
         let sig = hex::decode(sig).map_err(|_| VerifyError::BadSignature)?;
-        key.mac(method, path, time, nonce, body)
+        let device = match (header(H_DEVICE), header(H_COUNTER)) {
+            (None, None) => None,
+            (Some(d), Some(c)) => {
+                let counter: u64 = c.parse().map_err(|_| VerifyError::BadSignature)?;
+                if d.is_empty() || d.len() > MAX_DEVICE_LEN {
+                    return Err(VerifyError::BadSignature);
+                }
+                Some((d, counter))
+            }
+            (None, Some(_)) => return Err(VerifyError::Unsigned(H_DEVICE)),
+            (Some(_), None) => return Err(VerifyError::Unsigned(H_COUNTER)),
+        };
+        key.mac(method, path, time, nonce, body, device)
             .verify_slice(&sig)
             .map_err(|_| VerifyError::BadSignature)?;
+        if let Some((device, counter)) = device {
+            self.counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .check(device, counter, now)?;
+            return Ok(());
+        }
         let fresh = self
             .replay
             .lock()
@@ -520,7 +599,7 @@ mod tests {
         let key = SharedKey::generate().unwrap();
         let v = Verifier::new(key.clone());
         let sig_with = |nonce: &str| {
-            let mac = key.mac("GET", "/", 100, nonce, b"");
+            let mac = key.mac("GET", "/", 100, nonce, b"", None);
             hex::encode(mac.finalize().into_bytes())
         };
         for nonce in ["a".repeat(300_000), "ab".into(), "z".repeat(32)] {
@@ -550,6 +629,55 @@ mod tests {
         }
         let cache = v.replay.lock().unwrap();
         assert!(cache.order.len() <= 4 && cache.seen.len() <= 4);
+    }
+
+    /// Issue 14: a device's requests carry its counter instead of relying
+    /// on the nonce cache; the counter is under the MAC, a repeat is
+    /// refused, and the nonce cache stays empty whatever the rate.
+    #[test]
+    fn device_requests_are_checked_by_counter_under_the_mac() {
+        let key = SharedKey::generate().unwrap();
+        let v = Verifier::with_capacity(key.clone(), 4);
+        let now = 1_800_000_000;
+        let us = now as u64 * 1_000_000;
+        for i in 0..100 {
+            let h = key.sign_device_at("POST", "/v1/heartbeat", b"{}", now, "dev-1", us + i);
+            assert_eq!(check(&v, &h, "POST", "/v1/heartbeat", b"{}", now), Ok(()));
+        }
+        assert!(v.replay.lock().unwrap().seen.is_empty());
+        let h = key.sign_device_at("POST", "/v1/heartbeat", b"{}", now, "dev-1", us + 100);
+        assert_eq!(check(&v, &h, "POST", "/v1/heartbeat", b"{}", now), Ok(()));
+        let e = check(&v, &h, "POST", "/v1/heartbeat", b"{}", now).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                VerifyError::Counter(crate::replay::CounterError::Replayed { .. })
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("dev-1"), "{e}");
+        // Another counter or device in the headers breaks the MAC.
+        for (name, value) in [
+            (H_COUNTER, (us + 500).to_string()),
+            (H_DEVICE, "dev-2".into()),
+        ] {
+            let mut forged = h.clone();
+            forged.iter_mut().find(|(n, _)| *n == name).unwrap().1 = value;
+            assert_eq!(
+                check(&v, &forged, "POST", "/v1/heartbeat", b"{}", now),
+                Err(VerifyError::BadSignature)
+            );
+        }
+        // Dropping them does too (the MAC covered them).
+        let stripped: Vec<_> = h
+            .iter()
+            .filter(|(n, _)| *n != H_COUNTER && *n != H_DEVICE)
+            .cloned()
+            .collect();
+        assert_eq!(
+            check(&v, &stripped, "POST", "/v1/heartbeat", b"{}", now),
+            Err(VerifyError::BadSignature)
+        );
     }
 
     #[test]

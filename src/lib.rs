@@ -80,7 +80,8 @@
 //! listen: tls
 //! settings:
 //! words:
-//! key: domain platform
+//! replay:
+//! key: domain platform replay
 //! proto: domain
 //! store: domain
 //! dbkey: key store
@@ -90,7 +91,7 @@
 //! liveness: domain settings store
 //! report: domain store
 //! metrics: domain proto store
-//! http: domain key listen proto store tls
+//! http: domain key listen proto replay store tls
 //! deploy: platform tls
 //! server: cells content dbkey domain http key listen liveness metrics platform proto report settings store tls topology
 //! agent: domain http key listen metrics platform proto tls
@@ -142,6 +143,7 @@ pub mod liveness;
 pub mod metrics;
 pub mod platform;
 pub mod proto;
+pub mod replay;
 pub mod report;
 pub mod server;
 pub mod server_ca;

@@ -62,8 +62,6 @@ use crate::proto::*;
 
 /// How long a follower's request may wait at the leader for a piece.
 const WAIT_MS: u64 = 5_000;
-/// How often peers' have-maps are refreshed.
-const HAVE_POLL: Duration = Duration::from_millis(300);
 /// At most this many requests in flight to one source.
 const PER_SOURCE: usize = 4;
 /// A received piece at most this many pieces ahead of the whole-file
@@ -560,22 +558,19 @@ impl Downloader {
             if self
                 .have_polled
                 .get(&dev)
-                .is_some_and(|t| t.elapsed() < HAVE_POLL)
+                .is_some_and(|t| t.elapsed() < super::havemap::MIN_SPACING)
             {
                 continue;
             }
             self.have_polled.insert(dev.clone(), Instant::now());
             self.have_inflight.insert(dev.clone());
             let client = self.agent.client.clone();
-            // `peer=` binds the signature to the device asked: another
-            // agent refuses the same signed request.
-            let url = format!(
-                "{}/v1/pieces/{}/have?peer={dev}",
-                s.url.trim_end_matches('/'),
-                self.id()
-            );
+            // A long poll: answered when the peer's pieces change.
+            let since = self.haves.get(&dev).map(super::havemap::count);
+            let url = super::havemap::url(&s.url, self.id(), &dev, since);
             self.tasks.spawn(async move {
-                let r: Result<HaveMap, _> = client.get_json(&url, Duration::from_secs(3)).await;
+                let r: Result<HaveMap, _> =
+                    client.get_json(&url, super::havemap::REQUEST_TIMEOUT).await;
                 let map = r.ok().and_then(|h| h.bitmap());
                 Event::Have(dev, map)
             });

@@ -39,6 +39,7 @@ use crate::key::{SharedKey, Verifier};
 use crate::proto::*;
 
 pub mod download;
+pub mod havemap;
 pub mod names;
 pub mod peer;
 pub mod pieces;
@@ -559,6 +560,8 @@ impl Agent {
         }
         self.learn_clock(resp.server_time);
         *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
+        // Later requests carry the device's counter (replay protection).
+        self.client.set_device(&resp.device_id);
         save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs

@@ -59,6 +59,10 @@ fn addressed_here(a: &Agent, peer: Option<&str>) -> Result<(), ApiError> {
 #[derive(Deserialize)]
 struct HaveQuery {
     peer: Option<String>,
+    /// Long poll ([`super::havemap`]): the pieces the asker knows of, and
+    /// how long it may wait for a change.
+    since: Option<u32>,
+    wait_ms: Option<u64>,
 }
 
 fn serving(a: &Agent) -> Result<(), ApiError> {
@@ -89,7 +93,9 @@ async fn have(
         let n = c.manifest.piece_count();
         return Ok(axum::Json(HaveMap::new(n, &crate::domain::Bitmap::full(n))));
     }
-    Ok(axum::Json(c.have_map()))
+    Ok(axum::Json(
+        super::havemap::answer(&c, q.since, q.wait_ms).await,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -386,6 +386,11 @@ impl Content {
         self.have.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Resolves when a piece arrives (for [`super::havemap`]'s long polls).
+    pub fn arrival(&self) -> tokio::sync::futures::Notified<'_> {
+        self.arrived.notified()
+    }
+
     pub fn have_map(&self) -> crate::proto::HaveMap {
         crate::proto::HaveMap::new(self.count(), &self.bitmap())
     }

@@ -3,20 +3,31 @@
 //!
 //! # Group commit
 //!
-//! The heartbeat handler does not touch the database. It queues the
-//! heartbeat on a bounded channel ([`QUEUE`] entries) and waits for its
-//! answer. One writer task ([`run`]) takes everything queued, up to
-//! [`MAX_BATCH`], and runs the whole batch on the database thread inside
-//! one transaction ([`Store::batch`]): one commit for hundreds of devices
-//! instead of several commits per device. While one batch commits, the
-//! next one fills, so the batch size follows the load by itself: one
-//! heartbeat per commit on a quiet server, hundreds at 10,000/s, and no
-//! timer adds latency when it is quiet.
+//! A heartbeat is answered from a read connection (is the device
+//! enrolled, what is targeted at its group: [`super::Db::read`]); what it
+//! reports (last seen, progress, stuck contents) is soft state, queued on a
+//! bounded channel ([`QUEUE`] entries) for one writer task ([`run`]). The
+//! writer takes everything queued, up to [`MAX_BATCH`], and commits the
+//! whole batch on the writing connection inside one transaction
+//! ([`Store::batch`]): one commit for hundreds of devices instead of
+//! several commits per device. While one batch commits, the next one
+//! fills, so the batch size follows the load by itself: one heartbeat per
+//! commit on a quiet server, hundreds at 10,000/s, and no timer adds
+//! latency when it is quiet.
 //!
-//! Rejected: a second SQLite connection owned by the writer. Two writing
+//! The handler waits for its batch's commit at most [`COMMIT_WAIT`], then
+//! answers anyway: while another process holds the write lock (a
+//! `topology import` holds it for seconds) heartbeats are still answered
+//! within that bound, and their soft state is committed late, when the
+//! lock is free (a batch that could not get it is tried again, [`TRIES`]
+//! times). On a quiet server the commit takes a few milliseconds, so a
+//! device that heartbeats and then asks for sources finds its progress
+//! recorded.
+//!
+//! Rejected: a second writing connection owned by the writer. Two writing
 //! connections wait on each other in SQLite's busy handler, which sleeps
-//! (up to 100 ms a time); sharing serve's one connection through
-//! [`Db::call`] queues them in order instead.
+//! (up to 100 ms a time); sharing serve's one writer through
+//! [`super::Db::call`] queues them in order instead.
 //!
 //! Backpressure: a full queue is refused at once with `overloaded` (503
 //! and `Retry-After`); nothing piles up behind it.
@@ -29,23 +40,31 @@
 //! while the writer's queue is filling. A stretched interval is spread by
 //! ±10 % per answer so that devices that enrolled together drift apart.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::ServerState;
 use super::fleet::Snapshot;
-use super::{Db, ServerState};
 use crate::domain::clock::now;
 use crate::http::ApiError;
-use crate::proto::{ContentRef, ErrorCode, HeartbeatRequest, HeartbeatResponse};
+use crate::proto::{ErrorCode, HeartbeatRequest, HeartbeatResponse};
 use crate::settings::Setting;
 use crate::store::Store;
 use crate::store::distribution::ProgressUpdate;
 
 /// Heartbeats waiting for the writer; one more is refused with `overloaded`.
-pub const QUEUE: usize = 8192;
+/// At 10,000 heartbeats/s, 6.5 s of writes held up by a lock taken
+/// elsewhere; each entry is a few hundred bytes.
+pub const QUEUE: usize = 65_536;
+
+/// How long a heartbeat waits for its commit before it is answered anyway.
+pub const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How many times the writer tries a batch whose transaction could not
+/// start or commit (the write lock held elsewhere past the busy timeout).
+pub const TRIES: usize = 3;
 
 /// Most heartbeats committed in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -59,7 +78,7 @@ pub const MAX_INTERVAL_SECS: u64 = 3600;
 /// One queued heartbeat and where its answer goes.
 struct Beat {
     req: HeartbeatRequest,
-    reply: oneshot::Sender<Result<HeartbeatResponse, ApiError>>,
+    reply: oneshot::Sender<Result<(), ApiError>>,
 }
 
 /// The handlers' end of the queue.
@@ -84,7 +103,9 @@ impl Default for Beats {
 }
 
 impl Beats {
-    /// Queues a heartbeat and waits for the batch that commits it.
+    /// Answers a heartbeat from a read connection and queues what it
+    /// reports for the next group commit; waits for that commit at most
+    /// [`COMMIT_WAIT`].
     pub async fn submit(
         &self,
         state: &Arc<ServerState>,
@@ -93,7 +114,20 @@ impl Beats {
         if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             tokio::spawn(run(Arc::downgrade(state)));
         }
-        let (reply, answer) = oneshot::channel();
+        let fleet = state.fleet.current();
+        let secs = interval(
+            super::heartbeat_secs(&fleet)?,
+            state.fleet.device_count(),
+            budget(&fleet),
+            self.backlog(),
+            rand::random::<f64>(),
+        );
+        let (board, device) = (state.board.clone(), req.device_id.clone());
+        let answer = state
+            .db
+            .read(move |st| answer(st, &fleet, &board, &device, secs))
+            .await?;
+        let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 super::overloaded_because(&format!("{QUEUE} heartbeats are waiting to be written"))
@@ -102,9 +136,15 @@ impl Beats {
                 ApiError::new(ErrorCode::Internal, "the server is shutting down")
             }
         })?;
-        answer
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::Internal, "the server is shutting down"))?
+        match tokio::time::timeout(COMMIT_WAIT, committed).await {
+            // Committed, or committed later: answered either way.
+            Ok(Ok(Ok(()))) | Err(_) => Ok(answer),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(ApiError::new(
+                ErrorCode::Internal,
+                "the server is shutting down",
+            )),
+        }
     }
 
     /// How full the queue is, 0 to 1.
@@ -138,8 +178,8 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
 /// The writer: commits queued heartbeats in batches until the server state
 /// is gone (it holds only a weak reference, so the queue's sender, which
 /// lives in the state, closes the queue when the state is dropped). Runs
-/// on the runtime; the database work goes through [`Db::call`] like every
-/// other call.
+/// on the runtime; the database work goes through [`super::Db::call`] like every
+/// other write.
 async fn run(weak: std::sync::Weak<ServerState>) {
     let Some(mut rx) = weak
         .upgrade()
@@ -153,8 +193,21 @@ async fn run(weak: std::sync::Weak<ServerState>) {
             return;
         };
         let (reqs, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|b| (b.req, b.reply)).unzip();
-        let answers = commit(&state, reqs).await;
-        match answers {
+        let reqs = Arc::new(reqs);
+        let mut outcome = Err(ApiError::new(ErrorCode::Internal, "not written"));
+        for attempt in 1..=TRIES {
+            outcome = commit(&state, reqs.clone()).await;
+            match &outcome {
+                Ok(_) => break,
+                Err(e) => tracing::warn!(
+                    heartbeats = reqs.len(),
+                    attempt,
+                    "heartbeat batch not committed: {}",
+                    e.message
+                ),
+            }
+        }
+        match outcome {
             Ok(answers) => {
                 for (reply, a) in replies.into_iter().zip(answers) {
                     let _ = reply.send(a);
@@ -169,48 +222,36 @@ async fn run(weak: std::sync::Weak<ServerState>) {
     }
 }
 
-/// One batch in one transaction; an answer per heartbeat, in order.
+/// One batch in one transaction; an outcome per heartbeat, in order.
 async fn commit(
     state: &Arc<ServerState>,
-    reqs: Vec<HeartbeatRequest>,
-) -> Result<Vec<Result<HeartbeatResponse, ApiError>>, ApiError> {
-    let fleet = state.fleet.current();
-    let devices = state.fleet.device_count();
-    let backlog = state.beats.backlog();
-    let (board, s) = (state.board.clone(), state.clone());
-    let db: &Db = &state.db;
-    db.call(move |st| {
-        let t = Instant::now();
-        let n = reqs.len();
-        let answers = st.batch(|st| {
-            let mut targeted = HashMap::new();
-            reqs.iter()
-                .map(|req| {
-                    let secs = interval(
-                        super::heartbeat_secs(&fleet)?,
-                        devices,
-                        budget(&fleet),
-                        backlog,
-                        rand::random::<f64>(),
-                    );
-                    // A savepoint each: one failing device never
-                    // takes the batch's others with it (PostgreSQL).
-                    st.item(|st| apply(st, &fleet, &board, req, &mut targeted, secs))
-                })
-                .collect::<Vec<_>>()
-        })?;
-        let took = t.elapsed();
-        s.metrics.observe_write("heartbeat", n, took);
-        if took >= SLOW_BATCH {
-            tracing::warn!(
-                heartbeats = n,
-                took_ms = took.as_millis() as u64,
-                "slow heartbeat commit"
-            );
-        }
-        Ok(answers)
-    })
-    .await
+    reqs: Arc<Vec<HeartbeatRequest>>,
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let s = state.clone();
+    state
+        .db
+        .call(move |st| {
+            let t = Instant::now();
+            let n = reqs.len();
+            // A savepoint each: one failing device never takes the
+            // batch's others with it (PostgreSQL).
+            let outcomes = st.batch(|st| {
+                reqs.iter()
+                    .map(|req| st.item(|st| record(st, req)))
+                    .collect()
+            })?;
+            let took = t.elapsed();
+            s.metrics.observe_write("heartbeat", n, took);
+            if took >= SLOW_BATCH {
+                tracing::warn!(
+                    heartbeats = n,
+                    took_ms = took.as_millis() as u64,
+                    "slow heartbeat commit"
+                );
+            }
+            Ok(outcomes)
+        })
+        .await
 }
 
 fn budget(f: &Snapshot) -> u64 {
@@ -219,16 +260,9 @@ fn budget(f: &Snapshot) -> u64 {
         .unwrap_or(10_000)
 }
 
-/// One device's heartbeat inside the batch's transaction.
-fn apply(
-    st: &Store,
-    fleet: &Snapshot,
-    board: &Mutex<super::leader::Board>,
-    req: &HeartbeatRequest,
-    targeted: &mut HashMap<String, Vec<ContentRef>>,
-    heartbeat_secs: u64,
-) -> Result<HeartbeatResponse, ApiError> {
-    let d = super::enrolled(st, fleet, &req.device_id)?;
+/// What one heartbeat reports, inside the batch's transaction. A device
+/// removed since it was answered is skipped.
+fn record(st: &Store, req: &HeartbeatRequest) -> Result<(), ApiError> {
     let stuck: Vec<(String, String)> = req
         .stuck
         .iter()
@@ -247,7 +281,19 @@ fn apply(
             (p.content_id.as_str(), update, p.done_at_ms)
         })
         .collect();
-    st.record_heartbeat(&d.id, req.clock_offset, &stuck, &progress)?;
+    st.record_heartbeat(&req.device_id, req.clock_offset, &stuck, &progress)?;
+    Ok(())
+}
+
+/// The answer to one heartbeat, from a read connection.
+fn answer(
+    st: &Store,
+    fleet: &Snapshot,
+    board: &Mutex<super::leader::Board>,
+    device_id: &str,
+    heartbeat_secs: u64,
+) -> Result<HeartbeatResponse, ApiError> {
+    let d = super::enrolled(st, fleet, device_id)?;
     board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
     let serve_peers = match d.office_id {
         Some(o) => match fleet.office(o) {
@@ -256,19 +302,10 @@ fn apply(
         },
         None => false,
     };
-    // Devices of one group share one answer per batch.
-    let contents = match targeted.get(&d.group_name) {
-        Some(c) => Vec::clone(c),
-        None => {
-            let c = st.targeted_contents(&d.group_name)?;
-            targeted.insert(d.group_name.clone(), c.clone());
-            c
-        }
-    };
     Ok(HeartbeatResponse {
         heartbeat_secs,
         serve_peers,
-        contents,
+        contents: st.targeted_contents(&d.group_name)?,
         server_time: now(),
         cache_limit_bytes: super::cache_limit(fleet)?,
     })

@@ -3,9 +3,11 @@
 //! `run(listener, state, shutdown)` takes its shutdown trigger as an
 //! argument: `main` passes SIGINT/SIGTERM, tests pass whatever they like.
 //!
-//! SQLite from async code: one connection behind a mutex, used only inside
-//! `spawn_blocking` (see [`Db::call`]). SQLite serializes writers anyway, so
-//! a pool would add nothing but lock contention, and keeping the blocking
+//! SQLite from async code: one writing connection behind a mutex and a few
+//! read-only ones, used only inside `spawn_blocking` (see [`Db`]). SQLite
+//! serializes writers anyway, so more writers would add nothing but lock
+//! contention; the readers keep reads going while a write transaction
+//! (serve's or an admin command's) holds the lock, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
 //!
 //! Submodules: [`scheduler`] (leaders and sources), [`decisions`] (why, in
@@ -45,22 +47,42 @@ pub mod roster;
 pub mod scheduler;
 pub mod ui;
 
-/// The database, shared by request handlers.
+/// The database, shared by request handlers: one writing connection and a
+/// few read-only ones.
 ///
-/// Backpressure: at most [`DB_IN_FLIGHT`] calls hold a blocking thread at
-/// once; a call that cannot get a permit within [`DB_QUEUE_WAIT`] is
-/// refused with `overloaded` (503 and `Retry-After`), so that under
-/// overload requests are shed early instead of piling up hundreds of
-/// blocking threads behind the mutex.
+/// Writes ([`Db::call`]) go through the one writer, behind a mutex:
+/// SQLite serializes writers anyway. Reads ([`Db::read`]) take one of the
+/// read connections ([`READERS`]): in WAL mode they read the last
+/// committed state while the write lock is held, by serve's writer or by
+/// an admin command in another process (a `topology import` holds it for
+/// seconds), so reads never queue behind a write transaction (issue 14).
+/// [`Db::read_or_write`] runs work that usually only reads on a reader and,
+/// only when it turns out to need a write, again on the writer.
+///
+/// Backpressure: at most [`DB_IN_FLIGHT`] writing calls and as many reading
+/// calls hold a place at once (the two are counted apart, so writers
+/// waiting on a lock held elsewhere never starve the readers); a call that
+/// cannot get a place within [`DB_QUEUE_WAIT`] is refused with
+/// `overloaded` (503 and `Retry-After`), so that under overload requests
+/// are shed early instead of piling up hundreds of blocking threads.
 #[derive(Clone)]
 pub struct Db {
     store: Arc<Mutex<Store>>,
     permits: Arc<tokio::sync::Semaphore>,
+    readers: Arc<Mutex<Vec<Store>>>,
+    /// One permit per idle reader.
+    idle_readers: Arc<tokio::sync::Semaphore>,
+    read_permits: Arc<tokio::sync::Semaphore>,
+    /// How many readers there are (0: reads run on the writer).
+    reader_count: usize,
     queue_wait: Duration,
 }
 
 /// Database calls allowed in flight (running or waiting on the mutex).
 pub const DB_IN_FLIGHT: usize = 64;
+
+/// Read connections serve opens next to its writer.
+pub const READERS: usize = 3;
 
 /// How long a call may wait for a permit before it is refused.
 pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -70,6 +92,9 @@ pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
 /// 512 MiB the server may use at that size.
 pub const SERVE_CACHE_MIB: u32 = 96;
 
+/// Page cache of each read connection, MiB.
+pub const READER_CACHE_MIB: u32 = 48;
+
 pub use crate::http::RETRY_AFTER_SECS;
 
 impl Db {
@@ -78,17 +103,34 @@ impl Db {
     }
 
     /// A handle with its own in-flight bound and queue wait (tests use a
-    /// bound of 1 to provoke overload).
+    /// bound of 1 to provoke overload). Without readers
+    /// ([`Db::with_readers`]) reads run on the writer.
     pub fn with_limits(store: Store, in_flight: usize, queue_wait: Duration) -> Db {
         Db {
             store: Arc::new(Mutex::new(store)),
             permits: Arc::new(tokio::sync::Semaphore::new(in_flight.max(1))),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            idle_readers: Arc::new(tokio::sync::Semaphore::new(0)),
+            read_permits: Arc::new(tokio::sync::Semaphore::new(in_flight.max(1))),
+            reader_count: 0,
             queue_wait,
         }
     }
 
-    /// Runs `f` with the store on the blocking pool, or refuses with
-    /// `overloaded` when too many calls are already in flight.
+    /// Adds read-only connections ([`Store::open_reader`]) for [`Db::read`].
+    pub fn with_readers(mut self, readers: Vec<Store>) -> Db {
+        let n = readers.len();
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(readers);
+        self.idle_readers.add_permits(n);
+        self.reader_count += n;
+        self
+    }
+
+    /// Runs `f` with the writing store on the blocking pool, or refuses
+    /// with `overloaded` when too many calls are already in flight.
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
@@ -105,6 +147,86 @@ impl Db {
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f`, which only reads, on a read connection (on the writer
+    /// when there is none). A write attempted by `f` fails.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self.on_reader(f).await? {
+            Ok(out) => out,
+            Err(f) => self.call(f).await,
+        }
+    }
+
+    /// Runs `f` on a read connection; when `f` turns out to need a write
+    /// (a statement was refused as one), runs it again from the start on
+    /// the writer. For work that usually only reads, like `/sources`,
+    /// which writes only when a leader or a decision changes. `f` must
+    /// tolerate being run twice (its reads are repeated; nothing was
+    /// written the first time).
+    pub async fn read_or_write<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Store) -> Result<T, ApiError> + Send + Sync + 'static,
+    ) -> Result<T, ApiError> {
+        let f = Arc::new(f);
+        let again = f.clone();
+        let (out, wanted_write) = match self
+            .on_reader(move |st| {
+                let out = f(st);
+                let wanted = out.is_err() && st.take_wanted_write();
+                Ok((out, wanted))
+            })
+            .await?
+        {
+            Ok(r) => r?,
+            Err(_) => return self.call(move |st| again(st)).await,
+        };
+        if wanted_write {
+            return self.call(move |st| again(st)).await;
+        }
+        out
+    }
+
+    /// `Ok(result)` from a reader, or `Err(f)` back when there are no
+    /// readers.
+    async fn on_reader<T: Send + 'static, F>(
+        &self,
+        f: F,
+    ) -> Result<Result<Result<T, ApiError>, F>, ApiError>
+    where
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        if self.reader_count == 0 {
+            return Ok(Err(f));
+        }
+        let deadline = tokio::time::Instant::now() + self.queue_wait;
+        let permit = tokio::time::timeout_at(deadline, self.read_permits.clone().acquire_owned())
+            .await
+            .map_err(|_| overloaded())?
+            .map_err(ApiError::internal)?;
+        let idle = tokio::time::timeout_at(deadline, self.idle_readers.clone().acquire_owned())
+            .await
+            .map_err(|_| overloaded())?
+            .map_err(ApiError::internal)?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let (_permit, _idle) = (permit, idle);
+            let mut st = readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .expect("an idle reader for every idle permit");
+            st.take_wanted_write();
+            let out = f(&mut st);
+            readers.lock().unwrap_or_else(|p| p.into_inner()).push(st);
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map(Ok)
     }
 }
 
@@ -349,8 +471,15 @@ impl ServerState {
         // Checkpoints run on the fleet watcher's connection, never here.
         store.disable_autocheckpoint()?;
         store.set_cache_mib(SERVE_CACHE_MIB)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Store::open_reader(data_dir, database)?;
+                r.set_cache_mib(READER_CACHE_MIB)?;
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
         Ok(ServerState {
-            db: Db::new(store),
+            db: Db::new(store).with_readers(readers),
             beats: beats::Beats::default(),
             roster: roster::Roster::default(),
             fleet,
@@ -990,14 +1119,18 @@ async fn plan_sources(
     let req = req.clone();
     let fleet = s.fleet.current();
     let state = s.clone();
-    s.db.call(move |st| {
+    // Usually only reads (a follower asking again, the same leader): on a
+    // read connection, so that a write transaction held elsewhere (an
+    // import) does not stall it. An election or a changed decision writes:
+    // then again on the writer.
+    s.db.read_or_write(move |st| {
         let d = enrolled(st, &fleet, &req.device_id)?;
         let m = targeted_manifest_cached(&state, st, &id, &d.group_name)?;
         let hb = heartbeat_secs(&fleet)? as i64;
         let cdn = setting(&fleet, crate::settings::Setting::CdnUrl)?;
         let ends = scheduler::Endpoints {
             cdn: (!cdn.is_empty()).then_some(cdn),
-            storage_url,
+            storage_url: storage_url.clone(),
         };
         let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
         let at_ms = crate::domain::clock::now_ms();
@@ -1333,5 +1466,89 @@ mod tests {
         tx.send(()).unwrap();
         busy.await.unwrap().unwrap();
         db.call(|_| Ok(())).await.unwrap();
+    }
+
+    /// Issue 14: while a writing call waits for a write lock held by
+    /// another process (an admin command's import), reads on the read
+    /// connections go on, and see the last committed state.
+    #[tokio::test]
+    async fn reads_go_on_while_the_writer_waits_for_a_lock_held_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        store.init_server("s", "fp", &[]).unwrap();
+        let readers = vec![Store::open_reader(dir.path(), None).unwrap()];
+        let db = Db::new(store).with_readers(readers);
+        // Another process's write transaction, holding the lock.
+        let other = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO settings (name, value) VALUES ('x', '1');")
+            .unwrap();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let write = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.call(move |st| {
+                    started_tx.send(()).ok();
+                    st.set_setting("y", "2")?;
+                    Ok(())
+                })
+                .await
+            })
+        };
+        started.await.unwrap();
+        // The writer is waiting for the lock; a read does not wait for it.
+        let (x, device_count) = db
+            .read(|st| Ok((st.setting("x")?, st.device_count()?)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (x, device_count),
+            (None, 0),
+            "uncommitted rows are not seen"
+        );
+        assert!(!write.is_finished(), "the write did not wait for the lock");
+        other.execute_batch("COMMIT").unwrap();
+        write.await.unwrap().unwrap();
+        let (x, y) = db
+            .read(|st| Ok((st.setting("x")?, st.setting("y")?)))
+            .await
+            .unwrap();
+        assert_eq!((x.as_deref(), y.as_deref()), (Some("1"), Some("2")));
+    }
+
+    /// A read connection refuses writes; `read_or_write` then runs the
+    /// work again on the writer, and the write lands once.
+    #[tokio::test]
+    async fn work_that_turns_out_to_write_runs_again_on_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let reader = Store::open_reader(dir.path(), None).unwrap();
+        let e = reader.set_setting("z", "1").unwrap_err();
+        assert!(e.to_string().contains("readonly"), "{e}");
+        assert!(reader.take_wanted_write());
+        assert!(!reader.take_wanted_write(), "the flag is cleared");
+        let db = Db::new(store).with_readers(vec![reader]);
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        db.read_or_write(move |st| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            st.set_setting("z", "1")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let z = db.read(|st| Ok(st.setting("z")?)).await.unwrap();
+        assert_eq!(z.as_deref(), Some("1"));
+        // Work that only reads runs once, on the reader.
+        let before = runs.load(std::sync::atomic::Ordering::SeqCst);
+        let counted = runs.clone();
+        db.read_or_write(move |st| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(st.setting("z")?)
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), before + 1);
     }
 }

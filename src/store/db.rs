@@ -22,10 +22,11 @@
 //! (`int4` for `substr`'s length, `bool` for `CASE WHEN ?5`), so the same
 //! Rust arguments work for both. Rows come back owned ([`Row`]).
 //!
-//! Rejected: an async pool (deadpool / sqlx). serve already runs every
-//! store call on the blocking pool behind one mutex (`server::Db::call`),
-//! and the admin commands are synchronous; a sync client keeps one copy of
-//! each store function for both backends.
+//! Rejected: an async pool (deadpool / sqlx). serve runs every store call
+//! on the blocking pool (`server::Db`: one writing connection behind a
+//! mutex and a few read-only ones, [`Db::set_read_only`]), and the admin
+//! commands are synchronous; a sync client keeps one copy of each store
+//! function for both backends.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -90,6 +91,19 @@ impl DbError {
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             }
             DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
+    }
+
+    /// A write refused because the connection is read only (either backend).
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ReadOnly
+            }
+            DbError::Postgres(e) => {
+                e.code() == Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+            }
             _ => false,
         }
     }
@@ -506,6 +520,10 @@ pub struct Db {
     pub(crate) conn: Conn,
     /// Open transactions (0 or 1: nested `begin`s join the outer one).
     depth: Cell<u32>,
+    /// Set when a statement was refused because this connection is read
+    /// only ([`Db::set_read_only`]): the caller may run its work again on
+    /// a writing connection ([`Db::take_wanted_write`]).
+    wanted_write: Cell<bool>,
 }
 
 /// An open transaction: [`Tx::commit`] it, or it rolls back when dropped
@@ -547,6 +565,7 @@ impl Db {
         Db {
             conn: Conn::Sqlite(conn),
             depth: Cell::new(0),
+            wanted_write: Cell::new(false),
         }
     }
 
@@ -558,6 +577,7 @@ impl Db {
                 config,
             })),
             depth: Cell::new(0),
+            wanted_write: Cell::new(false),
         }
     }
 
@@ -591,10 +611,13 @@ impl Db {
 
     /// Several statements without arguments (migrations, `BEGIN`).
     pub fn execute_batch(&self, sql: &str) -> Result<(), DbError> {
-        match &self.conn {
-            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Postgres(pg) => Ok(pg.client(self.in_transaction())?.batch_execute(sql)?),
-        }
+        let r = match &self.conn {
+            Conn::Sqlite(c) => c.execute_batch(sql).map_err(DbError::from),
+            Conn::Postgres(pg) => pg
+                .client(self.in_transaction())
+                .and_then(|mut c| Ok(c.batch_execute(sql)?)),
+        };
+        self.noted(r)
     }
 
     /// Starts a transaction (`BEGIN IMMEDIATE` on SQLite: the write lock
@@ -619,6 +642,35 @@ impl Db {
 
     pub fn in_transaction(&self) -> bool {
         self.depth.get() > 0
+    }
+
+    /// Makes this connection read only: every statement that would write
+    /// fails (SQLite `query_only`; PostgreSQL read-only transactions), and
+    /// the failure is remembered for [`Db::take_wanted_write`]. Serve's
+    /// read connections (issue 14): in WAL mode they read while another
+    /// connection (serve's writer, or an admin command's import) holds the
+    /// write lock.
+    pub fn set_read_only(&self) -> Result<(), DbError> {
+        self.execute_batch(self.pick(
+            "PRAGMA query_only = ON",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        ))
+    }
+
+    /// Whether a statement was refused as a write on this read-only
+    /// connection since the last call (and clears it).
+    pub fn take_wanted_write(&self) -> bool {
+        self.wanted_write.replace(false)
+    }
+
+    /// Passes `r` through, remembering a refused write.
+    fn noted<T>(&self, r: Result<T, DbError>) -> Result<T, DbError> {
+        if let Err(e) = &r
+            && e.is_read_only()
+        {
+            self.wanted_write.set(true);
+        }
+        r
     }
 
     fn pg_statement(&self, pg: &Pg, sql: &str) -> Result<postgres::Statement, DbError> {
@@ -650,6 +702,11 @@ impl Db {
 
     /// Runs one statement; returns the rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
+        let r = self.execute_inner(sql, params);
+        self.noted(r)
+    }
+
+    fn execute_inner(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
         let values = params.values();
         match &self.conn {
             Conn::Sqlite(c) => Ok(c
@@ -668,6 +725,16 @@ impl Db {
 
     /// Every row of a query, each read with `f`.
     pub fn query_map<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnMut(&Row) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
+        let r = self.query_map_inner(sql, params, f);
+        self.noted(r)
+    }
+
+    fn query_map_inner<T>(
         &self,
         sql: &str,
         params: impl Params,

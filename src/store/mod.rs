@@ -608,6 +608,24 @@ impl Store {
             .query_one("SELECT n FROM fleet_generation WHERE id = 1", ())?)
     }
 
+    /// Opens a read-only connection to an installed database (serve's
+    /// readers, issue 14): every write on it is refused and remembered
+    /// ([`Store::take_wanted_write`]). On SQLite in WAL mode it reads the
+    /// last committed state while another connection holds the write lock
+    /// (an admin command's `topology import`, serve's own writer), so
+    /// reads never queue behind a write transaction.
+    pub fn open_reader(data_dir: &Path, database: Option<&str>) -> Result<Store, StoreError> {
+        let store = Self::open_at(data_dir, database)?;
+        store.conn.set_read_only()?;
+        Ok(store)
+    }
+
+    /// Whether work on this read-only store tried to write since the last
+    /// call (and clears it): the caller runs it again on a writer.
+    pub fn take_wanted_write(&self) -> bool {
+        self.conn.take_wanted_write()
+    }
+
     /// Turns off automatic WAL checkpoints on this connection: serve's
     /// request connection never pays for a checkpoint's fsync; a background
     /// task calls [`Store::checkpoint`] on its own connection instead.

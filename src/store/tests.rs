@@ -301,6 +301,68 @@ both!(topology_replace_and_rollback, |st: &mut Store| {
     assert!(st.office_by_name("Lab").unwrap().is_some());
 });
 
+// Issue 14: an import's diff is made before its transaction; applying it
+// writes only what changes, and a diff made stale by another admin write
+// is refused (nothing written) so that it is made again.
+both!(
+    topology_diff_writes_only_changes_and_a_stale_diff_is_refused,
+    |st: &mut Store| {
+        let sheet = [
+            office("HQ", None, &["10.0.0.0/16"]),
+            office("Branch", Some("HQ"), &["10.1.0.0/24"]),
+        ];
+        st.atomically(|s| s.replace_topology(&sheet)).unwrap();
+        let hq = st.office_by_name("HQ").unwrap().unwrap().id;
+        let branch = st.office_by_name("Branch").unwrap().unwrap().id;
+        // The same sheet again: nothing to write, the generation stays.
+        let diff = st.diff_topology(&sheet).unwrap();
+        assert_eq!(diff.counts(), (0, 0, 0));
+        let before = st.fleet_generation().unwrap();
+        let ids = st.atomically(|s| s.apply_topology(&sheet, &diff)).unwrap();
+        assert_eq!(ids, Some(vec![hq, branch]));
+        assert_eq!(st.fleet_generation().unwrap(), before);
+        // Parents swapped, a range changed, one office added, none removed.
+        let next = [
+            office("Branch", None, &["10.1.0.0/23"]),
+            office("HQ", Some("Branch"), &["10.0.0.0/16"]),
+            office("Lab", Some("HQ"), &["10.2.0.0/24"]),
+        ];
+        let diff = st.diff_topology(&next).unwrap();
+        assert_eq!(diff.counts(), (1, 2, 0));
+        // Another admin write in between: refused, nothing written.
+        st.set_setting("heartbeat_secs", "9").unwrap();
+        assert_eq!(
+            st.atomically(|s| s.apply_topology(&next, &diff)).unwrap(),
+            None
+        );
+        assert!(st.office_by_name("Lab").unwrap().is_none());
+        let diff = st.diff_topology(&next).unwrap();
+        let ids = st
+            .atomically(|s| s.apply_topology(&next, &diff))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&ids[..2], &[branch, hq]);
+        let rows = st.office_details().unwrap();
+        let by: std::collections::HashMap<&str, &crate::store::topology::OfficeDetail> =
+            rows.iter().map(|d| (d.row.name.as_str(), d)).collect();
+        assert_eq!(by["Branch"].row.parent_id, None);
+        assert_eq!(by["Branch"].ranges, ["10.1.0.0/23"]);
+        assert_eq!(by["HQ"].row.parent_id, Some(branch));
+        assert_eq!(by["Lab"].row.parent_id, Some(hq));
+        let order: Vec<String> = st.offices().unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(order, ["Branch", "HQ", "Lab"]);
+        // Removing a parent with its child: both go.
+        let last = [office("Branch", None, &[])];
+        let diff = st.diff_topology(&last).unwrap();
+        assert_eq!(diff.counts(), (0, 1, 2));
+        st.atomically(|s| s.apply_topology(&last, &diff))
+            .unwrap()
+            .unwrap();
+        assert_eq!(st.offices().unwrap().len(), 1);
+        assert!(st.office_ranges().unwrap().is_empty());
+    }
+);
+
 both!(distribution_progress_leaders_bans, |st: &mut Store| {
     st.assign_groups(&["lab".into()]).unwrap();
     content(st, "dd44", "app", Targets::AllAssigned);

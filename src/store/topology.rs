@@ -63,6 +63,45 @@ pub struct NewOffice {
     pub ranges: Vec<String>,
 }
 
+/// What replacing the topology changes ([`Store::diff_topology`]), worked
+/// out before the write transaction.
+#[derive(Debug, Clone)]
+pub struct TopologyDiff {
+    /// The fleet generation the diff was made at: any admin write to
+    /// offices, ranges or settings since makes it stale.
+    generation: i64,
+    /// The id of each office of the file that exists already.
+    ids: Vec<Option<i64>>,
+    /// Offices that go: (id, has a parent).
+    delete: Vec<(i64, bool)>,
+    /// Per office of the file, what to write.
+    changes: Vec<OfficeChange>,
+}
+
+impl TopologyDiff {
+    /// Offices added, changed (row, parent or ranges) and removed.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let added = self.ids.iter().filter(|i| i.is_none()).count();
+        let changed = self
+            .ids
+            .iter()
+            .zip(&self.changes)
+            .filter(|(i, c)| i.is_some() && (c.row || c.parent_changed || c.ranges))
+            .count();
+        (added, changed, self.delete.len())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OfficeChange {
+    /// Type, WAN cap, description, source or position differ (or new).
+    row: bool,
+    /// The parent's index in the file.
+    parent: Option<usize>,
+    parent_changed: bool,
+    ranges: bool,
+}
+
 /// What placement needs to know about a device.
 #[derive(Debug, Clone)]
 pub struct DevicePlacement {
@@ -236,77 +275,167 @@ impl Store {
     /// with a known name keep their id (so devices and reports keep pointing
     /// at them), new ones are added, the rest are deleted (their devices
     /// become unplaced until re-placed). Call inside [`Store::atomically`].
-    /// Every `parent` must name an office of `offices`.
-    pub fn replace_topology(&self, offices: &[NewOffice]) -> Result<(), StoreError> {
-        let mut ids: HashMap<String, i64> = HashMap::new();
-        for (name, id) in self
+    /// Every `parent` must name an office of `offices`. Returns the id of
+    /// each office, in file order.
+    pub fn replace_topology(&self, offices: &[NewOffice]) -> Result<Vec<i64>, StoreError> {
+        let diff = self.diff_topology(offices)?;
+        Ok(self
+            .apply_topology(offices, &diff)?
+            .expect("nothing changes the topology between two statements of one transaction"))
+    }
+
+    /// Works out what replacing the topology with `offices` changes, by
+    /// reading only: an import calls this before its write transaction, so
+    /// that the transaction holds the write lock only for the writes
+    /// ([`Store::apply_topology`]). Linear in offices and ranges.
+    pub fn diff_topology(&self, offices: &[NewOffice]) -> Result<TopologyDiff, StoreError> {
+        let generation = self.fleet_generation()?;
+        let positions: HashMap<i64, i64> = self
             .conn
-            .query_map("SELECT name, id FROM offices", (), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            .query_map("SELECT id, position FROM offices", (), |r| {
+                Ok((r.get(0)?, r.get(1)?))
             })?
-        {
-            ids.insert(name, id);
+            .into_iter()
+            .collect();
+        let existing: HashMap<String, OfficeDetail> = self
+            .office_details()?
+            .into_iter()
+            .map(|d| (d.row.name.clone(), d))
+            .collect();
+        let index: HashMap<&str, usize> = offices
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name.as_str(), i))
+            .collect();
+        let ids: Vec<Option<i64>> = offices
+            .iter()
+            .map(|o| existing.get(&o.name).map(|d| d.row.id))
+            .collect();
+        let mut delete: Vec<(i64, bool)> = existing
+            .values()
+            .filter(|d| !index.contains_key(d.row.name.as_str()))
+            .map(|d| (d.row.id, d.row.parent_id.is_some()))
+            .collect();
+        delete.sort_unstable();
+        let mut changes = Vec::with_capacity(offices.len());
+        for (pos, o) in offices.iter().enumerate() {
+            let parent = o.parent.as_deref().and_then(|p| index.get(p).copied());
+            let Some(d) = existing.get(&o.name) else {
+                changes.push(OfficeChange {
+                    row: true,
+                    parent,
+                    parent_changed: parent.is_some(),
+                    ranges: true,
+                });
+                continue;
+            };
+            let wanted_parent = parent.map(|p| ids[p]);
+            let parent_changed = match wanted_parent {
+                None => d.row.parent_id.is_some(),
+                // A new parent: its id is known only once it is inserted.
+                Some(None) => true,
+                Some(Some(id)) => d.row.parent_id != Some(id),
+            };
+            changes.push(OfficeChange {
+                row: d.row.kind != o.kind
+                    || d.row.wan_kbps != o.wan_kbps
+                    || d.description != o.description
+                    || d.row.source != o.source
+                    || positions.get(&d.row.id) != Some(&(pos as i64)),
+                parent,
+                parent_changed,
+                ranges: d.ranges != o.ranges,
+            });
         }
-        let keep: std::collections::HashSet<&str> =
-            offices.iter().map(|o| o.name.as_str()).collect();
-        // Detach everything first: parents are rewritten below, and removed
-        // offices may be parents of each other.
-        self.conn
-            .execute("UPDATE offices SET parent_id = NULL", ())?;
-        for (name, id) in &ids {
-            if !keep.contains(name.as_str()) {
-                self.conn
-                    .execute("DELETE FROM offices WHERE id = ?1", [id])?;
+        Ok(TopologyDiff {
+            generation,
+            ids,
+            delete,
+            changes,
+        })
+    }
+
+    /// Writes what [`Store::diff_topology`] worked out, inside the caller's
+    /// transaction: only the offices, parents and ranges that change.
+    /// `None` (and nothing written) when the topology changed since the
+    /// diff was made (another admin command wrote it meanwhile): make the
+    /// diff again inside the transaction. Returns the id of each office, in
+    /// file order.
+    pub fn apply_topology(
+        &self,
+        offices: &[NewOffice],
+        diff: &TopologyDiff,
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        if self.fleet_generation()? != diff.generation || diff.changes.len() != offices.len() {
+            return Ok(None);
+        }
+        let set_parent = "UPDATE offices SET parent_id = ?2 WHERE id = ?1";
+        // Detach first what gets a new parent and what goes: removed
+        // offices may be parents of each other or of kept ones.
+        for (i, c) in diff.changes.iter().enumerate() {
+            if let (Some(id), true) = (diff.ids[i], c.parent_changed) {
+                self.conn.execute(set_parent, params![id, None::<i64>])?;
             }
         }
-        ids.retain(|name, _| keep.contains(name.as_str()));
-        let mut new_ids: HashMap<&str, i64> = HashMap::with_capacity(offices.len());
-        {
-            let upd = "UPDATE offices SET type = ?2, wan_kbps = ?3, description = ?4, source = ?5,
-                 position = ?6 WHERE id = ?1";
-            let ins = "INSERT INTO offices (name, type, wan_kbps, description, source, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
-            for (pos, o) in offices.iter().enumerate() {
-                let id = match ids.get(&o.name) {
-                    Some(&id) => {
+        for &(id, has_parent) in &diff.delete {
+            if has_parent {
+                self.conn.execute(set_parent, params![id, None::<i64>])?;
+            }
+        }
+        for &(id, _) in &diff.delete {
+            self.conn
+                .execute("DELETE FROM offices WHERE id = ?1", [id])?;
+        }
+        let upd = "UPDATE offices SET type = ?2, wan_kbps = ?3, description = ?4, source = ?5,
+                   position = ?6 WHERE id = ?1";
+        let ins = "INSERT INTO offices (name, type, wan_kbps, description, source, position)
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
+        let mut ids = Vec::with_capacity(offices.len());
+        for (pos, (o, c)) in offices.iter().zip(&diff.changes).enumerate() {
+            let id = match diff.ids[pos] {
+                Some(id) => {
+                    if c.row {
                         self.conn.execute(
                             upd,
                             params![id, o.kind, o.wan_kbps, o.description, o.source, pos as i64],
                         )?;
-                        id
                     }
-                    None => self.conn.query_one(
-                        ins,
-                        params![
-                            o.name,
-                            o.kind,
-                            o.wan_kbps,
-                            o.description,
-                            o.source,
-                            pos as i64
-                        ],
-                    )?,
-                };
-                new_ids.insert(&o.name, id);
+                    id
+                }
+                None => self.conn.query_one(
+                    ins,
+                    params![
+                        o.name,
+                        o.kind,
+                        o.wan_kbps,
+                        o.description,
+                        o.source,
+                        pos as i64
+                    ],
+                )?,
+            };
+            ids.push(id);
+        }
+        for (i, c) in diff.changes.iter().enumerate() {
+            if c.parent_changed
+                && let Some(p) = c.parent
+            {
+                self.conn.execute(set_parent, params![ids[i], ids[p]])?;
+            }
+            if c.ranges {
+                if diff.ids[i].is_some() {
+                    self.conn
+                        .execute("DELETE FROM office_ranges WHERE office_id = ?1", [ids[i]])?;
+                }
+                for (n, spec) in offices[i].ranges.iter().enumerate() {
+                    self.conn.execute(
+                        "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
+                        params![ids[i], spec, n as i64],
+                    )?;
+                }
             }
         }
-        self.conn.execute("DELETE FROM office_ranges", ())?;
-        for o in offices {
-            let id = new_ids[o.name.as_str()];
-            if let Some(p) = &o.parent {
-                self.conn.execute(
-                    "UPDATE offices SET parent_id = ?2 WHERE id = ?1",
-                    params![id, new_ids.get(p.as_str()).copied()],
-                )?;
-            }
-            for (i, spec) in o.ranges.iter().enumerate() {
-                self.conn.execute(
-                    "INSERT INTO office_ranges (office_id, spec, position) VALUES (?1, ?2, ?3)",
-                    params![id, spec, i as i64],
-                )?;
-            }
-        }
-        Ok(())
+        Ok(Some(ids))
     }
 
     /// Deletes every auto office below the root (the per-subnet offices

@@ -293,13 +293,54 @@ pub fn check_recorded(store: &Store) -> Result<Vec<ImportError>, TopologyError> 
 /// optimization on, remembers the file's CSV dialect for export and
 /// re-places every device, all in one transaction.
 /// Returns how many devices moved.
+///
+/// The write lock is held as briefly as possible (issue 14: serve's writes
+/// wait while it is held): what changes ([`Store::diff_topology`]) and the
+/// range index of the new offices are worked out before the transaction,
+/// by reading only; the transaction writes only the offices, parents and
+/// ranges that change, and places the devices with the prepared index.
+/// Should another admin command change the topology in between, the diff
+/// is made again inside the transaction. Linear in offices, ranges and
+/// devices.
 pub fn apply_import(store: &mut Store, parsed: &import::Parsed) -> Result<usize, TopologyError> {
+    let diff = store.diff_topology(&parsed.offices)?;
+    // Ranges by the office's index in the file: new offices have no id yet.
+    let index = Index::build(
+        parsed
+            .offices
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.source != "auto")
+            .flat_map(|(i, o)| {
+                o.ranges.iter().map(move |spec| RangeEntry {
+                    office_id: i as i64,
+                    spec: spec.clone(),
+                })
+            })
+            .collect(),
+    );
     store.atomically(|st| {
-        st.replace_topology(&parsed.offices)?;
+        let ids = match st.apply_topology(&parsed.offices, &diff)? {
+            Some(ids) => ids,
+            None => st.replace_topology(&parsed.offices)?,
+        };
         st.set_setting(Setting::DistributionOptimization.name(), "on")?;
         if let Some(d) = parsed.dialect {
             st.set_setting(export::DIALECT_KEY, &d.to_setting())?;
         }
-        replace_devices_in(st)
+        let mut moved = 0;
+        for d in st.device_placements()? {
+            let office = match d.addr.trim().parse::<IpAddr>() {
+                Ok(addr) => index
+                    .locate(range::canonical(addr))
+                    .and_then(|i| ids.get(i as usize).copied()),
+                Err(_) => None,
+            };
+            if office != d.office_id {
+                st.set_device_office(&d.id, office)?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
     })
 }

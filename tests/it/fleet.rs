@@ -297,3 +297,79 @@ async fn an_import_during_load_fails_no_request() {
     assert!(offices.contains("Branch 1999"), "import did not land");
     net.stop_serve();
 }
+
+/// Issue 14: device requests carry a per-device counter. A replayed
+/// heartbeat is refused with `replay` naming the device, the device keeps
+/// working, a restarted agent (a new client, its counter starting from its
+/// clock) is not locked out, and a device cannot sign another's requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_heartbeat_is_refused_and_the_device_keeps_working() {
+    let mut net = Net::new(&[("A", "", "default", "127.1.8.0/24", "")]);
+    ok(
+        &net.server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
+    net.serve_args.push("--insecure-plain-http".into());
+    net.start_serve();
+    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    let client = SignedClient::new(key.clone(), None).unwrap();
+    let base = format!("http://127.0.0.1:{}", net.port);
+    let t = Duration::from_secs(10);
+    let mut ids = Vec::new();
+    for ip in ["127.1.8.10", "127.1.8.11"] {
+        let r: EnrollResponse = client
+            .json(
+                Method::POST,
+                &format!("{base}/v1/enroll"),
+                &enroll_req(None, ip, "g"),
+                t,
+            )
+            .await
+            .expect("enroll");
+        ids.push(r.device_id);
+    }
+    let beat = |id: &str| HeartbeatRequest {
+        device_id: id.to_string(),
+        progress: Vec::new(),
+        clock_offset: Some(0),
+        stuck: Vec::new(),
+    };
+    let url = format!("{base}/v1/heartbeat");
+    client.set_device(&ids[0]);
+    let body = serde_json::to_vec(&beat(&ids[0])).unwrap();
+    let first = client.request(Method::POST, &url, body);
+    let replayed = first.try_clone().unwrap();
+    let r = first.send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = replayed.send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "replay", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("replayed request") && msg.contains(&ids[0]),
+        "{msg}"
+    );
+    // The device keeps working.
+    let _: HeartbeatResponse = client
+        .json(Method::POST, &url, &beat(&ids[0]), t)
+        .await
+        .expect("a fresh heartbeat after the replay");
+    // An agent restart: a new client for the same device.
+    let restarted = SignedClient::new(key, None).unwrap();
+    restarted.set_device(&ids[0]);
+    for _ in 0..3 {
+        let _: HeartbeatResponse = restarted
+            .json(Method::POST, &url, &beat(&ids[0]), t)
+            .await
+            .expect("the restarted agent is not locked out");
+    }
+    // Signed as one device, for another: refused.
+    let e = restarted
+        .json::<HeartbeatResponse>(Method::POST, &url, &beat(&ids[1]), t)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(p2pd::proto::ErrorCode::BadRequest), "{e}");
+    assert!(e.to_string().contains("signs only its own"), "{e}");
+    net.stop_serve();
+}

@@ -34,7 +34,9 @@ use tokio_util::task::TaskTracker;
 /// Connection limits of one server.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Time allowed to send a request's headers.
+    /// Time allowed to send a request's headers, counted from the
+    /// connection's start for its first request and from the first byte of
+    /// each later one (an idle keep-alive connection is bounded by `idle`).
     pub header_read: Duration,
     /// A connection with no bytes moving for this long is closed.
     pub idle: Duration,
@@ -164,6 +166,8 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         tracker.spawn(async move {
             let last = Arc::new(AtomicU64::new(0));
+            // The first request's headers are due from the connection's start.
+            let head = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
             let (stream, info): (Box<dyn Stream>, Conn) = match acceptor {
                 None => (
@@ -201,9 +205,12 @@ pub async fn serve(
                     )
                 }
             };
+            let parsed = head.clone();
             let svc = TowerToHyperService::new(tower::util::MapRequest::new(
                 app,
                 move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    // The headers are in: no head is due until the response.
+                    parsed.store(IN_REQUEST, Ordering::Relaxed);
                     req.extensions_mut().insert(info.clone());
                     req
                 },
@@ -211,14 +218,23 @@ pub async fn serve(
             let io = TokioIo::new(Idle {
                 inner: stream,
                 last: last.clone(),
+                head: head.clone(),
                 start,
             });
+            // hyper's own header timeout starts as soon as it waits for the
+            // next request, so it would also close every idle keep-alive
+            // connection after `header_read`: agents with a 10 s heartbeat
+            // would then make a new (mutual TLS) connection for nearly
+            // every request. The head deadline is kept here instead.
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read)
+                .header_read_timeout(None)
                 .serve_connection(io, svc);
             tokio::pin!(conn);
-            let mut tick = tokio::time::interval(Duration::from_secs(1).min(limits.idle));
+            let period = Duration::from_secs(1)
+                .min(limits.idle)
+                .min(limits.header_read);
+            let mut tick = tokio::time::interval(period);
             let mut closing = false;
             loop {
                 tokio::select! {
@@ -232,6 +248,13 @@ pub async fn serve(
                             - last.load(Ordering::Relaxed).min(start.elapsed().as_millis() as u64);
                         if quiet > limits.idle.as_millis() as u64 {
                             break; // idle: drop the connection
+                        }
+                        let began = head.load(Ordering::Relaxed);
+                        if began < IN_REQUEST
+                            && start.elapsed().as_millis() as u64 - began.min(start.elapsed().as_millis() as u64)
+                                > limits.header_read.as_millis() as u64
+                        {
+                            break; // headers too slow (slow-loris)
                         }
                     }
                 }
@@ -249,18 +272,38 @@ pub async fn serve(
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// A stream that notes when bytes last moved, for the idle timeout.
+/// `Idle::head` while no request is on its way: the last response went out.
+const AWAITING: u64 = u64::MAX;
+/// `Idle::head` while a request's headers are in and its response is not out.
+const IN_REQUEST: u64 = u64::MAX - 1;
+
+/// A stream that notes when bytes last moved, for the idle timeout, and
+/// when the headers of the request on its way began, for the header
+/// timeout.
 struct Idle<T> {
     inner: T,
     /// Milliseconds since `start` of the last read or write.
     last: Arc<AtomicU64>,
+    /// Milliseconds since `start` of the first byte of a request whose
+    /// headers are not complete yet, or [`AWAITING`] / [`IN_REQUEST`].
+    head: Arc<AtomicU64>,
     start: Instant,
 }
 
 impl<T> Idle<T> {
-    fn touch(&self) {
-        self.last
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    fn touch(&self) -> u64 {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// Response bytes went out: the request is answered (or being
+    /// answered), and the next head is awaited.
+    fn wrote(&self) {
+        self.touch();
+        let _ =
+            self.head
+                .compare_exchange(IN_REQUEST, AWAITING, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -273,7 +316,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Idle<T> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.touch();
+            let now = self.touch();
+            // The first byte after a response starts the next head's clock.
+            let _ = self.head.compare_exchange(
+                AWAITING,
+                now.min(IN_REQUEST - 1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
         r
     }
@@ -287,7 +337,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Idle<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
+            self.wrote();
         }
         r
     }
@@ -307,7 +357,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Idle<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
+            self.wrote();
         }
         r
     }
@@ -345,6 +395,60 @@ mod tests {
         let mut buf = Vec::new();
         let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
         assert!(r.is_ok(), "the slow client was never dropped");
+        stop.cancel();
+    }
+
+    /// Reads one `Content-Length` response off `s`; `None` if the server
+    /// closed the connection first.
+    async fn response(s: &mut tokio::net::TcpStream) -> Option<String> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        for _ in 0..100 {
+            let n = s.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if text.contains("\r\n\r\nhi") {
+                return Some(text);
+            }
+        }
+        None
+    }
+
+    /// A kept-alive connection waiting for its next request is bounded by
+    /// `idle`, not by `header_read`; a request's headers still are, from
+    /// their first byte.
+    #[tokio::test]
+    async fn a_kept_connection_outlives_the_header_timeout_but_slow_headers_do_not() {
+        let limits = Limits {
+            header_read: Duration::from_millis(300),
+            idle: Duration::from_secs(30),
+            per_addr: 8,
+            total: 8,
+        };
+        let (addr, stop) = start(limits).await;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        s.write_all(get).await.unwrap();
+        assert!(response(&mut s).await.is_some(), "first request");
+        // Quiet for three header timeouts, then the next request works on
+        // the same connection.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        s.write_all(get).await.unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(5), response(&mut s))
+            .await
+            .expect("no answer");
+        assert!(
+            second.is_some(),
+            "the kept connection was closed while idle"
+        );
+        // Half a head, then nothing: cut after the header timeout.
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut rest = Vec::new();
+        let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(r.is_ok(), "a slow head on a kept connection was never cut");
         stop.cancel();
     }
 

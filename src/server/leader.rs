@@ -153,8 +153,10 @@ pub fn too_slow(rate: f64, others: &[f64], cap: Option<f64>) -> bool {
     if v.is_empty() {
         return false; // nothing to compare with
     }
-    v.sort_by(f64::total_cmp);
-    let median = v[v.len() / 2];
+    // Linear, not a sort: one rate per office, thousands of offices.
+    let mid = v.len() / 2;
+    let (_, median, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    let median = *median;
     let expected = match cap {
         Some(c) if c > 0.0 => median.min(c),
         _ => median,
@@ -333,6 +335,12 @@ pub struct Board {
     /// is the office's link (a WAN cap nobody wrote into the topology), and
     /// swapping again would only churn.
     slow_swapped: HashSet<(String, i64)>,
+    /// content → office → its current leader's bytes/s during its term, as
+    /// last judged: the yardstick for the other offices' leaders. Kept
+    /// here because a `/sources` call reads only its own office's
+    /// progress (issue 14); each office's calls record their leader's rate
+    /// for the others.
+    rates: HashMap<String, HashMap<i64, f64>>,
 }
 
 #[derive(Debug)]
@@ -418,16 +426,69 @@ impl Board {
     }
 
     /// Keeps `start` for the office's term if none is known for its epoch,
-    /// or if it is the first one after the leader was informed.
+    /// or if it is the first one after the leader was informed. A new
+    /// epoch forgets the office's yardstick (it was the old leader's).
     fn record(&mut self, content: &str, office: i64, start: TermStart) -> TermStart {
         let e = self
             .terms
             .entry((content.to_string(), office))
             .or_insert(start);
+        if e.epoch != start.epoch {
+            if let Some(r) = self.rates.get_mut(content) {
+                r.remove(&office);
+            }
+        }
         if e.epoch != start.epoch || (start.informed && !e.informed) {
             *e = start;
         }
         *e
+    }
+
+    /// Judges the rate of the leader of `office` (term `seen.epoch`, with
+    /// `seen.bytes` received by `seen.at_ms` as the server last read them;
+    /// `done_at_ms` if it holds the whole content) and records it as the
+    /// yardstick of the other offices' leaders. Returns whether it is too
+    /// slow: past `slow_secs` of its term (counted from when it was told
+    /// it leads), under 1/[`SLOW_LEADER_FACTOR`] of the median of the
+    /// other offices' recorded leaders (and of `cap`, its WAN cap in
+    /// bytes/s). Bytes that do not reach the server count as bytes not
+    /// moved: a leader whose reports stop is judged on what arrived.
+    /// Never once the office had its slow swap.
+    pub fn judge_rate(
+        &mut self,
+        t: &Timing,
+        content: &str,
+        office: i64,
+        seen: TermStart,
+        done_at_ms: Option<i64>,
+        cap: Option<f64>,
+    ) -> bool {
+        let start = self.record(content, office, seen);
+        // Judged from when it learned it leads; not before.
+        if !start.informed {
+            return false;
+        }
+        // A leader that finished is measured up to then.
+        let until = done_at_ms.map_or(seen.at_ms, |d| d.min(seen.at_ms));
+        if let Some(r) = start.rate(seen.bytes, until, t.yardstick_secs()) {
+            self.rates
+                .entry(content.to_string())
+                .or_default()
+                .insert(office, r);
+        }
+        if self.slow_swapped(content, office) {
+            return false;
+        }
+        let Some(rate) = start.rate(seen.bytes, seen.at_ms, t.slow_secs()) else {
+            return false;
+        };
+        let others: Vec<f64> = self.rates.get(content).map_or_else(Vec::new, |m| {
+            m.iter()
+                .filter(|(o, _)| **o != office)
+                .map(|(_, r)| *r)
+                .collect()
+        });
+        too_slow(rate, &others, cap)
     }
 
     /// Records that this office's leader was replaced for being slow.

@@ -42,7 +42,12 @@
 //! - a follower report stays valid for `SUSPECT_WINDOW`;
 //! - slowness is judged after `slow_secs = max(2 × heartbeat, 2)` s of a
 //!   term, from the bytes reported since it began, against the leaders of
-//!   other offices whose terms have run at least one heartbeat;
+//!   other offices whose terms have run at least one heartbeat. A
+//!   `/sources` call reads only its own office's progress, so each call
+//!   records its office's leader's rate on the `Board`
+//!   (`Board::judge_rate`) and compares with the rates the other offices'
+//!   calls recorded; bytes whose reports have not reached the server count
+//!   as not moved;
 //! - sources are refreshed every `2 × heartbeat` s (at most 10), and every
 //!   heartbeat while the office's term is younger than `stall_secs`: a
 //!   leader replaced early is followed within a heartbeat;
@@ -773,6 +778,58 @@ mod tests {
             decide(&timing(), Some(&term), &members[..1], s, None, 5),
             Decision::Keep
         );
+    }
+
+    /// The netsim slow-peer fault after issue 14: every `/sources` call
+    /// reads only its own office's progress, so a slow leader can only be
+    /// compared with rates the other offices' own calls recorded. Its
+    /// reports stop growing (they arrive late, or not at all, behind its
+    /// pieces on the 1 Mbit/s link): it is judged on what arrived.
+    #[test]
+    fn a_slow_leader_is_judged_against_the_rates_other_offices_recorded() {
+        let t = timing();
+        let mut b = Board::default();
+        let judge = |b: &mut Board, office: i64, epoch: i64, bytes: u64, ms: i64| {
+            b.judge_rate(&t, "c", office, TermStart::at(epoch, bytes, ms), None, None)
+        };
+        // Office 1's leader started 1 s before the others.
+        b.leader_informed("c", 1, TermStart::at(1, 0, 0));
+        b.leader_informed("c", 2, TermStart::at(1, 0, 1_000));
+        b.leader_informed("c", 3, TermStart::at(1, 0, 1_000));
+        assert!(!judge(&mut b, 1, 1, 98_000, 1_500), "before slow_secs");
+        // Past slow_secs, but no other office has a rate yet: not judged.
+        assert!(!judge(&mut b, 1, 1, 98_000, 2_100));
+        // The other offices' calls record their leaders (6 MB/s); too
+        // young themselves to be judged.
+        assert!(!judge(&mut b, 2, 1, 6_600_000, 2_100));
+        assert!(!judge(&mut b, 3, 1, 6_000_000, 2_200));
+        // Office 1's next call: its leader's bytes have not grown since
+        // 98 kB (39 kB/s over 2.5 s), 150 times slower: replaced.
+        assert!(judge(&mut b, 1, 1, 98_000, 2_500));
+        // A leader none of whose reports arrived (0 bytes) is as slow.
+        b.leader_informed("c", 4, TermStart::at(1, 0, 0));
+        assert!(judge(&mut b, 4, 1, 0, 2_500));
+        // The fast leaders are not, judged against each other and office 1.
+        assert!(!judge(&mut b, 2, 1, 12_000_000, 3_000));
+        // One slow swap per office: its next leader is not judged, but
+        // its rate still counts for the others.
+        b.mark_slow_swap("c", 1);
+        b.leader_informed("c", 1, TermStart::at(2, 98_000, 2_600));
+        assert!(!judge(&mut b, 1, 2, 98_000, 5_000));
+        // A new term forgets the old leader's rate: with offices 2 and 3
+        // re-elected (and 1 and 4 as slow), office 4 has no fast yardstick.
+        b.term_start("c", 2, TermStart::at(2, 0, 5_000));
+        b.term_start("c", 3, TermStart::at(2, 0, 5_000));
+        assert!(!judge(&mut b, 4, 1, 1_000, 5_500));
+        // A capped office (125 kB/s) moving its cap is not slow.
+        let mut b = Board::default();
+        b.leader_informed("c", 1, TermStart::at(1, 0, 0));
+        b.leader_informed("c", 2, TermStart::at(1, 0, 0));
+        assert!(!b.judge_rate(&t, "c", 2, TermStart::at(1, 18e6 as u64, 3_000), None, None));
+        let capped = Some(125e3);
+        let s = TermStart::at(1, 375_000, 3_000);
+        assert!(!b.judge_rate(&t, "c", 1, s, None, capped));
+        assert!(b.judge_rate(&t, "c", 1, s, None, None));
     }
 
     #[test]

@@ -438,10 +438,10 @@ impl Board {
             .terms
             .entry((content.to_string(), office))
             .or_insert(start);
-        if e.epoch != start.epoch {
-            if let Some(r) = self.rates.get_mut(content) {
-                r.remove(&office);
-            }
+        if e.epoch != start.epoch
+            && let Some(r) = self.rates.get_mut(content)
+        {
+            r.remove(&office);
         }
         if e.epoch != start.epoch || (start.informed && !e.informed) {
             *e = start;

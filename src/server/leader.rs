@@ -42,7 +42,12 @@
 //! - a follower report stays valid for `SUSPECT_WINDOW`;
 //! - slowness is judged after `slow_secs = max(2 × heartbeat, 2)` s of a
 //!   term, from the bytes reported since it began, against the leaders of
-//!   other offices whose terms have run at least one heartbeat;
+//!   other offices whose terms have run at least one heartbeat. A
+//!   `/sources` call reads only its own office's progress, so each call
+//!   records its office's leader's rate on the `Board`
+//!   (`Board::judge_rate`) and compares with the rates the other offices'
+//!   calls recorded; bytes whose reports have not reached the server count
+//!   as not moved;
 //! - sources are refreshed every `2 × heartbeat` s (at most 10), and every
 //!   heartbeat while the office's term is younger than `stall_secs`: a
 //!   leader replaced early is followed within a heartbeat;
@@ -153,8 +158,10 @@ pub fn too_slow(rate: f64, others: &[f64], cap: Option<f64>) -> bool {
     if v.is_empty() {
         return false; // nothing to compare with
     }
-    v.sort_by(f64::total_cmp);
-    let median = v[v.len() / 2];
+    // Linear, not a sort: one rate per office, thousands of offices.
+    let mid = v.len() / 2;
+    let (_, median, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    let median = *median;
     let expected = match cap {
         Some(c) if c > 0.0 => median.min(c),
         _ => median,
@@ -333,6 +340,12 @@ pub struct Board {
     /// is the office's link (a WAN cap nobody wrote into the topology), and
     /// swapping again would only churn.
     slow_swapped: HashSet<(String, i64)>,
+    /// content → office → its current leader's bytes/s during its term, as
+    /// last judged: the yardstick for the other offices' leaders. Kept
+    /// here because a `/sources` call reads only its own office's
+    /// progress (issue 14); each office's calls record their leader's rate
+    /// for the others.
+    rates: HashMap<String, HashMap<i64, f64>>,
 }
 
 #[derive(Debug)]
@@ -418,16 +431,69 @@ impl Board {
     }
 
     /// Keeps `start` for the office's term if none is known for its epoch,
-    /// or if it is the first one after the leader was informed.
+    /// or if it is the first one after the leader was informed. A new
+    /// epoch forgets the office's yardstick (it was the old leader's).
     fn record(&mut self, content: &str, office: i64, start: TermStart) -> TermStart {
         let e = self
             .terms
             .entry((content.to_string(), office))
             .or_insert(start);
+        if e.epoch != start.epoch
+            && let Some(r) = self.rates.get_mut(content)
+        {
+            r.remove(&office);
+        }
         if e.epoch != start.epoch || (start.informed && !e.informed) {
             *e = start;
         }
         *e
+    }
+
+    /// Judges the rate of the leader of `office` (term `seen.epoch`, with
+    /// `seen.bytes` received by `seen.at_ms` as the server last read them;
+    /// `done_at_ms` if it holds the whole content) and records it as the
+    /// yardstick of the other offices' leaders. Returns whether it is too
+    /// slow: past `slow_secs` of its term (counted from when it was told
+    /// it leads), under 1/[`SLOW_LEADER_FACTOR`] of the median of the
+    /// other offices' recorded leaders (and of `cap`, its WAN cap in
+    /// bytes/s). Bytes that do not reach the server count as bytes not
+    /// moved: a leader whose reports stop is judged on what arrived.
+    /// Never once the office had its slow swap.
+    pub fn judge_rate(
+        &mut self,
+        t: &Timing,
+        content: &str,
+        office: i64,
+        seen: TermStart,
+        done_at_ms: Option<i64>,
+        cap: Option<f64>,
+    ) -> bool {
+        let start = self.record(content, office, seen);
+        // Judged from when it learned it leads; not before.
+        if !start.informed {
+            return false;
+        }
+        // A leader that finished is measured up to then.
+        let until = done_at_ms.map_or(seen.at_ms, |d| d.min(seen.at_ms));
+        if let Some(r) = start.rate(seen.bytes, until, t.yardstick_secs()) {
+            self.rates
+                .entry(content.to_string())
+                .or_default()
+                .insert(office, r);
+        }
+        if self.slow_swapped(content, office) {
+            return false;
+        }
+        let Some(rate) = start.rate(seen.bytes, seen.at_ms, t.slow_secs()) else {
+            return false;
+        };
+        let others: Vec<f64> = self.rates.get(content).map_or_else(Vec::new, |m| {
+            m.iter()
+                .filter(|(o, _)| **o != office)
+                .map(|(_, r)| *r)
+                .collect()
+        });
+        too_slow(rate, &others, cap)
     }
 
     /// Records that this office's leader was replaced for being slow.
@@ -712,6 +778,58 @@ mod tests {
             decide(&timing(), Some(&term), &members[..1], s, None, 5),
             Decision::Keep
         );
+    }
+
+    /// The netsim slow-peer fault after issue 14: every `/sources` call
+    /// reads only its own office's progress, so a slow leader can only be
+    /// compared with rates the other offices' own calls recorded. Its
+    /// reports stop growing (they arrive late, or not at all, behind its
+    /// pieces on the 1 Mbit/s link): it is judged on what arrived.
+    #[test]
+    fn a_slow_leader_is_judged_against_the_rates_other_offices_recorded() {
+        let t = timing();
+        let mut b = Board::default();
+        let judge = |b: &mut Board, office: i64, epoch: i64, bytes: u64, ms: i64| {
+            b.judge_rate(&t, "c", office, TermStart::at(epoch, bytes, ms), None, None)
+        };
+        // Office 1's leader started 1 s before the others.
+        b.leader_informed("c", 1, TermStart::at(1, 0, 0));
+        b.leader_informed("c", 2, TermStart::at(1, 0, 1_000));
+        b.leader_informed("c", 3, TermStart::at(1, 0, 1_000));
+        assert!(!judge(&mut b, 1, 1, 98_000, 1_500), "before slow_secs");
+        // Past slow_secs, but no other office has a rate yet: not judged.
+        assert!(!judge(&mut b, 1, 1, 98_000, 2_100));
+        // The other offices' calls record their leaders (6 MB/s); too
+        // young themselves to be judged.
+        assert!(!judge(&mut b, 2, 1, 6_600_000, 2_100));
+        assert!(!judge(&mut b, 3, 1, 6_000_000, 2_200));
+        // Office 1's next call: its leader's bytes have not grown since
+        // 98 kB (39 kB/s over 2.5 s), 150 times slower: replaced.
+        assert!(judge(&mut b, 1, 1, 98_000, 2_500));
+        // A leader none of whose reports arrived (0 bytes) is as slow.
+        b.leader_informed("c", 4, TermStart::at(1, 0, 0));
+        assert!(judge(&mut b, 4, 1, 0, 2_500));
+        // The fast leaders are not, judged against each other and office 1.
+        assert!(!judge(&mut b, 2, 1, 12_000_000, 3_000));
+        // One slow swap per office: its next leader is not judged, but
+        // its rate still counts for the others.
+        b.mark_slow_swap("c", 1);
+        b.leader_informed("c", 1, TermStart::at(2, 98_000, 2_600));
+        assert!(!judge(&mut b, 1, 2, 98_000, 5_000));
+        // A new term forgets the old leader's rate: with offices 2 and 3
+        // re-elected (and 1 and 4 as slow), office 4 has no fast yardstick.
+        b.term_start("c", 2, TermStart::at(2, 0, 5_000));
+        b.term_start("c", 3, TermStart::at(2, 0, 5_000));
+        assert!(!judge(&mut b, 4, 1, 1_000, 5_500));
+        // A capped office (125 kB/s) moving its cap is not slow.
+        let mut b = Board::default();
+        b.leader_informed("c", 1, TermStart::at(1, 0, 0));
+        b.leader_informed("c", 2, TermStart::at(1, 0, 0));
+        assert!(!b.judge_rate(&t, "c", 2, TermStart::at(1, 18e6 as u64, 3_000), None, None));
+        let capped = Some(125e3);
+        let s = TermStart::at(1, 375_000, 3_000);
+        assert!(!b.judge_rate(&t, "c", 1, s, None, capped));
+        assert!(b.judge_rate(&t, "c", 1, s, None, None));
     }
 
     #[test]

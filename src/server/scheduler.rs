@@ -345,7 +345,7 @@ fn elect(
         };
         let pending =
             report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
-        signals.slow = leader_too_slow(st, board, timing, o, cur)?;
+        signals.slow = leader_too_slow(board, timing, o, cur);
         let probe_failed =
             report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
         signals.confirmed_down =
@@ -428,41 +428,19 @@ fn elect(
 
 /// Whether the current leader moves bytes far slower than the leaders of
 /// the other offices (a throttled device), judged after `slow_secs` of its
-/// term.
-fn leader_too_slow(
-    st: &Store,
-    board: &mut Board,
-    timing: &Timing,
-    o: &OfficeView,
-    cur: &Term,
-) -> Result<bool, StoreError> {
-    let bytes = o.progress.get(&cur.device).map_or(0, |p| p.bytes);
-    let start = board.term_start(
+/// term; also records its rate as the other offices' yardstick. The other
+/// leaders' rates come from the board, not from `o.progress`, which holds
+/// only this office's devices.
+fn leader_too_slow(board: &mut Board, timing: &Timing, o: &OfficeView, cur: &Term) -> bool {
+    let p = o.progress.get(&cur.device);
+    board.judge_rate(
+        timing,
         o.content_id,
         o.office_id,
-        leader::TermStart::at(cur.epoch, bytes, o.now_ms),
-    );
-    // Judged from when it learned it leads; not before.
-    if !start.informed || board.slow_swapped(o.content_id, o.office_id) {
-        return Ok(false);
-    }
-    let Some(rate) = start.rate(bytes, o.now_ms, timing.slow_secs()) else {
-        return Ok(false);
-    };
-    let others: Vec<f64> = st
-        .leaders(o.content_id)?
-        .into_iter()
-        .filter(|(office, _)| *office != o.office_id && *office != NO_OFFICE)
-        .filter_map(|(office, device)| {
-            let t = board
-                .known_term(o.content_id, office)
-                .filter(|t| t.informed)?;
-            let p = o.progress.get(&device)?;
-            let until = p.done_at.map_or(o.now_ms, |d| d * 1000);
-            t.rate(p.bytes, until, timing.yardstick_secs())
-        })
-        .collect();
-    Ok(leader::too_slow(rate, &others, o.wan_cap))
+        leader::TermStart::at(cur.epoch, p.map_or(0, |p| p.bytes), o.now_ms),
+        p.and_then(|p| p.done_at).map(|d| d * 1000),
+        o.wan_cap,
+    )
 }
 
 /// A stopping device hands over every term it holds: each of its

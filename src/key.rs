@@ -231,20 +231,7 @@ impl SharedKey {
         device: &str,
         counter: u64,
     ) -> Vec<(&'static str, String)> {
-        let nonce = hex::encode(rand::random::<[u8; 16]>());
-        let sig = hex::encode(
-            self.mac(method, path, time, &nonce, body, Some((device, counter)))
-                .finalize()
-                .into_bytes(),
-        );
-        vec![
-            (H_KEY, self.fingerprint()),
-            (H_TIME, time.to_string()),
-            (H_NONCE, nonce),
-            (H_SIG, sig),
-            (H_DEVICE, device.to_string()),
-            (H_COUNTER, counter.to_string()),
-        ]
+        self.headers(method, path, body, time, Some((device, counter)))
     }
 
     /// Signs a request; returns the four headers to send.
@@ -259,19 +246,36 @@ impl SharedKey {
         body: &[u8],
         time: i64,
     ) -> Vec<(&'static str, String)> {
-        let nonce: [u8; 16] = rand::random();
-        let nonce = hex::encode(nonce);
+        self.headers(method, path, body, time, None)
+    }
+
+    /// The signature headers: a fresh nonce, and with `device` the device
+    /// id and counter the MAC also covers.
+    fn headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        time: i64,
+        device: Option<(&str, u64)>,
+    ) -> Vec<(&'static str, String)> {
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
         let sig = hex::encode(
-            self.mac(method, path, time, &nonce, body, None)
+            self.mac(method, path, time, &nonce, body, device)
                 .finalize()
                 .into_bytes(),
         );
-        vec![
+        let mut h = vec![
             (H_KEY, self.fingerprint()),
             (H_TIME, time.to_string()),
             (H_NONCE, nonce),
             (H_SIG, sig),
-        ]
+        ];
+        if let Some((device, counter)) = device {
+            h.push((H_DEVICE, device.to_string()));
+            h.push((H_COUNTER, counter.to_string()));
+        }
+        h
     }
 }
 

@@ -381,8 +381,8 @@ mod tests {
         (addr, stop)
     }
 
-    #[tokio::test]
-    async fn a_client_that_never_sends_headers_is_dropped() {
+    /// A connection to a server that allows 300 ms for a request's headers.
+    async fn connect_with_short_header_timeout() -> (tokio::net::TcpStream, CancellationToken) {
         let limits = Limits {
             header_read: Duration::from_millis(300),
             idle: Duration::from_secs(30),
@@ -390,7 +390,12 @@ mod tests {
             total: 8,
         };
         let (addr, stop) = start(limits).await;
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        (tokio::net::TcpStream::connect(addr).await.unwrap(), stop)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_sends_headers_is_dropped() {
+        let (mut s, stop) = connect_with_short_header_timeout().await;
         s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
         let mut buf = Vec::new();
         let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
@@ -422,14 +427,7 @@ mod tests {
     /// their first byte.
     #[tokio::test]
     async fn a_kept_connection_outlives_the_header_timeout_but_slow_headers_do_not() {
-        let limits = Limits {
-            header_read: Duration::from_millis(300),
-            idle: Duration::from_secs(30),
-            per_addr: 8,
-            total: 8,
-        };
-        let (addr, stop) = start(limits).await;
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut s, stop) = connect_with_short_header_timeout().await;
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         s.write_all(get).await.unwrap();
         assert!(response(&mut s).await.is_some(), "first request");

@@ -234,15 +234,10 @@ mod tests {
     }
 
     fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
+        use rand::{Rng, SeedableRng};
+        let mut v = vec![0u8; n];
+        rand::rngs::StdRng::seed_from_u64(seed.into()).fill_bytes(&mut v);
+        v
     }
 
     #[test]

@@ -148,6 +148,20 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     net.stop_serve();
 }
 
+/// Starts serve for simulated devices that share one client: plain HTTP
+/// (signed requests, no device certificates) and claimed addresses
+/// trusted, as behind NAT. Returns the shared key and serve's base URL.
+fn start_plain_behind_nat(net: &mut Net) -> (p2pd::key::SharedKey, String) {
+    ok(
+        &net.server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
+    net.serve_args.push("--insecure-plain-http".into());
+    net.start_serve();
+    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    (key, format!("http://127.0.0.1:{}", net.port))
+}
+
 /// Issue 14: `topology import` of a 2,000-office sheet while devices
 /// heartbeat and ask for sources fails no request, and the import itself
 /// succeeds (it waits its turn for the database instead of failing with
@@ -156,18 +170,10 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
 async fn an_import_during_load_fails_no_request() {
     let mut net = Net::new(&[("A", "", "default", "127.1.7.0/24", "")]);
     let (content, _) = net.publish("pkg", 256 << 10, 14);
-    // 40 simulated devices on one client: plain HTTP (signed requests, no
-    // device certificates) and claimed addresses trusted, as behind NAT.
-    // What is under test is the database during the import, not TLS.
-    ok(
-        &net.server_dir,
-        &["settings", "set", "trust_claimed_addresses", "on"],
-    );
-    net.serve_args.push("--insecure-plain-http".into());
-    net.start_serve();
-    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    // 40 simulated devices on one client. What is under test is the
+    // database during the import, not TLS.
+    let (key, base) = start_plain_behind_nat(&mut net);
     let client = SignedClient::new(key, None).unwrap();
-    let base = format!("http://127.0.0.1:{}", net.port);
     let t = Duration::from_secs(10);
     let mut ids = Vec::new();
     for i in 0..40 {
@@ -305,15 +311,8 @@ async fn an_import_during_load_fails_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_heartbeat_is_refused_and_the_device_keeps_working() {
     let mut net = Net::new(&[("A", "", "default", "127.1.8.0/24", "")]);
-    ok(
-        &net.server_dir,
-        &["settings", "set", "trust_claimed_addresses", "on"],
-    );
-    net.serve_args.push("--insecure-plain-http".into());
-    net.start_serve();
-    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    let (key, base) = start_plain_behind_nat(&mut net);
     let client = SignedClient::new(key.clone(), None).unwrap();
-    let base = format!("http://127.0.0.1:{}", net.port);
     let t = Duration::from_secs(10);
     let mut ids = Vec::new();
     for ip in ["127.1.8.10", "127.1.8.11"] {

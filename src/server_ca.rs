@@ -48,7 +48,11 @@ pub enum CaError {
          the data dir"
     )]
     NoDbKey(crate::key::KeyError),
-    #[error("the server CA's private key in the database is not text: {0}")]
+    #[error(
+        "the server CA's private key in the database is not text ({0}): the row is damaged; \
+         restore the database from a backup, or make a new CA with `p2pd ca regenerate` \
+         (every agent then needs the new ca.pem or fingerprint)"
+    )]
     NotText(std::string::FromUtf8Error),
     #[error("cannot remove {}: {source}; it is in the database now, remove it by hand", .path.display())]
     Remove {

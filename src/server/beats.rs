@@ -125,7 +125,7 @@ impl Beats {
         let (board, device) = (state.board.clone(), req.device_id.clone());
         let answer = state
             .db
-            .read(move |st| answer(st, &fleet, &board, &device, secs))
+            .read_quick(move |st| answer(st, &fleet, &board, &device, secs))
             .await?;
         let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {

@@ -86,11 +86,16 @@ pub struct TierBytes {
 impl Store {
     /// Content targeted at a group, oldest first.
     pub fn targeted_contents(&self, group: &str) -> Result<Vec<ContentRef>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        // On SQLite from the covering index alone: a contents row's
+        // published_at sits behind its piece hashes, in overflow pages.
+        let mut st = self.conn.prepare_cached(self.conn.pick(
+            "SELECT c.id, c.name, c.version, c.size FROM contents c INDEXED BY contents_listing
+             JOIN content_targets t ON t.content_id = c.id
+             WHERE t.group_name = ?1 ORDER BY c.published_at, c.id",
             "SELECT c.id, c.name, c.version, c.size FROM contents c
              JOIN content_targets t ON t.content_id = c.id
              WHERE t.group_name = ?1 ORDER BY c.published_at, c.id",
-        )?;
+        ))?;
         let rows = st.query_map([group], |r| {
             Ok(ContentRef {
                 id: r.get(0)?,

@@ -92,6 +92,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("server_ca.sql"),
         postgres: include_str!("pg/server_ca.sql"),
     },
+    // Issue 14: covering indexes for what every heartbeat reads.
+    Migration {
+        sqlite: include_str!("request_path_indexes.sql"),
+        postgres: include_str!("request_path_indexes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

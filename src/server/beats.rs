@@ -293,8 +293,25 @@ fn answer(
     device_id: &str,
     heartbeat_secs: u64,
 ) -> Result<HeartbeatResponse, ApiError> {
-    let d = super::enrolled(st, fleet, device_id)?;
-    board.lock().unwrap_or_else(|p| p.into_inner()).seen(&d.id);
+    // From the snapshot's directory when this device was seen under it:
+    // the database is read only on a device's first heartbeat after a
+    // change (a read per heartbeat cost more than the rest of the answer).
+    let d = match fleet.listed(device_id) {
+        Some(d) if fleet.group_assigned(&d.group_name) => d,
+        _ => {
+            let row = super::enrolled(st, fleet, device_id)?;
+            let d = super::fleet::Listed {
+                group_name: row.group_name,
+                office_id: row.office_id,
+            };
+            fleet.list_device(device_id, d.clone());
+            d
+        }
+    };
+    board
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .seen(device_id);
     let serve_peers = match d.office_id {
         Some(o) => match fleet.office(o) {
             Some(o) => o.kind.serves_peers(),

@@ -77,6 +77,19 @@ pub struct Snapshot {
     offices: HashMap<i64, OfficeRow>,
     /// Groups assigned to peer distribution.
     groups: HashSet<String>,
+    /// Device id → where it is listed (group, office), filled by the
+    /// heartbeats as they come; starts empty with every snapshot. A
+    /// device that is removed or moves bumps the generation (triggers), so
+    /// no entry outlives a change by more than one [`POLL`]; serve's own
+    /// enrollments drop their entry at once ([`Snapshot::forget_device`]).
+    directory: RwLock<HashMap<String, Listed>>,
+}
+
+/// Where a device is listed: what a heartbeat's answer needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub group_name: String,
+    pub office_id: Option<i64>,
 }
 
 impl Snapshot {
@@ -89,7 +102,34 @@ impl Snapshot {
             settings: st.settings()?.into_iter().collect(),
             offices: st.offices()?.into_iter().map(|o| (o.id, o)).collect(),
             groups: st.assigned_groups()?.into_iter().collect(),
+            directory: RwLock::default(),
         })
+    }
+
+    /// A device's listing, if a heartbeat already read it under this
+    /// snapshot.
+    pub fn listed(&self, device_id: &str) -> Option<Listed> {
+        self.directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(device_id)
+            .cloned()
+    }
+
+    /// Remembers a device's listing (read from the store).
+    pub fn list_device(&self, device_id: &str, listed: Listed) {
+        self.directory
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(device_id.to_string(), listed);
+    }
+
+    /// Drops a device's listing (it enrolled again, perhaps elsewhere).
+    pub fn forget_device(&self, device_id: &str) {
+        self.directory
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(device_id);
     }
 
     /// A setting's value, or its default when unset.

@@ -850,6 +850,8 @@ async fn enroll(
             enroll_impl(st, &fleet, &state.roster, req)
         })
         .await?;
+    // Its group or office may have changed: the next heartbeat reads them.
+    s.fleet.current().forget_device(&resp.device_id);
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
         let pem = certs
             .ca()

@@ -97,6 +97,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("request_path_indexes.sql"),
         postgres: include_str!("request_path_indexes.sql"),
     },
+    // Issue 14: a moved or removed device bumps the fleet generation (the
+    // heartbeat's in-memory device directory).
+    Migration {
+        sqlite: include_str!("device_directory.sql"),
+        postgres: include_str!("pg/device_directory.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

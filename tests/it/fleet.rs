@@ -145,6 +145,37 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
         took.is_some_and(|d| d < Duration::from_secs(1)),
         "group assignment seen after {took:?}"
     );
+
+    // Devices: the device is retired while it heartbeats (serve answered
+    // it from memory until now); its next heartbeats are refused.
+    let beat = async || {
+        let req = HeartbeatRequest {
+            device_id: id.clone(),
+            progress: Vec::new(),
+            clock_offset: None,
+            stuck: Vec::new(),
+        };
+        client
+            .json::<HeartbeatResponse>(Method::POST, &hb_url, &req, t)
+            .await
+    };
+    // Once the changes above have all reached serve (its snapshot is
+    // rebuilt at most every 200 ms), a heartbeat puts the device in the
+    // directory of the snapshot that stays.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(beat().await.is_ok());
+    assert!(beat().await.is_ok());
+    ok(&net.server_dir, &["devices", "retire", &id, "--force"]);
+    let took = time_until(Duration::from_secs(3), async || {
+        beat()
+            .await
+            .is_err_and(|e| e.code() == Some(p2pd::proto::ErrorCode::NotEnrolled))
+    })
+    .await;
+    assert!(
+        took.is_some_and(|d| d < Duration::from_secs(1)),
+        "retired device still answered after {took:?}"
+    );
     net.stop_serve();
 }
 

@@ -1,0 +1,10 @@
+-- Issue 14: serve answers heartbeats from an in-memory directory of
+-- device → (group, office), kept with the fleet snapshot. A device that
+-- is removed, or moves to another group or office, bumps the fleet
+-- generation so that every serve drops its directory within one poll.
+-- Heartbeats (last_seen) and new enrollments do not: a new device is
+-- read from the database on its first heartbeat.
+CREATE TRIGGER fleet_devices_del AFTER DELETE ON devices BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_devices_moved AFTER UPDATE OF group_name, office_id ON devices
+    WHEN OLD.group_name IS NOT NEW.group_name OR OLD.office_id IS NOT NEW.office_id
+    BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;

@@ -1,0 +1,8 @@
+-- PostgreSQL spelling of ../device_directory.sql: row-level, so that only
+-- a device that really moved (or is removed) bumps the generation.
+CREATE TRIGGER fleet_devices_del AFTER DELETE ON devices
+    FOR EACH STATEMENT EXECUTE FUNCTION p2pd_bump_fleet_generation();
+CREATE TRIGGER fleet_devices_moved AFTER UPDATE OF group_name, office_id ON devices
+    FOR EACH ROW
+    WHEN (OLD.group_name IS DISTINCT FROM NEW.group_name OR OLD.office_id IS DISTINCT FROM NEW.office_id)
+    EXECUTE FUNCTION p2pd_bump_fleet_generation();

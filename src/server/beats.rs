@@ -322,7 +322,14 @@ fn answer(
     Ok(HeartbeatResponse {
         heartbeat_secs,
         serve_peers,
-        contents: st.targeted_contents(&d.group_name)?,
+        contents: match fleet.targeted(&d.group_name) {
+            Some(c) => c.to_vec(),
+            None => {
+                let c = st.targeted_contents(&d.group_name)?;
+                fleet.set_targeted(&d.group_name, Arc::new(c.clone()));
+                c
+            }
+        },
         server_time: now(),
         cache_limit_bytes: super::cache_limit(fleet)?,
     })

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::content::ContentRef;
 use crate::settings::Setting;
 use crate::store::topology::OfficeRow;
 use crate::store::{Store, StoreError};
@@ -83,6 +84,9 @@ pub struct Snapshot {
     /// no entry outlives a change by more than one [`POLL`]; serve's own
     /// enrollments drop their entry at once ([`Snapshot::forget_device`]).
     directory: RwLock<HashMap<String, Listed>>,
+    /// Group → the contents targeted at it, filled the same way; a publish
+    /// or a change of targets bumps the generation (triggers).
+    targets: RwLock<HashMap<String, Arc<Vec<ContentRef>>>>,
 }
 
 /// Where a device is listed: what a heartbeat's answer needs of it.
@@ -103,6 +107,7 @@ impl Snapshot {
             offices: st.offices()?.into_iter().map(|o| (o.id, o)).collect(),
             groups: st.assigned_groups()?.into_iter().collect(),
             directory: RwLock::default(),
+            targets: RwLock::default(),
         })
     }
 
@@ -122,6 +127,24 @@ impl Snapshot {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(device_id.to_string(), listed);
+    }
+
+    /// What is targeted at a group, if a heartbeat already read it under
+    /// this snapshot.
+    pub fn targeted(&self, group: &str) -> Option<Arc<Vec<ContentRef>>> {
+        self.targets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(group)
+            .cloned()
+    }
+
+    /// Remembers what is targeted at a group (read from the store).
+    pub fn set_targeted(&self, group: &str, contents: Arc<Vec<ContentRef>>) {
+        self.targets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group.to_string(), contents);
     }
 
     /// Drops a device's listing (it enrolled again, perhaps elsewhere).

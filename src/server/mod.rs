@@ -170,25 +170,37 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        if let Ok(idle) = self.idle_readers.try_acquire() {
-            let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-            let local = readers
-                .last()
-                .is_some_and(|st| st.backend() == crate::store::Backend::Sqlite);
-            let st = if local { readers.pop() } else { None };
-            drop(readers);
-            if let Some(mut st) = st {
-                st.take_wanted_write();
-                let out = f(&mut st);
-                self.readers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(st);
-                drop(idle);
-                return out;
-            }
+        match self.try_inline(f) {
+            Ok(out) => out,
+            Err(f) => self.read(f).await,
         }
-        self.read(f).await
+    }
+
+    /// Runs `f` here on a SQLite reader that is idle right now; `Err(f)`
+    /// back when there is none (or the readers are PostgreSQL's).
+    fn try_inline<T, F: FnOnce(&mut Store) -> Result<T, ApiError>>(
+        &self,
+        f: F,
+    ) -> Result<Result<T, ApiError>, F> {
+        let Ok(idle) = self.idle_readers.try_acquire() else {
+            return Err(f);
+        };
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let local = readers
+            .last()
+            .is_some_and(|st| st.backend() == crate::store::Backend::Sqlite);
+        let Some(mut st) = local.then(|| readers.pop()).flatten() else {
+            return Err(f);
+        };
+        drop(readers);
+        st.take_wanted_write();
+        let out = f(&mut st);
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(st);
+        drop(idle);
+        Ok(out)
     }
 
     /// Runs `f` on a read connection; when `f` turns out to need a write
@@ -203,14 +215,18 @@ impl Db {
     ) -> Result<T, ApiError> {
         let f = Arc::new(f);
         let again = f.clone();
-        let (out, wanted_write) = match self
-            .on_reader(move |st| {
-                let out = f(st);
-                let wanted = out.is_err() && st.take_wanted_write();
-                Ok((out, wanted))
-            })
-            .await?
-        {
+        let read = move |st: &mut Store| {
+            let out = f(st);
+            let wanted = out.is_err() && st.take_wanted_write();
+            Ok((out, wanted))
+        };
+        // Here when a SQLite reader is idle (see `read_quick`: the work is
+        // the same, without two thread hand-offs), else on the pool.
+        let read = match self.try_inline(read) {
+            Ok(r) => Ok(r),
+            Err(read) => self.on_reader(read).await?,
+        };
+        let (out, wanted_write) = match read {
             Ok(r) => r?,
             Err(_) => return self.call(move |st| again(st)).await,
         };

@@ -8,3 +8,12 @@ CREATE TRIGGER fleet_devices_del AFTER DELETE ON devices BEGIN UPDATE fleet_gene
 CREATE TRIGGER fleet_devices_moved AFTER UPDATE OF group_name, office_id ON devices
     WHEN OLD.group_name IS NOT NEW.group_name OR OLD.office_id IS NOT NEW.office_id
     BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+
+-- And what is targeted at each group (contents published, retargeted or
+-- deleted), which serve keeps with the same snapshot.
+CREATE TRIGGER fleet_contents_ins AFTER INSERT ON contents BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_contents_upd AFTER UPDATE ON contents BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_contents_del AFTER DELETE ON contents BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_targets_ins AFTER INSERT ON content_targets BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_targets_upd AFTER UPDATE ON content_targets BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER fleet_targets_del AFTER DELETE ON content_targets BEGIN UPDATE fleet_generation SET n = n + 1 WHERE id = 1; END;

@@ -6,3 +6,9 @@ CREATE TRIGGER fleet_devices_moved AFTER UPDATE OF group_name, office_id ON devi
     FOR EACH ROW
     WHEN (OLD.group_name IS DISTINCT FROM NEW.group_name OR OLD.office_id IS DISTINCT FROM NEW.office_id)
     EXECUTE FUNCTION p2pd_bump_fleet_generation();
+
+-- And what is targeted at each group.
+CREATE TRIGGER fleet_contents AFTER INSERT OR UPDATE OR DELETE ON contents
+    FOR EACH STATEMENT EXECUTE FUNCTION p2pd_bump_fleet_generation();
+CREATE TRIGGER fleet_targets AFTER INSERT OR UPDATE OR DELETE ON content_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION p2pd_bump_fleet_generation();

@@ -48,14 +48,16 @@
 //! without TLS), to measure what TLS costs.
 //!
 //! Connections: one per device, as agents keep theirs, but at most
-//! `--connections` (default 8,000) open at once: a device's client is
+//! `--connections` (default: every device's, as far as the open-file
+//! limit allows, keeping a quarter of it for serve's other connections)
+//! open at once: a device's client is
 //! kept in a first-in first-out cache of that size, and a device whose
 //! client was dropped makes a new one (a new TLS handshake) on its next
-//! request. With more devices than that (the 100,000-device run) most
-//! requests open a new connection: serve admits at most 16,384 connections
-//! and this machine's descriptor limit is 20,000 per process, so 100,000
-//! agents each holding a connection cannot be simulated here. The bench
-//! raises RLIMIT_NOFILE to its hard limit (serve inherits it), and at most
+//! request. With more devices than kept connections most requests open a
+//! new connection. The bench raises RLIMIT_NOFILE to 262,144 where it may
+//! (as root; else to the hard limit), serve inherits it and fits its
+//! connection cap to it (at most 131,072), so `--connections 100000` keeps
+//! one connection per device for 100,000 devices. At most
 //! `--in-flight` (default 4,096) requests are in flight at once; a request
 //! waiting for its turn counts in its latency from due.
 //!
@@ -119,8 +121,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// cap, and one `Retry-After` would stall every one of them at once.
 const LANES: usize = 64;
 
-/// Devices whose client (and connection) is kept open at once.
-const CONNECTIONS: usize = 8000;
+/// Devices whose client (and connection) is kept open at once by default:
+/// 0, every device's (as agents keep theirs), as far as the open-file
+/// limit allows.
+const CONNECTIONS: usize = 0;
 /// Requests in flight at once.
 const IN_FLIGHT: usize = 4096;
 
@@ -634,8 +638,9 @@ fn start_server(o: &Opts) -> Started {
     }
 }
 
-/// Raises this process's open-file limit to its hard limit (serve, started
-/// from here, inherits it); returns the soft limit in force.
+/// Raises this process's open-file limit (serve, started from here,
+/// inherits it): to [`WANT_NOFILE`] where the process may raise its hard
+/// limit (root), else to the hard limit. Returns the soft limit in force.
 fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -643,9 +648,15 @@ fn raise_nofile() -> u64 {
     };
     // SAFETY: getrlimit/setrlimit on a valid, initialized struct.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want = libc::rlimit {
+                rlim_cur: WANT_NOFILE as _,
+                rlim_max: WANT_NOFILE as _,
+            };
+            if lim.rlim_max >= want.rlim_max || libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         }
     }
@@ -654,10 +665,29 @@ fn raise_nofile() -> u64 {
     cur
 }
 
+/// Descriptors the bench asks for: one per simulated device's kept
+/// connection here, and one per device in serve, for 100,000 devices.
+const WANT_NOFILE: u64 = 262_144;
+
 fn main() {
-    let o = opts();
+    let mut o = opts();
     let nofile = raise_nofile();
     eprintln!("[control_plane] open-file limit {nofile}");
+    if o.connections == 0 {
+        // A quarter of the descriptors left over: serve (which has the same
+        // limit) also takes the connections of the devices that are not
+        // kept, while they reconnect.
+        let room = (nofile.saturating_sub(2048) * 3 / 4).max(1) as usize;
+        o.connections = o.devices.min(room);
+        if o.connections < o.devices {
+            eprintln!(
+                "[control_plane] only {} of {} devices keep a connection (open-file limit {nofile}): \
+                 the others reconnect (a new mutual-TLS handshake) for each request, which agents \
+                 do not do",
+                o.connections, o.devices
+            );
+        }
+    }
     let started = match (&o.server, &o.key_file) {
         (Some(_), None) => panic!("--server needs --key-file"),
         (Some(_), Some(_)) => None,

@@ -47,6 +47,17 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// These limits with the total cap fitted to `open_files` descriptors
+    /// (a few hundred kept for the database, logs and outgoing calls), and
+    /// never above [`MAX_CONNECTIONS`].
+    pub fn fitted(self, open_files: Option<u64>) -> Limits {
+        let total = match open_files {
+            Some(n) => (n.saturating_sub(512) as usize).clamp(64, MAX_CONNECTIONS),
+            None => self.total,
+        };
+        Limits { total, ..self }
+    }
+
     /// The control plane: every device connects from its own address, but
     /// behind NAT or a proxy many share one, hence the high per-address cap.
     pub const SERVER: Limits = Limits {
@@ -63,6 +74,10 @@ impl Limits {
         total: 512,
     };
 }
+
+/// Most connections serve keeps open, however many descriptors it may
+/// have: 100,000 devices on kept connections, with room to spare.
+pub const MAX_CONNECTIONS: usize = 131_072;
 
 /// Live connections per source address; the guard gives its slot back.
 #[derive(Default)]
@@ -231,10 +246,11 @@ pub async fn serve(
                 .header_read_timeout(None)
                 .serve_connection(io, svc);
             tokio::pin!(conn);
-            let period = Duration::from_secs(1)
-                .min(limits.idle)
-                .min(limits.header_read);
-            let mut tick = tokio::time::interval(period);
+            // One timer per connection, set to the next deadline that can
+            // close it (not a fixed tick: at 15,000 kept connections a 1 s
+            // tick cost as many task wake-ups as the heartbeats themselves).
+            let timer = tokio::time::sleep(Duration::ZERO);
+            tokio::pin!(timer);
             let mut closing = false;
             loop {
                 tokio::select! {
@@ -243,18 +259,19 @@ pub async fn serve(
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
-                    _ = tick.tick() => {
-                        let quiet = start.elapsed().as_millis() as u64
-                            - last.load(Ordering::Relaxed).min(start.elapsed().as_millis() as u64);
-                        if quiet > limits.idle.as_millis() as u64 {
-                            break; // idle: drop the connection
-                        }
-                        let began = head.load(Ordering::Relaxed);
-                        if began < IN_REQUEST
-                            && start.elapsed().as_millis() as u64 - began.min(start.elapsed().as_millis() as u64)
-                                > limits.header_read.as_millis() as u64
-                        {
-                            break; // headers too slow (slow-loris)
+                    _ = timer.as_mut() => {
+                        let now = start.elapsed().as_millis() as u64;
+                        match next_deadline(
+                            now,
+                            last.load(Ordering::Relaxed),
+                            head.load(Ordering::Relaxed),
+                            &limits,
+                        ) {
+                            // Idle, or headers too slow (slow-loris): drop it.
+                            None => break,
+                            Some(at) => timer
+                                .as_mut()
+                                .reset(tokio::time::Instant::from_std(start) + Duration::from_millis(at)),
                         }
                     }
                 }
@@ -266,6 +283,33 @@ pub async fn serve(
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+/// When a connection's timer should next look at it (milliseconds since
+/// the connection's start), or `None` when it is to be closed now: no
+/// bytes moved for `idle`, or a request's headers took longer than
+/// `header_read`. `last` and `head` are [`Idle`]'s. While no request is on
+/// its way the header deadline is at least `header_read` away, so the
+/// timer looks again then: a head that began meanwhile is then timed from
+/// its own first byte, never later than it is due.
+fn next_deadline(now: u64, last: u64, head: u64, limits: &Limits) -> Option<u64> {
+    let idle_at = last.min(now) + limits.idle.as_millis() as u64;
+    let header = limits.header_read.as_millis() as u64;
+    let head_at = match head {
+        IN_REQUEST => u64::MAX,
+        AWAITING => now + header,
+        began => {
+            let due = began.min(now) + header;
+            if now >= due {
+                return None;
+            }
+            due
+        }
+    };
+    if now >= idle_at {
+        return None;
+    }
+    Some(idle_at.min(head_at))
 }
 
 /// A plain or TLS connection.
@@ -371,6 +415,37 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Idle<T> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn the_connection_cap_follows_the_open_file_limit() {
+        assert_eq!(Limits::SERVER.fitted(Some(20_000)).total, 19_488);
+        assert_eq!(Limits::SERVER.fitted(Some(1 << 20)).total, MAX_CONNECTIONS);
+        assert_eq!(Limits::SERVER.fitted(Some(100)).total, 64);
+        assert_eq!(Limits::SERVER.fitted(None).total, Limits::SERVER.total);
+    }
+
+    #[test]
+    fn the_timer_looks_again_at_the_first_deadline_that_can_close_the_connection() {
+        let l = Limits {
+            header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(120),
+            ..Limits::SERVER
+        };
+        // A fresh connection: its first headers are due 10 s from the start.
+        assert_eq!(next_deadline(0, 0, 0, &l), Some(10_000));
+        assert_eq!(next_deadline(10_000, 0, 0, &l), None);
+        // Kept and waiting for the next request: idle at last + 120 s, and
+        // looked at every 10 s meanwhile (no fixed 1 s tick).
+        assert_eq!(next_deadline(50_000, 40_000, AWAITING, &l), Some(60_000));
+        assert_eq!(next_deadline(155_000, 40_000, AWAITING, &l), Some(160_000));
+        assert_eq!(next_deadline(160_000, 40_000, AWAITING, &l), None);
+        // A head that began at 55 s is cut at 65 s, however late the timer
+        // looks (slow-loris), even though bytes keep moving.
+        assert_eq!(next_deadline(60_000, 59_000, 55_000, &l), Some(65_000));
+        assert_eq!(next_deadline(65_000, 64_900, 55_000, &l), None);
+        // A request being answered: only the idle deadline.
+        assert_eq!(next_deadline(70_000, 69_000, IN_REQUEST, &l), Some(189_000));
+    }
 
     async fn start(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

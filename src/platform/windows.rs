@@ -254,6 +254,10 @@ pub fn terminal_columns() -> Option<u16> {
     None
 }
 
+pub fn raise_open_files() -> Option<u64> {
+    None
+}
+
 pub fn describe_access(path: &Path) -> io::Result<String> {
     let path_w = wide(path.as_os_str());
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();

@@ -778,13 +778,10 @@ pub async fn run(
         )),
         None => None,
     };
-    let server = crate::listen::serve(
-        listener,
-        app,
-        token.clone(),
-        crate::listen::Limits::SERVER,
-        tls,
-    );
+    // One descriptor per connected device: as many as the system allows.
+    let limits = crate::listen::Limits::SERVER.fitted(crate::platform::raise_open_files());
+    tracing::info!(max_connections = limits.total, "accepting connections");
+    let server = crate::listen::serve(listener, app, token.clone(), limits, tls);
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {

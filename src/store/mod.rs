@@ -458,13 +458,26 @@ impl Store {
             return f(self);
         };
         let sql = |q: &str| self.conn.execute_batch(q).map_err(StoreError::from);
-        // The previous item's savepoint, if still open, goes in the same
-        // round trip: its writes join the transaction.
-        sql(if open {
-            "RELEASE SAVEPOINT batch_item; SAVEPOINT batch_item"
+        if self.conn.is_postgres() {
+            // The previous item's savepoint, if still open, goes in the
+            // same round trip: its writes join the transaction.
+            sql(if open {
+                "RELEASE SAVEPOINT batch_item; SAVEPOINT batch_item"
+            } else {
+                "SAVEPOINT batch_item"
+            })?;
         } else {
-            "SAVEPOINT batch_item"
-        })?;
+            // Cached statements: parsing these twice per heartbeat was a
+            // tenth of a 10,000/s group commit.
+            if open {
+                self.conn
+                    .execute("RELEASE SAVEPOINT batch_item", ())
+                    .map_err(StoreError::from)?;
+            }
+            self.conn
+                .execute("SAVEPOINT batch_item", ())
+                .map_err(StoreError::from)?;
+        }
         self.item_open.set(Some(true));
         match f(self) {
             Ok(v) => Ok(v),

@@ -638,40 +638,14 @@ fn start_server(o: &Opts) -> Started {
     }
 }
 
-/// Raises this process's open-file limit (serve, started from here,
-/// inherits it): to [`WANT_NOFILE`] where the process may raise its hard
-/// limit (root), else to the hard limit. Returns the soft limit in force.
-fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit on a valid, initialized struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let want = libc::rlimit {
-                rlim_cur: WANT_NOFILE as _,
-                rlim_max: WANT_NOFILE as _,
-            };
-            if lim.rlim_max >= want.rlim_max || libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
-                lim.rlim_cur = lim.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        }
-    }
-    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
-    let cur = lim.rlim_cur as u64;
-    cur
-}
-
 /// Descriptors the bench asks for: one per simulated device's kept
 /// connection here, and one per device in serve, for 100,000 devices.
 const WANT_NOFILE: u64 = 262_144;
 
 fn main() {
     let mut o = opts();
-    let nofile = raise_nofile();
+    // Serve, started from here, inherits the limit.
+    let nofile = p2pd::platform::raise_open_files(WANT_NOFILE).unwrap_or(1024);
     eprintln!("[control_plane] open-file limit {nofile}");
     if o.connections == 0 {
         // A quarter of the descriptors left over: serve (which has the same

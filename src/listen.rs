@@ -79,6 +79,10 @@ impl Limits {
 /// have: 100,000 devices on kept connections, with room to spare.
 pub const MAX_CONNECTIONS: usize = 131_072;
 
+/// Descriptors serve asks for: [`MAX_CONNECTIONS`] and the ones
+/// [`Limits::fitted`] keeps aside.
+pub const OPEN_FILES_WANTED: u64 = MAX_CONNECTIONS as u64 + 512;
+
 /// Live connections per source address; the guard gives its slot back.
 #[derive(Default)]
 struct Slots {

@@ -171,12 +171,12 @@ pub fn terminal_columns() -> Option<u16> {
     imp::terminal_columns().filter(|&c| c > 0)
 }
 
-/// Raises this process's open-file limit to the most it may have (Unix:
-/// the soft RLIMIT_NOFILE to the hard one) and returns it; `None` where
-/// there is no such limit (Windows). Serve keeps one descriptor per
-/// connected device.
-pub fn raise_open_files() -> Option<u64> {
-    imp::raise_open_files()
+/// Raises this process's open-file limit towards `want` (Unix:
+/// RLIMIT_NOFILE; past the hard limit only where the process may raise it)
+/// and returns the limit now in force; `None` where there is no such limit
+/// (Windows). Serve keeps one descriptor per connected device.
+pub fn raise_open_files(want: u64) -> Option<u64> {
+    imp::raise_open_files(want)
 }
 
 /// Who may access `path`, for humans and tests: `0600` style on Unix, the

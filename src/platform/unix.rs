@@ -90,25 +90,31 @@ pub fn file_index(meta: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::ino(meta)
 }
 
-pub fn raise_open_files() -> Option<u64> {
+pub fn raise_open_files(want: u64) -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit/setrlimit read and write the one rlimit we own.
+    // SAFETY: getrlimit/setrlimit read and write the rlimits we own.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return None;
         }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
+        let want = want as libc::rlim_t;
+        // Past the hard limit only with the privilege to raise it (root
+        // with CAP_SYS_RESOURCE); otherwise the soft limit up to the hard.
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: want.max(lim.rlim_max),
+        };
+        if lim.rlim_cur < want && libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            let soft = libc::rlimit {
+                rlim_cur: want.min(lim.rlim_max),
                 rlim_max: lim.rlim_max,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim = raised;
-            }
+            libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
         }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
     #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
     Some(lim.rlim_cur as u64)

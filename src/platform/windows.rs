@@ -254,7 +254,7 @@ pub fn terminal_columns() -> Option<u16> {
     None
 }
 
-pub fn raise_open_files() -> Option<u64> {
+pub fn raise_open_files(_want: u64) -> Option<u64> {
     None
 }
 

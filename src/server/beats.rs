@@ -300,7 +300,7 @@ fn answer(
     // From the snapshot's directory when this device was seen under it:
     // the database is read only on a device's first heartbeat after a
     // change (a read per heartbeat cost more than the rest of the answer).
-    let d = match fleet.listed(device_id) {
+    let d = match fleet.directory.get(device_id) {
         Some(d) if fleet.group_assigned(&d.group_name) => d,
         _ => {
             let row = super::enrolled(st, fleet, device_id)?;
@@ -308,7 +308,7 @@ fn answer(
                 group_name: row.group_name,
                 office_id: row.office_id,
             };
-            fleet.list_device(device_id, d.clone());
+            fleet.directory.insert(device_id, d.clone());
             d
         }
     };
@@ -326,11 +326,11 @@ fn answer(
     Ok(HeartbeatResponse {
         heartbeat_secs,
         serve_peers,
-        contents: match fleet.targeted(&d.group_name) {
+        contents: match fleet.targets.get(&d.group_name) {
             Some(c) => c.to_vec(),
             None => {
                 let c = st.targeted_contents(&d.group_name)?;
-                fleet.set_targeted(&d.group_name, Arc::new(c.clone()));
+                fleet.targets.insert(&d.group_name, Arc::new(c.clone()));
                 c
             }
         },

@@ -82,11 +82,46 @@ pub struct Snapshot {
     /// heartbeats as they come; starts empty with every snapshot. A
     /// device that is removed or moves bumps the generation (triggers), so
     /// no entry outlives a change by more than one [`POLL`]; serve's own
-    /// enrollments drop their entry at once ([`Snapshot::forget_device`]).
-    directory: RwLock<HashMap<String, Listed>>,
+    /// enrollments drop their entry at once.
+    pub directory: Memo<Listed>,
     /// Group → the contents targeted at it, filled the same way; a publish
     /// or a change of targets bumps the generation (triggers).
-    targets: RwLock<HashMap<String, Arc<Vec<ContentRef>>>>,
+    pub targets: Memo<Arc<Vec<ContentRef>>>,
+}
+
+/// Values read from the store on first use and kept for the life of one
+/// snapshot, by name (device id, group).
+#[derive(Debug)]
+pub struct Memo<V>(RwLock<HashMap<String, V>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo(RwLock::default())
+    }
+}
+
+impl<V: Clone> Memo<V> {
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    pub fn insert(&self, key: &str, value: V) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), value);
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
 }
 
 /// Where a device is listed: what a heartbeat's answer needs of it.
@@ -106,53 +141,9 @@ impl Snapshot {
             settings: st.settings()?.into_iter().collect(),
             offices: st.offices()?.into_iter().map(|o| (o.id, o)).collect(),
             groups: st.assigned_groups()?.into_iter().collect(),
-            directory: RwLock::default(),
-            targets: RwLock::default(),
+            directory: Memo::default(),
+            targets: Memo::default(),
         })
-    }
-
-    /// A device's listing, if a heartbeat already read it under this
-    /// snapshot.
-    pub fn listed(&self, device_id: &str) -> Option<Listed> {
-        self.directory
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(device_id)
-            .cloned()
-    }
-
-    /// Remembers a device's listing (read from the store).
-    pub fn list_device(&self, device_id: &str, listed: Listed) {
-        self.directory
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(device_id.to_string(), listed);
-    }
-
-    /// What is targeted at a group, if a heartbeat already read it under
-    /// this snapshot.
-    pub fn targeted(&self, group: &str) -> Option<Arc<Vec<ContentRef>>> {
-        self.targets
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(group)
-            .cloned()
-    }
-
-    /// Remembers what is targeted at a group (read from the store).
-    pub fn set_targeted(&self, group: &str, contents: Arc<Vec<ContentRef>>) {
-        self.targets
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(group.to_string(), contents);
-    }
-
-    /// Drops a device's listing (it enrolled again, perhaps elsewhere).
-    pub fn forget_device(&self, device_id: &str) {
-        self.directory
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(device_id);
     }
 
     /// A setting's value, or its default when unset.

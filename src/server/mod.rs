@@ -779,7 +779,8 @@ pub async fn run(
         None => None,
     };
     // One descriptor per connected device: as many as the system allows.
-    let limits = crate::listen::Limits::SERVER.fitted(crate::platform::raise_open_files());
+    let open_files = crate::platform::raise_open_files(crate::listen::OPEN_FILES_WANTED);
+    let limits = crate::listen::Limits::SERVER.fitted(open_files);
     tracing::info!(max_connections = limits.total, "accepting connections");
     let server = crate::listen::serve(listener, app, token.clone(), limits, tls);
     tokio::select! {
@@ -864,7 +865,7 @@ async fn enroll(
         })
         .await?;
     // Its group or office may have changed: the next heartbeat reads them.
-    s.fleet.current().forget_device(&resp.device_id);
+    s.fleet.current().directory.remove(&resp.device_id);
     if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
         let pem = certs
             .ca()

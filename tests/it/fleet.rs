@@ -117,7 +117,7 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     // Settings: the heartbeat interval the server hands out.
     ok(&net.server_dir, &["settings", "set", "heartbeat_secs", "7"]);
     let hb_url = format!("{base}/v1/heartbeat");
-    let took = time_until(Duration::from_secs(3), async || {
+    let beat = async || {
         let req = HeartbeatRequest {
             device_id: id.clone(),
             progress: Vec::new(),
@@ -127,7 +127,9 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
         client
             .json::<HeartbeatResponse>(Method::POST, &hb_url, &req, t)
             .await
-            .is_ok_and(|r| r.heartbeat_secs == 7)
+    };
+    let took = time_until(Duration::from_secs(3), async || {
+        beat().await.is_ok_and(|r| r.heartbeat_secs == 7)
     })
     .await;
     assert!(
@@ -148,17 +150,6 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
 
     // Devices: the device is retired while it heartbeats (serve answered
     // it from memory until now); its next heartbeats are refused.
-    let beat = async || {
-        let req = HeartbeatRequest {
-            device_id: id.clone(),
-            progress: Vec::new(),
-            clock_offset: None,
-            stuck: Vec::new(),
-        };
-        client
-            .json::<HeartbeatResponse>(Method::POST, &hb_url, &req, t)
-            .await
-    };
     // Once the changes above have all reached serve (its snapshot is
     // rebuilt at most every 200 ms), a heartbeat puts the device in the
     // directory of the snapshot that stays.

@@ -954,6 +954,7 @@ impl Sim {
             version: env!("CARGO_PKG_VERSION").to_string(),
             group: "g".into(),
             peer_url: format!("{scheme}://{ip}:7651"),
+            device_secret: None,
             csr: pending.as_ref().map(|p| p.csr_pem.clone()),
         };
         let resp: EnrollResponse = client

@@ -26,7 +26,7 @@ pub enum DeviceError {
     Ambiguous { id: String, matches: Vec<String> },
     #[error(
         "{hostname} ({id}) is online (last seen {last_seen}); stop its agent first, or give --force \
-         (a running agent enrolls again and takes a new license)"
+         (its agent is refused from then on, and stops)"
     )]
     Online {
         hostname: String,
@@ -34,6 +34,8 @@ pub enum DeviceError {
         /// When, as shown to people.
         last_seen: String,
     },
+    #[error("no retired device '{0}'; `p2pd devices readmit` with no id lists the retired ones")]
+    NotRetired(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -43,7 +45,9 @@ impl DeviceError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            DeviceError::NoSuchDevice(_) | DeviceError::Ambiguous { .. }
+            DeviceError::NoSuchDevice(_)
+                | DeviceError::Ambiguous { .. }
+                | DeviceError::NotRetired(_)
         )
     }
 }
@@ -127,6 +131,35 @@ pub fn retire(
     }
     st.retire_device(&d.id)?;
     Ok(d)
+}
+
+/// Lets the retired device `id` names (its id, a unique prefix of one, or
+/// its unique hostname) enroll again; returns its (id, hostname).
+pub fn readmit(st: &mut Store, id: &str) -> Result<(String, String), DeviceError> {
+    let retired = st.retired_devices()?;
+    let exact: Vec<_> = retired.iter().filter(|(d, _, _)| d == id).collect();
+    let matches: Vec<_> = if exact.is_empty() {
+        retired
+            .iter()
+            .filter(|(d, h, _)| d.starts_with(id) || h == id)
+            .collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [(d, h, _)] => {
+            st.readmit_device(d)?;
+            Ok((d.clone(), h.clone()))
+        }
+        [] => Err(DeviceError::NotRetired(id.to_string())),
+        many => Err(DeviceError::Ambiguous {
+            id: id.to_string(),
+            matches: many
+                .iter()
+                .map(|(d, h, _)| format!("{h} {}", short(d)))
+                .collect(),
+        }),
+    }
 }
 
 /// Every enrolled device with its office, state and score.

@@ -284,7 +284,7 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     crate::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
     if let Ok(t) = admin_tls(st, dir)
-        && let Ok(cfg) = t.trust.client_config(t.cert)
+        && let Ok(cfg) = t.trust.client_config(t.cert, crate::tls::Expect::Server)
     {
         builder = builder.use_preconfigured_tls(cfg);
     }

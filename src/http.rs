@@ -12,6 +12,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::DeviceId;
 use crate::key::{SharedKey, Verifier, VerifyError};
 use crate::proto::{ErrorBody, ErrorCode, Invalid, WireError};
 
@@ -174,47 +175,127 @@ pub trait Verifies {
     }
 }
 
-/// On a TLS connection, the device a request names (`?device=` or the
-/// body's `device_id`) must be the one the client's certificate names: a
-/// device cannot act for another. Plain HTTP has no identities to check.
-fn check_identity(
+/// Every device a request names, wherever a name can go: each decoded
+/// `device=` / `device_id=` query parameter (percent-encoded keys decoded
+/// as axum's `Query` decodes them, every occurrence, not just the first),
+/// the signer header, and a JSON body's top-level `device_id` / `device`.
+/// The identity check compares all of them with the certificate, so no
+/// spelling a handler could read escapes it.
+fn named_devices(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(q) = uri.query() {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if matches!(k.as_ref(), "device" | "device_id") {
+                names.push(v.into_owned());
+            }
+        }
+    }
+    if let Some(signer) = headers
+        .get(crate::key::H_DEVICE)
+        .and_then(|h| h.to_str().ok())
+    {
+        names.push(signer.to_string());
+    }
+    if body.first() == Some(&b'{')
+        && let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(body)
+    {
+        for k in ["device_id", "device"] {
+            match o.get(k) {
+                Some(serde_json::Value::String(v)) => names.push(v.clone()),
+                // A name that is not a string cannot be compared: refused
+                // below as a name no certificate carries.
+                Some(serde_json::Value::Null) | None => {}
+                Some(other) => names.push(other.to_string()),
+            }
+        }
+    }
+    names
+}
+
+/// Who a verified request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A device: the one its client certificate names (TLS), or on plain
+    /// HTTP the one the signed request names.
+    Device(DeviceId),
+    /// serve itself, by its certificate (probing or re-checking an agent).
+    Server(String),
+    /// Nobody in particular: TLS without a client certificate (enrollment,
+    /// status), or a plain request that names no device.
+    Anonymous,
+}
+
+/// The identity a request acts for, and the refusal of any name that
+/// differs from it.
+///
+/// On TLS the client certificate decides, and nothing else: a device id in
+/// the query, the signer header or the body that differs is refused; one
+/// that agrees is redundant. A route that needs an identity refuses a
+/// connection without a certificate. Plain HTTP has no identities (the
+/// shared key is all there is): the request's own names must agree with
+/// each other, and that name is the caller.
+fn caller_of(
     conn: Option<&crate::listen::Conn>,
-    claimed: Option<String>,
+    names: &[String],
     needed: bool,
-) -> Result<(), ApiError> {
+) -> Result<Caller, ApiError> {
     use crate::tls::Identity;
-    let Some(conn) = conn.filter(|c| c.tls) else {
-        return Ok(());
+    let mismatch = |named: &str, by: &str| {
+        ApiError::new(
+            ErrorCode::IdentityMismatch,
+            format!(
+                "this request names device {}, but {by}; a device acts only for itself",
+                shown_id(named)
+            ),
+        )
     };
-    match (&conn.identity, claimed) {
-        (Some(Identity::Device(id)), Some(c)) if *id != c => Err(ApiError::new(
-            ErrorCode::IdentityMismatch,
-            format!("this request names device {c}, but the client's certificate is device {id}'s"),
-        )),
-        (Some(_), _) => Ok(()),
-        (None, _) if needed => Err(ApiError::new(
-            ErrorCode::IdentityMismatch,
-            "this request needs a device certificate: enroll first (the agent sends a CSR \
-             at enrollment and uses the certificate it gets for every later request)",
-        )),
-        (None, _) => Ok(()),
+    match conn.filter(|c| c.tls) {
+        Some(c) => match &c.identity {
+            Some(Identity::Device(id)) => {
+                if let Some(other) = names.iter().find(|n| *n != id) {
+                    return Err(mismatch(
+                        other,
+                        &format!("the client's certificate is device {id}'s"),
+                    ));
+                }
+                Ok(Caller::Device(DeviceId::proved(id.clone())))
+            }
+            Some(Identity::Server(id)) => {
+                if let Some(other) = names.first() {
+                    return Err(mismatch(other, "the client's certificate is the server's"));
+                }
+                Ok(Caller::Server(id.clone()))
+            }
+            None if needed => Err(ApiError::new(
+                ErrorCode::IdentityMismatch,
+                "this request needs a device certificate: enroll first (the agent sends a CSR \
+                 at enrollment and uses the certificate it gets for every later request)",
+            )),
+            None => Ok(Caller::Anonymous),
+        },
+        None => {
+            let Some(first) = names.first() else {
+                return Ok(Caller::Anonymous);
+            };
+            if let Some(other) = names.iter().find(|n| *n != first) {
+                return Err(mismatch(
+                    other,
+                    &format!("it also names device {}", shown_id(first)),
+                ));
+            }
+            Ok(Caller::Device(DeviceId::proved(first.clone())))
+        }
     }
 }
 
-/// The device a request names: `?device=ID` or a JSON body's `device_id`.
-fn claimed_device(uri: &Uri, body: &[u8]) -> Option<String> {
-    let from_query = uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("device="))
-            .map(str::to_string)
-    });
-    from_query.or_else(|| {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .ok()?
-            .get("device_id")?
-            .as_str()
-            .map(str::to_string)
-    })
+/// A device name from a request, shortened and escaped for a message.
+fn shown_id(s: &str) -> String {
+    let t: String = s.chars().take(80).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 80 {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 /// Largest request body accepted. Heartbeats and reports are a few KiB;
@@ -231,14 +312,31 @@ fn too_large(what: impl std::fmt::Display) -> ApiError {
 
 /// Extractor for a request whose signature checked out: every handler on
 /// the control plane and the peer data plane takes one, so no route can
-/// forget to verify. Holds the body.
-pub struct Signed(pub Bytes);
+/// forget to verify. Holds the body and who the request acts for
+/// ([`Caller`]): a handler takes the device from here
+/// ([`Signed::device`]), never from its query or body.
+pub struct Signed {
+    pub body: Bytes,
+    pub caller: Caller,
+}
 
 impl Signed {
     /// The body as JSON, or `bad_request`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.0)
+        serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad request body: {e}")))
+    }
+
+    /// The device this request acts for, or `identity_mismatch` when it is
+    /// not a device's.
+    pub fn device(&self) -> Result<&DeviceId, ApiError> {
+        match &self.caller {
+            Caller::Device(d) => Ok(d),
+            Caller::Server(_) | Caller::Anonymous => Err(ApiError::new(
+                ErrorCode::IdentityMismatch,
+                "this request must come from an enrolled device (its certificate names none)",
+            )),
+        }
     }
 }
 
@@ -278,31 +376,24 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             |name| parts.headers.get(name).and_then(|h| h.to_str().ok()),
             state.now(),
         );
+        let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
         if let Err(e) = checked {
             if let VerifyError::KeyMismatch { presented, .. } = &e {
-                state.key_refused(presented, claimed_device(&parts.uri, &body));
+                // Only authenticated evidence changes a device's state: the
+                // device its certificate names signed with another key.
+                // Anyone may name any device in a refused request.
+                if let Some(crate::tls::Identity::Device(id)) = conn
+                    .as_ref()
+                    .filter(|c| c.tls)
+                    .and_then(|c| c.identity.as_ref())
+                {
+                    state.key_refused(presented, Some(id.clone()));
+                } else {
+                    state.key_refused(presented, None);
+                }
             }
             return Err(e.into());
         }
-        // The counter is kept per signing device: a device may count only
-        // its own requests.
-        let claimed = claimed_device(&parts.uri, &body);
-        if let (Some(signer), Some(claimed)) = (
-            parts
-                .headers
-                .get(crate::key::H_DEVICE)
-                .and_then(|h| h.to_str().ok()),
-            claimed.as_deref(),
-        ) && signer != claimed
-        {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                format!(
-                    "the request is signed by device {signer} but is for device {claimed};                      a device signs only its own requests"
-                ),
-            ));
-        }
-        let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
         if let Some(c) = &mut conn
             && let Some(id) = state.forwarded_identity(c, &parts.headers)?
         {
@@ -311,12 +402,15 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             c.identity = Some(id);
             c.tls = true;
         }
-        check_identity(
+        // The signer header (whose counters a request advances) is one of
+        // the names: a device signs and counts only its own requests.
+        let names = named_devices(&parts.uri, &parts.headers, &body);
+        let caller = caller_of(
             conn.as_ref(),
-            claimed,
+            &names,
             state.needs_identity(parts.uri.path()),
         )?;
-        Ok(Signed(body))
+        Ok(Signed { body, caller })
     }
 }
 
@@ -333,6 +427,9 @@ pub enum CallError {
     Transport(#[from] reqwest::Error),
     #[error("HTTP {status}: {body}")]
     Status { status: u16, body: String },
+    /// A peer whose certificate names another device than the one asked.
+    #[error("{0}")]
+    WrongPeer(String),
     /// The certificate the server issued at enrollment is not usable.
     #[error("device certificate: {0}")]
     Certificate(String),
@@ -356,9 +453,12 @@ impl CallError {
 /// [`set_key`]: SignedClient::set_key
 #[derive(Clone)]
 pub struct SignedClient {
-    /// For the server and peers: rebuilt when the device certificate is
-    /// renewed ([`SignedClient::renew_tls`]).
+    /// For the server: it must prove the server's identity. Rebuilt when
+    /// the device certificate is renewed ([`SignedClient::renew_tls`]).
     http: Arc<std::sync::RwLock<reqwest::Client>>,
+    /// For peers: they must prove a device's identity (which device is
+    /// checked per answer, [`peer_checked`]). Rebuilt with `http`.
+    peers: Arc<std::sync::RwLock<reqwest::Client>>,
     /// For public URLs (a CDN) only: the platform's roots, never the CA.
     /// Built on first use: loading the platform's roots costs more than
     /// the rest of the client, and most agents never use it.
@@ -430,25 +530,46 @@ pub enum ClientError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-/// A reqwest client for the server and peers: with `tls`, only TLS 1.3 to
-/// endpoints proving a certificate from the CA.
+/// A reqwest client for the server (`Expect::Server`) or for peers
+/// (`Expect::Device`): with `tls`, only TLS 1.3 to endpoints proving a
+/// certificate from the CA with that identity. A peer client also keeps
+/// each response's TLS details, so the caller can check that the peer is
+/// the very device it asked for ([`peer_checked`]).
 pub fn build_client(
     local: Option<IpAddr>,
     tls: Option<&ClientTls>,
+    expect: crate::tls::Expect,
 ) -> Result<reqwest::Client, ClientError> {
     crate::tls::install_default_provider();
     let b = reqwest::Client::builder()
         .local_address(local)
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        .tls_info(expect == crate::tls::Expect::Device);
     let b = match tls {
         Some(t) => b
-            .use_preconfigured_tls(t.trust.client_config(t.cert.clone())?)
+            .use_preconfigured_tls(t.trust.client_config(t.cert.clone(), expect)?)
             .https_only(true),
         None => b,
     };
     Ok(b.build()?)
+}
+
+/// A peer's answer, once its certificate proved it is `device` (on TLS;
+/// plain HTTP has no identities to check). Another device at the address
+/// the scheduler gave, even one with a valid certificate, is refused
+/// before a byte of its answer is used.
+pub fn peer_checked(resp: reqwest::Response, device: &str) -> Result<reqwest::Response, CallError> {
+    if !resp.url().scheme().eq_ignore_ascii_case("https") {
+        return Ok(resp);
+    }
+    let cert = resp
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|t| t.peer_certificate());
+    crate::tls::peer_is(cert, device).map_err(CallError::WrongPeer)?;
+    Ok(resp)
 }
 
 impl SignedClient {
@@ -466,9 +587,11 @@ impl SignedClient {
         local: Option<IpAddr>,
         tls: Option<ClientTls>,
     ) -> Result<SignedClient, ClientError> {
-        let http = build_client(local, tls.as_ref())?;
+        let http = build_client(local, tls.as_ref(), crate::tls::Expect::Server)?;
+        let peers = build_client(local, tls.as_ref(), crate::tls::Expect::Device)?;
         Ok(SignedClient {
             http: Arc::new(std::sync::RwLock::new(http)),
+            peers: Arc::new(std::sync::RwLock::new(peers)),
             public: Arc::default(),
             tls,
             local,
@@ -487,8 +610,10 @@ impl SignedClient {
         if self.tls.is_none() {
             return Ok(());
         }
-        let http = build_client(self.local, self.tls.as_ref())?;
+        let http = build_client(self.local, self.tls.as_ref(), crate::tls::Expect::Server)?;
+        let peers = build_client(self.local, self.tls.as_ref(), crate::tls::Expect::Device)?;
         *self.http.write().unwrap_or_else(|p| p.into_inner()) = http;
+        *self.peers.write().unwrap_or_else(|p| p.into_inner()) = peers;
         Ok(())
     }
 
@@ -605,6 +730,29 @@ impl SignedClient {
     /// the path is taken from it, because the receiver verifies the
     /// encoded path it was sent, not the text the caller wrote.
     pub fn request(&self, method: Method, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.signed(self.http(), method, url, body)
+    }
+
+    /// A signed request to a peer: the connection must prove a device
+    /// certificate (never the server's), and the caller checks the answer
+    /// with [`peer_checked`] against the device it meant to ask.
+    pub fn peer_request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let peers = self.peers.read().unwrap_or_else(|p| p.into_inner()).clone();
+        self.signed(peers, method, url, body)
+    }
+
+    fn signed(
+        &self,
+        http: reqwest::Client,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
         let parsed = reqwest::Url::parse(url);
         let path = match &parsed {
             Ok(u) => match u.query() {
@@ -614,7 +762,6 @@ impl SignedClient {
             // reqwest reports the bad URL when the request is sent.
             Err(_) => "/".to_string(),
         };
-        let http = self.http();
         let mut rb = match parsed {
             Ok(u) => http.request(method.clone(), u),
             Err(_) => http.request(method.clone(), url),
@@ -665,6 +812,20 @@ impl SignedClient {
     ) -> Result<T, CallError> {
         let rb = self.request(Method::GET, url, Vec::new()).timeout(timeout);
         let resp = self.send(url, rb).await?;
+        json_capped(check(resp).await?).await
+    }
+
+    /// [`Self::get_json`] from the peer `device`.
+    pub async fn peer_get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        device: &str,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
+        let rb = self
+            .peer_request(Method::GET, url, Vec::new())
+            .timeout(timeout);
+        let resp = peer_checked(self.send(url, rb).await?, device)?;
         json_capped(check(resp).await?).await
     }
 }

@@ -50,6 +50,9 @@ pub enum ErrorCode {
     /// The request names another device than the client's certificate
     /// does, or needs a device certificate and came without one.
     IdentityMismatch,
+    /// The admin retired this device id: it stays refused, whatever it
+    /// proves, until `p2pd devices readmit ID`.
+    DeviceRetired,
 }
 
 impl ErrorCode {
@@ -64,7 +67,8 @@ impl ErrorCode {
             | ErrorCode::UnsupportedVersion
             | ErrorCode::NotScheduled
             | ErrorCode::NotServing
-            | ErrorCode::IdentityMismatch => 403,
+            | ErrorCode::IdentityMismatch
+            | ErrorCode::DeviceRetired => 403,
             ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
             ErrorCode::BadRequest => 400,
             ErrorCode::PayloadTooLarge => 413,
@@ -75,7 +79,7 @@ impl ErrorCode {
     }
 
     /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::KeyMismatch,
         ErrorCode::BadSignature,
         ErrorCode::Expired,
@@ -93,6 +97,8 @@ impl ErrorCode {
         ErrorCode::StorageUnavailable,
         ErrorCode::Internal,
         ErrorCode::Overloaded,
+        ErrorCode::IdentityMismatch,
+        ErrorCode::DeviceRetired,
     ];
 
     /// The code's name on the wire and in metrics labels.
@@ -116,6 +122,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::IdentityMismatch => "identity_mismatch",
+            ErrorCode::DeviceRetired => "device_retired",
         }
     }
 }
@@ -176,6 +183,11 @@ pub struct EnrollRequest {
     /// server issues in return; absent on plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csr: Option<String>,
+    /// The secret this device was given at its first enrollment: the proof,
+    /// besides a valid certificate, that it is `device_id` (whose id any
+    /// peer can read off its certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,9 +204,15 @@ pub struct EnrollResponse {
     #[serde(default)]
     pub server_time: i64,
     /// The device certificate issued for the request's CSR (PEM): it names
-    /// `device_id` and the enrolled address.
+    /// `device_id` and nothing else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// A new secret for this device, given at its first enrollment (and to
+    /// a device enrolled before secrets existed): the agent keeps it
+    /// (owner-only) and sends it when it enrolls again without a valid
+    /// certificate. Absent when the device proved itself with its secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -537,7 +555,23 @@ pub fn check_name(field: &'static str, s: &str) -> Result<(), Invalid> {
             format!("'{}' contains control characters", shown(s)),
         ));
     }
+    if s.chars().any(is_bidi_control) {
+        return Err(invalid(
+            field,
+            format!(
+                "'{}' contains a bidirectional-text control (U+202A-U+202E, U+2066-U+2069, \
+                 U+200E, U+200F or U+061C), which makes a name read differently from what it is",
+                shown(s)
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Unicode's bidirectional formatting characters: invisible, they reorder
+/// the text around them (a "right-to-left override" spoof).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 fn check_len<T>(field: &'static str, v: &[T], max: usize) -> Result<(), Invalid> {
@@ -589,6 +623,40 @@ impl EnrollRequest {
                     shown(&self.peer_url)
                 ),
             ));
+        }
+        // The peer URL is where this device serves: at the address it
+        // claims, nowhere else (another host's URL would send its office's
+        // peers to that host).
+        let claimed = self.addrs.first().map(|a| a.ip.to_canonical());
+        let host_ip = u
+            .host_str()
+            .and_then(|h| {
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok()
+            })
+            .map(|ip| ip.to_canonical());
+        if let Some(claimed) = claimed
+            && host_ip != Some(claimed)
+        {
+            return Err(invalid(
+                "peer_url",
+                format!(
+                    "'{}' is not at the address this device claims ({claimed}); \
+                     the peer URL must be http(s)://{}:PORT",
+                    shown(&self.peer_url),
+                    match claimed {
+                        IpAddr::V6(v6) => format!("[{v6}]"),
+                        v4 => v4.to_string(),
+                    }
+                ),
+            ));
+        }
+        if let Some(secret) = &self.device_secret
+            && (secret.is_empty() || secret.len() > 128)
+        {
+            return Err(invalid("device_secret", "must be 1 to 128 characters"));
         }
         if let Some(csr) = &self.csr
             && csr.len() > limits::MAX_CSR
@@ -723,6 +791,7 @@ mod validation_tests {
             group: "g".into(),
             peer_url: "http://10.0.0.5:7651".into(),
             csr: None,
+            device_secret: None,
         }
     }
 

@@ -45,9 +45,11 @@ pub const CA_CERT_FILE: &str = "ca.pem";
 /// moves a file it finds there.
 pub const CA_KEY_FILE: &str = "ca.key";
 
-/// How long a device certificate is valid. Short on purpose: there is no
-/// revocation list, so a device that lost its key (or was removed) stops
-/// being able to prove an identity within a day. Agents renew at half.
+/// How long a device certificate is valid. Agents renew at half. The
+/// server does not rely on expiry to keep a device out: it refuses a
+/// retired device id at once, whatever certificate comes with it (see
+/// `Store::retired`). Peers cannot ask the server, so they accept a
+/// retired device's certificate until it expires: at most this long.
 pub const DEVICE_CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How long serve's own certificate is valid; re-issued at half.
 pub const SERVER_CERT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -269,6 +271,7 @@ impl Ca {
     /// CA. Valid for `lifetime`.
     pub fn issue_proxy(
         &self,
+        server_id: &str,
         names: &[String],
         lifetime: Duration,
     ) -> Result<(String, String), TlsError> {
@@ -283,19 +286,26 @@ impl Ca {
         for n in names {
             params.subject_alt_names.push(san_for(n)?);
         }
+        // Agents accept only the server's identity at the server's address:
+        // the proxy answers for serve, so it carries serve's.
+        params
+            .subject_alt_names
+            .push(SanType::URI(uri(SERVER_URI, server_id)?));
         leaf(&mut params, lifetime);
         let cert = params.signed_by(&key, &self.issuer).map_err(issue_err)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
 
     /// A device certificate for the public key of `csr_pem` (its requested
-    /// names are ignored): the device id as a URI SAN and the common name,
-    /// and `ip` (the address it serves peers at) as an IP SAN. PEM.
+    /// names are ignored): the device id as the only SAN (a URI) and the
+    /// common name. No IP or DNS name: a peer is verified by the device id
+    /// it is expected to be ([`Expect::Device`]), never by the address
+    /// dialled, so a device certificate can never pass for the server at
+    /// an address, whatever address the device claimed. PEM.
     pub fn issue_device(
         &self,
         csr_pem: &str,
         device_id: &str,
-        ip: IpAddr,
         lifetime: Duration,
     ) -> Result<String, TlsError> {
         let csr = CertificateSigningRequestParams::from_pem(csr_pem)
@@ -304,10 +314,7 @@ impl Ca {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, device_id);
         params.distinguished_name = dn;
-        params.subject_alt_names = vec![
-            SanType::URI(uri(DEVICE_URI, device_id)?),
-            SanType::IpAddress(ip),
-        ];
+        params.subject_alt_names = vec![SanType::URI(uri(DEVICE_URI, device_id)?)];
         leaf(&mut params, lifetime);
         let cert = params
             .signed_by(&csr.public_key, &self.issuer)
@@ -494,23 +501,32 @@ impl Trust {
         Ok(Arc::new(roots))
     }
 
-    /// A client configuration: TLS 1.3, servers must prove a certificate
-    /// from this CA for the name dialled, and `cert` (if it holds one) is
-    /// sent as the client certificate. A new session cache each time, so
-    /// a client built after enrollment never resumes a session that was
-    /// opened without a certificate.
+    /// A client configuration: TLS 1.3, the other side must prove a
+    /// certificate from this CA with the identity `expect` names (see
+    /// [`Expect`]), and `cert` (if it holds one) is sent as the client
+    /// certificate. A new session cache each time, so a client built after
+    /// enrollment never resumes a session that was opened without a
+    /// certificate.
     pub fn client_config(
         &self,
         cert: Arc<dyn rustls::client::ResolvesClientCert>,
+        expect: Expect,
     ) -> Result<rustls::ClientConfig, TlsError> {
-        let verifier =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(self.roots()?, provider())
+        let roots = self.roots()?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
                 .build()
                 .map_err(|e| TlsError::Config(e.to_string()))?;
+        let verifier = Arc::new(IdentityVerifier {
+            roots,
+            webpki,
+            expect,
+        });
         let mut c = rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| TlsError::Config(e.to_string()))?
-            .with_webpki_verifier(verifier)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_cert_resolver(cert);
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(c)
@@ -541,6 +557,116 @@ impl Trust {
             .with_cert_resolver(cert);
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(c)
+    }
+}
+
+/// Whom a client connection must reach: the identity the other side's
+/// certificate must carry, besides chaining to the CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// serve (or a proxy answering for it): `urn:p2pd:server:`, for the
+    /// name dialled. A device certificate is refused here whatever names
+    /// it carries, so a key holder cannot stand in for the server.
+    Server,
+    /// A device's peer server: `urn:p2pd:device:`. Device certificates name
+    /// no address, so the name dialled is not checked; which device it
+    /// must be is checked per response against the device the scheduler
+    /// named ([`peer_is`]). A server certificate is refused here.
+    Device,
+}
+
+/// Chain verification plus the identity [`Expect`] names.
+#[derive(Debug)]
+struct IdentityVerifier {
+    roots: Arc<rustls::RootCertStore>,
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    expect: Expect,
+}
+
+impl rustls::client::danger::ServerCertVerifier for IdentityVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let refused = |what: &str| {
+            rustls::Error::General(format!(
+                "{} presented {what}, not {}: refused",
+                server_name.to_str(),
+                match self.expect {
+                    Expect::Server => "the p2pd server's certificate",
+                    Expect::Device => "a p2pd device's certificate",
+                }
+            ))
+        };
+        // From the CA first (a stranger's certificate says so), then the
+        // identity (a device's certificate says whose it is), then, for the
+        // server, the name dialled.
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            provider().signature_verification_algorithms.all,
+        )?;
+        match (self.expect, identity_of(end_entity)) {
+            (Expect::Server, Some(Identity::Server(_)))
+            | (Expect::Device, Some(Identity::Device(_))) => {}
+            (_, Some(Identity::Device(id))) => {
+                return Err(refused(&format!("device {id}'s certificate")));
+            }
+            (_, Some(Identity::Server(_))) => return Err(refused("the server's certificate")),
+            (_, None) => return Err(refused("a certificate that names no p2pd identity")),
+        }
+        if self.expect == Expect::Server {
+            self.webpki
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+        }
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Whether the certificate a peer presented (DER, as the connection saw
+/// it) names `device`: the check that the peer dialled is the device the
+/// scheduler named, not another device at that address.
+pub fn peer_is(peer_cert: Option<&[u8]>, device: &str) -> Result<(), String> {
+    match peer_cert.and_then(identity_of) {
+        Some(Identity::Device(id)) if id == device => Ok(()),
+        Some(Identity::Device(id)) => Err(format!(
+            "the peer is device {id}, not device {device} as the server said: refused"
+        )),
+        Some(Identity::Server(_)) => Err(format!(
+            "the peer presented the server's certificate, not device {device}'s"
+        )),
+        None => Err(format!(
+            "the peer's certificate does not name device {device}: refused"
+        )),
     }
 }
 
@@ -934,6 +1060,13 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
             .build()
             .map_err(|e| rustls::Error::General(e.to_string()))?;
         let ok = v.verify_server_cert(end_entity, &[], server_name, ocsp, now)?;
+        if !matches!(identity_of(end_entity), Some(Identity::Server(_))) {
+            return Err(rustls::Error::General(format!(
+                "{} presented a certificate from the pinned CA that is not the p2pd server's \
+                 (a device's?): refused",
+                server_name.to_str()
+            )));
+        }
         *self.found.lock().unwrap_or_else(|p| p.into_inner()) = Some(ca);
         Ok(ok)
     }
@@ -1080,7 +1213,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_device_certificate_names_its_device_and_its_address() {
+    fn a_device_certificate_names_its_device_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::create(dir.path(), "srv").unwrap();
         let (again, key_pem) = Ca::read_files(dir.path()).unwrap();
@@ -1092,12 +1225,7 @@ mod tests {
         let pending = DeviceCert::request().unwrap();
         let id = "0b1c2d3e-0000-4000-8000-000000000001";
         let pem = again
-            .issue_device(
-                &pending.csr_pem,
-                id,
-                "127.1.1.5".parse().unwrap(),
-                DEVICE_CERT_LIFETIME,
-            )
+            .issue_device(&pending.csr_pem, id, DEVICE_CERT_LIFETIME)
             .unwrap();
         let der = first_cert(&pem, "t").unwrap();
         assert_eq!(identity_of(&der), Some(Identity::Device(id.to_string())));
@@ -1114,11 +1242,7 @@ mod tests {
         // A CSR signed by another key than the one it carries is refused.
         let mut bad = pending.csr_pem.clone();
         bad.replace_range(100..104, "AAAA");
-        assert!(
-            again
-                .issue_device(&bad, id, "127.0.0.1".parse().unwrap(), DEVICE_CERT_LIFETIME)
-                .is_err()
-        );
+        assert!(again.issue_device(&bad, id, DEVICE_CERT_LIFETIME).is_err());
     }
 
     /// Two devices' TLS: AES-128-GCM is negotiated; AES-256 and ChaCha20
@@ -1134,24 +1258,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::create(dir.path(), "srv").unwrap();
         let trust = ca.trust();
-        let device = |id: &str, ip: &str| {
+        let device = |id: &str| {
             let pending = DeviceCert::request().unwrap();
             let pem = ca
-                .issue_device(
-                    &pending.csr_pem,
-                    id,
-                    ip.parse().unwrap(),
-                    DEVICE_CERT_LIFETIME,
-                )
+                .issue_device(&pending.csr_pem, id, DEVICE_CERT_LIFETIME)
                 .unwrap();
             let cert = Arc::new(DeviceCert::default());
             cert.install(&pending, &pem, &trust, id).unwrap();
             cert
         };
-        let a = device("0b1c2d3e-0000-4000-8000-00000000000a", "127.1.1.5");
-        let b = device("0b1c2d3e-0000-4000-8000-00000000000b", "127.1.1.6");
+        let a = device("0b1c2d3e-0000-4000-8000-00000000000a");
+        let b = device("0b1c2d3e-0000-4000-8000-00000000000b");
         let server = Arc::new(trust.server_config(a, true).unwrap());
-        let client = Arc::new(trust.client_config(b).unwrap());
+        let client = Arc::new(trust.client_config(b, Expect::Device).unwrap());
         let name =
             rustls::pki_types::ServerName::IpAddress("127.1.1.5".parse::<IpAddr>().unwrap().into());
         let mut c = rustls::ClientConnection::new(client, name).unwrap();

@@ -575,8 +575,9 @@ impl Downloader {
             let since = self.haves.get(&dev).map(super::havemap::count);
             let url = super::havemap::url(&s.url, self.id(), &dev, since);
             self.tasks.spawn(async move {
-                let r: Result<HaveMap, _> =
-                    client.get_json(&url, super::havemap::REQUEST_TIMEOUT).await;
+                let r: Result<HaveMap, _> = client
+                    .peer_get_json(&url, &dev, super::havemap::REQUEST_TIMEOUT)
+                    .await;
                 let map = r.ok().and_then(|h| h.bitmap());
                 Event::Have(dev, map)
             });
@@ -1126,7 +1127,7 @@ async fn fetch(
     let (a, b) = m.piece_range(i);
     let wait_ms = if wait { WAIT_MS } else { 0 };
     let req = match s.tier {
-        Tier::Lan | Tier::Parent => agent.client.request(
+        Tier::Lan | Tier::Parent => agent.client.peer_request(
             Method::GET,
             // `peer=` binds the signature to the device asked: another
             // agent refuses the same signed request.
@@ -1176,6 +1177,19 @@ async fn fetch(
             )));
         }
         Ok(r) => r.map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))?,
+    };
+    // A peer must be the device the scheduler named, not any device that
+    // answers at that address.
+    let resp = match (s.tier, s.device_id.as_deref()) {
+        (Tier::Lan | Tier::Parent, Some(d)) => {
+            crate::http::peer_checked(resp, d).map_err(|e| FetchError::Failed(e.to_string()))?
+        }
+        (Tier::Lan | Tier::Parent, None) => {
+            return Err(FetchError::Failed(
+                "the server named no device for this peer source".into(),
+            ));
+        }
+        _ => resp,
     };
     let resp = match crate::http::check(resp).await {
         Ok(r) => r,

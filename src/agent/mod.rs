@@ -174,6 +174,8 @@ pub fn server_trouble(e: &CallError) -> bool {
         CallError::Wire(w) => matches!(w.code, ErrorCode::Overloaded | ErrorCode::Internal),
         // No usable device certificate from this one: another may issue one.
         CallError::Certificate(_) => true,
+        // A peer's identity, not the server's trouble.
+        CallError::WrongPeer(_) => false,
     }
 }
 
@@ -527,6 +529,7 @@ impl Agent {
             group: self.cfg.group.clone(),
             peer_url: format!("{scheme}://{}", self.cfg.advertise),
             csr: pending.as_ref().map(|p| p.csr_pem.clone()),
+            device_secret: load_device_secret(&self.cfg.data_dir),
         };
         let url = self.url("/v1/enroll");
         let resp: EnrollResponse = self
@@ -563,6 +566,15 @@ impl Agent {
         // Later requests carry the device's counter (replay protection).
         self.client.set_device(&resp.device_id);
         save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
+        if let Some(secret) = &resp.device_secret
+            && let Err(e) = save_device_secret(&self.cfg.data_dir, secret)
+        {
+            tracing::warn!(
+                "cannot keep the device secret in {}: {e}; if this device's certificate \
+                 expires while it is off, it will enroll as a new device",
+                self.cfg.data_dir.join(DEVICE_SECRET_FILE).display()
+            );
+        }
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
@@ -670,6 +682,29 @@ fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
     }
 }
 
+/// The secret the server gave this device at its first enrollment
+/// (owner-only): its proof, besides its certificate, that it is the device
+/// its id names when it enrolls again.
+pub const DEVICE_SECRET_FILE: &str = "device.secret";
+
+fn load_device_secret(dir: &std::path::Path) -> Option<String> {
+    let s = std::fs::read_to_string(dir.join(DEVICE_SECRET_FILE)).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Written to a temporary owner-only file and renamed over the old one, so
+/// a crash leaves the old secret or the new one, never half of one.
+fn save_device_secret(dir: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{DEVICE_SECRET_FILE}.tmp"));
+    let mut f = crate::platform::create_owner_only(&tmp)?;
+    f.write_all(secret.as_bytes())?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(DEVICE_SECRET_FILE))
+}
+
 fn is_key_mismatch(e: &CallError) -> bool {
     e.code() == Some(ErrorCode::KeyMismatch)
 }
@@ -706,6 +741,7 @@ fn is_fatal(e: &CallError) -> bool {
                 | ErrorCode::GroupNotAssigned
                 | ErrorCode::UnsupportedVersion
                 | ErrorCode::BadSignature
+                | ErrorCode::DeviceRetired
         )
     )
 }
@@ -922,8 +958,18 @@ pub async fn run(
                 break;
             }
             Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {
-                if let Err(e) = agent.enroll().await {
-                    tracing::warn!("re-enroll: {e}");
+                match agent.enroll().await {
+                    Ok(_) => {}
+                    // Retired by the admin: stop, and never come back as a
+                    // new device on our own.
+                    Err(e) if is_fatal(&e) => {
+                        result = Err(match e {
+                            CallError::Wire(w) => AgentError::Refused(w),
+                            other => AgentError::Call(other),
+                        });
+                        break;
+                    }
+                    Err(e) => tracing::warn!("re-enroll: {e}"),
                 }
             }
             Err(e) => {

@@ -100,7 +100,6 @@ async fn have(
 
 #[derive(Deserialize)]
 struct PieceQuery {
-    device: String,
     #[serde(default)]
     wait_ms: u64,
     peer: Option<String>,
@@ -110,14 +109,15 @@ async fn piece(
     State(a): State<Arc<Agent>>,
     Path((id, n)): Path<(String, u32)>,
     Query(q): Query<PieceQuery>,
-    conn: Option<axum::Extension<crate::listen::Conn>>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    // Who asks: the device its certificate names (`Signed` checked that
-    // `device=` agrees); on plain HTTP, the signed claim.
-    let requester = match conn.as_ref().and_then(|c| c.identity.clone()) {
-        Some(crate::tls::Identity::Device(id)) => id,
-        _ => q.device.clone(),
+    // Who asks: the device its certificate names (`Signed` refused any
+    // other name in the request); on plain HTTP, the signed claim. serve
+    // (re-checking a reported piece) asks as itself.
+    let requester = match &signed.caller {
+        crate::http::Caller::Device(d) => d.to_string(),
+        crate::http::Caller::Server(_) => "server".to_string(),
+        crate::http::Caller::Anonymous => signed.device()?.to_string(),
     };
     addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;

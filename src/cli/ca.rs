@@ -89,8 +89,19 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
         Command::IssueProxy(a) => {
             let ca = crate::server_ca::load(&dir, &st)
                 .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
+            let server_id = st
+                .server()
+                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?
+                .map(|s| s.server_id)
+                .ok_or_else(|| {
+                    fail(
+                        ExitCode::Failed,
+                        "this data dir has no server: run `p2pd install` first".to_string(),
+                    )
+                })?;
             let (cert, key) = ca
                 .issue_proxy(
+                    &server_id,
                     &a.name,
                     std::time::Duration::from_secs(u64::from(a.days) * 24 * 3600),
                 )

@@ -15,8 +15,8 @@ pub enum Command {
     /// stuck, stale key)
     List(super::devices_list::ListArgs),
     /// Retire a device for good: release its license and forget it (its
-    /// past transfers stay in `report`). Stop its agent first: a running
-    /// agent enrolls again and takes a new license
+    /// past transfers stay in `report`). Its id stays refused, even with a
+    /// valid certificate and the key, until `devices readmit`
     Retire {
         /// Device id, a unique prefix of one, or a unique hostname
         id: String,
@@ -49,6 +49,14 @@ pub enum Command {
         #[command(flatten)]
         out: output::JsonFlag,
     },
+    /// Let a retired device id enroll again (with no id: list the retired
+    /// devices)
+    Readmit {
+        /// Retired device id, a unique prefix of one, or its hostname
+        id: Option<String>,
+        #[command(flatten)]
+        out: output::JsonFlag,
+    },
     /// Lift a device's bans and forget the bad-piece reports against it
     /// (bans also expire by themselves after a day)
     Unban {
@@ -64,8 +72,43 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
         Command::Prefer { id, out } => prefer(g, &id, Preference::Preferred, out.json),
         Command::Unprefer { id, out } => prefer(g, &id, Preference::Normal, out.json),
         Command::Exclude { id, out } => prefer(g, &id, Preference::Excluded, out.json),
+        Command::Readmit { id, out } => readmit(g, id.as_deref(), out.json),
         Command::Unban { id } => unban(g, &id),
     }
+}
+
+fn readmit(g: &Global, id: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let mut st = open_store(g)?;
+    let Some(id) = id else {
+        let retired = st.retired_devices()?;
+        if json {
+            let rows: Vec<_> = retired
+                .iter()
+                .map(|(d, h, at)| serde_json::json!({"device_id": d, "hostname": h, "retired_at": at}))
+                .collect();
+            output::print_json(&rows)?;
+        } else if retired.is_empty() {
+            println!("no retired devices");
+        } else {
+            let mut t = output::table(&["device id", "hostname", "retired"]);
+            for (d, h, at) in &retired {
+                t.add_row(vec![d.clone(), h.clone(), output::time(Some(*at))]);
+            }
+            println!("{t}");
+        }
+        return Ok(ExitCode::Ok);
+    };
+    let (d, h) = devices::readmit(&mut st, id).map_err(device_error)?;
+    if json {
+        output::print_json(&Changed {
+            device_id: &d,
+            hostname: &h,
+            result: "readmitted",
+        })?;
+        return Ok(ExitCode::Ok);
+    }
+    println!("readmitted {h} ({d}); its agent may enroll again (restart it if it stopped)");
+    Ok(ExitCode::Ok)
 }
 
 /// The one device `id` names (see [`devices::resolve`]).

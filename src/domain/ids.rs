@@ -128,3 +128,39 @@ mod tests {
         assert!(serde_json::from_str::<PieceHash>("\"zz\"").is_err());
     }
 }
+
+/// A device id as a request proved it: the id in the client certificate
+/// the connection presented (or, on plain HTTP with no identities, the id
+/// the signed request names). Handlers get one only from
+/// `crate::http::Signed`, never from a query or a body, so a device cannot
+/// act for another by naming it.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    /// Wraps an id that was authenticated (or, on plain HTTP, signed).
+    pub fn proved(id: impl Into<String>) -> DeviceId {
+        DeviceId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for DeviceId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}

@@ -15,5 +15,5 @@ pub mod ids;
 pub mod office;
 
 pub use bitmap::Bitmap;
-pub use ids::{ContentId, PieceHash};
+pub use ids::{ContentId, DeviceId, PieceHash};
 pub use office::OfficeKind;

@@ -22,11 +22,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::content::storage::Storage;
@@ -569,7 +568,11 @@ fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest:
         .connect_timeout(PROBE_TIMEOUT)
         .timeout(PROBE_TIMEOUT);
     let b = match tls {
-        Some(t) => b.use_preconfigured_tls(t.trust.client_config(t.cert.clone())?),
+        // serve probes (and re-checks) agents: their peer servers.
+        Some(t) => b.use_preconfigured_tls(
+            t.trust
+                .client_config(t.cert.clone(), crate::tls::Expect::Device)?,
+        ),
         None => b,
     };
     Ok(b.build()?)
@@ -834,42 +837,60 @@ async fn enroll(
         ));
     }
     let csr = req.csr.clone();
-    let ip = req.addrs.first().map(|a| a.ip);
-    // Without a certificate proving it, an existing device id is taken
-    // over only from the address that device enrolled from (a device whose
-    // certificate expired while it was off comes back that way); from
-    // anywhere else the request enrolls a new device instead, so holding
-    // the key is not enough to become another device.
-    let unproved = s.tls.is_some()
-        && !matches!(
-            conn.as_ref().and_then(|c| c.identity.as_ref()),
-            Some(crate::tls::Identity::Device(_))
-        );
+    // Device ids are public (every peer port shows one in its
+    // certificate), so naming one proves nothing. An existing id is kept
+    // only with a proof that only that device has: its certificate (a
+    // renewal), or the secret it was given at its first enrollment (a
+    // device whose certificate expired while it was off, or that moved).
+    // Without one the request enrolls a new device: holding the key, even
+    // with the victim's address, is not enough to become another device.
+    let proved_by_cert = matches!(
+        (conn.as_ref().and_then(|c| c.identity.as_ref()), &req.device_id),
+        (Some(crate::tls::Identity::Device(p)), Some(c)) if p == c
+    );
+    let identities = s.tls.is_some();
     let state = s.clone();
-    let mut resp =
+    let (mut resp, secret) =
         s.db.call(move |st| {
             let mut req = req;
-            if unproved
-                && let (Some(id), Some(ip)) = (&req.device_id, ip)
-                && let Some(row) = st.device(id)?
-                && row.addr != ip.to_string()
-            {
-                tracing::warn!(
-                    device = %id, enrolled_from = %row.addr, claimed = %ip,
-                    "enrollment under an existing device id from another address without \
-                     its certificate: enrolled as a new device"
-                );
-                req.device_id = None;
+            if let Some(id) = req.device_id.clone() {
+                if let Some(at) = st.retired(&id)? {
+                    return Err(retired(&id, at));
+                }
+                if identities && !proved_by_cert && !secret_proves(st, &id, &req)? {
+                    if st.device(&id)?.is_some() {
+                        tracing::warn!(
+                            device = %id,
+                            "enrollment under an existing device id without its certificate \
+                             or its secret: enrolled as a new device"
+                        );
+                    }
+                    req.device_id = None;
+                }
             }
-            enroll_impl(st, &fleet, &state.roster, req)
+            let resp = enroll_impl(st, &fleet, &state.roster, req)?;
+            st.forget_readmitted(&resp.device_id)?;
+            // First enrollment (or a device from before secrets): give it
+            // the secret it proves itself with from now on. Kept stable:
+            // an agent that missed one answer still holds a valid one.
+            let secret = match st.device_secret(&resp.device_id)? {
+                Some(_) => None,
+                None => {
+                    let secret = hex::encode(rand::random::<[u8; 32]>());
+                    st.set_device_secret(&resp.device_id, &secret_sha256(&secret))?;
+                    Some(secret)
+                }
+            };
+            Ok((resp, secret))
         })
         .await?;
+    resp.device_secret = secret;
     // Its group or office may have changed: the next heartbeat reads them.
     s.fleet.current().directory.remove(&resp.device_id);
-    if let (Some(certs), Some(csr), Some(ip)) = (&s.tls, csr, ip) {
+    if let (Some(certs), Some(csr)) = (&s.tls, csr) {
         let pem = certs
             .ca()
-            .issue_device(&csr, &resp.device_id, ip, device_cert_lifetime())
+            .issue_device(&csr, &resp.device_id, device_cert_lifetime())
             .map_err(|e| match e {
                 crate::tls::TlsError::BadCsr(_) => {
                     ApiError::new(ErrorCode::BadRequest, e.to_string())
@@ -879,6 +900,36 @@ async fn enroll(
         resp.certificate = Some(pem);
     }
     Ok(axum::Json(resp))
+}
+
+/// The refusal of a retired device id.
+fn retired(id: &str, at: i64) -> ApiError {
+    ApiError::new(
+        ErrorCode::DeviceRetired,
+        format!(
+            "device {id} was retired by the admin at {}; it stays refused until an admin \
+             runs `p2pd devices readmit {id}` on the server",
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)
+            )
+        ),
+    )
+}
+
+/// SHA-256 (hex) of a device secret, as the database keeps it.
+fn secret_sha256(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// Whether the enrollment carries the secret `id` was given.
+fn secret_proves(st: &Store, id: &str, req: &EnrollRequest) -> Result<bool, ApiError> {
+    let (Some(stored), Some(given)) = (st.device_secret(id)?, req.device_secret.as_deref()) else {
+        return Ok(false);
+    };
+    // Digests compared: how long the comparison takes says something
+    // about the stored digest at most, nothing about the secret.
+    Ok(stored == secret_sha256(given))
 }
 
 /// How long the device certificates this server issues are valid.
@@ -895,8 +946,9 @@ fn device_cert_lifetime() -> Duration {
 }
 
 /// Unless `trust_claimed_addresses` is on, the address an enrolling device
-/// claims must be the one it connects from, where the two can be compared
-/// (one address family; an IPv4-mapped IPv6 source counts as IPv4).
+/// claims must be the one it connects from (an IPv4-mapped IPv6 source
+/// counts as IPv4). A claim of the other family cannot be compared, so it
+/// is refused too.
 fn check_claimed_address(
     fleet: &fleet::Snapshot,
     req: &EnrollRequest,
@@ -909,8 +961,20 @@ fn check_claimed_address(
     let Some(claimed) = req.addrs.first().map(|a| a.ip.to_canonical()) else {
         return Ok(()); // validate() refuses an empty list
     };
-    if claimed.is_ipv4() != source.is_ipv4() || claimed == source {
+    if claimed == source {
         return Ok(());
+    }
+    if claimed.is_ipv4() != source.is_ipv4() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "this device claims address {claimed} but connects from {source}, an address \
+                 of the other family, so the claim cannot be checked; an agent must connect \
+                 from the address it advertises (--advertise). Behind NAT or a proxy, an admin \
+                 can accept claimed addresses with \
+                 `p2pd settings set trust_claimed_addresses on`"
+            ),
+        ));
     }
     Err(ApiError::new(
         ErrorCode::BadRequest,
@@ -1001,6 +1065,7 @@ fn enroll_impl(
         serve_peers,
         server_time: now(),
         certificate: None,
+        device_secret: None,
     })
 }
 
@@ -1032,28 +1097,26 @@ async fn heartbeat(
     State(s): State<AppState>,
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
-    let req: HeartbeatRequest = signed.json()?;
+    let mut req: HeartbeatRequest = signed.json()?;
+    // The device is the certificate's, whatever the body says (a body that
+    // names another was refused by `Signed`).
+    req.device_id = signed.device()?.to_string();
     req.validate()?;
     // Written by the next group commit (see `beats`).
     s.beats.submit(&s, req).await.map(axum::Json)
 }
 
-#[derive(Deserialize)]
-struct DeviceQuery {
-    device: String,
-}
-
 async fn manifest(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<DeviceQuery>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<axum::Json<Manifest>, ApiError> {
-    check_device_id("device", &q.device)?;
+    let device = signed.device()?.clone();
+    check_device_id("device", &device)?;
     check_content_id("content id", &id)?;
     let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &fleet, &q.device)?;
+        let d = enrolled(st, &fleet, &device)?;
         let m = targeted_manifest(st, &id, &d.group_name)?;
         st.start_progress(&id, &d.id)?;
         Ok(m)
@@ -1126,7 +1189,8 @@ async fn sources(
     Path(id): Path<String>,
     signed: Signed,
 ) -> Result<axum::Json<SourcesResponse>, ApiError> {
-    let req: SourcesRequest = signed.json()?;
+    let mut req: SourcesRequest = signed.json()?;
+    req.device_id = signed.device()?.to_string();
     check_device_id("device_id", &req.device_id)?;
     check_content_id("content id", &id)?;
     let mut plan = plan_sources(&s, &id, &req, false).await?;
@@ -1217,7 +1281,8 @@ async fn probe_answers(client: &reqwest::Client, peer_url: &str) -> bool {
 
 /// An agent that is stopping hands over its leadership before it exits.
 async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
-    let req: LeaveRequest = signed.json()?;
+    let mut req: LeaveRequest = signed.json()?;
+    req.device_id = signed.device()?.to_string();
     let board = s.board.clone();
     let dev = req.device_id.clone();
     let fleet = s.fleet.current();
@@ -1247,7 +1312,8 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
 }
 
 async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
-    let req: ReportRequest = signed.json()?;
+    let mut req: ReportRequest = signed.json()?;
+    req.device_id = signed.device()?.to_string();
     let state = s.clone();
     req.validate()?;
     s.db.call(move |st| {
@@ -1307,16 +1373,16 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
 async fn piece(
     State(s): State<AppState>,
     Path((id, n)): Path<(String, u32)>,
-    Query(q): Query<DeviceQuery>,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    check_device_id("device", &q.device)?;
+    let device = signed.device()?.to_string();
+    check_device_id("device", &device)?;
     check_content_id("content id", &id)?;
     let scheduled = s
         .seeding
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .contains(&(id.clone(), q.device.clone()));
+        .contains(&(id.clone(), device.clone()));
     if !scheduled {
         return Err(ApiError::new(
             ErrorCode::NotScheduled,
@@ -1353,7 +1419,7 @@ async fn piece(
     }
     let (start, end) = m.piece_range(n);
     let bytes = read_storage(&s, &m.path, start, end).await?;
-    log_served(&s, &id, &q.device, Some(n), bytes.len());
+    log_served(&s, &id, &device, Some(n), bytes.len());
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
@@ -1365,16 +1431,16 @@ async fn piece(
 async fn storage_file(
     State(s): State<AppState>,
     Path(path): Path<String>,
-    Query(q): Query<DeviceQuery>,
     headers: HeaderMap,
-    _signed: Signed,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    check_device_id("device", &q.device)?;
+    let device = signed.device()?.to_string();
+    check_device_id("device", &device)?;
     let p = path.clone();
-    let device = q.device.clone();
+    let caller = device.clone();
     let fleet = s.fleet.current();
     s.db.call(move |st| {
-        let d = enrolled(st, &fleet, &device)?;
+        let d = enrolled(st, &fleet, &caller)?;
         st.targeted_size_by_path(&p, &d.group_name)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
@@ -1415,7 +1481,7 @@ async fn storage_file(
         .map_err(unavailable)?;
     let len = end - start;
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 << 10);
-    log_served(&s, &path, &q.device, None, len as usize);
+    log_served(&s, &path, &device, None, len as usize);
     Ok((
         StatusCode::PARTIAL_CONTENT,
         [

@@ -30,7 +30,8 @@ const TABLES: &[&str] = &[
     "groups (name, assigned_at)",
     "devices (id, hostname, addr, prefix_len, group_name, version, peer_url, office_id, \
      first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, \
-     license_activated_at, preference, clock_offset)",
+     license_activated_at, preference, clock_offset, secret_sha256)",
+    "retired_devices (id, hostname, retired_at, secret_sha256, readmitted_at)",
     "contents (id, name, version, path, size, mtime, piece_size, piece_hashes, \
      published_at, all_groups, arch, #order)",
     "content_targets (content_id, group_name)",

@@ -365,12 +365,95 @@ impl Store {
     /// Retires a device: its row, license, progress, leaderships and
     /// reports go; its transfer history stays in the byte report. False
     /// when no such device.
+    /// The id stays refused ([`Store::retired`]) until
+    /// [`Store::readmit_device`].
     pub fn retire_device(&mut self, device_id: &str) -> Result<bool, StoreError> {
+        let t = now();
         self.transaction(|tx| {
             tx.execute("DELETE FROM leaders WHERE device_id = ?1", [device_id])?;
+            tx.execute(
+                "INSERT INTO retired_devices (id, hostname, retired_at, secret_sha256)
+                 SELECT id, hostname, ?2, secret_sha256 FROM devices WHERE id = ?1
+                 ON CONFLICT (id) DO UPDATE SET retired_at = excluded.retired_at,
+                     secret_sha256 = excluded.secret_sha256, readmitted_at = NULL",
+                params![device_id, t],
+            )?;
             let n = tx.execute("DELETE FROM devices WHERE id = ?1", [device_id])?;
             Ok::<_, StoreError>(n == 1)
         })
+    }
+
+    /// When `device_id` was retired (and is refused since), if it was.
+    pub fn retired(&self, device_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_opt(
+            "SELECT retired_at FROM retired_devices WHERE id = ?1 AND readmitted_at IS NULL",
+            [device_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Lets a retired device id enroll again (with the secret it had).
+    /// False when it was not retired.
+    pub fn readmit_device(&mut self, device_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE retired_devices SET readmitted_at = ?2 WHERE id = ?1 AND readmitted_at IS NULL",
+            params![device_id, now()],
+        )? == 1)
+    }
+
+    /// Retired (not readmitted) device ids with their hostname and time,
+    /// newest first.
+    pub fn retired_devices(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(self.conn.query_map(
+            "SELECT id, hostname, retired_at FROM retired_devices WHERE readmitted_at IS NULL
+             ORDER BY retired_at DESC, id",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
+    /// The SHA-256 (hex) of the secret `device_id` was given at enrollment:
+    /// an enrolled device's, or a readmitted one's. `None` for a device
+    /// enrolled before secrets, or an unknown id.
+    pub fn device_secret(&self, device_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_opt(
+                "SELECT secret_sha256 FROM devices WHERE id = ?1
+                 UNION ALL
+                 SELECT secret_sha256 FROM retired_devices
+                     WHERE id = ?1 AND readmitted_at IS NOT NULL
+                 LIMIT 1",
+                [device_id],
+                |r| r.get::<_, Option<String>>(0),
+            )?
+            .flatten())
+    }
+
+    /// Records the SHA-256 (hex) of the secret just given to `device_id`,
+    /// and forgets a readmitted retirement of it (it is enrolled again).
+    pub fn set_device_secret(&mut self, device_id: &str, sha256: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE devices SET secret_sha256 = ?2 WHERE id = ?1",
+            params![device_id, sha256],
+        )?;
+        Ok(())
+    }
+
+    /// A readmitted device enrolled again: its enrolled row holds its
+    /// secret now.
+    pub fn forget_readmitted(&mut self, device_id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE devices SET secret_sha256 = COALESCE(secret_sha256,
+                 (SELECT secret_sha256 FROM retired_devices WHERE id = ?1))
+             WHERE id = ?1",
+            [device_id],
+        )?;
+        self.conn.execute(
+            "DELETE FROM retired_devices WHERE id = ?1 AND readmitted_at IS NOT NULL",
+            [device_id],
+        )?;
+        Ok(())
     }
 
     /// Records what a sender claims it uploaded. Credits nothing by

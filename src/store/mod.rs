@@ -103,6 +103,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("device_directory.sql"),
         postgres: include_str!("pg/device_directory.sql"),
     },
+    // Issue 23: per-device re-enrollment secrets, retired device ids.
+    Migration {
+        sqlite: include_str!("device_trust.sql"),
+        postgres: include_str!("pg/device_trust.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_p2pd");
@@ -583,22 +584,105 @@ pub fn https_client(server_dir: &Path) -> reqwest::blocking::Client {
 
 /// A blocking client that trusts the CA in `server_dir`, connects from
 /// `local`, and presents `identity` (certificate PEM, key PEM).
+///
+/// It checks that the other side's certificate chains to the CA, not the
+/// name dialled: device certificates name no address (an agent checks a
+/// peer by the device id it expects, serve by its identity URI), and these
+/// test clients talk to serve and to agents' peer ports alike.
 pub fn tls_client(
     server_dir: &Path,
     local: Option<std::net::IpAddr>,
     identity: Option<(&str, &str)>,
 ) -> reqwest::blocking::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let pem = std::fs::read(server_dir.join("ca.pem")).expect("the install's ca.pem");
-    let mut b = reqwest::blocking::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+    let ca =
+        CertificateDer::from_pem_file(server_dir.join("ca.pem")).expect("the install's ca.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let b = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainsToCa(Arc::new(roots))));
+    let mut config = match identity {
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .map(|c| c.unwrap())
+                    .collect();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            b.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => b.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(config)
         .local_address(local)
-        .timeout(Duration::from_secs(120));
-    if let Some((cert, key)) = identity {
-        let both = format!("{cert}{key}");
-        b = b.identity(reqwest::Identity::from_pem(both.as_bytes()).unwrap());
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// A test client's server check: the certificate chains to the CA.
+#[derive(Debug)]
+struct ChainsToCa(Arc<rustls::RootCertStore>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainsToCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.0,
+            intermediates,
+            now,
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .all,
+        )?;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
-    b.build().unwrap()
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// A request to serve at `path` through `client`, signed with the

@@ -20,6 +20,7 @@ fn enroll_req(device_id: Option<String>, ip: &str, group: &str) -> EnrollRequest
         version: p2pd::VERSION.into(),
         group: group.into(),
         peer_url: format!("http://{ip}:1"),
+        device_secret: None,
         csr: None,
     }
 }

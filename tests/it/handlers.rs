@@ -72,6 +72,7 @@ fn enroll_body(group: &str, hostname: &str) -> Vec<u8> {
         version: p2pd::VERSION.into(),
         group: group.into(),
         peer_url: "http://10.0.0.5:7651".into(),
+        device_secret: None,
         csr: None,
     })
     .unwrap()

@@ -232,7 +232,20 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
     let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
     net.start_serve();
     let (a, cert_a, key_a) = enroll(&net, "127.1.1.10");
-    let (b, _, _) = enroll(&net, "127.1.1.11");
+    let (b, secret_b) = {
+        let (_, csr) = key_and_csr();
+        let client = tls_client(&net.server_dir, Some("127.1.1.11".parse().unwrap()), None);
+        let (code, body) = enroll_as(&net, &client, "127.1.1.11", &csr, None);
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let secret = v["device_secret"]
+            .as_str()
+            .expect("a first enrollment gets a secret");
+        (
+            v["device_id"].as_str().unwrap().to_string(),
+            secret.to_string(),
+        )
+    };
     assert_eq!(
         p2pd::tls::identity_of(&first_der(&cert_a)),
         Some(p2pd::tls::Identity::Device(a.clone()))
@@ -262,23 +275,31 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
         Some(&b),
     );
     assert_eq!(code, 403, "{body}");
-    // Without any certificate, B's id is kept only from B's address (a
-    // device whose certificate expired while it was off); from another
-    // address the request makes a new device.
+    // Without any certificate, B's id is kept only with B's secret (a
+    // device whose certificate expired while it was off); without it, even
+    // from B's own address, the request makes a new device.
     let (_, csr) = key_and_csr();
     let from = |ip: &str| tls_client(&net.server_dir, Some(ip.parse().unwrap()), None);
-    let (code, body) = enroll_as(&net, &from("127.1.1.12"), "127.1.1.12", &csr, Some(&b));
-    assert_eq!(code, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_ne!(
-        v["device_id"],
-        b.as_str(),
-        "took another device's id over: {body}"
-    );
-    let (code, body) = enroll_as(&net, &from("127.1.1.11"), "127.1.1.11", &csr, Some(&b));
+    for ip in ["127.1.1.12", "127.1.1.11"] {
+        let (code, body) = enroll_as(&net, &from(ip), ip, &csr, Some(&b));
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_ne!(
+            v["device_id"],
+            b.as_str(),
+            "took another device's id over from {ip}: {body}"
+        );
+    }
+    let mut with_secret = enroll_body("127.1.1.11", &csr, Some(&b));
+    with_secret["device_secret"] = secret_b.clone().into();
+    let (code, body) = call(&net, &from("127.1.1.11"), "POST", "/v1/enroll", with_secret);
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["device_id"], b.as_str(), "{body}");
+    assert!(
+        v["device_secret"].is_null(),
+        "a proved device keeps its secret: {body}"
+    );
     // Without a certificate, only enrollment and status are answered.
     let anon = https_client(&net.server_dir);
     let (code, body) = call(&net, &anon, "POST", "/v1/heartbeat", hb(&a));
@@ -309,7 +330,7 @@ fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     assert_eq!(r.status().as_u16(), 200);
     // The same request with a certificate from another CA (naming the same
     // device and address, and holding the key) gets no answer.
-    let (rk, rogue_cert) = rogue_device_cert(&me, "127.1.1.20");
+    let (rk, rogue_cert) = rogue_device_cert(&me);
     let rogue = tls_client(&net.server_dir, None, Some((&rogue_cert, &rk)));
     let r = ask(&rogue, &me);
     assert!(
@@ -539,21 +560,21 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
     let (code, body) = send("127.0.0.8", Some(&escaped));
     assert_eq!(code, 403, "{body}");
     // A certificate from another CA, even through the balancer: refused.
-    let (_, rogue) = rogue_device_cert(&a, "127.1.1.10");
+    let (_, rogue) = rogue_device_cert(&a);
     let rogue = forwarded(&rogue);
     let (code, body) = send("127.0.0.9", Some(&rogue));
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("identity_mismatch"), "{body}");
 }
 
-/// A key and a device certificate for `device` at `ip` from a CA of its
-/// own ("rogue"), not the server's.
-fn rogue_device_cert(device: &str, ip: &str) -> (String, String) {
+/// A key and a device certificate for `device` from a CA of its own
+/// ("rogue"), not the server's.
+fn rogue_device_cert(device: &str) -> (String, String) {
     let other = tempfile::tempdir().unwrap();
     let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
     let (key, csr) = key_and_csr();
     let cert = rogue_ca
-        .issue_device(&csr, device, ip.parse().unwrap(), Duration::from_secs(3600))
+        .issue_device(&csr, device, Duration::from_secs(3600))
         .unwrap();
     (key, cert)
 }

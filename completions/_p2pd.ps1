@@ -485,10 +485,11 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)')
-            [CompletionResult]::new('retire', 'retire', [CompletionResultType]::ParameterValue, 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license')
+            [CompletionResult]::new('retire', 'retire', [CompletionResultType]::ParameterValue, 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Its id stays refused, even with a valid certificate and the key, until `devices readmit`')
             [CompletionResult]::new('prefer', 'prefer', [CompletionResultType]::ParameterValue, 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)')
             [CompletionResult]::new('unprefer', 'unprefer', [CompletionResultType]::ParameterValue, 'Undo `prefer` or `exclude`: rank the device by its history alone')
             [CompletionResult]::new('exclude', 'exclude', [CompletionResultType]::ParameterValue, 'Never let a device lead its office (it still downloads and shares with its office''s peers)')
+            [CompletionResult]::new('readmit', 'readmit', [CompletionResultType]::ParameterValue, 'Let a retired device id enroll again (with no id: list the retired devices)')
             [CompletionResult]::new('unban', 'unban', [CompletionResultType]::ParameterValue, 'Lift a device''s bans and forget the bad-piece reports against it (bans also expire by themselves after a day)')
             break
         }
@@ -538,6 +539,16 @@ Register-ArgumentCompleter -Native -CommandName 'p2pd' -ScriptBlock {
             break
         }
         'p2pd;devices;exclude' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'p2pd;devices;readmit' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)')
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of a table')

@@ -109,6 +109,9 @@ _p2pd() {
             p2pd__subcmd__devices,prefer)
                 cmd="p2pd__subcmd__devices__subcmd__prefer"
                 ;;
+            p2pd__subcmd__devices,readmit)
+                cmd="p2pd__subcmd__devices__subcmd__readmit"
+                ;;
             p2pd__subcmd__devices,retire)
                 cmd="p2pd__subcmd__devices__subcmd__retire"
                 ;;
@@ -599,7 +602,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices)
-            opts="-v -h --data-dir --database --verbose --help list retire prefer unprefer exclude unban"
+            opts="-v -h --data-dir --database --verbose --help list retire prefer unprefer exclude readmit unban"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -677,6 +680,28 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__devices__subcmd__prefer)
+            opts="-v -h --json --data-dir --database --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2pd__subcmd__devices__subcmd__readmit)
             opts="-v -h --json --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -446,10 +446,11 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand list 'List devices: office, group, version, last seen, preferred-device score, the admin''s preference and state (online, offline, banned, stuck, stale key)'
-            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Stop its agent first: a running agent enrolls again and takes a new license'
+            cand retire 'Retire a device for good: release its license and forget it (its past transfers stay in `report`). Its id stays refused, even with a valid certificate and the key, until `devices readmit`'
             cand prefer 'Make a device lead its office whenever it is online (ranked before every device that is not preferred)'
             cand unprefer 'Undo `prefer` or `exclude`: rank the device by its history alone'
             cand exclude 'Never let a device lead its office (it still downloads and shares with its office''s peers)'
+            cand readmit 'Let a retired device id enroll again (with no id: list the retired devices)'
             cand unban 'Lift a device''s bans and forget the bad-piece reports against it (bans also expire by themselves after a day)'
         }
         &'p2pd;devices;list'= {
@@ -494,6 +495,15 @@ set edit:completion:arg-completer[p2pd] = {|@words|
             cand --help 'Print help'
         }
         &'p2pd;devices;exclude'= {
+            cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
+            cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
+            cand --json 'Print machine-readable JSON instead of a table'
+            cand -v 'More log output on stderr (-v info, -vv debug)'
+            cand --verbose 'More log output on stderr (-v info, -vv debug)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'p2pd;devices;readmit'= {
             cand --data-dir 'Data directory of the server (database, key, logs); env P2PD_DATA_DIR; default /var/lib/p2pd for root, else ~/.local/share/p2pd. The agent has its own (see `p2pd agent --help`)'
             cand --database 'The database: postgres://USER@HOST[:PORT]/DB for several serve replicas sharing one PostgreSQL (see README "Scaling out"); default: the SQLite file in the data dir'
             cand --json 'Print machine-readable JSON instead of a table'

@@ -151,11 +151,11 @@ pub trait Verifies {
     }
 
     /// Told about each request refused for `key_mismatch`, with the
-    /// fingerprint it was signed with and the device it names (its
-    /// `device` query parameter or `device_id` body field: a claim, since
-    /// the signature did not verify). The server records these so the
-    /// admin can see which devices still hold an old key.
-    fn key_refused(&self, _fingerprint: &str, _device: Option<String>) {}
+    /// fingerprint it was signed with and who, if anyone, is proven to
+    /// have sent it ([`RefusedBy`]). The server records a proven device so
+    /// the admin can see which devices still hold an old key; a request
+    /// that only names a device proves nothing.
+    fn key_refused(&self, _fingerprint: &str, _by: RefusedBy) {}
 
     /// Whether a request to `path` over TLS must come with a device
     /// certificate. serve answers enrollment (the device has no
@@ -210,6 +210,42 @@ fn named_devices(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
         }
     }
     names
+}
+
+/// Who is proven to have sent a request refused for its key. Only such
+/// evidence may change a device's state: anyone can name any device in a
+/// request whose signature does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedBy {
+    /// The device the connection's client certificate names.
+    Certificate(String),
+    /// An enrollment naming a device and carrying a device secret: proof
+    /// once the receiver checks the secret against the one it gave.
+    Secret { device: String, secret: String },
+    /// Nobody in particular.
+    Nobody,
+}
+
+impl RefusedBy {
+    fn of(conn: Option<&crate::listen::Conn>, body: &[u8]) -> RefusedBy {
+        if let Some(crate::tls::Identity::Device(id)) =
+            conn.filter(|c| c.tls).and_then(|c| c.identity.as_ref())
+        {
+            return RefusedBy::Certificate(id.clone());
+        }
+        #[derive(serde::Deserialize)]
+        struct Claim {
+            device_id: String,
+            device_secret: String,
+        }
+        match serde_json::from_slice::<Claim>(body) {
+            Ok(c) => RefusedBy::Secret {
+                device: c.device_id,
+                secret: c.device_secret,
+            },
+            Err(_) => RefusedBy::Nobody,
+        }
+    }
 }
 
 /// Who a verified request acts for.
@@ -379,18 +415,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
         let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
         if let Err(e) = checked {
             if let VerifyError::KeyMismatch { presented, .. } = &e {
-                // Only authenticated evidence changes a device's state: the
-                // device its certificate names signed with another key.
-                // Anyone may name any device in a refused request.
-                if let Some(crate::tls::Identity::Device(id)) = conn
-                    .as_ref()
-                    .filter(|c| c.tls)
-                    .and_then(|c| c.identity.as_ref())
-                {
-                    state.key_refused(presented, Some(id.clone()));
-                } else {
-                    state.key_refused(presented, None);
-                }
+                state.key_refused(presented, RefusedBy::of(conn.as_ref(), &body));
             }
             return Err(e.into());
         }

@@ -814,12 +814,24 @@ mod validation_tests {
             ip: "fd00::1".parse().unwrap(),
             prefix: 64,
         };
+        // The peer URL must be at the claimed address.
+        assert_eq!(r.validate().unwrap_err().field, "peer_url");
+        r.peer_url = "https://[fd00::1]:7651".into();
         assert!(r.validate().is_ok());
+        let mut r = enroll();
+        r.peer_url = "http://10.0.0.6:7651".into();
+        assert_eq!(r.validate().unwrap_err().field, "peer_url");
+        r.peer_url = "http://pc.example:7651".into();
+        assert_eq!(r.validate().unwrap_err().field, "peer_url");
         let mut r = enroll();
         r.peer_url = "file:///etc/passwd".into();
         assert_eq!(r.validate().unwrap_err().field, "peer_url");
         let mut r = enroll();
         r.hostname = "pc\ninjected".into();
+        assert_eq!(r.validate().unwrap_err().field, "hostname");
+        r.hostname = "invoice\u{202E}fdp.exe".into();
+        assert_eq!(r.validate().unwrap_err().field, "hostname");
+        r.hostname = "pc\u{2066}x".into();
         assert_eq!(r.validate().unwrap_err().field, "hostname");
     }
 

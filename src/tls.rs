@@ -1300,6 +1300,71 @@ mod tests {
         );
     }
 
+    /// Issue 23 finding 2: a client expecting the server refuses a device
+    /// certificate from the same CA (even dialled by a name it might
+    /// carry), and a client expecting a peer refuses the server's; each
+    /// accepts what it expects. `peer_is` tells one device from another.
+    #[test]
+    fn clients_accept_only_the_identity_they_expect() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path(), "srv").unwrap();
+        let trust = ca.trust();
+        let id = "0b1c2d3e-0000-4000-8000-00000000000c";
+        let pending = DeviceCert::request().unwrap();
+        let pem = ca
+            .issue_device(&pending.csr_pem, id, DEVICE_CERT_LIFETIME)
+            .unwrap();
+        let device = Arc::new(DeviceCert::default());
+        device.install(&pending, &pem, &trust, id).unwrap();
+        let server = Arc::new(
+            ServerCerts::new(
+                Ca::from_pem(ca.cert_pem(), &ca.key_pem(), "t").unwrap(),
+                "srv",
+                vec!["127.0.0.1".into()],
+            )
+            .unwrap(),
+        );
+        let handshake = |cert: Arc<dyn rustls::server::ResolvesServerCert>,
+                         expect: Expect|
+         -> Result<Vec<u8>, String> {
+            let s_cfg = Arc::new(trust.server_config(cert, false).unwrap());
+            let c_cfg = Arc::new(
+                trust
+                    .client_config(Arc::new(DeviceCert::default()), expect)
+                    .unwrap(),
+            );
+            let name = rustls::pki_types::ServerName::IpAddress(
+                "127.0.0.1".parse::<IpAddr>().unwrap().into(),
+            );
+            let mut c = rustls::ClientConnection::new(c_cfg, name).unwrap();
+            let mut s = rustls::ServerConnection::new(s_cfg).unwrap();
+            for _ in 0..10 {
+                let mut buf = Vec::new();
+                c.write_tls(&mut buf).unwrap();
+                s.read_tls(&mut buf.as_slice()).unwrap();
+                s.process_new_packets().map_err(|e| e.to_string())?;
+                let mut buf = Vec::new();
+                s.write_tls(&mut buf).unwrap();
+                c.read_tls(&mut buf.as_slice()).unwrap();
+                c.process_new_packets().map_err(|e| e.to_string())?;
+                if !c.is_handshaking() && !s.is_handshaking() {
+                    let peer = c.peer_certificates().unwrap()[0].to_vec();
+                    return Ok(peer);
+                }
+            }
+            Err("no handshake".into())
+        };
+        let err = handshake(device.clone(), Expect::Server).unwrap_err();
+        assert!(err.contains(&format!("device {id}")), "{err}");
+        let err = handshake(server.clone(), Expect::Device).unwrap_err();
+        assert!(err.contains("server's certificate"), "{err}");
+        handshake(server, Expect::Server).unwrap();
+        let peer = handshake(device, Expect::Device).unwrap();
+        peer_is(Some(&peer), id).unwrap();
+        let err = peer_is(Some(&peer), "0b1c2d3e-0000-4000-8000-00000000000d").unwrap_err();
+        assert!(err.contains(&format!("device {id}")), "{err}");
+    }
+
     #[test]
     fn fingerprints_are_read_in_the_usual_spellings() {
         let hex = "ab".repeat(32);

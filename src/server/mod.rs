@@ -336,6 +336,11 @@ pub struct ServerState {
     /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
     /// line per device.
     pub refusals: Mutex<HashMap<(String, String), i64>>,
+    /// Refusals that prove nothing about a device (an unknown key, no
+    /// certificate naming a device): counted, and logged as one line per
+    /// [`ANON_REFUSAL_LOG_SECS`] with the count, so a flood of forged
+    /// requests costs no log volume.
+    pub anon_refusals: Mutex<(i64, u64)>,
     /// Follower reports awaiting a second signal, and devices that left
     /// (see `leader.rs`). Locked inside the database call, after the store.
     pub board: Arc<Mutex<leader::Board>>,
@@ -357,6 +362,9 @@ pub const FORWARDED_CERT_HEADER: &str = "x-p2pd-client-cert";
 
 /// A device refused for its key is recorded at most this often.
 const REFUSAL_WRITE_SECS: i64 = 5;
+/// Refusals of requests from no proven device are logged at most this
+/// often, aggregated.
+const ANON_REFUSAL_LOG_SECS: i64 = 60;
 
 type AppState = Arc<ServerState>;
 
@@ -408,9 +416,31 @@ impl Verifies for ServerState {
 
     /// Records which device still signs with which old key, and says so in
     /// the log once per device (and once per unknown fingerprint).
-    fn key_refused(&self, fingerprint: &str, device: Option<String>) {
+    fn key_refused(&self, fingerprint: &str, by: crate::http::RefusedBy) {
+        use crate::http::RefusedBy;
         let t = now();
-        let dev = device.unwrap_or_default();
+        let (dev, secret) = match by {
+            RefusedBy::Certificate(d) => (Some(d), None),
+            RefusedBy::Secret { device, secret } => (Some(device), Some(secret)),
+            RefusedBy::Nobody => (None, None),
+        };
+        let Some(dev) = dev else {
+            // Nobody proven: anyone can sign with any key and name any
+            // device. Nothing is recorded; the log gets a count.
+            let mut a = self.anon_refusals.lock().unwrap_or_else(|p| p.into_inner());
+            a.1 += 1;
+            if t - a.0 >= ANON_REFUSAL_LOG_SECS {
+                tracing::warn!(
+                    refused = a.1,
+                    current = %self.verifier.fingerprint(),
+                    "refused requests signed with another key than the current one, from no \
+                     proven device (counted since the last such line); a device on an old key \
+                     shows in `p2pd devices list` once it asks over its certificate"
+                );
+                *a = (t, 0);
+            }
+            return;
+        };
         let first = {
             let mut m = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
             let key = (dev.clone(), fingerprint.to_string());
@@ -442,7 +472,14 @@ impl Verifies for ServerState {
             let f = fp.clone();
             let known = db
                 .call(move |st| {
-                    if d.is_empty() || !st.record_key_refusal(&d, &f)? {
+                    // A claimed device counts only with the secret it was given.
+                    let proven = match &secret {
+                        None => true,
+                        Some(s) => st
+                            .device_secret(&d)?
+                            .is_some_and(|stored| stored == secret_sha256(s)),
+                    };
+                    if d.is_empty() || !proven || !st.record_key_refusal(&d, &f)? {
                         return Ok(None);
                     }
                     Ok(st.device(&d)?.map(|row| row.hostname))
@@ -542,6 +579,7 @@ impl ServerState {
             served_log: Mutex::new(Some(served_log)),
             metrics: crate::metrics::ServerMetrics::new(),
             refusals: Mutex::new(HashMap::new()),
+            anon_refusals: Mutex::new((0, 0)),
             board: Arc::new(Mutex::new(leader::Board::default())),
             probe: probe_client(None)?,
             tls: None,

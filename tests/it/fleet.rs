@@ -391,7 +391,11 @@ async fn a_replayed_heartbeat_is_refused_and_the_device_keeps_working() {
         .json::<HeartbeatResponse>(Method::POST, &url, &beat(&ids[1]), t)
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some(p2pd::proto::ErrorCode::BadRequest), "{e}");
-    assert!(e.to_string().contains("signs only its own"), "{e}");
+    assert_eq!(
+        e.code(),
+        Some(p2pd::proto::ErrorCode::IdentityMismatch),
+        "{e}"
+    );
+    assert!(e.to_string().contains("acts only for itself"), "{e}");
     net.stop_serve();
 }

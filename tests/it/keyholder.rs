@@ -578,6 +578,8 @@ fn forged_refusals_naming_real_devices_change_nothing() {
     let victim = enroll(&net, "127.1.1.70", "g");
     let forged = SharedKey::generate().unwrap();
     let anon = https_client(&net.server_dir);
+    let log = net.root.path().join("serve.log");
+    let logged_before = std::fs::metadata(&log).unwrap().len();
     for n in 0..50 {
         let path = format!(
             "/v1/contents/{}/manifest?device={}",
@@ -599,6 +601,13 @@ fn forged_refusals_naming_real_devices_change_nothing() {
         }
     }
     std::thread::sleep(Duration::from_millis(1500));
+    // 100 refusals: aggregated in the log, not a line each.
+    let grew = std::fs::metadata(&log).unwrap().len() - logged_before;
+    assert!(
+        grew < 2_000,
+        "100 forged requests wrote {grew} bytes to serve's log: {}",
+        tail(&log, 20)
+    );
     let listed = ok(&net.server_dir, &["devices", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let row = v

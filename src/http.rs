@@ -993,6 +993,35 @@ mod tests {
     /// Issue 14: an agent told 503 + `Retry-After` waits at least that long
     /// before its next request to that server (a tiny fake server here).
     #[tokio::test]
+    async fn every_error_code_crosses_the_wire_as_itself() {
+        // `ErrorCode::ALL` is made from the same list as the enum (see
+        // `error_codes!`), so this covers every code.
+        let app = axum::Router::new().route(
+            "/v1/code/{n}",
+            axum::routing::get(
+                |axum::extract::Path(n): axum::extract::Path<usize>| async move {
+                    ApiError::new(ErrorCode::ALL[n], "as asked").into_response()
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        for (n, &code) in ErrorCode::ALL.iter().enumerate() {
+            let resp = client
+                .get(format!("{base}/v1/code/{n}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), code.http_status(), "{code:?}");
+            let e = check(resp).await.unwrap_err();
+            assert_eq!(e.code(), Some(code), "{e}");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
     async fn a_503_with_retry_after_holds_the_next_request_back() {
         use std::sync::Mutex;
         use std::time::Instant;

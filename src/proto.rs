@@ -16,115 +16,73 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Bitmap;
 
-/// Error codes on the wire: `{"error": {"code": ..., "message": ...}}`.
-/// Spelled once, in [`ErrorCode::as_str`]; serde and metrics use it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// The request was signed with a key that is not the current one.
-    KeyMismatch,
-    BadSignature,
-    Expired,
-    Replay,
-    Unsigned,
-    /// The device id is unknown: enroll again.
-    NotEnrolled,
-    /// The device's group is not assigned to peer distribution.
-    GroupNotAssigned,
-    /// The client version is outside the supported range.
-    UnsupportedVersion,
-    NotFound,
-    /// The server seeds only to devices its scheduler sent to it.
-    NotScheduled,
-    /// The peer does not have the piece (yet).
-    PieceUnavailable,
-    /// This device does not serve peers (VPN office).
-    NotServing,
-    BadRequest,
-    /// The request body is larger than the server accepts.
-    PayloadTooLarge,
-    /// File storage could not be read.
-    StorageUnavailable,
-    Internal,
-    /// Too many requests in flight: retry after the `Retry-After` header.
-    Overloaded,
-    /// The request names another device than the client's certificate
-    /// does, or needs a device certificate and came without one.
-    IdentityMismatch,
-    /// The admin retired this device id: it stays refused, whatever it
-    /// proves, until `p2pd devices readmit ID`.
-    DeviceRetired,
+/// Defines [`ErrorCode`] from one list: each code's name on the wire and
+/// its HTTP status sit beside it, and [`ErrorCode::ALL`] is made from the
+/// same list, so no code can be missing from parsing (as
+/// `IdentityMismatch` once was).
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $code:ident = $wire:literal, $status:literal; )*) => {
+        /// Error codes on the wire: `{"error": {"code": ..., "message": ...}}`.
+        /// Spelled once, in [`ErrorCode::as_str`]; serde and metrics use it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $code, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, for parsing.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code),*];
+
+            /// The code's name on the wire and in metrics labels.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$code => $wire, )*
+                }
+            }
+
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $( ErrorCode::$code => $status, )*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorCode::KeyMismatch
-            | ErrorCode::BadSignature
-            | ErrorCode::Expired
-            | ErrorCode::Replay
-            | ErrorCode::Unsigned => 401,
-            ErrorCode::GroupNotAssigned
-            | ErrorCode::UnsupportedVersion
-            | ErrorCode::NotScheduled
-            | ErrorCode::NotServing
-            | ErrorCode::IdentityMismatch
-            | ErrorCode::DeviceRetired => 403,
-            ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
-            ErrorCode::BadRequest => 400,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::StorageUnavailable => 502,
-            ErrorCode::Internal => 500,
-            ErrorCode::Overloaded => 503,
-        }
-    }
-
-    /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 19] = [
-        ErrorCode::KeyMismatch,
-        ErrorCode::BadSignature,
-        ErrorCode::Expired,
-        ErrorCode::Replay,
-        ErrorCode::Unsigned,
-        ErrorCode::NotEnrolled,
-        ErrorCode::GroupNotAssigned,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::NotFound,
-        ErrorCode::NotScheduled,
-        ErrorCode::PieceUnavailable,
-        ErrorCode::NotServing,
-        ErrorCode::BadRequest,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::StorageUnavailable,
-        ErrorCode::Internal,
-        ErrorCode::Overloaded,
-        ErrorCode::IdentityMismatch,
-        ErrorCode::DeviceRetired,
-    ];
-
-    /// The code's name on the wire and in metrics labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::KeyMismatch => "key_mismatch",
-            ErrorCode::BadSignature => "bad_signature",
-            ErrorCode::Expired => "expired",
-            ErrorCode::Replay => "replay",
-            ErrorCode::Unsigned => "unsigned",
-            ErrorCode::NotEnrolled => "not_enrolled",
-            ErrorCode::GroupNotAssigned => "group_not_assigned",
-            ErrorCode::UnsupportedVersion => "unsupported_version",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::NotScheduled => "not_scheduled",
-            ErrorCode::PieceUnavailable => "piece_unavailable",
-            ErrorCode::NotServing => "not_serving",
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::StorageUnavailable => "storage_unavailable",
-            ErrorCode::Internal => "internal",
-            ErrorCode::Overloaded => "overloaded",
-            ErrorCode::IdentityMismatch => "identity_mismatch",
-            ErrorCode::DeviceRetired => "device_retired",
-        }
-    }
+error_codes! {
+    /// The request was signed with a key that is not the current one.
+    KeyMismatch = "key_mismatch", 401;
+    BadSignature = "bad_signature", 401;
+    Expired = "expired", 401;
+    Replay = "replay", 401;
+    Unsigned = "unsigned", 401;
+    /// The device id is unknown: enroll again.
+    NotEnrolled = "not_enrolled", 404;
+    /// The device's group is not assigned to peer distribution.
+    GroupNotAssigned = "group_not_assigned", 403;
+    /// The client version is outside the supported range.
+    UnsupportedVersion = "unsupported_version", 403;
+    NotFound = "not_found", 404;
+    /// The server seeds only to devices its scheduler sent to it.
+    NotScheduled = "not_scheduled", 403;
+    /// The peer does not have the piece (yet).
+    PieceUnavailable = "piece_unavailable", 404;
+    /// This device does not serve peers (VPN office).
+    NotServing = "not_serving", 403;
+    BadRequest = "bad_request", 400;
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge = "payload_too_large", 413;
+    /// File storage could not be read.
+    StorageUnavailable = "storage_unavailable", 502;
+    Internal = "internal", 500;
+    /// Too many requests in flight: retry after the `Retry-After` header.
+    Overloaded = "overloaded", 503;
+    /// The request names another device than the client's certificate
+    /// does, or needs a device certificate and came without one.
+    IdentityMismatch = "identity_mismatch", 403;
+    /// The admin retired this device id: it stays refused, whatever it
+    /// proves, until `p2pd devices readmit ID`.
+    DeviceRetired = "device_retired", 403;
 }
 
 impl Serialize for ErrorCode {
@@ -137,7 +95,8 @@ impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         ErrorCode::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|c| c.as_str() == s)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown error code '{s}'")))
     }

@@ -520,7 +520,8 @@ impl ServerState {
             std::fs::create_dir_all(data_dir)?;
             Some(Arc::new(crate::dbkey::DbKey::load(data_dir).map_err(|e| {
                 anyhow::anyhow!(
-                    "{e}; every replica on a shared database needs the database key: copy db.key                      from the host that ran `p2pd install --database` or `p2pd db copy` into {}",
+                    "{e}; every replica on a shared database needs the database key: copy db.key \
+                     from the host that ran `p2pd install --database` or `p2pd db copy` into {}",
                     data_dir.display()
                 )
             })?))

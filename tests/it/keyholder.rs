@@ -122,20 +122,27 @@ fn every_route_refuses_a_request_that_names_another_device_anywhere() {
         }
         b
     };
+    // POST bodies name A itself, as A's agent would send them.
+    let me = a.id.as_str();
     let routes: Vec<(&str, &str, String, serde_json::Value)> = vec![
-        ("heartbeat", "POST", "/v1/heartbeat".into(), hb(None)),
+        ("heartbeat", "POST", "/v1/heartbeat".into(), hb(Some(me))),
         (
             "report",
             "POST",
             "/v1/report".into(),
-            serde_json::json!({"transfers": [], "bad": [], "uploads": []}),
+            serde_json::json!({"device_id": me, "transfers": [], "bad": [], "uploads": []}),
         ),
-        ("leave", "POST", "/v1/leave".into(), serde_json::json!({})),
+        (
+            "leave",
+            "POST",
+            "/v1/leave".into(),
+            serde_json::json!({"device_id": me}),
+        ),
         (
             "sources",
             "POST",
             format!("/v1/contents/{cid}/sources"),
-            serde_json::json!({}),
+            serde_json::json!({"device_id": me}),
         ),
         (
             "manifest",
@@ -576,6 +583,9 @@ fn forged_refusals_naming_real_devices_change_nothing() {
     let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
     net.start_serve();
     let victim = enroll(&net, "127.1.1.70", "g");
+    // After the victim's last accepted request, so a refusal recorded
+    // against it would show (`stale key` means refused since last seen).
+    std::thread::sleep(Duration::from_millis(1100));
     let forged = SharedKey::generate().unwrap();
     let anon = https_client(&net.server_dir);
     let log = net.root.path().join("serve.log");

@@ -50,6 +50,12 @@ pub enum ErrorCode {
     /// The request names another device than the client's certificate
     /// does, or needs a device certificate and came without one.
     IdentityMismatch,
+    /// This device, or this address, sent more than the server allows
+    /// per interval (`device_writes_per_min`, the enrollment rates):
+    /// retry after the `Retry-After` header (issue 23).
+    RateLimited,
+    /// Every licence under `license_cap` is taken: a new device is refused.
+    LicenseLimit,
 }
 
 impl ErrorCode {
@@ -64,7 +70,9 @@ impl ErrorCode {
             | ErrorCode::UnsupportedVersion
             | ErrorCode::NotScheduled
             | ErrorCode::NotServing
-            | ErrorCode::IdentityMismatch => 403,
+            | ErrorCode::IdentityMismatch
+            | ErrorCode::LicenseLimit => 403,
+            ErrorCode::RateLimited => 429,
             ErrorCode::NotEnrolled | ErrorCode::NotFound | ErrorCode::PieceUnavailable => 404,
             ErrorCode::BadRequest => 400,
             ErrorCode::PayloadTooLarge => 413,
@@ -75,7 +83,7 @@ impl ErrorCode {
     }
 
     /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::KeyMismatch,
         ErrorCode::BadSignature,
         ErrorCode::Expired,
@@ -93,6 +101,8 @@ impl ErrorCode {
         ErrorCode::StorageUnavailable,
         ErrorCode::Internal,
         ErrorCode::Overloaded,
+        ErrorCode::RateLimited,
+        ErrorCode::LicenseLimit,
     ];
 
     /// The code's name on the wire and in metrics labels.
@@ -116,6 +126,8 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::IdentityMismatch => "identity_mismatch",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::LicenseLimit => "license_limit",
         }
     }
 }

@@ -214,8 +214,11 @@ fn a_report_flood_keeps_the_wal_under_its_bound_and_serve_answers() {
         refused.load(Ordering::Relaxed),
     );
     let max = max_wal.load(Ordering::Relaxed);
+    let log = std::fs::read_to_string(net.root.path().join("serve.log")).unwrap_or_default();
+    let truncations = log.matches("checkpointed and truncated").count();
     eprintln!(
-        "written {written} entries, {refused} refusals, max WAL {} MiB, slowest heartbeat {slowest:?}",
+        "written {written} entries, {refused} refusals, max WAL {} MiB, {truncations} truncations \
+         over the limit, slowest heartbeat {slowest:?}",
         max >> 20
     );
     assert!(written >= 40_000, "the flood hardly ran: {written} entries");

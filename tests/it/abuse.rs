@@ -440,3 +440,30 @@ fn a_killed_and_restarted_serve_is_not_a_dead_replica() {
     assert_eq!(c["status"], "pass", "{c:#} (exit {code})");
     assert!(c["detail"].as_str().unwrap().starts_with("1 up"), "{c:#}");
 }
+
+/// Finding 4: `health` warns when the WAL is over `wal_limit_mb` (here
+/// another process holds 6 MiB of it while no serve truncates it).
+#[test]
+fn health_warns_when_the_wal_is_over_its_limit() {
+    let net = central();
+    ok(&net.server_dir, &["settings", "set", "wal_limit_mb", "4"]);
+    let db = rusqlite::Connection::open(net.server_dir.join("p2pd.db")).unwrap();
+    db.execute_batch(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = -1;
+         CREATE TABLE junk (b BLOB);",
+    )
+    .unwrap();
+    for _ in 0..6 {
+        db.execute("INSERT INTO junk VALUES (zeroblob(1048576))", [])
+            .unwrap();
+    }
+    assert!(wal_bytes(&net) > 5 << 20, "{}", wal_bytes(&net));
+    let (_, h) = health(&net.server_dir, &[]);
+    let c = check(&h, "wal");
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("over wal_limit_mb"),
+        "{c:#}"
+    );
+    drop(db);
+}

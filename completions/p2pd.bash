@@ -1192,7 +1192,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__settings__subcmd__set)
-            opts="-v -h --allow-missing-storage --json --data-dir --database --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs heartbeat_budget agent_cache_mb trust_claimed_addresses"
+            opts="-v -h --allow-missing-storage --json --data-dir --database --verbose --help server_name port distribution_optimization file_storage cdn_url min_client_version max_client_version heartbeat_secs heartbeat_budget agent_cache_mb trust_claimed_addresses wal_limit_mb device_writes_per_min enroll_per_min enroll_per_address_per_min license_cap"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -80,8 +80,9 @@ impl Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// Stable name, for scripts: database, replicas, server, key, server_version,
-    /// client_versions, devices, file_storage, topology, device_clocks, clock.
+    /// Stable name, for scripts: database, wal, replicas, server, key,
+    /// server_version, client_versions, devices, enrollments, file_storage,
+    /// topology, device_clocks, clock.
     pub check: &'static str,
     pub status: Status,
     /// What was found.
@@ -181,6 +182,10 @@ pub fn check(dir: &Path, o: &Options) -> Result<Report, HealthError> {
         &get(Setting::MaxClientVersion)?,
     )?);
     checks.push(devices(&st)?);
+    checks.push(enrollments(&st)?);
+    if let Some(c) = wal(&st)? {
+        checks.insert(1, c);
+    }
     checks.push(file_storage(&st, &get(Setting::FileStorage)?, o.deep)?);
     checks.push(topology(&st)?);
     checks.push(device_clocks(&st)?);
@@ -278,6 +283,18 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     if rows.is_empty() {
         return skip("replicas", "no serve has recorded itself (none running)");
     }
+    // One serve per data dir on SQLite (its lock): a row older than the
+    // newest start is a former process of this data dir (killed and
+    // restarted), not a replica that died (issue 23).
+    let newest = rows.iter().map(|r| r.started_at).max().unwrap_or(0);
+    let rows: Vec<_> = if st.backend() == crate::store::Backend::Sqlite {
+        rows.into_iter()
+            .filter(|r| r.started_at >= newest)
+            .take(1)
+            .collect()
+    } else {
+        rows
+    };
     let fresh = 3 * crate::store::replicas::REPLICA_BEAT.as_secs() as i64 + 2;
     // Replicas on https prove a certificate from this data dir's CA (an
     // admin tool has no device certificate of its own).
@@ -692,6 +709,72 @@ fn client_versions(st: &Store, min: &str, max: &str) -> Result<Check, HealthErro
 
 /// Devices that need the admin: refused for an old key, or stuck on a
 /// content. Both are warnings: the rest of the fleet is fine.
+/// The SQLite write-ahead log's size against `wal_limit_mb` (issue 23: a
+/// key holder's reports grew it to gigabytes while serve ran). serve
+/// truncates it past the limit within a second or two, so a WAL above it
+/// means the checkpoints cannot finish (a reader held open elsewhere) or
+/// serve is not running. `None` on PostgreSQL.
+fn wal(st: &Store) -> Result<Option<Check>, HealthError> {
+    const NAME: &str = "wal";
+    let Some(size) = st.wal_bytes() else {
+        return Ok(None);
+    };
+    let limit = st.wal_limit_bytes()?;
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
+    if size <= limit {
+        return Ok(Some(pass(
+            NAME,
+            format!("write-ahead log {} (limit {})", mib(size), mib(limit)),
+        )));
+    }
+    Ok(Some(bad(
+        NAME,
+        Status::Warn,
+        format!(
+            "write-ahead log {}, over wal_limit_mb ({}); transfer reports are refused past twice the limit",
+            mib(size),
+            mib(limit)
+        ),
+        "check that `p2pd serve` runs (it truncates the log) and that no other process holds the \
+         database open in a long transaction; a flood of reports from one device shows as \
+         rate_limited refusals in serve's log",
+    )))
+}
+
+/// New devices enrolled in the last hour against the fleet they joined,
+/// and devices that enrolled and never came back (issue 23: one key
+/// holder enrolled 105,029 devices, each taking a licence).
+fn enrollments(st: &Store) -> Result<Check, HealthError> {
+    const NAME: &str = "enrollments";
+    let (expired, recent) = st.enrollment_counts(3600)?;
+    let before = (st.device_count()? as i64 - recent).max(0);
+    // A spike: more than a tenth of the fleet new within the hour (and at
+    // least SPIKE_MIN), or SPIKE_MIN devices that never sent a heartbeat.
+    let spike = recent > (before / 10).max(SPIKE_MIN);
+    let ghosts = expired >= SPIKE_MIN;
+    let detail = format!(
+        "{} in the last hour (fleet before: {}); {} enrolled and never sent a heartbeat (not counted)",
+        count(recent as usize, "new device"),
+        before,
+        count(expired as usize, "device"),
+    );
+    if !spike && !ghosts {
+        return Ok(pass(NAME, detail));
+    }
+    Ok(bad(
+        NAME,
+        Status::Warn,
+        format!("enrollment spike: {detail}"),
+        "expected during a roll-out; otherwise a key holder may be enrolling made-up devices: \
+         `p2pd devices list` shows them; lower enroll_per_min / enroll_per_address_per_min, \
+         set license_cap, retire them with `p2pd devices retire`, and `p2pd key regenerate` \
+         if the key leaked",
+    ))
+}
+
+/// Fewest new (or never-seen-again) devices that make a spike.
+const SPIKE_MIN: i64 = 100;
+
 fn devices(st: &Store) -> Result<Check, HealthError> {
     const NAME: &str = "devices";
     let all = st.devices()?;

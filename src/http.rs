@@ -24,6 +24,8 @@ pub struct ApiError {
     /// For `key_mismatch`: the server's current key fingerprint, so a
     /// client can say which key it needs without parsing the message.
     pub current_key: Option<String>,
+    /// For `rate_limited`: the `Retry-After` seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +34,15 @@ impl ApiError {
             code,
             message: message.into(),
             current_key: None,
+            retry_after: None,
+        }
+    }
+
+    /// `rate_limited` (429) with `Retry-After: secs`.
+    pub fn rate_limited(message: impl Into<String>, secs: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(secs.max(1)),
+            ..ApiError::new(ErrorCode::RateLimited, message)
         }
     }
     /// An error that is the server's, not the caller's: logged in full
@@ -59,12 +70,22 @@ impl From<VerifyError> for ApiError {
             code: (&e).into(),
             message: e.to_string(),
             current_key,
+            retry_after: None,
         }
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
+        // A write asked of one of serve's read-only connections: the work
+        // runs again on the writer (`server::Db::read_or_write`), which is
+        // no internal error; `server::Db::read` logs one that is not retried.
+        if e.needs_writer() {
+            return ApiError::new(ErrorCode::Internal, e.to_string());
+        }
+        if let crate::store::StoreError::LicenseCap { .. } = e {
+            return ApiError::new(ErrorCode::LicenseLimit, e.to_string());
+        }
         ApiError::internal(e)
     }
 }
@@ -107,10 +128,15 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if self.code == ErrorCode::Overloaded {
+        let retry_after = match self.code {
+            ErrorCode::Overloaded => Some(RETRY_AFTER_SECS),
+            ErrorCode::RateLimited => Some(self.retry_after.unwrap_or(1)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+                axum::http::HeaderValue::from(secs),
             );
         }
         // For the request metrics (error counts by code, key mismatches).
@@ -687,7 +713,9 @@ impl SignedClient {
     ) -> Result<reqwest::Response, CallError> {
         self.wait_turn(url).await;
         let resp = rb.send().await?;
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+            || resp.status() == StatusCode::TOO_MANY_REQUESTS
+        {
             let wait = retry_after_wait(
                 resp.headers()
                     .get(axum::http::header::RETRY_AFTER)

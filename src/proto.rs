@@ -83,6 +83,12 @@ error_codes! {
     /// The admin retired this device id: it stays refused, whatever it
     /// proves, until `p2pd devices readmit ID`.
     DeviceRetired = "device_retired", 403;
+    /// This device, or this address, sent more than the server allows
+    /// per interval (`device_writes_per_min`, the enrollment rates):
+    /// retry after the `Retry-After` header (issue 23).
+    RateLimited = "rate_limited", 429;
+    /// Every licence under `license_cap` is taken: a new device is refused.
+    LicenseLimit = "license_limit", 403;
 }
 
 impl Serialize for ErrorCode {

@@ -19,6 +19,11 @@ pub const ALL: &[Setting] = &[
     Setting::HeartbeatBudget,
     Setting::AgentCacheMb,
     Setting::TrustClaimedAddresses,
+    Setting::WalLimitMb,
+    Setting::DeviceWritesPerMin,
+    Setting::EnrollPerMin,
+    Setting::EnrollPerAddressPerMin,
+    Setting::LicenseCap,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,24 @@ pub enum Setting {
     /// a certificate for another device's address. on: the claim is taken
     /// as is, for devices behind NAT or a proxy.
     TrustClaimedAddresses,
+    /// MiB the SQLite write-ahead log may reach before serve truncates it
+    /// (a TRUNCATE checkpoint); past twice this, transfer reports are
+    /// refused (429) until it is back under (issue 23).
+    WalLimitMb,
+    /// Report entries plus heartbeat items one device may send per minute
+    /// (a token bucket holding one minute's worth); beyond it the request
+    /// is refused with `rate_limited` (429 and `Retry-After`).
+    DeviceWritesPerMin,
+    /// New devices the whole fleet may enroll per minute (a token bucket
+    /// holding one minute's worth). Renewals of existing devices are not
+    /// counted.
+    EnrollPerMin,
+    /// New devices one source address may enroll per minute. Many devices
+    /// behind one NAT address share it.
+    EnrollPerAddressPerMin,
+    /// Most devices holding a licence (0: no cap). A new device beyond it
+    /// is refused with `license_limit`; existing devices keep theirs.
+    LicenseCap,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +119,11 @@ impl Setting {
             Setting::HeartbeatBudget => "heartbeat_budget",
             Setting::AgentCacheMb => "agent_cache_mb",
             Setting::TrustClaimedAddresses => "trust_claimed_addresses",
+            Setting::WalLimitMb => "wal_limit_mb",
+            Setting::DeviceWritesPerMin => "device_writes_per_min",
+            Setting::EnrollPerMin => "enroll_per_min",
+            Setting::EnrollPerAddressPerMin => "enroll_per_address_per_min",
+            Setting::LicenseCap => "license_cap",
         }
     }
 
@@ -120,6 +148,19 @@ impl Setting {
             Setting::TrustClaimedAddresses => {
                 "on: take enrolling devices' claimed addresses as is (NAT, proxies); off: must match the connection's source"
             }
+            Setting::WalLimitMb => {
+                "MiB the SQLite write-ahead log may reach before serve truncates it; reports are refused past twice this"
+            }
+            Setting::DeviceWritesPerMin => {
+                "most report entries and heartbeat items one device may send per minute (429 beyond)"
+            }
+            Setting::EnrollPerMin => "most new devices the whole fleet may enroll per minute",
+            Setting::EnrollPerAddressPerMin => {
+                "most new devices one source address (a NAT: many devices) may enroll per minute"
+            }
+            Setting::LicenseCap => {
+                "most devices holding a licence; new devices beyond it are refused (0: no cap)"
+            }
         }
     }
 
@@ -136,6 +177,11 @@ impl Setting {
             Setting::HeartbeatBudget => "10000".into(),
             Setting::AgentCacheMb => "0".into(),
             Setting::TrustClaimedAddresses => "off".into(),
+            Setting::WalLimitMb => "64".into(),
+            Setting::DeviceWritesPerMin => "6000".into(),
+            Setting::EnrollPerMin => "600".into(),
+            Setting::EnrollPerAddressPerMin => "120".into(),
+            Setting::LicenseCap => "0".into(),
         }
     }
 
@@ -205,6 +251,28 @@ impl Setting {
                     "expected whole MiB, like 10240 for 10 GiB, or 0 for no limit",
                 )),
             },
+            Setting::WalLimitMb => match v.parse::<u32>() {
+                Ok(n) if (4..=65_536).contains(&n) => Ok(n.to_string()),
+                _ => Err(bad("expected whole MiB from 4 to 65536, like 64")),
+            },
+            Setting::DeviceWritesPerMin => match v.parse::<u32>() {
+                Ok(n) if (100..=100_000_000).contains(&n) => Ok(n.to_string()),
+                _ => Err(bad(
+                    "expected entries per minute from 100 to 100000000, like 6000",
+                )),
+            },
+            Setting::EnrollPerMin | Setting::EnrollPerAddressPerMin => match v.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(n.to_string()),
+                _ => Err(bad(
+                    "expected enrolments per minute from 1 to 1000000, like 600",
+                )),
+            },
+            Setting::LicenseCap => match v.parse::<u64>() {
+                Ok(n) if n <= 100_000_000 => Ok(n.to_string()),
+                _ => Err(bad(
+                    "expected a number of devices, like 5000, or 0 for no cap",
+                )),
+            },
         }
     }
 }
@@ -238,7 +306,14 @@ impl Setting {
     /// reading `status --json` need no parsing.
     pub fn json_value(self, stored: &str) -> serde_json::Value {
         match self {
-            Setting::Port | Setting::HeartbeatSecs | Setting::AgentCacheMb => stored
+            Setting::Port
+            | Setting::HeartbeatSecs
+            | Setting::AgentCacheMb
+            | Setting::WalLimitMb
+            | Setting::DeviceWritesPerMin
+            | Setting::EnrollPerMin
+            | Setting::EnrollPerAddressPerMin
+            | Setting::LicenseCap => stored
                 .parse::<u64>()
                 .map(serde_json::Value::from)
                 .unwrap_or_else(|_| stored.into()),

@@ -118,6 +118,13 @@ impl Beats {
         if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             tokio::spawn(run(Arc::downgrade(state)));
         }
+        // What this device may write (issue 23): one item per heartbeat
+        // and per progress or stuck entry it carries.
+        super::quota::device_writes(
+            state,
+            &req.device_id,
+            1 + req.progress.len() + req.stuck.len(),
+        )?;
         let fleet = state.fleet.current();
         let secs = interval(
             super::heartbeat_secs(&fleet)?,

@@ -42,6 +42,7 @@ pub mod fleet;
 pub mod leader;
 pub mod lock;
 pub mod peerset;
+pub mod quota;
 pub mod roster;
 pub mod scheduler;
 pub mod ui;
@@ -154,7 +155,7 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        match self.on_reader(f).await? {
+        match self.on_reader(no_writes(f)).await? {
             Ok(out) => out,
             Err(f) => self.call(f).await,
         }
@@ -169,7 +170,7 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        match self.try_inline(f) {
+        match self.try_inline(no_writes(f)) {
             Ok(out) => out,
             Err(f) => self.read(f).await,
         }
@@ -275,6 +276,21 @@ impl Db {
     }
 }
 
+/// `f` for [`Db::read`]: a write it asks of a reader is refused without
+/// a log line of its own (`read_or_write` retries those), so it is logged
+/// here, where nothing retries it.
+fn no_writes<T>(
+    f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+) -> impl FnOnce(&mut Store) -> Result<T, ApiError> {
+    move |st| {
+        let out = f(st);
+        if out.is_err() && st.take_wanted_write() {
+            tracing::error!("a read-only database call tried to write; it must use Db::call");
+        }
+        out
+    }
+}
+
 fn overloaded() -> ApiError {
     overloaded_because(&format!("{DB_IN_FLIGHT} database calls in flight"))
 }
@@ -295,6 +311,8 @@ pub struct ServerState {
     pub beats: beats::Beats,
     /// Office rosters for `/sources`, reused briefly (see [`roster`]).
     pub roster: roster::Roster,
+    /// Per-device and per-address quotas (see [`quota`]).
+    pub quota: quota::Quota,
     /// Settings, topology, offices and groups in memory (see [`fleet`]).
     pub fleet: Arc<fleet::Fleet>,
     /// The data dir, for the fleet watcher's own connection.
@@ -565,6 +583,7 @@ impl ServerState {
             db: Db::new(store).with_readers(readers),
             beats: beats::Beats::default(),
             roster: roster::Roster::default(),
+            quota: quota::Quota::default(),
             fleet,
             data_dir: data_dir.to_path_buf(),
             database: database.map(str::to_string),
@@ -858,6 +877,7 @@ async fn enroll(
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
+    quota::enroll(&s, conn.as_ref().map(|c| &c.0), &req).await?;
     let fleet = s.fleet.current();
     let conn = conn.map(|c| c.0);
     if let Some(c) = &conn {
@@ -1355,6 +1375,7 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
     req.device_id = signed.device()?.to_string();
     let state = s.clone();
     req.validate()?;
+    let _admitted = quota::report(&s, &req)?;
     s.db.call(move |st| {
         let t = std::time::Instant::now();
         let d = st.device(&req.device_id)?.ok_or_else(|| {
@@ -1675,7 +1696,7 @@ mod tests {
         let store = Store::create(dir.path()).unwrap();
         let reader = Store::open_reader(dir.path(), None).unwrap();
         let e = reader.set_setting("z", "1").unwrap_err();
-        assert!(e.to_string().contains("readonly"), "{e}");
+        assert!(e.needs_writer(), "{e}");
         assert!(reader.take_wanted_write());
         assert!(!reader.take_wanted_write(), "the flag is cleared");
         let db = Db::new(store).with_readers(vec![reader]);

@@ -274,13 +274,16 @@ impl Store {
     /// Assigned groups with their device, license and content counts.
     pub fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
         Ok(self.conn.query_map(
-            "SELECT g.name, g.assigned_at,
+            &format!(
+                "SELECT g.name, g.assigned_at,
                (SELECT COUNT(*) FROM devices d WHERE d.group_name = g.name),
                (SELECT COUNT(*) FROM devices d WHERE d.group_name = g.name
-                  AND d.license_activated_at IS NOT NULL),
+                  AND d.license_activated_at IS NOT NULL AND {}),
                (SELECT COUNT(*) FROM content_targets t WHERE t.group_name = g.name)
              FROM groups g ORDER BY g.name",
-            (),
+                super::devices::counted_sql("d", 1)
+            ),
+            [super::devices::counted_since()],
             |r| {
                 Ok(GroupRow {
                     name: r.get(0)?,

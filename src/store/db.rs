@@ -59,6 +59,11 @@ pub enum DbError {
     Postgres(#[from] postgres::Error),
     #[error("query returned no rows")]
     NoRows,
+    /// A write asked of a read-only connection ([`Db::set_read_only`]),
+    /// refused before it reached the database: the caller runs the work
+    /// again on a writing connection (`server::Db::read_or_write`).
+    #[error("a write was asked of a read-only database connection; it must run on serve's writer")]
+    NeedsWriter,
     #[error("column {index}: expected {expected}, found {found}")]
     Column {
         index: usize,
@@ -98,6 +103,7 @@ impl DbError {
     /// A write refused because the connection is read only (either backend).
     pub fn is_read_only(&self) -> bool {
         match self {
+            DbError::NeedsWriter => true,
             DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 e.code == rusqlite::ErrorCode::ReadOnly
             }
@@ -524,6 +530,10 @@ pub struct Db {
     /// only ([`Db::set_read_only`]): the caller may run its work again on
     /// a writing connection ([`Db::take_wanted_write`]).
     wanted_write: Cell<bool>,
+    /// Set by [`Db::set_read_only`]. On SQLite a statement that would
+    /// write (or a `BEGIN IMMEDIATE`, which takes the write lock) is then
+    /// refused here, as [`DbError::NeedsWriter`], before SQLite sees it.
+    read_only: Cell<bool>,
 }
 
 /// An open transaction: [`Tx::commit`] it, or it rolls back when dropped
@@ -576,6 +586,7 @@ impl Db {
             conn: Conn::Sqlite(conn),
             depth: Cell::new(0),
             wanted_write: Cell::new(false),
+            read_only: Cell::new(false),
         }
     }
 
@@ -588,6 +599,7 @@ impl Db {
             })),
             depth: Cell::new(0),
             wanted_write: Cell::new(false),
+            read_only: Cell::new(false),
         }
     }
 
@@ -641,6 +653,13 @@ impl Db {
                 done: false,
             });
         }
+        // Every transaction here is a write transaction: on a read-only
+        // SQLite connection `BEGIN IMMEDIATE` would take the write lock
+        // (query_only lets transaction control through) and wait behind
+        // serve's writer, only for the first write inside to fail.
+        if self.read_only.get() && !self.is_postgres() {
+            return self.noted(Err(DbError::NeedsWriter));
+        }
         self.execute_batch(self.pick("BEGIN IMMEDIATE", "BEGIN"))?;
         self.depth.set(1);
         Ok(Tx {
@@ -660,11 +679,38 @@ impl Db {
     /// read connections (issue 14): in WAL mode they read while another
     /// connection (serve's writer, or an admin command's import) holds the
     /// write lock.
+    ///
+    /// On SQLite a write is refused before it runs ([`DbError::NeedsWriter`],
+    /// from `sqlite3_stmt_readonly`), so SQLite never reports "attempt to
+    /// write a readonly database" for serve's own retried work (issue 23:
+    /// each of those was logged as an internal error). `query_only` stays
+    /// on as the backstop.
     pub fn set_read_only(&self) -> Result<(), DbError> {
         self.execute_batch(self.pick(
             "PRAGMA query_only = ON",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-        ))
+        ))?;
+        self.read_only.set(true);
+        Ok(())
+    }
+
+    /// Whether this connection refuses writes ([`Db::set_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.get()
+    }
+
+    /// A prepared SQLite statement, refused as [`DbError::NeedsWriter`]
+    /// when it would write on a read-only connection.
+    fn sqlite_prepare<'c>(
+        &self,
+        c: &'c rusqlite::Connection,
+        sql: &str,
+    ) -> Result<rusqlite::CachedStatement<'c>, DbError> {
+        let st = c.prepare_cached(sql)?;
+        if self.read_only.get() && !st.readonly() {
+            return Err(DbError::NeedsWriter);
+        }
+        Ok(st)
     }
 
     /// Whether a statement was refused as a write on this read-only
@@ -719,8 +765,8 @@ impl Db {
     fn execute_inner(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
         let values = params.values();
         match &self.conn {
-            Conn::Sqlite(c) => Ok(c
-                .prepare_cached(sql)?
+            Conn::Sqlite(c) => Ok(self
+                .sqlite_prepare(c, sql)?
                 .execute(rusqlite::params_from_iter(values.iter()))?),
             Conn::Postgres(pg) => {
                 let refs: Vec<&(dyn ToSql + Sync)> =
@@ -753,7 +799,7 @@ impl Db {
         let values = params.values();
         match &self.conn {
             Conn::Sqlite(c) => {
-                let mut st = c.prepare_cached(sql)?;
+                let mut st = self.sqlite_prepare(c, sql)?;
                 let n = st.column_count();
                 let mut rows = st.query(rusqlite::params_from_iter(values.iter()))?;
                 let mut out = Vec::new();

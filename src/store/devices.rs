@@ -126,7 +126,57 @@ pub struct Enrollment<'a> {
     pub peer_url: &'a str,
 }
 
+/// A device that enrolled once and sent no heartbeat since stops counting
+/// (in `report`'s per-office totals, `licenses` and `license_cap`) this
+/// many seconds after it enrolled (issue 23: a key holder enrolled 105,029
+/// devices that never came back, and each took a licence). An agent sends
+/// its first heartbeat right after it enrolls. It counts again from its
+/// first heartbeat.
+pub const UNCONFIRMED_SECS: i64 = 600;
+
+/// The SQL condition "device `d` counts" (see [`UNCONFIRMED_SECS`]), with
+/// `?N` bound to [`counted_since`]. The first enrollment counts as one
+/// heartbeat (`heartbeats` starts at 1; enrolling again adds none), so
+/// more than one means a heartbeat came.
+pub fn counted_sql(d: &str, n: usize) -> String {
+    format!("({d}.heartbeats > 1 OR {d}.first_seen >= ?{n})")
+}
+
+/// The bind value of [`counted_sql`]: devices enrolled since then count
+/// even before their first heartbeat.
+pub fn counted_since() -> i64 {
+    // Test-only fault switch: a shorter window, to see devices expire.
+    #[cfg(feature = "fault-injection")]
+    if let Some(secs) = std::env::var("P2PD_FAULT_UNCONFIRMED_SECS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        return now() - secs;
+    }
+    now() - UNCONFIRMED_SECS
+}
+
 impl Store {
+    /// Devices holding a licence that count (see [`UNCONFIRMED_SECS`]),
+    /// whose group is still assigned: what `license_cap` caps.
+    pub fn counted_licenses(&self) -> Result<i64, StoreError> {
+        Ok(count_licenses(&self.conn)?)
+    }
+
+    /// Devices that enrolled once, sent no heartbeat and no longer count,
+    /// and devices enrolled within the last `secs` seconds: for `health`.
+    pub fn enrollment_counts(&self, secs: i64) -> Result<(i64, i64), StoreError> {
+        let expired = self.conn.query_one(
+            "SELECT COUNT(*) FROM devices WHERE heartbeats <= 1 AND first_seen < ?1",
+            [counted_since()],
+        )?;
+        let recent = self.conn.query_one(
+            "SELECT COUNT(*) FROM devices WHERE first_seen >= ?1",
+            [now() - secs],
+        )?;
+        Ok((expired, recent))
+    }
+
     pub fn group_assigned(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
@@ -149,7 +199,7 @@ impl Store {
                 Some(id) => {
                     tx.execute(
                         "UPDATE devices SET hostname = ?2, addr = ?3, prefix_len = ?4, group_name = ?5,
-                             version = ?6, peer_url = ?7, last_seen = ?8, heartbeats = heartbeats + 1,
+                             version = ?6, peer_url = ?7, last_seen = ?8,
                              license_activated_at = COALESCE(license_activated_at, ?8)
                          WHERE id = ?1",
                         params![id, e.hostname, e.addr, e.prefix_len, e.group, e.version, e.peer_url, t],
@@ -157,6 +207,7 @@ impl Store {
                     id
                 }
                 None => {
+                    check_license_cap(tx)?;
                     let id = e
                         .device_id
                         .map(str::to_string)
@@ -592,6 +643,37 @@ fn write_stuck(
                  reason = excluded.reason",
             params![device_id, content_id, reason, t],
         )?;
+    }
+    Ok(())
+}
+
+/// Counted licence holders (see [`Store::counted_licenses`]).
+fn count_licenses(db: &Db) -> Result<i64, DbError> {
+    db.query_one(
+        &format!(
+            "SELECT COUNT(*) FROM devices d WHERE d.license_activated_at IS NOT NULL
+               AND d.group_name IN (SELECT name FROM groups) AND {}",
+            counted_sql("d", 1)
+        ),
+        [counted_since()],
+    )
+}
+
+/// Refuses a new device when `license_cap` (not 0) licences are held.
+fn check_license_cap(db: &Db) -> Result<(), StoreError> {
+    let name = crate::settings::Setting::LicenseCap.name();
+    let cap: i64 = db
+        .query_opt("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get::<_, String>(0)
+        })?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if cap <= 0 {
+        return Ok(());
+    }
+    let held = count_licenses(db)?;
+    if held >= cap {
+        return Err(StoreError::LicenseCap { cap, held });
     }
     Ok(())
 }

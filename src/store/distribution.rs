@@ -591,13 +591,19 @@ impl Store {
         &self,
         content_id: &str,
     ) -> Result<Vec<super::devices::DeviceRow>, StoreError> {
+        // A device that enrolled and never sent a heartbeat no longer
+        // counts after a while (issue 23: 105,024 of them made an office
+        // read 5/105024 for ever).
         let ids: Vec<String> = {
-            let mut st = self.conn.prepare_cached(
+            let mut st = self.conn.prepare_cached(&format!(
                 "SELECT d.id FROM devices d JOIN content_targets t ON t.group_name = d.group_name
-                 WHERE t.content_id = ?1 ORDER BY d.id",
-            )?;
-            st.query_map([content_id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
+                 WHERE t.content_id = ?1 AND {} ORDER BY d.id",
+                super::devices::counted_sql("d", 2)
+            ))?;
+            st.query_map(params![content_id, super::devices::counted_since()], |r| {
+                r.get(0)
+            })?
+            .collect::<Result<_, _>>()?
         };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {

@@ -116,6 +116,28 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// File name of the database inside the data dir.
 pub const DB_FILE: &str = "p2pd.db";
 
+/// How long every SQLite connection waits for a lock held elsewhere.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `journal_size_limit`: after a checkpoint resets the WAL, SQLite
+/// truncates the file to at most this (it reuses the file otherwise).
+pub const WAL_KEEP_BYTES: u64 = 16 << 20;
+
+/// How often [`Store::checkpoint`] truncates a WAL over [`WAL_KEEP_BYTES`]
+/// that is still under `wal_limit_mb`.
+pub const TRUNCATE_EVERY: Duration = Duration::from_secs(30);
+
+/// How long a TRUNCATE checkpoint waits for the writer and for readers
+/// (the writer waits on it meanwhile, so it stays short).
+pub const TRUNCATE_WAIT: Duration = Duration::from_millis(250);
+
+/// The size of the WAL file of the SQLite database at `db` (0 when absent).
+pub fn wal_file_bytes(db: &Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
 /// Environment variable naming the database (`--database`).
 pub const DATABASE_ENV: &str = "P2PD_DATABASE_URL";
 
@@ -151,8 +173,22 @@ pub enum StoreError {
          for the SQLite database in the data dir)"
     )]
     BadUrl { url: String },
+    #[error(
+        "no licence left for a new device: {held} devices hold one and license_cap is {cap}; \
+         raise it with `p2pd settings set license_cap N` (0: no cap), or retire devices that \
+         are gone. Devices that enrolled and never sent a heartbeat stop counting after 10 minutes"
+    )]
+    LicenseCap { cap: i64, held: i64 },
     #[error(transparent)]
     Query(#[from] DbError),
+}
+
+impl StoreError {
+    /// A write refused on a read-only connection (serve's readers): the
+    /// work is run again on the writer, so it is no failure of its own.
+    pub fn needs_writer(&self) -> bool {
+        matches!(self, StoreError::Query(e) if e.is_read_only())
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -228,6 +264,8 @@ pub struct Store {
     /// SAVEPOINT (or by the COMMIT), so an item costs PostgreSQL one round
     /// trip, not two.
     item_open: std::cell::Cell<Option<bool>>,
+    /// When [`Store::checkpoint`] last ran a TRUNCATE checkpoint.
+    last_truncate: std::cell::Cell<Option<std::time::Instant>>,
 }
 
 /// The server identity row.
@@ -298,14 +336,16 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
+        ))
         .map_err(wrap)?;
         let mut store = Store {
             conn: Db::sqlite(conn),
             item_open: Default::default(),
+            last_truncate: Default::default(),
         };
         store.migrate(&path.display().to_string())?;
         Ok(store)
@@ -327,6 +367,7 @@ impl Store {
         let mut store = Store {
             conn: Db::postgres(client, config),
             item_open: Default::default(),
+            last_truncate: Default::default(),
         };
         if !create && store.pg_schema_version()?.is_none() {
             return Err(StoreError::NoSchema { url: shown });
@@ -621,7 +662,7 @@ impl Store {
             offices: one("SELECT COUNT(*) FROM offices")?,
             devices: one("SELECT COUNT(*) FROM devices")?,
             no_office_devices: one("SELECT COUNT(*) FROM devices WHERE office_id IS NULL")?,
-            licenses: one("SELECT COUNT(*) FROM devices WHERE license_activated_at IS NOT NULL")?,
+            licenses: self.counted_licenses()?,
             contents: one("SELECT COUNT(*) FROM contents")?,
             groups: one("SELECT COUNT(*) FROM groups")?,
         })
@@ -678,16 +719,91 @@ impl Store {
         Ok(())
     }
 
-    /// A passive WAL checkpoint: copies what it can without waiting for
-    /// readers or writers. Returns (log frames, frames checkpointed);
-    /// (0, 0) on PostgreSQL, which checkpoints itself.
+    /// serve's WAL checkpoint, run once a second by its fleet watcher on
+    /// a connection of its own (issue 23):
+    ///
+    /// - a passive checkpoint, which copies what it can without waiting;
+    /// - then, when the WAL file is over `wal_limit_mb`, or over
+    ///   [`WAL_KEEP_BYTES`] and the last truncation is [`TRUNCATE_EVERY`]
+    ///   old, a TRUNCATE checkpoint: it waits (at most
+    ///   [`TRUNCATE_WAIT`]) for the writer's transaction and for readers
+    ///   still reading older frames, copies everything back and truncates
+    ///   the file to zero. A passive checkpoint alone never shrinks the
+    ///   file, and under a steady stream of writes with serve's readers
+    ///   always holding a snapshot the WAL never restarts: it grew to
+    ///   gigabytes. When the readers do not let go within the wait, the
+    ///   next second tries again.
+    ///
+    /// Returns (log frames, frames checkpointed) of the last checkpoint
+    /// run; (0, 0) on PostgreSQL, which checkpoints itself.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
-        match self.conn.sqlite_conn() {
-            Some(c) => Ok(c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })?),
-            None => Ok((0, 0)),
+        let Some(c) = self.conn.sqlite_conn() else {
+            return Ok((0, 0));
+        };
+        let passive = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })?;
+        let Some(size) = self.wal_bytes() else {
+            return Ok(passive);
+        };
+        let limit = self.wal_limit_bytes()?;
+        let due = self
+            .last_truncate
+            .get()
+            .is_none_or(|t| t.elapsed() >= TRUNCATE_EVERY);
+        if size <= limit && !(due && size > WAL_KEEP_BYTES) {
+            return Ok(passive);
         }
+        self.last_truncate.set(Some(std::time::Instant::now()));
+        let (busy, frames, done) = self.checkpoint_truncate(TRUNCATE_WAIT)?;
+        if busy {
+            tracing::debug!(
+                wal_mib = size >> 20,
+                "WAL truncation postponed: readers or the writer were busy"
+            );
+        } else if size > limit {
+            tracing::info!(
+                wal_mib = size >> 20,
+                limit_mib = limit >> 20,
+                "WAL over wal_limit_mb: checkpointed and truncated"
+            );
+        }
+        Ok((frames, done))
+    }
+
+    /// A TRUNCATE checkpoint that waits at most `wait` for the write lock
+    /// and for readers: (busy, log frames, frames checkpointed). Busy means
+    /// it could not finish (nothing is lost: the WAL stays as it was).
+    pub fn checkpoint_truncate(&self, wait: Duration) -> Result<(bool, i64, i64), StoreError> {
+        let Some(c) = self.conn.sqlite_conn() else {
+            return Ok((false, 0, 0));
+        };
+        c.busy_timeout(wait)?;
+        let r = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
+        });
+        c.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(r?)
+    }
+
+    /// The `wal_limit_mb` setting in bytes.
+    pub fn wal_limit_bytes(&self) -> Result<u64, StoreError> {
+        let s = crate::settings::Setting::WalLimitMb;
+        let mb = self
+            .setting(s.name())?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| s.default_value().parse().unwrap_or(64));
+        Ok(mb << 20)
+    }
+
+    /// The size of the SQLite WAL file beside the database, if any (`None`
+    /// on PostgreSQL or an in-memory database).
+    pub fn wal_bytes(&self) -> Option<u64> {
+        let path = self.conn.sqlite_conn()?.path()?;
+        if path.is_empty() {
+            return None;
+        }
+        Some(wal_file_bytes(Path::new(path)))
     }
 
     /// `PRAGMA integrity_check` on SQLite, for `health`; on PostgreSQL,

@@ -35,17 +35,22 @@ impl Store {
     /// enrolled, and its group is still assigned. A device whose group was
     /// unassigned had its license released by `groups unassign`; the group
     /// filter also covers a database edited by hand.
+    ///
+    /// A device that enrolled and never sent a heartbeat is left out once
+    /// [`super::devices::UNCONFIRMED_SECS`] have passed (issue 23).
     pub fn licenses(&self) -> Result<Vec<LicenseRow>, StoreError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare(&format!(
             "SELECT d.id, d.hostname, d.addr, o.name, d.group_name, d.version,
                     d.license_activated_at, d.last_seen
              FROM devices d
              LEFT JOIN offices o ON o.id = d.office_id
              WHERE d.license_activated_at IS NOT NULL
                AND d.group_name IN (SELECT name FROM groups)
+               AND {}
              ORDER BY d.hostname, d.id",
-        )?;
-        let rows = st.query_map((), |r| {
+            super::devices::counted_sql("d", 1)
+        ))?;
+        let rows = st.query_map([super::devices::counted_since()], |r| {
             Ok(LicenseRow {
                 device: ListedDevice {
                     device_id: r.get(0)?,

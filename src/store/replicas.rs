@@ -39,7 +39,11 @@ pub struct ReplicaRow {
 }
 
 impl Store {
-    /// Records (or refreshes) a replica's heartbeat row.
+    /// Records (or refreshes) a replica's heartbeat row, and drops the
+    /// rows of former serve processes at the same host and URL: only one
+    /// process can listen there, so one that did is gone (killed, or
+    /// crashed, and restarted), not a dead replica (issue 23: after a
+    /// `kill -9` and a restart, `health` warned about it for a day).
     pub fn replica_heartbeat(
         &self,
         id: &str,
@@ -47,6 +51,10 @@ impl Store {
         host: &str,
         started_at: i64,
     ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM replicas WHERE id <> ?1 AND host = ?2 AND url = ?3 AND started_at <= ?4",
+            params![id, host, url, started_at],
+        )?;
         self.conn.execute(
             "INSERT INTO replicas (id, url, host, version, started_at, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)

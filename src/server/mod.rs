@@ -43,6 +43,7 @@ pub mod fleet;
 pub mod leader;
 pub mod lock;
 pub mod peerset;
+pub mod recheck;
 pub mod roster;
 pub mod scheduler;
 pub mod ui;
@@ -1281,16 +1282,7 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
         for u in &req.uploads {
             st.claim_uploads(&d.id, &u.content_id, u.pieces, u.bytes)?;
         }
-        for b in &req.bad {
-            if st.ban(&b.content_id, &b.source_device, &d.id, b.piece)? {
-                tracing::warn!(
-                    sender = %b.source_device, reporter = %d.id, piece = b.piece,
-                    content = %b.content_id,
-                    "bad piece reported by a second device: sender banned for this content"
-                );
-                st.add_failure(&b.source_device)?;
-            }
-        }
+        recheck::reported(&state, st, &d.id, &req.bad)?;
         state.metrics.observe_write(
             "report",
             req.transfers.len() + req.uploads.len() + req.bad.len(),

@@ -13,6 +13,7 @@ mod fleet;
 mod foundation;
 mod generated;
 mod handlers;
+mod hostile;
 mod layers;
 mod metrics;
 mod ops;

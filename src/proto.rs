@@ -348,6 +348,15 @@ pub enum SuspectReason {
     Oversize,
 }
 
+impl SuspectReason {
+    /// Whether the report says the leader is down (it counts towards
+    /// replacing it, with a second signal). A bad or oversize piece does
+    /// not: the server re-checks the piece, and a confirmed one bans.
+    pub fn says_down(self) -> bool {
+        matches!(self, Self::Unreachable | Self::Stalled | Self::Slow)
+    }
+}
+
 /// A follower's report that its leader fails it. Until the leader
 /// changes, a follower holding evidence (a bad or oversize piece, a slow
 /// or stalled transfer) names it in every `/sources` call, and gets the

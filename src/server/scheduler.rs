@@ -345,14 +345,15 @@ fn elect(
         let leader_row = o.members.iter().find(|d| d.id == cur.device);
         let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
         let report = match &complaint {
-            Some(c) if c.suspect.leader == cur.device => board.report(
-                o.content_id,
-                o.office_id,
-                cur,
-                c.suspect.epoch,
-                &device.id,
-                now,
-            ),
+            Some(c) if c.suspect.leader == cur.device && c.suspect.reason.says_down() => board
+                .report(
+                    o.content_id,
+                    o.office_id,
+                    cur,
+                    c.suspect.epoch,
+                    &device.id,
+                    now,
+                ),
             _ => Report::Stale,
         };
         let pending =

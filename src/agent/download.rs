@@ -357,6 +357,9 @@ struct Downloader {
     /// What we hold against the current leader: named in every `/sources`
     /// call while it leads, and we go around it meanwhile.
     evidence: Option<Suspect>,
+    /// Lasting evidence by device (it was dropped or banned for it): held
+    /// again should that device lead again.
+    lasting: HashMap<String, SuspectReason>,
     flow: Arc<super::Flow>,
     /// A piece nobody had: don't ask again before this instant.
     retry_at: HashMap<u32, Instant>,
@@ -392,6 +395,7 @@ impl Downloader {
             dropped: HashSet::new(),
             suspect: None,
             evidence: None,
+            lasting: HashMap::new(),
             flow,
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
@@ -489,14 +493,21 @@ impl Downloader {
                 }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
                 // Evidence is about the device leading: a new leader (or
-                // leading ourselves) starts clean.
-                if let Some(e) = &mut self.evidence {
-                    if p.role == Role::Follower && p.leader.as_deref() == Some(e.leader.as_str()) {
-                        e.epoch = p.epoch;
-                    } else {
-                        self.evidence = None;
-                    }
-                }
+                // leading ourselves) starts clean, unless we dropped that
+                // one before.
+                self.evidence = match (&p.leader, self.evidence.take()) {
+                    (Some(l), _) if p.role != Role::Follower || l.is_empty() => None,
+                    (Some(l), Some(e)) if e.leader == *l => Some(Suspect {
+                        epoch: p.epoch,
+                        ..e
+                    }),
+                    (Some(l), _) => self.lasting.get(l).map(|&reason| Suspect {
+                        leader: l.clone(),
+                        epoch: p.epoch,
+                        reason,
+                    }),
+                    (None, _) => None,
+                };
                 let old_leader = self.plan.as_ref().and_then(|o| o.leader.clone());
                 if old_leader.is_some() && old_leader != p.leader {
                     self.drop_waits_at(old_leader.as_deref());
@@ -673,6 +684,7 @@ impl Downloader {
             if !self.banned.contains(dev) {
                 self.dropped.insert(dev.to_string());
             }
+            self.lasting.insert(dev.to_string(), reason);
             self.abandon_device(dev);
         }
     }

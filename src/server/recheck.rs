@@ -18,8 +18,8 @@
 //!
 //! Bounded: at most [`MAX_IN_FLIGHT`] re-checks at once and
 //! [`PER_REPORTER`] per reporter per [`WINDOW`]; each takes at most
-//! [`TIMEOUT`] and reads at most the piece's length (plus one byte, to see
-//! an oversize answer). A report beyond those bounds is judged by the
+//! [`TIMEOUT`] and reads at most the piece's length (plus what arrives in
+//! the chunk that goes over it), hashing as it reads. A report beyond those bounds is judged by the
 //! two-witness rule at once. A report is recorded before its re-check, and
 //! bans only once judged, so a false one bans no one even for a moment.
 //!
@@ -124,6 +124,12 @@ pub fn reported(
     for b in bad {
         if b.source_device == reporter {
             continue; // nobody accuses itself into anything
+        }
+        // Banned already (an earlier report confirmed): recorded, nothing
+        // to fetch again.
+        if st.banned(&b.content_id)?.contains(&b.source_device) {
+            two_witnesses(st, b, reporter)?;
+            continue;
         }
         let slot = match tokio::runtime::Handle::try_current() {
             Ok(rt) => reserve(reporter).map(|slot| (rt, slot)),
@@ -230,12 +236,11 @@ pub async fn check(s: &AppState, b: &BadPiece) -> Verdict {
     for (k, v) in s.verifier.key().sign("GET", &path, b"") {
         rb = rb.header(k, v);
     }
-    let fetched = tokio::time::timeout(TIMEOUT, read_capped(rb, hi - lo)).await;
+    let fetched = tokio::time::timeout(TIMEOUT, hash_capped(rb, hi - lo)).await;
     match fetched {
         Err(_) => Verdict::Inconclusive(format!("no piece within {TIMEOUT:?}")),
         Ok(Err(v)) => v,
-        Ok(Ok(body)) => {
-            let got = hex::encode(Sha256::digest(&body));
+        Ok(Ok(got)) => {
             if got.eq_ignore_ascii_case(want) {
                 Verdict::Good
             } else {
@@ -245,9 +250,10 @@ pub async fn check(s: &AppState, b: &BadPiece) -> Verdict {
     }
 }
 
-/// The body of a successful answer, read up to `len` bytes; more is a
-/// [`Verdict::Bad`], anything but a 2xx answer is inconclusive.
-async fn read_capped(rb: reqwest::RequestBuilder, len: u64) -> Result<Vec<u8>, Verdict> {
+/// The hex SHA-256 of a successful answer's body, hashed as it streams in
+/// (nothing is buffered); more than `len` bytes is a [`Verdict::Bad`],
+/// anything but a 2xx answer is inconclusive.
+async fn hash_capped(rb: reqwest::RequestBuilder, len: u64) -> Result<String, Verdict> {
     let mut resp = rb
         .send()
         .await
@@ -262,18 +268,20 @@ async fn read_capped(rb: reqwest::RequestBuilder, len: u64) -> Result<Vec<u8>, V
     if let Some(n) = resp.content_length().filter(|n| *n > len) {
         return Err(oversize(n));
     }
-    let mut body = Vec::with_capacity(len as usize);
+    let mut hasher = Sha256::new();
+    let mut got = 0u64;
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| Verdict::Inconclusive(crate::http::error_chain(&e.without_url())))?
     {
-        if (body.len() + chunk.len()) as u64 > len {
-            return Err(oversize((body.len() + chunk.len()) as u64));
+        got += chunk.len() as u64;
+        if got > len {
+            return Err(oversize(got));
         }
-        body.extend_from_slice(&chunk);
+        hasher.update(&chunk);
     }
-    Ok(body)
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

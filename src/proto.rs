@@ -296,7 +296,8 @@ pub struct SourcesResponse {
     /// Office peers (LAN), leader first. Empty for solo devices.
     pub peers: Vec<Source>,
     /// Outside the office, in order of preference: parent office peers,
-    /// then the server, then the CDN. Empty for followers.
+    /// then the server, then the CDN. Empty for followers, but for one
+    /// that named its leader as failing it (`SourcesRequest::suspect`).
     pub upstream: Vec<Source>,
     /// Cap on what enters the office over its WAN link, in kbit/s.
     pub wan_kbps: Option<u64>,
@@ -322,9 +323,27 @@ pub enum SuspectReason {
     Unreachable,
     /// It answers but sends nothing.
     Stalled,
+    /// It sends far slower than any LAN peer should.
+    Slow,
+    /// A piece from it failed its hash.
+    Corrupt,
+    /// It sent more bytes than the piece holds.
+    Oversize,
 }
 
-/// A follower's report that its leader fails it.
+impl SuspectReason {
+    /// Whether the report says the leader is down (it counts towards
+    /// replacing it, with a second signal). A bad or oversize piece does
+    /// not: the server re-checks the piece, and a confirmed one bans.
+    pub fn says_down(self) -> bool {
+        matches!(self, Self::Unreachable | Self::Stalled | Self::Slow)
+    }
+}
+
+/// A follower's report that its leader fails it. Until the leader
+/// changes, a follower holding evidence (a bad or oversize piece, a slow
+/// or stalled transfer) names it in every `/sources` call, and gets the
+/// upstream sources so that it can go around the leader.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Suspect {
     pub leader: String,

@@ -26,6 +26,20 @@
 //! - **Leader failures.** A follower whose leader refuses connections or
 //!   stalls asks for sources again at once, naming the leader and its term
 //!   (`Suspect`); the server confirms with a second signal and re-elects.
+//! - **Hostile leaders** (issue 23). A follower with evidence against its
+//!   leader goes around it without waiting for the server to act: a piece
+//!   that failed its hash (the leader is banned here at once), an answer
+//!   longer than the piece (refused at the piece's length), a transfer
+//!   below [`MIN_PEER_RATE`], a stall, or three failures in a row. It names
+//!   the leader in every `/sources` call while that device leads; the
+//!   server then gives it the upstream sources too, and it fetches from
+//!   the next tier up (parent-office peers, the server, the CDN) whatever
+//!   no other office peer has. The first three drop the leader for this
+//!   content (its requests are abandoned at once); after a stall or
+//!   failures it is tried again when its back-off ends, and a piece it
+//!   delivers clears the evidence. Bad and oversize pieces are reported,
+//!   and the server re-checks them itself (`server/recheck.rs`). A
+//!   follower without evidence never goes upstream.
 //! - **Leader changes.** When a new plan names another leader, requests
 //!   parked at the old one (waiting for pieces to arrive there) are
 //!   dropped. A leader told it no longer leads stops its requests outside
@@ -91,6 +105,13 @@ const LIE_STRIKES: u32 = 3;
 const PEER_HEADERS: Duration = Duration::from_secs(4);
 /// No body bytes for this long after the headers: the request has stalled.
 const BODY_IDLE: Duration = Duration::from_secs(10);
+/// A piece from an office peer moving slower than this (bytes/s),
+/// [`SLOW_MIN`] after its headers, is slow whatever the other sources show:
+/// a LAN peer sends from its disk (a follower's request waits at its leader
+/// until the piece is there, and only then gets headers), so this is far
+/// below any honest one, busy or on Wi-Fi. From the leader it is evidence.
+/// Not for parent-office peers: a slow WAN link is not evidence.
+const MIN_PEER_RATE: f64 = 16.0 * 1024.0;
 
 pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
     let id = c.id.clone();
@@ -291,6 +312,9 @@ enum FetchError {
     Reschedule,
     /// Transport error or refusal: back off from this source.
     Failed(String),
+    /// It sent (or declared) more bytes than the piece holds; refused at
+    /// the piece's length. From a peer, that is evidence against it.
+    Oversize(String),
 }
 
 enum Event {
@@ -330,6 +354,12 @@ struct Downloader {
     dropped: HashSet<String>,
     /// The leader failed us: named in the next `/sources` call.
     suspect: Option<Suspect>,
+    /// What we hold against the current leader: named in every `/sources`
+    /// call while it leads, and we go around it meanwhile.
+    evidence: Option<Suspect>,
+    /// Lasting evidence by device (it was dropped or banned for it): held
+    /// again should that device lead again.
+    lasting: HashMap<String, SuspectReason>,
     flow: Arc<super::Flow>,
     /// A piece nobody had: don't ask again before this instant.
     retry_at: HashMap<u32, Instant>,
@@ -364,6 +394,8 @@ impl Downloader {
             lie_strikes: HashMap::new(),
             dropped: HashSet::new(),
             suspect: None,
+            evidence: None,
+            lasting: HashMap::new(),
             flow,
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
@@ -443,7 +475,7 @@ impl Downloader {
             .url(&format!("/v1/contents/{}/sources", self.id()));
         let body = SourcesRequest {
             device_id: self.agent.device_id(),
-            suspect: self.suspect.clone(),
+            suspect: self.suspect.clone().or_else(|| self.evidence.clone()),
         };
         match self
             .agent
@@ -460,6 +492,22 @@ impl Downloader {
                     tracing::info!(content = %self.id(), old = %s.leader, new = ?p.leader, epoch = p.epoch, "leader replaced");
                 }
                 tracing::debug!(content = %self.id(), role = ?p.role, peers = p.peers.len(), upstream = p.upstream.len(), "sources");
+                // Evidence is about the device leading: a new leader (or
+                // leading ourselves) starts clean, unless we dropped that
+                // one before.
+                self.evidence = match (&p.leader, self.evidence.take()) {
+                    (Some(l), _) if p.role != Role::Follower || l.is_empty() => None,
+                    (Some(l), Some(e)) if e.leader == *l => Some(Suspect {
+                        epoch: p.epoch,
+                        ..e
+                    }),
+                    (Some(l), _) => self.lasting.get(l).map(|&reason| Suspect {
+                        leader: l.clone(),
+                        epoch: p.epoch,
+                        reason,
+                    }),
+                    (None, _) => None,
+                };
                 let old_leader = self.plan.as_ref().and_then(|o| o.leader.clone());
                 if old_leader.is_some() && old_leader != p.leader {
                     self.drop_waits_at(old_leader.as_deref());
@@ -536,7 +584,7 @@ impl Downloader {
     fn have_sources(&self) -> Vec<Source> {
         let Some(p) = &self.plan else { return vec![] };
         let mut v: Vec<Source> = p.peers.clone();
-        if p.role != Role::Follower {
+        if p.role != Role::Follower || self.going_around(p) {
             v.extend(
                 p.upstream
                     .iter()
@@ -590,6 +638,91 @@ impl Downloader {
             .is_some_and(|(until, _)| Instant::now() < *until)
     }
 
+    /// Banned, dropped or in back-off (not merely busy).
+    fn failing(&self, s: &Source) -> bool {
+        s.device_id
+            .as_ref()
+            .is_some_and(|d| self.banned.contains(d) || self.dropped.contains(d))
+            || self.in_backoff(&s.url)
+    }
+
+    /// A follower with evidence against the leader its plan names, and
+    /// upstream sources from the server to go around it with.
+    fn going_around(&self, p: &SourcesResponse) -> bool {
+        p.role == Role::Follower
+            && !p.upstream.is_empty()
+            && self
+                .evidence
+                .as_ref()
+                .is_some_and(|e| p.leader.as_deref() == Some(e.leader.as_str()))
+    }
+
+    /// `dev` failed us in a way that is evidence against it. If it is our
+    /// leader, we hold it against it: named in every `/sources` call while
+    /// it leads (at once: a refresh is due), and we go around it. `lasting`
+    /// evidence (a bad, oversize or far too slow piece) drops it for this
+    /// content and abandons its requests; otherwise it is tried again after
+    /// its back-off.
+    fn against_leader(&mut self, dev: &str, reason: SuspectReason, lasting: bool) {
+        let Some(p) = &self.plan else { return };
+        if p.role != Role::Follower || p.leader.as_deref() != Some(dev) {
+            return;
+        }
+        if self
+            .evidence
+            .as_ref()
+            .is_none_or(|e| e.leader != dev || e.reason != reason)
+        {
+            tracing::warn!(content = %self.id(), leader = %dev, ?reason, "going around the leader: fetching from the next tier up");
+        }
+        self.evidence = Some(Suspect {
+            leader: dev.to_string(),
+            epoch: p.epoch,
+            reason,
+        });
+        self.refresh_now = true;
+        if lasting {
+            if !self.banned.contains(dev) {
+                self.dropped.insert(dev.to_string());
+            }
+            self.lasting.insert(dev.to_string(), reason);
+            self.abandon_device(dev);
+        }
+    }
+
+    /// Aborts every request at `dev` still receiving (or waiting), each
+    /// logged as a failed transfer; its pieces go back to the queue.
+    fn abandon_device(&mut self, dev: &str) {
+        let mut gone = Vec::new();
+        for (&i, v) in self.in_flight.iter_mut() {
+            v.retain(|a| {
+                let drop = a.device.as_deref() == Some(dev) && !a.complete.load(Ordering::Acquire);
+                if drop {
+                    a.abort.abort();
+                    gone.push((i, a.url.clone(), a.tier));
+                }
+                !drop
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        for (i, url, tier) in gone {
+            if let Some(c) = self.per_source.get_mut(&url) {
+                *c = c.saturating_sub(1);
+            }
+            self.agent.record_transfer(
+                TransferReport {
+                    content_id: self.id().to_string(),
+                    tier,
+                    source_device: Some(dev.to_string()),
+                    bytes: 0,
+                    pieces: 0,
+                    ok: false,
+                },
+                i,
+            );
+        }
+    }
+
     fn usable(&self, s: &Source) -> bool {
         if let Some(d) = &s.device_id
             && (self.banned.contains(d) || self.dropped.contains(d))
@@ -633,10 +766,11 @@ impl Downloader {
             .cloned()
     }
 
-    /// Whether a leader may pull from outside the office now: its last
-    /// answer from the server is within the lease.
+    /// Whether a leader (or a follower going around its leader) may pull
+    /// from outside the office now: its last answer from the server is
+    /// within the lease.
     fn lease_valid(&self, p: &SourcesResponse) -> bool {
-        p.role != Role::Leader
+        p.role == Role::Solo
             || p.lease_secs == 0
             || self
                 .plan_at
@@ -673,8 +807,14 @@ impl Downloader {
                 .peers
                 .iter()
                 .filter(ok)
-                .find(|s| s.device_id.is_some() && s.device_id == plan.leader)?;
-            return self.usable(leader).then(|| (leader.clone(), true));
+                .find(|s| s.device_id.is_some() && s.device_id == plan.leader);
+            match leader {
+                // Busy (every slot in use) is not failing: wait for it.
+                Some(l) if !self.failing(l) => return self.usable(l).then(|| (l.clone(), true)),
+                // Banned, dropped or in back-off: around it, with evidence.
+                _ if self.going_around(plan) => {}
+                _ => return None,
+            }
         }
         if !self.lease_valid(plan) {
             return None;
@@ -707,6 +847,8 @@ impl Downloader {
             })
             .collect();
         let mut races = Vec::new();
+        let mut crawls = Vec::new();
+        let leader = plan.leader.clone().filter(|_| plan.role == Role::Follower);
         for &(i, a, since, rate) in &current {
             if a.device.is_none() || self.in_flight.get(&i).is_some_and(|v| v.len() != 1) {
                 continue; // server and CDN are raced by back-off; one race per piece
@@ -725,11 +867,21 @@ impl Downloader {
                         .map(|(_, r)| *r),
                 )
                 .fold(0.0, f64::max);
-            // Far below the others (or nothing to compare with: then only
-            // BODY_IDLE ends it).
-            if best > 0.0 && rate * SLOW_FACTOR < best {
+            // Far below the others, or (an office peer) below any honest
+            // one's rate; with nothing to compare with, a parent-office
+            // peer is ended by BODY_IDLE only.
+            let crawling = a.tier == Tier::Lan && rate < MIN_PEER_RATE;
+            if crawling && a.device.is_some() && a.device == leader {
+                crawls.push((a.device.clone().unwrap_or_default(), rate));
+            } else if crawling || (best > 0.0 && rate * SLOW_FACTOR < best) {
                 races.push((i, a.url.clone(), a.device.clone()));
             }
+        }
+        // Our leader crawling is evidence: go around it (its requests are
+        // abandoned and fetched again elsewhere).
+        for (dev, rate) in crawls {
+            tracing::info!(content = %self.id(), leader = %dev, rate, "leader sends far below any office peer's rate");
+            self.against_leader(&dev, SuspectReason::Slow, true);
         }
         for (i, url, device) in races {
             let Some((source, wait)) = self.source_for(&plan, i, &[url.as_str()]) else {
@@ -812,7 +964,9 @@ impl Downloader {
             let Some((source, wait)) = self.source_for(&plan, i, &[]) else {
                 continue;
             };
-            let upstream = plan.role != Role::Follower && source.tier != Tier::Lan;
+            // A leader's request from outside the office, or a follower's
+            // going around its leader.
+            let upstream = source.tier != Tier::Lan;
             if upstream && let Some(kbps) = plan.wan_kbps.filter(|k| *k > 0) {
                 // WAN cap: each upstream request reserves its share of the
                 // link; nothing starts before its slot.
@@ -977,6 +1131,13 @@ impl Downloader {
                             tracing::info!(content = %id, "moving again (was stuck: {was})");
                         }
                         self.agent.record_transfer(report(true), f.piece);
+                        // The leader delivers again: a stall held against
+                        // it is forgiven (lasting evidence keeps it dropped).
+                        if self.evidence.as_ref().is_some_and(|e| {
+                            f.source.device_id.as_deref() == Some(e.leader.as_str())
+                        }) {
+                            self.evidence = None;
+                        }
                         let secs = f.took.as_secs_f64().max(0.001);
                         let r = self
                             .rate
@@ -992,6 +1153,8 @@ impl Downloader {
                                 tracing::warn!(content = %id, piece = f.piece, peer = %dev, "bad piece: peer banned for this content");
                                 self.banned.insert(dev.clone());
                                 self.agent.record_bad(&id, dev, f.piece);
+                                let dev = dev.clone();
+                                self.against_leader(&dev, SuspectReason::Corrupt, true);
                             }
                             None => self.back_off(&f.source.url),
                         }
@@ -1021,26 +1184,65 @@ impl Downloader {
             Err(FetchError::Reschedule) => {
                 self.refresh_now = true;
             }
-            Err(FetchError::Failed(e)) => {
+            Err(FetchError::Oversize(e)) if f.source.device_id.is_some() => {
+                // Refused at the piece's length, so nothing is stored; the
+                // peer is dropped for this content and reported as sending
+                // a bad piece (the server re-checks it).
+                let dev = f.source.device_id.clone().unwrap_or_default();
+                tracing::warn!(content = %id, piece = f.piece, peer = %dev, "{e}: peer dropped for this content");
+                self.note_failure(&f.source, e);
+                self.agent.record_transfer(
+                    TransferReport {
+                        content_id: id.clone(),
+                        tier: f.source.tier,
+                        source_device: Some(dev.clone()),
+                        bytes: 0,
+                        pieces: 0,
+                        ok: false,
+                    },
+                    f.piece,
+                );
+                self.dropped.insert(dev.clone());
+                self.agent.record_bad(&id, &dev, f.piece);
+                self.against_leader(&dev, SuspectReason::Oversize, true);
+            }
+            Err(FetchError::Failed(e) | FetchError::Oversize(e)) => {
                 tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
                 self.note_failure(&f.source, e.clone());
                 self.back_off(&f.source.url);
                 self.refresh_now = true;
                 // Our leader failed us: say so at once, with its term.
-                if let Some(p) = &self.plan
-                    && p.role == Role::Follower
-                    && f.source.device_id.is_some()
-                    && f.source.device_id == p.leader
-                {
+                let term = self
+                    .plan
+                    .as_ref()
+                    .filter(|p| {
+                        p.role == Role::Follower
+                            && f.source.device_id.is_some()
+                            && f.source.device_id == p.leader
+                    })
+                    .map(|p| p.epoch);
+                if let Some(epoch) = term {
+                    let stalled = e.contains("stalled");
+                    let reason = if stalled {
+                        SuspectReason::Stalled
+                    } else {
+                        SuspectReason::Unreachable
+                    };
+                    let leader = f.source.device_id.clone().unwrap_or_default();
                     self.suspect = Some(Suspect {
-                        leader: f.source.device_id.clone().unwrap_or_default(),
-                        epoch: p.epoch,
-                        reason: if e.contains("stalled") {
-                            SuspectReason::Stalled
-                        } else {
-                            SuspectReason::Unreachable
-                        },
+                        leader: leader.clone(),
+                        epoch,
+                        reason,
                     });
+                    // A stall, or the third failure in a row: go around it
+                    // while it is in back-off.
+                    let repeated = self
+                        .runs
+                        .get(&f.source.url)
+                        .is_some_and(|r| r.count >= STUCK_AFTER);
+                    if stalled || repeated {
+                        self.against_leader(&leader, reason, false);
+                    }
                 }
             }
         }
@@ -1214,7 +1416,7 @@ async fn fetch(
     // A source that declares more than one piece is refused before a byte
     // is read: a hostile one cannot make the agent buffer more than a piece.
     if let Some(n) = resp.content_length().filter(|n| *n > b - a) {
-        return Err(FetchError::Failed(format!(
+        return Err(FetchError::Oversize(format!(
             "the source sent {n} bytes for a piece of {}",
             b - a
         )));
@@ -1231,7 +1433,7 @@ async fn fetch(
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => {
                 if buf.len() + chunk.len() > (b - a) as usize {
-                    return Err(FetchError::Failed(format!(
+                    return Err(FetchError::Oversize(format!(
                         "sent more than the {} bytes of piece {i}",
                         b - a
                     )));

@@ -175,13 +175,23 @@ pub fn record_sources(
                 Some(l) => who(st, l)?,
                 None => "no leader yet".into(),
             };
-            format!(
-                "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
-                 over the LAN; only the leader goes outside the office",
-                o.name,
-                resp.peers.len().saturating_sub(1),
-                if resp.peers.len() == 2 { "" } else { "s" }
-            )
+            if resp.upstream.is_empty() {
+                format!(
+                    "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
+                     over the LAN; only the leader goes outside the office",
+                    o.name,
+                    resp.peers.len().saturating_sub(1),
+                    if resp.peers.len() == 2 { "" } else { "s" }
+                )
+            } else {
+                // Issue 23: a follower with evidence against its leader.
+                format!(
+                    "follower in {}: it reported the leader {leader} as failing it, so it goes \
+                     around that leader: from the office's other peers over the LAN, and from \
+                     outside the office ({tiers}) for what they do not have",
+                    o.name
+                )
+            }
         }
     };
     st.record_decision(&DecisionRow {

@@ -43,6 +43,7 @@ pub mod leader;
 pub mod lock;
 pub mod peerset;
 pub mod quota;
+pub mod recheck;
 pub mod roster;
 pub mod scheduler;
 pub mod ui;
@@ -624,7 +625,9 @@ fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest:
     crate::tls::install_default_provider();
     let b = reqwest::Client::builder()
         .connect_timeout(PROBE_TIMEOUT)
-        .timeout(PROBE_TIMEOUT);
+        .timeout(PROBE_TIMEOUT)
+        // The re-check (`recheck.rs`) checks which device answered.
+        .tls_info(true);
     let b = match tls {
         // serve probes (and re-checks) agents: their peer servers.
         Some(t) => b.use_preconfigured_tls(
@@ -1407,16 +1410,7 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
         for u in &req.uploads {
             st.claim_uploads(&d.id, &u.content_id, u.pieces, u.bytes)?;
         }
-        for b in &req.bad {
-            if st.ban(&b.content_id, &b.source_device, &d.id, b.piece)? {
-                tracing::warn!(
-                    sender = %b.source_device, reporter = %d.id, piece = b.piece,
-                    content = %b.content_id,
-                    "bad piece reported by a second device: sender banned for this content"
-                );
-                st.add_failure(&b.source_device)?;
-            }
-        }
+        recheck::reported(&state, st, &d.id, &req.bad)?;
         state.metrics.observe_write(
             "report",
             req.transfers.len() + req.uploads.len() + req.bad.len(),

@@ -8,6 +8,11 @@
 //! parent office peers → the server (central seed) → CDN / file storage.
 //!
 //! Followers fetch from the leader and from each other as pieces arrive.
+//! A follower that names its leader as failing it (a bad or oversize piece,
+//! a slow or stalled transfer: see `agent/download.rs`) also gets the
+//! upstream sources, to go around that leader; its word alone is enough
+//! for that, since it only costs WAN bytes, while replacing or banning the
+//! leader needs a second signal.
 //! VPN devices fetch from the parent office alone and serve nobody;
 //! no-office devices get only the CDN / file storage.
 //!
@@ -148,6 +153,7 @@ pub fn plan(
         wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
         now_ms,
     };
+    let accused = complaint.as_ref().map(|c| c.suspect.leader.clone());
     let outcome = elect(st, board, timing, &office, device, complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
     // Every heartbeat while the term is young; the lease stays at three
@@ -171,6 +177,8 @@ pub fn plan(
     .map(|d| peer_source(d, Tier::Lan))
     .collect();
     let is_leader = leader.as_deref() == Some(device.id.as_str());
+    // A follower holding evidence against the leader still in office.
+    let around = !is_leader && accused.is_some() && accused == leader;
     if let (true, Some(t)) = (is_leader, &outcome.term) {
         let bytes = progress.get(&device.id).map_or(0, |p| p.bytes);
         board.leader_informed(
@@ -189,13 +197,17 @@ pub fn plan(
             office: office_name,
             leader: leader.clone(),
             peers,
-            upstream: if is_leader { upstream } else { vec![] },
+            upstream: if is_leader || around {
+                upstream
+            } else {
+                vec![]
+            },
             wan_kbps: wan_kbps.map(|k| k as u64),
             refresh_secs,
             epoch: outcome.term.as_ref().map_or(0, |t| t.epoch),
             lease_secs,
         },
-        server_seeds: is_leader,
+        server_seeds: is_leader || around,
         replaced: outcome.replaced,
         probe: outcome.probe,
     })
@@ -333,14 +345,15 @@ fn elect(
         let leader_row = o.members.iter().find(|d| d.id == cur.device);
         let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
         let report = match &complaint {
-            Some(c) if c.suspect.leader == cur.device => board.report(
-                o.content_id,
-                o.office_id,
-                cur,
-                c.suspect.epoch,
-                &device.id,
-                now,
-            ),
+            Some(c) if c.suspect.leader == cur.device && c.suspect.reason.says_down() => board
+                .report(
+                    o.content_id,
+                    o.office_id,
+                    cur,
+                    c.suspect.epoch,
+                    &device.id,
+                    now,
+                ),
             _ => Report::Stale,
         };
         let pending =

@@ -12,6 +12,10 @@ use crate::domain::content::{ContentRef, Manifest};
 /// banned from serving that content.
 pub const BAN_WITNESSES: i64 = 2;
 
+/// The witness a ban confirmed by the server itself is recorded under in
+/// `bad_reports` (never a device id: those are UUIDs or 64 hex digits).
+pub const CONFIRMED_BY: &str = "server";
+
 /// How long a ban (and a bad-piece report waiting for a second witness)
 /// lasts: a day. `p2pd devices unban ID` lifts one sooner.
 pub const BAN_SECS: i64 = 24 * 3600;
@@ -434,6 +438,102 @@ impl Store {
                 params![content_id, device_id, reported_by, piece, t],
             )?;
             Ok(!active)
+        })
+    }
+
+    /// Records a bad-piece report without judging it: the server re-checks
+    /// the piece first (`server/recheck.rs`), then calls
+    /// [`Store::ban_confirmed`], [`Store::withdraw_report`] or, when the
+    /// check could not be made, [`Store::ban`] (the two-witness rule).
+    pub fn record_bad_report(
+        &mut self,
+        content_id: &str,
+        device_id: &str,
+        reported_by: &str,
+        piece: u32,
+    ) -> Result<(), StoreError> {
+        if device_id == reported_by {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
+                 piece = excluded.piece, at = excluded.at",
+            params![content_id, device_id, reported_by, piece, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Bans `device_id` from serving a content on one report that the
+    /// server confirmed by fetching the piece itself. The server counts as
+    /// a witness ([`CONFIRMED_BY`]), so withdrawing another report later
+    /// does not lift it. Returns true when this made a new ban.
+    pub fn ban_confirmed(
+        &mut self,
+        content_id: &str,
+        device_id: &str,
+        reported_by: &str,
+        piece: u32,
+    ) -> Result<bool, StoreError> {
+        let t = now();
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
+                     piece = excluded.piece, at = excluded.at",
+                params![content_id, device_id, CONFIRMED_BY, piece, t],
+            )?;
+            let active: bool = tx
+                .query_row(
+                    "SELECT 1 FROM bans WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
+                    params![content_id, device_id, t - BAN_SECS],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            tx.execute(
+                "INSERT INTO bans (content_id, device_id, reported_by, piece, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (content_id, device_id) DO UPDATE SET
+                     reported_by = excluded.reported_by, piece = excluded.piece, at = excluded.at",
+                params![content_id, device_id, reported_by, piece, t],
+            )?;
+            Ok::<_, StoreError>(!active)
+        })
+    }
+
+    /// Forgets a report the server disproved (the piece verified when it
+    /// fetched it), and lifts the sender's ban for that content if fewer
+    /// than [`BAN_WITNESSES`] reports remain. Returns true when a ban was
+    /// lifted.
+    pub fn withdraw_report(
+        &mut self,
+        content_id: &str,
+        device_id: &str,
+        reported_by: &str,
+    ) -> Result<bool, StoreError> {
+        let t = now();
+        self.transaction(|tx| {
+            tx.execute(
+                "DELETE FROM bad_reports WHERE content_id = ?1 AND device_id = ?2 AND reported_by = ?3",
+                params![content_id, device_id, reported_by],
+            )?;
+            let witnesses: i64 = tx.query_row(
+                "SELECT COUNT(DISTINCT reported_by) FROM bad_reports
+                 WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
+                params![content_id, device_id, t - BAN_SECS],
+                |r| r.get(0),
+            )?;
+            if witnesses >= BAN_WITNESSES {
+                return Ok::<_, StoreError>(false);
+            }
+            let n = tx.execute(
+                "DELETE FROM bans WHERE content_id = ?1 AND device_id = ?2",
+                params![content_id, device_id],
+            )?;
+            Ok(n > 0)
         })
     }
 

@@ -16,6 +16,9 @@ use p2pd::key::SharedKey;
 #[derive(Clone)]
 struct Device {
     id: String,
+    /// The secret it was given at its first enrollment: its proof when it
+    /// enrolls again without its certificate.
+    secret: Option<String>,
     client: reqwest::blocking::Client,
 }
 
@@ -59,14 +62,15 @@ fn post(
 
 /// Enrolls from `ip` (the claimed and the source address); `id` renews
 /// that device. Returns the answer and, on success, the device.
-fn try_enroll(net: &Net, ip: &str, id: Option<&str>) -> (Answer, Option<Device>) {
+fn try_enroll(net: &Net, ip: &str, again: Option<&Device>) -> (Answer, Option<Device>) {
     let local: std::net::IpAddr = ip.parse().unwrap();
     let (key, csr) = key_and_csr();
     let v = serde_json::json!({
-        "device_id": id, "hostname": format!("h-{ip}"),
+        "device_id": again.map(|d| d.id.as_str()), "hostname": format!("h-{ip}"),
         "addrs": [{"ip": ip, "prefix": 24}],
         "version": env!("CARGO_PKG_VERSION"), "group": "g",
         "peer_url": format!("https://{ip}:7651"), "csr": csr,
+        "device_secret": again.and_then(|d| d.secret.as_deref()),
     });
     let a = post(
         net,
@@ -80,6 +84,10 @@ fn try_enroll(net: &Net, ip: &str, id: Option<&str>) -> (Answer, Option<Device>)
     let r: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     let d = Device {
         id: r["device_id"].as_str().unwrap().to_string(),
+        secret: r["device_secret"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| again.and_then(|d| d.secret.clone())),
         client: tls_client(
             &net.server_dir,
             Some(local),
@@ -329,7 +337,7 @@ fn enrollments_are_rate_limited_capped_and_ghosts_expire() {
         r.body
     );
     // A renewal from the same, exhausted, address goes through.
-    let (r, renewed) = try_enroll(&net, "127.1.1.10", Some(&first[0].id));
+    let (r, renewed) = try_enroll(&net, "127.1.1.10", Some(&first[0]));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(renewed.unwrap().id, first[0].id);
     // Two more from another address reach the cap of 6; the next is refused.

@@ -14,6 +14,7 @@ mod fleet;
 mod foundation;
 mod generated;
 mod handlers;
+mod hostile;
 mod keyholder;
 mod layers;
 mod metrics;

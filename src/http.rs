@@ -284,6 +284,8 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             }
             return Err(e.into());
         }
+        // A key holder: its connection leaves the strangers' pool.
+        crate::listen::authenticated(&parts.extensions);
         // The counter is kept per signing device: a device may count only
         // its own requests.
         let claimed = claimed_device(&parts.uri, &body);

@@ -20,6 +20,7 @@ mod properties;
 mod publish;
 mod publish_http;
 mod replicas;
+mod slots;
 mod storage_guard;
 mod tls;
 mod topology;

@@ -25,4 +25,5 @@ mod storage_guard;
 mod tls;
 mod topology;
 mod trust;
+mod ui_session;
 mod windows;

@@ -317,8 +317,7 @@ fn admit(
         s.evict(oldest);
     }
     if s.evicted > 0
-        && s
-            .evicted_logged
+        && s.evicted_logged
             .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
     {
         tracing::warn!(
@@ -670,7 +669,10 @@ mod tests {
     fn the_connection_caps_follow_the_open_file_limit() {
         // 19,488 descriptors: an eighth for strangers, the rest members.
         let l = Limits::SERVER.fitted(Some(20_000));
-        assert_eq!((l.total, l.unauth_total, l.unauth_per_addr), (17_052, 2_436, 256));
+        assert_eq!(
+            (l.total, l.unauth_total, l.unauth_per_addr),
+            (17_052, 2_436, 256)
+        );
         let l = Limits::SERVER.fitted(Some(OPEN_FILES_WANTED));
         assert_eq!((l.total, l.unauth_total), (MAX_CONNECTIONS, 4096));
         assert_eq!(Limits::SERVER.fitted(Some(1 << 20)).total, MAX_CONNECTIONS);
@@ -863,7 +865,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut e = connect().await.unwrap();
         assert!(closed(&mut c).await, "the idle stranger was kept");
-        assert!(response(&mut b).await.is_some(), "the busy stranger was closed");
+        assert!(
+            response(&mut b).await.is_some(),
+            "the busy stranger was closed"
+        );
         assert!(still_open(&mut e).await);
         // Quiet strangers go after their short budget.
         assert!(closed(&mut d).await && closed(&mut e).await);
@@ -901,7 +906,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         for s in &mut kept {
             s.write_all(signed).await.unwrap();
-            assert!(response(s).await.is_some(), "a member was closed by strangers");
+            assert!(
+                response(s).await.is_some(),
+                "a member was closed by strangers"
+            );
         }
         stop.cancel();
     }

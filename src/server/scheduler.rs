@@ -630,8 +630,17 @@ mod tests {
         let ask = |board: &mut Board, who: &str| {
             let d = st.device(who).unwrap().unwrap();
             let p = plan(
-                &st, board, &roster, &timing, &ends, &id, "app/1/app.bin", &d, None,
-                now_ms / 1000, now_ms,
+                &st,
+                board,
+                &roster,
+                &timing,
+                &ends,
+                &id,
+                "app/1/app.bin",
+                &d,
+                None,
+                now_ms / 1000,
+                now_ms,
             )
             .unwrap();
             p.response

@@ -284,7 +284,10 @@ impl FromRequestParts<AppState> for Admin {
             }
             Presented::Session(id) => {
                 let digest = s.ui_sessions.token_of(&id).ok_or_else(|| {
-                    Refused("Your dashboard session has expired (or serve restarted): log in again.".into())
+                    Refused(
+                        "Your dashboard session has expired (or serve restarted): log in again."
+                            .into(),
+                    )
                 })?;
                 check_digest(
                     s,

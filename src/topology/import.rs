@@ -949,12 +949,20 @@ mod tests {
             parse(Path::new("t.xlsx"), &xlsx, None).unwrap_err(),
         ] {
             let at: Vec<(usize, usize)> = errs.iter().map(|e| (e.line, e.column)).collect();
-            assert_eq!(at, vec![(3, 1), (4, 1), (5, 1), (6, 1), (8, 1), (9, 2)], "{errs:?}");
+            assert_eq!(
+                at,
+                vec![(3, 1), (4, 1), (5, 1), (6, 1), (8, 1), (9, 2)],
+                "{errs:?}"
+            );
             let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
             assert!(msgs[0].contains("U+0000 (NUL"), "{}", msgs[0]);
             assert!(msgs[1].contains("U+001B (ESC"), "{}", msgs[1]);
             assert!(msgs[2].contains("U+202E (a bidirectional"), "{}", msgs[2]);
-            assert!(msgs[3].contains("'(no office)' is how reports show"), "{}", msgs[3]);
+            assert!(
+                msgs[3].contains("'(no office)' is how reports show"),
+                "{}",
+                msgs[3]
+            );
             assert!(
                 msgs[4].contains("'BRANCH' differs from office 'Branch' (line 7) only in case"),
                 "{}",

@@ -62,7 +62,11 @@ fn describe(ch: char) -> &'static str {
         '\t' => "TAB, a control character",
         '\n' | '\r' => "a line break",
         c if c.is_control() => "a control character",
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+        '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => {
             "a bidirectional formatting character, which reorders the text around it"
         }
         '\u{2028}' | '\u{2029}' => "a line or paragraph separator",
@@ -136,7 +140,11 @@ mod tests {
             ("Del\u{7f}", '\u{7f}', 4),
             ("C1\u{9b}", '\u{9b}', 3),
         ] {
-            assert_eq!(check(name), Err(NameProblem::Character { ch, at }), "{name:?}");
+            assert_eq!(
+                check(name),
+                Err(NameProblem::Character { ch, at }),
+                "{name:?}"
+            );
         }
         assert_eq!(check("(no office)"), Err(NameProblem::Reserved));
         assert_eq!(check("(No Office)"), Err(NameProblem::Reserved));
@@ -148,7 +156,11 @@ mod tests {
         let s = shown("\u{1b}[2JA\u{202E}B");
         assert_eq!(s, "\\u{1b}[2JA\\u{202e}B");
         assert!(!s.chars().any(refused));
-        let msg = NameProblem::Character { ch: '\u{1b}', at: 1 }.to_string();
+        let msg = NameProblem::Character {
+            ch: '\u{1b}',
+            at: 1,
+        }
+        .to_string();
         assert!(msg.contains("U+001B (ESC"), "{msg}");
     }
 }

@@ -238,7 +238,9 @@ fn enroll_during_flood(
     stop.store(true, Ordering::Relaxed);
     flooder.join().unwrap();
     report("at the end");
-    eprintln!("the agent enrolled after {enrolled:?}; {tried_during} flood connections were tried meanwhile");
+    eprintln!(
+        "the agent enrolled after {enrolled:?}; {tried_during} flood connections were tried meanwhile"
+    );
     assert!(
         tried_during > 0 && Instant::now() < until,
         "the flood was not on while the agent enrolled"

@@ -80,9 +80,18 @@ fn the_dashboard_cookie_is_an_expiring_session_never_the_admin_token() {
     let token = token(&net);
 
     let (set, session) = login(&net, &c, &token);
-    assert!(!set.contains(&token), "the cookie holds the admin token: {set}");
+    assert!(
+        !set.contains(&token),
+        "the cookie holds the admin token: {set}"
+    );
     assert!(!token.contains(&session) && session.len() >= 32, "{set}");
-    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=3", "Path=/"] {
+    for attr in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Max-Age=3",
+        "Path=/",
+    ] {
         assert!(set.contains(attr), "the cookie lacks {attr}: {set}");
     }
     let (status, nosniff, cache) = overview(&net, &c, &session);
@@ -107,11 +116,19 @@ fn the_dashboard_cookie_is_an_expiring_session_never_the_admin_token() {
     assert!(r.text().unwrap().contains("log in again"));
     let (_, again) = login(&net, &c, &token);
     assert_ne!(again, session);
-    assert_eq!(overview(&net, &c, &again).0, 200, "a new login did not work");
+    assert_eq!(
+        overview(&net, &c, &again).0,
+        200,
+        "a new login did not work"
+    );
 
     // A token rotation ends the sessions opened with the old token.
     let new_token = self::token(&net);
-    assert_eq!(overview(&net, &c, &again).0, 401, "a rotated session was accepted");
+    assert_eq!(
+        overview(&net, &c, &again).0,
+        401,
+        "a rotated session was accepted"
+    );
     let (_, third) = login(&net, &c, &new_token);
     assert_eq!(overview(&net, &c, &third).0, 200);
 

@@ -15,6 +15,7 @@ mod generated;
 mod handlers;
 mod layers;
 mod metrics;
+mod office_names;
 mod ops;
 mod properties;
 mod publish;

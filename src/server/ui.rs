@@ -390,7 +390,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/api/offices", get(offices))
         .route("/ui/api/series", get(series))
         .route("/ui/api/devices", get(devices))
-        .layer(axum::middleware::map_response(harden))
+        .route_layer(axum::middleware::map_response(harden))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

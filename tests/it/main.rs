@@ -12,6 +12,7 @@ mod faults;
 mod fleet;
 mod foundation;
 mod generated;
+mod group_leader;
 mod handlers;
 mod layers;
 mod metrics;

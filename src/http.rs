@@ -445,6 +445,8 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             }
             return Err(e.into());
         }
+        // A key holder: its connection leaves the strangers' pool.
+        crate::listen::authenticated(&parts.extensions);
         if let Some(c) = &mut conn
             && let Some(id) = state.forwarded_identity(c, &parts.headers)?
         {

@@ -5,7 +5,7 @@
 //!   headers slowly, or never, is dropped);
 //! - an idle timeout (no byte read or written for that long closes the
 //!   connection, whether between requests or inside one);
-//! - a cap on concurrent connections per source address, and in total, so
+//! - caps on concurrent connections per source address, and in total, so
 //!   one host cannot use up the process's file descriptors.
 //!
 //! Accept errors (EMFILE under a flood) are logged and retried after a
@@ -15,8 +15,39 @@
 //! the handshake must finish within the header-read timeout. Each request
 //! carries a [`Conn`] extension: the source address and the identity the
 //! client's certificate proved, so handlers never take it from the request.
+//!
+//! # Strangers and members
+//!
+//! Anyone can open a connection, so connections that have not shown they
+//! belong cannot be allowed to hold the slots devices need (issue 23: 20
+//! addresses holding 19,481 of 19,488 slots for 120 s with one TLS
+//! handshake and one unsigned request each, and 1,024 from one address
+//! locking out every device behind that NAT address). A connection is
+//! one of two kinds:
+//!
+//! - a **member** (authenticated): its client presented a certificate
+//!   from the CA in the TLS handshake (a device, or serve probing an
+//!   agent), or a request on it carried a valid signature by the shared
+//!   key (the `Signed` extractor calls [`Admission::authenticated`]), or a
+//!   valid dashboard admin token or session. Members get the long limits:
+//!   [`Limits::idle`], [`Limits::per_addr`], [`Limits::total`].
+//! - a **stranger** (everything else, and every connection until its
+//!   handshake is done): its own, smaller pool ([`Limits::unauth_total`],
+//!   [`Limits::unauth_per_addr`]) and a budget of [`Limits::unauth_idle`]
+//!   both for going quiet and for its TLS handshake and request headers.
+//!   When the pool (or the address's share of it) is full, a new
+//!   connection is still taken: the oldest stranger that is not in the
+//!   middle of a request is closed to make room (the oldest stranger, if
+//!   all of them are). So a flood of strangers only ever replaces itself,
+//!   and a device enrolling — whose enrollment connection is a stranger
+//!   until its key-signed request verifies, since it has no certificate
+//!   yet — gets through as long as fewer than a pool's worth of new
+//!   connections arrive during its own handshake.
+//!
+//! A stranger becomes a member when it proves itself, if the member caps
+//! have room; otherwise it stays a stranger. A member never goes back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -38,24 +69,38 @@ pub struct Limits {
     /// connection's start for its first request and from the first byte of
     /// each later one (an idle keep-alive connection is bounded by `idle`).
     pub header_read: Duration,
-    /// A connection with no bytes moving for this long is closed.
+    /// A member connection with no bytes moving for this long is closed.
     pub idle: Duration,
-    /// Concurrent connections from one source address.
+    /// Concurrent member connections from one source address.
     pub per_addr: usize,
-    /// Concurrent connections in all.
+    /// Concurrent member connections in all.
     pub total: usize,
+    /// A stranger's budget: its TLS handshake and each request's headers
+    /// must arrive within it, and it is closed when quiet for that long.
+    pub unauth_idle: Duration,
+    /// Concurrent strangers from one source address.
+    pub unauth_per_addr: usize,
+    /// Concurrent strangers in all.
+    pub unauth_total: usize,
 }
 
 impl Limits {
-    /// These limits with the total cap fitted to `open_files` descriptors
-    /// (a few hundred kept for the database, logs and outgoing calls), and
-    /// never above [`MAX_CONNECTIONS`].
+    /// These limits fitted to `open_files` descriptors (a few hundred kept
+    /// for the database, logs and outgoing calls): the strangers' pool
+    /// takes at most an eighth of them, members the rest, never above
+    /// [`MAX_CONNECTIONS`].
     pub fn fitted(self, open_files: Option<u64>) -> Limits {
-        let total = match open_files {
-            Some(n) => (n.saturating_sub(512) as usize).clamp(64, MAX_CONNECTIONS),
-            None => self.total,
+        let Some(n) = open_files else {
+            return self;
         };
-        Limits { total, ..self }
+        let avail = (n.saturating_sub(512) as usize).clamp(64, MAX_CONNECTIONS + self.unauth_total);
+        let unauth_total = self.unauth_total.min(avail / 8).max(8);
+        Limits {
+            total: (avail - unauth_total).min(MAX_CONNECTIONS),
+            unauth_total,
+            unauth_per_addr: self.unauth_per_addr.min(unauth_total),
+            ..self
+        }
     }
 
     /// The control plane: every device connects from its own address, but
@@ -65,6 +110,9 @@ impl Limits {
         idle: Duration::from_secs(120),
         per_addr: 1024,
         total: 16_384,
+        unauth_idle: Duration::from_secs(5),
+        unauth_per_addr: 256,
+        unauth_total: 4096,
     };
     /// An agent's peer server: a handful of office peers at a time.
     pub const PEER: Limits = Limits {
@@ -72,54 +120,228 @@ impl Limits {
         idle: Duration::from_secs(60),
         per_addr: 32,
         total: 512,
+        unauth_idle: Duration::from_secs(5),
+        unauth_per_addr: 32,
+        unauth_total: 128,
     };
+
+    /// The limits a stranger's timer judges it by.
+    fn for_strangers(&self) -> Limits {
+        Limits {
+            header_read: self.header_read.min(self.unauth_idle),
+            idle: self.unauth_idle,
+            ..*self
+        }
+    }
 }
 
-/// Most connections serve keeps open, however many descriptors it may
-/// have: 100,000 devices on kept connections, with room to spare.
+/// Most member connections serve keeps open, however many descriptors it
+/// may have: 100,000 devices on kept connections, with room to spare.
 pub const MAX_CONNECTIONS: usize = 131_072;
 
-/// Descriptors serve asks for: [`MAX_CONNECTIONS`] and the ones
-/// [`Limits::fitted`] keeps aside.
-pub const OPEN_FILES_WANTED: u64 = MAX_CONNECTIONS as u64 + 512;
+/// Descriptors serve asks for: [`MAX_CONNECTIONS`], the strangers' pool
+/// and the ones [`Limits::fitted`] keeps aside.
+pub const OPEN_FILES_WANTED: u64 = (MAX_CONNECTIONS + Limits::SERVER.unauth_total) as u64 + 512;
 
-/// Live connections per source address; the guard gives its slot back.
+/// Strangers scanned, oldest first, for one that is not in a request
+/// before the oldest is closed regardless: bounds the work of one accept.
+const EVICTION_SCAN: usize = 64;
+
+/// `Admission::state` of a member.
+const MEMBER: u64 = u64::MAX;
+/// `Admission::state` of a connection that has ended.
+const GONE: u64 = u64::MAX - 1;
+
+/// Live connections: members counted per address, strangers in order of
+/// arrival so the oldest can be closed first.
 #[derive(Default)]
 struct Slots {
-    by_addr: HashMap<IpAddr, usize>,
-    total: usize,
+    members_by_addr: HashMap<IpAddr, usize>,
+    members: usize,
+    /// Arrival number → the stranger.
+    strangers: BTreeMap<u64, Stranger>,
+    strangers_by_addr: HashMap<IpAddr, BTreeSet<u64>>,
+    next: u64,
+    /// Strangers closed to make room since the last log line, and when
+    /// that was.
+    evicted: u64,
+    evicted_logged: Option<Instant>,
 }
 
-struct Slot {
+struct Stranger {
+    ip: IpAddr,
+    close: CancellationToken,
+    /// The connection's [`Idle::head`]: [`IN_REQUEST`] while a request is
+    /// being answered.
+    head: Arc<AtomicU64>,
+}
+
+impl Slots {
+    fn forget_stranger(&mut self, seq: u64) -> Option<Stranger> {
+        let s = self.strangers.remove(&seq)?;
+        if let Some(set) = self.strangers_by_addr.get_mut(&s.ip) {
+            set.remove(&seq);
+            if set.is_empty() {
+                self.strangers_by_addr.remove(&s.ip);
+            }
+        }
+        Some(s)
+    }
+
+    /// Closes one stranger to make room: among `candidates` (arrival
+    /// numbers, oldest first) the first not in a request, else the first.
+    fn evict(&mut self, candidates: Vec<u64>) {
+        let strangers = &self.strangers;
+        let pick = candidates
+            .iter()
+            .find(|seq| {
+                strangers
+                    .get(seq)
+                    .is_some_and(|s| s.head.load(Ordering::Relaxed) != IN_REQUEST)
+            })
+            .or(candidates.first())
+            .copied();
+        if let Some(s) = pick.and_then(|seq| self.forget_stranger(seq)) {
+            s.close.cancel();
+            self.evicted += 1;
+        }
+    }
+}
+
+/// A connection's place in [`Slots`]; shared by its task and, as a
+/// request extension, by the handlers of its requests.
+pub struct Admission {
     slots: Arc<Mutex<Slots>>,
     ip: IpAddr,
+    /// Its arrival number while a stranger, [`MEMBER`] or [`GONE`]; only
+    /// changed with `slots` locked.
+    state: AtomicU64,
+    limits: Limits,
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("ip", &self.ip)
+            .field("member", &self.is_member())
+            .finish()
+    }
+}
+
+impl Admission {
+    /// Whether the connection is a member (authenticated).
+    pub fn is_member(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == MEMBER
+    }
+
+    /// The connection proved itself (a valid signature, certificate or
+    /// admin token): it moves to the members' pool if that has room.
+    /// Returns whether it is a member now.
+    pub fn authenticated(&self) -> bool {
+        if self.is_member() {
+            return true;
+        }
         let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        s.total -= 1;
-        if let Some(n) = s.by_addr.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                s.by_addr.remove(&self.ip);
+        let seq = self.state.load(Ordering::Relaxed);
+        if seq == MEMBER {
+            return true;
+        }
+        if seq == GONE || !s.strangers.contains_key(&seq) {
+            return false; // closed to make room meanwhile
+        }
+        let n = s.members_by_addr.get(&self.ip).copied().unwrap_or(0);
+        if n >= self.limits.per_addr || s.members >= self.limits.total {
+            return false; // stays a stranger
+        }
+        s.forget_stranger(seq);
+        s.members_by_addr.insert(self.ip, n + 1);
+        s.members += 1;
+        self.state.store(MEMBER, Ordering::Relaxed);
+        true
+    }
+
+    /// The connection ended: its slot is free.
+    fn release(&self) {
+        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        match self.state.swap(GONE, Ordering::Relaxed) {
+            GONE => {}
+            MEMBER => {
+                s.members -= 1;
+                if let Some(n) = s.members_by_addr.get_mut(&self.ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        s.members_by_addr.remove(&self.ip);
+                    }
+                }
+            }
+            seq => {
+                s.forget_stranger(seq);
             }
         }
     }
 }
 
-fn take_slot(slots: &Arc<Mutex<Slots>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
-    let mut s = slots.lock().unwrap_or_else(|p| p.into_inner());
-    let n = s.by_addr.get(&ip).copied().unwrap_or(0);
-    if n >= limits.per_addr || s.total >= limits.total {
+/// Gives the slot back when the connection's task ends, however it ends.
+struct Release(Arc<Admission>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Takes a stranger's slot for a new connection from `ip`, closing the
+/// oldest idle stranger (of that address, or of all) if the pool is full.
+/// `None` only when the pool has no room at all (`unauth_total` 0).
+fn admit(
+    slots: &Arc<Mutex<Slots>>,
+    ip: IpAddr,
+    limits: &Limits,
+    close: CancellationToken,
+    head: Arc<AtomicU64>,
+) -> Option<Arc<Admission>> {
+    if limits.unauth_total == 0 || limits.unauth_per_addr == 0 {
         return None;
     }
-    s.by_addr.insert(ip, n + 1);
-    s.total += 1;
-    Some(Slot {
+    let mut s = slots.lock().unwrap_or_else(|p| p.into_inner());
+    let of_addr = s.strangers_by_addr.get(&ip).map_or(0, |set| set.len());
+    if of_addr >= limits.unauth_per_addr {
+        let oldest: Vec<u64> = s.strangers_by_addr[&ip]
+            .iter()
+            .take(EVICTION_SCAN)
+            .copied()
+            .collect();
+        s.evict(oldest);
+    } else if s.strangers.len() >= limits.unauth_total {
+        let oldest: Vec<u64> = s.strangers.keys().take(EVICTION_SCAN).copied().collect();
+        s.evict(oldest);
+    }
+    if s.evicted > 0
+        && s.evicted_logged
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+    {
+        tracing::warn!(
+            closed = s.evicted,
+            "closed the oldest unauthenticated connections to make room: at most {} \
+             connections that presented no certificate and no signed request are kept \
+             ({} per address), each for {} s",
+            limits.unauth_total,
+            limits.unauth_per_addr,
+            limits.unauth_idle.as_secs()
+        );
+        s.evicted = 0;
+        s.evicted_logged = Some(Instant::now());
+    }
+    let seq = s.next;
+    s.next += 1;
+    s.strangers.insert(seq, Stranger { ip, close, head });
+    s.strangers_by_addr.entry(ip).or_default().insert(seq);
+    Some(Arc::new(Admission {
         slots: slots.clone(),
         ip,
-    })
+        state: AtomicU64::new(seq),
+        limits: *limits,
+    }))
 }
 
 /// What a handler knows about the connection a request came on.
@@ -132,6 +354,15 @@ pub struct Conn {
     pub identity: Option<crate::tls::Identity>,
     /// True on a TLS connection.
     pub tls: bool,
+}
+
+/// Marks the connection a request came on as authenticated (see the
+/// module's "Strangers and members"), given the request's extensions: a
+/// valid signature or admin token arrived on it.
+pub fn authenticated(extensions: &axum::http::Extensions) {
+    if let Some(a) = extensions.get::<Arc<Admission>>() {
+        a.authenticated();
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets
@@ -165,16 +396,15 @@ pub async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
-        let Some(slot) = take_slot(&slots, peer.ip(), &limits) else {
+        let last = Arc::new(AtomicU64::new(0));
+        // The first request's headers are due from the connection's start.
+        let head = Arc::new(AtomicU64::new(0));
+        let evicted = CancellationToken::new();
+        let Some(admission) = admit(&slots, peer.ip(), &limits, evicted.clone(), head.clone())
+        else {
             if refused_logged.elapsed() > Duration::from_secs(10) {
                 refused_logged = Instant::now();
-                tracing::warn!(
-                    addr = %peer.ip(),
-                    "refused a connection: too many open connections from this address \
-                     (at most {}) or in all (at most {})",
-                    limits.per_addr,
-                    limits.total
-                );
+                tracing::warn!(addr = %peer.ip(), "refused a connection: no unauthenticated connections are allowed");
             }
             drop(stream);
             continue;
@@ -184,9 +414,7 @@ pub async fn serve(
         let stop = shutdown.clone();
         let acceptor = acceptor.clone();
         tracker.spawn(async move {
-            let last = Arc::new(AtomicU64::new(0));
-            // The first request's headers are due from the connection's start.
-            let head = Arc::new(AtomicU64::new(0));
+            let release = Release(admission.clone());
             let start = Instant::now();
             let (stream, info): (Box<dyn Stream>, Conn) = match acceptor {
                 None => (
@@ -198,7 +426,12 @@ pub async fn serve(
                     },
                 ),
                 Some(acc) => {
-                    let hs = tokio::time::timeout(limits.header_read, acc.accept(stream)).await;
+                    // A stranger's budget: no certificate is known yet.
+                    let budget = limits.for_strangers().header_read;
+                    let hs = tokio::select! {
+                        r = tokio::time::timeout(budget, acc.accept(stream)) => r,
+                        _ = evicted.cancelled() => return,
+                    };
                     let tls = match hs {
                         Ok(Ok(t)) => t,
                         Ok(Err(e)) => {
@@ -214,6 +447,9 @@ pub async fn serve(
                         .peer_certificates()
                         .and_then(|c| c.first())
                         .and_then(|c| crate::tls::identity_of(c));
+                    if identity.is_some() {
+                        admission.authenticated();
+                    }
                     (
                         Box::new(tls),
                         Conn {
@@ -225,12 +461,14 @@ pub async fn serve(
                 }
             };
             let parsed = head.clone();
+            let handle = admission.clone();
             let svc = TowerToHyperService::new(tower::util::MapRequest::new(
                 app,
                 move |mut req: axum::http::Request<hyper::body::Incoming>| {
                     // The headers are in: no head is due until the response.
                     parsed.store(IN_REQUEST, Ordering::Relaxed);
                     req.extensions_mut().insert(info.clone());
+                    req.extensions_mut().insert(handle.clone());
                     req
                 },
             ));
@@ -259,17 +497,24 @@ pub async fn serve(
             loop {
                 tokio::select! {
                     _ = conn.as_mut() => break,
+                    // Closed to make room for a newer stranger.
+                    _ = evicted.cancelled() => break,
                     _ = stop.cancelled(), if !closing => {
                         closing = true;
                         conn.as_mut().graceful_shutdown();
                     }
                     _ = timer.as_mut() => {
                         let now = start.elapsed().as_millis() as u64;
+                        let judged = if admission.is_member() {
+                            limits
+                        } else {
+                            limits.for_strangers()
+                        };
                         match next_deadline(
                             now,
                             last.load(Ordering::Relaxed),
                             head.load(Ordering::Relaxed),
-                            &limits,
+                            &judged,
                         ) {
                             // Idle, or headers too slow (slow-loris): drop it.
                             None => break,
@@ -280,7 +525,7 @@ pub async fn serve(
                     }
                 }
             }
-            drop(slot);
+            drop(release);
         });
     }
     drop(listener);
@@ -421,10 +666,18 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
-    fn the_connection_cap_follows_the_open_file_limit() {
-        assert_eq!(Limits::SERVER.fitted(Some(20_000)).total, 19_488);
+    fn the_connection_caps_follow_the_open_file_limit() {
+        // 19,488 descriptors: an eighth for strangers, the rest members.
+        let l = Limits::SERVER.fitted(Some(20_000));
+        assert_eq!(
+            (l.total, l.unauth_total, l.unauth_per_addr),
+            (17_052, 2_436, 256)
+        );
+        let l = Limits::SERVER.fitted(Some(OPEN_FILES_WANTED));
+        assert_eq!((l.total, l.unauth_total), (MAX_CONNECTIONS, 4096));
         assert_eq!(Limits::SERVER.fitted(Some(1 << 20)).total, MAX_CONNECTIONS);
-        assert_eq!(Limits::SERVER.fitted(Some(100)).total, 64);
+        let l = Limits::SERVER.fitted(Some(100));
+        assert_eq!((l.total, l.unauth_total, l.unauth_per_addr), (56, 8, 8));
         assert_eq!(Limits::SERVER.fitted(None).total, Limits::SERVER.total);
     }
 
@@ -467,6 +720,9 @@ mod tests {
             idle: Duration::from_secs(30),
             per_addr: 8,
             total: 8,
+            unauth_idle: Duration::from_secs(30),
+            unauth_per_addr: 8,
+            unauth_total: 8,
         };
         let (addr, stop) = start(limits).await;
         (tokio::net::TcpStream::connect(addr).await.unwrap(), stop)
@@ -529,31 +785,144 @@ mod tests {
         stop.cancel();
     }
 
+    /// Reads until the server closes `s` (or 5 s pass); true if it did.
+    async fn closed(s: &mut tokio::net::TcpStream) -> bool {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest))
+            .await
+            .is_ok()
+    }
+
+    /// Whether `s` is still open 300 ms from now (nothing was sent on it,
+    /// so a closed connection reads EOF).
+    async fn still_open(s: &mut tokio::net::TcpStream) -> bool {
+        let mut buf = [0u8; 16];
+        tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf))
+            .await
+            .is_err()
+    }
+
+    /// A server whose `/` answers after `wait_ms`, and whose `/signed`
+    /// counts as a verified request (as the `Signed` extractor does).
+    async fn start_members(limits: Limits) -> (std::net::SocketAddr, CancellationToken) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    "hi"
+                }),
+            )
+            .route(
+                "/signed",
+                axum::routing::get(|req: axum::extract::Request| async move {
+                    authenticated(req.extensions());
+                    "hi"
+                }),
+            );
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(l, app, stop.clone(), limits, None));
+        (addr, stop)
+    }
+
+    const SMALL: Limits = Limits {
+        header_read: Duration::from_secs(30),
+        idle: Duration::from_secs(30),
+        per_addr: 2,
+        total: 100,
+        unauth_idle: Duration::from_millis(700),
+        unauth_per_addr: 3,
+        unauth_total: 4,
+    };
+
+    /// Issue 23: strangers (no certificate, no signed request) have a
+    /// short idle budget and their own pool; when it is full the oldest
+    /// idle stranger makes room, so newcomers always get in.
     #[tokio::test]
-    async fn an_idle_connection_is_closed_and_connections_per_address_are_capped() {
+    async fn a_full_strangers_pool_closes_its_oldest_idle_connection_for_a_newcomer() {
         let limits = Limits {
-            header_read: Duration::from_secs(30),
-            idle: Duration::from_millis(500),
-            per_addr: 2,
-            total: 100,
+            unauth_idle: Duration::from_secs(2),
+            ..SMALL
+        };
+        let (addr, stop) = start_members(limits).await;
+        let connect = || tokio::net::TcpStream::connect(addr);
+        // Three from one address fill its share; a fourth closes the first.
+        let mut a = connect().await.unwrap();
+        let mut b = connect().await.unwrap();
+        let mut c = connect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut d = connect().await.unwrap();
+        assert!(closed(&mut a).await, "the oldest stranger was kept");
+        assert!(still_open(&mut b).await && still_open(&mut c).await);
+        assert!(still_open(&mut d).await, "the newcomer was refused");
+        // A stranger in the middle of a request is passed over: b waits
+        // for an answer, so the next newcomer closes c instead.
+        b.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut e = connect().await.unwrap();
+        assert!(closed(&mut c).await, "the idle stranger was kept");
+        assert!(
+            response(&mut b).await.is_some(),
+            "the busy stranger was closed"
+        );
+        assert!(still_open(&mut e).await);
+        // Quiet strangers go after their short budget.
+        assert!(closed(&mut d).await && closed(&mut e).await);
+        stop.cancel();
+    }
+
+    /// A connection with a verified request is a member: the long idle
+    /// timeout and the members' per-address cap apply to it; past that
+    /// cap a connection stays a stranger.
+    #[tokio::test]
+    async fn a_verified_request_makes_its_connection_a_member() {
+        let (addr, stop) = start_members(SMALL).await;
+        let signed = b"GET /signed HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut kept = Vec::new();
+        for _ in 0..3 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(signed).await.unwrap();
+            assert!(response(&mut s).await.is_some());
+            kept.push(s);
+        }
+        // Past the strangers' 700 ms: the two members (per_addr 2) are
+        // open, the third, a stranger still, was closed.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let mut third = kept.pop().unwrap();
+        assert!(closed(&mut third).await, "the third stayed open");
+        for s in &mut kept {
+            s.write_all(signed).await.unwrap();
+            assert!(response(s).await.is_some(), "a member was closed");
+        }
+        // Strangers cannot close members: fill the strangers' pool twice.
+        let mut flood = Vec::new();
+        for _ in 0..8 {
+            flood.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for s in &mut kept {
+            s.write_all(signed).await.unwrap();
+            assert!(
+                response(s).await.is_some(),
+                "a member was closed by strangers"
+            );
+        }
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed() {
+        let limits = Limits {
+            unauth_idle: Duration::from_millis(500),
+            ..SMALL
         };
         let (addr, stop) = start(limits).await;
         let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        // The third from the same address is closed at once.
-        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut buf = [0u8; 16];
-        let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
-            .await
-            .expect("the over-cap connection stayed open");
-        assert!(matches!(n, Ok(0) | Err(_)));
-        // The idle one is closed by the idle timeout.
-        let mut rest = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), a.read_to_end(&mut rest))
-            .await
-            .expect("the idle connection stayed open")
-            .ok();
+        assert!(closed(&mut a).await, "the idle connection stayed open");
         stop.cancel();
     }
 }

@@ -24,7 +24,7 @@
 //!
 //! | event | effect |
 //! |---|---|
-//! | a `/sources` call, no leader | elect the best-scored online device → Leading(epoch + 1); the calling device wins a tie (it learns its role at once) |
+//! | a `/sources` call, no leader | elect the best-scored online device → Leading(epoch + 1); the calling device wins a tie (it learns its role at once). Members are only the office's devices whose group the content is targeted at (the scheduler's `targeted`) |
 //! | leader offline (3 heartbeats missed) or banned | elect another → Leading(epoch + 1) |
 //! | leader stalled | elect another (one failure on its record, once per term); if nobody else is eligible, keep it and add nothing |
 //! | leader blocked | keep it |

@@ -372,6 +372,8 @@ pub struct ServerState {
     /// these addresses may carry the client's certificate in
     /// [`FORWARDED_CERT_HEADER`].
     pub trusted_proxies: Vec<IpAddr>,
+    /// Dashboard sessions (see [`ui`]).
+    pub ui_sessions: ui::Sessions,
 }
 
 /// The header a trusted proxy forwards the client's certificate in: the
@@ -605,6 +607,7 @@ impl ServerState {
             probe: probe_client(None)?,
             tls: None,
             trusted_proxies: Vec::new(),
+            ui_sessions: ui::Sessions::default(),
         })
     }
 

@@ -19,7 +19,15 @@
 //! Who leads is decided by the state machine in [`super::leader`]; this
 //! module feeds it rows from the store and applies its decision
 //! ([`elect`] is the one place where leaders change).
+//!
+//! Only devices whose group the content is targeted at take part
+//! ([`targeted`]): they alone may lead it, be offered as its LAN or
+//! parent-office peers, or take over from its leader. A device of another
+//! group never fetches that content, so as a leader it would only stall
+//! the office until the stall rule replaced it (issue 23: 65–70 s), and
+//! as a peer it has nothing to give.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
@@ -144,6 +152,7 @@ pub fn plan(
         office_id,
         super::roster::Roster::ttl(timing.heartbeat_secs),
     )?;
+    let members = targeted(st, content_id, &members)?;
     let office = OfficeView {
         content_id,
         office_id,
@@ -250,8 +259,36 @@ fn peer_source(d: &DeviceRow, tier: Tier) -> Source {
     }
 }
 
-/// Online, unbanned devices of the parent office, its leader first. A VPN
-/// parent serves nobody, so the search climbs to the next office up.
+/// The devices among `members` whose group `content_id` is targeted at:
+/// the only ones that may lead it or be offered as its peers. Asks the
+/// store once per distinct group (an office has a few); borrows `members`
+/// when every one of them is targeted, the usual case.
+pub fn targeted<'a>(
+    st: &Store,
+    content_id: &str,
+    members: &'a [DeviceRow],
+) -> Result<Cow<'a, [DeviceRow]>, StoreError> {
+    let mut groups: HashMap<&str, bool> = HashMap::new();
+    for d in members {
+        if !groups.contains_key(d.group_name.as_str()) {
+            groups.insert(&d.group_name, st.is_targeted(content_id, &d.group_name)?);
+        }
+    }
+    if groups.values().all(|t| *t) {
+        return Ok(Cow::Borrowed(members));
+    }
+    Ok(Cow::Owned(
+        members
+            .iter()
+            .filter(|d| groups.get(d.group_name.as_str()) == Some(&true))
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// Online, unbanned devices of the parent office that the content is
+/// targeted at, its leader first. A VPN parent serves nobody, so the
+/// search climbs to the next office up.
 fn parent_sources(
     st: &Store,
     roster: &super::roster::Roster,
@@ -267,8 +304,9 @@ fn parent_sources(
         };
         if parent.kind.serves_peers() {
             let leader = st.leader(content_id, pid)?;
-            let mut out: Vec<Source> = roster
-                .members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?
+            let members =
+                roster.members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?;
+            let mut out: Vec<Source> = targeted(st, content_id, &members)?
                 .iter()
                 .filter(|d| servable(d, banned, timing, now))
                 .map(|d| peer_source(d, Tier::Parent))
@@ -480,7 +518,8 @@ pub fn hand_over(
             .into_iter()
             .map(|p| (p.device_id.clone(), p))
             .collect();
-        let members = st.office_devices(office_id)?;
+        let all = st.office_devices(office_id)?;
+        let members = targeted(st, &content_id, &all)?;
         let wan_cap = st
             .office(office_id)?
             .and_then(|x| x.wan_kbps)
@@ -525,6 +564,133 @@ mod tests {
             license_activated_at: None,
             preference: crate::store::devices::Preference::Normal,
         }
+    }
+
+    /// Issue 23, finding 10: a device of a group the content is not
+    /// targeted at never leads it and is never offered as its peer (LAN
+    /// or parent office), even when it would win the election (here: the
+    /// admin prefers it).
+    #[test]
+    fn only_devices_the_content_is_targeted_at_lead_it_or_are_offered_as_peers() {
+        use crate::store::content::{NewContent, Targets};
+        use crate::store::devices::{Enrollment, Preference};
+        use crate::store::topology::NewOffice;
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::create(dir.path()).unwrap();
+        let office = |st: &Store, name: &str, parent: Option<i64>| {
+            st.create_office(
+                &NewOffice {
+                    name: name.into(),
+                    parent: parent.map(|_| String::new()),
+                    kind: OfficeKind::Default,
+                    wan_kbps: None,
+                    description: String::new(),
+                    source: "import".into(),
+                    ranges: vec![],
+                },
+                parent,
+            )
+            .unwrap()
+        };
+        let hq = office(&st, "HQ", None);
+        let branch = office(&st, "Branch", Some(hq));
+        let mut enroll = |host: &str, ip: &str, group: &str, office: i64| {
+            let d = st
+                .enroll_device(&Enrollment {
+                    device_id: None,
+                    hostname: host,
+                    addr: ip,
+                    prefix_len: 24,
+                    group,
+                    version: crate::VERSION,
+                    peer_url: &format!("https://{ip}:7651"),
+                })
+                .unwrap();
+            st.set_device_office(&d.id, Some(office)).unwrap();
+            d.id
+        };
+        let laptop = enroll("laptop", "10.0.0.1", "Laptops", hq);
+        let secret = enroll("secret", "10.0.0.2", "Secret", hq);
+        let secret2 = enroll("secret2", "10.0.0.3", "Secret", hq);
+        let laptop_b = enroll("laptop-b", "10.0.1.1", "Laptops", branch);
+        let secret_b = enroll("secret-b", "10.0.1.2", "Secret", branch);
+        // The laptop would win: the admin prefers it.
+        st.set_preference(&laptop, Preference::Preferred).unwrap();
+        st.set_preference(&laptop_b, Preference::Preferred).unwrap();
+        let id = "ab".repeat(32);
+        st.register_content(
+            &NewContent {
+                id: &id,
+                name: "app",
+                version: "1",
+                arch: "",
+                path: "app/1/app.bin",
+                size: 10,
+                mtime: 0,
+                piece_size: 1 << 20,
+                piece_hashes: &[0u8; 32],
+            },
+            Targets::Only(&["Secret".to_string()]),
+        )
+        .unwrap();
+        let (mut board, roster) = (Board::default(), super::super::roster::Roster::default());
+        let timing = Timing::new(1);
+        let ends = Endpoints {
+            cdn: None,
+            storage_url: None,
+        };
+        let now_ms = crate::domain::clock::now_ms();
+        let ask = |board: &mut Board, who: &str| {
+            let d = st.device(who).unwrap().unwrap();
+            let p = plan(
+                &st,
+                board,
+                &roster,
+                &timing,
+                &ends,
+                &id,
+                "app/1/app.bin",
+                &d,
+                None,
+                now_ms / 1000,
+                now_ms,
+            )
+            .unwrap();
+            p.response
+        };
+        let peers = |r: &SourcesResponse| -> Vec<String> {
+            r.peers
+                .iter()
+                .chain(&r.upstream)
+                .filter_map(|s| s.device_id.clone())
+                .collect()
+        };
+        let first = ask(&mut board, &secret);
+        assert_eq!(first.role, Role::Leader, "{first:?}");
+        assert_eq!(first.leader.as_deref(), Some(secret.as_str()));
+        assert!(!peers(&first).contains(&laptop), "{first:?}");
+        let other = ask(&mut board, &secret2);
+        assert_eq!(other.leader.as_deref(), Some(secret.as_str()));
+        assert_eq!(peers(&other), vec![secret.clone()]);
+        // In the branch: its Secret device leads, and its parent-office
+        // sources are HQ's Secret devices only.
+        let b = ask(&mut board, &secret_b);
+        assert_eq!(b.leader.as_deref(), Some(secret_b.as_str()), "{b:?}");
+        let up: Vec<String> = b
+            .upstream
+            .iter()
+            .filter(|s| s.tier == Tier::Parent)
+            .filter_map(|s| s.device_id.clone())
+            .collect();
+        assert_eq!(up.len(), 2, "{b:?}");
+        assert!(!up.contains(&laptop) && !up.contains(&laptop_b), "{b:?}");
+        // A leader handing over passes the term to a targeted device only.
+        let me = st.device(&secret).unwrap().unwrap();
+        hand_over(&st, &mut board, &timing, &me, now_ms / 1000, now_ms).unwrap();
+        assert_eq!(
+            st.leader(&id, hq).unwrap().as_deref(),
+            Some(secret2.as_str())
+        );
     }
 
     #[test]

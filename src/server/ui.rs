@@ -10,8 +10,25 @@
 //! against the database, so a rotation takes effect at once without a
 //! restart. It is given as `Authorization: Bearer TOKEN` (Prometheus,
 //! scripts) or, in a browser, once through `/ui/login?token=TOKEN`, which
-//! sets an `HttpOnly`, `SameSite=Strict` cookie and redirects to `/ui`, so
-//! the token leaves the address bar and no page ever shows it.
+//! redirects to `/ui`, so the token leaves the address bar and no page
+//! ever shows it.
+//!
+//! # Sessions
+//!
+//! The browser never keeps the admin token: `/ui/login` checks it and
+//! sets a cookie holding a **session id** (256 random bits), `HttpOnly`,
+//! `SameSite=Strict`, `Secure` when serve speaks TLS, with a `Max-Age` of
+//! [`SESSION_SECS`]. Sessions live in serve's memory ([`Sessions`]), each
+//! with its expiry and the digest of the admin token it was opened with:
+//! an expired session, one opened with a token since rotated (`p2pd ui
+//! token`), or any session after a restart of serve is refused, and
+//! logging in again opens a new one. A cookie that holds anything else
+//! (such as the raw token, which older versions stored) is refused.
+//! Replicas each keep their own sessions. At most [`MAX_SESSIONS`] are
+//! kept; past that the one closest to expiry goes.
+//!
+//! Every response here carries `X-Content-Type-Options: nosniff`,
+//! `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
 //!
 //! # Assets
 //!
@@ -84,7 +101,82 @@ fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
-/// Proof that a request carried the current admin token.
+// ------------------------------------------------------------- sessions --
+
+/// How long a dashboard session lasts from its login.
+pub const SESSION_SECS: u64 = 8 * 3600;
+
+/// Most sessions kept at once.
+pub const MAX_SESSIONS: usize = 1024;
+
+/// Dashboard sessions, in memory: session id → when it ends and the
+/// digest of the admin token it was opened with.
+#[derive(Default)]
+pub struct Sessions {
+    open: std::sync::Mutex<std::collections::HashMap<String, Session>>,
+}
+
+struct Session {
+    expires: Instant,
+    token_sha256: String,
+}
+
+impl Sessions {
+    /// Opens a session for a login with the token whose digest is
+    /// `token_sha256`; returns its id.
+    fn open(&self, token_sha256: String, lifetime: std::time::Duration) -> Result<String, Refused> {
+        let mut bytes = [0u8; 32];
+        rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut bytes)
+            .map_err(|_| Refused("The server could not make a session id; try again.".into()))?;
+        let id = hex::encode(bytes);
+        let now = Instant::now();
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|_, s| s.expires > now);
+        if open.len() >= MAX_SESSIONS
+            && let Some(first) = open
+                .iter()
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| k.clone())
+        {
+            open.remove(&first);
+        }
+        open.insert(
+            id.clone(),
+            Session {
+                expires: now + lifetime,
+                token_sha256,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The token digest of a live session; forgets it if it has expired.
+    fn token_of(&self, id: &str) -> Option<String> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let s = open.get(id)?;
+        if s.expires <= Instant::now() {
+            open.remove(id);
+            return None;
+        }
+        Some(s.token_sha256.clone())
+    }
+}
+
+/// How long a session lasts: [`SESSION_SECS`], or with fault injection
+/// what `P2PD_FAULT_UI_SESSION_SECS` says (tests that watch one expire).
+fn session_lifetime() -> std::time::Duration {
+    #[cfg(feature = "fault-injection")]
+    if let Some(secs) = std::env::var("P2PD_FAULT_UI_SESSION_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_secs(secs);
+    }
+    std::time::Duration::from_secs(SESSION_SECS)
+}
+
+/// Proof that a request carried the current admin token, or a live session
+/// opened with it.
 pub struct Admin;
 
 /// Why a request was refused: an HTML page for people, 401 for everyone.
@@ -120,15 +212,22 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The token a request carries: `Authorization: Bearer`, else the cookie.
-fn presented(parts: &Parts) -> Option<String> {
+/// What a request presents: the token (`Authorization: Bearer`), else
+/// the session cookie.
+enum Presented {
+    Token(String),
+    Session(String),
+    Nothing,
+}
+
+fn presented(parts: &Parts) -> Presented {
     if let Some(v) = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         && let Some(t) = v.strip_prefix("Bearer ")
     {
-        return Some(t.trim().to_string());
+        return Presented::Token(t.trim().to_string());
     }
     parts
         .headers
@@ -137,14 +236,13 @@ fn presented(parts: &Parts) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
-        .map(str::to_string)
+        .map(|v| Presented::Session(v.to_string()))
         .next()
+        .unwrap_or(Presented::Nothing)
 }
 
-async fn check_token(s: &ServerState, token: Option<String>) -> Result<(), Refused> {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Err(Refused("This page needs the p2pd admin token.".into()));
-    };
+/// Checks a token digest against the stored one.
+async fn check_digest(s: &ServerState, digest: &str, rotated: &str) -> Result<(), Refused> {
     let stored =
         s.db.call(|st| Ok(st.admin_token_sha256()?))
             .await
@@ -156,20 +254,71 @@ async fn check_token(s: &ServerState, token: Option<String>) -> Result<(), Refus
         )),
         // Both sides are SHA-256 digests, so comparing them leaks nothing
         // useful about the token even without a constant-time compare.
-        Some(h) if h == token_sha256(&token) => Ok(()),
-        Some(_) => Err(Refused(
-            "The admin token is wrong or was rotated (`p2pd ui token`).".into(),
-        )),
+        Some(h) if h == digest => Ok(()),
+        Some(_) => Err(Refused(rotated.into())),
     }
+}
+
+/// Checks an admin token; returns its digest.
+async fn check_token(s: &ServerState, token: Option<String>) -> Result<String, Refused> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(Refused("This page needs the p2pd admin token.".into()));
+    };
+    let digest = token_sha256(&token);
+    check_digest(
+        s,
+        &digest,
+        "The admin token is wrong or was rotated (`p2pd ui token`).",
+    )
+    .await?;
+    Ok(digest)
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Refused> {
-        check_token(s, presented(parts)).await?;
+        match presented(parts) {
+            Presented::Token(t) => {
+                check_token(s, Some(t)).await?;
+            }
+            Presented::Session(id) => {
+                let digest = s.ui_sessions.token_of(&id).ok_or_else(|| {
+                    Refused(
+                        "Your dashboard session has expired (or serve restarted): log in again."
+                            .into(),
+                    )
+                })?;
+                check_digest(
+                    s,
+                    &digest,
+                    "The admin token was rotated (`p2pd ui token`) since this session began: \
+                     log in again with the new token.",
+                )
+                .await?;
+            }
+            Presented::Nothing => check_token(s, None).await.map(|_| ())?,
+        }
+        // A person with the admin token: this connection is no stranger's.
+        crate::listen::authenticated(&parts.extensions);
         Ok(Admin)
     }
+}
+
+/// Headers on every dashboard and `/metrics` response: no content-type
+/// sniffing, no caching of fleet data, no referrer to other sites.
+async fn harden(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 // ------------------------------------------------------------- metrics --
@@ -241,6 +390,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/api/offices", get(offices))
         .route("/ui/api/series", get(series))
         .route("/ui/api/devices", get(devices))
+        .route_layer(axum::middleware::map_response(harden))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -279,16 +429,23 @@ struct LoginQuery {
     token: Option<String>,
 }
 
-/// Checks the token once, keeps it in an HttpOnly cookie and sends the
-/// browser to `/ui` (so the token leaves the address bar).
+/// Checks the token once, opens a session, keeps its id in an HttpOnly
+/// cookie and sends the browser to `/ui` (so the token leaves the address
+/// bar). The token itself is never in the cookie.
 async fn login(State(s): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
-    let token = q.token.unwrap_or_default();
-    if let Err(r) = check_token(&s, Some(token.clone())).await {
-        return r.into_response();
-    }
+    let digest = match check_token(&s, q.token).await {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
+    let lifetime = session_lifetime();
+    let id = match s.ui_sessions.open(digest, lifetime) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
     let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-        token.trim()
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        lifetime.as_secs(),
+        if s.tls.is_some() { "; Secure" } else { "" }
     );
     let mut r = Redirect::to("/ui").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
+use super::names::{self, shown};
 use super::range::{self, Family, RangeError};
 use crate::domain::OfficeKind;
 use crate::store::topology::NewOffice;
@@ -73,17 +74,46 @@ pub enum ImportErrorKind {
     Csv(String),
     #[error("the office name is empty")]
     EmptyName,
+    #[error("office name '{}' is refused: {problem}", shown(.name))]
+    BadName {
+        name: String,
+        problem: super::names::NameProblem,
+    },
     #[error(
-        "office '{name}' appears twice (first on line {first_line}); office names must be unique"
+        "office '{}' appears twice (first on line {first_line}); office names must be unique",
+        shown(.name)
     )]
     DuplicateOffice { name: String, first_line: usize },
     #[error(
-        "office '{office}' has parent '{parent}', but no row names that office; add it or fix the name"
+        "office '{}' differs from office '{}' (line {first_line}) only in case; \
+         office names must differ in more than case: rename one, or write both the same way",
+        shown(.name), shown(.other)
+    )]
+    CaseDuplicate {
+        name: String,
+        other: String,
+        first_line: usize,
+    },
+    #[error(
+        "office '{}' has parent '{}', but no row names that office; add it or fix the name",
+        shown(.office), shown(.parent)
     )]
     UnknownParent { office: String, parent: String },
     #[error(
-        "office '{office}' has parent '{parent}', an auto office (source auto), and auto offices are not imported; \
-         choose an imported parent, or set the source of '{parent}' to import"
+        "office '{}' has parent '{}', but the office is written '{}' (line {line}); \
+         write the parent exactly as the office's own row does",
+        shown(.office), shown(.parent), shown(.actual)
+    )]
+    ParentCase {
+        office: String,
+        parent: String,
+        actual: String,
+        line: usize,
+    },
+    #[error(
+        "office '{}' has parent '{}', an auto office (source auto), and auto offices are not imported; \
+         choose an imported parent, or set the source of '{}' to import",
+        shown(.office), shown(.parent), shown(.parent)
     )]
     AutoParent { office: String, parent: String },
     #[error(
@@ -472,6 +502,8 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
     let mut offices: Vec<NewOffice> = Vec::new();
     let mut lines: Vec<usize> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
+    // Names as compared for uniqueness (case folded): office index.
+    let mut by_fold: HashMap<String, usize> = HashMap::new();
     let mut skipped_auto: Vec<String> = Vec::new();
     // (interval, office index, spec) for the overlap check.
     let mut intervals: Vec<(range::Interval, usize, usize)> = Vec::new();
@@ -486,11 +518,26 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
             errors.push(err("office", ImportErrorKind::EmptyName));
             continue;
         }
+        if let Err(problem) = names::check(&name) {
+            errors.push(err("office", ImportErrorKind::BadName { name, problem }));
+            continue;
+        }
         if let Some(&first) = by_name.get(&name) {
             errors.push(err(
                 "office",
                 ImportErrorKind::DuplicateOffice {
                     name,
+                    first_line: lines[first],
+                },
+            ));
+            continue;
+        }
+        if let Some(&first) = by_fold.get(&names::fold(&name)) {
+            errors.push(err(
+                "office",
+                ImportErrorKind::CaseDuplicate {
+                    name,
+                    other: offices[first].name.clone(),
                     first_line: lines[first],
                 },
             ));
@@ -546,6 +593,7 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
             }
         }
         by_name.insert(name.clone(), idx);
+        by_fold.insert(names::fold(&name), idx);
         lines.push(line);
         offices.push(NewOffice {
             name,
@@ -602,6 +650,11 @@ fn check_parents(
     errors: &mut Vec<ImportError>,
 ) {
     let pcol = h.col("parent");
+    let folded: HashMap<String, usize> = offices
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (names::fold(&o.name), i))
+        .collect();
     let mut parent_of: Vec<Option<usize>> = vec![None; offices.len()];
     let mut root: Option<usize> = None;
     for (i, o) in offices.iter().enumerate() {
@@ -631,9 +684,17 @@ fn check_parents(
                 None => errors.push(ImportError {
                     line: lines[i],
                     column: pcol,
-                    kind: ImportErrorKind::UnknownParent {
-                        office: o.name.clone(),
-                        parent: p.clone(),
+                    kind: match folded.get(&names::fold(p)) {
+                        Some(&j) => ImportErrorKind::ParentCase {
+                            office: o.name.clone(),
+                            parent: p.clone(),
+                            actual: offices[j].name.clone(),
+                            line: lines[j],
+                        },
+                        None => ImportErrorKind::UnknownParent {
+                            office: o.name.clone(),
+                            parent: p.clone(),
+                        },
                     },
                 }),
             },
@@ -851,6 +912,69 @@ mod tests {
                 .any(|(l, e)| *l == 5 && matches!(e, ImportErrorKind::Cycle(_)))
         );
         assert!(k.iter().any(|(_, e)| matches!(e, ImportErrorKind::NoRoot)));
+    }
+
+    /// Issue 23: names that could act on a terminal, read differently
+    /// from what they are, pass for "(no office)" or differ only in case
+    /// are refused by row and column, in CSV as in XLSX, and nothing is
+    /// imported.
+    #[test]
+    fn office_names_with_escapes_bidi_the_no_office_label_or_only_case_apart_are_refused() {
+        let rows = [
+            ("HQ", ""),
+            ("Nul\0x", "HQ"),
+            ("\u{1b}]0;owned\u{7}Esc", "HQ"),
+            ("Lab\u{202E}gnp", "HQ"),
+            ("(No Office)", "HQ"),
+            ("Branch", "HQ"),
+            ("BRANCH", "HQ"),
+            ("Leaf", "branch"),
+        ];
+        let mut text = String::from("office,parent,ranges\n");
+        for (n, p) in rows {
+            text.push_str(&format!("\"{n}\",{p},\n"));
+        }
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in ["office", "parent", "ranges"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, (n, p)) in rows.iter().enumerate() {
+            ws.write_string(r as u32 + 1, 0, *n).unwrap();
+            ws.write_string(r as u32 + 1, 1, *p).unwrap();
+        }
+        let xlsx = wb.save_to_buffer().unwrap();
+        for errs in [
+            csv(&text).unwrap_err(),
+            parse(Path::new("t.xlsx"), &xlsx, None).unwrap_err(),
+        ] {
+            let at: Vec<(usize, usize)> = errs.iter().map(|e| (e.line, e.column)).collect();
+            assert_eq!(
+                at,
+                vec![(3, 1), (4, 1), (5, 1), (6, 1), (8, 1), (9, 2)],
+                "{errs:?}"
+            );
+            let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            assert!(msgs[0].contains("U+0000 (NUL"), "{}", msgs[0]);
+            assert!(msgs[1].contains("U+001B (ESC"), "{}", msgs[1]);
+            assert!(msgs[2].contains("U+202E (a bidirectional"), "{}", msgs[2]);
+            assert!(
+                msgs[3].contains("'(no office)' is how reports show"),
+                "{}",
+                msgs[3]
+            );
+            assert!(
+                msgs[4].contains("'BRANCH' differs from office 'Branch' (line 7) only in case"),
+                "{}",
+                msgs[4]
+            );
+            assert!(msgs[5].contains("written 'Branch' (line 7)"), "{}", msgs[5]);
+            // No message carries the raw escape or override itself.
+            for m in &msgs {
+                assert!(!m.contains('\u{1b}') && !m.contains('\u{202E}') && !m.contains('\0'));
+                assert!(m.starts_with("line "), "{m}");
+            }
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod export;
 pub mod import;
 pub mod locate;
 pub mod lookup;
+pub mod names;
 pub mod range;
 
 pub use import::{ImportError, ImportErrorKind};
@@ -43,6 +44,12 @@ pub enum TopologyError {
     /// Writing CSV into memory failed (it cannot, short of a bug in csv).
     #[error("cannot write the topology as CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// An office name that [`names::check`] refuses.
+    #[error("office name '{}' is refused: {problem}", names::shown(.name))]
+    BadName {
+        name: String,
+        problem: names::NameProblem,
+    },
 }
 
 impl From<crate::store::DbError> for TopologyError {
@@ -145,6 +152,11 @@ pub fn place_device(
         return Ok(lookup.locate(addr));
     }
     let name = auto_office_name(addr, prefix_len);
+    // Made from an address, so always a good name; checked all the same,
+    // like every office name.
+    if let Err(problem) = names::check(&name) {
+        return Err(TopologyError::BadName { name, problem });
+    }
     if let Some(o) = store.office_by_name(&name)? {
         return Ok(Some(o.id));
     }

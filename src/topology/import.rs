@@ -335,7 +335,8 @@ fn check_unpacked_size(bytes: &[u8]) -> Result<(), ImportError> {
         total += n;
         if total > XLSX_MAX_UNPACKED {
             return Err(bad(format!(
-                "it unpacks to more than {} MiB (a topology sheet needs far less);                  it may be a zip bomb. Export the sheet as CSV instead",
+                "it unpacks to more than {} MiB (a topology sheet needs far less); \
+                 it may be a zip bomb. Export the sheet as CSV instead",
                 XLSX_MAX_UNPACKED >> 20
             )));
         }
@@ -390,7 +391,9 @@ fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Grid, ImportError> {
         let (r, c) = cell.get_position();
         if r >= XLSX_MAX_ROWS || c >= XLSX_MAX_COLS {
             return Err(file_error(ImportErrorKind::Workbook(format!(
-                "sheet '{name}' has a cell at {}, beyond what a topology sheet may use                  ({XLSX_MAX_COLS} columns, {XLSX_MAX_ROWS} rows); delete the stray cell or                  export the sheet as CSV",
+                "sheet '{name}' has a cell at {}, beyond what a topology sheet may use \
+                 ({XLSX_MAX_COLS} columns, {XLSX_MAX_ROWS} rows); delete the stray cell or \
+                 export the sheet as CSV",
                 cell_name(r, c)
             ))));
         }

@@ -661,11 +661,12 @@ fn count_licenses(db: &Db) -> Result<i64, DbError> {
 
 /// Refuses a new device when `license_cap` (not 0) licences are held.
 fn check_license_cap(db: &Db) -> Result<(), StoreError> {
-    let name = crate::settings::Setting::LicenseCap.name();
     let cap: i64 = db
-        .query_opt("SELECT value FROM settings WHERE name = ?1", [name], |r| {
-            r.get::<_, String>(0)
-        })?
+        .query_opt(
+            "SELECT value FROM settings WHERE name = ?1",
+            [super::LICENSE_CAP_SETTING],
+            |r| r.get::<_, String>(0),
+        )?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if cap <= 0 {

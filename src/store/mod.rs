@@ -110,6 +110,12 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The names and defaults of the settings the store reads itself (it sits
+/// below `settings`, whose test checks that they agree with it).
+pub const WAL_LIMIT_SETTING: &str = "wal_limit_mb";
+pub const WAL_LIMIT_MB_DEFAULT: u64 = 64;
+pub const LICENSE_CAP_SETTING: &str = "license_cap";
+
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -788,11 +794,10 @@ impl Store {
 
     /// The `wal_limit_mb` setting in bytes.
     pub fn wal_limit_bytes(&self) -> Result<u64, StoreError> {
-        let s = crate::settings::Setting::WalLimitMb;
         let mb = self
-            .setting(s.name())?
+            .setting(WAL_LIMIT_SETTING)?
             .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or_else(|| s.default_value().parse().unwrap_or(64));
+            .unwrap_or(WAL_LIMIT_MB_DEFAULT);
         Ok(mb << 20)
     }
 

@@ -486,3 +486,16 @@ fn health_warns_when_the_wal_is_over_its_limit() {
     );
     drop(db);
 }
+
+/// The store reads two settings itself, by names and a default of its own
+/// (it is below `settings` in the layers): they must be the settings'.
+#[test]
+fn the_store_reads_the_settings_by_their_names() {
+    use p2pd::settings::Setting;
+    assert_eq!(Setting::WalLimitMb.name(), p2pd::store::WAL_LIMIT_SETTING);
+    assert_eq!(
+        Setting::WalLimitMb.default_value(),
+        p2pd::store::WAL_LIMIT_MB_DEFAULT.to_string()
+    );
+    assert_eq!(Setting::LicenseCap.name(), p2pd::store::LICENSE_CAP_SETTING);
+}

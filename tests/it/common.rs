@@ -825,3 +825,30 @@ pub fn fake_server(
             }),
         )
 }
+
+/// Runs a real agent (group `g`, the install's CA and key) against
+/// `server` for 4 s, then kills it; returns its log and its data dir.
+pub fn agent_against(net: &Net, name: &str, server: &str, listen: &str) -> (String, PathBuf) {
+    let dir = net.root.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["agent", "--server", server])
+        .arg("--ca")
+        .arg(net.server_dir.join("ca.pem"))
+        .args(["--group", "g", "--listen", listen])
+        .arg("--key-file")
+        .arg(net.server_dir.join("shared.key"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--on-complete", "touch"])
+        .env("P2PD_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = child.kill();
+    let _ = child.wait();
+    (std::fs::read_to_string(dir.join("agent.log")).unwrap(), dir)
+}

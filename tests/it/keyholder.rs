@@ -310,33 +310,6 @@ fn rogue_server(
     (rt, port, asked, stop)
 }
 
-/// Runs a real agent against `server` for a few seconds; returns its log
-/// and its data dir.
-fn agent_against(net: &Net, name: &str, server: &str) -> (String, std::path::PathBuf) {
-    let dir = net.root.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["agent", "--server", server])
-        .arg("--ca")
-        .arg(net.server_dir.join("ca.pem"))
-        .args(["--group", "g", "--listen", "127.1.1.60:0"])
-        .arg("--key-file")
-        .arg(net.server_dir.join("shared.key"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["--on-complete", "touch"])
-        .env("P2PD_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
-    let _ = child.kill();
-    let _ = child.wait();
-    (std::fs::read_to_string(dir.join("agent.log")).unwrap(), dir)
-}
-
 /// Finding 2: a key holder gets a CA-signed device certificate for an
 /// address (its own, or with `trust_claimed_addresses on` the server's)
 /// and runs a rogue server with it. A pinned agent sends it nothing,
@@ -391,6 +364,7 @@ fn a_rogue_server_with_a_device_certificate_gets_nothing_from_an_agent() {
             &net,
             &format!("victim-{trusted}"),
             &format!("https://{claim}:{port}"),
+            "127.1.1.60:0",
         );
         stop.cancel();
         drop(rt);
@@ -438,33 +412,20 @@ fn an_ipv6_claim_over_ipv4_is_refused_unless_claims_are_trusted() {
             "{text}"
         );
     }
-    // And a peer URL on another host than the address claimed.
+    // A peer URL on another host than the address claimed, and a hostname
+    // with a right-to-left override.
     let (_, csr) = key_and_csr();
-    let mut b = enroll_body("127.1.1.32", &csr, None, "g");
-    b["peer_url"] = "https://127.1.1.99:7651".into();
-    let (code, text) = send(
-        &net,
-        &from,
-        "POST",
-        "/v1/enroll",
-        &serde_json::to_vec(&b).unwrap(),
-        None,
-    );
-    assert_eq!(code, 400, "{text}");
-    assert!(text.contains("peer_url"), "{text}");
-    // A hostname with a right-to-left override.
-    let mut b = enroll_body("127.1.1.32", &csr, None, "g");
-    b["hostname"] = "pc\u{202E}exe.txt".into();
-    let (code, text) = send(
-        &net,
-        &from,
-        "POST",
-        "/v1/enroll",
-        &serde_json::to_vec(&b).unwrap(),
-        None,
-    );
-    assert_eq!(code, 400, "{text}");
-    assert!(text.contains("bidirectional"), "{text}");
+    for (field, value, says) in [
+        ("peer_url", "https://127.1.1.99:7651", "peer_url"),
+        ("hostname", "pc\u{202E}exe.txt", "bidirectional"),
+    ] {
+        let mut b = enroll_body("127.1.1.32", &csr, None, "g");
+        b[field] = value.into();
+        let body = serde_json::to_vec(&b).unwrap();
+        let (code, text) = send(&net, &from, "POST", "/v1/enroll", &body, None);
+        assert_eq!(code, 400, "{field}: {text}");
+        assert!(text.contains(says), "{text}");
+    }
 }
 
 /// Finding 3: device ids are public. With `trust_claimed_addresses on`, a

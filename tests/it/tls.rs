@@ -190,30 +190,13 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
         p2pd::listen::Limits::SERVER,
         Some(std::sync::Arc::new(tls)),
     ));
-    let agent_dir = net.root.path().join("victim");
-    std::fs::create_dir_all(&agent_dir).unwrap();
-    let log = std::fs::File::create(agent_dir.join("agent.log")).unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["agent", "--server", &format!("https://127.0.0.1:{port}")])
-        .arg("--ca")
-        .arg(net.server_dir.join("ca.pem"))
-        .args(["--group", "g", "--listen"])
-        .arg("127.0.0.1:0")
-        .arg("--key-file")
-        .arg(net.server_dir.join("shared.key"))
-        .arg("--data-dir")
-        .arg(&agent_dir)
-        .args(["--on-complete", "touch"])
-        .env("P2PD_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
-    let _ = child.kill();
-    let _ = child.wait();
+    let (logged, agent_dir) = agent_against(
+        &net,
+        "victim",
+        &format!("https://127.0.0.1:{port}"),
+        "127.0.0.1:0",
+    );
     stop.cancel();
-    let logged = std::fs::read_to_string(agent_dir.join("agent.log")).unwrap();
     assert_eq!(
         asked.load(std::sync::atomic::Ordering::Relaxed),
         0,

@@ -406,13 +406,7 @@ impl Store {
         }
         let t = now();
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
-                     piece = excluded.piece, at = excluded.at",
-                params![content_id, device_id, reported_by, piece, t],
-            )?;
+            put_report(tx, content_id, device_id, reported_by, piece, t)?;
             let witnesses: i64 = tx.query_row(
                 "SELECT COUNT(DISTINCT reported_by) FROM bad_reports
                  WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
@@ -422,22 +416,7 @@ impl Store {
             if witnesses < BAN_WITNESSES {
                 return Ok::<_, StoreError>(false);
             }
-            let active: bool = tx
-                .query_row(
-                    "SELECT 1 FROM bans WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
-                    params![content_id, device_id, t - BAN_SECS],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            tx.execute(
-                "INSERT INTO bans (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (content_id, device_id) DO UPDATE SET
-                     reported_by = excluded.reported_by, piece = excluded.piece, at = excluded.at",
-                params![content_id, device_id, reported_by, piece, t],
-            )?;
-            Ok(!active)
+            put_ban(tx, content_id, device_id, reported_by, piece, t)
         })
     }
 
@@ -455,14 +434,7 @@ impl Store {
         if device_id == reported_by {
             return Ok(());
         }
-        self.conn.execute(
-            "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
-                 piece = excluded.piece, at = excluded.at",
-            params![content_id, device_id, reported_by, piece, now()],
-        )?;
-        Ok(())
+        put_report(&self.conn, content_id, device_id, reported_by, piece, now())
     }
 
     /// Bans `device_id` from serving a content on one report that the
@@ -478,29 +450,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let t = now();
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
-                     piece = excluded.piece, at = excluded.at",
-                params![content_id, device_id, CONFIRMED_BY, piece, t],
-            )?;
-            let active: bool = tx
-                .query_row(
-                    "SELECT 1 FROM bans WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
-                    params![content_id, device_id, t - BAN_SECS],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            tx.execute(
-                "INSERT INTO bans (content_id, device_id, reported_by, piece, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (content_id, device_id) DO UPDATE SET
-                     reported_by = excluded.reported_by, piece = excluded.piece, at = excluded.at",
-                params![content_id, device_id, reported_by, piece, t],
-            )?;
-            Ok::<_, StoreError>(!active)
+            put_report(tx, content_id, device_id, CONFIRMED_BY, piece, t)?;
+            put_ban(tx, content_id, device_id, reported_by, piece, t)
         })
     }
 
@@ -730,4 +681,52 @@ fn progress_row(r: &Row) -> Result<ProgressRow, DbError> {
         moved_at: r.get(8)?,
         blocked_at: r.get(9)?,
     })
+}
+
+/// Records (or refreshes) `reported_by`'s report of a bad piece from
+/// `device_id`.
+fn put_report(
+    db: &super::db::Db,
+    content_id: &str,
+    device_id: &str,
+    reported_by: &str,
+    piece: u32,
+    t: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO bad_reports (content_id, device_id, reported_by, piece, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (content_id, device_id, reported_by) DO UPDATE SET
+             piece = excluded.piece, at = excluded.at",
+        params![content_id, device_id, reported_by, piece, t],
+    )?;
+    Ok(())
+}
+
+/// Bans `device_id` from serving `content_id` as of `t` (a day); true when
+/// it was not banned already.
+fn put_ban(
+    db: &super::db::Db,
+    content_id: &str,
+    device_id: &str,
+    reported_by: &str,
+    piece: u32,
+    t: i64,
+) -> Result<bool, StoreError> {
+    let active = db
+        .query_row(
+            "SELECT 1 FROM bans WHERE content_id = ?1 AND device_id = ?2 AND at > ?3",
+            params![content_id, device_id, t - BAN_SECS],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    db.execute(
+        "INSERT INTO bans (content_id, device_id, reported_by, piece, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (content_id, device_id) DO UPDATE SET
+             reported_by = excluded.reported_by, piece = excluded.piece, at = excluded.at",
+        params![content_id, device_id, reported_by, piece, t],
+    )?;
+    Ok(!active)
 }

@@ -852,3 +852,54 @@ pub fn agent_against(net: &Net, name: &str, server: &str, listen: &str) -> (Stri
     let _ = child.wait();
     (std::fs::read_to_string(dir.join("agent.log")).unwrap(), dir)
 }
+
+/// Starts a fake p2pd server on `addr` (port 0) with `tls`, that lists and
+/// serves `payload` as content and counts the requests that reach it.
+/// Returns its runtime (keep it alive), port, request count and stop token.
+pub fn fake_tls_server(
+    addr: &str,
+    tls: rustls::ServerConfig,
+    payload: &[u8],
+) -> (
+    tokio::runtime::Runtime,
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio_util::sync::CancellationToken,
+) {
+    let id = sha256_hex(payload);
+    let manifest = serde_json::json!({
+        "id": id, "name": "x", "version": "1", "file_name": "x.bin", "path": "x/1/x.bin",
+        "size": payload.len(), "piece_size": 1048576, "pieces": [id],
+    });
+    let hb = serde_json::json!({
+        "heartbeat_secs": 1, "serve_peers": false,
+        "contents": [{"id": id, "name": "x", "version": "1", "size": payload.len()}],
+    });
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    let app = fake_server(
+        hb,
+        manifest,
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    )
+    .layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            next.run(req)
+        },
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(format!("{addr}:0")))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = tokio_util::sync::CancellationToken::new();
+    rt.spawn(p2pd::listen::serve(
+        listener,
+        app,
+        stop.clone(),
+        p2pd::listen::Limits::SERVER,
+        Some(Arc::new(tls)),
+    ));
+    (rt, port, asked, stop)
+}

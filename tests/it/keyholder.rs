@@ -75,6 +75,16 @@ fn send_to(
     (r.status().as_u16(), r.text().unwrap_or_default())
 }
 
+/// An enrollment with body `b` through `client`; returns (status, body).
+fn post_enroll(
+    net: &Net,
+    client: &reqwest::blocking::Client,
+    b: &serde_json::Value,
+) -> (u16, String) {
+    let body = serde_json::to_vec(b).unwrap();
+    send(net, client, "POST", "/v1/enroll", &body, None)
+}
+
 fn enroll(net: &Net, ip: &str, group: &str) -> Device {
     let (key, csr) = key_and_csr();
     let anon = tls_client(&net.server_dir, Some(ip.parse().unwrap()), None);
@@ -264,52 +274,6 @@ fn every_route_refuses_a_request_that_names_another_device_anywhere() {
     drop(victim.secret);
 }
 
-/// Starts a TLS server on `addr` presenting `resolver`'s certificate,
-/// answering as a p2pd server would, and counting what reaches it.
-fn rogue_server(
-    addr: &str,
-    tls: rustls::ServerConfig,
-    payload: &[u8],
-) -> (
-    tokio::runtime::Runtime,
-    u16,
-    Arc<AtomicUsize>,
-    tokio_util::sync::CancellationToken,
-) {
-    let id = sha256_hex(payload);
-    let manifest = serde_json::json!({
-        "id": id, "name": "x", "version": "1", "file_name": "x.bin", "path": "x/1/x.bin",
-        "size": payload.len(), "piece_size": 1048576, "pieces": [id],
-    });
-    let hb = serde_json::json!({
-        "heartbeat_secs": 1, "serve_peers": false,
-        "contents": [{"id": id, "name": "x", "version": "1", "size": payload.len()}],
-    });
-    let asked = Arc::new(AtomicUsize::new(0));
-    let counter = asked.clone();
-    let app =
-        fake_server(hb, manifest, Arc::new(AtomicUsize::new(0))).layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                next.run(req)
-            },
-        ));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(format!("{addr}:0")))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stop = tokio_util::sync::CancellationToken::new();
-    rt.spawn(p2pd::listen::serve(
-        listener,
-        app,
-        stop.clone(),
-        p2pd::listen::Limits::SERVER,
-        Some(Arc::new(tls)),
-    ));
-    (rt, port, asked, stop)
-}
-
 /// Finding 2: a key holder gets a CA-signed device certificate while
 /// claiming the server's address (from the server's own host with
 /// `trust_claimed_addresses off`, from anywhere with it on) and runs a
@@ -362,7 +326,7 @@ fn a_rogue_server_with_a_device_certificate_gets_nothing_from_an_agent() {
         let cert = Arc::new(p2pd::tls::DeviceCert::default());
         cert.install(&pending, pem, &trust, id).unwrap();
         let tls = trust.server_config(cert, false).unwrap();
-        let (rt, port, asked, stop) = rogue_server(claim, tls, b"attacker");
+        let (rt, port, asked, stop) = fake_tls_server(claim, tls, b"attacker");
         let (log, dir) = agent_against(
             &net,
             &format!("victim-{trusted}"),
@@ -401,14 +365,7 @@ fn an_ipv6_claim_over_ipv4_is_refused_unless_claims_are_trusted() {
         let mut b = enroll_body("127.1.1.32", &csr, None, "g");
         b["addrs"][0]["ip"] = claim.into();
         b["peer_url"] = format!("https://[{claim}]:7651").into();
-        let (code, text) = send(
-            &net,
-            &from,
-            "POST",
-            "/v1/enroll",
-            &serde_json::to_vec(&b).unwrap(),
-            None,
-        );
+        let (code, text) = post_enroll(&net, &from, &b);
         assert_eq!(code, 400, "{claim}: {text}");
         assert!(
             text.contains("other family") && text.contains("trust_claimed_addresses"),
@@ -471,14 +428,7 @@ fn a_key_holder_claiming_a_device_id_and_its_address_gets_a_new_device() {
     // A wrong secret does no better.
     let mut b = enroll_body("127.1.1.40", &csr, Some(&victim.id), "g");
     b["device_secret"] = "0".repeat(64).into();
-    let (_, text) = send(
-        &net,
-        &attacker,
-        "POST",
-        "/v1/enroll",
-        &serde_json::to_vec(&b).unwrap(),
-        None,
-    );
+    let (_, text) = post_enroll(&net, &attacker, &b);
     assert!(
         !text.contains(&format!("\"device_id\":\"{}\"", victim.id)),
         "{text}"
@@ -487,14 +437,7 @@ fn a_key_holder_claiming_a_device_id_and_its_address_gets_a_new_device() {
     let mut b = enroll_body("127.1.1.42", &csr, Some(&victim.id), "g");
     b["device_secret"] = victim.secret.clone().into();
     let anywhere = tls_client(&net.server_dir, Some("127.1.1.42".parse().unwrap()), None);
-    let (code, text) = send(
-        &net,
-        &anywhere,
-        "POST",
-        "/v1/enroll",
-        &serde_json::to_vec(&b).unwrap(),
-        None,
-    );
+    let (code, text) = post_enroll(&net, &anywhere, &b);
     assert_eq!(code, 200, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["device_id"], victim.id.as_str(), "{text}");

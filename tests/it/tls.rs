@@ -155,41 +155,7 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
         .trust()
         .server_config(certs.clone(), false)
         .unwrap();
-    let payload = b"attacker".to_vec();
-    let id = sha256_hex(&payload);
-    let manifest = serde_json::json!({
-        "id": id, "name": "x", "version": "1", "file_name": "x.bin", "path": "x/1/x.bin",
-        "size": payload.len(), "piece_size": 1048576, "pieces": [id],
-    });
-    let hb = serde_json::json!({
-        "heartbeat_secs": 1, "serve_peers": false,
-        "contents": [{"id": id, "name": "x", "version": "1", "size": payload.len()}],
-    });
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = |a: &std::sync::Arc<std::sync::atomic::AtomicUsize>| {
-        let a = a.clone();
-        axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                next.run(req)
-            },
-        )
-    };
-    let unused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let app = fake_server(hb, manifest, unused).layer(count(&asked));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stop = tokio_util::sync::CancellationToken::new();
-    rt.spawn(p2pd::listen::serve(
-        listener,
-        app,
-        stop.clone(),
-        p2pd::listen::Limits::SERVER,
-        Some(std::sync::Arc::new(tls)),
-    ));
+    let (rt, port, asked, stop) = fake_tls_server("127.0.0.1", tls, b"attacker");
     let (logged, agent_dir) = agent_against(
         &net,
         "victim",
@@ -197,6 +163,7 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
         "127.0.0.1:0",
     );
     stop.cancel();
+    drop(rt);
     assert_eq!(
         asked.load(std::sync::atomic::Ordering::Relaxed),
         0,

@@ -222,16 +222,23 @@ fn named_devices(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
     {
         names.push(signer.to_string());
     }
+    // Only the two fields are read (serde skips the rest without building
+    // it): a heartbeat body is parsed in full once, by its handler.
+    #[derive(serde::Deserialize)]
+    struct Named {
+        device_id: Option<serde_json::Value>,
+        device: Option<serde_json::Value>,
+    }
     if body.first() == Some(&b'{')
-        && let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(body)
+        && let Ok(n) = serde_json::from_slice::<Named>(body)
     {
-        for k in ["device_id", "device"] {
-            match o.get(k) {
-                Some(serde_json::Value::String(v)) => names.push(v.clone()),
+        for v in [n.device_id, n.device].into_iter().flatten() {
+            match v {
+                serde_json::Value::String(v) => names.push(v),
+                serde_json::Value::Null => {}
                 // A name that is not a string cannot be compared: refused
                 // below as a name no certificate carries.
-                Some(serde_json::Value::Null) | None => {}
-                Some(other) => names.push(other.to_string()),
+                other => names.push(other.to_string()),
             }
         }
     }
@@ -307,7 +314,7 @@ fn caller_of(
             ErrorCode::IdentityMismatch,
             format!(
                 "this request names device {}, but {by}; a device acts only for itself",
-                shown_id(named)
+                crate::proto::shown(named)
             ),
         )
     };
@@ -342,21 +349,11 @@ fn caller_of(
             if let Some(other) = names.iter().find(|n| *n != first) {
                 return Err(mismatch(
                     other,
-                    &format!("it also names device {}", shown_id(first)),
+                    &format!("it also names device {}", crate::proto::shown(first)),
                 ));
             }
             Ok(Caller::Device(DeviceId::proved(first.clone())))
         }
-    }
-}
-
-/// A device name from a request, shortened and escaped for a message.
-fn shown_id(s: &str) -> String {
-    let t: String = s.chars().take(80).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 80 {
-        format!("{t}…")
-    } else {
-        t
     }
 }
 
@@ -396,7 +393,8 @@ impl Signed {
             Caller::Device(d) => Ok(d),
             Caller::Server(_) | Caller::Anonymous => Err(ApiError::new(
                 ErrorCode::IdentityMismatch,
-                "this request must come from an enrolled device (its certificate names none)",
+                "this request names no enrolled device: it must come from an enrolled agent, \
+                 over its device certificate (enroll first)",
             )),
         }
     }

@@ -475,7 +475,7 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> Invalid {
 }
 
 /// A shortened, printable copy of a hostile value for error messages.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     let t: String = s.chars().take(80).flat_map(char::escape_debug).collect();
     if s.chars().count() > 80 {
         format!("{t}…")

@@ -883,23 +883,18 @@ async fn enroll(
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
     req.validate()?;
-    quota::enroll(&s, conn.as_ref().map(|c| &c.0), &req).await?;
+    // The device its certificate proves (directly, or through a trusted
+    // proxy): `Signed` already refused a body naming another. On plain
+    // HTTP nothing is proved.
+    let proved = match (&signed.caller, &s.tls) {
+        (crate::http::Caller::Device(d), Some(_)) => Some(d.as_str()),
+        _ => None,
+    };
+    let source = conn.as_ref().map(|c| c.0.addr.ip());
+    quota::enroll(&s, source, proved, &req).await?;
     let fleet = s.fleet.current();
-    let conn = conn.map(|c| c.0);
-    if let Some(c) = &conn {
-        check_claimed_address(&fleet, &req, c.addr.ip())?;
-    }
-    // A re-enrolling device that proves an identity keeps it: it cannot
-    // enroll as another device.
-    if let (Some(crate::tls::Identity::Device(proved)), Some(claimed)) = (
-        conn.as_ref().and_then(|c| c.identity.as_ref()),
-        req.device_id.as_ref(),
-    ) && proved != claimed
-    {
-        return Err(ApiError::new(
-            ErrorCode::IdentityMismatch,
-            format!("this device's certificate names device {proved}, not {claimed}"),
-        ));
+    if let Some(ip) = source {
+        check_claimed_address(&fleet, &req, ip)?;
     }
     let csr = req.csr.clone();
     // Device ids are public (every peer port shows one in its
@@ -909,10 +904,7 @@ async fn enroll(
     // device whose certificate expired while it was off, or that moved).
     // Without one the request enrolls a new device: holding the key, even
     // with the victim's address, is not enough to become another device.
-    let proved_by_cert = matches!(
-        (conn.as_ref().and_then(|c| c.identity.as_ref()), &req.device_id),
-        (Some(crate::tls::Identity::Device(p)), Some(c)) if p == c
-    );
+    let proved_by_cert = proved.is_some() && proved == req.device_id.as_deref();
     let identities = s.tls.is_some();
     let state = s.clone();
     let (mut resp, secret) =
@@ -922,7 +914,10 @@ async fn enroll(
                 if let Some(at) = st.retired(&id)? {
                     return Err(retired(&id, at));
                 }
-                if identities && !proved_by_cert && !secret_proves(st, &id, &req)? {
+                if identities
+                    && !proved_by_cert
+                    && !secret_proves(st, &id, req.device_secret.as_deref())?
+                {
                     if st.device(&id)?.is_some() {
                         tracing::warn!(
                             device = %id,
@@ -988,8 +983,8 @@ fn secret_sha256(secret: &str) -> String {
 }
 
 /// Whether the enrollment carries the secret `id` was given.
-fn secret_proves(st: &Store, id: &str, req: &EnrollRequest) -> Result<bool, ApiError> {
-    let (Some(stored), Some(given)) = (st.device_secret(id)?, req.device_secret.as_deref()) else {
+fn secret_proves(st: &Store, id: &str, given: Option<&str>) -> Result<bool, ApiError> {
+    let (Some(stored), Some(given)) = (st.device_secret(id)?, given) else {
         return Ok(false);
     };
     // Digests compared: how long the comparison takes says something

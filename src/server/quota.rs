@@ -252,10 +252,11 @@ pub fn report<'a>(s: &'a ServerState, req: &ReportRequest) -> Result<Admitted<'a
 /// device, a new device to its source address and to the fleet.
 pub async fn enroll(
     s: &std::sync::Arc<ServerState>,
-    conn: Option<&crate::listen::Conn>,
+    source: Option<IpAddr>,
+    proved: Option<&str>,
     req: &EnrollRequest,
 ) -> Result<(), ApiError> {
-    if let Some(id) = renewal(s, conn, req).await? {
+    if let Some(id) = renewal(s, proved, req).await? {
         let rate = f64::from(RENEWALS_PER_MIN);
         return lock(&s.quota.renewals)
             .take(&id, 1.0, rate, Instant::now())
@@ -269,8 +270,7 @@ pub async fn enroll(
                 )
             });
     }
-    let source = conn.map(|c| c.addr.ip().to_canonical());
-    enroll_new(s, source, Instant::now())
+    enroll_new(s, source.map(|ip| ip.to_canonical()), Instant::now())
 }
 
 /// The existing device an enrollment renews, if it is one: it proves that
@@ -279,23 +279,23 @@ pub async fn enroll(
 /// and pays as one).
 async fn renewal(
     s: &std::sync::Arc<ServerState>,
-    conn: Option<&crate::listen::Conn>,
+    proved: Option<&str>,
     req: &EnrollRequest,
 ) -> Result<Option<String>, ApiError> {
     let Some(id) = req.device_id.clone() else {
         return Ok(None);
     };
-    if let Some(crate::tls::Identity::Device(proved)) = conn.and_then(|c| c.identity.as_ref())
-        && *proved == id
-    {
+    if proved == Some(id.as_str()) {
         return Ok(Some(id));
     }
-    let Some(given) = req.device_secret.as_deref().map(super::secret_sha256) else {
+    let Some(secret) = req.device_secret.clone() else {
         return Ok(None);
     };
     let d = id.clone();
-    let stored = s.db.read_quick(move |st| Ok(st.device_secret(&d)?)).await?;
-    Ok((stored.as_deref() == Some(given.as_str())).then_some(id))
+    let by_secret =
+        s.db.read_quick(move |st| super::secret_proves(st, &d, Some(&secret)))
+            .await?;
+    Ok(by_secret.then_some(id))
 }
 
 /// A new device from `source`: one token from its address, one from the

@@ -494,10 +494,13 @@ impl Store {
     /// A readmitted device enrolled again: its enrolled row holds its
     /// secret now.
     pub fn forget_readmitted(&mut self, device_id: &str) -> Result<(), StoreError> {
+        // Both statements match nothing for every device but a readmitted
+        // one: an ordinary enrollment writes no row here.
         self.conn.execute(
-            "UPDATE devices SET secret_sha256 = COALESCE(secret_sha256,
-                 (SELECT secret_sha256 FROM retired_devices WHERE id = ?1))
-             WHERE id = ?1",
+            "UPDATE devices SET secret_sha256 =
+                 (SELECT secret_sha256 FROM retired_devices WHERE id = ?1)
+             WHERE id = ?1 AND secret_sha256 IS NULL AND EXISTS (
+                 SELECT 1 FROM retired_devices WHERE id = ?1 AND readmitted_at IS NOT NULL)",
             [device_id],
         )?;
         self.conn.execute(

@@ -1,11 +1,11 @@
-//! Control-plane benchmark (issues 5 and 14): many simulated devices
+//! Control-plane benchmark (design note `distribution-core` and `fleet-scale`): many simulated devices
 //! enrolling, heartbeating and asking for sources against one `p2pd serve`,
 //! with a `topology import` in the middle of the load.
 //!
 //! ```text
 //! cargo bench --bench control_plane                       # 5,000 devices, 500 heartbeats/s, 20 s
 //! cargo bench --bench control_plane -- --devices 1000 --rate 200 --secs 10
-//! # issue 14's acceptance run:
+//! # design note `fleet-scale`'s acceptance run:
 //! cargo bench --bench control_plane -- --devices 100000 --offices 5000 --ranges 50000 \
 //!     --rate 10000 --sources-rate 1000 --secs 30 --json
 //! cargo bench --bench control_plane -- --server http://127.0.0.1:7650 --key-file D/shared.key
@@ -13,7 +13,7 @@
 //! # connection reuse for every device, and the same over plain HTTP (what TLS costs):
 //! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000
 //! cargo bench --bench control_plane -- --devices 15000 --offices 1000 --connections 15000 --rate 2000 --plain
-//! # issue 15: serve on PostgreSQL (an empty database), one or more replicas
+//! # design note `replicas`: serve on PostgreSQL (an empty database), one or more replicas
 //! cargo bench --bench control_plane -- --database postgres://USER@/DB?host=/var/run/postgresql --replicas 2
 //! ```
 //!
@@ -37,7 +37,7 @@
 //! the rest spread evenly over the other offices. Each device has its own
 //! address in its office (nothing binds it) and its own identity, and
 //! speaks the protocol as the agent does (the agent's own client,
-//! `p2pd::http::SignedClient`): serve runs with TLS (its CA made by
+//! `p2pd::wire::http::SignedClient`): serve runs with TLS (its CA made by
 //! `install`); a device makes a key pair and a CSR, enrolls with it over
 //! TLS, installs the device certificate it gets back and from then on
 //! talks over mutual TLS on its own keep-alive connection, signing every
@@ -96,9 +96,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
-use p2pd::http::SignedClient;
-use p2pd::key::SharedKey;
-use p2pd::proto::{
+use p2pd::trust::key::SharedKey;
+use p2pd::wire::http::SignedClient;
+use p2pd::wire::proto::{
     AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, Progress,
     SourcesRequest, SourcesResponse,
 };
@@ -561,7 +561,7 @@ fn start_server(o: &Opts) -> Started {
         &["settings", "set", "trust_claimed_addresses", "on"],
     );
     // The bench enrolls its whole fleet at once from one address: past
-    // the enrollment rates a real server keeps (issue 23).
+    // the enrollment rates a real server keeps (design note `key-holders`).
     for rate in ["enroll_per_min", "enroll_per_address_per_min"] {
         p2pd(&server_dir, &["settings", "set", rate, "1000000"]);
     }
@@ -636,7 +636,7 @@ fn start_server(o: &Opts) -> Started {
             .iter()
             .map(|p| format!("{scheme}://127.0.0.1:{p}"))
             .collect(),
-        ca_file: (!o.plain).then(|| server_dir.join(p2pd::tls::CA_CERT_FILE)),
+        ca_file: (!o.plain).then(|| server_dir.join(p2pd::trust::tls::CA_CERT_FILE)),
         key_file: server_dir.join("shared.key"),
         data_dir: server_dir,
         reimport,
@@ -684,7 +684,7 @@ fn main() {
             (vec![url], o.key_file.clone().expect("checked"), ca)
         }
     };
-    let trust = ca_file.map(|p| p2pd::tls::Trust::load(&p).expect("load the server's CA"));
+    let trust = ca_file.map(|p| p2pd::trust::tls::Trust::load(&p).expect("load the server's CA"));
     let pids: Vec<u32> = started
         .iter()
         .flat_map(|s| {
@@ -876,10 +876,10 @@ fn run_import(data_dir: &Path, sheet: &Path) -> (bool, String) {
 struct Sim {
     key: SharedKey,
     /// The server's CA; `None` on plain HTTP.
-    trust: Option<p2pd::tls::Trust>,
+    trust: Option<p2pd::trust::tls::Trust>,
     layout: Arc<Layout>,
     ids: std::sync::RwLock<Vec<String>>,
-    certs: std::sync::RwLock<Vec<Option<Arc<p2pd::tls::DeviceCert>>>>,
+    certs: std::sync::RwLock<Vec<Option<Arc<p2pd::trust::tls::DeviceCert>>>>,
     cache: std::sync::Mutex<ClientCache>,
     /// Clients made after the first (a new connection, with TLS a handshake).
     reconnects: AtomicUsize,
@@ -897,11 +897,11 @@ impl Sim {
     }
 
     /// A new client for device `i`, presenting `cert` (the agent's).
-    fn new_client(&self, i: usize, cert: Arc<p2pd::tls::DeviceCert>) -> SignedClient {
+    fn new_client(&self, i: usize, cert: Arc<p2pd::trust::tls::DeviceCert>) -> SignedClient {
         let tls = self
             .trust
             .clone()
-            .map(|trust| p2pd::http::ClientTls { trust, cert });
+            .map(|trust| p2pd::wire::http::ClientTls { trust, cert });
         SignedClient::with_tls(self.key.clone(), Some(Self::local(i)), tls).expect("http client")
     }
 
@@ -941,9 +941,9 @@ impl Sim {
     /// CSR, the certificate installed and the client renewed to present it.
     async fn enroll(&self, i: usize, url: &str) -> Result<String, String> {
         let ip = self.layout.ip(i);
-        let cert = Arc::new(p2pd::tls::DeviceCert::default());
+        let cert = Arc::new(p2pd::trust::tls::DeviceCert::default());
         let pending = match &self.trust {
-            Some(_) => Some(p2pd::tls::DeviceCert::request().map_err(|e| e.to_string())?),
+            Some(_) => Some(p2pd::trust::tls::DeviceCert::request().map_err(|e| e.to_string())?),
             None => None,
         };
         let client = self.new_client(i, cert.clone());
@@ -987,7 +987,7 @@ async fn bench(
     o: &Opts,
     urls: &[String],
     key: SharedKey,
-    trust: Option<p2pd::tls::Trust>,
+    trust: Option<p2pd::trust::tls::Trust>,
     pids: &[u32],
     postmaster: Option<u32>,
     import: Option<(PathBuf, PathBuf)>,

@@ -10,7 +10,7 @@ fn main() {
     init_tracing(&cli);
     // ring for every TLS client that does not name a provider (https file
     // storage, a CDN); p2pd's own connections name it themselves.
-    p2pd::tls::install_default_provider();
+    p2pd::trust::tls::install_default_provider();
     let code = match p2pd::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -44,7 +44,7 @@ fn init_tracing(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A Windows service has no stderr: it logs next to its configuration.
     if let Command::Agent(c) = &cli.command
-        && let Some(file) = p2pd::cli::agent_service::service_log(c)
+        && let Some(file) = p2pd::cli::agent::service::service_log(c)
     {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)

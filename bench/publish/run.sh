@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publish benchmarks (issue 4). Data lives in /tmp, never in the repo.
+# Publish benchmarks (design note `content-library`). Data lives in /tmp, never in the repo.
 #
 #   bench/publish/run.sh [RUNS]        (default 5 runs each, medians reported)
 #

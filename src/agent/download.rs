@@ -14,7 +14,7 @@
 //! A peer that sends a piece failing its hash is banned for this content at
 //! once (and reported); the piece goes back to the queue.
 //!
-//! Faults and churn (issue 12):
+//! Faults and churn (design note `faults-and-churn`):
 //!
 //! - **Slow peers.** Each source's throughput is measured per piece. A
 //!   piece from a peer that is far slower than the best source seen (or
@@ -26,7 +26,7 @@
 //! - **Leader failures.** A follower whose leader refuses connections or
 //!   stalls asks for sources again at once, naming the leader and its term
 //!   (`Suspect`); the server confirms with a second signal and re-elects.
-//! - **Hostile leaders** (issue 23). A follower with evidence against its
+//! - **Hostile leaders** (design note `key-holders`). A follower with evidence against its
 //!   leader goes around it without waiting for the server to act: a piece
 //!   that failed its hash (the leader is banned here at once), an answer
 //!   longer than the piece (refused at the piece's length), a transfer
@@ -71,8 +71,8 @@ use tokio::time::Instant;
 use super::Agent;
 use super::pieces::{Content, PieceBuf, PieceError};
 use crate::domain::Bitmap;
-use crate::http::CallError;
-use crate::proto::*;
+use crate::wire::http::CallError;
+use crate::wire::proto::*;
 
 /// How long a follower's request may wait at the leader for a piece.
 const WAIT_MS: u64 = 5_000;
@@ -146,7 +146,7 @@ pub enum DownloadError {
     #[error("{0}")]
     Manifest(CallError),
     #[error("server sent a manifest refused as unsafe: {0}")]
-    Unsafe(crate::proto::Invalid),
+    Unsafe(crate::wire::proto::Invalid),
     #[error("server sent manifest {got} for {want}")]
     WrongManifest { got: String, want: String },
     #[error(transparent)]
@@ -176,7 +176,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadErr
         }
         tokio::select! {
             _ = agent.shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(crate::http::jittered(backoff)) => {}
+            _ = tokio::time::sleep(crate::wire::http::jittered(backoff)) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
@@ -1378,14 +1378,15 @@ async fn fetch(
                 "stalled: no answer within {headers_within:?}"
             )));
         }
-        Ok(r) => r.map_err(|e| FetchError::Failed(crate::http::error_chain(&e.without_url())))?,
+        Ok(r) => {
+            r.map_err(|e| FetchError::Failed(crate::wire::http::error_chain(&e.without_url())))?
+        }
     };
     // A peer must be the device the scheduler named, not any device that
     // answers at that address.
     let resp = match (s.tier, s.device_id.as_deref()) {
-        (Tier::Lan | Tier::Parent, Some(d)) => {
-            crate::http::peer_checked(resp, d).map_err(|e| FetchError::Failed(e.to_string()))?
-        }
+        (Tier::Lan | Tier::Parent, Some(d)) => crate::wire::http::peer_checked(resp, d)
+            .map_err(|e| FetchError::Failed(e.to_string()))?,
         (Tier::Lan | Tier::Parent, None) => {
             return Err(FetchError::Failed(
                 "the server named no device for this peer source".into(),
@@ -1393,7 +1394,7 @@ async fn fetch(
         }
         _ => resp,
     };
-    let resp = match crate::http::check(resp).await {
+    let resp = match crate::wire::http::check(resp).await {
         Ok(r) => r,
         Err(e) => {
             return Err(match e.code() {
@@ -1426,7 +1427,7 @@ async fn fetch(
         match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
             Err(_) => return Err(FetchError::Failed("stalled: no bytes for 10 s".into())),
             Ok(Err(e)) => {
-                return Err(FetchError::Failed(crate::http::error_chain(
+                return Err(FetchError::Failed(crate::wire::http::error_chain(
                     &e.without_url(),
                 )));
             }

@@ -1,4 +1,4 @@
-//! Have-map exchange, bounded per device (issue 14): long-polled instead
+//! Have-map exchange, bounded per device (design note `fleet-scale`): long-polled instead
 //! of polled.
 //!
 //! A downloading device learns which pieces its sources hold from their
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::pieces::Content;
 use crate::domain::Bitmap;
-use crate::proto::HaveMap;
+use crate::wire::proto::HaveMap;
 
 /// How long the asker lets a peer hold a poll.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -121,7 +121,7 @@ mod tests {
         use sha2::{Digest, Sha256};
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..4096u32).map(|i| (i * 13) as u8).collect();
-        let m = crate::proto::Manifest {
+        let m = crate::wire::proto::Manifest {
             id: hex::encode(Sha256::digest(&data)),
             name: "t".into(),
             version: "1".into(),

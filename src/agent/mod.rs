@@ -1,5 +1,7 @@
 //! `p2pd agent`: the peer client on each device.
 //!
+//! May use: domain metrics platform trust wire
+//!
 //! It enrolls (hostname, address and prefix, client version, group), sends
 //! heartbeats at the interval the server sets, learns which content targets
 //! its group, downloads each piece by piece from the sources the server
@@ -34,9 +36,9 @@ use axum::http::Method;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::http::{CallError, SignedClient};
-use crate::key::{SharedKey, Verifier};
-use crate::proto::*;
+use crate::trust::key::{SharedKey, Verifier};
+use crate::wire::http::{CallError, SignedClient};
+use crate::wire::proto::*;
 
 pub mod download;
 pub mod havemap;
@@ -67,7 +69,7 @@ pub struct StuckState {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Server base URLs, e.g. `http://10.0.0.5:7650`: one, or several
-    /// replicas of one server (issue 15). The agent starts on one picked by
+    /// replicas of one server (design note `replicas`). The agent starts on one picked by
     /// its host name (so a fleet spreads over them) and moves to the next
     /// when the one it uses fails; pieces are on disk, so nothing is lost.
     pub servers: Vec<String>,
@@ -93,7 +95,7 @@ pub struct Config {
     /// The server CA: with it, every connection is TLS 1.3 and the server
     /// and peers must prove a certificate from it. `None` only with
     /// `--insecure-plain-http`.
-    pub tls: Option<crate::tls::Trust>,
+    pub tls: Option<crate::trust::tls::Trust>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,13 +115,13 @@ pub enum AgentError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Client(crate::http::ClientError),
+    Client(crate::wire::http::ClientError),
     /// No `--server` URL to talk to.
     #[error("no server URL given; pass --server URL (several: comma-separated)")]
     NoServer,
     /// The peer server's TLS configuration cannot be built.
     #[error("peer server TLS: {0}")]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::trust::tls::TlsError),
     /// A call failed in a way that ends the agent.
     #[error(transparent)]
     Call(CallError),
@@ -134,7 +136,7 @@ pub struct Agent {
     pub pieces: pieces::PieceStore,
     /// The device certificate (from enrollment), presented to the server
     /// and to peers, and served by the peer server.
-    pub cert: Arc<crate::tls::DeviceCert>,
+    pub cert: Arc<crate::trust::tls::DeviceCert>,
     pub device_id: RwLock<String>,
     /// False for VPN-office and no-office devices: the peer server refuses.
     pub serve_peers: AtomicBool,
@@ -248,10 +250,10 @@ impl Agent {
             Err(e) => {
                 // Keep the key in use; say so once per distinct problem.
                 let msg = match &e {
-                    crate::key::KeyError::Missing { path } => {
+                    crate::trust::key::KeyError::Missing { path } => {
                         format!("key file {} is missing", path.display())
                     }
-                    crate::key::KeyError::Corrupt { path, why } => {
+                    crate::trust::key::KeyError::Corrupt { path, why } => {
                         format!("key file {} is corrupt ({why})", path.display())
                     }
                     other => other.to_string(),
@@ -331,7 +333,7 @@ impl Agent {
             .await;
         match r {
             Ok(resp) => {
-                if let Err(e) = crate::http::check(resp).await {
+                if let Err(e) = crate::wire::http::check(resp).await {
                     tracing::warn!("leave: {e}");
                 }
             }
@@ -508,7 +510,7 @@ impl Agent {
     async fn enroll(&self) -> Result<EnrollResponse, CallError> {
         let pending = match &self.cfg.tls {
             Some(_) => Some(
-                crate::tls::DeviceCert::request()
+                crate::trust::tls::DeviceCert::request()
                     .map_err(|e| CallError::Certificate(e.to_string()))?,
             ),
             None => None,
@@ -637,7 +639,7 @@ impl Agent {
             .timeout(Duration::from_secs(10));
         let r = self.client.send(&url, rb).await;
         let ok = match r {
-            Ok(resp) => match crate::http::check(resp).await {
+            Ok(resp) => match crate::wire::http::check(resp).await {
                 Ok(_) => true,
                 Err(e) => {
                     self.server_failed(&url, &e);
@@ -768,8 +770,8 @@ pub async fn run(
             source,
         })?;
     let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
-    let cert = Arc::new(crate::tls::DeviceCert::default());
-    let client_tls = cfg.tls.clone().map(|trust| crate::http::ClientTls {
+    let cert = Arc::new(crate::trust::tls::DeviceCert::default());
+    let client_tls = cfg.tls.clone().map(|trust| crate::wire::http::ClientTls {
         trust,
         cert: cert.clone(),
     });
@@ -829,8 +831,14 @@ pub async fn run(
     let app = peer::router(agent.clone());
     let s = shutdown.clone();
     tracker.spawn(async move {
-        if let Err(e) =
-            crate::listen::serve(listener, app, s, crate::listen::Limits::PEER, peer_tls).await
+        if let Err(e) = crate::wire::listen::serve(
+            listener,
+            app,
+            s,
+            crate::wire::listen::Limits::PEER,
+            peer_tls,
+        )
+        .await
         {
             tracing::error!("peer server: {e}");
         }
@@ -878,7 +886,7 @@ pub async fn run(
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
-                    _ = tokio::time::sleep(crate::http::jittered(backoff)) => {}
+                    _ = tokio::time::sleep(crate::wire::http::jittered(backoff)) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -927,7 +935,7 @@ pub async fn run(
                 for c in hb.contents {
                     // The id names a directory under pieces/: only a
                     // SHA-256 hex id may.
-                    if let Err(e) = crate::proto::check_content_id("content id", &c.id) {
+                    if let Err(e) = crate::wire::proto::check_content_id("content id", &c.id) {
                         tracing::warn!("the server listed a content refused as unsafe: {e}");
                         continue;
                     }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::proto::Manifest;
+use crate::wire::proto::Manifest;
 
 /// Longest file name (one path component) Linux file systems accept, in bytes.
 pub const NAME_MAX: usize = 255;

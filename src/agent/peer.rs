@@ -17,8 +17,8 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::Agent;
-use crate::http::{ApiError, Signed, Verifies};
-use crate::proto::{ErrorCode, HaveMap};
+use crate::wire::http::{ApiError, Signed, Verifies};
+use crate::wire::proto::{ErrorCode, HaveMap};
 
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -28,7 +28,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
 }
 
 impl Verifies for Agent {
-    fn verifier(&self) -> &crate::key::Verifier {
+    fn verifier(&self) -> &crate::trust::key::Verifier {
         &self.verifier
     }
 
@@ -115,9 +115,9 @@ async fn piece(
     // other name in the request); on plain HTTP, the signed claim. serve
     // (re-checking a reported piece) asks as itself.
     let requester = match &signed.caller {
-        crate::http::Caller::Device(d) => d.to_string(),
-        crate::http::Caller::Server(_) => "server".to_string(),
-        crate::http::Caller::Anonymous => signed.device()?.to_string(),
+        crate::wire::http::Caller::Device(d) => d.to_string(),
+        crate::wire::http::Caller::Server(_) => "server".to_string(),
+        crate::wire::http::Caller::Anonymous => signed.device()?.to_string(),
     };
     addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;
@@ -190,7 +190,7 @@ async fn piece(
     }
     // The server re-checking a reported piece (`server/recheck.rs`) is
     // not a download: no upload to claim.
-    if !matches!(signed.caller, crate::http::Caller::Server(_)) {
+    if !matches!(signed.caller, crate::wire::http::Caller::Server(_)) {
         a.record_upload(&id, &requester, n, bytes.len() as u64);
     }
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())

@@ -25,12 +25,12 @@ use sha2::{Digest, Sha256};
 
 use super::sha256x2;
 use crate::domain::{Bitmap, ContentId, PieceHash};
-use crate::proto::Manifest;
+use crate::wire::proto::Manifest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PieceError {
     #[error("refused an unsafe manifest: {0}")]
-    BadManifest(crate::proto::Invalid),
+    BadManifest(crate::wire::proto::Invalid),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -114,7 +114,7 @@ impl PieceStore {
         m.validate().map_err(PieceError::BadManifest)?;
         // Hex ends here: pieces are checked as 32-byte digests.
         let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
-            PieceError::BadManifest(crate::proto::Invalid {
+            PieceError::BadManifest(crate::wire::proto::Invalid {
                 field,
                 reason: e.to_string(),
             })
@@ -391,8 +391,8 @@ impl Content {
         self.arrived.notified()
     }
 
-    pub fn have_map(&self) -> crate::proto::HaveMap {
-        crate::proto::HaveMap::new(self.count(), &self.bitmap())
+    pub fn have_map(&self) -> crate::wire::proto::HaveMap {
+        crate::wire::proto::HaveMap::new(self.count(), &self.bitmap())
     }
 
     /// Reads a verified piece. Blocking.

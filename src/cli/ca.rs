@@ -1,12 +1,12 @@
-//! `p2pd ca fingerprint | issue-proxy | regenerate`: the server CA (see `crate::tls`;
-//! it is kept in the database, `crate::server_ca`).
+//! `p2pd ca fingerprint | issue-proxy | regenerate`: the server CA (see `crate::trust::tls`;
+//! it is kept in the database, `crate::vault::server_ca`).
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::{Global, fail, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -52,7 +52,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
     let st = super::open_store(g)?;
     match c {
         Command::Fingerprint(j) => {
-            let ca = crate::server_ca::trust(&dir, &st)
+            let ca = crate::vault::server_ca::trust(&dir, &st)
                 .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
             if j.json {
                 output::print_json(&serde_json::json!({ "ca_fingerprint": ca.fingerprint() }))?;
@@ -62,12 +62,15 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Command::Regenerate(j) => {
-            let old = crate::server_ca::trust(&dir, &st)
+            let old = crate::vault::server_ca::trust(&dir, &st)
                 .ok()
                 .map(|t| t.fingerprint());
-            let ca = crate::server_ca::regenerate(&dir, &st)
+            let ca = crate::vault::server_ca::regenerate(&dir, &st)
                 .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
-            let file = dir.join(crate::tls::CA_CERT_FILE).display().to_string();
+            let file = dir
+                .join(crate::trust::tls::CA_CERT_FILE)
+                .display()
+                .to_string();
             if j.json {
                 output::print_json(&serde_json::json!({
                     "ca_fingerprint": ca.fingerprint(),
@@ -87,7 +90,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Command::IssueProxy(a) => {
-            let ca = crate::server_ca::load(&dir, &st)
+            let ca = crate::vault::server_ca::load(&dir, &st)
                 .map_err(|e| fail(ExitCode::Failed, e.to_string()))?;
             let server_id = st
                 .server()
@@ -110,8 +113,8 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                 .map_err(|e| fail(ExitCode::Failed, format!("{}: {e}", a.out.display())))?;
             let cert_path = a.out.join("proxy.pem");
             let key_path = a.out.join("proxy.key");
-            crate::tls::write_pem(&cert_path, &format!("{cert}{}", ca.cert_pem()), false)?;
-            crate::tls::write_pem(&key_path, &key, true)?;
+            crate::trust::tls::write_pem(&cert_path, &format!("{cert}{}", ca.cert_pem()), false)?;
+            crate::trust::tls::write_pem(&key_path, &key, true)?;
             let out = Issued {
                 certificate: cert_path.display().to_string(),
                 key: key_path.display().to_string(),
@@ -133,7 +136,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
                     "The balancer serves them, asks clients for certificates from {} and \
                      forwards each as the {} header (URL-encoded PEM) to serve, which runs with \
                      --trusted-proxy BALANCER_IP",
-                    dir.join(crate::tls::CA_CERT_FILE).display(),
+                    dir.join(crate::trust::tls::CA_CERT_FILE).display(),
                     crate::server::FORWARDED_CERT_HEADER
                 );
             }

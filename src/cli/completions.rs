@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap_complete::Shell;
 
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\

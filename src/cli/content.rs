@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 use crate::store::content::ContentSummary;
 
 #[derive(Debug, clap::Subcommand)]

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 use crate::store::{self, Backend, Location, Store};
 
 #[derive(Debug, clap::Subcommand)]
@@ -62,24 +62,24 @@ fn copy(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
     let dest = Store::open_location(&to, true)?;
     // The server CA of the install (an older install's CA files move into
     // its database here), read before anything is written.
-    let ca =
-        crate::server_ca::load(&dir, &from).context("the server CA of the install being copied")?;
+    let ca = crate::vault::server_ca::load(&dir, &from)
+        .context("the server CA of the install being copied")?;
     // The destination's keys, sealed before the copy so that a missing key
     // file changes nothing.
     let db_key = match dest.backend() {
-        Backend::Postgres => Some(crate::dbkey::DbKey::load_or_create(&dir)?.0),
+        Backend::Postgres => Some(crate::vault::dbkey::DbKey::load_or_create(&dir)?.0),
         Backend::Sqlite => None,
     };
     let sealed = match (from.backend(), &db_key) {
         (Backend::Sqlite, Some(db_key)) => {
-            let key = crate::key::SharedKey::load(&crate::key::key_path(&dir))
+            let key = crate::trust::key::SharedKey::load(&crate::trust::key::key_path(&dir))
                 .context("the shared key of the install being copied")?;
             let server = from.server()?.ok_or(store::copy::CopyError::SourceEmpty)?;
             Some((server.key_version, db_key.seal(server.key_version, &key)?))
         }
         _ => None,
     };
-    let ca_row = crate::server_ca::row_of(&ca, db_key.as_ref())?;
+    let ca_row = crate::vault::server_ca::row_of(&ca, db_key.as_ref())?;
     // One transaction: the rows, the sealed key and the CA land together.
     let tx = dest.begin()?;
     let mut tables = store::copy::copy(&from, &dest).map_err(|e| match e {
@@ -101,7 +101,7 @@ fn copy(g: &Global, a: CopyArgs) -> anyhow::Result<ExitCode> {
         tables,
         db_key: db_key
             .is_some()
-            .then(|| crate::dbkey::DbKey::path(&dir).display().to_string()),
+            .then(|| crate::vault::dbkey::DbKey::path(&dir).display().to_string()),
     };
     if a.json {
         output::print_json(&out)?;

@@ -1,4 +1,4 @@
-//! `p2pd demo`: parses the options, runs [`crate::demo`] and shows its
+//! `p2pd demo`: parses the options, runs [`crate::ops::demo`] and shows its
 //! progress (bars on a terminal, one line per office otherwise) and the
 //! final report.
 
@@ -9,8 +9,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{fail, output};
-use crate::demo::{Demo, DemoResult, Options, Snapshot};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
+use crate::ops::demo::{Demo, DemoResult, Options, Snapshot};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -63,7 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     };
     // Blocking setup (files, SQLite) before the runtime starts.
-    let prepared = crate::demo::prepare(&o, &mut say)?;
+    let prepared = crate::ops::demo::prepare(&o, &mut say)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let mut demo = Demo::start(prepared).await?;

@@ -3,8 +3,8 @@
 //! preferred-device score and state, and the admin's say over one device.
 
 use super::{Global, fail, open_store, output};
-use crate::devices::{self, DeviceError};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
+use crate::ops::devices::{self, DeviceError};
 use crate::store::Store;
 use crate::store::devices::{DeviceRow, Preference};
 

@@ -1,4 +1,4 @@
-//! `p2pd devices list`: the device list of [`crate::devices::list`] as a
+//! `p2pd devices list`: the device list of [`crate::ops::devices::list`] as a
 //! table (with the reasons behind states that need the admin), CSV or
 //! JSON, to standard output or a file.
 
@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{Global, open_store, output};
-use crate::devices::{self, DeviceView, short};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
+use crate::ops::devices::{self, DeviceView, short};
 
 use output::ListFormat as Format;
 

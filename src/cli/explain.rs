@@ -1,10 +1,10 @@
-//! `p2pd explain --device D --content C`: prints [`crate::explain`]'s answer.
+//! `p2pd explain --device D --content C`: prints [`crate::ops::explain`]'s answer.
 
 use std::io::Write;
 
 use super::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
-use crate::explain::{ExplainError, Explanation};
+use crate::cli::exit::ExitCode;
+use crate::ops::explain::{ExplainError, Explanation};
 use crate::server::decisions::clock;
 
 #[derive(Debug, clap::Args)]
@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
-    let e = crate::explain::explain(&st, &a.device, &a.content).map_err(|e| match e {
+    let e = crate::ops::explain::explain(&st, &a.device, &a.content).map_err(|e| match e {
         ExplainError::Store(_) | ExplainError::Topology(_) => anyhow::Error::new(e),
         _ => fail(ExitCode::Usage, e.to_string()),
     })?;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -138,7 +138,7 @@ fn man_pages(
 /// EXIT STATUS, FILES and ENVIRONMENT for `man p2pd`.
 fn top_page_extra() -> String {
     let mut s = String::from(".SH \"EXIT STATUS\"\n");
-    for (code, what) in crate::exit::TABLE {
+    for (code, what) in crate::cli::exit::TABLE {
         s.push_str(&format!(".TP\n\\fB{code}\\fR\n{what}\n"));
     }
     s.push_str(".SH FILES\n");

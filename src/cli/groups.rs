@@ -2,8 +2,8 @@
 //! applications through peer distribution.
 
 use super::{Global, fail, open_store, output};
+use crate::cli::exit::ExitCode;
 use crate::content::groups::validate_group_name;
-use crate::exit::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -1,12 +1,12 @@
-//! `p2pd health`: parses the options, runs [`crate::health::check`] and
+//! `p2pd health`: parses the options, runs [`crate::ops::health::check`] and
 //! prints its report.
 //!
 //! Exit codes: 0 healthy (warnings allowed, unless `--strict`), 1 a check
 //! failed, 2 could not run at all (no install, unreadable database).
 
 use super::{Global, fail, output};
-use crate::exit::ExitCode;
-use crate::health::{HealthError, Options, Report, Status};
+use crate::cli::exit::ExitCode;
+use crate::ops::health::{HealthError, Options, Report, Status};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,10 +33,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         deep: a.deep,
         strict: a.strict,
         server: a.server,
-        timeout: crate::health::timeout_secs(a.timeout).map_err(usage)?,
+        timeout: crate::ops::health::timeout_secs(a.timeout).map_err(usage)?,
         database: g.database.as_deref().map(str::to_string),
     };
-    let report = crate::health::check(&g.data_dir(), &o).map_err(|e| match e {
+    let report = crate::ops::health::check(&g.data_dir(), &o).map_err(|e| match e {
         HealthError::NotInstalled(e) => e.into(),
         HealthError::Store(_) | HealthError::Topology(_) => anyhow::Error::new(e),
         e => usage(e),

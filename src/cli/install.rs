@@ -1,11 +1,12 @@
 //! `p2pd install`: the scripted, non-interactive install of the server
-//! (the work is [`crate::install`]; this parses and prints).
+//! (the work is [`crate::ops::install`]; this parses and prints).
 
 use std::io::Write;
 
 use super::{Global, fail};
-use crate::exit::ExitCode;
-use crate::install::{InstallError, Options, Systemd};
+use crate::cli::exit::ExitCode;
+use crate::deploy::DeployError;
+use crate::ops::install::{InstallError, Options, Systemd};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -70,7 +71,7 @@ impl Args {
 /// carry their exit code; wrapped ones keep their own (a missing install
 /// is a usage error, see [`super::exit_code_of`]).
 pub fn install_error(e: InstallError) -> anyhow::Error {
-    if let Some(code) = e.exit_code() {
+    if let Some(code) = decided_exit_code(&e) {
         return fail(code, e.to_string());
     }
     match e {
@@ -80,11 +81,29 @@ pub fn install_error(e: InstallError) -> anyhow::Error {
     }
 }
 
+/// The exit code for the errors `install` decides; `None` for the wrapped
+/// ones (their own rules apply).
+fn decided_exit_code(e: &InstallError) -> Option<ExitCode> {
+    match e {
+        InstallError::BadOption { .. }
+        | InstallError::NotEmpty(_)
+        | InstallError::DataDirIsFile(_)
+        | InstallError::Unreadable { .. }
+        | InstallError::RegenerateWithSettings
+        | InstallError::RegenerateNeedsInstall(_)
+        | InstallError::SharedInstalled { .. } => Some(ExitCode::Usage),
+        InstallError::Differs { .. } | InstallError::Deploy(DeployError::Changed(_)) => {
+            Some(ExitCode::Failed)
+        }
+        _ => None,
+    }
+}
+
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let dir = g.data_dir();
     let o = a.options(g.database.as_deref());
     // On a shared (PostgreSQL) database the data dir holds db.key.
-    let installed = crate::install::is_installed(&dir, &o).map_err(install_error)?;
+    let installed = crate::ops::install::is_installed(&dir, &o).map_err(install_error)?;
     if installed && a.regenerate_key {
         if o.settings_given() {
             return Err(install_error(InstallError::RegenerateWithSettings));
@@ -92,7 +111,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         return super::key::regenerate(g, a.json);
     }
     if installed {
-        let out = crate::install::rerun(&dir, &o).map_err(install_error)?;
+        let out = crate::ops::install::rerun(&dir, &o).map_err(install_error)?;
         if a.json {
             super::output::print_json(&out)?;
         } else {
@@ -111,7 +130,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 out.ca_fingerprint
             );
             if let Some(root) = &out.root {
-                super::agent_install::report(&out.done, root, "p2pd")?;
+                super::agent::install::report(&out.done, root, "p2pd")?;
             }
         }
         return Ok(ExitCode::Ok);
@@ -119,7 +138,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if a.regenerate_key {
         return Err(install_error(InstallError::RegenerateNeedsInstall(dir)));
     }
-    let out = crate::install::install(&dir, &o).map_err(install_error)?;
+    let out = crate::ops::install::install(&dir, &o).map_err(install_error)?;
     if a.json {
         super::output::print_json(&out)?;
     } else {
@@ -144,7 +163,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         if let Some(root) = &out.root {
             drop(o);
             println!();
-            super::agent_install::report(&out.done, root, "p2pd")?;
+            super::agent::install::report(&out.done, root, "p2pd")?;
         }
     }
     Ok(ExitCode::Ok)

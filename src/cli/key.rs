@@ -1,8 +1,8 @@
-//! `p2pd key fingerprint | regenerate` (the work is [`crate::install`]).
+//! `p2pd key fingerprint | regenerate` (the work is [`crate::ops::install`]).
 
 use super::install::install_error;
 use super::{Global, open_store, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -21,7 +21,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
 
 fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
-    let out = crate::install::fingerprint(&g.data_dir(), &st).map_err(install_error)?;
+    let out = crate::ops::install::fingerprint(&g.data_dir(), &st).map_err(install_error)?;
     if json {
         output::print_json(&out)?;
     } else {
@@ -36,7 +36,7 @@ fn fingerprint(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
 /// `key regenerate` and `install --regenerate-key`.
 pub fn regenerate(g: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
-    let out = crate::install::regenerate_key(&g.data_dir(), &mut st).map_err(install_error)?;
+    let out = crate::ops::install::regenerate_key(&g.data_dir(), &mut st).map_err(install_error)?;
     if json {
         output::print_json(&out)?;
     } else {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Global, open_store, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 use output::ListFormat as Format;
 
@@ -104,7 +104,10 @@ pub fn emit(
                 .from_writer(Vec::new());
             w.write_record(header)?;
             for row in cells {
-                w.write_record(row.iter().map(|c| crate::cells::neutralise(c).into_owned()))?;
+                w.write_record(
+                    row.iter()
+                        .map(|c| crate::domain::cells::neutralise(c).into_owned()),
+                )?;
             }
             w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?
         }

@@ -1,5 +1,7 @@
 //! Command-line interface: clap definitions and dispatch.
 //!
+//! May use: agent content deploy domain metrics ops platform server store topology trust vault wire
+//!
 //! Each subcommand lives in its own module with an `Args` struct and a
 //! `run` function. Errors are `anyhow` here; [`Fail`] carries an explicit
 //! exit code when the default (1) is wrong.
@@ -8,12 +10,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 pub mod agent;
-pub mod agent_connect;
-pub mod agent_install;
-pub mod agent_service;
 pub mod ca;
 pub mod completions;
 pub mod content;
@@ -21,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod devices;
 pub mod devices_list;
+pub mod exit;
 pub mod explain;
 pub mod generate;
 pub mod groups;
@@ -219,8 +219,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
         {
             return ExitCode::Usage;
         }
-        if let Some(crate::key::VerifyError::KeyMismatch { .. }) =
-            cause.downcast_ref::<crate::key::VerifyError>()
+        if let Some(crate::trust::key::VerifyError::KeyMismatch { .. }) =
+            cause.downcast_ref::<crate::trust::key::VerifyError>()
         {
             return ExitCode::KeyMismatch;
         }

@@ -128,7 +128,7 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-pub use crate::words::{count, plural};
+pub use crate::domain::words::{count, plural};
 
 /// The one and only time a key is shown.
 pub fn print_key_once(o: &mut impl Write, key: &str) -> std::io::Result<()> {

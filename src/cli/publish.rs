@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use super::publish_progress::Progress;
 use super::{Global, fail, open_store, output};
+use crate::cli::exit::ExitCode;
 use crate::content::groups::validate_group_name;
 use crate::content::publish::{self, LockError, PublishError, Request, Status};
 use crate::content::storage::{INDEX_FILE, Storage};
-use crate::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\

@@ -1,8 +1,8 @@
 //! `p2pd report`: per office and per content, where the bytes came from.
 
 use super::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
-use crate::report::{ContentReport, content_report};
+use crate::cli::exit::ExitCode;
+use crate::ops::report::{ContentReport, content_report};
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\

@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::{Global, fail};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
+use crate::domain::settings::Setting;
 use crate::server;
-use crate::settings::Setting;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,12 +68,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let ca = if a.insecure_plain_http {
         None
     } else {
-        Some(crate::server_ca::load(&dir, &st).map_err(|e| fail(ExitCode::Failed, e.to_string()))?)
+        Some(
+            crate::vault::server_ca::load(&dir, &st)
+                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?,
+        )
     };
     drop(st);
     let (state, scheme) = if let Some(ca) = ca {
-        let names = crate::tls::server_names(listen.ip(), &server_name, &a.tls_name);
-        let certs = crate::tls::ServerCerts::new(ca, &state.server_id, names)
+        let names = crate::trust::tls::server_names(listen.ip(), &server_name, &a.tls_name);
+        let certs = crate::trust::tls::ServerCerts::new(ca, &state.server_id, names)
             .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
         eprintln!(
             "p2pd serve: TLS certificate for {} (CA {})",

@@ -1,9 +1,9 @@
 //! `p2pd settings show | set NAME VALUE`.
 
 use super::{Global, fail, open_store, output};
-use crate::configure::rows;
-use crate::exit::ExitCode;
-use crate::settings;
+use crate::cli::exit::ExitCode;
+use crate::domain::settings;
+use crate::ops::configure::rows;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -83,7 +83,7 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
             allow_missing_storage,
             out,
         } => {
-            let c = crate::configure::change(&mut st, &name, &value, allow_missing_storage)
+            let c = crate::ops::configure::change(&mut st, &name, &value, allow_missing_storage)
                 .map_err(|e| match e.is_usage() {
                     true => fail(ExitCode::Usage, e.to_string()),
                     false => anyhow::Error::new(e),

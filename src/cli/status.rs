@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Global, open_store, output};
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,7 +34,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let server = st.server()?.ok_or_else(|| {
         anyhow::anyhow!("database has no server row; the install is incomplete, reinstall")
     })?;
-    let settings = crate::configure::rows(&st)?;
+    let settings = crate::ops::configure::rows(&st)?;
     let s = Status {
         server_id: server.server_id,
         version: crate::VERSION,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::Global;
-use crate::exit::ExitCode;
+use crate::cli::exit::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -28,13 +28,13 @@ pub fn run(g: &Global, c: Command) -> anyhow::Result<ExitCode> {
 fn token(g: &Global, a: TokenArgs) -> anyhow::Result<ExitCode> {
     let st = super::open_store(g)?;
     let token = crate::server::ui::new_admin_token(&st)?;
-    let get = |s: crate::settings::Setting| -> anyhow::Result<String> {
+    let get = |s: crate::domain::settings::Setting| -> anyhow::Result<String> {
         Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
     };
     let url = format!(
         "https://{}:{}/ui/login",
-        get(crate::settings::Setting::ServerName)?,
-        get(crate::settings::Setting::Port)?
+        get(crate::domain::settings::Setting::ServerName)?,
+        get(crate::domain::settings::Setting::Port)?
     );
     if a.json {
         super::output::print_json(&serde_json::json!({ "admin_token": token, "url": url }))?;

@@ -1,6 +1,8 @@
 //! The content library: packages in file storage, their pieces and hashes,
 //! and publishing them.
 //!
+//! May use: domain platform store topology trust
+//!
 //! A package's identity is the SHA-256 of the whole file (hex, lowercase).
 //! It is split into pieces of [`piece_size_for`] bytes; piece `i` covers
 //! `[i * piece_size, min((i + 1) * piece_size, size))` and has its own

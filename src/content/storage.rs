@@ -358,7 +358,7 @@ fn canonical_root(root: &Path) -> Result<PathBuf, StorageError> {
 fn data_dir_at_or_above(p: &Path, stop: &Path) -> Option<PathBuf> {
     let mut cur = if p.is_dir() { Some(p) } else { p.parent() };
     while let Some(d) = cur {
-        if d.join(crate::key::KEY_FILE).exists() || d.join(crate::store::DB_FILE).exists() {
+        if d.join(crate::trust::key::KEY_FILE).exists() || d.join(crate::store::DB_FILE).exists() {
             return Some(d.to_path_buf());
         }
         if d == stop {
@@ -418,7 +418,7 @@ fn http_get(
         url: url.to_string(),
         message,
     };
-    crate::tls::install_default_provider();
+    crate::trust::tls::install_default_provider();
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(HTTP_TIMEOUT)
         .timeout(None)
@@ -481,7 +481,9 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Listing) -> Result<(), 
             // A p2pd data dir inside file storage holds the shared key and
             // the database: never publish those to every device.
             let p = item.path();
-            if p.join(crate::key::KEY_FILE).exists() || p.join(crate::store::DB_FILE).exists() {
+            if p.join(crate::trust::key::KEY_FILE).exists()
+                || p.join(crate::store::DB_FILE).exists()
+            {
                 tracing::warn!(
                     path = rel,
                     "skipped: a p2pd data dir (holds the shared key), not packages"
@@ -556,8 +558,8 @@ mod tests {
         // A server data dir next to storage: its key is never reachable.
         let data = t.path().join("server");
         std::fs::create_dir_all(&data).unwrap();
-        std::fs::write(data.join(crate::key::KEY_FILE), "k").unwrap();
-        symlink(data.join(crate::key::KEY_FILE), root.join("key")).unwrap();
+        std::fs::write(data.join(crate::trust::key::KEY_FILE), "k").unwrap();
+        symlink(data.join(crate::trust::key::KEY_FILE), root.join("key")).unwrap();
         let s = Storage::Dir(root.clone());
         let l = s.list().unwrap();
         let paths: Vec<_> = l.entries.iter().map(|e| e.path.as_str()).collect();

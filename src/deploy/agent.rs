@@ -1,7 +1,7 @@
 //! The agent's own install on a device, beyond the files of
 //! [`super::agent_files`]: the address it advertises (the route to the
 //! server), the Windows service, the uninstall, and the next step an admin
-//! runs. `cli/agent_install.rs` parses and prints.
+//! runs. `cli/agent/install.rs` parses and prints.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -139,7 +139,7 @@ pub fn uninstall(data_dir: &Path, root: &Path) -> Result<Uninstalled, AgentInsta
             let files = vec![
                 PathBuf::from(super::AGENT_SERVICE_CONFIG),
                 PathBuf::from(super::AGENT_KEY_FILE),
-                PathBuf::from(crate::tls::CA_CERT_FILE),
+                PathBuf::from(crate::trust::tls::CA_CERT_FILE),
             ];
             (data_dir.to_path_buf(), files, Some(existed))
         }

@@ -3,6 +3,8 @@
 //! agent's configuration and service registration, and the idempotent way
 //! they are written.
 //!
+//! May use: platform trust
+//!
 //! Rendering is pure (inputs → bytes), so a re-run with the same inputs
 //! produces the same bytes and [`apply`] can tell "unchanged" from
 //! "changed by someone". A file that differs from what would be written is
@@ -530,7 +532,8 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
         advertise: c.advertise.clone(),
         data_dir: c.data_dir.clone(),
         key_file: c.data_dir.join(AGENT_KEY_FILE),
-        ca_file: matches!(c.ca, AgentCa::Pem(_)).then(|| c.data_dir.join(crate::tls::CA_CERT_FILE)),
+        ca_file: matches!(c.ca, AgentCa::Pem(_))
+            .then(|| c.data_dir.join(crate::trust::tls::CA_CERT_FILE)),
         ca_fingerprint: match &c.ca {
             AgentCa::Fingerprint(f) => Some(f.clone()),
             _ => None,
@@ -545,7 +548,7 @@ pub fn windows_agent_files(c: &AgentConfig) -> Vec<Planned> {
             // Public, but owner-only like the rest of the service's files:
             // nobody else needs it, and a writable copy would be a new CA.
             ..Planned::new(
-                PathBuf::from(crate::tls::CA_CERT_FILE),
+                PathBuf::from(crate::trust::tls::CA_CERT_FILE),
                 pem.clone().into_bytes(),
                 0o600,
             )
@@ -733,7 +736,10 @@ mod tests {
         assert_eq!(conf.group, "Sales EMEA");
         assert_eq!(conf.key_file, dir.join(AGENT_KEY_FILE));
         assert_eq!(std::fs::read_to_string(&conf.key_file).unwrap(), "a2V5\n");
-        assert_eq!(conf.ca_file, Some(dir.join(crate::tls::CA_CERT_FILE)));
+        assert_eq!(
+            conf.ca_file,
+            Some(dir.join(crate::trust::tls::CA_CERT_FILE))
+        );
         let spec = agent_service(
             Path::new(r"C:\Program Files\p2pd\p2pd.exe"),
             Path::new(r"C:\ProgramData\p2pd-agent"),

@@ -132,7 +132,7 @@ mod tests {
 /// A device id as a request proved it: the id in the client certificate
 /// the connection presented (or, on plain HTTP with no identities, the id
 /// the signed request names). Handlers get one only from
-/// `crate::http::Signed`, never from a query or a body, so a device cannot
+/// `crate::wire::http::Signed`, never from a query or a body, so a device cannot
 /// act for another by naming it.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct DeviceId(String);

@@ -1,5 +1,7 @@
 //! Every operating-system-specific call p2pd makes, behind one portable API.
 //!
+//! May use: (nothing else in the crate)
+//!
 //! The rest of the crate has no `cfg(unix)` or `cfg(windows)`: it calls the
 //! functions here, and this module picks `unix.rs` or `windows.rs` (plus
 //! `service.rs`, the Windows service control manager glue). What lives here:

@@ -1,4 +1,4 @@
-//! Heartbeats at fleet scale (issue 14): group commit and the adaptive
+//! Heartbeats at fleet scale (design note `fleet-scale`): group commit and the adaptive
 //! interval.
 //!
 //! # Group commit
@@ -48,11 +48,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::ServerState;
 use super::fleet::Snapshot;
 use crate::domain::clock::now;
-use crate::http::ApiError;
-use crate::proto::{ErrorCode, HeartbeatRequest, HeartbeatResponse};
-use crate::settings::Setting;
+use crate::domain::settings::Setting;
 use crate::store::Store;
 use crate::store::distribution::ProgressUpdate;
+use crate::wire::http::ApiError;
+use crate::wire::proto::{ErrorCode, HeartbeatRequest, HeartbeatResponse};
 
 /// Heartbeats waiting for the writer; one more is refused with `overloaded`.
 /// At 10,000 heartbeats/s, 6.5 s of writes held up by a lock taken
@@ -118,7 +118,7 @@ impl Beats {
         if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             tokio::spawn(run(Arc::downgrade(state)));
         }
-        // What this device may write (issue 23): one item per heartbeat
+        // What this device may write (design note `key-holders`): one item per heartbeat
         // and per progress or stuck entry it carries.
         super::quota::device_writes(
             state,

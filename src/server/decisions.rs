@@ -17,10 +17,10 @@
 use std::collections::HashSet;
 
 use crate::domain::OfficeKind;
-use crate::proto::{Role, SourcesResponse, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::observe::DecisionRow;
 use crate::store::{Store, StoreError};
+use crate::wire::proto::{Role, SourcesResponse, Tier};
 
 use super::leader::Reason;
 use super::scheduler::Timing;
@@ -184,7 +184,7 @@ pub fn record_sources(
                     if resp.peers.len() == 2 { "" } else { "s" }
                 )
             } else {
-                // Issue 23: a follower with evidence against its leader.
+                // Design note `key-holders`: a follower with evidence against its leader.
                 format!(
                     "follower in {}: it reported the leader {leader} as failing it, so it goes \
                      around that leader: from the office's other peers over the LAN, and from \

@@ -4,7 +4,7 @@
 //!
 //! Why: rebuilding the topology index per enrollment (`Lookup::load`) under
 //! the one database mutex made enrollment take 80 ms with 50,000 ranges and
-//! stalled every heartbeat behind it (issue 14). These tables change only on
+//! stalled every heartbeat behind it (design note `fleet-scale`). These tables change only on
 //! admin writes, so they are read once and swapped whole.
 //!
 //! Change detection: the store keeps a generation counter that triggers bump
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::content::ContentRef;
-use crate::settings::Setting;
+use crate::domain::settings::Setting;
 use crate::store::topology::OfficeRow;
 use crate::store::{Store, StoreError};
 use crate::topology::{Lookup, TopologyError};

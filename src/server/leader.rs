@@ -65,7 +65,7 @@ use std::collections::{HashMap, HashSet};
 /// waiting for a second signal.
 pub const SUSPECT_WINDOW: i64 = 10;
 
-pub use crate::liveness::Timing;
+pub use crate::server::liveness::Timing;
 
 /// The current term, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,7 +343,7 @@ pub struct Board {
     /// content → office → its current leader's bytes/s during its term, as
     /// last judged: the yardstick for the other offices' leaders. Kept
     /// here because a `/sources` call reads only its own office's
-    /// progress (issue 14); each office's calls record their leader's rate
+    /// progress (design note `fleet-scale`); each office's calls record their leader's rate
     /// for the others.
     rates: HashMap<String, HashMap<i64, f64>>,
 }
@@ -593,7 +593,7 @@ mod tests {
 
     #[test]
     fn every_device_stalled_does_not_flip_flop() {
-        // The livelock of issue 12: two devices, storage gone, nobody moves.
+        // The livelock of design note `faults-and-churn`: two devices, storage gone, nobody moves.
         // Every /sources call used to find the leader stalled and elect the
         // other, whose progress was just as old.
         let members = vec![member("a", 90.0), member("b", 80.0)];
@@ -780,7 +780,7 @@ mod tests {
         );
     }
 
-    /// The netsim slow-peer fault after issue 14: every `/sources` call
+    /// The netsim slow-peer fault after design note `fleet-scale`: every `/sources` call
     /// reads only its own office's progress, so a slow leader can only be
     /// compared with rates the other offices' own calls recorded. Its
     /// reports stop growing (they arrive late, or not at all, behind its

@@ -1,5 +1,7 @@
 //! `p2pd serve`: the control plane and the central seed.
 //!
+//! May use: content domain metrics platform store topology trust vault wire
+//!
 //! `run(listener, state, shutdown)` takes its shutdown trigger as an
 //! argument: `main` passes SIGINT/SIGTERM, tests pass whatever they like.
 //!
@@ -30,16 +32,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::content::storage::Storage;
 use crate::domain::clock::now;
-use crate::http::{ApiError, Signed, Verifies};
-use crate::key::Verifier;
-use crate::proto::*;
 use crate::store::Store;
 use crate::store::distribution::Transfer;
+use crate::trust::key::Verifier;
+use crate::wire::http::{ApiError, Signed, Verifies};
+use crate::wire::proto::*;
 
 pub mod beats;
 pub mod decisions;
 pub mod fleet;
 pub mod leader;
+pub mod liveness;
 pub mod lock;
 pub mod peerset;
 pub mod quota;
@@ -56,7 +59,7 @@ pub mod ui;
 /// read connections ([`READERS`]): in WAL mode they read the last
 /// committed state while the write lock is held, by serve's writer or by
 /// an admin command in another process (a `topology import` holds it for
-/// seconds), so reads never queue behind a write transaction (issue 14).
+/// seconds), so reads never queue behind a write transaction (design note `fleet-scale`).
 /// [`Db::read_or_write`] runs work that usually only reads on a reader and,
 /// only when it turns out to need a write, again on the writer.
 ///
@@ -89,14 +92,14 @@ pub const READERS: usize = 3;
 pub const DB_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// Page cache of serve's database connection, MiB: room for the device
-/// and progress indexes of 100,000 devices (issue 14), well within the
+/// and progress indexes of 100,000 devices (design note `fleet-scale`), well within the
 /// 512 MiB the server may use at that size.
 pub const SERVE_CACHE_MIB: u32 = 96;
 
 /// Page cache of each read connection, MiB.
 pub const READER_CACHE_MIB: u32 = 48;
 
-pub use crate::http::RETRY_AFTER_SECS;
+pub use crate::wire::http::RETRY_AFTER_SECS;
 
 impl Db {
     pub fn new(store: Store) -> Db {
@@ -324,7 +327,7 @@ pub struct ServerState {
     /// On a shared (PostgreSQL) database: the data dir's `db.key`, which
     /// opens the sealed shared key; the key is then watched in the
     /// database rather than in the key file (see [`watch_key`]).
-    pub db_key: Option<Arc<crate::dbkey::DbKey>>,
+    pub db_key: Option<Arc<crate::vault::dbkey::DbKey>>,
     /// This replica's id in the `replicas` table (a new UUID per start).
     pub replica_id: String,
     /// Checks signatures against the current key.
@@ -367,7 +370,7 @@ pub struct ServerState {
     pub probe: reqwest::Client,
     /// The CA and serve's own certificate; `None` when serving plain HTTP
     /// (`--insecure-plain-http`).
-    pub tls: Option<Arc<crate::tls::ServerCerts>>,
+    pub tls: Option<Arc<crate::trust::tls::ServerCerts>>,
     /// TLS-terminating proxies (`serve --trusted-proxy`): requests from
     /// these addresses may carry the client's certificate in
     /// [`FORWARDED_CERT_HEADER`].
@@ -403,9 +406,9 @@ impl Verifies for ServerState {
 
     fn forwarded_identity(
         &self,
-        conn: &crate::listen::Conn,
+        conn: &crate::wire::listen::Conn,
         headers: &axum::http::HeaderMap,
-    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+    ) -> Result<Option<crate::trust::tls::Identity>, ApiError> {
         let Some(certs) = &self.tls else {
             return Ok(None);
         };
@@ -437,8 +440,8 @@ impl Verifies for ServerState {
 
     /// Records which device still signs with which old key, and says so in
     /// the log once per device (and once per unknown fingerprint).
-    fn key_refused(&self, fingerprint: &str, by: crate::http::RefusedBy) {
-        use crate::http::RefusedBy;
+    fn key_refused(&self, fingerprint: &str, by: crate::wire::http::RefusedBy) {
+        use crate::wire::http::RefusedBy;
         let t = now();
         let (dev, secret) = match by {
             RefusedBy::Certificate(d) => (Some(d), None),
@@ -539,7 +542,7 @@ impl ServerState {
         let shared = store.backend() == crate::store::Backend::Postgres;
         let db_key = if shared {
             std::fs::create_dir_all(data_dir)?;
-            Some(Arc::new(crate::dbkey::DbKey::load(data_dir).map_err(|e| {
+            Some(Arc::new(crate::vault::dbkey::DbKey::load(data_dir).map_err(|e| {
                 anyhow::anyhow!(
                     "{e}; every replica on a shared database needs the database key: copy db.key \
                      from the host that ran `p2pd install --database` or `p2pd db copy` into {}",
@@ -550,13 +553,13 @@ impl ServerState {
             None
         };
         let key = match &db_key {
-            Some(k) => crate::dbkey::current_key(&store, k)?.0,
-            None => crate::key::SharedKey::load(&crate::key::key_path(data_dir))?,
+            Some(k) => crate::vault::dbkey::current_key(&store, k)?.0,
+            None => crate::trust::key::SharedKey::load(&crate::trust::key::key_path(data_dir))?,
         };
         if key.fingerprint() != server.key_fingerprint {
             anyhow::bail!(
                 "key file {} has fingerprint {}, but the database expects {}; run `p2pd key regenerate`",
-                crate::key::key_path(data_dir).display(),
+                crate::trust::key::key_path(data_dir).display(),
                 key.fingerprint(),
                 server.key_fingerprint
             );
@@ -595,7 +598,7 @@ impl ServerState {
             verifier: Verifier::new(key),
             server_id: server.server_id,
             key_version: server.key_version.into(),
-            key_file: crate::key::key_path(data_dir),
+            key_file: crate::trust::key::key_path(data_dir),
             storage,
             seeding: Mutex::new(HashSet::new()),
             manifests: Mutex::new(HashMap::new()),
@@ -613,9 +616,12 @@ impl ServerState {
 
     /// Serves TLS with `certs`: the CA verifies agents' certificates, and
     /// the server certificate is also the one the probe presents to agents.
-    pub fn with_tls(mut self, certs: crate::tls::ServerCerts) -> anyhow::Result<ServerState> {
+    pub fn with_tls(
+        mut self,
+        certs: crate::trust::tls::ServerCerts,
+    ) -> anyhow::Result<ServerState> {
         let certs = Arc::new(certs);
-        self.probe = probe_client(Some(&crate::http::ClientTls {
+        self.probe = probe_client(Some(&crate::wire::http::ClientTls {
             trust: certs.ca().trust(),
             cert: certs.clone(),
         }))?;
@@ -624,8 +630,8 @@ impl ServerState {
     }
 }
 
-fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest::Client> {
-    crate::tls::install_default_provider();
+fn probe_client(tls: Option<&crate::wire::http::ClientTls>) -> anyhow::Result<reqwest::Client> {
+    crate::trust::tls::install_default_provider();
     let b = reqwest::Client::builder()
         .connect_timeout(PROBE_TIMEOUT)
         .timeout(PROBE_TIMEOUT)
@@ -635,7 +641,7 @@ fn probe_client(tls: Option<&crate::http::ClientTls>) -> anyhow::Result<reqwest:
         // serve probes (and re-checks) agents: their peer servers.
         Some(t) => b.use_preconfigured_tls(
             t.trust
-                .client_config(t.cert.clone(), crate::tls::Expect::Device)?,
+                .client_config(t.cert.clone(), crate::trust::tls::Expect::Device)?,
         ),
         None => b,
     };
@@ -678,18 +684,18 @@ async fn watch_key(s: AppState, stop: CancellationToken) {
     if let Some(db_key) = s.db_key.clone() {
         return watch_shared_key(s, db_key, stop).await;
     }
-    let mut seen = crate::key::FileStamp::of(&s.key_file);
+    let mut seen = crate::trust::key::FileStamp::of(&s.key_file);
     let mut warned = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(KEY_CHECK) => {}
         }
-        let stamp = crate::key::FileStamp::of(&s.key_file);
+        let stamp = crate::trust::key::FileStamp::of(&s.key_file);
         if stamp.is_none() || stamp == seen {
             continue;
         }
-        let key = match crate::key::SharedKey::load(&s.key_file) {
+        let key = match crate::trust::key::SharedKey::load(&s.key_file) {
             Ok(k) => k,
             Err(e) => {
                 if warned != stamp {
@@ -737,7 +743,11 @@ async fn watch_key(s: AppState, stop: CancellationToken) {
 /// version in the server row (one indexed read); when another host ran
 /// `key regenerate`, the new sealed key is opened with `db.key` and used
 /// from then on, on every replica within about a second.
-async fn watch_shared_key(s: AppState, db_key: Arc<crate::dbkey::DbKey>, stop: CancellationToken) {
+async fn watch_shared_key(
+    s: AppState,
+    db_key: Arc<crate::vault::dbkey::DbKey>,
+    stop: CancellationToken,
+) {
     let mut warned = 0;
     loop {
         tokio::select! {
@@ -754,7 +764,7 @@ async fn watch_shared_key(s: AppState, db_key: Arc<crate::dbkey::DbKey>, stop: C
         let k = db_key.clone();
         let got =
             s.db.call(move |st| {
-                crate::dbkey::current_key(st, &k)
+                crate::vault::dbkey::current_key(st, &k)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
             })
             .await;
@@ -792,7 +802,7 @@ fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot, tls:
     match listener.local_addr() {
         Ok(a) if !a.ip().is_unspecified() => format!("{scheme}://{a}"),
         Ok(a) => {
-            let host = fleet.setting(crate::settings::Setting::ServerName);
+            let host = fleet.setting(crate::domain::settings::Setting::ServerName);
             let host = if host.contains(':') {
                 format!("[{host}]")
             } else {
@@ -846,10 +856,10 @@ pub async fn run(
         None => None,
     };
     // One descriptor per connected device: as many as the system allows.
-    let open_files = crate::platform::raise_open_files(crate::listen::OPEN_FILES_WANTED);
-    let limits = crate::listen::Limits::SERVER.fitted(open_files);
+    let open_files = crate::platform::raise_open_files(crate::wire::listen::OPEN_FILES_WANTED);
+    let limits = crate::wire::listen::Limits::SERVER.fitted(open_files);
     tracing::info!(max_connections = limits.total, "accepting connections");
-    let server = crate::listen::serve(listener, app, token.clone(), limits, tls);
+    let server = crate::wire::listen::serve(listener, app, token.clone(), limits, tls);
     tokio::select! {
         r = server => r?,
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -878,7 +888,7 @@ async fn status(
 
 async fn enroll(
     State(s): State<AppState>,
-    conn: Option<axum::Extension<crate::listen::Conn>>,
+    conn: Option<axum::Extension<crate::wire::listen::Conn>>,
     signed: Signed,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = signed.json()?;
@@ -887,7 +897,7 @@ async fn enroll(
     // proxy): `Signed` already refused a body naming another. On plain
     // HTTP nothing is proved.
     let proved = match (&signed.caller, &s.tls) {
-        (crate::http::Caller::Device(d), Some(_)) => Some(d.as_str()),
+        (crate::wire::http::Caller::Device(d), Some(_)) => Some(d.as_str()),
         _ => None,
     };
     let source = conn.as_ref().map(|c| c.0.addr.ip());
@@ -952,7 +962,7 @@ async fn enroll(
             .ca()
             .issue_device(&csr, &resp.device_id, device_cert_lifetime())
             .map_err(|e| match e {
-                crate::tls::TlsError::BadCsr(_) => {
+                crate::trust::tls::TlsError::BadCsr(_) => {
                     ApiError::new(ErrorCode::BadRequest, e.to_string())
                 }
                 other => ApiError::internal(other),
@@ -1002,7 +1012,7 @@ fn device_cert_lifetime() -> Duration {
     {
         return Duration::from_secs(secs);
     }
-    crate::tls::DEVICE_CERT_LIFETIME
+    crate::trust::tls::DEVICE_CERT_LIFETIME
 }
 
 /// Unless `trust_claimed_addresses` is on, the address an enrolling device
@@ -1014,7 +1024,7 @@ fn check_claimed_address(
     req: &EnrollRequest,
     source: IpAddr,
 ) -> Result<(), ApiError> {
-    if fleet.setting(crate::settings::Setting::TrustClaimedAddresses) == "on" {
+    if fleet.setting(crate::domain::settings::Setting::TrustClaimedAddresses) == "on" {
         return Ok(());
     }
     let source = source.to_canonical();
@@ -1047,12 +1057,12 @@ fn check_claimed_address(
     ))
 }
 
-fn setting(f: &fleet::Snapshot, s: crate::settings::Setting) -> Result<String, ApiError> {
+fn setting(f: &fleet::Snapshot, s: crate::domain::settings::Setting) -> Result<String, ApiError> {
     Ok(f.setting(s))
 }
 
 fn heartbeat_secs(f: &fleet::Snapshot) -> Result<u64, ApiError> {
-    Ok(setting(f, crate::settings::Setting::HeartbeatSecs)?
+    Ok(setting(f, crate::domain::settings::Setting::HeartbeatSecs)?
         .parse()
         .unwrap_or(10))
 }
@@ -1063,7 +1073,7 @@ fn enroll_impl(
     roster: &roster::Roster,
     req: EnrollRequest,
 ) -> Result<EnrollResponse, ApiError> {
-    use crate::settings::{Setting, parse_version};
+    use crate::domain::settings::{Setting, parse_version};
     let min = setting(fleet, Setting::MinClientVersion)?;
     let max = setting(fleet, Setting::MaxClientVersion)?;
     let v = parse_version(&req.version);
@@ -1297,7 +1307,7 @@ async fn plan_sources(
         let d = enrolled(st, &fleet, &req.device_id)?;
         let m = targeted_manifest_cached(&state, st, &id, &d.group_name)?;
         let hb = heartbeat_secs(&fleet)? as i64;
-        let cdn = setting(&fleet, crate::settings::Setting::CdnUrl)?;
+        let cdn = setting(&fleet, crate::domain::settings::Setting::CdnUrl)?;
         let ends = scheduler::Endpoints {
             cdn: (!cdn.is_empty()).then_some(cdn),
             storage_url: storage_url.clone(),
@@ -1600,7 +1610,7 @@ async fn read_storage(
 mod tests {
     use super::*;
 
-    /// Issue 14: with every permit taken, a call is refused with
+    /// Design note `fleet-scale`: with every permit taken, a call is refused with
     /// `overloaded`, 503 and `Retry-After`, instead of queueing without end.
     #[tokio::test]
     async fn a_full_queue_answers_overloaded_with_retry_after() {
@@ -1632,7 +1642,7 @@ mod tests {
         db.call(|_| Ok(())).await.unwrap();
     }
 
-    /// Issue 14: while a writing call waits for a write lock held by
+    /// Design note `fleet-scale`: while a writing call waits for a write lock held by
     /// another process (an admin command's import), reads on the read
     /// connections go on, and see the last committed state.
     #[tokio::test]

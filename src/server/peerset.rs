@@ -1,7 +1,7 @@
 //! The bounded peer set `/sources` hands a device: at most [`MAX_PEERS`]
 //! of its office's servable members, so that the answer, and the have-map
 //! polling each downloading device does over it, stay O(1) per device
-//! instead of O(office) (issue 14: in a 500-device office every device
+//! instead of O(office) (design note `fleet-scale`: in a 500-device office every device
 //! polled 499 have-maps).
 //!
 //! Chosen as: the leader first (followers wait on it for pieces nobody else

@@ -1,4 +1,4 @@
-//! Quotas against a key holder (issue 23): every device holds the shared
+//! Quotas against a key holder (design note `key-holders`): every device holds the shared
 //! key, so whatever one may send, an attacker may send as often as the
 //! server lets it. These bounds make a flood cost the flooder, not the
 //! server.
@@ -43,9 +43,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::ServerState;
-use crate::http::ApiError;
-use crate::proto::{EnrollRequest, ReportRequest};
-use crate::settings::Setting;
+use crate::domain::settings::Setting;
+use crate::wire::http::ApiError;
+use crate::wire::proto::{EnrollRequest, ReportRequest};
 
 /// Enrollments one existing device may make per minute (renewals,
 /// restarts). Not a setting: a real agent makes a couple a day.
@@ -190,7 +190,7 @@ pub fn device_writes(s: &ServerState, device: &str, entries: usize) -> Result<()
         })
 }
 
-/// What one report entry adds to the SQLite WAL, measured (issue 23:
+/// What one report entry adds to the SQLite WAL, measured (design note `key-holders`:
 /// about 9.7 KB; each entry is written on its own).
 pub const ENTRY_WAL_BYTES: u64 = 10 << 10;
 

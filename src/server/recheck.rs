@@ -1,4 +1,4 @@
-//! The server re-checks bad-piece reports itself (issue 23).
+//! The server re-checks bad-piece reports itself (design note `key-holders`).
 //!
 //! Every device holds the shared key, so a report that a peer sent a bad
 //! piece is only a claim. The server holds the piece hashes and can fetch
@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::proto::BadPiece;
 use crate::store::{Store, StoreError};
+use crate::wire::proto::BadPiece;
 
 /// Re-checks running at once, server-wide.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -171,7 +171,7 @@ async fn judge(
     b: &BadPiece,
     reporter: &str,
     verdict: Verdict,
-) -> Result<(), crate::http::ApiError> {
+) -> Result<(), crate::wire::http::ApiError> {
     let (b, reporter) = (b.clone(), reporter.to_string());
     s.db.call(move |st| {
         match &verdict {
@@ -263,10 +263,10 @@ async fn hash_capped(
     let resp = rb
         .send()
         .await
-        .map_err(|e| Verdict::Inconclusive(crate::http::error_chain(&e.without_url())))?;
+        .map_err(|e| Verdict::Inconclusive(crate::wire::http::error_chain(&e.without_url())))?;
     // Only the accused's own answer judges it: another device at its
     // address proves nothing either way.
-    let mut resp = crate::http::peer_checked(resp, accused)
+    let mut resp = crate::wire::http::peer_checked(resp, accused)
         .map_err(|e| Verdict::Inconclusive(e.to_string()))?;
     if !resp.status().is_success() {
         return Err(Verdict::Inconclusive(format!(
@@ -283,7 +283,7 @@ async fn hash_capped(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| Verdict::Inconclusive(crate::http::error_chain(&e.without_url())))?
+        .map_err(|e| Verdict::Inconclusive(crate::wire::http::error_chain(&e.without_url())))?
     {
         got += chunk.len() as u64;
         if got > len {

@@ -4,7 +4,7 @@
 //!
 //! Why: reading a 500-device office's device rows was 40 % of a `/sources`
 //! call's CPU, and its progress rows 28 % of what remained (measured with
-//! perf, issue 14), while an office asks about 50 times a second at the
+//! perf, design note `fleet-scale`), while an office asks about 50 times a second at the
 //! benchmark's 1,000/s. A roster is reused for at most
 //! [`Roster::ttl`] — a quarter of the heartbeat interval, at most 1 s —
 //! so `last_seen` and progress are never staler than that, against an

@@ -24,7 +24,7 @@
 //! ([`targeted`]): they alone may lead it, be offered as its LAN or
 //! parent-office peers, or take over from its leader. A device of another
 //! group never fetches that content, so as a leader it would only stall
-//! the office until the stall rule replaced it (issue 23: 65–70 s), and
+//! the office until the stall rule replaced it (design note `key-holders`: 65–70 s), and
 //! as a peer it has nothing to give.
 
 use std::borrow::Cow;
@@ -32,12 +32,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
 use crate::domain::OfficeKind;
-use crate::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
+use crate::wire::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 
-pub use crate::liveness::{Timing, score};
+pub use crate::server::liveness::{Timing, score};
 
 /// Office id used in the `leaders` table for devices with no office.
 pub const NO_OFFICE: i64 = -1;
@@ -173,7 +173,7 @@ pub fn plan(
         .iter()
         .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
         .collect();
-    // Bounded (issue 14): the leader first, the furthest along, some random.
+    // Bounded (design note `fleet-scale`): the leader first, the furthest along, some random.
     let peers: Vec<Source> = super::peerset::choose(
         &candidates,
         leader.as_deref(),
@@ -223,7 +223,7 @@ pub fn plan(
 }
 
 fn cdn_source(ends: &Endpoints, path: &str) -> Source {
-    use crate::http::encode_path;
+    use crate::wire::http::encode_path;
     let (url, plain) = match (&ends.cdn, &ends.storage_url) {
         (Some(cdn), _) => (join_url(cdn, &encode_path(path)), true),
         (None, Some(storage)) => (join_url(storage, &encode_path(path)), true),
@@ -566,7 +566,7 @@ mod tests {
         }
     }
 
-    /// Issue 23, finding 10: a device of a group the content is not
+    /// Design note `key-holders`, finding 10: a device of a group the content is not
     /// targeted at never leads it and is never offered as its peer (LAN
     /// or parent office), even when it would win the election (here: the
     /// admin prefers it).

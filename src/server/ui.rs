@@ -59,10 +59,10 @@ use sha2::{Digest, Sha256};
 
 use super::ServerState;
 use crate::domain::clock::now;
-use crate::http::ApiError;
-use crate::liveness::{DeviceState, Timing};
-use crate::proto::ErrorCode;
+use crate::server::liveness::{DeviceState, Timing};
 use crate::store::{Store, StoreError};
+use crate::wire::http::ApiError;
+use crate::wire::proto::ErrorCode;
 
 type AppState = Arc<ServerState>;
 
@@ -300,7 +300,7 @@ impl FromRequestParts<AppState> for Admin {
             Presented::Nothing => check_token(s, None).await.map(|_| ())?,
         }
         // A person with the admin token: this connection is no stranger's.
-        crate::listen::authenticated(&parts.extensions);
+        crate::wire::listen::authenticated(&parts.extensions);
         Ok(Admin)
     }
 }
@@ -497,7 +497,7 @@ async fn overview(State(s): State<AppState>, _admin: Admin) -> Result<Json<Overv
     let refusals = s.metrics.key_mismatch_refusals();
     let o =
         s.db.call(move |st| {
-            use crate::settings::Setting;
+            use crate::domain::settings::Setting;
             let get = |x: Setting| -> Result<String, StoreError> {
                 Ok(st.setting(x.name())?.unwrap_or_else(|| x.default_value()))
             };

@@ -1,5 +1,5 @@
 //! `p2pd db copy`: every row of one store into another, empty one — in
-//! practice an SQLite install moving up to PostgreSQL (issue 15), but
+//! practice an SQLite install moving up to PostgreSQL (design note `replicas`), but
 //! either direction works, since both sides go through [`super::db`].
 //!
 //! The copy is one transaction on the destination: it lands whole or not
@@ -18,7 +18,7 @@ use super::{Store, StoreError};
 /// its own counter, bumped by the copy's writes), `replicas` (heartbeat
 /// rows of the source's running servers) and `server_ca` (its key is sealed
 /// for the destination by `db copy`, in the same transaction: see
-/// `crate::server_ca`).
+/// `crate::vault::server_ca`).
 const TABLES: &[&str] = &[
     "server (id, server_id, created_at, key_version, key_fingerprint)",
     "retired_keys (version, fingerprint, retired_at)",

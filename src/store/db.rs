@@ -1,7 +1,7 @@
 //! The two database backends behind one small, synchronous API: SQLite
 //! (rusqlite, the default: one file in the data dir) and PostgreSQL (the
 //! sync `postgres` client, for several `serve` replicas sharing one
-//! database, issue 15).
+//! database, design note `replicas`).
 //!
 //! Every store function is written once, against [`Db`]: `execute`,
 //! `query_row`, `query_opt`, `query_map`, and transactions through
@@ -574,7 +574,7 @@ impl Db {
         conn.set_prepared_statement_cache_capacity(128);
         // The query planner's stability guarantee: a cached statement keeps
         // its plan. Without it SQLite re-plans a statement on every new
-        // value bound to a parameter that an index might use (issue 14:
+        // value bound to a parameter that an index might use (design note `fleet-scale`:
         // the heartbeat's "what is targeted at this group" was parsed and
         // planned again on every heartbeat, 60 % of its cost). Our plans
         // never depend on the values.
@@ -676,13 +676,13 @@ impl Db {
     /// Makes this connection read only: every statement that would write
     /// fails (SQLite `query_only`; PostgreSQL read-only transactions), and
     /// the failure is remembered for [`Db::take_wanted_write`]. Serve's
-    /// read connections (issue 14): in WAL mode they read while another
+    /// read connections (design note `fleet-scale`): in WAL mode they read while another
     /// connection (serve's writer, or an admin command's import) holds the
     /// write lock.
     ///
     /// On SQLite a write is refused before it runs ([`DbError::NeedsWriter`],
     /// from `sqlite3_stmt_readonly`), so SQLite never reports "attempt to
-    /// write a readonly database" for serve's own retried work (issue 23:
+    /// write a readonly database" for serve's own retried work (design note `key-holders`:
     /// each of those was logged as an internal error). `query_only` stays
     /// on as the backstop.
     pub fn set_read_only(&self) -> Result<(), DbError> {

@@ -1,4 +1,4 @@
--- Issue 14: serve answers heartbeats from an in-memory directory of
+-- Design note `fleet-scale`: serve answers heartbeats from an in-memory directory of
 -- device → (group, office), kept with the fleet snapshot. A device that
 -- is removed, or moves to another group or office, bumps the fleet
 -- generation so that every serve drops its directory within one poll.

@@ -1,4 +1,4 @@
--- Issue 23: trust against key holders.
+-- Design note `key-holders`: trust against key holders.
 -- A device proves it is the device it re-enrolls as: the SHA-256 of the
 -- secret it was given at its first enrollment (hex). NULL for devices
 -- enrolled before: they prove themselves by their certificate until

@@ -128,7 +128,7 @@ pub struct Enrollment<'a> {
 
 /// A device that enrolled once and sent no heartbeat since stops counting
 /// (in `report`'s per-office totals, `licenses` and `license_cap`) this
-/// many seconds after it enrolled (issue 23: a key holder enrolled 105,029
+/// many seconds after it enrolled (design note `key-holders`: a key holder enrolled 105,029
 /// devices that never came back, and each took a licence). An agent sends
 /// its first heartbeat right after it enrolls. It counts again from its
 /// first heartbeat.

@@ -250,7 +250,7 @@ impl Store {
     /// PostgreSQL in one transaction holding an advisory lock on the
     /// content, so that between reading the current leader and writing the
     /// new one no other replica can elect another (exactly one leader per
-    /// office, issue 15). On SQLite there is one serve per database (the
+    /// office, design note `replicas`). On SQLite there is one serve per database (the
     /// data dir lock) and its one connection is behind a mutex: `f` just runs.
     pub fn for_content_exclusively<T>(
         &self,
@@ -273,7 +273,7 @@ impl Store {
 
     /// Progress on a content of one office's devices only: what the
     /// scheduler needs per `/sources` call, bounded by the office's size
-    /// instead of the fleet's (issue 14: all 100,000 rows per call before).
+    /// instead of the fleet's (design note `fleet-scale`: all 100,000 rows per call before).
     pub fn office_progress(
         &self,
         content_id: &str,
@@ -643,7 +643,7 @@ impl Store {
         content_id: &str,
     ) -> Result<Vec<super::devices::DeviceRow>, StoreError> {
         // A device that enrolled and never sent a heartbeat no longer
-        // counts after a while (issue 23: 105,024 of them made an office
+        // counts after a while (design note `key-holders`: 105,024 of them made an office
         // read 5/105024 for ever).
         let ids: Vec<String> = {
             let mut st = self.conn.prepare_cached(&format!(

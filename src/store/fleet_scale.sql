@@ -1,4 +1,4 @@
--- Issue 14 (fleet scale): a generation counter that every write to what the
+-- Design note `fleet-scale` (fleet scale): a generation counter that every write to what the
 -- server keeps in memory (settings, offices, ranges, groups) bumps, by
 -- trigger, so that any writer — serve itself, the admin CLI, an older
 -- binary — is seen; serve polls this one row instead of reloading.

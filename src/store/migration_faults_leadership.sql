@@ -1,4 +1,4 @@
--- Issue 12 (faults and churn): leadership epochs, byte-flow progress,
+-- Design note `faults-and-churn` (faults and churn): leadership epochs, byte-flow progress,
 -- per-device clock offset.
 
 -- Every change of leader bumps the epoch of its (content, office), so a

@@ -1,10 +1,12 @@
 //! The store: schema, migrations, and every SQL statement p2pd runs.
 //!
+//! May use: domain
+//!
 //! Two backends (see [`db`]): by default one SQLite file (`p2pd.db`) in the
 //! data dir, in WAL mode so that `serve` and the admin commands (`status`,
 //! `publish`, `report`) can run at the same time; with `--database
 //! postgres://…` a PostgreSQL database shared by several `serve` replicas
-//! (issue 15). Migrations are versioned with `PRAGMA user_version` on
+//! (design note `replicas`). Migrations are versioned with `PRAGMA user_version` on
 //! SQLite and the `schema_version` table on PostgreSQL; a database from a
 //! newer p2pd is refused rather than silently downgraded.
 //!
@@ -61,7 +63,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migration_faults_leadership.sql"),
         postgres: include_str!("pg/migration_faults_leadership.sql"),
     },
-    // Issue 16: decisions (for `explain`) and the admin token; their
+    // Design note `observability`: decisions (for `explain`) and the admin token; their
     // indexes are spelled the same in both dialects.
     Migration {
         sqlite: concat!(
@@ -77,33 +79,33 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("trust_evidence.sql"),
         postgres: include_str!("pg/trust_evidence.sql"),
     },
-    // Issue 14: the fleet generation counter and indexes for scale.
+    // Design note `fleet-scale`: the fleet generation counter and indexes for scale.
     Migration {
         sqlite: include_str!("fleet_scale.sql"),
         postgres: include_str!("pg/fleet_scale.sql"),
     },
-    // Issue 15: replicas (heartbeat rows) and the shared key in the database.
+    // Design note `replicas`: replicas (heartbeat rows) and the shared key in the database.
     Migration {
         sqlite: include_str!("replicas.sql"),
         postgres: include_str!("pg/replicas.sql"),
     },
-    // Issue 15: the server CA in the database (its key sealed on PostgreSQL).
+    // Design note `replicas`: the server CA in the database (its key sealed on PostgreSQL).
     Migration {
         sqlite: include_str!("server_ca.sql"),
         postgres: include_str!("pg/server_ca.sql"),
     },
-    // Issue 14: covering indexes for what every heartbeat reads.
+    // Design note `fleet-scale`: covering indexes for what every heartbeat reads.
     Migration {
         sqlite: include_str!("request_path_indexes.sql"),
         postgres: include_str!("request_path_indexes.sql"),
     },
-    // Issue 14: a moved or removed device bumps the fleet generation (the
+    // Design note `fleet-scale`: a moved or removed device bumps the fleet generation (the
     // heartbeat's in-memory device directory).
     Migration {
         sqlite: include_str!("device_directory.sql"),
         postgres: include_str!("pg/device_directory.sql"),
     },
-    // Issue 23: per-device re-enrollment secrets, retired device ids.
+    // Design note `key-holders`: per-device re-enrollment secrets, retired device ids.
     Migration {
         sqlite: include_str!("device_trust.sql"),
         postgres: include_str!("pg/device_trust.sql"),
@@ -685,7 +687,7 @@ impl Store {
     }
 
     /// Opens a read-only connection to an installed database (serve's
-    /// readers, issue 14): every write on it is refused and remembered
+    /// readers, design note `fleet-scale`): every write on it is refused and remembered
     /// ([`Store::take_wanted_write`]). On SQLite in WAL mode it reads the
     /// last committed state while another connection holds the write lock
     /// (an admin command's `topology import`, serve's own writer), so
@@ -726,7 +728,7 @@ impl Store {
     }
 
     /// serve's WAL checkpoint, run once a second by its fleet watcher on
-    /// a connection of its own (issue 23):
+    /// a connection of its own (design note `key-holders`):
     ///
     /// - a passive checkpoint, which copies what it can without waiting;
     /// - then, when the WAL file is over `wal_limit_mb`, or over

@@ -1,5 +1,5 @@
 -- p2pd schema: what `p2pd explain`, `/metrics` and the dashboard read
--- (issue 16). A new version on top of schema.sql; never edit an applied one.
+-- (design note `observability`). A new version on top of schema.sql; never edit an applied one.
 -- Its indexes, the same in both dialects, are in observe_indexes.sql.
 
 -- Why the scheduler answered what it did: a row each time a device's plan

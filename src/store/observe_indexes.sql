@@ -1,4 +1,4 @@
--- The indexes of observe.sql (issue 16), spelled the same in both
+-- The indexes of observe.sql (design note `observability`), spelled the same in both
 -- dialects: store/mod.rs runs this after observe.sql on SQLite and after
 -- pg/observe.sql on PostgreSQL, as one migration step.
 CREATE INDEX decisions_device ON decisions(device_id, content_id, id);

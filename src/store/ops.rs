@@ -37,7 +37,7 @@ impl Store {
     /// filter also covers a database edited by hand.
     ///
     /// A device that enrolled and never sent a heartbeat is left out once
-    /// [`super::devices::UNCONFIRMED_SECS`] have passed (issue 23).
+    /// [`super::devices::UNCONFIRMED_SECS`] have passed (design note `key-holders`).
     pub fn licenses(&self) -> Result<Vec<LicenseRow>, StoreError> {
         let mut st = self.conn.prepare(&format!(
             "SELECT d.id, d.hostname, d.addr, o.name, d.group_name, d.version,

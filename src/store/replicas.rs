@@ -1,4 +1,4 @@
-//! SQL for serve replicas sharing one database (issue 15): each replica's
+//! SQL for serve replicas sharing one database (design note `replicas`): each replica's
 //! heartbeat row, which `health` lists and checks, the sealed shared
 //! key that every replica loads so that they all verify the same key, and
 //! the server CA, so that they all present the same CA.
@@ -16,7 +16,7 @@ pub const REPLICA_BEAT: Duration = Duration::from_secs(2);
 pub const REPLICA_FORGET_SECS: i64 = 24 * 3600;
 
 /// The server CA as stored: the certificate, and the private key as
-/// `crate::server_ca` wrote it (PEM, or sealed with db.key).
+/// `crate::vault::server_ca` wrote it (PEM, or sealed with db.key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaRow {
     pub cert_pem: String,
@@ -42,7 +42,7 @@ impl Store {
     /// Records (or refreshes) a replica's heartbeat row, and drops the
     /// rows of former serve processes at the same host and URL: only one
     /// process can listen there, so one that did is gone (killed, or
-    /// crashed, and restarted), not a dead replica (issue 23: after a
+    /// crashed, and restarted), not a dead replica (design note `key-holders`: after a
     /// `kill -9` and a restart, `health` warned about it for a day).
     pub fn replica_heartbeat(
         &self,

@@ -1,4 +1,4 @@
--- Issue 15 (scale-out): serve replicas sharing one database record
+-- Design note `replicas` (scale-out): serve replicas sharing one database record
 -- themselves here with a heartbeat, so that `health` can check every
 -- replica it sees. On SQLite there is only ever one (the data dir lock).
 CREATE TABLE replicas (

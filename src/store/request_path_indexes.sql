@@ -1,4 +1,4 @@
--- Issue 14: what a heartbeat answer reads (the contents targeted at the
+-- Design note `fleet-scale`: what a heartbeat answer reads (the contents targeted at the
 -- device's group) comes from these two indexes alone, never from the
 -- contents rows: a row's piece hashes (32 KiB for 1 GiB) spill into
 -- overflow pages, and published_at sits behind them, so the join read

@@ -1,4 +1,4 @@
--- Migration 2 (issue 13).
+-- Migration 2 (design note `real-site`).
 --
 -- Report times in 0.1 s. `started_ms` is when the
 -- device first asked for the content (its manifest request), `done_ms`

@@ -1,4 +1,4 @@
--- Issue 15: the server CA lives in the database, so that every serve
+-- Design note `replicas`: the server CA lives in the database, so that every serve
 -- replica presents the same CA and a replica needs only the database URL
 -- and db.key. `key` is the CA's private key: PEM on SQLite (the database
 -- file sits in the owner-only data dir, like the key file), sealed with

@@ -1,4 +1,4 @@
--- Device states an admin can see and set (issue 13): contents a device is
+-- Device states an admin can see and set (design note `real-site`): contents a device is
 -- stuck on, requests refused for a stale key, and the admin's say in the
 -- leader election.
 

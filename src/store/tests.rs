@@ -203,7 +203,7 @@ both!(devices_states_and_credit, |st: &mut Store| {
     content(st, "cc33", "app", Targets::AllAssigned);
     let a = enroll(st, "a", "10.0.0.1", "lab");
     let b = enroll(st, "b", "10.0.0.2", "lab");
-    // Re-enrolling keeps the id and counts no heartbeat (issue 23: only a
+    // Re-enrolling keeps the id and counts no heartbeat (design note `key-holders`: only a
     // heartbeat shows a device came back; see `UNCONFIRMED_SECS`).
     let again = st
         .enroll_device(&Enrollment {
@@ -302,7 +302,7 @@ both!(topology_replace_and_rollback, |st: &mut Store| {
     assert!(st.office_by_name("Lab").unwrap().is_some());
 });
 
-// Issue 14: an import's diff is made before its transaction; applying it
+// Design note `fleet-scale`: an import's diff is made before its transaction; applying it
 // writes only what changes, and a diff made stale by another admin write
 // is refused (nothing written) so that it is made again.
 both!(
@@ -671,7 +671,7 @@ fn copy_sqlite_to_postgres_and_back() {
     );
 }
 
-// Issue 15: the server CA row: stored once (the first of two replicas
+// Design note `replicas`: the server CA row: stored once (the first of two replicas
 // moving their files wins), the key bytes kept exactly.
 both!(server_ca_is_stored_once, |st: &mut Store| {
     assert_eq!(st.server_ca().unwrap(), None);

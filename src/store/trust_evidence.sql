@@ -1,4 +1,4 @@
--- Devices cannot vouch for themselves (issue 11).
+-- Devices cannot vouch for themselves (design note `transport-trust`).
 
 -- Bad-piece reports, one row per (content, accused, reporter). A ban in
 -- `bans` needs reports from at least two distinct devices; a single

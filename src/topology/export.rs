@@ -233,7 +233,10 @@ pub fn to_csv(rec: &Recorded, dialect: Dialect) -> Result<Vec<u8>, csv::Error> {
         .from_writer(bom.to_vec());
     w.write_record(COLUMNS)?;
     for row in rows(rec) {
-        w.write_record(row.iter().map(|c| crate::cells::neutralise(c).into_owned()))?;
+        w.write_record(
+            row.iter()
+                .map(|c| crate::domain::cells::neutralise(c).into_owned()),
+        )?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }

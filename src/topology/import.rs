@@ -263,7 +263,7 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, ImportError> {
         grid.rows.push((
             line,
             rec.iter()
-                .map(|c| crate::cells::restore(c.trim()).to_string())
+                .map(|c| crate::domain::cells::restore(c.trim()).to_string())
                 .collect(),
         ));
     }
@@ -917,7 +917,7 @@ mod tests {
         assert!(k.iter().any(|(_, e)| matches!(e, ImportErrorKind::NoRoot)));
     }
 
-    /// Issue 23: names that could act on a terminal, read differently
+    /// Design note `key-holders`: names that could act on a terminal, read differently
     /// from what they are, pass for "(no office)" or differ only in case
     /// are refused by row and column, in CSV as in XLSX, and nothing is
     /// imported.

@@ -1,5 +1,7 @@
 //! Offices, their IP ranges and parents; which office each device is in.
 //!
+//! May use: domain store
+//!
 //! Two modes, chosen by the `distribution_optimization` setting:
 //!
 //! - **on**: the offices are the admin's imported topology ([`import`]). A
@@ -16,7 +18,7 @@
 use std::net::IpAddr;
 
 use crate::domain::OfficeKind;
-use crate::settings::Setting;
+use crate::domain::settings::Setting;
 use crate::store::topology::NewOffice;
 use crate::store::{Store, StoreError};
 
@@ -239,7 +241,7 @@ pub struct Toggled {
 ///
 /// Auto offices exist only while optimization is off. Left behind, their
 /// subnets would overlap the imported ranges, so an export would no longer
-/// import (issue 13).
+/// import (design note `real-site`).
 pub fn set_optimization(store: &mut Store, on: bool) -> Result<Toggled, TopologyError> {
     store.atomically(|st| set_optimization_in(st, on))
 }
@@ -306,7 +308,7 @@ pub fn check_recorded(store: &Store) -> Result<Vec<ImportError>, TopologyError> 
 /// re-places every device, all in one transaction.
 /// Returns how many devices moved.
 ///
-/// The write lock is held as briefly as possible (issue 14: serve's writes
+/// The write lock is held as briefly as possible (design note `fleet-scale`: serve's writes
 /// wait while it is held): what changes ([`Store::diff_topology`]) and the
 /// range index of the new offices are worked out before the transaction,
 /// by reading only; the transaction writes only the offices, parents and

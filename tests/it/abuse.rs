@@ -1,4 +1,4 @@
-//! Issue 23 findings, one test each: "a key holder must not be able to
+//! Design note `key-holders` findings, one test each: "a key holder must not be able to
 //! ...". Every device holds the shared key, so each test talks to a real
 //! `serve` as made-up devices (signed requests over mutual TLS, no agent),
 //! the way a key holder would, and checks what an admin would notice.
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use p2pd::key::SharedKey;
+use p2pd::trust::key::SharedKey;
 
 /// A made-up device: its id and a client holding its certificate.
 #[derive(Clone)]
@@ -491,7 +491,7 @@ fn health_warns_when_the_wal_is_over_its_limit() {
 /// (it is below `settings` in the layers): they must be the settings'.
 #[test]
 fn the_store_reads_the_settings_by_their_names() {
-    use p2pd::settings::Setting;
+    use p2pd::domain::settings::Setting;
     assert_eq!(Setting::WalLimitMb.name(), p2pd::store::WAL_LIMIT_SETTING);
     assert_eq!(
         Setting::WalLimitMb.default_value(),

@@ -93,7 +93,7 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
 pub fn package_bytes(size: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     let mut v = vec![0u8; size];
-    p2pd::demo::pseudo_random(&mut x, &mut v);
+    p2pd::ops::demo::pseudo_random(&mut x, &mut v);
     v
 }
 
@@ -694,7 +694,7 @@ pub fn signed_send(
     path: &str,
     body: Vec<u8>,
 ) -> reqwest::Result<(u16, String)> {
-    let key = p2pd::key::SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
+    let key = p2pd::trust::key::SharedKey::load(&net.server_dir.join("shared.key")).unwrap();
     let url = format!("https://127.0.0.1:{}{path}", net.port);
     let mut rb = client.request(method.parse().unwrap(), url);
     for (n, v) in key.sign(method, path, &body) {
@@ -894,11 +894,11 @@ pub fn fake_tls_server(
         .unwrap();
     let port = listener.local_addr().unwrap().port();
     let stop = tokio_util::sync::CancellationToken::new();
-    rt.spawn(p2pd::listen::serve(
+    rt.spawn(p2pd::wire::listen::serve(
         listener,
         app,
         stop.clone(),
-        p2pd::listen::Limits::SERVER,
+        p2pd::wire::listen::Limits::SERVER,
         Some(Arc::new(tls)),
     ));
     (rt, port, asked, stop)

@@ -270,7 +270,7 @@ fn an_agent_with_a_stale_key_gets_key_mismatch_and_nothing() {
         "names the current fingerprint: {err}"
     );
     assert!(net.agents[i].delivered("app.bin").is_none());
-    // Said once, in words (issue 13 items 3 and 17): no Rust debug name,
+    // Said once, in words (design note `real-site` items 3 and 17): no Rust debug name,
     // and the device's fix is the current key, never a regenerate.
     assert_eq!(err.matches("was signed with key").count(), 1, "{err}");
     assert!(!err.contains("KeyMismatch"), "{err}");
@@ -407,7 +407,7 @@ fn published(net: &Net) -> HashMap<String, (String, String, String)> {
         .collect()
 }
 
-/// Issue 13 items 1 and 2: file names with spaces, `#` and non-ASCII
+/// Design note `real-site` items 1 and 2: file names with spaces, `#` and non-ASCII
 /// letters reach a no-office device (through the storage gateway) and an
 /// office device; two packages with the same file name land in their own
 /// `delivered/<name>/<version>/` paths, and `--on-complete` gets each path.
@@ -509,7 +509,7 @@ fn any_file_name_delivers_to_its_own_path_on_every_route() {
     );
 }
 
-/// Issue 13 item 1: a source that fails the same way again and again is
+/// Design note `real-site` item 1: a source that fails the same way again and again is
 /// logged once at WARN, and the device shows as stuck in `devices list`,
 /// `report` and `health` until it moves again.
 #[test]
@@ -577,7 +577,7 @@ fn a_source_failing_the_same_way_is_logged_once_and_shows_as_stuck() {
     );
 }
 
-/// Issue 12 item 5 / issue 13 item 2: a 250-byte file name delivers (its
+/// Design note `faults-and-churn` item 5 / design note `real-site` item 2: a 250-byte file name delivers (its
 /// temporary name must fit in NAME_MAX too), and a delivery error retrying
 /// cannot fix is reported once, with the reason, and shows as stuck.
 #[test]
@@ -622,7 +622,7 @@ fn a_250_byte_file_name_delivers_and_a_delivery_error_is_reported_once() {
     assert!(err.contains("restart the agent"), "{err}");
 }
 
-/// Issue 13 items 3 and 4: after `key regenerate`, the server records which
+/// Design note `real-site` items 3 and 4: after `key regenerate`, the server records which
 /// device still signs with the old key (and logs it once), `devices list`
 /// shows it as `stale key`, and `health` warns with the count. The agent
 /// tells its admin to get the current key (never to regenerate one),
@@ -725,14 +725,14 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
         "never advise regenerating on a device: {err}"
     );
     assert!(err.contains("signing with the new key"), "{err}");
-    // Issue 13 item 17: the agent's own shutdown line, not serve's.
+    // Design note `real-site` item 17: the agent's own shutdown line, not serve's.
     assert!(
         err.contains("shutting down") && !err.contains("cli::serve"),
         "{err}"
     );
 }
 
-/// Issue 13 item 6: the agent has its own data dir, variable and help; the
+/// Design note `real-site` item 6: the agent has its own data dir, variable and help; the
 /// server's P2PD_DATA_DIR never sends it into the server's data dir.
 #[test]
 fn the_agent_has_its_own_data_dir_and_variable() {
@@ -777,7 +777,7 @@ fn the_agent_has_its_own_data_dir_and_variable() {
     );
 }
 
-/// Issue 13: `time` looked quantized (11 s / 10 s for a 0.4 s delivery). It
+/// Design note `real-site`: `time` looked quantized (11 s / 10 s for a 0.4 s delivery). It
 /// is the office's first request to its last device done, in 0.1 s.
 #[test]
 fn report_time_is_first_request_to_last_done_in_tenths() {
@@ -845,7 +845,7 @@ fn leader_of(net: &Net, name: &str) -> String {
         .to_string()
 }
 
-/// Issue 13 item 16: the admin's say over one device. `prefer` makes a
+/// Design note `real-site` item 16: the admin's say over one device. `prefer` makes a
 /// newcomer lead, `exclude` keeps it from leading, `retire` releases its
 /// license; `devices list` shows short ids (full with `--wide`) and
 /// numbers as JSON numbers.
@@ -900,7 +900,7 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
         .unwrap();
     assert_eq!(me["preference"], "excluded");
     assert!(me["score"].is_f64() && me["last_seen"].is_i64(), "{me:#}");
-    // Issue 13 item 8: --json here too, with the full id.
+    // Design note `real-site` item 8: --json here too, with the full id.
     let v: serde_json::Value = serde_json::from_str(&ok(
         &net.server_dir,
         &["devices", "unprefer", short, "--json"],
@@ -927,7 +927,7 @@ fn devices_prefer_exclude_and_retire_steer_the_election_and_licenses() {
     assert!(err.contains("devices list"), "{err}");
 }
 
-/// Issue 13 item 17: "error sending request" carries its cause.
+/// Design note `real-site` item 17: "error sending request" carries its cause.
 #[test]
 fn an_unreachable_server_is_reported_with_the_cause() {
     let net = Net::new(&[]);

@@ -249,7 +249,7 @@ fn explain_names_the_failover_when_the_leader_dies() {
 #[test]
 fn explain_names_the_ban_and_the_failover_it_caused() {
     // 8 Mbit/s into the office: the followers, going around the corrupt
-    // leader (issue 23), are still downloading when its ban lands, so they
+    // leader (design note `key-holders`), are still downloading when its ban lands, so they
     // ask for sources again and a new leader is named.
     let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "8000")]);
     net.start_serve();

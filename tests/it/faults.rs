@@ -1,4 +1,4 @@
-//! Faults and churn (issue 12), end to end: real `serve` and `agent`
+//! Faults and churn (design note `faults-and-churn`), end to end: real `serve` and `agent`
 //! processes on loopback, offices as 127.1.N.0/24 ranges.
 
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ fn upstream_bytes(net: &Net, which: &[usize], content: &str) -> u64 {
         .sum()
 }
 
-/// Issue 12's livelock: storage gone for a while, two agents. Every call
+/// Design note `faults-and-churn`'s livelock: storage gone for a while, two agents. Every call
 /// used to find the leader stalled and elect the other device; nobody went
 /// upstream again, and nothing was delivered after the storage came back.
 /// The outage here (25 s) spans more than two stall periods (10 s with a
@@ -203,7 +203,7 @@ fn a_returning_old_leader_steps_down() {
     );
 }
 
-/// A peer that claims every piece and sends 1 byte/s (issue 12: it held an
+/// A peer that claims every piece and sends 1 byte/s (design note `faults-and-churn`: it held an
 /// office of three at 0 of 3 for 486 s).
 #[cfg(feature = "fault-injection")]
 #[test]

@@ -1,4 +1,4 @@
-//! Issue 14 (fleet scale): a running serve keeps the fleet's configuration
+//! Design note `fleet-scale` (fleet scale): a running serve keeps the fleet's configuration
 //! in memory and must still see admin CLI changes — topology, settings,
 //! groups — within 1 s, without a restart.
 
@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use axum::http::Method;
-use p2pd::http::SignedClient;
-use p2pd::proto::{AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse};
+use p2pd::wire::http::SignedClient;
+use p2pd::wire::proto::{
+    AddrInfo, EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse,
+};
 
 fn enroll_req(device_id: Option<String>, ip: &str, group: &str) -> EnrollRequest {
     EnrollRequest {
@@ -42,10 +44,11 @@ async fn time_until(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> Option
 async fn cli_changes_reach_a_running_serve_within_one_second() {
     let mut net = Net::new(&[("A", "", "default", "127.1.5.0/24", "")]);
     net.start_serve();
-    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
-    let trust = p2pd::tls::Trust::load(&net.server_dir.join("ca.pem")).unwrap();
-    let cert = std::sync::Arc::new(p2pd::tls::DeviceCert::default());
-    let tls = p2pd::http::ClientTls {
+    let key =
+        p2pd::trust::key::SharedKey::load(&p2pd::trust::key::key_path(&net.server_dir)).unwrap();
+    let trust = p2pd::trust::tls::Trust::load(&net.server_dir.join("ca.pem")).unwrap();
+    let cert = std::sync::Arc::new(p2pd::trust::tls::DeviceCert::default());
+    let tls = p2pd::wire::http::ClientTls {
         trust: trust.clone(),
         cert: cert.clone(),
     };
@@ -66,7 +69,7 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     // is not assigned.
     // The first enrollment sends a CSR, as an agent does: the heartbeats
     // below need the device certificate.
-    let pending = p2pd::tls::DeviceCert::request().unwrap();
+    let pending = p2pd::trust::tls::DeviceCert::request().unwrap();
     let mut req = enroll_req(None, "127.1.6.10", "g");
     req.csr = Some(pending.csr_pem.clone());
     let first: EnrollResponse = client
@@ -86,7 +89,7 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     let refused = enroll("h", None).await.unwrap_err();
     assert_eq!(
         refused.code(),
-        Some(p2pd::proto::ErrorCode::GroupNotAssigned),
+        Some(p2pd::wire::proto::ErrorCode::GroupNotAssigned),
         "{refused}"
     );
     let id = first.device_id.clone();
@@ -161,7 +164,7 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     let took = time_until(Duration::from_secs(3), async || {
         beat()
             .await
-            .is_err_and(|e| e.code() == Some(p2pd::proto::ErrorCode::NotEnrolled))
+            .is_err_and(|e| e.code() == Some(p2pd::wire::proto::ErrorCode::NotEnrolled))
     })
     .await;
     assert!(
@@ -174,18 +177,19 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
 /// Starts serve for simulated devices that share one client: plain HTTP
 /// (signed requests, no device certificates) and claimed addresses
 /// trusted, as behind NAT. Returns the shared key and serve's base URL.
-fn start_plain_behind_nat(net: &mut Net) -> (p2pd::key::SharedKey, String) {
+fn start_plain_behind_nat(net: &mut Net) -> (p2pd::trust::key::SharedKey, String) {
     ok(
         &net.server_dir,
         &["settings", "set", "trust_claimed_addresses", "on"],
     );
     net.serve_args.push("--insecure-plain-http".into());
     net.start_serve();
-    let key = p2pd::key::SharedKey::load(&p2pd::key::key_path(&net.server_dir)).unwrap();
+    let key =
+        p2pd::trust::key::SharedKey::load(&p2pd::trust::key::key_path(&net.server_dir)).unwrap();
     (key, format!("http://127.0.0.1:{}", net.port))
 }
 
-/// Issue 14: `topology import` of a 2,000-office sheet while devices
+/// Design note `fleet-scale`: `topology import` of a 2,000-office sheet while devices
 /// heartbeat and ask for sources fails no request, and the import itself
 /// succeeds (it waits its turn for the database instead of failing with
 /// "database is locked").
@@ -250,10 +254,10 @@ async fn an_import_during_load_fails_no_request() {
                 let t0 = Instant::now();
                 let r = if k % 4 == 0 {
                     client
-                        .json::<p2pd::proto::SourcesResponse>(
+                        .json::<p2pd::wire::proto::SourcesResponse>(
                             Method::POST,
                             &format!("{base}/v1/contents/{content}/sources"),
-                            &p2pd::proto::SourcesRequest {
+                            &p2pd::wire::proto::SourcesRequest {
                                 device_id: id,
                                 suspect: None,
                             },
@@ -264,7 +268,7 @@ async fn an_import_during_load_fails_no_request() {
                 } else {
                     let req = HeartbeatRequest {
                         device_id: id,
-                        progress: vec![p2pd::proto::Progress {
+                        progress: vec![p2pd::wire::proto::Progress {
                             content_id: content.clone(),
                             pieces: (k % 2) as u32,
                             done: false,
@@ -327,7 +331,7 @@ async fn an_import_during_load_fails_no_request() {
     net.stop_serve();
 }
 
-/// Issue 14: device requests carry a per-device counter. A replayed
+/// Design note `fleet-scale`: device requests carry a per-device counter. A replayed
 /// heartbeat is refused with `replay` naming the device, the device keeps
 /// working, a restarted agent (a new client, its counter starting from its
 /// clock) is not locked out, and a device cannot sign another's requests.
@@ -393,7 +397,7 @@ async fn a_replayed_heartbeat_is_refused_and_the_device_keeps_working() {
         .unwrap_err();
     assert_eq!(
         e.code(),
-        Some(p2pd::proto::ErrorCode::IdentityMismatch),
+        Some(p2pd::wire::proto::ErrorCode::IdentityMismatch),
         "{e}"
     );
     assert!(e.to_string().contains("acts only for itself"), "{e}");

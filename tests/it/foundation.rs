@@ -83,7 +83,7 @@ fn a_second_install_refuses_and_changes_nothing() {
     assert_eq!(before, files_under(&d), "the data dir changed");
 }
 
-/// Issue 13: re-running the same scripted install exited 1 with no JSON.
+/// Design note `real-site`: re-running the same scripted install exited 1 with no JSON.
 #[test]
 fn an_identical_install_rerun_succeeds_and_prints_json_without_the_key() {
     let t = tempfile::tempdir().unwrap();
@@ -109,7 +109,7 @@ fn an_identical_install_rerun_succeeds_and_prints_json_without_the_key() {
     assert_eq!(before, files_under(&d), "the data dir changed");
 }
 
-/// Issue 13: a missing storage directory was accepted silently.
+/// Design note `real-site`: a missing storage directory was accepted silently.
 #[test]
 fn a_missing_storage_directory_is_an_error_unless_allowed() {
     let t = tempfile::tempdir().unwrap();
@@ -179,7 +179,7 @@ fn regenerate_makes_a_new_key_version_and_keeps_the_rest() {
     assert_eq!(status["key_version"], 2);
     assert_eq!(status["key_fingerprint"], second["key_fingerprint"]);
     assert_eq!(status["server_id"], first["server_id"]);
-    // Numbers are JSON numbers (issue 13: they were strings).
+    // Numbers are JSON numbers (design note `real-site`: they were strings).
     assert_eq!(status["settings"]["port"], 9000);
     assert_eq!(status["settings"]["heartbeat_secs"], 10);
     assert!(status["counts"]["offices"].is_number(), "{status}");

@@ -47,7 +47,7 @@ fn bash_completion_completes_subcommands() {
     assert!(man.contains("EXIT STATUS") && man.contains("shared.key"));
 }
 
-/// Issue 13: no `p2pd completions SHELL`, a hidden `generate` in bash
+/// Design note `real-site`: no `p2pd completions SHELL`, a hidden `generate` in bash
 /// completion, no setting names for `settings set <TAB>`, man pages naming
 /// `p2pd-help(1)` (not shipped), and an agent page without `--data-dir`.
 #[test]

@@ -1,4 +1,4 @@
-//! Issue 23, finding 10, end to end: a package targeted at one group is
+//! Design note `key-holders`, finding 10, end to end: a package targeted at one group is
 //! led by a device of that group, even when a device of another group in
 //! the same office would win the election (the admin prefers it). It used
 //! to lead, fetch nothing, and hold the office up until the stall rule

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use p2pd::key::{SharedKey, key_path};
-use p2pd::proto::{AddrInfo, EnrollRequest};
+use p2pd::trust::key::{SharedKey, key_path};
+use p2pd::wire::proto::{AddrInfo, EnrollRequest};
 use tower::ServiceExt;
 
 /// A fresh install (group `g` assigned) and its router.
@@ -24,11 +24,11 @@ fn server() -> Server {
     let data = dir.path().join("data");
     let storage = dir.path().join("storage");
     std::fs::create_dir_all(&storage).unwrap();
-    let options = p2pd::install::Options {
+    let options = p2pd::ops::install::Options {
         file_storage: Some(storage.display().to_string()),
         ..Default::default()
     };
-    p2pd::install::install(&data, &options).unwrap();
+    p2pd::ops::install::install(&data, &options).unwrap();
     let mut st = p2pd::store::Store::open(&data).unwrap();
     st.assign_groups(&["g".to_string()]).unwrap();
     drop(st);
@@ -156,7 +156,7 @@ async fn an_unknown_device_is_not_enrolled_and_a_huge_body_is_refused() {
     assert_eq!(code, StatusCode::NOT_FOUND, "{v}");
     assert_eq!(v["error"]["code"], "not_enrolled", "{v}");
 
-    let big = vec![b' '; p2pd::http::MAX_BODY + 1];
+    let big = vec![b' '; p2pd::wire::http::MAX_BODY + 1];
     let (code, v) = send(&s, request("POST", "/v1/heartbeat", &big, Some(&s.key))).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert_eq!(v["error"]["code"], "payload_too_large", "{v}");

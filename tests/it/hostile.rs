@@ -1,4 +1,4 @@
-//! Issue 23, finding 5: a hostile leader holding an office that has no
+//! Design note `key-holders`, finding 5: a hostile leader holding an office that has no
 //! other source. A real agent turned hostile by a fault switch leads a
 //! one-device office; an honest follower joins and must go around it on
 //! its own evidence. And the server re-checks bad-piece reports itself:

@@ -1,4 +1,4 @@
-//! Issue 23: every device holds the shared key, so a key holder is the
+//! Design note `key-holders`: every device holds the shared key, so a key holder is the
 //! attacker these tests play. It must not be able to act as another device
 //! (whatever place it names the victim in), stand in for the server, take
 //! over another device's id, come back after the admin retired it, or
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use p2pd::key::SharedKey;
+use p2pd::trust::key::SharedKey;
 
 /// An enrolled made-up device: its id, its secret and a client presenting
 /// its certificate.
@@ -283,7 +283,7 @@ fn every_route_refuses_a_request_that_names_another_device_anywhere() {
 fn a_rogue_server_with_a_device_certificate_gets_nothing_from_an_agent() {
     let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
     net.start_serve();
-    let trust = p2pd::tls::Trust::load(&net.server_dir.join("ca.pem")).unwrap();
+    let trust = p2pd::trust::tls::Trust::load(&net.server_dir.join("ca.pem")).unwrap();
     for (trusted, claim, from) in [
         // Off: a key holder on the server's own host claims the address it
         // connects from, the server's. On: any claim from anywhere.
@@ -297,7 +297,7 @@ fn a_rogue_server_with_a_device_certificate_gets_nothing_from_an_agent() {
             );
         }
         // The key holder enrolls claiming the address it will serve at.
-        let pending = p2pd::tls::DeviceCert::request().unwrap();
+        let pending = p2pd::trust::tls::DeviceCert::request().unwrap();
         let client = tls_client(&net.server_dir, Some(from.parse().unwrap()), None);
         let body = serde_json::to_vec(&enroll_body(claim, &pending.csr_pem, None, "g")).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -323,7 +323,7 @@ fn a_rogue_server_with_a_device_certificate_gets_nothing_from_an_agent() {
         let (_, x509) = x509_parser::parse_x509_certificate(&der).unwrap();
         let sans = x509.subject_alternative_name().unwrap().unwrap();
         assert_eq!(sans.value.general_names.len(), 1, "{:?}", sans.value);
-        let cert = Arc::new(p2pd::tls::DeviceCert::default());
+        let cert = Arc::new(p2pd::trust::tls::DeviceCert::default());
         cert.install(&pending, pem, &trust, id).unwrap();
         let tls = trust.server_config(cert, false).unwrap();
         let (rt, port, asked, stop) = fake_tls_server(claim, tls, b"attacker");
@@ -422,8 +422,8 @@ fn a_key_holder_claiming_a_device_id_and_its_address_gets_a_new_device() {
         .unwrap()
     };
     assert_ne!(
-        p2pd::tls::identity_of(&der),
-        Some(p2pd::tls::Identity::Device(victim.id.clone()))
+        p2pd::trust::tls::identity_of(&der),
+        Some(p2pd::trust::tls::Identity::Device(victim.id.clone()))
     );
     // A wrong secret does no better.
     let mut b = enroll_body("127.1.1.40", &csr, Some(&victim.id), "g");

@@ -1,4 +1,4 @@
-//! Issue 23, finding 12 (topology): `topology import` refuses office
+//! Design note `key-holders`, finding 12 (topology): `topology import` refuses office
 //! names with NUL, terminal escapes, bidi overrides, the `(no office)`
 //! label, or that differ from another only in case, by line and column,
 //! for CSV and XLSX, and imports nothing; its messages never carry the

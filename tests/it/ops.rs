@@ -1,4 +1,4 @@
-//! Operations end to end (issue 6): the licenses report, `devices list`,
+//! Operations end to end (design note `operations`): the licenses report, `devices list`,
 //! `health` against a real server, and the scripted installs.
 
 use std::path::Path;
@@ -122,7 +122,7 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
         assert!(!table.contains(id.as_str()), "{table}");
         assert!(wide.contains(id.as_str()), "{wide}");
     }
-    // `--json` is what every other command takes (issue 13).
+    // `--json` is what every other command takes (design note `real-site`).
     let by_flag = json(&net.server_dir, &["licenses", "--json"]);
     assert_eq!(ids(&by_flag), want);
     assert!(
@@ -132,7 +132,7 @@ fn licenses_list_enrolled_devices_in_assigned_groups_and_unassign_releases_them(
 
     // Unassigning h releases b1's license; the report shows it at once.
     let out = ok(&net.server_dir, &["groups", "unassign", "h"]);
-    // "1 license", not "1 licenses" or "1 license(s)" (issue 13).
+    // "1 license", not "1 licenses" or "1 license(s)" (design note `real-site`).
     assert!(
         out.contains("1 device affected (1 license released), 1 content target removed")
             || out.contains("1 device affected (1 license released), 0 content targets removed"),
@@ -295,7 +295,7 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     let (code, r) = health(&net.server_dir, &[]);
     assert_eq!((code, not_passing(&r)), (0, vec![]), "{r:#}");
 
-    // Issue 13 items 3/4: a running server takes a regenerated key within
+    // Design note `real-site` items 3/4: a running server takes a regenerated key within
     // seconds, with no restart; a request signed with the old key is then
     // refused. (A second install holding the old key signs like a device
     // that has not got the new one yet.)
@@ -339,7 +339,7 @@ fn health_reports_key_mismatch_server_down_and_could_not_run() {
     net.start_serve();
     assert_eq!(health(&net.server_dir, &[]).0, 0);
 
-    // Issue 13 item 14: each fix names the actual cause.
+    // Design note `real-site` item 14: each fix names the actual cause.
     // A replaced key file: the file is to blame, not the server.
     let kp = net.server_dir.join("shared.key");
     let good = std::fs::read(&kp).unwrap();
@@ -441,7 +441,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     ] {
         assert!(text.contains(want), "p2pd.service lacks {want}:\n{text}");
     }
-    // Issue 13 item 4: a stable installed path, not the build tree's binary.
+    // Design note `real-site` item 4: a stable installed path, not the build tree's binary.
     assert!(
         !text.contains("target/debug"),
         "the server unit must not run the build tree's binary:\n{text}"
@@ -533,7 +533,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     let (code, out, _) = agent(&[]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("unchanged").count(), 5, "{out}");
-    // Issue 13 item 8: --json for scripts.
+    // Design note `real-site` item 8: --json for scripts.
     let (code, json_out, err) = agent(&["--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
@@ -631,7 +631,7 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
     verify_units(&[&server_copy, &checked]);
 }
 
-/// Issue 13 item 15: a second `serve` on the same data dir is refused,
+/// Design note `real-site` item 15: a second `serve` on the same data dir is refused,
 /// naming the first one's pid and address; a lock left by a killed server
 /// does not block the next one.
 #[test]

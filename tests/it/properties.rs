@@ -1,4 +1,4 @@
-//! Property tests (issue 11): the topology CSV parser, wire-type decoding
+//! Property tests (design note `transport-trust`): the topology CSV parser, wire-type decoding
 //! and validation, and the range-to-office lookup against a naive model.
 //!
 //! Also the piece store's journal against a model: writes, bad writes,
@@ -16,8 +16,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use p2pd::proto::{self, EnrollRequest, HeartbeatRequest, Manifest, ReportRequest};
 use p2pd::topology::{Index, RangeEntry};
+use p2pd::wire::proto::{self, EnrollRequest, HeartbeatRequest, Manifest, ReportRequest};
 
 fn config() -> Config {
     let mut c = Config::default(); // reads PROPTEST_CASES / PROPTEST_RNG_SEED
@@ -55,7 +55,7 @@ proptest! {
             let parent = if i == 0 { String::new() } else { names[0].clone() };
             let range = format!("10.{i}.0.0/16");
             let row = [names[i].as_str(), &parent, "default", &range, "", d];
-            w.write_record(row.map(|c| p2pd::cells::neutralise(c).into_owned())).unwrap();
+            w.write_record(row.map(|c| p2pd::domain::cells::neutralise(c).into_owned())).unwrap();
         }
         let bytes = w.into_inner().unwrap();
         let parsed = p2pd::topology::import::parse(Path::new("t.csv"), &bytes, None)

@@ -175,7 +175,7 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
         .iter()
         .find(|c| c["path"] == "tools/7zip-23.01-x64.msi")
         .unwrap();
-    // Issue 13: the arch is not part of the version.
+    // Design note `real-site`: the arch is not part of the version.
     assert_eq!(
         (seven["name"].as_str(), seven["version"].as_str()),
         (Some("7zip"), Some("23.01"))
@@ -190,7 +190,7 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
     assert_eq!(seven["arch"], "x64", "content list keeps the arch");
     let table = String::from_utf8(env.cmd(&["content", "list"]).output().unwrap().stdout).unwrap();
     assert!(table.contains(" | 7zip    | 23.01   | x64  | "), "{table}");
-    // Issue 13 item 12: short ids in the table, full ones with --wide.
+    // Design note `real-site` item 12: short ids in the table, full ones with --wide.
     let full = seven["id"].as_str().unwrap();
     assert!(
         table.contains(&format!("| {} |", &full[..12])) && !table.contains(full),
@@ -201,7 +201,7 @@ fn publish_all_registers_every_package_with_the_hashes_sha256sum_gives() {
     assert!(String::from_utf8(wide.stdout).unwrap().contains(full));
 }
 
-/// Issue 13: `Firefox Setup 128.0.msi` had version "", and a file no rule
+/// Design note `real-site`: `Firefox Setup 128.0.msi` had version "", and a file no rule
 /// names right needs a per-file override.
 #[test]
 fn installer_names_give_name_version_arch_and_the_overrides_file_wins() {
@@ -275,7 +275,7 @@ fn installer_names_give_name_version_arch_and_the_overrides_file_wins() {
     );
 }
 
-/// Issue 13: under a pty that reports no width, the summary table was
+/// Design note `real-site`: under a pty that reports no width, the summary table was
 /// wrapped at 0 columns, one character per line.
 #[test]
 fn the_summary_is_readable_on_a_terminal_that_reports_no_width() {
@@ -402,7 +402,7 @@ fn a_vanished_package_is_reported_and_withdrawn_only_with_prune() {
     let env = setup();
     assert_eq!(env.json(&["publish", "--all"]).0, 0);
     std::fs::remove_file(env.storage.join("agent_1.2.tar.gz")).unwrap();
-    // Issue 13: cron must notice. Exit 5 is "done, with warnings".
+    // Design note `real-site`: cron must notice. Exit 5 is "done, with warnings".
     let (code, v) = env.json(&["publish", "--all"]);
     assert_eq!(code, 5);
     assert_eq!(statuses(&v, "missing"), ["agent_1.2.tar.gz"]);

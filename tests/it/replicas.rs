@@ -1,4 +1,4 @@
-//! Scale-out (issue 15), end to end: an SQLite install copied to
+//! Scale-out (design note `replicas`), end to end: an SQLite install copied to
 //! PostgreSQL with `db copy`, two `serve` replicas on that database, three
 //! offices of agents given both URLs, one replica killed mid-distribution.
 //! PostgreSQL is `P2PD_TEST_DATABASE_URL` or a private instance this test

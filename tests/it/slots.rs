@@ -1,4 +1,4 @@
-//! Issue 23, finding 6: connection slots cannot be exhausted without the
+//! Design note `key-holders`, finding 6: connection slots cannot be exhausted without the
 //! key. A flood of TLS connections, each with one unsigned request, from
 //! several addresses (or from a device's own NAT address) is kept in the
 //! strangers' pool, and a real device enrolls within 10 s while it lasts.

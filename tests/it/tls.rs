@@ -1,11 +1,11 @@
-//! Issue 11 item 1: TLS with identities. The agent trusts only the CA it
+//! Design note `transport-trust` item 1: TLS with identities. The agent trusts only the CA it
 //! was given; device certificates name their device; a device cannot act
 //! in another's name; enrollment checks the claimed address.
 
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use p2pd::key::SharedKey;
+use p2pd::trust::key::SharedKey;
 
 /// A signed request to serve with `client`; returns (status, body).
 fn call(
@@ -90,7 +90,7 @@ fn install_prints_the_ca_fingerprint_next_to_the_key_fingerprint() {
     assert_eq!(k["key_fingerprint"], v["key_fingerprint"], "{out}");
 }
 
-/// An install made before the CA moved into the database (issue 15) has
+/// An install made before the CA moved into the database (design note `replicas`) has
 /// ca.pem and ca.key in its data dir: the first command that opens the CA
 /// moves them in, keeping the very same CA (agents pinned to it go on
 /// working), and removes the key file only once the database holds it.
@@ -104,7 +104,7 @@ fn an_older_install_s_ca_files_move_into_the_database() {
     db.execute("DELETE FROM server_ca", []).unwrap();
     drop(db);
     std::fs::remove_file(dir.join("ca.pem")).unwrap();
-    let old = p2pd::tls::Ca::create(&dir, "old").unwrap();
+    let old = p2pd::trust::tls::Ca::create(&dir, "old").unwrap();
     let out = ok(&dir, &["install", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["ca_fingerprint"], old.fingerprint(), "{out}");
@@ -146,9 +146,9 @@ fn a_fake_server_without_the_ca_cannot_make_an_agent_deliver_anything() {
     // authority) and does not know the key.
     let net = Net::new(&[]);
     let fake_dir = tempfile::tempdir().unwrap();
-    let fake_ca = p2pd::tls::Ca::create(fake_dir.path(), "fake").unwrap();
+    let fake_ca = p2pd::trust::tls::Ca::create(fake_dir.path(), "fake").unwrap();
     let certs =
-        p2pd::tls::ServerCerts::new(fake_ca, "fake", vec!["127.0.0.1".to_string()]).unwrap();
+        p2pd::trust::tls::ServerCerts::new(fake_ca, "fake", vec!["127.0.0.1".to_string()]).unwrap();
     let certs = std::sync::Arc::new(certs);
     let tls = certs
         .ca()
@@ -197,8 +197,8 @@ fn a_device_certificate_names_its_device_and_a_device_cannot_act_for_another() {
         )
     };
     assert_eq!(
-        p2pd::tls::identity_of(&first_der(&cert_a)),
-        Some(p2pd::tls::Identity::Device(a.clone()))
+        p2pd::trust::tls::identity_of(&first_der(&cert_a)),
+        Some(p2pd::trust::tls::Identity::Device(a.clone()))
     );
     let as_a = tls_client(&net.server_dir, None, Some((&cert_a, &key_a)));
     let hb = |id: &str| serde_json::json!({"device_id": id, "progress": [], "stuck": []});
@@ -521,7 +521,7 @@ fn behind_a_tls_terminating_proxy_serve_verifies_the_forwarded_certificate() {
 /// ("rogue"), not the server's.
 fn rogue_device_cert(device: &str) -> (String, String) {
     let other = tempfile::tempdir().unwrap();
-    let rogue_ca = p2pd::tls::Ca::create(other.path(), "rogue").unwrap();
+    let rogue_ca = p2pd::trust::tls::Ca::create(other.path(), "rogue").unwrap();
     let (key, csr) = key_and_csr();
     let cert = rogue_ca
         .issue_device(&csr, device, Duration::from_secs(3600))

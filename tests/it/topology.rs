@@ -242,7 +242,7 @@ fn an_export_with_auto_offices_imports_and_they_are_noted() {
     );
 }
 
-/// Issue 13: optimization off and on again left the auto offices behind,
+/// Design note `real-site`: optimization off and on again left the auto offices behind,
 /// overlapping the imported ranges, so export → import failed.
 #[test]
 fn optimization_off_then_on_removes_auto_offices_and_export_still_imports() {
@@ -621,7 +621,7 @@ fn usage_errors_exit_2() {
     );
 }
 
-/// Issue 13: after importing a sheet from European Excel (`;`, BOM, CRLF),
+/// Design note `real-site`: after importing a sheet from European Excel (`;`, BOM, CRLF),
 /// export wrote `,` and LF, which that Excel opens in one column.
 #[test]
 fn export_keeps_the_excel_dialect_of_the_imported_sheet() {
@@ -667,7 +667,7 @@ fn export_keeps_the_excel_dialect_of_the_imported_sheet() {
     assert_eq!(excel, bytes, "--excel differs from the remembered dialect");
 }
 
-/// Issue 13: `--format xlsx` writes a real workbook that imports back
+/// Design note `real-site`: `--format xlsx` writes a real workbook that imports back
 /// unchanged.
 #[test]
 fn xlsx_export_imports_back_unchanged() {
@@ -713,7 +713,7 @@ fn xlsx_export_imports_back_unchanged() {
     );
 }
 
-/// Issue 13: health's overlap check is the importer's own, so it reports
+/// Design note `real-site`: health's overlap check is the importer's own, so it reports
 /// exactly what export → import would refuse, in the importer's words.
 #[test]
 fn health_reports_what_the_importer_would_refuse() {

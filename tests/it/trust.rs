@@ -1,11 +1,11 @@
-//! Issue 11 findings, one test each: a device holding the shared key talks
+//! Design note `transport-trust` findings, one test each: a device holding the shared key talks
 //! to a real `serve` directly (signed requests, no agent), and nothing it
 //! sends may break or fool the server.
 
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use p2pd::key::SharedKey;
+use p2pd::trust::key::SharedKey;
 
 /// The made-up devices enrolled so far: a client holding each one's
 /// device certificate, by device id. Every request naming a device goes
@@ -164,7 +164,7 @@ fn a_device_that_reports_2_pow_63_bytes_breaks_nothing() {
         assert_eq!(code, 400);
     }
     // ...and the largest accepted ones, many times over, only saturate.
-    let big = p2pd::proto::limits::MAX_REPORT_BYTES;
+    let big = p2pd::wire::proto::limits::MAX_REPORT_BYTES;
     for _ in 0..3 {
         let uploads: Vec<_> = (0..1000)
             .map(|_| serde_json::json!({"content_id": cid, "pieces": u32::MAX, "bytes": big}))

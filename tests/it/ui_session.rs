@@ -1,4 +1,4 @@
-//! Issue 23, finding 11: the dashboard cookie is a session id with an
+//! Design note `key-holders`, finding 11: the dashboard cookie is a session id with an
 //! expiry, never the admin token; it is `Secure` on TLS; the dashboard's
 //! responses say `nosniff` and `no-store`; an expired or rotated session
 //! is refused and logging in again works.

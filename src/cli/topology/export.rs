@@ -6,8 +6,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 
 use super::{ExportArgs, ExportFormat};
+use crate::cli::exit::ExitCode;
 use crate::cli::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
 use crate::topology::{self, export};
 
 pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {

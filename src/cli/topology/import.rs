@@ -7,8 +7,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::ImportArgs;
+use crate::cli::exit::ExitCode;
 use crate::cli::{Global, fail, open_store, output};
-use crate::exit::ExitCode;
 use crate::topology::{self, export, import};
 
 #[derive(Serialize)]

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::cli::exit::ExitCode;
 use crate::cli::{Global, open_store, output};
-use crate::exit::ExitCode;
 use crate::topology::export;
 
 pub fn run(g: &Global, j: output::JsonFlag) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,7 @@
 //! Accept errors (EMFILE under a flood) are logged and retried after a
 //! pause rather than ending the server.
 //!
-//! With a TLS configuration ([`crate::tls`]) every connection is TLS 1.3;
+//! With a TLS configuration ([`crate::trust::tls`]) every connection is TLS 1.3;
 //! the handshake must finish within the header-read timeout. Each request
 //! carries a [`Conn`] extension: the source address and the identity the
 //! client's certificate proved, so handlers never take it from the request.
@@ -19,7 +19,7 @@
 //! # Strangers and members
 //!
 //! Anyone can open a connection, so connections that have not shown they
-//! belong cannot be allowed to hold the slots devices need (issue 23: 20
+//! belong cannot be allowed to hold the slots devices need (design note `key-holders`: 20
 //! addresses holding 19,481 of 19,488 slots for 120 s with one TLS
 //! handshake and one unsigned request each, and 1,024 from one address
 //! locking out every device behind that NAT address). A connection is
@@ -351,7 +351,7 @@ pub struct Conn {
     pub addr: std::net::SocketAddr,
     /// Who the client proved to be with a certificate from the CA; `None`
     /// on plain HTTP or when the client sent no certificate.
-    pub identity: Option<crate::tls::Identity>,
+    pub identity: Option<crate::trust::tls::Identity>,
     /// True on a TLS connection.
     pub tls: bool,
 }
@@ -446,7 +446,7 @@ pub async fn serve(
                         .1
                         .peer_certificates()
                         .and_then(|c| c.first())
-                        .and_then(|c| crate::tls::identity_of(c));
+                        .and_then(|c| crate::trust::tls::identity_of(c));
                     if identity.is_some() {
                         admission.authenticated();
                     }
@@ -837,7 +837,7 @@ mod tests {
         unauth_total: 4,
     };
 
-    /// Issue 23: strangers (no certificate, no signed request) have a
+    /// Design note `key-holders`: strangers (no certificate, no signed request) have a
     /// short idle budget and their own pool; when it is full the oldest
     /// idle stranger makes room, so newcomers always get in.
     #[tokio::test]

@@ -1,9 +1,9 @@
 //! Replay protection for device requests: per-device monotonic counters
-//! (issue 14).
+//! (design note `fleet-scale`).
 //!
 //! A signed request from an enrolled device carries its device id
 //! (`x-p2pd-device`) and a counter (`x-p2pd-counter`), both covered by the
-//! HMAC (see [`crate::key`]). The agent makes the counter from its clock in
+//! HMAC (see [`crate::trust::key`]). The agent makes the counter from its clock in
 //! microseconds, raised to one more than the last it sent when that is
 //! larger (`max(last + 1, now_µs)`): strictly increasing while it runs, and
 //! after a restart larger than anything it sent before, with nothing to
@@ -23,7 +23,7 @@
 //! - anything else: `replay`.
 //!
 //! A counter must also lie within the signature's time window
-//! ([`crate::key::MAX_SKEW_SECS`]) of the receiver's clock. That bounds
+//! ([`crate::trust::key::MAX_SKEW_SECS`]) of the receiver's clock. That bounds
 //! memory: a device not heard from for longer than the window needs no
 //! entry, because any counter it may still send is above what was kept;
 //! such entries are swept. Memory is a few dozen bytes per device active

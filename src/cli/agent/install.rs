@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::fail;
+use crate::cli::exit::ExitCode;
+use crate::cli::fail;
 use crate::deploy::agent::AgentInstallError;
 use crate::deploy::{self, AgentConfig, Outcome};
-use crate::exit::ExitCode;
 use crate::platform::{self, ServiceManager};
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,7 @@ use crate::platform::{self, ServiceManager};
 #[command(mut_arg("ca", |a| a.conflicts_with("ca_fingerprint")))]
 pub struct Args {
     #[command(flatten)]
-    pub connect: super::agent_connect::Connect,
+    pub connect: super::connect::Connect,
     /// Write below DIR instead of / (DIR/etc/p2pd, DIR/etc/systemd/system;
     /// systemd only)
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -64,16 +64,16 @@ pub struct UninstallArgs {
 
 pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let c = &a.connect;
-    let key = super::agent::load_device_key(&c.key_file)?;
+    let key = super::load_device_key(&c.key_file)?;
     let (servers, host_port, ca) = c.servers_and_ca()?;
     // One line in the service's configuration: the agent's --server takes
     // a comma-separated list.
     let server = servers.join(",");
     let ca = match ca {
         None => deploy::AgentCa::PlainHttp,
-        Some(crate::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
-        Some(crate::tls::CaSource::File(path)) => {
-            let trust = crate::tls::Trust::load(&path)
+        Some(crate::trust::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
+        Some(crate::trust::tls::CaSource::File(path)) => {
+            let trust = crate::trust::tls::Trust::load(&path)
                 .map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
             deploy::AgentCa::Pem(trust.pem())
         }
@@ -113,7 +113,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|(p, o)| p.ends_with("etc/p2pd/agent.key") && *o == Outcome::Replaced);
     if a.json {
-        super::output::print_json(&Installed {
+        crate::cli::output::print_json(&Installed {
             files: done
                 .iter()
                 .map(|(p, o)| File {

@@ -3,7 +3,7 @@
 //! word a device shows. Shared by `server::scheduler` (elections), the
 //! dashboard and `p2pd devices list`, so all three agree.
 
-use crate::settings::Setting;
+use crate::domain::settings::Setting;
 use crate::store::devices::DeviceRow;
 use crate::store::{Store, StoreError};
 

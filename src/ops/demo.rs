@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::report::ContentReport;
+use crate::ops::report::ContentReport;
 use crate::store::{Store, StoreError};
 
 /// The demo's offices: (name, parent, range).
@@ -52,9 +52,9 @@ pub enum DemoError {
         source: std::io::Error,
     },
     #[error("install: {0}")]
-    Install(#[from] crate::install::InstallError),
+    Install(#[from] crate::ops::install::InstallError),
     #[error("settings: {0}")]
-    Setting(#[from] crate::configure::ChangeError),
+    Setting(#[from] crate::ops::configure::ChangeError),
     #[error("topology import: {0}")]
     Topology(String),
     #[error("publish: {0}")]
@@ -141,16 +141,16 @@ pub fn prepare(o: &Options, say: &mut dyn FnMut(&str)) -> Result<Prepared, DemoE
     let package = storage.join(PACKAGE);
     write_package(&package, o.size).map_err(io(package.display().to_string()))?;
 
-    let installed = crate::install::install(
+    let installed = crate::ops::install::install(
         &server_dir,
-        &crate::install::Options {
+        &crate::ops::install::Options {
             server_name: Some("127.0.0.1".into()),
             file_storage: Some(storage.display().to_string()),
             ..Default::default()
         },
     )?;
     let mut st = Store::open(&server_dir)?;
-    crate::configure::change(&mut st, "heartbeat_secs", "1", false)?;
+    crate::ops::configure::change(&mut st, "heartbeat_secs", "1", false)?;
     let mut csv = String::from("office,parent,type,ranges,wan_kbps,description\n");
     for (name, parent, range) in OFFICES {
         csv.push_str(&format!("{name},{parent},default,{range},,demo office\n"));
@@ -294,13 +294,13 @@ impl Demo {
             "serve.log",
         )?;
         demo.server = demo.wait_listening("serve.log").await?;
-        let key_file = demo.prepared.server_dir.join(crate::key::KEY_FILE);
+        let key_file = demo.prepared.server_dir.join(crate::trust::key::KEY_FILE);
         let key_file = key_file.display().to_string();
         let server = format!("https://{}", demo.server);
         let ca = demo
             .prepared
             .server_dir
-            .join(crate::tls::CA_CERT_FILE)
+            .join(crate::trust::tls::CA_CERT_FILE)
             .display()
             .to_string();
         for (n, (office, _, _)) in OFFICES.iter().enumerate() {
@@ -371,7 +371,9 @@ impl Demo {
 
     /// The demo server's CA certificate (agents and curl trust it).
     pub fn ca_file(&self) -> PathBuf {
-        self.prepared.server_dir.join(crate::tls::CA_CERT_FILE)
+        self.prepared
+            .server_dir
+            .join(crate::trust::tls::CA_CERT_FILE)
     }
 
     /// The server's address.
@@ -432,7 +434,7 @@ impl Demo {
         let agents: Vec<PathBuf> = self.agents.iter().map(|(_, d)| d.clone()).collect();
         let (report, verified) = blocking(move || {
             let st = Store::open(&dir)?;
-            let report = crate::report::content_report(&st, &id)?
+            let report = crate::ops::report::content_report(&st, &id)?
                 .ok_or_else(|| DemoError::Vanished(format!("content {id} vanished")))?;
             let manifest = st.manifest(&id)?.ok_or_else(|| {
                 DemoError::Vanished(format!("content {id} vanished from the database"))
@@ -505,7 +507,7 @@ async fn blocking<T: Send + 'static>(
 /// The distribution of `content_id` per demo office, from the database.
 fn snapshot(server_dir: &Path, content_id: &str, per_office: u32) -> Result<Snapshot, DemoError> {
     let st = Store::open(server_dir)?;
-    let report = crate::report::content_report(&st, content_id)?
+    let report = crate::ops::report::content_report(&st, content_id)?
         .ok_or_else(|| DemoError::Vanished("content vanished".into()))?;
     let pieces: HashMap<String, u32> = st
         .progress(content_id)?

@@ -85,7 +85,7 @@ error_codes! {
     DeviceRetired = "device_retired", 403;
     /// This device, or this address, sent more than the server allows
     /// per interval (`device_writes_per_min`, the enrollment rates):
-    /// retry after the `Retry-After` header (issue 23).
+    /// retry after the `Retry-After` header (design note `key-holders`).
     RateLimited = "rate_limited", 429;
     /// Every licence under `license_cap` is taken: a new device is refused.
     LicenseLimit = "license_limit", 403;

@@ -3,7 +3,7 @@
 //!
 //! - `p2pd install` creates the **server CA** ([`Ca::generate`]): an ECDSA
 //!   P-256 key and a self-signed certificate, kept in the database (see
-//!   `crate::server_ca`: the key sealed with `db.key` on PostgreSQL, so
+//!   `crate::vault::server_ca`: the key sealed with `db.key` on PostgreSQL, so
 //!   every replica presents the same CA), with a public copy of the
 //!   certificate (`ca.pem`) in the data dir for agents. Its fingerprint
 //!   ([`fingerprint`]: SHA-256 of the certificate's DER) is printed next to
@@ -40,8 +40,8 @@ use sha2::{Digest, Sha256};
 
 /// The CA certificate in the server's data dir (public: agents get a copy).
 pub const CA_CERT_FILE: &str = "ca.pem";
-/// The CA's private key as installs before issue 15 kept it in the data
-/// dir (owner-only); now it is in the database, and `crate::server_ca`
+/// The CA's private key as installs before design note `replicas` kept it in the data
+/// dir (owner-only); now it is in the database, and `crate::vault::server_ca`
 /// moves a file it finds there.
 pub const CA_KEY_FILE: &str = "ca.key";
 
@@ -155,7 +155,7 @@ impl Ca {
         dir.join(CA_CERT_FILE).exists() && dir.join(CA_KEY_FILE).exists()
     }
 
-    /// A new CA, in memory: the caller stores it (`crate::server_ca`).
+    /// A new CA, in memory: the caller stores it (`crate::vault::server_ca`).
     pub fn generate(server_id: &str) -> Result<Ca, TlsError> {
         let key = KeyPair::generate().map_err(issue_err)?;
         let mut params = CertificateParams::default();
@@ -180,7 +180,7 @@ impl Ca {
     }
 
     /// Creates a CA and writes it into `dir` as files (`ca.pem`, and
-    /// `ca.key` owner-only), as installs before issue 15 did. Tests use it
+    /// `ca.key` owner-only), as installs before design note `replicas` did. Tests use it
     /// for a CA of their own (a fake server's).
     pub fn create(dir: &Path, server_id: &str) -> Result<Ca, TlsError> {
         let ca = Ca::generate(server_id)?;
@@ -1300,7 +1300,7 @@ mod tests {
         );
     }
 
-    /// Issue 23 finding 2: a client expecting the server refuses a device
+    /// Design note `key-holders` finding 2: a client expecting the server refuses a device
     /// certificate from the same CA (even dialled by a name it might
     /// carry), and a client expecting a peer refuses the server's; each
     /// accepts what it expects. `peer_is` tells one device from another.

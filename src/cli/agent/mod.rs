@@ -1,12 +1,16 @@
 //! `p2pd agent`: the peer client on a device.
 
+pub mod connect;
+pub mod install;
+pub mod service;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::fail;
 use crate::agent;
-use crate::exit::ExitCode;
-use crate::key::SharedKey;
+use crate::cli::exit::ExitCode;
+use crate::trust::key::SharedKey;
 
 /// `p2pd agent [OPTIONS]` runs the agent; `p2pd agent install` deploys it.
 #[derive(Debug, clap::Args)]
@@ -15,7 +19,7 @@ pub struct Command {
     #[command(subcommand)]
     pub sub: Option<Sub>,
     #[command(flatten)]
-    pub connect: Option<super::agent_connect::Connect>,
+    pub connect: Option<connect::Connect>,
     #[command(flatten)]
     pub run: Args,
     /// The agent's own data directory (piece store, delivered files,
@@ -48,14 +52,14 @@ pub enum Sub {
     /// Deploy the agent on this device: write its configuration, a copy of
     /// the key and the p2pd-agent service (a systemd unit; on Windows a
     /// service of the service control manager)
-    Install(super::agent_install::Args),
+    Install(install::Args),
     /// Remove what `agent install` wrote (and stop and delete the Windows
     /// service); the data dir is kept
-    Uninstall(super::agent_install::UninstallArgs),
+    Uninstall(install::UninstallArgs),
     /// What the Windows service runs: the agent from the configuration
     /// `agent install` wrote, under the service control manager
     #[command(hide = true)]
-    Service(super::agent_service::ServiceArgs),
+    Service(service::ServiceArgs),
 }
 
 /// Runs the agent, or its subcommand.
@@ -63,9 +67,9 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     let _ = g;
     let data_dir = c.data_dir();
     match (c.sub, c.connect) {
-        (Some(Sub::Install(a)), _) => super::agent_install::run(&data_dir, a),
-        (Some(Sub::Uninstall(a)), _) => super::agent_install::uninstall(&data_dir, a),
-        (Some(Sub::Service(a)), _) => super::agent_service::service(a),
+        (Some(Sub::Install(a)), _) => install::run(&data_dir, a),
+        (Some(Sub::Uninstall(a)), _) => install::uninstall(&data_dir, a),
+        (Some(Sub::Service(a)), _) => service::service(a),
         (None, Some(connect)) => run(&data_dir, connect, c.run),
         // clap requires --server, --key-file and --group without a
         // subcommand, so this is only reached if that changes.
@@ -78,7 +82,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
 
 /// What only the running agent takes (next to [`Connect`]).
 ///
-/// [`Connect`]: super::agent_connect::Connect
+/// [`Connect`]: connect::Connect
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Prefix length of the device's subnet (default /24, /64 for IPv6)
@@ -105,11 +109,7 @@ pub fn load_device_key(path: &std::path::Path) -> anyhow::Result<SharedKey> {
     SharedKey::load_on_device(path).map_err(|e| fail(ExitCode::Usage, e.to_string()))
 }
 
-pub fn run(
-    data_dir: &std::path::Path,
-    c: super::agent_connect::Connect,
-    a: Args,
-) -> anyhow::Result<ExitCode> {
+pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::Result<ExitCode> {
     let key = load_device_key(&c.key_file)?;
     let advertise = c.advertise.unwrap_or(c.listen);
     if advertise.ip().is_unspecified() {
@@ -146,10 +146,14 @@ pub fn run(
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         if let Some(src) = &ca {
-            let trust =
-                crate::tls::pinned_agent_trust(src, pin.as_deref(), &cfg.servers, &cfg.data_dir)
-                    .await
-                    .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+            let trust = crate::trust::tls::pinned_agent_trust(
+                src,
+                pin.as_deref(),
+                &cfg.servers,
+                &cfg.data_dir,
+            )
+            .await
+            .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
             tracing::info!(ca = %trust.fingerprint(), "trusting the server CA");
             cfg.tls = Some(trust);
         }
@@ -191,7 +195,9 @@ pub fn run(
         agent::run(cfg, listener, token)
             .await
             .map_err(|e| match &e {
-                agent::AgentError::Refused(w) if w.code == crate::proto::ErrorCode::KeyMismatch => {
+                agent::AgentError::Refused(w)
+                    if w.code == crate::wire::proto::ErrorCode::KeyMismatch =>
+                {
                     fail(
                         ExitCode::KeyMismatch,
                         format!("{e}\nThis agent's key file is {}.", key_file.display()),

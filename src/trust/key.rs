@@ -16,13 +16,13 @@
 //! | header           | value                                              |
 //! |------------------|----------------------------------------------------|
 //! | `x-p2pd-device`  | the device's id                                    |
-//! | `x-p2pd-counter` | a per-device counter, strictly increasing (see [`crate::replay`]) |
+//! | `x-p2pd-counter` | a per-device counter, strictly increasing (see [`crate::trust::replay`]) |
 //!
 //! The receiver checks the fingerprint first, so a stale key is told
 //! `key_mismatch` (and which fingerprint is current) instead of a vague
 //! "bad signature". Then the time window, then the MAC (constant-time, via
 //! `hmac`'s `verify_slice`), then replay: a device's counter against the
-//! highest it sent ([`crate::replay::Counters`], any request rate), or,
+//! highest it sent ([`crate::trust::replay::Counters`], any request rate), or,
 //! for a request with no device (enrollment, the admin CLI), the nonce
 //! against a bounded replay cache.
 
@@ -221,7 +221,7 @@ impl SharedKey {
     }
 
     /// Signs a device's request: the four headers plus the device id and
-    /// its counter ([`crate::replay`]), all covered by the MAC.
+    /// its counter ([`crate::trust::replay`]), all covered by the MAC.
     pub fn sign_device_at(
         &self,
         method: &str,
@@ -303,9 +303,9 @@ pub enum VerifyError {
     Expired { time: i64, skew: i64 },
     #[error("replayed request: nonce {0} was already used")]
     Replay(String),
-    /// A device's counter refused ([`crate::replay`]).
+    /// A device's counter refused ([`crate::trust::replay`]).
     #[error("{0}")]
-    Counter(#[from] crate::replay::CounterError),
+    Counter(#[from] crate::trust::replay::CounterError),
 }
 
 /// Verifies signed requests against the current key and remembers nonces.
@@ -315,7 +315,7 @@ pub struct Verifier {
     /// The key and its fingerprint, swapped together.
     key: std::sync::RwLock<(SharedKey, String)>,
     replay: Mutex<ReplayCache>,
-    counters: Mutex<crate::replay::Counters>,
+    counters: Mutex<crate::trust::replay::Counters>,
 }
 
 /// Nonces seen within the time window. Bounded: when full, the oldest entry
@@ -360,7 +360,7 @@ impl Verifier {
                 seen: HashSet::new(),
                 capacity: capacity.max(1),
             }),
-            counters: Mutex::new(crate::replay::Counters::new(MAX_SKEW_SECS)),
+            counters: Mutex::new(crate::trust::replay::Counters::new(MAX_SKEW_SECS)),
         }
     }
 
@@ -635,7 +635,7 @@ mod tests {
         assert!(cache.order.len() <= 4 && cache.seen.len() <= 4);
     }
 
-    /// Issue 14: a device's requests carry its counter instead of relying
+    /// Design note `fleet-scale`: a device's requests carry its counter instead of relying
     /// on the nonce cache; the counter is under the MAC, a repeat is
     /// refused, and the nonce cache stays empty whatever the rate.
     #[test]
@@ -655,7 +655,7 @@ mod tests {
         assert!(
             matches!(
                 &e,
-                VerifyError::Counter(crate::replay::CounterError::Replayed { .. })
+                VerifyError::Counter(crate::trust::replay::CounterError::Replayed { .. })
             ),
             "{e:?}"
         );

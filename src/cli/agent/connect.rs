@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::fail;
-use crate::exit::ExitCode;
-use crate::tls::CaSource;
+use crate::cli::exit::ExitCode;
+use crate::cli::fail;
+use crate::trust::tls::CaSource;
 
 /// How an agent reaches its server and its peers: what `agent` runs with
 /// and what `agent install` writes into the service's configuration.
@@ -54,9 +54,9 @@ impl Connect {
     /// The server URLs (checked), the first one's HOST:PORT, and where the
     /// server CA comes from (`None`: plain HTTP).
     pub fn servers_and_ca(&self) -> anyhow::Result<(Vec<String>, String, Option<CaSource>)> {
-        let usage = |e: crate::tls::TlsError| fail(ExitCode::Usage, e.to_string());
-        let (servers, host_port) = crate::tls::server_list(&self.server).map_err(usage)?;
-        let ca = crate::tls::ca_source(
+        let usage = |e: crate::trust::tls::TlsError| fail(ExitCode::Usage, e.to_string());
+        let (servers, host_port) = crate::trust::tls::server_list(&self.server).map_err(usage)?;
+        let ca = crate::trust::tls::ca_source(
             &servers,
             self.ca.as_deref(),
             self.ca_fingerprint.as_deref(),

@@ -1,7 +1,7 @@
 //! The database key: how secrets are kept at rest in a shared
 //! (PostgreSQL) database, so that every `serve` replica verifies the same
 //! shared key (and a `key regenerate` reaches them all) and presents the
-//! same CA (issue 15).
+//! same CA (design note `replicas`).
 //!
 //! Each replica holds the same database key file, `db.key` in its data dir
 //! (32 random bytes, base64, mode 0600: made by `install --database` or
@@ -11,7 +11,7 @@
 //! devices.
 //!
 //! Secrets sealed with it: the shared key (`shared_key` table) and the
-//! server CA's private key (`server_ca` table, see `crate::server_ca`).
+//! server CA's private key (`server_ca` table, see `crate::vault::server_ca`).
 //!
 //! # The sealed format
 //!
@@ -50,7 +50,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::TryRng;
 
-use crate::key::{KEY_LEN, KeyError, SharedKey};
+use crate::trust::key::{KEY_LEN, KeyError, SharedKey};
 
 /// File name of the database key inside a data dir.
 pub const DB_KEY_FILE: &str = "db.key";

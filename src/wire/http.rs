@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::DeviceId;
-use crate::key::{SharedKey, Verifier, VerifyError};
-use crate::proto::{ErrorBody, ErrorCode, Invalid, WireError};
+use crate::trust::key::{SharedKey, Verifier, VerifyError};
+use crate::wire::proto::{ErrorBody, ErrorCode, Invalid, WireError};
 
 /// An error answered to a client as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -105,9 +105,9 @@ impl From<&VerifyError> for ErrorCode {
             VerifyError::Expired { .. } => ErrorCode::Expired,
             VerifyError::Replay(_) => ErrorCode::Replay,
             VerifyError::Counter(c) => match c {
-                crate::replay::CounterError::Replayed { .. } => ErrorCode::Replay,
-                crate::replay::CounterError::OutOfWindow { .. } => ErrorCode::Expired,
-                crate::replay::CounterError::Full => ErrorCode::Overloaded,
+                crate::trust::replay::CounterError::Replayed { .. } => ErrorCode::Replay,
+                crate::trust::replay::CounterError::OutOfWindow { .. } => ErrorCode::Expired,
+                crate::trust::replay::CounterError::Full => ErrorCode::Overloaded,
             },
         }
     }
@@ -194,9 +194,9 @@ pub trait Verifies {
     /// request, if the connection comes from one (serve's `--trusted-proxy`).
     fn forwarded_identity(
         &self,
-        _conn: &crate::listen::Conn,
+        _conn: &crate::wire::listen::Conn,
         _headers: &HeaderMap,
-    ) -> Result<Option<crate::tls::Identity>, ApiError> {
+    ) -> Result<Option<crate::trust::tls::Identity>, ApiError> {
         Ok(None)
     }
 }
@@ -217,7 +217,7 @@ fn named_devices(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
         }
     }
     if let Some(signer) = headers
-        .get(crate::key::H_DEVICE)
+        .get(crate::trust::key::H_DEVICE)
         .and_then(|h| h.to_str().ok())
     {
         names.push(signer.to_string());
@@ -260,8 +260,8 @@ pub enum RefusedBy {
 }
 
 impl RefusedBy {
-    fn of(conn: Option<&crate::listen::Conn>, body: &[u8]) -> RefusedBy {
-        if let Some(crate::tls::Identity::Device(id)) =
+    fn of(conn: Option<&crate::wire::listen::Conn>, body: &[u8]) -> RefusedBy {
+        if let Some(crate::trust::tls::Identity::Device(id)) =
             conn.filter(|c| c.tls).and_then(|c| c.identity.as_ref())
         {
             return RefusedBy::Certificate(id.clone());
@@ -304,17 +304,17 @@ pub enum Caller {
 /// shared key is all there is): the request's own names must agree with
 /// each other, and that name is the caller.
 fn caller_of(
-    conn: Option<&crate::listen::Conn>,
+    conn: Option<&crate::wire::listen::Conn>,
     names: &[String],
     needed: bool,
 ) -> Result<Caller, ApiError> {
-    use crate::tls::Identity;
+    use crate::trust::tls::Identity;
     let mismatch = |named: &str, by: &str| {
         ApiError::new(
             ErrorCode::IdentityMismatch,
             format!(
                 "this request names device {}, but {by}; a device acts only for itself",
-                crate::proto::shown(named)
+                crate::wire::proto::shown(named)
             ),
         )
     };
@@ -349,7 +349,7 @@ fn caller_of(
             if let Some(other) = names.iter().find(|n| *n != first) {
                 return Err(mismatch(
                     other,
-                    &format!("it also names device {}", crate::proto::shown(first)),
+                    &format!("it also names device {}", crate::wire::proto::shown(first)),
                 ));
             }
             Ok(Caller::Device(DeviceId::proved(first.clone())))
@@ -358,7 +358,7 @@ fn caller_of(
 }
 
 /// Largest request body accepted. Heartbeats and reports are a few KiB;
-/// their arrays are capped at [`crate::proto::limits::MAX_ITEMS`] entries,
+/// their arrays are capped at [`crate::wire::proto::limits::MAX_ITEMS`] entries,
 /// which stays well below this.
 pub const MAX_BODY: usize = 1 << 20;
 
@@ -436,7 +436,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             |name| parts.headers.get(name).and_then(|h| h.to_str().ok()),
             state.now(),
         );
-        let mut conn = parts.extensions.get::<crate::listen::Conn>().cloned();
+        let mut conn = parts.extensions.get::<crate::wire::listen::Conn>().cloned();
         if let Err(e) = checked {
             if let VerifyError::KeyMismatch { presented, .. } = &e {
                 state.key_refused(presented, RefusedBy::of(conn.as_ref(), &body));
@@ -444,7 +444,7 @@ impl<T: Verifies + Send + Sync + 'static> FromRequest<Arc<T>> for Signed {
             return Err(e.into());
         }
         // A key holder: its connection leaves the strangers' pool.
-        crate::listen::authenticated(&parts.extensions);
+        crate::wire::listen::authenticated(&parts.extensions);
         if let Some(c) = &mut conn
             && let Some(id) = state.forwarded_identity(c, &parts.headers)?
         {
@@ -522,7 +522,7 @@ pub struct SignedClient {
     /// with the server's time, learned at enrollment and each heartbeat.
     clock_offset: Arc<AtomicI64>,
     /// The enrolled device requests are signed as, with its counter
-    /// ([`crate::replay`]); `None` before enrollment and for admin tools.
+    /// ([`crate::trust::replay`]); `None` before enrollment and for admin tools.
     device: Arc<std::sync::RwLock<Option<String>>>,
     counter: Arc<AtomicU64>,
     /// Per origin (`scheme://host:port`): no request before this instant.
@@ -566,7 +566,7 @@ fn origin(url: &str) -> String {
 pub struct ClientTls {
     /// The server CA: the server and every peer must prove a certificate
     /// from it.
-    pub trust: crate::tls::Trust,
+    pub trust: crate::trust::tls::Trust,
     /// The certificate this client presents (the device's, once enrolled;
     /// serve's own when it probes an agent).
     pub cert: Arc<dyn rustls::client::ResolvesClientCert>,
@@ -578,7 +578,7 @@ pub enum ClientError {
     #[error("http client: {}", error_chain(.0))]
     Http(#[from] reqwest::Error),
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::trust::tls::TlsError),
 }
 
 /// A reqwest client for the server (`Expect::Server`) or for peers
@@ -589,15 +589,15 @@ pub enum ClientError {
 pub fn build_client(
     local: Option<IpAddr>,
     tls: Option<&ClientTls>,
-    expect: crate::tls::Expect,
+    expect: crate::trust::tls::Expect,
 ) -> Result<reqwest::Client, ClientError> {
-    crate::tls::install_default_provider();
+    crate::trust::tls::install_default_provider();
     let b = reqwest::Client::builder()
         .local_address(local)
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .tls_info(expect == crate::tls::Expect::Device);
+        .tls_info(expect == crate::trust::tls::Expect::Device);
     let b = match tls {
         Some(t) => b
             .use_preconfigured_tls(t.trust.client_config(t.cert.clone(), expect)?)
@@ -619,7 +619,7 @@ pub fn peer_checked(resp: reqwest::Response, device: &str) -> Result<reqwest::Re
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
         .and_then(|t| t.peer_certificate());
-    crate::tls::peer_is(cert, device).map_err(CallError::WrongPeer)?;
+    crate::trust::tls::peer_is(cert, device).map_err(CallError::WrongPeer)?;
     Ok(resp)
 }
 
@@ -638,8 +638,8 @@ impl SignedClient {
         local: Option<IpAddr>,
         tls: Option<ClientTls>,
     ) -> Result<SignedClient, ClientError> {
-        let http = build_client(local, tls.as_ref(), crate::tls::Expect::Server)?;
-        let peers = build_client(local, tls.as_ref(), crate::tls::Expect::Device)?;
+        let http = build_client(local, tls.as_ref(), crate::trust::tls::Expect::Server)?;
+        let peers = build_client(local, tls.as_ref(), crate::trust::tls::Expect::Device)?;
         Ok(SignedClient {
             http: Arc::new(std::sync::RwLock::new(http)),
             peers: Arc::new(std::sync::RwLock::new(peers)),
@@ -661,8 +661,16 @@ impl SignedClient {
         if self.tls.is_none() {
             return Ok(());
         }
-        let http = build_client(self.local, self.tls.as_ref(), crate::tls::Expect::Server)?;
-        let peers = build_client(self.local, self.tls.as_ref(), crate::tls::Expect::Device)?;
+        let http = build_client(
+            self.local,
+            self.tls.as_ref(),
+            crate::trust::tls::Expect::Server,
+        )?;
+        let peers = build_client(
+            self.local,
+            self.tls.as_ref(),
+            crate::trust::tls::Expect::Device,
+        )?;
         *self.http.write().unwrap_or_else(|p| p.into_inner()) = http;
         *self.peers.write().unwrap_or_else(|p| p.into_inner()) = peers;
         Ok(())
@@ -680,7 +688,7 @@ impl SignedClient {
     /// The client for public URLs (an unsigned CDN download).
     pub fn public(&self) -> &reqwest::Client {
         self.public.get_or_init(|| {
-            crate::tls::install_default_provider();
+            crate::trust::tls::install_default_provider();
             reqwest::Client::builder()
                 .local_address(self.local)
                 .connect_timeout(Duration::from_secs(5))
@@ -747,7 +755,7 @@ impl SignedClient {
     }
 
     /// Signs every later request as `device`, with a counter
-    /// (`x-p2pd-device`, `x-p2pd-counter`; see [`crate::replay`]).
+    /// (`x-p2pd-device`, `x-p2pd-counter`; see [`crate::trust::replay`]).
     pub fn set_device(&self, device: &str) {
         *self.device.write().unwrap_or_else(|p| p.into_inner()) =
             (!device.is_empty()).then(|| device.to_string());
@@ -765,10 +773,10 @@ impl SignedClient {
         let prev = self
             .counter
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-                Some(crate::replay::next_counter(last, now_us))
+                Some(crate::trust::replay::next_counter(last, now_us))
             })
             .expect("the update always succeeds");
-        crate::replay::next_counter(prev, now_us)
+        crate::trust::replay::next_counter(prev, now_us)
     }
 
     /// This host's clock plus the offset: the time requests are signed with.
@@ -1018,7 +1026,7 @@ mod tests {
         }
     }
 
-    /// Issue 14: an agent told 503 + `Retry-After` waits at least that long
+    /// Design note `fleet-scale`: an agent told 503 + `Retry-After` waits at least that long
     /// before its next request to that server (a tiny fake server here).
     #[tokio::test]
     async fn every_error_code_crosses_the_wire_as_itself() {

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::fail;
+use crate::cli::exit::ExitCode;
+use crate::cli::fail;
 use crate::deploy;
-use crate::exit::ExitCode;
 use crate::platform;
 
 #[derive(Debug, clap::Args)]
@@ -53,13 +53,13 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
     if conf.insecure_plain_http {
         argv.push("--insecure-plain-http".into());
     }
-    let cli = <super::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
         fail(
             ExitCode::Usage,
             format!("{}: {}", a.config.display(), e.to_string().trim()),
         )
     })?;
-    let super::Command::Agent(c) = cli.command else {
+    let crate::cli::Command::Agent(c) = cli.command else {
         unreachable!("the argv above names the agent subcommand");
     };
     // --data-dir comes from the configuration.
@@ -69,28 +69,26 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
     };
     let run_args = c.run;
     if a.console {
-        return super::agent::run(&data_dir, connect, run_args);
+        return super::run(&data_dir, connect, run_args);
     }
     platform::run_service(
         deploy::AGENT_SERVICE,
-        Box::new(
-            move || match super::agent::run(&data_dir, connect, run_args) {
-                Ok(code) => code as u32,
-                Err(e) => {
-                    tracing::error!("agent stopped: {e:#}");
-                    super::exit_code_of(&e) as u32
-                }
-            },
-        ),
+        Box::new(move || match super::run(&data_dir, connect, run_args) {
+            Ok(code) => code as u32,
+            Err(e) => {
+                tracing::error!("agent stopped: {e:#}");
+                crate::cli::exit_code_of(&e) as u32
+            }
+        }),
     )?;
     Ok(ExitCode::Ok)
 }
 
 /// The log file of `agent service` under the SCM (not with --console):
 /// `agent-service.log` next to its configuration, appended to.
-pub fn service_log(c: &super::agent::Command) -> Option<std::fs::File> {
+pub fn service_log(c: &super::Command) -> Option<std::fs::File> {
     match &c.sub {
-        Some(super::agent::Sub::Service(a)) if !a.console => std::fs::OpenOptions::new()
+        Some(super::Sub::Service(a)) if !a.console => std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(a.config.with_file_name("agent-service.log"))

@@ -1,10 +1,10 @@
 //! The admin's view of devices: the list with each one's office, state
 //! and preferred-device score, finding the device an admin names, and
 //! retiring one. `p2pd devices` prints and parses; the dashboard shares
-//! the state and score through [`crate::liveness`].
+//! the state and score through [`crate::server::liveness`].
 
 use crate::domain::clock::now;
-use crate::liveness::{DeviceState, Timing, score};
+use crate::server::liveness::{DeviceState, Timing, score};
 use crate::store::devices::DeviceRow;
 use crate::store::ops::ListedDevice;
 use crate::store::{Store, StoreError};
@@ -259,7 +259,7 @@ pub fn write_csv(
                 &v.device.device_id,
                 v.preference,
             ]
-            .map(|c| crate::cells::neutralise(c).into_owned()),
+            .map(|c| crate::domain::cells::neutralise(c).into_owned()),
         )?;
     }
     w.flush()?;

@@ -14,12 +14,12 @@ use serde::Serialize;
 
 use crate::content::storage::{Storage, StorageError};
 use crate::domain::clock::now;
-use crate::http::{CallError, SignedClient};
-use crate::key::{SharedKey, key_path};
-use crate::proto::{ErrorCode, ServerStatus, WireError};
-use crate::settings::{Setting, parse_version};
+use crate::domain::settings::{Setting, parse_version};
+use crate::domain::words::count;
 use crate::store::{Store, StoreError};
-use crate::words::count;
+use crate::trust::key::{SharedKey, key_path};
+use crate::wire::http::{CallError, SignedClient};
+use crate::wire::proto::{ErrorCode, ServerStatus, WireError};
 
 /// What to check, and how.
 #[derive(Debug, Clone)]
@@ -255,16 +255,19 @@ fn database(st: &Store) -> Check {
 /// dir's `ca.pem` (the CA an admin put there), else the install's CA from
 /// the database (a replica whose data dir holds only db.key), and has no
 /// device certificate of its own.
-fn admin_tls(st: &Store, dir: &Path) -> Result<crate::http::ClientTls, crate::server_ca::CaError> {
-    let file = dir.join(crate::tls::CA_CERT_FILE);
+fn admin_tls(
+    st: &Store,
+    dir: &Path,
+) -> Result<crate::wire::http::ClientTls, crate::vault::server_ca::CaError> {
+    let file = dir.join(crate::trust::tls::CA_CERT_FILE);
     let trust = if file.is_file() {
-        crate::tls::Trust::load(&file)?
+        crate::trust::tls::Trust::load(&file)?
     } else {
-        crate::server_ca::trust(dir, st)?
+        crate::vault::server_ca::trust(dir, st)?
     };
-    Ok(crate::http::ClientTls {
+    Ok(crate::wire::http::ClientTls {
         trust,
-        cert: std::sync::Arc::new(crate::tls::DeviceCert::default()),
+        cert: std::sync::Arc::new(crate::trust::tls::DeviceCert::default()),
     })
 }
 
@@ -285,7 +288,7 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     }
     // One serve per data dir on SQLite (its lock): a row older than the
     // newest start is a former process of this data dir (killed and
-    // restarted), not a replica that died (issue 23).
+    // restarted), not a replica that died (design note `key-holders`).
     let newest = rows.iter().map(|r| r.started_at).max().unwrap_or(0);
     let rows: Vec<_> = if st.backend() == crate::store::Backend::Sqlite {
         rows.into_iter()
@@ -298,10 +301,12 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
     let fresh = 3 * crate::store::replicas::REPLICA_BEAT.as_secs() as i64 + 2;
     // Replicas on https prove a certificate from this data dir's CA (an
     // admin tool has no device certificate of its own).
-    crate::tls::install_default_provider();
+    crate::trust::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
     if let Ok(t) = admin_tls(st, dir)
-        && let Ok(cfg) = t.trust.client_config(t.cert, crate::tls::Expect::Server)
+        && let Ok(cfg) = t
+            .trust
+            .client_config(t.cert, crate::trust::tls::Expect::Server)
     {
         builder = builder.use_preconfigured_tls(cfg);
     }
@@ -346,10 +351,10 @@ fn replicas(st: &Store, dir: &Path, timeout: Duration) -> Check {
 /// The key `health` signs its probe with: on a shared database the
 /// current sealed key (another host may have regenerated it), opened with
 /// the data dir's db.key; else the key file.
-fn local_key(st: &Store, dir: &std::path::Path) -> Result<SharedKey, crate::key::KeyError> {
+fn local_key(st: &Store, dir: &std::path::Path) -> Result<SharedKey, crate::trust::key::KeyError> {
     if st.backend() == crate::store::Backend::Postgres
-        && let Ok(k) = crate::dbkey::DbKey::load(dir)
-        && let Ok((key, _)) = crate::dbkey::current_key(st, &k)
+        && let Ok(k) = crate::vault::dbkey::DbKey::load(dir)
+        && let Ok((key, _)) = crate::vault::dbkey::current_key(st, &k)
     {
         return Ok(key);
     }
@@ -626,7 +631,7 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 
 /// Devices whose own clocks are far off (they still sign with server time).
 fn device_clocks(st: &Store) -> Result<Check, HealthError> {
-    Ok(match crate::report::far_clocks(st)? {
+    Ok(match crate::ops::report::far_clocks(st)? {
         None => pass("device_clocks", "no device clock is far off the server's"),
         Some(detail) => bad(
             "device_clocks",
@@ -709,7 +714,7 @@ fn client_versions(st: &Store, min: &str, max: &str) -> Result<Check, HealthErro
 
 /// Devices that need the admin: refused for an old key, or stuck on a
 /// content. Both are warnings: the rest of the fleet is fine.
-/// The SQLite write-ahead log's size against `wal_limit_mb` (issue 23: a
+/// The SQLite write-ahead log's size against `wal_limit_mb` (design note `key-holders`: a
 /// key holder's reports grew it to gigabytes while serve ran). serve
 /// truncates it past the limit within a second or two, so a WAL above it
 /// means the checkpoints cannot finish (a reader held open elsewhere) or
@@ -742,7 +747,7 @@ fn wal(st: &Store) -> Result<Option<Check>, HealthError> {
 }
 
 /// New devices enrolled in the last hour against the fleet they joined,
-/// and devices that enrolled and never came back (issue 23: one key
+/// and devices that enrolled and never came back (design note `key-holders`: one key
 /// holder enrolled 105,029 devices, each taking a licence).
 fn enrollments(st: &Store) -> Result<Check, HealthError> {
     const NAME: &str = "enrollments";

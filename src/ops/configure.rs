@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::settings::{self, Setting, SettingError};
+use crate::domain::settings::{self, Setting, SettingError};
 use crate::store::{Store, StoreError};
 use crate::topology::{self, Toggled, TopologyError};
 

@@ -47,7 +47,7 @@ pub enum Setting {
     HeartbeatSecs,
     /// Heartbeats per second the whole fleet may send: serve stretches
     /// each device's interval beyond `heartbeat_secs` when the fleet is
-    /// too big for it (issue 14).
+    /// too big for it (design note `fleet-scale`).
     HeartbeatBudget,
     /// Most MiB an agent's piece store may hold (0: no limit). Content no
     /// longer targeted is evicted, least recently used first.
@@ -60,7 +60,7 @@ pub enum Setting {
     TrustClaimedAddresses,
     /// MiB the SQLite write-ahead log may reach before serve truncates it
     /// (a TRUNCATE checkpoint); past twice this, transfer reports are
-    /// refused (429) until it is back under (issue 23).
+    /// refused (429) until it is back under (design note `key-holders`).
     WalLimitMb,
     /// Report entries plus heartbeat items one device may send per minute
     /// (a token bucket holding one minute's worth); beyond it the request
@@ -407,7 +407,7 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(Setting::Port.json_value("7650"), serde_json::json!(7650));
-        // Every numeric setting is a JSON number (issue 13 item 8).
+        // Every numeric setting is a JSON number (design note `real-site` item 8).
         assert_eq!(
             Setting::AgentCacheMb.json_value("512"),
             serde_json::json!(512)

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::deploy::{DeployError, Outcome, Planned};
-use crate::exit::ExitCode;
-use crate::key::{KeyError, SharedKey, key_path};
-use crate::settings::{self, Setting};
+use crate::domain::settings::{self, Setting};
 use crate::store::{Store, StoreError};
+use crate::trust::key::{KeyError, SharedKey, key_path};
 
 /// What `p2pd install` was given.
 #[derive(Debug, Clone, Default)]
@@ -127,35 +126,15 @@ pub enum InstallError {
     },
     /// The server CA cannot be created or read.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::trust::tls::TlsError),
     /// The server CA in the database cannot be stored or opened.
     #[error(transparent)]
-    Ca(#[from] crate::server_ca::CaError),
+    Ca(#[from] crate::vault::server_ca::CaError),
 }
 
 impl From<crate::store::DbError> for InstallError {
     fn from(e: crate::store::DbError) -> Self {
         InstallError::Store(e.into())
-    }
-}
-
-impl InstallError {
-    /// The exit code for the errors this module decides; `None` for the
-    /// wrapped ones (their own rules apply).
-    pub fn exit_code(&self) -> Option<ExitCode> {
-        match self {
-            InstallError::BadOption { .. }
-            | InstallError::NotEmpty(_)
-            | InstallError::DataDirIsFile(_)
-            | InstallError::Unreadable { .. }
-            | InstallError::RegenerateWithSettings
-            | InstallError::RegenerateNeedsInstall(_)
-            | InstallError::SharedInstalled { .. } => Some(ExitCode::Usage),
-            InstallError::Differs { .. } | InstallError::Deploy(DeployError::Changed(_)) => {
-                Some(ExitCode::Failed)
-            }
-            _ => None,
-        }
     }
 }
 
@@ -233,7 +212,7 @@ fn shared_location(
 /// database its db.key.
 pub fn is_installed(dir: &Path, o: &Options) -> Result<bool, InstallError> {
     Ok(match shared_location(dir, o)? {
-        Some(_) => crate::dbkey::DbKey::path(dir).exists(),
+        Some(_) => crate::vault::dbkey::DbKey::path(dir).exists(),
         None => dir.join(crate::store::DB_FILE).exists(),
     })
 }
@@ -333,7 +312,7 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
     // An install made before TLS has no CA: add it (the one change a
     // re-run makes). One made before the CA moved into the database has
     // its files moved in.
-    let (ca, ca_created) = crate::server_ca::load_or_create(dir, &st, &server.server_id)?;
+    let (ca, ca_created) = crate::vault::server_ca::load_or_create(dir, &st, &server.server_id)?;
     drop(st);
     let (root, done) = match &o.systemd {
         Some(sd) => {
@@ -351,7 +330,10 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         key_fingerprint: server.key_fingerprint,
         key_version: server.key_version,
         ca_fingerprint: ca.fingerprint(),
-        ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+        ca_file: dir
+            .join(crate::trust::tls::CA_CERT_FILE)
+            .display()
+            .to_string(),
         ca_created,
         data_dir: dir.display().to_string(),
         files: unit_files(&done),
@@ -439,15 +421,15 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         None => {
             let st = Store::create(staging.path())?;
             st.init_server(&server_id, &key.fingerprint(), &values)?;
-            let (ca, _) = crate::server_ca::load_or_create(staging.path(), &st, &server_id)?;
+            let (ca, _) = crate::vault::server_ca::load_or_create(staging.path(), &st, &server_id)?;
             (crate::server::ui::new_admin_token(&st)?, ca)
         }
         Some(st) => {
-            let (db_key, _) = crate::dbkey::DbKey::load_or_create(staging.path())?;
+            let (db_key, _) = crate::vault::dbkey::DbKey::load_or_create(staging.path())?;
             let tx = st.begin()?;
             st.init_server(&server_id, &key.fingerprint(), &values)?;
             st.set_sealed_key(1, &db_key.seal(1, &key)?)?;
-            let (ca, _) = crate::server_ca::load_or_create(staging.path(), st, &server_id)?;
+            let (ca, _) = crate::vault::server_ca::load_or_create(staging.path(), st, &server_id)?;
             let token = crate::server::ui::new_admin_token(st)?;
             shared_tx = Some(tx);
             (token, ca)
@@ -482,7 +464,10 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         key_fingerprint: key.fingerprint(),
         key_version: 1,
         ca_fingerprint: ca.fingerprint(),
-        ca_file: dir.join(crate::tls::CA_CERT_FILE).display().to_string(),
+        ca_file: dir
+            .join(crate::trust::tls::CA_CERT_FILE)
+            .display()
+            .to_string(),
         ca_created: false,
         admin_token: Some(admin_token),
         data_dir: dir.display().to_string(),
@@ -525,7 +510,7 @@ pub fn fingerprint(dir: &Path, st: &Store) -> Result<Fingerprint, InstallError> 
                 fingerprint,
             })
             .collect(),
-        ca_fingerprint: crate::server_ca::trust(dir, st)
+        ca_fingerprint: crate::vault::server_ca::trust(dir, st)
             .ok()
             .map(|ca| ca.fingerprint()),
     })
@@ -541,7 +526,7 @@ pub fn fingerprint(dir: &Path, st: &Store) -> Result<Fingerprint, InstallError> 
 pub fn regenerate_key(dir: &Path, st: &mut Store) -> Result<Regenerated, InstallError> {
     let db_key = match st.backend() {
         crate::store::Backend::Postgres => {
-            Some(crate::dbkey::DbKey::load(dir).map_err(InstallError::NoDbKey)?)
+            Some(crate::vault::dbkey::DbKey::load(dir).map_err(InstallError::NoDbKey)?)
         }
         crate::store::Backend::Sqlite => None,
     };

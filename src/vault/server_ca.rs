@@ -1,10 +1,10 @@
-//! The server CA at rest in the database (issue 15): the certificate and
+//! The server CA at rest in the database (design note `replicas`): the certificate and
 //! its private key live in the `server_ca` table, so every `serve`
 //! replica on a shared database presents the same CA, and a replica needs
 //! only `--database URL` and the data dir's `db.key`.
 //!
 //! - On PostgreSQL the private key is sealed with `db.key`
-//!   ([`crate::dbkey`], [`Secret::CaKey`]), like the shared key: a dump or
+//!   ([`crate::vault::dbkey`], [`Secret::CaKey`]), like the shared key: a dump or
 //!   backup of the database alone does not give the CA away.
 //! - On SQLite it is stored as PEM: the database file sits in the
 //!   owner-only data dir next to the key file, and sealing it with a key
@@ -24,10 +24,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dbkey::{DbKey, SealError, Secret};
 use crate::store::replicas::CaRow;
 use crate::store::{Backend, Store, StoreError};
-use crate::tls::{CA_CERT_FILE, CA_KEY_FILE, Ca, TlsError, Trust};
+use crate::trust::tls::{CA_CERT_FILE, CA_KEY_FILE, Ca, TlsError, Trust};
+use crate::vault::dbkey::{DbKey, SealError, Secret};
 
 /// The version bound into a sealed CA key (there is one CA at a time).
 const CA_KEY_VERSION: i64 = 1;
@@ -47,7 +47,7 @@ pub enum CaError {
          copy db.key from the host that ran `p2pd install --database` or `p2pd db copy` into \
          the data dir"
     )]
-    NoDbKey(crate::key::KeyError),
+    NoDbKey(crate::trust::key::KeyError),
     #[error(
         "the server CA's private key in the database is not text ({0}): the row is damaged; \
          restore the database from a backup, or make a new CA with `p2pd ca regenerate` \
@@ -120,7 +120,7 @@ fn export_cert(dir: &Path, cert_pem: &str) {
     if std::fs::read_to_string(&path).is_ok_and(|have| have == cert_pem) {
         return;
     }
-    if let Err(e) = crate::tls::write_pem(&path, cert_pem, false) {
+    if let Err(e) = crate::trust::tls::write_pem(&path, cert_pem, false) {
         tracing::warn!("cannot write the CA certificate copy: {e}");
     }
 }

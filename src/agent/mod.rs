@@ -24,12 +24,13 @@
 //! heartbeat until it moves again, so `report`, `devices list` and
 //! `health` show it on the server.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -204,16 +205,13 @@ pub struct Flow {
 
 impl Agent {
     pub fn device_id(&self) -> String {
-        self.device_id
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.device_id.read().clone()
     }
 
     /// Marks a content stuck. Returns true when this is news (the reason
     /// changed), so the caller logs it once rather than on every retry.
     pub fn set_stuck(&self, content: &str, reason: String, permanent: bool) -> bool {
-        let mut m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.stuck.lock();
         let news = m.get(content).is_none_or(|s| s.reason != reason);
         m.insert(content.to_string(), StuckState { reason, permanent });
         news
@@ -221,11 +219,7 @@ impl Agent {
 
     /// The content moves again. Returns the old reason, if it was stuck.
     pub fn clear_stuck(&self, content: &str) -> Option<String> {
-        self.stuck
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(content)
-            .map(|s| s.reason)
+        self.stuck.lock().remove(content).map(|s| s.reason)
     }
 
     /// Re-reads the key file. True when it now holds another key, which
@@ -243,7 +237,7 @@ impl Agent {
                 );
                 self.client.set_key(k.clone());
                 self.verifier.set_key(k);
-                *self.key_problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *self.key_problem.lock() = None;
                 true
             }
             Ok(_) => false,
@@ -258,7 +252,7 @@ impl Agent {
                     }
                     other => other.to_string(),
                 };
-                let mut last = self.key_problem.lock().unwrap_or_else(|p| p.into_inner());
+                let mut last = self.key_problem.lock();
                 if last.as_deref() != Some(msg.as_str()) {
                     tracing::warn!("{msg}; still signing with the key loaded before");
                     *last = Some(msg);
@@ -270,15 +264,11 @@ impl Agent {
 
     /// True for a content that retrying cannot help.
     pub fn stuck_for_good(&self, content: &str) -> bool {
-        self.stuck
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(content)
-            .is_some_and(|s| s.permanent)
+        self.stuck.lock().get(content).is_some_and(|s| s.permanent)
     }
 
     fn stuck_list(&self) -> Vec<Stuck> {
-        let m = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let m = self.stuck.lock();
         let mut v: Vec<Stuck> = m
             .iter()
             .map(|(id, s)| Stuck {
@@ -294,7 +284,6 @@ impl Agent {
     pub fn flow(&self, content: &str) -> Arc<Flow> {
         self.flows
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .entry(content.to_string())
             .or_default()
             .clone()
@@ -382,7 +371,7 @@ impl Agent {
     }
 
     fn log_line(&self, v: serde_json::Value) {
-        let mut f = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.log.lock();
         let _ = writeln!(f, "{v}");
     }
 
@@ -393,7 +382,7 @@ impl Agent {
             "dir": "in", "at": now_ms(), "content": t.content_id, "piece": piece,
             "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
         }));
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = self.pending.lock();
         if let Some(x) = p.transfers.iter_mut().find(|x| {
             x.content_id == t.content_id
                 && x.tier == t.tier
@@ -411,7 +400,6 @@ impl Agent {
     pub fn touch(&self, content: &str) {
         self.last_used
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .insert(content.to_string(), std::time::SystemTime::now());
     }
 
@@ -425,11 +413,7 @@ impl Agent {
         if held <= limit {
             return;
         }
-        let used = self
-            .last_used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let used = self.last_used.lock().clone();
         let mut candidates: Vec<_> = all
             .iter()
             .filter(|c| !targeted.contains(&c.manifest.id))
@@ -450,10 +434,7 @@ impl Agent {
             match self.pieces.evict(&id) {
                 Ok(()) => {
                     held -= size;
-                    self.last_used
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
+                    self.last_used.lock().remove(&id);
                     tracing::info!(content = %id, bytes = size, limit, "evicted from the cache (no longer targeted)");
                 }
                 Err(e) => tracing::warn!(content = %id, "cannot evict: {e}"),
@@ -479,7 +460,7 @@ impl Agent {
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
         }));
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = self.pending.lock();
         if let Some(u) = p.uploads.iter_mut().find(|u| u.content_id == content) {
             u.pieces += 1;
             u.bytes += bytes;
@@ -496,15 +477,11 @@ impl Agent {
         self.log_line(serde_json::json!({
             "dir": "bad", "at": now_ms(), "content": content, "piece": piece, "source": from,
         }));
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .bad
-            .push(BadPiece {
-                content_id: content.to_string(),
-                source_device: from.to_string(),
-                piece,
-            });
+        self.pending.lock().bad.push(BadPiece {
+            content_id: content.to_string(),
+            source_device: from.to_string(),
+            piece,
+        });
     }
 
     async fn enroll(&self) -> Result<EnrollResponse, CallError> {
@@ -564,7 +541,7 @@ impl Agent {
             }
         }
         self.learn_clock(resp.server_time);
-        *self.device_id.write().unwrap_or_else(|p| p.into_inner()) = resp.device_id.clone();
+        *self.device_id.write() = resp.device_id.clone();
         // Later requests carry the device's counter (replay protection).
         self.client.set_device(&resp.device_id);
         save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
@@ -623,7 +600,7 @@ impl Agent {
 
     /// Sends pending transfer reports; on failure they stay pending.
     async fn flush_reports(&self) {
-        let mut req = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut req = std::mem::take(&mut *self.pending.lock());
         if req.transfers.is_empty() && req.bad.is_empty() && req.uploads.is_empty() {
             return;
         }
@@ -653,7 +630,7 @@ impl Agent {
         };
         if !ok {
             // Put them back in front of anything recorded meanwhile.
-            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut p = self.pending.lock();
             let newer = std::mem::take(&mut *p);
             *p = req;
             for t in newer.transfers {
@@ -924,7 +901,6 @@ pub async fn run(
                 agent
                     .stuck
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
                     .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
                 if let Some(limit) = hb.cache_limit_bytes {
                     let targeted = hb.contents.iter().map(|c| c.id.clone()).collect();

@@ -13,12 +13,13 @@
 //! Re-hashing is cheap (SHA-256 runs at GB/s) and makes resume trustworthy
 //! without an fsync per piece.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -88,20 +89,11 @@ impl PieceStore {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Content>> {
-        self.contents
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.contents.lock().get(id).cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Content>> {
-        self.contents
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.contents.lock().values().cloned().collect()
     }
 
     /// Opens (or creates) the store of one content, re-verifying every
@@ -226,20 +218,14 @@ impl PieceStore {
             spare: Mutex::new(Vec::new()),
             sending: Arc::new(Mutex::new(Vec::new())),
         });
-        self.contents
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(m.id.clone(), c.clone());
+        self.contents.lock().insert(m.id.clone(), c.clone());
         Ok(c)
     }
 
     /// Forgets a content and deletes its directory (cache eviction).
     /// Requests already serving from it finish from the open file. Blocking.
     pub fn evict(&self, id: &str) -> Result<(), PieceError> {
-        self.contents
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.contents.lock().remove(id);
         let dir = self.root.join(id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir)(e)),
@@ -348,7 +334,7 @@ impl AsRef<[u8]> for Sending {
 
 impl Drop for Sending {
     fn drop(&mut self) {
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.pool.lock();
         if pool.len() < SPARE_BUFS {
             pool.push(std::mem::take(&mut self.buf));
         }
@@ -371,7 +357,7 @@ const WRITEBACK_EVERY: u64 = 16 << 20;
 
 impl Content {
     pub fn has(&self, i: u32) -> bool {
-        self.have.lock().unwrap_or_else(|p| p.into_inner()).has(i)
+        self.have.lock().has(i)
     }
 
     pub fn count(&self) -> u32 {
@@ -383,7 +369,7 @@ impl Content {
     }
 
     pub fn bitmap(&self) -> Bitmap {
-        self.have.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.have.lock().clone()
     }
 
     /// Resolves when a piece arrives (for [`super::havemap`]'s long polls).
@@ -409,12 +395,7 @@ impl Content {
     pub fn read_piece_shared(&self, i: u32) -> std::io::Result<bytes::Bytes> {
         let (a, b) = self.manifest.piece_range(i);
         let n = (b - a) as usize;
-        let mut buf = self
-            .sending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .unwrap_or_default();
+        let mut buf = self.sending.lock().pop().unwrap_or_default();
         // A reused buffer keeps its length: only bytes past it are zeroed.
         buf.resize(n, 0);
         crate::platform::read_exact_at(&self.data, &mut buf, a)?;
@@ -432,7 +413,7 @@ impl Content {
 
     /// An empty buffer for receiving one piece (a reused one if any).
     pub fn piece_buf(&self) -> PieceBuf {
-        let reused = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let reused = self.spare.lock().pop();
         PieceBuf {
             bytes: reused.unwrap_or_else(|| Vec::with_capacity(self.manifest.piece_size as usize)),
         }
@@ -466,7 +447,7 @@ impl Content {
             Some(r) => r,
             None => self.check_and_store(i, &bytes, digest(&bytes)),
         };
-        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        let mut spare = self.spare.lock();
         if spare.len() < SPARE_BUFS && !self.complete() {
             bytes.clear();
             spare.push(bytes);
@@ -487,7 +468,7 @@ impl Content {
         }
         // Its turn: whoever holds the lock is storing the piece before it
         // (or feeding pieces stored ahead), and lets go in a moment.
-        let mut w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.whole.lock();
         let (a, b) = self.manifest.piece_range(i);
         if w.next != i || bytes.len() as u64 != b - a {
             return None;
@@ -543,7 +524,7 @@ impl Content {
         }
         let dpath = self.dir.join("data");
         {
-            let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+            let _one = self.writing.lock();
             // In small writes: the page cache sizes its folios by the write,
             // and a 1 MiB one often sends the kernel into direct compaction
             // (measured: 10-15 % of the receiver's CPU); 32 KiB ones do not.
@@ -555,10 +536,10 @@ impl Content {
         }
         {
             let jpath = self.dir.join("journal");
-            let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+            let mut j = self.journal.lock();
             j.write_all(&i.to_le_bytes()).map_err(io(&jpath))?;
         }
-        let mut have = self.have.lock().unwrap_or_else(|p| p.into_inner());
+        let mut have = self.have.lock();
         if !have.set(i) {
             return Ok(false);
         }
@@ -584,7 +565,7 @@ impl Content {
 
     /// Feeds the whole-file hasher every contiguous piece it can. Blocking.
     fn advance_whole(&self, fresh: Option<(u32, &[u8])>) {
-        let Ok(mut w) = self.whole.try_lock() else {
+        let Some(mut w) = self.whole.try_lock() else {
             return; // another writer is advancing it
         };
         self.feed_whole(&mut w, fresh);
@@ -649,7 +630,7 @@ impl Content {
         let dpath = self.dir.join("data");
         self.advance_whole(None);
         let got = {
-            let w = self.whole.lock().unwrap_or_else(|p| p.into_inner());
+            let w = self.whole.lock();
             if w.next == self.manifest.piece_count() {
                 ContentId(w.hasher.clone().finalize())
             } else {

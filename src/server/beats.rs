@@ -40,7 +40,8 @@
 //! while the writer's queue is filling. A stretched interval is spread by
 //! ±10 % per answer so that devices that enrolled together drift apart.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -192,10 +193,7 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
 /// on the runtime; the database work goes through [`super::Db::call`] like every
 /// other write.
 async fn run(weak: std::sync::Weak<ServerState>) {
-    let Some(mut rx) = weak
-        .upgrade()
-        .and_then(|s| s.beats.rx.lock().unwrap_or_else(|p| p.into_inner()).take())
-    else {
+    let Some(mut rx) = weak.upgrade().and_then(|s| s.beats.rx.lock().take()) else {
         return;
     };
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -319,10 +317,7 @@ fn answer(
             d
         }
     };
-    board
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .seen(device_id);
+    board.lock().seen(device_id);
     let serve_peers = match d.office_id {
         Some(o) => match fleet.office(o) {
             Some(o) => o.kind.serves_peers(),

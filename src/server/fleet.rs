@@ -26,10 +26,11 @@
 //! `health`
 //! and recounts the enrolled devices for the adaptive heartbeat interval.
 
+use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -102,25 +103,15 @@ impl<V> Default for Memo<V> {
 
 impl<V: Clone> Memo<V> {
     pub fn get(&self, key: &str) -> Option<V> {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+        self.0.read().get(key).cloned()
     }
 
     pub fn insert(&self, key: &str, value: V) {
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), value);
+        self.0.write().insert(key.to_string(), value);
     }
 
     pub fn remove(&self, key: &str) {
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.0.write().remove(key);
     }
 }
 
@@ -206,10 +197,7 @@ impl Fleet {
 
     /// The latest snapshot; cheap (one Arc clone under a read lock).
     pub fn current(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.current.read().clone()
     }
 
     /// Rebuilds the snapshot if the store's generation moved. Returns
@@ -220,7 +208,7 @@ impl Fleet {
             return Ok(false);
         }
         let snap = Snapshot::load(st)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        *self.current.write() = Arc::new(snap);
         Ok(true)
     }
 }

@@ -16,10 +16,11 @@
 //! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
 //! token), [`lock`] (one serve per data dir).
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -124,10 +125,7 @@ impl Db {
     /// Adds read-only connections ([`Store::open_reader`]) for [`Db::read`].
     pub fn with_readers(mut self, readers: Vec<Store>) -> Db {
         let n = readers.len();
-        self.readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(readers);
+        self.readers.lock().extend(readers);
         self.idle_readers.add_permits(n);
         self.reader_count += n;
         self
@@ -146,7 +144,7 @@ impl Db {
         let db = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut st = db.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = db.lock();
             f(&mut st)
         })
         .await
@@ -189,7 +187,7 @@ impl Db {
         let Ok(idle) = self.idle_readers.try_acquire() else {
             return Err(f);
         };
-        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut readers = self.readers.lock();
         let local = readers
             .last()
             .is_some_and(|st| st.backend() == crate::store::Backend::Sqlite);
@@ -199,10 +197,7 @@ impl Db {
         drop(readers);
         st.take_wanted_write();
         let out = f(&mut st);
-        self.readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(st);
+        self.readers.lock().push(st);
         drop(idle);
         Ok(out)
     }
@@ -266,12 +261,11 @@ impl Db {
             let (_permit, _idle) = (permit, idle);
             let mut st = readers
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .expect("an idle reader for every idle permit");
             st.take_wanted_write();
             let out = f(&mut st);
-            readers.lock().unwrap_or_else(|p| p.into_inner()).push(st);
+            readers.lock().push(st);
             Ok(out)
         })
         .await
@@ -451,7 +445,7 @@ impl Verifies for ServerState {
         let Some(dev) = dev else {
             // Nobody proven: anyone can sign with any key and name any
             // device. Nothing is recorded; the log gets a count.
-            let mut a = self.anon_refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let mut a = self.anon_refusals.lock();
             a.1 += 1;
             if t - a.0 >= ANON_REFUSAL_LOG_SECS {
                 tracing::warn!(
@@ -466,7 +460,7 @@ impl Verifies for ServerState {
             return;
         };
         let first = {
-            let mut m = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = self.refusals.lock();
             let key = (dev.clone(), fingerprint.to_string());
             match m.get(&key) {
                 Some(at) if t - at < REFUSAL_WRITE_SECS => return,
@@ -1217,12 +1211,7 @@ fn targeted_manifest_cached(
     id: &str,
     group: &str,
 ) -> Result<Arc<Manifest>, ApiError> {
-    let cached = s
-        .manifests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(id)
-        .cloned();
+    let cached = s.manifests.lock().get(id).cloned();
     let m = match cached {
         Some(m) => m,
         None => {
@@ -1230,10 +1219,7 @@ fn targeted_manifest_cached(
                 Arc::new(st.manifest(id)?.ok_or_else(|| {
                     ApiError::new(ErrorCode::NotFound, format!("no content {id}"))
                 })?);
-            s.manifests
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.to_string(), m.clone());
+            s.manifests.lock().insert(id.to_string(), m.clone());
             m
         }
     };
@@ -1272,7 +1258,7 @@ async fn sources(
         tracing::warn!(leader = %url, content = %id, "reported leader does not answer the server's probe");
         plan = plan_sources(&s, &id, &req, true).await?;
     }
-    let mut seeding = s.seeding.lock().unwrap_or_else(|p| p.into_inner());
+    let mut seeding = s.seeding.lock();
     if let Some(old) = plan.replaced.take() {
         seeding.remove(&(id.clone(), old));
     }
@@ -1312,7 +1298,7 @@ async fn plan_sources(
             cdn: (!cdn.is_empty()).then_some(cdn),
             storage_url: storage_url.clone(),
         };
-        let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+        let mut board = board.lock();
         let at_ms = crate::domain::clock::now_ms();
         let at = at_ms / 1000;
         // Replicas on one PostgreSQL: one election per content at a time.
@@ -1362,7 +1348,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
                 .device(&req.device_id)?
                 .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
             let hb = heartbeat_secs(&fleet)? as i64;
-            let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+            let mut board = board.lock();
             Ok(scheduler::hand_over(
                 st,
                 &mut board,
@@ -1373,10 +1359,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
             )?)
         })
         .await?;
-    s.seeding
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .retain(|(_, d)| *d != dev);
+    s.seeding.lock().retain(|(_, d)| *d != dev);
     tracing::info!(device = %dev, handed_over = handed, "device leaving");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1440,23 +1423,14 @@ async fn piece(
     let device = signed.device()?.to_string();
     check_device_id("device", &device)?;
     check_content_id("content id", &id)?;
-    let scheduled = s
-        .seeding
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(&(id.clone(), device.clone()));
+    let scheduled = s.seeding.lock().contains(&(id.clone(), device.clone()));
     if !scheduled {
         return Err(ApiError::new(
             ErrorCode::NotScheduled,
             "the server seeds only to devices its scheduler sent here; ask for sources again",
         ));
     }
-    let cached = s
-        .manifests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&id)
-        .cloned();
+    let cached = s.manifests.lock().get(&id).cloned();
     let m = match cached {
         Some(m) => m,
         None => {
@@ -1469,10 +1443,7 @@ async fn piece(
                 })
                 .await?,
             );
-            s.manifests
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.clone(), m.clone());
+            s.manifests.lock().insert(id.clone(), m.clone());
             m
         }
     };
@@ -1573,12 +1544,7 @@ pub fn parse_range(r: &str, size: u64) -> Option<(u64, u64)> {
 }
 
 fn log_served(s: &ServerState, content: &str, device: &str, piece: Option<u32>, bytes: usize) {
-    if let Some(f) = s
-        .served_log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_mut()
-    {
+    if let Some(f) = s.served_log.lock().as_mut() {
         let line = serde_json::json!({
             "at": now(), "content": content, "device": device, "piece": piece, "bytes": bytes,
         });

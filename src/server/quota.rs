@@ -35,10 +35,10 @@
 //! Memory: one small bucket per key seen within a minute; the maps are
 //! pruned of full (idle) buckets when they pass [`MAX_KEYS`].
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -167,16 +167,12 @@ fn per_min(s: &ServerState, setting: Setting) -> f64 {
         .max(1.0)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Charges `entries` writes to `device` (heartbeats and reports), or
 /// refuses with `rate_limited`.
 pub fn device_writes(s: &ServerState, device: &str, entries: usize) -> Result<(), ApiError> {
     let rate = per_min(s, Setting::DeviceWritesPerMin);
     let n = entries.max(1) as f64;
-    lock(&s.quota.writes)
+    s.quota.writes.lock()
         .take(&device.to_string(), n, rate, Instant::now())
         .map_err(|secs| {
             ApiError::rate_limited(
@@ -258,7 +254,10 @@ pub async fn enroll(
 ) -> Result<(), ApiError> {
     if let Some(id) = renewal(s, proved, req).await? {
         let rate = f64::from(RENEWALS_PER_MIN);
-        return lock(&s.quota.renewals)
+        return s
+            .quota
+            .renewals
+            .lock()
             .take(&id, 1.0, rate, Instant::now())
             .map_err(|secs| {
                 ApiError::rate_limited(
@@ -303,7 +302,9 @@ async fn renewal(
 fn enroll_new(s: &ServerState, source: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
     let per_address = per_min(s, Setting::EnrollPerAddressPerMin);
     if let Some(ip) = source {
-        lock(&s.quota.addresses)
+        s.quota
+            .addresses
+            .lock()
             .take(&ip, 1.0, per_address, now)
             .map_err(|secs| {
                 ApiError::rate_limited(
@@ -318,14 +319,14 @@ fn enroll_new(s: &ServerState, source: Option<IpAddr>, now: Instant) -> Result<(
             })?;
     }
     let fleet = per_min(s, Setting::EnrollPerMin);
-    let mut b = lock(&s.quota.fleet);
+    let mut b = s.quota.fleet.lock();
     if !b.tokens.is_finite() {
         *b = Bucket::full(fleet, now);
     }
     b.take(1.0, fleet, now).map_err(|secs| {
         drop(b);
         if let Some(ip) = source {
-            lock(&s.quota.addresses).refund(&ip, 1.0, per_address);
+            s.quota.addresses.lock().refund(&ip, 1.0, per_address);
         }
         ApiError::rate_limited(
             format!(

@@ -29,8 +29,9 @@
 //! reporters' own bans protect them: a follower goes around such a leader
 //! on its own evidence (`agent/download.rs`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -81,14 +82,14 @@ struct Slot;
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut b = BUDGET.lock().unwrap_or_else(|p| p.into_inner());
+        let mut b = BUDGET.lock();
         b.in_flight = b.in_flight.saturating_sub(1);
     }
 }
 
 /// A slot for one re-check caused by `reporter`, if the bounds allow it.
 fn reserve(reporter: &str) -> Option<Slot> {
-    let mut b = BUDGET.lock().unwrap_or_else(|p| p.into_inner());
+    let mut b = BUDGET.lock();
     if b.in_flight >= MAX_IN_FLIGHT {
         return None;
     }

@@ -15,8 +15,9 @@
 //! and a 10 s interval a big office's roster would change 50 times a
 //! second, as often as it is read.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::store::devices::DeviceRow;
@@ -64,7 +65,7 @@ impl Roster {
         ttl: Duration,
         now: Instant,
     ) -> Result<Arc<Vec<DeviceRow>>, StoreError> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.entries.lock();
         if let Some((at, m)) = entries.get(&office_id)
             && now.duration_since(*at) < ttl
         {
@@ -89,7 +90,7 @@ impl Roster {
     ) -> Result<Arc<OfficeProgress>, StoreError> {
         let now = Instant::now();
         let key = (content_id.to_string(), office_id);
-        let mut entries = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.progress.lock();
         if let Some((at, p)) = entries.get(&key)
             && now.duration_since(*at) < ttl
         {
@@ -110,10 +111,7 @@ impl Roster {
 
     /// Drops an office's roster (a device enrolled into it).
     pub fn forget(&self, office_id: i64) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&office_id);
+        self.entries.lock().remove(&office_id);
     }
 }
 

@@ -113,7 +113,7 @@ pub const MAX_SESSIONS: usize = 1024;
 /// digest of the admin token it was opened with.
 #[derive(Default)]
 pub struct Sessions {
-    open: std::sync::Mutex<std::collections::HashMap<String, Session>>,
+    open: parking_lot::Mutex<std::collections::HashMap<String, Session>>,
 }
 
 struct Session {
@@ -130,7 +130,7 @@ impl Sessions {
             .map_err(|_| Refused("The server could not make a session id; try again.".into()))?;
         let id = hex::encode(bytes);
         let now = Instant::now();
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.open.lock();
         open.retain(|_, s| s.expires > now);
         if open.len() >= MAX_SESSIONS
             && let Some(first) = open
@@ -152,7 +152,7 @@ impl Sessions {
 
     /// The token digest of a live session; forgets it if it has expired.
     fn token_of(&self, id: &str) -> Option<String> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.open.lock();
         let s = open.get(id)?;
         if s.expires <= Instant::now() {
             open.remove(id);

@@ -13,9 +13,9 @@
 
 #![doc(hidden)]
 
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// A URL of a fresh, empty database of its own. Panics, naming the fix,
 /// when no PostgreSQL can be had.
 pub fn database_url() -> String {
-    let mut guard = INSTANCE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = INSTANCE.lock();
     if guard.is_none() {
         // Started on a thread that lives as long as the process: the
         // server gets SIGKILL when the thread that spawned it ends
@@ -267,7 +267,7 @@ fn start_private() -> Result<Instance, String> {
 /// At exit: stops the private instance and removes its directory.
 #[cfg(unix)]
 extern "C" fn stop_private() {
-    let mut guard = INSTANCE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = INSTANCE.lock();
     if let Some(Ok(inst)) = guard.as_mut() {
         if let Some(child) = inst.child.as_mut() {
             // SIGQUIT: immediate shutdown, no checkpoint of scratch data.

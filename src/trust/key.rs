@@ -26,10 +26,10 @@
 //! for a request with no device (enrollment, the admin CLI), the nonce
 //! against a bounded replay cache.
 
+use parking_lot::Mutex;
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -313,7 +313,7 @@ pub enum VerifyError {
 /// that re-reads its key file needs no restart.
 pub struct Verifier {
     /// The key and its fingerprint, swapped together.
-    key: std::sync::RwLock<(SharedKey, String)>,
+    key: parking_lot::RwLock<(SharedKey, String)>,
     replay: Mutex<ReplayCache>,
     counters: Mutex<crate::trust::replay::Counters>,
 }
@@ -354,7 +354,7 @@ impl Verifier {
 
     pub fn with_capacity(key: SharedKey, capacity: usize) -> Verifier {
         Verifier {
-            key: std::sync::RwLock::new((key.clone(), key.fingerprint())),
+            key: parking_lot::RwLock::new((key.clone(), key.fingerprint())),
             replay: Mutex::new(ReplayCache {
                 order: VecDeque::new(),
                 seen: HashSet::new(),
@@ -365,17 +365,17 @@ impl Verifier {
     }
 
     pub fn fingerprint(&self) -> String {
-        self.key.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+        self.key.read().1.clone()
     }
 
     pub fn key(&self) -> SharedKey {
-        self.key.read().unwrap_or_else(|p| p.into_inner()).0.clone()
+        self.key.read().0.clone()
     }
 
     /// Verifies with `key` from now on.
     pub fn set_key(&self, key: SharedKey) {
         let fp = key.fingerprint();
-        *self.key.write().unwrap_or_else(|p| p.into_inner()) = (key, fp);
+        *self.key.write() = (key, fp);
     }
 
     /// Checks one request. `header` looks a header up by name.
@@ -399,7 +399,7 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         let get = |h| header(h).ok_or(VerifyError::Unsigned(h));
         let presented = get(H_KEY)?;
-        let (key, fingerprint) = self.key.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (key, fingerprint) = self.key.read().clone();
         if presented != fingerprint {
             return Err(VerifyError::KeyMismatch {
                 presented: presented.to_string(),
@@ -440,17 +440,10 @@ impl Verifier {
             .verify_slice(&sig)
             .map_err(|_| VerifyError::BadSignature)?;
         if let Some((device, counter)) = device {
-            self.counters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .check(device, counter, now)?;
+            self.counters.lock().check(device, counter, now)?;
             return Ok(());
         }
-        let fresh = self
-            .replay
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .check_and_insert(now, time, nonce);
+        let fresh = self.replay.lock().check_and_insert(now, time, nonce);
         if !fresh {
             return Err(VerifyError::Replay(nonce.to_string()));
         }
@@ -620,7 +613,7 @@ mod tests {
                 nonce.len()
             );
         }
-        assert!(v.replay.lock().unwrap().seen.is_empty());
+        assert!(v.replay.lock().seen.is_empty());
     }
 
     #[test]
@@ -631,7 +624,7 @@ mod tests {
             let h = key.sign_at("GET", "/", b"", 100);
             assert_eq!(check(&v, &h, "GET", "/", b"", 100), Ok(()));
         }
-        let cache = v.replay.lock().unwrap();
+        let cache = v.replay.lock();
         assert!(cache.order.len() <= 4 && cache.seen.len() <= 4);
     }
 
@@ -648,7 +641,7 @@ mod tests {
             let h = key.sign_device_at("POST", "/v1/heartbeat", b"{}", now, "dev-1", us + i);
             assert_eq!(check(&v, &h, "POST", "/v1/heartbeat", b"{}", now), Ok(()));
         }
-        assert!(v.replay.lock().unwrap().seen.is_empty());
+        assert!(v.replay.lock().seen.is_empty());
         let h = key.sign_device_at("POST", "/v1/heartbeat", b"{}", now, "dev-1", us + 100);
         assert_eq!(check(&v, &h, "POST", "/v1/heartbeat", b"{}", now), Ok(()));
         let e = check(&v, &h, "POST", "/v1/heartbeat", b"{}", now).unwrap_err();

@@ -25,9 +25,10 @@
 //!
 //! Uses only `platform` (owner-only files).
 
+use parking_lot::RwLock;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
@@ -733,18 +734,14 @@ impl ServerCerts {
     }
 
     fn current(&self) -> Arc<CertifiedKey> {
-        let cur = self
-            .current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let cur = self.current.read().clone();
         if !cur.due(SystemTime::now()) {
             return cur.key;
         }
         match self.ca.issue_server(&self.server_id, &self.names) {
             Ok(new) => {
                 let key = new.key.clone();
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = new;
+                *self.current.write() = new;
                 tracing::info!("re-issued the server certificate (half its lifetime was gone)");
                 key
             }
@@ -823,7 +820,7 @@ impl DeviceCert {
             .key
             .keys_match()
             .map_err(|e| TlsError::Issue(format!("certificate and key do not match: {e}")))?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(issued);
+        *self.current.write() = Some(issued);
         Ok(Identity::Device(device_id.to_string()))
     }
 
@@ -831,26 +828,17 @@ impl DeviceCert {
     pub fn due(&self) -> bool {
         self.current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .is_none_or(|c| c.due(SystemTime::now()))
     }
 
     /// When the current certificate expires.
     pub fn not_after(&self) -> Option<SystemTime> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|c| c.not_after)
+        self.current.read().as_ref().map(|c| c.not_after)
     }
 
     fn key(&self) -> Option<Arc<CertifiedKey>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|c| c.key.clone())
+        self.current.read().as_ref().map(|c| c.key.clone())
     }
 }
 
@@ -987,7 +975,7 @@ pub async fn fetch_pinned_ca(server_url: &str, pin: &str) -> Result<Trust, TlsEr
     let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(443));
     let pinned = Arc::new(Pinned {
         pin: pin.to_string(),
-        found: std::sync::Mutex::new(None),
+        found: parking_lot::Mutex::new(None),
     });
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -1018,7 +1006,6 @@ pub async fn fetch_pinned_ca(server_url: &str, pin: &str) -> Result<Trust, TlsEr
     let ca = pinned
         .found
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .take()
         .ok_or_else(|| TlsError::Config("the server sent no CA certificate".to_string()))?;
     Ok(Trust::from_der(ca))
@@ -1029,7 +1016,7 @@ pub async fn fetch_pinned_ca(server_url: &str, pin: &str) -> Result<Trust, TlsEr
 #[derive(Debug)]
 struct Pinned {
     pin: String,
-    found: std::sync::Mutex<Option<CertificateDer<'static>>>,
+    found: parking_lot::Mutex<Option<CertificateDer<'static>>>,
 }
 
 impl rustls::client::danger::ServerCertVerifier for Pinned {
@@ -1067,7 +1054,7 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
                 server_name.to_str()
             )));
         }
-        *self.found.lock().unwrap_or_else(|p| p.into_inner()) = Some(ca);
+        *self.found.lock() = Some(ca);
         Ok(ok)
     }
 

@@ -506,10 +506,10 @@ impl CallError {
 pub struct SignedClient {
     /// For the server: it must prove the server's identity. Rebuilt when
     /// the device certificate is renewed ([`SignedClient::renew_tls`]).
-    http: Arc<std::sync::RwLock<reqwest::Client>>,
+    http: Arc<parking_lot::RwLock<reqwest::Client>>,
     /// For peers: they must prove a device's identity (which device is
     /// checked per answer, [`peer_checked`]). Rebuilt with `http`.
-    peers: Arc<std::sync::RwLock<reqwest::Client>>,
+    peers: Arc<parking_lot::RwLock<reqwest::Client>>,
     /// For public URLs (a CDN) only: the platform's roots, never the CA.
     /// Built on first use: loading the platform's roots costs more than
     /// the rest of the client, and most agents never use it.
@@ -517,18 +517,18 @@ pub struct SignedClient {
     /// The CA and the device certificate, on TLS; `None` on plain HTTP.
     tls: Option<ClientTls>,
     local: Option<IpAddr>,
-    key: Arc<std::sync::RwLock<SharedKey>>,
+    key: Arc<parking_lot::RwLock<SharedKey>>,
     /// Seconds added to this host's clock when signing: an agent signs
     /// with the server's time, learned at enrollment and each heartbeat.
     clock_offset: Arc<AtomicI64>,
     /// The enrolled device requests are signed as, with its counter
     /// ([`crate::trust::replay`]); `None` before enrollment and for admin tools.
-    device: Arc<std::sync::RwLock<Option<String>>>,
+    device: Arc<parking_lot::RwLock<Option<String>>>,
     counter: Arc<AtomicU64>,
     /// Per origin (`scheme://host:port`): no request before this instant.
     /// Set when that origin answered 503 with `Retry-After`, so every task
     /// of the agent (heartbeats, sources, reports) backs off together.
-    not_before: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    not_before: Arc<parking_lot::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 /// The longest `Retry-After` honoured; a larger value is clamped so that a
@@ -641,12 +641,12 @@ impl SignedClient {
         let http = build_client(local, tls.as_ref(), crate::trust::tls::Expect::Server)?;
         let peers = build_client(local, tls.as_ref(), crate::trust::tls::Expect::Device)?;
         Ok(SignedClient {
-            http: Arc::new(std::sync::RwLock::new(http)),
-            peers: Arc::new(std::sync::RwLock::new(peers)),
+            http: Arc::new(parking_lot::RwLock::new(http)),
+            peers: Arc::new(parking_lot::RwLock::new(peers)),
             public: Arc::default(),
             tls,
             local,
-            key: Arc::new(std::sync::RwLock::new(key)),
+            key: Arc::new(parking_lot::RwLock::new(key)),
             clock_offset: Arc::new(AtomicI64::new(0)),
             device: Arc::default(),
             counter: Arc::new(AtomicU64::new(0)),
@@ -671,8 +671,8 @@ impl SignedClient {
             self.tls.as_ref(),
             crate::trust::tls::Expect::Device,
         )?;
-        *self.http.write().unwrap_or_else(|p| p.into_inner()) = http;
-        *self.peers.write().unwrap_or_else(|p| p.into_inner()) = peers;
+        *self.http.write() = http;
+        *self.peers.write() = peers;
         Ok(())
     }
 
@@ -682,7 +682,7 @@ impl SignedClient {
     }
 
     fn http(&self) -> reqwest::Client {
-        self.http.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.http.read().clone()
     }
 
     /// The client for public URLs (an unsigned CDN download).
@@ -701,12 +701,7 @@ impl SignedClient {
 
     /// Waits while `url`'s origin asked us (503 + `Retry-After`) to stay away.
     async fn wait_turn(&self, url: &str) {
-        let until = self
-            .not_before
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&origin(url))
-            .copied();
+        let until = self.not_before.lock().get(&origin(url)).copied();
         if let Some(t) = until {
             tokio::time::sleep_until(t.into()).await;
         }
@@ -733,7 +728,6 @@ impl SignedClient {
             tracing::debug!(url, ?wait, "server overloaded; backing off");
             self.not_before
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .insert(origin(url), std::time::Instant::now() + wait);
         }
         Ok(resp)
@@ -741,12 +735,12 @@ impl SignedClient {
 
     /// The key requests are signed with now.
     pub fn key(&self) -> SharedKey {
-        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.key.read().clone()
     }
 
     /// Signs every later request with `key` (all clones share it).
     pub fn set_key(&self, key: SharedKey) {
-        *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+        *self.key.write() = key;
     }
 
     /// Signs from now on with this host's clock plus `secs`.
@@ -757,8 +751,7 @@ impl SignedClient {
     /// Signs every later request as `device`, with a counter
     /// (`x-p2pd-device`, `x-p2pd-counter`; see [`crate::trust::replay`]).
     pub fn set_device(&self, device: &str) {
-        *self.device.write().unwrap_or_else(|p| p.into_inner()) =
-            (!device.is_empty()).then(|| device.to_string());
+        *self.device.write() = (!device.is_empty()).then(|| device.to_string());
     }
 
     /// The next request counter: this host's clock (plus the offset) in
@@ -803,7 +796,7 @@ impl SignedClient {
         url: &str,
         body: Vec<u8>,
     ) -> reqwest::RequestBuilder {
-        let peers = self.peers.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let peers = self.peers.read().clone();
         self.signed(peers, method, url, body)
     }
 
@@ -828,11 +821,7 @@ impl SignedClient {
             Err(_) => http.request(method.clone(), url),
         };
         let key = self.key();
-        let device = self
-            .device
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let device = self.device.read().clone();
         let headers = match device {
             Some(d) => key.sign_device_at(
                 method.as_str(),
@@ -1059,7 +1048,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_503_with_retry_after_holds_the_next_request_back() {
-        use std::sync::Mutex;
+        use parking_lot::Mutex;
         use std::time::Instant;
         let hits: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let h = hits.clone();
@@ -1068,7 +1057,7 @@ mod tests {
             axum::routing::post(move || {
                 let h = h.clone();
                 async move {
-                    let mut v = h.lock().unwrap();
+                    let mut v = h.lock();
                     v.push(Instant::now());
                     if v.len() == 1 {
                         ApiError::new(ErrorCode::Overloaded, "busy").into_response()
@@ -1091,7 +1080,7 @@ mod tests {
         assert_eq!(first.code(), Some(ErrorCode::Overloaded), "{first}");
         let second: serde_json::Value = client.json(Method::POST, &url, &body, t).await.unwrap();
         assert_eq!(second["ok"], true);
-        let v = hits.lock().unwrap().clone();
+        let v = hits.lock().clone();
         assert_eq!(v.len(), 2);
         let gap = v[1] - v[0];
         let asked = Duration::from_secs(RETRY_AFTER_SECS);

@@ -47,12 +47,13 @@
 //! A stranger becomes a member when it proves itself, if the member caps
 //! have room; otherwise it stays a stranger. A member never goes back.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -241,7 +242,7 @@ impl Admission {
         if self.is_member() {
             return true;
         }
-        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.slots.lock();
         let seq = self.state.load(Ordering::Relaxed);
         if seq == MEMBER {
             return true;
@@ -262,7 +263,7 @@ impl Admission {
 
     /// The connection ended: its slot is free.
     fn release(&self) {
-        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.slots.lock();
         match self.state.swap(GONE, Ordering::Relaxed) {
             GONE => {}
             MEMBER => {
@@ -303,7 +304,7 @@ fn admit(
     if limits.unauth_total == 0 || limits.unauth_per_addr == 0 {
         return None;
     }
-    let mut s = slots.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = slots.lock();
     let of_addr = s.strangers_by_addr.get(&ip).map_or(0, |set| set.len());
     if of_addr >= limits.unauth_per_addr {
         let oldest: Vec<u64> = s.strangers_by_addr[&ip]

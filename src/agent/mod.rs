@@ -41,6 +41,7 @@ use crate::trust::key::{SharedKey, Verifier};
 use crate::wire::http::{CallError, SignedClient};
 use crate::wire::proto::*;
 
+pub mod ca;
 pub mod download;
 pub mod havemap;
 pub mod names;

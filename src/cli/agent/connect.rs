@@ -2,11 +2,12 @@
 //! agent reaches its server and its peers, checked in one place.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::agent::ca::CaSource;
 use crate::cli::exit::ExitCode;
 use crate::cli::fail;
-use crate::trust::tls::CaSource;
+use crate::trust::tls::{TlsError, parse_fingerprint};
 
 /// How an agent reaches its server and its peers: what `agent` runs with
 /// and what `agent install` writes into the service's configuration.
@@ -55,8 +56,8 @@ impl Connect {
     /// server CA comes from (`None`: plain HTTP).
     pub fn servers_and_ca(&self) -> anyhow::Result<(Vec<String>, String, Option<CaSource>)> {
         let usage = |e: crate::trust::tls::TlsError| fail(ExitCode::Usage, e.to_string());
-        let (servers, host_port) = crate::trust::tls::server_list(&self.server).map_err(usage)?;
-        let ca = crate::trust::tls::ca_source(
+        let (servers, host_port) = server_list(&self.server).map_err(usage)?;
+        let ca = ca_source(
             &servers,
             self.ca.as_deref(),
             self.ca_fingerprint.as_deref(),
@@ -64,5 +65,87 @@ impl Connect {
         )
         .map_err(usage)?;
         Ok((servers, host_port, ca))
+    }
+}
+
+/// The `--server` list as given (repeated or comma-separated): trimmed,
+/// trailing slashes dropped, each an `http(s)://HOST:PORT` URL. Returns the
+/// URLs and the first one's `HOST:PORT`.
+pub fn server_list(raw: &[String]) -> Result<(Vec<String>, String), TlsError> {
+    let servers: Vec<String> = raw
+        .iter()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut first = None;
+    for server in &servers {
+        let host_port = server
+            .strip_prefix("http://")
+            .or_else(|| server.strip_prefix("https://"))
+            .filter(|r| !r.is_empty() && !r.contains('/'))
+            .ok_or_else(|| {
+                TlsError::Options(format!(
+                    "--server {server}: expected a URL like https://10.0.0.5:7650"
+                ))
+            })?;
+        first.get_or_insert_with(|| host_port.to_string());
+    }
+    let first = first.ok_or_else(|| {
+        TlsError::Options("--server: expected a URL like https://10.0.0.5:7650".into())
+    })?;
+    Ok((servers, first))
+}
+
+/// Which CA the agent trusts, from its options; `None` on plain HTTP.
+/// TLS is the default and needs a CA; plain HTTP must be asked for.
+pub fn ca_source(
+    servers: &[String],
+    ca: Option<&Path>,
+    fingerprint: Option<&str>,
+    insecure_plain_http: bool,
+) -> Result<Option<CaSource>, TlsError> {
+    // Every replica speaks the same scheme: judge by the first that does
+    // not match what the flags ask for.
+    let server = servers
+        .iter()
+        .find(|s| s.starts_with("https://") == insecure_plain_http)
+        .or(servers.first())
+        .map(String::as_str)
+        .unwrap_or_default();
+    let https = server.starts_with("https://");
+    if insecure_plain_http {
+        if https {
+            return Err(TlsError::Options(format!(
+                "--insecure-plain-http needs an http:// --server URL, not {server}; \
+                 drop --insecure-plain-http and give --ca or --ca-fingerprint for TLS"
+            )));
+        }
+        return Ok(None);
+    }
+    if !https {
+        return Err(TlsError::Options(format!(
+            "--server {server} is not an https:// URL; agents talk TLS to the server \
+             (https://HOST:PORT) and prove its certificate with --ca FILE or \
+             --ca-fingerprint SHA256. Plain HTTP is for benchmarks only \
+             (--insecure-plain-http, with `serve --insecure-plain-http`)"
+        )));
+    }
+    let pin = match fingerprint {
+        Some(f) => Some(parse_fingerprint(f).ok_or_else(|| {
+            TlsError::Options(format!(
+                "--ca-fingerprint '{f}' is not a SHA-256 fingerprint (64 hex digits, as \
+                 `p2pd install` or `p2pd status` prints it)"
+            ))
+        })?),
+        None => None,
+    };
+    match (ca, pin) {
+        (Some(path), _) => Ok(Some(CaSource::File(path.to_path_buf()))),
+        (None, Some(pin)) => Ok(Some(CaSource::Fingerprint(pin))),
+        (None, None) => Err(TlsError::Options(
+            "give --ca FILE (a copy of the server's DATA_DIR/ca.pem) or --ca-fingerprint \
+             SHA256 (printed by `p2pd install`): the agent trusts only the server CA"
+                .into(),
+        )),
     }
 }

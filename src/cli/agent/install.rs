@@ -71,8 +71,8 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let server = servers.join(",");
     let ca = match ca {
         None => deploy::AgentCa::PlainHttp,
-        Some(crate::trust::tls::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
-        Some(crate::trust::tls::CaSource::File(path)) => {
+        Some(crate::agent::ca::CaSource::Fingerprint(fp)) => deploy::AgentCa::Fingerprint(fp),
+        Some(crate::agent::ca::CaSource::File(path)) => {
             let trust = crate::trust::tls::Trust::load(&path)
                 .map_err(|e| fail(ExitCode::Usage, format!("--ca: {e}")))?;
             deploy::AgentCa::Pem(trust.pem())

@@ -146,7 +146,7 @@ pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         if let Some(src) = &ca {
-            let trust = crate::trust::tls::pinned_agent_trust(
+            let trust = crate::agent::ca::pinned_agent_trust(
                 src,
                 pin.as_deref(),
                 &cfg.servers,

@@ -31,6 +31,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod topology;
+pub mod value;
 
 use db::params;
 pub use db::{Backend, Db, DbError};

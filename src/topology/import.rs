@@ -450,7 +450,6 @@ impl Header {
 }
 
 fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
-    let mut errors = Vec::new();
     let mut rows = grid
         .rows
         .into_iter()
@@ -462,37 +461,7 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
             kind: ImportErrorKind::Empty,
         }]);
     };
-    let mut at = HashMap::new();
-    let mut ignored = Vec::new();
-    for (i, h) in header_cells.iter().enumerate() {
-        let norm = h.trim().to_ascii_lowercase();
-        match COLUMNS.iter().find(|&&c| c == norm) {
-            Some(&c) => {
-                if at.insert(c, i).is_some() {
-                    errors.push(ImportError {
-                        line: header_line,
-                        column: i + 1,
-                        kind: ImportErrorKind::DuplicateColumn(c.into()),
-                    });
-                }
-            }
-            None if norm.is_empty() => {}
-            None => ignored.push(h.trim().to_string()),
-        }
-    }
-    for &c in REQUIRED {
-        if !at.contains_key(c) {
-            errors.push(ImportError {
-                line: header_line,
-                column: 0,
-                kind: ImportErrorKind::MissingColumn(c),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let h = Header { at };
+    let (h, ignored) = read_header(header_line, &header_cells)?;
     let mut notes = Vec::new();
     if !ignored.is_empty() {
         notes.push(format!(
@@ -502,112 +471,19 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
         ));
     }
 
-    let mut offices: Vec<NewOffice> = Vec::new();
-    let mut lines: Vec<usize> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
-    // Names as compared for uniqueness (case folded): office index.
-    let mut by_fold: HashMap<String, usize> = HashMap::new();
-    let mut skipped_auto: Vec<String> = Vec::new();
-    // (interval, office index, spec) for the overlap check.
-    let mut intervals: Vec<(range::Interval, usize, usize)> = Vec::new();
+    let mut errors = Vec::new();
+    let mut r = Rows::default();
     for (line, cells) in rows {
-        let err = |col: &str, kind| ImportError {
-            line,
-            column: h.col(col),
-            kind,
-        };
-        let name = h.get(&cells, "office").to_string();
-        if name.is_empty() {
-            errors.push(err("office", ImportErrorKind::EmptyName));
-            continue;
-        }
-        if let Err(problem) = names::check(&name) {
-            errors.push(err("office", ImportErrorKind::BadName { name, problem }));
-            continue;
-        }
-        if let Some(&first) = by_name.get(&name) {
-            errors.push(err(
-                "office",
-                ImportErrorKind::DuplicateOffice {
-                    name,
-                    first_line: lines[first],
-                },
-            ));
-            continue;
-        }
-        if let Some(&first) = by_fold.get(&names::fold(&name)) {
-            errors.push(err(
-                "office",
-                ImportErrorKind::CaseDuplicate {
-                    name,
-                    other: offices[first].name.clone(),
-                    first_line: lines[first],
-                },
-            ));
-            continue;
-        }
-        let kind = match h.get(&cells, "type").to_ascii_lowercase().as_str() {
-            "" => OfficeKind::Default,
-            t => t.parse().unwrap_or_else(|_| {
-                errors.push(err(
-                    "type",
-                    ImportErrorKind::UnknownType(h.get(&cells, "type").into()),
-                ));
-                OfficeKind::Default
-            }),
-        };
-        let wan_text = h.get(&cells, "wan_kbps");
-        let wan_kbps = if wan_text.is_empty() {
-            None
-        } else {
-            match wan_text.parse::<i64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    errors.push(err("wan_kbps", ImportErrorKind::BadWan(wan_text.into())));
-                    None
-                }
-            }
-        };
-        let source = match h.get(&cells, "source").to_ascii_lowercase().as_str() {
-            "" | "import" => "import".to_string(),
-            "auto" => "auto".to_string(),
-            s => {
-                errors.push(err("source", ImportErrorKind::BadSource(s.into())));
-                "import".to_string()
-            }
-        };
-        let parent = h.get(&cells, "parent");
-        // An exported auto office: not an office the admin defined. Its
-        // subnet lies inside some imported range on purpose, so it takes no
-        // part in the overlap check either; a round trip must not fail on it.
-        if source == "auto" && !parent.is_empty() {
-            skipped_auto.push(name);
-            continue;
-        }
-        let idx = offices.len();
-        let mut ranges = Vec::new();
-        for spec in range::split_cell(h.get(&cells, "ranges")) {
-            match range::parse(&spec) {
-                Ok(iv) => {
-                    intervals.push((iv, idx, ranges.len()));
-                    ranges.push(spec);
-                }
-                Err(e) => errors.push(err("ranges", ImportErrorKind::Range(e))),
-            }
-        }
-        by_name.insert(name.clone(), idx);
-        by_fold.insert(names::fold(&name), idx);
-        lines.push(line);
-        offices.push(NewOffice {
-            name,
-            parent: (!parent.is_empty()).then(|| parent.to_string()),
-            kind,
-            wan_kbps,
-            description: h.get(&cells, "description").to_string(),
-            source,
-            ranges,
-        });
+        r.add(&h, line, &cells, &mut errors);
     }
+    let Rows {
+        offices,
+        lines,
+        by_name,
+        skipped_auto,
+        mut intervals,
+        ..
+    } = r;
     if offices.is_empty() && errors.is_empty() {
         return Err(vec![ImportError {
             line: header_line + 1,
@@ -640,6 +516,162 @@ fn validate(grid: Grid) -> Result<Parsed, Vec<ImportError>> {
     } else {
         errors.sort_by_key(|e| (e.line, e.column));
         Err(errors)
+    }
+}
+
+/// The header row: where each known column is, and the unknown ones
+/// (ignored, with a note). Duplicate or missing columns are errors.
+fn read_header(line: usize, cells: &[String]) -> Result<(Header, Vec<String>), Vec<ImportError>> {
+    let mut errors = Vec::new();
+    let mut at = HashMap::new();
+    let mut ignored = Vec::new();
+    for (i, h) in cells.iter().enumerate() {
+        let norm = h.trim().to_ascii_lowercase();
+        match COLUMNS.iter().find(|&&c| c == norm) {
+            Some(&c) => {
+                if at.insert(c, i).is_some() {
+                    errors.push(ImportError {
+                        line,
+                        column: i + 1,
+                        kind: ImportErrorKind::DuplicateColumn(c.into()),
+                    });
+                }
+            }
+            None if norm.is_empty() => {}
+            None => ignored.push(h.trim().to_string()),
+        }
+    }
+    for &c in REQUIRED {
+        if !at.contains_key(c) {
+            errors.push(ImportError {
+                line,
+                column: 0,
+                kind: ImportErrorKind::MissingColumn(c),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok((Header { at }, ignored))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The office rows read so far.
+#[derive(Default)]
+struct Rows {
+    offices: Vec<NewOffice>,
+    lines: Vec<usize>,
+    by_name: HashMap<String, usize>,
+    /// Names as compared for uniqueness (case folded): office index.
+    by_fold: HashMap<String, usize>,
+    skipped_auto: Vec<String>,
+    /// (interval, office index, spec) for the overlap check.
+    intervals: Vec<(range::Interval, usize, usize)>,
+}
+
+impl Rows {
+    /// Reads one office row; its problems go to `errors`.
+    fn add(&mut self, h: &Header, line: usize, cells: &[String], errors: &mut Vec<ImportError>) {
+        let err = |col: &str, kind| ImportError {
+            line,
+            column: h.col(col),
+            kind,
+        };
+        let name = h.get(cells, "office").to_string();
+        if let Some(kind) = self.name_problem(&name) {
+            errors.push(err("office", kind));
+            return;
+        }
+        let kind = match h.get(cells, "type").to_ascii_lowercase().as_str() {
+            "" => OfficeKind::Default,
+            t => t.parse().unwrap_or_else(|_| {
+                errors.push(err(
+                    "type",
+                    ImportErrorKind::UnknownType(h.get(cells, "type").into()),
+                ));
+                OfficeKind::Default
+            }),
+        };
+        let wan_text = h.get(cells, "wan_kbps");
+        let wan_kbps = if wan_text.is_empty() {
+            None
+        } else {
+            match wan_text.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    errors.push(err("wan_kbps", ImportErrorKind::BadWan(wan_text.into())));
+                    None
+                }
+            }
+        };
+        let source = match h.get(cells, "source").to_ascii_lowercase().as_str() {
+            "" | "import" => "import".to_string(),
+            "auto" => "auto".to_string(),
+            s => {
+                errors.push(err("source", ImportErrorKind::BadSource(s.into())));
+                "import".to_string()
+            }
+        };
+        let parent = h.get(cells, "parent");
+        // An exported auto office: not an office the admin defined. Its
+        // subnet lies inside some imported range on purpose, so it takes no
+        // part in the overlap check either; a round trip must not fail on it.
+        if source == "auto" && !parent.is_empty() {
+            self.skipped_auto.push(name);
+            return;
+        }
+        let idx = self.offices.len();
+        let mut ranges = Vec::new();
+        for spec in range::split_cell(h.get(cells, "ranges")) {
+            match range::parse(&spec) {
+                Ok(iv) => {
+                    self.intervals.push((iv, idx, ranges.len()));
+                    ranges.push(spec);
+                }
+                Err(e) => errors.push(err("ranges", ImportErrorKind::Range(e))),
+            }
+        }
+        self.by_name.insert(name.clone(), idx);
+        self.by_fold.insert(names::fold(&name), idx);
+        self.lines.push(line);
+        self.offices.push(NewOffice {
+            name,
+            parent: (!parent.is_empty()).then(|| parent.to_string()),
+            kind,
+            wan_kbps,
+            description: h.get(cells, "description").to_string(),
+            source,
+            ranges,
+        });
+    }
+
+    /// Why `name` cannot name a new office: empty, not a good name, or
+    /// already taken (exactly or but for case).
+    fn name_problem(&self, name: &str) -> Option<ImportErrorKind> {
+        if name.is_empty() {
+            return Some(ImportErrorKind::EmptyName);
+        }
+        if let Err(problem) = names::check(name) {
+            return Some(ImportErrorKind::BadName {
+                name: name.to_string(),
+                problem,
+            });
+        }
+        if let Some(&first) = self.by_name.get(name) {
+            return Some(ImportErrorKind::DuplicateOffice {
+                name: name.to_string(),
+                first_line: self.lines[first],
+            });
+        }
+        if let Some(&first) = self.by_fold.get(&names::fold(name)) {
+            return Some(ImportErrorKind::CaseDuplicate {
+                name: name.to_string(),
+                other: self.offices[first].name.clone(),
+                first_line: self.lines[first],
+            });
+        }
+        None
     }
 }
 

@@ -411,128 +411,171 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let stop = shutdown.clone();
-        let acceptor = acceptor.clone();
-        tracker.spawn(async move {
-            let release = Release(admission.clone());
-            let start = Instant::now();
-            let (stream, info): (Box<dyn Stream>, Conn) = match acceptor {
-                None => (
-                    Box::new(stream),
-                    Conn {
-                        addr: peer,
-                        identity: None,
-                        tls: false,
-                    },
-                ),
-                Some(acc) => {
-                    // A stranger's budget: no certificate is known yet.
-                    let budget = limits.for_strangers().header_read;
-                    let hs = tokio::select! {
-                        r = tokio::time::timeout(budget, acc.accept(stream)) => r,
-                        _ = evicted.cancelled() => return,
-                    };
-                    let tls = match hs {
-                        Ok(Ok(t)) => t,
-                        Ok(Err(e)) => {
-                            tracing::debug!(addr = %peer, "TLS handshake failed: {e}");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    // The verifier already checked the chain to the CA.
-                    let identity = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(|c| crate::trust::tls::identity_of(c));
-                    if identity.is_some() {
-                        admission.authenticated();
-                    }
-                    (
-                        Box::new(tls),
-                        Conn {
-                            addr: peer,
-                            identity,
-                            tls: true,
-                        },
-                    )
-                }
-            };
-            let parsed = head.clone();
-            let handle = admission.clone();
-            let svc = TowerToHyperService::new(tower::util::MapRequest::new(
-                app,
-                move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    // The headers are in: no head is due until the response.
-                    parsed.store(IN_REQUEST, Ordering::Relaxed);
-                    req.extensions_mut().insert(info.clone());
-                    req.extensions_mut().insert(handle.clone());
-                    req
-                },
-            ));
-            let io = TokioIo::new(Idle {
-                inner: stream,
-                last: last.clone(),
-                head: head.clone(),
-                start,
-            });
-            // hyper's own header timeout starts as soon as it waits for the
-            // next request, so it would also close every idle keep-alive
-            // connection after `header_read`: agents with a 10 s heartbeat
-            // would then make a new (mutual TLS) connection for nearly
-            // every request. The head deadline is kept here instead.
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(None)
-                .serve_connection(io, svc);
-            tokio::pin!(conn);
-            // One timer per connection, set to the next deadline that can
-            // close it (not a fixed tick: at 15,000 kept connections a 1 s
-            // tick cost as many task wake-ups as the heartbeats themselves).
-            let timer = tokio::time::sleep(Duration::ZERO);
-            tokio::pin!(timer);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => break,
-                    // Closed to make room for a newer stranger.
-                    _ = evicted.cancelled() => break,
-                    _ = stop.cancelled(), if !closing => {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                    _ = timer.as_mut() => {
-                        let now = start.elapsed().as_millis() as u64;
-                        let judged = if admission.is_member() {
-                            limits
-                        } else {
-                            limits.for_strangers()
-                        };
-                        match next_deadline(
-                            now,
-                            last.load(Ordering::Relaxed),
-                            head.load(Ordering::Relaxed),
-                            &judged,
-                        ) {
-                            // Idle, or headers too slow (slow-loris): drop it.
-                            None => break,
-                            Some(at) => timer
-                                .as_mut()
-                                .reset(tokio::time::Instant::from_std(start) + Duration::from_millis(at)),
-                        }
-                    }
-                }
-            }
-            drop(release);
-        });
+        let accepted = Accepted {
+            peer,
+            admission,
+            last,
+            head,
+            evicted,
+        };
+        tracker.spawn(connection(
+            accepted,
+            stream,
+            app.clone(),
+            shutdown.clone(),
+            acceptor.clone(),
+            limits,
+        ));
     }
     drop(listener);
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+/// One accepted connection, admitted to a pool, with the clocks its
+/// timer judges it by.
+struct Accepted {
+    peer: std::net::SocketAddr,
+    admission: Arc<Admission>,
+    /// When bytes last moved, and when the pending request's head began
+    /// ([`Idle`]'s clocks).
+    last: Arc<AtomicU64>,
+    head: Arc<AtomicU64>,
+    /// Cancelled to make room for a newer stranger.
+    evicted: CancellationToken,
+}
+
+/// The TLS handshake (on a stranger's budget: no certificate is known
+/// yet), and what the connection proves. `None` when it failed or the
+/// connection was evicted meanwhile.
+async fn handshake(
+    c: &Accepted,
+    stream: tokio::net::TcpStream,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    limits: &Limits,
+) -> Option<(Box<dyn Stream>, Conn)> {
+    let peer = c.peer;
+    let Some(acc) = acceptor else {
+        let conn = Conn {
+            addr: peer,
+            identity: None,
+            tls: false,
+        };
+        return Some((Box::new(stream), conn));
+    };
+    let budget = limits.for_strangers().header_read;
+    let hs = tokio::select! {
+        r = tokio::time::timeout(budget, acc.accept(stream)) => r,
+        _ = c.evicted.cancelled() => return None,
+    };
+    let tls = match hs {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            tracing::debug!(addr = %peer, "TLS handshake failed: {e}");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    // The verifier already checked the chain to the CA.
+    let identity = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| crate::trust::tls::identity_of(c));
+    if identity.is_some() {
+        c.admission.authenticated();
+    }
+    let conn = Conn {
+        addr: peer,
+        identity,
+        tls: true,
+    };
+    Some((Box::new(tls), conn))
+}
+
+/// Serves one connection until it ends, is evicted, goes idle or slow, or
+/// (after its current request) the server shuts down.
+async fn connection(
+    c: Accepted,
+    stream: tokio::net::TcpStream,
+    app: axum::Router,
+    stop: CancellationToken,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+) {
+    let release = Release(c.admission.clone());
+    let start = Instant::now();
+    let Some((stream, info)) = handshake(&c, stream, acceptor, &limits).await else {
+        return;
+    };
+    let parsed = c.head.clone();
+    let handle = c.admission.clone();
+    let svc = TowerToHyperService::new(tower::util::MapRequest::new(
+        app,
+        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            // The headers are in: no head is due until the response.
+            parsed.store(IN_REQUEST, Ordering::Relaxed);
+            req.extensions_mut().insert(info.clone());
+            req.extensions_mut().insert(handle.clone());
+            req
+        },
+    ));
+    let io = TokioIo::new(Idle {
+        inner: stream,
+        last: c.last.clone(),
+        head: c.head.clone(),
+        start,
+    });
+    // hyper's own header timeout starts as soon as it waits for the
+    // next request, so it would also close every idle keep-alive
+    // connection after `header_read`: agents with a 10 s heartbeat
+    // would then make a new (mutual TLS) connection for nearly
+    // every request. The head deadline is kept here instead.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .serve_connection(io, svc);
+    tokio::pin!(conn);
+    // One timer per connection, set to the next deadline that can
+    // close it (not a fixed tick: at 15,000 kept connections a 1 s
+    // tick cost as many task wake-ups as the heartbeats themselves).
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            // Closed to make room for a newer stranger.
+            _ = c.evicted.cancelled() => break,
+            _ = stop.cancelled(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = timer.as_mut() => {
+                let now = start.elapsed().as_millis() as u64;
+                let judged = if c.admission.is_member() {
+                    limits
+                } else {
+                    limits.for_strangers()
+                };
+                match next_deadline(
+                    now,
+                    c.last.load(Ordering::Relaxed),
+                    c.head.load(Ordering::Relaxed),
+                    &judged,
+                ) {
+                    // Idle, or headers too slow (slow-loris): drop it.
+                    None => break,
+                    Some(at) => timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::from_std(start) + Duration::from_millis(at)),
+                }
+            }
+        }
+    }
+    drop(release);
 }
 
 /// When a connection's timer should next look at it (milliseconds since

@@ -236,12 +236,8 @@ pub fn publish(
     obs: &mut dyn Observer,
 ) -> Result<Report, PublishError> {
     let assigned = store.assigned_groups()?;
-    if let Some(groups) = &req.groups {
-        for g in groups {
-            if !assigned.contains(g) {
-                return Err(PublishError::GroupNotAssigned(g.clone()));
-            }
-        }
+    if let Some(g) = req.groups.iter().flatten().find(|g| !assigned.contains(*g)) {
+        return Err(PublishError::GroupNotAssigned(g.clone()));
     }
     let targets = match &req.groups {
         Some(g) => Targets::Only(g),
@@ -295,41 +291,7 @@ pub fn publish(
     }
 
     // Skip what is unchanged; the rest is hashed.
-    let mut jobs = Vec::new();
-    for entry in entries {
-        let previous = by_path
-            .get(entry.path.as_str())
-            .and_then(|v| v.first())
-            .copied();
-        let same_meta = previous.is_some_and(|p| {
-            p.size == entry.size
-                && ((entry.mtime != 0 && p.mtime == entry.mtime)
-                    || entry.sha256.as_deref() == Some(p.id.as_str()))
-        });
-        match previous {
-            Some(p) if same_meta && !req.verify => {
-                if req.groups.is_some() {
-                    store.set_content_targets(&p.id, targets)?;
-                }
-                let r = PackageReport {
-                    path: entry.path.clone(),
-                    status: Status::Unchanged,
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    arch: p.arch.clone(),
-                    id: Some(p.id.clone()),
-                    size: Some(p.size),
-                    message: None,
-                };
-                obs.package(&r);
-                report.packages.push(r);
-            }
-            _ => jobs.push(Job {
-                entry,
-                previous: previous.cloned(),
-            }),
-        }
-    }
+    let jobs = unchanged_or_jobs(store, entries, &by_path, req, targets, &mut report, obs)?;
 
     obs.begin(jobs.len(), jobs.iter().map(|j| j.entry.size).sum());
     // Current content id per path after this run, for pruning superseded ones.
@@ -374,6 +336,12 @@ pub fn publish(
     if req.all {
         prune_or_report(store, req, &existing, &listed, &current, &mut report, obs)?;
     }
+    tally(&mut report);
+    Ok(report)
+}
+
+/// The summary's counts, from the packages' statuses.
+fn tally(report: &mut Report) {
     for p in &report.packages {
         let s = &mut report.summary;
         match p.status {
@@ -384,7 +352,57 @@ pub fn publish(
             Status::Pruned => s.pruned += 1,
         }
     }
-    Ok(report)
+}
+
+/// Reports each entry whose size and mtime (or digest) match what is
+/// published at its path as unchanged (re-targeting it when the request
+/// names groups); the rest are jobs to hash.
+fn unchanged_or_jobs(
+    store: &mut Store,
+    entries: Vec<Entry>,
+    by_path: &HashMap<&str, Vec<&ContentSummary>>,
+    req: &Request,
+    targets: Targets<'_>,
+    report: &mut Report,
+    obs: &mut dyn Observer,
+) -> Result<Vec<Job>, PublishError> {
+    let mut jobs = Vec::new();
+    for entry in entries {
+        let previous = by_path
+            .get(entry.path.as_str())
+            .and_then(|v| v.first())
+            .copied();
+        let same_meta = previous.is_some_and(|p| {
+            p.size == entry.size
+                && ((entry.mtime != 0 && p.mtime == entry.mtime)
+                    || entry.sha256.as_deref() == Some(p.id.as_str()))
+        });
+        match previous {
+            Some(p) if same_meta && !req.verify => {
+                if req.groups.is_some() {
+                    store.set_content_targets(&p.id, targets)?;
+                }
+                let r = PackageReport {
+                    path: entry.path.clone(),
+                    status: Status::Unchanged,
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    arch: p.arch.clone(),
+                    id: Some(p.id.clone()),
+                    size: Some(p.size),
+                    message: None,
+                };
+                obs.package(&r);
+                report.packages.push(r);
+            }
+            _ => jobs.push(Job {
+                entry,
+                previous: previous.cloned(),
+            }),
+        }
+    }
+
+    Ok(jobs)
 }
 
 type Selected = (Vec<Entry>, Vec<(String, String)>);

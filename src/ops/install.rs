@@ -346,43 +346,11 @@ pub fn rerun(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
 /// before the disk is touched; the install is built in a staging dir next
 /// to `dir` and renamed into place, so a failure half-way leaves nothing.
 pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
-    let given = given_settings(o)?;
-    if !o.allow_missing_storage {
-        for (s, v) in &given {
-            s.check_exists(v).map_err(|e| InstallError::BadOption {
-                option: s.name().replace('_', "-"),
-                reason: e.to_string(),
-            })?;
-        }
-    }
-    let values: Vec<(&str, String)> = settings::ALL
-        .iter()
-        .map(|s| {
-            let v = given
-                .iter()
-                .find(|(g, _)| g == s)
-                .map_or_else(|| s.default_value(), |(_, v)| v.clone());
-            (s.name(), v)
-        })
-        .collect();
-
+    let values = setting_values(o)?;
     check_target_dir(dir)?;
     // A shared database must be empty of p2pd: a second host joins as a
     // replica with the first one's db.key, not by installing again.
-    let shared_store = match shared_location(dir, o)? {
-        Some(loc) => {
-            let st = Store::open_location(&loc, true)?;
-            if let Some(s) = st.server()? {
-                return Err(InstallError::SharedInstalled {
-                    url: loc.display(),
-                    server_id: s.server_id,
-                    dir: dir.to_path_buf(),
-                });
-            }
-            Some(st)
-        }
-        None => None,
-    };
+    let shared_store = empty_shared_store(dir, o)?;
     // Refuse a changed unit before anything is installed.
     let unit = match &o.systemd {
         Some(sd) => {
@@ -395,22 +363,7 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
     let key = SharedKey::generate()?;
     let server_id = uuid::Uuid::new_v4().to_string();
 
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".p2pd-install-")
-        .tempdir_in(parent)
-        .map_err(io(format!(
-            "cannot write in {}; choose a writable --data-dir",
-            parent.display()
-        )))?;
-    crate::platform::make_dir_owner_only(staging.path()).map_err(io(format!(
-        "cannot restrict {} to its owner",
-        staging.path().display()
-    )))?;
+    let staging = staging_dir(dir)?;
     key.save(&key_path(staging.path()))?;
     // On a shared database its transaction commits only once the data
     // dir is in place.
@@ -475,6 +428,73 @@ pub fn install(dir: &Path, o: &Options) -> Result<Installed, InstallError> {
         root,
         done,
     })
+}
+
+/// Every setting's value for a new install: the given ones (checked), and
+/// the defaults.
+fn setting_values(o: &Options) -> Result<Vec<(&'static str, String)>, InstallError> {
+    let given = given_settings(o)?;
+    if !o.allow_missing_storage {
+        for (s, v) in &given {
+            s.check_exists(v).map_err(|e| InstallError::BadOption {
+                option: s.name().replace('_', "-"),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    let values: Vec<(&str, String)> = settings::ALL
+        .iter()
+        .map(|s| {
+            let v = given
+                .iter()
+                .find(|(g, _)| g == s)
+                .map_or_else(|| s.default_value(), |(_, v)| v.clone());
+            (s.name(), v)
+        })
+        .collect();
+    Ok(values)
+}
+
+/// The shared database of `--database`, if any, provided it holds no
+/// p2pd install yet: a second host joins as a replica with the first
+/// one's db.key, not by installing again.
+fn empty_shared_store(dir: &Path, o: &Options) -> Result<Option<Store>, InstallError> {
+    Ok(match shared_location(dir, o)? {
+        Some(loc) => {
+            let st = Store::open_location(&loc, true)?;
+            if let Some(s) = st.server()? {
+                return Err(InstallError::SharedInstalled {
+                    url: loc.display(),
+                    server_id: s.server_id,
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Some(st)
+        }
+        None => None,
+    })
+}
+
+/// An owner-only staging directory beside `dir`, renamed into place when
+/// the install is complete.
+fn staging_dir(dir: &Path) -> Result<tempfile::TempDir, InstallError> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".p2pd-install-")
+        .tempdir_in(parent)
+        .map_err(io(format!(
+            "cannot write in {}; choose a writable --data-dir",
+            parent.display()
+        )))?;
+    crate::platform::make_dir_owner_only(staging.path()).map_err(io(format!(
+        "cannot restrict {} to its owner",
+        staging.path().display()
+    )))?;
+    Ok(staging)
 }
 
 /// The data dir must be absent or empty, and its parent writable.

@@ -38,79 +38,79 @@ pub use db::{Backend, Db, DbError};
 
 /// One step of the schema history, in both dialects.
 struct Migration {
+    /// Its folder under `store/migrations/` (`0007_fleet_scale`).
+    name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
 }
 
-/// Versioned migrations; index `i` takes the database from version `i` to
-/// `i + 1`. One history for both backends: each step is written in each
-/// dialect (`pg/` holds the PostgreSQL spellings: BIGINT for INTEGER,
-/// BYTEA for BLOB, identity columns, a trigger function, `COLLATE "C"` so
-/// that text sorts by bytes as in SQLite).
+/// A migration from its folder: `sqlite.sql` and `postgres.sql` for the two
+/// dialects, then `both.sql` (spelled the same in each), if the step has
+/// them.
+macro_rules! migration {
+    ($name:literal, both) => {
+        Migration {
+            name: $name,
+            sqlite: include_str!(concat!("migrations/", $name, "/both.sql")),
+            postgres: include_str!(concat!("migrations/", $name, "/both.sql")),
+        }
+    };
+    ($name:literal, dialects and both) => {
+        Migration {
+            name: $name,
+            sqlite: concat!(
+                include_str!(concat!("migrations/", $name, "/sqlite.sql")),
+                include_str!(concat!("migrations/", $name, "/both.sql"))
+            ),
+            postgres: concat!(
+                include_str!(concat!("migrations/", $name, "/postgres.sql")),
+                include_str!(concat!("migrations/", $name, "/both.sql"))
+            ),
+        }
+    };
+    ($name:literal) => {
+        Migration {
+            name: $name,
+            sqlite: include_str!(concat!("migrations/", $name, "/sqlite.sql")),
+            postgres: include_str!(concat!("migrations/", $name, "/postgres.sql")),
+        }
+    };
+}
+
+/// Versioned migrations; the one numbered `N` in `store/migrations/` takes
+/// the database from version `N - 1` to `N`. One history for both
+/// backends: each step is written in each dialect (the PostgreSQL
+/// spellings: BIGINT for INTEGER, BYTEA for BLOB, identity columns, a
+/// trigger function, `COLLATE "C"` so that text sorts by bytes as in
+/// SQLite).
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        sqlite: include_str!("schema.sql"),
-        postgres: include_str!("pg/schema.sql"),
-    },
-    Migration {
-        sqlite: include_str!("schema_v2.sql"),
-        postgres: include_str!("pg/schema_v2.sql"),
-    },
-    Migration {
-        sqlite: include_str!("site1_device_states.sql"),
-        postgres: include_str!("pg/site1_device_states.sql"),
-    },
-    Migration {
-        sqlite: include_str!("migration_faults_leadership.sql"),
-        postgres: include_str!("pg/migration_faults_leadership.sql"),
-    },
-    // Design note `observability`: decisions (for `explain`) and the admin token; their
-    // indexes are spelled the same in both dialects.
-    Migration {
-        sqlite: concat!(
-            include_str!("observe.sql"),
-            include_str!("observe_indexes.sql")
-        ),
-        postgres: concat!(
-            include_str!("pg/observe.sql"),
-            include_str!("observe_indexes.sql")
-        ),
-    },
-    Migration {
-        sqlite: include_str!("trust_evidence.sql"),
-        postgres: include_str!("pg/trust_evidence.sql"),
-    },
-    // Design note `fleet-scale`: the fleet generation counter and indexes for scale.
-    Migration {
-        sqlite: include_str!("fleet_scale.sql"),
-        postgres: include_str!("pg/fleet_scale.sql"),
-    },
-    // Design note `replicas`: replicas (heartbeat rows) and the shared key in the database.
-    Migration {
-        sqlite: include_str!("replicas.sql"),
-        postgres: include_str!("pg/replicas.sql"),
-    },
-    // Design note `replicas`: the server CA in the database (its key sealed on PostgreSQL).
-    Migration {
-        sqlite: include_str!("server_ca.sql"),
-        postgres: include_str!("pg/server_ca.sql"),
-    },
-    // Design note `fleet-scale`: covering indexes for what every heartbeat reads.
-    Migration {
-        sqlite: include_str!("request_path_indexes.sql"),
-        postgres: include_str!("request_path_indexes.sql"),
-    },
-    // Design note `fleet-scale`: a moved or removed device bumps the fleet generation (the
-    // heartbeat's in-memory device directory).
-    Migration {
-        sqlite: include_str!("device_directory.sql"),
-        postgres: include_str!("pg/device_directory.sql"),
-    },
-    // Design note `key-holders`: per-device re-enrollment secrets, retired device ids.
-    Migration {
-        sqlite: include_str!("device_trust.sql"),
-        postgres: include_str!("pg/device_trust.sql"),
-    },
+    migration!("0001_schema"),
+    migration!("0002_v2"),
+    // Design note `real-site`: device states.
+    migration!("0003_device_states"),
+    // Design note `faults-and-churn`: leadership epochs and faults.
+    migration!("0004_faults_leadership"),
+    // Design note `observability`: decisions (for `explain`) and the admin
+    // token; their indexes are spelled the same in both dialects.
+    migration!("0005_observe", dialects and both),
+    migration!("0006_trust_evidence"),
+    // Design note `fleet-scale`: the fleet generation counter and indexes.
+    migration!("0007_fleet_scale"),
+    // Design note `replicas`: replicas (heartbeat rows) and the shared key
+    // in the database.
+    migration!("0008_replicas"),
+    // Design note `replicas`: the server CA in the database (its key sealed
+    // on PostgreSQL).
+    migration!("0009_server_ca"),
+    // Design note `fleet-scale`: covering indexes for what every heartbeat
+    // reads.
+    migration!("0010_request_path_indexes", both),
+    // Design note `fleet-scale`: a moved or removed device bumps the fleet
+    // generation (the heartbeat's in-memory device directory).
+    migration!("0011_device_directory"),
+    // Design note `key-holders`: per-device re-enrollment secrets, retired
+    // device ids.
+    migration!("0012_device_trust"),
 ];
 
 /// The names and defaults of the settings the store reads itself (it sits

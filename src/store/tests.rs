@@ -727,3 +727,24 @@ both!(a_failing_batch_item_keeps_the_others, |st: &mut Store| {
     st.item(|st| st.set_setting("alone", "1")).unwrap();
     assert!(have("alone"));
 });
+
+/// Every folder of `store/migrations/` is a step of [`super::MIGRATIONS`],
+/// in the order of its number, numbered 1 to N without a gap: the order
+/// the schema history was applied in is the order a reader sees.
+#[test]
+fn migrations_are_the_numbered_folders_in_order() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
+    let mut folders: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    folders.sort();
+    let names: Vec<&str> = super::MIGRATIONS.iter().map(|m| m.name).collect();
+    assert_eq!(folders, names);
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(n[..4].parse::<usize>().ok(), Some(i + 1), "{n}");
+        assert_eq!(&n[4..5], "_", "{n}");
+    }
+    assert_eq!(super::SCHEMA_VERSION, names.len() as i64);
+}

@@ -337,7 +337,7 @@ impl<'a> FromSql<'a> for Value {
 
 /// PostgreSQL's binary numeric (base-10000 digits) as an i64, refusing
 /// fractions and values out of range.
-fn numeric_to_i64(raw: &[u8]) -> Result<i64, BoxError> {
+pub(super) fn numeric_to_i64(raw: &[u8]) -> Result<i64, BoxError> {
     let word = |i: usize| -> Result<i16, BoxError> {
         raw.get(i..i + 2)
             .map(|b| i16::from_be_bytes([b[0], b[1]]))

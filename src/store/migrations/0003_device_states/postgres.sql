@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../site1_device_states.sql.
+-- PostgreSQL spelling of sqlite.sql.
 CREATE TABLE stuck (
     device_id   TEXT COLLATE "C" NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
     content_id  TEXT COLLATE "C" NOT NULL REFERENCES contents(id) ON DELETE CASCADE,

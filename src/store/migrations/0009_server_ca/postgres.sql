@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../server_ca.sql.
+-- PostgreSQL spelling of sqlite.sql.
 CREATE TABLE server_ca (
     id          BIGINT PRIMARY KEY CHECK (id = 1),
     cert_pem    TEXT COLLATE "C" NOT NULL,

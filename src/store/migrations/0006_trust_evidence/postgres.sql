@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../trust_evidence.sql (the REAL clamp has no
+-- PostgreSQL spelling of sqlite.sql (the REAL clamp has no
 -- PostgreSQL counterpart: BIGINT columns cannot hold a REAL).
 CREATE TABLE bad_reports (
     content_id   TEXT COLLATE "C" NOT NULL,

@@ -1,6 +1,6 @@
 -- p2pd schema: what `p2pd explain`, `/metrics` and the dashboard read
--- (design note `observability`). A new version on top of schema.sql; never edit an applied one.
--- Its indexes, the same in both dialects, are in observe_indexes.sql.
+-- (design note `observability`). A new version on top of 0004; never edit an applied one.
+-- Its indexes, the same in both dialects, are in both.sql.
 
 -- Why the scheduler answered what it did: a row each time a device's plan
 -- for a content changes (role, leader, upstream tiers, office), and each

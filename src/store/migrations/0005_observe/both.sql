@@ -1,6 +1,6 @@
--- The indexes of observe.sql (design note `observability`), spelled the same in both
--- dialects: store/mod.rs runs this after observe.sql on SQLite and after
--- pg/observe.sql on PostgreSQL, as one migration step.
+-- The indexes of sqlite.sql / postgres.sql (design note `observability`), spelled the same in both
+-- dialects: store/mod.rs runs this after sqlite.sql on SQLite and after
+-- postgres.sql on PostgreSQL, as one migration step.
 CREATE INDEX decisions_device ON decisions(device_id, content_id, id);
 CREATE INDEX decisions_office ON decisions(content_id, office_id, id);
 CREATE INDEX decisions_kind ON decisions(kind);

@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../replicas.sql.
+-- PostgreSQL spelling of sqlite.sql.
 CREATE TABLE replicas (
     id          TEXT COLLATE "C" PRIMARY KEY,
     url         TEXT COLLATE "C" NOT NULL,

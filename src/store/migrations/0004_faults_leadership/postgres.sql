@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../migration_faults_leadership.sql.
+-- PostgreSQL spelling of sqlite.sql.
 ALTER TABLE leaders ADD COLUMN epoch BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE progress ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE progress ADD COLUMN moved_at BIGINT;

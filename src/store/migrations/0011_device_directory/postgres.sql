@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../device_directory.sql: row-level, so that only
+-- PostgreSQL spelling of sqlite.sql: row-level, so that only
 -- a device that really moved (or is removed) bumps the generation.
 CREATE TRIGGER fleet_devices_del AFTER DELETE ON devices
     FOR EACH STATEMENT EXECUTE FUNCTION p2pd_bump_fleet_generation();

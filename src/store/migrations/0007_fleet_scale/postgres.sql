@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../fleet_scale.sql: one trigger function, one
+-- PostgreSQL spelling of sqlite.sql: one trigger function, one
 -- statement-level trigger per table (a topology import of 5,000 offices
 -- bumps the generation once per statement, not per row). Any replica or
 -- admin command on any host bumps it; every replica polls it.

@@ -1,4 +1,4 @@
--- p2pd schema, version 1, PostgreSQL spelling of ../schema.sql (keep the
+-- p2pd schema, version 1, PostgreSQL spelling of sqlite.sql (keep the
 -- two in step). INTEGER → BIGINT, BLOB → BYTEA, INTEGER PRIMARY KEY →
 -- identity column, TEXT → TEXT COLLATE "C" (byte order, as SQLite sorts).
 

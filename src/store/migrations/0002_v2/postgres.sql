@@ -1,4 +1,4 @@
--- Migration 2 (design note `real-site`), PostgreSQL spelling of ../schema_v2.sql.
+-- Migration 2 (design note `real-site`), PostgreSQL spelling of sqlite.sql.
 ALTER TABLE progress ADD COLUMN started_ms BIGINT;
 ALTER TABLE progress ADD COLUMN done_ms BIGINT;
 ALTER TABLE contents ADD COLUMN arch TEXT COLLATE "C" NOT NULL DEFAULT '';

@@ -1,4 +1,4 @@
--- PostgreSQL spelling of ../device_trust.sql.
+-- PostgreSQL spelling of sqlite.sql.
 ALTER TABLE devices ADD COLUMN secret_sha256 TEXT COLLATE "C";
 
 CREATE TABLE retired_devices (

@@ -52,6 +52,8 @@
 //! ```
 //!
 
+#![warn(unreachable_pub)]
+
 pub mod agent;
 pub mod cli;
 pub mod content;

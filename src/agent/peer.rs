@@ -216,7 +216,7 @@ mod faults {
     }
 
     /// The hostile answer for a piece of `len` bytes, if a switch is on.
-    pub fn hostile(len: u64) -> Option<Response> {
+    pub(super) fn hostile(len: u64) -> Option<Response> {
         if let Some(bps) = var("P2PD_FAULT_SLOW_BPS") {
             return Some(trickle(len, bps));
         }
@@ -237,7 +237,7 @@ mod faults {
     }
 
     /// `len` zero bytes at `bps` bytes/s, a chunk a second.
-    pub fn trickle(len: u64, bps: u64) -> Response {
+    pub(super) fn trickle(len: u64, bps: u64) -> Response {
         let stream = futures_util::stream::unfold(len, move |left| async move {
             if left == 0 {
                 return None;

@@ -18,7 +18,7 @@ const H0: [u32; 8] = [
 
 /// A streaming SHA-256.
 #[derive(Clone)]
-pub struct Sha256 {
+pub(super) struct Sha256 {
     h: [u32; 8],
     /// Bytes fed so far.
     len: u64,
@@ -33,7 +33,7 @@ impl Default for Sha256 {
 }
 
 impl Sha256 {
-    pub fn new() -> Sha256 {
+    pub(super) fn new() -> Sha256 {
         Sha256 {
             h: H0,
             len: 0,
@@ -45,7 +45,7 @@ impl Sha256 {
         (self.len % 64) as usize
     }
 
-    pub fn update(&mut self, mut data: &[u8]) {
+    pub(super) fn update(&mut self, mut data: &[u8]) {
         let have = self.buffered();
         if have > 0 {
             let take = (64 - have).min(data.len());
@@ -65,7 +65,7 @@ impl Sha256 {
         self.len += rest.len() as u64;
     }
 
-    pub fn finalize(mut self) -> [u8; 32] {
+    pub(super) fn finalize(mut self) -> [u8; 32] {
         let bits = self.len.wrapping_mul(8);
         let have = self.buffered();
         let mut tail = [0u8; 128];
@@ -86,7 +86,7 @@ impl Sha256 {
 /// Feeds `data` to both `a` and `b`, as `a.update(data); b.update(data)`
 /// would, in one pass where the CPU allows it (both states at a block
 /// boundary and x86 SHA extensions); two passes otherwise.
-pub fn update_pair(a: &mut Sha256, b: &mut Sha256, data: &[u8]) {
+pub(super) fn update_pair(a: &mut Sha256, b: &mut Sha256, data: &[u8]) {
     if a.buffered() != 0 || b.buffered() != 0 || !pair_supported() {
         a.update(data);
         b.update(data);

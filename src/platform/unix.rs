@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 
 use super::{PlatformError, ServiceOutcome, ServiceSpec};
 
-pub fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(super) fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     f.read_exact_at(buf, offset)
 }
 
-pub fn write_all_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+pub(super) fn write_all_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     f.write_all_at(buf, offset)
 }
 
 #[cfg(target_os = "linux")]
-pub fn preallocate(f: &File, len: u64) -> io::Result<()> {
+pub(super) fn preallocate(f: &File, len: u64) -> io::Result<()> {
     let len = i64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: a valid open fd; posix_fallocate has no memory effects.
     let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len) };
@@ -35,7 +35,7 @@ pub fn preallocate(_f: &File, _len: u64) -> io::Result<()> {
 }
 
 #[cfg(target_os = "linux")]
-pub fn start_writeback(f: &File) {
+pub(super) fn start_writeback(f: &File) {
     // SAFETY: valid fd; SYNC_FILE_RANGE_WRITE only starts writeback (it
     // does not wait), so this costs the writer nothing.
     unsafe {
@@ -47,7 +47,7 @@ pub fn start_writeback(f: &File) {
 pub fn start_writeback(_f: &File) {}
 
 #[cfg(target_os = "linux")]
-pub fn advise_sequential(f: &File) {
+pub(super) fn advise_sequential(f: &File) {
     // SAFETY: the descriptor is open for the lifetime of `f`; the advice is
     // a hint and its result does not matter.
     unsafe {
@@ -58,15 +58,15 @@ pub fn advise_sequential(f: &File) {
 #[cfg(not(target_os = "linux"))]
 pub fn advise_sequential(_f: &File) {}
 
-pub fn symlink_file(target: &Path, link: &Path) -> io::Result<()> {
+pub(super) fn symlink_file(target: &Path, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
+pub(super) fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
     let f = OpenOptions::new()
         .write(true)
         .create(true)
@@ -78,19 +78,19 @@ pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<File> {
     Ok(f)
 }
 
-pub fn make_dir_owner_only(dir: &Path) -> io::Result<()> {
+pub(super) fn make_dir_owner_only(dir: &Path) -> io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-pub fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
+pub(super) fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
     Some(meta.permissions().mode() & 0o7777)
 }
 
-pub fn file_index(meta: &std::fs::Metadata) -> u64 {
+pub(super) fn file_index(meta: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::ino(meta)
 }
 
-pub fn raise_open_files(want: u64) -> Option<u64> {
+pub(super) fn raise_open_files(want: u64) -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -120,7 +120,7 @@ pub fn raise_open_files(want: u64) -> Option<u64> {
     Some(lim.rlim_cur as u64)
 }
 
-pub fn terminal_columns() -> Option<u16> {
+pub(super) fn terminal_columns() -> Option<u16> {
     // SAFETY: TIOCGWINSZ writes one winsize into the zeroed struct we own;
     // on failure it leaves it zero, which the caller treats as unknown.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
@@ -130,16 +130,16 @@ pub fn terminal_columns() -> Option<u16> {
     }
 }
 
-pub fn describe_access(path: &Path) -> io::Result<String> {
+pub(super) fn describe_access(path: &Path) -> io::Result<String> {
     let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
     Ok(format!("{mode:04o}"))
 }
 
-pub fn is_owner_only(path: &Path) -> io::Result<bool> {
+pub(super) fn is_owner_only(path: &Path) -> io::Result<bool> {
     Ok(std::fs::metadata(path)?.permissions().mode() & 0o077 == 0)
 }
 
-pub async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -155,7 +155,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-pub fn on_complete_command(cmd: &str, path: &Path) -> tokio::process::Command {
+pub(super) fn on_complete_command(cmd: &str, path: &Path) -> tokio::process::Command {
     let mut c = tokio::process::Command::new("sh");
     c.arg("-c")
         .arg(format!("{cmd} \"$1\""))
@@ -164,7 +164,7 @@ pub fn on_complete_command(cmd: &str, path: &Path) -> tokio::process::Command {
     c
 }
 
-pub fn spawn_tied_to_parent(
+pub(super) fn spawn_tied_to_parent(
     cmd: &mut tokio::process::Command,
 ) -> io::Result<tokio::process::Child> {
     #[cfg(target_os = "linux")]
@@ -179,7 +179,7 @@ pub fn spawn_tied_to_parent(
     cmd.spawn()
 }
 
-pub fn request_stop(child: &mut tokio::process::Child) {
+pub(super) fn request_stop(child: &mut tokio::process::Child) {
     if let Some(pid) = child.id() {
         // SAFETY: plain kill(2) on our own child, which has not been reaped
         // (tokio reaps only through wait/try_wait, which set id() to None).
@@ -187,22 +187,22 @@ pub fn request_stop(child: &mut tokio::process::Child) {
     }
 }
 
-pub fn is_privileged() -> bool {
+pub(super) fn is_privileged() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
-pub fn hostname() -> Option<String> {
+pub(super) fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
 }
 
-pub fn system_data_root() -> PathBuf {
+pub(super) fn system_data_root() -> PathBuf {
     PathBuf::from("/var/lib")
 }
 
-pub fn user_data_root() -> PathBuf {
+pub(super) fn user_data_root() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
         return PathBuf::from(x);
     }
@@ -215,18 +215,21 @@ const SCM_ONLY: PlatformError = PlatformError::Unsupported {
     only: "Windows (on Linux, systemd runs `p2pd agent`; see `p2pd agent install`)",
 };
 
-pub fn install_service(_spec: &ServiceSpec, _force: bool) -> Result<ServiceOutcome, PlatformError> {
+pub(super) fn install_service(
+    _spec: &ServiceSpec,
+    _force: bool,
+) -> Result<ServiceOutcome, PlatformError> {
     Err(SCM_ONLY)
 }
 
-pub fn uninstall_service(
+pub(super) fn uninstall_service(
     _name: &str,
     _timeout: std::time::Duration,
 ) -> Result<bool, PlatformError> {
     Err(SCM_ONLY)
 }
 
-pub fn run_service(
+pub(super) fn run_service(
     _name: &str,
     _body: Box<dyn FnOnce() -> u32 + Send>,
 ) -> Result<(), PlatformError> {

@@ -90,18 +90,6 @@ fn pg_message(e: &postgres::Error) -> String {
 }
 
 impl DbError {
-    /// A unique-constraint violation (either backend).
-    pub fn is_unique_violation(&self) -> bool {
-        match self {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-            }
-            DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
-            _ => false,
-        }
-    }
-
     /// A write refused because the connection is read only (either backend).
     pub fn is_read_only(&self) -> bool {
         match self {

@@ -600,25 +600,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Groups that a content targets.
-    pub fn content_groups(&self, content_id: &str) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT group_name FROM content_targets WHERE content_id = ?1 ORDER BY 1",
-        )?;
-        let rows = st.query_map([content_id], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Size of the published package at a storage path, if any.
-    pub fn content_size_by_path(&self, path: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT size FROM contents WHERE path = ?1 LIMIT 1")?
-            .query_row([path], |r| r.get::<_, i64>(0))
-            .optional()?
-            .map(|s| s as u64))
-    }
-
     /// Size of a package at a storage path published for `group`, if any:
     /// what the storage gateway may serve to a device of that group.
     pub fn targeted_size_by_path(

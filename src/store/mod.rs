@@ -445,6 +445,7 @@ impl Store {
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let version = (i + 1) as i64;
+            tracing::debug!(migration = m.name, "applying a schema migration");
             match self.conn.backend() {
                 Backend::Sqlite => {
                     self.conn.execute_batch(m.sqlite)?;

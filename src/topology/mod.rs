@@ -12,7 +12,7 @@
 //!   the Central Office, created on first sight.
 //!
 //! [`Lookup`] is the in-memory index the server asks; [`place_device`]
-//! decides one device, [`replace_devices`] re-decides all of them after an
+//! decides one device, [`replace_devices_in`] re-decides all of them after an
 //! import or a toggle of the setting.
 
 use std::net::IpAddr;
@@ -195,12 +195,7 @@ pub fn place_device(
 }
 
 /// Re-places every known device (after an import or an optimization
-/// toggle), in one transaction. Returns how many moved.
-pub fn replace_devices(store: &mut Store) -> Result<usize, TopologyError> {
-    store.atomically(replace_devices_in)
-}
-
-/// [`replace_devices`] inside a transaction the caller holds.
+/// toggle), inside a transaction the caller holds. Returns how many moved.
 pub fn replace_devices_in(store: &Store) -> Result<usize, TopologyError> {
     let lookup = Lookup::load(store)?;
     let mut moved = 0;

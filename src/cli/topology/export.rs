@@ -10,7 +10,7 @@ use crate::cli::exit::ExitCode;
 use crate::cli::{Global, fail, open_store, output};
 use crate::topology::{self, export};
 
-pub fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(g: &Global, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
     let rec = export::recorded(&st)?;
     let xlsx_name = a.output.as_ref().is_some_and(|p| {

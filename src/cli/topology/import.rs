@@ -31,7 +31,7 @@ struct ImportReport<'a> {
     errors: Vec<JsonProblem>,
 }
 
-pub fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(g: &Global, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut st = open_store(g)?;
     let bytes = std::fs::read(&a.file).map_err(|e| {
         fail(

@@ -9,7 +9,7 @@ use crate::cli::exit::ExitCode;
 use crate::cli::{Global, open_store, output};
 use crate::topology::export;
 
-pub fn run(g: &Global, j: output::JsonFlag) -> anyhow::Result<ExitCode> {
+pub(super) fn run(g: &Global, j: output::JsonFlag) -> anyhow::Result<ExitCode> {
     let st = open_store(g)?;
     let rec = export::recorded(&st)?;
     if j.json {

@@ -192,7 +192,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadErr
     let m = manifest.clone();
     let content = tokio::task::spawn_blocking(move || a.pieces.open(&m)).await??;
     #[cfg(feature = "fault-injection")]
-    if super::fault_slow() {
+    if agent.faults.slow {
         // The fake slow peer holds the manifest (to claim its pieces) and
         // fetches nothing.
         agent.shutdown.cancelled().await;

@@ -42,6 +42,8 @@ use crate::wire::http::{CallError, SignedClient};
 use crate::wire::proto::*;
 
 pub mod download;
+#[cfg(feature = "fault-injection")]
+mod faults;
 pub mod havemap;
 pub mod names;
 pub mod peer;
@@ -157,6 +159,9 @@ pub struct Agent {
     /// How far this host's clock is off (fault injection only; 0 otherwise):
     /// its "own clock" is the real one plus this.
     clock_skew: i64,
+    /// Test-only fault switches, read from the environment at start.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) faults: faults::Faults,
     /// Server time minus this host's clock, as last measured.
     clock_offset: AtomicI64,
     /// When each content was last used (a piece served or stored), for
@@ -704,13 +709,6 @@ impl Agent {
     }
 }
 
-/// Test-only fault switch (`P2PD_FAULT_SLOW=1`): the agent downloads
-/// nothing itself, claims every piece in its have-maps and serves 1 byte/s.
-#[cfg(feature = "fault-injection")]
-pub fn fault_slow() -> bool {
-    std::env::var_os("P2PD_FAULT_SLOW").is_some_and(|v| v == "1")
-}
-
 /// Refusals that no retry can fix.
 fn is_fatal(e: &CallError) -> bool {
     matches!(
@@ -758,12 +756,12 @@ pub async fn run(
     };
     let client =
         SignedClient::with_tls(cfg.key.clone(), local, client_tls).map_err(AgentError::Client)?;
-    // Test-only fault switch: pretend this host's clock is off by N seconds.
+    // Test-only fault switches, read once here.
     #[cfg(feature = "fault-injection")]
-    let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let faults = faults::Faults::from_env();
+    // Test-only: pretend this host's clock is off by N seconds.
+    #[cfg(feature = "fault-injection")]
+    let clock_skew: i64 = faults.clock_skew_secs;
     #[cfg(not(feature = "fault-injection"))]
     let clock_skew: i64 = 0;
     // Until the server has told its time, sign with our own clock.
@@ -799,6 +797,8 @@ pub async fn run(
         shutdown: shutdown.clone(),
         flows: Mutex::new(HashMap::new()),
         clock_skew,
+        #[cfg(feature = "fault-injection")]
+        faults,
         clock_offset: AtomicI64::new(0),
         last_used: Mutex::new(HashMap::new()),
         current_server: AtomicUsize::new(first_server(&first_host, n_servers)),

@@ -125,17 +125,16 @@ async fn piece(
     let deadline = tokio::time::Instant::now() + wait;
     // The content may not be open yet when a follower asks its brand-new
     // leader: wait for it like for a piece.
-    let c = loop {
-        if let Some(c) = a.pieces.get(&id) {
-            break c;
-        }
-        if tokio::time::Instant::now() >= deadline || a.shutdown.is_cancelled() {
-            return Err(ApiError::new(
-                ErrorCode::PieceUnavailable,
-                "no pieces of this content yet",
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let open = tokio::select! {
+        biased;
+        c = a.pieces.wait_open(&id, deadline) => c,
+        _ = a.shutdown.cancelled() => None,
+    };
+    let Some(c) = open else {
+        return Err(ApiError::new(
+            ErrorCode::PieceUnavailable,
+            "no pieces of this content yet",
+        ));
     };
     if n >= c.manifest.piece_count() {
         return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));

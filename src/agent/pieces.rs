@@ -77,6 +77,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PieceError + '_ {
 pub struct PieceStore {
     root: PathBuf,
     contents: Mutex<HashMap<String, Arc<Content>>>,
+    /// Woken whenever a content is opened, for peers waiting on it
+    /// ([`PieceStore::wait_open`]).
+    opened: tokio::sync::Notify,
 }
 
 impl PieceStore {
@@ -85,6 +88,7 @@ impl PieceStore {
         Ok(PieceStore {
             root,
             contents: Mutex::new(HashMap::new()),
+            opened: tokio::sync::Notify::new(),
         })
     }
 
@@ -94,6 +98,28 @@ impl PieceStore {
 
     pub fn all(&self) -> Vec<Arc<Content>> {
         self.contents.lock().values().cloned().collect()
+    }
+
+    /// Waits until content `id` is open, at most until `deadline`: a
+    /// follower may ask its brand-new leader before that has the manifest.
+    pub async fn wait_open(
+        &self,
+        id: &str,
+        deadline: tokio::time::Instant,
+    ) -> Option<Arc<Content>> {
+        loop {
+            // Registered before the look-up: a content opened in between
+            // still wakes this wait.
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if let Some(c) = self.get(id) {
+                return Some(c);
+            }
+            if tokio::time::timeout_at(deadline, opened).await.is_err() {
+                return self.get(id);
+            }
+        }
     }
 
     /// Opens (or creates) the store of one content, re-verifying every
@@ -219,6 +245,7 @@ impl PieceStore {
             sending: Arc::new(Mutex::new(Vec::new())),
         });
         self.contents.lock().insert(m.id.clone(), c.clone());
+        self.opened.notify_waiters();
         Ok(c)
     }
 
@@ -799,5 +826,28 @@ mod tests {
         assert!(c.complete());
         let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
         assert_eq!(std::fs::read(out).unwrap(), data);
+    }
+
+    /// A peer waiting for a content to open is woken when it opens, and a
+    /// wait whose deadline has passed ends at once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_wait_for_a_content_ends_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(&[7u8; 3000], 1024);
+        let ps = Arc::new(PieceStore::new(dir.path().to_path_buf()).unwrap());
+        let now = tokio::time::Instant::now();
+        assert!(ps.wait_open(&m.id, now).await.is_none());
+        let waiting = {
+            let (ps, id) = (ps.clone(), m.id.clone());
+            let deadline = now + Duration::from_secs(600);
+            tokio::spawn(async move { ps.wait_open(&id, deadline).await.is_some() })
+        };
+        // On this one-thread runtime the wait runs until it parks.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "the wait ended before the open");
+        ps.open(&m).unwrap();
+        assert!(waiting.await.unwrap());
     }
 }

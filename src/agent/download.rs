@@ -276,6 +276,150 @@ struct FailureRun {
     warned: bool,
 }
 
+/// What the downloader knows of one source of this content.
+#[derive(Default)]
+struct SourceStats {
+    /// Requests in flight to it.
+    busy: usize,
+    /// Failed since it last delivered a piece: in back-off until the
+    /// instant, after this many failures.
+    backoff: Option<(Instant, u32)>,
+    /// Measured throughput, bytes/s (moving average).
+    rate: Option<f64>,
+    /// Times it was abandoned for slowness.
+    slow_strikes: u32,
+    /// Times its have-map claimed a piece it then did not have.
+    lie_strikes: u32,
+    /// Its current run of identical failures.
+    run: Option<FailureRun>,
+}
+
+/// [`SourceStats`] by source URL.
+#[derive(Default)]
+struct SourceTable(HashMap<String, SourceStats>);
+
+impl SourceTable {
+    fn get(&self, url: &str) -> Option<&SourceStats> {
+        self.0.get(url)
+    }
+
+    fn entry(&mut self, url: &str) -> &mut SourceStats {
+        self.0.entry(url.to_string()).or_default()
+    }
+
+    /// Requests in flight to `url`.
+    fn busy(&self, url: &str) -> usize {
+        self.get(url).map_or(0, |s| s.busy)
+    }
+
+    /// A request to `url` starts.
+    fn started(&mut self, url: &str) {
+        self.entry(url).busy += 1;
+    }
+
+    /// A request to `url` ended (finished or abandoned).
+    fn ended(&mut self, url: &str) {
+        if let Some(s) = self.0.get_mut(url) {
+            s.busy = s.busy.saturating_sub(1);
+        }
+    }
+
+    fn in_backoff(&self, url: &str) -> bool {
+        self.get(url)
+            .and_then(|s| s.backoff)
+            .is_some_and(|(until, _)| Instant::now() < until)
+    }
+
+    /// Failed since it last delivered a piece (in back-off or not).
+    fn has_failed(&self, url: &str) -> bool {
+        self.get(url).is_some_and(|s| s.backoff.is_some())
+    }
+
+    /// `url` failed: it backs off for longer each time in a row (0.5 s,
+    /// doubling, at most 5 s).
+    fn back_off(&mut self, url: &str) {
+        let b = self.entry(url).backoff.get_or_insert((Instant::now(), 0));
+        b.1 += 1;
+        let secs = (0.25 * 2f64.powi(b.1.min(5) as i32)).min(5.0);
+        b.0 = Instant::now() + Duration::from_secs_f64(secs);
+    }
+
+    /// `url` delivered a piece of `bytes` in `took`: its failures are
+    /// forgotten and its rate measured.
+    fn delivered(&mut self, url: &str, bytes: u64, took: Duration) {
+        let s = self.entry(url);
+        s.backoff = None;
+        s.run = None;
+        let sample = bytes as f64 / took.as_secs_f64().max(0.001);
+        let r = s.rate.get_or_insert(sample);
+        *r = 0.7 * *r + 0.3 * sample;
+    }
+
+    fn rate(&self, url: &str) -> Option<f64> {
+        self.get(url).and_then(|s| s.rate)
+    }
+
+    /// The best measured rate of any source but `url` (0 if none).
+    fn best_rate_except(&self, url: &str) -> f64 {
+        self.0
+            .iter()
+            .filter(|(u, _)| *u != url)
+            .filter_map(|(_, s)| s.rate)
+            .fold(0.0, f64::max)
+    }
+
+    /// `url` was abandoned for slowness: demoted below every measured
+    /// source. Returns its strikes so far.
+    fn slow_strike(&mut self, url: &str) -> u32 {
+        let s = self.entry(url);
+        s.slow_strikes += 1;
+        s.rate = Some(1.0);
+        s.slow_strikes
+    }
+
+    /// Abandoned for slowness before.
+    fn struck_slow(&self, url: &str) -> bool {
+        self.get(url).is_some_and(|s| s.slow_strikes > 0)
+    }
+
+    /// `url` did not have a piece its have-map claimed. Returns its
+    /// strikes so far.
+    fn lie_strike(&mut self, url: &str) -> u32 {
+        let s = self.entry(url);
+        s.lie_strikes += 1;
+        s.lie_strikes
+    }
+
+    /// Counts a failure in `url`'s run of identical ones (a new run if
+    /// the error differs).
+    fn failed(&mut self, url: &str, error: String) -> &mut FailureRun {
+        let now = Instant::now();
+        let run = self.entry(url).run.get_or_insert_with(|| FailureRun {
+            error: error.clone(),
+            count: 0,
+            since: now,
+            warned: false,
+        });
+        if run.error != error {
+            *run = FailureRun {
+                error,
+                count: 0,
+                since: now,
+                warned: false,
+            };
+        }
+        run.count += 1;
+        run
+    }
+
+    /// `url` failed the same way [`STUCK_AFTER`] times in a row or more.
+    fn failing_repeatedly(&self, url: &str) -> bool {
+        self.get(url)
+            .and_then(|s| s.run.as_ref())
+            .is_some_and(|r| r.count >= STUCK_AFTER)
+    }
+}
+
 /// The result of one piece request.
 struct Fetched {
     piece: u32,
@@ -338,17 +482,10 @@ struct Downloader {
     have_polled: HashMap<String, Instant>,
     have_inflight: HashSet<String>,
     banned: HashSet<String>,
-    /// Sources (by URL) in back-off until the given instant.
-    failing: HashMap<String, (Instant, u32)>,
+    /// What is known of each source, by URL.
+    sources: SourceTable,
     /// Requests in flight, by piece.
     in_flight: HashMap<u32, Vec<Attempt>>,
-    per_source: HashMap<String, usize>,
-    /// Measured throughput per source URL, bytes/s (moving average).
-    rate: HashMap<String, f64>,
-    /// Times a source was abandoned for slowness, or claimed a piece it did
-    /// not have.
-    slow_strikes: HashMap<String, u32>,
-    lie_strikes: HashMap<String, u32>,
     /// Peers dropped for this content (slow or lying); unlike `banned` they
     /// are not reported as sending bad data.
     dropped: HashSet<String>,
@@ -365,8 +502,6 @@ struct Downloader {
     retry_at: HashMap<u32, Instant>,
     /// WAN cap: the earliest time the next upstream request may start.
     wan_next: Instant,
-    /// Identical failures in a row, by source URL.
-    runs: HashMap<String, FailureRun>,
     /// When the last piece was stored.
     last_stored: Instant,
     tasks: JoinSet<Event>,
@@ -386,12 +521,8 @@ impl Downloader {
             have_polled: HashMap::new(),
             have_inflight: HashSet::new(),
             banned: HashSet::new(),
-            failing: HashMap::new(),
+            sources: SourceTable::default(),
             in_flight: HashMap::new(),
-            per_source: HashMap::new(),
-            rate: HashMap::new(),
-            slow_strikes: HashMap::new(),
-            lie_strikes: HashMap::new(),
             dropped: HashSet::new(),
             suspect: None,
             evidence: None,
@@ -399,7 +530,6 @@ impl Downloader {
             flow,
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
-            runs: HashMap::new(),
             last_stored: Instant::now(),
             tasks: JoinSet::new(),
         }
@@ -542,9 +672,7 @@ impl Downloader {
                     && a.headers_ms.load(Ordering::Relaxed) == u64::MAX;
                 if parked {
                     a.abort.abort();
-                    if let Some(c) = self.per_source.get_mut(&a.url) {
-                        *c = c.saturating_sub(1);
-                    }
+                    self.sources.ended(&a.url);
                     dropped += 1;
                 }
                 !parked
@@ -565,9 +693,7 @@ impl Downloader {
                 let outside = a.tier != Tier::Lan && !a.complete.load(Ordering::Acquire);
                 if outside {
                     a.abort.abort();
-                    if let Some(c) = self.per_source.get_mut(&a.url) {
-                        *c = c.saturating_sub(1);
-                    }
+                    self.sources.ended(&a.url);
                     dropped += 1;
                 }
                 !outside
@@ -632,18 +758,12 @@ impl Downloader {
         }
     }
 
-    fn in_backoff(&self, url: &str) -> bool {
-        self.failing
-            .get(url)
-            .is_some_and(|(until, _)| Instant::now() < *until)
-    }
-
     /// Banned, dropped or in back-off (not merely busy).
     fn failing(&self, s: &Source) -> bool {
         s.device_id
             .as_ref()
             .is_some_and(|d| self.banned.contains(d) || self.dropped.contains(d))
-            || self.in_backoff(&s.url)
+            || self.sources.in_backoff(&s.url)
     }
 
     /// A follower with evidence against the leader its plan names, and
@@ -706,9 +826,7 @@ impl Downloader {
         }
         self.in_flight.retain(|_, v| !v.is_empty());
         for (i, url, tier) in gone {
-            if let Some(c) = self.per_source.get_mut(&url) {
-                *c = c.saturating_sub(1);
-            }
+            self.sources.ended(&url);
             self.agent.record_transfer(
                 TransferReport {
                     content_id: self.id().to_string(),
@@ -729,7 +847,7 @@ impl Downloader {
         {
             return false;
         }
-        if self.in_backoff(&s.url) {
+        if self.sources.in_backoff(&s.url) {
             return false;
         }
         let cap = if s.tier == Tier::Lan {
@@ -737,7 +855,7 @@ impl Downloader {
         } else {
             PER_SOURCE
         };
-        self.per_source.get(&s.url).copied().unwrap_or(0) < cap
+        self.sources.busy(&s.url) < cap
     }
 
     /// A peer that has piece `i` per its have-map: not the leader when
@@ -757,10 +875,10 @@ impl Downloader {
                 (
                     leader.is_some() && s.device_id == leader,
                     // Demoted: abandoned once for slowness.
-                    self.slow_strikes.contains_key(&s.url),
-                    self.per_source.get(&s.url).copied().unwrap_or(0),
+                    self.sources.struck_slow(&s.url),
+                    self.sources.busy(&s.url),
                     // Slower sources last (rate in KiB/s, negated).
-                    -(self.rate.get(&s.url).copied().unwrap_or(f64::MAX / 2.0) / 1024.0) as i64,
+                    -(self.sources.rate(&s.url).unwrap_or(f64::MAX / 2.0) / 1024.0) as i64,
                 )
             })
             .cloned()
@@ -786,7 +904,7 @@ impl Downloader {
                 s.device_id
                     .as_ref()
                     .is_some_and(|d| self.banned.contains(d))
-                    || self.failing.contains_key(&s.url)
+                    || self.sources.has_failed(&s.url)
             })
     }
 
@@ -860,12 +978,7 @@ impl Downloader {
                 .iter()
                 .filter(|(_, b, _, _)| b.url != a.url)
                 .map(|(_, _, _, r)| *r)
-                .chain(
-                    self.rate
-                        .iter()
-                        .filter(|(u, _)| **u != a.url)
-                        .map(|(_, r)| *r),
-                )
+                .chain(std::iter::once(self.sources.best_rate_except(&a.url)))
                 .fold(0.0, f64::max);
             // Far below the others, or (an office peer) below any honest
             // one's rate; with nothing to compare with, a parent-office
@@ -887,11 +1000,8 @@ impl Downloader {
             let Some((source, wait)) = self.source_for(&plan, i, &[url.as_str()]) else {
                 continue;
             };
-            let strikes = {
-                let n = self.slow_strikes.entry(url.clone()).or_default();
-                *n += 1;
-                *n
-            };
+            // Demoted: it now ranks below every measured source.
+            let strikes = self.sources.slow_strike(&url);
             tracing::info!(content = %self.id(), piece = i, slow = %url, other = %source.url, strikes, "slow source: racing the piece elsewhere");
             if strikes >= SLOW_STRIKES
                 && let Some(d) = device
@@ -899,8 +1009,6 @@ impl Downloader {
                 tracing::warn!(content = %self.id(), peer = %d, "peer dropped for this content: too slow");
                 self.dropped.insert(d);
             }
-            // Demote it: it now ranks below every measured source.
-            self.rate.insert(url, 1.0);
             self.spawn_fetch(i, source, wait);
         }
     }
@@ -917,7 +1025,7 @@ impl Downloader {
             !s.device_id
                 .as_ref()
                 .is_some_and(|d| self.banned.contains(d))
-                && !self.in_backoff(&s.url)
+                && !self.sources.in_backoff(&s.url)
         });
         if parents_alive {
             if let Some(h) = self.holder(parents.iter().copied(), i) {
@@ -929,7 +1037,7 @@ impl Downloader {
         p.upstream
             .iter()
             .filter(|s| s.tier != Tier::Parent)
-            .find(|s| !self.in_backoff(&s.url))
+            .find(|s| !self.sources.in_backoff(&s.url))
             .filter(|s| self.usable(s))
             .map(|s| (s.clone(), false))
     }
@@ -982,7 +1090,7 @@ impl Downloader {
     }
 
     fn spawn_fetch(&mut self, i: u32, source: Source, wait: bool) {
-        *self.per_source.entry(source.url.clone()).or_default() += 1;
+        self.sources.started(&source.url);
         let agent = self.agent.clone();
         let m = self.content.manifest.clone();
         let headers_ms = Arc::new(AtomicU64::new(u64::MAX));
@@ -1061,9 +1169,7 @@ impl Downloader {
         if left == 0 {
             self.in_flight.remove(&i);
         }
-        if let Some(c) = self.per_source.get_mut(url) {
-            *c = c.saturating_sub(1);
-        }
+        self.sources.ended(url);
         left
     }
 
@@ -1079,9 +1185,7 @@ impl Downloader {
                 continue;
             }
             a.abort.abort();
-            if let Some(c) = self.per_source.get_mut(&a.url) {
-                *c = c.saturating_sub(1);
-            }
+            self.sources.ended(&a.url);
             self.agent.record_transfer(
                 TransferReport {
                     content_id: self.id().to_string(),
@@ -1124,8 +1228,7 @@ impl Downloader {
                 match stored {
                     Ok(_) => {
                         self.agent.touch(&id);
-                        self.failing.remove(&f.source.url);
-                        self.runs.remove(&f.source.url);
+                        self.sources.delivered(&f.source.url, len, f.took);
                         self.last_stored = Instant::now();
                         if let Some(was) = self.agent.clear_stuck(&id) {
                             tracing::info!(content = %id, "moving again (was stuck: {was})");
@@ -1138,12 +1241,6 @@ impl Downloader {
                         }) {
                             self.evidence = None;
                         }
-                        let secs = f.took.as_secs_f64().max(0.001);
-                        let r = self
-                            .rate
-                            .entry(f.source.url.clone())
-                            .or_insert(len as f64 / secs);
-                        *r = 0.7 * *r + 0.3 * (len as f64 / secs);
                         self.abandon_others(f.piece);
                     }
                     Err(PieceError::BadPiece { .. }) => {
@@ -1156,7 +1253,7 @@ impl Downloader {
                                 let dev = dev.clone();
                                 self.against_leader(&dev, SuspectReason::Corrupt, true);
                             }
-                            None => self.back_off(&f.source.url),
+                            None => self.sources.back_off(&f.source.url),
                         }
                     }
                     Err(e) => {
@@ -1171,12 +1268,10 @@ impl Downloader {
                 // that is dropped for this content.
                 if let Some(dev) = &f.source.device_id
                     && self.haves.get(dev).is_some_and(|m| m.has(f.piece))
+                    && self.sources.lie_strike(&f.source.url) >= LIE_STRIKES
+                    && self.dropped.insert(dev.clone())
                 {
-                    let n = self.lie_strikes.entry(f.source.url.clone()).or_default();
-                    *n += 1;
-                    if *n >= LIE_STRIKES && self.dropped.insert(dev.clone()) {
-                        tracing::warn!(content = %id, peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
-                    }
+                    tracing::warn!(content = %id, peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
                 }
                 self.retry_at
                     .insert(f.piece, Instant::now() + Duration::from_millis(150));
@@ -1209,7 +1304,7 @@ impl Downloader {
             Err(FetchError::Failed(e) | FetchError::Oversize(e)) => {
                 tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
                 self.note_failure(&f.source, e.clone());
-                self.back_off(&f.source.url);
+                self.sources.back_off(&f.source.url);
                 self.refresh_now = true;
                 // Our leader failed us: say so at once, with its term.
                 let term = self
@@ -1236,10 +1331,7 @@ impl Downloader {
                     });
                     // A stall, or the third failure in a row: go around it
                     // while it is in back-off.
-                    let repeated = self
-                        .runs
-                        .get(&f.source.url)
-                        .is_some_and(|r| r.count >= STUCK_AFTER);
+                    let repeated = self.sources.failing_repeatedly(&f.source.url);
                     if stalled || repeated {
                         self.against_leader(&leader, reason, false);
                     }
@@ -1252,25 +1344,7 @@ impl Downloader {
     /// in a row, with no piece stored since the run began, is logged once
     /// at WARN and marks the content stuck (reported to the server).
     fn note_failure(&mut self, source: &Source, error: String) {
-        let now = Instant::now();
-        let run = self
-            .runs
-            .entry(source.url.clone())
-            .or_insert_with(|| FailureRun {
-                error: error.clone(),
-                count: 0,
-                since: now,
-                warned: false,
-            });
-        if run.error != error {
-            *run = FailureRun {
-                error,
-                count: 0,
-                since: now,
-                warned: false,
-            };
-        }
-        run.count += 1;
+        let run = self.sources.failed(&source.url, error);
         if run.count < STUCK_AFTER || self.last_stored > run.since {
             return;
         }
@@ -1285,16 +1359,6 @@ impl Downloader {
             run.warned = true;
             tracing::warn!(content = %id, "{reason}");
         }
-    }
-
-    fn back_off(&mut self, url: &str) {
-        let e = self
-            .failing
-            .entry(url.to_string())
-            .or_insert((Instant::now(), 0));
-        e.1 += 1;
-        let secs = (0.25 * 2f64.powi(e.1.min(5) as i32)).min(5.0);
-        e.0 = Instant::now() + Duration::from_secs_f64(secs);
     }
 }
 
@@ -1447,4 +1511,43 @@ async fn fetch(
     }
     *took = at_headers.elapsed();
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_table_keeps_each_source_s_stats_apart() {
+        let mut t = SourceTable::default();
+        let (a, b) = ("https://a:1", "https://b:1");
+        t.started(a);
+        t.started(a);
+        t.ended(a);
+        t.ended(b); // never started: stays at 0
+        assert_eq!((t.busy(a), t.busy(b)), (1, 0));
+
+        t.back_off(a);
+        assert!(t.in_backoff(a) && t.has_failed(a) && !t.has_failed(b));
+        t.delivered(a, 1000, Duration::from_secs(1));
+        assert!(!t.in_backoff(a) && !t.has_failed(a));
+        assert_eq!(t.rate(a), Some(1000.0));
+        t.delivered(a, 2000, Duration::from_secs(1));
+        assert_eq!(t.rate(a), Some(0.7 * 1000.0 + 0.3 * 2000.0));
+        assert_eq!(t.best_rate_except(b), t.rate(a).unwrap());
+        assert_eq!(t.best_rate_except(a), 0.0);
+
+        assert!(!t.struck_slow(b));
+        assert_eq!(t.slow_strike(b), 1);
+        assert!(t.struck_slow(b));
+        assert_eq!(t.rate(b), Some(1.0), "demoted below every measured source");
+        assert_eq!((t.lie_strike(b), t.lie_strike(b)), (1, 2));
+
+        for n in 1..=STUCK_AFTER {
+            assert_eq!(t.failed(b, "refused".into()).count, n);
+        }
+        assert!(t.failing_repeatedly(b));
+        assert_eq!(t.failed(b, "timed out".into()).count, 1, "a new run");
+        assert!(!t.failing_repeatedly(b));
+    }
 }

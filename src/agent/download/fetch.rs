@@ -54,10 +54,32 @@ pub(super) async fn fetch(
     s: &Source,
     wait: bool,
     counters: Counters<'_>,
-    mut buf: PieceBuf,
+    buf: PieceBuf,
     took: &mut Duration,
 ) -> Result<PieceBuf, FetchError> {
     let started = Instant::now();
+    let wait_ms = if wait { WAIT_MS } else { 0 };
+    let resp = answer(request(agent, m, i, s, wait_ms), s, wait_ms).await?;
+    let at_headers = Instant::now();
+    counters.headers_ms.store(
+        at_headers.duration_since(started).as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    let (a, b) = m.piece_range(i);
+    let buf = body(resp, i, b - a, &counters, buf).await?;
+    *took = at_headers.elapsed();
+    Ok(buf)
+}
+
+/// The request for piece `i` at `s`, as its tier takes it; a peer may
+/// hold it `wait_ms` for the piece to arrive there.
+fn request(
+    agent: &Agent,
+    m: &Manifest,
+    i: u32,
+    s: &Source,
+    wait_ms: u64,
+) -> reqwest::RequestBuilder {
     let device = agent.device_id();
     let base = if s.url.starts_with('/') {
         agent.server().to_string()
@@ -65,8 +87,7 @@ pub(super) async fn fetch(
         String::new()
     };
     let (a, b) = m.piece_range(i);
-    let wait_ms = if wait { WAIT_MS } else { 0 };
-    let req = match s.tier {
+    match s.tier {
         Tier::Lan | Tier::Parent => agent.client.peer_request(
             Method::GET,
             // `peer=` binds the signature to the device asked: another
@@ -97,7 +118,16 @@ pub(super) async fn fetch(
                 Vec::new(),
             )
             .header("range", format!("bytes={a}-{}", b - 1)),
-    };
+    }
+}
+
+/// Sends `req` and waits for the answer's headers: in time, from the
+/// device named (for a peer), and a success.
+async fn answer(
+    req: reqwest::RequestBuilder,
+    s: &Source,
+    wait_ms: u64,
+) -> Result<reqwest::Response, FetchError> {
     // A peer answers as soon as it has the piece: silence well past the
     // wait means it is frozen (a closed laptop lid), not slow. The server
     // and the CDN may read from slow storage first, so they get longer.
@@ -132,35 +162,31 @@ pub(super) async fn fetch(
         }
         _ => resp,
     };
-    let resp = match crate::wire::http::check(resp).await {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(match e.code() {
-                Some(ErrorCode::PieceUnavailable) => FetchError::Unavailable,
-                Some(ErrorCode::NotScheduled) => FetchError::Reschedule,
-                _ => FetchError::Failed(e.to_string()),
-            });
-        }
-    };
-    let at_headers = Instant::now();
-    let Counters {
-        headers_ms,
-        received,
-        flow,
-    } = counters;
-    headers_ms.store(
-        at_headers.duration_since(started).as_millis() as u64,
-        Ordering::Relaxed,
-    );
-    // A source that declares more than one piece is refused before a byte
-    // is read: a hostile one cannot make the agent buffer more than a piece.
-    if let Some(n) = resp.content_length().filter(|n| *n > b - a) {
+    crate::wire::http::check(resp)
+        .await
+        .map_err(|e| match e.code() {
+            Some(ErrorCode::PieceUnavailable) => FetchError::Unavailable,
+            Some(ErrorCode::NotScheduled) => FetchError::Reschedule,
+            _ => FetchError::Failed(e.to_string()),
+        })
+}
+
+/// Reads the body of piece `i`, `len` bytes, into `buf` as it streams in,
+/// counting each chunk. More than `len` is refused: declared, before a
+/// byte is read, or sent, at the byte past it.
+async fn body(
+    mut resp: reqwest::Response,
+    i: u32,
+    len: u64,
+    counters: &Counters<'_>,
+    mut buf: PieceBuf,
+) -> Result<PieceBuf, FetchError> {
+    // A hostile source cannot make the agent buffer more than a piece.
+    if let Some(n) = resp.content_length().filter(|n| *n > len) {
         return Err(FetchError::Oversize(format!(
-            "the source sent {n} bytes for a piece of {}",
-            b - a
+            "the source sent {n} bytes for a piece of {len}"
         )));
     }
-    let mut resp = resp;
     loop {
         match tokio::time::timeout(BODY_IDLE, resp.chunk()).await {
             Err(_) => return Err(FetchError::Failed("stalled: no bytes for 10 s".into())),
@@ -169,20 +195,18 @@ pub(super) async fn fetch(
                     &e.without_url(),
                 )));
             }
-            Ok(Ok(None)) => break,
+            Ok(Ok(None)) => return Ok(buf),
             Ok(Ok(Some(chunk))) => {
-                if buf.len() + chunk.len() > (b - a) as usize {
+                if buf.len() + chunk.len() > len as usize {
                     return Err(FetchError::Oversize(format!(
-                        "sent more than the {} bytes of piece {i}",
-                        b - a
+                        "sent more than the {len} bytes of piece {i}"
                     )));
                 }
-                flow.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                let n = chunk.len() as u64;
+                counters.flow.bytes.fetch_add(n, Ordering::Relaxed);
+                counters.received.fetch_add(n, Ordering::Relaxed);
                 buf.push(&chunk);
             }
         }
     }
-    *took = at_headers.elapsed();
-    Ok(buf)
 }

@@ -34,129 +34,155 @@ impl Downloader {
 
     pub(super) fn handle_piece(&mut self, f: Fetched) {
         self.finish_attempt(f.piece, &f.source.url);
-        let id = self.id().to_string();
-        match f.result {
-            Ok((len, stored)) => {
-                let report = |ok: bool| TransferReport {
-                    content_id: id.clone(),
-                    tier: f.source.tier,
-                    source_device: f.source.device_id.clone(),
-                    bytes: len,
-                    pieces: 1,
-                    ok,
-                };
-                match stored {
-                    Ok(_) => {
-                        self.agent.touch(&id);
-                        self.sources.delivered(&f.source.url, len, f.took);
-                        self.last_stored = Instant::now();
-                        if let Some(was) = self.agent.clear_stuck(&id) {
-                            tracing::info!(content = %id, "moving again (was stuck: {was})");
-                        }
-                        self.agent.record_transfer(report(true), f.piece);
-                        // The leader delivers again: a stall held against
-                        // it is forgiven (lasting evidence keeps it dropped).
-                        if self.evidence.as_ref().is_some_and(|e| {
-                            f.source.device_id.as_deref() == Some(e.leader.as_str())
-                        }) {
-                            self.evidence = None;
-                        }
-                        self.abandon_others(f.piece);
-                    }
-                    Err(PieceError::BadPiece { .. }) => {
-                        self.agent.record_transfer(report(false), f.piece);
-                        match &f.source.device_id {
-                            Some(dev) => {
-                                tracing::warn!(content = %id, piece = f.piece, peer = %dev, "bad piece: peer banned for this content");
-                                self.banned.insert(dev.clone());
-                                self.agent.record_bad(&id, dev, f.piece);
-                                let dev = dev.clone();
-                                self.against_leader(&dev, SuspectReason::Corrupt, true);
-                            }
-                            None => self.sources.back_off(&f.source.url),
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(content = %id, "cannot store piece {}: {e}", f.piece);
-                        self.retry_at
-                            .insert(f.piece, Instant::now() + Duration::from_secs(2));
-                    }
-                }
-            }
-            Err(FetchError::Unavailable) => {
-                // Its have-map claimed the piece: a peer that keeps doing
-                // that is dropped for this content.
-                if let Some(dev) = &f.source.device_id
-                    && self.haves.get(dev).is_some_and(|m| m.has(f.piece))
-                    && self.sources.lie_strike(&f.source.url) >= LIE_STRIKES
-                    && self.dropped.insert(dev.clone())
-                {
-                    tracing::warn!(content = %id, peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
-                }
+        let Fetched {
+            piece,
+            source,
+            result,
+            took,
+        } = f;
+        match result {
+            Ok((len, Ok(_))) => self.stored(piece, &source, len, took),
+            Ok((len, Err(PieceError::BadPiece { .. }))) => self.bad_piece(piece, &source, len),
+            Ok((_, Err(e))) => {
+                tracing::error!(content = %self.id(), "cannot store piece {piece}: {e}");
                 self.retry_at
-                    .insert(f.piece, Instant::now() + Duration::from_millis(150));
+                    .insert(piece, Instant::now() + Duration::from_secs(2));
             }
+            Err(FetchError::Unavailable) => self.unavailable(piece, &source),
             Err(FetchError::Reschedule) => {
                 self.refresh_now = true;
             }
-            Err(FetchError::Oversize(e)) if f.source.device_id.is_some() => {
-                // Refused at the piece's length, so nothing is stored; the
-                // peer is dropped for this content and reported as sending
-                // a bad piece (the server re-checks it).
-                let dev = f.source.device_id.clone().unwrap_or_default();
-                tracing::warn!(content = %id, piece = f.piece, peer = %dev, "{e}: peer dropped for this content");
-                self.note_failure(&f.source, e);
-                self.agent.record_transfer(
-                    TransferReport {
-                        content_id: id.clone(),
-                        tier: f.source.tier,
-                        source_device: Some(dev.clone()),
-                        bytes: 0,
-                        pieces: 0,
-                        ok: false,
-                    },
-                    f.piece,
-                );
-                self.dropped.insert(dev.clone());
-                self.agent.record_bad(&id, &dev, f.piece);
-                self.against_leader(&dev, SuspectReason::Oversize, true);
+            Err(FetchError::Oversize(e)) if source.device_id.is_some() => {
+                self.oversize(piece, &source, e)
             }
             Err(FetchError::Failed(e) | FetchError::Oversize(e)) => {
-                tracing::debug!(content = %id, piece = f.piece, source = %f.source.url, "fetch failed: {e}");
-                self.note_failure(&f.source, e.clone());
-                self.sources.back_off(&f.source.url);
-                self.refresh_now = true;
-                // Our leader failed us: say so at once, with its term.
-                let term = self
-                    .plan
-                    .as_ref()
-                    .filter(|p| {
-                        p.role == Role::Follower
-                            && f.source.device_id.is_some()
-                            && f.source.device_id == p.leader
-                    })
-                    .map(|p| p.epoch);
-                if let Some(epoch) = term {
-                    let stalled = e.contains("stalled");
-                    let reason = if stalled {
-                        SuspectReason::Stalled
-                    } else {
-                        SuspectReason::Unreachable
-                    };
-                    let leader = f.source.device_id.clone().unwrap_or_default();
-                    self.suspect = Some(Suspect {
-                        leader: leader.clone(),
-                        epoch,
-                        reason,
-                    });
-                    // A stall, or the third failure in a row: go around it
-                    // while it is in back-off.
-                    let repeated = self.sources.failing_repeatedly(&f.source.url);
-                    if stalled || repeated {
-                        self.against_leader(&leader, reason, false);
-                    }
-                }
+                self.fetch_failed(piece, &source, e)
             }
+        }
+    }
+
+    /// A transfer of `bytes` in `pieces` from `source`, for the report.
+    fn transfer(&self, source: &Source, bytes: u64, pieces: u32, ok: bool) -> TransferReport {
+        TransferReport {
+            content_id: self.id().to_string(),
+            tier: source.tier,
+            source_device: source.device_id.clone(),
+            bytes,
+            pieces,
+            ok,
+        }
+    }
+
+    /// Piece `i` (`len` bytes, in `took`) from `source` is stored (or was
+    /// already there): the source's failures are forgiven, and the other
+    /// requests for the piece dropped.
+    fn stored(&mut self, i: u32, source: &Source, len: u64, took: Duration) {
+        let id = self.id().to_string();
+        self.agent.touch(&id);
+        self.sources.delivered(&source.url, len, took);
+        self.last_stored = Instant::now();
+        if let Some(was) = self.agent.clear_stuck(&id) {
+            tracing::info!(content = %id, "moving again (was stuck: {was})");
+        }
+        self.agent
+            .record_transfer(self.transfer(source, len, 1, true), i);
+        // The leader delivers again: a stall held against it is forgiven
+        // (lasting evidence keeps it dropped).
+        if self
+            .evidence
+            .as_ref()
+            .is_some_and(|e| source.device_id.as_deref() == Some(e.leader.as_str()))
+        {
+            self.evidence = None;
+        }
+        self.abandon_others(i);
+    }
+
+    /// Piece `i` from `source` failed its hash: a peer is banned for this
+    /// content at once (and reported); the server or the CDN backs off.
+    fn bad_piece(&mut self, i: u32, source: &Source, len: u64) {
+        self.agent
+            .record_transfer(self.transfer(source, len, 1, false), i);
+        match &source.device_id {
+            Some(dev) => {
+                let id = self.id().to_string();
+                tracing::warn!(content = %id, piece = i, peer = %dev, "bad piece: peer banned for this content");
+                self.banned.insert(dev.clone());
+                self.agent.record_bad(&id, dev, i);
+                self.against_leader(dev, SuspectReason::Corrupt, true);
+            }
+            None => self.sources.back_off(&source.url),
+        }
+    }
+
+    /// `source` did not have piece `i` (yet): asked again shortly. A peer
+    /// whose have-map keeps claiming pieces it does not have is dropped
+    /// for this content.
+    fn unavailable(&mut self, i: u32, source: &Source) {
+        if let Some(dev) = &source.device_id
+            && self.haves.get(dev).is_some_and(|m| m.has(i))
+            && self.sources.lie_strike(&source.url) >= LIE_STRIKES
+            && self.dropped.insert(dev.clone())
+        {
+            tracing::warn!(content = %self.id(), peer = %dev, "peer dropped for this content: it advertises pieces it does not deliver");
+        }
+        self.retry_at
+            .insert(i, Instant::now() + Duration::from_millis(150));
+    }
+
+    /// A peer sent more than piece `i` holds. Refused at the piece's
+    /// length, so nothing is stored; the peer is dropped for this content
+    /// and reported as sending a bad piece (the server re-checks it).
+    fn oversize(&mut self, i: u32, source: &Source, e: String) {
+        let id = self.id().to_string();
+        let dev = source.device_id.clone().unwrap_or_default();
+        tracing::warn!(content = %id, piece = i, peer = %dev, "{e}: peer dropped for this content");
+        self.note_failure(source, e);
+        self.agent
+            .record_transfer(self.transfer(source, 0, 0, false), i);
+        self.dropped.insert(dev.clone());
+        self.agent.record_bad(&id, &dev, i);
+        self.against_leader(&dev, SuspectReason::Oversize, true);
+    }
+
+    /// The request for piece `i` at `source` failed with `e`: the source
+    /// backs off, and sources are asked for again.
+    fn fetch_failed(&mut self, i: u32, source: &Source, e: String) {
+        tracing::debug!(content = %self.id(), piece = i, source = %source.url, "fetch failed: {e}");
+        self.note_failure(source, e.clone());
+        self.sources.back_off(&source.url);
+        self.refresh_now = true;
+        self.suspect_leader(source, &e);
+    }
+
+    /// If `source` is our leader, it failed us (with `e`): say so at once,
+    /// with its term. A stall, or the third failure in a row: go around it
+    /// while it is in back-off.
+    fn suspect_leader(&mut self, source: &Source, e: &str) {
+        let term = self
+            .plan
+            .as_ref()
+            .filter(|p| {
+                p.role == Role::Follower
+                    && source.device_id.is_some()
+                    && source.device_id == p.leader
+            })
+            .map(|p| p.epoch);
+        let Some(epoch) = term else { return };
+        let stalled = e.contains("stalled");
+        let reason = if stalled {
+            SuspectReason::Stalled
+        } else {
+            SuspectReason::Unreachable
+        };
+        let leader = source.device_id.clone().unwrap_or_default();
+        self.suspect = Some(Suspect {
+            leader: leader.clone(),
+            epoch,
+            reason,
+        });
+        if stalled || self.sources.failing_repeatedly(&source.url) {
+            self.against_leader(&leader, reason, false);
         }
     }
 

@@ -134,38 +134,11 @@ pub enum DownloadError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Downloads one content and delivers it. `Ok` also when shut down first.
 async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadError> {
-    let mut backoff = Duration::from_millis(200);
-    let mut last_error = String::new();
-    let manifest = loop {
-        match fetch_manifest(&agent, &cref.id).await {
-            Ok(m) => break m,
-            Err(e) => {
-                // Once per distinct error, not once per retry.
-                let text = e.to_string();
-                if text != last_error {
-                    tracing::warn!(content = %cref.id, "manifest: {text}");
-                    last_error = text;
-                }
-                if matches!(e.code(), Some(ErrorCode::NotFound)) {
-                    return Err(DownloadError::Manifest(e));
-                }
-            }
-        }
-        tokio::select! {
-            _ = agent.shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(crate::wire::http::jittered(backoff)) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+    let Some(manifest) = manifest(&agent, &cref.id).await? else {
+        return Ok(()); // shut down
     };
-    // Everything below builds paths and buffers from the manifest.
-    manifest.validate().map_err(DownloadError::Unsafe)?;
-    if manifest.id != cref.id {
-        return Err(DownloadError::WrongManifest {
-            got: manifest.id.clone(),
-            want: cref.id.clone(),
-        });
-    }
     let a = agent.clone();
     let m = manifest.clone();
     let content = tokio::task::spawn_blocking(move || a.pieces.open(&m)).await??;
@@ -184,34 +157,85 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadErr
         return Ok(()); // shut down
     }
     if !content.delivered() {
-        let target = super::delivered_path(&agent.cfg.data_dir.join("delivered"), &manifest);
-        let c = content.clone();
-        let delivered = tokio::task::spawn_blocking(move || c.deliver(&target)).await?;
-        let path = match delivered {
-            Ok(p) => p,
-            Err(e) if will_not_heal(&e) => {
-                // Reported once, with the reason, and not retried until the
-                // agent restarts: every retry would fail the same way.
-                let reason = format!("cannot deliver {}: {e}", manifest.file_name);
-                if agent.set_stuck(&cref.id, reason.clone(), true) {
-                    tracing::warn!(content = %cref.id, "{reason}; fix that, then restart the agent");
+        deliver(&agent, &content, &manifest).await?;
+    }
+    Ok(())
+}
+
+/// The manifest of content `id`, fetched until the server gives it (or
+/// says the content is gone), and checked: everything after it builds
+/// paths and buffers from it. `None`: shut down first.
+async fn manifest(agent: &Agent, id: &str) -> Result<Option<Manifest>, DownloadError> {
+    let mut backoff = Duration::from_millis(200);
+    let mut last_error = String::new();
+    let manifest = loop {
+        match fetch_manifest(agent, id).await {
+            Ok(m) => break m,
+            Err(e) => {
+                // Once per distinct error, not once per retry.
+                let text = e.to_string();
+                if text != last_error {
+                    tracing::warn!(content = %id, "manifest: {text}");
+                    last_error = text;
                 }
-                return Ok(());
+                if matches!(e.code(), Some(ErrorCode::NotFound)) {
+                    return Err(DownloadError::Manifest(e));
+                }
             }
-            Err(e) => return Err(e.into()),
-        };
-        agent.clear_stuck(&cref.id);
-        tracing::info!(file = %path.display(), "delivered");
-        if let Some(cmd) = &agent.cfg.on_complete {
-            // `sh -c` on Unix, `cmd /C` with `%1` on Windows.
-            let status = crate::platform::on_complete_command(cmd, &path)
-                .status()
-                .await;
-            match status {
-                Ok(s) if s.success() => {}
-                Ok(s) => tracing::warn!("--on-complete exited with {s}"),
-                Err(e) => tracing::warn!("--on-complete could not run: {e}"),
+        }
+        tokio::select! {
+            _ = agent.shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(crate::wire::http::jittered(backoff)) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    };
+    manifest.validate().map_err(DownloadError::Unsafe)?;
+    if manifest.id != id {
+        return Err(DownloadError::WrongManifest {
+            got: manifest.id.clone(),
+            want: id.to_string(),
+        });
+    }
+    Ok(Some(manifest))
+}
+
+/// Delivers a complete content into `delivered/` at the path `manifest`
+/// (as fetched for this download) gives, and runs `--on-complete`. A
+/// delivery error no retry can fix is reported once and the content is
+/// not tried again until the agent restarts.
+async fn deliver(
+    agent: &Agent,
+    content: &Arc<Content>,
+    manifest: &Manifest,
+) -> Result<(), DownloadError> {
+    let id = &manifest.id;
+    let target = super::delivered_path(&agent.cfg.data_dir.join("delivered"), manifest);
+    let c = content.clone();
+    let delivered = tokio::task::spawn_blocking(move || c.deliver(&target)).await?;
+    let path = match delivered {
+        Ok(p) => p,
+        Err(e) if will_not_heal(&e) => {
+            // Reported once, with the reason, and not retried until the
+            // agent restarts: every retry would fail the same way.
+            let reason = format!("cannot deliver {}: {e}", manifest.file_name);
+            if agent.set_stuck(id, reason.clone(), true) {
+                tracing::warn!(content = %id, "{reason}; fix that, then restart the agent");
             }
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    agent.clear_stuck(id);
+    tracing::info!(file = %path.display(), "delivered");
+    if let Some(cmd) = &agent.cfg.on_complete {
+        // `sh -c` on Unix, `cmd /C` with `%1` on Windows.
+        let status = crate::platform::on_complete_command(cmd, &path)
+            .status()
+            .await;
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => tracing::warn!("--on-complete exited with {s}"),
+            Err(e) => tracing::warn!("--on-complete could not run: {e}"),
         }
     }
     Ok(())

@@ -23,17 +23,17 @@ use axum::response::{IntoResponse, Response};
 
 /// The switches, as the environment set them at start.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// `P2PD_FAULT_SLOW=1`.
-    pub slow: bool,
+    pub(crate) slow: bool,
     /// `P2PD_FAULT_CORRUPT=1`.
-    pub corrupt: bool,
+    pub(crate) corrupt: bool,
     /// `P2PD_FAULT_SLOW_BPS`, when above 0.
-    pub slow_bps: Option<u64>,
+    pub(crate) slow_bps: Option<u64>,
     /// `P2PD_FAULT_OVERSIZE`, when above 0.
-    pub oversize: Option<u64>,
+    pub(crate) oversize: Option<u64>,
     /// `P2PD_FAULT_CLOCK_SKEW_SECS` (0 when unset or not a number).
-    pub clock_skew_secs: i64,
+    pub(crate) clock_skew_secs: i64,
 }
 
 fn on(name: &str) -> bool {
@@ -45,7 +45,7 @@ fn positive(name: &str) -> Option<u64> {
 }
 
 impl Faults {
-    pub fn from_env() -> Faults {
+    pub(crate) fn from_env() -> Faults {
         Faults {
             slow: on("P2PD_FAULT_SLOW"),
             corrupt: on("P2PD_FAULT_CORRUPT"),
@@ -59,7 +59,7 @@ impl Faults {
     }
 
     /// The hostile answer for a piece of `len` bytes, if a switch is on.
-    pub fn hostile(&self, len: u64) -> Option<Response> {
+    pub(crate) fn hostile(&self, len: u64) -> Option<Response> {
         if let Some(bps) = self.slow_bps {
             return Some(trickle(len, bps));
         }
@@ -81,7 +81,7 @@ impl Faults {
 }
 
 /// Flips a byte in every 4 KiB of a piece being served.
-pub fn corrupt(bytes: bytes::Bytes) -> bytes::Bytes {
+pub(crate) fn corrupt(bytes: bytes::Bytes) -> bytes::Bytes {
     let mut bad = bytes.to_vec();
     for b in bad.iter_mut().step_by(4096) {
         *b ^= 0xff;
@@ -90,7 +90,7 @@ pub fn corrupt(bytes: bytes::Bytes) -> bytes::Bytes {
 }
 
 /// `len` zero bytes at `bps` bytes/s, a chunk a second.
-pub fn trickle(len: u64, bps: u64) -> Response {
+pub(crate) fn trickle(len: u64, bps: u64) -> Response {
     let stream = futures_util::stream::unfold(len, move |left| async move {
         if left == 0 {
             return None;

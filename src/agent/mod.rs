@@ -41,14 +41,20 @@ use crate::trust::key::{SharedKey, Verifier};
 use crate::wire::http::{CallError, SignedClient};
 use crate::wire::proto::*;
 
+mod beat;
 pub mod ca;
 pub mod download;
+mod enroll;
+#[cfg(feature = "fault-injection")]
+mod faults;
 pub mod havemap;
 pub mod names;
 pub mod peer;
 pub mod pieces;
+mod refused;
 mod sha256x2;
 
+pub use enroll::DEVICE_SECRET_FILE;
 pub use names::delivered_path;
 
 /// The agent's data dir when neither `--data-dir` nor
@@ -158,6 +164,9 @@ pub struct Agent {
     /// How far this host's clock is off (fault injection only; 0 otherwise):
     /// its "own clock" is the real one plus this.
     clock_skew: i64,
+    /// Test-only fault switches, read from the environment at start.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) faults: faults::Faults,
     /// Server time minus this host's clock, as last measured.
     clock_offset: AtomicI64,
     /// When each content was last used (a piece served or stored), for
@@ -484,246 +493,11 @@ impl Agent {
             piece,
         });
     }
-
-    async fn enroll(&self) -> Result<EnrollResponse, CallError> {
-        let pending = match &self.cfg.tls {
-            Some(_) => Some(
-                crate::trust::tls::DeviceCert::request()
-                    .map_err(|e| CallError::Certificate(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let scheme = if self.cfg.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let req = EnrollRequest {
-            device_id: load_device_id(&self.cfg.data_dir),
-            hostname: self.cfg.hostname.clone(),
-            addrs: vec![AddrInfo {
-                ip: self.cfg.advertise.ip(),
-                prefix: self.cfg.prefix_len,
-            }],
-            version: self.cfg.version.clone(),
-            group: self.cfg.group.clone(),
-            peer_url: format!("{scheme}://{}", self.cfg.advertise),
-            csr: pending.as_ref().map(|p| p.csr_pem.clone()),
-            device_secret: load_device_secret(&self.cfg.data_dir),
-        };
-        let url = self.url("/v1/enroll");
-        let resp: EnrollResponse = self
-            .client
-            .json(Method::POST, &url, &req, Duration::from_secs(15))
-            .await
-            .inspect_err(|e| {
-                self.server_failed(&url, e);
-            })?;
-        if let (Some(trust), Some(pending)) = (&self.cfg.tls, &pending) {
-            let pem = resp.certificate.as_deref().ok_or_else(|| {
-                CallError::Certificate(
-                    "the server issued no device certificate (is it serving plain HTTP \
-                     behind a TLS proxy? see the README's load-balancer section)"
-                        .to_string(),
-                )
-            })?;
-            self.cert
-                .install(pending, pem, trust, &resp.device_id)
-                .map_err(|e| CallError::Certificate(e.to_string()))?;
-            self.client
-                .renew_tls()
-                .map_err(|e| CallError::Certificate(e.to_string()))?;
-            if let Some(t) = self.cert.not_after() {
-                tracing::info!(
-                    device = %resp.device_id,
-                    expires = %humantime::format_rfc3339_seconds(t),
-                    "device certificate issued"
-                );
-            }
-        }
-        self.learn_clock(resp.server_time);
-        *self.device_id.write() = resp.device_id.clone();
-        // Later requests carry the device's counter (replay protection).
-        self.client.set_device(&resp.device_id);
-        save_device_id(&self.cfg.data_dir, &resp.device_id, self.server());
-        if let Some(secret) = &resp.device_secret
-            && let Err(e) = save_device_secret(&self.cfg.data_dir, secret)
-        {
-            tracing::warn!(
-                "cannot keep the device secret in {}: {e}; if this device's certificate \
-                 expires while it is off, it will enroll as a new device",
-                self.cfg.data_dir.join(DEVICE_SECRET_FILE).display()
-            );
-        }
-        self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
-        self.heartbeat_secs
-            .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
-        Ok(resp)
-    }
-
-    async fn heartbeat(&self) -> Result<HeartbeatResponse, CallError> {
-        let progress = self
-            .pieces
-            .all()
-            .iter()
-            .map(|c| {
-                let flow = self.flow(&c.manifest.id);
-                Progress {
-                    content_id: c.manifest.id.clone(),
-                    pieces: c.count(),
-                    done: c.delivered(),
-                    done_at_ms: c.delivered_at_ms(),
-                    bytes: flow.bytes.load(Ordering::Relaxed),
-                    blocked: flow.blocked.load(Ordering::Relaxed),
-                }
-            })
-            .collect();
-        let req = HeartbeatRequest {
-            device_id: self.device_id(),
-            progress,
-            stuck: self.stuck_list(),
-            clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
-        };
-        let url = self.url("/v1/heartbeat");
-        let resp: HeartbeatResponse = self
-            .client
-            .json(Method::POST, &url, &req, Duration::from_secs(10))
-            .await
-            .inspect_err(|e| {
-                self.server_failed(&url, e);
-            })?;
-        self.learn_clock(resp.server_time);
-        self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
-        self.heartbeat_secs
-            .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);
-        Ok(resp)
-    }
-
-    /// Sends pending transfer reports; on failure they stay pending.
-    async fn flush_reports(&self) {
-        let mut req = std::mem::take(&mut *self.pending.lock());
-        if req.transfers.is_empty() && req.bad.is_empty() && req.uploads.is_empty() {
-            return;
-        }
-        req.device_id = self.device_id();
-        let url = self.url("/v1/report");
-        let rb = self
-            .client
-            .request(
-                Method::POST,
-                &url,
-                serde_json::to_vec(&req).expect("report serializes"),
-            )
-            .timeout(Duration::from_secs(10));
-        let r = self.client.send(&url, rb).await;
-        let ok = match r {
-            Ok(resp) => match crate::wire::http::check(resp).await {
-                Ok(_) => true,
-                Err(e) => {
-                    self.server_failed(&url, &e);
-                    false
-                }
-            },
-            Err(e) => {
-                self.server_failed(&url, &e);
-                false
-            }
-        };
-        if !ok {
-            // Put them back in front of anything recorded meanwhile.
-            let mut p = self.pending.lock();
-            let newer = std::mem::take(&mut *p);
-            *p = req;
-            for t in newer.transfers {
-                p.transfers.push(t);
-            }
-            p.bad.extend(newer.bad);
-            p.uploads.extend(newer.uploads);
-        }
-    }
 }
 
 /// Unix time in seconds with millisecond precision, for the transfer log.
 fn now_ms() -> f64 {
     crate::domain::clock::now_ms() as f64 / 1000.0
-}
-
-fn load_device_id(dir: &std::path::Path) -> Option<String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("agent.json")).ok()?).ok()?;
-    v.get("device_id")?.as_str().map(str::to_string)
-}
-
-fn save_device_id(dir: &std::path::Path, id: &str, server: &str) {
-    let tmp = dir.join("agent.json.tmp");
-    let body = serde_json::json!({"device_id": id, "server": server});
-    if std::fs::write(&tmp, body.to_string()).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join("agent.json"));
-    }
-}
-
-/// The secret the server gave this device at its first enrollment
-/// (owner-only): its proof, besides its certificate, that it is the device
-/// its id names when it enrolls again.
-pub const DEVICE_SECRET_FILE: &str = "device.secret";
-
-fn load_device_secret(dir: &std::path::Path) -> Option<String> {
-    let s = std::fs::read_to_string(dir.join(DEVICE_SECRET_FILE)).ok()?;
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
-/// Written to a temporary owner-only file and renamed over the old one, so
-/// a crash leaves the old secret or the new one, never half of one.
-fn save_device_secret(dir: &std::path::Path, secret: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = dir.join(format!("{DEVICE_SECRET_FILE}.tmp"));
-    let mut f = crate::platform::create_owner_only(&tmp)?;
-    f.write_all(secret.as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, dir.join(DEVICE_SECRET_FILE))
-}
-
-fn is_key_mismatch(e: &CallError) -> bool {
-    e.code() == Some(ErrorCode::KeyMismatch)
-}
-
-impl Agent {
-    fn log_waiting_for_key(&self, e: &CallError) {
-        let path = self
-            .cfg
-            .key_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        tracing::error!(
-            "the server refused this agent's key: {e}. Waiting for a new key in {path}: \
-             `p2pd agent install --key-file FILE ...` writes it, and this agent picks it up \
-             without a restart"
-        );
-    }
-}
-
-/// Test-only fault switch (`P2PD_FAULT_SLOW=1`): the agent downloads
-/// nothing itself, claims every piece in its have-maps and serves 1 byte/s.
-#[cfg(feature = "fault-injection")]
-pub fn fault_slow() -> bool {
-    std::env::var_os("P2PD_FAULT_SLOW").is_some_and(|v| v == "1")
-}
-
-/// Refusals that no retry can fix.
-fn is_fatal(e: &CallError) -> bool {
-    matches!(
-        e.code(),
-        Some(
-            ErrorCode::KeyMismatch
-                | ErrorCode::GroupNotAssigned
-                | ErrorCode::UnsupportedVersion
-                | ErrorCode::BadSignature
-                | ErrorCode::DeviceRetired
-        )
-    )
 }
 
 /// Runs the agent until `shutdown` is cancelled or the server refuses it.
@@ -732,6 +506,35 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
+    let (agent, peer_tls) = setup(cfg, shutdown)?;
+    let tracker = TaskTracker::new();
+    serve_peers(&tracker, agent.clone(), listener, peer_tls);
+    let mut refusals = refused::Refusals::default();
+    let enrolled = match enroll::at_start(&agent, &mut refusals).await {
+        Ok(Some(r)) => r,
+        stopped => {
+            agent.shutdown.cancel();
+            tracker.close();
+            tracker.wait().await;
+            return stopped.map(|_| ());
+        }
+    };
+    tracing::info!(
+        device = %enrolled.device_id,
+        office = enrolled.office.as_deref().unwrap_or("(no office)"),
+        "enrolled"
+    );
+    let result = beat::heartbeats(&agent, &tracker, &mut refusals).await;
+    drain(&agent, &tracker, result.is_ok()).await;
+    result
+}
+
+/// The peer server's TLS configuration (`None` on plain HTTP).
+type PeerTls = Option<Arc<rustls::ServerConfig>>;
+
+/// Sets up the data dir, the transfer log, the client and the piece store
+/// (resuming what is on disk), and the agent's shared state.
+fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTls), AgentError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
         what: "cannot create",
         path: cfg.data_dir.clone(),
@@ -759,12 +562,12 @@ pub async fn run(
     };
     let client =
         SignedClient::with_tls(cfg.key.clone(), local, client_tls).map_err(AgentError::Client)?;
-    // Test-only fault switch: pretend this host's clock is off by N seconds.
+    // Test-only fault switches, read once here.
     #[cfg(feature = "fault-injection")]
-    let clock_skew: i64 = std::env::var("P2PD_FAULT_CLOCK_SKEW_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let faults = faults::Faults::from_env();
+    // Test-only: pretend this host's clock is off by N seconds.
+    #[cfg(feature = "fault-injection")]
+    let clock_skew: i64 = faults.clock_skew_secs;
     #[cfg(not(feature = "fault-injection"))]
     let clock_skew: i64 = 0;
     // Until the server has told its time, sign with our own clock.
@@ -797,188 +600,46 @@ pub async fn run(
         stuck: Mutex::new(HashMap::new()),
         key_problem: Mutex::new(None),
         log: Mutex::new(log),
-        shutdown: shutdown.clone(),
+        shutdown,
         flows: Mutex::new(HashMap::new()),
         clock_skew,
+        #[cfg(feature = "fault-injection")]
+        faults,
         clock_offset: AtomicI64::new(0),
         last_used: Mutex::new(HashMap::new()),
         current_server: AtomicUsize::new(first_server(&first_host, n_servers)),
     });
+    Ok((agent, peer_tls))
+}
 
-    let tracker = TaskTracker::new();
-    let app = peer::router(agent.clone());
-    let s = shutdown.clone();
+/// Serves pieces to peers on `listener` until shutdown.
+fn serve_peers(
+    tracker: &TaskTracker,
+    agent: Arc<Agent>,
+    listener: tokio::net::TcpListener,
+    tls: PeerTls,
+) {
+    let s = agent.shutdown.clone();
+    let app = peer::router(agent);
     tracker.spawn(async move {
-        if let Err(e) = crate::wire::listen::serve(
-            listener,
-            app,
-            s,
-            crate::wire::listen::Limits::PEER,
-            peer_tls,
-        )
-        .await
+        if let Err(e) =
+            crate::wire::listen::serve(listener, app, s, crate::wire::listen::Limits::PEER, tls)
+                .await
         {
             tracing::error!("peer server: {e}");
         }
     });
+}
 
-    // Enroll, retrying while the server is unreachable. A device that
-    // enrolled before and is now refused for its key waits for a new key
-    // file (a key roll-out in progress); a first start with a wrong key
-    // stops at once, so the mistake shows where it was made.
-    let enrolled_before = load_device_id(&agent.cfg.data_dir).is_some();
-    let mut waiting_for_key = false;
-    let mut last_enroll_error = String::new();
-    let mut backoff = Duration::from_millis(200);
-    let enrolled = loop {
-        match agent.enroll().await {
-            Ok(r) => break r,
-            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
-            Err(e) if is_key_mismatch(&e) && enrolled_before && agent.cfg.key_file.is_some() => {
-                if !waiting_for_key {
-                    waiting_for_key = true;
-                    agent.log_waiting_for_key(&e);
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                }
-            }
-            Err(e) if is_fatal(&e) => {
-                shutdown.cancel();
-                tracker.close();
-                tracker.wait().await;
-                return Err(match e {
-                    CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Call(other),
-                });
-            }
-            Err(e) => {
-                // Once per distinct error; the retries themselves at debug.
-                let text = e.to_string();
-                if text != last_enroll_error {
-                    tracing::warn!("enroll: {text}; retrying every few seconds");
-                    last_enroll_error = text;
-                } else {
-                    tracing::debug!("enroll: {text}; retrying in {backoff:?}");
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => { tracker.close(); tracker.wait().await; return Ok(()); }
-                    _ = tokio::time::sleep(crate::wire::http::jittered(backoff)) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    };
-    tracing::info!(
-        device = %enrolled.device_id,
-        office = enrolled.office.as_deref().unwrap_or("(no office)"),
-        "enrolled"
-    );
-
-    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    let mut result = Ok(());
-    let mut last_hb_error = String::new();
-    loop {
-        agent.reload_key();
-        // Renew the device certificate over the authenticated channel
-        // (enrollment: the shared key and the current certificate) once
-        // half its lifetime is gone.
-        if agent.cfg.tls.is_some() && agent.cert.due() {
-            match agent.enroll().await {
-                Ok(_) => tracing::info!("device certificate renewed"),
-                Err(e) => tracing::warn!("renewing the device certificate: {e}; retrying"),
-            }
-        }
-        match agent.heartbeat().await {
-            Ok(hb) => {
-                if !std::mem::take(&mut last_hb_error).is_empty() {
-                    tracing::info!("the server answers heartbeats again");
-                }
-                if std::mem::take(&mut waiting_for_key) {
-                    tracing::info!("the server accepts this agent's key again");
-                }
-                // Content no longer targeted is nothing to be stuck on.
-                agent
-                    .stuck
-                    .lock()
-                    .retain(|id, _| hb.contents.iter().any(|c| &c.id == id));
-                if let Some(limit) = hb.cache_limit_bytes {
-                    let targeted = hb.contents.iter().map(|c| c.id.clone()).collect();
-                    let a = agent.clone();
-                    let _ =
-                        tokio::task::spawn_blocking(move || a.evict_cache(limit, &targeted)).await;
-                }
-                for c in hb.contents {
-                    // The id names a directory under pieces/: only a
-                    // SHA-256 hex id may.
-                    if let Err(e) = crate::wire::proto::check_content_id("content id", &c.id) {
-                        tracing::warn!("the server listed a content refused as unsafe: {e}");
-                        continue;
-                    }
-                    let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
-                    let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
-                    if !done && !alive && !agent.stuck_for_good(&c.id) {
-                        let a = agent.clone();
-                        let id = c.id.clone();
-                        running.insert(id, tracker.spawn(download::download_task(a, c)));
-                    }
-                }
-            }
-            Err(e) if is_key_mismatch(&e) && agent.reload_key() => continue,
-            Err(e) if is_key_mismatch(&e) && agent.cfg.key_file.is_some() => {
-                // The key was regenerated on the server while this agent
-                // ran: wait for the new key file rather than exit.
-                if !waiting_for_key {
-                    waiting_for_key = true;
-                    agent.log_waiting_for_key(&e);
-                }
-            }
-            Err(e) if is_fatal(&e) => {
-                // Returned, not logged: `main` prints it once.
-                result = Err(match e {
-                    CallError::Wire(w) => AgentError::Refused(w),
-                    other => AgentError::Call(other),
-                });
-                break;
-            }
-            Err(CallError::Wire(w)) if w.code == ErrorCode::NotEnrolled => {
-                match agent.enroll().await {
-                    Ok(_) => {}
-                    // Retired by the admin: stop, and never come back as a
-                    // new device on our own.
-                    Err(e) if is_fatal(&e) => {
-                        result = Err(match e {
-                            CallError::Wire(w) => AgentError::Refused(w),
-                            other => AgentError::Call(other),
-                        });
-                        break;
-                    }
-                    Err(e) => tracing::warn!("re-enroll: {e}"),
-                }
-            }
-            Err(e) => {
-                let text = e.to_string();
-                if text != last_hb_error {
-                    tracing::warn!("heartbeat: {text}");
-                    last_hb_error = text;
-                }
-            }
-        }
-        agent.flush_reports().await;
-        let every = Duration::from_secs(agent.heartbeat_secs.load(Ordering::Relaxed));
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
-    // Hand over leadership first: followers get a new leader while this
-    // agent drains.
-    if result.is_ok() {
+/// Stops: hands over leadership first (unless refused), so that followers
+/// get a new leader while this agent drains, then waits for the downloads
+/// and the peer server (at most 10 s) and sends the last reports.
+async fn drain(agent: &Agent, tracker: &TaskTracker, leave: bool) {
+    if leave {
         tracing::info!("shutting down");
         agent.leave().await;
     }
-    shutdown.cancel();
+    agent.shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
         .await
@@ -987,5 +648,4 @@ pub async fn run(
         tracing::warn!("tasks did not stop within 10 s");
     }
     agent.flush_reports().await;
-    result
 }

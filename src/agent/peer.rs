@@ -88,7 +88,7 @@ async fn have(
         ApiError::new(ErrorCode::PieceUnavailable, "no pieces of this content yet")
     })?;
     #[cfg(feature = "fault-injection")]
-    if super::fault_slow() {
+    if a.faults.slow {
         // Test-only fault switch: claim every piece.
         let n = c.manifest.piece_count();
         return Ok(axum::Json(HaveMap::new(n, &crate::domain::Bitmap::full(n))));
@@ -125,26 +125,25 @@ async fn piece(
     let deadline = tokio::time::Instant::now() + wait;
     // The content may not be open yet when a follower asks its brand-new
     // leader: wait for it like for a piece.
-    let c = loop {
-        if let Some(c) = a.pieces.get(&id) {
-            break c;
-        }
-        if tokio::time::Instant::now() >= deadline || a.shutdown.is_cancelled() {
-            return Err(ApiError::new(
-                ErrorCode::PieceUnavailable,
-                "no pieces of this content yet",
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let open = tokio::select! {
+        biased;
+        c = a.pieces.wait_open(&id, deadline) => c,
+        _ = a.shutdown.cancelled() => None,
+    };
+    let Some(c) = open else {
+        return Err(ApiError::new(
+            ErrorCode::PieceUnavailable,
+            "no pieces of this content yet",
+        ));
     };
     if n >= c.manifest.piece_count() {
         return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
     }
     #[cfg(feature = "fault-injection")]
-    if super::fault_slow() {
+    if a.faults.slow {
         // Test-only fault switch: answer at once, then send 1 byte/s.
         let (lo, hi) = c.manifest.piece_range(n);
-        return Ok(faults::trickle(hi - lo, 1));
+        return Ok(super::faults::trickle(hi - lo, 1));
     }
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     // A stopping agent answers its waiting followers at once: the piece
@@ -176,16 +175,12 @@ async fn piece(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     #[cfg(feature = "fault-injection")]
-    if std::env::var_os("P2PD_FAULT_CORRUPT").is_some_and(|v| v == "1") {
+    if a.faults.corrupt {
         // Test-only fault switch: serve corrupt bytes on purpose.
-        let mut bad = bytes.to_vec();
-        for b in bad.iter_mut().step_by(4096) {
-            *b ^= 0xff;
-        }
-        bytes = bad.into();
+        bytes = super::faults::corrupt(bytes);
     }
     #[cfg(feature = "fault-injection")]
-    if let Some(r) = faults::hostile(bytes.len() as u64) {
+    if let Some(r) = a.faults.hostile(bytes.len() as u64) {
         return Ok(r);
     }
     // The server re-checking a reported piece (`server/recheck.rs`) is
@@ -194,65 +189,4 @@ async fn piece(
         a.record_upload(&id, &requester, n, bytes.len() as u64);
     }
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
-}
-
-/// Test-only fault switches that turn a real agent into a hostile peer. It
-/// downloads like any agent (so it can lead an office) and answers piece
-/// requests badly:
-///
-/// - `P2PD_FAULT_SLOW_BPS=N`: answers at once, then sends N bytes/s;
-/// - `P2PD_FAULT_OVERSIZE=K`: sends K times the piece's length (with no
-///   length declared, so only the receiver's count can stop it).
-#[cfg(feature = "fault-injection")]
-mod faults {
-    use std::time::Duration;
-
-    use axum::body::{Body, Bytes};
-    use axum::http::header;
-    use axum::response::{IntoResponse, Response};
-
-    fn var(name: &str) -> Option<u64> {
-        std::env::var(name).ok()?.parse().ok().filter(|n| *n > 0)
-    }
-
-    /// The hostile answer for a piece of `len` bytes, if a switch is on.
-    pub(super) fn hostile(len: u64) -> Option<Response> {
-        if let Some(bps) = var("P2PD_FAULT_SLOW_BPS") {
-            return Some(trickle(len, bps));
-        }
-        let k = var("P2PD_FAULT_OVERSIZE")?;
-        // 64 KiB chunks of junk, K times the piece.
-        let chunk = Bytes::from(vec![0x5a; 64 << 10]);
-        let chunks = (len * k).div_ceil(chunk.len() as u64);
-        let stream = futures_util::stream::iter(
-            (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
-        );
-        Some(
-            (
-                [(header::CONTENT_TYPE, "application/octet-stream")],
-                Body::from_stream(stream),
-            )
-                .into_response(),
-        )
-    }
-
-    /// `len` zero bytes at `bps` bytes/s, a chunk a second.
-    pub(super) fn trickle(len: u64, bps: u64) -> Response {
-        let stream = futures_util::stream::unfold(len, move |left| async move {
-            if left == 0 {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let n = bps.min(left);
-            Some((
-                Ok::<_, std::io::Error>(Bytes::from(vec![0u8; n as usize])),
-                left - n,
-            ))
-        });
-        (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            Body::from_stream(stream),
-        )
-            .into_response()
-    }
 }

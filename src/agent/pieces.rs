@@ -77,6 +77,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PieceError + '_ {
 pub struct PieceStore {
     root: PathBuf,
     contents: Mutex<HashMap<String, Arc<Content>>>,
+    /// Woken whenever a content is opened, for peers waiting on it
+    /// ([`PieceStore::wait_open`]).
+    opened: tokio::sync::Notify,
 }
 
 impl PieceStore {
@@ -85,6 +88,7 @@ impl PieceStore {
         Ok(PieceStore {
             root,
             contents: Mutex::new(HashMap::new()),
+            opened: tokio::sync::Notify::new(),
         })
     }
 
@@ -96,105 +100,44 @@ impl PieceStore {
         self.contents.lock().values().cloned().collect()
     }
 
+    /// Waits until content `id` is open, at most until `deadline`: a
+    /// follower may ask its brand-new leader before that has the manifest.
+    pub async fn wait_open(
+        &self,
+        id: &str,
+        deadline: tokio::time::Instant,
+    ) -> Option<Arc<Content>> {
+        loop {
+            // Registered before the look-up: a content opened in between
+            // still wakes this wait.
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if let Some(c) = self.get(id) {
+                return Some(c);
+            }
+            if tokio::time::timeout_at(deadline, opened).await.is_err() {
+                return self.get(id);
+            }
+        }
+    }
+
     /// Opens (or creates) the store of one content, re-verifying every
     /// journalled piece. Blocking: call from `spawn_blocking`.
     pub fn open(&self, m: &Manifest) -> Result<Arc<Content>, PieceError> {
         if let Some(c) = self.get(&m.id) {
             return Ok(c);
         }
-        // The id becomes a directory name: never let it leave the root.
-        m.validate().map_err(PieceError::BadManifest)?;
-        // Hex ends here: pieces are checked as 32-byte digests.
-        let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
-            PieceError::BadManifest(crate::wire::proto::Invalid {
-                field,
-                reason: e.to_string(),
-            })
-        };
-        let id: ContentId = m.id.parse().map_err(|e| bad("manifest.id", e))?;
-        let hashes = m
-            .pieces
-            .iter()
-            .map(|p| p.parse::<PieceHash>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad("manifest.pieces", e))?;
+        let (id, hashes) = parse_manifest(m)?;
         let dir = self.root.join(&m.id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
         std::fs::write(&mpath, serde_json::to_vec(m).expect("manifest serializes"))
             .map_err(io(&mpath))?;
-        let dpath = dir.join("data");
-        let data = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&dpath)
-            .map_err(io(&dpath))?;
-        if data.metadata().map_err(io(&dpath))?.len() != m.size {
-            data.set_len(m.size).map_err(io(&dpath))?;
-        }
-        // Reserve the space now, so a full disk is one clear error up front
-        // rather than a failed write half-way.
-        match crate::platform::preallocate(&data, m.size) {
-            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
-                return Err(PieceError::DiskFull {
-                    dir: dir.clone(),
-                    name: m.file_name.clone(),
-                    size: m.size,
-                });
-            }
-            Err(source) => {
-                return Err(PieceError::Io {
-                    path: dpath.clone(),
-                    source,
-                });
-            }
-            Ok(()) => {}
-        }
-        let n = m.piece_count();
-        let mut have = Bitmap::empty(n);
+        let data = open_data(&dir, m)?;
         let jpath = dir.join("journal");
-        let mut claimed = Vec::new();
-        if let Ok(mut f) = File::open(&jpath) {
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf).map_err(io(&jpath))?;
-            // A torn trailing record (fewer than 4 bytes) is ignored.
-            claimed = buf
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .filter(|&i| i < n)
-                .collect();
-        }
-        let mut count = 0;
-        let mut buf = vec![0u8; m.piece_size as usize];
-        for i in claimed {
-            if have.has(i) {
-                continue;
-            }
-            let (a, b) = m.piece_range(i);
-            let slice = &mut buf[..(b - a) as usize];
-            if crate::platform::read_exact_at(&data, slice, a).is_ok()
-                && digest(slice) == hashes[i as usize]
-                && have.set(i)
-            {
-                count += 1;
-            }
-        }
-        // Rewrite the journal with exactly the verified pieces.
-        let tmp = dir.join("journal.tmp");
-        let mut j = File::create(&tmp).map_err(io(&tmp))?;
-        for i in 0..n {
-            if have.has(i) {
-                j.write_all(&i.to_le_bytes()).map_err(io(&tmp))?;
-            }
-        }
-        j.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &jpath).map_err(io(&jpath))?;
-        let journal = OpenOptions::new()
-            .append(true)
-            .open(&jpath)
-            .map_err(io(&jpath))?;
+        let (have, count) = verified_pieces(&data, m, &hashes, &jpath)?;
+        let journal = rewrite_journal(&dir, &have, m.piece_count())?;
         let c = Arc::new(Content {
             id,
             hashes,
@@ -219,6 +162,7 @@ impl PieceStore {
             sending: Arc::new(Mutex::new(Vec::new())),
         });
         self.contents.lock().insert(m.id.clone(), c.clone());
+        self.opened.notify_waiters();
         Ok(c)
     }
 
@@ -246,6 +190,116 @@ impl PieceStore {
             })
             .collect()
     }
+}
+
+/// The manifest's id and piece hashes as bytes, once it is safe to build
+/// paths from.
+fn parse_manifest(m: &Manifest) -> Result<(ContentId, Vec<PieceHash>), PieceError> {
+    // The id becomes a directory name: never let it leave the root.
+    m.validate().map_err(PieceError::BadManifest)?;
+    // Hex ends here: pieces are checked as 32-byte digests.
+    let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
+        PieceError::BadManifest(crate::wire::proto::Invalid {
+            field,
+            reason: e.to_string(),
+        })
+    };
+    let id: ContentId = m.id.parse().map_err(|e| bad("manifest.id", e))?;
+    let hashes = m
+        .pieces
+        .iter()
+        .map(|p| p.parse::<PieceHash>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("manifest.pieces", e))?;
+    Ok((id, hashes))
+}
+
+/// Opens (or creates) `dir/data` at the content's size, its space
+/// reserved.
+fn open_data(dir: &Path, m: &Manifest) -> Result<File, PieceError> {
+    let dpath = dir.join("data");
+    let data = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&dpath)
+        .map_err(io(&dpath))?;
+    if data.metadata().map_err(io(&dpath))?.len() != m.size {
+        data.set_len(m.size).map_err(io(&dpath))?;
+    }
+    // Reserve the space now, so a full disk is one clear error up front
+    // rather than a failed write half-way.
+    match crate::platform::preallocate(&data, m.size) {
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => Err(PieceError::DiskFull {
+            dir: dir.to_path_buf(),
+            name: m.file_name.clone(),
+            size: m.size,
+        }),
+        Err(source) => Err(PieceError::Io {
+            path: dpath.clone(),
+            source,
+        }),
+        Ok(()) => Ok(data),
+    }
+}
+
+/// The journalled pieces whose bytes in `data` still hash right, and how
+/// many there are.
+fn verified_pieces(
+    data: &File,
+    m: &Manifest,
+    hashes: &[PieceHash],
+    jpath: &Path,
+) -> Result<(Bitmap, u32), PieceError> {
+    let n = m.piece_count();
+    let mut have = Bitmap::empty(n);
+    let mut claimed = Vec::new();
+    if let Ok(mut f) = File::open(jpath) {
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).map_err(io(jpath))?;
+        // A torn trailing record (fewer than 4 bytes) is ignored.
+        claimed = buf
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .filter(|&i| i < n)
+            .collect();
+    }
+    let mut count = 0;
+    let mut buf = vec![0u8; m.piece_size as usize];
+    for i in claimed {
+        if have.has(i) {
+            continue;
+        }
+        let (a, b) = m.piece_range(i);
+        let slice = &mut buf[..(b - a) as usize];
+        if crate::platform::read_exact_at(data, slice, a).is_ok()
+            && digest(slice) == hashes[i as usize]
+            && have.set(i)
+        {
+            count += 1;
+        }
+    }
+    Ok((have, count))
+}
+
+/// Rewrites `dir/journal` with exactly the verified pieces (of `n`), and
+/// opens it for appending.
+fn rewrite_journal(dir: &Path, have: &Bitmap, n: u32) -> Result<File, PieceError> {
+    let jpath = dir.join("journal");
+    let tmp = dir.join("journal.tmp");
+    let mut j = File::create(&tmp).map_err(io(&tmp))?;
+    for i in 0..n {
+        if have.has(i) {
+            j.write_all(&i.to_le_bytes()).map_err(io(&tmp))?;
+        }
+    }
+    j.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &jpath).map_err(io(&jpath))?;
+    OpenOptions::new()
+        .append(true)
+        .open(&jpath)
+        .map_err(io(&jpath))
 }
 
 /// One content's pieces.
@@ -799,5 +853,28 @@ mod tests {
         assert!(c.complete());
         let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
         assert_eq!(std::fs::read(out).unwrap(), data);
+    }
+
+    /// A peer waiting for a content to open is woken when it opens, and a
+    /// wait whose deadline has passed ends at once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_wait_for_a_content_ends_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(&[7u8; 3000], 1024);
+        let ps = Arc::new(PieceStore::new(dir.path().to_path_buf()).unwrap());
+        let now = tokio::time::Instant::now();
+        assert!(ps.wait_open(&m.id, now).await.is_none());
+        let waiting = {
+            let (ps, id) = (ps.clone(), m.id.clone());
+            let deadline = now + Duration::from_secs(600);
+            tokio::spawn(async move { ps.wait_open(&id, deadline).await.is_some() })
+        };
+        // On this one-thread runtime the wait runs until it parks.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "the wait ended before the open");
+        ps.open(&m).unwrap();
+        assert!(waiting.await.unwrap());
     }
 }

@@ -4,7 +4,7 @@
 //! # Group commit
 //!
 //! A heartbeat is answered from a read connection (is the device
-//! enrolled, what is targeted at its group: [`super::Db::read`]); what it
+//! enrolled, what is targeted at its group: [`super::StorePool::read`]); what it
 //! reports (last seen, progress, stuck contents) is soft state, queued on a
 //! bounded channel ([`QUEUE`] entries) for one writer task ([`run`]). The
 //! writer takes everything queued, up to [`MAX_BATCH`], and commits the
@@ -27,7 +27,7 @@
 //! Rejected: a second writing connection owned by the writer. Two writing
 //! connections wait on each other in SQLite's busy handler, which sleeps
 //! (up to 100 ms a time); sharing serve's one writer through
-//! [`super::Db::call`] queues them in order instead.
+//! [`super::StorePool::call`] queues them in order instead.
 //!
 //! Backpressure: a full queue is refused at once with `overloaded` (503
 //! and `Retry-After`); nothing piles up behind it.
@@ -141,9 +141,9 @@ impl Beats {
             .await?;
         let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                super::overloaded_because(&format!("{QUEUE} heartbeats are waiting to be written"))
-            }
+            mpsc::error::TrySendError::Full(_) => super::pool::overloaded_because(&format!(
+                "{QUEUE} heartbeats are waiting to be written"
+            )),
             mpsc::error::TrySendError::Closed(_) => {
                 ApiError::new(ErrorCode::Internal, "the server is shutting down")
             }
@@ -190,7 +190,7 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
 /// The writer: commits queued heartbeats in batches until the server state
 /// is gone (it holds only a weak reference, so the queue's sender, which
 /// lives in the state, closes the queue when the state is dropped). Runs
-/// on the runtime; the database work goes through [`super::Db::call`] like every
+/// on the runtime; the database work goes through [`super::StorePool::call`] like every
 /// other write.
 async fn run(weak: std::sync::Weak<ServerState>) {
     let Some(mut rx) = weak.upgrade().and_then(|s| s.beats.rx.lock().take()) else {

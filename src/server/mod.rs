@@ -16,8 +16,6 @@
 //! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
 //! token), [`lock`] (one serve per data dir).
 
-use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -41,6 +39,7 @@ use crate::wire::proto::*;
 
 pub mod beats;
 pub mod decisions;
+pub mod error;
 pub mod fleet;
 pub mod leader;
 pub mod liveness;
@@ -51,82 +50,12 @@ pub mod quota;
 pub mod recheck;
 pub mod roster;
 pub mod scheduler;
+pub mod state;
 pub mod ui;
 
+pub use error::ServeError;
 pub use pool::StorePool;
-use pool::{READER_CACHE_MIB, READERS, SERVE_CACHE_MIB};
-
-/// Everything a handler needs.
-pub struct ServerState {
-    /// Database handle.
-    pub db: StorePool,
-    /// Heartbeats waiting for the next group commit (see [`beats`]).
-    pub beats: beats::Beats,
-    /// Office rosters for `/sources`, reused briefly (see [`roster`]).
-    pub roster: roster::Roster,
-    /// Per-device and per-address quotas (see [`quota`]).
-    pub quota: quota::Quota,
-    /// Settings, topology, offices and groups in memory (see [`fleet`]).
-    pub fleet: Arc<fleet::Fleet>,
-    /// The data dir, for the fleet watcher's own connection.
-    pub data_dir: std::path::PathBuf,
-    /// `--database`, when not the data dir's SQLite: the fleet watcher
-    /// opens its own connection to it.
-    pub database: Option<String>,
-    /// On a shared (PostgreSQL) database: the data dir's `db.key`, which
-    /// opens the sealed shared key; the key is then watched in the
-    /// database rather than in the key file (see [`watch_key`]).
-    pub db_key: Option<Arc<crate::vault::dbkey::DbKey>>,
-    /// This replica's id in the `replicas` table (a new UUID per start).
-    pub replica_id: String,
-    /// Checks signatures against the current key.
-    pub verifier: Verifier,
-    pub server_id: String,
-    /// The current key's version; changes with the key (see [`watch_key`]).
-    pub key_version: std::sync::atomic::AtomicI64,
-    /// The key file, watched for a `key regenerate` while serving.
-    pub key_file: std::path::PathBuf,
-    /// File storage, for seeding pieces and the storage gateway.
-    pub storage: Option<Storage>,
-    /// (content, device) pairs the scheduler sent to the server; the seed
-    /// refuses everyone else. In memory on purpose: after a restart, agents
-    /// get `not_scheduled`, ask for sources again and are re-admitted.
-    pub seeding: Mutex<HashSet<(String, String)>>,
-    /// Manifests by content id, for the seed's per-piece path. A content's
-    /// manifest never changes (its id is its hash), so entries never go
-    /// stale; the scheduler still checks targeting in the database before
-    /// it admits a device to the seed.
-    pub manifests: Mutex<HashMap<String, Arc<Manifest>>>,
-    /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
-    /// server's own word for cross-checking agents' transfer reports.
-    pub served_log: Mutex<Option<std::fs::File>>,
-    /// Live Prometheus metrics (request latency, refusals, write batches).
-    pub metrics: crate::metrics::ServerMetrics,
-    /// Key-mismatch refusals not yet written, by (device, fingerprint):
-    /// the time of the last write. Bounds the writes a device stuck on an
-    /// old key causes to one per [`REFUSAL_WRITE_SECS`], and the log to one
-    /// line per device.
-    pub refusals: Mutex<HashMap<(String, String), i64>>,
-    /// Refusals that prove nothing about a device (an unknown key, no
-    /// certificate naming a device): counted, and logged as one line per
-    /// [`ANON_REFUSAL_LOG_SECS`] with the count, so a flood of forged
-    /// requests costs no log volume.
-    pub anon_refusals: Mutex<(i64, u64)>,
-    /// Follower reports awaiting a second signal, and devices that left
-    /// (see `leader.rs`). Locked inside the database call, after the store.
-    pub board: Arc<Mutex<leader::Board>>,
-    /// Probes a reported leader: the server's own second signal.
-    pub probe: reqwest::Client,
-    /// The CA and serve's own certificate; `None` when serving plain HTTP
-    /// (`--insecure-plain-http`).
-    pub tls: Option<Arc<crate::trust::tls::ServerCerts>>,
-    /// TLS-terminating proxies (`serve --trusted-proxy`): requests from
-    /// these addresses may carry the client's certificate in
-    /// [`FORWARDED_CERT_HEADER`].
-    pub trusted_proxies: Vec<IpAddr>,
-    /// Dashboard sessions (see [`ui`]).
-    pub ui_sessions: ui::Sessions,
-}
+pub use state::{AppState, ServeOptions, ServerState, TlsOptions};
 
 /// The header a trusted proxy forwards the client's certificate in: the
 /// PEM, URL-encoded (nginx: `proxy_set_header X-P2PD-Client-Cert
@@ -138,8 +67,6 @@ const REFUSAL_WRITE_SECS: i64 = 5;
 /// Refusals of requests from no proven device are logged at most this
 /// often, aggregated.
 const ANON_REFUSAL_LOG_SECS: i64 = 60;
-
-type AppState = Arc<ServerState>;
 
 impl Verifies for ServerState {
     fn verifier(&self) -> &Verifier {
@@ -275,130 +202,6 @@ impl Verifies for ServerState {
         });
     }
 }
-
-impl ServerState {
-    /// Loads the server's state from its data dir. Refuses a key file that
-    /// does not match the database (a half-done regenerate or a copied file).
-    ///
-    /// With `database` a PostgreSQL URL (several replicas), the shared key
-    /// comes from the database, opened with the data dir's `db.key`, so
-    /// that every replica verifies the same key.
-    pub fn load(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<ServerState> {
-        let store = Store::open_at(data_dir, database)?;
-        let server = store
-            .server()?
-            .ok_or_else(|| anyhow::anyhow!("the database has no server row; reinstall"))?;
-        let shared = store.backend() == crate::store::Backend::Postgres;
-        let db_key = if shared {
-            std::fs::create_dir_all(data_dir)?;
-            Some(Arc::new(crate::vault::dbkey::DbKey::load(data_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}; every replica on a shared database needs the database key: copy db.key \
-                     from the host that ran `p2pd install --database` or `p2pd db copy` into {}",
-                    data_dir.display()
-                )
-            })?))
-        } else {
-            None
-        };
-        let key = match &db_key {
-            Some(k) => crate::vault::dbkey::current_key(&store, k)?.0,
-            None => crate::trust::key::SharedKey::load(&crate::trust::key::key_path(data_dir))?,
-        };
-        if key.fingerprint() != server.key_fingerprint {
-            anyhow::bail!(
-                "key file {} has fingerprint {}, but the database expects {}; run `p2pd key regenerate`",
-                crate::trust::key::key_path(data_dir).display(),
-                key.fingerprint(),
-                server.key_fingerprint
-            );
-        }
-        let storage = store
-            .setting("file_storage")?
-            .and_then(|v| Storage::from_setting(&v).ok());
-        let logs = data_dir.join("logs");
-        std::fs::create_dir_all(&logs)?;
-        let served_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logs.join("served.log"))?;
-        let fleet = Arc::new(fleet::Fleet::new(fleet::Snapshot::load(&store)?));
-        fleet.set_device_count(store.device_count()?);
-        // Checkpoints run on the fleet watcher's connection, never here.
-        store.disable_autocheckpoint()?;
-        store.set_cache_mib(SERVE_CACHE_MIB)?;
-        let readers = (0..READERS)
-            .map(|_| {
-                let r = Store::open_reader(data_dir, database)?;
-                r.set_cache_mib(READER_CACHE_MIB)?;
-                Ok(r)
-            })
-            .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
-        Ok(ServerState {
-            db: StorePool::new(store).with_readers(readers),
-            beats: beats::Beats::default(),
-            roster: roster::Roster::default(),
-            quota: quota::Quota::default(),
-            fleet,
-            data_dir: data_dir.to_path_buf(),
-            database: database.map(str::to_string),
-            db_key,
-            replica_id: uuid::Uuid::new_v4().to_string(),
-            verifier: Verifier::new(key),
-            server_id: server.server_id,
-            key_version: server.key_version.into(),
-            key_file: crate::trust::key::key_path(data_dir),
-            storage,
-            seeding: Mutex::new(HashSet::new()),
-            manifests: Mutex::new(HashMap::new()),
-            served_log: Mutex::new(Some(served_log)),
-            metrics: crate::metrics::ServerMetrics::new(),
-            refusals: Mutex::new(HashMap::new()),
-            anon_refusals: Mutex::new((0, 0)),
-            board: Arc::new(Mutex::new(leader::Board::default())),
-            probe: probe_client(None)?,
-            tls: None,
-            trusted_proxies: Vec::new(),
-            ui_sessions: ui::Sessions::default(),
-        })
-    }
-
-    /// Serves TLS with `certs`: the CA verifies agents' certificates, and
-    /// the server certificate is also the one the probe presents to agents.
-    pub fn with_tls(
-        mut self,
-        certs: crate::trust::tls::ServerCerts,
-    ) -> anyhow::Result<ServerState> {
-        let certs = Arc::new(certs);
-        self.probe = probe_client(Some(&crate::wire::http::ClientTls {
-            trust: certs.ca().trust(),
-            cert: certs.clone(),
-        }))?;
-        self.tls = Some(certs);
-        Ok(self)
-    }
-}
-
-fn probe_client(tls: Option<&crate::wire::http::ClientTls>) -> anyhow::Result<reqwest::Client> {
-    crate::trust::tls::install_default_provider();
-    let b = reqwest::Client::builder()
-        .connect_timeout(PROBE_TIMEOUT)
-        .timeout(PROBE_TIMEOUT)
-        // The re-check (`recheck.rs`) checks which device answered.
-        .tls_info(true);
-    let b = match tls {
-        // serve probes (and re-checks) agents: their peer servers.
-        Some(t) => b.use_preconfigured_tls(
-            t.trust
-                .client_config(t.cert.clone(), crate::trust::tls::Expect::Device)?,
-        ),
-        None => b,
-    };
-    Ok(b.build()?)
-}
-
-/// How long the server waits for a reported leader to answer its probe.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -570,7 +373,7 @@ pub async fn run(
     state: ServerState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain: Duration,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let state = Arc::new(state);
     let token = CancellationToken::new();
     // The fleet watcher stops when this function returns, on any path.
@@ -1084,7 +887,7 @@ async fn plan_sources(
 
 /// Whether a peer answers at all: any HTTP response counts (an unsigned
 /// request gets `unsigned` from a live agent); a refused connection or
-/// silence past [`PROBE_TIMEOUT`] does not.
+/// silence past [`state::PROBE_TIMEOUT`] does not.
 async fn probe_answers(client: &reqwest::Client, peer_url: &str) -> bool {
     let url = format!("{}/v1/status", peer_url.trim_end_matches('/'));
     client.get(url).send().await.is_ok()

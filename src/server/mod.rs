@@ -33,10 +33,10 @@ use crate::content::storage::Storage;
 use crate::domain::clock::now;
 use crate::store::Store;
 use crate::store::distribution::Transfer;
-use crate::trust::key::Verifier;
-use crate::wire::http::{ApiError, Signed, Verifies};
+use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
+pub mod auth;
 pub mod beats;
 pub mod decisions;
 pub mod error;
@@ -53,155 +53,11 @@ pub mod scheduler;
 pub mod state;
 pub mod ui;
 
+pub use auth::FORWARDED_CERT_HEADER;
+use auth::{secret_proves, secret_sha256};
 pub use error::ServeError;
 pub use pool::StorePool;
 pub use state::{AppState, ServeOptions, ServerState, TlsOptions};
-
-/// The header a trusted proxy forwards the client's certificate in: the
-/// PEM, URL-encoded (nginx: `proxy_set_header X-P2PD-Client-Cert
-/// $ssl_client_escaped_cert;`).
-pub const FORWARDED_CERT_HEADER: &str = "x-p2pd-client-cert";
-
-/// A device refused for its key is recorded at most this often.
-const REFUSAL_WRITE_SECS: i64 = 5;
-/// Refusals of requests from no proven device are logged at most this
-/// often, aggregated.
-const ANON_REFUSAL_LOG_SECS: i64 = 60;
-
-impl Verifies for ServerState {
-    fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
-
-    /// Enrollment comes before the device has a certificate; `status` is
-    /// asked by admin tools. Everything else names a device and must come
-    /// with its certificate.
-    fn needs_identity(&self, path: &str) -> bool {
-        !matches!(path, "/v1/enroll" | "/v1/status")
-    }
-
-    fn forwarded_identity(
-        &self,
-        conn: &crate::wire::listen::Conn,
-        headers: &axum::http::HeaderMap,
-    ) -> Result<Option<crate::trust::tls::Identity>, ApiError> {
-        let Some(certs) = &self.tls else {
-            return Ok(None);
-        };
-        if !self
-            .trusted_proxies
-            .contains(&conn.addr.ip().to_canonical())
-        {
-            return Ok(None); // anyone else's header is ignored
-        }
-        let Some(v) = headers.get(FORWARDED_CERT_HEADER) else {
-            return Ok(None);
-        };
-        let pem = percent_encoding::percent_decode(v.as_bytes())
-            .decode_utf8()
-            .ok()
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::BadRequest,
-                    format!("{FORWARDED_CERT_HEADER} is not a URL-encoded PEM certificate"),
-                )
-            })?;
-        certs
-            .ca()
-            .trust()
-            .verify_forwarded(&pem)
-            .map(Some)
-            .map_err(|e| ApiError::new(ErrorCode::IdentityMismatch, e.to_string()))
-    }
-
-    /// Records which device still signs with which old key, and says so in
-    /// the log once per device (and once per unknown fingerprint).
-    fn key_refused(&self, fingerprint: &str, by: crate::wire::http::RefusedBy) {
-        use crate::wire::http::RefusedBy;
-        let t = now();
-        let (dev, secret) = match by {
-            RefusedBy::Certificate(d) => (Some(d), None),
-            RefusedBy::Secret { device, secret } => (Some(device), Some(secret)),
-            RefusedBy::Nobody => (None, None),
-        };
-        let Some(dev) = dev else {
-            // Nobody proven: anyone can sign with any key and name any
-            // device. Nothing is recorded; the log gets a count.
-            let mut a = self.anon_refusals.lock();
-            a.1 += 1;
-            if t - a.0 >= ANON_REFUSAL_LOG_SECS {
-                tracing::warn!(
-                    refused = a.1,
-                    current = %self.verifier.fingerprint(),
-                    "refused requests signed with another key than the current one, from no \
-                     proven device (counted since the last such line); a device on an old key \
-                     shows in `p2pd devices list` once it asks over its certificate"
-                );
-                *a = (t, 0);
-            }
-            return;
-        };
-        let first = {
-            let mut m = self.refusals.lock();
-            let key = (dev.clone(), fingerprint.to_string());
-            match m.get(&key) {
-                Some(at) if t - at < REFUSAL_WRITE_SECS => return,
-                Some(_) => {
-                    m.insert(key, t);
-                    false
-                }
-                None => {
-                    // Bounded: forget everything rather than grow without end
-                    // under a flood of invented ids.
-                    if m.len() >= 10_000 {
-                        m.clear();
-                    }
-                    m.insert(key, t);
-                    true
-                }
-            }
-        };
-        let db = self.db.clone();
-        let fp = fingerprint.to_string();
-        let current = self.verifier.fingerprint();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        rt.spawn(async move {
-            let d = dev.clone();
-            let f = fp.clone();
-            let known = db
-                .call(move |st| {
-                    // A claimed device counts only with the secret it was given.
-                    let proven = match &secret {
-                        None => true,
-                        Some(s) => st
-                            .device_secret(&d)?
-                            .is_some_and(|stored| stored == secret_sha256(s)),
-                    };
-                    if d.is_empty() || !proven || !st.record_key_refusal(&d, &f)? {
-                        return Ok(None);
-                    }
-                    Ok(st.device(&d)?.map(|row| row.hostname))
-                })
-                .await;
-            if !first {
-                return;
-            }
-            match known {
-                Ok(Some(host)) => tracing::warn!(
-                    device = %dev, hostname = %host, key = %fp, current = %current,
-                    "refused a device signing with an old key; it needs the current key \
-                     (`p2pd agent install --key-file FILE` on that device)"
-                ),
-                _ => tracing::warn!(
-                    key = %fp, current = %current,
-                    "refused a request signed with an unknown key"
-                ),
-            }
-        });
-    }
-}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -536,22 +392,6 @@ fn retired(id: &str, at: i64) -> ApiError {
             )
         ),
     )
-}
-
-/// SHA-256 (hex) of a device secret, as the database keeps it.
-fn secret_sha256(secret: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
-}
-
-/// Whether the enrollment carries the secret `id` was given.
-fn secret_proves(st: &Store, id: &str, given: Option<&str>) -> Result<bool, ApiError> {
-    let (Some(stored), Some(given)) = (st.device_secret(id)?, given) else {
-        return Ok(false);
-    };
-    // Digests compared: how long the comparison takes says something
-    // about the stored digest at most, nothing about the secret.
-    Ok(stored == secret_sha256(given))
 }
 
 /// How long the device certificates this server issues are valid.

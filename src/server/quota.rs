@@ -292,7 +292,7 @@ async fn renewal(
     };
     let d = id.clone();
     let by_secret =
-        s.db.read_quick(move |st| super::secret_proves(st, &d, Some(&secret)))
+        s.db.read_quick(move |st| super::auth::secret_proves(st, &d, Some(&secret)))
             .await?;
     Ok(by_secret.then_some(id))
 }

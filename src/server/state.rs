@@ -20,7 +20,7 @@ use crate::wire::proto::Manifest;
 
 use super::error::ServeError;
 use super::pool::{READER_CACHE_MIB, READERS, SERVE_CACHE_MIB, StorePool};
-use super::{beats, fleet, leader, quota, roster, ui};
+use super::{auth, beats, fleet, leader, quota, roster, ui};
 
 /// How `serve` runs: the data dir, and what its flags say.
 #[derive(Debug, Clone, Default)]
@@ -100,16 +100,8 @@ pub struct ServerState {
     pub served_log: Mutex<Option<std::fs::File>>,
     /// Live Prometheus metrics (request latency, refusals, write batches).
     pub metrics: crate::metrics::ServerMetrics,
-    /// Key-mismatch refusals not yet written, by (device, fingerprint):
-    /// the time of the last write. Bounds the writes a device stuck on an
-    /// old key causes to one per `REFUSAL_WRITE_SECS`, and the log to one
-    /// line per device.
-    pub refusals: Mutex<HashMap<(String, String), i64>>,
-    /// Refusals that prove nothing about a device (an unknown key, no
-    /// certificate naming a device): counted, and logged as one line per
-    /// `ANON_REFUSAL_LOG_SECS` with the count, so a flood of forged
-    /// requests costs no log volume.
-    pub anon_refusals: Mutex<(i64, u64)>,
+    /// Requests refused for their key (see [`auth`]).
+    pub refusals: auth::Refusals,
     /// Follower reports awaiting a second signal, and devices that left
     /// (see `leader.rs`). Locked inside the database call, after the store.
     pub board: Arc<Mutex<leader::Board>>,
@@ -188,8 +180,7 @@ impl ServerState {
             manifests: Mutex::new(HashMap::new()),
             served_log: Mutex::new(Some(served_log)),
             metrics: crate::metrics::ServerMetrics::new(),
-            refusals: Mutex::new(HashMap::new()),
-            anon_refusals: Mutex::new((0, 0)),
+            refusals: auth::Refusals::default(),
             board: Arc::new(Mutex::new(leader::Board::default())),
             probe: probe_client(tls.as_ref())?,
             tls,

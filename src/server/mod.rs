@@ -16,16 +16,13 @@
 //! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
 //! token), [`lock`] (one serve per data dir).
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +48,7 @@ pub mod quota;
 pub mod recheck;
 pub mod roster;
 pub mod scheduler;
+pub mod seed;
 pub mod state;
 pub mod ui;
 
@@ -69,8 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leave", post(leave))
         .route("/v1/contents/{id}/manifest", get(manifest))
         .route("/v1/contents/{id}/sources", post(sources))
-        .route("/v1/contents/{id}/pieces/{n}", get(piece))
-        .route("/v1/storage/{*path}", get(storage_file))
+        .route("/v1/contents/{id}/pieces/{n}", get(seed::piece))
+        .route("/v1/storage/{*path}", get(seed::storage_file))
         .merge(ui::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -468,42 +466,30 @@ fn targeted_manifest(st: &Store, id: &str, group: &str) -> Result<Manifest, ApiE
     let m = st
         .manifest(id)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no content {id}")))?;
+    check_targeted(st, id, group)?;
+    Ok(m)
+}
+
+/// Refuses a content not targeted at `group`.
+fn check_targeted(st: &Store, id: &str, group: &str) -> Result<(), ApiError> {
     if !st.is_targeted(id, group)? {
         return Err(ApiError::new(
             ErrorCode::NotFound,
             format!("content {id} is not targeted at group '{group}'"),
         ));
     }
-    Ok(m)
+    Ok(())
 }
 
-/// [`targeted_manifest`] from the manifest cache: a content's manifest
-/// never changes (its id is its hash), and decoding one from the database
-/// hex-encodes every piece hash, which `/sources` paid on every call.
+/// [`targeted_manifest`] from the seed's manifest cache.
 fn targeted_manifest_cached(
     s: &ServerState,
     st: &Store,
     id: &str,
     group: &str,
 ) -> Result<Arc<Manifest>, ApiError> {
-    let cached = s.manifests.lock().get(id).cloned();
-    let m = match cached {
-        Some(m) => m,
-        None => {
-            let m =
-                Arc::new(st.manifest(id)?.ok_or_else(|| {
-                    ApiError::new(ErrorCode::NotFound, format!("no content {id}"))
-                })?);
-            s.manifests.lock().insert(id.to_string(), m.clone());
-            m
-        }
-    };
-    if !st.is_targeted(id, group)? {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("content {id} is not targeted at group '{group}'"),
-        ));
-    }
+    let m = s.seed.manifest(st, id)?;
+    check_targeted(st, id, group)?;
     Ok(m)
 }
 
@@ -533,15 +519,8 @@ async fn sources(
         tracing::warn!(leader = %url, content = %id, "reported leader does not answer the server's probe");
         plan = plan_sources(&s, &id, &req, true).await?;
     }
-    let mut seeding = s.seeding.lock();
-    if let Some(old) = plan.replaced.take() {
-        seeding.remove(&(id.clone(), old));
-    }
-    if plan.server_seeds {
-        seeding.insert((id, req.device_id));
-    } else {
-        seeding.remove(&(id, req.device_id));
-    }
+    s.seed
+        .decided(&id, &req.device_id, plan.server_seeds, plan.replaced.take());
     Ok(axum::Json(plan.response))
 }
 
@@ -551,7 +530,7 @@ async fn plan_sources(
     req: &SourcesRequest,
     probe_failed: bool,
 ) -> Result<scheduler::Plan, ApiError> {
-    let storage_url = match &s.storage {
+    let storage_url = match &s.seed.storage {
         Some(Storage::Http(u)) => Some(u.to_string()),
         _ => None,
     };
@@ -634,7 +613,7 @@ async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, 
             )?)
         })
         .await?;
-    s.seeding.lock().retain(|(_, d)| *d != dev);
+    s.seed.forget_device(&dev);
     tracing::info!(device = %dev, handed_over = handed, "device leaving");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -686,163 +665,4 @@ async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode,
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Central seed: a piece read from file storage, only for devices the
-/// scheduler sent here.
-async fn piece(
-    State(s): State<AppState>,
-    Path((id, n)): Path<(String, u32)>,
-    signed: Signed,
-) -> Result<Response, ApiError> {
-    let device = signed.device()?.to_string();
-    check_device_id("device", &device)?;
-    check_content_id("content id", &id)?;
-    let scheduled = s.seeding.lock().contains(&(id.clone(), device.clone()));
-    if !scheduled {
-        return Err(ApiError::new(
-            ErrorCode::NotScheduled,
-            "the server seeds only to devices its scheduler sent here; ask for sources again",
-        ));
-    }
-    let cached = s.manifests.lock().get(&id).cloned();
-    let m = match cached {
-        Some(m) => m,
-        None => {
-            let cid = id.clone();
-            let m = Arc::new(
-                s.db.call(move |st| {
-                    st.manifest(&cid)?.ok_or_else(|| {
-                        ApiError::new(ErrorCode::NotFound, format!("no content {cid}"))
-                    })
-                })
-                .await?,
-            );
-            s.manifests.lock().insert(id.clone(), m.clone());
-            m
-        }
-    };
-    if n >= m.piece_count() {
-        return Err(ApiError::new(ErrorCode::NotFound, format!("no piece {n}")));
-    }
-    let (start, end) = m.piece_range(n);
-    let bytes = read_storage(&s, &m.path, start, end).await?;
-    log_served(&s, &id, &device, Some(n), bytes.len());
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
-}
-
-/// The storage gateway: directory storage, read-only, for the content paths
-/// published for the asking device's group (nothing else under the
-/// directory is reachable, and only enrolled devices get anything).
-/// Supports `Range: bytes=A-B`, and streams from the file: memory stays
-/// flat however large the file and however many requests run at once.
-async fn storage_file(
-    State(s): State<AppState>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-    signed: Signed,
-) -> Result<Response, ApiError> {
-    let device = signed.device()?.to_string();
-    check_device_id("device", &device)?;
-    let p = path.clone();
-    let caller = device.clone();
-    let fleet = s.fleet.current();
-    s.db.call(move |st| {
-        let d = enrolled(st, &fleet, &caller)?;
-        st.targeted_size_by_path(&p, &d.group_name)?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotFound,
-                format!(
-                    "{p} is not a package published for group '{}'",
-                    d.group_name
-                ),
-            )
-        })
-    })
-    .await?;
-    let Some(Storage::Dir(root)) = s.storage.clone() else {
-        return Err(ApiError::new(
-            ErrorCode::StorageUnavailable,
-            "the storage gateway serves directory storage only; agents fetch http storage directly",
-        ));
-    };
-    // The file as storage holds it now (after an in-place change and a
-    // re-publish the path names the new content), every symlink resolved
-    // and checked to stay inside storage.
-    let p = path.clone();
-    let full = tokio::task::spawn_blocking(move || crate::content::storage::resolve(&root, &p))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))?;
-    let unavailable =
-        |e: std::io::Error| ApiError::new(ErrorCode::StorageUnavailable, format!("{path}: {e}"));
-    let mut file = tokio::fs::File::open(&full).await.map_err(unavailable)?;
-    let size = file.metadata().await.map_err(unavailable)?.len();
-    let (start, end) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) => parse_range(r, size)
-            .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("bad range {r}")))?,
-        None => (0, size),
-    };
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    file.seek(std::io::SeekFrom::Start(start))
-        .await
-        .map_err(unavailable)?;
-    let len = end - start;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 64 << 10);
-    log_served(&s, &path, &device, None, len as usize);
-    Ok((
-        StatusCode::PARTIAL_CONTENT,
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (
-                header::CONTENT_RANGE,
-                format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
-            ),
-        ],
-        axum::body::Body::from_stream(stream),
-    )
-        .into_response())
-}
-
-/// `bytes=A-B` (inclusive) → [A, B+1), clamped to the size.
-pub fn parse_range(r: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = r.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let a: u64 = a.trim().parse().ok()?;
-    let b: u64 = if b.trim().is_empty() {
-        size.saturating_sub(1)
-    } else {
-        b.trim().parse().ok()?
-    };
-    (a <= b && a < size).then_some((a, (b + 1).min(size)))
-}
-
-fn log_served(s: &ServerState, content: &str, device: &str, piece: Option<u32>, bytes: usize) {
-    if let Some(f) = s.served_log.lock().as_mut() {
-        let line = serde_json::json!({
-            "at": now(), "content": content, "device": device, "piece": piece, "bytes": bytes,
-        });
-        let _ = writeln!(f, "{line}");
-    }
-}
-
-async fn read_storage(
-    s: &ServerState,
-    path: &str,
-    start: u64,
-    end: u64,
-) -> Result<Bytes, ApiError> {
-    let Some(storage) = s.storage.clone() else {
-        return Err(ApiError::new(
-            ErrorCode::StorageUnavailable,
-            "file_storage is not set on the server",
-        ));
-    };
-    let path = path.to_string();
-    tokio::task::spawn_blocking(move || storage.read_range(&path, start, end - start))
-        .await
-        .map_err(ApiError::internal)?
-        .map(Bytes::from)
-        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, e.to_string()))
 }

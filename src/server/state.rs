@@ -5,7 +5,6 @@
 //! changed by its caller once it is built.
 
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,11 +15,10 @@ use crate::store::Store;
 use crate::trust::key::{SharedKey, Verifier};
 use crate::trust::tls::ServerCerts;
 use crate::vault::dbkey::DbKey;
-use crate::wire::proto::Manifest;
 
 use super::error::ServeError;
 use super::pool::{READER_CACHE_MIB, READERS, SERVE_CACHE_MIB, StorePool};
-use super::{auth, beats, fleet, leader, quota, roster, ui};
+use super::{auth, beats, fleet, leader, quota, roster, seed, ui};
 
 /// How `serve` runs: the data dir, and what its flags say.
 #[derive(Debug, Clone, Default)]
@@ -84,20 +82,9 @@ pub struct ServerState {
     pub key_version: std::sync::atomic::AtomicI64,
     /// The key file, watched for a `key regenerate` while serving.
     pub key_file: PathBuf,
-    /// File storage, for seeding pieces and the storage gateway.
-    pub storage: Option<Storage>,
-    /// (content, device) pairs the scheduler sent to the server; the seed
-    /// refuses everyone else. In memory on purpose: after a restart, agents
-    /// get `not_scheduled`, ask for sources again and are re-admitted.
-    pub seeding: Mutex<HashSet<(String, String)>>,
-    /// Manifests by content id, for the seed's per-piece path. A content's
-    /// manifest never changes (its id is its hash), so entries never go
-    /// stale; the scheduler still checks targeting in the database before
-    /// it admits a device to the seed.
-    pub manifests: Mutex<HashMap<String, Arc<Manifest>>>,
-    /// Append-only log of bytes served (`logs/served.log`, JSON lines), the
-    /// server's own word for cross-checking agents' transfer reports.
-    pub served_log: Mutex<Option<std::fs::File>>,
+    /// The central seed: file storage, the devices it serves, the
+    /// manifest cache and the log of bytes served (see [`seed`]).
+    pub seed: seed::Seed,
     /// Live Prometheus metrics (request latency, refusals, write batches).
     pub metrics: crate::metrics::ServerMetrics,
     /// Requests refused for their key (see [`auth`]).
@@ -175,16 +162,15 @@ impl ServerState {
             server_id: server.server_id,
             key_version: server.key_version.into(),
             key_file: crate::trust::key::key_path(data_dir),
-            storage,
-            seeding: Mutex::new(HashSet::new()),
-            manifests: Mutex::new(HashMap::new()),
-            served_log: Mutex::new(Some(served_log)),
+            seed: seed::Seed::new(storage, served_log),
             metrics: crate::metrics::ServerMetrics::new(),
             refusals: auth::Refusals::default(),
             board: Arc::new(Mutex::new(leader::Board::default())),
             probe: probe_client(tls.as_ref())?,
             tls,
-            trusted_proxies: (opts.trusted_proxies.iter())
+            trusted_proxies: opts
+                .trusted_proxies
+                .iter()
                 .map(|ip| ip.to_canonical())
                 .collect(),
             ui_sessions: ui::Sessions::default(),

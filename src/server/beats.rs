@@ -128,7 +128,7 @@ impl Beats {
         )?;
         let fleet = state.fleet.current();
         let secs = interval(
-            super::heartbeat_secs(&fleet)?,
+            super::api::heartbeat_secs(&fleet)?,
             state.fleet.device_count(),
             budget(&fleet),
             self.backlog(),
@@ -308,7 +308,7 @@ fn answer(
     let d = match fleet.directory.get(device_id) {
         Some(d) if fleet.group_assigned(&d.group_name) => d,
         _ => {
-            let row = super::enrolled(st, fleet, device_id)?;
+            let row = super::api::enrolled(st, fleet, device_id)?;
             let d = super::fleet::Listed {
                 group_name: row.group_name,
                 office_id: row.office_id,
@@ -337,7 +337,7 @@ fn answer(
             }
         },
         server_time: now(),
-        cache_limit_bytes: super::cache_limit(fleet)?,
+        cache_limit_bytes: super::api::cache_limit(fleet)?,
     })
 }
 

@@ -19,7 +19,8 @@ use crate::store::Store;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::{ErrorCode, Manifest, check_content_id, check_device_id};
 
-use super::{AppState, enrolled};
+use super::AppState;
+use super::api::enrolled;
 
 /// What the seed holds.
 pub struct Seed {

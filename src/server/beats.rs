@@ -49,7 +49,6 @@ use tokio::sync::{mpsc, oneshot};
 use super::ServerState;
 use super::fleet::Snapshot;
 use crate::domain::clock::now;
-use crate::domain::settings::Setting;
 use crate::store::Store;
 use crate::store::distribution::ProgressUpdate;
 use crate::wire::http::ApiError;
@@ -127,17 +126,22 @@ impl Beats {
             1 + req.progress.len() + req.stuck.len(),
         )?;
         let fleet = state.fleet.current();
+        let (base, budget) = (
+            fleet.settings.heartbeat_secs,
+            fleet.settings.heartbeat_budget,
+        );
+        let cache_limit = fleet.settings.cache_limit_bytes;
         let secs = interval(
-            super::api::heartbeat_secs(&fleet)?,
+            base,
             state.fleet.device_count(),
-            budget(&fleet),
+            budget,
             self.backlog(),
             rand::random::<f64>(),
         );
         let (board, device) = (state.board.clone(), req.device_id.clone());
         let answer = state
             .db
-            .read_quick(move |st| answer(st, &fleet, &board, &device, secs))
+            .read_quick(move |st| answer(st, &fleet, &board, &device, secs, cache_limit))
             .await?;
         let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
@@ -263,12 +267,6 @@ async fn commit(
         .await
 }
 
-fn budget(f: &Snapshot) -> u64 {
-    f.setting(Setting::HeartbeatBudget)
-        .parse()
-        .unwrap_or(10_000)
-}
-
 /// What one heartbeat reports, inside the batch's transaction. A device
 /// removed since it was answered is skipped.
 fn record(st: &Store, req: &HeartbeatRequest) -> Result<(), ApiError> {
@@ -301,6 +299,7 @@ fn answer(
     board: &Mutex<super::leader::Board>,
     device_id: &str,
     heartbeat_secs: u64,
+    cache_limit_bytes: Option<u64>,
 ) -> Result<HeartbeatResponse, ApiError> {
     // From the snapshot's directory when this device was seen under it:
     // the database is read only on a device's first heartbeat after a
@@ -337,7 +336,7 @@ fn answer(
             }
         },
         server_time: now(),
-        cache_limit_bytes: super::api::cache_limit(fleet)?,
+        cache_limit_bytes,
     })
 }
 

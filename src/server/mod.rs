@@ -40,6 +40,7 @@ pub mod recheck;
 pub mod roster;
 pub mod scheduler;
 pub mod seed;
+pub mod settings;
 pub mod state;
 pub mod ui;
 

@@ -12,7 +12,7 @@ use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
 use super::super::{AppState, ServerState, decisions, scheduler};
-use super::{enrolled, heartbeat_secs, setting};
+use super::enrolled;
 
 pub async fn manifest(
     State(s): State<AppState>,
@@ -109,10 +109,9 @@ async fn plan_sources(
     s.db.read_or_write(move |st| {
         let d = enrolled(st, &fleet, &req.device_id)?;
         let m = targeted_manifest_cached(&state, st, &id, &d.group_name)?;
-        let hb = heartbeat_secs(&fleet)? as i64;
-        let cdn = setting(&fleet, crate::domain::settings::Setting::CdnUrl)?;
+        let hb = fleet.settings.heartbeat_secs as i64;
         let ends = scheduler::Endpoints {
-            cdn: (!cdn.is_empty()).then_some(cdn),
+            cdn: fleet.settings.cdn_url.clone(),
             storage_url: storage_url.clone(),
         };
         let mut board = board.lock();

@@ -14,7 +14,6 @@ use crate::wire::proto::*;
 
 use super::super::auth::{secret_proves, secret_sha256};
 use super::super::{AppState, fleet, quota, roster};
-use super::{heartbeat_secs, setting};
 
 pub async fn enroll(
     State(s): State<AppState>,
@@ -138,7 +137,7 @@ fn check_claimed_address(
     req: &EnrollRequest,
     source: IpAddr,
 ) -> Result<(), ApiError> {
-    if fleet.setting(crate::domain::settings::Setting::TrustClaimedAddresses) == "on" {
+    if fleet.settings.trust_claimed_addresses {
         return Ok(());
     }
     let source = source.to_canonical();
@@ -177,11 +176,9 @@ fn enroll_impl(
     roster: &roster::Roster,
     req: EnrollRequest,
 ) -> Result<EnrollResponse, ApiError> {
-    use crate::domain::settings::{Setting, parse_version};
-    let min = setting(fleet, Setting::MinClientVersion)?;
-    let max = setting(fleet, Setting::MaxClientVersion)?;
-    let v = parse_version(&req.version);
-    if v.is_none() || v < parse_version(&min) || v > parse_version(&max) {
+    let settings = &fleet.settings;
+    if !settings.accepts_version(&req.version) {
+        let (min, max) = (&settings.min_client_version, &settings.max_client_version);
         return Err(ApiError::new(
             ErrorCode::UnsupportedVersion,
             format!(
@@ -234,7 +231,7 @@ fn enroll_impl(
         device_id: row.id,
         office: office.as_ref().map(|o| o.name.clone()),
         office_kind: office.map(|o| o.kind.to_string()),
-        heartbeat_secs: heartbeat_secs(fleet)?,
+        heartbeat_secs: fleet.settings.heartbeat_secs,
         license_activated_at: row.license_activated_at.unwrap_or_else(now),
         serve_peers,
         server_time: now(),

@@ -8,7 +8,6 @@ use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
 use super::super::{AppState, scheduler};
-use super::heartbeat_secs;
 
 /// An agent that is stopping hands over its leadership before it exits.
 pub async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
@@ -22,7 +21,7 @@ pub async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCo
             let d = st
                 .device(&req.device_id)?
                 .ok_or_else(|| ApiError::new(ErrorCode::NotEnrolled, "device is not enrolled"))?;
-            let hb = heartbeat_secs(&fleet)? as i64;
+            let hb = fleet.settings.heartbeat_secs as i64;
             let mut board = board.lock();
             Ok(scheduler::hand_over(
                 st,

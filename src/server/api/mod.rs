@@ -31,19 +31,6 @@ pub async fn status(
     }))
 }
 
-pub fn setting(
-    f: &fleet::Snapshot,
-    s: crate::domain::settings::Setting,
-) -> Result<String, ApiError> {
-    Ok(f.setting(s))
-}
-
-pub fn heartbeat_secs(f: &fleet::Snapshot) -> Result<u64, ApiError> {
-    Ok(setting(f, crate::domain::settings::Setting::HeartbeatSecs)?
-        .parse()
-        .unwrap_or(10))
-}
-
 /// Loads an enrolled device whose group is still assigned.
 pub fn enrolled(
     st: &Store,
@@ -66,12 +53,4 @@ pub fn enrolled(
         ));
     }
     Ok(d)
-}
-
-/// `agent_cache_mb` in bytes; None when unset or 0 (no limit).
-pub fn cache_limit(f: &fleet::Snapshot) -> Result<Option<u64>, ApiError> {
-    Ok(f.setting_raw("agent_cache_mb")
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&mb| mb > 0)
-        .map(|mb| mb << 20))
 }

@@ -28,6 +28,7 @@ pub mod auth;
 pub mod beats;
 pub mod decisions;
 pub mod error;
+pub mod faults;
 pub mod fleet;
 pub mod keywatch;
 pub mod leader;

@@ -17,6 +17,7 @@ use crate::trust::tls::ServerCerts;
 use crate::vault::dbkey::DbKey;
 
 use super::error::ServeError;
+use super::faults::Faults;
 use super::pool::{READER_CACHE_MIB, READERS, SERVE_CACHE_MIB, StorePool};
 use super::{auth, beats, fleet, leader, quota, roster, seed, ui};
 
@@ -103,6 +104,8 @@ pub struct ServerState {
     pub trusted_proxies: Vec<IpAddr>,
     /// Dashboard sessions (see [`ui`]).
     pub ui_sessions: ui::Sessions,
+    /// The test-only fault switches (see [`super::faults`]).
+    pub faults: Faults,
 }
 
 /// What handlers are given.
@@ -174,6 +177,7 @@ impl ServerState {
                 .map(|ip| ip.to_canonical())
                 .collect(),
             ui_sessions: ui::Sessions::default(),
+            faults: Faults::from_env(),
         })
     }
 }

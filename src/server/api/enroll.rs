@@ -89,7 +89,7 @@ pub async fn enroll(
     if let (Some(certs), Some(csr)) = (&s.tls, csr) {
         let pem = certs
             .ca()
-            .issue_device(&csr, &resp.device_id, device_cert_lifetime())
+            .issue_device(&csr, &resp.device_id, s.faults.device_cert_lifetime())
             .map_err(|e| match e {
                 crate::trust::tls::TlsError::BadCsr(_) => {
                     ApiError::new(ErrorCode::BadRequest, e.to_string())
@@ -113,19 +113,6 @@ fn retired(id: &str, at: i64) -> ApiError {
             )
         ),
     )
-}
-
-/// How long the device certificates this server issues are valid.
-fn device_cert_lifetime() -> Duration {
-    // Test-only fault switch: short-lived certificates, to see agents renew.
-    #[cfg(feature = "fault-injection")]
-    if let Some(secs) = std::env::var("P2PD_FAULT_DEVICE_CERT_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return Duration::from_secs(secs);
-    }
-    crate::trust::tls::DEVICE_CERT_LIFETIME
 }
 
 /// Unless `trust_claimed_addresses` is on, the address an enrolling device

@@ -45,6 +45,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::ServerState;
 use super::fleet::Snapshot;
@@ -115,8 +117,10 @@ impl Beats {
         state: &Arc<ServerState>,
         req: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ApiError> {
+        // Without `server::run` (a router alone, in-process tests): a
+        // writer of its own, which ends with the state.
         if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            tokio::spawn(run(Arc::downgrade(state)));
+            tokio::spawn(run(Arc::downgrade(state), CancellationToken::new()));
         }
         // What this device may write (design note `key-holders`): one item per heartbeat
         // and per progress or stuck entry it carries.
@@ -163,6 +167,15 @@ impl Beats {
         }
     }
 
+    /// Starts the writer in `tasks` (`server::run`'s): once `stop` is
+    /// cancelled it takes no more heartbeats, commits those queued, and
+    /// ends.
+    pub fn start(&self, state: &Arc<ServerState>, tasks: &TaskTracker, stop: CancellationToken) {
+        if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tasks.spawn(run(Arc::downgrade(state), stop));
+        }
+    }
+
     /// How full the queue is, 0 to 1.
     pub fn backlog(&self) -> f64 {
         1.0 - self.tx.capacity() as f64 / self.tx.max_capacity() as f64
@@ -191,17 +204,30 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
     (spread.round() as u64).clamp(base as u64, MAX_INTERVAL_SECS)
 }
 
-/// The writer: commits queued heartbeats in batches until the server state
-/// is gone (it holds only a weak reference, so the queue's sender, which
-/// lives in the state, closes the queue when the state is dropped). Runs
-/// on the runtime; the database work goes through [`super::StorePool::call`] like every
-/// other write.
-async fn run(weak: std::sync::Weak<ServerState>) {
+/// The writer: commits queued heartbeats in batches until `stop` is
+/// cancelled (then it closes the queue and commits what is in it) or the
+/// server state is gone (it holds only a weak reference, so the queue's
+/// sender, which lives in the state, closes the queue when the state is
+/// dropped). Runs on the runtime; the database work goes through
+/// [`super::StorePool::call`] like every other write.
+async fn run(weak: std::sync::Weak<ServerState>, stop: CancellationToken) {
     let Some(mut rx) = weak.upgrade().and_then(|s| s.beats.rx.lock().take()) else {
         return;
     };
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut stopping = false;
+    loop {
+        let n = tokio::select! {
+            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            _ = stop.cancelled(), if !stopping => {
+                rx.close();
+                stopping = true;
+                continue;
+            }
+        };
+        if n == 0 {
+            return;
+        }
         let Some(state) = weak.upgrade() else {
             return;
         };

@@ -12,9 +12,17 @@
 //! (serve's or an admin command's) holds the lock, and keeping the blocking
 //! calls off the runtime threads keeps piece serving responsive.
 //!
-//! Submodules: [`scheduler`] (leaders and sources), [`decisions`] (why, in
-//! words, for `explain`), [`ui`] (the dashboard, `/metrics` and the admin
-//! token), [`lock`] (one serve per data dir).
+//! Here: [`run`] (the listener and the background tasks) and [`router`].
+//! Submodules: [`state`] (what handlers share, built from
+//! [`ServeOptions`]), [`pool`] (the database), [`auth`] (who a request is
+//! from, key refusals), [`api`] (the agents' routes), [`seed`] (pieces and
+//! the storage gateway), [`beats`] (heartbeat group commit), [`fleet`] and
+//! [`settings`] (the fleet's configuration in memory), [`keywatch`] (key
+//! regenerates while serving), [`scheduler`] and [`leader`] (leaders and
+//! sources), [`decisions`] (why, in words, for `explain`), [`quota`],
+//! [`recheck`] (bad-piece reports), [`ui`] (the dashboard, `/metrics` and
+//! the admin token), [`lock`] (one serve per data dir), [`error`],
+//! [`faults`] (test-only switches).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub mod api;
 pub mod auth;
@@ -91,6 +100,12 @@ fn replica_url(listener: &tokio::net::TcpListener, fleet: &fleet::Snapshot, tls:
 
 /// Serves until `shutdown` resolves, then stops accepting and drains
 /// in-flight requests for at most `drain` before returning.
+///
+/// The background tasks (the fleet watcher, the key watcher and the
+/// heartbeat writer) run in one [`TaskTracker`]: the key watcher stops at
+/// `shutdown`, the other two once the requests have drained (the writer
+/// commits what is queued first), and this returns only when all three
+/// have ended.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: ServerState,
@@ -98,52 +113,55 @@ pub async fn run(
     drain: Duration,
 ) -> Result<(), ServeError> {
     let state = Arc::new(state);
-    let token = CancellationToken::new();
-    // The fleet watcher stops when this function returns, on any path.
-    let watch_stop = CancellationToken::new();
-    let _stop_watcher = watch_stop.clone().drop_guard();
-    let watcher = {
-        let replica = fleet::Replica {
-            id: state.replica_id.clone(),
-            url: replica_url(&listener, &state.fleet.current(), state.tls.is_some()),
-        };
-        let (fleet, dir, database, stop) = (
-            state.fleet.clone(),
-            state.data_dir.clone(),
-            state.database.clone(),
-            watch_stop.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            fleet::watch(fleet, &dir, database.as_deref(), replica, stop)
-        })
-    };
-    let t = token.clone();
-    let app = router(state.clone());
-    tokio::spawn(async move {
-        shutdown.await;
-        t.cancel();
-    });
-    tokio::spawn(keywatch::watch(state.clone(), token.clone()));
     let tls = match &state.tls {
         Some(certs) => Some(Arc::new(
             certs.ca().trust().server_config(certs.clone(), false)?,
         )),
         None => None,
     };
+    // `token`: stop accepting (at `shutdown`); `stop`: the background
+    // tasks, once the server has stopped. Both on every path out of here.
+    let (token, stop) = (CancellationToken::new(), CancellationToken::new());
+    let _guards = (token.clone().drop_guard(), stop.clone().drop_guard());
+    let tasks = TaskTracker::new();
+    let replica = fleet::Replica {
+        id: state.replica_id.clone(),
+        url: replica_url(&listener, &state.fleet.current(), state.tls.is_some()),
+    };
+    let (fleet, dir, database, watch_stop) = (
+        state.fleet.clone(),
+        state.data_dir.clone(),
+        state.database.clone(),
+        stop.clone(),
+    );
+    tasks.spawn_blocking(move || {
+        fleet::watch(fleet, &dir, database.as_deref(), replica, watch_stop)
+    });
+    tasks.spawn(keywatch::watch(state.clone(), token.clone()));
+    state.beats.start(&state, &tasks, stop.clone());
+    let t = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        t.cancel();
+    });
     // One descriptor per connected device: as many as the system allows.
     let open_files = crate::platform::raise_open_files(crate::wire::listen::OPEN_FILES_WANTED);
     let limits = crate::wire::listen::Limits::SERVER.fitted(open_files);
     tracing::info!(max_connections = limits.total, "accepting connections");
-    let server = crate::wire::listen::serve(listener, app, token.clone(), limits, tls);
-    tokio::select! {
-        r = server => r?,
+    let server =
+        crate::wire::listen::serve(listener, router(state.clone()), token.clone(), limits, tls);
+    let served = tokio::select! {
+        r = server => r.map_err(ServeError::from),
         _ = async { token.cancelled().await; tokio::time::sleep(drain).await } => {
             tracing::warn!("drain timeout: closing remaining connections");
+            Ok(())
         }
-    }
-    watch_stop.cancel();
-    watcher.await.ok();
+    };
+    token.cancel();
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
     // Close the database last: checkpoint the WAL by dropping the connection.
     state.db.call(|_| Ok(())).await.ok();
-    Ok(())
+    served
 }

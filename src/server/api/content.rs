@@ -119,22 +119,21 @@ async fn plan_sources(
         let at = at_ms / 1000;
         // Replicas on one PostgreSQL: one election per content at a time.
         let plan = st.for_content_exclusively(&id, |st| {
-            let plan = scheduler::plan(
-                st,
-                &mut board,
-                &state.roster,
-                &scheduler::Timing::new(hb),
-                &ends,
-                &id,
-                &m.path,
-                &d,
-                req.suspect.as_ref().map(|suspect| scheduler::Complaint {
+            let ask = scheduler::Ask {
+                roster: &state.roster,
+                timing: &scheduler::Timing::new(hb),
+                ends: &ends,
+                content_id: &id,
+                path: &m.path,
+                device: &d,
+                complaint: req.suspect.as_ref().map(|suspect| scheduler::Complaint {
                     suspect,
                     probe_failed,
                 }),
-                at,
-                at_ms,
-            )?;
+                now: at,
+                now_ms: at_ms,
+            };
+            let plan = scheduler::plan(st, &mut board, ask)?;
             decisions::record_sources(st, &d, &id, m.piece_count(), &plan.response, at)?;
             Ok(plan)
         })?;

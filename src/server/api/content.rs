@@ -11,8 +11,8 @@ use crate::store::Store;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
-use super::super::{AppState, ServerState, decisions, scheduler};
 use super::enrolled;
+use crate::server::{AppState, ServerState, decisions, scheduler};
 
 pub async fn manifest(
     State(s): State<AppState>,

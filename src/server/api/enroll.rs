@@ -12,8 +12,8 @@ use crate::store::Store;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
-use super::super::auth::{secret_proves, secret_sha256};
-use super::super::{AppState, fleet, quota, roster};
+use crate::server::auth::{secret_proves, secret_sha256};
+use crate::server::{AppState, fleet, quota, roster};
 
 pub async fn enroll(
     State(s): State<AppState>,
@@ -57,29 +57,13 @@ pub async fn enroll(
                     && !proved_by_cert
                     && !secret_proves(st, &id, req.device_secret.as_deref())?
                 {
-                    if st.device(&id)?.is_some() {
-                        tracing::warn!(
-                            device = %id,
-                            "enrollment under an existing device id without its certificate \
-                             or its secret: enrolled as a new device"
-                        );
-                    }
+                    new_device_instead(st, &id)?;
                     req.device_id = None;
                 }
             }
             let resp = enroll_impl(st, &fleet, &state.roster, req)?;
             st.forget_readmitted(&resp.device_id)?;
-            // First enrollment (or a device from before secrets): give it
-            // the secret it proves itself with from now on. Kept stable:
-            // an agent that missed one answer still holds a valid one.
-            let secret = match st.device_secret(&resp.device_id)? {
-                Some(_) => None,
-                None => {
-                    let secret = hex::encode(rand::random::<[u8; 32]>());
-                    st.set_device_secret(&resp.device_id, &secret_sha256(&secret))?;
-                    Some(secret)
-                }
-            };
+            let secret = give_secret(st, &resp.device_id)?;
             Ok((resp, secret))
         })
         .await?;
@@ -87,18 +71,53 @@ pub async fn enroll(
     // Its group or office may have changed: the next heartbeat reads them.
     s.fleet.current().directory.remove(&resp.device_id);
     if let (Some(certs), Some(csr)) = (&s.tls, csr) {
-        let pem = certs
-            .ca()
-            .issue_device(&csr, &resp.device_id, s.faults.device_cert_lifetime())
-            .map_err(|e| match e {
-                crate::trust::tls::TlsError::BadCsr(_) => {
-                    ApiError::new(ErrorCode::BadRequest, e.to_string())
-                }
-                other => ApiError::internal(other),
-            })?;
-        resp.certificate = Some(pem);
+        let lifetime = s.faults.device_cert_lifetime();
+        resp.certificate = Some(issue_certificate(certs, &csr, &resp.device_id, lifetime)?);
     }
     Ok(axum::Json(resp))
+}
+
+/// An enrollment under an existing device id without its certificate or
+/// its secret enrolls a new device; said in the log when `id` exists.
+fn new_device_instead(st: &Store, id: &str) -> Result<(), ApiError> {
+    if st.device(id)?.is_some() {
+        tracing::warn!(
+            device = %id,
+            "enrollment under an existing device id without its certificate \
+             or its secret: enrolled as a new device"
+        );
+    }
+    Ok(())
+}
+
+/// First enrollment (or a device from before secrets): the secret it
+/// proves itself with from now on. Kept stable: an agent that missed one
+/// answer still holds a valid one, so a device that has one gets none.
+fn give_secret(st: &mut Store, device_id: &str) -> Result<Option<String>, ApiError> {
+    if st.device_secret(device_id)?.is_some() {
+        return Ok(None);
+    }
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    st.set_device_secret(device_id, &secret_sha256(&secret))?;
+    Ok(Some(secret))
+}
+
+/// The device certificate for `csr`, from the server CA.
+fn issue_certificate(
+    certs: &crate::trust::tls::ServerCerts,
+    csr: &str,
+    device_id: &str,
+    lifetime: Duration,
+) -> Result<String, ApiError> {
+    certs
+        .ca()
+        .issue_device(csr, device_id, lifetime)
+        .map_err(|e| match e {
+            crate::trust::tls::TlsError::BadCsr(_) => {
+                ApiError::new(ErrorCode::BadRequest, e.to_string())
+            }
+            other => ApiError::internal(other),
+        })
 }
 
 /// The refusal of a retired device id.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
-use super::super::AppState;
+use crate::server::AppState;
 
 pub async fn heartbeat(
     State(s): State<AppState>,

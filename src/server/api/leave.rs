@@ -7,7 +7,7 @@ use crate::domain::clock::now;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
-use super::super::{AppState, scheduler};
+use crate::server::{AppState, scheduler};
 
 /// An agent that is stopping hands over its leadership before it exits.
 pub async fn leave(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {

@@ -8,7 +8,7 @@ use crate::store::distribution::Transfer;
 use crate::wire::http::{ApiError, Signed};
 use crate::wire::proto::*;
 
-use super::super::{AppState, quota, recheck};
+use crate::server::{AppState, quota, recheck};
 
 pub async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusCode, ApiError> {
     let mut req: ReportRequest = signed.json()?;

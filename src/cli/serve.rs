@@ -48,7 +48,6 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     let dir = g.data_dir();
-    let state = server::ServerState::load(&dir, g.database.as_deref())?;
     let st = crate::store::Store::open_at(&dir, g.database.as_deref())?;
     let get = |s: Setting| -> anyhow::Result<String> {
         Ok(st.setting(s.name())?.unwrap_or_else(|| s.default_value()))
@@ -63,32 +62,29 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             SocketAddr::new(ip, port)
         }
     };
-    // The server CA from the database (every replica presents the same
-    // one); an older install's CA files are moved into it here.
-    let ca = if a.insecure_plain_http {
-        None
-    } else {
-        Some(
-            crate::vault::server_ca::load(&dir, &st)
-                .map_err(|e| fail(ExitCode::Failed, e.to_string()))?,
-        )
-    };
     drop(st);
-    let (state, scheme) = if let Some(ca) = ca {
-        let names = crate::trust::tls::server_names(listen.ip(), &server_name, &a.tls_name);
-        let certs = crate::trust::tls::ServerCerts::new(ca, &state.server_id, names)
-            .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
+    // With TLS, the certificate comes from the server CA in the database
+    // (every replica presents the same one).
+    let tls = (!a.insecure_plain_http).then(|| server::TlsOptions {
+        names: crate::trust::tls::server_names(listen.ip(), &server_name, &a.tls_name),
+    });
+    let options = server::ServeOptions {
+        data_dir: dir.clone(),
+        database: g.database.clone(),
+        tls,
+        trusted_proxies: a.trusted_proxy.clone(),
+    };
+    let state = server::ServerState::load(options).map_err(serve_error)?;
+    let scheme = if let Some(certs) = &state.tls {
         eprintln!(
             "p2pd serve: TLS certificate for {} (CA {})",
             certs.names().join(", "),
             certs.ca().fingerprint()
         );
-        let mut state = state.with_tls(certs)?;
-        state.trusted_proxies = a.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect();
-        (state, "https")
+        "https"
     } else {
         tracing::warn!("serving plain HTTP (--insecure-plain-http): no TLS, no device identities");
-        (state, "http")
+        "http"
     };
     // Before binding, so a second serve is told who holds the data dir
     // rather than "address in use". Moved into the runtime's
@@ -112,9 +108,26 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             shutdown_signal().await;
             tracing::info!("shutting down");
         };
-        server::run(listener, state, shutdown, Duration::from_secs(10)).await
+        server::run(listener, state, shutdown, Duration::from_secs(10))
+            .await
+            .map_err(serve_error)
     })?;
     Ok(ExitCode::Ok)
+}
+
+/// serve's error as the CLI reports it, in the same words: the store's and
+/// I/O errors as themselves (so that `exit_code_of` finds a store that is
+/// not installed), the CA's as a failure and the certificate's as a usage
+/// error, each in one line.
+fn serve_error(e: server::ServeError) -> anyhow::Error {
+    use server::ServeError as E;
+    match e {
+        E::Store(e) => e.into(),
+        E::Io(e) => e.into(),
+        E::Ca(e) => fail(ExitCode::Failed, e.to_string()),
+        E::Certificate(e) => fail(ExitCode::Usage, e.to_string()),
+        e => e.into(),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C, console close or a service stop

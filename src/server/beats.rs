@@ -4,7 +4,7 @@
 //! # Group commit
 //!
 //! A heartbeat is answered from a read connection (is the device
-//! enrolled, what is targeted at its group: [`super::Db::read`]); what it
+//! enrolled, what is targeted at its group: [`super::StorePool::read`]); what it
 //! reports (last seen, progress, stuck contents) is soft state, queued on a
 //! bounded channel ([`QUEUE`] entries) for one writer task ([`run`]). The
 //! writer takes everything queued, up to [`MAX_BATCH`], and commits the
@@ -27,7 +27,7 @@
 //! Rejected: a second writing connection owned by the writer. Two writing
 //! connections wait on each other in SQLite's busy handler, which sleeps
 //! (up to 100 ms a time); sharing serve's one writer through
-//! [`super::Db::call`] queues them in order instead.
+//! [`super::StorePool::call`] queues them in order instead.
 //!
 //! Backpressure: a full queue is refused at once with `overloaded` (503
 //! and `Retry-After`); nothing piles up behind it.
@@ -45,11 +45,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::ServerState;
 use super::fleet::Snapshot;
 use crate::domain::clock::now;
-use crate::domain::settings::Setting;
 use crate::store::Store;
 use crate::store::distribution::ProgressUpdate;
 use crate::wire::http::ApiError;
@@ -116,8 +117,10 @@ impl Beats {
         state: &Arc<ServerState>,
         req: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ApiError> {
+        // Without `server::run` (a router alone, in-process tests): a
+        // writer of its own, which ends with the state.
         if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            tokio::spawn(run(Arc::downgrade(state)));
+            tokio::spawn(run(Arc::downgrade(state), CancellationToken::new()));
         }
         // What this device may write (design note `key-holders`): one item per heartbeat
         // and per progress or stuck entry it carries.
@@ -127,23 +130,28 @@ impl Beats {
             1 + req.progress.len() + req.stuck.len(),
         )?;
         let fleet = state.fleet.current();
+        let (base, budget) = (
+            fleet.settings.heartbeat_secs,
+            fleet.settings.heartbeat_budget,
+        );
+        let cache_limit = fleet.settings.cache_limit_bytes;
         let secs = interval(
-            super::heartbeat_secs(&fleet)?,
+            base,
             state.fleet.device_count(),
-            budget(&fleet),
+            budget,
             self.backlog(),
             rand::random::<f64>(),
         );
         let (board, device) = (state.board.clone(), req.device_id.clone());
         let answer = state
             .db
-            .read_quick(move |st| answer(st, &fleet, &board, &device, secs))
+            .read_quick(move |st| answer(st, &fleet, &board, &device, secs, cache_limit))
             .await?;
         let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                super::overloaded_because(&format!("{QUEUE} heartbeats are waiting to be written"))
-            }
+            mpsc::error::TrySendError::Full(_) => super::pool::overloaded_because(&format!(
+                "{QUEUE} heartbeats are waiting to be written"
+            )),
             mpsc::error::TrySendError::Closed(_) => {
                 ApiError::new(ErrorCode::Internal, "the server is shutting down")
             }
@@ -156,6 +164,15 @@ impl Beats {
                 ErrorCode::Internal,
                 "the server is shutting down",
             )),
+        }
+    }
+
+    /// Starts the writer in `tasks` (`server::run`'s): once `stop` is
+    /// cancelled it takes no more heartbeats, commits those queued, and
+    /// ends.
+    pub fn start(&self, state: &Arc<ServerState>, tasks: &TaskTracker, stop: CancellationToken) {
+        if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tasks.spawn(run(Arc::downgrade(state), stop));
         }
     }
 
@@ -187,17 +204,30 @@ pub fn interval(base: u64, devices: u64, budget: u64, backlog: f64, jitter: f64)
     (spread.round() as u64).clamp(base as u64, MAX_INTERVAL_SECS)
 }
 
-/// The writer: commits queued heartbeats in batches until the server state
-/// is gone (it holds only a weak reference, so the queue's sender, which
-/// lives in the state, closes the queue when the state is dropped). Runs
-/// on the runtime; the database work goes through [`super::Db::call`] like every
-/// other write.
-async fn run(weak: std::sync::Weak<ServerState>) {
+/// The writer: commits queued heartbeats in batches until `stop` is
+/// cancelled (then it closes the queue and commits what is in it) or the
+/// server state is gone (it holds only a weak reference, so the queue's
+/// sender, which lives in the state, closes the queue when the state is
+/// dropped). Runs on the runtime; the database work goes through
+/// [`super::StorePool::call`] like every other write.
+async fn run(weak: std::sync::Weak<ServerState>, stop: CancellationToken) {
     let Some(mut rx) = weak.upgrade().and_then(|s| s.beats.rx.lock().take()) else {
         return;
     };
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut stopping = false;
+    loop {
+        let n = tokio::select! {
+            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            _ = stop.cancelled(), if !stopping => {
+                rx.close();
+                stopping = true;
+                continue;
+            }
+        };
+        if n == 0 {
+            return;
+        }
         let Some(state) = weak.upgrade() else {
             return;
         };
@@ -263,12 +293,6 @@ async fn commit(
         .await
 }
 
-fn budget(f: &Snapshot) -> u64 {
-    f.setting(Setting::HeartbeatBudget)
-        .parse()
-        .unwrap_or(10_000)
-}
-
 /// What one heartbeat reports, inside the batch's transaction. A device
 /// removed since it was answered is skipped.
 fn record(st: &Store, req: &HeartbeatRequest) -> Result<(), ApiError> {
@@ -301,6 +325,7 @@ fn answer(
     board: &Mutex<super::leader::Board>,
     device_id: &str,
     heartbeat_secs: u64,
+    cache_limit_bytes: Option<u64>,
 ) -> Result<HeartbeatResponse, ApiError> {
     // From the snapshot's directory when this device was seen under it:
     // the database is read only on a device's first heartbeat after a
@@ -308,7 +333,7 @@ fn answer(
     let d = match fleet.directory.get(device_id) {
         Some(d) if fleet.group_assigned(&d.group_name) => d,
         _ => {
-            let row = super::enrolled(st, fleet, device_id)?;
+            let row = super::api::enrolled(st, fleet, device_id)?;
             let d = super::fleet::Listed {
                 group_name: row.group_name,
                 office_id: row.office_id,
@@ -337,7 +362,7 @@ fn answer(
             }
         },
         server_time: now(),
-        cache_limit_bytes: super::cache_limit(fleet)?,
+        cache_limit_bytes,
     })
 }
 

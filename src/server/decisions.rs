@@ -79,39 +79,8 @@ pub fn record_sources(
         Some(o) => st.office(o)?,
         None => None,
     };
-    // Parent-tier peers and how much of the content they hold.
-    let parent_ids: HashSet<&str> = resp
-        .upstream
-        .iter()
-        .filter(|s| s.tier == Tier::Parent)
-        .filter_map(|s| s.device_id.as_deref())
-        .collect();
-    let (full, most) = if parent_ids.is_empty() {
-        (0, 0)
-    } else {
-        // One keyed lookup per parent peer, not the whole fleet's progress.
-        let mut held: Vec<u32> = Vec::with_capacity(parent_ids.len());
-        for id in &parent_ids {
-            if let Some(p) = st.device_progress(content_id, id)? {
-                held.push(p.pieces);
-            }
-        }
-        (
-            held.iter().filter(|&&p| p >= piece_count).count(),
-            held.iter().copied().max().unwrap_or(0),
-        )
-    };
-    let mut tiers: Vec<&str> = Vec::new();
-    for s in &resp.upstream {
-        let t = match s.tier {
-            Tier::Parent if full == 0 => "parent-partial",
-            t => t.as_str(),
-        };
-        if !tiers.contains(&t) {
-            tiers.push(t);
-        }
-    }
-    let tiers = tiers.join(",");
+    let parents = Parents::of(st, content_id, piece_count, resp)?;
+    let tiers = tiers(resp, &parents);
     let role = role_str(resp.role);
     if let Some(last) = st.last_decision(&device.id, content_id)?
         && last.office_id == device.office_id
@@ -121,79 +90,16 @@ pub fn record_sources(
     {
         return Ok(());
     }
-
-    let at = clock(now);
-    let parent_words = || -> Result<String, StoreError> {
-        let Some(o) = &office else {
-            return Ok(String::new());
-        };
-        Ok(match parent_office(st, o.parent_id)? {
-            None => format!(
-                "{} has no parent office, so the server is its first source outside the office",
-                o.name
-            ),
-            Some(p) if parent_ids.is_empty() => format!(
-                "parent office {} had no online device at {at}, so the leader went to the server",
-                p.name
-            ),
-            Some(p) if full == 0 => format!(
-                "parent office {} had {} online device{} at {at}, none holding all {piece_count} pieces yet \
-                 (the most any held: {most}), so the leader fetches from them as pieces arrive there, \
-                 and goes to the server only while they fail",
-                p.name,
-                parent_ids.len(),
-                if parent_ids.len() == 1 { "" } else { "s" }
-            ),
-            Some(p) => format!(
-                "parent office {} had {} online device{} at {at}, {full} holding all {piece_count} pieces, \
-                 so the leader fetches from the parent office, and goes to the server only while they fail",
-                p.name,
-                parent_ids.len(),
-                if parent_ids.len() == 1 { "" } else { "s" }
-            ),
-        })
+    let told = Told {
+        device,
+        office: office.as_ref(),
+        resp,
+        parents: &parents,
+        piece_count,
+        at: clock(now),
+        tiers: &tiers,
     };
-    let reason = match (&office, resp.role) {
-        (None, _) => format!(
-            "address {} is in no office's range: a no-office client gets no peer or server \
-             downloads, only the CDN / file storage",
-            device.addr
-        ),
-        (Some(o), Role::Solo) if o.kind == OfficeKind::Vpn => format!(
-            "office {} is a VPN office: no peering inside it; {}",
-            o.name,
-            parent_words()?
-        ),
-        (Some(o), Role::Solo) => format!("{}: fetches upstream alone; {}", o.name, parent_words()?),
-        (Some(o), Role::Leader) => format!(
-            "leader of {}: the only device that goes outside the office; {}",
-            o.name,
-            parent_words()?
-        ),
-        (Some(o), Role::Follower) => {
-            let leader = match &resp.leader {
-                Some(l) => who(st, l)?,
-                None => "no leader yet".into(),
-            };
-            if resp.upstream.is_empty() {
-                format!(
-                    "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
-                     over the LAN; only the leader goes outside the office",
-                    o.name,
-                    resp.peers.len().saturating_sub(1),
-                    if resp.peers.len() == 2 { "" } else { "s" }
-                )
-            } else {
-                // Design note `key-holders`: a follower with evidence against its leader.
-                format!(
-                    "follower in {}: it reported the leader {leader} as failing it, so it goes \
-                     around that leader: from the office's other peers over the LAN, and from \
-                     outside the office ({tiers}) for what they do not have",
-                    o.name
-                )
-            }
-        }
-    };
+    let reason = told.reason(st)?;
     st.record_decision(&DecisionRow {
         at: now,
         content_id: content_id.to_string(),
@@ -206,6 +112,159 @@ pub fn record_sources(
         tiers,
         reason,
     })
+}
+
+/// The parent-tier peers of an answer and how much of the content they
+/// hold.
+struct Parents<'a> {
+    ids: HashSet<&'a str>,
+    /// How many hold every piece.
+    full: usize,
+    /// The most pieces any holds.
+    most: u32,
+}
+
+impl<'a> Parents<'a> {
+    fn of(
+        st: &Store,
+        content_id: &str,
+        piece_count: u32,
+        resp: &'a SourcesResponse,
+    ) -> Result<Parents<'a>, StoreError> {
+        let ids: HashSet<&str> = resp
+            .upstream
+            .iter()
+            .filter(|s| s.tier == Tier::Parent)
+            .filter_map(|s| s.device_id.as_deref())
+            .collect();
+        // One keyed lookup per parent peer, not the whole fleet's progress.
+        let mut held: Vec<u32> = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(p) = st.device_progress(content_id, id)? {
+                held.push(p.pieces);
+            }
+        }
+        Ok(Parents {
+            full: held.iter().filter(|&&p| p >= piece_count).count(),
+            most: held.iter().copied().max().unwrap_or(0),
+            ids,
+        })
+    }
+}
+
+/// The upstream tiers in order, the parent tier written `parent-partial`
+/// while no parent peer holds every piece.
+fn tiers(resp: &SourcesResponse, parents: &Parents) -> String {
+    let mut tiers: Vec<&str> = Vec::new();
+    for s in &resp.upstream {
+        let t = match s.tier {
+            Tier::Parent if parents.full == 0 => "parent-partial",
+            t => t.as_str(),
+        };
+        if !tiers.contains(&t) {
+            tiers.push(t);
+        }
+    }
+    tiers.join(",")
+}
+
+/// What a device was told, to be put in words.
+struct Told<'a> {
+    device: &'a DeviceRow,
+    office: Option<&'a crate::store::topology::OfficeRow>,
+    resp: &'a SourcesResponse,
+    parents: &'a Parents<'a>,
+    piece_count: u32,
+    /// The time, as [`clock`] prints it.
+    at: String,
+    tiers: &'a str,
+}
+
+impl Told<'_> {
+    /// Why the device was told what it was told.
+    fn reason(&self, st: &Store) -> Result<String, StoreError> {
+        let resp = self.resp;
+        Ok(match (self.office, resp.role) {
+            (None, _) => format!(
+                "address {} is in no office's range: a no-office client gets no peer or server \
+                 downloads, only the CDN / file storage",
+                self.device.addr
+            ),
+            (Some(o), Role::Solo) if o.kind == OfficeKind::Vpn => format!(
+                "office {} is a VPN office: no peering inside it; {}",
+                o.name,
+                self.parent_words(st)?
+            ),
+            (Some(o), Role::Solo) => format!(
+                "{}: fetches upstream alone; {}",
+                o.name,
+                self.parent_words(st)?
+            ),
+            (Some(o), Role::Leader) => format!(
+                "leader of {}: the only device that goes outside the office; {}",
+                o.name,
+                self.parent_words(st)?
+            ),
+            (Some(o), Role::Follower) => {
+                let leader = match &resp.leader {
+                    Some(l) => who(st, l)?,
+                    None => "no leader yet".into(),
+                };
+                if resp.upstream.is_empty() {
+                    format!(
+                        "follower in {}: fetches from the leader {leader} and the office's other {} peer{} \
+                         over the LAN; only the leader goes outside the office",
+                        o.name,
+                        resp.peers.len().saturating_sub(1),
+                        if resp.peers.len() == 2 { "" } else { "s" }
+                    )
+                } else {
+                    // Design note `key-holders`: a follower with evidence against its leader.
+                    format!(
+                        "follower in {}: it reported the leader {leader} as failing it, so it goes \
+                         around that leader: from the office's other peers over the LAN, and from \
+                         outside the office ({}) for what they do not have",
+                        o.name, self.tiers
+                    )
+                }
+            }
+        })
+    }
+
+    /// Where the office's leader goes outside the office, and why.
+    fn parent_words(&self, st: &Store) -> Result<String, StoreError> {
+        let Some(o) = self.office else {
+            return Ok(String::new());
+        };
+        let (at, piece_count) = (&self.at, self.piece_count);
+        let Parents { ids, full, most } = self.parents;
+        let devices = |n: usize| if n == 1 { "" } else { "s" };
+        Ok(match parent_office(st, o.parent_id)? {
+            None => format!(
+                "{} has no parent office, so the server is its first source outside the office",
+                o.name
+            ),
+            Some(p) if ids.is_empty() => format!(
+                "parent office {} had no online device at {at}, so the leader went to the server",
+                p.name
+            ),
+            Some(p) if *full == 0 => format!(
+                "parent office {} had {} online device{} at {at}, none holding all {piece_count} pieces yet \
+                 (the most any held: {most}), so the leader fetches from them as pieces arrive there, \
+                 and goes to the server only while they fail",
+                p.name,
+                ids.len(),
+                devices(ids.len())
+            ),
+            Some(p) => format!(
+                "parent office {} had {} online device{} at {at}, {full} holding all {piece_count} pieces, \
+                 so the leader fetches from the parent office, and goes to the server only while they fail",
+                p.name,
+                ids.len(),
+                devices(ids.len())
+            ),
+        })
+    }
 }
 
 /// Records that `office_id` got `new` as its leader for a content;

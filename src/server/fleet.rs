@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::settings::Settings;
 use crate::domain::content::ContentRef;
 use crate::domain::settings::Setting;
 use crate::store::topology::OfficeRow;
@@ -74,7 +75,9 @@ pub struct Snapshot {
     /// Address → office.
     pub lookup: Lookup,
     /// Settings as stored (defaults are applied by [`Snapshot::setting`]).
-    settings: HashMap<String, String>,
+    stored: HashMap<String, String>,
+    /// The settings request handlers read, parsed.
+    pub settings: Settings,
     /// Offices by id.
     offices: HashMap<i64, OfficeRow>,
     /// Groups assigned to peer distribution.
@@ -126,10 +129,12 @@ impl Snapshot {
     /// Reads everything from the store.
     pub fn load(st: &Store) -> Result<Snapshot, FleetError> {
         let generation = st.fleet_generation()?;
+        let stored: HashMap<String, String> = st.settings()?.into_iter().collect();
         Ok(Snapshot {
             generation,
             lookup: Lookup::load(st)?,
-            settings: st.settings()?.into_iter().collect(),
+            settings: Settings::parse(|name| stored.get(name).map(String::as_str)),
+            stored,
             offices: st.offices()?.into_iter().map(|o| (o.id, o)).collect(),
             groups: st.assigned_groups()?.into_iter().collect(),
             directory: Memo::default(),
@@ -139,15 +144,10 @@ impl Snapshot {
 
     /// A setting's value, or its default when unset.
     pub fn setting(&self, s: Setting) -> String {
-        self.settings
+        self.stored
             .get(s.name())
             .cloned()
             .unwrap_or_else(|| s.default_value())
-    }
-
-    /// A setting by name as stored; `None` when unset.
-    pub fn setting_raw(&self, name: &str) -> Option<&str> {
-        self.settings.get(name).map(String::as_str)
     }
 
     pub fn group_assigned(&self, name: &str) -> bool {

@@ -43,7 +43,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::ServerState;
-use crate::domain::settings::Setting;
 use crate::wire::http::ApiError;
 use crate::wire::proto::{EnrollRequest, ReportRequest};
 
@@ -157,20 +156,10 @@ impl Default for Quota {
     }
 }
 
-fn per_min(s: &ServerState, setting: Setting) -> f64 {
-    let snap = s.fleet.current();
-    snap.setting(setting)
-        .parse::<f64>()
-        .ok()
-        .or_else(|| setting.default_value().parse().ok())
-        .unwrap_or(1.0)
-        .max(1.0)
-}
-
 /// Charges `entries` writes to `device` (heartbeats and reports), or
 /// refuses with `rate_limited`.
 pub fn device_writes(s: &ServerState, device: &str, entries: usize) -> Result<(), ApiError> {
-    let rate = per_min(s, Setting::DeviceWritesPerMin);
+    let rate = s.fleet.current().settings.device_writes_per_min;
     let n = entries.max(1) as f64;
     s.quota.writes.lock()
         .take(&device.to_string(), n, rate, Instant::now())
@@ -225,7 +214,7 @@ pub fn report<'a>(s: &'a ServerState, req: &ReportRequest) -> Result<Admitted<'a
     };
     if s.database.is_none() {
         let wal = crate::store::wal_file_bytes(&s.data_dir.join(crate::store::DB_FILE));
-        let limit_mb = per_min(s, Setting::WalLimitMb) as u64;
+        let limit_mb = s.fleet.current().settings.wal_limit_mb as u64;
         let limit = limit_mb << 20;
         let queued = s.quota.in_flight.load(Ordering::Acquire) as u64;
         let first = queued == entries as u64;
@@ -292,7 +281,7 @@ async fn renewal(
     };
     let d = id.clone();
     let by_secret =
-        s.db.read_quick(move |st| super::secret_proves(st, &d, Some(&secret)))
+        s.db.read_quick(move |st| super::auth::secret_proves(st, &d, Some(&secret)))
             .await?;
     Ok(by_secret.then_some(id))
 }
@@ -300,7 +289,7 @@ async fn renewal(
 /// A new device from `source`: one token from its address, one from the
 /// fleet.
 fn enroll_new(s: &ServerState, source: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
-    let per_address = per_min(s, Setting::EnrollPerAddressPerMin);
+    let per_address = s.fleet.current().settings.enroll_per_address_per_min;
     if let Some(ip) = source {
         s.quota
             .addresses
@@ -318,7 +307,7 @@ fn enroll_new(s: &ServerState, source: Option<IpAddr>, now: Instant) -> Result<(
                 )
             })?;
     }
-    let fleet = per_min(s, Setting::EnrollPerMin);
+    let fleet = s.fleet.current().settings.enroll_per_min;
     let mut b = s.quota.fleet.lock();
     if !b.tokens.is_finite() {
         *b = Bucket::full(fleet, now);

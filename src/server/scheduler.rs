@@ -31,6 +31,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::leader::{self, Board, Decision, Member, Report, Signals, Term};
+use super::roster::Roster;
 use crate::domain::OfficeKind;
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
@@ -73,52 +74,54 @@ pub struct Endpoints {
     pub storage_url: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    st: &Store,
-    board: &mut Board,
-    roster: &super::roster::Roster,
-    timing: &Timing,
-    ends: &Endpoints,
-    content_id: &str,
-    path: &str,
-    device: &DeviceRow,
-    complaint: Option<Complaint>,
-    now: i64,
-    now_ms: i64,
-) -> Result<Plan, StoreError> {
-    let mut banned = st.banned(content_id)?;
+/// What one `/sources` call asks the scheduler, and what it asks with.
+pub struct Ask<'a> {
+    /// Office rosters, reused briefly (see `roster.rs`).
+    pub roster: &'a Roster,
+    pub timing: &'a Timing,
+    pub ends: &'a Endpoints,
+    pub content_id: &'a str,
+    /// The content's path in file storage.
+    pub path: &'a str,
+    /// The asking device.
+    pub device: &'a DeviceRow,
+    /// Its report about the leader it was given, if any.
+    pub complaint: Option<Complaint<'a>>,
+    pub now: i64,
+    /// The time in ms, for the leaders' rates.
+    pub now_ms: i64,
+}
+
+/// The sources `ask.device` gets for `ask.content_id`: CDN / storage only
+/// without an office; upstream alone in a VPN office; else from the
+/// office's leader (elected here if need be) and peers, and upstream for
+/// the leader (or a follower going around it).
+pub fn plan(st: &Store, board: &mut Board, ask: Ask) -> Result<Plan, StoreError> {
+    let mut banned = st.banned(ask.content_id)?;
     // Devices that said they are leaving serve nobody.
     banned.extend(board.departed());
-    let cdn = cdn_source(ends, path);
-    let Some(office_id) = device.office_id else {
+    let cdn = cdn_source(ask.ends, ask.path);
+    let Some(office_id) = ask.device.office_id else {
         // No-office clients: no peer or server downloads, CDN / storage only.
-        return Ok(Plan {
-            response: SourcesResponse {
-                role: Role::Solo,
-                office: None,
-                leader: None,
-                peers: vec![],
-                upstream: vec![cdn],
-                wan_kbps: None,
-                refresh_secs: 10,
-                epoch: 0,
-                lease_secs: 0,
-            },
-            server_seeds: false,
-            replaced: None,
-            probe: None,
-        });
+        return Ok(solo(None, vec![cdn], None, 10, false));
     };
     let office = st.office(office_id)?;
     let (kind, parent_id, wan_kbps, office_name) = match &office {
         Some(o) => (o.kind, o.parent_id, o.wan_kbps, Some(o.name.clone())),
         None => (OfficeKind::Default, None, None, None),
     };
-    let ttl = super::roster::Roster::ttl(timing.heartbeat_secs);
-    let progress = roster.progress(st, content_id, office_id, ttl)?;
-
-    let mut upstream = parent_sources(st, roster, timing, content_id, parent_id, &banned, now)?;
+    let (roster, timing) = (ask.roster, ask.timing);
+    let ttl = Roster::ttl(timing.heartbeat_secs);
+    let progress = roster.progress(st, ask.content_id, office_id, ttl)?;
+    let mut upstream = parent_sources(
+        st,
+        roster,
+        timing,
+        ask.content_id,
+        parent_id,
+        &banned,
+        ask.now,
+    )?;
     upstream.push(Source {
         tier: Tier::Server,
         device_id: None,
@@ -126,74 +129,92 @@ pub fn plan(
         plain: false,
     });
     upstream.push(cdn);
-    let refresh_secs = timing.refresh_secs(None);
-
     if kind == OfficeKind::Vpn {
-        return Ok(Plan {
-            response: SourcesResponse {
-                role: Role::Solo,
-                office: office_name,
-                leader: None,
-                peers: vec![],
-                upstream,
-                wan_kbps: wan_kbps.map(|k| k as u64),
-                refresh_secs,
-                epoch: 0,
-                lease_secs: 0,
-            },
-            server_seeds: true,
-            replaced: None,
-            probe: None,
-        });
+        let refresh_secs = timing.refresh_secs(None);
+        return Ok(solo(office_name, upstream, wan_kbps, refresh_secs, true));
     }
-
-    let members = roster.members(
-        st,
-        office_id,
-        super::roster::Roster::ttl(timing.heartbeat_secs),
-    )?;
-    let members = targeted(st, content_id, &members)?;
+    let members = roster.members(st, office_id, ttl)?;
+    let members = targeted(st, ask.content_id, &members)?;
     let office = OfficeView {
-        content_id,
+        content_id: ask.content_id,
         office_id,
         members: &members,
         banned: &banned,
         progress: &progress,
         wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
-        now_ms,
+        now_ms: ask.now_ms,
     };
-    let accused = complaint.as_ref().map(|c| c.suspect.leader.clone());
-    let outcome = elect(st, board, timing, &office, device, complaint, now)?;
+    let placed = Placed {
+        name: office_name,
+        wan_kbps,
+        upstream,
+    };
+    in_office(st, board, ask, &office, placed)
+}
+
+/// What a device fetching alone is told: `upstream` only, no leader, no
+/// peers.
+fn solo(
+    office: Option<String>,
+    upstream: Vec<Source>,
+    wan_kbps: Option<i64>,
+    refresh_secs: u64,
+    server_seeds: bool,
+) -> Plan {
+    Plan {
+        response: SourcesResponse {
+            role: Role::Solo,
+            office,
+            leader: None,
+            peers: vec![],
+            upstream,
+            wan_kbps: wan_kbps.map(|k| k as u64),
+            refresh_secs,
+            epoch: 0,
+            lease_secs: 0,
+        },
+        server_seeds,
+        replaced: None,
+        probe: None,
+    }
+}
+
+/// The asking device's office, as its answer names it.
+struct Placed {
+    name: Option<String>,
+    wan_kbps: Option<i64>,
+    /// The sources outside the office, in order.
+    upstream: Vec<Source>,
+}
+
+/// A device in an office that peers: the election, then its role, its
+/// LAN peers (bounded), and upstream for the leader or a follower going
+/// around it.
+fn in_office(
+    st: &Store,
+    board: &mut Board,
+    ask: Ask,
+    o: &OfficeView,
+    placed: Placed,
+) -> Result<Plan, StoreError> {
+    let (timing, device, now) = (ask.timing, ask.device, ask.now);
+    let accused = ask.complaint.as_ref().map(|c| c.suspect.leader.clone());
+    let outcome = elect(st, board, timing, o, device, ask.complaint, now)?;
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
     // Every heartbeat while the term is young; the lease stays at three
     // ordinary refreshes, so a busy server does not cut a leader off.
     let refresh_secs = timing.refresh_secs(outcome.term.as_ref().map(|t| now - t.since));
     let lease_secs = 3 * timing.refresh_secs(None);
-    let candidates: Vec<&DeviceRow> = members
-        .iter()
-        .filter(|d| d.id != device.id && servable(d, &banned, timing, now))
-        .collect();
-    // Bounded (design note `fleet-scale`): the leader first, the furthest along, some random.
-    let peers: Vec<Source> = super::peerset::choose(
-        &candidates,
-        leader.as_deref(),
-        &progress,
-        super::peerset::MAX_PEERS,
-        super::peerset::BEST_PEERS,
-        super::peerset::seed(&device.id, now, refresh_secs),
-    )
-    .into_iter()
-    .map(|d| peer_source(d, Tier::Lan))
-    .collect();
+    let peers = lan_peers(o, timing, device, leader.as_deref(), now, refresh_secs);
     let is_leader = leader.as_deref() == Some(device.id.as_str());
     // A follower holding evidence against the leader still in office.
     let around = !is_leader && accused.is_some() && accused == leader;
     if let (true, Some(t)) = (is_leader, &outcome.term) {
-        let bytes = progress.get(&device.id).map_or(0, |p| p.bytes);
+        let bytes = o.progress.get(&device.id).map_or(0, |p| p.bytes);
         board.leader_informed(
-            content_id,
-            office_id,
-            leader::TermStart::at(t.epoch, bytes, now_ms),
+            o.content_id,
+            o.office_id,
+            leader::TermStart::at(t.epoch, bytes, ask.now_ms),
         );
     }
     Ok(Plan {
@@ -203,15 +224,15 @@ pub fn plan(
             } else {
                 Role::Follower
             },
-            office: office_name,
+            office: placed.name,
             leader: leader.clone(),
             peers,
             upstream: if is_leader || around {
-                upstream
+                placed.upstream
             } else {
                 vec![]
             },
-            wan_kbps: wan_kbps.map(|k| k as u64),
+            wan_kbps: placed.wan_kbps.map(|k| k as u64),
             refresh_secs,
             epoch: outcome.term.as_ref().map_or(0, |t| t.epoch),
             lease_secs,
@@ -220,6 +241,34 @@ pub fn plan(
         replaced: outcome.replaced,
         probe: outcome.probe,
     })
+}
+
+/// The office's peers `device` is offered, bounded (design note
+/// `fleet-scale`): the leader first, the furthest along, some random.
+fn lan_peers(
+    o: &OfficeView,
+    timing: &Timing,
+    device: &DeviceRow,
+    leader: Option<&str>,
+    now: i64,
+    refresh_secs: u64,
+) -> Vec<Source> {
+    let candidates: Vec<&DeviceRow> = o
+        .members
+        .iter()
+        .filter(|d| d.id != device.id && servable(d, o.banned, timing, now))
+        .collect();
+    super::peerset::choose(
+        &candidates,
+        leader,
+        o.progress,
+        super::peerset::MAX_PEERS,
+        super::peerset::BEST_PEERS,
+        super::peerset::seed(&device.id, now, refresh_secs),
+    )
+    .into_iter()
+    .map(|d| peer_source(d, Tier::Lan))
+    .collect()
 }
 
 fn cdn_source(ends: &Endpoints, path: &str) -> Source {
@@ -291,7 +340,7 @@ pub fn targeted<'a>(
 /// search climbs to the next office up.
 fn parent_sources(
     st: &Store,
-    roster: &super::roster::Roster,
+    roster: &Roster,
     timing: &Timing,
     content_id: &str,
     mut parent_id: Option<i64>,
@@ -304,8 +353,7 @@ fn parent_sources(
         };
         if parent.kind.serves_peers() {
             let leader = st.leader(content_id, pid)?;
-            let members =
-                roster.members(st, pid, super::roster::Roster::ttl(timing.heartbeat_secs))?;
+            let members = roster.members(st, pid, Roster::ttl(timing.heartbeat_secs))?;
             let mut out: Vec<Source> = targeted(st, content_id, &members)?
                 .iter()
                 .filter(|d| servable(d, banned, timing, now))
@@ -358,56 +406,11 @@ fn elect(
         epoch: l.epoch,
         since: l.since,
     });
-    let members: Vec<Member> = o
-        .members
-        .iter()
-        .map(|d| {
-            let p = o.progress.get(&d.id);
-            Member {
-                id: d.id.clone(),
-                eligible: servable(d, o.banned, timing, now) && d.preference.may_lead(),
-                rank: d.preference.rank(),
-                score: score(d, timing, now),
-                pieces: p.map_or(0, |p| p.pieces),
-                done: p.is_some_and(|p| p.done_at.is_some()),
-                moved_at: p.and_then(|p| p.moved_at),
-                blocked_since: p.and_then(|p| p.blocked_at),
-                last_seen: d.last_seen,
-            }
-        })
-        .collect();
-    let mut signals = Signals::default();
-    let mut probe = None;
-    if let Some(cur) = &current {
-        signals.left = board.has_left(&cur.device);
-        let leader_row = o.members.iter().find(|d| d.id == cur.device);
-        let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
-        let report = match &complaint {
-            Some(c) if c.suspect.leader == cur.device && c.suspect.reason.says_down() => board
-                .report(
-                    o.content_id,
-                    o.office_id,
-                    cur,
-                    c.suspect.epoch,
-                    &device.id,
-                    now,
-                ),
-            _ => Report::Stale,
-        };
-        let pending =
-            report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
-        signals.slow = leader_too_slow(board, timing, o, cur);
-        let probe_failed =
-            report != Report::Stale && complaint.as_ref().is_some_and(|c| c.probe_failed);
-        signals.confirmed_down =
-            report == Report::Confirmed || (pending && (missed || probe_failed));
-        if report == Report::Pending
-            && !signals.confirmed_down
-            && complaint.as_ref().is_some_and(|c| !c.probe_failed)
-        {
-            probe = leader_row.and_then(|d| d.peer_url.clone());
-        }
-    }
+    let members = members(o, timing, now);
+    let (signals, probe) = match &current {
+        Some(cur) => signals(board, timing, o, cur, device, complaint.as_ref(), now),
+        None => (Signals::default(), None),
+    };
     match leader::decide(
         timing,
         current.as_ref(),
@@ -427,54 +430,150 @@ fn elect(
             probe: None,
         }),
         Decision::Elect {
-            device: id,
+            device,
             reason,
             replaced,
             penalize,
         } => {
-            if let Some(p) = &penalize {
-                st.add_failure(p)?;
-            }
-            let lease = st.set_leader(o.content_id, o.office_id, &id)?;
-            board.clear(o.content_id, o.office_id);
-            // For `explain` and the election/failover counters.
-            super::decisions::record_election(
-                st,
-                timing,
-                o.content_id,
-                o.office_id,
-                &id,
-                replaced.as_deref(),
+            let chosen = Chosen {
+                device,
                 reason,
-                o.members,
-                o.banned,
-                now,
-            )?;
-            if reason == leader::Reason::Slow {
-                board.mark_slow_swap(o.content_id, o.office_id);
-            }
-            let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
-            board.term_start(
-                o.content_id,
-                o.office_id,
-                leader::TermStart::at(lease.epoch, bytes, o.now_ms),
-            );
-            tracing::info!(
-                device = %id, content = %o.content_id, office = o.office_id,
-                epoch = lease.epoch, reason = reason.as_str(),
-                replaced = replaced.as_deref().unwrap_or("-"), "new leader"
-            );
-            Ok(Outcome {
-                term: Some(Term {
-                    device: lease.device_id,
-                    epoch: lease.epoch,
-                    since: lease.since,
-                }),
                 replaced,
-                probe: None,
-            })
+                penalize,
+            };
+            install(st, board, timing, o, chosen, now)
         }
     }
+}
+
+/// The office's members as the leader state machine sees them.
+fn members(o: &OfficeView, timing: &Timing, now: i64) -> Vec<Member> {
+    o.members
+        .iter()
+        .map(|d| {
+            let p = o.progress.get(&d.id);
+            Member {
+                id: d.id.clone(),
+                eligible: servable(d, o.banned, timing, now) && d.preference.may_lead(),
+                rank: d.preference.rank(),
+                score: score(d, timing, now),
+                pieces: p.map_or(0, |p| p.pieces),
+                done: p.is_some_and(|p| p.done_at.is_some()),
+                moved_at: p.and_then(|p| p.moved_at),
+                blocked_since: p.and_then(|p| p.blocked_at),
+                last_seen: d.last_seen,
+            }
+        })
+        .collect()
+}
+
+/// What speaks against the current leader `cur` (it left, it is slow, a
+/// report confirmed by a second signal), and the peer URL the server should
+/// probe itself when a follower's report still waits for a second signal.
+fn signals(
+    board: &mut Board,
+    timing: &Timing,
+    o: &OfficeView,
+    cur: &Term,
+    device: &DeviceRow,
+    complaint: Option<&Complaint>,
+    now: i64,
+) -> (Signals, Option<String>) {
+    let mut signals = Signals::default();
+    let mut probe = None;
+    signals.left = board.has_left(&cur.device);
+    let leader_row = o.members.iter().find(|d| d.id == cur.device);
+    let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
+    let report = match complaint {
+        Some(c) if c.suspect.leader == cur.device && c.suspect.reason.says_down() => board.report(
+            o.content_id,
+            o.office_id,
+            cur,
+            c.suspect.epoch,
+            &device.id,
+            now,
+        ),
+        _ => Report::Stale,
+    };
+    let pending =
+        report == Report::Pending || board.pending(o.content_id, o.office_id, cur.epoch, now);
+    signals.slow = leader_too_slow(board, timing, o, cur);
+    let probe_failed = report != Report::Stale && complaint.is_some_and(|c| c.probe_failed);
+    signals.confirmed_down = report == Report::Confirmed || (pending && (missed || probe_failed));
+    if report == Report::Pending
+        && !signals.confirmed_down
+        && complaint.is_some_and(|c| !c.probe_failed)
+    {
+        probe = leader_row.and_then(|d| d.peer_url.clone());
+    }
+    (signals, probe)
+}
+
+/// The leader state machine's choice of a new leader.
+struct Chosen {
+    device: String,
+    reason: leader::Reason,
+    replaced: Option<String>,
+    /// Gets one failure on its record (a leader replaced for stalling).
+    penalize: Option<String>,
+}
+
+/// Starts the new term: the lease, the board, the decision in words (for
+/// `explain` and the election/failover counters) and the log.
+fn install(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    o: &OfficeView,
+    chosen: Chosen,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let Chosen {
+        device: id,
+        reason,
+        replaced,
+        penalize,
+    } = chosen;
+    if let Some(p) = &penalize {
+        st.add_failure(p)?;
+    }
+    let lease = st.set_leader(o.content_id, o.office_id, &id)?;
+    board.clear(o.content_id, o.office_id);
+    super::decisions::record_election(
+        st,
+        timing,
+        o.content_id,
+        o.office_id,
+        &id,
+        replaced.as_deref(),
+        reason,
+        o.members,
+        o.banned,
+        now,
+    )?;
+    if reason == leader::Reason::Slow {
+        board.mark_slow_swap(o.content_id, o.office_id);
+    }
+    let bytes = o.progress.get(&id).map_or(0, |p| p.bytes);
+    board.term_start(
+        o.content_id,
+        o.office_id,
+        leader::TermStart::at(lease.epoch, bytes, o.now_ms),
+    );
+    tracing::info!(
+        device = %id, content = %o.content_id, office = o.office_id,
+        epoch = lease.epoch, reason = reason.as_str(),
+        replaced = replaced.as_deref().unwrap_or("-"), "new leader"
+    );
+    Ok(Outcome {
+        term: Some(Term {
+            device: lease.device_id,
+            epoch: lease.epoch,
+            since: lease.since,
+        }),
+        replaced,
+        probe: None,
+    })
 }
 
 /// Whether the current leader moves bytes far slower than the leaders of
@@ -633,7 +732,7 @@ mod tests {
             Targets::Only(&["Secret".to_string()]),
         )
         .unwrap();
-        let (mut board, roster) = (Board::default(), super::super::roster::Roster::default());
+        let (mut board, roster) = (Board::default(), Roster::default());
         let timing = Timing::new(1);
         let ends = Endpoints {
             cdn: None,
@@ -642,20 +741,18 @@ mod tests {
         let now_ms = crate::domain::clock::now_ms();
         let ask = |board: &mut Board, who: &str| {
             let d = st.device(who).unwrap().unwrap();
-            let p = plan(
-                &st,
-                board,
-                &roster,
-                &timing,
-                &ends,
-                &id,
-                "app/1/app.bin",
-                &d,
-                None,
-                now_ms / 1000,
+            let ask = Ask {
+                roster: &roster,
+                timing: &timing,
+                ends: &ends,
+                content_id: &id,
+                path: "app/1/app.bin",
+                device: &d,
+                complaint: None,
+                now: now_ms / 1000,
                 now_ms,
-            )
-            .unwrap();
+            };
+            let p = plan(&st, board, ask).unwrap();
             p.response
         };
         let peers = |r: &SourcesResponse| -> Vec<String> {

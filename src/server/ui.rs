@@ -162,19 +162,6 @@ impl Sessions {
     }
 }
 
-/// How long a session lasts: [`SESSION_SECS`], or with fault injection
-/// what `P2PD_FAULT_UI_SESSION_SECS` says (tests that watch one expire).
-fn session_lifetime() -> std::time::Duration {
-    #[cfg(feature = "fault-injection")]
-    if let Some(secs) = std::env::var("P2PD_FAULT_UI_SESSION_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return std::time::Duration::from_secs(secs);
-    }
-    std::time::Duration::from_secs(SESSION_SECS)
-}
-
 /// Proof that a request carried the current admin token, or a live session
 /// opened with it.
 pub struct Admin;
@@ -437,7 +424,7 @@ async fn login(State(s): State<AppState>, Query(q): Query<LoginQuery>) -> Respon
         Ok(d) => d,
         Err(r) => return r.into_response(),
     };
-    let lifetime = session_lifetime();
+    let lifetime = s.faults.ui_session_lifetime();
     let id = match s.ui_sessions.open(digest, lifetime) {
         Ok(id) => id,
         Err(r) => return r.into_response(),

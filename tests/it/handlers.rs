@@ -32,7 +32,7 @@ fn server() -> Server {
     let mut st = p2pd::store::Store::open(&data).unwrap();
     st.assign_groups(&["g".to_string()]).unwrap();
     drop(st);
-    let state = p2pd::server::ServerState::load(&data, None).unwrap();
+    let state = p2pd::server::ServerState::load(p2pd::server::ServeOptions::new(&data)).unwrap();
     Server {
         key: SharedKey::load(&key_path(&data)).unwrap(),
         router: p2pd::server::router(Arc::new(state)),

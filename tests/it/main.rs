@@ -5,6 +5,7 @@
 mod common;
 
 mod abuse;
+mod architecture;
 
 mod dashboard_api;
 mod dashboard_browser;

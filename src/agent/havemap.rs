@@ -122,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..4096u32).map(|i| (i * 13) as u8).collect();
         let m = crate::wire::proto::Manifest {
-            id: hex::encode(Sha256::digest(&data)),
+            id: crate::domain::ContentId(Sha256::digest(&data).into()),
             name: "t".into(),
             version: "1".into(),
             file_name: "t.bin".into(),
@@ -131,7 +131,7 @@ mod tests {
             piece_size: 1024,
             pieces: data
                 .chunks(1024)
-                .map(|c| hex::encode(Sha256::digest(c)))
+                .map(|c| crate::domain::PieceHash(Sha256::digest(c).into()))
                 .collect(),
         };
         let store = super::super::pieces::PieceStore::new(dir.path().to_path_buf()).unwrap();

@@ -37,6 +37,7 @@ use axum::http::Method;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::domain::ContentId;
 use crate::trust::key::{SharedKey, Verifier};
 use crate::wire::http::{CallError, SignedClient};
 use crate::wire::proto::*;
@@ -153,14 +154,14 @@ pub struct Agent {
     pending: Mutex<ReportRequest>,
     /// Contents this device is stuck on, by content id; sent with every
     /// heartbeat.
-    stuck: Mutex<HashMap<String, StuckState>>,
+    stuck: Mutex<HashMap<ContentId, StuckState>>,
     /// The last problem reading the key file, logged once.
     key_problem: Mutex<Option<String>>,
     /// `transfers.log`.
     log: Mutex<std::fs::File>,
     pub shutdown: CancellationToken,
     /// Bytes moving per content, reported with each heartbeat.
-    flows: Mutex<HashMap<String, Arc<Flow>>>,
+    flows: Mutex<HashMap<ContentId, Arc<Flow>>>,
     /// How far this host's clock is off (fault injection only; 0 otherwise):
     /// its "own clock" is the real one plus this.
     clock_skew: i64,
@@ -172,7 +173,7 @@ pub struct Agent {
     /// When each content was last used (a piece served or stored), for
     /// least-recently-used eviction. Contents not used since the start
     /// fall back to their journal's modification time.
-    last_used: Mutex<HashMap<String, std::time::SystemTime>>,
+    last_used: Mutex<HashMap<ContentId, std::time::SystemTime>>,
     /// Index into `cfg.servers` of the server in use.
     current_server: AtomicUsize,
 }
@@ -220,15 +221,15 @@ impl Agent {
 
     /// Marks a content stuck. Returns true when this is news (the reason
     /// changed), so the caller logs it once rather than on every retry.
-    pub fn set_stuck(&self, content: &str, reason: String, permanent: bool) -> bool {
+    pub fn set_stuck(&self, content: &ContentId, reason: String, permanent: bool) -> bool {
         let mut m = self.stuck.lock();
         let news = m.get(content).is_none_or(|s| s.reason != reason);
-        m.insert(content.to_string(), StuckState { reason, permanent });
+        m.insert(*content, StuckState { reason, permanent });
         news
     }
 
     /// The content moves again. Returns the old reason, if it was stuck.
-    pub fn clear_stuck(&self, content: &str) -> Option<String> {
+    pub fn clear_stuck(&self, content: &ContentId) -> Option<String> {
         self.stuck.lock().remove(content).map(|s| s.reason)
     }
 
@@ -273,7 +274,7 @@ impl Agent {
     }
 
     /// True for a content that retrying cannot help.
-    pub fn stuck_for_good(&self, content: &str) -> bool {
+    pub fn stuck_for_good(&self, content: &ContentId) -> bool {
         self.stuck.lock().get(content).is_some_and(|s| s.permanent)
     }
 
@@ -291,12 +292,8 @@ impl Agent {
     }
 
     /// The flow counters of one content.
-    pub fn flow(&self, content: &str) -> Arc<Flow> {
-        self.flows
-            .lock()
-            .entry(content.to_string())
-            .or_default()
-            .clone()
+    pub fn flow(&self, content: &ContentId) -> Arc<Flow> {
+        self.flows.lock().entry(*content).or_default().clone()
     }
 
     /// Learns the clock offset from a server answer and signs with server
@@ -407,17 +404,17 @@ impl Agent {
     }
 
     /// Marks a content as just used, for the cache's LRU order.
-    pub fn touch(&self, content: &str) {
+    pub fn touch(&self, content: &ContentId) {
         self.last_used
             .lock()
-            .insert(content.to_string(), std::time::SystemTime::now());
+            .insert(*content, std::time::SystemTime::now());
     }
 
     /// Keeps the piece store within `limit` bytes: content no longer
     /// targeted goes first, least recently used first. Targeted content is
     /// never evicted, even over the limit (the office may need it from this
     /// device). Delivered files are the device's and stay. Blocking.
-    fn evict_cache(&self, limit: u64, targeted: &std::collections::HashSet<String>) {
+    fn evict_cache(&self, limit: u64, targeted: &std::collections::HashSet<ContentId>) {
         let all = self.pieces.all();
         let mut held: u64 = all.iter().map(|c| c.manifest.size).sum();
         if held <= limit {
@@ -429,9 +426,13 @@ impl Agent {
             .filter(|c| !targeted.contains(&c.manifest.id))
             .map(|c| {
                 let at = used.get(&c.manifest.id).copied().unwrap_or_else(|| {
-                    std::fs::metadata(self.pieces_dir().join(&c.manifest.id).join("journal"))
-                        .and_then(|m| m.modified())
-                        .unwrap_or(std::time::UNIX_EPOCH)
+                    std::fs::metadata(
+                        self.pieces_dir()
+                            .join(c.manifest.id.to_string())
+                            .join("journal"),
+                    )
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH)
                 });
                 (at, c.manifest.id.clone(), c.manifest.size)
             })
@@ -463,7 +464,7 @@ impl Agent {
         self.cfg.data_dir.join("pieces")
     }
 
-    pub fn record_upload(&self, content: &str, to: &str, piece: u32, bytes: u64) {
+    pub fn record_upload(&self, content: &ContentId, to: &str, piece: u32, bytes: u64) {
         self.touch(content);
         crate::metrics::AGENT.served(bytes);
         self.log_line(serde_json::json!({
@@ -471,24 +472,24 @@ impl Agent {
             "to": to, "bytes": bytes,
         }));
         let mut p = self.pending.lock();
-        if let Some(u) = p.uploads.iter_mut().find(|u| u.content_id == content) {
+        if let Some(u) = p.uploads.iter_mut().find(|u| u.content_id == *content) {
             u.pieces += 1;
             u.bytes += bytes;
         } else {
             p.uploads.push(UploadReport {
-                content_id: content.to_string(),
+                content_id: *content,
                 pieces: 1,
                 bytes,
             });
         }
     }
 
-    pub fn record_bad(&self, content: &str, from: &str, piece: u32) {
+    pub fn record_bad(&self, content: &ContentId, from: &str, piece: u32) {
         self.log_line(serde_json::json!({
             "dir": "bad", "at": now_ms(), "content": content, "piece": piece, "source": from,
         }));
         self.pending.lock().bad.push(BadPiece {
-            content_id: content.to_string(),
+            content_id: *content,
             source_device: from.to_string(),
             piece,
         });

@@ -86,7 +86,7 @@ mod tests {
 
     fn manifest(name: &str, version: &str, file: &str) -> Manifest {
         Manifest {
-            id: "ab".repeat(32),
+            id: "ab".repeat(32).parse().unwrap(),
             name: name.into(),
             version: version.into(),
             file_name: file.into(),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::Agent;
 use crate::wire::http::{ApiError, Signed, Verifies};
-use crate::wire::proto::{ErrorCode, HaveMap};
+use crate::wire::proto::{ErrorCode, HaveMap, parse_content_id};
 
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -82,6 +82,7 @@ async fn have(
     Query(q): Query<HaveQuery>,
     _signed: Signed,
 ) -> Result<axum::Json<HaveMap>, ApiError> {
+    let id = parse_content_id("content id", &id)?;
     addressed_here(&a, q.peer.as_deref())?;
     serving(&a)?;
     let c = a.pieces.get(&id).ok_or_else(|| {
@@ -111,6 +112,7 @@ async fn piece(
     Query(q): Query<PieceQuery>,
     signed: Signed,
 ) -> Result<Response, ApiError> {
+    let id = parse_content_id("content id", &id)?;
     // Who asks: the device its certificate names (`Signed` refused any
     // other name in the request); on plain HTTP, the signed claim. serve
     // (re-checking a reported piece) asks as itself.

@@ -76,7 +76,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PieceError + '_ {
 /// All contents this agent holds.
 pub struct PieceStore {
     root: PathBuf,
-    contents: Mutex<HashMap<String, Arc<Content>>>,
+    contents: Mutex<HashMap<ContentId, Arc<Content>>>,
     /// Woken whenever a content is opened, for peers waiting on it
     /// ([`PieceStore::wait_open`]).
     opened: tokio::sync::Notify,
@@ -92,7 +92,7 @@ impl PieceStore {
         })
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<Content>> {
+    pub fn get(&self, id: &ContentId) -> Option<Arc<Content>> {
         self.contents.lock().get(id).cloned()
     }
 
@@ -104,7 +104,7 @@ impl PieceStore {
     /// follower may ask its brand-new leader before that has the manifest.
     pub async fn wait_open(
         &self,
-        id: &str,
+        id: &ContentId,
         deadline: tokio::time::Instant,
     ) -> Option<Arc<Content>> {
         loop {
@@ -129,7 +129,7 @@ impl PieceStore {
             return Ok(c);
         }
         let (id, hashes) = parse_manifest(m)?;
-        let dir = self.root.join(&m.id);
+        let dir = self.root.join(m.id.to_string());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
         std::fs::write(&mpath, serde_json::to_vec(m).expect("manifest serializes"))
@@ -168,9 +168,9 @@ impl PieceStore {
 
     /// Forgets a content and deletes its directory (cache eviction).
     /// Requests already serving from it finish from the open file. Blocking.
-    pub fn evict(&self, id: &str) -> Result<(), PieceError> {
+    pub fn evict(&self, id: &ContentId) -> Result<(), PieceError> {
         self.contents.lock().remove(id);
-        let dir = self.root.join(id);
+        let dir = self.root.join(id.to_string());
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir)(e)),
             _ => Ok(()),
@@ -197,20 +197,8 @@ impl PieceStore {
 fn parse_manifest(m: &Manifest) -> Result<(ContentId, Vec<PieceHash>), PieceError> {
     // The id becomes a directory name: never let it leave the root.
     m.validate().map_err(PieceError::BadManifest)?;
-    // Hex ends here: pieces are checked as 32-byte digests.
-    let bad = |field: &'static str, e: crate::domain::ids::BadDigest| {
-        PieceError::BadManifest(crate::wire::proto::Invalid {
-            field,
-            reason: e.to_string(),
-        })
-    };
-    let id: ContentId = m.id.parse().map_err(|e| bad("manifest.id", e))?;
-    let hashes = m
-        .pieces
-        .iter()
-        .map(|p| p.parse::<PieceHash>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("manifest.pieces", e))?;
+    // The manifest's id and hashes are typed (checked as it deserialized).
+    let (id, hashes) = (m.id, m.pieces.clone());
     Ok((id, hashes))
 }
 
@@ -535,7 +523,7 @@ impl Content {
         if got != expected {
             w.hasher = before;
             return Some(Err(PieceError::BadPiece {
-                content: self.manifest.id.clone(),
+                content: self.manifest.id.to_string(),
                 piece: i,
                 expected,
                 got,
@@ -556,7 +544,7 @@ impl Content {
         let (a, b) = self.manifest.piece_range(i);
         if bytes.len() as u64 != b - a || got != expected {
             return Err(PieceError::BadPiece {
-                content: self.manifest.id.clone(),
+                content: self.manifest.id.to_string(),
                 piece: i,
                 expected,
                 got,
@@ -708,7 +696,7 @@ impl Content {
             // itself is inconsistent. Start over rather than deliver it.
             let _ = std::fs::remove_file(self.dir.join("journal"));
             return Err(PieceError::WholeFile {
-                content: self.manifest.id.clone(),
+                content: self.manifest.id.to_string(),
                 got,
             });
         }
@@ -722,7 +710,7 @@ impl Content {
         })?;
         std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
         let target = target.to_path_buf();
-        let tmp = super::names::temp_path(&target, &self.manifest.id);
+        let tmp = super::names::temp_path(&target, &self.manifest.id.to_string());
         let _ = std::fs::remove_file(&tmp);
         // A hard link delivers without copying; pieces keep being served
         // from the same inode and are re-verified on every restart. Another
@@ -750,7 +738,7 @@ mod tests {
 
     fn manifest(data: &[u8], piece_size: u64) -> Manifest {
         Manifest {
-            id: hex::encode(Sha256::digest(data)),
+            id: crate::domain::ContentId(Sha256::digest(data).into()),
             name: "t".into(),
             version: "1".into(),
             file_name: "t.bin".into(),
@@ -759,7 +747,7 @@ mod tests {
             piece_size,
             pieces: data
                 .chunks(piece_size as usize)
-                .map(|c| hex::encode(Sha256::digest(c)))
+                .map(|c| crate::domain::PieceHash(Sha256::digest(c).into()))
                 .collect(),
         }
     }
@@ -768,10 +756,13 @@ mod tests {
     fn manifest_with_traversal_id_writes_nothing_outside_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("a/b/c/d/pieces");
-        let ps = PieceStore::new(root.clone()).unwrap();
-        let mut m = manifest(b"attacker bytes", 1024);
-        m.id = "../../../../../x".into();
-        assert!(matches!(ps.open(&m), Err(PieceError::BadManifest(_))));
+        let _ps = PieceStore::new(root.clone()).unwrap();
+        // The id is typed: a manifest naming a path does not deserialize,
+        // so no store ever sees it.
+        let mut v = serde_json::to_value(manifest(b"attacker bytes", 1024)).unwrap();
+        v["id"] = "../../../../../x".into();
+        let e = serde_json::from_value::<Manifest>(v).unwrap_err();
+        assert!(e.to_string().contains("is not a content id"), "{e}");
         assert!(!dir.path().join("x").exists());
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     }
@@ -839,7 +830,7 @@ mod tests {
         // Corrupt piece 3 on disk behind the store's back.
         let f = OpenOptions::new()
             .write(true)
-            .open(dir.path().join(&m.id).join("data"))
+            .open(dir.path().join(m.id.to_string()).join("data"))
             .unwrap();
         crate::platform::write_all_at(&f, b"XXXX", 3 * 1024).unwrap();
         let ps = PieceStore::new(dir.path().to_path_buf()).unwrap();

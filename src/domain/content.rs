@@ -1,13 +1,17 @@
 //! A content as the library knows it: its reference in a group's target
 //! list, and its manifest (pieces and their hashes). The store returns
-//! these; the wire carries them unchanged (`proto` re-exports them).
+//! these; the wire carries them unchanged (`proto` re-exports them). Ids
+//! and hashes are typed: a manifest whose id or piece hash is not 64 hex
+//! digits does not deserialize, so none travels past the edge.
 
 use serde::{Deserialize, Serialize};
+
+use super::{ContentId, PieceHash};
 
 /// A targeted content: enough to decide whether to fetch its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContentRef {
-    pub id: String,
+    pub id: ContentId,
     pub name: String,
     pub version: String,
     pub size: u64,
@@ -16,7 +20,7 @@ pub struct ContentRef {
 /// What a device needs to fetch and verify a content piece by piece.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
-    pub id: String,
+    pub id: ContentId,
     pub name: String,
     pub version: String,
     /// File name to deliver as.
@@ -25,8 +29,8 @@ pub struct Manifest {
     pub path: String,
     pub size: u64,
     pub piece_size: u64,
-    /// Hex SHA-256 of each piece.
-    pub pieces: Vec<String>,
+    /// The SHA-256 of each piece (hex on the wire).
+    pub pieces: Vec<PieceHash>,
 }
 
 impl Manifest {

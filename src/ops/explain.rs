@@ -271,7 +271,7 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
             version: d.version.clone(),
         },
         content: ContentInfo {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             name: m.name.clone(),
             version: m.version.clone(),
             size: m.size,

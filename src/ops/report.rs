@@ -158,7 +158,7 @@ pub fn content_report(st: &Store, content_id: &str) -> Result<Option<ContentRepo
         });
     }
     Ok(Some(ContentReport {
-        content_id: m.id,
+        content_id: m.id.to_string(),
         name: m.name,
         version: m.version,
         size: m.size,

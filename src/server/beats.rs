@@ -299,19 +299,25 @@ fn record(st: &Store, req: &HeartbeatRequest) -> Result<(), ApiError> {
     let stuck: Vec<(String, String)> = req
         .stuck
         .iter()
-        .map(|s| (s.content_id.clone(), s.reason.clone()))
+        .map(|s| (s.content_id.to_string(), s.reason.clone()))
+        .collect();
+    let ids: Vec<String> = req
+        .progress
+        .iter()
+        .map(|p| p.content_id.to_string())
         .collect();
     let progress: Vec<(&str, ProgressUpdate, Option<i64>)> = req
         .progress
         .iter()
-        .map(|p| {
+        .zip(&ids)
+        .map(|(p, id)| {
             let update = ProgressUpdate {
                 pieces: p.pieces,
                 done: p.done,
                 bytes: p.bytes,
                 blocked: p.blocked,
             };
-            (p.content_id.as_str(), update, p.done_at_ms)
+            (id.as_str(), update, p.done_at_ms)
         })
         .collect();
     st.record_heartbeat(&req.device_id, req.clock_offset, &stuck, &progress)?;

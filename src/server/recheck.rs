@@ -128,7 +128,10 @@ pub fn reported(
         }
         // Banned already (an earlier report confirmed): recorded, nothing
         // to fetch again.
-        if st.banned(&b.content_id)?.contains(&b.source_device) {
+        if st
+            .banned(&b.content_id.to_string())?
+            .contains(&b.source_device)
+        {
             two_witnesses(st, b, reporter)?;
             continue;
         }
@@ -140,7 +143,12 @@ pub fn reported(
             two_witnesses(st, b, reporter)?;
             continue;
         };
-        st.record_bad_report(&b.content_id, &b.source_device, reporter, b.piece)?;
+        st.record_bad_report(
+            &b.content_id.to_string(),
+            &b.source_device,
+            reporter,
+            b.piece,
+        )?;
         let (s, b, reporter) = (s.clone(), b.clone(), reporter.to_string());
         rt.spawn(async move {
             let _slot = slot;
@@ -155,7 +163,12 @@ pub fn reported(
 
 /// Without a re-check: banned once two distinct devices have reported it.
 fn two_witnesses(st: &mut Store, b: &BadPiece, reporter: &str) -> Result<(), StoreError> {
-    if st.ban(&b.content_id, &b.source_device, reporter, b.piece)? {
+    if st.ban(
+        &b.content_id.to_string(),
+        &b.source_device,
+        reporter,
+        b.piece,
+    )? {
         tracing::warn!(
             sender = %b.source_device, reporter = %reporter, piece = b.piece,
             content = %b.content_id,
@@ -177,7 +190,7 @@ async fn judge(
     s.db.call(move |st| {
         match &verdict {
             Verdict::Bad(why) => {
-                if st.ban_confirmed(&b.content_id, &b.source_device, &reporter, b.piece)? {
+                if st.ban_confirmed(&b.content_id.to_string(), &b.source_device, &reporter, b.piece)? {
                     st.add_failure(&b.source_device)?;
                 }
                 tracing::warn!(
@@ -187,7 +200,7 @@ async fn judge(
                 );
             }
             Verdict::Good => {
-                let lifted = st.withdraw_report(&b.content_id, &b.source_device, &reporter)?;
+                let lifted = st.withdraw_report(&b.content_id.to_string(), &b.source_device, &reporter)?;
                 st.add_failure(&reporter)?;
                 tracing::warn!(
                     sender = %b.source_device, reporter = %reporter, piece = b.piece,
@@ -214,7 +227,7 @@ async fn judge(
 pub async fn check(s: &AppState, b: &BadPiece) -> Verdict {
     let (content, accused) = (b.content_id.clone(), b.source_device.clone());
     let found =
-        s.db.read(move |st| Ok((st.manifest(&content)?, st.device(&accused)?)))
+        s.db.read(move |st| Ok((st.manifest(&content.to_string())?, st.device(&accused)?)))
             .await;
     let (manifest, device) = match found {
         Ok((Some(m), Some(d))) => (m, d),
@@ -244,7 +257,7 @@ pub async fn check(s: &AppState, b: &BadPiece) -> Verdict {
         Err(_) => Verdict::Inconclusive(format!("no piece within {TIMEOUT:?}")),
         Ok(Err(v)) => v,
         Ok(Ok(got)) => {
-            if got.eq_ignore_ascii_case(want) {
+            if got.eq_ignore_ascii_case(&want.to_string()) {
                 Verdict::Good
             } else {
                 Verdict::Bad(format!("piece {} failed its hash", b.piece))

@@ -17,7 +17,7 @@ use crate::content::storage::Storage;
 use crate::domain::clock::now;
 use crate::store::Store;
 use crate::wire::http::{ApiError, Signed};
-use crate::wire::proto::{ErrorCode, Manifest, check_content_id, check_device_id};
+use crate::wire::proto::{ErrorCode, Manifest, check_device_id, parse_content_id};
 
 use super::AppState;
 use super::api::enrolled;
@@ -132,7 +132,7 @@ pub async fn piece(
 ) -> Result<Response, ApiError> {
     let device = signed.device()?.to_string();
     check_device_id("device", &device)?;
-    check_content_id("content id", &id)?;
+    let id = parse_content_id("content id", &id)?.to_string();
     if !s.seed.admits(&id, &device) {
         return Err(ApiError::new(
             ErrorCode::NotScheduled,

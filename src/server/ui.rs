@@ -616,7 +616,7 @@ async fn offices(
             let content = match &q.content {
                 Some(c) => st
                     .manifest(c)?
-                    .map(|m| (m.id.clone(), m.size, m.piece_count())),
+                    .map(|m| (m.id.to_string(), m.size, m.piece_count())),
                 None => None,
             };
             let wan: std::collections::HashMap<Option<i64>, u64> = match &content {

@@ -366,3 +366,24 @@ pub(super) fn numeric_to_i64(raw: &[u8]) -> Result<i64, BoxError> {
     let n = if sign == 0x4000 { -n } else { n };
     Ok(i64::try_from(n)?)
 }
+
+/// Content ids and piece hashes are stored as their hex text.
+macro_rules! digest_value {
+    ($t:ty, $what:literal) => {
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Text(self.to_string())
+            }
+        }
+        impl FromValue for $t {
+            fn from_value(v: &Value) -> Result<Self, &'static str> {
+                match v {
+                    Value::Text(s) => s.parse().map_err(|_| $what),
+                    _ => Err($what),
+                }
+            }
+        }
+    };
+}
+digest_value!(crate::domain::ContentId, "a content id (64 hex digits)");
+digest_value!(crate::domain::PieceHash, "a piece hash (64 hex digits)");

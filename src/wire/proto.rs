@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Bitmap;
+use crate::domain::{Bitmap, ContentId};
 
 /// Defines [`ErrorCode`] from one list: each code's name on the wire and
 /// its HTTP status sit beside it, and [`ErrorCode::ALL`] is made from the
@@ -182,7 +182,7 @@ pub struct EnrollResponse {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Progress {
-    pub content_id: String,
+    pub content_id: ContentId,
     pub pieces: u32,
     pub done: bool,
     /// When the device delivered the verified file (ms since the epoch),
@@ -218,7 +218,7 @@ pub struct HeartbeatRequest {
 /// delivery error that retrying will not fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stuck {
-    pub content_id: String,
+    pub content_id: ContentId,
     /// One line for people: what fails, and where.
     pub reason: String,
 }
@@ -368,7 +368,7 @@ pub struct LeaveRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TransferReport {
-    pub content_id: String,
+    pub content_id: ContentId,
     pub tier: Tier,
     pub source_device: Option<String>,
     pub bytes: u64,
@@ -378,14 +378,14 @@ pub struct TransferReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BadPiece {
-    pub content_id: String,
+    pub content_id: ContentId,
     pub source_device: String,
     pub piece: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadReport {
-    pub content_id: String,
+    pub content_id: ContentId,
     pub pieces: u32,
     pub bytes: u64,
 }
@@ -489,17 +489,16 @@ pub fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A content id: 64 hex digits (the SHA-256 of the file). Content ids name
-/// directories on agents, so nothing else may pass.
-pub fn check_content_id(field: &'static str, s: &str) -> Result<(), Invalid> {
-    if is_hex64(s) {
-        Ok(())
-    } else {
-        Err(invalid(
+/// A content id from a path or a query: 64 hex digits (the SHA-256 of the
+/// file), parsed once at the edge. Content ids name directories on
+/// agents, so nothing else may pass.
+pub fn parse_content_id(field: &'static str, s: &str) -> Result<ContentId, Invalid> {
+    s.parse().map_err(|_| {
+        invalid(
             field,
             format!("'{}' is not a content id (64 hex digits)", shown(s)),
-        ))
-    }
+        )
+    })
 }
 
 /// A device id: 64 hex digits or a UUID (what the server hands out).
@@ -663,11 +662,7 @@ impl HeartbeatRequest {
         check_device_id("device_id", &self.device_id)?;
         check_len("progress", &self.progress, limits::MAX_ITEMS)?;
         check_len("stuck", &self.stuck, limits::MAX_ITEMS)?;
-        for p in &self.progress {
-            check_content_id("progress.content_id", &p.content_id)?;
-        }
         for s in &self.stuck {
-            check_content_id("stuck.content_id", &s.content_id)?;
             if s.reason.len() > limits::MAX_REASON {
                 return Err(invalid("stuck.reason", "is too long"));
             }
@@ -683,7 +678,6 @@ impl ReportRequest {
         check_len("bad", &self.bad, limits::MAX_ITEMS)?;
         check_len("uploads", &self.uploads, limits::MAX_ITEMS)?;
         for t in &self.transfers {
-            check_content_id("transfers.content_id", &t.content_id)?;
             if let Some(d) = &t.source_device {
                 check_device_id("transfers.source_device", d)?;
             }
@@ -699,11 +693,9 @@ impl ReportRequest {
             }
         }
         for b in &self.bad {
-            check_content_id("bad.content_id", &b.content_id)?;
             check_device_id("bad.source_device", &b.source_device)?;
         }
         for u in &self.uploads {
-            check_content_id("uploads.content_id", &u.content_id)?;
             if u.bytes > limits::MAX_REPORT_BYTES {
                 return Err(invalid(
                     "uploads.bytes",
@@ -721,10 +713,10 @@ impl ReportRequest {
 
 impl Manifest {
     /// Checks a manifest from the server before an agent builds any path
-    /// or buffer from it: the id and piece hashes are SHA-256 hex, the
-    /// piece size is bounded, and the piece count matches the size.
+    /// or buffer from it: the piece size is bounded, and the piece count
+    /// matches the size. (The id and the piece hashes are typed: a
+    /// manifest with a malformed one does not deserialize.)
     pub fn validate(&self) -> Result<(), Invalid> {
-        check_content_id("manifest.id", &self.id)?;
         if self.piece_size == 0 || self.piece_size > limits::MAX_PIECE_SIZE {
             return Err(invalid(
                 "manifest.piece_size",
@@ -747,12 +739,6 @@ impl Manifest {
                     self.size,
                     self.piece_size
                 ),
-            ));
-        }
-        if let Some(p) = self.pieces.iter().find(|p| !is_hex64(p)) {
-            return Err(invalid(
-                "manifest.pieces",
-                format!("'{}' is not a SHA-256 hex digest", shown(p)),
             ));
         }
         Ok(())
@@ -821,21 +807,19 @@ mod validation_tests {
 
     #[test]
     fn manifest_with_traversal_id_is_refused() {
-        let m = Manifest {
-            id: "../../../../../tmp/x".into(),
-            name: "x".into(),
-            version: "1".into(),
-            file_name: "x".into(),
-            path: "x".into(),
-            size: 1,
-            piece_size: 1,
-            pieces: vec!["0".repeat(64)],
+        let json = |id: &str, piece: &str| {
+            serde_json::json!({
+                "id": id, "name": "x", "version": "1", "file_name": "x", "path": "x",
+                "size": 1, "piece_size": 1, "pieces": [piece],
+            })
         };
-        assert_eq!(m.validate().unwrap_err().field, "manifest.id");
-        let ok = Manifest {
-            id: "a".repeat(64),
-            ..m.clone()
-        };
+        let zero = "0".repeat(64);
+        let e =
+            serde_json::from_value::<Manifest>(json("../../../../../tmp/x", &zero)).unwrap_err();
+        assert!(e.to_string().contains("is not a content id"), "{e}");
+        let e = serde_json::from_value::<Manifest>(json(&"a".repeat(64), "../x")).unwrap_err();
+        assert!(e.to_string().contains("is not a SHA-256 hex digest"), "{e}");
+        let ok: Manifest = serde_json::from_value(json(&"a".repeat(64), &zero)).unwrap();
         assert!(ok.validate().is_ok());
         let big = Manifest {
             piece_size: 1 << 40,
@@ -849,7 +833,7 @@ mod validation_tests {
         let r = ReportRequest {
             device_id: uuid::Uuid::new_v4().to_string(),
             uploads: vec![UploadReport {
-                content_id: "b".repeat(64),
+                content_id: "b".repeat(64).parse().unwrap(),
                 pieces: 1,
                 bytes: i64::MAX as u64,
             }],

@@ -135,7 +135,11 @@ fn platform_uses_nothing_else_in_the_crate() {
             }
         }
     }
-    assert!(bad.is_empty(), "platform uses the crate:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "platform uses the crate:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -181,12 +185,9 @@ fn functions(s: &Source) -> Vec<(String, usize, usize, String)> {
                 "pub" | "async" | "const" | "unsafe" | "extern" => continue,
                 w if w.starts_with("pub(") => continue,
                 "fn" => {
-                    name = words.next().map(|n| {
-                        n.split(['(', '<'])
-                            .next()
-                            .unwrap_or(n)
-                            .to_string()
-                    });
+                    name = words
+                        .next()
+                        .map(|n| n.split(['(', '<']).next().unwrap_or(n).to_string());
                     break;
                 }
                 _ => break,
@@ -248,10 +249,7 @@ fn the_function_measure_counts_what_it_should() {
         .into_iter()
         .map(|(_, l, n, f)| (l, n, f))
         .collect();
-    assert_eq!(
-        got,
-        vec![(1, 3, "a".to_string()), (6, 5, "b".to_string())]
-    );
+    assert_eq!(got, vec![(1, 3, "a".to_string()), (6, 5, "b".to_string())]);
 }
 
 /// Every top-level folder of `src/` has a `mod.rs` that opens with what it

@@ -269,7 +269,7 @@ async fn an_import_during_load_fails_no_request() {
                     let req = HeartbeatRequest {
                         device_id: id,
                         progress: vec![p2pd::wire::proto::Progress {
-                            content_id: content.clone(),
+                            content_id: content.parse().unwrap(),
                             pieces: (k % 2) as u32,
                             done: false,
                             done_at_ms: None,

@@ -89,7 +89,8 @@ proptest! {
     #[test]
     fn ids_are_checked_exactly(s in "[0-9a-fA-F./\\-]{0,70}", u in any::<u128>()) {
         let hex64 = s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        prop_assert_eq!(proto::check_content_id("id", &s).is_ok(), hex64);
+        prop_assert_eq!(proto::parse_content_id("id", &s).is_ok(), hex64);
+        prop_assert_eq!(s.parse::<p2pd::domain::ContentId>().is_ok(), hex64);
         let uuid = uuid::Uuid::from_u128(u).to_string();
         prop_assert!(proto::check_device_id("id", &uuid).is_ok());
         let is_uuid = s.len() == 36 && uuid::Uuid::parse_str(&s).is_ok();
@@ -107,9 +108,9 @@ proptest! {
         let want = size.div_ceil(piece_size) as i64;
         let n = (want + extra).clamp(0, 5000) as usize;
         let m = Manifest {
-            id: "a".repeat(64), name: "n".into(), version: "1".into(),
+            id: "a".repeat(64).parse().unwrap(), name: "n".into(), version: "1".into(),
             file_name: "f".into(), path: "p".into(), size, piece_size,
-            pieces: vec!["b".repeat(64); n],
+            pieces: vec!["b".repeat(64).parse().unwrap(); n],
         };
         let ok = piece_size <= proto::limits::MAX_PIECE_SIZE
             && (n as i64 == want || (size == 0 && n == 1));
@@ -191,14 +192,14 @@ proptest! {
             .map(|i| (seed.wrapping_mul(i as u64 + 1) >> 7) as u8)
             .collect();
         let m = Manifest {
-            id: hex::encode(Sha256::digest(&data)),
+            id: p2pd::domain::ContentId(Sha256::digest(&data).into()),
             name: "t".into(),
             version: "1".into(),
             file_name: "t.bin".into(),
             path: "t/1/t.bin".into(),
             size: size as u64,
             piece_size: piece,
-            pieces: data.chunks(piece as usize).map(|c| hex::encode(Sha256::digest(c))).collect(),
+            pieces: data.chunks(piece as usize).map(|c| p2pd::domain::PieceHash(Sha256::digest(c).into())).collect(),
         };
         let n = m.piece_count();
         let bytes = |i: u32| {
@@ -207,7 +208,7 @@ proptest! {
         };
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("pieces");
-        let cdir = root.join(&m.id);
+        let cdir = root.join(m.id.to_string());
         let mut store = PieceStore::new(root.clone()).unwrap();
         let mut c = store.open(&m).unwrap();
         // The model: journal records on disk, which pieces the store counts,

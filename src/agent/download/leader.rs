@@ -161,7 +161,7 @@ impl Downloader {
             self.sources.ended(&url);
             self.agent.record_transfer(
                 TransferReport {
-                    content_id: self.id().to_string(),
+                    content_id: *self.id(),
                     tier,
                     source_device: Some(dev.to_string()),
                     bytes: 0,

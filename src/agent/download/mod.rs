@@ -78,6 +78,7 @@ use tokio::time::Instant;
 use super::Agent;
 use super::pieces::{Content, PieceError};
 use crate::domain::Bitmap;
+use crate::domain::ContentId;
 use crate::wire::http::CallError;
 use crate::wire::proto::*;
 
@@ -103,7 +104,7 @@ pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
     }
 }
 
-async fn fetch_manifest(agent: &Agent, id: &str) -> Result<Manifest, CallError> {
+async fn fetch_manifest(agent: &Agent, id: &ContentId) -> Result<Manifest, CallError> {
     let url = agent.url(&format!(
         "/v1/contents/{id}/manifest?device={}",
         agent.device_id()
@@ -165,7 +166,7 @@ async fn download(agent: Arc<Agent>, cref: ContentRef) -> Result<(), DownloadErr
 /// The manifest of content `id`, fetched until the server gives it (or
 /// says the content is gone), and checked: everything after it builds
 /// paths and buffers from it. `None`: shut down first.
-async fn manifest(agent: &Agent, id: &str) -> Result<Option<Manifest>, DownloadError> {
+async fn manifest(agent: &Agent, id: &ContentId) -> Result<Option<Manifest>, DownloadError> {
     let mut backoff = Duration::from_millis(200);
     let mut last_error = String::new();
     let manifest = loop {
@@ -190,9 +191,9 @@ async fn manifest(agent: &Agent, id: &str) -> Result<Option<Manifest>, DownloadE
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
     manifest.validate().map_err(DownloadError::Unsafe)?;
-    if manifest.id != id {
+    if manifest.id != *id {
         return Err(DownloadError::WrongManifest {
-            got: manifest.id.clone(),
+            got: manifest.id.to_string(),
             want: id.to_string(),
         });
     }
@@ -340,7 +341,7 @@ impl Downloader {
         }
     }
 
-    fn id(&self) -> &str {
+    fn id(&self) -> &ContentId {
         &self.content.manifest.id
     }
 

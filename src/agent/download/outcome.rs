@@ -64,7 +64,7 @@ impl Downloader {
     /// A transfer of `bytes` in `pieces` from `source`, for the report.
     fn transfer(&self, source: &Source, bytes: u64, pieces: u32, ok: bool) -> TransferReport {
         TransferReport {
-            content_id: self.id().to_string(),
+            content_id: *self.id(),
             tier: source.tier,
             source_device: source.device_id.clone(),
             bytes,
@@ -77,7 +77,7 @@ impl Downloader {
     /// already there): the source's failures are forgiven, and the other
     /// requests for the piece dropped.
     fn stored(&mut self, i: u32, source: &Source, len: u64, took: Duration) {
-        let id = self.id().to_string();
+        let id = *self.id();
         self.agent.touch(&id);
         self.sources.delivered(&source.url, len, took);
         self.last_stored = Instant::now();
@@ -105,7 +105,7 @@ impl Downloader {
             .record_transfer(self.transfer(source, len, 1, false), i);
         match &source.device_id {
             Some(dev) => {
-                let id = self.id().to_string();
+                let id = *self.id();
                 tracing::warn!(content = %id, piece = i, peer = %dev, "bad piece: peer banned for this content");
                 self.banned.insert(dev.clone());
                 self.agent.record_bad(&id, dev, i);
@@ -134,7 +134,7 @@ impl Downloader {
     /// length, so nothing is stored; the peer is dropped for this content
     /// and reported as sending a bad piece (the server re-checks it).
     fn oversize(&mut self, i: u32, source: &Source, e: String) {
-        let id = self.id().to_string();
+        let id = *self.id();
         let dev = source.device_id.clone().unwrap_or_default();
         tracing::warn!(content = %id, piece = i, peer = %dev, "{e}: peer dropped for this content");
         self.note_failure(source, e);

@@ -206,7 +206,7 @@ impl Downloader {
             self.sources.ended(&a.url);
             self.agent.record_transfer(
                 TransferReport {
-                    content_id: self.id().to_string(),
+                    content_id: *self.id(),
                     tier: a.tier,
                     source_device: a.device.clone(),
                     bytes: 0,

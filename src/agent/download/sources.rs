@@ -222,7 +222,7 @@ impl Downloader {
             let client = self.agent.client.clone();
             // A long poll: answered when the peer's pieces change.
             let since = self.haves.get(&dev).map(crate::agent::havemap::count);
-            let url = crate::agent::havemap::url(&s.url, self.id(), &dev, since);
+            let url = crate::agent::havemap::url(&s.url, &self.id().to_string(), &dev, since);
             self.tasks.spawn(async move {
                 let r: Result<HaveMap, _> = client
                     .peer_get_json(&url, &dev, crate::agent::havemap::REQUEST_TIMEOUT)

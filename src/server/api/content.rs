@@ -21,7 +21,7 @@ pub async fn manifest(
 ) -> Result<axum::Json<Manifest>, ApiError> {
     let device = signed.device()?.clone();
     check_device_id("device", &device)?;
-    check_content_id("content id", &id)?;
+    let id = parse_content_id("content id", &id)?.to_string();
     let fleet = s.fleet.current();
     s.db.call(move |st| {
         let d = enrolled(st, &fleet, &device)?;
@@ -72,7 +72,7 @@ pub async fn sources(
     let mut req: SourcesRequest = signed.json()?;
     req.device_id = signed.device()?.to_string();
     check_device_id("device_id", &req.device_id)?;
-    check_content_id("content id", &id)?;
+    let id = parse_content_id("content id", &id)?.to_string();
     let mut plan = plan_sources(&s, &id, &req, false).await?;
     // A follower reported its leader and nothing confirmed it yet: the
     // server's own probe is the second signal.

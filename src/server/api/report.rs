@@ -25,8 +25,9 @@ pub async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusC
             )
         })?;
         for t in &req.transfers {
+            let content_id = t.content_id.to_string();
             let transfer = Transfer {
-                content_id: &t.content_id,
+                content_id: &content_id,
                 tier: t.tier.as_str(),
                 source_device: t.source_device.as_deref(),
                 bytes: t.bytes,
@@ -41,11 +42,11 @@ pub async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusC
                 && matches!(t.tier, Tier::Lan | Tier::Parent)
                 && src != &d.id
             {
-                st.receive_uploads(src, &t.content_id, t.pieces, t.bytes)?;
+                st.receive_uploads(src, &content_id, t.pieces, t.bytes)?;
             }
         }
         for u in &req.uploads {
-            st.claim_uploads(&d.id, &u.content_id, u.pieces, u.bytes)?;
+            st.claim_uploads(&d.id, &u.content_id.to_string(), u.pieces, u.bytes)?;
         }
         recheck::reported(&state, st, &d.id, &req.bad)?;
         state.metrics.observe_write(

@@ -27,7 +27,7 @@
 //! the server's) and may answer it honestly while it sends others bad
 //! pieces. Then the report counts against an honest reporter, and only the
 //! reporters' own bans protect them: a follower goes around such a leader
-//! on its own evidence (`agent/download.rs`).
+//! on its own evidence (`agent/download/`).
 
 use parking_lot::Mutex;
 use std::collections::HashMap;

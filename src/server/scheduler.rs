@@ -9,7 +9,7 @@
 //!
 //! Followers fetch from the leader and from each other as pieces arrive.
 //! A follower that names its leader as failing it (a bad or oversize piece,
-//! a slow or stalled transfer: see `agent/download.rs`) also gets the
+//! a slow or stalled transfer: see `agent/download/`) also gets the
 //! upstream sources, to go around that leader; its word alone is enough
 //! for that, since it only costs WAN bytes, while replacing or banning the
 //! leader needs a second signal.

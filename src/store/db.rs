@@ -23,7 +23,7 @@
 //! Rust arguments work for both. Rows come back owned ([`Row`]).
 //!
 //! Rejected: an async pool (deadpool / sqlx). serve runs every store call
-//! on the blocking pool (`server::Db`: one writing connection behind a
+//! on the blocking pool (`server::pool::StorePool`: one writing connection behind a
 //! mutex and a few read-only ones, [`Db::set_read_only`]), and the admin
 //! commands are synchronous; a sync client keeps one copy of each store
 //! function for both backends.
@@ -63,7 +63,7 @@ pub enum DbError {
     NoRows,
     /// A write asked of a read-only connection ([`Db::set_read_only`]),
     /// refused before it reached the database: the caller runs the work
-    /// again on a writing connection (`server::Db::read_or_write`).
+    /// again on a writing connection (`StorePool::read_or_write`).
     #[error("a write was asked of a read-only database connection; it must run on serve's writer")]
     NeedsWriter,
     #[error("column {index}: expected {expected}, found {found}")]

@@ -143,14 +143,16 @@ both!(server_settings_and_key, |st: &mut Store| {
 });
 
 both!(groups_contents_and_licenses, |st: &mut Store| {
+    // Content ids are SHA-256 hex: what the store hands out is typed.
+    let (a, b) = (format!("aa11{}", "0".repeat(60)), format!("bb22{}", "0".repeat(60)));
     let added = st
         .assign_groups(&["lab".into(), "Ops".into(), "lab".into()])
         .unwrap();
     assert_eq!(added, ["lab", "Ops"]);
-    content(st, "aa11", "all", Targets::AllAssigned);
-    content(st, "bb22", "pinned", Targets::Only(&["lab".to_string()]));
+    content(st, &a, "all", Targets::AllAssigned);
+    content(st, &b, "pinned", Targets::Only(&["lab".to_string()]));
     st.assign_groups(&["new".into()]).unwrap();
-    let c = st.content("aa11").unwrap().unwrap();
+    let c = st.content(&a).unwrap().unwrap();
     assert_eq!(
         c.summary.targets,
         ["Ops", "lab", "new"],
@@ -159,17 +161,17 @@ both!(groups_contents_and_licenses, |st: &mut Store| {
     assert!(c.summary.all_groups);
     assert_eq!(c.piece_hash(1).unwrap()[0], 32);
     assert_eq!(c.summary.pieces, 2);
-    let p = st.content("bb22").unwrap().unwrap();
+    let p = st.content(&b).unwrap().unwrap();
     assert_eq!(p.summary.targets, ["lab"]);
     assert!(!p.summary.all_groups);
     let all = st.content_summaries().unwrap();
     assert_eq!(all.len(), 2);
     assert!(all[0].seq < all[1].seq, "registration order");
-    assert_eq!(st.content_ids_with_prefix("bb", 5).unwrap(), ["bb22"]);
-    assert!(st.is_targeted("bb22", "lab").unwrap());
-    assert!(!st.is_targeted("bb22", "new").unwrap());
+    assert_eq!(st.content_ids_with_prefix("bb", 5).unwrap(), [b.clone()]);
+    assert!(st.is_targeted(&b, "lab").unwrap());
+    assert!(!st.is_targeted(&b, "new").unwrap());
     assert_eq!(st.targeted_contents("lab").unwrap().len(), 2);
-    let m = st.manifest("aa11").unwrap().unwrap();
+    let m = st.manifest(&a).unwrap().unwrap();
     assert_eq!((m.file_name.as_str(), m.pieces.len()), ("all.msi", 2));
     assert_eq!(
         st.targeted_size_by_path("pkgs/pinned.msi", "lab").unwrap(),
@@ -194,7 +196,7 @@ both!(groups_contents_and_licenses, |st: &mut Store| {
         st.unassign_groups(&["ghost".into()]).unwrap().unwrap_err(),
         ["ghost"]
     );
-    assert_eq!(st.delete_contents(&["bb22".into()]).unwrap(), 1);
+    assert_eq!(st.delete_contents(&[b.clone()]).unwrap(), 1);
     assert_eq!(st.counts().unwrap().contents, 1);
 });
 

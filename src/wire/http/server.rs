@@ -65,8 +65,8 @@ impl From<VerifyError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         // A write asked of one of serve's read-only connections: the work
-        // runs again on the writer (`server::Db::read_or_write`), which is
-        // no internal error; `server::Db::read` logs one that is not retried.
+        // runs again on the writer (`server::pool::StorePool::read_or_write`), which is
+        // no internal error; `StorePool::read` logs one that is not retried.
         if e.needs_writer() {
             return ApiError::new(ErrorCode::Internal, e.to_string());
         }

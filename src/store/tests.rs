@@ -144,7 +144,10 @@ both!(server_settings_and_key, |st: &mut Store| {
 
 both!(groups_contents_and_licenses, |st: &mut Store| {
     // Content ids are SHA-256 hex: what the store hands out is typed.
-    let (a, b) = (format!("aa11{}", "0".repeat(60)), format!("bb22{}", "0".repeat(60)));
+    let (a, b) = (
+        format!("aa11{}", "0".repeat(60)),
+        format!("bb22{}", "0".repeat(60)),
+    );
     let added = st
         .assign_groups(&["lab".into(), "Ops".into(), "lab".into()])
         .unwrap();

@@ -227,7 +227,10 @@ pub struct Stuck {
 pub struct HeartbeatResponse {
     pub heartbeat_secs: u64,
     pub serve_peers: bool,
-    /// Content targeted at the device's group.
+    /// Content targeted at the device's group. An entry that is not a
+    /// content reference (its id would name a directory on the agent, so
+    /// only 64 hex digits may) is dropped and logged; the others stand.
+    #[serde(deserialize_with = "safe_contents")]
     pub contents: Vec<ContentRef>,
     /// The server's clock (Unix seconds) when it answered.
     #[serde(default)]
@@ -240,6 +243,22 @@ pub struct HeartbeatResponse {
 }
 
 pub use crate::domain::content::{ContentRef, Manifest};
+
+/// The contents of a heartbeat answer, without the entries that do not
+/// deserialize as a [`ContentRef`] (a malformed id among them).
+fn safe_contents<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ContentRef>, D::Error> {
+    let raw = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|v| match serde_json::from_value::<ContentRef>(v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("the server listed a content refused as unsafe: {e}");
+                None
+            }
+        })
+        .collect())
+}
 
 /// What a device is for one content in its office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

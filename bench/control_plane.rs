@@ -1155,7 +1155,7 @@ async fn bench(
     let content = first
         .contents
         .first()
-        .map(|c| c.id.clone())
+        .map(|c| c.id)
         .expect("the published package is targeted at group g");
     let ids = Arc::new(sim.ids.read().expect("ids").clone());
 
@@ -1173,7 +1173,7 @@ async fn bench(
     );
     let t0 = tokio::time::Instant::now() + Duration::from_millis(20);
     let heartbeats = {
-        let (sim, ids, content) = (sim.clone(), ids.clone(), content.clone());
+        let (sim, ids, content) = (sim.clone(), ids.clone(), content);
         let url_of = url_of.clone();
         let devices = o.devices as u64;
         open_loop(o.rate, o.secs, t0, in_flight.clone(), move |k| {
@@ -1183,7 +1183,7 @@ async fn bench(
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
                 progress: vec![Progress {
-                    content_id: content.clone(),
+                    content_id: content,
                     pieces: (k / devices * 4 + i as u64 % 64) as u32,
                     done: false,
                     done_at_ms: None,

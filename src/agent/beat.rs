@@ -102,7 +102,7 @@ async fn answered(
         let done = agent.pieces.get(&c.id).is_some_and(|x| x.delivered());
         let alive = running.get(&c.id).is_some_and(|h| !h.is_finished());
         if !done && !alive && !agent.stuck_for_good(&c.id) {
-            let id = c.id.clone();
+            let id = c.id;
             running.insert(id, tracker.spawn(download::download_task(agent.clone(), c)));
         }
     }
@@ -117,7 +117,7 @@ impl Agent {
             .map(|c| {
                 let flow = self.flow(&c.manifest.id);
                 Progress {
-                    content_id: c.manifest.id.clone(),
+                    content_id: c.manifest.id,
                     pieces: c.count(),
                     done: c.delivered(),
                     done_at_ms: c.delivered_at_ms(),

@@ -283,11 +283,11 @@ impl Agent {
         let mut v: Vec<Stuck> = m
             .iter()
             .map(|(id, s)| Stuck {
-                content_id: id.clone(),
+                content_id: *id,
                 reason: s.reason.clone(),
             })
             .collect();
-        v.sort_by(|a, b| a.content_id.cmp(&b.content_id));
+        v.sort_by_key(|a| a.content_id);
         v
     }
 
@@ -434,7 +434,7 @@ impl Agent {
                     .and_then(|m| m.modified())
                     .unwrap_or(std::time::UNIX_EPOCH)
                 });
-                (at, c.manifest.id.clone(), c.manifest.size)
+                (at, c.manifest.id, c.manifest.size)
             })
             .collect();
         candidates.sort();

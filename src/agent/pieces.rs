@@ -161,7 +161,7 @@ impl PieceStore {
             spare: Mutex::new(Vec::new()),
             sending: Arc::new(Mutex::new(Vec::new())),
         });
-        self.contents.lock().insert(m.id.clone(), c.clone());
+        self.contents.lock().insert(m.id, c.clone());
         self.opened.notify_waiters();
         Ok(c)
     }
@@ -856,7 +856,7 @@ mod tests {
         let now = tokio::time::Instant::now();
         assert!(ps.wait_open(&m.id, now).await.is_none());
         let waiting = {
-            let (ps, id) = (ps.clone(), m.id.clone());
+            let (ps, id) = (ps.clone(), m.id);
             let deadline = now + Duration::from_secs(600);
             tokio::spawn(async move { ps.wait_open(&id, deadline).await.is_some() })
         };

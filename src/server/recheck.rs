@@ -225,7 +225,7 @@ async fn judge(
 /// Fetches the reported piece from the accused and checks it against the
 /// manifest.
 pub async fn check(s: &AppState, b: &BadPiece) -> Verdict {
-    let (content, accused) = (b.content_id.clone(), b.source_device.clone());
+    let (content, accused) = (b.content_id, b.source_device.clone());
     let found =
         s.db.read(move |st| Ok((st.manifest(&content.to_string())?, st.device(&accused)?)))
             .await;

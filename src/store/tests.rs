@@ -170,7 +170,10 @@ both!(groups_contents_and_licenses, |st: &mut Store| {
     let all = st.content_summaries().unwrap();
     assert_eq!(all.len(), 2);
     assert!(all[0].seq < all[1].seq, "registration order");
-    assert_eq!(st.content_ids_with_prefix("bb", 5).unwrap(), [b.clone()]);
+    assert_eq!(
+        st.content_ids_with_prefix("bb", 5).unwrap(),
+        std::slice::from_ref(&b)
+    );
     assert!(st.is_targeted(&b, "lab").unwrap());
     assert!(!st.is_targeted(&b, "new").unwrap());
     assert_eq!(st.targeted_contents("lab").unwrap().len(), 2);
@@ -199,7 +202,7 @@ both!(groups_contents_and_licenses, |st: &mut Store| {
         st.unassign_groups(&["ghost".into()]).unwrap().unwrap_err(),
         ["ghost"]
     );
-    assert_eq!(st.delete_contents(&[b.clone()]).unwrap(), 1);
+    assert_eq!(st.delete_contents(std::slice::from_ref(&b)).unwrap(), 1);
     assert_eq!(st.counts().unwrap().contents, 1);
 });
 

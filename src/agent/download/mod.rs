@@ -93,7 +93,7 @@ use piece::{Attempt, Fetched};
 use sources::SourceTable;
 
 pub async fn download_task(agent: Arc<Agent>, c: ContentRef) {
-    let id = c.id.clone();
+    let id = c.id;
     if let Err(e) = download(agent.clone(), c).await {
         // The heartbeat loop starts it again; the same error is logged
         // (and reported as stuck) once, not on every heartbeat.

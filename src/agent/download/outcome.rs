@@ -199,7 +199,7 @@ impl Downloader {
             |d| format!("{} peer {d}", source.tier.as_str()),
         );
         let reason = format!("{who} fails every time: {}", run.error);
-        let id = self.content.manifest.id.clone();
+        let id = self.content.manifest.id;
         self.agent.set_stuck(&id, reason.clone(), false);
         if !run.warned {
             run.warned = true;

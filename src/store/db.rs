@@ -124,7 +124,8 @@ pub fn pg_placeholders(sql: &str) -> String {
 
 /// The PostgreSQL side: a client and its prepared statements.
 pub(crate) struct Pg {
-    client: RefCell<postgres::Client>,
+    /// `None` only while the connection is being dropped ([`close`]).
+    client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
     /// For reconnecting after the server closed the connection (a
     /// PostgreSQL restart or failover): serve keeps one connection for its
@@ -137,13 +138,41 @@ impl Pg {
     /// a transaction (inside one, the error surfaces and the transaction
     /// is retried by its caller, never half-replayed on a new connection).
     fn client(&self, in_tx: bool) -> Result<std::cell::RefMut<'_, postgres::Client>, DbError> {
-        if !in_tx && self.client.borrow().is_closed() {
+        let closed = self.client.borrow().as_ref().is_none_or(|c| c.is_closed());
+        if !in_tx && closed {
             let fresh = self.config.connect(postgres::NoTls)?;
-            *self.client.borrow_mut() = fresh;
+            if let Some(old) = self.client.borrow_mut().replace(fresh) {
+                close(old);
+            }
             self.statements.borrow_mut().clear();
             tracing::warn!("reconnected to PostgreSQL after the connection was lost");
         }
-        Ok(self.client.borrow_mut())
+        // Some from connect to drop: only `Drop` takes it out.
+        Ok(std::cell::RefMut::map(self.client.borrow_mut(), |c| {
+            c.as_mut()
+                .expect("a PostgreSQL connection is open until it is dropped")
+        }))
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.get_mut().take() {
+            close(c);
+        }
+    }
+}
+
+/// Closes a PostgreSQL connection. `postgres::Client` closes by blocking
+/// on a runtime of its own, which panics on a thread that drives tokio
+/// tasks: serve's last reference to its store can be dropped there when
+/// it shuts down (SIGTERM, `systemctl stop`). On such a thread the client
+/// is closed on a short-lived thread of its own.
+fn close(client: postgres::Client) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::spawn(move || drop(client)).join();
+    } else {
+        drop(client);
     }
 }
 
@@ -224,7 +253,7 @@ impl Db {
     pub fn postgres(client: postgres::Client, config: postgres::Config) -> Db {
         Db {
             conn: Conn::Postgres(Box::new(Pg {
-                client: RefCell::new(client),
+                client: RefCell::new(Some(client)),
                 statements: RefCell::new(HashMap::new()),
                 config,
             })),

@@ -490,3 +490,49 @@ fn agent_install_writes_every_server_url() {
         "{env}"
     );
 }
+
+/// `systemctl stop` of a replica: SIGTERM makes serve on PostgreSQL drain
+/// and exit 0, not abort in the database client's destructor.
+#[test]
+fn a_replica_on_postgres_stops_cleanly_on_sigterm() {
+    let url = p2pd::store::testing::database_url();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a");
+    let storage = root.path().join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    with_db(
+        &dir,
+        &url,
+        &[
+            "install",
+            "--server-name",
+            "127.0.0.1",
+            "--port",
+            "7650",
+            "--file-storage",
+            storage.to_str().unwrap(),
+        ],
+    );
+    let log_path = root.path().join("serve.log");
+    let mut r = Replica::start(&dir, &url, &log_path);
+    let mut child = r.child.take().unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "serve on PostgreSQL exited {status}:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

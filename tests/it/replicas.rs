@@ -128,6 +128,26 @@ fn with_db(dir: &Path, url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `p2pd install` of `dir` on the database `url`, with file storage in
+/// `root/storage`.
+fn install_on(dir: &Path, url: &str, root: &Path) {
+    let storage = root.join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    with_db(
+        dir,
+        url,
+        &[
+            "install",
+            "--server-name",
+            "127.0.0.1",
+            "--port",
+            "7650",
+            "--file-storage",
+            storage.to_str().unwrap(),
+        ],
+    );
+}
+
 #[test]
 fn two_replicas_one_killed_every_device_completes_one_wan_copy_per_office() {
     let url = p2pd::store::testing::database_url();
@@ -343,21 +363,7 @@ fn install_on_postgres_and_key_regenerate_reaches_every_replica() {
     let url = p2pd::store::testing::database_url();
     let root = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (root.path().join("a"), root.path().join("b"));
-    let storage = root.path().join("storage");
-    std::fs::create_dir_all(&storage).unwrap();
-    with_db(
-        &dir_a,
-        &url,
-        &[
-            "install",
-            "--server-name",
-            "127.0.0.1",
-            "--port",
-            "7650",
-            "--file-storage",
-            storage.to_str().unwrap(),
-        ],
-    );
+    install_on(&dir_a, &url, root.path());
     assert!(dir_a.join("db.key").is_file() && dir_a.join("shared.key").is_file());
     let again = Command::new(BIN)
         .args(["install", "--database", &url, "--data-dir"])
@@ -498,21 +504,7 @@ fn a_replica_on_postgres_stops_cleanly_on_sigterm() {
     let url = p2pd::store::testing::database_url();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("a");
-    let storage = root.path().join("storage");
-    std::fs::create_dir_all(&storage).unwrap();
-    with_db(
-        &dir,
-        &url,
-        &[
-            "install",
-            "--server-name",
-            "127.0.0.1",
-            "--port",
-            "7650",
-            "--file-storage",
-            storage.to_str().unwrap(),
-        ],
-    );
+    install_on(&dir, &url, root.path());
     let log_path = root.path().join("serve.log");
     let mut r = Replica::start(&dir, &url, &log_path);
     let mut child = r.child.take().unwrap();

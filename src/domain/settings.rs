@@ -305,20 +305,15 @@ impl Setting {
     /// The stored value as JSON: numbers for numeric settings, so scripts
     /// reading `status --json` need no parsing.
     pub fn json_value(self, stored: &str) -> serde_json::Value {
-        match self {
-            Setting::Port
-            | Setting::HeartbeatSecs
-            | Setting::AgentCacheMb
-            | Setting::WalLimitMb
-            | Setting::DeviceWritesPerMin
-            | Setting::EnrollPerMin
-            | Setting::EnrollPerAddressPerMin
-            | Setting::LicenseCap => stored
-                .parse::<u64>()
-                .map(serde_json::Value::from)
-                .unwrap_or_else(|_| stored.into()),
-            _ => stored.into(),
+        // A setting whose default is a count is a number in JSON: decided
+        // by the default, not by a list kept by hand (heartbeat_budget was
+        // once missing from that list and came out as a string).
+        if self.default_value().parse::<u64>().is_ok()
+            && let Ok(n) = stored.parse::<u64>()
+        {
+            return n.into();
         }
+        stored.into()
     }
 }
 
@@ -420,6 +415,27 @@ mod tests {
         assert!(
             err.contains("server_name") && err.contains("cdn_url"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn every_count_setting_is_a_json_number() {
+        for s in ALL {
+            if s.default_value().parse::<u64>().is_ok() {
+                assert!(s.json_value(&s.default_value()).is_u64(), "{}", s.name());
+            }
+        }
+        assert_eq!(
+            Setting::HeartbeatBudget.json_value("10000"),
+            serde_json::json!(10000)
+        );
+        assert_eq!(
+            Setting::ServerName.json_value("10.0.0.1"),
+            serde_json::json!("10.0.0.1")
+        );
+        assert_eq!(
+            Setting::DistributionOptimization.json_value("on"),
+            serde_json::json!("on")
         );
     }
 }

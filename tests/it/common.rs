@@ -115,6 +115,9 @@ pub struct Agent {
     /// The peer port, 0 until the first run has bound one; a restart
     /// listens on the same port again, so peers keep its address.
     pub port: std::sync::atomic::AtomicU16,
+    /// Start it in `dir`'s parent with `--data-dir` as the bare folder
+    /// name (a relative data dir, as a person types one).
+    pub relative_dir: bool,
 }
 
 impl Agent {
@@ -128,6 +131,7 @@ impl Agent {
             group: group.to_string(),
             env: Vec::new(),
             key_file,
+            relative_dir: false,
             args: Vec::new(),
             port: 0.into(),
         }
@@ -425,8 +429,11 @@ impl Net {
         ))
         .arg("--key-file")
         .arg(&a.key_file)
-        .arg("--data-dir")
-        .arg(&a.dir)
+        .arg("--data-dir");
+        match (a.relative_dir, a.dir.parent(), a.dir.file_name()) {
+            (true, Some(parent), Some(name)) => cmd.current_dir(parent).arg(name),
+            _ => cmd.arg(&a.dir),
+        }
         .args(&a.args)
         .env("P2PD_LOG", "info")
         .stdout(log);

@@ -955,3 +955,28 @@ fn an_unreachable_server_is_reported_with_the_cause() {
     assert!(err.contains("enroll"), "{err}");
     assert!(err.to_lowercase().contains("connection refused"), "{err}");
 }
+
+/// A relative `--data-dir`, as a person types one: `--on-complete` still
+/// gets the delivered file's full path (the README promises one).
+#[test]
+fn on_complete_gets_a_full_path_from_a_relative_data_dir() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "")]);
+    let (_, data) = net.publish("pkg", 100_000, 5);
+    net.start_serve();
+    let hooks = net.root.path().join("on-complete.log");
+    let i = net.add_agent("rel", "127.1.1.81", "g", &[]);
+    net.agents[i].kill();
+    net.agents[i].relative_dir = true;
+    net.agents[i].args = vec![
+        "--on-complete".into(),
+        format!("echo >> '{}'", hooks.display()),
+    ];
+    net.start_agent(i);
+    eventually("the --on-complete run", Duration::from_secs(60), || {
+        std::fs::read_to_string(&hooks).is_ok_and(|t| !t.trim().is_empty())
+    });
+    let ran = std::fs::read_to_string(&hooks).unwrap();
+    let got = std::path::Path::new(ran.lines().next().unwrap());
+    assert!(got.is_absolute(), "--on-complete got {ran}");
+    assert_eq!(std::fs::read(got).unwrap(), data, "{ran}");
+}

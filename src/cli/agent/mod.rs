@@ -131,7 +131,9 @@ pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::
         key,
         key_file: Some(key_file.clone()),
         group: c.group,
-        data_dir: data_dir.to_path_buf(),
+        // Absolute: `--on-complete` gets the delivered file's full path
+        // even from a relative --data-dir.
+        data_dir: std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
         listen: c.listen,
         advertise,
         prefix_len,

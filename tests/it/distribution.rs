@@ -673,6 +673,13 @@ fn a_key_roll_out_shows_stale_devices_and_agents_take_the_new_key_live() {
             .contains("1 device refused for a stale key"),
         "{c:#}"
     );
+    // Which device: its id, its address and when it was last seen.
+    let id = first(&net)["device_id"].as_str().unwrap().to_string();
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("device {id}, 127.1.1.95, last seen ")),
+        "{c:#}"
+    );
     assert!(
         c["fix"]
             .as_str()

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::content::storage::{Storage, StorageError};
 use crate::domain::clock::now;
 use crate::domain::settings::{Setting, parse_version};
-use crate::domain::words::count;
+use crate::domain::words::{ago, count};
 use crate::store::{Store, StoreError};
 
 /// What to check, and how.
@@ -526,7 +526,22 @@ fn devices(st: &Store) -> Result<Check, HealthError> {
         let names: Vec<String> = stale
             .iter()
             .take(10)
-            .map(|k| format!("{} (key {})", host(&k.device_id), k.fingerprint))
+            .map(|k| {
+                // Which device: its name, id and address, and when it was
+                // last seen with the current key (several may share a name).
+                let d = all.iter().find(|d| d.id == k.device_id);
+                let addr = d.map_or("address unknown", |d| d.addr.as_str());
+                let seen = d.map_or_else(
+                    || "never seen".to_string(),
+                    |d| format!("last seen {}", ago(now() - d.last_seen)),
+                );
+                format!(
+                    "{} (device {}, {addr}, {seen}; key {})",
+                    host(&k.device_id),
+                    k.device_id,
+                    k.fingerprint
+                )
+            })
             .collect();
         detail.push(format!(
             "{} refused for a stale key: {}",

@@ -10,8 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::trust::tls::{
-    self, Identity, TlsError, Trust, fingerprint, identity_of, parse_fingerprint, provider,
-    save_trust,
+    self, TlsError, Trust, fingerprint, parse_fingerprint, provider, save_trust,
 };
 
 /// How an agent is told which CA to trust.
@@ -144,21 +143,12 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
             })?
             .clone()
             .into_owned();
-        let trust = Trust::from_der(ca.clone());
-        let roots = trust
-            .roots()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let v = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let ok = v.verify_server_cert(end_entity, &[], server_name, ocsp, now)?;
-        if !matches!(identity_of(end_entity), Some(Identity::Server(_))) {
-            return Err(rustls::Error::General(format!(
-                "{} presented a certificate from the pinned CA that is not the p2pd server's \
-                 (a device's?): refused",
-                server_name.to_str()
-            )));
-        }
+        // The same check as every later connection: chain, the server's
+        // identity, the name dialled.
+        let ok = Trust::from_der(ca.clone())
+            .verifier(tls::Expect::Server)
+            .map_err(|e| rustls::Error::General(e.to_string()))?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
         *self.found.lock() = Some(ca);
         Ok(ok)
     }

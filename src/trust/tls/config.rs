@@ -80,16 +80,7 @@ impl Trust {
         cert: Arc<dyn rustls::client::ResolvesClientCert>,
         expect: Expect,
     ) -> Result<rustls::ClientConfig, TlsError> {
-        let roots = self.roots()?;
-        let webpki =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
-                .build()
-                .map_err(|e| TlsError::Config(e.to_string()))?;
-        let verifier = Arc::new(IdentityVerifier {
-            roots,
-            webpki,
-            expect,
-        });
+        let verifier = self.verifier(expect)?;
         let mut c = rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| TlsError::Config(e.to_string()))?
@@ -98,6 +89,25 @@ impl Trust {
             .with_client_cert_resolver(cert);
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(c)
+    }
+
+    /// The check a client makes of what the other end presents: a chain to
+    /// this CA and the identity `expect` names (and, for the server, the
+    /// name dialled).
+    pub fn verifier(
+        &self,
+        expect: Expect,
+    ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, TlsError> {
+        let roots = self.roots()?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+        Ok(Arc::new(IdentityVerifier {
+            roots,
+            webpki,
+            expect,
+        }))
     }
 
     /// A server configuration: TLS 1.3, `cert` as the server certificate,

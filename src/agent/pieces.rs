@@ -128,7 +128,9 @@ impl PieceStore {
         if let Some(c) = self.get(&m.id) {
             return Ok(c);
         }
-        let (id, hashes) = parse_manifest(m)?;
+        // The id becomes a directory name: it is typed (64 hex digits, or
+        // the manifest did not deserialize); the sizes are checked here.
+        m.validate().map_err(PieceError::BadManifest)?;
         let dir = self.root.join(m.id.to_string());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mpath = dir.join("manifest.json");
@@ -136,11 +138,9 @@ impl PieceStore {
             .map_err(io(&mpath))?;
         let data = open_data(&dir, m)?;
         let jpath = dir.join("journal");
-        let (have, count) = verified_pieces(&data, m, &hashes, &jpath)?;
+        let (have, count) = verified_pieces(&data, m, &m.pieces, &jpath)?;
         let journal = rewrite_journal(&dir, &have, m.piece_count())?;
         let c = Arc::new(Content {
-            id,
-            hashes,
             manifest: m.clone(),
             dir,
             data,
@@ -190,16 +190,6 @@ impl PieceStore {
             })
             .collect()
     }
-}
-
-/// The manifest's id and piece hashes as bytes, once it is safe to build
-/// paths from.
-fn parse_manifest(m: &Manifest) -> Result<(ContentId, Vec<PieceHash>), PieceError> {
-    // The id becomes a directory name: never let it leave the root.
-    m.validate().map_err(PieceError::BadManifest)?;
-    // The manifest's id and hashes are typed (checked as it deserialized).
-    let (id, hashes) = (m.id, m.pieces.clone());
-    Ok((id, hashes))
 }
 
 /// Opens (or creates) `dir/data` at the content's size, its space
@@ -295,10 +285,6 @@ pub struct Content {
     pub manifest: Manifest,
     dir: PathBuf,
     data: File,
-    /// The content id, as bytes.
-    id: ContentId,
-    /// Each piece's SHA-256, as bytes.
-    hashes: Vec<PieceHash>,
     /// The verified pieces.
     have: Mutex<Bitmap>,
     count: AtomicU32,
@@ -519,7 +505,7 @@ impl Content {
         let mut piece = sha256x2::Sha256::new();
         sha256x2::update_pair(&mut piece, &mut w.hasher, bytes);
         let got = PieceHash(piece.finalize());
-        let expected = self.hashes[i as usize];
+        let expected = self.manifest.pieces[i as usize];
         if got != expected {
             w.hasher = before;
             return Some(Err(PieceError::BadPiece {
@@ -540,7 +526,7 @@ impl Content {
     }
 
     fn check_and_store(&self, i: u32, bytes: &[u8], got: PieceHash) -> Result<bool, PieceError> {
-        let expected = self.hashes[i as usize];
+        let expected = self.manifest.pieces[i as usize];
         let (a, b) = self.manifest.piece_range(i);
         if bytes.len() as u64 != b - a || got != expected {
             return Err(PieceError::BadPiece {
@@ -691,7 +677,7 @@ impl Content {
                 ContentId(h.finalize().into())
             }
         };
-        if got != self.id {
+        if got != self.manifest.id {
             // Every piece verified but the whole does not: the manifest
             // itself is inconsistent. Start over rather than deliver it.
             let _ = std::fs::remove_file(self.dir.join("journal"));

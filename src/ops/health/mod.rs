@@ -529,18 +529,18 @@ fn devices(st: &Store) -> Result<Check, HealthError> {
             .map(|k| {
                 // Which device: its name, id and address, and when it was
                 // last seen with the current key (several may share a name).
-                let d = all.iter().find(|d| d.id == k.device_id);
-                let addr = d.map_or("address unknown", |d| d.addr.as_str());
-                let seen = d.map_or_else(
-                    || "never seen".to_string(),
-                    |d| format!("last seen {}", ago(now() - d.last_seen)),
-                );
-                format!(
-                    "{} (device {}, {addr}, {seen}; key {})",
-                    host(&k.device_id),
-                    k.device_id,
-                    k.fingerprint
-                )
+                // stale_key_devices joins devices, so the row is there.
+                match all.iter().find(|d| d.id == k.device_id) {
+                    Some(d) => format!(
+                        "{} (device {}, {}, last seen {}; key {})",
+                        d.hostname,
+                        d.id,
+                        d.addr,
+                        ago(now() - d.last_seen),
+                        k.fingerprint
+                    ),
+                    None => format!("device {} (key {})", k.device_id, k.fingerprint),
+                }
             })
             .collect();
         detail.push(format!(

@@ -953,6 +953,7 @@ impl Sim {
             "http"
         };
         let req = EnrollRequest {
+            peer_port: None,
             device_id: None,
             hostname: format!("sim-{i}"),
             addrs: vec![AddrInfo { ip, prefix: 23 }],
@@ -1076,6 +1077,9 @@ async fn bench(
                             Method::POST,
                             &format!("{}/v1/heartbeat", url_of(i)),
                             &HeartbeatRequest {
+                                addrs: Vec::new(),
+                                peer_port: None,
+                                peer_url: None,
                                 device_id: id,
                                 progress: vec![],
                                 stuck: vec![],
@@ -1143,6 +1147,9 @@ async fn bench(
             Method::POST,
             &format!("{}/v1/heartbeat", url_of(enrolled)),
             &HeartbeatRequest {
+                addrs: Vec::new(),
+                peer_port: None,
+                peer_url: None,
                 device_id: first_id,
                 progress: vec![],
                 stuck: vec![],
@@ -1180,6 +1187,9 @@ async fn bench(
             let i = (k % devices) as usize;
             let (sim, url) = (sim.clone(), format!("{}/v1/heartbeat", url_of(i)));
             let req = HeartbeatRequest {
+                addrs: Vec::new(),
+                peer_port: None,
+                peer_url: None,
                 device_id: ids[i].clone(),
                 // Every device a little further along at each round.
                 progress: vec![Progress {

@@ -186,7 +186,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent)
-            opts="-v -h --server --key-file --group --listen --advertise --ca --ca-fingerprint --insecure-plain-http --prefix-len --on-complete --parallel --metrics-listen --data-dir --database --verbose --help install uninstall"
+            opts="-v -h --server --key-file --group --listen --advertise --source-address --ca --ca-fingerprint --insecure-plain-http --prefix-len --on-complete --parallel --metrics-listen --data-dir --database --verbose --help install uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +209,10 @@ _p2pd() {
                     return 0
                     ;;
                 --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -252,7 +256,7 @@ _p2pd() {
             return 0
             ;;
         p2pd__subcmd__agent__subcmd__install)
-            opts="-v -h --server --key-file --group --listen --advertise --ca-fingerprint --insecure-plain-http --root --force --json --ca --data-dir --database --verbose --help"
+            opts="-v -h --server --key-file --group --listen --advertise --source-address --ca-fingerprint --insecure-plain-http --root --force --json --ca --data-dir --database --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +279,10 @@ _p2pd() {
                     return 0
                     ;;
                 --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,9 @@ pub(super) async fn heartbeats(
         tokio::select! {
             _ = agent.shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(every) => {}
+            // The device's addresses changed: the server re-places it now,
+            // not a heartbeat interval later.
+            _ = agent.place.changed.notified() => {}
         }
     }
 }
@@ -129,6 +132,9 @@ impl Agent {
         let req = HeartbeatRequest {
             device_id: self.device_id(),
             progress,
+            addrs: self.addrs(),
+            peer_port: Some(self.peer_port()),
+            peer_url: self.fixed_peer_url(),
             stuck: self.stuck_list(),
             clock_offset: Some(self.clock_offset.load(Ordering::Relaxed)),
         };
@@ -141,6 +147,7 @@ impl Agent {
                 self.server_failed(&url, e);
             })?;
         self.learn_clock(resp.server_time);
+        self.placed(resp.office.as_deref());
         self.serve_peers.store(resp.serve_peers, Ordering::Relaxed);
         self.heartbeat_secs
             .store(resp.heartbeat_secs.max(1), Ordering::Relaxed);

@@ -11,7 +11,7 @@ use axum::http::Method;
 use super::refused::{KeyRefused, Next, Refusals};
 use super::{Agent, AgentError};
 use crate::wire::http::CallError;
-use crate::wire::proto::{AddrInfo, EnrollRequest, EnrollResponse};
+use crate::wire::proto::{EnrollRequest, EnrollResponse};
 
 /// Enrolls, retrying while the server is unreachable. A device that
 /// enrolled before and is now refused for its key waits for a new key
@@ -68,21 +68,14 @@ impl Agent {
             ),
             None => None,
         };
-        let scheme = if self.cfg.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
         let req = EnrollRequest {
             device_id: load_device_id(&self.cfg.data_dir),
             hostname: self.cfg.hostname.clone(),
-            addrs: vec![AddrInfo {
-                ip: self.cfg.advertise.ip(),
-                prefix: self.cfg.prefix_len,
-            }],
+            addrs: self.addrs(),
             version: self.cfg.version.clone(),
             group: self.cfg.group.clone(),
-            peer_url: format!("{scheme}://{}", self.cfg.advertise),
+            peer_url: self.fixed_peer_url().unwrap_or_default(),
+            peer_port: Some(self.peer_port()),
             csr: pending.as_ref().map(|p| p.csr_pem.clone()),
             device_secret: load_device_secret(&self.cfg.data_dir),
         };

@@ -42,6 +42,7 @@ use crate::trust::key::{SharedKey, Verifier};
 use crate::wire::http::{CallError, SignedClient};
 use crate::wire::proto::*;
 
+mod addrs;
 mod beat;
 pub mod ca;
 pub mod download;
@@ -89,12 +90,20 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     pub group: String,
     pub data_dir: PathBuf,
-    /// Where the peer server listens.
+    /// Where the peer server listens (after start, with the port bound).
     pub listen: SocketAddr,
-    /// The address other devices reach this one at (and its source address).
-    pub advertise: SocketAddr,
-    /// Prefix length of the device's subnet.
-    pub prefix_len: u8,
+    /// A fixed address other devices reach this one at (`--advertise`,
+    /// behind NAT). `None`, the usual case: the server names the address
+    /// this device reaches it from, as that changes.
+    pub advertise: Option<SocketAddr>,
+    /// The source address of every outgoing connection (`--source-address`:
+    /// tests, several agents on one host). `None`, always on a real
+    /// device: the operating system picks it, so an address change does not
+    /// break the agent.
+    pub source: Option<IpAddr>,
+    /// Prefix length of the advertised or source address's subnet
+    /// (`--prefix-len`); interface addresses carry their own.
+    pub prefix_len: Option<u8>,
     pub on_complete: Option<String>,
     /// Reported client version.
     pub version: String,
@@ -176,6 +185,8 @@ pub struct Agent {
     last_used: Mutex<HashMap<ContentId, std::time::SystemTime>>,
     /// Index into `cfg.servers` of the server in use.
     current_server: AtomicUsize,
+    /// The device's addresses and office as last seen (`addrs.rs`).
+    pub(crate) place: addrs::Place,
 }
 
 /// Whether a failed call says the server (not the request) is in trouble:
@@ -510,6 +521,7 @@ pub async fn run(
     let (agent, peer_tls) = setup(cfg, shutdown)?;
     let tracker = TaskTracker::new();
     serve_peers(&tracker, agent.clone(), listener, peer_tls);
+    tracker.spawn(addrs::watch(agent.clone()));
     let mut refusals = refused::Refusals::default();
     let enrolled = match enroll::at_start(&agent, &mut refusals).await {
         Ok(Some(r)) => r,
@@ -525,6 +537,7 @@ pub async fn run(
         office = enrolled.office.as_deref().unwrap_or("(no office)"),
         "enrolled"
     );
+    agent.placed(enrolled.office.as_deref());
     let result = beat::heartbeats(&agent, &tracker, &mut refusals).await;
     drain(&agent, &tracker, result.is_ok()).await;
     result
@@ -551,7 +564,7 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
             path: log_path.clone(),
             source,
         })?;
-    let local: Option<IpAddr> = Some(cfg.advertise.ip()).filter(|ip| !ip.is_unspecified());
+    let local: Option<IpAddr> = cfg.source.filter(|ip| !ip.is_unspecified());
     let cert = Arc::new(crate::trust::tls::DeviceCert::default());
     let client_tls = cfg.tls.clone().map(|trust| crate::wire::http::ClientTls {
         trust,
@@ -582,7 +595,7 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
     // Host name and peer address: several agents on one host (tests, a
     // terminal server) spread too.
     let (first_host, n_servers) = (
-        format!("{}/{}", cfg.hostname, cfg.advertise),
+        format!("{}/{}", cfg.hostname, cfg.listen),
         cfg.servers.len(),
     );
     if n_servers == 0 {
@@ -609,6 +622,7 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
         clock_offset: AtomicI64::new(0),
         last_used: Mutex::new(HashMap::new()),
         current_server: AtomicUsize::new(first_server(&first_host, n_servers)),
+        place: addrs::Place::default(),
     });
     Ok((agent, peer_tls))
 }

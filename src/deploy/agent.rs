@@ -1,9 +1,7 @@
 //! The agent's own install on a device, beyond the files of
-//! [`super::agent_files`]: the address it advertises (the route to the
-//! server), the Windows service, the uninstall, and the next step an admin
+//! [`super::agent_files`]: the Windows service, the uninstall, and the next step an admin
 //! runs. `cli/agent/install.rs` parses and prints.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use super::{AgentConfig, DeployError, Outcome};
@@ -12,10 +10,6 @@ use crate::platform::{self, PlatformError, ServiceManager, ServiceOutcome};
 /// Why the agent install or uninstall changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentInstallError {
-    #[error(
-        "cannot tell which address this device reaches {host_port} from ({why}); give --advertise ADDR:PORT"
-    )]
-    NoRoute { host_port: String, why: String },
     #[error(
         "--root is for systemd installs; on Windows give --data-dir DIR to choose where the configuration goes"
     )]
@@ -29,35 +23,6 @@ pub enum AgentInstallError {
     Deploy(#[from] DeployError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
-}
-
-/// The local address this host uses to reach `host_port` (a connected UDP
-/// socket sends nothing; it only asks the kernel for the route).
-pub fn route_to(host_port: &str) -> Result<IpAddr, AgentInstallError> {
-    let with_port = if host_port.rsplit_once(':').is_some_and(|(h, p)| {
-        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
-    }) {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:80")
-    };
-    let no_route = |why: String| AgentInstallError::NoRoute {
-        host_port: host_port.to_string(),
-        why,
-    };
-    let target = with_port
-        .to_socket_addrs()
-        .map_err(|e| no_route(e.to_string()))?
-        .next()
-        .ok_or_else(|| no_route("no address".into()))?;
-    let bind = if target.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
-    };
-    let s = UdpSocket::bind(bind).map_err(|e| no_route(e.to_string()))?;
-    s.connect(target).map_err(|e| no_route(e.to_string()))?;
-    Ok(s.local_addr().map_err(|e| no_route(e.to_string()))?.ip())
 }
 
 /// The systemctl command the written files need, when written to `/`. A
@@ -151,7 +116,7 @@ pub fn uninstall(data_dir: &Path, root: &Path) -> Result<Uninstalled, AgentInsta
                     server: String::new(),
                     group: String::new(),
                     listen: String::new(),
-                    advertise: String::new(),
+                    advertise: None,
                     data_dir: data_dir.to_path_buf(),
                     key_base64: String::new(),
                     // With a CA copy, so its file is removed too.

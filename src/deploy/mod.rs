@@ -371,7 +371,9 @@ pub struct AgentConfig {
     pub server: String,
     pub group: String,
     pub listen: String,
-    pub advertise: String,
+    /// A fixed address peers reach the device at (`--advertise`); `None`,
+    /// the usual case, writes no address at all.
+    pub advertise: Option<String>,
     /// The agent's state dir (piece store, delivered files).
     pub data_dir: PathBuf,
     /// The shared key, base64, as stored in the key file.
@@ -402,7 +404,9 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
     check_unit_value("server URL", &c.server)?;
     check_unit_value("group", &c.group)?;
     check_unit_value("listen address", &c.listen)?;
-    check_unit_value("advertised address", &c.advertise)?;
+    if let Some(a) = &c.advertise {
+        check_unit_value("advertised address", a)?;
+    }
     check_unit_value("data dir", &c.data_dir.display().to_string())?;
     let conf = Path::new("/").join(AGENT_CONF_DIR);
     let installed = Path::new("/").join(BIN_PATH);
@@ -421,14 +425,21 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
          P2PD_SERVER={}\n\
          P2PD_GROUP={}\n\
          P2PD_LISTEN={}\n\
-         P2PD_ADVERTISE={}\n\
+         {}\
          P2PD_AGENT_DATA_DIR={}\n",
         env_value(&c.server),
         env_value(&c.group),
         env_value(&c.listen),
-        env_value(&c.advertise),
+        c.advertise
+            .as_ref()
+            .map(|a| format!("P2PD_ADVERTISE={}\n", env_value(a)))
+            .unwrap_or_default(),
         env_value(&c.data_dir.display().to_string()),
     );
+    let advertise_arg = match &c.advertise {
+        Some(_) => " --advertise ${P2PD_ADVERTISE}",
+        None => "",
+    };
     // `${VAR}` (braces) expands to exactly one argument even when the value
     // holds spaces, as a group name may.
     let unit = format!(
@@ -444,7 +455,7 @@ pub fn agent_files(exe: &Path, c: &AgentConfig) -> Result<Vec<Planned>, DeployEr
          Type=simple\n\
          EnvironmentFile={env}\n\
          ExecStart={exe} agent --server ${{P2PD_SERVER}} --key-file {key} --group ${{P2PD_GROUP}} \
-         --listen ${{P2PD_LISTEN}} --advertise ${{P2PD_ADVERTISE}} {tls_args}\n\
+         --listen ${{P2PD_LISTEN}}{advertise_arg} {tls_args}\n\
          Restart=on-failure\n\
          RestartSec=5s\n\
          # Exit 4 is a key mismatch at the first start: restarting cannot fix it.\n\
@@ -507,7 +518,9 @@ pub struct AgentServiceConfig {
     pub server: String,
     pub group: String,
     pub listen: String,
-    pub advertise: String,
+    /// `--advertise`, only when the admin gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
     /// The CA certificate file (`--ca`).
@@ -659,7 +672,7 @@ mod tests {
             server: "http://s:7650".into(),
             group: "g\r\nX=1".into(),
             listen: "0.0.0.0:7651".into(),
-            advertise: "10.0.0.1:7651".into(),
+            advertise: Some("10.0.0.1:7651".into()),
             data_dir: "/var/lib/p2pd-agent".into(),
             key_base64: "k".into(),
             ca: AgentCa::Fingerprint("ab".repeat(32)),
@@ -700,8 +713,8 @@ mod tests {
         AgentConfig {
             server: "http://10.0.0.5:7650".into(),
             group: "Sales EMEA".into(),
-            listen: "0.0.0.0:7651".into(),
-            advertise: "10.1.2.3:7651".into(),
+            listen: "[::]:7651".into(),
+            advertise: None,
             data_dir: PathBuf::from(data_dir),
             key_base64: "a2V5".into(),
             ca: AgentCa::Pem("-----BEGIN CERTIFICATE-----\n".into()),
@@ -753,6 +766,44 @@ mod tests {
         std::fs::write(dir.join(AGENT_SERVICE_CONFIG), "{\"server\": 1}").unwrap();
         let e = load_agent_service_config(&dir.join(AGENT_SERVICE_CONFIG)).unwrap_err();
         assert!(e.to_string().contains("--force"), "{e}");
+    }
+
+    /// A laptop changes addresses: the service's configuration names none
+    /// unless the admin gave --advertise, and then only that one.
+    #[test]
+    fn the_agent_service_names_no_address_unless_one_is_advertised() {
+        let exe = Path::new("/usr/bin/p2pd");
+        let text = |c: &AgentConfig| -> String {
+            agent_files(exe, c)
+                .unwrap()
+                .iter()
+                .filter(|f| !f.path.ends_with("agent.key"))
+                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+                .collect()
+        };
+        let c = agent_config("/var/lib/p2pd-agent");
+        let all = text(&c);
+        assert!(
+            !all.contains("ADVERTISE") && !all.contains("--advertise"),
+            "{all}"
+        );
+        assert!(!all.contains("10.1.2.3"), "{all}");
+        assert!(all.contains("P2PD_LISTEN=\"[::]:7651\""), "{all}");
+        let fixed = AgentConfig {
+            advertise: Some("203.0.113.9:7651".into()),
+            ..c.clone()
+        };
+        let all = text(&fixed);
+        assert!(all.contains("P2PD_ADVERTISE=\"203.0.113.9:7651\""), "{all}");
+        assert!(all.contains("--advertise ${P2PD_ADVERTISE}"), "{all}");
+        // The Windows service's configuration the same way.
+        let conf: Vec<u8> = windows_agent_files(&c)
+            .into_iter()
+            .find(|f| f.path.ends_with(AGENT_SERVICE_CONFIG))
+            .unwrap()
+            .bytes;
+        let conf = String::from_utf8(conf).unwrap();
+        assert!(!conf.contains("advertise"), "{conf}");
     }
 
     #[test]

@@ -325,6 +325,10 @@ impl Demo {
                     &d,
                     "--listen",
                     &listen,
+                    // Nine agents on one host: each connects from its own
+                    // loopback address, which places it in its office.
+                    "--source-address",
+                    &ip,
                 ];
                 demo.spawn(&exe, &args, &format!("agent-{ip}.log"))?;
                 demo.agents.push((office.to_string(), dir));

@@ -17,6 +17,7 @@
 //! | child processes | `sh -c`, `PR_SET_PDEATHSIG`, SIGTERM | `cmd /C` with `%1`, a kill-on-close job object, `TerminateProcess` |
 //! | privileges | `geteuid() == 0` | an elevated token |
 //! | default data dirs | `/var/lib/p2pd-agent` | `%ProgramData%\p2pd-agent` |
+//! | own addresses, dual-stack listener | `getifaddrs` (the `if-addrs` crate), `IPV6_V6ONLY` off | `GetAdaptersAddresses`, `IPV6_V6ONLY` off (its default is on) |
 //! | service manager | systemd units (written by [`crate::deploy`]) | the SCM, through the `windows-service` crate |
 //!
 //! This module uses nothing else from the crate: it is the bottom layer.
@@ -26,8 +27,10 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod net;
 #[cfg(unix)]
 mod unix;
+
 #[cfg(unix)]
 use unix as imp;
 

@@ -116,6 +116,7 @@ impl Beats {
         &self,
         state: &Arc<ServerState>,
         req: HeartbeatRequest,
+        source: Option<std::net::IpAddr>,
     ) -> Result<HeartbeatResponse, ApiError> {
         // Without `server::run` (a router alone, in-process tests): a
         // writer of its own, which ends with the state.
@@ -143,10 +144,15 @@ impl Beats {
             rand::random::<f64>(),
         );
         let (board, device) = (state.board.clone(), req.device_id.clone());
-        let answer = state
+        let seen = super::relocate::seen(&fleet, source, &req, state.tls.is_some());
+        let f = fleet.clone();
+        let (mut answer, listed) = state
             .db
-            .read_quick(move |st| answer(st, &fleet, &board, &device, secs, cache_limit))
+            .read_quick(move |st| answer(st, &f, &board, &device, secs, cache_limit))
             .await?;
+        if let Some(seen) = seen.filter(|s| s.differs(&listed)) {
+            relocated(state, &fleet, &req.device_id, seen, &mut answer).await?;
+        }
         let (reply, committed) = oneshot::channel();
         self.tx.try_send(Beat { req, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => super::pool::overloaded_because(&format!(
@@ -324,7 +330,44 @@ fn record(st: &Store, req: &HeartbeatRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The answer to one heartbeat, from a read connection.
+/// The device's address or peer URL changed: written now, on the writing
+/// connection (a move is rare next to heartbeats, and its answer must
+/// already name the new office), and the answer and directory follow.
+async fn relocated(
+    state: &Arc<ServerState>,
+    fleet: &Arc<Snapshot>,
+    device: &str,
+    seen: super::relocate::Seen,
+    answer: &mut HeartbeatResponse,
+) -> Result<(), ApiError> {
+    let (s, f, id) = (state.clone(), fleet.clone(), device.to_string());
+    let r = state
+        .db
+        .call(move |st| {
+            let mut board = s.board.lock();
+            let r = super::relocate::relocate(st, &f, &s.roster, &mut board, &id, &seen)?;
+            let office = match r.listed.office_id {
+                Some(o) => match f.office(o) {
+                    Some(o) => Some(o.clone()),
+                    None => st.office(o)?,
+                },
+                None => None,
+            };
+            Ok((r, office))
+        })
+        .await?;
+    let (r, office) = r;
+    if r.handed_over > 0 {
+        state.seed.forget_device(device);
+    }
+    answer.serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
+    answer.office = office.map(|o| o.name);
+    fleet.directory.insert(device, r.listed);
+    Ok(())
+}
+
+/// The answer to one heartbeat, from a read connection, and where the
+/// device is listed.
 fn answer(
     st: &Store,
     fleet: &Snapshot,
@@ -332,7 +375,7 @@ fn answer(
     device_id: &str,
     heartbeat_secs: u64,
     cache_limit_bytes: Option<u64>,
-) -> Result<HeartbeatResponse, ApiError> {
+) -> Result<(HeartbeatResponse, super::fleet::Listed), ApiError> {
     // From the snapshot's directory when this device was seen under it:
     // the database is read only on a device's first heartbeat after a
     // change (a read per heartbeat cost more than the rest of the answer).
@@ -343,22 +386,26 @@ fn answer(
             let d = super::fleet::Listed {
                 group_name: row.group_name,
                 office_id: row.office_id,
+                addr: row.addr,
+                peer_url: row.peer_url,
             };
             fleet.directory.insert(device_id, d.clone());
             d
         }
     };
     board.lock().seen(device_id);
-    let serve_peers = match d.office_id {
+    let office = match d.office_id {
         Some(o) => match fleet.office(o) {
-            Some(o) => o.kind.serves_peers(),
-            None => st.office(o)?.is_some_and(|o| o.kind.serves_peers()),
+            Some(o) => Some(o.clone()),
+            None => st.office(o)?,
         },
-        None => false,
+        None => None,
     };
-    Ok(HeartbeatResponse {
+    let serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
+    let resp = HeartbeatResponse {
         heartbeat_secs,
         serve_peers,
+        office: office.map(|o| o.name),
         contents: match fleet.targets.get(&d.group_name) {
             Some(c) => c.to_vec(),
             None => {
@@ -369,7 +416,8 @@ fn answer(
         },
         server_time: now(),
         cache_limit_bytes,
-    })
+    };
+    Ok((resp, d))
 }
 
 #[cfg(test)]

@@ -297,7 +297,14 @@ pub fn record_election(
             let cur_who = who(st, cur)?;
             let why = match members.iter().find(|d| d.id == cur) {
                 _ if banned.contains(cur) => "was banned for sending a bad piece".to_string(),
+                None if reason == Reason::Moved => {
+                    "moved to another office (its address now places it there)".to_string()
+                }
                 None => "left the office".to_string(),
+                Some(d) if reason == Reason::Unreachable => format!(
+                    "cannot be reached by its peers ({})",
+                    unreachable_words(d.unreachable_why.as_deref())
+                ),
                 Some(_) if reason == Reason::Stalled => format!(
                     "stalled: no bytes moved for more than {} s",
                     timing.stall_secs
@@ -349,6 +356,20 @@ pub fn record_election(
         reason: text,
     })
 }
+
+/// How the server learnt that a device's peers cannot reach it, in words.
+pub fn unreachable_words(why: Option<&str>) -> &'static str {
+    match why {
+        Some(UNREACHABLE_BY_PEERS) => "two of its peers failed to connect to it",
+        Some(UNREACHABLE_BY_PROBE) => "the server's own connection to its peer port failed",
+        _ => "reported unreachable",
+    }
+}
+
+/// `devices.unreachable_why`: peers' failed attempts confirmed.
+pub const UNREACHABLE_BY_PEERS: &str = "peers";
+/// `devices.unreachable_why`: the server's reachability check failed.
+pub const UNREACHABLE_BY_PROBE: &str = "probe";
 
 #[cfg(test)]
 mod tests {

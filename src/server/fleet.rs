@@ -123,6 +123,10 @@ impl<V: Clone> Memo<V> {
 pub struct Listed {
     pub group_name: String,
     pub office_id: Option<i64>,
+    /// The address that placed it, and where its peers reach it: a
+    /// heartbeat showing others re-places it (`relocate.rs`).
+    pub addr: String,
+    pub peer_url: Option<String>,
 }
 
 impl Snapshot {

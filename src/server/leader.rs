@@ -80,8 +80,11 @@ pub struct Term {
 #[derive(Debug, Clone)]
 pub struct Member {
     pub id: String,
-    /// Online, serving peers, not banned for this content.
+    /// Online, serving peers, reachable, not banned for this content.
     pub eligible: bool,
+    /// Its peers cannot reach it: never elected, and a leader found
+    /// unreachable is replaced at once.
+    pub unreachable: bool,
     /// The admin's say (`devices prefer|unprefer|exclude`): higher ranks
     /// lead first, before any score. Excluded devices are not eligible.
     pub rank: u8,
@@ -110,6 +113,9 @@ pub struct Signals {
     /// 1/`SLOW_LEADER_FACTOR` of what the other offices' leaders move (or
     /// of its office's WAN cap, if that is lower): a throttled device.
     pub slow: bool,
+    /// The leader moved to another office (its address now places it
+    /// there): replaced at once, with no heartbeat-timeout wait.
+    pub moved: bool,
 }
 
 /// A leader this many times slower than its peers in other offices is
@@ -186,6 +192,10 @@ pub enum Reason {
     Left,
     /// An eligible device the admin ranks higher is online.
     Outranked,
+    /// It moved to another office.
+    Moved,
+    /// Its peers cannot reach it (a host firewall, NAT, client isolation).
+    Unreachable,
 }
 
 impl Reason {
@@ -198,6 +208,8 @@ impl Reason {
             Reason::Slow => "slow",
             Reason::Left => "left",
             Reason::Outranked => "outranked",
+            Reason::Moved => "moved",
+            Reason::Unreachable => "unreachable",
         }
     }
 }
@@ -261,10 +273,13 @@ pub fn decide(
     let cur = current.and_then(|c| members.iter().find(|m| m.id == c.device).map(|m| (c, m)));
     let (reason, replaced, penalize) = match (current, cur) {
         (None, _) => (Reason::First, None, None),
+        (Some(c), None) if signals.moved => (Reason::Moved, Some(c.device.clone()), None),
         (Some(c), None) => (Reason::Gone, Some(c.device.clone()), None),
         (Some(c), Some((term, m))) => {
             if signals.left {
                 (Reason::Left, Some(c.device.clone()), None)
+            } else if m.unreachable {
+                (Reason::Unreachable, Some(c.device.clone()), None)
             } else if !m.eligible {
                 (Reason::Gone, Some(c.device.clone()), None)
             } else if members.iter().any(|o| o.eligible && o.rank > m.rank) {
@@ -543,6 +558,7 @@ mod tests {
         Member {
             id: id.into(),
             eligible: true,
+            unreachable: false,
             rank: 1,
             score,
             pieces: 0,

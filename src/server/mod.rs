@@ -47,6 +47,7 @@ pub mod peerset;
 pub mod pool;
 pub mod quota;
 pub mod recheck;
+pub mod relocate;
 pub mod roster;
 pub mod scheduler;
 pub mod seed;

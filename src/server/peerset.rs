@@ -109,6 +109,8 @@ mod tests {
             failures: 0,
             license_activated_at: None,
             preference: crate::store::devices::Preference::Normal,
+            unreachable_at: None,
+            unreachable_why: None,
         }
     }
 

@@ -143,6 +143,7 @@ pub fn plan(st: &Store, board: &mut Board, ask: Ask) -> Result<Plan, StoreError>
         progress: &progress,
         wan_cap: wan_kbps.map(|k| k as f64 * 1000.0 / 8.0),
         now_ms: ask.now_ms,
+        moved_out: None,
     };
     let placed = Placed {
         name: office_name,
@@ -295,8 +296,13 @@ pub fn join_url(base: &str, path: &str) -> String {
     )
 }
 
+/// Whether `d` may be offered as a source (and lead): it serves peers
+/// (has a peer URL), its peers can reach it, it is not banned and online.
 fn servable(d: &DeviceRow, banned: &HashSet<String>, timing: &Timing, now: i64) -> bool {
-    d.peer_url.is_some() && !banned.contains(&d.id) && timing.online(d.last_seen, now)
+    d.peer_url.is_some()
+        && d.unreachable_at.is_none()
+        && !banned.contains(&d.id)
+        && timing.online(d.last_seen, now)
 }
 
 fn peer_source(d: &DeviceRow, tier: Tier) -> Source {
@@ -379,6 +385,8 @@ struct OfficeView<'a> {
     wan_cap: Option<f64>,
     /// The time in ms, for the leaders' rates.
     now_ms: i64,
+    /// A device that just moved out of this office (its terms here end).
+    moved_out: Option<&'a str>,
 }
 
 /// What an election left behind.
@@ -455,6 +463,7 @@ fn members(o: &OfficeView, timing: &Timing, now: i64) -> Vec<Member> {
             Member {
                 id: d.id.clone(),
                 eligible: servable(d, o.banned, timing, now) && d.preference.may_lead(),
+                unreachable: d.unreachable_at.is_some(),
                 rank: d.preference.rank(),
                 score: score(d, timing, now),
                 pieces: p.map_or(0, |p| p.pieces),
@@ -482,6 +491,7 @@ fn signals(
     let mut signals = Signals::default();
     let mut probe = None;
     signals.left = board.has_left(&cur.device);
+    signals.moved = o.moved_out == Some(cur.device.as_str());
     let leader_row = o.members.iter().find(|d| d.id == cur.device);
     let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
     let report = match complaint {
@@ -605,9 +615,39 @@ pub fn hand_over(
     now_ms: i64,
 ) -> Result<usize, StoreError> {
     board.leave(&device.id, now);
+    reelect_away(st, board, timing, device, None, now, now_ms)
+}
+
+/// A device that moved out of `old_office` ends every term it holds
+/// there at once (design note `devices-move`): each gets a new leader, with
+/// no heartbeat-timeout wait. It stays a member of its new office.
+/// Returns how many terms were handed over.
+pub fn moved_away(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    device: &DeviceRow,
+    old_office: i64,
+    now: i64,
+    now_ms: i64,
+) -> Result<usize, StoreError> {
+    reelect_away(st, board, timing, device, Some(old_office), now, now_ms)
+}
+
+/// Elects another leader for each (content, office) `device` leads (only
+/// in `moved_from`, when it moved out of that office).
+fn reelect_away(
+    st: &Store,
+    board: &mut Board,
+    timing: &Timing,
+    device: &DeviceRow,
+    moved_from: Option<i64>,
+    now: i64,
+    now_ms: i64,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for (content_id, office_id) in st.led_by(&device.id)? {
-        if office_id == NO_OFFICE {
+        if office_id == NO_OFFICE || moved_from.is_some_and(|o| o != office_id) {
             continue;
         }
         let mut banned = st.banned(&content_id)?;
@@ -631,6 +671,7 @@ pub fn hand_over(
             progress: &progress,
             wan_cap,
             now_ms,
+            moved_out: moved_from.map(|_| device.id.as_str()),
         };
         let out = elect(st, board, timing, &o, device, None, now)?;
         if out.replaced.as_deref() == Some(device.id.as_str()) {
@@ -662,6 +703,8 @@ mod tests {
             failures,
             license_activated_at: None,
             preference: crate::store::devices::Preference::Normal,
+            unreachable_at: None,
+            unreachable_why: None,
         }
     }
 

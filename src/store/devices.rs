@@ -25,6 +25,10 @@ pub struct DeviceRow {
     pub license_activated_at: Option<i64>,
     /// The admin's say in the leader election.
     pub preference: Preference,
+    /// Since when its peers cannot reach it (it then never leads and is
+    /// never offered as a source), and how the server learnt it.
+    pub unreachable_at: Option<i64>,
+    pub unreachable_why: Option<String>,
 }
 
 /// How the admin ranks a device for leadership (`devices prefer|unprefer|exclude`).
@@ -92,7 +96,7 @@ pub struct KeyRefusal {
 
 const DEVICE_COLS: &str = "id, hostname, addr, prefix_len, group_name, version, peer_url, office_id, \
      first_seen, last_seen, heartbeats, uploads_ok, upload_bytes, failures, license_activated_at, \
-     preference";
+     preference, unreachable_at, unreachable_why";
 
 fn device_row(r: &Row) -> Result<DeviceRow, DbError> {
     Ok(DeviceRow {
@@ -112,6 +116,8 @@ fn device_row(r: &Row) -> Result<DeviceRow, DbError> {
         failures: r.get(13)?,
         license_activated_at: r.get(14)?,
         preference: Preference::parse(&r.get::<_, String>(15)?),
+        unreachable_at: r.get(16)?,
+        unreachable_why: r.get(17)?,
     })
 }
 

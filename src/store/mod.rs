@@ -23,6 +23,7 @@ pub mod copy;
 pub mod db;
 pub mod devices;
 pub mod distribution;
+pub mod moves;
 pub mod observe;
 pub mod ops;
 pub mod replicas;
@@ -111,6 +112,9 @@ const MIGRATIONS: &[Migration] = &[
     // Design note `key-holders`: per-device re-enrollment secrets, retired
     // device ids.
     migration!("0012_device_trust"),
+    // Design note `devices-move`: moves (for `explain`) and devices peers
+    // cannot reach.
+    migration!("0013_device_moves"),
 ];
 
 /// The names and defaults of the settings the store reads itself (it sits

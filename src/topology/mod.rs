@@ -27,6 +27,7 @@ pub mod import;
 pub mod locate;
 pub mod lookup;
 pub mod names;
+pub mod placing;
 pub mod range;
 
 pub use import::{ImportError, ImportErrorKind};
@@ -101,6 +102,14 @@ impl Lookup {
             index: Index::build(entries),
             optimization,
         })
+    }
+
+    /// A lookup over `index` (tests, benchmarks).
+    pub fn from_index(index: Index, optimization: bool) -> Lookup {
+        Lookup {
+            index,
+            optimization,
+        }
     }
 
     /// The office whose range holds `ip`; `None` = in no range.

@@ -142,8 +142,14 @@ pub struct EnrollRequest {
     pub addrs: Vec<AddrInfo>,
     pub version: String,
     pub group: String,
-    /// Where this agent serves pieces, e.g. `https://10.1.2.3:7651`.
+    /// A fixed address this agent serves pieces at (`--advertise`), e.g.
+    /// `https://203.0.113.9:7651`; empty, the usual case: the server names
+    /// the address it sees this device at, on `peer_port`.
+    #[serde(default)]
     pub peer_url: String,
+    /// The port this agent's peer server listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_port: Option<u16>,
     /// A certificate signing request (PEM) for the device certificate the
     /// server issues in return; absent on plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,6 +210,17 @@ pub struct Progress {
 pub struct HeartbeatRequest {
     pub device_id: String,
     pub progress: Vec<Progress>,
+    /// The device's addresses now: the server re-places it when the
+    /// address it sees (or, where claims are trusted, one of these) is in
+    /// another office. Empty from agents that predate moving devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addrs: Vec<AddrInfo>,
+    /// The port its peer server listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_port: Option<u16>,
+    /// A fixed peer URL (`--advertise`), as at enrollment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_url: Option<String>,
     /// Server time minus the device's own clock, in seconds, as the agent
     /// last measured it (`health` lists devices whose clock is far off).
     #[serde(default)]
@@ -227,6 +244,10 @@ pub struct Stuck {
 pub struct HeartbeatResponse {
     pub heartbeat_secs: u64,
     pub serve_peers: bool,
+    /// The office the device is placed in now (after this heartbeat);
+    /// `None`: no office. A change makes the agent ask for sources again.
+    #[serde(default)]
+    pub office: Option<String>,
     /// Content targeted at the device's group. An entry that is not a
     /// content reference (its id would name a directory on the agent, so
     /// only 64 hex digits may) is dropped and logged; the others stand.
@@ -595,65 +616,9 @@ impl EnrollRequest {
         check_name("hostname", &self.hostname)?;
         check_name("version", &self.version)?;
         check_name("group", &self.group)?;
-        check_len("addrs", &self.addrs, limits::MAX_ADDRS)?;
-        for a in &self.addrs {
-            let max = if a.ip.is_ipv4() { 32 } else { 128 };
-            if a.prefix > max {
-                return Err(invalid(
-                    "addrs",
-                    format!(
-                        "prefix length /{} is longer than {max} for {}",
-                        a.prefix, a.ip
-                    ),
-                ));
-            }
-        }
-        if self.peer_url.len() > limits::MAX_URL {
-            return Err(invalid("peer_url", "is too long"));
-        }
-        let u = reqwest::Url::parse(&self.peer_url).map_err(|e| {
-            invalid(
-                "peer_url",
-                format!("'{}' is not a URL: {e}", shown(&self.peer_url)),
-            )
-        })?;
-        if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
-            return Err(invalid(
-                "peer_url",
-                format!(
-                    "'{}' must be an http:// or https:// URL with a host",
-                    shown(&self.peer_url)
-                ),
-            ));
-        }
-        // The peer URL is where this device serves: at the address it
-        // claims, nowhere else (another host's URL would send its office's
-        // peers to that host).
-        let claimed = self.addrs.first().map(|a| a.ip.to_canonical());
-        let host_ip = u
-            .host_str()
-            .and_then(|h| {
-                h.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .ok()
-            })
-            .map(|ip| ip.to_canonical());
-        if let Some(claimed) = claimed
-            && host_ip != Some(claimed)
-        {
-            return Err(invalid(
-                "peer_url",
-                format!(
-                    "'{}' is not at the address this device claims ({claimed}); \
-                     the peer URL must be http(s)://{}:PORT",
-                    shown(&self.peer_url),
-                    match claimed {
-                        IpAddr::V6(v6) => format!("[{v6}]"),
-                        v4 => v4.to_string(),
-                    }
-                ),
-            ));
+        check_addrs(&self.addrs)?;
+        if !self.peer_url.is_empty() {
+            check_peer_url(&self.peer_url, &self.addrs)?;
         }
         if let Some(secret) = &self.device_secret
             && (secret.is_empty() || secret.len() > 128)
@@ -676,9 +641,79 @@ impl EnrollRequest {
     }
 }
 
+/// The addresses a device reports: at most [`limits::MAX_ADDRS`], each
+/// prefix length within its family.
+fn check_addrs(addrs: &[AddrInfo]) -> Result<(), Invalid> {
+    check_len("addrs", addrs, limits::MAX_ADDRS)?;
+    for a in addrs {
+        let max = if a.ip.is_ipv4() { 32 } else { 128 };
+        if a.prefix > max {
+            return Err(invalid(
+                "addrs",
+                format!(
+                    "prefix length /{} is longer than {max} for {}",
+                    a.prefix, a.ip
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fixed peer URL (`--advertise`): an http(s) URL at the first address
+/// the device lists, nowhere else (another host's URL would send its
+/// office's peers to that host).
+fn check_peer_url(url: &str, addrs: &[AddrInfo]) -> Result<(), Invalid> {
+    if url.len() > limits::MAX_URL {
+        return Err(invalid("peer_url", "is too long"));
+    }
+    let u = reqwest::Url::parse(url)
+        .map_err(|e| invalid("peer_url", format!("'{}' is not a URL: {e}", shown(url))))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(invalid(
+            "peer_url",
+            format!(
+                "'{}' must be an http:// or https:// URL with a host",
+                shown(url)
+            ),
+        ));
+    }
+    let claimed = addrs.first().map(|a| a.ip.to_canonical());
+    let host_ip = u
+        .host_str()
+        .and_then(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok()
+        })
+        .map(|ip| ip.to_canonical());
+    if let Some(claimed) = claimed
+        && host_ip != Some(claimed)
+    {
+        return Err(invalid(
+            "peer_url",
+            format!(
+                "'{}' is not at the address this device claims ({claimed}); \
+                 the peer URL must be http(s)://{}:PORT",
+                shown(url),
+                match claimed {
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl HeartbeatRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         check_device_id("device_id", &self.device_id)?;
+        check_addrs(&self.addrs)?;
+        if let Some(url) = &self.peer_url {
+            check_peer_url(url, &self.addrs)?;
+        }
         check_len("progress", &self.progress, limits::MAX_ITEMS)?;
         check_len("stuck", &self.stuck, limits::MAX_ITEMS)?;
         for s in &self.stuck {
@@ -770,6 +805,7 @@ mod validation_tests {
 
     fn enroll() -> EnrollRequest {
         EnrollRequest {
+            peer_port: None,
             device_id: None,
             hostname: "pc-1".into(),
             addrs: vec![AddrInfo {

@@ -758,13 +758,26 @@ pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 }
 
 /// `p2pd agent` arguments: the server URL, group and listen address (the
-/// key file and data dir follow per caller).
+/// key file and data dir follow per caller). Many agents share this host,
+/// each on its own loopback address, so each also connects from it
+/// (`--source-address`): the server places a device by the address its
+/// connections come from.
 pub fn agent_args(server: &str, ca: &str, group: &str, listen: &str) -> Vec<String> {
-    [
+    let mut v: Vec<String> = [
         "agent", "--server", server, "--ca", ca, "--group", group, "--listen", listen,
     ]
     .map(String::from)
-    .to_vec()
+    .to_vec();
+    if let Some(ip) = source_of(listen) {
+        v.extend(["--source-address".to_string(), ip]);
+    }
+    v
+}
+
+/// The IP of a `--listen ADDR:PORT` that names one address.
+pub fn source_of(listen: &str) -> Option<String> {
+    let a: std::net::SocketAddr = listen.parse().ok()?;
+    (!a.ip().is_unspecified()).then(|| a.ip().to_string())
 }
 
 /// `p2pd agent install` arguments for a test install below `root`, for
@@ -844,6 +857,12 @@ pub fn agent_against(net: &Net, name: &str, server: &str, listen: &str) -> (Stri
         .arg("--ca")
         .arg(net.server_dir.join("ca.pem"))
         .args(["--group", "g", "--listen", listen])
+        .args(
+            source_of(listen)
+                .map(|ip| ["--source-address".to_string(), ip])
+                .into_iter()
+                .flatten(),
+        )
         .arg("--key-file")
         .arg(net.server_dir.join("shared.key"))
         .arg("--data-dir")

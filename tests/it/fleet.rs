@@ -13,6 +13,7 @@ use p2pd::wire::proto::{
 
 fn enroll_req(device_id: Option<String>, ip: &str, group: &str) -> EnrollRequest {
     EnrollRequest {
+        peer_port: None,
         device_id,
         hostname: "fleet-test".into(),
         addrs: vec![AddrInfo {
@@ -123,6 +124,9 @@ async fn cli_changes_reach_a_running_serve_within_one_second() {
     let hb_url = format!("{base}/v1/heartbeat");
     let beat = async || {
         let req = HeartbeatRequest {
+            addrs: Vec::new(),
+            peer_port: None,
+            peer_url: None,
             device_id: id.clone(),
             progress: Vec::new(),
             clock_offset: None,
@@ -267,6 +271,9 @@ async fn an_import_during_load_fails_no_request() {
                         .map(|_| ())
                 } else {
                     let req = HeartbeatRequest {
+                        addrs: Vec::new(),
+                        peer_port: None,
+                        peer_url: None,
                         device_id: id,
                         progress: vec![p2pd::wire::proto::Progress {
                             content_id: content.parse().unwrap(),
@@ -355,6 +362,9 @@ async fn a_replayed_heartbeat_is_refused_and_the_device_keeps_working() {
         ids.push(r.device_id);
     }
     let beat = |id: &str| HeartbeatRequest {
+        addrs: Vec::new(),
+        peer_port: None,
+        peer_url: None,
         device_id: id.to_string(),
         progress: Vec::new(),
         clock_offset: Some(0),

@@ -99,7 +99,7 @@ fn completions_and_man_pages_show_what_is_shipped() {
         "agent page lacks --data-dir"
     );
     assert!(
-        agent.contains("[default: 0.0.0.0:7651]"),
+        agent.contains("[default: [::]:7651]"),
         "agent page lacks defaults"
     );
     assert!(root.join("man/p2pd-completions.1").exists());

@@ -63,6 +63,7 @@ async fn send(s: &Server, req: Request<Body>) -> (StatusCode, serde_json::Value)
 
 fn enroll_body(group: &str, hostname: &str) -> Vec<u8> {
     serde_json::to_vec(&EnrollRequest {
+        peer_port: None,
         device_id: None,
         hostname: hostname.into(),
         addrs: vec![AddrInfo {

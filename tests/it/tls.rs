@@ -374,6 +374,8 @@ fn an_agent_given_only_the_ca_fingerprint_learns_the_ca_and_refuses_another() {
                 "127.1.1.{}:0",
                 if name == "good" { 30 } else { 31 }
             ))
+            .arg("--source-address")
+            .arg(format!("127.1.1.{}", if name == "good" { 30 } else { 31 }))
             .arg("--key-file")
             .arg(net.server_dir.join("shared.key"))
             .arg("--data-dir")

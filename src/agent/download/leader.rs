@@ -3,6 +3,7 @@
 //! old leader dropped, evidence carried or cleared), and going around a
 //! leader we hold evidence against.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::wire::proto::*;
 
 impl Downloader {
     pub(super) async fn refresh(&mut self) {
+        let placement = self.agent.placement();
         let url = self
             .agent
             .url(&format!("/v1/contents/{}/sources", self.id()));
@@ -52,6 +54,14 @@ impl Downloader {
                     }),
                     (None, _) => None,
                 };
+                // Moved to another office: what is still coming from the
+                // old office's devices (or from outside, unless we lead
+                // here too) now crosses a WAN link; the new office's
+                // sources take over.
+                if self.placement != placement {
+                    self.placement = placement;
+                    self.drop_outside(&p);
+                }
                 let old_leader = self.plan.as_ref().and_then(|o| o.leader.clone());
                 if old_leader.is_some() && old_leader != p.leader {
                     self.drop_waits_at(old_leader.as_deref());
@@ -78,6 +88,33 @@ impl Downloader {
     /// there (no headers yet): it no longer leads, so they would only hold
     /// their slots until the wait runs out. Requests already receiving a
     /// body go on (a slow one is raced as usual).
+    /// After a move: drops the requests (not yet complete) at sources the
+    /// new plan does not list: the old office's devices, and upstream
+    /// unless this device leads in its new office.
+    pub(super) fn drop_outside(&mut self, plan: &SourcesResponse) {
+        let listed: HashSet<&str> = plan
+            .peers
+            .iter()
+            .chain(&plan.upstream)
+            .map(|s| s.url.as_str())
+            .collect();
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let stale = !a.complete.load(Ordering::Acquire) && !listed.contains(a.url.as_str());
+                if stale {
+                    a.abort.abort();
+                    self.sources.ended(&a.url);
+                    dropped += 1;
+                }
+                !stale
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        tracing::info!(content = %self.id(), dropped, office = ?plan.office, role = ?plan.role,
+            "placed in another office: dropped the requests at the old office's sources");
+    }
+
     pub(super) fn drop_waits_at(&mut self, device: Option<&str>) {
         let mut dropped = 0;
         for v in self.in_flight.values_mut() {

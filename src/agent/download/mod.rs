@@ -283,6 +283,9 @@ struct Downloader {
     /// it happens, not up to a whole period later.
     refresh_jitter: f64,
     refresh_now: bool,
+    /// The agent's placement (`Agent::placement`) the plan came under: a
+    /// move asks for sources again at once.
+    placement: u64,
     /// Have-maps of peers by device id.
     haves: HashMap<String, Bitmap>,
     have_polled: HashMap<String, Instant>,
@@ -316,6 +319,7 @@ struct Downloader {
 impl Downloader {
     fn new(agent: Arc<Agent>, content: Arc<Content>) -> Downloader {
         let flow = agent.flow(&content.manifest.id);
+        let placement = agent.placement();
         Downloader {
             agent,
             content,
@@ -323,6 +327,7 @@ impl Downloader {
             plan_at: None,
             refresh_jitter: 1.0,
             refresh_now: true,
+            placement,
             haves: HashMap::new(),
             have_polled: HashMap::new(),
             have_inflight: HashSet::new(),
@@ -357,6 +362,9 @@ impl Downloader {
                 }
                 _ => true,
             };
+            if self.agent.placement() != self.placement {
+                self.refresh_now = true;
+            }
             if (due || self.refresh_now) && last_refresh_try.elapsed() >= Duration::from_millis(500)
             {
                 last_refresh_try = Instant::now();

@@ -27,14 +27,25 @@ pub struct Connect {
     /// The device's group (must be assigned to peer distribution)
     #[arg(long, value_name = "GROUP")]
     pub group: String,
-    /// Address the agent's peer server listens on
-    #[arg(long, default_value = "0.0.0.0:7651", value_name = "ADDR:PORT")]
+    /// Address the agent's peer server listens on. The default, `[::]:7651`,
+    /// is port 7651 on every address of every family the device has (IPv4
+    /// too; IPv4 alone on a host without IPv6), so it keeps listening when
+    /// DHCP, Wi-Fi or a VPN change its addresses
+    #[arg(long, default_value = "[::]:7651", value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
-    /// Address other devices reach this one at; also the source address
-    /// of its connections (default: --listen; for `agent install` with a
-    /// wildcard --listen, the address this host uses to reach the server)
+    /// A fixed address other devices reach this one at, for a device behind
+    /// NAT or a port forward. Without it (the usual case) the server tells
+    /// peers the address this device reaches it from now, on the --listen
+    /// port, and follows it when it changes. Never the source address of
+    /// the agent's connections: the operating system picks that
     #[arg(long, value_name = "ADDR:PORT")]
     pub advertise: Option<SocketAddr>,
+    /// Bind every outgoing connection to this source address. Only for
+    /// tests and hosts that run several agents on one machine (each on its
+    /// own loopback address): a real device changes addresses, and a fixed
+    /// source stops working when it does
+    #[arg(long, value_name = "IP")]
+    pub source_address: Option<std::net::IpAddr>,
     /// The server CA's certificate (the server's DATA_DIR/ca.pem): the
     /// server and every peer must prove a certificate from it. `agent
     /// install` copies it next to the key

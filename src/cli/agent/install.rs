@@ -6,7 +6,6 @@
 //! This is what a device-management tool runs on each device of an
 //! assigned group.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -80,14 +79,10 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
     };
     let group = crate::content::groups::validate_group_name(&c.group)
         .map_err(|e| fail(ExitCode::Usage, e.to_string()))?;
-    let advertise = match c.advertise {
-        Some(ad) => ad,
-        None if !c.listen.ip().is_unspecified() => c.listen,
-        None => SocketAddr::new(
-            deploy::agent::route_to(&host_port).map_err(agent_error)?,
-            c.listen.port(),
-        ),
-    };
+    // No address is written unless --advertise is given: the agent listens
+    // on --listen and the server learns where the device is from its
+    // heartbeats, so the install survives DHCP, Wi-Fi and VPN changes.
+    let _ = host_port;
     // The agent's own state dir (--data-dir, P2PD_AGENT_DATA_DIR, or its
     // default), never the server's.
     let data_dir =
@@ -97,7 +92,7 @@ pub fn run(data_dir: &Path, a: Args) -> anyhow::Result<ExitCode> {
         server,
         group,
         listen: c.listen.to_string(),
-        advertise: advertise.to_string(),
+        advertise: c.advertise.map(|a| a.to_string()),
         data_dir,
         key_base64: key.to_base64(),
         ca,
@@ -155,9 +150,7 @@ fn install_windows(exe: &Path, cfg: &AgentConfig, a: &Args) -> anyhow::Result<Ex
 /// service (failed, nothing changed).
 fn agent_error(e: AgentInstallError) -> anyhow::Error {
     match e {
-        AgentInstallError::NoRoute { .. } | AgentInstallError::RootOnWindows => {
-            fail(ExitCode::Usage, e.to_string())
-        }
+        AgentInstallError::RootOnWindows => fail(ExitCode::Usage, e.to_string()),
         AgentInstallError::ServiceDiffers(_)
         | AgentInstallError::Deploy(deploy::DeployError::Changed(_)) => {
             fail(ExitCode::Failed, e.to_string())

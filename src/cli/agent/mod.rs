@@ -52,7 +52,7 @@ pub enum Sub {
     /// Deploy the agent on this device: write its configuration, a copy of
     /// the key and the p2pd-agent service (a systemd unit; on Windows a
     /// service of the service control manager)
-    Install(install::Args),
+    Install(Box<install::Args>),
     /// Remove what `agent install` wrote (and stop and delete the Windows
     /// service); the data dir is kept
     Uninstall(install::UninstallArgs),
@@ -67,7 +67,7 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
     let _ = g;
     let data_dir = c.data_dir();
     match (c.sub, c.connect) {
-        (Some(Sub::Install(a)), _) => install::run(&data_dir, a),
+        (Some(Sub::Install(a)), _) => install::run(&data_dir, *a),
         (Some(Sub::Uninstall(a)), _) => install::uninstall(&data_dir, a),
         (Some(Sub::Service(a)), _) => service::service(a),
         (None, Some(connect)) => run(&data_dir, connect, c.run),
@@ -85,7 +85,8 @@ pub fn command(g: &super::Global, c: Command) -> anyhow::Result<ExitCode> {
 /// [`Connect`]: connect::Connect
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Prefix length of the device's subnet (default /24, /64 for IPv6)
+    /// Prefix length of the subnet of --advertise or --source-address
+    /// (default /24, /64 for IPv6); interface addresses carry their own
     #[arg(long, value_name = "BITS")]
     pub prefix_len: Option<u8>,
     /// Command to run after each delivery, with the delivered file's path
@@ -111,19 +112,18 @@ pub fn load_device_key(path: &std::path::Path) -> anyhow::Result<SharedKey> {
 
 pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::Result<ExitCode> {
     let key = load_device_key(&c.key_file)?;
-    let advertise = c.advertise.unwrap_or(c.listen);
-    if advertise.ip().is_unspecified() {
+    if let Some(ad) = c.advertise
+        && (ad.ip().is_unspecified() || ad.port() == 0)
+    {
         return Err(fail(
             ExitCode::Usage,
             format!(
-                "--listen {} is a wildcard address; give --advertise ADDR:PORT, the address other devices reach this one at",
-                c.listen
+                "--advertise {ad} is not an address other devices can reach; give the device's \
+                 reachable ADDR:PORT (behind NAT: the forwarded one), or leave --advertise out \
+                 and the server uses the address it sees"
             ),
         ));
     }
-    let prefix_len = a
-        .prefix_len
-        .unwrap_or(if advertise.is_ipv4() { 24 } else { 64 });
     let key_file = std::path::absolute(&c.key_file).unwrap_or_else(|_| c.key_file.clone());
     let (servers, _, ca) = c.servers_and_ca()?;
     let mut cfg = agent::Config {
@@ -135,8 +135,9 @@ pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::
         // even from a relative --data-dir.
         data_dir: std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
         listen: c.listen,
-        advertise,
-        prefix_len,
+        advertise: c.advertise,
+        source: c.source_address,
+        prefix_len: a.prefix_len,
         on_complete: a.on_complete,
         // Tests impersonate old clients through this variable.
         version: std::env::var("P2PD_CLIENT_VERSION").unwrap_or_else(|_| crate::VERSION.into()),
@@ -159,20 +160,22 @@ pub fn run(data_dir: &std::path::Path, c: connect::Connect, a: Args) -> anyhow::
             tracing::info!(ca = %trust.fingerprint(), "trusting the server CA");
             cfg.tls = Some(trust);
         }
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|e| {
-                fail(
-                    ExitCode::Failed,
-                    format!("cannot listen on {}: {e}", cfg.listen),
-                )
-            })?;
-        // `--listen ADDR:0` binds a free port: advertise and name the one
+        let cannot = |e: std::io::Error| {
+            fail(
+                ExitCode::Failed,
+                format!(
+                    "cannot listen on {}: {e}; pick a free port with --listen ADDR:PORT",
+                    cfg.listen
+                ),
+            )
+        };
+        let listener = crate::platform::net::bind_listener(cfg.listen)
+            .and_then(tokio::net::TcpListener::from_std)
+            .map_err(cannot)?;
+        // `--listen ADDR:0` binds a free port: report and name the one
         // bound (tests start many agents this way, with no port race).
         if let Ok(bound) = listener.local_addr() {
-            if cfg.advertise.port() == 0 {
-                cfg.advertise.set_port(bound.port());
-            }
+            cfg.listen = bound;
             let scheme = if cfg.tls.is_some() { "https" } else { "http" };
             eprintln!("p2pd agent: listening on {scheme}://{bound}");
         }

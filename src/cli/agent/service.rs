@@ -40,10 +40,11 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<ExitCode> {
         conf.group.clone().into(),
         "--listen".into(),
         conf.listen.clone().into(),
-        "--advertise".into(),
-        conf.advertise.clone().into(),
     ];
     let mut argv = argv;
+    if let Some(a) = &conf.advertise {
+        argv.extend(["--advertise".into(), a.into()]);
+    }
     if let Some(f) = &conf.ca_file {
         argv.extend(["--ca".into(), f.clone().into_os_string()]);
     }

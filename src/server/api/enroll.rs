@@ -32,9 +32,15 @@ pub async fn enroll(
     let source = conn.as_ref().map(|c| c.0.addr.ip());
     quota::enroll(&s, source, proved, &req).await?;
     let fleet = s.fleet.current();
-    if let Some(ip) = source {
+    // A fixed peer URL (`--advertise`) must be at the address the device
+    // connects from, unless claims are trusted. Without one the claims
+    // are only hints: the device is placed by its source address.
+    if let Some(ip) = source
+        && !req.peer_url.is_empty()
+    {
         check_claimed_address(&fleet, &req, ip)?;
     }
+    let tls = s.tls.is_some();
     let csr = req.csr.clone();
     // Device ids are public (every peer port shows one in its
     // certificate), so naming one proves nothing. An existing id is kept
@@ -61,7 +67,7 @@ pub async fn enroll(
                     req.device_id = None;
                 }
             }
-            let resp = enroll_impl(st, &fleet, &state.roster, req)?;
+            let resp = enroll_impl(st, &fleet, &state.roster, req, source, tls)?;
             st.forget_readmitted(&resp.device_id)?;
             let secret = give_secret(st, &resp.device_id)?;
             Ok((resp, secret))
@@ -134,6 +140,32 @@ fn retired(id: &str, at: i64) -> ApiError {
     )
 }
 
+/// The address that places an enrolling device: the multi-homed rule
+/// (`topology::placing`) over its source address and its claims.
+fn placed_by(
+    fleet: &fleet::Snapshot,
+    req: &EnrollRequest,
+    source: Option<IpAddr>,
+) -> Option<crate::topology::placing::Candidate> {
+    use crate::topology::placing::{Candidate, placing_address};
+    let claimed: Vec<Candidate> = req
+        .addrs
+        .iter()
+        .map(|a| Candidate {
+            ip: a.ip,
+            prefix: a.prefix,
+        })
+        .collect();
+    let is_vpn = |o: i64| {
+        fleet
+            .office(o)
+            .is_some_and(|o| o.kind == crate::domain::OfficeKind::Vpn)
+    };
+    // In-process (no connection): the claims are all there is.
+    let trust = fleet.settings.trust_claimed_addresses || source.is_none();
+    placing_address(&fleet.lookup, is_vpn, source, &claimed, trust)
+}
+
 /// Unless `trust_claimed_addresses` is on, the address an enrolling device
 /// claims must be the one it connects from (an IPv4-mapped IPv6 source
 /// counts as IPv4). A claim of the other family cannot be compared, so it
@@ -181,6 +213,8 @@ fn enroll_impl(
     fleet: &fleet::Snapshot,
     roster: &roster::Roster,
     req: EnrollRequest,
+    source: Option<IpAddr>,
+    tls: bool,
 ) -> Result<EnrollResponse, ApiError> {
     let settings = &fleet.settings;
     if !settings.accepts_version(&req.version) {
@@ -203,21 +237,35 @@ fn enroll_impl(
             ),
         ));
     }
-    let addr = req
-        .addrs
-        .first()
-        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "enrollment lists no address"))?;
-    let ip: IpAddr = addr.ip;
+    let place = placed_by(fleet, &req, source).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "enrollment lists no address, and the connection shows none",
+        )
+    })?;
+    let peer_url = match (req.peer_url.is_empty(), req.peer_port) {
+        (false, _) => req.peer_url.clone(),
+        (true, Some(port)) => {
+            let scheme = if tls { "https" } else { "http" };
+            format!("{scheme}://{}", std::net::SocketAddr::new(place.ip, port))
+        }
+        (true, None) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "enrollment gives neither a peer URL nor a peer port",
+            ));
+        }
+    };
     let row = st.enroll_device(&crate::store::devices::Enrollment {
         device_id: req.device_id.as_deref(),
         hostname: &req.hostname,
-        addr: &ip.to_string(),
-        prefix_len: addr.prefix,
+        addr: &place.ip.to_string(),
+        prefix_len: place.prefix,
         group: &req.group,
         version: &req.version,
-        peer_url: &req.peer_url,
+        peer_url: &peer_url,
     })?;
-    let office_id = crate::topology::place_device(st, &fleet.lookup, ip, addr.prefix)
+    let office_id = crate::topology::place_device(st, &fleet.lookup, place.ip, place.prefix)
         .map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
     // Both offices' rosters changed: a new member is one on its first call.

@@ -10,6 +10,7 @@ use crate::server::AppState;
 
 pub async fn heartbeat(
     State(s): State<AppState>,
+    conn: Option<axum::Extension<crate::wire::listen::Conn>>,
     signed: Signed,
 ) -> Result<axum::Json<HeartbeatResponse>, ApiError> {
     let mut req: HeartbeatRequest = signed.json()?;
@@ -17,6 +18,9 @@ pub async fn heartbeat(
     // names another was refused by `Signed`).
     req.device_id = signed.device()?.to_string();
     req.validate()?;
+    // Where the device is now: the address its connection comes from
+    // (see `relocate.rs`).
+    let source = conn.map(|c| c.0.addr.ip());
     // Written by the next group commit (see `beats`).
-    s.beats.submit(&s, req).await.map(axum::Json)
+    s.beats.submit(&s, req, source).await.map(axum::Json)
 }

@@ -199,6 +199,14 @@ impl SignedClient {
         if self.tls.is_none() {
             return Ok(());
         }
+        self.reset_connections()
+    }
+
+    /// Drops every pooled connection (the device's addresses changed: a
+    /// connection from an address it no longer has would only time out);
+    /// later requests open new ones from whatever source the operating
+    /// system picks now.
+    pub fn reset_connections(&self) -> Result<(), ClientError> {
         let http = build_client(
             self.local,
             self.tls.as_ref(),

@@ -32,6 +32,17 @@ pub(crate) struct Place {
     /// Bumped when the office changes; each download compares it with the
     /// one its plan came under.
     generation: AtomicU64,
+    /// The source address now (`--source-address`; tests may change it).
+    source: Mutex<Option<IpAddr>>,
+}
+
+impl Place {
+    pub(crate) fn new(source: Option<IpAddr>) -> Place {
+        Place {
+            source: Mutex::new(source),
+            ..Place::default()
+        }
+    }
 }
 
 impl Agent {
@@ -42,7 +53,10 @@ impl Agent {
     /// trusts claimed addresses (design note `devices-move`).
     pub(crate) fn addrs(&self) -> Vec<AddrInfo> {
         let mut out: Vec<AddrInfo> = Vec::new();
-        let fixed = [self.cfg.advertise.map(|a| a.ip()), self.cfg.source];
+        let fixed = [
+            self.cfg.advertise.map(|a| a.ip()),
+            *self.place.source.lock(),
+        ];
         for ip in fixed.into_iter().flatten() {
             if !ip.is_unspecified() && !out.iter().any(|a| a.ip == ip) {
                 out.push(AddrInfo {
@@ -108,6 +122,16 @@ impl Agent {
     /// Reads the addresses; true (and logged) when they differ from the
     /// last read.
     fn addrs_changed(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        if let Some(ip) = self.faults.source() {
+            let mut cur = self.place.source.lock();
+            if *cur != Some(ip) {
+                *cur = Some(ip);
+                if let Err(e) = self.client.set_local(Some(ip)) {
+                    tracing::warn!("cannot connect from {ip}: {e}");
+                }
+            }
+        }
         let now = self.addrs();
         let mut last = self.place.last.lock();
         if last.as_deref().is_some_and(|l| same(l, &now)) {

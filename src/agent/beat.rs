@@ -27,9 +27,15 @@ pub(super) async fn heartbeats(
 ) -> Result<(), AgentError> {
     let mut running: HashMap<ContentId, JoinHandle<()>> = HashMap::new();
     let mut last_error = String::new();
+    let mut readdressed = false;
     loop {
         agent.reload_key();
         agent.renew_certificate_if_due().await;
+        if std::mem::take(&mut readdressed) {
+            // What came in before the move counts for the office it came
+            // into: reported before the heartbeat that re-places us.
+            agent.flush_reports().await;
+        }
         match agent.heartbeat().await {
             Ok(hb) => {
                 if !std::mem::take(&mut last_error).is_empty() {
@@ -61,7 +67,7 @@ pub(super) async fn heartbeats(
             _ = tokio::time::sleep(every) => {}
             // The device's addresses changed: the server re-places it now,
             // not a heartbeat interval later.
-            _ = agent.place.changed.notified() => {}
+            _ = agent.place.changed.notified() => readdressed = true,
         }
     }
 }

@@ -13,7 +13,11 @@
 //! - `P2PD_FAULT_OVERSIZE=K`: sends K times the piece's length (with no
 //!   length declared, so only the receiver's count can stop it);
 //! - `P2PD_FAULT_CLOCK_SKEW_SECS=N`: pretends this host's clock is off by
-//!   N seconds.
+//!   N seconds;
+//! - `P2PD_FAULT_SOURCE_FILE=PATH`: the device's address is the IP in that
+//!   file, re-read every second: a device that changes address (DHCP, a
+//!   walk to another office) on a loopback host, where a test cannot
+//!   re-address an interface. It replaces `--source-address`.
 
 use std::time::Duration;
 
@@ -34,6 +38,8 @@ pub(crate) struct Faults {
     pub(crate) oversize: Option<u64>,
     /// `P2PD_FAULT_CLOCK_SKEW_SECS` (0 when unset or not a number).
     pub(crate) clock_skew_secs: i64,
+    /// `P2PD_FAULT_SOURCE_FILE`.
+    pub(crate) source_file: Option<std::path::PathBuf>,
 }
 
 fn on(name: &str) -> bool {
@@ -55,7 +61,15 @@ impl Faults {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            source_file: std::env::var_os("P2PD_FAULT_SOURCE_FILE").map(Into::into),
         }
+    }
+
+    /// The address `P2PD_FAULT_SOURCE_FILE` holds now, if it is set and
+    /// holds one.
+    pub(crate) fn source(&self) -> Option<std::net::IpAddr> {
+        let f = self.source_file.as_ref()?;
+        std::fs::read_to_string(f).ok()?.trim().parse().ok()
     }
 
     /// The hostile answer for a piece of `len` bytes, if a switch is on.

@@ -622,7 +622,7 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
         clock_offset: AtomicI64::new(0),
         last_used: Mutex::new(HashMap::new()),
         current_server: AtomicUsize::new(first_server(&first_host, n_servers)),
-        place: addrs::Place::default(),
+        place: addrs::Place::new(local),
     });
     Ok((agent, peer_tls))
 }

@@ -62,6 +62,10 @@ fn print(e: &Explanation) -> anyhow::Result<()> {
         e.office.office.as_deref().unwrap_or("(no office)"),
         e.office.reason
     )?;
+    writeln!(o, "peers    {}", d.reachability)?;
+    if let Some(m) = e.moves.first() {
+        writeln!(o, "moved    {}", m.reason)?;
+    }
     writeln!(o)?;
     writeln!(o, "role and leader over time (UTC):")?;
     if e.timeline.is_empty() {

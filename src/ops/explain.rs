@@ -58,6 +58,8 @@ pub struct Explanation {
     pub tiers: Vec<TierUse>,
     pub bans: Vec<Event>,
     pub failovers: Vec<Event>,
+    /// Its moves to other offices (also in the timeline), newest first.
+    pub moves: Vec<Event>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +69,9 @@ pub struct DeviceInfo {
     pub addr: String,
     pub group: String,
     pub version: String,
+    /// Whether its peers can reach it, and how the server learnt it if
+    /// not (it then never leads and is never offered as a source).
+    pub reachability: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,6 +227,8 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
         }
         timeline.push(e);
     }
+    let moves = moves(st, &d.id)?;
+    timeline.extend(moves.iter().cloned());
     // Stable: a device's own decision before the election recorded in the
     // same second is fine either way; keep insertion order within a second.
     timeline.sort_by_key(|e| e.at);
@@ -229,9 +236,45 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
     let transfers = trail.transfers;
     let tiers = tier_uses(st, &transfers, &decisions)?;
 
+    let bans = bans(st, trail.bans, &d.id, &m.name)?;
+
+    Ok(Explanation {
+        device: DeviceInfo {
+            id: d.id.clone(),
+            hostname: d.hostname.clone(),
+            addr: d.addr.clone(),
+            group: d.group_name.clone(),
+            version: d.version.clone(),
+            reachability: reachability(&d),
+        },
+        content: ContentInfo {
+            id: m.id.to_string(),
+            name: m.name.clone(),
+            version: m.version.clone(),
+            size: m.size,
+            pieces: m.piece_count(),
+            pieces_held: progress.as_ref().map_or(0, |p| p.pieces),
+            done_at: progress.and_then(|p| p.done_at),
+        },
+        office,
+        timeline,
+        tiers,
+        bans,
+        failovers,
+        moves,
+    })
+}
+
+/// Bans that touched the device: it was banned, or it reported another.
+fn bans(
+    st: &Store,
+    all: Vec<crate::store::observe::BanRow>,
+    device_id: &str,
+    content_name: &str,
+) -> Result<Vec<Event>, StoreError> {
     let mut bans = Vec::new();
-    for b in trail.bans {
-        if b.device_id == d.id {
+    for b in all {
+        if b.device_id == device_id {
             bans.push(Event {
                 at: b.at,
                 kind: "banned".into(),
@@ -240,7 +283,7 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
                 tiers: None,
                 reason: format!(
                     "this device was banned from serving {} after {} reported piece {} from it failed its hash",
-                    m.name,
+                    content_name,
                     name_of(st, &b.reported_by)?,
                     b.piece
                 ),
@@ -261,30 +304,53 @@ pub fn explain(st: &Store, device: &str, content: &str) -> Result<Explanation, E
             });
         }
     }
+    Ok(bans)
+}
 
-    Ok(Explanation {
-        device: DeviceInfo {
-            id: d.id.clone(),
-            hostname: d.hostname.clone(),
-            addr: d.addr.clone(),
-            group: d.group_name.clone(),
-            version: d.version.clone(),
-        },
-        content: ContentInfo {
-            id: m.id.to_string(),
-            name: m.name.clone(),
-            version: m.version.clone(),
-            size: m.size,
-            pieces: m.piece_count(),
-            pieces_held: progress.as_ref().map_or(0, |p| p.pieces),
-            done_at: progress.and_then(|p| p.done_at),
-        },
-        office,
-        timeline,
-        tiers,
-        bans,
-        failovers,
-    })
+/// The device's moves to other offices, newest first, in words: "moved
+/// from office A (10.1.0.7) to office B (10.2.0.9); 37 pieces already held".
+fn moves(st: &Store, device_id: &str) -> Result<Vec<Event>, StoreError> {
+    let names = st.office_names()?;
+    let office = |o: Option<i64>| match o {
+        Some(id) => format!(
+            "office {}",
+            names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+        ),
+        None => "no office".to_string(),
+    };
+    Ok(st
+        .moves(device_id)?
+        .into_iter()
+        .map(|m| Event {
+            at: m.at,
+            kind: "moved".into(),
+            role: None,
+            leader: None,
+            tiers: None,
+            reason: format!(
+                "moved from {} ({}) to {} ({}) at {}; {} already held, kept and shared in its new office",
+                office(m.from_office),
+                m.from_addr,
+                office(m.to_office),
+                m.to_addr,
+                clock(m.at),
+                crate::domain::words::count(m.pieces_held.max(0) as usize, "piece"),
+            ),
+        })
+        .collect())
+}
+
+/// Whether the device's peers can reach it, in words.
+fn reachability(d: &crate::store::devices::DeviceRow) -> String {
+    match d.unreachable_at {
+        None => "reachable by its peers (as far as the server knows)".to_string(),
+        Some(at) => format!(
+            "unreachable by its peers since {}: {}; it still downloads, but never leads and is \
+             never offered as a source",
+            clock(at),
+            crate::server::decisions::unreachable_words(d.unreachable_why.as_deref())
+        ),
+    }
 }
 
 fn office_why(

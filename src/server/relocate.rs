@@ -42,6 +42,9 @@ pub struct Seen {
     /// Where its peers reach it; `None`: the heartbeat does not say (an
     /// agent from before moving devices), so the stored one stands.
     pub peer_url: Option<String>,
+    /// Verified pieces it holds, as this heartbeat reports (its progress
+    /// is written after the move).
+    pub pieces_held: i64,
 }
 
 impl Seen {
@@ -86,7 +89,12 @@ pub fn seen(
         (_, Some(port)) => Some(format!("{scheme}://{}", SocketAddr::new(addr.ip, port))),
         (_, None) => None,
     };
-    Some(Seen { addr, peer_url })
+    let pieces_held = req.progress.iter().map(|p| p.pieces as i64).sum();
+    Some(Seen {
+        addr,
+        peer_url,
+        pieces_held,
+    })
 }
 
 /// The IP address a URL's host names, if it is one.
@@ -159,7 +167,7 @@ pub fn relocate(
             handed_over: 0,
         });
     }
-    let held = st.pieces_held(device_id)?;
+    let held = seen.pieces_held.max(st.pieces_held(device_id)?);
     st.record_move(&MoveRow {
         device_id: device_id.to_string(),
         at: now,

@@ -118,6 +118,10 @@ pub struct Agent {
     /// Start it in `dir`'s parent with `--data-dir` as the bare folder
     /// name (a relative data dir, as a person types one).
     pub relative_dir: bool,
+    /// Listen on the wildcard (`0.0.0.0:PORT`), connecting from `ip`: a
+    /// device whose address may change (`P2PD_FAULT_SOURCE_FILE`) stays
+    /// reachable at any loopback address.
+    pub wildcard: bool,
 }
 
 impl Agent {
@@ -132,6 +136,7 @@ impl Agent {
             env: Vec::new(),
             key_file,
             relative_dir: false,
+            wildcard: false,
             args: Vec::new(),
             port: 0.into(),
         }
@@ -421,15 +426,15 @@ impl Net {
             .unwrap();
         let mut cmd = Command::new(BIN);
         let ca = self.server_dir.join("ca.pem");
-        cmd.args(agent_args(
-            &server,
-            ca.to_str().unwrap(),
-            &a.group,
-            &format!("{}:{port}", a.ip),
-        ))
-        .arg("--key-file")
-        .arg(&a.key_file)
-        .arg("--data-dir");
+        let listen = match a.wildcard {
+            true => format!("0.0.0.0:{port}"),
+            false => format!("{}:{port}", a.ip),
+        };
+        cmd.args(agent_args(&server, ca.to_str().unwrap(), &a.group, &listen));
+        if a.wildcard {
+            cmd.args(["--source-address", &a.ip]);
+        }
+        cmd.arg("--key-file").arg(&a.key_file).arg("--data-dir");
         match (a.relative_dir, a.dir.parent(), a.dir.file_name()) {
             (true, Some(parent), Some(name)) => cmd.current_dir(parent).arg(name),
             _ => cmd.arg(&a.dir),

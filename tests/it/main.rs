@@ -21,6 +21,7 @@ mod hostile;
 mod keyholder;
 mod layers;
 mod metrics;
+mod moves;
 mod office_names;
 mod ops;
 mod properties;

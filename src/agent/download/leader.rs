@@ -31,6 +31,11 @@ impl Downloader {
             .inspect_err(|e| {
                 self.agent.server_failed(&url, e);
             }) {
+            // Placed in another office while the call was out: this plan is
+            // the old office's. Ask again.
+            Ok(_) if self.agent.placement() != placement => {
+                self.refresh_now = true;
+            }
             Ok(p) => {
                 if let Some(s) = self.suspect.take()
                     && p.leader.as_deref() != Some(s.leader.as_str())

@@ -54,7 +54,9 @@ pub struct SignedClient {
     public: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// The CA and the device certificate, on TLS; `None` on plain HTTP.
     tls: Option<ClientTls>,
-    local: Option<IpAddr>,
+    /// The source address of outgoing connections; `None` (always on a
+    /// real device): the operating system picks it.
+    local: Arc<parking_lot::RwLock<Option<IpAddr>>>,
     key: Arc<parking_lot::RwLock<SharedKey>>,
     /// Seconds added to this host's clock when signing: an agent signs
     /// with the server's time, learned at enrollment and each heartbeat.
@@ -183,7 +185,7 @@ impl SignedClient {
             peers: Arc::new(parking_lot::RwLock::new(peers)),
             public: Arc::default(),
             tls,
-            local,
+            local: Arc::new(parking_lot::RwLock::new(local)),
             key: Arc::new(parking_lot::RwLock::new(key)),
             clock_offset: Arc::new(AtomicI64::new(0)),
             device: Arc::default(),
@@ -207,19 +209,19 @@ impl SignedClient {
     /// later requests open new ones from whatever source the operating
     /// system picks now.
     pub fn reset_connections(&self) -> Result<(), ClientError> {
-        let http = build_client(
-            self.local,
-            self.tls.as_ref(),
-            crate::trust::tls::Expect::Server,
-        )?;
-        let peers = build_client(
-            self.local,
-            self.tls.as_ref(),
-            crate::trust::tls::Expect::Device,
-        )?;
+        let local = *self.local.read();
+        let http = build_client(local, self.tls.as_ref(), crate::trust::tls::Expect::Server)?;
+        let peers = build_client(local, self.tls.as_ref(), crate::trust::tls::Expect::Device)?;
         *self.http.write() = http;
         *self.peers.write() = peers;
         Ok(())
+    }
+
+    /// Binds later connections to `local` (tests: a device that changes
+    /// address on a loopback host), dropping the pooled ones.
+    pub fn set_local(&self, local: Option<IpAddr>) -> Result<(), ClientError> {
+        *self.local.write() = local;
+        self.reset_connections()
     }
 
     fn http(&self) -> reqwest::Client {
@@ -231,7 +233,7 @@ impl SignedClient {
         self.public.get_or_init(|| {
             crate::trust::tls::install_default_provider();
             reqwest::Client::builder()
-                .local_address(self.local)
+                .local_address(*self.local.read())
                 .connect_timeout(Duration::from_secs(5))
                 .build()
                 // Only a TLS back end that cannot start fails here; the

@@ -1229,6 +1229,7 @@ async fn bench(
                 format!("{}/v1/contents/{content}/sources", url_of(i)),
             );
             let req = SourcesRequest {
+                unreachable: Vec::new(),
                 device_id: ids[i].clone(),
                 suspect: None,
             };

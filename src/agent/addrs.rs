@@ -114,6 +114,12 @@ impl Agent {
         }
     }
 
+    /// The office the server last placed this device in (`None`: none, or
+    /// not told yet).
+    pub(crate) fn office_name(&self) -> Option<String> {
+        self.place.office.lock().clone().flatten()
+    }
+
     /// Changes each time the server places this device in another office.
     pub(crate) fn placement(&self) -> u64 {
         self.place.generation.load(Ordering::Acquire)

@@ -21,10 +21,28 @@ use crate::wire::http::{ApiError, Signed, Verifies};
 use crate::wire::proto::{ErrorCode, HaveMap, parse_content_id};
 
 pub fn router(agent: Arc<Agent>) -> Router {
+    let a = agent.clone();
     Router::new()
         .route("/v1/pieces/{id}/have", get(have))
         .route("/v1/pieces/{id}/{n}", get(piece))
         .with_state(agent)
+        // Every answer says which office this device is in now: a peer
+        // that still takes it for an office-mate after it moved learns at
+        // once that its pieces would cross a WAN link (design note
+        // `devices-move`).
+        .layer(axum::middleware::map_response(
+            move |mut r: axum::response::Response| {
+                let office = a.office_name();
+                async move {
+                    if let Some(v) =
+                        office.and_then(|o| axum::http::HeaderValue::from_bytes(o.as_bytes()).ok())
+                    {
+                        r.headers_mut().insert(crate::wire::proto::H_OFFICE, v);
+                    }
+                    r
+                }
+            },
+        ))
 }
 
 impl Verifies for Agent {

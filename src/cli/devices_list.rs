@@ -98,6 +98,12 @@ fn print_table(out: &mut dyn Write, views: &[DeviceView], wide: bool) -> anyhow:
                 output::time(Some(k.last_refused_at))
             )?;
         }
+        if let Some(why) = &v.unreachable {
+            writeln!(
+                out,
+                "unreachable: {who}: {why}; it still downloads, but never leads and is never a source"
+            )?;
+        }
         for s in &v.stuck {
             writeln!(
                 out,

@@ -71,6 +71,10 @@ pub struct DeviceView {
     /// Set when the device's latest requests were refused for an old key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_key: Option<StaleKeyView>,
+    /// Set when its peers cannot reach it (`peers`: two of them failed to
+    /// connect; `probe`: the server's own check failed), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -219,6 +223,10 @@ pub fn list(st: &Store) -> Result<Vec<DeviceView>, StoreError> {
                 },
                 stuck,
                 stale_key,
+                unreachable: d.unreachable_at.map(|_| {
+                    crate::server::decisions::unreachable_words(d.unreachable_why.as_deref())
+                        .to_string()
+                }),
             }
         })
         .collect())

@@ -360,6 +360,10 @@ async fn relocated(
     if r.handed_over > 0 {
         state.seed.forget_device(device);
     }
+    // A new address: whether its peers can reach it is learnt again.
+    if r.readdressed {
+        super::reachability::check(state, device, r.listed.office_id, r.listed.peer_url.clone());
+    }
     answer.serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
     answer.office = office.map(|o| o.name);
     fleet.directory.insert(device, r.listed);

@@ -82,9 +82,16 @@ pub struct Member {
     pub id: String,
     /// Online, serving peers, reachable, not banned for this content.
     pub eligible: bool,
-    /// Its peers cannot reach it: never elected, and a leader found
-    /// unreachable is replaced at once.
+    /// Its peers cannot reach it (two of them failed to connect): never
+    /// elected, and a leader found so is replaced at once.
     pub unreachable: bool,
+    /// The server's reachability check failed. Such a device leads only
+    /// where no other can (an office the server cannot reach at all still
+    /// gets leaders), and as leader it gives way to one that passed.
+    pub unverified: bool,
+    /// Its reachability check has not finished (it enrolled or moved just
+    /// now): not elected meanwhile; a current leader keeps its term.
+    pub checking: bool,
     /// The admin's say (`devices prefer|unprefer|exclude`): higher ranks
     /// lead first, before any score. Excluded devices are not eligible.
     pub rank: u8,
@@ -278,7 +285,12 @@ pub fn decide(
         (Some(c), Some((term, m))) => {
             if signals.left {
                 (Reason::Left, Some(c.device.clone()), None)
-            } else if m.unreachable {
+            } else if m.unreachable
+                || m.unverified
+                    && members
+                        .iter()
+                        .any(|o| o.eligible && !o.unverified && !o.checking)
+            {
                 (Reason::Unreachable, Some(c.device.clone()), None)
             } else if !m.eligible {
                 (Reason::Gone, Some(c.device.clone()), None)
@@ -302,10 +314,11 @@ pub fn decide(
     };
     let best = members
         .iter()
-        .filter(|m| m.eligible && Some(&m.id) != replaced.as_ref())
+        .filter(|m| m.eligible && !m.checking && Some(&m.id) != replaced.as_ref())
         .max_by(|a, b| {
             a.rank
                 .cmp(&b.rank)
+                .then(b.unverified.cmp(&a.unverified))
                 .then(a.score.total_cmp(&b.score))
                 .then(a.pieces.cmp(&b.pieces))
                 .then(b.id.cmp(&a.id))
@@ -316,8 +329,10 @@ pub fn decide(
             .find(|m| {
                 m.id == c
                     && m.eligible
+                    && !m.checking
                     && Some(&m.id) != replaced.as_ref()
                     && m.rank == b.rank
+                    && m.unverified == b.unverified
                     && m.score >= b.score - SCORE_TIE
                     && m.pieces as u64 * 10 >= b.pieces as u64 * 9
             })
@@ -361,7 +376,15 @@ pub struct Board {
     /// progress (design note `fleet-scale`); each office's calls record their leader's rate
     /// for the others.
     rates: HashMap<String, HashMap<i64, f64>>,
+    /// device → the peers that failed to connect to it, and when.
+    unreachable: HashMap<String, HashMap<String, i64>>,
+    /// Devices whose reachability check has not finished (enrolled or
+    /// moved just now).
+    unchecked: HashSet<String>,
 }
+
+/// How long a peer's failed attempt counts, waiting for another's.
+pub const UNREACHABLE_WINDOW: i64 = 60;
 
 #[derive(Debug)]
 struct Suspicion {
@@ -412,6 +435,34 @@ impl Board {
         } else {
             Report::Pending
         }
+    }
+
+    /// Records that `reporter` could not connect to `device`; returns how
+    /// many distinct peers did within [`UNREACHABLE_WINDOW`].
+    pub fn unreachable_by(&mut self, device: &str, reporter: &str, now: i64) -> usize {
+        if device == reporter {
+            return 0;
+        }
+        let r = self.unreachable.entry(device.to_string()).or_default();
+        r.retain(|_, at| now - *at <= UNREACHABLE_WINDOW);
+        r.insert(reporter.to_string(), now);
+        r.len()
+    }
+
+    /// A device whose reachability check starts (it enrolled or moved):
+    /// earlier reports about it are void.
+    pub fn check_started(&mut self, device: &str) {
+        self.unreachable.remove(device);
+        self.unchecked.insert(device.to_string());
+    }
+
+    pub fn check_done(&mut self, device: &str) {
+        self.unchecked.remove(device);
+    }
+
+    /// Whether `device`'s reachability check has not finished.
+    pub fn unchecked(&self, device: &str) -> bool {
+        self.unchecked.contains(device)
     }
 
     /// Forgets reports about a term that has ended.
@@ -559,6 +610,8 @@ mod tests {
             id: id.into(),
             eligible: true,
             unreachable: false,
+            unverified: false,
+            checking: false,
             rank: 1,
             score,
             pieces: 0,
@@ -946,5 +999,100 @@ mod tests {
         assert_eq!(t.refresh_secs(None), 2);
         // A production heartbeat (60 s) stays at the 10 s ceiling.
         assert_eq!(Timing::new(60).refresh_secs(Some(0)), 10);
+    }
+
+    #[test]
+    fn an_unreachable_or_unchecked_device_never_leads_where_a_checked_one_can() {
+        let t = timing();
+        let mut a = member("a", 90.0);
+        a.unverified = true; // failed the server's check; the best score
+        let b = member("b", 10.0);
+        let now = 1_000;
+        // The first election passes over it, even when it asks.
+        match decide(
+            &t,
+            None,
+            &[a.clone(), b.clone()],
+            Signals::default(),
+            Some("a"),
+            now,
+        ) {
+            Decision::Elect { device, .. } => assert_eq!(device, "b"),
+            d => panic!("{d:?}"),
+        }
+        // Leading anyway (it was alone), it gives way once b is there.
+        let cur = term("a", now - 100);
+        match decide(
+            &t,
+            Some(&cur),
+            &[a.clone(), b.clone()],
+            Signals::default(),
+            None,
+            now,
+        ) {
+            Decision::Elect { device, reason, .. } => {
+                assert_eq!((device.as_str(), reason), ("b", Reason::Unreachable))
+            }
+            d => panic!("{d:?}"),
+        }
+        // Where the server reaches nobody, offices still get leaders.
+        let mut b2 = b.clone();
+        b2.unverified = true;
+        assert_eq!(
+            decide(
+                &t,
+                Some(&cur),
+                &[a.clone(), b2],
+                Signals::default(),
+                None,
+                now
+            ),
+            Decision::Keep
+        );
+        // Its check not finished: not elected, even alone; as leader it
+        // keeps its term (a DHCP renumbering starts a check).
+        let mut d = member("d", 50.0);
+        d.checking = true;
+        assert_eq!(
+            decide(
+                &t,
+                None,
+                std::slice::from_ref(&d),
+                Signals::default(),
+                Some("d"),
+                now
+            ),
+            Decision::Vacant
+        );
+        let lead_d = term("d", now - 100);
+        assert_eq!(
+            decide(
+                &t,
+                Some(&lead_d),
+                &[d, b.clone()],
+                Signals::default(),
+                None,
+                now
+            ),
+            Decision::Keep
+        );
+        // Two peers failed to connect to it: never elected, even alone.
+        let mut c = member("c", 50.0);
+        c.unreachable = true;
+        c.eligible = false;
+        assert_eq!(
+            decide(&t, None, &[c], Signals::default(), Some("c"), now),
+            Decision::Vacant
+        );
+        // Reports are counted per distinct peer, within the window.
+        let mut board = Board::default();
+        assert_eq!(board.unreachable_by("x", "p1", now), 1);
+        assert_eq!(board.unreachable_by("x", "p1", now + 1), 1);
+        assert_eq!(board.unreachable_by("x", "x", now + 1), 0);
+        assert_eq!(board.unreachable_by("x", "p2", now + 2), 2);
+        assert_eq!(
+            board.unreachable_by("x", "p3", now + 2 + UNREACHABLE_WINDOW + 1),
+            1
+        );
     }
 }

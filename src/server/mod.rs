@@ -46,6 +46,7 @@ pub mod lock;
 pub mod peerset;
 pub mod pool;
 pub mod quota;
+pub mod reachability;
 pub mod recheck;
 pub mod relocate;
 pub mod roster;

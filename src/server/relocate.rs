@@ -117,6 +117,8 @@ pub struct Relocated {
     pub moved: Option<(Option<i64>, Option<i64>)>,
     /// Terms it held in its old office, now someone else's.
     pub handed_over: usize,
+    /// Its address or peer URL changed (its reachability is checked again).
+    pub readdressed: bool,
 }
 
 /// Writes where `device_id` is now (see the module), inside the caller's
@@ -147,6 +149,7 @@ pub fn relocate(
             listed,
             moved: None,
             handed_over: 0,
+            readdressed: false,
         });
     }
     st.relocate_device(
@@ -165,6 +168,7 @@ pub fn relocate(
             listed,
             moved: None,
             handed_over: 0,
+            readdressed: true,
         });
     }
     let held = seen.pieces_held.max(st.pieces_held(device_id)?);
@@ -198,5 +202,6 @@ pub fn relocate(
         listed,
         moved: Some((row.office_id, office)),
         handed_over,
+        readdressed: true,
     })
 }

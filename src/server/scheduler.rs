@@ -38,6 +38,8 @@ use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
 use crate::wire::proto::{Role, Source, SourcesResponse, Suspect, Tier};
 
+use super::decisions::{UNREACHABLE_BY_PEERS, UNREACHABLE_BY_PROBE};
+
 pub use crate::server::liveness::{Timing, score};
 
 /// Office id used in the `leaders` table for devices with no office.
@@ -204,7 +206,13 @@ fn in_office(
     let leader = outcome.term.as_ref().map(|t| t.device.clone());
     // Every heartbeat while the term is young; the lease stays at three
     // ordinary refreshes, so a busy server does not cut a leader off.
-    let refresh_secs = timing.refresh_secs(outcome.term.as_ref().map(|t| now - t.since));
+    let refresh_secs = match &outcome.term {
+        // No leader only while a member's reachability check runs (it
+        // takes milliseconds, or two seconds for a silent device): ask
+        // again within a second.
+        None if o.members.iter().any(|d| board.unchecked(&d.id)) => 1,
+        t => timing.refresh_secs(t.as_ref().map(|t| now - t.since)),
+    };
     let lease_secs = 3 * timing.refresh_secs(None);
     let peers = lan_peers(o, timing, device, leader.as_deref(), now, refresh_secs);
     let is_leader = leader.as_deref() == Some(device.id.as_str());
@@ -297,10 +305,13 @@ pub fn join_url(base: &str, path: &str) -> String {
 }
 
 /// Whether `d` may be offered as a source (and lead): it serves peers
-/// (has a peer URL), its peers can reach it, it is not banned and online.
+/// (has a peer URL), its peers have not found it unreachable, it is not
+/// banned and it is online. (A device that only failed the server's own
+/// check is still offered: its office's peers may reach it where the
+/// server cannot.)
 fn servable(d: &DeviceRow, banned: &HashSet<String>, timing: &Timing, now: i64) -> bool {
     d.peer_url.is_some()
-        && d.unreachable_at.is_none()
+        && d.unreachable_why.as_deref() != Some(UNREACHABLE_BY_PEERS)
         && !banned.contains(&d.id)
         && timing.online(d.last_seen, now)
 }
@@ -414,7 +425,7 @@ fn elect(
         epoch: l.epoch,
         since: l.since,
     });
-    let members = members(o, timing, now);
+    let members = members(o, board, timing, now);
     let (signals, probe) = match &current {
         Some(cur) => signals(board, timing, o, cur, device, complaint.as_ref(), now),
         None => (Signals::default(), None),
@@ -455,7 +466,7 @@ fn elect(
 }
 
 /// The office's members as the leader state machine sees them.
-fn members(o: &OfficeView, timing: &Timing, now: i64) -> Vec<Member> {
+fn members(o: &OfficeView, board: &Board, timing: &Timing, now: i64) -> Vec<Member> {
     o.members
         .iter()
         .map(|d| {
@@ -463,7 +474,9 @@ fn members(o: &OfficeView, timing: &Timing, now: i64) -> Vec<Member> {
             Member {
                 id: d.id.clone(),
                 eligible: servable(d, o.banned, timing, now) && d.preference.may_lead(),
-                unreachable: d.unreachable_at.is_some(),
+                unreachable: d.unreachable_why.as_deref() == Some(UNREACHABLE_BY_PEERS),
+                unverified: d.unreachable_why.as_deref() == Some(UNREACHABLE_BY_PROBE),
+                checking: board.unchecked(&d.id),
                 rank: d.preference.rank(),
                 score: score(d, timing, now),
                 pieces: p.map_or(0, |p| p.pieces),

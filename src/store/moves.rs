@@ -83,13 +83,15 @@ impl Store {
         )?)
     }
 
-    /// Marks a device unreachable by its peers (`why`: how the server
-    /// learnt it), or reachable again (`None`). Returns whether it changed.
+    /// Marks a device unreachable (`why`: how the server learnt it), or
+    /// reachable again (`None`). A mark stands until cleared; `peers`
+    /// (its peers failed to connect) replaces `probe` (the server's own
+    /// check failed), not the other way round. Returns whether it changed.
     pub fn set_unreachable(&self, device_id: &str, why: Option<&str>) -> Result<bool, StoreError> {
         let n = match why {
             Some(w) => self.conn.execute(
                 "UPDATE devices SET unreachable_at = ?2, unreachable_why = ?3
-                 WHERE id = ?1 AND unreachable_at IS NULL",
+                 WHERE id = ?1 AND (unreachable_at IS NULL OR (unreachable_why = 'probe' AND ?3 = 'peers'))",
                 params![device_id, super::now(), w],
             )?,
             None => self.conn.execute(
@@ -98,6 +100,17 @@ impl Store {
                 [device_id],
             )?,
         };
+        Ok(n > 0)
+    }
+
+    /// The server's own check reached the device: a `probe` mark goes (a
+    /// `peers` one stands: its peers may not reach it where the server can).
+    pub fn clear_probe_mark(&self, device_id: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE devices SET unreachable_at = NULL, unreachable_why = NULL
+             WHERE id = ?1 AND unreachable_why = 'probe'",
+            [device_id],
+        )?;
         Ok(n > 0)
     }
 }

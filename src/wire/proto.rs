@@ -127,6 +127,8 @@ pub struct ErrorBody {
 
 /// Header naming the requesting device on piece requests.
 pub const H_DEVICE: &str = "x-p2pd-device";
+/// On a peer's answers: the office it is placed in now.
+pub const H_OFFICE: &str = "x-p2pd-office";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AddrInfo {
@@ -398,6 +400,11 @@ pub struct SourcesRequest {
     /// Set when the leader the device was given failed it just now.
     #[serde(default)]
     pub suspect: Option<Suspect>,
+    /// Peers (device ids) this device could not connect to since its last
+    /// call: two such reports make a device one that is never leader and
+    /// never offered as a source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 /// `POST /v1/leave`: an agent that is stopping hands over what it leads.

@@ -262,6 +262,7 @@ async fn an_import_during_load_fails_no_request() {
                             Method::POST,
                             &format!("{base}/v1/contents/{content}/sources"),
                             &p2pd::wire::proto::SourcesRequest {
+                                unreachable: Vec::new(),
                                 device_id: id,
                                 suspect: None,
                             },

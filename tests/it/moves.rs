@@ -201,3 +201,59 @@ fn a_device_renumbered_by_dhcp_keeps_its_office_and_finishes() {
         "the agent restarted: {log}"
     );
 }
+
+/// A device whose peers cannot reach it (here its advertised peer port
+/// refuses every connection, as a host firewall would) still gets the
+/// package, is never elected leader although it starts first, and
+/// `explain` and `devices list` say why.
+#[test]
+fn a_device_its_peers_cannot_reach_downloads_but_never_leads() {
+    let mut net = Net::new(&[("A", "", "default", "127.1.1.0/24", "")]);
+    net.start_serve();
+    let (id, _) = net.publish("app", 6 * MIB, 43);
+    let refused = RefusedPort::new();
+    let advertise = format!("127.1.1.33:{}", refused.port);
+    let walled = net.add_agent_with_args(
+        "walled",
+        "127.1.1.33",
+        "g",
+        &[],
+        &["--advertise", &advertise],
+    );
+    let others: Vec<usize> = (1..=3)
+        .map(|k| net.add_agent(&format!("d{k}"), &format!("127.1.1.{}", 40 + k), "g", &[]))
+        .collect();
+    let mut all = others.clone();
+    all.push(walled);
+    assert!(
+        net.wait_delivered(&all, "app.bin", Duration::from_secs(60)),
+        "not every device got the package"
+    );
+    net.assert_all_hold("app.bin", &id);
+    let walled_id = net.agents[walled].device_id().unwrap();
+    let serve_log = std::fs::read_to_string(net.root.path().join("serve.log")).unwrap();
+    let led: Vec<&str> = serve_log
+        .lines()
+        .filter(|l| l.contains("new leader") && l.contains(&format!("device={walled_id}")))
+        .collect();
+    assert!(led.is_empty(), "the unreachable device led: {led:?}");
+    let out = ok(
+        &net.server_dir,
+        &["explain", "--device", &walled_id, "--content", &id],
+    );
+    assert!(out.contains("unreachable by its peers since"), "{out}");
+    let list = ok(&net.server_dir, &["devices", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let row = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == walled_id.as_str())
+        .unwrap();
+    assert!(row["unreachable"].is_string(), "{row}");
+    // Its peers asked it for nothing they got: it served no piece.
+    assert!(
+        net.agents[walled].log().iter().all(|l| l["dir"] != "out"),
+        "the unreachable device served pieces"
+    );
+}

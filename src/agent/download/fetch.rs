@@ -60,6 +60,14 @@ pub(super) async fn fetch(
     let started = Instant::now();
     let wait_ms = if wait { WAIT_MS } else { 0 };
     let resp = answer(request(agent, m, i, s, wait_ms), s, wait_ms).await?;
+    // An office peer that has moved to another office since the plan: its
+    // piece would cross a WAN link. Ask for sources again instead.
+    if s.tier == Tier::Lan
+        && let (Some(theirs), Some(ours)) = (resp.headers().get(H_OFFICE), agent.office_name())
+        && theirs.as_bytes() != ours.as_bytes()
+    {
+        return Err(FetchError::Reschedule);
+    }
     let at_headers = Instant::now();
     counters.headers_ms.store(
         at_headers.duration_since(started).as_millis() as u64,

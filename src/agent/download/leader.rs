@@ -22,6 +22,7 @@ impl Downloader {
         let body = SourcesRequest {
             device_id: self.agent.device_id(),
             suspect: self.suspect.clone().or_else(|| self.evidence.clone()),
+            unreachable: self.unreachable.drain().collect(),
         };
         match self
             .agent

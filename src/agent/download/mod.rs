@@ -269,7 +269,9 @@ fn will_not_heal(e: &PieceError) -> bool {
 /// What a task of the download loop reports back to it.
 enum Event {
     Piece(Fetched),
-    Have(String, Option<Bitmap>),
+    /// A peer's have-map (`None`: none came), and whether no connection
+    /// to it could be made at all.
+    Have(String, Option<Bitmap>, bool),
 }
 
 struct Downloader {
@@ -313,6 +315,9 @@ struct Downloader {
     wan_next: Instant,
     /// When the last piece was stored.
     last_stored: Instant,
+    /// Peers no connection could be made to, named in the next `/sources`
+    /// call (the server learns which devices peers cannot reach).
+    unreachable: HashSet<String>,
     tasks: JoinSet<Event>,
 }
 
@@ -342,6 +347,7 @@ impl Downloader {
             retry_at: HashMap::new(),
             wan_next: Instant::now(),
             last_stored: Instant::now(),
+            unreachable: HashSet::new(),
             tasks: JoinSet::new(),
         }
     }

@@ -22,8 +22,12 @@ const LIE_STRIKES: u32 = 3;
 impl Downloader {
     pub(super) fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Have(dev, map) => {
+            Event::Have(dev, map, no_connection) => {
                 self.have_inflight.remove(&dev);
+                if no_connection && self.unreachable.insert(dev.clone()) {
+                    tracing::info!(content = %self.id(), peer = %dev, "cannot connect to this peer; telling the server");
+                    self.refresh_now = true;
+                }
                 if let Some(m) = map {
                     self.haves.insert(dev, m);
                 }
@@ -50,6 +54,11 @@ impl Downloader {
             }
             Err(FetchError::Unavailable) => self.unavailable(piece, &source),
             Err(FetchError::Reschedule) => {
+                // A peer that is no longer an office-mate (or leader) is
+                // not asked again before the new plan.
+                if source.tier == Tier::Lan {
+                    self.sources.back_off(&source.url);
+                }
                 self.refresh_now = true;
             }
             Err(FetchError::Oversize(e)) if source.device_id.is_some() => {

@@ -227,8 +227,9 @@ impl Downloader {
                 let r: Result<HaveMap, _> = client
                     .peer_get_json(&url, &dev, crate::agent::havemap::REQUEST_TIMEOUT)
                     .await;
+                let no_connection = r.as_ref().is_err_and(|e| e.is_connect());
                 let map = r.ok().and_then(|h| h.bitmap());
-                Event::Have(dev, map)
+                Event::Have(dev, map, no_connection)
             });
         }
     }

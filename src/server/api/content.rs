@@ -73,11 +73,27 @@ pub async fn sources(
     req.device_id = signed.device()?.to_string();
     check_device_id("device_id", &req.device_id)?;
     let id = parse_content_id("content id", &id)?.to_string();
+    if req.unreachable.len() > crate::server::reachability::MAX_REPORTED {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "unreachable: {} peers named; at most {} per call",
+                req.unreachable.len(),
+                crate::server::reachability::MAX_REPORTED
+            ),
+        ));
+    }
+    for u in &req.unreachable {
+        check_device_id("unreachable", u)?;
+    }
+    if !req.unreachable.is_empty() {
+        crate::server::reachability::reported(&s, &req.device_id, &req.unreachable).await;
+    }
     let mut plan = plan_sources(&s, &id, &req, false).await?;
     // A follower reported its leader and nothing confirmed it yet: the
     // server's own probe is the second signal.
     if let Some(url) = plan.probe.take()
-        && !probe_answers(&s.probe, &url).await
+        && !crate::server::reachability::answers(&s.probe, &url).await
     {
         tracing::warn!(leader = %url, content = %id, "reported leader does not answer the server's probe");
         plan = plan_sources(&s, &id, &req, true).await?;
@@ -140,12 +156,4 @@ async fn plan_sources(
         Ok(plan)
     })
     .await
-}
-
-/// Whether a peer answers at all: any HTTP response counts (an unsigned
-/// request gets `unsigned` from a live agent); a refused connection or
-/// silence past [`state::PROBE_TIMEOUT`] does not.
-async fn probe_answers(client: &reqwest::Client, peer_url: &str) -> bool {
-    let url = format!("{}/v1/status", peer_url.trim_end_matches('/'));
-    client.get(url).send().await.is_ok()
 }

@@ -52,7 +52,7 @@ pub async fn enroll(
     let proved_by_cert = proved.is_some() && proved == req.device_id.as_deref();
     let identities = s.tls.is_some();
     let state = s.clone();
-    let (mut resp, secret) =
+    let (mut resp, secret, placed) =
         s.db.call(move |st| {
             let mut req = req;
             if let Some(id) = req.device_id.clone() {
@@ -67,13 +67,16 @@ pub async fn enroll(
                     req.device_id = None;
                 }
             }
-            let resp = enroll_impl(st, &fleet, &state.roster, req, source, tls)?;
+            let (resp, placed) = enroll_impl(st, &fleet, &state.roster, req, source, tls)?;
             st.forget_readmitted(&resp.device_id)?;
             let secret = give_secret(st, &resp.device_id)?;
-            Ok((resp, secret))
+            Ok((resp, secret, placed))
         })
         .await?;
     resp.device_secret = secret;
+    // Whether its peers can reach it is learnt again (`reachability.rs`).
+    let (office_id, peer_url) = placed;
+    crate::server::reachability::check(&s, &resp.device_id, office_id, Some(peer_url));
     // Its group or office may have changed: the next heartbeat reads them.
     s.fleet.current().directory.remove(&resp.device_id);
     if let (Some(certs), Some(csr)) = (&s.tls, csr) {
@@ -215,7 +218,7 @@ fn enroll_impl(
     req: EnrollRequest,
     source: Option<IpAddr>,
     tls: bool,
-) -> Result<EnrollResponse, ApiError> {
+) -> Result<(EnrollResponse, (Option<i64>, String)), ApiError> {
     let settings = &fleet.settings;
     if !settings.accepts_version(&req.version) {
         let (min, max) = (&settings.min_client_version, &settings.max_client_version);
@@ -268,6 +271,9 @@ fn enroll_impl(
     let office_id = crate::topology::place_device(st, &fleet.lookup, place.ip, place.prefix)
         .map_err(ApiError::internal)?;
     st.set_device_office(&row.id, office_id)?;
+    // A new enrollment may be a new network path: reachability is checked
+    // again.
+    st.set_unreachable(&row.id, None)?;
     // Both offices' rosters changed: a new member is one on its first call.
     for o in [row.office_id, office_id].into_iter().flatten() {
         roster.forget(o);
@@ -281,15 +287,19 @@ fn enroll_impl(
         None => None,
     };
     let serve_peers = office.as_ref().is_some_and(|o| o.kind.serves_peers());
-    Ok(EnrollResponse {
-        device_id: row.id,
-        office: office.as_ref().map(|o| o.name.clone()),
-        office_kind: office.map(|o| o.kind.to_string()),
-        heartbeat_secs: fleet.settings.heartbeat_secs,
-        license_activated_at: row.license_activated_at.unwrap_or_else(now),
-        serve_peers,
-        server_time: now(),
-        certificate: None,
-        device_secret: None,
-    })
+    let placed = (office_id, peer_url.clone());
+    Ok((
+        EnrollResponse {
+            device_id: row.id,
+            office: office.as_ref().map(|o| o.name.clone()),
+            office_kind: office.map(|o| o.kind.to_string()),
+            heartbeat_secs: fleet.settings.heartbeat_secs,
+            license_activated_at: row.license_activated_at.unwrap_or_else(now),
+            serve_peers,
+            server_time: now(),
+            certificate: None,
+            device_secret: None,
+        },
+        placed,
+    ))
 }

@@ -25,6 +25,13 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// No connection could be made (refused, or no answer to the
+    /// connection attempt): the other side is down or unreachable, as
+    /// opposed to an answer that was an error.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, CallError::Transport(e) if e.is_connect())
+    }
+
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             CallError::Wire(w) => Some(w.code),

@@ -265,65 +265,71 @@ both!(devices_states_and_credit, |st: &mut Store| {
 // that fails leaves the number unapplied, so its retry counts; 0 (an
 // agent before sequence numbers) counts every time; a retired device's
 // number stays.
-both!(a_report_counts_once_per_sequence_number, |st: &mut Store| {
-    st.assign_groups(&["lab".into()]).unwrap();
-    content(st, "dd44", "app", Targets::AllAssigned);
-    let a = enroll(st, "a", "10.0.0.1", "lab");
-    let server_bytes = |st: &Store| {
-        st.tier_bytes("dd44")
+both!(
+    a_report_counts_once_per_sequence_number,
+    |st: &mut Store| {
+        st.assign_groups(&["lab".into()]).unwrap();
+        content(st, "dd44", "app", Targets::AllAssigned);
+        let a = enroll(st, "a", "10.0.0.1", "lab");
+        let server_bytes = |st: &Store| {
+            st.tier_bytes("dd44")
+                .unwrap()
+                .iter()
+                .map(|(_, b)| b.server)
+                .sum::<u64>()
+        };
+        let report = |st: &mut Store, seq: u64| {
+            st.report_once(&a, seq, |st| {
+                let t = Transfer {
+                    content_id: "dd44",
+                    tier: "server",
+                    source_device: None,
+                    bytes: 100,
+                    pieces: 1,
+                    ok: true,
+                };
+                st.record_transfer(&t, &a, None)
+            })
             .unwrap()
-            .iter()
-            .map(|(_, b)| b.server)
-            .sum::<u64>()
-    };
-    let report = |st: &mut Store, seq: u64| {
-        st.report_once(&a, seq, |st| {
-            let t = Transfer {
-                content_id: "dd44",
-                tier: "server",
-                source_device: None,
-                bytes: 100,
-                pieces: 1,
-                ok: true,
-            };
-            st.record_transfer(&t, &a, None)
-        })
-        .unwrap()
-    };
-    assert_eq!(st.report_seq(&a).unwrap(), None);
-    assert!(report(st, 7));
-    assert!(!report(st, 7), "the same number twice counts once");
-    assert!(!report(st, 3), "an older number is not counted");
-    assert_eq!(server_bytes(st), 100);
-    assert_eq!(st.report_seq(&a).unwrap(), Some(7));
-    // A count that fails half-way lands nothing, and its number stays
-    // unapplied: the retry counts.
-    let failed = st.report_once(&a, 8, |st| {
-        st.record_transfer(
-            &Transfer {
-                content_id: "dd44",
-                tier: "server",
-                source_device: None,
-                bytes: 100,
-                pieces: 1,
-                ok: true,
-            },
-            &a,
-            None,
-        )?;
-        Err::<(), StoreError>(StoreError::from(DbError::NoRows))
-    });
-    assert!(failed.is_err());
-    assert_eq!(server_bytes(st), 100, "the failed count was rolled back");
-    assert_eq!(st.report_seq(&a).unwrap(), Some(7));
-    assert!(report(st, 8));
-    assert_eq!(server_bytes(st), 200);
-    assert!(report(st, 0) && report(st, 0), "unnumbered: counted each time");
-    assert_eq!(server_bytes(st), 400);
-    assert_eq!(st.report_seq(&a).unwrap(), Some(8));
-    assert!(st.retire_device(&a).unwrap());
-    assert_eq!(st.report_seq(&a).unwrap(), Some(8), "kept when retired");
-});
+        };
+        assert_eq!(st.report_seq(&a).unwrap(), None);
+        assert!(report(st, 7));
+        assert!(!report(st, 7), "the same number twice counts once");
+        assert!(!report(st, 3), "an older number is not counted");
+        assert_eq!(server_bytes(st), 100);
+        assert_eq!(st.report_seq(&a).unwrap(), Some(7));
+        // A count that fails half-way lands nothing, and its number stays
+        // unapplied: the retry counts.
+        let failed = st.report_once(&a, 8, |st| {
+            st.record_transfer(
+                &Transfer {
+                    content_id: "dd44",
+                    tier: "server",
+                    source_device: None,
+                    bytes: 100,
+                    pieces: 1,
+                    ok: true,
+                },
+                &a,
+                None,
+            )?;
+            Err::<(), StoreError>(StoreError::from(DbError::NoRows))
+        });
+        assert!(failed.is_err());
+        assert_eq!(server_bytes(st), 100, "the failed count was rolled back");
+        assert_eq!(st.report_seq(&a).unwrap(), Some(7));
+        assert!(report(st, 8));
+        assert_eq!(server_bytes(st), 200);
+        assert!(
+            report(st, 0) && report(st, 0),
+            "unnumbered: counted each time"
+        );
+        assert_eq!(server_bytes(st), 400);
+        assert_eq!(st.report_seq(&a).unwrap(), Some(8));
+        assert!(st.retire_device(&a).unwrap());
+        assert_eq!(st.report_seq(&a).unwrap(), Some(8), "kept when retired");
+    }
+);
 
 both!(topology_replace_and_rollback, |st: &mut Store| {
     st.atomically(|s| {

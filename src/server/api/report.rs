@@ -43,7 +43,12 @@ pub async fn report(State(s): State<AppState>, signed: Signed) -> Result<StatusC
 /// Counts one report of device `d`: its transfers (with the upload credit
 /// they confirm), its upload claims and its bad pieces. Runs inside the
 /// report's transaction.
-fn count(state: &AppState, st: &mut Store, d: &DeviceRow, req: &ReportRequest) -> Result<(), ApiError> {
+fn count(
+    state: &AppState,
+    st: &mut Store,
+    d: &DeviceRow,
+    req: &ReportRequest,
+) -> Result<(), ApiError> {
     let started = std::time::Instant::now();
     for t in &req.transfers {
         let content_id = t.content_id.to_string();

@@ -188,6 +188,11 @@ impl Agent {
                 self.server_failed(&url, &e);
                 return;
             }
+            #[cfg(feature = "fault-injection")]
+            if self.faults.lose_report_answer() {
+                tracing::info!(seq = req.seq, "fault injection: report answer dropped");
+                return;
+            }
             self.pending.lock().acked(req.seq);
         }
     }

@@ -392,9 +392,11 @@ impl Agent {
         false
     }
 
+    /// Appends one line to `transfers.log`, in one `write`: a kill cannot
+    /// leave half a line for the next one to be glued to.
     fn log_line(&self, v: serde_json::Value) {
-        let mut f = self.log.lock();
-        let _ = writeln!(f, "{v}");
+        let line = format!("{v}\n");
+        let _ = self.log.lock().write_all(line.as_bytes());
     }
 
     /// Records a piece received (or a failed attempt).

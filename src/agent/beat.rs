@@ -184,14 +184,28 @@ impl Agent {
                 Ok(resp) => crate::wire::http::check(resp).await.map(|_| ()),
                 Err(e) => Err(e),
             };
-            if let Err(e) = answer {
-                self.server_failed(&url, &e);
-                return;
-            }
-            #[cfg(feature = "fault-injection")]
-            if self.faults.lose_report_answer() {
-                tracing::info!(seq = req.seq, "fault injection: report answer dropped");
-                return;
+            match answer {
+                Ok(()) =>
+                {
+                    #[cfg(feature = "fault-injection")]
+                    if self.faults.lose_report_answer() {
+                        tracing::info!(seq = req.seq, "fault injection: report answer dropped");
+                        return;
+                    }
+                }
+                // Refused as malformed: sending it again cannot help, and
+                // it would hold back every report after it.
+                Err(CallError::Wire(w)) if w.code == ErrorCode::BadRequest => {
+                    tracing::warn!(
+                        seq = req.seq,
+                        "the server refused a transfer report for good ({}); dropped",
+                        w.message
+                    );
+                }
+                Err(e) => {
+                    self.server_failed(&url, &e);
+                    return;
+                }
             }
             self.pending.lock().acked(req.seq);
         }

@@ -86,7 +86,11 @@ impl Faults {
     /// Whether to drop this accepted report's answer: every other one
     /// (the first included) when `P2PD_FAULT_LOSE_REPORT_ANSWERS=1`.
     pub(crate) fn lose_report_answer(&self) -> bool {
-        self.lose_report_answers && self.report_answers.fetch_add(1, Ordering::Relaxed) % 2 == 0
+        self.lose_report_answers
+            && self
+                .report_answers
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2)
     }
 
     /// The hostile answer for a piece of `len` bytes, if a switch is on.

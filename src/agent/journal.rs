@@ -32,7 +32,9 @@
 //!
 //! **Bounded.** At most two reports are held (the one sent and the open
 //! one), each merged per content, tier, source and outcome (uploads per
-//! content, bad pieces once each), as the pending report always was. The
+//! content, bad pieces once each), as the pending report always was; a
+//! report closed with more entries than the server takes in one
+//! (`limits::MAX_ITEMS`) leaves the rest to the next. The
 //! file is rewritten merged on load, on every acknowledgement and every
 //! [`COMPACT_EVERY`] appends: a temporary file, then a rename, so the file
 //! is always whole. A damaged line (the last one torn by a kill) is
@@ -47,6 +49,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::proto::limits::MAX_ITEMS;
 use crate::wire::proto::{BadPiece, ReportRequest, TransferReport, UploadReport};
 
 /// The journal's file name in the data dir.
@@ -307,8 +310,22 @@ impl Journal {
     /// closed (later records go into the next). `None`: nothing to report.
     pub fn next_report(&mut self) -> Option<ReportRequest> {
         if self.sent.is_none() && !self.open.is_empty() {
-            let next = Batch::new(self.open.seq.saturating_add(1));
+            let mut next = Batch::new(self.open.seq.saturating_add(1));
+            // What the server takes in one report; the rest is the next
+            // one, and the file says so before this one is sent.
+            let r = &mut self.open.report;
+            let split = [r.transfers.len(), r.uploads.len(), r.bad.len()]
+                .iter()
+                .any(|n| *n > MAX_ITEMS);
+            if split {
+                next.report.transfers = r.transfers.split_off(r.transfers.len().min(MAX_ITEMS));
+                next.report.uploads = r.uploads.split_off(r.uploads.len().min(MAX_ITEMS));
+                next.report.bad = r.bad.split_off(r.bad.len().min(MAX_ITEMS));
+            }
             self.sent = Some(std::mem::replace(&mut self.open, next));
+            if split {
+                self.rewrite_or_warn();
+            }
         }
         self.sent.as_ref().map(|b| ReportRequest {
             seq: b.seq,
@@ -545,6 +562,36 @@ mod tests {
         assert_eq!(bytes_of(&r), 150, "the sent report, unchanged");
         j.acked(r.seq);
         assert_eq!(bytes_of(&j.next_report().unwrap()), 1);
+    }
+
+    /// More distinct entries than one report may carry go in two reports,
+    /// the split recorded before the first is sent (a restart sends the
+    /// same first report).
+    #[test]
+    fn a_report_holds_at_most_what_the_server_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let mut j = Journal::open(path.clone()).unwrap();
+        let n = MAX_ITEMS as u64 + 10;
+        for k in 0..n {
+            let mut c = [0u8; 32];
+            c[..8].copy_from_slice(&k.to_le_bytes());
+            j.add(Record::Upload(UploadReport {
+                content_id: ContentId(c),
+                pieces: 1,
+                bytes: 1,
+            }));
+        }
+        let first = j.next_report().unwrap();
+        assert_eq!(first.uploads.len(), MAX_ITEMS);
+        drop(j);
+        let mut j = Journal::open(path).unwrap();
+        let again = j.next_report().unwrap();
+        assert_eq!((again.seq, again.uploads.len()), (first.seq, MAX_ITEMS));
+        j.acked(again.seq);
+        let rest = j.next_report().unwrap();
+        assert!(rest.seq > first.seq);
+        assert_eq!(rest.uploads.len(), 10);
     }
 
     /// Appends are merged when the file is rewritten, so a long outage

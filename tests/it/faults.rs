@@ -392,6 +392,7 @@ fn the_cache_limit_evicts_untargeted_content_only() {
 
 /// Report lines of an agent's `reports.pending` (records not yet
 /// acknowledged by the server); the header line is not one.
+#[cfg(feature = "fault-injection")]
 fn unacknowledged(net: &Net, i: usize) -> usize {
     std::fs::read_to_string(net.agents[i].dir.join("reports.pending"))
         .unwrap_or_default()

@@ -577,20 +577,25 @@ impl Store {
         if seq == 0 {
             return self.atomically_mut(count).map(|()| true);
         }
+        // At most i64::MAX: checked at the edge (`ReportRequest::validate`).
+        let seq = seq.min(i64::MAX as u64) as i64;
         self.atomically_mut(|st| {
-            if st.report_seq(device_id)?.is_some_and(|a| seq <= a) {
-                return Ok(false);
-            }
-            count(st)?;
-            // At most i64::MAX: checked at the edge (`ReportRequest::validate`).
-            let seq = seq.min(i64::MAX as u64) as i64;
-            st.conn
+            // The number first, only if it is above the one applied: two
+            // replicas given the same report at once (a retry after a
+            // timeout) queue on this row, and the second finds it moved.
+            let moved = st
+                .conn
                 .execute(
                     "INSERT INTO report_seqs (device_id, seq, at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+                     ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, at = excluded.at
+                     WHERE report_seqs.seq < excluded.seq",
                     params![device_id, seq, now()],
                 )
                 .map_err(StoreError::from)?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            count(st)?;
             Ok(true)
         })
     }

@@ -655,6 +655,72 @@ fn elections_on_two_connections_do_not_race_postgres() {
     assert_eq!(st.leader_lease("ab12", 7).unwrap().unwrap(), terms[0]);
 }
 
+/// Two serve replicas given the same report at once (an agent's retry after
+/// a timeout, sent to the other replica while the first still works on it)
+/// count it once: the second waits on the first's sequence row and finds
+/// it moved. Two connections to one PostgreSQL database.
+#[test]
+fn the_same_report_at_two_replicas_at_once_counts_once_postgres() {
+    let loc = Location::Postgres(testing::database_url());
+    let mut a = Store::open_location(&loc, true).unwrap();
+    a.assign_groups(&["lab".into()]).unwrap();
+    content(&mut a, "ee55", "app", Targets::AllAssigned);
+    let dev = enroll(&mut a, "a", "10.0.0.1", "lab");
+    let t = Transfer {
+        content_id: "ee55",
+        tier: "server",
+        source_device: None,
+        bytes: 100,
+        pieces: 1,
+        ok: true,
+    };
+    let mut other = None;
+    let first = a
+        .report_once(&dev, 9, |st| {
+            // The first is open, its number moved, while the second runs
+            // until it waits on a lock; then the first commits.
+            let mut b = Store::open_location(&loc, false).unwrap();
+            let d = dev.clone();
+            other = Some(std::thread::spawn(move || {
+                b.report_once(&d, 9, |st| st.record_transfer(&t, &d, None))
+                    .unwrap()
+            }));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let waiting: i64 = st
+                    .conn
+                    .query_one(
+                        "SELECT COUNT(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                        (),
+                    )
+                    .unwrap();
+                if waiting > 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the second report never waited for the first"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            st.record_transfer(&t, &dev, None)
+        })
+        .unwrap();
+    let second = other.unwrap().join().unwrap();
+    assert!(
+        first && !second,
+        "counted by the first only: {first} {second}"
+    );
+    let bytes: u64 = a
+        .tier_bytes("ee55")
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.server)
+        .sum();
+    assert_eq!(bytes, 100);
+}
+
 /// serve keeps one connection for its life: when the server drops it (a
 /// PostgreSQL restart), the next call reconnects instead of failing
 /// forever.

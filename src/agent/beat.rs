@@ -185,14 +185,8 @@ impl Agent {
                 Err(e) => Err(e),
             };
             match answer {
-                Ok(()) =>
-                {
-                    #[cfg(feature = "fault-injection")]
-                    if self.faults.lose_report_answer() {
-                        tracing::info!(seq = req.seq, "fault injection: report answer dropped");
-                        return;
-                    }
-                }
+                Ok(()) if self.answer_lost(req.seq) => return,
+                Ok(()) => {}
                 // Refused as malformed: sending it again cannot help, and
                 // it would hold back every report after it.
                 Err(CallError::Wire(w)) if w.code == ErrorCode::BadRequest => {
@@ -209,5 +203,17 @@ impl Agent {
             }
             self.pending.lock().acked(req.seq);
         }
+    }
+
+    /// Fault injection (`P2PD_FAULT_LOSE_REPORT_ANSWERS`): whether to take
+    /// the server's acceptance of report `seq` as lost on the way.
+    fn answer_lost(&self, seq: u64) -> bool {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.lose_report_answer() {
+            tracing::info!(seq, "fault injection: report answer dropped");
+            return true;
+        }
+        let _ = seq;
+        false
     }
 }

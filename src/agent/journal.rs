@@ -1,7 +1,7 @@
 //! The report journal: `reports.pending` in the agent's data dir, the
 //! transfers, uploads and bad pieces not yet acknowledged by the server, so
-//! that a crash (a SIGKILL, a power cut after the next write-back) loses no
-//! report of what crossed. Design note `faults-and-churn`.
+//! that a crash or a kill loses no report of what crossed, and a report sent
+//! again counts once. Design note `faults-and-churn`.
 //!
 //! ```text
 //! {"acked":N}                  the highest report number the server acknowledged

@@ -160,46 +160,60 @@ impl Agent {
         Ok(resp)
     }
 
-    /// Sends pending transfer reports; on failure they stay pending.
+    /// Sends what the journal holds, a report at a time, oldest first;
+    /// each acknowledged one leaves the journal. A failed one stays and is
+    /// sent again next time with the same number and records, so the
+    /// server counts it once whether or not it was counted before
+    /// (`journal.rs`). At most two wait: the one sent before, and the rest.
     pub(super) async fn flush_reports(&self) {
-        let mut req = std::mem::take(&mut *self.pending.lock());
-        if req.transfers.is_empty() && req.bad.is_empty() && req.uploads.is_empty() {
-            return;
-        }
-        req.device_id = self.device_id();
-        let url = self.url("/v1/report");
-        let rb = self
-            .client
-            .request(
-                Method::POST,
-                &url,
-                serde_json::to_vec(&req).expect("report serializes"),
-            )
-            .timeout(Duration::from_secs(10));
-        let r = self.client.send(&url, rb).await;
-        let ok = match r {
-            Ok(resp) => match crate::wire::http::check(resp).await {
-                Ok(_) => true,
+        for _ in 0..2 {
+            let Some(mut req) = self.pending.lock().next_report() else {
+                return;
+            };
+            req.device_id = self.device_id();
+            let url = self.url("/v1/report");
+            let rb = self
+                .client
+                .request(
+                    Method::POST,
+                    &url,
+                    serde_json::to_vec(&req).expect("report serializes"),
+                )
+                .timeout(Duration::from_secs(10));
+            let answer = match self.client.send(&url, rb).await {
+                Ok(resp) => crate::wire::http::check(resp).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(()) if self.answer_lost(req.seq) => return,
+                Ok(()) => {}
+                // Refused as malformed: sending it again cannot help, and
+                // it would hold back every report after it.
+                Err(CallError::Wire(w)) if w.code == ErrorCode::BadRequest => {
+                    tracing::warn!(
+                        seq = req.seq,
+                        "the server refused a transfer report for good ({}); dropped",
+                        w.message
+                    );
+                }
                 Err(e) => {
                     self.server_failed(&url, &e);
-                    false
+                    return;
                 }
-            },
-            Err(e) => {
-                self.server_failed(&url, &e);
-                false
             }
-        };
-        if !ok {
-            // Put them back in front of anything recorded meanwhile.
-            let mut p = self.pending.lock();
-            let newer = std::mem::take(&mut *p);
-            *p = req;
-            for t in newer.transfers {
-                p.transfers.push(t);
-            }
-            p.bad.extend(newer.bad);
-            p.uploads.extend(newer.uploads);
+            self.pending.lock().acked(req.seq);
         }
+    }
+
+    /// Fault injection (`P2PD_FAULT_LOSE_REPORT_ANSWERS`): whether to take
+    /// the server's acceptance of report `seq` as lost on the way.
+    fn answer_lost(&self, seq: u64) -> bool {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.lose_report_answer() {
+            tracing::info!(seq, "fault injection: report answer dropped");
+            return true;
+        }
+        let _ = seq;
+        false
     }
 }

@@ -17,8 +17,13 @@
 //! - `P2PD_FAULT_SOURCE_FILE=PATH`: the device's address is the IP in that
 //!   file, re-read every second: a device that changes address (DHCP, a
 //!   walk to another office) on a loopback host, where a test cannot
-//!   re-address an interface. It replaces `--source-address`.
+//!   re-address an interface. It replaces `--source-address`;
+//! - `P2PD_FAULT_LOSE_REPORT_ANSWERS=1`: drops every other answer to a
+//!   transfer report that the server accepted, so the agent sends the
+//!   report again as after an answer lost on the way.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -40,6 +45,10 @@ pub(crate) struct Faults {
     pub(crate) clock_skew_secs: i64,
     /// `P2PD_FAULT_SOURCE_FILE`.
     pub(crate) source_file: Option<std::path::PathBuf>,
+    /// `P2PD_FAULT_LOSE_REPORT_ANSWERS=1`.
+    pub(crate) lose_report_answers: bool,
+    /// Report answers seen, for dropping every other one.
+    report_answers: Arc<AtomicU64>,
 }
 
 fn on(name: &str) -> bool {
@@ -62,6 +71,8 @@ impl Faults {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             source_file: std::env::var_os("P2PD_FAULT_SOURCE_FILE").map(Into::into),
+            lose_report_answers: on("P2PD_FAULT_LOSE_REPORT_ANSWERS"),
+            report_answers: Arc::default(),
         }
     }
 
@@ -70,6 +81,16 @@ impl Faults {
     pub(crate) fn source(&self) -> Option<std::net::IpAddr> {
         let f = self.source_file.as_ref()?;
         std::fs::read_to_string(f).ok()?.trim().parse().ok()
+    }
+
+    /// Whether to drop this accepted report's answer: every other one
+    /// (the first included) when `P2PD_FAULT_LOSE_REPORT_ANSWERS=1`.
+    pub(crate) fn lose_report_answer(&self) -> bool {
+        self.lose_report_answers
+            && self
+                .report_answers
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2)
     }
 
     /// The hostile answer for a piece of `len` bytes, if a switch is on.

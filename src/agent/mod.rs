@@ -16,6 +16,7 @@
 //! pieces/          the piece store (see pieces.rs)
 //! delivered/       finished files: delivered/<name>/<version>/<file> (names.rs)
 //! transfers.log    JSON lines: every piece in and out (the agent's own word)
+//! reports.pending  JSON lines: what the server has not acknowledged yet (journal.rs)
 //! ```
 //!
 //! A content the agent cannot make progress on — one source failing the
@@ -50,6 +51,7 @@ mod enroll;
 #[cfg(feature = "fault-injection")]
 mod faults;
 pub mod havemap;
+pub mod journal;
 pub mod names;
 pub mod peer;
 pub mod pieces;
@@ -159,8 +161,10 @@ pub struct Agent {
     /// False for VPN-office and no-office devices: the peer server refuses.
     pub serve_peers: AtomicBool,
     pub heartbeat_secs: AtomicU64,
-    /// Transfers not yet reported to the server.
-    pending: Mutex<ReportRequest>,
+    /// Transfers, uploads and bad pieces the server has not acknowledged:
+    /// in memory, and journalled to `reports.pending` under this lock
+    /// (journal.rs), so a crash loses none of them.
+    pending: Mutex<journal::Journal>,
     /// Contents this device is stuck on, by content id; sent with every
     /// heartbeat.
     stuck: Mutex<HashMap<ContentId, StuckState>>,
@@ -388,30 +392,34 @@ impl Agent {
         false
     }
 
+    /// Appends one line to `transfers.log`, in one `write`: a kill cannot
+    /// leave half a line for the next one to be glued to.
     fn log_line(&self, v: serde_json::Value) {
-        let mut f = self.log.lock();
-        let _ = writeln!(f, "{v}");
+        let line = format!("{v}\n");
+        let _ = self.log.lock().write_all(line.as_bytes());
     }
 
     /// Records a piece received (or a failed attempt).
     pub fn record_transfer(&self, t: TransferReport, piece: u32) {
+        self.record_transfer_then(t, piece, &mut || {});
+    }
+
+    /// Records a piece received, then runs `then` (the piece store
+    /// journalling the piece: `Content::store_piece`) before the report can
+    /// be sent: the report is durable before the piece is kept, and the
+    /// piece is durable before the report reaches the server. A crash
+    /// in between costs a second fetch of the piece, reported too: it
+    /// crossed twice.
+    pub fn record_transfer_then(&self, t: TransferReport, piece: u32, then: &mut dyn FnMut()) {
         crate::metrics::AGENT.received(t.tier.as_str(), t.bytes, t.ok);
         self.log_line(serde_json::json!({
             "dir": "in", "at": now_ms(), "content": t.content_id, "piece": piece,
             "tier": t.tier.as_str(), "source": t.source_device, "bytes": t.bytes, "ok": t.ok,
         }));
+        // Held through `then`: a flush takes the report under this lock.
         let mut p = self.pending.lock();
-        if let Some(x) = p.transfers.iter_mut().find(|x| {
-            x.content_id == t.content_id
-                && x.tier == t.tier
-                && x.source_device == t.source_device
-                && x.ok == t.ok
-        }) {
-            x.bytes += t.bytes;
-            x.pieces += t.pieces;
-        } else {
-            p.transfers.push(t);
-        }
+        p.add(journal::Record::Transfer(t));
+        then();
     }
 
     /// Marks a content as just used, for the cache's LRU order.
@@ -482,28 +490,24 @@ impl Agent {
             "dir": "out", "at": now_ms(), "content": content, "piece": piece,
             "to": to, "bytes": bytes,
         }));
-        let mut p = self.pending.lock();
-        if let Some(u) = p.uploads.iter_mut().find(|u| u.content_id == *content) {
-            u.pieces += 1;
-            u.bytes += bytes;
-        } else {
-            p.uploads.push(UploadReport {
+        self.pending
+            .lock()
+            .add(journal::Record::Upload(UploadReport {
                 content_id: *content,
                 pieces: 1,
                 bytes,
-            });
-        }
+            }));
     }
 
     pub fn record_bad(&self, content: &ContentId, from: &str, piece: u32) {
         self.log_line(serde_json::json!({
             "dir": "bad", "at": now_ms(), "content": content, "piece": piece, "source": from,
         }));
-        self.pending.lock().bad.push(BadPiece {
+        self.pending.lock().add(journal::Record::Bad(BadPiece {
             content_id: *content,
             source_device: from.to_string(),
             piece,
-        });
+        }));
     }
 }
 
@@ -586,6 +590,12 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
     let clock_skew: i64 = 0;
     // Until the server has told its time, sign with our own clock.
     client.set_clock_offset(clock_skew);
+    let jpath = cfg.data_dir.join(journal::FILE);
+    let pending = journal::Journal::open(jpath.clone()).map_err(|source| AgentError::Io {
+        what: "cannot open the report journal",
+        path: jpath,
+        source,
+    })?;
     let pieces = pieces::PieceStore::new(cfg.data_dir.join("pieces"))?;
     for r in pieces.open_existing() {
         if let Err(e) = r {
@@ -610,7 +620,7 @@ fn setup(cfg: Config, shutdown: CancellationToken) -> Result<(Arc<Agent>, PeerTl
         device_id: RwLock::new(String::new()),
         serve_peers: AtomicBool::new(false),
         heartbeat_secs: AtomicU64::new(10),
-        pending: Mutex::new(ReportRequest::default()),
+        pending: Mutex::new(pending),
         stuck: Mutex::new(HashMap::new()),
         key_problem: Mutex::new(None),
         log: Mutex::new(log),

@@ -7,11 +7,17 @@
 //! pieces/<content id>/delivered       marker: the file was delivered
 //! ```
 //!
-//! A piece is written, then journalled: a crash between the two loses at most
-//! that piece. On open, every journalled piece is re-hashed before it counts,
-//! so a torn write or a bit flip on disk is fetched again rather than served.
-//! Re-hashing is cheap (SHA-256 runs at GB/s) and makes resume trustworthy
-//! without an fsync per piece.
+//! A piece is written, then journalled, then counts as held (offered to
+//! peers, in the heartbeat's progress): a crash between the write and the
+//! journal loses at most that piece. Both are plain `write`s, so once the
+//! piece counts, a kill of the agent cannot lose it (the kernel has it).
+//! Between the write and the journal, the caller records the piece's
+//! transfer in the agent's report journal ([`OnVerified`]), so a piece
+//! that is kept is always reported. On open, every journalled piece is
+//! re-hashed before it counts, so a torn write or a bit flip on disk (a
+//! power cut) is fetched again rather than served. Re-hashing is cheap
+//! (SHA-256 runs at GB/s) and makes resume trustworthy without an fsync
+//! per piece.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -60,6 +66,15 @@ pub enum PieceError {
         got: PieceHash,
     },
 }
+
+/// What storing a piece calls once the piece has verified and its bytes are
+/// written, with the step that journals it (after which it counts as held
+/// and is offered to peers): the caller records the piece's transfer
+/// durably, then runs the step (`Agent::record_transfer_then`). Not called
+/// for a piece that fails verification or was already there. Design note
+/// `faults-and-churn`: a crash may then cost a second fetch of the piece,
+/// reported too, but never a kept piece that no report counts.
+pub type OnVerified<'a> = &'a mut dyn FnMut(&mut dyn FnMut());
 
 /// The SHA-256 of a piece.
 fn digest(bytes: &[u8]) -> PieceHash {
@@ -433,10 +448,10 @@ impl Content {
         }))
     }
 
-    /// Verifies and stores a piece. Blocking. Returns false if it was
-    /// already there.
+    /// Verifies and stores a piece, reporting nothing. Blocking. Returns
+    /// false if it was already there.
     pub fn write_piece(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
-        self.check_and_store(i, bytes, digest(bytes))
+        self.check_and_store(i, bytes, digest(bytes), &mut |journal| journal())
     }
 
     /// An empty buffer for receiving one piece (a reused one if any).
@@ -467,13 +482,19 @@ impl Content {
         }
     }
 
-    /// Verifies and stores a received piece. Blocking. Returns false if
-    /// it was already there.
-    pub fn store_piece(&self, i: u32, p: PieceBuf) -> Result<bool, PieceError> {
+    /// Verifies and stores a received piece, calling `on_verified` before
+    /// it counts as held ([`OnVerified`]). Blocking. Returns false if it
+    /// was already there.
+    pub fn store_piece(
+        &self,
+        i: u32,
+        p: PieceBuf,
+        on_verified: OnVerified,
+    ) -> Result<bool, PieceError> {
         let PieceBuf { mut bytes } = p;
-        let stored = match self.store_in_turn(i, &bytes) {
-            Some(r) => r,
-            None => self.check_and_store(i, &bytes, digest(&bytes)),
+        let stored = match self.store_in_turn(i, &bytes, on_verified) {
+            Ok(r) => r,
+            Err(on_verified) => self.check_and_store(i, &bytes, digest(&bytes), on_verified),
         };
         let mut spare = self.spare.lock();
         if spare.len() < SPARE_BUFS && !self.complete() {
@@ -488,18 +509,23 @@ impl Content {
     /// The piece the whole-file hash needs next: one pass of SHA-256
     /// gives both its own digest and the whole file's next state
     /// ([`sha256x2::update_pair`]). The whole-file state moves only if the
-    /// piece verifies. None if it is not this piece's turn: the caller
-    /// hashes it alone.
-    fn store_in_turn(&self, i: u32, bytes: &[u8]) -> Option<Result<bool, PieceError>> {
+    /// piece verifies. `Err` (with `on_verified` back) if it is not this
+    /// piece's turn: the caller hashes it alone.
+    fn store_in_turn<'a>(
+        &self,
+        i: u32,
+        bytes: &[u8],
+        on_verified: OnVerified<'a>,
+    ) -> Result<Result<bool, PieceError>, OnVerified<'a>> {
         if self.whole_next.load(Ordering::Acquire) != i {
-            return None;
+            return Err(on_verified);
         }
         // Its turn: whoever holds the lock is storing the piece before it
         // (or feeding pieces stored ahead), and lets go in a moment.
         let mut w = self.whole.lock();
         let (a, b) = self.manifest.piece_range(i);
         if w.next != i || bytes.len() as u64 != b - a {
-            return None;
+            return Err(on_verified);
         }
         let before = w.hasher.clone();
         let mut piece = sha256x2::Sha256::new();
@@ -508,7 +534,7 @@ impl Content {
         let expected = self.manifest.pieces[i as usize];
         if got != expected {
             w.hasher = before;
-            return Some(Err(PieceError::BadPiece {
+            return Ok(Err(PieceError::BadPiece {
                 content: self.manifest.id.to_string(),
                 piece: i,
                 expected,
@@ -519,13 +545,19 @@ impl Content {
         // next piece may be hashed while this one is written.
         self.set_whole_next(&mut w, i + 1);
         drop(w);
-        let stored = self.store_verified(i, bytes);
+        let stored = self.store_verified(i, bytes, on_verified);
         // Pieces stored ahead of this one meanwhile.
         self.advance_whole(None);
-        Some(stored)
+        Ok(stored)
     }
 
-    fn check_and_store(&self, i: u32, bytes: &[u8], got: PieceHash) -> Result<bool, PieceError> {
+    fn check_and_store(
+        &self,
+        i: u32,
+        bytes: &[u8],
+        got: PieceHash,
+        on_verified: OnVerified,
+    ) -> Result<bool, PieceError> {
         let expected = self.manifest.pieces[i as usize];
         let (a, b) = self.manifest.piece_range(i);
         if bytes.len() as u64 != b - a || got != expected {
@@ -536,16 +568,21 @@ impl Content {
                 got,
             });
         }
-        let stored = self.store_verified(i, bytes)?;
+        let stored = self.store_verified(i, bytes, on_verified)?;
         if stored {
             self.advance_whole(Some((i, bytes)));
         }
         Ok(stored)
     }
 
-    /// Writes and journals a verified piece. Returns false if it was
-    /// already there.
-    fn store_verified(&self, i: u32, bytes: &[u8]) -> Result<bool, PieceError> {
+    /// Writes and journals a verified piece, `on_verified` between the
+    /// two. Returns false if it was already there.
+    fn store_verified(
+        &self,
+        i: u32,
+        bytes: &[u8],
+        on_verified: OnVerified,
+    ) -> Result<bool, PieceError> {
         let (a, _) = self.manifest.piece_range(i);
         if self.has(i) {
             return Ok(false);
@@ -562,11 +599,10 @@ impl Content {
                 at += part.len() as u64;
             }
         }
-        {
-            let jpath = self.dir.join("journal");
-            let mut j = self.journal.lock();
-            j.write_all(&i.to_le_bytes()).map_err(io(&jpath))?;
-        }
+        let mut journalled = None;
+        on_verified(&mut || journalled = Some(self.journal_piece(i)));
+        // A caller that did not run the step: journalled all the same.
+        journalled.unwrap_or_else(|| self.journal_piece(i))?;
         let mut have = self.have.lock();
         if !have.set(i) {
             return Ok(false);
@@ -583,6 +619,13 @@ impl Content {
             crate::platform::start_writeback(&self.data);
         }
         Ok(true)
+    }
+
+    /// Appends piece `i` to the piece journal.
+    fn journal_piece(&self, i: u32) -> Result<(), PieceError> {
+        let jpath = self.dir.join("journal");
+        let mut j = self.journal.lock();
+        j.write_all(&i.to_le_bytes()).map_err(io(&jpath))
     }
 
     fn set_whole_next(&self, w: &mut Whole, next: u32) {
@@ -772,26 +815,75 @@ mod tests {
                 p.push(&data[a as usize..b as usize]);
                 p
             };
-            assert!(c.store_piece(0, piece(0)).unwrap());
-            assert!(c.store_piece(1, piece(1)).unwrap());
+            assert!(c.store_piece(0, piece(0), &mut |j| j()).unwrap());
+            assert!(c.store_piece(1, piece(1), &mut |j| j()).unwrap());
             let mut bad = c.piece_buf();
             bad.push(&vec![0u8; piece_size as usize]);
             assert!(matches!(
-                c.store_piece(2, bad),
+                c.store_piece(2, bad, &mut |j| j()),
                 Err(PieceError::BadPiece { piece: 2, .. })
             ));
-            assert!(c.store_piece(4, piece(4)).unwrap());
-            assert!(c.store_piece(2, piece(2)).unwrap());
-            assert!(c.store_piece(3, piece(3)).unwrap());
+            assert!(c.store_piece(4, piece(4), &mut |j| j()).unwrap());
+            assert!(c.store_piece(2, piece(2), &mut |j| j()).unwrap());
+            assert!(c.store_piece(3, piece(3), &mut |j| j()).unwrap());
             assert_eq!(c.whole_next.load(Ordering::Acquire), 5);
-            assert!(!c.store_piece(3, piece(3)).unwrap(), "already there");
+            assert!(
+                !c.store_piece(3, piece(3), &mut |j| j()).unwrap(),
+                "already there"
+            );
             for i in (5..m.piece_count()).rev() {
-                assert!(c.store_piece(i, piece(i)).unwrap());
+                assert!(c.store_piece(i, piece(i), &mut |j| j()).unwrap());
             }
             assert!(c.complete());
             let out = c.deliver(&dir.path().join("out/t.bin")).unwrap();
             assert_eq!(std::fs::read(out).unwrap(), data, "piece size {piece_size}");
         }
+    }
+
+    /// The caller's record of a piece comes after it verified and before
+    /// it is journalled or held; a bad piece or one already there is not
+    /// recorded (design note `faults-and-churn`).
+    #[test]
+    fn a_piece_is_recorded_before_it_is_journalled_or_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 5) as u8).collect();
+        let m = manifest(&data, 1024);
+        let ps = PieceStore::new(dir.path().to_path_buf()).unwrap();
+        let c = ps.open(&m).unwrap();
+        let jlen = || {
+            std::fs::metadata(dir.path().join(m.id.to_string()).join("journal"))
+                .unwrap()
+                .len()
+        };
+        let piece = |i: u32| {
+            let mut p = c.piece_buf();
+            p.push(&data[i as usize * 1024..(i as usize + 1) * 1024]);
+            p
+        };
+        for i in [1u32, 0] {
+            // 1 out of turn, 0 in its turn: both paths.
+            let mut calls = 0;
+            let stored = c.store_piece(i, piece(i), &mut |journal| {
+                calls += 1;
+                assert!(!c.has(i), "held before it was recorded");
+                let before = jlen();
+                journal();
+                assert_eq!(jlen(), before + 4, "journalled by the step");
+                assert!(!c.has(i), "held inside the record");
+            });
+            assert!(stored.unwrap() && c.has(i));
+            assert_eq!(calls, 1);
+        }
+        let mut calls = 0;
+        let mut count = |journal: &mut dyn FnMut()| {
+            calls += 1;
+            journal()
+        };
+        assert!(!c.store_piece(0, piece(0), &mut count).unwrap());
+        let mut bad = c.piece_buf();
+        bad.push(&[0u8; 1024]);
+        assert!(c.store_piece(2, bad, &mut count).is_err());
+        assert_eq!(calls, 0, "recorded a piece already there or a bad one");
     }
 
     #[test]

@@ -43,6 +43,7 @@ const TABLES: &[&str] = &[
     "upload_credit (device_id, content_id, claimed_pieces, claimed_bytes, received_pieces, \
      received_bytes)",
     "transfers (id, content_id, device_id, office_id, tier, source_device, bytes, pieces, ok, at)",
+    "report_seqs (device_id, seq, at)",
     "stuck (device_id, content_id, reason, since)",
     "key_refusals (device_id, fingerprint, first_at, last_at, count)",
     "decisions (id, at, content_id, device_id, office_id, kind, role, leader, previous, \

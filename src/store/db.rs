@@ -220,6 +220,15 @@ impl Tx<'_> {
     }
 }
 
+impl Tx<'_> {
+    /// Keeps the transaction open past this guard, for a caller that needs
+    /// the store mutably inside it ([`super::Store::atomically_mut`]); that
+    /// caller ends it with [`Db::end_open`], on every path.
+    pub(crate) fn leave_open(mut self) {
+        self.done = true;
+    }
+}
+
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.owner && !self.done {
@@ -327,6 +336,18 @@ impl Db {
             owner: true,
             done: false,
         })
+    }
+
+    /// Ends the transaction a [`Tx::leave_open`] left open: COMMIT (rolled
+    /// back when the commit fails, so the connection is never left inside a
+    /// transaction) or ROLLBACK.
+    pub(crate) fn end_open(&self, commit: bool) -> Result<(), DbError> {
+        let r = self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" });
+        if r.is_err() && commit {
+            let _ = self.execute_batch("ROLLBACK");
+        }
+        self.depth.set(0);
+        r
     }
 
     pub fn in_transaction(&self) -> bool {

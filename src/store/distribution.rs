@@ -554,6 +554,62 @@ impl Store {
         Ok(())
     }
 
+    /// Counts report `seq` of `device_id` once: runs `count` (the report's
+    /// writes) in one transaction with the note that `seq` is applied,
+    /// unless a report numbered `seq` or above was applied for the device
+    /// already; then nothing runs and the answer is false (a retry after a
+    /// lost answer, or a report overtaken by a later one). True when
+    /// counted. `seq` 0 is an agent from before sequence numbers: counted
+    /// every time, as it was.
+    ///
+    /// Keyed by device id. A device re-enrolled as a new device (a new id:
+    /// its data dir, where `agent.json` lives, was wiped) starts with no
+    /// row, so its first report counts whatever its number; its numbers
+    /// come from its own new journal. The row stays when the device is
+    /// retired, like its transfers: a re-admitted id retrying an old report
+    /// does not count it twice.
+    pub fn report_once<E: From<StoreError>>(
+        &mut self,
+        device_id: &str,
+        seq: u64,
+        count: impl FnOnce(&mut Store) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        if seq == 0 {
+            return self.atomically_mut(count).map(|()| true);
+        }
+        // At most i64::MAX: checked at the edge (`ReportRequest::validate`).
+        let seq = seq.min(i64::MAX as u64) as i64;
+        self.atomically_mut(|st| {
+            // The number first, only if it is above the one applied: two
+            // replicas given the same report at once (a retry after a
+            // timeout) queue on this row, and the second finds it moved.
+            let moved = st
+                .conn
+                .execute(
+                    "INSERT INTO report_seqs (device_id, seq, at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, at = excluded.at
+                     WHERE report_seqs.seq < excluded.seq",
+                    params![device_id, seq, now()],
+                )
+                .map_err(StoreError::from)?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            count(st)?;
+            Ok(true)
+        })
+    }
+
+    /// The highest report sequence number applied for `device_id`, if any.
+    pub fn report_seq(&self, device_id: &str) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self.conn.query_opt(
+            "SELECT seq FROM report_seqs WHERE device_id = ?1",
+            [device_id],
+            |r| r.get(0),
+        )?;
+        Ok(seq.map(|s| s as u64))
+    }
+
     /// Bytes received per office (None: no office) for a content.
     pub fn tier_bytes(
         &self,

@@ -115,6 +115,8 @@ const MIGRATIONS: &[Migration] = &[
     // Design note `devices-move`: moves (for `explain`) and devices peers
     // cannot reach.
     migration!("0013_device_moves"),
+    // Design note `faults-and-churn`: reports numbered, counted once.
+    migration!("0014_report_sequence"),
 ];
 
 /// The names and defaults of the settings the store reads itself (it sits
@@ -483,6 +485,33 @@ impl Store {
         let out = f(&self.conn)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Runs `f` in one transaction, like [`Store::atomically`], for an `f`
+    /// that needs the store mutably: the methods it calls that open a
+    /// transaction of their own join this one. Commits when `f` returns
+    /// `Ok`; rolls back when it fails or panics. Inside an open
+    /// transaction it just runs `f` (the outer one decides).
+    pub fn atomically_mut<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.conn.in_transaction() {
+            return f(self);
+        }
+        self.conn.begin().map_err(StoreError::from)?.leave_open();
+        // The guard cannot live across `f(self)` (it borrows the
+        // connection), so a panic is caught to roll back, then resumed.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let ended = self.conn.end_open(matches!(out, Ok(Ok(_))));
+        match out {
+            Ok(Ok(v)) => {
+                ended.map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// Runs `f` inside one IMMEDIATE transaction and commits once: serve's

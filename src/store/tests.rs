@@ -259,6 +259,78 @@ both!(devices_states_and_credit, |st: &mut Store| {
     assert!(st.device(&a).unwrap().is_none());
 });
 
+// A report counts once per sequence number (design note
+// `faults-and-churn`): the same number again (a retry after a lost
+// answer) and an older one are acknowledged without counting; a count
+// that fails leaves the number unapplied, so its retry counts; 0 (an
+// agent before sequence numbers) counts every time; a retired device's
+// number stays.
+both!(
+    a_report_counts_once_per_sequence_number,
+    |st: &mut Store| {
+        st.assign_groups(&["lab".into()]).unwrap();
+        content(st, "dd44", "app", Targets::AllAssigned);
+        let a = enroll(st, "a", "10.0.0.1", "lab");
+        let server_bytes = |st: &Store| {
+            st.tier_bytes("dd44")
+                .unwrap()
+                .iter()
+                .map(|(_, b)| b.server)
+                .sum::<u64>()
+        };
+        let report = |st: &mut Store, seq: u64| {
+            st.report_once(&a, seq, |st| {
+                let t = Transfer {
+                    content_id: "dd44",
+                    tier: "server",
+                    source_device: None,
+                    bytes: 100,
+                    pieces: 1,
+                    ok: true,
+                };
+                st.record_transfer(&t, &a, None)
+            })
+            .unwrap()
+        };
+        assert_eq!(st.report_seq(&a).unwrap(), None);
+        assert!(report(st, 7));
+        assert!(!report(st, 7), "the same number twice counts once");
+        assert!(!report(st, 3), "an older number is not counted");
+        assert_eq!(server_bytes(st), 100);
+        assert_eq!(st.report_seq(&a).unwrap(), Some(7));
+        // A count that fails half-way lands nothing, and its number stays
+        // unapplied: the retry counts.
+        let failed = st.report_once(&a, 8, |st| {
+            st.record_transfer(
+                &Transfer {
+                    content_id: "dd44",
+                    tier: "server",
+                    source_device: None,
+                    bytes: 100,
+                    pieces: 1,
+                    ok: true,
+                },
+                &a,
+                None,
+            )?;
+            Err::<(), StoreError>(StoreError::from(DbError::NoRows))
+        });
+        assert!(failed.is_err());
+        assert_eq!(server_bytes(st), 100, "the failed count was rolled back");
+        assert_eq!(st.report_seq(&a).unwrap(), Some(7));
+        assert!(report(st, 8));
+        assert_eq!(server_bytes(st), 200);
+        assert!(
+            report(st, 0) && report(st, 0),
+            "unnumbered: counted each time"
+        );
+        assert_eq!(server_bytes(st), 400);
+        assert_eq!(st.report_seq(&a).unwrap(), Some(8));
+        assert!(st.retire_device(&a).unwrap());
+        assert_eq!(st.report_seq(&a).unwrap(), Some(8), "kept when retired");
+    }
+);
+
 both!(topology_replace_and_rollback, |st: &mut Store| {
     st.atomically(|s| {
         s.replace_topology(&[
@@ -581,6 +653,72 @@ fn elections_on_two_connections_do_not_race_postgres() {
     assert_eq!(terms[0], terms[1], "both replicas answer the same leader");
     assert_eq!(terms[0].epoch, 1, "one election, not two");
     assert_eq!(st.leader_lease("ab12", 7).unwrap().unwrap(), terms[0]);
+}
+
+/// Two serve replicas given the same report at once (an agent's retry after
+/// a timeout, sent to the other replica while the first still works on it)
+/// count it once: the second waits on the first's sequence row and finds
+/// it moved. Two connections to one PostgreSQL database.
+#[test]
+fn the_same_report_at_two_replicas_at_once_counts_once_postgres() {
+    let loc = Location::Postgres(testing::database_url());
+    let mut a = Store::open_location(&loc, true).unwrap();
+    a.assign_groups(&["lab".into()]).unwrap();
+    content(&mut a, "ee55", "app", Targets::AllAssigned);
+    let dev = enroll(&mut a, "a", "10.0.0.1", "lab");
+    let t = Transfer {
+        content_id: "ee55",
+        tier: "server",
+        source_device: None,
+        bytes: 100,
+        pieces: 1,
+        ok: true,
+    };
+    let mut other = None;
+    let first = a
+        .report_once(&dev, 9, |st| {
+            // The first is open, its number moved, while the second runs
+            // until it waits on a lock; then the first commits.
+            let mut b = Store::open_location(&loc, false).unwrap();
+            let d = dev.clone();
+            other = Some(std::thread::spawn(move || {
+                b.report_once(&d, 9, |st| st.record_transfer(&t, &d, None))
+                    .unwrap()
+            }));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let waiting: i64 = st
+                    .conn
+                    .query_one(
+                        "SELECT COUNT(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                        (),
+                    )
+                    .unwrap();
+                if waiting > 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the second report never waited for the first"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            st.record_transfer(&t, &dev, None)
+        })
+        .unwrap();
+    let second = other.unwrap().join().unwrap();
+    assert!(
+        first && !second,
+        "counted by the first only: {first} {second}"
+    );
+    let bytes: u64 = a
+        .tier_bytes("ee55")
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b.server)
+        .sum();
+    assert_eq!(bytes, 100);
 }
 
 /// serve keeps one connection for its life: when the server drops it (a

@@ -443,6 +443,13 @@ pub struct ReportRequest {
     pub transfers: Vec<TransferReport>,
     pub bad: Vec<BadPiece>,
     pub uploads: Vec<UploadReport>,
+    /// The report's sequence number, monotonic per device across restarts
+    /// (the agent's report journal, `agent/journal.rs`): the server counts
+    /// a report only if its number is above the highest it has applied for
+    /// the device, so a retry after a lost answer counts once. 0 (absent:
+    /// an agent from before sequence numbers) is counted every time.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// `GET /v1/status`: used by `health` and by agents to check the server.
@@ -735,6 +742,13 @@ impl HeartbeatRequest {
 impl ReportRequest {
     pub fn validate(&self) -> Result<(), Invalid> {
         check_device_id("device_id", &self.device_id)?;
+        // Stored as a signed 64-bit integer.
+        if self.seq > i64::MAX as u64 {
+            return Err(invalid(
+                "seq",
+                format!("{} is above the limit {}", self.seq, i64::MAX),
+            ));
+        }
         check_len("transfers", &self.transfers, limits::MAX_ITEMS)?;
         check_len("bad", &self.bad, limits::MAX_ITEMS)?;
         check_len("uploads", &self.uploads, limits::MAX_ITEMS)?;
@@ -902,5 +916,21 @@ mod validation_tests {
             ..Default::default()
         };
         assert_eq!(r.validate().unwrap_err().field, "uploads.bytes");
+    }
+
+    /// A report from an agent before sequence numbers has none (0: counted
+    /// every time); one past what the store keeps is refused.
+    #[test]
+    fn report_seq_defaults_to_zero_and_is_bounded() {
+        let device = uuid::Uuid::new_v4().to_string();
+        let old = format!(r#"{{"device_id":"{device}","transfers":[],"bad":[],"uploads":[]}}"#);
+        let r: ReportRequest = serde_json::from_str(&old).unwrap();
+        assert_eq!(r.seq, 0);
+        assert!(r.validate().is_ok());
+        let r = ReportRequest {
+            seq: i64::MAX as u64 + 1,
+            ..r
+        };
+        assert_eq!(r.validate().unwrap_err().field, "seq");
     }
 }

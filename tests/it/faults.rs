@@ -389,3 +389,98 @@ fn the_cache_limit_evicts_untargeted_content_only() {
     // The delivered file is the device's: eviction leaves it alone.
     assert!(net.agents[a].delivered("old.bin").is_some());
 }
+
+/// Report lines of an agent's `reports.pending` (records not yet
+/// acknowledged by the server); the header line is not one.
+#[cfg(feature = "fault-injection")]
+fn unacknowledged(net: &Net, i: usize) -> usize {
+    std::fs::read_to_string(net.agents[i].dir.join("reports.pending"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"seq\""))
+        .count()
+}
+
+/// Issue 26: a leader SIGKILLed mid-download, and restarted at once, left
+/// `report` at 0.90 WAN copies for its finished office: the pieces it had
+/// received since its last report were resumed from disk after the restart
+/// and never reported. Every agent here also loses every other answer to
+/// its reports (`P2PD_FAULT_LOSE_REPORT_ANSWERS`), so each report is sent
+/// again after the server counted it. When the office is done and every
+/// journal is empty, the server's WAN bytes for the office are what the
+/// agents' own logs say came in from outside (within the one piece in
+/// flight at the kill), and at least one copy.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_killed_leaders_reports_survive_and_retries_count_once() {
+    let mut net = Net::new(&[("Central", "", "default", "127.1.1.0/24", "24000")]);
+    net.start_serve();
+    let lose = [("P2PD_FAULT_LOSE_REPORT_ANSWERS", "1")];
+    for d in 1..=3 {
+        net.add_agent(
+            &format!("d{d}"),
+            &format!("127.1.1.{}", 110 + d),
+            "g",
+            &lose,
+        );
+    }
+    eventually("agents enrolled", Duration::from_secs(15), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    let size = 16 * MIB;
+    let (id, _) = net.publish("app", size, 31);
+    let li = leader_with_pieces(&net, &id);
+    assert!(net.agents[li].delivered("app.bin").is_none(), "too fast");
+    net.agents[li].kill();
+    net.start_agent(li);
+    assert!(
+        net.wait_delivered(&net.all(), "app.bin", Duration::from_secs(90)),
+        "the office did not finish"
+    );
+    for a in &net.agents {
+        assert_eq!(sha256_hex(&a.delivered("app.bin").unwrap()), id);
+    }
+    eventually("every report acknowledged", Duration::from_secs(30), || {
+        (0..3).all(|i| unacknowledged(&net, i) == 0)
+    });
+    let report = net.report();
+    let office = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["content_id"] == id.as_str())
+        .and_then(|c| c["offices"].as_array())
+        .and_then(|o| o.iter().find(|o| o["office"] == "Central"))
+        .unwrap_or_else(|| panic!("no Central office for {id} in {report}"))
+        .clone();
+    let counted: u64 = ["bytes_parent", "bytes_server", "bytes_cdn"]
+        .iter()
+        .map(|k| office[k].as_u64().unwrap())
+        .sum();
+    let logged = upstream_bytes(&net, &net.all(), &id);
+    let piece = MIB as u64;
+    eprintln!("WAN bytes: {counted} counted by the server, {logged} logged by the agents");
+    assert!(
+        counted.abs_diff(logged) <= piece,
+        "the server counted {counted} WAN bytes, the agents logged {logged}: {office}"
+    );
+    let copies = office["wan_copies"].as_f64().unwrap();
+    assert!(
+        copies >= 1.0,
+        "{copies} WAN copies for a finished office: {office}"
+    );
+    // The answers were lost, and the reports counted once regardless.
+    let dropped: usize = ["agent.err", "agent.log"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(net.agents[li].dir.join(f))
+                .unwrap_or_default()
+                .matches("report answer dropped")
+                .count()
+        })
+        .sum();
+    assert!(
+        dropped > 0,
+        "no report answer was dropped: nothing was tested"
+    );
+}

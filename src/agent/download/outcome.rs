@@ -43,9 +43,10 @@ impl Downloader {
             source,
             result,
             took,
+            reported,
         } = f;
         match result {
-            Ok((len, Ok(_))) => self.stored(piece, &source, len, took),
+            Ok((len, Ok(_))) => self.stored(piece, &source, len, took, reported),
             Ok((len, Err(PieceError::BadPiece { .. }))) => self.bad_piece(piece, &source, len),
             Ok((_, Err(e))) => {
                 tracing::error!(content = %self.id(), "cannot store piece {piece}: {e}");
@@ -84,8 +85,9 @@ impl Downloader {
 
     /// Piece `i` (`len` bytes, in `took`) from `source` is stored (or was
     /// already there): the source's failures are forgiven, and the other
-    /// requests for the piece dropped.
-    fn stored(&mut self, i: u32, source: &Source, len: u64, took: Duration) {
+    /// requests for the piece dropped. Reported here unless the fetch task
+    /// `reported` it as it stored it (a piece that was already there).
+    fn stored(&mut self, i: u32, source: &Source, len: u64, took: Duration, reported: bool) {
         let id = *self.id();
         self.agent.touch(&id);
         self.sources.delivered(&source.url, len, took);
@@ -93,8 +95,10 @@ impl Downloader {
         if let Some(was) = self.agent.clear_stuck(&id) {
             tracing::info!(content = %id, "moving again (was stuck: {was})");
         }
-        self.agent
-            .record_transfer(self.transfer(source, len, 1, true), i);
+        if !reported {
+            self.agent
+                .record_transfer(self.transfer(source, len, 1, true), i);
+        }
         // The leader delivers again: a stall held against it is forgiven
         // (lasting evidence keeps it dropped).
         if self

@@ -47,6 +47,9 @@ pub(super) struct Fetched {
     /// Bytes received and what storing them gave (verified and written in
     /// the fetch task, off the download loop).
     pub(super) result: Result<(u64, Result<bool, PieceError>), FetchError>,
+    /// True when the fetch task recorded the transfer itself, as the piece
+    /// verified and before it counted as held (`pieces::OnVerified`).
+    pub(super) reported: bool,
     /// Time from headers to the last byte.
     pub(super) took: Duration,
 }
@@ -125,6 +128,7 @@ impl Downloader {
         let content = self.content.clone();
         let abort = self.tasks.spawn(async move {
             let mut took = Duration::ZERO;
+            let mut reported = false;
             let counters = Counters {
                 headers_ms: &hm,
                 received: &rc,
@@ -142,14 +146,36 @@ impl Downloader {
                     // than in the download loop, so that the loop keeps
                     // requests flowing.
                     let len = piece.len() as u64;
-                    let stored = tokio::task::spawn_blocking(move || content.store_piece(i, piece))
+                    // Recorded once verified and written, before the piece
+                    // is journalled and held: a crash loses no report of a
+                    // piece that is kept (design note `faults-and-churn`).
+                    let report = TransferReport {
+                        content_id: m.id,
+                        tier: source.tier,
+                        source_device: source.device_id.clone(),
+                        bytes: len,
+                        pieces: 1,
+                        ok: true,
+                    };
+                    let a = agent.clone();
+                    let store = move || {
+                        let mut reported = false;
+                        let r = content.store_piece(i, piece, &mut |journal| {
+                            reported = true;
+                            a.record_transfer_then(report.clone(), i, journal);
+                        });
+                        (r, reported)
+                    };
+                    let (stored, was_reported) = tokio::task::spawn_blocking(store)
                         .await
                         .unwrap_or_else(|e| {
-                            Err(PieceError::Io {
+                            let e = PieceError::Io {
                                 path: "store task".into(),
                                 source: std::io::Error::other(e.to_string()),
-                            })
+                            };
+                            (Err(e), false)
                         });
+                    reported = was_reported;
                     Ok((len, stored))
                 }
                 Err(e) => Err(e),
@@ -159,6 +185,7 @@ impl Downloader {
                 source,
                 result,
                 took,
+                reported,
             })
         });
         self.in_flight.entry(i).or_default().push(Attempt {

@@ -487,7 +487,10 @@ fn scripted_installs_write_units_and_rerun_changes_nothing() {
         "{env}"
     );
     assert!(env.contains("P2PD_GROUP=\"Sales EMEA\""), "{env}");
-    assert!(env.contains("P2PD_ADVERTISE=\"127.0.0.1:7651\""), "{env}");
+    // No address: the agent follows whatever address the device has
+    // (design note `devices-move`); it listens on every family.
+    assert!(!env.contains("ADVERTISE"), "{env}");
+    assert!(env.contains("P2PD_LISTEN=\"[::]:7651\""), "{env}");
     // The agent's own data dir, under its own variable.
     assert!(
         env.contains("P2PD_AGENT_DATA_DIR=\"/var/lib/p2pd-agent\""),

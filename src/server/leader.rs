@@ -438,15 +438,16 @@ impl Board {
     }
 
     /// Records that `reporter` could not connect to `device`; returns how
-    /// many distinct peers did within [`UNREACHABLE_WINDOW`].
-    pub fn unreachable_by(&mut self, device: &str, reporter: &str, now: i64) -> usize {
+    /// many distinct peers did within [`UNREACHABLE_WINDOW`], and when the
+    /// first of those did.
+    pub fn unreachable_by(&mut self, device: &str, reporter: &str, now: i64) -> (usize, i64) {
         if device == reporter {
-            return 0;
+            return (0, now);
         }
         let r = self.unreachable.entry(device.to_string()).or_default();
         r.retain(|_, at| now - *at <= UNREACHABLE_WINDOW);
-        r.insert(reporter.to_string(), now);
-        r.len()
+        r.entry(reporter.to_string()).or_insert(now);
+        (r.len(), r.values().copied().min().unwrap_or(now))
     }
 
     /// A device whose reachability check starts (it enrolled or moved):
@@ -1035,13 +1036,15 @@ mod tests {
             }
             d => panic!("{d:?}"),
         }
-        // Where the server reaches nobody, offices still get leaders.
+        // Where the server reaches nobody, offices still get leaders (a
+        // young term: no stall rule in the way).
         let mut b2 = b.clone();
         b2.unverified = true;
+        let young = term("a", now - 1);
         assert_eq!(
             decide(
                 &t,
-                Some(&cur),
+                Some(&young),
                 &[a.clone(), b2],
                 Signals::default(),
                 None,
@@ -1064,7 +1067,7 @@ mod tests {
             ),
             Decision::Vacant
         );
-        let lead_d = term("d", now - 100);
+        let lead_d = term("d", now - 1);
         assert_eq!(
             decide(
                 &t,
@@ -1086,13 +1089,11 @@ mod tests {
         );
         // Reports are counted per distinct peer, within the window.
         let mut board = Board::default();
-        assert_eq!(board.unreachable_by("x", "p1", now), 1);
-        assert_eq!(board.unreachable_by("x", "p1", now + 1), 1);
-        assert_eq!(board.unreachable_by("x", "x", now + 1), 0);
-        assert_eq!(board.unreachable_by("x", "p2", now + 2), 2);
-        assert_eq!(
-            board.unreachable_by("x", "p3", now + 2 + UNREACHABLE_WINDOW + 1),
-            1
-        );
+        assert_eq!(board.unreachable_by("x", "p1", now), (1, now));
+        assert_eq!(board.unreachable_by("x", "p1", now + 1), (1, now));
+        assert_eq!(board.unreachable_by("x", "x", now + 1).0, 0);
+        assert_eq!(board.unreachable_by("x", "p2", now + 2), (2, now));
+        let later = now + 2 + UNREACHABLE_WINDOW + 1;
+        assert_eq!(board.unreachable_by("x", "p3", later), (1, later));
     }
 }

@@ -15,8 +15,10 @@
 //! - **Peers' failed attempts.** A device that cannot connect to a peer
 //!   (refused, or no answer to the attempt) names it in its next
 //!   `/sources` call. Two distinct peers within a minute, or one whose
-//!   report the server's own check confirms, mark it `peers`: never
-//!   leader, never a source, its terms handed over at once.
+//!   report the server's own check confirms, mark it `peers` once it has
+//!   sent a heartbeat since the first attempt failed (so it is alive, not
+//!   killed: that is a failover): never leader, never a source, its terms
+//!   handed over at once.
 //!
 //! A mark goes when the device moves or enrolls again (a new network
 //! path), or, for `probe`, when a later check reaches it. `explain` and
@@ -83,7 +85,7 @@ pub fn check(s: &AppState, device_id: &str, office_id: Option<i64>, peer_url: Op
 /// one confirmed by the server's own check, mark a peer `peers`.
 pub async fn reported(s: &AppState, reporter: &str, peers: &[String]) {
     for peer in peers.iter().take(MAX_REPORTED) {
-        let n = s.board.lock().unreachable_by(peer, reporter, now());
+        let (n, first) = s.board.lock().unreachable_by(peer, reporter, now());
         if n == 0 {
             continue;
         }
@@ -91,6 +93,11 @@ pub async fn reported(s: &AppState, reporter: &str, peers: &[String]) {
         let Ok(Some(row)) = s.db.read_quick(move |st| Ok(st.device(&st_peer)?)).await else {
             continue;
         };
+        // Unreachable, not down: it must have sent a heartbeat since the
+        // first failed attempt (a killed leader is a failover, not this).
+        if row.last_seen <= first {
+            continue;
+        }
         let confirmed = n >= 2
             || match &row.peer_url {
                 Some(u) => !answers(&s2.probe, u).await,

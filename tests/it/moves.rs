@@ -154,6 +154,10 @@ fn a_leader_that_walks_to_another_office_is_replaced_and_fetches_from_its_new_la
     );
     // The desk led A after the laptop left; A took in about one copy.
     assert!(wan_pieces_after(&net.agents[desk], 0.0) > 0);
+    // One device, one licence, whatever its addresses were.
+    let lic: serde_json::Value =
+        serde_json::from_str(&ok(&net.server_dir, &["licenses", "--format", "json"])).unwrap();
+    assert_eq!(lic.as_array().unwrap().len(), 4, "{lic:#}");
     let out = ok(
         &net.server_dir,
         &["explain", "--device", &laptop_id, "--content", &id],
@@ -256,4 +260,48 @@ fn a_device_its_peers_cannot_reach_downloads_but_never_leads() {
         net.agents[walled].log().iter().all(|l| l["dir"] != "out"),
         "the unreachable device served pieces"
     );
+}
+
+/// The multi-homed rule, end to end (`topology/placing.rs` has it case by
+/// case): with claimed addresses trusted, a laptop on the VPN that also
+/// has an address in office A's range is placed in A, where its peers are;
+/// one with only the VPN address is in the VPN office. Without trust, the
+/// address a device connects from places it, whatever it claims.
+#[test]
+fn a_device_with_an_office_address_and_a_vpn_address_is_placed_in_the_office() {
+    let mut net = Net::new(&[
+        ("HQ", "", "default", "127.1.9.0/24", ""),
+        ("A", "HQ", "default", "127.1.1.0/24", ""),
+        ("VPN", "HQ", "vpn", "127.1.8.0/24", ""),
+    ]);
+    ok(
+        &net.server_dir,
+        &["settings", "set", "trust_claimed_addresses", "on"],
+    );
+    net.start_serve();
+    let refused = RefusedPort::new();
+    // Wi-Fi in A (listed first, as its advertised address), connecting
+    // through the VPN adapter.
+    let advertise = format!("127.1.1.60:{}", refused.port);
+    let both =
+        net.add_agent_with_args("both", "127.1.8.60", "g", &[], &["--advertise", &advertise]);
+    let vpn_only = net.add_agent("vpn-only", "127.1.8.61", "g", &[]);
+    eventually("both enrolled", Duration::from_secs(15), || {
+        net.agents.iter().all(|a| a.device_id().is_some())
+    });
+    let both_id = net.agents[both].device_id().unwrap();
+    let vpn_id = net.agents[vpn_only].device_id().unwrap();
+    eventually("placed by the rule", Duration::from_secs(15), || {
+        office_of(&net, &both_id).as_deref() == Some("A")
+            && office_of(&net, &vpn_id).as_deref() == Some("VPN")
+    });
+    // Claims no longer trusted: the next heartbeat places it by the
+    // address it connects from, the VPN's.
+    ok(
+        &net.server_dir,
+        &["settings", "set", "trust_claimed_addresses", "off"],
+    );
+    eventually("placed by its source", Duration::from_secs(20), || {
+        office_of(&net, &both_id).as_deref() == Some("VPN")
+    });
 }

@@ -34,6 +34,10 @@ pub(crate) struct Place {
     generation: AtomicU64,
     /// The source address now (`--source-address`; tests may change it).
     source: Mutex<Option<IpAddr>>,
+    /// Bumped on every change of the device's addresses: requests still
+    /// out on connections from an address it no longer has would only
+    /// time out, so downloads and the heartbeat loop give them up.
+    readdressed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Place {
@@ -42,6 +46,11 @@ impl Place {
             source: Mutex::new(source),
             ..Place::default()
         }
+    }
+
+    /// Tells of the device's address changes.
+    pub(crate) fn readdressed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.readdressed.subscribe()
     }
 }
 
@@ -173,6 +182,7 @@ pub(super) async fn watch(agent: Arc<Agent>) {
             if let Err(e) = agent.client.reset_connections() {
                 tracing::warn!("cannot reset connections after an address change: {e}");
             }
+            agent.place.readdressed.send_modify(|n| *n += 1);
             agent.place.changed.notify_one();
         }
     }

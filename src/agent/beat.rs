@@ -28,6 +28,7 @@ pub(super) async fn heartbeats(
     let mut running: HashMap<ContentId, JoinHandle<()>> = HashMap::new();
     let mut last_error = String::new();
     let mut readdressed = false;
+    let mut addr_changes = agent.place.readdressed();
     loop {
         agent.reload_key();
         agent.renew_certificate_if_due().await;
@@ -36,7 +37,17 @@ pub(super) async fn heartbeats(
             // into: reported before the heartbeat that re-places us.
             agent.flush_reports().await;
         }
-        match agent.heartbeat().await {
+        // A heartbeat out on a connection from an address the device no
+        // longer has would time out: given up, and sent again at once.
+        let sent = tokio::select! {
+            r = agent.heartbeat() => Some(r),
+            _ = addr_changes.changed() => None,
+        };
+        let Some(sent) = sent else {
+            readdressed = true;
+            continue;
+        };
+        match sent {
             Ok(hb) => {
                 if !std::mem::take(&mut last_error).is_empty() {
                     tracing::info!("the server answers heartbeats again");

@@ -381,6 +381,9 @@ pub struct Board {
     /// Devices whose reachability check has not finished (enrolled or
     /// moved just now).
     unchecked: HashSet<String>,
+    /// Devices whose address changed, and when: a follower's report that
+    /// one fails it comes from a request to its old address for a while.
+    readdressed: HashMap<String, i64>,
 }
 
 /// How long a peer's failed attempt counts, waiting for another's.
@@ -455,6 +458,19 @@ impl Board {
     pub fn check_started(&mut self, device: &str) {
         self.unreachable.remove(device);
         self.unchecked.insert(device.to_string());
+    }
+
+    /// `device`'s address changed at `now`.
+    pub fn readdressed(&mut self, device: &str, now: i64) {
+        self.readdressed.retain(|_, at| now - *at <= 600);
+        self.readdressed.insert(device.to_string(), now);
+    }
+
+    /// Whether `device`'s address changed within the last `secs`.
+    pub fn readdressed_within(&self, device: &str, now: i64, secs: i64) -> bool {
+        self.readdressed
+            .get(device)
+            .is_some_and(|at| now - *at <= secs)
     }
 
     pub fn check_done(&mut self, device: &str) {

@@ -162,6 +162,7 @@ pub fn relocate(
     // A new address is a new network path: whether peers reach it is
     // learnt again.
     st.set_unreachable(device_id, None)?;
+    board.readdressed(device_id, now);
     if row.office_id == office {
         tracing::info!(device = %device_id, from = %row.addr, to = %addr, "device address changed");
         return Ok(Relocated {

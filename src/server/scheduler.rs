@@ -36,7 +36,7 @@ use crate::domain::OfficeKind;
 use crate::store::devices::DeviceRow;
 use crate::store::distribution::ProgressRow;
 use crate::store::{Store, StoreError};
-use crate::wire::proto::{Role, Source, SourcesResponse, Suspect, Tier};
+use crate::wire::proto::{Role, Source, SourcesResponse, Suspect, SuspectReason, Tier};
 
 use super::decisions::{UNREACHABLE_BY_PEERS, UNREACHABLE_BY_PROBE};
 
@@ -507,15 +507,25 @@ fn signals(
     signals.moved = o.moved_out == Some(cur.device.as_str());
     let leader_row = o.members.iter().find(|d| d.id == cur.device);
     let missed = leader_row.is_some_and(|d| timing.missed_heartbeat(d.last_seen, now));
+    // A leader whose address just changed is reported by followers still
+    // asking at its old one: they get its new one in this answer.
+    let readdressed =
+        board.readdressed_within(&cur.device, now, 2 * timing.refresh_secs(None) as i64);
     let report = match complaint {
-        Some(c) if c.suspect.leader == cur.device && c.suspect.reason.says_down() => board.report(
-            o.content_id,
-            o.office_id,
-            cur,
-            c.suspect.epoch,
-            &device.id,
-            now,
-        ),
+        Some(c)
+            if c.suspect.leader == cur.device
+                && c.suspect.reason.says_down()
+                && !(readdressed && c.suspect.reason == SuspectReason::Unreachable) =>
+        {
+            board.report(
+                o.content_id,
+                o.office_id,
+                cur,
+                c.suspect.epoch,
+                &device.id,
+                now,
+            )
+        }
         _ => Report::Stale,
     };
     let pending =

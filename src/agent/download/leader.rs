@@ -3,7 +3,7 @@
 //! old leader dropped, evidence carried or cleared), and going around a
 //! leader we hold evidence against.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -24,14 +24,25 @@ impl Downloader {
             suspect: self.suspect.clone().or_else(|| self.evidence.clone()),
             unreachable: self.unreachable.drain().collect(),
         };
-        match self
-            .agent
-            .client
-            .json::<SourcesResponse>(Method::POST, &url, &body, Duration::from_secs(10))
-            .await
-            .inspect_err(|e| {
-                self.agent.server_failed(&url, e);
-            }) {
+        let call = self.agent.client.json::<SourcesResponse>(
+            Method::POST,
+            &url,
+            &body,
+            Duration::from_secs(10),
+        );
+        // Out on a connection from an address the device no longer has,
+        // it would only time out: given up, and asked again at once.
+        let mut readdressed = self.readdressed.clone();
+        let answer = tokio::select! {
+            r = call => r,
+            _ = readdressed.changed() => {
+                self.refresh_now = true;
+                return;
+            }
+        };
+        match answer.inspect_err(|e| {
+            self.agent.server_failed(&url, e);
+        }) {
             // Placed in another office while the call was out: this plan is
             // the old office's. Ask again.
             Ok(_) if self.agent.placement() != placement => {
@@ -72,6 +83,7 @@ impl Downloader {
                 if old_leader.is_some() && old_leader != p.leader {
                     self.drop_waits_at(old_leader.as_deref());
                 }
+                self.drop_readdressed(&p, old_leader.as_deref());
                 if p.role == Role::Follower
                     && self.plan.as_ref().is_some_and(|o| o.role == Role::Leader)
                 {
@@ -119,6 +131,64 @@ impl Downloader {
         self.in_flight.retain(|_, v| !v.is_empty());
         tracing::info!(content = %self.id(), dropped, office = ?plan.office, role = ?plan.role,
             "placed in another office: dropped the requests at the old office's sources");
+    }
+
+    /// Requests at a device the new plan lists at another URL (its
+    /// address changed), or at the old leader when the plan no longer
+    /// lists it at all (it moved away): they would wait for an address
+    /// that is gone. Given up at once, not after their timeouts.
+    pub(super) fn drop_readdressed(&mut self, plan: &SourcesResponse, old_leader: Option<&str>) {
+        let now_at: HashMap<&str, &str> = plan
+            .peers
+            .iter()
+            .chain(&plan.upstream)
+            .filter_map(|s| Some((s.device_id.as_deref()?, s.url.as_str())))
+            .collect();
+        let stale = |a: &super::piece::Attempt| match a.device.as_deref() {
+            Some(d) => match now_at.get(d) {
+                Some(url) => *url != a.url,
+                None => Some(d) == old_leader,
+            },
+            None => false,
+        };
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let drop = !a.complete.load(Ordering::Acquire) && stale(a);
+                if drop {
+                    a.abort.abort();
+                    self.sources.ended(&a.url);
+                    dropped += 1;
+                }
+                !drop
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        if dropped > 0 {
+            tracing::info!(content = %self.id(), dropped, "peers moved or changed address: gave up the requests at their old addresses");
+        }
+    }
+
+    /// This device's addresses changed: every request not yet complete
+    /// goes out on a connection from an address it may no longer have.
+    pub(super) fn give_up_requests(&mut self, why: &str) {
+        let mut dropped = 0;
+        for v in self.in_flight.values_mut() {
+            v.retain(|a| {
+                let drop = !a.complete.load(Ordering::Acquire);
+                if drop {
+                    a.abort.abort();
+                    self.sources.ended(&a.url);
+                    dropped += 1;
+                }
+                !drop
+            });
+        }
+        self.in_flight.retain(|_, v| !v.is_empty());
+        self.have_inflight.clear();
+        if dropped > 0 {
+            tracing::info!(content = %self.id(), dropped, "{why}: gave up the requests in flight");
+        }
     }
 
     pub(super) fn drop_waits_at(&mut self, device: Option<&str>) {

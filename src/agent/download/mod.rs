@@ -288,6 +288,9 @@ struct Downloader {
     /// The agent's placement (`Agent::placement`) the plan came under: a
     /// move asks for sources again at once.
     placement: u64,
+    /// The device's address changes: requests out from an old address are
+    /// given up at once.
+    readdressed: tokio::sync::watch::Receiver<u64>,
     /// Have-maps of peers by device id.
     haves: HashMap<String, Bitmap>,
     have_polled: HashMap<String, Instant>,
@@ -325,6 +328,7 @@ impl Downloader {
     fn new(agent: Arc<Agent>, content: Arc<Content>) -> Downloader {
         let flow = agent.flow(&content.manifest.id);
         let placement = agent.placement();
+        let readdressed = agent.place.readdressed();
         Downloader {
             agent,
             content,
@@ -333,6 +337,7 @@ impl Downloader {
             refresh_jitter: 1.0,
             refresh_now: true,
             placement,
+            readdressed,
             haves: HashMap::new(),
             have_polled: HashMap::new(),
             have_inflight: HashSet::new(),
@@ -369,6 +374,11 @@ impl Downloader {
                 _ => true,
             };
             if self.agent.placement() != self.placement {
+                self.refresh_now = true;
+            }
+            if self.readdressed.has_changed().unwrap_or(false) {
+                self.readdressed.mark_unchanged();
+                self.give_up_requests("this device's addresses changed");
                 self.refresh_now = true;
             }
             if (due || self.refresh_now) && last_refresh_try.elapsed() >= Duration::from_millis(500)

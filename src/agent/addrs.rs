@@ -169,10 +169,31 @@ impl Agent {
 /// would only time out) and the heartbeat loop sends a heartbeat at once.
 pub(super) async fn watch(agent: Arc<Agent>) {
     agent.addrs_changed();
+    // The system's own change notifications, where it has them: a new
+    // address is acted on within milliseconds, not at the next poll. A
+    // thread of its own (the notifier blocks), ending with the agent.
+    let (tx, mut notified) = tokio::sync::mpsc::channel::<()>(1);
+    let stop = agent.shutdown.clone();
+    let spawned = std::thread::Builder::new()
+        .name("p2pd-addr-watch".into())
+        .spawn(move || {
+            let Some(mut w) = crate::platform::net::AddrWatch::new() else {
+                return;
+            };
+            while !stop.is_cancelled() {
+                if w.wait(WATCH_EVERY) && tx.blocking_send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("no address change notifications ({e}); polling every second");
+    }
     loop {
         tokio::select! {
             _ = agent.shutdown.cancelled() => return,
             _ = tokio::time::sleep(WATCH_EVERY) => {}
+            Some(()) = notified.recv() => {}
         }
         let a = agent.clone();
         let changed = tokio::task::spawn_blocking(move || a.addrs_changed())

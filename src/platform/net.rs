@@ -61,6 +61,53 @@ pub fn placeable(ip: IpAddr) -> bool {
     }
 }
 
+/// Tells when the operating system reports a change of the host's
+/// interface addresses (netlink on Linux, `NotifyIpInterfaceChange` on
+/// Windows), so that a new address is acted on at once, not at the next
+/// poll.
+pub struct AddrWatch {
+    #[cfg(any(target_os = "linux", windows))]
+    inner: if_addrs::IfChangeNotifier,
+}
+
+impl AddrWatch {
+    /// `None` where the system offers no notification (then polling alone
+    /// notices changes).
+    pub fn new() -> Option<AddrWatch> {
+        #[cfg(any(target_os = "linux", windows))]
+        {
+            if_addrs::IfChangeNotifier::new()
+                .ok()
+                .map(|inner| AddrWatch { inner })
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
+        {
+            None
+        }
+    }
+
+    /// Waits up to `timeout`; true when an address was added or removed.
+    /// An error of the notifier waits out the timeout (no busy loop).
+    pub fn wait(&mut self, timeout: std::time::Duration) -> bool {
+        #[cfg(any(target_os = "linux", windows))]
+        {
+            match self.inner.wait(Some(timeout)) {
+                Ok(changes) => !changes.is_empty(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+                Err(_) => {
+                    std::thread::sleep(timeout);
+                    false
+                }
+            }
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
+        {
+            std::thread::sleep(timeout);
+            false
+        }
+    }
+}
+
 /// The default peer listener address: port `port` on the IPv6 wildcard,
 /// which [`bind_listener`] opens dual-stack (IPv4 too).
 pub fn wildcard(port: u16) -> SocketAddr {
